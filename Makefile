@@ -1,0 +1,172 @@
+# dentsync — the one entry point: build, test, demo, lint, install.
+#
+#   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
+#   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan
+#   make demo               the whole path on a throw-away PostgreSQL, with a summary
+#   make lint               clang-format check, clang-tidy, banned functions
+#   make install PREFIX=/usr/local DESTDIR=
+#   make SANITIZER=address BUILD=build-asan   a sanitizer build in its own folder
+#   V=1                     show the commands
+#
+# The agent's code (agent/ but main.c, config/, state/) is one static library,
+# $(BUILD)/libdentsync.a, linked by the dentsync binary, the unit tests and the
+# fuzz targets. SQL migrations are embedded into the binaries at build time.
+
+BUILD     ?= build
+SANITIZER ?=
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+DEPS      ?= 1
+
+ifeq ($(V),1)
+Q :=
+say := @true
+else
+Q := @
+say := @printf '  %-6s %s\n'
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wvla
+
+ifneq ($(SANITIZER),)
+SAN := -fsanitize=$(SANITIZER),undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+# Third-party headers come in as system headers so our warnings stay ours.
+pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null | sed 's/-I/-isystem /g')
+pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+
+AGENT_PKGS := libuv libcurl sqlite3 jansson inih libcrypto zlib
+CLOUD_PKGS := libmicrohttpd libpq jansson libcrypto zlib
+
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(BUILD)/gen $(SAN) -MMD -MP
+AGENT_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(AGENT_PKGS)) $(CFLAGS)
+CLOUD_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS)) $(CFLAGS)
+AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lcsv -lm -lpthread
+CLOUD_LIBS := $(call pc_libs,$(CLOUD_PKGS)) -lm -lpthread
+LDFLAGS_ALL := $(SAN) $(LDFLAGS)
+
+LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c)) \
+           $(wildcard config/*.c state/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/state_migrations.o \
+           $(BUILD)/gen/builtin_templates.o
+LIB     := $(BUILD)/libdentsync.a
+
+CLOUD_SRC := $(wildcard cloud/*.c)
+CLOUD_OBJ := $(CLOUD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/cloud_migrations.o
+
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TEST_TOOLS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
+
+AGENT_BIN := $(BUILD)/dentsync
+CLOUD_BIN := $(BUILD)/dentsync-cloud
+
+.PHONY: all deps test unit e2e asan demo lint install clean
+all: deps $(AGENT_BIN) $(CLOUD_BIN)
+
+# installer/deps.sh is quick when everything is present; DEPS=0 skips it
+# (the nested sanitizer build uses that).
+deps:
+ifeq ($(DEPS),1)
+	$(Q)sh installer/deps.sh
+endif
+
+$(BUILD)/%.o: %.c
+	$(say) CC $<
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(if $(filter cloud/%,$<),$(CLOUD_CFLAGS),$(AGENT_CFLAGS)) -c -o $@ $<
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	$(say) CC $<
+	$(Q)$(CC) $(AGENT_CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/state_migrations.c: installer/embed.sh $(sort $(wildcard state/migrations/*.sql))
+	$(say) GEN $@
+	@mkdir -p $(@D)
+	$(Q)sh installer/embed.sh ds_store_migrations $(filter %.sql,$^) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/cloud_migrations.c: installer/embed.sh $(sort $(wildcard cloud/migrations/*.sql))
+	$(say) GEN $@
+	@mkdir -p $(@D)
+	$(Q)sh installer/embed.sh dsc_migrations $(filter %.sql,$^) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/builtin_templates.c: installer/embed.sh $(sort $(wildcard config/templates/*.json))
+	$(say) GEN $@
+	@mkdir -p $(@D)
+	$(Q)sh installer/embed.sh ds_builtin_templates $(filter %.json,$^) > $@.tmp && mv $@.tmp $@
+
+$(LIB): $(LIB_OBJ)
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(AGENT_BIN): $(BUILD)/agent/main.o $(LIB)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
+
+$(CLOUD_BIN): $(CLOUD_OBJ)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLOUD_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	$(say) LINK $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) -lcmocka
+
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
+
+# --- tests -----------------------------------------------------------------
+
+# Each unit binary is a cmocka runner and prints its own summary; the loop
+# goes on past a failure so one run shows them all, then fails.
+unit: deps $(UNIT_BIN)
+	$(Q)fail=0; for t in $(UNIT_BIN); do \
+	    echo "== $$t"; \
+	    DS_TEST_SRCDIR=$(CURDIR) timeout 120 $$t || fail=1; \
+	done; exit $$fail
+
+e2e: deps $(AGENT_BIN) $(CLOUD_BIN) $(TEST_TOOLS)
+	$(Q)BUILD=$(BUILD) sh tests/e2e/run.sh
+
+asan:
+	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan unit
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
+	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e
+	$(Q)$(MAKE) --no-print-directory DEPS=0 asan
+
+demo: all
+	$(Q)BUILD=$(BUILD) sh tests/e2e/demo.sh
+
+# --- lint ------------------------------------------------------------------
+
+LINT_SRC := $(wildcard agent/*.c agent/*/*.c agent/*.h agent/*/*.h config/*.[ch] \
+            state/*.[ch] cloud/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c)
+BANNED := '\b(strcpy|sprintf|strtok|atoi|gets|strcat)[[:space:]]*\('
+
+lint:
+	$(Q)clang-format --dry-run --Werror $(LINT_SRC)
+	$(Q)! grep -nE $(BANNED) $(LINT_SRC)
+	$(Q)clang-tidy --quiet -checks='-*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier' \
+	    $(filter %.c,$(LINT_SRC)) -- $(AGENT_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS))
+
+# --- install ---------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dentsync/templates
+	install -m 0755 $(AGENT_BIN) $(CLOUD_BIN) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 config/templates/*.json $(DESTDIR)$(PREFIX)/share/dentsync/templates/
+	install -d $(DESTDIR)/etc/dentsync
+	test -e $(DESTDIR)/etc/dentsync/dentsync.conf || \
+	    install -m 0640 config/dentsync.conf $(DESTDIR)/etc/dentsync/dentsync.conf
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,120 @@
+/*
+ * buf.c — capped growing buffers.
+ */
+#include "agent/core/buf.h"
+
+#include "agent/core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ds_buf_init(struct ds_buf *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void ds_buf_close(struct ds_buf *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void ds_buf_reset(struct ds_buf *b)
+{
+    b->len = 0;
+    if (b->data != NULL) {
+        b->data[0] = '\0';
+    }
+}
+
+static int buf_reserve(struct ds_buf *b, size_t extra)
+{
+    size_t need;
+    size_t cap;
+    char *p;
+
+    if (extra > b->max || b->len > b->max - extra) {
+        return DS_ETOOBIG;
+    }
+    need = b->len + extra + 1;
+    if (need <= b->cap) {
+        return 0;
+    }
+    cap = b->cap != 0 ? b->cap : 64;
+    while (cap < need) {
+        cap *= 2;
+    }
+    p = realloc(b->data, cap);
+    if (p == NULL) {
+        return DS_ENOMEM;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
+{
+    int rc = buf_reserve(b, n);
+
+    if (rc != 0) {
+        return rc;
+    }
+    if (n > 0) {
+        memcpy(b->data + b->len, p, n);
+    }
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+int ds_buf_append_str(struct ds_buf *b, const char *s)
+{
+    return ds_buf_append(b, s, strlen(s));
+}
+
+int ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    int rc;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return DS_EINVAL;
+    }
+    rc = buf_reserve(b, (size_t)n);
+    if (rc != 0) {
+        return rc;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+char *ds_buf_steal(struct ds_buf *b)
+{
+    char *p = b->data;
+
+    if (p == NULL) {
+        p = calloc(1, 1);
+    }
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    return p;
+}

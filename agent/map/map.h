@@ -1,0 +1,55 @@
+/*
+ * map.h — turns a row read from an export into the canonical record of its
+ * import type (../shared/DESIGN.md), using a template: picks the columns,
+ * normalizes the values, validates them, and computes the row's identity.
+ *
+ *   key         "ext:<external_id>" when the row carries one, otherwise
+ *               "h:<sha256 of the normalized match keys>" — never a patient
+ *               value in clear.
+ *   fingerprint sha256 of the canonical record serialized as compact JSON
+ *               with sorted keys: equal records, equal fingerprints.
+ *
+ * Error messages name the field and the kind of problem, never the value.
+ */
+#ifndef DS_MAP_MAP_H
+#define DS_MAP_MAP_H
+
+#include "agent/core/error.h"
+#include "agent/core/hash.h"
+#include "agent/read/read.h"
+#include "config/template.h"
+
+#define DS_MAP_KEY_MAX 160
+
+struct ds_mapper; /* opaque */
+
+/* The outcome for one row. */
+struct ds_mapped {
+    int valid;                       /* 1: a valid record; 0: invalid, see error */
+    char key[DS_MAP_KEY_MAX];        /* identity; "" when the row is invalid
+                                        and has nothing to key on */
+    char fingerprint[DS_SHA256_HEX]; /* of record_json; "" when invalid */
+    char *record_json;               /* owned: canonical record, compact JSON
+                                        (sorted keys); NULL when invalid */
+    char *raw_json;                  /* owned: {"<header>":"<value>",...} */
+    char error[256];                 /* why invalid: "<field>: <problem>" */
+};
+
+/* Binds a template to a file's header row: resolves each canonical field to
+ * a column. borrow: t and header must outlive nothing here (they are copied).
+ * new: free with ds_map_free. DS_EINVAL with err->field when a required
+ * field has no column in the header. */
+int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct ds_mapper **out,
+               struct ds_error *err);
+
+/* Maps one data row. An invalid row is not an error: it returns 0 with
+ * out->valid = 0 and out->error set. Negative only for DS_ENOMEM and the like.
+ * out is overwritten; release its members with ds_mapped_close. */
+int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out);
+
+/* Frees the members of out (NULL-safe) and clears it. */
+void ds_mapped_close(struct ds_mapped *out);
+
+void ds_map_free(struct ds_mapper **m);
+
+#endif

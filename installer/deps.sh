@@ -1,0 +1,42 @@
+#!/bin/sh
+# deps.sh — installs, with apt-get, every Debian package that building,
+# testing and the demo need and that is missing. Quick when all are present:
+# one dpkg-query, no apt-get. `make`, `make test` and `make demo` call it.
+set -eu
+
+PACKAGES="
+build-essential pkg-config
+libuv1-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
+libsqlite3-dev sqlite3 libjansson-dev libcsv-dev libinih-dev
+libmicrohttpd-dev libpq-dev postgresql postgresql-client
+libcmocka-dev
+curl ca-certificates procps util-linux
+"
+
+missing=""
+for p in $PACKAGES; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *" installed") ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=sudo
+    else
+        echo "deps: missing packages and not root; run: apt-get install$missing" >&2
+        exit 1
+    fi
+else
+    SUDO=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps: done"

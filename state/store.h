@@ -1,0 +1,225 @@
+/*
+ * store.h — the local queue: the agent's single source of truth.
+ *
+ * The only code in dentsync that opens SQLite. One struct ds_store is one
+ * connection: the loop thread has its own, and each ingest (run off the loop
+ * with uv_queue_work) opens its own; WAL mode lets them work side by side.
+ * Every state change below is one transaction, so a crash at any instant
+ * resumes exactly where it stopped (docs/states.md has the state machines).
+ *
+ * Patient data lives only in items.record and items.raw. Nothing this module
+ * logs or records in the events table carries it: events hold ids, row
+ * numbers, counts and codes.
+ *
+ * Times are seconds since the Unix epoch as doubles (wall clock).
+ */
+#ifndef DS_STATE_STORE_H
+#define DS_STATE_STORE_H
+
+#include "agent/core/error.h"
+#include "agent/core/hash.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct ds_store; /* opaque: one SQLite connection */
+
+/* ---- opening ------------------------------------------------------------ */
+
+/* Opens (creating it 0600 if needed) the database at path, sets WAL and a
+ * busy timeout, and applies the numbered migrations in state/migrations
+ * (PRAGMA user_version). new: close with ds_store_close.
+ * DS_ESTORE / DS_ECORRUPT with err->msg saying what SQLite said. */
+int ds_store_open(const char *path, struct ds_store **out, struct ds_error *err);
+
+/* NULL-safe; sets *st to NULL. */
+void ds_store_close(struct ds_store **st);
+
+/* The schema version in force (the number of migrations applied). */
+int ds_store_schema_version(struct ds_store *st);
+
+/* Start-up recovery, run once by the loop before anything else:
+ *  - a job still `staging` was cut short by a crash: its items and batches
+ *    are deleted, the job row too, and its file goes back to `detected`
+ *    so it is ingested again from the start;
+ *  - a batch `in_flight` goes back to `pending` (the cloud's replay rule makes
+ *    sending it again safe).
+ * *restaged and *requeued (may be NULL) receive the counts. */
+int ds_store_recover(struct ds_store *st, int *restaged, int *requeued);
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Whether a file with this folder, path, size and mtime was already taken
+ * (any state). 1 yes, 0 no, negative on error. The watcher uses it to skip
+ * files it has settled before without hashing them again. */
+int ds_store_file_known(struct ds_store *st, const char *folder, const char *path, int64_t size,
+                        int64_t mtime_ns);
+
+/* Records a settled file. If another file with the same sha256 was taken
+ * before (in any state but `quarantined`), the new row is `duplicate` (final)
+ * and *duplicate is set to 1; otherwise it is `detected`, *duplicate is 0.
+ * *file_id receives the new row's id. Writes a `file_seen` or
+ * `file_duplicate` event. */
+int ds_store_file_add(struct ds_store *st, const char *folder, const char *path, int64_t size,
+                      int64_t mtime_ns, const char *sha256, int64_t *file_id, int *duplicate);
+
+/* A file that cannot be ingested (unreadable, no header, no template, ...).
+ * `quarantined` (final) with the reason: a code and a message without patient
+ * data. Any job of the file in `staging` is deleted with its items. */
+int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *code,
+                             const char *reason);
+
+/* The state of a file by id: writes its name into state (size >= 16). */
+int ds_store_file_state(struct ds_store *st, int64_t file_id, char *state, size_t size);
+
+/* Files in state `detected`, oldest first: calls cb for each; a non-zero
+ * return from cb stops the walk and is returned. */
+struct ds_file_info {
+    int64_t id;
+    const char *folder; /* borrow, valid during the callback */
+    const char *path;
+    const char *sha256;
+    const char *state;
+};
+typedef int (*ds_store_file_cb)(void *ctx, const struct ds_file_info *f);
+int ds_store_files_detected(struct ds_store *st, ds_store_file_cb cb, void *ctx);
+
+/* ---- staging (ingest thread) -------------------------------------------- */
+
+/* Creates job job_id (a UUID chosen by the agent) for file_id in state
+ * `staging`; the file goes `detected` -> `staging`. Writes `job_created`. */
+int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
+                       const char *practice, const char *import_type, const char *template_id,
+                       const char *filename, const char *sha256);
+
+/* Items are added inside explicit transactions of any size the caller picks
+ * (ingest commits every few thousand rows). */
+int ds_store_tx_begin(struct ds_store *st);
+int ds_store_tx_commit(struct ds_store *st);
+int ds_store_tx_rollback(struct ds_store *st);
+
+/* Item status names (docs/states.md). */
+#define DS_ITEM_VALID "valid"
+#define DS_ITEM_INVALID "invalid"
+#define DS_ITEM_DUPLICATE "duplicate"
+
+/* Adds data row `row` of a staging job. status is DS_ITEM_VALID or
+ * DS_ITEM_INVALID (with error). A valid item whose key is already held by
+ * another valid item of the same job is stored as DS_ITEM_DUPLICATE
+ * instead (the first one wins) and *stored_status says so (may be NULL).
+ * record, fingerprint and error may be NULL. raw may be NULL. */
+int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const char *key,
+                      const char *fingerprint, const char *status, const char *record_json,
+                      const char *raw_json, const char *error, const char **stored_status);
+
+/* Ends staging: records total_rows, cuts the job's valid items into batches
+ * of at most batch_rows rows in row order (seq 1, 2, ...; each with its
+ * Batch-Digest, see below), sets the job `uploading` and the file `staged`.
+ * A job with no valid item still gets no batch and is ready to complete.
+ * One transaction. */
+int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows, int batch_rows);
+
+/* ---- upload (loop thread) ----------------------------------------------- */
+
+/* A job as the uploader needs it. Strings are copies inside the struct. */
+struct ds_job_info {
+    char id[DS_UUID_LEN];
+    char practice[128];
+    char import_type[32];
+    char template_id[128];
+    char filename[512]; /* the base name of the file */
+    char sha256[DS_SHA256_HEX];
+    char state[24];
+    long total_rows;
+    int remote_open; /* 1 once the cloud acknowledged POST /v1/jobs */
+};
+
+/* Jobs in state `uploading`, oldest first; cb as for files. */
+typedef int (*ds_store_job_cb)(void *ctx, const struct ds_job_info *job);
+int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx);
+
+int ds_store_job_get(struct ds_store *st, const char *job_id, struct ds_job_info *out);
+
+/* The cloud acknowledged POST /v1/jobs for this job. */
+int ds_store_job_opened(struct ds_store *st, const char *job_id);
+
+/* Counts of a job's batches by state, to decide what to do next. */
+struct ds_batch_counts {
+    long pending, in_flight, retry_wait, acked, rejected;
+};
+int ds_store_job_batch_counts(struct ds_store *st, const char *job_id,
+                              struct ds_batch_counts *out);
+
+/* The next batch of job_id that may be sent at time now: `pending`, or
+ * `retry_wait` whose next attempt is due, lowest seq first, skipping seqs
+ * for which skip(ctx, seq) returns non-zero (the ones the uploader has in
+ * hand). 1 and *seq set, 0 if none is due, negative on error. *next_due
+ * (may be NULL) receives the earliest future next-attempt time among the
+ * job's retry_wait batches, or 0. */
+typedef int (*ds_store_seq_skip_cb)(void *ctx, long seq);
+int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
+                        ds_store_seq_skip_cb skip, void *ctx, long *seq, double *next_due);
+
+/* One row of a batch, as sent on the wire. Borrowed during the callback. */
+struct ds_batch_row {
+    long row;
+    const char *key;
+    const char *fingerprint;
+    const char *record_json;
+};
+typedef int (*ds_store_row_cb)(void *ctx, const struct ds_batch_row *r);
+
+/* Marks the batch `in_flight` (attempts + 1), then calls cb for each of its
+ * rows in row order, and writes the batch's digest into digest.
+ * The digest is computed from the queue, not from the bytes sent: the
+ * SHA-256 (hex) of the lines "<row>\t<key>\t<fingerprint>\n" of its rows in
+ * row order; the same batch always has the same digest. */
+int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_store_row_cb cb,
+                        void *ctx, char digest[DS_SHA256_HEX], int *attempts);
+
+/* The cloud's answer for one row of an acknowledged batch. */
+struct ds_item_result {
+    long row;
+    const char *status;     /* created, updated, unchanged, conflict,
+                               needs_review, rejected */
+    const char *record_id;  /* may be NULL */
+    const char *error_code; /* may be NULL */
+    const char *error_msg;  /* may be NULL; no patient data */
+};
+
+/* The batch was acknowledged: items take their results (an item of the
+ * batch the answer does not mention becomes `rejected` with code
+ * MISSING_RESULT), the batch becomes `acked`, event `batch_acked`. */
+int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
+                         const struct ds_item_result *results, size_t n);
+
+/* A retryable failure: the batch becomes `retry_wait` until next_at, with
+ * the code kept as its last error; event `batch_retry`. */
+int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, double next_at,
+                         const char *code);
+
+/* A permanent failure: the batch becomes `rejected` with its code and
+ * message, its items `rejected` with the same; event `batch_rejected`. */
+int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, const char *code,
+                            const char *message);
+
+/* The cloud acknowledged POST /v1/jobs/{id}/complete: the job becomes
+ * `completed` (every item created/updated/unchanged/duplicate) or
+ * `completed_with_errors`, the file `done`; event `job_completed`. */
+int ds_store_job_completed(struct ds_store *st, const char *job_id);
+
+/* ---- counts and the audit trail ----------------------------------------- */
+
+/* Item counts of a job by status. */
+struct ds_item_counts {
+    long total, valid, invalid, duplicate, sent, created, updated, unchanged, conflict,
+        needs_review, rejected;
+};
+int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_item_counts *out);
+
+/* Appends an event (ids and codes only). Any argument but kind may be
+ * NULL / 0. */
+int ds_store_event(struct ds_store *st, const char *kind, int64_t file_id, const char *job_id,
+                   long seq, const char *code, const char *detail);
+
+#endif
