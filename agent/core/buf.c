@@ -118,3 +118,19 @@ char *ds_buf_steal(struct ds_buf *b)
     b->cap = 0;
     return p;
 }
+
+int ds_str_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (size == 0) {
+        return DS_ETOOBIG;
+    }
+    if (n >= size) {
+        memcpy(dst, src, size - 1);
+        dst[size - 1] = '\0';
+        return DS_ETOOBIG;
+    }
+    memcpy(dst, src, n + 1);
+    return 0;
+}

@@ -37,4 +37,8 @@ int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) __attribute__((format(
  * empty. Returns "" (allocated) for an empty buffer; NULL on DS_ENOMEM. */
 char *ds_buf_steal(struct ds_buf *b);
 
+/* Copies src into dst (size bytes), always terminated, cutting what does
+ * not fit. Returns 0, or DS_ETOOBIG when src was cut. */
+int ds_str_copy(char *dst, size_t size, const char *src);
+
 #endif

@@ -1,0 +1,384 @@
+/*
+ * daemon.c — the wiring of `dentsync run`.
+ *
+ *   watch --settled--> pending list --uv_queue_work--> ingest (worker thread)
+ *                                                         |
+ *   uploader <----------------- kick ---------------------+
+ *
+ * struct ds_agent owns everything; nothing here is global. Stopping
+ * (SIGINT/SIGTERM) closes the watcher, asks a running ingest to stop at its
+ * next commit (its partial job is cleared by recovery at the next start),
+ * aborts uploads in flight (re-sent after the next start, which the cloud's
+ * replay rule makes safe) and lets the loop end when the last handle closed.
+ */
+#include "agent/daemon.h"
+
+#include "agent/core/hash.h"
+#include "agent/core/log.h"
+#include "agent/ingest.h"
+#include "agent/upload/upload.h"
+#include "agent/watch/watch.h"
+#include "state/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct pending {
+    struct ds_ingest_task task; /* what to ingest */
+    struct pending *next;       /* FIFO */
+};
+
+struct ds_agent {
+    uv_loop_t loop;                /* the one loop */
+    const struct ds_config *cfg;   /* borrow */
+    struct ds_store *store;        /* the loop thread's connection */
+    struct ds_watch *watch;        /* owned */
+    struct ds_uploader *up;        /* owned */
+    uv_signal_t sigint, sigterm;   /* stop requests */
+    uv_work_t work;                /* the ingest in progress */
+    struct pending *current;       /* its task; NULL when idle */
+    struct pending *queue;         /* waiting, oldest first */
+    atomic_int stop;               /* tells a running ingest to stop */
+    int stopping;                  /* a stop was requested */
+    char agent_id[DS_UUID_LEN];    /* this installation */
+};
+
+static void start_next_ingest(struct ds_agent *a);
+
+static int same_file(const struct pending *p, const char *folder, const char *path)
+{
+    return strcmp(p->task.folder->name, folder) == 0 && strcmp(p->task.path, path) == 0;
+}
+
+static int in_hand(const struct ds_agent *a, const char *folder, const char *path)
+{
+    if (a->current != NULL && same_file(a->current, folder, path)) {
+        return 1;
+    }
+    for (const struct pending *p = a->queue; p != NULL; p = p->next) {
+        if (same_file(p, folder, path)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *path,
+                    int64_t size, int64_t mtime_ns)
+{
+    struct ds_agent *a = ctx;
+    int known;
+
+    if (in_hand(a, folder->name, path)) {
+        return 1;
+    }
+    known = ds_store_file_known(a->store, folder->name, path, size, mtime_ns);
+    /* On a queue error, do not settle: the next scan asks again. */
+    return known != 0;
+}
+
+static int enqueue(struct ds_agent *a, const struct ds_folder_conf *folder, const char *path,
+                   int64_t size, int64_t mtime_ns, int64_t file_id, const char *sha256)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    struct pending **tail;
+
+    if (p == NULL) {
+        return DS_ENOMEM;
+    }
+    p->task.cfg = a->cfg;
+    p->task.folder = folder;
+    snprintf(p->task.path, sizeof(p->task.path), "%s", path);
+    p->task.size = size;
+    p->task.mtime_ns = mtime_ns;
+    p->task.file_id = file_id;
+    if (sha256 != NULL) {
+        snprintf(p->task.sha256, sizeof(p->task.sha256), "%s", sha256);
+    }
+    p->task.stop = &a->stop;
+    for (tail = &a->queue; *tail != NULL; tail = &(*tail)->next) {
+    }
+    *tail = p;
+    return 0;
+}
+
+static void on_settled(void *ctx, const struct ds_folder_conf *folder, const char *path,
+                       int64_t size, int64_t mtime_ns)
+{
+    struct ds_agent *a = ctx;
+
+    if (a->stopping || in_hand(a, folder->name, path)) {
+        return;
+    }
+    ds_log_info("folder %s: %s settled (%lld bytes)", folder->name, path, (long long)size);
+    if (enqueue(a, folder, path, size, mtime_ns, 0, NULL) == 0) {
+        start_next_ingest(a);
+    }
+}
+
+static const struct ds_folder_conf *folder_named(const struct ds_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        if (strcmp(cfg->folders[i].name, name) == 0) {
+            return &cfg->folders[i];
+        }
+    }
+    return NULL;
+}
+
+/* Files recorded `detected` by an earlier run that stopped before staging
+ * them (or whose staging recovery undid) are ingested first. */
+static int on_detected(void *ctx, const struct ds_file_info *f)
+{
+    struct ds_agent *a = ctx;
+    const struct ds_folder_conf *folder = folder_named(a->cfg, f->folder);
+    struct stat sb;
+
+    if (folder == NULL) {
+        ds_log_warn("file %lld: its folder %s is no longer configured; left as it is",
+                    (long long)f->id, f->folder);
+        return 0;
+    }
+    if (stat(f->path, &sb) != 0) {
+        ds_log_warn("file %lld: %s is gone; left as it is", (long long)f->id, f->path);
+        return 0;
+    }
+    return enqueue(a, folder, f->path, (int64_t)sb.st_size,
+                   (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, f->id,
+                   f->sha256);
+}
+
+static void ingest_work(uv_work_t *w)
+{
+    struct ds_agent *a = w->data;
+
+    ds_ingest_run(&a->current->task);
+}
+
+static void report(const struct ds_ingest_task *t)
+{
+    char msg[600];
+
+    if (t->rc == DS_EBUSY) {
+        ds_log_info("%s: changed while being read; it will settle again", t->path);
+    }
+    else if (t->rc == DS_ESTOP) {
+        ds_log_info("%s: ingest stopped; it resumes at the next start", t->path);
+    }
+    else if (t->rc != 0) {
+        ds_log_error("%s: ingest failed: %s", t->path,
+                     ds_error_format(&t->err, msg, sizeof(msg)));
+    }
+    else if (t->duplicate) {
+        ds_log_info("%s: same content as a file taken before; not imported again", t->path);
+    }
+    else if (t->quarantined) {
+        ds_log_error("%s: quarantined: %s", t->path,
+                     ds_error_format(&t->err, msg, sizeof(msg)));
+    }
+    else {
+        ds_log_info("%s: job %s staged %ld rows (%ld valid, %ld invalid, %ld duplicate)",
+                    t->path, t->job_id, t->rows, t->valid, t->invalid, t->duplicates);
+    }
+}
+
+static void shutdown_if_idle(struct ds_agent *a);
+
+static void ingest_done(uv_work_t *w, int status)
+{
+    struct ds_agent *a = w->data;
+    struct pending *done = a->current;
+
+    (void)status;
+    a->current = NULL;
+    report(&done->task);
+    free(done);
+    if (a->stopping) {
+        shutdown_if_idle(a);
+        return;
+    }
+    ds_upload_kick(a->up);
+    start_next_ingest(a);
+}
+
+static void start_next_ingest(struct ds_agent *a)
+{
+    int rc;
+
+    if (a->current != NULL || a->queue == NULL || a->stopping) {
+        return;
+    }
+    a->current = a->queue;
+    a->queue = a->queue->next;
+    a->current->next = NULL;
+    a->work.data = a;
+    rc = uv_queue_work(&a->loop, &a->work, ingest_work, ingest_done);
+    if (rc != 0) {
+        ds_log_error("cannot start ingest: %s", uv_strerror(rc));
+        free(a->current);
+        a->current = NULL;
+    }
+}
+
+/* Closes what is left once no ingest runs. */
+static void shutdown_if_idle(struct ds_agent *a)
+{
+    if (a->current != NULL) {
+        return; /* ingest_done comes back here */
+    }
+    while (a->queue != NULL) {
+        struct pending *p = a->queue;
+
+        a->queue = p->next;
+        free(p);
+    }
+    ds_upload_free(&a->up);
+    if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
+        uv_close((uv_handle_t *)&a->sigint, NULL);
+        uv_close((uv_handle_t *)&a->sigterm, NULL);
+    }
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct ds_agent *a = s->data;
+
+    if (a->stopping) {
+        return;
+    }
+    ds_log_info("signal %d: stopping", signum);
+    a->stopping = 1;
+    atomic_store(&a->stop, 1);
+    ds_watch_free(&a->watch);
+    shutdown_if_idle(a);
+}
+
+int ds_daemon_prepare_state(const struct ds_config *cfg, char agent_id[37], struct ds_error *err)
+{
+    char path[4096];
+    char buf[64];
+    ssize_t n;
+    int fd;
+
+    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+        return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
+                            strerror(errno));
+    }
+    snprintf(path, sizeof(path), "%s/agent-id", cfg->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n >= 36) {
+            memcpy(agent_id, buf, 36);
+            agent_id[36] = '\0';
+            return 0;
+        }
+    }
+    if (ds_uuid_v4(agent_id) != 0) {
+        return ds_error_set(err, DS_EIO, "cannot make an agent id");
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, agent_id, 36) != 36 || fsync(fd) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return ds_error_set(err, DS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    close(fd);
+    return 0;
+}
+
+int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
+{
+    struct ds_agent *a = NULL;
+    char queue[4096];
+    int restaged = 0;
+    int requeued = 0;
+    int loop_open = 0;
+    int rc;
+
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        return ds_error_set(err, DS_ENOMEM, "out of memory");
+    }
+    a->cfg = cfg;
+    atomic_init(&a->stop, 0);
+    rc = ds_daemon_prepare_state(cfg, a->agent_id, err);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds_config_queue_path(cfg, queue, sizeof(queue));
+    if (rc == 0) {
+        rc = ds_store_open(queue, &a->store, err);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds_store_recover(a->store, &restaged, &requeued);
+    if (rc != 0) {
+        ds_error_set(err, rc, "cannot recover the queue at start");
+        goto out;
+    }
+    if (restaged > 0 || requeued > 0) {
+        ds_log_info("recovery: %d interrupted ingest(s) to redo, %d batch(es) to resend",
+                    restaged, requeued);
+    }
+    rc = uv_loop_init(&a->loop);
+    if (rc != 0) {
+        rc = ds_error_set(err, DS_ENOMEM, "cannot start the event loop: %s", uv_strerror(rc));
+        goto out;
+    }
+    loop_open = 1;
+    rc = ds_upload_new(&a->loop, cfg, a->store, a->agent_id, &a->up, err);
+    if (rc != 0) {
+        goto out;
+    }
+    uv_signal_init(&a->loop, &a->sigint);
+    uv_signal_init(&a->loop, &a->sigterm);
+    a->sigint.data = a;
+    a->sigterm.data = a;
+    uv_signal_start(&a->sigint, on_signal, SIGINT);
+    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    rc = ds_store_files_detected(a->store, on_detected, a);
+    if (rc < 0) {
+        ds_error_set(err, rc, "cannot read the queue's pending files");
+        goto out;
+    }
+    rc = ds_watch_new(&a->loop, cfg, on_known, on_settled, a, &a->watch, err);
+    if (rc != 0) {
+        goto out;
+    }
+    ds_log_info("dentsync running: %zu folder(s), state in %s", cfg->nfolders, cfg->state_dir);
+    start_next_ingest(a);
+    ds_upload_kick(a->up);
+    uv_run(&a->loop, UV_RUN_DEFAULT);
+    ds_log_info("dentsync stopped");
+    rc = 0;
+out:
+    if (loop_open) {
+        if (rc != 0) {
+            ds_watch_free(&a->watch);
+            ds_upload_free(&a->up);
+            if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
+                uv_close((uv_handle_t *)&a->sigint, NULL);
+                uv_close((uv_handle_t *)&a->sigterm, NULL);
+            }
+            uv_run(&a->loop, UV_RUN_DEFAULT);
+        }
+        uv_loop_close(&a->loop);
+    }
+    while (a->queue != NULL) {
+        struct pending *p = a->queue;
+
+        a->queue = p->next;
+        free(p);
+    }
+    ds_store_close(&a->store);
+    free(a);
+    return rc;
+}

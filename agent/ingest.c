@@ -1,0 +1,202 @@
+/*
+ * ingest.c — runs off the loop thread; see ingest.h for the contract.
+ *
+ * What a file can end as here:
+ *   duplicate    its sha256 was taken before (ds_store_file_add decides);
+ *   quarantined  unreadable, no usable template, header without a required
+ *                column, or malformed in the middle: nothing of it is kept
+ *                staged, and the reason (code + message without patient data)
+ *                is recorded;
+ *   staged       every data row is an item (valid, invalid with its reason,
+ *                or duplicate within the file) and the valid ones are cut
+ *                into batches.
+ */
+#include "agent/ingest.h"
+
+#include "agent/core/buf.h"
+#include "agent/core/log.h"
+#include "agent/map/map.h"
+#include "agent/read/read.h"
+#include "config/template.h"
+#include "state/store.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ROWS_PER_COMMIT 2000
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash != NULL ? slash + 1 : path;
+}
+
+/* Records the refusal of the file; the task then reports success with the
+ * quarantined flag, since the file reached a final state. */
+static int quarantine(struct ds_ingest_task *t, struct ds_store *st, const char *code)
+{
+    char reason[512];
+    int rc;
+
+    ds_str_copy(t->err.file, sizeof(t->err.file), base_name(t->path));
+    ds_error_format(&t->err, reason, sizeof(reason));
+    rc = ds_store_file_quarantine(st, t->file_id, code, reason);
+    if (rc == 0) {
+        t->quarantined = 1;
+    }
+    return rc;
+}
+
+static int record_file(struct ds_ingest_task *t, struct ds_store *st)
+{
+    struct stat sb;
+    int rc;
+
+    rc = ds_sha256_file(t->path, t->sha256);
+    if (rc != 0) {
+        return ds_error_set(&t->err, rc, "cannot read the file to hash it");
+    }
+    if (stat(t->path, &sb) != 0 || (int64_t)sb.st_size != t->size ||
+        (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != t->mtime_ns) {
+        return DS_EBUSY;
+    }
+    return ds_store_file_add(st, t->folder->name, t->path, t->size, t->mtime_ns, t->sha256,
+                             &t->file_id, &t->duplicate);
+}
+
+/* Reads and stages every row inside the open job. */
+static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader *reader,
+                      struct ds_mapper *mapper)
+{
+    struct ds_mapped m;
+    struct ds_row row;
+    const char *stored = NULL;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    rc = ds_store_tx_begin(st);
+    while (rc == 0) {
+        rc = ds_read_next_row(reader, &row, &t->err);
+        if (rc <= 0) {
+            break;
+        }
+        rc = ds_map_row(mapper, &row, &m);
+        if (rc != 0) {
+            break;
+        }
+        rc = ds_store_item_add(st, t->job_id, row.row, m.key[0] != '\0' ? m.key : NULL,
+                               m.valid ? m.fingerprint : NULL,
+                               m.valid ? DS_ITEM_VALID : DS_ITEM_INVALID, m.record_json,
+                               m.raw_json, m.valid ? NULL : m.error, &stored);
+        ds_mapped_close(&m);
+        if (rc != 0) {
+            break;
+        }
+        t->rows++;
+        if (stored != NULL && strcmp(stored, DS_ITEM_DUPLICATE) == 0) {
+            t->duplicates++;
+        }
+        else if (stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
+            t->invalid++;
+        }
+        else {
+            t->valid++;
+        }
+        if (t->rows % ROWS_PER_COMMIT == 0) {
+            if (t->stop != NULL && atomic_load(t->stop)) {
+                rc = DS_ESTOP;
+                break;
+            }
+            rc = ds_store_tx_commit(st);
+            if (rc == 0) {
+                rc = ds_store_tx_begin(st);
+            }
+        }
+    }
+    if (rc != 0) {
+        ds_store_tx_rollback(st);
+        return rc;
+    }
+    return ds_store_tx_commit(st);
+}
+
+int ds_ingest_run(struct ds_ingest_task *t)
+{
+    struct ds_store *st = NULL;
+    struct ds_template *tpl = NULL;
+    struct ds_reader *reader = NULL;
+    struct ds_mapper *mapper = NULL;
+    char queue[4096];
+    char tpl_id[128];
+    int rc;
+
+    ds_error_clear(&t->err);
+    rc = ds_config_queue_path(t->cfg, queue, sizeof(queue));
+    if (rc == 0) {
+        rc = ds_store_open(queue, &st, &t->err);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    if (t->file_id == 0) {
+        rc = record_file(t, st);
+        if (rc != 0 || t->duplicate) {
+            goto out;
+        }
+    }
+
+    if (t->folder->template_id != NULL && strcmp(t->folder->template_id, "auto") != 0) {
+        snprintf(tpl_id, sizeof(tpl_id), "%s", t->folder->template_id);
+    }
+    else {
+        snprintf(tpl_id, sizeof(tpl_id), "generic-%s", t->folder->import_type);
+    }
+    rc = ds_template_find(t->cfg->template_dir, tpl_id, &tpl, &t->err);
+    if (rc != 0) {
+        rc = quarantine(t, st, "TEMPLATE_NOT_FOUND");
+        goto out;
+    }
+    if (strcmp(ds_template_import_type(tpl), t->folder->import_type) != 0) {
+        ds_error_set(&t->err, DS_EINVAL, "template %s imports %s, the folder expects %s",
+                     tpl_id, ds_template_import_type(tpl), t->folder->import_type);
+        rc = quarantine(t, st, "TEMPLATE_TYPE");
+        goto out;
+    }
+    rc = ds_read_open(t->path, NULL, &reader, &t->err);
+    if (rc != 0) {
+        rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
+        goto out;
+    }
+    rc = ds_map_new(tpl, ds_read_header(reader), &mapper, &t->err);
+    if (rc != 0) {
+        rc = quarantine(t, st, "MAPPING_ERROR");
+        goto out;
+    }
+    rc = ds_uuid_v4(t->job_id);
+    if (rc == 0) {
+        rc = ds_store_job_begin(st, t->file_id, t->job_id, t->folder->practice,
+                                t->folder->import_type, ds_template_id(tpl), base_name(t->path),
+                                t->sha256);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    rc = stage_rows(t, st, reader, mapper);
+    if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {
+        rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
+        goto out;
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds_store_job_staged(st, t->job_id, t->rows, t->cfg->batch_rows);
+out:
+    ds_map_free(&mapper);
+    ds_read_close(&reader);
+    ds_template_free(&tpl);
+    ds_store_close(&st);
+    t->rc = rc;
+    return rc;
+}

@@ -1,0 +1,49 @@
+/*
+ * ingest.h — one settled file, from bytes to staged rows in the queue:
+ * hash -> duplicate check -> template -> read -> map -> stage -> cut batches.
+ *
+ * ds_ingest_run is synchronous and meant for a worker thread (the daemon
+ * runs it with uv_queue_work): it touches no libuv handle and opens its own
+ * connection to the queue. Rows are committed in chunks while the job is
+ * `staging`; a crash or a stop request in the middle leaves a `staging` job
+ * that start-up recovery clears, and the file is ingested again from the
+ * start — so a file is staged completely or not at all.
+ */
+#ifndef DS_INGEST_H
+#define DS_INGEST_H
+
+#include "agent/core/error.h"
+#include "agent/core/hash.h"
+#include "config/config.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+struct ds_ingest_task {
+    /* in */
+    const struct ds_config *cfg;          /* borrow, read-only */
+    const struct ds_folder_conf *folder;  /* borrow, read-only */
+    char path[4096];                      /* the file */
+    int64_t size;                         /* as settled */
+    int64_t mtime_ns;                     /* as settled */
+    int64_t file_id;                      /* its queue row, or 0 for a file not yet recorded */
+    char sha256[DS_SHA256_HEX];           /* its content hash when file_id != 0 */
+    atomic_int *stop;                     /* set non-zero to abandon; may be NULL */
+
+    /* out */
+    int rc;                       /* 0, or why nothing was staged */
+    int duplicate;                /* the content was taken before */
+    int quarantined;              /* the file was refused, see err */
+    char job_id[DS_UUID_LEN];     /* the job created */
+    long rows, valid, invalid, duplicates; /* counts staged */
+    struct ds_error err;          /* details when rc != 0 or quarantined */
+};
+
+/* Runs the task; the result is in the task. Returns t->rc:
+ * 0 (staged, duplicate or quarantined — see the flags), DS_EBUSY (the file
+ * changed while it was hashed: the watcher will settle it again), DS_ESTOP,
+ * or an error of the queue itself (DS_ESTORE, DS_ENOMEM), which leaves the
+ * file to be retried. */
+int ds_ingest_run(struct ds_ingest_task *t);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * upload.h — delivers staged jobs to the cloud API (docs/protocol.md).
+ *
+ * For each job the queue holds in state `uploading`, the uploader opens the
+ * job in the cloud (POST /v1/jobs), sends its batches (PUT .../batches/N,
+ * gzip, with the Batch-Digest computed from the queue), writes each answer
+ * back to the queue, and completes the job (POST .../complete) once every
+ * batch is acknowledged or rejected. At most max_in_flight requests run at
+ * once. Every outcome is classified once:
+ *
+ *   OK      2xx                          -> recorded in the queue
+ *   RETRY   no answer, 408, 429, 5xx     -> exponential backoff with jitter,
+ *                                           at least Retry-After
+ *   REJECT  any other 4xx                -> the batch is rejected with the
+ *                                           server's code, kept for an admin
+ *
+ * The queue is the only memory that matters: the uploader keeps nothing a
+ * crash could lose, only which requests are in flight and when to try again.
+ */
+#ifndef DS_UPLOAD_UPLOAD_H
+#define DS_UPLOAD_UPLOAD_H
+
+#include "agent/core/error.h"
+#include "config/config.h"
+#include "state/store.h"
+
+#include <uv.h>
+
+struct ds_uploader; /* opaque */
+
+/* new: free with ds_upload_free. Borrows loop, cfg and store (the loop
+ * thread's connection) for its whole life; reads each practice's token.
+ * agent_id is this installation's id, sent with every job (copied). */
+int ds_upload_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *store,
+                  const char *agent_id, struct ds_uploader **out, struct ds_error *err);
+
+/* Looks at the queue and starts whatever can be sent now; arms a timer for
+ * the next retry. Cheap to call often: after ingest, on a timer, on demand. */
+void ds_upload_kick(struct ds_uploader *up);
+
+/* Requests in flight. */
+size_t ds_upload_in_flight(const struct ds_uploader *up);
+
+/* Total number of retries scheduled since start (for tests and status). */
+unsigned long ds_upload_retries(const struct ds_uploader *up);
+
+/* Aborts requests in flight (their batches stay in_flight in the queue and
+ * are re-sent after the next start: the cloud's replay rule makes that
+ * safe) and closes handles. Run the loop afterwards. NULL-safe. */
+void ds_upload_free(struct ds_uploader **up);
+
+#endif

@@ -1,0 +1,326 @@
+/*
+ * watch.c — folder scanning and settling on the loop.
+ *
+ * Two timers drive everything: `rescan` scans every folder each
+ * rescan_seconds; `settle` scans again when the earliest candidate could
+ * have settled, or shortly after a file-system event (debounced, so a file
+ * being written does not cause a scan per write). A candidate is a file not
+ * yet taken: it remembers the size and mtime it had and since when (loop
+ * time) they have not changed.
+ *
+ * Scanning reads directories synchronously on the loop: export folders hold
+ * few files, and only stat() is done per file. Hashing and reading happen
+ * off the loop, in ingest.
+ */
+#include "agent/watch/watch.h"
+
+#include "agent/core/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define EVENT_DEBOUNCE_MS 50
+#define MIN_SETTLE_WAIT_MS 10
+
+struct candidate {
+    size_t folder;          /* index in cfg->folders */
+    char *path;             /* owned */
+    int64_t size;           /* as last seen */
+    int64_t mtime_ns;       /* as last seen */
+    uint64_t stable_since;  /* loop time (ms) since which size and mtime held */
+    int seen;               /* seen by the scan in progress */
+    struct candidate *next; /* in w->candidates */
+};
+
+struct ds_watch {
+    uv_loop_t *loop;               /* borrow */
+    const struct ds_config *cfg;   /* borrow */
+    ds_watch_known_cb known;       /* asks the owner */
+    ds_watch_settled_cb settled;   /* tells the owner */
+    void *ctx;                     /* for both */
+    uv_timer_t rescan;             /* periodic full rescan */
+    uv_timer_t settle;             /* next settle check or debounced event */
+    uv_fs_event_t *events;         /* one per folder; owned array */
+    int *event_open;               /* events[i] was started */
+    struct candidate *candidates;  /* owned list */
+    int open_handles;              /* handles not yet closed */
+};
+
+int ds_watch_ignored(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || name[0] == '.' || strncmp(name, "~$", 2) == 0) {
+        return 1;
+    }
+    if ((n >= 4 && strcmp(name + n - 4, ".tmp") == 0) ||
+        (n >= 5 && strcmp(name + n - 5, ".part") == 0) || name[n - 1] == '~') {
+        return 1;
+    }
+    return 0;
+}
+
+static struct candidate *candidate_find(struct ds_watch *w, size_t folder, const char *path)
+{
+    for (struct candidate *c = w->candidates; c != NULL; c = c->next) {
+        if (c->folder == folder && strcmp(c->path, path) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static void candidate_remove(struct ds_watch *w, struct candidate *gone)
+{
+    for (struct candidate **p = &w->candidates; *p != NULL; p = &(*p)->next) {
+        if (*p == gone) {
+            *p = gone->next;
+            free(gone->path);
+            free(gone);
+            return;
+        }
+    }
+}
+
+/* A file is readable when it opens for reading: a writer on Windows shares
+ * holding a lock makes this fail, and we try again at the next check. */
+static int opens_for_reading(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+    if (fd < 0) {
+        return 0;
+    }
+    close(fd);
+    return 1;
+}
+
+static void consider(struct ds_watch *w, size_t fi, const char *path, const struct stat *sb)
+{
+    const struct ds_folder_conf *folder = &w->cfg->folders[fi];
+    int64_t size = (int64_t)sb->st_size;
+    int64_t mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+    uint64_t now = uv_now(w->loop);
+    uint64_t settle_ms = (uint64_t)(w->cfg->settle_seconds * 1000.0);
+    struct candidate *c = candidate_find(w, fi, path);
+
+    if (w->known(w->ctx, folder, path, size, mtime_ns)) {
+        if (c != NULL) {
+            candidate_remove(w, c);
+        }
+        return;
+    }
+    if (c == NULL) {
+        c = calloc(1, sizeof(*c));
+        if (c != NULL) {
+            c->path = strdup(path);
+        }
+        if (c == NULL || c->path == NULL) {
+            free(c);
+            return; /* out of memory: the next scan tries again */
+        }
+        c->folder = fi;
+        c->size = size;
+        c->mtime_ns = mtime_ns;
+        c->stable_since = now;
+        c->next = w->candidates;
+        w->candidates = c;
+        ds_log_debug("folder %s: new file %s", folder->name, path);
+    }
+    else if (c->size != size || c->mtime_ns != mtime_ns) {
+        c->size = size;
+        c->mtime_ns = mtime_ns;
+        c->stable_since = now;
+    }
+    c->seen = 1;
+    if (now - c->stable_since >= settle_ms && opens_for_reading(path)) {
+        candidate_remove(w, c);
+        w->settled(w->ctx, folder, path, size, mtime_ns);
+    }
+}
+
+static void scan_folder(struct ds_watch *w, size_t fi)
+{
+    const struct ds_folder_conf *folder = &w->cfg->folders[fi];
+    char path[4096];
+    struct dirent *de;
+    struct stat sb;
+    DIR *dir;
+
+    dir = opendir(folder->path);
+    if (dir == NULL) {
+        ds_log_warn("folder %s: cannot list %s: %s", folder->name, folder->path,
+                    strerror(errno));
+        return;
+    }
+    for (struct candidate *c = w->candidates; c != NULL; c = c->next) {
+        if (c->folder == fi) {
+            c->seen = 0;
+        }
+    }
+    for (;;) {
+        int n;
+
+        de = readdir(dir);
+        if (de == NULL) {
+            break;
+        }
+        if (ds_watch_ignored(de->d_name)) {
+            continue;
+        }
+        n = snprintf(path, sizeof(path), "%s/%s", folder->path, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            continue;
+        }
+        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            continue;
+        }
+        consider(w, fi, path, &sb);
+    }
+    closedir(dir);
+    /* Candidates that vanished (renamed, deleted) are forgotten. */
+    for (struct candidate *c = w->candidates, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->folder == fi && !c->seen) {
+            candidate_remove(w, c);
+        }
+    }
+}
+
+static void on_settle(uv_timer_t *t);
+
+/* Arms the settle timer for the earliest candidate that could settle. */
+static void arm_settle(struct ds_watch *w)
+{
+    uint64_t settle_ms = (uint64_t)(w->cfg->settle_seconds * 1000.0);
+    uint64_t now = uv_now(w->loop);
+    uint64_t wait = UINT64_MAX;
+
+    for (struct candidate *c = w->candidates; c != NULL; c = c->next) {
+        uint64_t due = c->stable_since + settle_ms;
+        uint64_t left = due > now ? due - now : 0;
+
+        if (left < wait) {
+            wait = left;
+        }
+    }
+    if (wait == UINT64_MAX) {
+        return;
+    }
+    uv_timer_start(&w->settle, on_settle, wait < MIN_SETTLE_WAIT_MS ? MIN_SETTLE_WAIT_MS : wait,
+                   0);
+}
+
+void ds_watch_rescan(struct ds_watch *w)
+{
+    for (size_t i = 0; i < w->cfg->nfolders; i++) {
+        scan_folder(w, i);
+    }
+    arm_settle(w);
+}
+
+static void on_settle(uv_timer_t *t)
+{
+    ds_watch_rescan(t->data);
+}
+
+static void on_rescan(uv_timer_t *t)
+{
+    ds_watch_rescan(t->data);
+}
+
+static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
+{
+    struct ds_watch *w = h->data;
+
+    (void)filename;
+    (void)events;
+    if (status < 0) {
+        return; /* the rescan covers what the event would have told */
+    }
+    uv_timer_start(&w->settle, on_settle, EVENT_DEBOUNCE_MS, 0);
+}
+
+int ds_watch_new(uv_loop_t *loop, const struct ds_config *cfg, ds_watch_known_cb known,
+                 ds_watch_settled_cb settled, void *ctx, struct ds_watch **out,
+                 struct ds_error *err)
+{
+    struct ds_watch *w = calloc(1, sizeof(*w));
+    uint64_t period = (uint64_t)(cfg->rescan_seconds * 1000.0);
+    int rc;
+
+    *out = NULL;
+    if (w == NULL) {
+        return ds_error_set(err, DS_ENOMEM, "out of memory");
+    }
+    w->events = calloc(cfg->nfolders > 0 ? cfg->nfolders : 1, sizeof(*w->events));
+    w->event_open = calloc(cfg->nfolders > 0 ? cfg->nfolders : 1, sizeof(*w->event_open));
+    if (w->events == NULL || w->event_open == NULL) {
+        free(w->events);
+        free(w->event_open);
+        free(w);
+        return ds_error_set(err, DS_ENOMEM, "out of memory");
+    }
+    w->loop = loop;
+    w->cfg = cfg;
+    w->known = known;
+    w->settled = settled;
+    w->ctx = ctx;
+    uv_timer_init(loop, &w->rescan);
+    uv_timer_init(loop, &w->settle);
+    w->rescan.data = w;
+    w->settle.data = w;
+    w->open_handles = 2;
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        uv_fs_event_init(loop, &w->events[i]);
+        w->events[i].data = w;
+        w->open_handles++;
+        w->event_open[i] = 1;
+        rc = uv_fs_event_start(&w->events[i], on_fs_event, cfg->folders[i].path, 0);
+        if (rc != 0) {
+            ds_log_warn("folder %s: no file events (%s); relying on rescans every %gs",
+                        cfg->folders[i].name, uv_strerror(rc), cfg->rescan_seconds);
+        }
+    }
+    uv_timer_start(&w->rescan, on_rescan, 0, period > 0 ? period : 1);
+    *out = w;
+    return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    struct ds_watch *w = h->data;
+
+    if (--w->open_handles == 0) {
+        free(w->events);
+        free(w->event_open);
+        free(w);
+    }
+}
+
+void ds_watch_free(struct ds_watch **wp)
+{
+    struct ds_watch *w;
+
+    if (wp == NULL || *wp == NULL) {
+        return;
+    }
+    w = *wp;
+    *wp = NULL;
+    while (w->candidates != NULL) {
+        candidate_remove(w, w->candidates);
+    }
+    for (size_t i = 0; i < w->cfg->nfolders; i++) {
+        if (w->event_open[i]) {
+            uv_close((uv_handle_t *)&w->events[i], on_closed);
+        }
+    }
+    uv_close((uv_handle_t *)&w->rescan, on_closed);
+    uv_close((uv_handle_t *)&w->settle, on_closed);
+}

@@ -1,0 +1,608 @@
+/*
+ * config.c — loads and checks the INI configuration with inih.
+ *
+ * inih hands us (section, key, value) but not the line; we feed it through
+ * our own line reader, which counts lines, remembers where each section
+ * header stands and flags lines inih would silently reject. Every problem is
+ * collected with its line and printed as "FILE:LINE: message"; loading goes
+ * on after an error so the person sees them all at once. Values never reach
+ * a log: only key names and the kind of problem are reported.
+ */
+#include "config/config.h"
+
+#include "agent/core/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_SECTIONS 256
+
+static const char *const import_types[] = {"patients", "appointments", "treatments", "financial",
+                                           NULL};
+static const char *const supported_types[] = {"patients", NULL};
+
+/* Parsing context, alive during ds_config_load only. */
+struct loader {
+    struct ds_config *cfg; /* being filled */
+    FILE *in;              /* the file */
+    FILE *errs;            /* where problems go; may be NULL */
+    const char *path;      /* for messages */
+    int line;              /* line last handed to inih */
+    int section_line;      /* line of the current section header */
+    int nerrors;           /* problems found */
+    int cloud_url_line;    /* where [cloud] url was set */
+};
+
+static void problem(struct loader *ld, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void problem(struct loader *ld, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    ld->nerrors++;
+    if (ld->errs == NULL) {
+        return;
+    }
+    fprintf(ld->errs, "%s:%d: ", ld->path, line);
+    va_start(ap, fmt);
+    vfprintf(ld->errs, fmt, ap);
+    va_end(ap);
+    fputc('\n', ld->errs);
+}
+
+const char *ds_config_default_path(void)
+{
+    const char *env = getenv(DS_CONFIG_ENV);
+
+    return env != NULL && env[0] != '\0' ? env : DS_CONFIG_DEFAULT_PATH;
+}
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (strcmp(list[i], s) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static char *dup_or_fail(struct loader *ld, const char *s)
+{
+    char *p = strdup(s);
+
+    if (p == NULL) {
+        problem(ld, ld->line, "out of memory");
+    }
+    return p;
+}
+
+static void set_string(struct loader *ld, char **slot, const char *value)
+{
+    free(*slot);
+    *slot = dup_or_fail(ld, value);
+}
+
+static void set_seconds(struct loader *ld, double *slot, const char *key, const char *value,
+                        double min)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno != 0 || end == value || *end != '\0' || v != v || v < min || v > 86400.0 * 365) {
+        problem(ld, ld->line, "%s: expected a number of seconds >= %g", key, min);
+        return;
+    }
+    *slot = v;
+}
+
+static void set_int(struct loader *ld, int *slot, const char *key, const char *value, long min,
+                    long max)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < min || v > max) {
+        problem(ld, ld->line, "%s: expected a whole number from %ld to %ld", key, min, max);
+        return;
+    }
+    *slot = (int)v;
+}
+
+static struct ds_practice_conf *practice_slot(struct loader *ld, const char *name)
+{
+    struct ds_config *cfg = ld->cfg;
+    struct ds_practice_conf *p;
+
+    for (size_t i = 0; i < cfg->npractices; i++) {
+        if (strcmp(cfg->practices[i].name, name) == 0) {
+            return &cfg->practices[i];
+        }
+    }
+    if (cfg->npractices >= MAX_SECTIONS) {
+        problem(ld, ld->section_line, "too many [practice] sections (at most %d)", MAX_SECTIONS);
+        return NULL;
+    }
+    p = realloc(cfg->practices, (cfg->npractices + 1) * sizeof(*p));
+    if (p == NULL) {
+        problem(ld, ld->line, "out of memory");
+        return NULL;
+    }
+    cfg->practices = p;
+    p = &cfg->practices[cfg->npractices];
+    memset(p, 0, sizeof(*p));
+    p->name = dup_or_fail(ld, name);
+    if (p->name == NULL) {
+        return NULL;
+    }
+    p->line = ld->section_line;
+    cfg->npractices++;
+    return p;
+}
+
+static struct ds_folder_conf *folder_slot(struct loader *ld, const char *name)
+{
+    struct ds_config *cfg = ld->cfg;
+    struct ds_folder_conf *f;
+
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        if (strcmp(cfg->folders[i].name, name) == 0) {
+            return &cfg->folders[i];
+        }
+    }
+    if (cfg->nfolders >= MAX_SECTIONS) {
+        problem(ld, ld->section_line, "too many [folder] sections (at most %d)", MAX_SECTIONS);
+        return NULL;
+    }
+    f = realloc(cfg->folders, (cfg->nfolders + 1) * sizeof(*f));
+    if (f == NULL) {
+        problem(ld, ld->line, "out of memory");
+        return NULL;
+    }
+    cfg->folders = f;
+    f = &cfg->folders[cfg->nfolders];
+    memset(f, 0, sizeof(*f));
+    f->name = dup_or_fail(ld, name);
+    if (f->name == NULL) {
+        return NULL;
+    }
+    f->line = ld->section_line;
+    cfg->nfolders++;
+    return f;
+}
+
+static void agent_key(struct loader *ld, const char *key, const char *value)
+{
+    struct ds_config *cfg = ld->cfg;
+    int level;
+
+    if (strcmp(key, "state_dir") == 0) {
+        set_string(ld, &cfg->state_dir, value);
+    }
+    else if (strcmp(key, "log_level") == 0) {
+        level = ds_log_level_parse(value);
+        if (level < 0) {
+            problem(ld, ld->line, "log_level: expected error, warn, info or debug");
+        }
+        else {
+            cfg->log_level = level;
+        }
+    }
+    else if (strcmp(key, "settle_seconds") == 0) {
+        set_seconds(ld, &cfg->settle_seconds, key, value, 0.0);
+    }
+    else if (strcmp(key, "rescan_seconds") == 0) {
+        set_seconds(ld, &cfg->rescan_seconds, key, value, 0.05);
+    }
+    else if (strcmp(key, "retention_days") == 0) {
+        set_int(ld, &cfg->retention_days, key, value, 0, 3650);
+    }
+    else if (strcmp(key, "template_dir") == 0) {
+        set_string(ld, &cfg->template_dir, value);
+    }
+    else {
+        problem(ld, ld->line, "unknown key '%s' in [agent]", key);
+    }
+}
+
+static void cloud_key(struct loader *ld, const char *key, const char *value)
+{
+    struct ds_config *cfg = ld->cfg;
+
+    if (strcmp(key, "url") == 0) {
+        set_string(ld, &cfg->cloud_url, value);
+        ld->cloud_url_line = ld->line;
+    }
+    else if (strcmp(key, "ca_file") == 0) {
+        set_string(ld, &cfg->ca_file, value);
+    }
+    else if (strcmp(key, "batch_rows") == 0) {
+        set_int(ld, &cfg->batch_rows, key, value, 1, 10000);
+    }
+    else if (strcmp(key, "max_in_flight") == 0) {
+        set_int(ld, &cfg->max_in_flight, key, value, 1, 16);
+    }
+    else if (strcmp(key, "timeout_seconds") == 0) {
+        set_seconds(ld, &cfg->timeout_seconds, key, value, 1.0);
+    }
+    else if (strcmp(key, "retry_min_seconds") == 0) {
+        set_seconds(ld, &cfg->retry_min_seconds, key, value, 0.01);
+    }
+    else if (strcmp(key, "retry_max_seconds") == 0) {
+        set_seconds(ld, &cfg->retry_max_seconds, key, value, 0.01);
+    }
+    else {
+        problem(ld, ld->line, "unknown key '%s' in [cloud]", key);
+    }
+}
+
+static void practice_key(struct loader *ld, const char *name, const char *key, const char *value)
+{
+    struct ds_practice_conf *p = practice_slot(ld, name);
+
+    if (p == NULL) {
+        return;
+    }
+    if (strcmp(key, "token_file") == 0) {
+        set_string(ld, &p->token_file, value);
+    }
+    else if (strcmp(key, "timezone") == 0) {
+        set_string(ld, &p->timezone, value);
+    }
+    else {
+        problem(ld, ld->line, "unknown key '%s' in [practice %s]", key, name);
+    }
+}
+
+static void folder_key(struct loader *ld, const char *name, const char *key, const char *value)
+{
+    struct ds_folder_conf *f = folder_slot(ld, name);
+
+    if (f == NULL) {
+        return;
+    }
+    if (strcmp(key, "path") == 0) {
+        set_string(ld, &f->path, value);
+    }
+    else if (strcmp(key, "practice") == 0) {
+        set_string(ld, &f->practice, value);
+    }
+    else if (strcmp(key, "import_type") == 0) {
+        set_string(ld, &f->import_type, value);
+    }
+    else if (strcmp(key, "template") == 0) {
+        set_string(ld, &f->template_id, value);
+    }
+    else {
+        problem(ld, ld->line, "unknown key '%s' in [folder %s]", key, name);
+    }
+}
+
+/* Splits "practice NAME" into its kind and name; 0 if it has that shape. */
+static int named_section(const char *section, const char *kind, const char **name)
+{
+    size_t n = strlen(kind);
+
+    if (strncmp(section, kind, n) != 0 || section[n] != ' ') {
+        return 0;
+    }
+    *name = section + n + 1;
+    while (**name == ' ') {
+        (*name)++;
+    }
+    return **name != '\0';
+}
+
+static int on_value(void *user, const char *section, const char *key, const char *value)
+{
+    struct loader *ld = user;
+    const char *name = NULL;
+
+    if (section[0] == '\0') {
+        problem(ld, ld->line, "'%s' stands before any [section]", key);
+    }
+    else if (strcmp(section, "agent") == 0) {
+        agent_key(ld, key, value);
+    }
+    else if (strcmp(section, "cloud") == 0) {
+        cloud_key(ld, key, value);
+    }
+    else if (named_section(section, "practice", &name)) {
+        practice_key(ld, name, key, value);
+    }
+    else if (named_section(section, "folder", &name)) {
+        folder_key(ld, name, key, value);
+    }
+    else {
+        problem(ld, ld->section_line,
+                "unknown section [%s] (expected [agent], [cloud], [practice NAME] or "
+                "[folder NAME])",
+                section);
+    }
+    return 1;
+}
+
+/* inih's reader: one line per call. Counts lines, notes section headers and
+ * reports lines inih would reject, so every syntax error gets its line. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct loader *ld = stream;
+    const char *p;
+    size_t len;
+
+    if (fgets(str, num, ld->in) == NULL) {
+        return NULL;
+    }
+    ld->line++;
+    len = strlen(str);
+    if (len > 0 && str[len - 1] != '\n' && !feof(ld->in)) {
+        problem(ld, ld->line, "line too long");
+    }
+    p = str;
+    if (ld->line == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
+        (unsigned char)p[2] == 0xBF) {
+        p += 3;
+    }
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    if (*p == '[') {
+        ld->section_line = ld->line;
+        if (strchr(p, ']') == NULL) {
+            problem(ld, ld->line, "section header without ']'");
+        }
+    }
+    else if (*p != '\0' && *p != '\n' && *p != '\r' && *p != ';' && *p != '#' && p == str &&
+             strchr(p, '=') == NULL && strchr(p, ':') == NULL) {
+        problem(ld, ld->line, "expected 'key = value', a [section] or a comment");
+    }
+    return str;
+}
+
+/* Plain http is acceptable only to this machine. */
+static int url_ok(const char *url)
+{
+    static const char *const loopback[] = {"http://127.", "http://localhost:", "http://localhost/",
+                                           "http://[::1]", NULL};
+
+    if (strncmp(url, "https://", 8) == 0) {
+        return url[8] != '\0';
+    }
+    for (size_t i = 0; loopback[i] != NULL; i++) {
+        if (strncmp(url, loopback[i], strlen(loopback[i])) == 0) {
+            return 1;
+        }
+    }
+    return strcmp(url, "http://localhost") == 0;
+}
+
+static void check_practice(struct loader *ld, const struct ds_practice_conf *p)
+{
+    struct stat sb;
+
+    if (p->token_file == NULL) {
+        problem(ld, p->line, "[practice %s]: token_file is required", p->name);
+        return;
+    }
+    if (stat(p->token_file, &sb) != 0) {
+        problem(ld, p->line, "[practice %s]: token_file %s: %s", p->name, p->token_file,
+                strerror(errno));
+    }
+    else if ((sb.st_mode & 077) != 0) {
+        problem(ld, p->line, "[practice %s]: token_file %s is readable by others (chmod 600 it)",
+                p->name, p->token_file);
+    }
+}
+
+static void check_folder(struct loader *ld, const struct ds_folder_conf *f)
+{
+    struct stat sb;
+
+    if (f->path == NULL) {
+        problem(ld, f->line, "[folder %s]: path is required", f->name);
+    }
+    else if (stat(f->path, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        problem(ld, f->line, "[folder %s]: path %s is not a directory", f->name, f->path);
+    }
+    if (f->practice == NULL) {
+        problem(ld, f->line, "[folder %s]: practice is required", f->name);
+    }
+    else if (ds_config_practice(ld->cfg, f->practice) == NULL) {
+        problem(ld, f->line, "[folder %s]: no [practice %s] section", f->name, f->practice);
+    }
+    if (f->import_type == NULL) {
+        problem(ld, f->line, "[folder %s]: import_type is required", f->name);
+    }
+    else if (!in_list(import_types, f->import_type)) {
+        problem(ld, f->line,
+                "[folder %s]: import_type must be patients, appointments, treatments or "
+                "financial",
+                f->name);
+    }
+    else if (!in_list(supported_types, f->import_type)) {
+        problem(ld, f->line, "[folder %s]: import_type %s is not supported by this version yet",
+                f->name, f->import_type);
+    }
+}
+
+static void check(struct loader *ld)
+{
+    struct ds_config *cfg = ld->cfg;
+
+    if (cfg->state_dir == NULL) {
+        problem(ld, 1, "[agent] state_dir is required");
+    }
+    if (cfg->cloud_url == NULL) {
+        problem(ld, 1, "[cloud] url is required");
+    }
+    else if (!url_ok(cfg->cloud_url)) {
+        problem(ld, ld->cloud_url_line,
+                "[cloud] url must be https:// (plain http only to 127.0.0.1, localhost or "
+                "[::1])");
+    }
+    if (cfg->retry_max_seconds < cfg->retry_min_seconds) {
+        problem(ld, 1, "[cloud] retry_max_seconds is below retry_min_seconds");
+    }
+    for (size_t i = 0; i < cfg->npractices; i++) {
+        check_practice(ld, &cfg->practices[i]);
+    }
+    if (cfg->nfolders == 0) {
+        problem(ld, 1, "no [folder NAME] section: nothing to watch");
+    }
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        check_folder(ld, &cfg->folders[i]);
+    }
+}
+
+int ds_config_load(const char *path, struct ds_config **out, FILE *errs)
+{
+    struct loader ld = {0};
+    struct ds_config *cfg = NULL;
+    int rc = 0;
+
+    *out = NULL;
+    ld.path = path;
+    ld.errs = errs;
+    ld.in = fopen(path, "r");
+    if (ld.in == NULL) {
+        if (errs != NULL) {
+            fprintf(errs, "%s: cannot read: %s\n", path, strerror(errno));
+        }
+        return DS_EIO;
+    }
+    cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        rc = DS_ENOMEM;
+        goto out;
+    }
+    cfg->log_level = DS_LOG_INFO;
+    cfg->settle_seconds = 5.0;
+    cfg->rescan_seconds = 60.0;
+    cfg->retention_days = 30;
+    cfg->batch_rows = 500;
+    cfg->max_in_flight = 2;
+    cfg->timeout_seconds = 60.0;
+    cfg->retry_min_seconds = 1.0;
+    cfg->retry_max_seconds = 300.0;
+    cfg->path = strdup(path);
+    if (cfg->path == NULL) {
+        rc = DS_ENOMEM;
+        goto out;
+    }
+    ld.cfg = cfg;
+    ini_parse_stream(read_line, &ld, on_value, &ld);
+    check(&ld);
+    if (ld.nerrors > 0) {
+        rc = DS_ECONFIG;
+        goto out;
+    }
+    *out = cfg;
+    cfg = NULL;
+out:
+    fclose(ld.in);
+    ds_config_free(&cfg);
+    return rc;
+}
+
+void ds_config_free(struct ds_config **cfgp)
+{
+    struct ds_config *cfg;
+
+    if (cfgp == NULL || *cfgp == NULL) {
+        return;
+    }
+    cfg = *cfgp;
+    for (size_t i = 0; i < cfg->npractices; i++) {
+        free(cfg->practices[i].name);
+        free(cfg->practices[i].token_file);
+        free(cfg->practices[i].timezone);
+    }
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        free(cfg->folders[i].name);
+        free(cfg->folders[i].path);
+        free(cfg->folders[i].practice);
+        free(cfg->folders[i].import_type);
+        free(cfg->folders[i].template_id);
+    }
+    free(cfg->practices);
+    free(cfg->folders);
+    free(cfg->path);
+    free(cfg->state_dir);
+    free(cfg->template_dir);
+    free(cfg->cloud_url);
+    free(cfg->ca_file);
+    free(cfg);
+    *cfgp = NULL;
+}
+
+const struct ds_practice_conf *ds_config_practice(const struct ds_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->npractices; i++) {
+        if (strcmp(cfg->practices[i].name, name) == 0) {
+            return &cfg->practices[i];
+        }
+    }
+    return NULL;
+}
+
+int ds_config_read_token(const struct ds_practice_conf *p, char *buf, size_t size,
+                         struct ds_error *err)
+{
+    struct stat sb;
+    ssize_t n;
+    size_t len;
+    int fd = -1;
+    int rc = 0;
+
+    fd = open(p->token_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        rc = ds_error_set(err, DS_EIO, "practice %s: cannot read token_file %s: %s", p->name,
+                          p->token_file, strerror(errno));
+        goto out;
+    }
+    if ((sb.st_mode & 077) != 0) {
+        rc = ds_error_set(err, DS_EINVAL, "practice %s: token_file %s is readable by others",
+                          p->name, p->token_file);
+        goto out;
+    }
+    n = read(fd, buf, size - 1);
+    if (n < 0) {
+        rc = ds_error_set(err, DS_EIO, "practice %s: cannot read token_file %s", p->name,
+                          p->token_file);
+        goto out;
+    }
+    buf[n] = '\0';
+    len = strcspn(buf, "\r\n");
+    buf[len] = '\0';
+    while (len > 0 && isspace((unsigned char)buf[len - 1])) {
+        buf[--len] = '\0';
+    }
+    if (len == 0) {
+        rc = ds_error_set(err, DS_EINVAL, "practice %s: token_file %s is empty", p->name,
+                          p->token_file);
+    }
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+int ds_config_queue_path(const struct ds_config *cfg, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s/queue.db", cfg->state_dir);
+
+    return n < 0 || (size_t)n >= size ? DS_ETOOBIG : 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * config.h — the agent's configuration: one INI file (docs/config.md,
+ * config/dentsync.conf is the annotated default).
+ *
+ *   [agent]            state_dir, log_level, settle_seconds, rescan_seconds,
+ *                      retention_days, template_dir
+ *   [cloud]            url, ca_file, batch_rows, max_in_flight, timeout_seconds,
+ *                      retry_min_seconds, retry_max_seconds
+ *   [practice NAME]    token_file, timezone
+ *   [folder NAME]      path, practice, import_type, template
+ *
+ * Loading checks everything it can without touching the network and reports
+ * every problem as "FILE:LINE: message", so an office manager can fix the
+ * whole file in one pass.
+ */
+#ifndef DS_CONFIG_CONFIG_H
+#define DS_CONFIG_CONFIG_H
+
+#include "agent/core/error.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define DS_CONFIG_DEFAULT_PATH "/etc/dentsync/dentsync.conf"
+#define DS_CONFIG_ENV "DENTSYNC_CONFIG"
+
+struct ds_practice_conf {
+    char *name;       /* the NAME of [practice NAME] */
+    char *token_file; /* path of the 0600 file holding the agent token */
+    char *timezone;   /* IANA time zone of the practice, e.g. America/Chicago */
+    int line;         /* line of the section header */
+};
+
+struct ds_folder_conf {
+    char *name;        /* the NAME of [folder NAME] */
+    char *path;        /* the export folder watched */
+    char *practice;    /* the NAME of a [practice] section */
+    char *import_type; /* patients, appointments, treatments, financial */
+    char *template_id; /* a template id, or "auto" */
+    int line;          /* line of the section header */
+};
+
+struct ds_config {
+    char *path; /* the file it was read from */
+
+    /* [agent] */
+    char *state_dir;       /* holds queue.db; created 0700 */
+    int log_level;         /* enum ds_log_level */
+    double settle_seconds; /* a file must stay unchanged this long */
+    double rescan_seconds; /* full rescan period of every folder */
+    int retention_days;    /* days acknowledged rows' data stay in the queue */
+    char *template_dir;    /* an admin's own templates; may be NULL */
+
+    /* [cloud] */
+    char *cloud_url;          /* base URL, https (http only to loopback) */
+    char *ca_file;            /* CA bundle to verify the cloud; may be NULL */
+    int batch_rows;           /* rows per batch */
+    int max_in_flight;        /* requests in flight at once */
+    double timeout_seconds;   /* per request */
+    double retry_min_seconds; /* first retry delay */
+    double retry_max_seconds; /* cap on the retry delay */
+
+    struct ds_practice_conf *practices; /* owned array */
+    size_t npractices;
+    struct ds_folder_conf *folders; /* owned array */
+    size_t nfolders;
+};
+
+/* The path to use when no -c is given: $DENTSYNC_CONFIG, else the default. */
+const char *ds_config_default_path(void);
+
+/* Reads and checks path. On success *out holds the config (new: free with
+ * ds_config_free) and 0 is returned. On any problem every one of them is
+ * written to errs (may be NULL) as "FILE:LINE: message\n", *out is NULL and
+ * DS_ECONFIG (or DS_EIO when the file cannot be read) is returned. */
+int ds_config_load(const char *path, struct ds_config **out, FILE *errs);
+
+void ds_config_free(struct ds_config **cfg);
+
+/* The practice called name, or NULL. borrow. */
+const struct ds_practice_conf *ds_config_practice(const struct ds_config *cfg, const char *name);
+
+/* Reads the practice's token from its token file (first line, trimmed) into
+ * buf. The file must not be readable by group or others. DS_EIO, DS_EINVAL
+ * (bad mode or empty) with err. The token is never logged or printed. */
+int ds_config_read_token(const struct ds_practice_conf *p, char *buf, size_t size,
+                         struct ds_error *err);
+
+/* The queue database path inside state_dir, into buf. */
+int ds_config_queue_path(const struct ds_config *cfg, char *buf, size_t size);
+
+#endif
