@@ -1,0 +1,284 @@
+/*
+ * test_config.c — the INI loader: defaults, every key, and that every
+ * problem is reported with its file and line.
+ */
+#include "config/config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fixture {
+    char dir[64];     /* temporary directory */
+    char conf[128];   /* the config file written by the test */
+    char token[128];  /* a token file, 0600 */
+    char exports[128];
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    FILE *fp;
+
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ds-test-config-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->conf, sizeof(f->conf), "%s/dentsync.conf", f->dir);
+    snprintf(f->token, sizeof(f->token), "%s/main.token", f->dir);
+    snprintf(f->exports, sizeof(f->exports), "%s/exports", f->dir);
+    assert_int_equal(mkdir(f->exports, 0700), 0);
+    fp = fopen(f->token, "w");
+    assert_non_null(fp);
+    fputs("dsk_test_token\n", fp);
+    fclose(fp);
+    assert_int_equal(chmod(f->token, 0600), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[160];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void write_conf(const struct fixture *f, const char *text)
+{
+    FILE *fp = fopen(f->conf, "w");
+
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* Loads f->conf with the text, where @TOKEN@ and @EXPORTS@ stand for the
+ * token path and the exports path; returns what was reported. */
+static char *load(const struct fixture *f, const char *tmpl, struct ds_config **cfg, int *rc)
+{
+    char text[4096];
+    size_t n = 0;
+    char *report = NULL;
+    size_t report_len = 0;
+    FILE *errs = open_memstream(&report, &report_len);
+
+    assert_non_null(errs);
+    for (const char *p = tmpl; *p != '\0' && n < sizeof(text) - 200;) {
+        if (strncmp(p, "@TOKEN@", 7) == 0) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", f->token);
+            p += 7;
+        }
+        else if (strncmp(p, "@EXPORTS@", 9) == 0) {
+            n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", f->exports);
+            p += 9;
+        }
+        else {
+            text[n++] = *p++;
+        }
+    }
+    text[n] = '\0';
+    write_conf(f, text);
+    *rc = ds_config_load(f->conf, cfg, errs);
+    fclose(errs);
+    return report;
+}
+
+static const char *const good = "[agent]\n"
+                                "state_dir = /tmp/state\n"
+                                "settle_seconds = 0.25\n"
+                                "rescan_seconds = 2\n"
+                                "log_level = debug\n"
+                                "\n"
+                                "[cloud]\n"
+                                "url = http://127.0.0.1:8080\n"
+                                "batch_rows = 7\n"
+                                "\n"
+                                "[practice main]\n"
+                                "token_file = @TOKEN@\n"
+                                "timezone = America/Chicago\n"
+                                "\n"
+                                "[folder patients]\n"
+                                "path = @EXPORTS@\n"
+                                "practice = main\n"
+                                "import_type = patients\n"
+                                "template = generic-patients\n";
+
+static void test_good_config(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    char token[64];
+    int rc;
+    char *report = load(f, good, &cfg, &rc);
+
+    assert_int_equal(rc, 0);
+    assert_string_equal(report, "");
+    assert_non_null(cfg);
+    assert_string_equal(cfg->state_dir, "/tmp/state");
+    assert_true(cfg->settle_seconds > 0.249 && cfg->settle_seconds < 0.251);
+    assert_int_equal(cfg->batch_rows, 7);
+    assert_int_equal(cfg->log_level, 3);
+    assert_int_equal(cfg->retention_days, 30); /* default */
+    assert_int_equal(cfg->npractices, 1);
+    assert_string_equal(cfg->practices[0].timezone, "America/Chicago");
+    assert_int_equal(cfg->practices[0].line, 11);
+    assert_int_equal(cfg->nfolders, 1);
+    assert_string_equal(cfg->folders[0].practice, "main");
+    assert_int_equal(cfg->folders[0].line, 15);
+    assert_int_equal(ds_config_read_token(&cfg->practices[0], token, sizeof(token), NULL), 0);
+    assert_string_equal(token, "dsk_test_token");
+    ds_config_free(&cfg);
+    assert_null(cfg);
+    free(report);
+}
+
+static void test_every_error_has_its_line(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char *report = load(f,
+                        "[agent]\n"                         /* 1 */
+                        "state_dir = /tmp/state\n"          /* 2 */
+                        "settle_seconds = soon\n"           /* 3 */
+                        "colour = blue\n"                   /* 4 */
+                        "this line is not ini\n"            /* 5 */
+                        "[cloud]\n"                         /* 6 */
+                        "url = http://cloud.example.com\n"  /* 7 */
+                        "[practice main]\n"                 /* 8 */
+                        "token_file = @TOKEN@\n"                 /* 9 */
+                        "[folder patients]\n"               /* 10 */
+                        "path = @EXPORTS@\n"                       /* 11 */
+                        "practice = other\n"                /* 12 */
+                        "import_type = invoices\n"          /* 13 */
+                        "[mystery]\n"                       /* 14 */
+                        "x = 1\n",                          /* 15 */
+                        &cfg, &rc);
+    char expect[512];
+
+    assert_int_equal(rc, DS_ECONFIG);
+    assert_null(cfg);
+    snprintf(expect, sizeof(expect), "%s:3: settle_seconds: expected a number", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:4: unknown key 'colour' in [agent]", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:5: expected 'key = value'", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:7: [cloud] url must be https://", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:10: [folder patients]: no [practice other] section",
+             f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:10: [folder patients]: import_type must be", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:14: unknown section [mystery]", f->conf);
+    assert_non_null(strstr(report, expect));
+    free(report);
+}
+
+static void test_missing_required(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char *report = load(f, "[agent]\nlog_level = info\n", &cfg, &rc);
+
+    assert_int_equal(rc, DS_ECONFIG);
+    assert_non_null(strstr(report, "state_dir is required"));
+    assert_non_null(strstr(report, "[cloud] url is required"));
+    assert_non_null(strstr(report, "no [folder NAME] section"));
+    free(report);
+}
+
+static void test_token_file_mode(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char *report;
+    char expect[512];
+
+    assert_int_equal(chmod(f->token, 0644), 0);
+    report = load(f, good, &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    snprintf(expect, sizeof(expect), "%s:11: [practice main]: token_file %s is readable by others",
+             f->conf, f->token);
+    assert_non_null(strstr(report, expect));
+    /* The token itself never appears in a report. */
+    assert_null(strstr(report, "dsk_test_token"));
+    free(report);
+}
+
+static void test_unreadable_file(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    char path[160];
+
+    snprintf(path, sizeof(path), "%s/nope.conf", f->dir);
+    assert_int_equal(ds_config_load(path, &cfg, NULL), DS_EIO);
+    assert_null(cfg);
+}
+
+static void test_default_path(void **state)
+{
+    (void)state;
+    unsetenv(DS_CONFIG_ENV);
+    assert_string_equal(ds_config_default_path(), DS_CONFIG_DEFAULT_PATH);
+    setenv(DS_CONFIG_ENV, "/tmp/x.conf", 1);
+    assert_string_equal(ds_config_default_path(), "/tmp/x.conf");
+    unsetenv(DS_CONFIG_ENV);
+}
+
+static void test_shipped_default_parses(void **state)
+{
+    const char *src = getenv("DS_TEST_SRCDIR");
+    char path[1024];
+    char *report = NULL;
+    size_t report_len = 0;
+    struct ds_config *cfg = NULL;
+    FILE *errs = open_memstream(&report, &report_len);
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/config/dentsync.conf", src != NULL ? src : ".");
+    assert_int_equal(ds_config_load(path, &cfg, errs), DS_ECONFIG);
+    fclose(errs);
+    /* On a build machine only the environment-specific checks may fail:
+     * the token file and the export folder do not exist here. */
+    for (char *line = report; *line != '\0';) {
+        char *end = strchr(line, '\n');
+
+        assert_non_null(end);
+        *end = '\0';
+        assert_true(strstr(line, "token_file") != NULL || strstr(line, "is not a directory"));
+        line = end + 1;
+    }
+    free(report);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_good_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_error_has_its_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_file, setup, teardown),
+        cmocka_unit_test(test_default_path),
+        cmocka_unit_test(test_shipped_default_parses),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
