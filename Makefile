@@ -142,7 +142,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory DEPS=0 asan
 
 demo: all
-	$(Q)BUILD=$(BUILD) sh tests/e2e/demo.sh
+	$(Q)BUILD=$(BUILD) sh samples/demo.sh
 
 # --- lint ------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ libuv1-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
 libsqlite3-dev sqlite3 libjansson-dev libcsv-dev libinih-dev
 libmicrohttpd-dev libpq-dev postgresql postgresql-client
 libcmocka-dev
-curl ca-certificates procps util-linux
+curl ca-certificates procps util-linux python3
 "
 
 missing=""

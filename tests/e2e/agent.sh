@@ -1,0 +1,249 @@
+#!/bin/bash
+# agent.sh — the whole path, for real: a watched folder, the agent, the cloud
+# API and PostgreSQL. Run by tests/e2e/run.sh, which starts the PostgreSQL
+# cluster; run alone it starts its own.
+#
+#   1. the sample patients export arrives in PostgreSQL field by field;
+#   2. the same file dropped again is imported once (file `duplicate`);
+#   3. a cloud outage in the middle of a many-batch upload loses and
+#      duplicates nothing, and the agent retried;
+#   4. the agent stops cleanly on SIGTERM, and its log carries no patient data.
+#
+# Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+. "$top/tests/lib/pg.sh"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND...
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+work=$(mktemp -d /tmp/dentsync-e2e-agent.XXXXXX)
+own_cluster=0
+agent_pid=
+cleanup() {
+    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+    cloud_stop >/dev/null 2>&1
+    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
+    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
+}
+trap cleanup EXIT
+
+if [ -z "${DS_OWNER_DB:-}" ]; then
+    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
+    own_cluster=1
+fi
+
+cloud=$BUILD/dentsync-cloud
+agent=$BUILD/dentsync
+
+# --- the cloud side: schema, a practice of our own, its token --------------
+"$cloud" migrate --db "$DS_OWNER_DB" >"$work/migrate.log" 2>&1 ||
+    { cat "$work/migrate.log"; echo "0 passed, 1 failed"; exit 1; }
+practice="e2e-agent-$$"
+"$cloud" practice create "$practice" --db "$DS_OWNER_DB" >/dev/null 2>>"$work/migrate.log"
+umask 077
+"$cloud" token create --practice "$practice" --db "$DS_OWNER_DB" 2>>"$work/migrate.log" |
+    tail -n 1 >"$work/token"
+umask 022
+practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+
+# Counts what PostgreSQL holds for our practice (as the owner: RLS is
+# tested in cloud.sh; here we count).
+pq() { pg_psql "$1"; }
+in_practice="practice_id = '$practice_id'"
+
+# --- the agent ---------------------------------------------------------------
+mkdir -p "$work/inbox" "$work/state"
+write_config() { # write_config BATCH_ROWS MAX_IN_FLIGHT
+    cat >"$work/dentsync.conf" <<EOF
+[agent]
+state_dir = $work/state
+log_level = debug
+settle_seconds = 0.2
+rescan_seconds = 0.5
+
+[cloud]
+url = $CLOUD_URL
+batch_rows = $1
+max_in_flight = $2
+timeout_seconds = 5
+retry_min_seconds = 0.1
+retry_max_seconds = 0.5
+
+[practice main]
+token_file = $work/token
+
+[folder patients]
+path = $work/inbox
+practice = main
+import_type = patients
+template = generic-patients
+EOF
+}
+
+start_agent() {
+    "$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
+    agent_pid=$!
+}
+
+stop_agent() { # stop_agent -> the agent's exit status
+    kill -TERM "$agent_pid" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$agent_pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    wait "$agent_pid"
+    status=$?
+    agent_pid=
+    return $status
+}
+
+# wait_for SECONDS SQL EXPECTED: polls PostgreSQL until SQL prints EXPECTED.
+wait_for() {
+    deadline=$(($(date +%s) + $1))
+    while [ "$(date +%s)" -le "$deadline" ]; do
+        [ "$(pq "$2")" = "$3" ] && return 0
+        sleep 0.1
+    done
+    echo "# waited $1s for [$2] = $3, got $(pq "$2")"
+    return 1
+}
+
+queue_sql() { sqlite3 -readonly "$work/state/queue.db" "$1"; }
+
+write_config 7 2
+check "dentsync check-config accepts the test configuration" \
+    "$agent" check-config -c "$work/dentsync.conf"
+start_agent
+
+# --- 1. the sample arrives field by field -------------------------------------
+sample=$top/samples/patients.csv
+sample_rows=$(($(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], encoding="utf-8-sig"))))' "$sample") - 1))
+cp "$sample" "$work/inbox/patients.csv"
+check "the sample's job completes in the cloud" \
+    wait_for 30 "SELECT count(*) FROM import_jobs WHERE $in_practice AND filename = 'patients.csv' AND status = 'completed'" 1
+
+fields="external_id first_name last_name middle_name preferred_name date_of_birth gender
+        email phone_mobile phone_home phone_work address_line1 address_line2 city state
+        postal_code country status provider_external_id first_visit_date last_visit_date notes"
+# One record per line: fields joined by |, absent ones empty, a newline inside
+# a value written as \n (tests/e2e/expected/README).
+select=""
+for f in $fields; do
+    select="$select${select:+, }replace(coalesce($f::text, ''), E'\\n', '\\n')"
+done
+pg_psql "SELECT concat_ws('|', $select) FROM patients WHERE $in_practice" |
+    LC_ALL=C sort >"$work/patients.actual"
+check "PostgreSQL holds one patient per sample row ($sample_rows)" \
+    test "$(wc -l <"$work/patients.actual")" -eq "$sample_rows"
+if diff -u "$top/tests/e2e/expected/patients.tsv" "$work/patients.actual" >"$work/patients.diff"; then
+    ok "the patients in PostgreSQL equal the sample's, field by field"
+else
+    not_ok "the patients in PostgreSQL equal the sample's, field by field"
+    sed 's/^/# /' "$work/patients.diff" | head -40
+fi
+check "rows without an external id arrived too" \
+    test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND external_id IS NULL")" -gt 0
+check "every item of the job is 'created' exactly once" \
+    test "$(pq "SELECT count(*) || '/' || count(DISTINCT row_number) || '/' || count(*) FILTER (WHERE status = 'created')
+              FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id
+              WHERE j.$in_practice AND j.filename = 'patients.csv'")" = "$sample_rows/$sample_rows/$sample_rows"
+check "the agent's file is done and its job completed" \
+    test "$(queue_sql "SELECT f.state || ',' || j.state FROM files f JOIN jobs j ON j.file_id = f.id WHERE f.path LIKE '%/patients.csv'")" = "done,completed"
+
+# --- 2. the same file again ----------------------------------------------------
+cp "$sample" "$work/inbox/patients-again.csv"
+deadline=$(($(date +%s) + 15))
+while [ "$(date +%s)" -le "$deadline" ] &&
+    [ "$(queue_sql "SELECT state FROM files WHERE path LIKE '%/patients-again.csv'")" != duplicate ]; do
+    sleep 0.1
+done
+check "the same content under a new name is recorded as a duplicate" \
+    test "$(queue_sql "SELECT state FROM files WHERE path LIKE '%/patients-again.csv'")" = duplicate
+sleep 0.5
+check "still one import job in the cloud" \
+    test "$(pq "SELECT count(*) FROM import_jobs WHERE $in_practice")" -eq 1
+check "still one patient per sample row" \
+    test "$(pq "SELECT count(*) FROM patients WHERE $in_practice")" -eq "$sample_rows"
+check "still one item per sample row" \
+    test "$(pq "SELECT count(*) FROM import_job_items WHERE $in_practice")" -eq "$sample_rows"
+
+# --- 3. a cloud outage in the middle of the upload --------------------------------
+check "the agent stops cleanly on SIGTERM (exit 0)" stop_agent
+write_config 5 1
+start_agent
+big_rows=1500
+awk -v n=$big_rows 'BEGIN {
+    print "Patient ID,First Name,Last Name,Date of Birth,Email";
+    for (i = 1; i <= n; i++)
+        printf "B%05d,Testfirst%d,Testlast%d,1980-%02d-%02d,b%d@example.com\n", i, i, i, i % 12 + 1, i % 28 + 1, i;
+}' >"$work/big.csv"
+mv "$work/big.csv" "$work/inbox/big.csv"
+big_job="j.$in_practice AND j.filename = 'big.csv'"
+batches_sql="SELECT count(*) FROM import_batches b JOIN import_jobs j ON j.id = b.job_id WHERE $big_job"
+deadline=$(($(date +%s) + 30))
+while [ "$(date +%s)" -le "$deadline" ] && [ "$(pq "$batches_sql")" -lt 3 ]; do
+    sleep 0.02
+done
+cloud_stop >/dev/null 2>&1
+acked_at_outage=$(pq "$batches_sql")
+total_batches=$(((big_rows + 4) / 5))
+check "the outage began after some but before all batches ($acked_at_outage of $total_batches)" \
+    test "$acked_at_outage" -gt 0 -a "$acked_at_outage" -lt "$total_batches"
+sleep 1
+cloud_start "$BUILD" >/dev/null || not_ok "cloud restarted"
+check "after the outage the job completes" \
+    wait_for 90 "SELECT count(*) FROM import_jobs j WHERE $big_job AND status = 'completed'" 1
+check "every row arrived exactly once" \
+    test "$(pq "SELECT count(*) || '/' || count(DISTINCT external_id) FROM patients WHERE $in_practice AND external_id LIKE 'B%'")" = "$big_rows/$big_rows"
+check "every item exactly once, all created" \
+    test "$(pq "SELECT count(*) || '/' || count(DISTINCT row_number) || '/' || count(*) FILTER (WHERE i.status = 'created')
+              FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE $big_job")" = "$big_rows/$big_rows/$big_rows"
+check "every batch stored once" \
+    test "$(pq "$batches_sql")" -eq "$total_batches"
+retries=$(queue_sql "SELECT count(*) FROM events WHERE kind = 'batch_retry'")
+check "the agent retried during the outage ($retries retries)" test "$retries" -gt 0
+check "the agent's big job is completed" \
+    test "$(queue_sql "SELECT state FROM jobs WHERE filename = 'big.csv'")" = completed
+
+# --- 4. clean stop, and no patient data in the log --------------------------------
+check "the agent stops cleanly on SIGTERM again (exit 0)" stop_agent
+leaks=0
+# Every distinct value of the sample but ids, codes and short words.
+python3 - "$sample" >"$work/values" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8-sig")))
+header, data = rows[0], rows[1:]
+skip = {"patient id", "gender", "status", "state"}
+seen = set()
+for r in data:
+    for h, v in zip(header, r):
+        v = v.strip()
+        if h.strip().lower() not in skip and len(v) >= 4 and v not in seen:
+            seen.add(v)
+            print(v.split("\n")[0])
+EOF
+while IFS= read -r value; do
+    if grep -qF -- "$value" "$work/agent.log"; then
+        leaks=$((leaks + 1))
+        echo "# the agent log carries a sample value"
+    fi
+done <"$work/values"
+check "the agent log carries none of the sample's $(wc -l <"$work/values") patient values" \
+    test "$leaks" -eq 0 -a "$(wc -l <"$work/values")" -gt 20
+check "the queue database is private (0600)" \
+    test "$(stat -c %a "$work/state/queue.db")" = 600
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,31 @@
+#!/bin/sh
+# run.sh — every end-to-end suite, on one PostgreSQL cluster started here.
+# Each suite prints its own `N passed, N failed`; this prints the sum last.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+export BUILD="${BUILD:-build}"
+. "$top/tests/lib/pg.sh"
+
+pg_start >/dev/null || { echo "PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
+trap 'pg_stop >/dev/null 2>&1' EXIT INT TERM
+export PG_PORT PG_DIR DS_OWNER_DB DS_APP_DB
+
+total_passed=0
+total_failed=0
+for suite in cloud agent; do
+    echo "== tests/e2e/$suite.sh"
+    out=$(mktemp)
+    bash "$top/tests/e2e/$suite.sh" 2>&1 | tee "$out"
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    rm -f "$out"
+    if [ -z "$line" ]; then
+        echo "not ok - $suite.sh ended without its summary"
+        total_failed=$((total_failed + 1))
+        continue
+    fi
+    total_passed=$((total_passed + ${line%% passed*}))
+    f=${line#*passed, }
+    total_failed=$((total_failed + ${f%% failed*}))
+done
+echo "e2e: $total_passed passed, $total_failed failed"
+[ "$total_failed" -eq 0 ]
