@@ -1,0 +1,511 @@
+/*
+ * test_read_csv.c — the CSV reader on small synthetic files: header, BOM,
+ * line endings, delimiter sniffing, quoting, blank lines, row and line
+ * numbers, ragged rows, invalid UTF-8, size caps, empty files.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent/read/read.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A temporary file holding the test input; removed by its test. */
+struct tmp {
+    char path[64];
+};
+
+static void tmp_write(struct tmp *t, const void *data, size_t len)
+{
+    int fd;
+
+    snprintf(t->path, sizeof(t->path), "/tmp/ds-test-csv-XXXXXX");
+    fd = mkstemp(t->path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static void tmp_remove(struct tmp *t)
+{
+    unlink(t->path);
+}
+
+/* Opens a file holding s (NUL-terminated) with optional hints. */
+static struct ds_reader *open_str(struct tmp *t, const char *s, const struct ds_read_hints *h)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+
+    ds_error_clear(&err);
+    tmp_write(t, s, strlen(s));
+    assert_int_equal(ds_read_open(t->path, h, &r, &err), 0);
+    assert_non_null(r);
+    return r;
+}
+
+static void assert_fields(const struct ds_row *row, size_t n, const char *const *want)
+{
+    assert_int_equal(row->nfields, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(row->fields[i], want[i]);
+        assert_int_equal(row->lens[i], strlen(want[i]));
+    }
+}
+
+static void test_header_and_rows(void **state)
+{
+    static const char *const h[] = {"id", "name", "city"};
+    static const char *const r1[] = {"1", "Ann", "Springfield"};
+    static const char *const r2[] = {"2", "Bob", "Shelbyville"};
+    struct tmp t;
+    struct ds_reader *r =
+        open_str(&t, "id,name,city\n1,Ann,Springfield\n2,Bob,Shelbyville\n", NULL);
+    const struct ds_row *hdr = ds_read_header(r);
+    struct ds_row row;
+
+    (void)state;
+    assert_fields(hdr, 3, h);
+    assert_int_equal(hdr->row, 0);
+    assert_int_equal(hdr->line, 1);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r1);
+    assert_int_equal(row.row, 1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.raw_len, strlen("1,Ann,Springfield"));
+    assert_memory_equal(row.raw, "1,Ann,Springfield", row.raw_len);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r2);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 3);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    assert_null(r);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_bom_and_crlf(void **state)
+{
+    static const char *const h[] = {"Patient ID", "Name"};
+    static const char *const r1[] = {"7", "Zo\xc3\xab"};
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "\xef\xbb\xbfPatient ID,Name\r\n7,Zo\xc3\xab\r\n\r\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_fields(ds_read_header(r), 2, h);
+    assert_int_equal(ds_read_header(r)->raw_len, strlen("Patient ID,Name"));
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.raw_len, strlen("7,Zo\xc3\xab"));
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_cr_only(void **state)
+{
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "a,b\r1,2\r3,4\r", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.line, 3);
+    assert_string_equal(row.fields[1], "4");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+/* The delimiter of a two-column file s, as the reader sniffed it. */
+static void check_sniffed(const char *s, const char *a, const char *b)
+{
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, s, NULL);
+    struct ds_row row;
+
+    assert_int_equal(ds_read_header(r)->nfields, 2);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.nfields, 2);
+    assert_string_equal(row.fields[0], a);
+    assert_string_equal(row.fields[1], b);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_sniff(void **state)
+{
+    (void)state;
+    check_sniffed("a;b\n1,5;2\n", "1,5", "2");
+    check_sniffed("a\tb\nx, y\tz\n", "x, y", "z");
+    check_sniffed("a|b\n1;2|3\n", "1;2", "3");
+    check_sniffed("a,b\n1;2;3,4\n", "1;2;3", "4");
+    /* Commas inside quotes do not count. */
+    check_sniffed("\"x,y,z\";b\n1;2\n", "1", "2");
+    /* Blank lines before the header are skipped by the sniffer too. */
+    check_sniffed("\n  \na|b\n1|2\n", "1", "2");
+}
+
+static void test_hints(void **state)
+{
+    struct ds_read_hints h = {.delimiter = '|', .quote = '~', .encoding = "UTF-8"};
+    struct ds_read_hints bad = {.delimiter = '"', .quote = 0, .encoding = NULL};
+    struct ds_read_hints enc = {.delimiter = 0, .quote = 0, .encoding = "ebcdic"};
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+
+    (void)state;
+    r = open_str(&t, "~a,b~|c\n~x| \"y\"~|2\n", &h);
+    assert_string_equal(ds_read_header(r)->fields[0], "a,b");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[0], "x| \"y\"");
+    assert_string_equal(row.fields[1], "2");
+    ds_read_close(&r);
+    assert_int_equal(ds_read_open(t.path, &bad, &r, &err), DS_EINVAL);
+    assert_string_equal(err.field, "delimiter");
+    assert_int_equal(ds_read_open(t.path, &enc, &r, &err), DS_EINVAL);
+    assert_string_equal(err.field, "encoding");
+    assert_null(r);
+    tmp_remove(&t);
+}
+
+static void test_quoted(void **state)
+{
+    static const char *const r1[] = {"Smith, J", "He said \"hi\"\nsecond line"};
+    static const char *const r2[] = {"last", "x"};
+    struct tmp t;
+    struct ds_reader *r =
+        open_str(&t, "name,note\n\"Smith, J\",\"He said \"\"hi\"\"\nsecond line\"\nlast,x\n", NULL);
+    struct ds_row row;
+    const char *raw1 = "\"Smith, J\",\"He said \"\"hi\"\"\nsecond line\"";
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r1);
+    assert_int_equal(row.row, 1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.raw_len, strlen(raw1));
+    assert_memory_equal(row.raw, raw1, row.raw_len);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r2);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 4);
+    assert_true(row.line > row.row + 1);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_quoted_crlf_inside(void **state)
+{
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "a,b\r\n1,\"x\r\ny\"\r\n2,z\r\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[1], "x\r\ny");
+    assert_int_equal(row.line, 2);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 4);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_blank_lines(void **state)
+{
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "\n\na,b\n\n1,2\n   \n,\n \"\" , \n3,4", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_header(r)->line, 3);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.row, 1);
+    assert_int_equal(row.line, 5);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 9);
+    assert_string_equal(row.fields[0], "3");
+    assert_string_equal(row.fields[1], "4");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_ragged(void **state)
+{
+    static const char *const short_row[] = {"1", "2"};
+    static const char *const long_row[] = {"1", "2", "3", "4"};
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "a,b,c\n1,2\n1,2,3,4\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, short_row);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 4, long_row);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_invalid_utf8(void **state)
+{
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "a,b\n1,2\n\n3,\"x\ny\xff\"\n4,5\n", NULL);
+    struct ds_error err;
+    struct ds_row row;
+
+    (void)state;
+    ds_error_clear(&err);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
+    assert_int_equal(err.code, DS_EPARSE);
+    assert_int_equal(err.row, 2);
+    assert_string_equal(err.field, "b");
+    assert_non_null(strstr(err.msg, "not valid UTF-8"));
+    assert_non_null(strstr(err.msg, "line 4"));
+    assert_string_equal(err.file, t.path);
+    /* The reader stays failed. */
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_invalid_utf8_forms(void **state)
+{
+    static const char *const bad[] = {
+        "a\n\xc0\xaf\n",         /* overlong '/' */
+        "a\n\xed\xa0\x80\n",     /* surrogate */
+        "a\n\xf4\x90\x80\x80\n", /* past U+10FFFF */
+        "a\nx\xe2\x82\n",        /* truncated */
+    };
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = open_str(&t, bad[i], NULL);
+        assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
+        assert_non_null(strstr(err.msg, "line 2"));
+        ds_read_close(&r);
+        tmp_remove(&t);
+    }
+    /* A NUL byte, and an invalid header. */
+    tmp_write(&t, "a\nx\0y\n", 6);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
+    assert_non_null(strstr(err.msg, "NUL"));
+    ds_read_close(&r);
+    tmp_remove(&t);
+    tmp_write(&t, "na\xefme\n1\n", 8);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    assert_null(r);
+    assert_non_null(strstr(err.msg, "line 1"));
+    tmp_remove(&t);
+    tmp_write(&t,
+              "\xff\xfe"
+              "a\0,\0b\0",
+              8);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    tmp_remove(&t);
+}
+
+static void test_field_caps(void **state)
+{
+    size_t big = DS_READ_MAX_FIELD + 1;
+    char *s = malloc(big + 16);
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+
+    (void)state;
+    assert_non_null(s);
+    /* Exactly at the cap: fine. */
+    memcpy(s, "a\n", 2);
+    memset(s + 2, 'x', DS_READ_MAX_FIELD);
+    memcpy(s + 2 + DS_READ_MAX_FIELD, "\n", 2);
+    r = open_str(&t, s, NULL);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.lens[0], DS_READ_MAX_FIELD);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* One past: DS_ETOOBIG, unquoted and quoted (never closed). */
+    memset(s + 2, 'x', big);
+    memcpy(s + 2 + big, "\n", 2);
+    r = open_str(&t, s, NULL);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
+    assert_int_equal(err.row, 1);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* Quoted and closed, one past the cap. */
+    s[2] = '"';
+    memset(s + 3, 'x', big);
+    memcpy(s + 3 + big, "\"\n", 3);
+    r = open_str(&t, s, NULL);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    free(s);
+    /* A quote never closed in a large file: stopped at the cap, not at the
+     * end of the file, so libcsv's own buffer stays bounded too. */
+    big = 4 * (size_t)DS_READ_MAX_FIELD;
+    s = malloc(big + 8);
+    assert_non_null(s);
+    memcpy(s, "a\n\"", 3);
+    memset(s + 3, 'y', big);
+    s[3 + big] = '\0';
+    r = open_str(&t, s, NULL);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
+    assert_non_null(strstr(err.msg, "line 2"));
+    ds_read_close(&r);
+    tmp_remove(&t);
+    free(s);
+}
+
+static void test_too_many_fields(void **state)
+{
+    size_t n = DS_READ_MAX_FIELDS + 1;
+    char *s = malloc(2 * n + 8);
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+
+    (void)state;
+    assert_non_null(s);
+    memcpy(s, "a\n", 2);
+    for (size_t i = 0; i < n; i++) {
+        s[2 + 2 * i] = 'x';
+        s[3 + 2 * i] = ',';
+    }
+    s[2 + 2 * n - 1] = '\n';
+    s[2 + 2 * n] = '\0';
+    r = open_str(&t, s, NULL);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    free(s);
+}
+
+static void test_unterminated_quote(void **state)
+{
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "a,b\n1,2\n3,\"never closed\n4,5\n", NULL);
+    struct ds_error err;
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
+    assert_int_equal(err.row, 2);
+    assert_non_null(strstr(err.msg, "line 3"));
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_empty_and_missing(void **state)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct tmp t;
+
+    (void)state;
+    tmp_write(&t, "", 0);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    assert_null(r);
+    tmp_remove(&t);
+    tmp_write(&t, "\xef\xbb\xbf\r\n  \n,,\n", 11);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    tmp_remove(&t);
+    assert_int_equal(ds_read_open("/nonexistent/ds-test.csv", NULL, &r, &err), DS_EIO);
+    assert_string_equal(err.file, "/nonexistent/ds-test.csv");
+    tmp_write(&t, "PK\x03\x04rest", 8);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    assert_non_null(strstr(err.msg, "XLSX"));
+    tmp_remove(&t);
+}
+
+/* Many rows of varying length, so fields cross the 64 KiB block edges. */
+static void test_streaming(void **state)
+{
+    const long n = 20000;
+    FILE *f;
+    struct tmp t;
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    char want[64];
+    long i;
+    int fd;
+
+    (void)state;
+    snprintf(t.path, sizeof(t.path), "/tmp/ds-test-csv-XXXXXX");
+    fd = mkstemp(t.path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs("id;text;more\r\n", f);
+    for (i = 1; i <= n; i++) {
+        fprintf(f, "%ld;\"%0*ld\";%s\r\n", i, (int)(i % 37) + 1, i,
+                i % 100 == 0 ? "\"a\nb\"" : "x");
+    }
+    fclose(f);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    long line = 2;
+    for (i = 1; i <= n; i++) {
+        assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+        assert_int_equal(row.row, i);
+        assert_int_equal(row.line, line);
+        snprintf(want, sizeof(want), "%0*ld", (int)(i % 37) + 1, i);
+        assert_string_equal(row.fields[1], want);
+        line += i % 100 == 0 ? 2 : 1;
+    }
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header_and_rows),
+        cmocka_unit_test(test_bom_and_crlf),
+        cmocka_unit_test(test_cr_only),
+        cmocka_unit_test(test_sniff),
+        cmocka_unit_test(test_hints),
+        cmocka_unit_test(test_quoted),
+        cmocka_unit_test(test_quoted_crlf_inside),
+        cmocka_unit_test(test_blank_lines),
+        cmocka_unit_test(test_ragged),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_invalid_utf8_forms),
+        cmocka_unit_test(test_field_caps),
+        cmocka_unit_test(test_too_many_fields),
+        cmocka_unit_test(test_unterminated_quote),
+        cmocka_unit_test(test_empty_and_missing),
+        cmocka_unit_test(test_streaming),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
