@@ -1,0 +1,376 @@
+/*
+ * api.c — routing, authentication and the transaction around each request.
+ *
+ * Every request but GET /v1/health runs the same way:
+ *
+ *   route (404/405) -> bearer token (401) -> pool connection -> BEGIN
+ *     -> dsc_token_practice(sha256(token)) (401 when NULL)
+ *     -> set_config('app.practice_id', practice, true)
+ *     -> handler -> COMMIT when status < 400, else ROLLBACK
+ *
+ * so row-level security scopes every statement of a handler to the token's
+ * practice, and a job of another practice is simply not there (404).
+ * Database failures are mapped here and nowhere else: unreachable, deadlock,
+ * lock or statement timeout -> 503 UNAVAILABLE with Retry-After: 1;
+ * anything else -> 500 INTERNAL. A pooled connection found broken at BEGIN
+ * (PostgreSQL restarted while it sat idle) is replaced once, before any
+ * statement of the request has run.
+ */
+#include "cloud/api.h"
+#include "cloud/batch.h"
+#include "cloud/db.h"
+#include "cloud/error.h"
+#include "cloud/jobs.h"
+#include "cloud/log.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_TOKEN_LEN 256
+
+enum route {
+    ROUTE_NONE,
+    ROUTE_HEALTH,   /* GET  /v1/health */
+    ROUTE_JOBS,     /* POST /v1/jobs */
+    ROUTE_JOB,      /* GET  /v1/jobs/{id} */
+    ROUTE_COMPLETE, /* POST /v1/jobs/{id}/complete */
+    ROUTE_BATCH,    /* PUT  /v1/jobs/{id}/batches/{seq} */
+};
+
+static const struct {
+    const char *method;     /* the one method the route accepts */
+    dsc_api_handler_fn run; /* NULL for health, which has no transaction */
+} routes[] = {
+    [ROUTE_NONE] = {NULL, NULL},
+    [ROUTE_HEALTH] = {"GET", NULL},
+    [ROUTE_JOBS] = {"POST", dsc_jobs_create},
+    [ROUTE_JOB] = {"GET", dsc_jobs_get},
+    [ROUTE_COMPLETE] = {"POST", dsc_jobs_complete},
+    [ROUTE_BATCH] = {"PUT", dsc_batch_put},
+};
+
+void dsc_response_init(struct dsc_response *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    snprintf(resp->route, sizeof(resp->route), "-");
+}
+
+void dsc_response_close(struct dsc_response *resp)
+{
+    if (resp == NULL) {
+        return;
+    }
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}
+
+static int set_body(struct dsc_response *resp, unsigned status, char *text)
+{
+    if (text == NULL) {
+        return DSC_ENOMEM;
+    }
+    free(resp->body);
+    resp->body = text;
+    resp->body_len = strlen(text);
+    resp->status = status;
+    return 0;
+}
+
+int dsc_api_error(struct dsc_response *resp, unsigned status, const char *code, const char *fmt,
+                  ...)
+{
+    char msg[256];
+    json_t *body;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    if (body == NULL) {
+        /* msg was not valid UTF-8 (a truncated name); drop it. */
+        body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", code);
+    }
+    rc = dsc_api_json(resp, status, &body);
+    resp->error = code;
+    return rc;
+}
+
+int dsc_api_json(struct dsc_response *resp, unsigned status, json_t **body)
+{
+    int rc;
+
+    if (*body == NULL) {
+        return DSC_ENOMEM;
+    }
+    rc = set_body(resp, status, json_dumps(*body, JSON_COMPACT));
+    json_decref(*body);
+    *body = NULL;
+    return rc;
+}
+
+int dsc_api_text(struct dsc_response *resp, unsigned status, const char *text)
+{
+    return set_body(resp, status, strdup(text));
+}
+
+int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, json_t **out)
+{
+    json_error_t err;
+    json_t *root;
+
+    *out = NULL;
+    if (ctx->req->body == NULL || ctx->req->body_len == 0) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "body: empty, a JSON object is required");
+        return DSC_EINVAL;
+    }
+    root = json_loadb(ctx->req->body, ctx->req->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (root == NULL) {
+        /* jansson's text may quote the input; only the position is sent. */
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "body: not valid JSON (line %d, column %d)",
+                      err.line, err.column);
+        return DSC_EINVAL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "body: not a JSON object");
+        return DSC_EINVAL;
+    }
+    *out = root;
+    return 0;
+}
+
+/* Matches path to a route; fills job_id and *seq (NULL unless a batch) for
+ * routes that have them. */
+static enum route match(const char *path, char job_id[DSC_UUID_LEN], const char **seq)
+{
+    static const char jobs[] = "/v1/jobs/";
+    char id[DSC_UUID_LEN];
+    const char *rest;
+    size_t n;
+
+    *seq = NULL;
+    if (strcmp(path, "/v1/health") == 0) {
+        return ROUTE_HEALTH;
+    }
+    if (strcmp(path, "/v1/jobs") == 0) {
+        return ROUTE_JOBS;
+    }
+    if (strncmp(path, jobs, sizeof(jobs) - 1) != 0) {
+        return ROUTE_NONE;
+    }
+    path += sizeof(jobs) - 1;
+    if (strlen(path) < 36) {
+        return ROUTE_NONE;
+    }
+    memcpy(id, path, 36);
+    id[36] = '\0';
+    if (!dsc_hash_parse_uuid(id, job_id)) {
+        return ROUTE_NONE;
+    }
+    rest = path + 36;
+    if (rest[0] == '\0') {
+        return ROUTE_JOB;
+    }
+    if (strcmp(rest, "/complete") == 0) {
+        return ROUTE_COMPLETE;
+    }
+    if (strncmp(rest, "/batches/", 9) != 0) {
+        return ROUTE_NONE;
+    }
+    rest += 9;
+    n = strspn(rest, "0123456789");
+    if (n == 0 || n > 12 || rest[n] != '\0') {
+        return ROUTE_NONE;
+    }
+    *seq = rest;
+    return ROUTE_BATCH;
+}
+
+/* The token of an "Authorization: Bearer <token>" header, or NULL. */
+static const char *bearer_token(const char *header)
+{
+    size_t n;
+
+    if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0) {
+        return NULL;
+    }
+    header += 7;
+    while (*header == ' ') {
+        header++;
+    }
+    n = strlen(header);
+    while (n > 0 && header[n - 1] == ' ') {
+        n--;
+    }
+    if (n == 0 || n > MAX_TOKEN_LEN || header[n] != '\0') {
+        return NULL;
+    }
+    return header;
+}
+
+/* A connection with a transaction open. A reused connection that fails at
+ * BEGIN with DSC_EUNAVAIL was broken while idle: replace it once. */
+static int begin(struct dsc_db_pool *pool, struct dsc_db **db)
+{
+    int reused = 0;
+    int rc = 0;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        rc = dsc_db_pool_get(pool, db, &reused);
+        if (rc != 0) {
+            return rc;
+        }
+        rc = dsc_db_begin(*db);
+        if (rc == 0) {
+            return 0;
+        }
+        dsc_db_pool_put(pool, db);
+        if (rc != DSC_EUNAVAIL || !reused) {
+            break;
+        }
+    }
+    return rc;
+}
+
+static void unavailable(struct dsc_response *resp, int rc)
+{
+    dsc_response_close(resp);
+    if (rc == DSC_EUNAVAIL || rc == DSC_EBUSY) {
+        dsc_api_error(resp, 503, "UNAVAILABLE", "%s, retry later", dsc_strerror(rc));
+        resp->retry_after = 1;
+    }
+    else {
+        dsc_api_error(resp, 500, "INTERNAL", "internal error");
+    }
+}
+
+static void health(struct dsc_db_pool *pool, struct dsc_response *resp)
+{
+    struct dsc_db *db = NULL;
+    int rc;
+
+    rc = begin(pool, &db);
+    if (rc == 0) {
+        rc = dsc_db_exec(db, "health", "SELECT 1", 0, NULL, NULL);
+    }
+    if (rc == 0) {
+        rc = dsc_db_commit(db);
+    }
+    if (rc == 0) {
+        rc = dsc_api_text(resp, 200, "{\"status\":\"ok\"}");
+    }
+    if (rc != 0) {
+        unavailable(resp, rc == DSC_ENOMEM ? DSC_ENOMEM : DSC_EUNAVAIL);
+    }
+    if (db != NULL) {
+        dsc_db_rollback(db);
+    }
+    dsc_db_pool_put(pool, &db);
+}
+
+static void run(struct dsc_db_pool *pool, struct dsc_ctx *ctx, dsc_api_handler_fn fn,
+                const char *token_sha256, struct dsc_response *resp)
+{
+    const char *params[1] = {token_sha256};
+    struct dsc_rows *rows = NULL;
+    struct dsc_db *db = NULL;
+    const char *practice;
+    int rc;
+
+    rc = begin(pool, &db);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = dsc_db_exec(db, "token lookup", "SELECT dsc_token_practice($1)", 1, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    practice = dsc_rows_get(rows, 0, 0);
+    if (practice == NULL) {
+        rc = dsc_api_error(resp, 401, "UNAUTHORIZED", "unknown or revoked token");
+        goto out;
+    }
+    snprintf(resp->practice_id, sizeof(resp->practice_id), "%s", practice);
+    dsc_rows_free(&rows);
+    params[0] = resp->practice_id;
+    rc = dsc_db_exec(db, "set practice", "SELECT set_config('app.practice_id', $1, true)", 1,
+                     params, NULL);
+    if (rc != 0) {
+        goto out;
+    }
+    ctx->db = db;
+    ctx->practice_id = resp->practice_id;
+    rc = fn(ctx, resp);
+    ctx->db = NULL;
+    if (rc == 0 && resp->status < 400) {
+        rc = dsc_db_commit(db);
+    }
+out:
+    if (rc != 0) {
+        unavailable(resp, rc);
+    }
+    dsc_rows_free(&rows);
+    if (db != NULL) {
+        dsc_db_rollback(db);
+    }
+    dsc_db_pool_put(pool, &db);
+}
+
+void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
+                    struct dsc_response *resp)
+{
+    char job_id[DSC_UUID_LEN];
+    char token_sha256[DSC_SHA256_HEX];
+    struct dsc_ctx ctx;
+    const char *token;
+    const char *seq = NULL;
+    enum route r;
+    long long n;
+
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.req = req;
+    r = match(req->path, job_id, &seq);
+    if (r == ROUTE_NONE) {
+        dsc_api_error(resp, 404, "NOT_FOUND", "no such resource");
+        return;
+    }
+    snprintf(resp->route, sizeof(resp->route), "%s", req->path);
+    if (strcmp(req->method, routes[r].method) != 0) {
+        dsc_api_error(resp, 405, "METHOD_NOT_ALLOWED", "use %s on this resource", routes[r].method);
+        resp->allow = routes[r].method;
+        return;
+    }
+    if (r == ROUTE_HEALTH) {
+        health(pool, resp);
+        return;
+    }
+    token = bearer_token(req->authorization);
+    if (token == NULL) {
+        dsc_api_error(resp, 401, "UNAUTHORIZED", "an Authorization: Bearer token is required");
+        return;
+    }
+    if (dsc_sha256_hex(token, strlen(token), token_sha256) != 0) {
+        unavailable(resp, DSC_ENOMEM);
+        return;
+    }
+    if (r != ROUTE_JOBS) {
+        ctx.job_id = job_id;
+    }
+    if (seq != NULL) {
+        n = strtoll(seq, NULL, 10);
+        if (n < 1 || n > INT_MAX) {
+            dsc_api_error(resp, 422, "INVALID_REQUEST", "seq: must be an integer from 1 to %d",
+                          INT_MAX);
+            return;
+        }
+        ctx.seq = (int)n;
+    }
+    run(pool, &ctx, routes[r].run, token_sha256, resp);
+}

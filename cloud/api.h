@@ -1,0 +1,94 @@
+/*
+ * api.h — the v1 API between the HTTP layer and the handlers: a request as
+ * the HTTP layer hands it over (body already inflated), the response the
+ * handlers fill in, and the per-request context (database connection inside
+ * the request's transaction, the authenticated practice, path parameters).
+ *
+ * dsc_api_handle() is the one entry point: it routes, authenticates, opens
+ * the transaction with app.practice_id set, calls the handler and commits
+ * or rolls back. docs/protocol.md is the contract it implements.
+ */
+#ifndef DSC_API_H
+#define DSC_API_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "cloud/hash.h"
+
+struct dsc_db;
+struct dsc_db_pool;
+
+/* The largest request body, after decompression (and before it). */
+#define DSC_MAX_BODY (32u * 1024u * 1024u)
+
+struct dsc_request {
+    const char *method;        /* borrow: "GET", "PUT", ... */
+    const char *path;          /* borrow: the URL path, without the query */
+    const char *authorization; /* borrow: the Authorization header, or NULL */
+    const char *batch_digest;  /* borrow: the Batch-Digest header, or NULL */
+    const char *body;          /* borrow: the (inflated) body; NULL when empty */
+    size_t body_len;           /* bytes in body */
+};
+
+struct dsc_response {
+    unsigned status;                /* HTTP status */
+    char *body;                     /* owned: the JSON body, NUL-terminated */
+    size_t body_len;                /* bytes in body */
+    int retry_after;                /* seconds for Retry-After, 0 for none */
+    const char *allow;              /* static: the Allow header of a 405, or NULL */
+    const char *error;              /* static: the error code sent, for the log, or NULL */
+    char route[96];                 /* the path when it matched a route (safe to log), else "-" */
+    char practice_id[DSC_UUID_LEN]; /* the authenticated practice, "" if none */
+    int rows;                       /* batch: rows in the request */
+    int created;                    /* batch: per-status counts, for the log */
+    int updated;
+    int unchanged;
+    int rejected;
+    int replay; /* batch: 1 when the stored response was returned */
+};
+
+/* What a handler gets. The connection is inside the request's transaction,
+ * with app.practice_id set to practice_id. */
+struct dsc_ctx {
+    const struct dsc_request *req; /* borrow */
+    struct dsc_db *db;             /* borrow */
+    const char *practice_id;       /* borrow: the token's practice */
+    const char *job_id;            /* borrow: the {id} of the path (lowercase), or NULL */
+    int seq;                       /* the {seq} of the path, or 0 */
+};
+
+/* A handler fills resp and returns 0 (the transaction commits when the
+ * status is below 400, else rolls back), or returns a negative DSC_E*
+ * code, which dsc_api_handle turns into 503 or 500 after rolling back. */
+typedef int (*dsc_api_handler_fn)(const struct dsc_ctx *ctx, struct dsc_response *resp);
+
+/* Answers req into resp, which the caller initialised with
+ * dsc_response_init and later closes with dsc_response_close. */
+void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
+                    struct dsc_response *resp);
+
+void dsc_response_init(struct dsc_response *resp);
+/* Frees the body; NULL-safe. */
+void dsc_response_close(struct dsc_response *resp);
+
+/* Sets an error response {"error":{"code":code,"message":...}}. code must
+ * be a static string. The message must not carry patient values. Returns
+ * 0 (or DSC_ENOMEM), so handlers can `return dsc_api_error(...)`. */
+int dsc_api_error(struct dsc_response *resp, unsigned status, const char *code, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
+
+/* Sets a JSON response. steals: *body (set to NULL). 0 or DSC_ENOMEM. */
+int dsc_api_json(struct dsc_response *resp, unsigned status, json_t **body);
+
+/* Sets a response whose body is the JSON text text (copied). 0 or
+ * DSC_ENOMEM. */
+int dsc_api_text(struct dsc_response *resp, unsigned status, const char *text);
+
+/* Parses the request body as one JSON object (duplicate keys rejected).
+ * new: *out (json_decref). On failure, fills resp with 422
+ * INVALID_REQUEST and returns DSC_EINVAL. */
+int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, json_t **out);
+
+#endif

@@ -1,0 +1,467 @@
+/*
+ * batch.c — batch ingest: validate, check the digest, then apply the rows
+ * of one batch in one transaction, exactly once.
+ *
+ * Identity of a batch is (job, seq) plus its digest: the SHA-256 (lowercase
+ * hex) of the lines "<row>\t<key>\t<fingerprint>\n" of its rows in
+ * ascending row order. The agent computes it from its queue, so a replay
+ * after a restart carries the same digest whatever the bytes or the
+ * compression. The server recomputes it from the body and refuses a
+ * mismatch (422 BAD_DIGEST).
+ *
+ *   lock the job row (FOR UPDATE) ............ 404 when not visible
+ *   (job, seq) stored? same digest ........... 200, the stored body
+ *                      other digest .......... 409 BATCH_CONFLICT
+ *   job no longer open ....................... 409 JOB_CONFLICT
+ *   a row already received in another batch .. 409 BATCH_CONFLICT
+ *   per row: validate -> upsert patient -> item
+ *   update_import_job_progress, store the batch with its answer, commit
+ *
+ * The job row lock serializes all batches of a job, so two identical PUTs
+ * racing apply once: the second waits, then finds the stored batch. The
+ * primary key of import_batches (ON CONFLICT DO NOTHING) backs that up.
+ * The answer is the stored jsonb re-encoded compactly by jansson, on the
+ * first response and on every replay alike, so replays are byte-identical.
+ */
+#include "cloud/batch.h"
+#include "cloud/db.h"
+#include "cloud/error.h"
+#include "cloud/hash.h"
+#include "cloud/patient.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEY 512
+
+struct row {
+    int number;              /* the data row's number in the file, >= 1 */
+    const char *key;         /* borrow: the row's source key */
+    const char *fingerprint; /* borrow: 64 lowercase hex */
+    json_t *record;          /* borrow: the canonical record */
+    json_t *raw;             /* borrow: the original columns, or NULL */
+};
+
+struct batch {
+    json_t *body;    /* owned: the parsed request */
+    struct row *row; /* owned: the rows in ascending row order */
+    size_t n;        /* rows */
+    char digest[DSC_SHA256_HEX];
+};
+
+static void batch_close(struct batch *b)
+{
+    json_decref(b->body);
+    b->body = NULL;
+    free(b->row);
+    b->row = NULL;
+}
+
+static int by_number(const void *a, const void *b)
+{
+    const struct row *x = a;
+    const struct row *y = b;
+
+    return (x->number > y->number) - (x->number < y->number);
+}
+
+/* A 422 naming the member of the i-th row (0-based, request order). */
+static int bad(struct dsc_response *resp, const char *what, size_t i)
+{
+    dsc_api_error(resp, 422, "INVALID_REQUEST", "rows[%zu]%s", i, what);
+    return DSC_EINVAL;
+}
+
+/* Validates the body's structure into b, sorted by row number. On failure
+ * fills resp (422) and returns DSC_EINVAL (or DSC_ENOMEM). */
+static int parse_rows(struct batch *b, struct dsc_response *resp)
+{
+    json_t *rows = json_object_get(b->body, "rows");
+    json_t *item;
+    json_t *v;
+    json_int_t number;
+    size_t i;
+
+    if (!json_is_array(rows) || json_array_size(rows) == 0 ||
+        json_array_size(rows) > DSC_BATCH_MAX_ROWS) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "rows: required, an array of 1 to %d rows",
+                      DSC_BATCH_MAX_ROWS);
+        return DSC_EINVAL;
+    }
+    b->n = json_array_size(rows);
+    b->row = calloc(b->n, sizeof(*b->row));
+    if (b->row == NULL) {
+        return DSC_ENOMEM;
+    }
+    json_array_foreach(rows, i, item)
+    {
+        struct row *r = &b->row[i];
+
+        if (!json_is_object(item)) {
+            return bad(resp, ": must be an object", i);
+        }
+        v = json_object_get(item, "row");
+        number = json_is_integer(v) ? json_integer_value(v) : 0;
+        if (number < 1 || number > INT_MAX) {
+            return bad(resp, ".row: required, an integer >= 1", i);
+        }
+        r->number = (int)number;
+        v = json_object_get(item, "key");
+        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > MAX_KEY ||
+            strpbrk(json_string_value(v), "\t\n\r") != NULL) {
+            return bad(resp, ".key: required, 1 to 512 bytes without tab or line breaks", i);
+        }
+        r->key = json_string_value(v);
+        v = json_object_get(item, "fingerprint");
+        if (!json_is_string(v) || !dsc_hash_is_sha256_hex(json_string_value(v))) {
+            return bad(resp, ".fingerprint: required, 64 lowercase hex digits", i);
+        }
+        r->fingerprint = json_string_value(v);
+        r->record = json_object_get(item, "record");
+        if (!json_is_object(r->record)) {
+            return bad(resp, ".record: required, an object", i);
+        }
+        r->raw = json_object_get(item, "raw");
+        if (json_is_null(r->raw)) {
+            r->raw = NULL;
+        }
+        if (r->raw != NULL && !json_is_object(r->raw)) {
+            return bad(resp, ".raw: must be an object", i);
+        }
+        v = json_object_get(item, "op");
+        if (v != NULL && !json_is_null(v) &&
+            !(json_is_string(v) && strcmp(json_string_value(v), "upsert") == 0)) {
+            return bad(resp, ".op: not supported (this server accepts: upsert)", i);
+        }
+    }
+    qsort(b->row, b->n, sizeof(*b->row), by_number);
+    for (i = 1; i < b->n; i++) {
+        if (b->row[i].number == b->row[i - 1].number) {
+            dsc_api_error(resp, 422, "INVALID_REQUEST", "rows: row %d appears twice",
+                          b->row[i].number);
+            return DSC_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int compute_digest(struct batch *b)
+{
+    struct dsc_sha256 *h = dsc_sha256_new();
+    char num[16];
+    int len;
+
+    if (h == NULL) {
+        return DSC_ENOMEM;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        len = snprintf(num, sizeof(num), "%d\t", b->row[i].number);
+        dsc_sha256_update(h, num, (size_t)len);
+        dsc_sha256_update(h, b->row[i].key, strlen(b->row[i].key));
+        dsc_sha256_update(h, "\t", 1);
+        dsc_sha256_update(h, b->row[i].fingerprint, 64);
+        dsc_sha256_update(h, "\n", 1);
+    }
+    dsc_sha256_final(h, b->digest);
+    dsc_sha256_free(&h);
+    return 0;
+}
+
+/* The Batch-Digest header in lowercase, or 0 when it is not 64 hex. */
+static int header_digest(const char *header, char out[DSC_SHA256_HEX])
+{
+    if (header == NULL || strlen(header) != 64) {
+        return 0;
+    }
+    for (size_t i = 0; i < 64; i++) {
+        out[i] = (char)tolower((unsigned char)header[i]);
+    }
+    out[64] = '\0';
+    return dsc_hash_is_sha256_hex(out);
+}
+
+/* Sends the stored answer text (jsonb text) re-encoded compactly. */
+static int answer_stored(struct dsc_response *resp, const char *text)
+{
+    json_t *body = json_loads(text, 0, NULL);
+
+    return dsc_api_json(resp, 200, &body);
+}
+
+/* 409 when a row of the batch already arrived in another batch of the
+ * job: applying it again would count it twice. */
+static int check_rows_new(const struct dsc_ctx *ctx, const struct batch *b,
+                          struct dsc_response *resp)
+{
+    const char *params[2];
+    struct dsc_rows *rows = NULL;
+    char *list;
+    size_t off = 0;
+    size_t cap = b->n * 12 + 3;
+    int rc;
+
+    list = malloc(cap);
+    if (list == NULL) {
+        return DSC_ENOMEM;
+    }
+    list[off++] = '{';
+    for (size_t i = 0; i < b->n; i++) {
+        off += (size_t)snprintf(list + off, cap - off, i == 0 ? "%d" : ",%d", b->row[i].number);
+    }
+    snprintf(list + off, cap - off, "}");
+    params[0] = ctx->job_id;
+    params[1] = list;
+    rc = dsc_db_exec(ctx->db, "item lookup",
+                     "SELECT min(row_number) FROM import_job_items"
+                     " WHERE job_id = $1 AND row_number = ANY($2::integer[])",
+                     2, params, &rows);
+    if (rc == 0 && dsc_rows_get(rows, 0, 0) != NULL) {
+        rc = dsc_api_error(resp, 409, "BATCH_CONFLICT", "row %s was received in another batch",
+                           dsc_rows_get(rows, 0, 0));
+    }
+    dsc_rows_free(&rows);
+    free(list);
+    return rc;
+}
+
+/* Applies one row: validation, patient upsert, item. Appends its result. */
+static int apply_row(const struct dsc_ctx *ctx, const struct row *r, json_t *results,
+                     struct dsc_response *resp)
+{
+    struct dsc_patient p;
+    char msg[160];
+    char record_id[DSC_UUID_LEN];
+    char number[16];
+    const char *status = "rejected";
+    const char *params[11];
+    char *record_text = NULL;
+    char *raw_text = NULL;
+    json_t *result = NULL;
+    int valid;
+    int rc = 0;
+
+    record_id[0] = '\0';
+    valid = dsc_patient_parse(r->record, &p, msg, sizeof(msg)) == 0;
+    if (valid) {
+        rc = dsc_patient_upsert(ctx->db, ctx->practice_id, r->key, r->fingerprint, &p, record_id,
+                                &status);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    record_text = json_dumps(r->record, JSON_COMPACT);
+    raw_text = r->raw != NULL ? json_dumps(r->raw, JSON_COMPACT) : NULL;
+    if (record_text == NULL || (r->raw != NULL && raw_text == NULL)) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    snprintf(number, sizeof(number), "%d", r->number);
+    params[0] = ctx->job_id;
+    params[1] = ctx->practice_id;
+    params[2] = number;
+    params[3] = r->key;
+    params[4] = r->fingerprint;
+    params[5] = raw_text;
+    params[6] = record_text;
+    params[7] = status;
+    params[8] = valid ? NULL : "INVALID_RECORD";
+    params[9] = valid ? NULL : msg;
+    params[10] = valid ? record_id : NULL;
+    rc = dsc_db_exec(ctx->db, "item insert",
+                     "INSERT INTO import_job_items (job_id, practice_id, row_number, key,"
+                     " fingerprint, raw_data, processed_data, status, error_code, error_message,"
+                     " created_record_id)"
+                     " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11)",
+                     11, params, NULL);
+    if (rc != 0) {
+        goto out;
+    }
+    if (valid) {
+        result =
+            json_pack("{s:i,s:s,s:s}", "row", r->number, "status", status, "record_id", record_id);
+    }
+    else {
+        result = json_pack("{s:i,s:s,s:{s:s,s:s}}", "row", r->number, "status", status, "error",
+                           "code", "INVALID_RECORD", "message", msg);
+    }
+    if (result == NULL || json_array_append_new(results, result) != 0) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    if (strcmp(status, "created") == 0) {
+        resp->created++;
+    }
+    else if (strcmp(status, "updated") == 0) {
+        resp->updated++;
+    }
+    else if (strcmp(status, "unchanged") == 0) {
+        resp->unchanged++;
+    }
+    else {
+        resp->rejected++;
+    }
+out:
+    free(record_text);
+    free(raw_text);
+    return rc;
+}
+
+/* Applies every row, stores the batch with its answer and answers. */
+static int apply(const struct dsc_ctx *ctx, const struct batch *b, struct dsc_response *resp)
+{
+    char seq[16];
+    const char *params[5];
+    struct dsc_rows *rows = NULL;
+    json_t *results = json_array();
+    json_t *answer = NULL;
+    char *answer_text = NULL;
+    int rc = 0;
+
+    if (results == NULL) {
+        return DSC_ENOMEM;
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        rc = apply_row(ctx, &b->row[i], results, resp);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    params[0] = ctx->job_id;
+    rc = dsc_db_exec(ctx->db, "job progress", "SELECT update_import_job_progress($1)", 1, params,
+                     NULL);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = dsc_db_exec(ctx->db, "job counts",
+                     "SELECT processed_rows, successful_rows, failed_rows"
+                     " FROM import_jobs WHERE id = $1",
+                     1, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    answer = json_pack("{s:i,s:o,s:{s:i,s:i,s:i}}", "seq", ctx->seq, "results", results, "job",
+                       "processed_rows", (int)strtol(dsc_rows_get(rows, 0, 0), NULL, 10),
+                       "successful_rows", (int)strtol(dsc_rows_get(rows, 0, 1), NULL, 10),
+                       "failed_rows", (int)strtol(dsc_rows_get(rows, 0, 2), NULL, 10));
+    results = NULL; /* json_pack's "o" took it, even on failure */
+    dsc_rows_free(&rows);
+    answer_text = answer != NULL ? json_dumps(answer, JSON_COMPACT) : NULL;
+    if (answer_text == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    snprintf(seq, sizeof(seq), "%d", ctx->seq);
+    params[1] = seq;
+    params[2] = ctx->practice_id;
+    params[3] = b->digest;
+    params[4] = answer_text;
+    rc = dsc_db_exec(ctx->db, "batch insert",
+                     "INSERT INTO import_batches (job_id, seq, practice_id, request_digest,"
+                     " response) VALUES ($1, $2, $3, $4, $5::jsonb)"
+                     " ON CONFLICT (job_id, seq) DO NOTHING RETURNING response::text",
+                     5, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    if (dsc_rows_count(rows) != 1) {
+        rc = DSC_EBUSY; /* cannot happen under the job lock; the retry replays */
+        goto out;
+    }
+    rc = answer_stored(resp, dsc_rows_get(rows, 0, 0));
+out:
+    dsc_rows_free(&rows);
+    json_decref(results);
+    json_decref(answer);
+    free(answer_text);
+    return rc;
+}
+
+int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
+{
+    struct batch b;
+    char header[DSC_SHA256_HEX];
+    char seq[16];
+    const char *params[2];
+    struct dsc_rows *rows = NULL;
+    const char *v;
+    int job_open;
+    int rc;
+
+    memset(&b, 0, sizeof(b));
+    if (!header_digest(ctx->req->batch_digest, header)) {
+        rc = dsc_api_error(resp, 422, "INVALID_REQUEST",
+                           "Batch-Digest: required header, 64 hex digits");
+        goto out;
+    }
+    rc = dsc_api_parse_object(ctx, resp, &b.body);
+    if (rc != 0) {
+        rc = rc == DSC_EINVAL ? 0 : rc;
+        goto out;
+    }
+    rc = parse_rows(&b, resp);
+    if (rc != 0) {
+        rc = rc == DSC_EINVAL ? 0 : rc;
+        goto out;
+    }
+    resp->rows = (int)b.n;
+    rc = compute_digest(&b);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(b.digest, header) != 0) {
+        rc = dsc_api_error(resp, 422, "BAD_DIGEST",
+                           "Batch-Digest does not match the rows (SHA-256 of "
+                           "\"<row>\\t<key>\\t<fingerprint>\\n\" in row order)");
+        goto out;
+    }
+
+    params[0] = ctx->job_id;
+    rc = dsc_db_exec(ctx->db, "job lock", "SELECT status FROM import_jobs WHERE id = $1 FOR UPDATE",
+                     1, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 0);
+    if (v == NULL) {
+        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
+        goto out;
+    }
+    job_open = strcmp(v, "open") == 0;
+    dsc_rows_free(&rows);
+
+    snprintf(seq, sizeof(seq), "%d", ctx->seq);
+    params[1] = seq;
+    rc = dsc_db_exec(ctx->db, "batch lookup",
+                     "SELECT request_digest, response::text FROM import_batches"
+                     " WHERE job_id = $1 AND seq = $2",
+                     2, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    if (dsc_rows_count(rows) == 1) {
+        if (strcmp(dsc_rows_get(rows, 0, 0), b.digest) != 0) {
+            rc = dsc_api_error(resp, 409, "BATCH_CONFLICT",
+                               "batch %d of this job was received with another digest", ctx->seq);
+            goto out;
+        }
+        resp->replay = 1;
+        rc = answer_stored(resp, dsc_rows_get(rows, 0, 1));
+        goto out;
+    }
+    if (!job_open) {
+        rc = dsc_api_error(resp, 409, "JOB_CONFLICT", "job is completed; it takes no new batch");
+        goto out;
+    }
+    rc = check_rows_new(ctx, &b, resp);
+    if (rc != 0 || resp->status != 0) {
+        goto out;
+    }
+    rc = apply(ctx, &b, resp);
+out:
+    dsc_rows_free(&rows);
+    batch_close(&b);
+    return rc;
+}

@@ -1,0 +1,434 @@
+/*
+ * http.c — libmicrohttpd glue: listening, collecting and inflating request
+ * bodies, sending responses, one log line per request, and clean shutdown.
+ *
+ * libmicrohttpd runs one thread per connection (the handlers block on
+ * PostgreSQL, so an event loop would gain nothing), and the threads share
+ * the connection pool of db.c. SIGINT and SIGTERM are blocked before the
+ * daemon starts, so every thread inherits the mask, and the main thread
+ * takes them with sigwait(); MHD_stop_daemon then lets running requests
+ * finish.
+ *
+ * Bodies are capped at DSC_MAX_BODY both as received and once inflated;
+ * past the cap the rest of the upload is read and dropped, and the answer
+ * is 413 TOO_LARGE, so the client always gets a response it can read.
+ *
+ * The log line carries the method, the path only when it matched a route
+ * (ids and numbers, nothing else), the status, the time taken, the
+ * practice id, the error code and the batch counts.
+ */
+#include "cloud/http.h"
+#include "cloud/api.h"
+#include "cloud/db.h"
+#include "cloud/error.h"
+#include "cloud/log.h"
+#include "cloud/schema.h"
+
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+#include <zlib.h>
+
+struct request_state {
+    char *body;            /* owned: the body as received */
+    size_t len;            /* bytes in body */
+    size_t cap;            /* bytes allocated */
+    int too_large;         /* the body passed DSC_MAX_BODY; the rest is dropped */
+    int no_memory;         /* an allocation failed while reading */
+    struct timespec start; /* when the request arrived */
+};
+
+static void state_free(struct request_state **st)
+{
+    if (st == NULL || *st == NULL) {
+        return;
+    }
+    free((*st)->body);
+    free(*st);
+    *st = NULL;
+}
+
+static void append(struct request_state *st, const char *data, size_t n)
+{
+    size_t cap;
+    char *p;
+
+    if (st->too_large || st->no_memory) {
+        return;
+    }
+    if (n > DSC_MAX_BODY - st->len) {
+        st->too_large = 1;
+        free(st->body);
+        st->body = NULL;
+        st->len = st->cap = 0;
+        return;
+    }
+    if (st->len + n > st->cap) {
+        cap = st->cap > 0 ? st->cap : 16384;
+        while (cap < st->len + n) {
+            cap *= 2;
+        }
+        p = realloc(st->body, cap);
+        if (p == NULL) {
+            st->no_memory = 1;
+            return;
+        }
+        st->body = p;
+        st->cap = cap;
+    }
+    memcpy(st->body + st->len, data, n);
+    st->len += n;
+}
+
+/* Inflates a gzip body (several members allowed) into new: *out (free()),
+ * at most DSC_MAX_BODY bytes. 0, DSC_ETOOBIG, DSC_EINVAL (not gzip,
+ * truncated, trailing garbage) or DSC_ENOMEM. */
+static int inflate_body(const char *in, size_t n, char **out, size_t *out_len)
+{
+    z_stream z;
+    size_t cap = n < DSC_MAX_BODY / 4 ? n * 4 + 1024 : DSC_MAX_BODY + 1;
+    size_t len = 0;
+    char *buf = NULL;
+    char *p;
+    int ret;
+    int rc = 0;
+
+    *out = NULL;
+    *out_len = 0;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 15 + 16) != Z_OK) {
+        return DSC_ENOMEM;
+    }
+    buf = malloc(cap);
+    if (buf == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    z.next_in = (Bytef *)(uintptr_t)in;
+    z.avail_in = (uInt)n;
+    for (;;) {
+        if (len == cap) {
+            if (cap > DSC_MAX_BODY) {
+                rc = DSC_ETOOBIG;
+                goto out;
+            }
+            cap = cap * 2 > DSC_MAX_BODY + 1 ? DSC_MAX_BODY + 1 : cap * 2;
+            p = realloc(buf, cap);
+            if (p == NULL) {
+                rc = DSC_ENOMEM;
+                goto out;
+            }
+            buf = p;
+        }
+        z.next_out = (Bytef *)buf + len;
+        z.avail_out = (uInt)(cap - len);
+        ret = inflate(&z, Z_NO_FLUSH);
+        len = cap - z.avail_out;
+        if (len > DSC_MAX_BODY) {
+            rc = DSC_ETOOBIG;
+            goto out;
+        }
+        if (ret == Z_STREAM_END) {
+            if (z.avail_in == 0) {
+                break;
+            }
+            inflateReset(&z); /* another gzip member follows */
+            continue;
+        }
+        if (ret == Z_OK || (ret == Z_BUF_ERROR && z.avail_out == 0)) {
+            continue;
+        }
+        rc = ret == Z_MEM_ERROR ? DSC_ENOMEM : DSC_EINVAL;
+        goto out;
+    }
+    *out = buf;
+    *out_len = len;
+    buf = NULL;
+out:
+    inflateEnd(&z);
+    free(buf);
+    return rc;
+}
+
+static const char *log_method(const char *method)
+{
+    static const char *const known[] = {"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "OPTIONS"};
+
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        if (strcmp(method, known[i]) == 0) {
+            return known[i];
+        }
+    }
+    return "OTHER";
+}
+
+static void log_request(const char *method, const struct dsc_response *resp,
+                        const struct request_state *st)
+{
+    struct timespec now;
+    char counts[160] = "";
+    long ms;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ms = (now.tv_sec - st->start.tv_sec) * 1000 + (now.tv_nsec - st->start.tv_nsec) / 1000000;
+    if (resp->rows > 0) {
+        snprintf(counts, sizeof(counts),
+                 " rows=%d created=%d updated=%d unchanged=%d rejected=%d%s", resp->rows,
+                 resp->created, resp->updated, resp->unchanged, resp->rejected,
+                 resp->replay ? " replay" : "");
+    }
+    dsc_log_info("%s %s %u %ldms practice=%s%s%s%s", log_method(method), resp->route, resp->status,
+                 ms, resp->practice_id[0] != '\0' ? resp->practice_id : "-",
+                 resp->error != NULL ? " error=" : "", resp->error != NULL ? resp->error : "",
+                 counts);
+}
+
+/* Answers a request whose body is complete. */
+static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *c, const char *url,
+                               const char *method, struct request_state *st)
+{
+    struct dsc_request req;
+    struct dsc_response resp;
+    struct MHD_Response *r = NULL;
+    const char *encoding;
+    char *inflated = NULL;
+    size_t inflated_len = 0;
+    char retry[16];
+    enum MHD_Result ret = MHD_NO;
+    int rc;
+
+    dsc_response_init(&resp);
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.path = url;
+    req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    req.batch_digest = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Batch-Digest");
+    req.body = st->body;
+    req.body_len = st->len;
+    encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+
+    if (st->too_large) {
+        dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %u bytes", DSC_MAX_BODY);
+    }
+    else if (st->no_memory) {
+        dsc_api_error(&resp, 503, "UNAVAILABLE", "out of memory, retry later");
+        resp.retry_after = 1;
+    }
+    else if (encoding != NULL && strcasecmp(encoding, "identity") != 0 &&
+             strcasecmp(encoding, "gzip") != 0 && strcasecmp(encoding, "x-gzip") != 0) {
+        dsc_api_error(&resp, 422, "INVALID_REQUEST",
+                      "Content-Encoding: not supported (gzip or identity)");
+    }
+    else {
+        if (encoding != NULL && strcasecmp(encoding, "identity") != 0) {
+            rc = inflate_body(st->body, st->len, &inflated, &inflated_len);
+            if (rc == DSC_ETOOBIG) {
+                dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %u bytes inflated",
+                              DSC_MAX_BODY);
+            }
+            else if (rc == DSC_ENOMEM) {
+                dsc_api_error(&resp, 503, "UNAVAILABLE", "out of memory, retry later");
+                resp.retry_after = 1;
+            }
+            else if (rc != 0) {
+                dsc_api_error(&resp, 422, "INVALID_REQUEST", "body: not valid gzip");
+            }
+            req.body = inflated;
+            req.body_len = inflated_len;
+        }
+        if (resp.status == 0) {
+            dsc_api_handle(pool, &req, &resp);
+        }
+    }
+    if (resp.body == NULL) {
+        /* Only an allocation failure gets here. */
+        resp.status = 500;
+        resp.body = strdup("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}");
+        resp.body_len = resp.body != NULL ? strlen(resp.body) : 0;
+    }
+    r = MHD_create_response_from_buffer(resp.body_len, resp.body != NULL ? resp.body : "",
+                                        MHD_RESPMEM_MUST_COPY);
+    if (r == NULL) {
+        goto out;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (resp.retry_after > 0) {
+        snprintf(retry, sizeof(retry), "%d", resp.retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
+    }
+    if (resp.allow != NULL) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp.allow);
+    }
+    ret = MHD_queue_response(c, resp.status, r);
+out:
+    log_request(method, &resp, st);
+    MHD_destroy_response(r);
+    free(inflated);
+    dsc_response_close(&resp);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct request_state *st = *con_cls;
+
+    (void)version;
+    if (st == NULL) {
+        st = calloc(1, sizeof(*st));
+        if (st == NULL) {
+            return MHD_NO;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &st->start);
+        *con_cls = st;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        append(st, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return respond(cls, c, url, method, st);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct request_state *st = *con_cls;
+
+    (void)cls;
+    (void)c;
+    (void)toe;
+    state_free(&st);
+    *con_cls = NULL;
+}
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+        msg[--n] = '\0';
+    }
+    dsc_log_warn("http: %s", msg);
+}
+
+/* Resolves "HOST:PORT" or "[V6]:PORT" (numeric host and port). new: *out
+ * (freeaddrinfo). */
+static int parse_listen(const char *listen, struct addrinfo **out)
+{
+    struct addrinfo hints;
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    const char *h = host;
+    size_t n;
+
+    *out = NULL;
+    if (colon == NULL || colon == listen || colon[1] == '\0') {
+        return DSC_EINVAL;
+    }
+    n = (size_t)(colon - listen);
+    if (n >= sizeof(host)) {
+        return DSC_EINVAL;
+    }
+    memcpy(host, listen, n);
+    host[n] = '\0';
+    if (host[0] == '[' && n > 2 && host[n - 1] == ']') {
+        host[n - 1] = '\0';
+        h = host + 1;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (getaddrinfo(h, colon + 1, &hints, out) != 0) {
+        return DSC_EINVAL;
+    }
+    return 0;
+}
+
+int dsc_http_serve(const char *db_url, const char *listen, int pool_size)
+{
+    struct dsc_db *db = NULL;
+    struct dsc_db_pool *pool = NULL;
+    struct MHD_Daemon *daemon = NULL;
+    struct addrinfo *ai = NULL;
+    unsigned int flags;
+    sigset_t stop;
+    int sig = 0;
+    int rc;
+
+    rc = parse_listen(listen, &ai);
+    if (rc != 0) {
+        dsc_log_error("serve: --listen wants HOST:PORT with a numeric address");
+        goto out;
+    }
+    rc = dsc_db_open(db_url, 0, &db);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = dsc_schema_check_app_role(db);
+    dsc_db_close(&db);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = dsc_db_pool_new(db_url, pool_size, &pool);
+    if (rc != 0) {
+        goto out;
+    }
+
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+            MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    /* The logger goes first so that no message escapes it. */
+    daemon = MHD_start_daemon(flags, 0, NULL, NULL, &on_request, pool, MHD_OPTION_EXTERNAL_LOGGER,
+                              &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                              MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
+    if (daemon == NULL) {
+        dsc_log_error("serve: cannot listen on %s", listen);
+        rc = DSC_EIO;
+        goto out;
+    }
+    dsc_log_info("serve: listening on %s, up to %d database connections", listen, pool_size);
+    sigwait(&stop, &sig);
+    dsc_log_info("serve: signal %d, stopping", sig);
+    MHD_stop_daemon(daemon);
+    daemon = NULL;
+    dsc_log_info("serve: stopped");
+out:
+    if (daemon != NULL) {
+        MHD_stop_daemon(daemon);
+    }
+    dsc_db_pool_free(&pool);
+    dsc_db_close(&db);
+    if (ai != NULL) {
+        freeaddrinfo(ai);
+    }
+    return rc;
+}

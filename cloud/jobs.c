@@ -1,0 +1,306 @@
+/*
+ * jobs.c — the import job endpoints.
+ *
+ * The agent chooses the job id, so creating a job is idempotent: the same
+ * id with the same content (import_type, sha256, total_rows) answers 200
+ * with the stored job, other content 409 JOB_CONFLICT. Row-level security
+ * hides other practices' jobs, so "not visible" and "does not exist" are
+ * the same 404. Completing is idempotent too: the first call fixes the
+ * final status and completed_at, later calls return them unchanged.
+ */
+#include "cloud/jobs.h"
+#include "cloud/db.h"
+#include "cloud/error.h"
+#include "cloud/hash.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_FILENAME 1024
+#define MAX_TEMPLATE 200
+#define MAX_VERSION 64
+
+/* The job as JSON, built by PostgreSQL in a fixed key order; jansson then
+ * re-encodes it compactly. */
+static const char job_sql[] =
+    "SELECT json_build_object("
+    " 'id', j.id, 'import_type', j.import_type, 'filename', j.filename,"
+    " 'sha256', j.sha256, 'total_rows', j.total_rows, 'template', j.template_id,"
+    " 'agent', json_build_object('id', j.agent_id, 'version', j.agent_version),"
+    " 'status', j.status, 'processed_rows', j.processed_rows,"
+    " 'successful_rows', j.successful_rows, 'failed_rows', j.failed_rows,"
+    " 'created_at', to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " 'started_at', to_char(j.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " 'completed_at', to_char(j.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    " 'batches', coalesce((SELECT json_agg(b.seq ORDER BY b.seq) FROM import_batches b"
+    "                       WHERE b.job_id = j.id), '[]'::json))::text"
+    " FROM import_jobs j WHERE j.id = $1";
+
+int dsc_jobs_load(struct dsc_db *db, const char *job_id, json_t **out)
+{
+    const char *params[1] = {job_id};
+    struct dsc_rows *rows = NULL;
+    const char *text;
+    int rc;
+
+    *out = NULL;
+    rc = dsc_db_exec(db, "job load", job_sql, 1, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    text = dsc_rows_get(rows, 0, 0);
+    if (text == NULL) {
+        rc = DSC_ENOTFOUND;
+        goto out;
+    }
+    *out = json_loads(text, 0, NULL);
+    if (*out == NULL) {
+        rc = DSC_ENOMEM;
+    }
+out:
+    dsc_rows_free(&rows);
+    return rc;
+}
+
+/* Answers with the job (status), or 404 when it is not visible. */
+static int answer_job(const struct dsc_ctx *ctx, struct dsc_response *resp, unsigned status)
+{
+    json_t *job = NULL;
+    int rc;
+
+    rc = dsc_jobs_load(ctx->db, ctx->job_id, &job);
+    if (rc == DSC_ENOTFOUND) {
+        return dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    return dsc_api_json(resp, status, &job);
+}
+
+/* An optional string member: 0 with *out NULL when absent or null,
+ * DSC_EINVAL when present but not a string of 1..max bytes. */
+static int opt_string(json_t *obj, const char *name, size_t max, const char **out)
+{
+    json_t *v = json_object_get(obj, name);
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max) {
+        return DSC_EINVAL;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+struct job_fields {
+    char id[DSC_UUID_LEN];       /* lowercase */
+    const char *import_type;     /* borrow from the body */
+    const char *filename;        /* borrow */
+    char sha256[DSC_SHA256_HEX]; /* lowercase */
+    char total_rows[16];         /* decimal */
+    const char *template_id;     /* borrow, or NULL */
+    char agent_id[DSC_UUID_LEN]; /* "" when absent */
+    const char *agent_version;   /* borrow, or NULL */
+};
+
+/* Validates the POST /v1/jobs body into f; on failure fills resp (422) and
+ * returns DSC_EINVAL. */
+static int parse_job(json_t *body, struct job_fields *f, struct dsc_response *resp)
+{
+    json_t *v;
+    json_t *agent;
+    const char *s;
+    char lower[DSC_SHA256_HEX];
+    json_int_t total;
+
+    memset(f, 0, sizeof(*f));
+    v = json_object_get(body, "id");
+    if (!json_is_string(v) || !dsc_hash_parse_uuid(json_string_value(v), f->id)) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "id: required, a UUID");
+        return DSC_EINVAL;
+    }
+    v = json_object_get(body, "import_type");
+    if (!json_is_string(v)) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "import_type: required, a string");
+        return DSC_EINVAL;
+    }
+    if (strcmp(json_string_value(v), "patients") != 0) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST",
+                      "import_type: not supported (this server accepts: patients)");
+        return DSC_EINVAL;
+    }
+    f->import_type = json_string_value(v);
+    if (opt_string(body, "filename", MAX_FILENAME, &f->filename) != 0 || f->filename == NULL) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "filename: required, a string of 1 to %d bytes",
+                      MAX_FILENAME);
+        return DSC_EINVAL;
+    }
+    v = json_object_get(body, "sha256");
+    s = json_is_string(v) ? json_string_value(v) : "";
+    lower[0] = '\0';
+    if (strlen(s) == 64) {
+        for (size_t i = 0; i < 64; i++) {
+            lower[i] = (char)tolower((unsigned char)s[i]);
+        }
+        lower[64] = '\0';
+    }
+    if (!dsc_hash_is_sha256_hex(lower)) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "sha256: required, 64 hex digits");
+        return DSC_EINVAL;
+    }
+    memcpy(f->sha256, lower, sizeof(f->sha256));
+    v = json_object_get(body, "total_rows");
+    total = json_is_integer(v) ? json_integer_value(v) : -1;
+    if (total < 0 || total > INT_MAX) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "total_rows: required, an integer >= 0");
+        return DSC_EINVAL;
+    }
+    snprintf(f->total_rows, sizeof(f->total_rows), "%lld", (long long)total);
+    if (opt_string(body, "template", MAX_TEMPLATE, &f->template_id) != 0) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "template: a string of 1 to %d bytes",
+                      MAX_TEMPLATE);
+        return DSC_EINVAL;
+    }
+    agent = json_object_get(body, "agent");
+    if (agent != NULL && !json_is_null(agent)) {
+        if (!json_is_object(agent)) {
+            dsc_api_error(resp, 422, "INVALID_REQUEST", "agent: an object");
+            return DSC_EINVAL;
+        }
+        v = json_object_get(agent, "id");
+        if (v != NULL && !json_is_null(v) &&
+            (!json_is_string(v) || !dsc_hash_parse_uuid(json_string_value(v), f->agent_id))) {
+            dsc_api_error(resp, 422, "INVALID_REQUEST", "agent.id: a UUID");
+            return DSC_EINVAL;
+        }
+        if (opt_string(agent, "version", MAX_VERSION, &f->agent_version) != 0) {
+            dsc_api_error(resp, 422, "INVALID_REQUEST", "agent.version: a string of 1 to %d bytes",
+                          MAX_VERSION);
+            return DSC_EINVAL;
+        }
+    }
+    return 0;
+}
+
+int dsc_jobs_create(const struct dsc_ctx *ctx, struct dsc_response *resp)
+{
+    struct dsc_ctx job_ctx = *ctx;
+    struct job_fields f;
+    struct dsc_rows *rows = NULL;
+    json_t *body = NULL;
+    const char *params[9];
+    const char *v;
+    int rc;
+
+    rc = dsc_api_parse_object(ctx, resp, &body);
+    if (rc != 0) {
+        rc = 0; /* resp holds the 422 */
+        goto out;
+    }
+    if (parse_job(body, &f, resp) != 0) {
+        goto out;
+    }
+    params[0] = f.id;
+    params[1] = ctx->practice_id;
+    params[2] = f.filename;
+    params[3] = f.import_type;
+    params[4] = f.sha256;
+    params[5] = f.total_rows;
+    params[6] = f.template_id;
+    params[7] = f.agent_id[0] != '\0' ? f.agent_id : NULL;
+    params[8] = f.agent_version;
+    rc = dsc_db_exec(ctx->db, "job insert",
+                     "INSERT INTO import_jobs (id, practice_id, filename, import_type, sha256,"
+                     " total_rows, template_id, agent_id, agent_version)"
+                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                     " ON CONFLICT (id) DO NOTHING RETURNING id",
+                     9, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    job_ctx.job_id = f.id;
+    if (dsc_rows_count(rows) == 1) {
+        rc = answer_job(&job_ctx, resp, 201);
+        goto out;
+    }
+    dsc_rows_free(&rows);
+    rc = dsc_db_exec(ctx->db, "job lookup",
+                     "SELECT import_type, sha256, total_rows FROM import_jobs WHERE id = $1", 1,
+                     params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    if (dsc_rows_count(rows) == 0) {
+        /* The id is taken by a job that row-level security hides. */
+        rc = dsc_api_error(resp, 409, "JOB_CONFLICT", "job id already in use");
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 0);
+    if (v == NULL || strcmp(v, f.import_type) != 0) {
+        rc = dsc_api_error(resp, 409, "JOB_CONFLICT", "job exists with another import_type");
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 1);
+    if (v == NULL || strcmp(v, f.sha256) != 0) {
+        rc = dsc_api_error(resp, 409, "JOB_CONFLICT", "job exists with another sha256");
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 2);
+    if (v == NULL || strcmp(v, f.total_rows) != 0) {
+        rc = dsc_api_error(resp, 409, "JOB_CONFLICT", "job exists with another total_rows");
+        goto out;
+    }
+    rc = answer_job(&job_ctx, resp, 200);
+out:
+    dsc_rows_free(&rows);
+    json_decref(body);
+    return rc;
+}
+
+int dsc_jobs_get(const struct dsc_ctx *ctx, struct dsc_response *resp)
+{
+    return answer_job(ctx, resp, 200);
+}
+
+int dsc_jobs_complete(const struct dsc_ctx *ctx, struct dsc_response *resp)
+{
+    const char *params[1] = {ctx->job_id};
+    struct dsc_rows *rows = NULL;
+    const char *status;
+    int rc;
+
+    rc = dsc_db_exec(ctx->db, "job lock", "SELECT status FROM import_jobs WHERE id = $1 FOR UPDATE",
+                     1, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    status = dsc_rows_get(rows, 0, 0);
+    if (status == NULL) {
+        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
+        goto out;
+    }
+    if (strcmp(status, "open") == 0) {
+        rc = dsc_db_exec(ctx->db, "job progress", "SELECT update_import_job_progress($1)", 1,
+                         params, NULL);
+        if (rc != 0) {
+            goto out;
+        }
+        rc = dsc_db_exec(ctx->db, "job complete",
+                         "UPDATE import_jobs SET status = CASE WHEN failed_rows = 0"
+                         " THEN 'completed' ELSE 'completed_with_errors' END,"
+                         " completed_at = now() WHERE id = $1",
+                         1, params, NULL);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    rc = answer_job(ctx, resp, 200);
+out:
+    dsc_rows_free(&rows);
+    return rc;
+}
