@@ -1,0 +1,604 @@
+/*
+ * test_map.c — the normalizers (accepted and refused forms), and the
+ * patients mapper: column binding, record JSON, keys, fingerprints, and
+ * error messages that never repeat the value they complain about.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent/core/buf.h"
+#include "agent/map/map.h"
+#include "agent/map/normalize.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------------ */
+/* Normalizers                                                              */
+
+struct norm_case {
+    const char *transform; /* template transform name */
+    const char *in;        /* input */
+    int rc;                /* DS_NORM_PRESENT, DS_NORM_ABSENT or DS_EINVAL */
+    const char *want;      /* output when present, problem when invalid */
+};
+
+static const struct norm_case cases[] = {
+    {"text", "  Ann  ", DS_NORM_PRESENT, "Ann"},
+    {"text", "\xc2\xa0 O'Brien\t\xc2\xa0", DS_NORM_PRESENT, "O'Brien"},
+    {"text", "Line one\nline two", DS_NORM_PRESENT, "Line one\nline two"},
+    {"text", "", DS_NORM_ABSENT, NULL},
+    {"text", " \t\r\n ", DS_NORM_ABSENT, NULL},
+    {"upper", " ma ", DS_NORM_PRESENT, "MA"},
+    {"upper", "", DS_NORM_ABSENT, NULL},
+    {"lower", "AbC\xc3\x89", DS_NORM_PRESENT, "abc\xc3\x89"},
+
+    {"date", "1985-03-07", DS_NORM_PRESENT, "1985-03-07"},
+    {"date", "03/07/1985", DS_NORM_PRESENT, "1985-03-07"},
+    {"date", "3/7/1985", DS_NORM_PRESENT, "1985-03-07"},
+    {"date", "12/31/1999", DS_NORM_PRESENT, "1999-12-31"},
+    {"date", "1985/03/07", DS_NORM_PRESENT, "1985-03-07"},
+    {"date", " 2024-02-29 ", DS_NORM_PRESENT, "2024-02-29"},
+    {"date", "2000-02-29", DS_NORM_PRESENT, "2000-02-29"},
+    {"date", "0001-01-01", DS_NORM_ABSENT, NULL},
+    {"date", "0000-00-00", DS_NORM_ABSENT, NULL},
+    {"date", "", DS_NORM_ABSENT, NULL},
+    {"date", "2023-02-29", DS_EINVAL, "not a valid date"},
+    {"date", "1900-02-29", DS_EINVAL, "not a valid date"},
+    {"date", "02/30/1990", DS_EINVAL, "not a valid date"},
+    {"date", "04/31/1990", DS_EINVAL, "not a valid date"},
+    {"date", "13/01/1990", DS_EINVAL, "not a valid date"},
+    {"date", "1990-00-10", DS_EINVAL, "not a valid date"},
+    {"date", "1990-01-00", DS_EINVAL, "not a valid date"},
+    {"date", "03/07/85", DS_EINVAL, "not a valid date"},
+    {"date", "85-03-07", DS_EINVAL, "not a valid date"},
+    {"date", "03-07-1985", DS_EINVAL, "not a valid date"},
+    {"date", "1985/03-07", DS_EINVAL, "not a valid date"},
+    {"date", "07.03.1985", DS_EINVAL, "not a valid date"},
+    {"date", "1985-03-07 10:00:00", DS_EINVAL, "not a valid date"},
+    {"date", "19850307", DS_EINVAL, "not a valid date"},
+    {"date", "1799-12-31", DS_EINVAL, "not a valid date"},
+    {"date", "0001-01-02", DS_EINVAL, "not a valid date"},
+    {"date", "yesterday", DS_EINVAL, "not a valid date"},
+
+    {"email", " Ann.Lee@Example.COM ", DS_NORM_PRESENT, "ann.lee@example.com"},
+    {"email", "a+tag@mail.example.org", DS_NORM_PRESENT, "a+tag@mail.example.org"},
+    {"email", "", DS_NORM_ABSENT, NULL},
+    {"email", "ann.example.com", DS_EINVAL, "not a valid address"},
+    {"email", "ann@example", DS_EINVAL, "not a valid address"},
+    {"email", "ann@@example.com", DS_EINVAL, "not a valid address"},
+    {"email", "a@b@example.com", DS_EINVAL, "not a valid address"},
+    {"email", "@example.com", DS_EINVAL, "not a valid address"},
+    {"email", "ann lee@example.com", DS_EINVAL, "not a valid address"},
+    {"email", "ann@.example", DS_EINVAL, "not a valid address"},
+    {"email", "ann@example.", DS_EINVAL, "not a valid address"},
+    {"email", "ann@example..com", DS_EINVAL, "not a valid address"},
+
+    {"phone", "(312) 555-0147", DS_NORM_PRESENT, "+13125550147"},
+    {"phone", "312.555.0147", DS_NORM_PRESENT, "+13125550147"},
+    {"phone", "3125550147", DS_NORM_PRESENT, "+13125550147"},
+    {"phone", "1-312-555-0147", DS_NORM_PRESENT, "+13125550147"},
+    {"phone", "+1 (312) 555-0147", DS_NORM_PRESENT, "+13125550147"},
+    {"phone", "+44 20 7946 0958", DS_NORM_PRESENT, "+442079460958"},
+    {"phone", "+12345678", DS_NORM_PRESENT, "+12345678"},
+    {"phone", "", DS_NORM_ABSENT, NULL},
+    {"phone", "555-0147", DS_EINVAL, "not a valid phone number"},
+    {"phone", "+1234567", DS_EINVAL, "not a valid phone number"},
+    {"phone", "+1234567890123456", DS_EINVAL, "not a valid phone number"},
+    {"phone", "23125550147", DS_EINVAL, "not a valid phone number"},
+    {"phone", "312-555-0147 x12", DS_EINVAL, "not a valid phone number"},
+    {"phone", "312+555+0147", DS_EINVAL, "not a valid phone number"},
+    {"phone", "call me", DS_EINVAL, "not a valid phone number"},
+
+    {"gender", "M", DS_NORM_PRESENT, "male"},
+    {"gender", "male", DS_NORM_PRESENT, "male"},
+    {"gender", "f", DS_NORM_PRESENT, "female"},
+    {"gender", " FEMALE ", DS_NORM_PRESENT, "female"},
+    {"gender", "O", DS_NORM_PRESENT, "other"},
+    {"gender", "Other", DS_NORM_PRESENT, "other"},
+    {"gender", "X", DS_NORM_PRESENT, "other"},
+    {"gender", "U", DS_NORM_PRESENT, "unknown"},
+    {"gender", "Unknown", DS_NORM_PRESENT, "unknown"},
+    {"gender", "", DS_NORM_ABSENT, NULL},
+    {"gender", "Q", DS_EINVAL, "unknown value"},
+    {"gender", "2", DS_EINVAL, "unknown value"},
+
+    {"status", "Active", DS_NORM_PRESENT, "active"},
+    {"status", "inactive", DS_NORM_PRESENT, "inactive"},
+    {"status", "ARCHIVED", DS_NORM_PRESENT, "archived"},
+    {"status", "Deceased", DS_NORM_PRESENT, "deceased"},
+    {"status", "prospect", DS_NORM_PRESENT, "prospect"},
+    {"status", "Patient", DS_NORM_PRESENT, "active"},
+    {"status", "NonPatient", DS_NORM_PRESENT, "inactive"},
+    {"status", "Non-Patient", DS_NORM_PRESENT, "inactive"},
+    {"status", "Deleted", DS_NORM_PRESENT, "archived"},
+    {"status", "Prospective", DS_NORM_PRESENT, "prospect"},
+    {"status", "", DS_NORM_ABSENT, NULL},
+    {"status", "Moved away", DS_EINVAL, "unknown value"},
+    {"status", "3", DS_EINVAL, "unknown value"},
+};
+
+static void test_normalizers(void **state)
+{
+    struct ds_buf out;
+
+    (void)state;
+    ds_buf_init(&out, 1024);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct norm_case *c = &cases[i];
+        ds_norm_fn fn = ds_norm_lookup(c->transform);
+        const char *problem = NULL;
+        int rc;
+
+        assert_non_null(fn);
+        ds_buf_reset(&out);
+        rc = fn(c->in, strlen(c->in), &out, &problem);
+        if (rc != c->rc) {
+            fail_msg("case %zu (%s): rc %d, want %d", i, c->transform, rc, c->rc);
+        }
+        if (rc == DS_NORM_PRESENT) {
+            assert_string_equal(out.data, c->want);
+        }
+        else if (rc == DS_NORM_ABSENT) {
+            assert_int_equal(out.len, 0);
+        }
+        else {
+            assert_string_equal(problem, c->want);
+            /* The problem never repeats the value. */
+            assert_null(strstr(problem, c->in));
+        }
+    }
+    ds_buf_close(&out);
+    assert_null(ds_norm_lookup("rot13"));
+    assert_null(ds_norm_lookup(NULL));
+}
+
+static void test_header_key_and_fold(void **state)
+{
+    struct ds_buf out;
+    char key[32];
+
+    (void)state;
+    assert_int_equal(ds_norm_header("First_Name", 10, key, sizeof(key)), 9);
+    assert_string_equal(key, "firstname");
+    ds_norm_header(" Date of - Birth ", 17, key, sizeof(key));
+    assert_string_equal(key, "dateofbirth");
+    assert_int_equal(ds_norm_header("abcdef", 6, key, 4), 6);
+    assert_string_equal(key, "abc");
+    ds_buf_init(&out, 64);
+    assert_int_equal(ds_norm_fold("JOS\xc3\x89 Zo\xc3\xab \xc3\x97 \xc3\x9e", 16, &out), 0);
+    assert_string_equal(out.data, "jos\xc3\xa9 zo\xc3\xab \xc3\x97 \xc3\xbe");
+    ds_buf_close(&out);
+    assert_true(ds_norm_utf8_valid("Zo\xc3\xab", 4));
+    assert_false(ds_norm_utf8_valid("Zo\xc3", 3));
+    assert_false(ds_norm_utf8_valid("a\0b", 3));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Mapper fixtures                                                          */
+
+/* A row built by hand, as a reader would hand it over. */
+struct fake_row {
+    struct ds_row row;
+    size_t lens[32];
+};
+
+static void fake_row(struct fake_row *f, const char *const *fields, size_t n)
+{
+    assert_true(n <= 32);
+    for (size_t i = 0; i < n; i++) {
+        f->lens[i] = strlen(fields[i]);
+    }
+    f->row.nfields = n;
+    f->row.fields = fields;
+    f->row.lens = f->lens;
+    f->row.row = 1;
+    f->row.line = 2;
+    f->row.raw = "";
+    f->row.raw_len = 0;
+}
+
+static const char *const header[] = {
+    "Patient ID", "First Name", "Last Name", "DOB",    "Gender", "Email",
+    "Mobile",     "Home Phone", "Zip",       "Status", "Notes",
+};
+#define NCOL (sizeof(header) / sizeof(header[0]))
+
+struct fixture {
+    struct ds_template *t;
+    struct ds_mapper *m;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    struct fake_row h;
+
+    if (fx == NULL || ds_template_find(NULL, "generic-patients", &fx->t, NULL) != 0) {
+        free(fx);
+        return -1;
+    }
+    fake_row(&h, header, NCOL);
+    h.row.row = 0;
+    if (ds_map_new(fx->t, &h.row, &fx->m, NULL) != 0) {
+        ds_template_free(&fx->t);
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+
+    ds_map_free(&fx->m);
+    assert_null(fx->m);
+    ds_map_free(&fx->m);
+    ds_template_free(&fx->t);
+    free(fx);
+    return 0;
+}
+
+/* Maps a row of NCOL values. */
+static void map(void **state, const char *const *values, struct ds_mapped *out)
+{
+    struct fixture *fx = *state;
+    struct fake_row r;
+
+    fake_row(&r, values, NCOL);
+    assert_int_equal(ds_map_row(fx->m, &r.row, out), 0);
+}
+
+static void test_record_json_exact(void **state)
+{
+    static const char *const v[NCOL] = {
+        "1001",           " Ann ", "Lee",   "3/7/1985", "F", "Ann.Lee@Example.com",
+        "(312) 555-0147", "",      "02139", "Patient",  "",
+    };
+    struct ds_mapped out;
+    char fp[DS_SHA256_HEX];
+
+    map(state, v, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.error, "");
+    assert_string_equal(out.key, "ext:1001");
+    assert_string_equal(out.record_json,
+                        "{\"date_of_birth\":\"1985-03-07\",\"email\":\"ann.lee@example.com\","
+                        "\"external_id\":\"1001\",\"first_name\":\"Ann\",\"gender\":\"female\","
+                        "\"last_name\":\"Lee\",\"phone_mobile\":\"+13125550147\","
+                        "\"postal_code\":\"02139\",\"status\":\"active\"}");
+    assert_string_equal(out.raw_json,
+                        "{\"Patient ID\":\"1001\",\"First Name\":\" Ann \",\"Last Name\":\"Lee\","
+                        "\"DOB\":\"3/7/1985\",\"Gender\":\"F\",\"Email\":\"Ann.Lee@Example.com\","
+                        "\"Mobile\":\"(312) 555-0147\",\"Home Phone\":\"\",\"Zip\":\"02139\","
+                        "\"Status\":\"Patient\",\"Notes\":\"\"}");
+    assert_int_equal(ds_sha256_hex(out.record_json, strlen(out.record_json), fp), 0);
+    assert_string_equal(out.fingerprint, fp);
+    ds_mapped_close(&out);
+    assert_null(out.record_json);
+    assert_null(out.raw_json);
+    ds_mapped_close(&out);
+    ds_mapped_close(NULL);
+}
+
+static void test_unicode_and_newline_values(void **state)
+{
+    static const char *const v[NCOL] = {
+        "1002", "Zo\xc3\xab", "O'Brien", "", "", "", "", "", "", "", "Line \"one\"\nline two",
+    };
+    struct ds_mapped out;
+
+    map(state, v, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json, "{\"external_id\":\"1002\",\"first_name\":\"Zo\xc3\xab\","
+                                         "\"last_name\":\"O'Brien\","
+                                         "\"notes\":\"Line \\\"one\\\"\\nline two\"}");
+    ds_mapped_close(&out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Keys                                                                     */
+
+static void test_key_external_id(void **state)
+{
+    static const char *const ok[NCOL] = {"  A-17/x ", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    static const char *const spaced[NCOL] = {"A 17", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    static const char *const ctl[NCOL] = {"A\x01", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    char long_id[66];
+    const char *too_long[NCOL] = {long_id, "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    struct ds_mapped out;
+
+    map(state, ok, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.key, "ext:A-17/x");
+    ds_mapped_close(&out);
+    map(state, spaced, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.key, "ext:A 17");
+    ds_mapped_close(&out);
+    map(state, ctl, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.key, "");
+    assert_null(out.record_json);
+    assert_string_equal(out.fingerprint, "");
+    assert_non_null(strstr(out.error, "external_id: "));
+    ds_mapped_close(&out);
+    memset(long_id, '7', 64);
+    long_id[64] = '\0';
+    map(state, too_long, &out);
+    assert_true(out.valid);
+    ds_mapped_close(&out);
+    long_id[64] = '7';
+    long_id[65] = '\0';
+    map(state, too_long, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error,
+                        "external_id: not a valid identifier (at most 64 printable characters)");
+    assert_null(strstr(out.error, long_id));
+    assert_non_null(out.raw_json);
+    ds_mapped_close(&out);
+}
+
+static void test_key_name_dob(void **state)
+{
+    /* sha256("patients\x1fname_dob\x1fo'brien\x1fjos\xc3\xa9\x1f" "1985-03-07"), from
+     * another implementation. */
+    static const char *const want =
+        "h:18b9802d11530b975f227e476dee950947ad81efbd8a91566427a9eb160b7ddf";
+    static const char *const a[NCOL] = {
+        "", "JOS\xc3\x89", "O'Brien", "03/07/1985", "M", "jose@example.org", "", "", "", "", "",
+    };
+    static const char *const b[NCOL] = {
+        "", " jos\xc3\xa9", "O'BRIEN ", "1985-03-07", "", "", "3125550147", "", "", "", "",
+    };
+    static const char *const bad_dob[NCOL] = {
+        "", "Jose", "O'Brien", "02/30/1985", "", "jose@example.org", "", "", "", "", "",
+    };
+    struct ds_mapped out;
+    char hex[DS_SHA256_HEX];
+    const char input[] = "patients\x1f"
+                         "name_dob\x1f"
+                         "o'brien\x1f"
+                         "jos\xc3\xa9\x1f"
+                         "1985-03-07";
+
+    assert_int_equal(ds_sha256_hex(input, sizeof(input) - 1, hex), 0);
+    assert_string_equal(want + 2, hex);
+    map(state, a, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.key, want);
+    ds_mapped_close(&out);
+    /* Same person written differently: same key. */
+    map(state, b, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.key, want);
+    ds_mapped_close(&out);
+    /* A present but invalid date: the key cannot be told (the e-mail would
+     * give another patient's identity). */
+    map(state, bad_dob, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.key, "");
+    assert_string_equal(out.error, "date_of_birth: not a valid date");
+    assert_null(strstr(out.error, "02/30/1985"));
+    ds_mapped_close(&out);
+}
+
+static void test_key_email_phone_none(void **state)
+{
+    static const char *const email[NCOL] = {
+        "", "Ann", "Lee", "", "", "Ann@Example.com", "3125550147", "", "", "", "",
+    };
+    static const char *const mobile_first[NCOL] = {
+        "", "Ann", "Lee", "", "", "", "(312) 555-0147", "617 555 0199", "", "", "",
+    };
+    static const char *const home_only[NCOL] = {
+        "", "Ann", "Lee", "", "", "", "", "312.555.0147", "", "", "",
+    };
+    static const char *const none[NCOL] = {"", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    struct ds_mapped out;
+
+    map(state, email, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.key,
+                        "h:80e78dc2d5b2fbfaa650e3c54550a363810ec940af9e197c35d5749f44a005d4");
+    ds_mapped_close(&out);
+    map(state, mobile_first, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.key,
+                        "h:7cfde79f959bb8f6de0e2b21813a439e7f726238643ffe63f2b0699dc98c2cf1");
+    ds_mapped_close(&out);
+    map(state, home_only, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.key,
+                        "h:7cfde79f959bb8f6de0e2b21813a439e7f726238643ffe63f2b0699dc98c2cf1");
+    ds_mapped_close(&out);
+    map(state, none, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.key, "");
+    assert_null(out.record_json);
+    assert_string_equal(out.error, "record: no match key (external_id, email, phone, or "
+                                   "last_name + first_name + date_of_birth)");
+    ds_mapped_close(&out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fingerprints, errors, binding                                            */
+
+static void test_fingerprint(void **state)
+{
+    static const char *const a[NCOL] = {
+        "1001",         "Ann", "Lee", "03/07/1985", "F", "ANN@EXAMPLE.COM",
+        "312.555.0147", "",    "",    "Active",     "",
+    };
+    static const char *const b[NCOL] = {
+        " 1001",          "Ann ", "Lee", "1985-03-07", "female", "ann@example.com",
+        "(312) 555-0147", "",     "",    "active",     "",
+    };
+    static const char *const c[NCOL] = {
+        "1001",         "Ann", "Lee", "03/07/1985", "F", "ANN@EXAMPLE.COM",
+        "312.555.0147", "",    "",    "Inactive",   "",
+    };
+    struct ds_mapped x;
+    struct ds_mapped y;
+
+    map(state, a, &x);
+    map(state, b, &y);
+    assert_true(x.valid && y.valid);
+    assert_string_equal(x.record_json, y.record_json);
+    assert_string_equal(x.fingerprint, y.fingerprint);
+    assert_int_equal(strlen(x.fingerprint), 64);
+    ds_mapped_close(&y);
+    map(state, c, &y);
+    assert_true(y.valid);
+    assert_string_equal(x.key, y.key);
+    assert_string_not_equal(x.fingerprint, y.fingerprint);
+    ds_mapped_close(&x);
+    ds_mapped_close(&y);
+}
+
+static void test_errors_never_hold_values(void **state)
+{
+    static const struct {
+        size_t col;
+        const char *value;
+        const char *error;
+    } bad[] = {
+        {4, "Zorro", "gender: unknown value"},
+        {3, "1985-02-30", "date_of_birth: not a valid date"},
+        {5, "zorro-at-example.com", "email: not a valid address"},
+        {6, "555-ZORRO", "phone_mobile: not a valid phone number"},
+        {7, "+1 zorro", "phone_home: not a valid phone number"},
+        {9, "Zorro", "status: unknown value"},
+        {9, "Patient Zorro", "status: unknown value"},
+    };
+    struct ds_mapped out;
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *v[NCOL] = {"1001", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+
+        v[bad[i].col] = bad[i].value;
+        map(state, v, &out);
+        assert_false(out.valid);
+        assert_string_equal(out.error, bad[i].error);
+        assert_null(strstr(out.error, bad[i].value));
+        assert_null(strstr(out.error, "Zorro"));
+        assert_null(strstr(out.error, "zorro"));
+        /* The key is still known: the external id is sound. */
+        assert_string_equal(out.key, "ext:1001");
+        assert_null(out.record_json);
+        assert_non_null(strstr(out.raw_json, bad[i].value));
+        ds_mapped_close(&out);
+    }
+}
+
+static void test_first_error_wins_and_required(void **state)
+{
+    static const char *const two_bad[NCOL] = {
+        "1001", "Ann", "Lee", "31/12/1985", "Q", "", "", "", "", "", "",
+    };
+    static const char *const no_first[NCOL] = {"1001", " ", "Lee", "", "", "", "", "", "", "", ""};
+    struct ds_mapped out;
+
+    map(state, two_bad, &out);
+    assert_string_equal(out.error, "date_of_birth: not a valid date");
+    ds_mapped_close(&out);
+    map(state, no_first, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error, "first_name: required");
+    ds_mapped_close(&out);
+}
+
+static void test_ragged_and_raw(void **state)
+{
+    struct fixture *fx = *state;
+    static const char *const short_row[] = {"1001", "Ann"};
+    static const char *const long_row[] = {"1001", "Ann", "Lee", "", "", "",
+                                           "",     "",    "",    "", "", "extra"};
+    struct fake_row r;
+    struct ds_mapped out;
+
+    fake_row(&r, short_row, 2);
+    assert_int_equal(ds_map_row(fx->m, &r.row, &out), 0);
+    assert_false(out.valid);
+    assert_string_equal(out.error, "last_name: required");
+    assert_string_equal(out.raw_json, "{\"Patient ID\":\"1001\",\"First Name\":\"Ann\"}");
+    ds_mapped_close(&out);
+    fake_row(&r, long_row, 12);
+    assert_int_equal(ds_map_row(fx->m, &r.row, &out), 0);
+    assert_true(out.valid);
+    assert_non_null(strstr(out.raw_json, ",\"#12\":\"extra\"}"));
+    ds_mapped_close(&out);
+}
+
+static void test_binding(void **state)
+{
+    static const char *const odd_case[] = {"FIRST_NAME", "last-name", "d o b", "Cell Phone", "x"};
+    static const char *const dup[] = {"Last Name", "First Name", "Last Name", ""};
+    static const char *const dup_row[] = {"Lee", "Ann", "Other", "blank-named"};
+    static const char *const no_last[] = {"First Name", "DOB"};
+    static const char *const row_v[] = {"Ann", "Lee", "1985-03-07", "3125550147", "y"};
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_mapped out;
+    struct ds_error err;
+    struct fake_row h;
+    struct fake_row r;
+
+    (void)state;
+    assert_int_equal(ds_template_find(NULL, "generic-patients", &t, NULL), 0);
+    /* Case, spaces, '_' and '-' do not matter. */
+    fake_row(&h, odd_case, 5);
+    assert_int_equal(ds_map_new(t, &h.row, &m, &err), 0);
+    fake_row(&r, row_v, 5);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json,
+                        "{\"date_of_birth\":\"1985-03-07\",\"first_name\":\"Ann\","
+                        "\"last_name\":\"Lee\",\"phone_mobile\":\"+13125550147\"}");
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    /* Repeated and empty header names: the first column wins, raw keeps all. */
+    fake_row(&h, dup, 4);
+    assert_int_equal(ds_map_new(t, &h.row, &m, &err), 0);
+    fake_row(&r, dup_row, 4);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_false(out.valid); /* no key */
+    assert_string_equal(out.raw_json, "{\"Last Name\":\"Lee\",\"First Name\":\"Ann\","
+                                      "\"Last Name#3\":\"Other\",\"#4\":\"blank-named\"}");
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    /* A required field without a column. */
+    fake_row(&h, no_last, 2);
+    ds_error_clear(&err);
+    assert_int_equal(ds_map_new(t, &h.row, &m, &err), DS_EINVAL);
+    assert_null(m);
+    assert_string_equal(err.field, "last_name");
+    ds_template_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_normalizers),
+        cmocka_unit_test(test_header_key_and_fold),
+        cmocka_unit_test_setup_teardown(test_record_json_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unicode_and_newline_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_external_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_name_dob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_email_phone_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_never_hold_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_error_wins_and_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ragged_and_raw, setup, teardown),
+        cmocka_unit_test(test_binding),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
