@@ -62,10 +62,14 @@ UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_TOOLS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/tools/*.c))
 
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+
 AGENT_BIN := $(BUILD)/dentsync
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
-.PHONY: all deps test unit e2e asan demo lint install clean
+.PHONY: all deps test unit e2e asan fuzz-replay fuzz demo lint install clean
 all: deps $(AGENT_BIN) $(CLOUD_BIN)
 
 # installer/deps.sh is quick when everything is present; DEPS=0 skips it
@@ -120,6 +124,14 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
+# Fuzz targets linked with a plain driver that replays a corpus: built and
+# replayed under the sanitizers by `make test`; `make fuzz` links them with
+# libFuzzer (clang) and fuzzes each for FUZZ_SECONDS.
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/driver.o $(LIB)
+	$(say) LINK $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
+
 # --- tests -----------------------------------------------------------------
 
 # Each unit binary is a cmocka runner and prints its own summary; the loop
@@ -133,8 +145,30 @@ unit: deps $(UNIT_BIN)
 e2e: deps $(AGENT_BIN) $(CLOUD_BIN) $(TEST_TOOLS)
 	$(Q)BUILD=$(BUILD) sh tests/e2e/run.sh
 
+fuzz-replay: $(FUZZ_BIN)
+	$(Q)for t in $(FUZZ_BIN); do \
+	    name=$${t##*/fuzz_}; \
+	    echo "== $$t"; \
+	    timeout 300 $$t tests/fuzz/corpus/$$name || exit 1; \
+	done
+
 asan:
-	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan unit
+	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan unit fuzz-replay
+
+fuzz:
+	$(Q)sh installer/deps.sh fuzz
+	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang BUILD=build-fuzz \
+	    SANITIZER=fuzzer-no-link,address build-fuzz/libdentsync.a
+	$(Q)mkdir -p build-fuzz/libfuzzer
+	$(Q)for src in $(FUZZ_SRC); do \
+	    name=$$(basename $$src .c); \
+	    clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+	        $(call pc_cflags,$(AGENT_PKGS)) -o build-fuzz/libfuzzer/$$name $$src \
+	        build-fuzz/libdentsync.a $(AGENT_LIBS) || exit 1; \
+	    mkdir -p build-fuzz/corpus/$${name#fuzz_}; \
+	    build-fuzz/libfuzzer/$$name -max_total_time=$(FUZZ_SECONDS) \
+	        build-fuzz/corpus/$${name#fuzz_} tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
+	done
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
@@ -167,6 +201,6 @@ install: all
 	    install -m 0640 config/dentsync.conf $(DESTDIR)/etc/dentsync/dentsync.conf
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

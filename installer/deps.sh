@@ -13,6 +13,11 @@ libcmocka-dev
 curl ca-certificates procps util-linux python3
 "
 
+# `deps.sh fuzz` adds what `make fuzz` needs (clang's libFuzzer).
+if [ "${1:-}" = fuzz ]; then
+    PACKAGES="$PACKAGES clang"
+fi
+
 missing=""
 for p in $PACKAGES; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
