@@ -148,7 +148,7 @@ BEGIN {
         if (d[2] == "Elena")  { d[5] = "Lena"; c[5] = "Lena" }
         # date_of_birth (absent when the row is matched by e-mail)
         if (i % 12 != 10) {
-            ymd(1930, (r * 9973) % 25000 + q)
+            ymd(1930, (r * 9973) % 25000 + int(i / 900))
             d[6] = shown(i % 4); c[6] = iso()
         }
         # gender
