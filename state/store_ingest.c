@@ -1,0 +1,802 @@
+/*
+ * store_ingest.c — files and staging: what the watcher and the ingest
+ * thread write.
+ *
+ * A settled file becomes a `files` row (or a `duplicate` of the content
+ * seen before); ingest opens a job on it, adds one item per data row inside
+ * transactions of its own size, and ends with ds_store_job_staged, which cuts
+ * the valid items into batches in a single pass over the job's rows.
+ *
+ * Speed matters here: a million-row export goes through ds_store_item_add a
+ * million times. The insert and the duplicate-key probe are cached
+ * statements; the probe is answered by the items_key index; whether the job
+ * is still `staging` is checked once per job, not per row (the foreign key
+ * from items to jobs still refuses an item whose job was deleted meanwhile).
+ */
+#include "state/store_int.h"
+
+#include "agent/core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- files -------------------------------------------------------------- */
+
+int ds_store_file_known(struct ds_store *st, const char *folder, const char *path, int64_t size,
+                        int64_t mtime_ns)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    if (st == NULL || folder == NULL || path == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_stmt(st, DS__Q_FILE_KNOWN,
+                        "SELECT 1 FROM files WHERE folder = ?1 AND path = ?2 AND size = ?3 "
+                        "AND mtime_ns = ?4 LIMIT 1",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, folder, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, size);
+    sqlite3_bind_int64(s, 4, mtime_ns);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        rc = 1;
+    }
+    else if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "file known");
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+/* The id of a file with this content that was taken before (any state but
+ * `quarantined`), or 0. */
+static int file_find_dup(struct ds_store *st, const char *sha256, int64_t *dup_of)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    *dup_of = 0;
+    rc = ds__store_stmt(st, DS__Q_FILE_DUP,
+                        "SELECT id FROM files WHERE sha256 = ?1 AND state <> 'quarantined' "
+                        "ORDER BY id LIMIT 1",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *dup_of = sqlite3_column_int64(s, 0);
+    }
+    else if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "file duplicate");
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_file_add(struct ds_store *st, const char *folder, const char *path, int64_t size,
+                      int64_t mtime_ns, const char *sha256, int64_t *file_id, int *duplicate)
+{
+    sqlite3_stmt *s = NULL;
+    char detail[48];
+    int64_t dup_of = 0;
+    int64_t id;
+    double now = ds__store_now();
+    int rc;
+
+    if (st == NULL || folder == NULL || path == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    if (sha256 != NULL) {
+        rc = file_find_dup(st, sha256, &dup_of);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    rc = ds__store_stmt(st, DS__Q_FILE_INSERT,
+                        "INSERT INTO files (folder, path, size, mtime_ns, sha256, state, "
+                        "duplicate_of, created_at, updated_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, folder, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, size);
+    sqlite3_bind_int64(s, 4, mtime_ns);
+    ds__store_bind_text(s, 5, sha256);
+    sqlite3_bind_text(s, 6, dup_of != 0 ? "duplicate" : "detected", -1, SQLITE_STATIC);
+    if (dup_of != 0) {
+        sqlite3_bind_int64(s, 7, dup_of);
+    }
+    sqlite3_bind_double(s, 8, now);
+    rc = ds__store_run(st, s, "file add");
+    if (rc != 0) {
+        goto out;
+    }
+    id = sqlite3_last_insert_rowid(st->db);
+    if (dup_of != 0) {
+        snprintf(detail, sizeof(detail), "same content as file %lld", (long long)dup_of);
+        rc = ds__store_event(st, "file_duplicate", id, NULL, 0, NULL, detail);
+    }
+    else {
+        rc = ds__store_event(st, "file_seen", id, NULL, 0, NULL, NULL);
+    }
+out:
+    ds__store_reset(s);
+    if (rc == 0) {
+        rc = ds__store_commit(st);
+    }
+    else {
+        ds__store_rollback(st);
+    }
+    if (rc == 0) {
+        if (file_id != NULL) {
+            *file_id = id;
+        }
+        if (duplicate != NULL) {
+            *duplicate = dup_of != 0;
+        }
+    }
+    return rc;
+}
+
+/* Reads a file's state into state[size]. */
+static int file_get_state(struct ds_store *st, int64_t file_id, char *state, size_t size)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    rc = ds__store_stmt(st, DS__Q_FILE_GET, "SELECT state FROM files WHERE id = ?1", &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, file_id);
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        rc = DS_ENOTFOUND;
+    }
+    else if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "file state");
+    }
+    else {
+        rc = ds__store_copy(state, size, (const char *)sqlite3_column_text(s, 0));
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_file_state(struct ds_store *st, int64_t file_id, char *state, size_t size)
+{
+    if (st == NULL || state == NULL || size == 0) {
+        return DS_EINVAL;
+    }
+    return file_get_state(st, file_id, state, size);
+}
+
+/* Deletes the file's jobs that are still `staging` (at most one). */
+static int file_drop_staging(struct ds_store *st, int64_t file_id)
+{
+    sqlite3_stmt *s = NULL;
+    char job_id[DS_UUID_LEN];
+    int src;
+    int rc;
+
+    rc = ds__store_stmt(st, DS__Q_FILE_JOBS_STAGING,
+                        "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
+    if (rc != 0) {
+        goto out;
+    }
+    for (;;) {
+        sqlite3_bind_int64(s, 1, file_id);
+        src = sqlite3_step(s);
+        if (src == SQLITE_DONE) {
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = ds__store_fail(st, src, "file jobs");
+            goto out;
+        }
+        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
+        ds__store_reset(s);
+        if (rc == 0) {
+            rc = ds__store_job_delete(st, job_id);
+        }
+        if (rc != 0) {
+            goto out;
+        }
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *code,
+                             const char *reason)
+{
+    sqlite3_stmt *s = NULL;
+    char state[24];
+    int rc;
+
+    if (st == NULL || code == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = file_get_state(st, file_id, state, sizeof(state));
+    if (rc != 0) {
+        goto out;
+    }
+    /* Once staged, the rows are in the queue and the file is not read again;
+     * a final state stays final. */
+    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
+        ds_log_error("store: file %lld is %s and cannot be quarantined", (long long)file_id, state);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    rc = file_drop_staging(st, file_id);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds__store_stmt(st, DS__Q_FILE_QUARANTINE,
+                        "UPDATE files SET state = 'quarantined', reason_code = ?2, reason = ?3, "
+                        "updated_at = ?4 WHERE id = ?1",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, file_id);
+    sqlite3_bind_text(s, 2, code, -1, SQLITE_STATIC);
+    ds__store_bind_text(s, 3, reason);
+    sqlite3_bind_double(s, 4, ds__store_now());
+    rc = ds__store_run(st, s, "file quarantine");
+    if (rc == 0) {
+        rc = ds__store_event(st, "file_quarantined", file_id, NULL, 0, code, reason);
+    }
+out:
+    ds__store_reset(s);
+    if (rc == 0) {
+        rc = ds__store_commit(st);
+    }
+    else {
+        ds__store_rollback(st);
+    }
+    return rc;
+}
+
+/* Copies of one files row, so the callback may call back into the store. */
+struct file_copy {
+    char *folder;
+    char *path;
+    char *sha256;
+};
+
+static void file_copy_free(struct file_copy *c)
+{
+    free(c->folder);
+    free(c->path);
+    free(c->sha256);
+    memset(c, 0, sizeof(*c));
+}
+
+static char *dup_text(sqlite3_stmt *s, int col)
+{
+    const char *t = (const char *)sqlite3_column_text(s, col);
+
+    return t != NULL ? strdup(t) : NULL;
+}
+
+int ds_store_files_detected(struct ds_store *st, ds_store_file_cb cb, void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    struct file_copy c = {0};
+    struct ds_file_info info;
+    int64_t last = 0;
+    int src;
+    int rc;
+
+    if (st == NULL || cb == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_stmt(st, DS__Q_FILES_DETECTED,
+                        "SELECT id, folder, path, sha256 FROM files "
+                        "WHERE state = 'detected' AND id > ?1 ORDER BY id LIMIT 1",
+                        &s);
+    if (rc != 0) {
+        return rc;
+    }
+    /* One row per query, the statement reset before the callback runs. */
+    for (;;) {
+        sqlite3_bind_int64(s, 1, last);
+        src = sqlite3_step(s);
+        if (src == SQLITE_DONE) {
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = ds__store_fail(st, src, "files detected");
+            goto out;
+        }
+        last = sqlite3_column_int64(s, 0);
+        c.folder = dup_text(s, 1);
+        c.path = dup_text(s, 2);
+        c.sha256 = dup_text(s, 3);
+        ds__store_reset(s);
+        if (c.folder == NULL || c.path == NULL) {
+            rc = DS_ENOMEM;
+            goto out;
+        }
+        info.id = last;
+        info.folder = c.folder;
+        info.path = c.path;
+        info.sha256 = c.sha256;
+        info.state = "detected";
+        rc = cb(ctx, &info);
+        file_copy_free(&c);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+out:
+    ds__store_reset(s);
+    file_copy_free(&c);
+    return rc;
+}
+
+/* ---- staging ------------------------------------------------------------ */
+
+/* Checks that a job field fits the struct ds_job_info it is read back into. */
+static int job_field_fits(const char *value, size_t size, const char *name)
+{
+    if (value == NULL || strlen(value) >= size) {
+        ds_log_error("store: job %s is missing or longer than %zu bytes", name, size - 1);
+        return DS_EINVAL;
+    }
+    return 0;
+}
+
+int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
+                       const char *practice, const char *import_type, const char *template_id,
+                       const char *filename, const char *sha256)
+{
+    struct ds_job_info sz; /* only for the sizes of its members */
+    sqlite3_stmt *s = NULL;
+    const char *base;
+    int changed = 0;
+    int rc;
+
+    if (st == NULL) {
+        return DS_EINVAL;
+    }
+    if (template_id == NULL) {
+        template_id = "";
+    }
+    base = filename != NULL ? strrchr(filename, '/') : NULL;
+    base = base != NULL ? base + 1 : filename;
+    rc = job_field_fits(job_id, sizeof(sz.id), "id");
+    if (rc == 0) {
+        rc = job_field_fits(practice, sizeof(sz.practice), "practice");
+    }
+    if (rc == 0) {
+        rc = job_field_fits(import_type, sizeof(sz.import_type), "import type");
+    }
+    if (rc == 0) {
+        rc = job_field_fits(template_id, sizeof(sz.template_id), "template id");
+    }
+    if (rc == 0) {
+        rc = job_field_fits(base, sizeof(sz.filename), "file name");
+    }
+    if (rc == 0) {
+        rc = job_field_fits(sha256, sizeof(sz.sha256), "sha256");
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_file_set_state(st, file_id, "detected", "staging", &changed);
+    if (rc != 0) {
+        goto out;
+    }
+    if (!changed) {
+        ds_log_error("store: file %lld is not detected; no job begins on it", (long long)file_id);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    rc = ds__store_stmt(st, DS__Q_JOB_INSERT,
+                        "INSERT INTO jobs (id, file_id, practice, import_type, template_id, "
+                        "filename, sha256, state, created_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staging', ?8)",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, file_id);
+    sqlite3_bind_text(s, 3, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, import_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, template_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, base, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 8, ds__store_now());
+    rc = ds__store_run(st, s, "job begin");
+    if (rc == 0) {
+        rc = ds__store_event(st, "job_created", file_id, job_id, 0, import_type, NULL);
+    }
+out:
+    ds__store_reset(s);
+    if (rc == 0) {
+        rc = ds__store_commit(st);
+    }
+    else {
+        ds__store_rollback(st);
+    }
+    return rc;
+}
+
+/* Whether items may be added to job_id: it must be `staging`. Remembered per
+ * connection so a million rows cost one lookup. */
+static int item_job_staging(struct ds_store *st, const char *job_id)
+{
+    char state[24];
+    int rc;
+
+    if (st->staging_job[0] != '\0' && strcmp(st->staging_job, job_id) == 0) {
+        return 0;
+    }
+    rc = ds__store_job_state(st, job_id, state, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    if (strcmp(state, "staging") != 0) {
+        ds_log_error("store: job %s is %s; items are added only while staging", job_id, state);
+        return DS_EINVAL;
+    }
+    return ds__store_copy(st->staging_job, sizeof(st->staging_job), job_id);
+}
+
+/* The row of an earlier valid item of the job with this key, or 0. INDEXED BY
+ * pins the items_key index: without statistics the planner would rather walk
+ * the job's rows through the primary key to test status, one full scan per
+ * row added. (It also makes preparing fail loudly if the index is gone.) */
+static int item_find_dup(struct ds_store *st, const char *job_id, const char *key, long *row)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    *row = 0;
+    rc = ds__store_stmt(st, DS__Q_ITEM_DUP,
+                        "SELECT row FROM items INDEXED BY items_key "
+                        "WHERE job_id = ?1 AND key = ?2 AND status = 'valid' LIMIT 1",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *row = (long)sqlite3_column_int64(s, 0);
+    }
+    else if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "item duplicate");
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const char *key,
+                      const char *fingerprint, const char *status, const char *record_json,
+                      const char *raw_json, const char *error, const char **stored_status)
+{
+    sqlite3_stmt *s = NULL;
+    const char *stored;
+    int valid = 0;
+    char dup_error[64];
+    long dup_row = 0;
+    int rc;
+
+    if (st == NULL || job_id == NULL || status == NULL || row < 1) {
+        return DS_EINVAL;
+    }
+    if (strcmp(status, DS_ITEM_VALID) == 0) {
+        stored = DS_ITEM_VALID;
+        valid = 1;
+        if (key == NULL) {
+            ds_log_error("store: job %s row %ld: a valid item needs a key", job_id, row);
+            return DS_EINVAL;
+        }
+    }
+    else if (strcmp(status, DS_ITEM_INVALID) == 0) {
+        stored = DS_ITEM_INVALID;
+    }
+    else {
+        ds_log_error("store: job %s row %ld: items are added valid or invalid", job_id, row);
+        return DS_EINVAL;
+    }
+    rc = item_job_staging(st, job_id);
+    if (rc != 0) {
+        return rc;
+    }
+    if (valid) {
+        rc = item_find_dup(st, job_id, key, &dup_row);
+        if (rc != 0) {
+            return rc;
+        }
+        if (dup_row != 0) {
+            stored = DS_ITEM_DUPLICATE;
+            snprintf(dup_error, sizeof(dup_error), "same key as row %ld", dup_row);
+            error = dup_error;
+        }
+    }
+    rc = ds__store_stmt(st, DS__Q_ITEM_INSERT,
+                        "INSERT INTO items (job_id, row, key, fingerprint, status, record, raw, "
+                        "error_code, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, row);
+    ds__store_bind_text(s, 3, key);
+    ds__store_bind_text(s, 4, fingerprint);
+    sqlite3_bind_text(s, 5, stored, -1, SQLITE_STATIC);
+    ds__store_bind_text(s, 6, record_json);
+    ds__store_bind_text(s, 7, raw_json);
+    if (dup_row != 0) {
+        sqlite3_bind_text(s, 8, "DUPLICATE_KEY", -1, SQLITE_STATIC);
+    }
+    ds__store_bind_text(s, 9, error);
+    rc = ds__store_run(st, s, "item add");
+    if (rc == 0 && stored_status != NULL) {
+        *stored_status = stored;
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+/* The batch being cut while ds_store_job_staged walks the rows. */
+struct cut {
+    long seq;   /* the batch's number, from 1 */
+    long first; /* its first and last row */
+    long last;
+    long nrows; /* rows in it so far */
+};
+
+/* Writes the batch cut so far, with its digest, and gives its valid items
+ * their batch_seq (a range of the primary key). */
+static int cut_flush(struct ds_store *st, const char *job_id, struct cut *c, double now)
+{
+    sqlite3_stmt *s = NULL;
+    char digest[DS_SHA256_HEX];
+    int rc;
+
+    ds_sha256_final(st->sha, digest);
+    rc = ds__store_stmt(st, DS__Q_BATCH_INSERT,
+                        "INSERT INTO batches (job_id, seq, state, first_row, last_row, nrows, "
+                        "digest, created_at, updated_at) "
+                        "VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?7)",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, c->seq);
+    sqlite3_bind_int64(s, 3, c->first);
+    sqlite3_bind_int64(s, 4, c->last);
+    sqlite3_bind_int64(s, 5, c->nrows);
+    sqlite3_bind_text(s, 6, digest, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_double(s, 7, now);
+    rc = ds__store_run(st, s, "batch insert");
+    ds__store_reset(s);
+    s = NULL;
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds__store_stmt(st, DS__Q_BATCH_ASSIGN,
+                        "UPDATE items SET batch_seq = ?2 "
+                        "WHERE job_id = ?1 AND row BETWEEN ?3 AND ?4 AND status = 'valid'",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, c->seq);
+    sqlite3_bind_int64(s, 3, c->first);
+    sqlite3_bind_int64(s, 4, c->last);
+    rc = ds__store_run(st, s, "batch assign");
+    if (rc == 0) {
+        c->seq++;
+        c->nrows = 0;
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+/* Feeds one row's digest line "<row>\t<key>\t<fingerprint>\n" to h. The
+ * uploader's digest (store_upload.c) uses the same function. */
+void ds__store_digest_row(struct ds_sha256 *h, long row, const char *key, const char *fingerprint)
+{
+    char num[24];
+    int n = snprintf(num, sizeof(num), "%ld\t", row);
+
+    ds_sha256_update(h, num, (size_t)n);
+    if (key != NULL) {
+        ds_sha256_update(h, key, strlen(key));
+    }
+    ds_sha256_update(h, "\t", 1);
+    if (fingerprint != NULL) {
+        ds_sha256_update(h, fingerprint, strlen(fingerprint));
+    }
+    ds_sha256_update(h, "\n", 1);
+}
+
+/*
+ * One pass over the job's items in row order (the primary key's order, no
+ * sort): counts them, checks that rows are 1..total_rows, and cuts the valid
+ * ones into batches as it goes, each batch written and its items marked as
+ * soon as it is full. Rows the walk has passed are the only ones updated, so
+ * the walk never meets a row it changed.
+ */
+static int job_cut(struct ds_store *st, const char *job_id, long total_rows, int batch_rows,
+                   long *nbatches)
+{
+    sqlite3_stmt *s = NULL;
+    struct cut c = {1, 0, 0, 0};
+    char scratch[DS_SHA256_HEX];
+    double now = ds__store_now();
+    long count = 0;
+    long maxrow = 0;
+    long row;
+    int src;
+    int rc;
+
+    rc = ds__store_stmt(st, DS__Q_ITEM_SCAN,
+                        "SELECT row, key, fingerprint, status = 'valid' FROM items "
+                        "WHERE job_id = ?1 ORDER BY row",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    ds_sha256_final(st->sha, scratch); /* starts a fresh digest */
+    for (;;) {
+        src = sqlite3_step(s);
+        if (src == SQLITE_DONE) {
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = ds__store_fail(st, src, "job cut");
+            goto out;
+        }
+        row = (long)sqlite3_column_int64(s, 0);
+        count++;
+        maxrow = row;
+        if (!sqlite3_column_int(s, 3)) {
+            continue;
+        }
+        if (c.nrows == 0) {
+            c.first = row;
+        }
+        c.last = row;
+        c.nrows++;
+        ds__store_digest_row(st->sha, row, (const char *)sqlite3_column_text(s, 1),
+                             (const char *)sqlite3_column_text(s, 2));
+        if (c.nrows == batch_rows) {
+            rc = cut_flush(st, job_id, &c, now);
+            if (rc != 0) {
+                goto out;
+            }
+        }
+    }
+    if (c.nrows > 0) {
+        rc = cut_flush(st, job_id, &c, now);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    if (count != total_rows || maxrow > total_rows) {
+        ds_log_error("store: job %s has %ld item(s) up to row %ld but %ld row(s) were read; "
+                     "every data row needs its item",
+                     job_id, count, maxrow, total_rows);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    *nbatches = c.seq - 1;
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows, int batch_rows)
+{
+    sqlite3_stmt *s = NULL;
+    char state[24];
+    char detail[64];
+    int64_t file_id = 0;
+    long nbatches = 0;
+    int changed = 0;
+    int rc;
+
+    if (st == NULL || job_id == NULL || total_rows < 0 || batch_rows < 1) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_job_state(st, job_id, state, &file_id);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(state, "staging") != 0) {
+        ds_log_error("store: job %s is %s, not staging", job_id, state);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    rc = job_cut(st, job_id, total_rows, batch_rows, &nbatches);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds__store_stmt(st, DS__Q_JOB_STAGED,
+                        "UPDATE jobs SET state = 'uploading', total_rows = ?2, staged_at = ?3 "
+                        "WHERE id = ?1",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, total_rows);
+    sqlite3_bind_double(s, 3, ds__store_now());
+    rc = ds__store_run(st, s, "job staged");
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds__store_file_set_state(st, file_id, "staging", "staged", &changed);
+    if (rc == 0 && !changed) {
+        ds_log_error("store: the file of job %s is not staging", job_id);
+        rc = DS_ECORRUPT;
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    snprintf(detail, sizeof(detail), "%ld rows, %ld batches", total_rows, nbatches);
+    rc = ds__store_event(st, "job_staged", file_id, job_id, 0, NULL, detail);
+out:
+    ds__store_reset(s);
+    if (strcmp(st->staging_job, job_id) == 0) {
+        st->staging_job[0] = '\0';
+    }
+    if (rc == 0) {
+        rc = ds__store_commit(st);
+    }
+    else {
+        ds__store_rollback(st);
+    }
+    return rc;
+}

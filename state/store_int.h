@@ -1,0 +1,134 @@
+/*
+ * store_int.h — what the store's files share and nobody else sees.
+ *
+ * The store is split by who calls it: store.c opens the database, applies
+ * the migrations, runs transactions, start-up recovery and the audit log;
+ * store_ingest.c records files and stages jobs (the watcher and the ingest
+ * thread); store_upload.c walks batches through delivery (the loop thread).
+ * They share one struct ds_store and the helpers below; only these files
+ * include sqlite3.h.
+ *
+ * Every statement is prepared once per connection and kept in st->stmt
+ * (sqlite3_prepare_v3 with SQLITE_PREPARE_PERSISTENT), bound with
+ * sqlite3_bind_*, and reset by ds__store_reset when the caller is done with
+ * it. No SQL text is ever built from a value, with one exception in store.c:
+ * PRAGMA user_version takes no parameter, so the schema version (an integer
+ * of our own) is formatted into it.
+ */
+#ifndef DS_STATE_STORE_INT_H
+#define DS_STATE_STORE_INT_H
+
+#include "state/store.h"
+
+#include <sqlite3.h>
+
+/* The cached statements, one slot each. The SQL text lives next to the code
+ * that runs it; the slot is filled on first use. */
+enum ds__store_q {
+    DS__Q_EVENT,
+    DS__Q_FILE_KNOWN,
+    DS__Q_FILE_DUP,
+    DS__Q_FILE_INSERT,
+    DS__Q_FILE_GET,
+    DS__Q_FILE_SET_STATE,
+    DS__Q_FILE_QUARANTINE,
+    DS__Q_FILES_DETECTED,
+    DS__Q_FILE_JOBS_STAGING,
+    DS__Q_JOB_INSERT,
+    DS__Q_JOB_STATE,
+    DS__Q_JOB_GET,
+    DS__Q_JOB_DELETE_ITEMS,
+    DS__Q_JOB_DELETE_BATCHES,
+    DS__Q_JOB_DELETE,
+    DS__Q_JOB_STAGED,
+    DS__Q_JOB_OPENED,
+    DS__Q_JOB_COMPLETED,
+    DS__Q_JOBS_UPLOADING,
+    DS__Q_JOBS_STAGING,
+    DS__Q_ITEM_DUP,
+    DS__Q_ITEM_INSERT,
+    DS__Q_ITEM_SCAN,
+    DS__Q_ITEM_COUNTS,
+    DS__Q_BATCH_INSERT,
+    DS__Q_BATCH_ASSIGN,
+    DS__Q_BATCH_GET,
+    DS__Q_BATCH_COUNTS,
+    DS__Q_BATCH_DUE,
+    DS__Q_BATCH_NEXT_DUE,
+    DS__Q_BATCH_IN_FLIGHT,
+    DS__Q_BATCH_ITEMS_SENT,
+    DS__Q_BATCH_ROWS,
+    DS__Q_BATCH_FILE_UPLOADING,
+    DS__Q_BATCH_RESULT,
+    DS__Q_BATCH_MISSING,
+    DS__Q_BATCH_ACKED,
+    DS__Q_BATCH_RETRY,
+    DS__Q_BATCH_REJECTED,
+    DS__Q_BATCH_ITEMS_REJECTED,
+    DS__Q_BATCHES_IN_FLIGHT,
+    DS__Q_BATCH_REQUEUE,
+    DS__Q_COUNT
+};
+
+struct ds_store {
+    sqlite3 *db;                     /* owned: the connection */
+    sqlite3_stmt *stmt[DS__Q_COUNT]; /* owned: cached statements, NULL until used */
+    struct ds_sha256 *sha;           /* owned: reused for batch digests */
+    int version;                     /* schema version in force */
+    int user_tx;                     /* 1 inside ds_store_tx_begin/commit */
+    char staging_job[DS_UUID_LEN];   /* last job item_add saw in `staging`, or "" */
+    char path[256];                  /* for messages: the database file */
+};
+
+/* Seconds since the Unix epoch, wall clock. */
+double ds__store_now(void);
+
+/* Turns a SQLite result code into a DS_E* code and logs what failed (SQLite's
+ * messages name tables and columns, never values). */
+int ds__store_fail(struct ds_store *st, int sqlite_rc, const char *what);
+
+/* The cached statement for slot q, preparing sql on first use. borrow. */
+int ds__store_stmt(struct ds_store *st, enum ds__store_q q, const char *sql, sqlite3_stmt **out);
+
+/* Resets a statement and clears its bindings. NULL-safe. */
+void ds__store_reset(sqlite3_stmt *s);
+
+/* Runs a statement that returns no row to its end. */
+int ds__store_run(struct ds_store *st, sqlite3_stmt *s, const char *what);
+
+/* Binds text that may be NULL (NULL binds SQL NULL). */
+int ds__store_bind_text(sqlite3_stmt *s, int i, const char *text);
+
+/* Opens the transaction of one state change: BEGIN IMMEDIATE, or a
+ * savepoint when the caller holds a transaction of its own
+ * (ds_store_tx_begin). Each successful
+ * ds__store_begin is followed by exactly one ds__store_commit or
+ * ds__store_rollback. */
+int ds__store_begin(struct ds_store *st);
+int ds__store_commit(struct ds_store *st);
+void ds__store_rollback(struct ds_store *st);
+
+/* Appends an event inside the current transaction. */
+int ds__store_event(struct ds_store *st, const char *kind, int64_t file_id, const char *job_id,
+                    long seq, const char *code, const char *detail);
+
+/* Reads a job's state and file id. DS_ENOTFOUND if there is no such job.
+ * state (may be NULL) receives at most 24 bytes. */
+int ds__store_job_state(struct ds_store *st, const char *job_id, char state[24], int64_t *file_id);
+
+/* Moves a file from state `from` to `to`; *changed (may be NULL) is 1 if
+ * it was in `from`, else 0. */
+int ds__store_file_set_state(struct ds_store *st, int64_t file_id, const char *from, const char *to,
+                             int *changed);
+
+/* Deletes a job that never finished staging, with its items and batches. */
+int ds__store_job_delete(struct ds_store *st, const char *job_id);
+
+/* Feeds one row's line of the Batch-Digest, "<row>\t<key>\t<fingerprint>\n"
+ * (a NULL key or fingerprint counts as empty), to h. */
+void ds__store_digest_row(struct ds_sha256 *h, long row, const char *key, const char *fingerprint);
+
+/* Copies src into dst[size]; DS_ETOOBIG if it does not fit. */
+int ds__store_copy(char *dst, size_t size, const char *src);
+
+#endif

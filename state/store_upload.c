@@ -1,0 +1,900 @@
+/*
+ * store_upload.c — delivery: what the loop thread's uploader reads and
+ * writes as batches go to the cloud and come back.
+ *
+ * A batch is a run of consecutive valid items of one job, cut by
+ * ds_store_job_staged; its items are found through the primary key (the
+ * batch's row range) and their batch_seq. Each transition below checks the
+ * state it starts from, so a late or doubled call is refused (DS_EINVAL)
+ * instead of bending the state machine; the diagram is in store.c.
+ *
+ * The cloud's answers are hostile input: a result for a row the batch does
+ * not hold, or a second result for the same row, changes nothing (it is
+ * counted in the batch_acked event); an unknown status is refused.
+ */
+#include "state/store_int.h"
+
+#include "agent/core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A batches row. */
+struct batch {
+    char state[16];
+    long first_row;
+    long last_row;
+    long nrows;
+    int attempts;
+    char digest[DS_SHA256_HEX];
+};
+
+static int batch_get(struct ds_store *st, const char *job_id, long seq, struct batch *b)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    rc = ds__store_stmt(st, DS__Q_BATCH_GET,
+                        "SELECT state, first_row, last_row, nrows, attempts, digest FROM batches "
+                        "WHERE job_id = ?1 AND seq = ?2",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, seq);
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        rc = DS_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "batch get");
+        goto out;
+    }
+    rc = ds__store_copy(b->state, sizeof(b->state), (const char *)sqlite3_column_text(s, 0));
+    b->first_row = (long)sqlite3_column_int64(s, 1);
+    b->last_row = (long)sqlite3_column_int64(s, 2);
+    b->nrows = (long)sqlite3_column_int64(s, 3);
+    b->attempts = sqlite3_column_int(s, 4);
+    if (rc == 0) {
+        rc = ds__store_copy(b->digest, sizeof(b->digest), (const char *)sqlite3_column_text(s, 5));
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+/* Ends a state change: commit on success, roll back otherwise. */
+static int finish(struct ds_store *st, int rc)
+{
+    if (rc == 0) {
+        return ds__store_commit(st);
+    }
+    ds__store_rollback(st);
+    return rc;
+}
+
+static int refuse(const char *job_id, long seq, const char *state, const char *what)
+{
+    ds_log_error("store: job %s batch %ld is %s; cannot %s", job_id, seq, state, what);
+    return DS_EINVAL;
+}
+
+/* ---- jobs --------------------------------------------------------------- */
+
+int ds_store_job_get(struct ds_store *st, const char *job_id, struct ds_job_info *out)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    if (st == NULL || job_id == NULL || out == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_stmt(st, DS__Q_JOB_GET,
+                        "SELECT id, practice, import_type, template_id, filename, sha256, state, "
+                        "total_rows, remote_open FROM jobs WHERE id = ?1",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        rc = DS_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "job get");
+        goto out;
+    }
+    memset(out, 0, sizeof(*out));
+    /* ds_store_job_begin checked every length, so these copies fit. */
+    rc = ds__store_copy(out->id, sizeof(out->id), (const char *)sqlite3_column_text(s, 0));
+    if (rc == 0) {
+        rc = ds__store_copy(out->practice, sizeof(out->practice),
+                            (const char *)sqlite3_column_text(s, 1));
+    }
+    if (rc == 0) {
+        rc = ds__store_copy(out->import_type, sizeof(out->import_type),
+                            (const char *)sqlite3_column_text(s, 2));
+    }
+    if (rc == 0) {
+        rc = ds__store_copy(out->template_id, sizeof(out->template_id),
+                            (const char *)sqlite3_column_text(s, 3));
+    }
+    if (rc == 0) {
+        rc = ds__store_copy(out->filename, sizeof(out->filename),
+                            (const char *)sqlite3_column_text(s, 4));
+    }
+    if (rc == 0) {
+        rc = ds__store_copy(out->sha256, sizeof(out->sha256),
+                            (const char *)sqlite3_column_text(s, 5));
+    }
+    if (rc == 0) {
+        rc =
+            ds__store_copy(out->state, sizeof(out->state), (const char *)sqlite3_column_text(s, 6));
+    }
+    out->total_rows = (long)sqlite3_column_int64(s, 7);
+    out->remote_open = sqlite3_column_int(s, 8);
+    if (rc != 0) {
+        rc = DS_ECORRUPT;
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    struct ds_job_info job;
+    char id[DS_UUID_LEN];
+    sqlite3_int64 last = 0;
+    int src;
+    int rc;
+
+    if (st == NULL || cb == NULL) {
+        return DS_EINVAL;
+    }
+    /* Oldest first: jobs.rowid grows with each job created. One job per
+     * query, the statement reset before the callback runs, so the callback
+     * may call back into the store. */
+    rc = ds__store_stmt(st, DS__Q_JOBS_UPLOADING,
+                        "SELECT rowid, id FROM jobs WHERE state = 'uploading' AND rowid > ?1 "
+                        "ORDER BY rowid LIMIT 1",
+                        &s);
+    if (rc != 0) {
+        return rc;
+    }
+    for (;;) {
+        sqlite3_bind_int64(s, 1, last);
+        src = sqlite3_step(s);
+        if (src == SQLITE_DONE) {
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = ds__store_fail(st, src, "jobs uploading");
+            goto out;
+        }
+        last = sqlite3_column_int64(s, 0);
+        rc = ds__store_copy(id, sizeof(id), (const char *)sqlite3_column_text(s, 1));
+        ds__store_reset(s);
+        if (rc == 0) {
+            rc = ds_store_job_get(st, id, &job);
+        }
+        if (rc == 0) {
+            rc = cb(ctx, &job);
+        }
+        if (rc != 0) {
+            goto out;
+        }
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_job_opened(struct ds_store *st, const char *job_id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (st == NULL || job_id == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_stmt(st, DS__Q_JOB_OPENED, "UPDATE jobs SET remote_open = 1 WHERE id = ?1", &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    rc = ds__store_run(st, s, "job opened");
+    if (rc == 0 && sqlite3_changes(st->db) == 0) {
+        rc = DS_ENOTFOUND;
+    }
+    if (rc == 0) {
+        rc = ds__store_event(st, "job_opened", 0, job_id, 0, NULL, NULL);
+    }
+out:
+    ds__store_reset(s);
+    return finish(st, rc);
+}
+
+int ds_store_job_batch_counts(struct ds_store *st, const char *job_id, struct ds_batch_counts *out)
+{
+    sqlite3_stmt *s = NULL;
+    const char *state;
+    long n;
+    int src;
+    int rc;
+
+    if (st == NULL || job_id == NULL || out == NULL) {
+        return DS_EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    rc = ds__store_job_state(st, job_id, NULL, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_stmt(st, DS__Q_BATCH_COUNTS,
+                        "SELECT state, count(*) FROM batches WHERE job_id = ?1 GROUP BY state", &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        state = (const char *)sqlite3_column_text(s, 0);
+        n = (long)sqlite3_column_int64(s, 1);
+        if (strcmp(state, "pending") == 0) {
+            out->pending = n;
+        }
+        else if (strcmp(state, "in_flight") == 0) {
+            out->in_flight = n;
+        }
+        else if (strcmp(state, "retry_wait") == 0) {
+            out->retry_wait = n;
+        }
+        else if (strcmp(state, "acked") == 0) {
+            out->acked = n;
+        }
+        else if (strcmp(state, "rejected") == 0) {
+            out->rejected = n;
+        }
+    }
+    if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "batch counts");
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_item_counts *out)
+{
+    static const char *const names[] = {"valid",        "invalid", "duplicate", "sent",
+                                        "created",      "updated", "unchanged", "conflict",
+                                        "needs_review", "rejected"};
+    sqlite3_stmt *s = NULL;
+    const char *status;
+    long *slot[sizeof(names) / sizeof(names[0])];
+    long n;
+    int src;
+    int rc;
+
+    if (st == NULL || job_id == NULL || out == NULL) {
+        return DS_EINVAL;
+    }
+    memset(out, 0, sizeof(*out));
+    slot[0] = &out->valid;
+    slot[1] = &out->invalid;
+    slot[2] = &out->duplicate;
+    slot[3] = &out->sent;
+    slot[4] = &out->created;
+    slot[5] = &out->updated;
+    slot[6] = &out->unchanged;
+    slot[7] = &out->conflict;
+    slot[8] = &out->needs_review;
+    slot[9] = &out->rejected;
+    rc = ds__store_job_state(st, job_id, NULL, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_stmt(st, DS__Q_ITEM_COUNTS,
+                        "SELECT status, count(*) FROM items WHERE job_id = ?1 GROUP BY status", &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        status = (const char *)sqlite3_column_text(s, 0);
+        n = (long)sqlite3_column_int64(s, 1);
+        out->total += n;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+            if (strcmp(status, names[i]) == 0) {
+                *slot[i] = n;
+                break;
+            }
+        }
+    }
+    if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "item counts");
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_job_completed(struct ds_store *st, const char *job_id)
+{
+    sqlite3_stmt *s = NULL;
+    struct ds_batch_counts b;
+    struct ds_item_counts c;
+    const char *final;
+    char state[24];
+    char detail[160];
+    int64_t file_id = 0;
+    int changed = 0;
+    int rc;
+
+    if (st == NULL || job_id == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_job_state(st, job_id, state, &file_id);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(state, "completed") == 0 || strcmp(state, "completed_with_errors") == 0) {
+        goto out; /* told twice: nothing to do */
+    }
+    if (strcmp(state, "uploading") != 0) {
+        ds_log_error("store: job %s is %s; cannot complete it", job_id, state);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    rc = ds_store_job_batch_counts(st, job_id, &b);
+    if (rc != 0) {
+        goto out;
+    }
+    if (b.pending + b.in_flight + b.retry_wait > 0) {
+        ds_log_error("store: job %s still has %ld batch(es) to deliver", job_id,
+                     b.pending + b.in_flight + b.retry_wait);
+        rc = DS_EBUSY;
+        goto out;
+    }
+    rc = ds_store_job_item_counts(st, job_id, &c);
+    if (rc != 0) {
+        goto out;
+    }
+    /* Duplicates are fine: the first row with the key went. Anything not
+     * settled by the cloud (valid, sent) cannot remain with every batch
+     * final, but would count as an error. */
+    final = c.invalid + c.rejected + c.conflict + c.needs_review + c.valid + c.sent > 0
+                ? "completed_with_errors"
+                : "completed";
+    rc = ds__store_stmt(st, DS__Q_JOB_COMPLETED,
+                        "UPDATE jobs SET state = ?2, completed_at = ?3 WHERE id = ?1", &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, final, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 3, ds__store_now());
+    rc = ds__store_run(st, s, "job completed");
+    if (rc == 0) {
+        rc = ds__store_file_set_state(st, file_id, "uploading", "done", &changed);
+    }
+    if (rc == 0 && !changed) {
+        /* A job without a batch never went uploading. */
+        rc = ds__store_file_set_state(st, file_id, "staged", "done", &changed);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    snprintf(detail, sizeof(detail),
+             "%ld rows: %ld created, %ld updated, %ld unchanged, %ld duplicate, %ld invalid, "
+             "%ld rejected, %ld conflict, %ld needs_review",
+             c.total, c.created, c.updated, c.unchanged, c.duplicate, c.invalid, c.rejected,
+             c.conflict, c.needs_review);
+    rc = ds__store_event(st, "job_completed", file_id, job_id, 0, final, detail);
+out:
+    ds__store_reset(s);
+    return finish(st, rc);
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+/* The earliest future next attempt among the job's retry_wait batches, or
+ * 0. */
+static int batch_next_due(struct ds_store *st, const char *job_id, double now, double *next_due)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    *next_due = 0;
+    rc = ds__store_stmt(st, DS__Q_BATCH_NEXT_DUE,
+                        "SELECT min(next_attempt_at) FROM batches WHERE job_id = ?1 "
+                        "AND state = 'retry_wait' AND next_attempt_at > ?2",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, now);
+    src = sqlite3_step(s);
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "batch next due");
+        goto out;
+    }
+    if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        *next_due = sqlite3_column_double(s, 0);
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
+                        ds_store_seq_skip_cb skip, void *ctx, long *seq, double *next_due)
+{
+    sqlite3_stmt *s = NULL;
+    long candidate;
+    int found = 0;
+    int src;
+    int rc;
+
+    if (st == NULL || job_id == NULL || seq == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_stmt(
+        st, DS__Q_BATCH_DUE,
+        "SELECT seq FROM batches WHERE job_id = ?1 "
+        "AND (state = 'pending' OR (state = 'retry_wait' AND next_attempt_at <= ?2)) "
+        "ORDER BY seq",
+        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, now);
+    /* skip looks only at the uploader's own bookkeeping; it must not call
+     * into the store while this statement runs. */
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        candidate = (long)sqlite3_column_int64(s, 0);
+        if (skip == NULL || skip(ctx, candidate) == 0) {
+            *seq = candidate;
+            found = 1;
+            break;
+        }
+    }
+    if (!found && src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "batch next");
+        goto out;
+    }
+    if (next_due != NULL) {
+        rc = batch_next_due(st, job_id, now, next_due);
+    }
+out:
+    ds__store_reset(s);
+    return rc != 0 ? rc : found;
+}
+
+/* Sets the batch in flight, its items sent, and the file uploading with the
+ * job's first batch. */
+static int send_mark(struct ds_store *st, const char *job_id, long seq, const struct batch *b)
+{
+    sqlite3_stmt *s = NULL;
+    int64_t file_id = 0;
+    char state[24];
+    char detail[32];
+    int changed = 0;
+    int rc;
+
+    rc = ds__store_job_state(st, job_id, state, &file_id);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(state, "uploading") != 0) {
+        ds_log_error("store: job %s is %s; its batches are not sent", job_id, state);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    rc = ds__store_stmt(st, DS__Q_BATCH_IN_FLIGHT,
+                        "UPDATE batches SET state = 'in_flight', attempts = attempts + 1, "
+                        "next_attempt_at = NULL, updated_at = ?3 WHERE job_id = ?1 AND seq = ?2",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, seq);
+    sqlite3_bind_double(s, 3, ds__store_now());
+    rc = ds__store_run(st, s, "batch in flight");
+    ds__store_reset(s);
+    s = NULL;
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds__store_stmt(st, DS__Q_BATCH_ITEMS_SENT,
+                        "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
+                        "AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 AND status = 'valid'",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, b->first_row);
+    sqlite3_bind_int64(s, 3, b->last_row);
+    sqlite3_bind_int64(s, 4, seq);
+    rc = ds__store_run(st, s, "items sent");
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds__store_file_set_state(st, file_id, "staged", "uploading", &changed);
+    if (rc == 0 && changed) {
+        rc = ds__store_event(st, "file_uploading", file_id, job_id, 0, NULL, NULL);
+    }
+    if (rc == 0) {
+        snprintf(detail, sizeof(detail), "attempt %d", b->attempts + 1);
+        rc = ds__store_event(st, "batch_sent", 0, job_id, seq, NULL, detail);
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+/* Hands the batch's rows to cb in row order and checks them against the
+ * batch: the same count and the digest fixed when it was cut. */
+static int send_rows(struct ds_store *st, const char *job_id, long seq, const struct batch *b,
+                     ds_store_row_cb cb, void *ctx)
+{
+    sqlite3_stmt *s = NULL;
+    struct ds_batch_row r;
+    char digest[DS_SHA256_HEX];
+    long n = 0;
+    int src;
+    int rc;
+
+    rc = ds__store_stmt(st, DS__Q_BATCH_ROWS,
+                        "SELECT row, key, fingerprint, record FROM items WHERE job_id = ?1 "
+                        "AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 ORDER BY row",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, b->first_row);
+    sqlite3_bind_int64(s, 3, b->last_row);
+    sqlite3_bind_int64(s, 4, seq);
+    ds_sha256_final(st->sha, digest); /* starts a fresh digest */
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        r.row = (long)sqlite3_column_int64(s, 0);
+        r.key = (const char *)sqlite3_column_text(s, 1);
+        r.fingerprint = (const char *)sqlite3_column_text(s, 2);
+        r.record_json = (const char *)sqlite3_column_text(s, 3);
+        ds__store_digest_row(st->sha, r.row, r.key, r.fingerprint);
+        n++;
+        if (cb != NULL) {
+            rc = cb(ctx, &r);
+            if (rc != 0) {
+                goto out;
+            }
+        }
+    }
+    if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "batch rows");
+        goto out;
+    }
+    ds_sha256_final(st->sha, digest);
+    if (n != b->nrows || strcmp(digest, b->digest) != 0) {
+        ds_log_error("store: job %s batch %ld no longer matches its digest (%ld of %ld rows)",
+                     job_id, seq, n, b->nrows);
+        rc = DS_ECORRUPT;
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_store_row_cb cb,
+                        void *ctx, char digest[DS_SHA256_HEX], int *attempts)
+{
+    struct batch b;
+    int rc;
+
+    if (st == NULL || job_id == NULL || digest == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = batch_get(st, job_id, seq, &b);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(b.state, "pending") != 0 && strcmp(b.state, "retry_wait") != 0) {
+        rc = refuse(job_id, seq, b.state, "send it");
+        goto out;
+    }
+    rc = send_mark(st, job_id, seq, &b);
+    if (rc == 0) {
+        /* Inside the transaction: a callback that fails (a row too big for
+         * the body, say) leaves the batch as it was. cb must not call into
+         * the store. */
+        rc = send_rows(st, job_id, seq, &b, cb, ctx);
+    }
+out:
+    rc = finish(st, rc);
+    if (rc == 0) {
+        memcpy(digest, b.digest, DS_SHA256_HEX);
+        if (attempts != NULL) {
+            *attempts = b.attempts + 1;
+        }
+    }
+    return rc;
+}
+
+static int result_status_ok(const char *status)
+{
+    static const char *const ok[] = {"created",  "updated",      "unchanged",
+                                     "conflict", "needs_review", "rejected"};
+
+    for (size_t i = 0; status != NULL && i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (strcmp(status, ok[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Writes each result on its item; *unknown counts the results that matched
+ * no item of the batch still `sent`. */
+static int acked_results(struct ds_store *st, const char *job_id, long seq,
+                         const struct ds_item_result *results, size_t n, long *unknown)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    rc = ds__store_stmt(st, DS__Q_BATCH_RESULT,
+                        "UPDATE items SET status = ?4, record_id = ?5, error_code = ?6, error = ?7 "
+                        "WHERE job_id = ?1 AND row = ?2 AND batch_seq = ?3 AND status = 'sent'",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!result_status_ok(results[i].status)) {
+            ds_log_error("store: job %s batch %ld row %ld: unknown result status", job_id, seq,
+                         results[i].row);
+            rc = DS_EINVAL;
+            goto out;
+        }
+        sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, results[i].row);
+        sqlite3_bind_int64(s, 3, seq);
+        sqlite3_bind_text(s, 4, results[i].status, -1, SQLITE_STATIC);
+        ds__store_bind_text(s, 5, results[i].record_id);
+        ds__store_bind_text(s, 6, results[i].error_code);
+        ds__store_bind_text(s, 7, results[i].error_msg);
+        rc = ds__store_run(st, s, "item result");
+        ds__store_reset(s);
+        if (rc != 0) {
+            goto out;
+        }
+        if (sqlite3_changes(st->db) == 0) {
+            (*unknown)++;
+        }
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+/* Items of the batch the answer did not mention: `rejected`. */
+static int acked_missing(struct ds_store *st, const char *job_id, long seq, const struct batch *b,
+                         long *missing)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    rc = ds__store_stmt(st, DS__Q_BATCH_MISSING,
+                        "UPDATE items SET status = 'rejected', error_code = 'MISSING_RESULT', "
+                        "error = 'the cloud returned no result for this row' "
+                        "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 "
+                        "AND status = 'sent'",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, b->first_row);
+    sqlite3_bind_int64(s, 3, b->last_row);
+    sqlite3_bind_int64(s, 4, seq);
+    rc = ds__store_run(st, s, "items missing");
+    if (rc == 0) {
+        *missing = sqlite3_changes(st->db);
+    }
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+/* Moves a batch to `acked`, `retry_wait` or `rejected` with its error. */
+static int batch_set(struct ds_store *st, enum ds__store_q q, const char *sql, const char *job_id,
+                     long seq, double next_at, const char *code, const char *message)
+{
+    sqlite3_stmt *s = NULL;
+    int nparams;
+    int rc;
+
+    rc = ds__store_stmt(st, q, sql, &s);
+    if (rc != 0) {
+        goto out;
+    }
+    /* ?1 job, ?2 seq, ?3 now, then what the statement uses of ?4 next
+     * attempt, ?5 code, ?6 message. */
+    nparams = sqlite3_bind_parameter_count(s);
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, seq);
+    sqlite3_bind_double(s, 3, ds__store_now());
+    if (nparams >= 4) {
+        sqlite3_bind_double(s, 4, next_at);
+    }
+    if (nparams >= 6) {
+        ds__store_bind_text(s, 5, code);
+        ds__store_bind_text(s, 6, message);
+    }
+    rc = ds__store_run(st, s, "batch state");
+out:
+    ds__store_reset(s);
+    return rc;
+}
+
+int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
+                         const struct ds_item_result *results, size_t n)
+{
+    struct batch b;
+    char detail[96];
+    long unknown = 0;
+    long missing = 0;
+    int rc;
+
+    if (st == NULL || job_id == NULL || (results == NULL && n > 0)) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = batch_get(st, job_id, seq, &b);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(b.state, "in_flight") != 0) {
+        rc = refuse(job_id, seq, b.state, "acknowledge it");
+        goto out;
+    }
+    rc = acked_results(st, job_id, seq, results, n, &unknown);
+    if (rc == 0) {
+        rc = acked_missing(st, job_id, seq, &b, &missing);
+    }
+    if (rc == 0) {
+        rc = batch_set(st, DS__Q_BATCH_ACKED,
+                       "UPDATE batches SET state = 'acked', updated_at = ?3 "
+                       "WHERE job_id = ?1 AND seq = ?2",
+                       job_id, seq, 0, NULL, NULL);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    if (unknown > 0 || missing > 0) {
+        ds_log_warn("store: job %s batch %ld: %ld row(s) without a result, %ld result(s) for no "
+                    "row of the batch",
+                    job_id, seq, missing, unknown);
+    }
+    snprintf(detail, sizeof(detail), "%zu results, %ld missing, %ld unmatched", n, missing,
+             unknown);
+    rc = ds__store_event(st, "batch_acked", 0, job_id, seq, missing > 0 ? "MISSING_RESULT" : NULL,
+                         detail);
+out:
+    return finish(st, rc);
+}
+
+int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, double next_at,
+                         const char *code)
+{
+    struct batch b;
+    int rc;
+
+    if (st == NULL || job_id == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = batch_get(st, job_id, seq, &b);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(b.state, "in_flight") != 0) {
+        rc = refuse(job_id, seq, b.state, "retry it");
+        goto out;
+    }
+    rc = batch_set(st, DS__Q_BATCH_RETRY,
+                   "UPDATE batches SET state = 'retry_wait', updated_at = ?3, "
+                   "next_attempt_at = ?4, last_error_code = ?5, last_error = ?6 "
+                   "WHERE job_id = ?1 AND seq = ?2",
+                   job_id, seq, next_at, code, NULL);
+    if (rc == 0) {
+        rc = ds__store_event(st, "batch_retry", 0, job_id, seq, code, NULL);
+    }
+out:
+    return finish(st, rc);
+}
+
+int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, const char *code,
+                            const char *message)
+{
+    sqlite3_stmt *s = NULL;
+    struct batch b;
+    int rc;
+
+    if (st == NULL || job_id == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = batch_get(st, job_id, seq, &b);
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(b.state, "pending") != 0 && strcmp(b.state, "in_flight") != 0 &&
+        strcmp(b.state, "retry_wait") != 0) {
+        rc = refuse(job_id, seq, b.state, "reject it");
+        goto out;
+    }
+    rc = batch_set(st, DS__Q_BATCH_REJECTED,
+                   "UPDATE batches SET state = 'rejected', updated_at = ?3, "
+                   "next_attempt_at = NULL, last_error_code = ?5, last_error = ?6 "
+                   "WHERE job_id = ?1 AND seq = ?2",
+                   job_id, seq, 0, code, message);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = ds__store_stmt(st, DS__Q_BATCH_ITEMS_REJECTED,
+                        "UPDATE items SET status = 'rejected', error_code = ?5, error = ?6 "
+                        "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 "
+                        "AND status IN ('valid', 'sent')",
+                        &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, b.first_row);
+    sqlite3_bind_int64(s, 3, b.last_row);
+    sqlite3_bind_int64(s, 4, seq);
+    ds__store_bind_text(s, 5, code);
+    ds__store_bind_text(s, 6, message);
+    rc = ds__store_run(st, s, "items rejected");
+    if (rc == 0) {
+        rc = ds__store_event(st, "batch_rejected", 0, job_id, seq, code, message);
+    }
+out:
+    ds__store_reset(s);
+    return finish(st, rc);
+}
