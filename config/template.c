@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TEMPLATE_MAX_BYTES (1024 * 1024) /* a template file larger than this is refused */
-#define TEMPLATE_ID_MAX 64               /* characters in an id */
-#define TEMPLATE_COLUMNS_MAX 64          /* aliases for one field */
+#define TEMPLATE_MAX_BYTES ((size_t)1024 * 1024) /* a template file larger than this is refused */
+#define TEMPLATE_ID_MAX 64                       /* characters in an id */
+#define TEMPLATE_COLUMNS_MAX 64                  /* aliases for one field */
 
 /* Built by the Makefile from the JSON files in config/templates (installer/embed.sh). */
 extern const char *const ds_builtin_templates[];
@@ -231,8 +231,8 @@ static int build_fields(struct ds_template *t, json_t *fields, const char *const
         (void)key;
         ncols += json_array_size(json_object_get(f, "columns")) + 1;
     }
-    t->fields = calloc(json_object_size(fields), sizeof(*t->fields));
-    t->columns = calloc(ncols, sizeof(*t->columns));
+    t->fields = calloc(json_object_size(fields) + 1, sizeof(*t->fields));
+    t->columns = calloc(ncols + 1, sizeof(*t->columns));
     if (t->fields == NULL || t->columns == NULL) {
         return DS_ENOMEM;
     }
@@ -443,7 +443,6 @@ int ds_template_find(const char *dir, const char *id, struct ds_template **out,
         if (rc != DS_ENOTFOUND) {
             goto out;
         }
-        rc = 0;
     }
     for (size_t i = 0; ds_builtin_templates_names[i] != NULL; i++) {
         if (strcmp(ds_builtin_templates_names[i], name) == 0) {

@@ -33,14 +33,13 @@
 #include "agent/map/normalize.h"
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAP_VALUE_MAX (2 * DS_READ_MAX_FIELD) /* a normalized value */
-#define MAP_EXT_ID_MAX 64                     /* characters in an external id */
-#define MAP_HASH_INPUT_MAX (4 * DS_READ_MAX_FIELD)
+#define MAP_VALUE_MAX (2 * (size_t)DS_READ_MAX_FIELD) /* a normalized value */
+#define MAP_EXT_ID_MAX 64                             /* characters in an external id */
+#define MAP_HASH_INPUT_MAX (4 * (size_t)DS_READ_MAX_FIELD)
 
 enum field_state {
     FIELD_ABSENT = 0, /* no value */
@@ -307,29 +306,29 @@ static enum field_state key_state(const struct ds_mapper *m, int k)
     return m->keyidx[k] < 0 ? FIELD_ABSENT : m->state[m->keyidx[k]];
 }
 
-/* Appends the parts to the hash input, separated by 0x1f, and writes
- * "h:<sha256 hex>" into key. */
-static int hash_key(struct ds_mapper *m, char key[DS_MAP_KEY_MAX], int nparts, ...)
+/* A part of a key's hash input. */
+struct key_part {
+    const char *text; /* the value, or a fixed word */
+    int fold;         /* pass it through ds_norm_fold */
+};
+
+/* Joins the parts with 0x1f and writes "h:<sha256 hex>" into key. */
+static int hash_key(struct ds_mapper *m, char key[DS_MAP_KEY_MAX], const struct key_part *parts,
+                    size_t nparts)
 {
     char hex[DS_SHA256_HEX];
-    va_list ap;
     int rc = 0;
 
     ds_buf_reset(&m->hash);
-    va_start(ap, nparts);
-    for (int i = 0; i < nparts && rc == 0; i++) {
-        const char *part = va_arg(ap, const char *);
-        int fold = va_arg(ap, int);
-
+    for (size_t i = 0; i < nparts && rc == 0; i++) {
         if (i > 0) {
             rc = ds_buf_append(&m->hash, "\x1f", 1);
         }
         if (rc == 0) {
-            rc = fold ? ds_norm_fold(part, strlen(part), &m->hash)
-                      : ds_buf_append_str(&m->hash, part);
+            rc = parts[i].fold ? ds_norm_fold(parts[i].text, strlen(parts[i].text), &m->hash)
+                               : ds_buf_append_str(&m->hash, parts[i].text);
         }
     }
-    va_end(ap);
     if (rc != 0) {
         return rc;
     }
@@ -365,13 +364,26 @@ static int compute_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped 
         return 0;
     }
     if (ln == FIELD_OK && fn == FIELD_OK && dob == FIELD_OK) {
-        return hash_key(m, out->key, 5, "patients", 0, "name_dob", 0,
-                        key_value(m, rec, K_LAST_NAME), 1, key_value(m, rec, K_FIRST_NAME), 1,
-                        key_value(m, rec, K_DATE_OF_BIRTH), 0);
+        const struct key_part parts[] = {
+            {"patients", 0},
+            {"name_dob", 0},
+            {key_value(m, rec, K_LAST_NAME), 1},
+            {key_value(m, rec, K_FIRST_NAME), 1},
+            {key_value(m, rec, K_DATE_OF_BIRTH), 0},
+        };
+
+        return hash_key(m, out->key, parts, 5);
     }
     switch (key_state(m, K_EMAIL)) {
-    case FIELD_OK:
-        return hash_key(m, out->key, 3, "patients", 0, "email", 0, key_value(m, rec, K_EMAIL), 0);
+    case FIELD_OK: {
+        const struct key_part parts[] = {
+            {"patients", 0},
+            {"email", 0},
+            {key_value(m, rec, K_EMAIL), 0},
+        };
+
+        return hash_key(m, out->key, parts, 3);
+    }
     case FIELD_BAD:
         return 0;
     case FIELD_ABSENT:
@@ -379,9 +391,15 @@ static int compute_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped 
     }
     for (size_t i = 0; i < sizeof(phones) / sizeof(phones[0]); i++) {
         switch (key_state(m, phones[i])) {
-        case FIELD_OK:
-            return hash_key(m, out->key, 3, "patients", 0, "phone", 0, key_value(m, rec, phones[i]),
-                            0);
+        case FIELD_OK: {
+            const struct key_part parts[] = {
+                {"patients", 0},
+                {"phone", 0},
+                {key_value(m, rec, phones[i]), 0},
+            };
+
+            return hash_key(m, out->key, parts, 3);
+        }
         case FIELD_BAD:
             return 0;
         case FIELD_ABSENT:
@@ -456,6 +474,7 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     json_t *rec = NULL;
     const char *problem;
     int none = 0;
+    int got;
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
@@ -483,24 +502,22 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
         }
         ds_buf_reset(&m->value);
         problem = "not acceptable";
-        rc = f->fn(in, len, &m->value, &problem);
-        if (rc == DS_EINVAL) {
-            rc = 0;
+        got = f->fn(in, len, &m->value, &problem);
+        if (got == DS_EINVAL) {
             m->state[i] = FIELD_BAD;
             set_invalid(out, f->name, problem);
             continue;
         }
-        if (rc < 0) {
+        if (got < 0) {
+            rc = got;
             goto out;
         }
-        if (rc == DS_NORM_ABSENT) {
-            rc = 0;
+        if (got == DS_NORM_ABSENT) {
             if (f->required) {
                 set_invalid(out, f->name, "required");
             }
             continue;
         }
-        rc = 0;
         if (m->keyidx[K_EXTERNAL_ID] == (long)i && !ext_id_valid(m->value.data, m->value.len)) {
             m->state[i] = FIELD_BAD;
             set_invalid(out, f->name, "not a valid identifier (at most 64 printable characters)");

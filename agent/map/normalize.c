@@ -302,14 +302,11 @@ int ds_norm_phone(const char *in, size_t len, struct ds_buf *out, const char **p
         }
     }
     digits[nd] = '\0';
-    if (plus && nd >= 8 && nd <= 15) {
+    if ((plus && nd >= 8 && nd <= 15) || (!plus && nd == 11 && digits[0] == '1')) {
         rc = ds_buf_printf(out, "+%s", digits);
     }
     else if (!plus && nd == 10) {
         rc = ds_buf_printf(out, "+1%s", digits);
-    }
-    else if (!plus && nd == 11 && digits[0] == '1') {
-        rc = ds_buf_printf(out, "+%s", digits);
     }
     else {
         goto bad;

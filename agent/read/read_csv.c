@@ -42,9 +42,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define CSV_BLOCK (64 * 1024)         /* bytes read from the file at a time */
-#define CSV_ROW_MAX (4 * 1024 * 1024) /* bytes of one row's fields together */
-#define CSV_RAW_MAX (64 * 1024)       /* bytes of a row's raw text kept; the rest is cut */
+#define CSV_BLOCK ((size_t)64 * 1024)         /* bytes read from the file at a time */
+#define CSV_ROW_MAX ((size_t)4 * 1024 * 1024) /* bytes of one row's fields together */
+#define CSV_RAW_MAX ((size_t)64 * 1024)       /* bytes of a row's raw text kept; the rest is cut */
 
 struct csv_reader {
     int fd;                               /* the open file */
@@ -108,7 +108,9 @@ static int csv_fail(const struct csv_reader *c, struct ds_error *err, int code, 
 {
     va_list ap;
 
+    va_start(ap, fmt);
     if (err == NULL) {
+        va_end(ap);
         return code;
     }
     err->code = code;
@@ -117,7 +119,6 @@ static int csv_fail(const struct csv_reader *c, struct ds_error *err, int code, 
         copy_cut(err->file, sizeof(err->file), c->path);
     }
     copy_cut(err->field, sizeof(err->field), field != NULL ? field : "");
-    va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
     return code;
@@ -270,7 +271,7 @@ static void on_field(void *s, size_t len, void *data)
         c->cb_msg = "row has more fields than the limit";
         return;
     }
-    if (len > DS_READ_MAX_FIELD) {
+    if (len > (size_t)DS_READ_MAX_FIELD) {
         c->cb_rc = DS_ETOOBIG;
         c->cb_msg = "field longer than the limit";
         return;
@@ -428,7 +429,7 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
             break;
         }
         /* libcsv buffers a field until it ends; bound that buffer too. */
-        if (csv_get_buffer_size(&c->parser) > DS_READ_MAX_FIELD + CSV_BLOCK) {
+        if (csv_get_buffer_size(&c->parser) > (size_t)DS_READ_MAX_FIELD + CSV_BLOCK) {
             c->cb_rc = DS_ETOOBIG;
             c->cb_msg = "field longer than the limit";
             break;

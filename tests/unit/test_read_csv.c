@@ -332,7 +332,7 @@ static void test_invalid_utf8_forms(void **state)
 
 static void test_field_caps(void **state)
 {
-    size_t big = DS_READ_MAX_FIELD + 1;
+    size_t big = (size_t)DS_READ_MAX_FIELD + 1;
     char *s = malloc(big + 16);
     struct ds_reader *r = NULL;
     struct ds_error err;
@@ -343,11 +343,11 @@ static void test_field_caps(void **state)
     assert_non_null(s);
     /* Exactly at the cap: fine. */
     memcpy(s, "a\n", 2);
-    memset(s + 2, 'x', DS_READ_MAX_FIELD);
-    memcpy(s + 2 + DS_READ_MAX_FIELD, "\n", 2);
+    memset(s + 2, 'x', (size_t)DS_READ_MAX_FIELD);
+    memcpy(s + 2 + (size_t)DS_READ_MAX_FIELD, "\n", 2);
     r = open_str(&t, s, NULL);
     assert_int_equal(ds_read_next_row(r, &row, &err), 1);
-    assert_int_equal(row.lens[0], DS_READ_MAX_FIELD);
+    assert_int_equal(row.lens[0], (size_t)DS_READ_MAX_FIELD);
     ds_read_close(&r);
     tmp_remove(&t);
     /* One past: DS_ETOOBIG, unquoted and quoted (never closed). */
@@ -385,7 +385,7 @@ static void test_field_caps(void **state)
 
 static void test_too_many_fields(void **state)
 {
-    size_t n = DS_READ_MAX_FIELDS + 1;
+    size_t n = (size_t)DS_READ_MAX_FIELDS + 1;
     char *s = malloc(2 * n + 8);
     struct ds_reader *r = NULL;
     struct ds_error err;
