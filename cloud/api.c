@@ -13,7 +13,8 @@
  * Database failures are mapped here and nowhere else: unreachable, deadlock,
  * lock or statement timeout -> 503 UNAVAILABLE with Retry-After: 1;
  * anything else -> 500 INTERNAL. A pooled connection found broken at BEGIN
- * (PostgreSQL restarted while it sat idle) is replaced once, before any
+ * (PostgreSQL restarted while it sat idle) makes the pool drop its idle
+ * connections and the request retry once on a fresh one, before any
  * statement of the request has run.
  */
 #include "cloud/api.h"
@@ -216,7 +217,8 @@ static const char *bearer_token(const char *header)
 }
 
 /* A connection with a transaction open. A reused connection that fails at
- * BEGIN with DSC_EUNAVAIL was broken while idle: replace it once. */
+ * BEGIN with DSC_EUNAVAIL was broken while idle (PostgreSQL restarted), and
+ * so are the other idle ones: drop them all and retry once. */
 static int begin(struct dsc_db_pool *pool, struct dsc_db **db)
 {
     int reused = 0;
@@ -235,6 +237,7 @@ static int begin(struct dsc_db_pool *pool, struct dsc_db **db)
         if (rc != DSC_EUNAVAIL || !reused) {
             break;
         }
+        dsc_db_pool_flush(pool);
     }
     return rc;
 }

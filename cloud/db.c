@@ -4,9 +4,10 @@
  *
  * The pool keeps idle connections on a stack under a mutex. A connection
  * that is broken, or that comes back still inside a transaction, is closed
- * instead of kept, so a PostgreSQL restart costs at most one failed request
- * per pooled connection (and api.c retries a reused connection once before
- * any statement of the request has run).
+ * instead of kept. After a PostgreSQL restart every idle connection is
+ * stale: api.c notices at BEGIN on a reused connection, flushes the idle
+ * ones and retries once on a fresh connection, before any statement of the
+ * request has run, so the restart costs no request at all.
  */
 #include "cloud/db.h"
 #include "cloud/error.h"
@@ -222,7 +223,7 @@ int dsc_db_pool_new(const char *url, int size, struct dsc_db_pool **out)
     int rc = 0;
 
     *out = NULL;
-    if (size < 1) {
+    if (size < 1 || size > DSC_DB_POOL_MAX) {
         return DSC_EINVAL;
     }
     pool = calloc(1, sizeof(*pool));
@@ -302,6 +303,23 @@ int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
         pthread_mutex_unlock(&pool->lock);
     }
     return rc;
+}
+
+void dsc_db_pool_flush(struct dsc_db_pool *pool)
+{
+    struct dsc_db *idle[DSC_DB_POOL_MAX];
+    int n;
+
+    pthread_mutex_lock(&pool->lock);
+    n = pool->nidle;
+    pool->nidle -= n;
+    memcpy(idle, pool->idle + pool->nidle, (size_t)n * sizeof(*idle));
+    pool->open -= n;
+    pthread_cond_broadcast(&pool->changed);
+    pthread_mutex_unlock(&pool->lock);
+    for (int i = 0; i < n; i++) {
+        dsc_db_close(&idle[i]); /* outside the lock: PQfinish may write to the socket */
+    }
 }
 
 void dsc_db_pool_put(struct dsc_db_pool *pool, struct dsc_db **db)

@@ -60,9 +60,11 @@ const char *dsc_rows_get(const struct dsc_rows *rows, int row, int col);
 /* NULL-safe; sets *rows to NULL. */
 void dsc_rows_free(struct dsc_rows **rows);
 
-/* A pool of at most size connections to url. new: *out, free with
- * dsc_db_pool_free once no connection is out. 0 or DSC_ENOMEM; connects
- * lazily. */
+#define DSC_DB_POOL_MAX 64 /* the largest pool */
+
+/* A pool of at most size (1..DSC_DB_POOL_MAX) connections to url. new: *out, free with
+ * dsc_db_pool_free once no connection is out. 0, DSC_EINVAL or
+ * DSC_ENOMEM; connects lazily. */
 int dsc_db_pool_new(const char *url, int size, struct dsc_db_pool **out);
 void dsc_db_pool_free(struct dsc_db_pool **pool);
 
@@ -72,6 +74,10 @@ void dsc_db_pool_free(struct dsc_db_pool **pool);
  * since). new: *db, give it back with dsc_db_pool_put. 0, DSC_EUNAVAIL,
  * DSC_EBUSY or DSC_ENOMEM. */
 int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused);
+
+/* Closes every idle connection: after one was found broken, the others
+ * (opened before the same PostgreSQL restart) most likely are too. */
+void dsc_db_pool_flush(struct dsc_db_pool *pool);
 
 /* steals: *db goes back to the pool, or is closed when it is broken or
  * still inside a transaction. Sets *db to NULL. NULL-safe. */

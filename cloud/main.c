@@ -129,7 +129,7 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
             break;
         case 'P':
             v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 1 || v > 64) {
+            if (*end != '\0' || v < 1 || v > DSC_DB_POOL_MAX) {
                 return usage_error(usage, "--pool wants a number from 1 to 64");
             }
             cli->pool = (int)v;

@@ -157,12 +157,14 @@ pg_start()
 pg_pause()
 {
     [ -n "${PG_DIR:-}" ] || { echo "pg.sh: no cluster" >&2; return 1; }
+    [ -n "${PG_BIN:-}" ] || PG_BIN=$(_pg_bin_dir) || return 1
     _pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
 }
 
 pg_resume()
 {
     [ -n "${PG_DIR:-}" ] || { echo "pg.sh: no cluster" >&2; return 1; }
+    [ -n "${PG_BIN:-}" ] || PG_BIN=$(_pg_bin_dir) || return 1
     _pg_server_start
 }
 
@@ -171,13 +173,14 @@ pg_stop()
     if [ -z "${PG_DIR:-}" ]; then
         return 0
     fi
+    [ -n "${PG_BIN:-}" ] || PG_BIN=$(_pg_bin_dir)
     if [ -f "$PG_DIR/data/postmaster.pid" ]; then
         _pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1
     fi
     case "$PG_DIR" in
     /tmp/dentsync-pg.*) rm -rf "$PG_DIR" ;;
     esac
-    unset PG_DIR PG_PORT DS_OWNER_DB DS_APP_DB
+    unset PG_DIR PG_PORT DS_OWNER_DB DS_APP_DB CLOUD_LOG
 }
 
 # _pg_run URL [SQL...]: psql on URL, each SQL argument as one -c, all in
