@@ -367,13 +367,10 @@ void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
         ctx.job_id = job_id;
     }
     if (seq != NULL) {
+        /* Out of range stays 0, which the batch handler answers with 422
+         * once the token has been checked. */
         n = strtoll(seq, NULL, 10);
-        if (n < 1 || n > INT_MAX) {
-            dsc_api_error(resp, 422, "INVALID_REQUEST", "seq: must be an integer from 1 to %d",
-                          INT_MAX);
-            return;
-        }
-        ctx.seq = (int)n;
+        ctx.seq = n >= 1 && n <= INT_MAX ? (int)n : 0;
     }
     run(pool, &ctx, routes[r].run, token_sha256, resp);
 }

@@ -56,7 +56,7 @@ struct dsc_ctx {
     struct dsc_db *db;             /* borrow */
     const char *practice_id;       /* borrow: the token's practice */
     const char *job_id;            /* borrow: the {id} of the path (lowercase), or NULL */
-    int seq;                       /* the {seq} of the path, or 0 */
+    int seq;                       /* the {seq} of the path; 0 if none or out of range */
 };
 
 /* A handler fills resp and returns 0 (the transaction commits when the

@@ -391,6 +391,11 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     int rc;
 
     memset(&b, 0, sizeof(b));
+    if (ctx->seq < 1) {
+        rc = dsc_api_error(resp, 422, "INVALID_REQUEST", "seq: must be an integer from 1 to %d",
+                           INT_MAX);
+        goto out;
+    }
     if (!header_digest(ctx->req->batch_digest, header)) {
         rc = dsc_api_error(resp, 422, "INVALID_REQUEST",
                            "Batch-Digest: required header, 64 hex digits");
