@@ -554,7 +554,8 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     }
     rc = ds__store_stmt(st, DS__Q_ITEM_INSERT,
                         "INSERT INTO items (job_id, row, key, fingerprint, status, record, raw, "
-                        "error_code, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        "error_code, error, outbound) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                         &s);
     if (rc != 0) {
         goto out;
@@ -566,6 +567,7 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     sqlite3_bind_text(s, 5, stored, -1, SQLITE_STATIC);
     ds__store_bind_text(s, 6, record_json);
     ds__store_bind_text(s, 7, raw_json);
+    sqlite3_bind_int(s, 10, valid && dup_row == 0);
     if (dup_row != 0) {
         sqlite3_bind_text(s, 8, "DUPLICATE_KEY", -1, SQLITE_STATIC);
     }
@@ -587,8 +589,8 @@ struct cut {
     long nrows; /* rows in it so far */
 };
 
-/* Writes the batch cut so far, with its digest, and gives its valid items
- * their batch_seq (a range of the primary key). */
+/* Writes the batch cut so far with its digest. Its items are the job's
+ * outbound items in [first, last]: nothing is written on them. */
 static int cut_flush(struct ds_store *st, const char *job_id, struct cut *c, double now)
 {
     sqlite3_stmt *s = NULL;
@@ -612,23 +614,6 @@ static int cut_flush(struct ds_store *st, const char *job_id, struct cut *c, dou
     sqlite3_bind_text(s, 6, digest, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(s, 7, now);
     rc = ds__store_run(st, s, "batch insert");
-    ds__store_reset(s);
-    s = NULL;
-    if (rc != 0) {
-        goto out;
-    }
-    rc = ds__store_stmt(st, DS__Q_BATCH_ASSIGN,
-                        "UPDATE items SET batch_seq = ?2 "
-                        "WHERE job_id = ?1 AND row BETWEEN ?3 AND ?4 AND status = 'valid'",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, c->seq);
-    sqlite3_bind_int64(s, 3, c->first);
-    sqlite3_bind_int64(s, 4, c->last);
-    rc = ds__store_run(st, s, "batch assign");
     if (rc == 0) {
         c->seq++;
         c->nrows = 0;
@@ -658,10 +643,9 @@ void ds__store_digest_row(struct ds_sha256 *h, long row, const char *key, const 
 
 /*
  * One pass over the job's items in row order (the primary key's order, no
- * sort): counts them, checks that rows are 1..total_rows, and cuts the valid
- * ones into batches as it goes, each batch written and its items marked as
- * soon as it is full. Rows the walk has passed are the only ones updated, so
- * the walk never meets a row it changed.
+ * sort): counts them, checks that rows are 1..total_rows, and cuts the
+ * outbound ones into batches as it goes, each batch written as soon as it is
+ * full. Only the batches table is written; the items are only read.
  */
 static int job_cut(struct ds_store *st, const char *job_id, long total_rows, int batch_rows,
                    long *nbatches)
@@ -677,7 +661,7 @@ static int job_cut(struct ds_store *st, const char *job_id, long total_rows, int
     int rc;
 
     rc = ds__store_stmt(st, DS__Q_ITEM_SCAN,
-                        "SELECT row, key, fingerprint, status = 'valid' FROM items "
+                        "SELECT row, key, fingerprint, outbound FROM items "
                         "WHERE job_id = ?1 ORDER BY row",
                         &s);
     if (rc != 0) {

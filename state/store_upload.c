@@ -2,9 +2,9 @@
  * store_upload.c — delivery: what the loop thread's uploader reads and
  * writes as batches go to the cloud and come back.
  *
- * A batch is a run of consecutive valid items of one job, cut by
- * ds_store_job_staged; its items are found through the primary key (the
- * batch's row range) and their batch_seq. Each transition below checks the
+ * A batch is a run of consecutive outbound items of one job, cut by
+ * ds_store_job_staged; its items are the job's outbound items within the
+ * batch's row range, found through the primary key. Each transition below checks the
  * state it starts from, so a late or doubled call is refused (DS_EINVAL)
  * instead of bending the state machine; the diagram is in store.c.
  *
@@ -528,7 +528,7 @@ static int send_mark(struct ds_store *st, const char *job_id, long seq, const st
     }
     rc = ds__store_stmt(st, DS__Q_BATCH_ITEMS_SENT,
                         "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
-                        "AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 AND status = 'valid'",
+                        "AND row BETWEEN ?2 AND ?3 AND outbound = 1 AND status = 'valid'",
                         &s);
     if (rc != 0) {
         goto out;
@@ -536,7 +536,6 @@ static int send_mark(struct ds_store *st, const char *job_id, long seq, const st
     sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, b->first_row);
     sqlite3_bind_int64(s, 3, b->last_row);
-    sqlite3_bind_int64(s, 4, seq);
     rc = ds__store_run(st, s, "items sent");
     if (rc != 0) {
         goto out;
@@ -568,7 +567,7 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
 
     rc = ds__store_stmt(st, DS__Q_BATCH_ROWS,
                         "SELECT row, key, fingerprint, record FROM items WHERE job_id = ?1 "
-                        "AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 ORDER BY row",
+                        "AND row BETWEEN ?2 AND ?3 AND outbound = 1 ORDER BY row",
                         &s);
     if (rc != 0) {
         goto out;
@@ -576,7 +575,6 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, b->first_row);
     sqlite3_bind_int64(s, 3, b->last_row);
-    sqlite3_bind_int64(s, 4, seq);
     ds_sha256_final(st->sha, digest); /* starts a fresh digest */
     while ((src = sqlite3_step(s)) == SQLITE_ROW) {
         r.row = (long)sqlite3_column_int64(s, 0);
@@ -661,7 +659,7 @@ static int result_status_ok(const char *status)
 
 /* Writes each result on its item; *unknown counts the results that matched
  * no item of the batch still `sent`. */
-static int acked_results(struct ds_store *st, const char *job_id, long seq,
+static int acked_results(struct ds_store *st, const char *job_id, long seq, const struct batch *b,
                          const struct ds_item_result *results, size_t n, long *unknown)
 {
     sqlite3_stmt *s = NULL;
@@ -669,7 +667,8 @@ static int acked_results(struct ds_store *st, const char *job_id, long seq,
 
     rc = ds__store_stmt(st, DS__Q_BATCH_RESULT,
                         "UPDATE items SET status = ?4, record_id = ?5, error_code = ?6, error = ?7 "
-                        "WHERE job_id = ?1 AND row = ?2 AND batch_seq = ?3 AND status = 'sent'",
+                        "WHERE job_id = ?1 AND row = ?2 AND row BETWEEN ?3 AND ?8 AND outbound = 1 "
+                        "AND status = 'sent'",
                         &s);
     if (rc != 0) {
         goto out;
@@ -683,7 +682,8 @@ static int acked_results(struct ds_store *st, const char *job_id, long seq,
         }
         sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, results[i].row);
-        sqlite3_bind_int64(s, 3, seq);
+        sqlite3_bind_int64(s, 3, b->first_row);
+        sqlite3_bind_int64(s, 8, b->last_row);
         sqlite3_bind_text(s, 4, results[i].status, -1, SQLITE_STATIC);
         ds__store_bind_text(s, 5, results[i].record_id);
         ds__store_bind_text(s, 6, results[i].error_code);
@@ -703,7 +703,7 @@ out:
 }
 
 /* Items of the batch the answer did not mention: `rejected`. */
-static int acked_missing(struct ds_store *st, const char *job_id, long seq, const struct batch *b,
+static int acked_missing(struct ds_store *st, const char *job_id, const struct batch *b,
                          long *missing)
 {
     sqlite3_stmt *s = NULL;
@@ -712,7 +712,7 @@ static int acked_missing(struct ds_store *st, const char *job_id, long seq, cons
     rc = ds__store_stmt(st, DS__Q_BATCH_MISSING,
                         "UPDATE items SET status = 'rejected', error_code = 'MISSING_RESULT', "
                         "error = 'the cloud returned no result for this row' "
-                        "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 "
+                        "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
                         "AND status = 'sent'",
                         &s);
     if (rc != 0) {
@@ -721,7 +721,6 @@ static int acked_missing(struct ds_store *st, const char *job_id, long seq, cons
     sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, b->first_row);
     sqlite3_bind_int64(s, 3, b->last_row);
-    sqlite3_bind_int64(s, 4, seq);
     rc = ds__store_run(st, s, "items missing");
     if (rc == 0) {
         *missing = sqlite3_changes(st->db);
@@ -786,9 +785,9 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
         rc = refuse(job_id, seq, b.state, "acknowledge it");
         goto out;
     }
-    rc = acked_results(st, job_id, seq, results, n, &unknown);
+    rc = acked_results(st, job_id, seq, &b, results, n, &unknown);
     if (rc == 0) {
-        rc = acked_missing(st, job_id, seq, &b, &missing);
+        rc = acked_missing(st, job_id, &b, &missing);
     }
     if (rc == 0) {
         rc = batch_set(st, DS__Q_BATCH_ACKED,
@@ -877,8 +876,8 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
         goto out;
     }
     rc = ds__store_stmt(st, DS__Q_BATCH_ITEMS_REJECTED,
-                        "UPDATE items SET status = 'rejected', error_code = ?5, error = ?6 "
-                        "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND batch_seq = ?4 "
+                        "UPDATE items SET status = 'rejected', error_code = ?4, error = ?5 "
+                        "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
                         "AND status IN ('valid', 'sent')",
                         &s);
     if (rc != 0) {
@@ -887,9 +886,8 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
     sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, b.first_row);
     sqlite3_bind_int64(s, 3, b.last_row);
-    sqlite3_bind_int64(s, 4, seq);
-    ds__store_bind_text(s, 5, code);
-    ds__store_bind_text(s, 6, message);
+    ds__store_bind_text(s, 4, code);
+    ds__store_bind_text(s, 5, message);
     rc = ds__store_run(st, s, "items rejected");
     if (rc == 0) {
         rc = ds__store_event(st, "batch_rejected", 0, job_id, seq, code, message);

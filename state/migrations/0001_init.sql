@@ -53,8 +53,9 @@ CREATE INDEX jobs_state ON jobs (state);
 
 -- One row per data row of a job. The only table holding patient data
 -- (record, raw). (job_id, key) finds an earlier valid item with the same key
--- while staging. A batch's items are found through the primary key: the
--- batch's row range plus batch_seq, so no index on batch_seq is kept.
+-- while staging. A batch's items are the job's outbound items within the
+-- batch's row range, found through the primary key: cutting batches writes
+-- no item, and no index on the batch is kept.
 CREATE TABLE items (
     job_id      TEXT NOT NULL REFERENCES jobs (id),
     row         INTEGER NOT NULL,     -- 1-based data row of the file
@@ -66,7 +67,7 @@ CREATE TABLE items (
     raw         TEXT,                 -- original columns (JSON)
     error_code  TEXT,
     error       TEXT,                 -- without patient data
-    batch_seq   INTEGER,              -- set when the job is staged, valid items only
+    outbound    INTEGER NOT NULL,     -- 1: valid when staged, so in a batch; 0: decided locally
     record_id   TEXT,                 -- the cloud's id for the record
     PRIMARY KEY (job_id, row)
 ) WITHOUT ROWID;
