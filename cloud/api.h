@@ -21,7 +21,7 @@ struct dsc_db;
 struct dsc_db_pool;
 
 /* The largest request body, after decompression (and before it). */
-#define DSC_MAX_BODY (32u * 1024u * 1024u)
+#define DSC_MAX_BODY ((size_t)32 * 1024 * 1024)
 
 struct dsc_request {
     const char *method;        /* borrow: "GET", "PUT", ... */

@@ -234,7 +234,7 @@ int dsc_db_pool_new(const char *url, int size, struct dsc_db_pool **out)
     pthread_cond_init(&pool->changed, NULL);
     pool->size = size;
     pool->url = strdup(url);
-    pool->idle = calloc((size_t)size, sizeof(*pool->idle));
+    pool->idle = calloc((size_t)size, sizeof(struct dsc_db *));
     if (pool->url == NULL || pool->idle == NULL) {
         rc = DSC_ENOMEM;
         goto out;
@@ -313,7 +313,7 @@ void dsc_db_pool_flush(struct dsc_db_pool *pool)
     pthread_mutex_lock(&pool->lock);
     n = pool->nidle;
     pool->nidle -= n;
-    memcpy(idle, pool->idle + pool->nidle, (size_t)n * sizeof(*idle));
+    memcpy(idle, pool->idle + pool->nidle, (size_t)n * sizeof(struct dsc_db *));
     pool->open -= n;
     pthread_cond_broadcast(&pool->changed);
     pthread_mutex_unlock(&pool->lock);

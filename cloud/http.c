@@ -218,7 +218,7 @@ static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *
     encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
 
     if (st->too_large) {
-        dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %u bytes", DSC_MAX_BODY);
+        dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %zu bytes", DSC_MAX_BODY);
     }
     else if (st->no_memory) {
         dsc_api_error(&resp, 503, "UNAVAILABLE", "out of memory, retry later");
@@ -233,7 +233,7 @@ static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *
         if (encoding != NULL && strcasecmp(encoding, "identity") != 0) {
             rc = inflate_body(st->body, st->len, &inflated, &inflated_len);
             if (rc == DSC_ETOOBIG) {
-                dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %u bytes inflated",
+                dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %zu bytes inflated",
                               DSC_MAX_BODY);
             }
             else if (rc == DSC_ENOMEM) {

@@ -32,8 +32,10 @@
 #                       in the background, and waits for GET /v1/health.
 #                       Exports CLOUD_BIN, CLOUD_PORT, CLOUD_PID, CLOUD_URL
 #                       (http://127.0.0.1:$CLOUD_PORT), CLOUD_LOG (its stderr;
-#                       inside PG_DIR, so pg_stop removes it)
-#   cloud_stop          SIGTERM to the server, waits for it (SIGKILL after 5 s);
+#                       inside PG_DIR, so pg_stop removes it). Set
+#                       CLOUD_WRAPPER to run the server under a tool, e.g.
+#                       CLOUD_WRAPPER="valgrind --leak-check=full --error-exitcode=99"
+#   cloud_stop          SIGTERM to the server, waits for it (SIGKILL after 10 s);
 #                       safe to call twice or without cloud_start
 #   cloud_token NAME    creates practice NAME if missing and prints a new
 #                       agent token for it (needs cloud_start or CLOUD_BIN)
@@ -242,11 +244,13 @@ cloud_start()
         CLOUD_PORT=$(free_port) || return 1
         CLOUD_URL=http://127.0.0.1:$CLOUD_PORT
         export CLOUD_PORT CLOUD_URL
-        "$CLOUD_BIN" serve --db "$DS_APP_DB" --listen "127.0.0.1:$CLOUD_PORT" >>"$CLOUD_LOG" 2>&1 &
+        # shellcheck disable=SC2086 # CLOUD_WRAPPER is a command line, split on purpose
+        ${CLOUD_WRAPPER:-} "$CLOUD_BIN" serve --db "$DS_APP_DB" --listen "127.0.0.1:$CLOUD_PORT" \
+            >>"$CLOUD_LOG" 2>&1 &
         CLOUD_PID=$!
         export CLOUD_PID
         _n=0
-        while [ $_n -lt 100 ]; do
+        while [ $_n -lt 400 ]; do
             if curl -sf -o /dev/null "$CLOUD_URL/v1/health"; then
                 return 0
             fi
@@ -270,7 +274,7 @@ cloud_stop()
     fi
     kill -TERM "$CLOUD_PID" 2>/dev/null
     _n=0
-    while kill -0 "$CLOUD_PID" 2>/dev/null && [ $_n -lt 100 ]; do
+    while kill -0 "$CLOUD_PID" 2>/dev/null && [ $_n -lt 200 ]; do
         sleep 0.05
         _n=$((_n + 1))
     done
