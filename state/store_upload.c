@@ -36,6 +36,7 @@ static int batch_get(struct ds_store *st, const char *job_id, long seq, struct b
     int src;
     int rc;
 
+    memset(b, 0, sizeof(*b));
     rc = ds__store_stmt(st, DS__Q_BATCH_GET,
                         "SELECT state, first_row, last_row, nrows, attempts, digest FROM batches "
                         "WHERE job_id = ?1 AND seq = ?2",

@@ -127,7 +127,7 @@ static void sha256_ref(const char *s, char hex[DS_SHA256_HEX])
     assert_int_equal(EVP_Digest(s, strlen(s), md, &len, EVP_sha256(), NULL), 1);
     assert_int_equal(len, 32);
     for (unsigned int i = 0; i < len; i++) {
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        snprintf(hex + (size_t)2 * i, 3, "%02x", md[i]);
     }
 }
 
