@@ -391,6 +391,16 @@ static void test_file_add_duplicate(void **state)
     e = add_file(f->st, "bad-again.csv", SHA_Y);
     file_state_is(f->st, e, "detected");
 
+    /* A file that could not be read has no hash; it can still be recorded
+     * and quarantined. */
+    {
+        int64_t u = 0;
+
+        assert_int_equal(ds_store_file_add(f->st, "inbox", "locked.csv", 1, 1, NULL, &u, &dup), 0);
+        assert_int_equal(dup, 0);
+        assert_int_equal(ds_store_file_quarantine(f->st, u, "UNREADABLE", "permission denied"), 0);
+    }
+
     /* Detected files, oldest first. */
     assert_int_equal(ds_store_files_detected(f->st, collect_file, &d), 0);
     assert_int_equal(d.n, 2);
@@ -401,7 +411,7 @@ static void test_file_add_duplicate(void **state)
     assert_int_equal(ds_store_file_state(f->st, 9999, (char[16]){0}, 16), DS_ENOTFOUND);
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM events WHERE kind = 'file_duplicate'"),
                      1);
-    assert_int_equal(db_long(f->path, "SELECT count(*) FROM events WHERE kind = 'file_seen'"), 3);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM events WHERE kind = 'file_seen'"), 4);
 }
 
 /* ---- the whole way through ---------------------------------------------- */
@@ -850,7 +860,29 @@ static void test_rollback(void **state)
         ds_store_item_add(f->st, JOB_A, 1, "ext:1", "fp", DS_ITEM_VALID, "{}", NULL, NULL, NULL),
         DS_ENOTFOUND);
 
+    /* A state change inside the caller's transaction commits with it. */
+    assert_int_equal(ds_store_tx_begin(f->st), 0);
+    assert_int_equal(
+        ds_store_job_begin(f->st, a, JOB_B, "smile", "patients", "generic", "a.csv", SHA_X), 0);
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_B, 1, "ext:1", "fp", DS_ITEM_VALID, "{}", NULL, NULL, NULL),
+        0);
+    assert_int_equal(ds_store_tx_commit(f->st), 0);
+    job_state_is(f->st, JOB_B, "staging");
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items"), 1);
+    /* A failed change inside it rolls back alone. */
+    assert_int_equal(ds_store_tx_begin(f->st), 0);
+    assert_int_equal(ds_store_job_staged(f->st, JOB_B, 5, 10), DS_EINVAL);
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_B, 2, "ext:2", "fp", DS_ITEM_VALID, "{}", NULL, NULL, NULL),
+        0);
+    assert_int_equal(ds_store_tx_commit(f->st), 0);
+    assert_int_equal(ds_store_job_staged(f->st, JOB_B, 2, 10), 0);
+    batch_counts_are(f->st, JOB_B, 1, 0, 0, 0, 0);
+    file_state_is(f->st, a, "staged");
+
     /* Quarantine while staging: the job and its items go. */
+    a = add_file(f->st, "b.csv", SHA_Y);
     assert_int_equal(
         ds_store_job_begin(f->st, a, JOB_A, "smile", "patients", "generic", "a.csv", SHA_X), 0);
     assert_int_equal(
@@ -859,7 +891,7 @@ static void test_rollback(void **state)
     assert_int_equal(ds_store_file_quarantine(f->st, a, "READ_ERROR", "truncated file"), 0);
     file_state_is(f->st, a, "quarantined");
     assert_int_equal(ds_store_job_get(f->st, JOB_A, &job), DS_ENOTFOUND);
-    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items"), 0);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE job_id = '" JOB_A "'"), 0);
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM files WHERE reason_code = "
                                       "'READ_ERROR' AND reason = 'truncated file'"),
                      1);
