@@ -24,7 +24,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ROWS_PER_COMMIT 2000
+/* Rows per transaction while staging. These commits do not fsync (the job
+ * stays `staging` until ds_store_job_staged, which does), so they can be
+ * large; the loop's own connection waits for each, so not too large. */
+#define ROWS_PER_COMMIT 20000
 
 static const char *base_name(const char *path)
 {
@@ -85,6 +88,12 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         rc = ds_map_row(mapper, &row, &m);
         if (rc != 0) {
             break;
+        }
+        if (m.valid && m.key[0] == '\0') {
+            /* The mapper promises a key for every valid record; hold it to
+             * that rather than stage a row nothing can identify. */
+            m.valid = 0;
+            ds_str_copy(m.error, sizeof(m.error), "record: no identity key");
         }
         rc = ds_store_item_add(st, t->job_id, row.row, m.key[0] != '\0' ? m.key : NULL,
                                m.valid ? m.fingerprint : NULL,
@@ -186,6 +195,13 @@ int ds_ingest_run(struct ds_ingest_task *t)
     rc = stage_rows(t, st, reader, mapper);
     if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {
         rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
+        goto out;
+    }
+    if (rc == DS_EINVAL || rc == DS_EEXIST) {
+        /* The queue refused a row: a bug, not a reason to retry forever. */
+        ds_error_set(&t->err, rc, "the queue refused row %ld: %s", t->rows + 1,
+                     ds_strerror(rc));
+        rc = quarantine(t, st, "STAGE_ERROR");
         goto out;
     }
     if (rc != 0) {

@@ -12,6 +12,11 @@
  *   no batch pending, in flight or waiting --POST complete 200--> job completed
  *                                                                (ds_store_job_completed)
  *
+ * A retryable failure of any request pauses the whole uploader, not only
+ * that request: while the cloud is unreachable one request at a time probes
+ * it, with the backoff growing with the failures in a row, instead of every
+ * batch retrying on its own schedule. The first success lifts the pause.
+ *
  * Batch retries live in the queue (retry_wait with its next attempt time);
  * retries of a job's open and complete calls live in memory only (`struct
  * op`): after a restart they are simply made again, and both calls are
@@ -65,6 +70,8 @@ struct ds_uploader {
     struct op *ops;               /* owned list */
     size_t in_flight;             /* requests running */
     unsigned long retries;        /* retries scheduled since start */
+    int fail_streak;              /* retryable failures in a row, any request */
+    double pause_until;           /* no new request before this time */
     unsigned int seed;            /* jitter */
 };
 
@@ -144,6 +151,23 @@ static double backoff(struct ds_uploader *up, int attempts, double retry_after)
     return d;
 }
 
+/* Every answer feeds the outage state; returns the delay for a retry. */
+static double note_outcome(struct ds_uploader *up, int retryable, double retry_after)
+{
+    double delay;
+
+    if (!retryable) {
+        up->fail_streak = 0;
+        up->pause_until = 0;
+        return 0;
+    }
+    up->fail_streak++;
+    up->retries++;
+    delay = backoff(up, up->fail_streak, retry_after);
+    up->pause_until = now_s() + delay;
+    return delay;
+}
+
 enum outcome { OUT_OK, OUT_RETRY, OUT_REJECT };
 
 /* Classifies an answer once, and names it with a code for the queue. */
@@ -192,9 +216,11 @@ static void on_open_done(void *ctx, const struct ds_http_response *res)
     char code[64];
     char message[256];
     enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
+    double delay;
 
     op->busy = 0;
     up->in_flight--;
+    delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
     if (o == OUT_OK) {
         if (ds_store_job_opened(up->store, op->job_id) == 0) {
             ds_log_info("job %s: opened in the cloud (HTTP %ld)", op->job_id, res->status);
@@ -202,10 +228,8 @@ static void on_open_done(void *ctx, const struct ds_http_response *res)
         }
     }
     else if (o == OUT_RETRY) {
-        op->next_at = now_s() + backoff(up, op->attempts, res->retry_after);
-        up->retries++;
-        ds_log_warn("job %s: open failed (%s), retry %d scheduled", op->job_id, code,
-                    op->attempts);
+        op->next_at = now_s() + delay;
+        ds_log_warn("job %s: open failed (%s), retry in %.2fs", op->job_id, code, delay);
         ds_store_event(up->store, "job_open_retry", 0, op->job_id, 0, code, NULL);
     }
     else {
@@ -389,6 +413,7 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
     char code[64];
     char message[256];
     enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
+    double delay;
     int rc;
 
     up->in_flight--;
@@ -405,10 +430,8 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
                          ds_strerror(rc));
         }
     }
+    delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
     if (o == OUT_RETRY) {
-        double delay = backoff(up, op->attempts, res->retry_after);
-
-        up->retries++;
         ds_log_warn("job %s batch %ld: attempt %d failed (%s), retry in %.2fs", op->job_id,
                     op->seq, op->attempts, code, delay);
         ds_store_batch_retry(up->store, op->job_id, op->seq, now_s() + delay, code);
@@ -479,9 +502,11 @@ static void on_complete_done(void *ctx, const struct ds_http_response *res)
     char code[64];
     char message[256];
     enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
+    double delay;
 
     op->busy = 0;
     up->in_flight--;
+    delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
     if (o == OUT_OK) {
         if (ds_store_job_completed(up->store, op->job_id) == 0) {
             ds_log_info("job %s: completed", op->job_id);
@@ -489,9 +514,8 @@ static void on_complete_done(void *ctx, const struct ds_http_response *res)
         }
     }
     else if (o == OUT_RETRY) {
-        op->next_at = now_s() + backoff(up, op->attempts, res->retry_after);
-        up->retries++;
-        ds_log_warn("job %s: complete failed (%s), will retry", op->job_id, code);
+        op->next_at = now_s() + delay;
+        ds_log_warn("job %s: complete failed (%s), retry in %.2fs", op->job_id, code, delay);
     }
     else {
         op->next_at = INFINITY;
@@ -547,6 +571,12 @@ static int skip_busy(void *ctx, long seq)
     return 0; /* a batch in our hands is `in_flight` in the queue already */
 }
 
+/* Requests allowed at once: one probe while the cloud is failing. */
+static size_t slots(const struct ds_uploader *up)
+{
+    return up->fail_streak > 0 ? 1 : (size_t)up->cfg->max_in_flight;
+}
+
 /* What a job-level call (open or complete) waiting for its retry says:
  * 1 when it must not be attempted now, *wake lowered to its next attempt. */
 static int job_call_waiting(struct ds_uploader *up, enum op_kind kind, const char *job_id,
@@ -585,7 +615,7 @@ static void kick_job(struct ds_uploader *up, const struct ds_job_info *job, doub
         }
         return;
     }
-    while (up->in_flight < (size_t)up->cfg->max_in_flight) {
+    while (up->in_flight < slots(up)) {
         int r = ds_store_batch_next(up->store, job->id, now, skip_busy, up, &seq, &due);
 
         if (due > 0 && (*wake == 0 || due < *wake)) {
@@ -596,7 +626,7 @@ static void kick_job(struct ds_uploader *up, const struct ds_job_info *job, doub
         }
         start_batch(up, job, seq);
     }
-    if (up->in_flight >= (size_t)up->cfg->max_in_flight ||
+    if (up->in_flight >= slots(up) ||
         ds_store_job_batch_counts(up->store, job->id, &counts) != 0) {
         return;
     }
@@ -612,7 +642,11 @@ void ds_upload_kick(struct ds_uploader *up)
     double now = now_s();
     double wake = 0;
 
-    if (up->in_flight >= (size_t)up->cfg->max_in_flight) {
+    if (up->in_flight >= slots(up)) {
+        return;
+    }
+    if (now < up->pause_until) {
+        arm_timer(up, up->pause_until);
         return;
     }
     l = malloc(sizeof(*l));
@@ -625,7 +659,7 @@ void ds_upload_kick(struct ds_uploader *up)
         ds_log_error("upload: cannot read the queue; trying again shortly");
         wake = now + 1.0;
     }
-    for (size_t i = 0; i < l->n && up->in_flight < (size_t)up->cfg->max_in_flight; i++) {
+    for (size_t i = 0; i < l->n && up->in_flight < slots(up); i++) {
         kick_job(up, &l->jobs[i], now, &wake);
     }
     free(l);

@@ -156,7 +156,7 @@ fi
 check "rows without an external id arrived too" \
     test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND external_id IS NULL")" -gt 0
 check "every item of the job is 'created' exactly once" \
-    test "$(pq "SELECT count(*) || '/' || count(DISTINCT row_number) || '/' || count(*) FILTER (WHERE status = 'created')
+    test "$(pq "SELECT count(*) || '/' || count(DISTINCT row_number) || '/' || count(*) FILTER (WHERE i.status = 'created')
               FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id
               WHERE j.$in_practice AND j.filename = 'patients.csv'")" = "$sample_rows/$sample_rows/$sample_rows"
 check "the agent's file is done and its job completed" \
@@ -196,13 +196,14 @@ deadline=$(($(date +%s) + 30))
 while [ "$(date +%s)" -le "$deadline" ] && [ "$(pq "$batches_sql")" -lt 3 ]; do
     sleep 0.02
 done
+outage_port=$CLOUD_PORT
 cloud_stop >/dev/null 2>&1
 acked_at_outage=$(pq "$batches_sql")
 total_batches=$(((big_rows + 4) / 5))
 check "the outage began after some but before all batches ($acked_at_outage of $total_batches)" \
     test "$acked_at_outage" -gt 0 -a "$acked_at_outage" -lt "$total_batches"
 sleep 1
-cloud_start "$BUILD" >/dev/null || not_ok "cloud restarted"
+check "the cloud API comes back on the same port" cloud_start "$BUILD" "$outage_port"
 check "after the outage the job completes" \
     wait_for 90 "SELECT count(*) FROM import_jobs j WHERE $big_job AND status = 'completed'" 1
 check "every row arrived exactly once" \

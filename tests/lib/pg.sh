@@ -27,7 +27,9 @@
 #   pg_psql [SQL...]    runs each SQL argument (or stdin when none) with psql
 #                       as the owner: -At -X -v ON_ERROR_STOP=1 on DS_OWNER_DB
 #   pg_psql_app [SQL...]  the same as the application role (DS_APP_DB)
-#   cloud_start BUILD_DIR  runs `dentsync-cloud migrate` as the owner, then
+#   cloud_start BUILD_DIR [PORT]  (PORT: listen there, e.g. to come back
+#                       after an outage on the port an agent is configured for)
+#                       runs `dentsync-cloud migrate` as the owner, then
 #                       `dentsync-cloud serve` as dentsync_app on a free port
 #                       in the background, and waits for GET /v1/health.
 #                       Exports CLOUD_BIN, CLOUD_PORT, CLOUD_PID, CLOUD_URL
@@ -220,6 +222,7 @@ pg_psql_app()
 cloud_start()
 {
     _build=${1:-build}
+    _want_port=${2:-}
     if [ -n "${CLOUD_PID:-}" ]; then
         echo "pg.sh: dentsync-cloud is running already (pid $CLOUD_PID); cloud_stop first" >&2
         return 1
@@ -241,7 +244,11 @@ cloud_start()
     _try=0
     while [ $_try -lt 3 ]; do
         _try=$((_try + 1))
-        CLOUD_PORT=$(free_port) || return 1
+        if [ -n "$_want_port" ]; then
+            CLOUD_PORT=$_want_port
+        else
+            CLOUD_PORT=$(free_port) || return 1
+        fi
         CLOUD_URL=http://127.0.0.1:$CLOUD_PORT
         export CLOUD_PORT CLOUD_URL
         # shellcheck disable=SC2086 # CLOUD_WRAPPER is a command line, split on purpose
