@@ -146,11 +146,13 @@ e2e: deps $(AGENT_BIN) $(CLOUD_BIN) $(TEST_TOOLS)
 	$(Q)BUILD=$(BUILD) sh tests/e2e/run.sh
 
 fuzz-replay: $(FUZZ_BIN)
-	$(Q)for t in $(FUZZ_BIN); do \
+	$(Q)pass=0; fail=0; for t in $(FUZZ_BIN); do \
 	    name=$${t##*/fuzz_}; \
 	    echo "== $$t"; \
-	    timeout 300 $$t tests/fuzz/corpus/$$name || exit 1; \
-	done
+	    if timeout 300 $$t tests/fuzz/corpus/$$name; then pass=$$((pass + 1)); \
+	    else fail=$$((fail + 1)); fi; \
+	done; \
+	echo "fuzz-replay: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 asan:
 	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan unit fuzz-replay

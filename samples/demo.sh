@@ -75,7 +75,7 @@ step 5/7 "exports: the sample files land in the inbox"
 n=0
 for f in "$top"/samples/*.csv; do
     cp "$f" "$work/inbox/"
-    echo "   $(basename "$f") ($(($(wc -l <"$f") - 1)) lines after the header)"
+    echo "   $(basename "$f") ($(wc -c <"$f") bytes)"
     n=$((n + 1))
 done
 
