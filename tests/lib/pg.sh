@@ -30,8 +30,9 @@
 #   cloud_start BUILD_DIR [PORT]  (PORT: listen there, e.g. to come back
 #                       after an outage on the port an agent is configured for)
 #                       runs `dentsync-cloud migrate` as the owner, then
-#                       `dentsync-cloud serve` as dentsync_app on a free port
-#                       in the background, and waits for GET /v1/health.
+#                       `dentsync-cloud serve` as dentsync_app on PORT or a
+#                       free port, in the background, and waits for GET
+#                       /v1/health.
 #                       Exports CLOUD_BIN, CLOUD_PORT, CLOUD_PID, CLOUD_URL
 #                       (http://127.0.0.1:$CLOUD_PORT), CLOUD_LOG (its stderr;
 #                       inside PG_DIR, so pg_stop removes it). Set
@@ -262,12 +263,13 @@ cloud_start()
                 return 0
             fi
             if ! kill -0 "$CLOUD_PID" 2>/dev/null; then
-                break # it exited: most likely the port was taken, try another
+                break # it exited: most likely the port was taken, try again
             fi
             sleep 0.05
             _n=$((_n + 1))
         done
         cloud_stop
+        [ -n "$_want_port" ] && sleep 0.5 # give the port time to be released
     done
     echo "pg.sh: dentsync-cloud serve did not come up:" >&2
     tail -n 20 "$CLOUD_LOG" >&2
