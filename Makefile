@@ -70,6 +70,9 @@ AGENT_BIN := $(BUILD)/dentsync
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
 .PHONY: all deps test unit e2e asan fuzz-replay fuzz demo lint install clean
+
+# Keep the objects of tests and fuzz targets (chained rules would delete them).
+.SECONDARY:
 all: deps $(AGENT_BIN) $(CLOUD_BIN)
 
 # installer/deps.sh is quick when everything is present; DEPS=0 skips it
