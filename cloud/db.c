@@ -45,10 +45,27 @@ struct dsc_db_pool {
 static const char session_setup[] = "SET statement_timeout = '60s'; SET lock_timeout = '30s'; "
                                     "SET idle_in_transaction_session_timeout = '120s'";
 
+/* Copies libpq's message onto one line: its newlines and tabs become
+ * spaces and the trailing ones go, so a log line stays one line. */
+static const char *one_line(const char *msg, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (; msg != NULL && *msg != '\0' && n + 1 < size; msg++) {
+        buf[n++] = *msg == '\n' || *msg == '\t' || *msg == '\r' ? ' ' : *msg;
+    }
+    while (n > 0 && buf[n - 1] == ' ') {
+        n--;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 int dsc_db_open(const char *url, int verbose, struct dsc_db **out)
 {
     static const char *const keys[] = {"dbname", "application_name", "connect_timeout", NULL};
     const char *values[] = {url, "dentsync-cloud", "5", NULL};
+    char msg[512];
     struct dsc_db *db = NULL;
     int rc = 0;
 
@@ -66,7 +83,8 @@ int dsc_db_open(const char *url, int verbose, struct dsc_db **out)
     }
     if (PQstatus(db->conn) != CONNECTION_OK) {
         /* Connection errors name hosts and roles, never patient data. */
-        dsc_log_error("database: cannot connect: %s", PQerrorMessage(db->conn));
+        dsc_log_error("database: cannot connect: %s",
+                      one_line(PQerrorMessage(db->conn), msg, sizeof(msg)));
         rc = DSC_EUNAVAIL;
         goto out;
     }
@@ -99,6 +117,7 @@ int dsc_db_idle(const struct dsc_db *db)
 static int fail(struct dsc_db *db, const char *label, const PGresult *res)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    char msg[1024];
     int rc = DSC_EDB;
 
     snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", state != NULL ? state : "");
@@ -113,7 +132,8 @@ static int fail(struct dsc_db *db, const char *label, const PGresult *res)
     }
     if (db->verbose) {
         dsc_log_error("database: %s failed: %s", label,
-                      res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+                      one_line(res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(db->conn),
+                               msg, sizeof(msg)));
     }
     else {
         dsc_log_warn("database: %s failed: sqlstate %s (%s)", label,

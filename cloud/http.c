@@ -376,8 +376,7 @@ int dsc_http_serve(const char *db_url, const char *listen, int pool_size)
 
     rc = parse_listen(listen, &ai);
     if (rc != 0) {
-        dsc_log_error("serve: --listen wants HOST:PORT with a numeric address");
-        goto out;
+        goto out; /* the caller explains the usage */
     }
     rc = dsc_db_open(db_url, 0, &db);
     if (rc != 0) {
