@@ -114,7 +114,7 @@ put_batch() { # put_batch TOKEN JOB SEQ FILE DIGEST [curl args...]
 
 patient() { # patient EXT FIRST LAST DOB: a canonical record
     printf '{"external_id":"%s","first_name":"%s","last_name":"%s","date_of_birth":"%s","email":"%s@example.com","phone_mobile":"+15555550100","status":"active"}' \
-        "$1" "$2" "$3" "$4" "$(echo "$2.$3" | tr 'A-Z' 'a-z')"
+        "$1" "$2" "$3" "$4" "$(echo "$2.$3" | tr '[:upper:]' '[:lower:]')"
 }
 
 count() { pg_psql "$1"; }

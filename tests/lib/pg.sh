@@ -53,12 +53,20 @@ _pg_bin_dir()
         printf '%s\n' "$_d"
         return 0
     fi
-    for _d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-        if [ -x "$_d/initdb" ]; then
-            printf '%s\n' "$_d"
-            return 0
+    # The highest major version installed.
+    _best=
+    for _d in /usr/lib/postgresql/*/bin; do
+        _v=${_d#/usr/lib/postgresql/}
+        _v=${_v%/bin}
+        if [ -x "$_d/initdb" ] && { [ -z "$_best" ] || [ "$_v" -gt "$_bestv" ]; }; then
+            _best=$_d
+            _bestv=$_v
         fi
     done
+    if [ -n "$_best" ]; then
+        printf '%s\n' "$_best"
+        return 0
+    fi
     echo "pg.sh: no PostgreSQL server binaries (initdb) found" >&2
     return 1
 }
@@ -298,8 +306,10 @@ cloud_stop()
 cloud_token()
 {
     [ -n "${1:-}" ] || { echo "pg.sh: cloud_token NAME" >&2; return 1; }
-    [ -n "${CLOUD_BIN:-}" ] && [ -n "${DS_OWNER_DB:-}" ] ||
-        { echo "pg.sh: cloud_token needs cloud_start first" >&2; return 1; }
+    if [ -z "${CLOUD_BIN:-}" ] || [ -z "${DS_OWNER_DB:-}" ]; then
+        echo "pg.sh: cloud_token needs cloud_start first" >&2
+        return 1
+    fi
     # The practice may exist already; only the token's success matters.
     "$CLOUD_BIN" practice create "$1" --db "$DS_OWNER_DB" >/dev/null 2>&1
     "$CLOUD_BIN" token create --practice "$1" --name test --db "$DS_OWNER_DB" 2>/dev/null |
