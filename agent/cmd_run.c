@@ -1,0 +1,39 @@
+/*
+ * cmd_run.c — `dentsync run`: load the config, run the service.
+ */
+#include "agent/commands.h"
+
+#include "agent/core/log.h"
+#include "agent/daemon.h"
+#include "agent/upload/http.h"
+#include "config/config.h"
+
+#include <stdio.h>
+
+int ds_cmd_run(const char *config_path, int argc, char **argv)
+{
+    struct ds_config *cfg = NULL;
+    struct ds_error err;
+    char msg[600];
+    int rc;
+
+    (void)argc;
+    (void)argv;
+    ds_error_clear(&err);
+    rc = ds_config_load(config_path, &cfg, stderr);
+    if (rc != 0) {
+        return DS_EXIT_CONFIG;
+    }
+    ds_log_set_level((enum ds_log_level)cfg->log_level);
+    if (ds_http_global_init() != 0) {
+        ds_config_free(&cfg);
+        return DS_EXIT_RUNTIME;
+    }
+    rc = ds_daemon_run(cfg, &err);
+    if (rc != 0) {
+        ds_log_error("cannot run: %s", ds_error_format(&err, msg, sizeof(msg)));
+    }
+    ds_http_global_cleanup();
+    ds_config_free(&cfg);
+    return rc == 0 ? DS_EXIT_OK : DS_EXIT_RUNTIME;
+}
