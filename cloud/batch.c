@@ -339,6 +339,9 @@ static int apply(const struct dsc_ctx *ctx, const struct batch *b, struct dsc_re
                      "SELECT processed_rows, successful_rows, failed_rows"
                      " FROM import_jobs WHERE id = $1",
                      1, params, &rows);
+    if (rc == 0 && dsc_rows_count(rows) != 1) {
+        rc = DSC_EDB; /* the job row is locked by this transaction: cannot happen */
+    }
     if (rc != 0) {
         goto out;
     }
