@@ -39,7 +39,7 @@ endif
 pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null | sed 's/-I/-isystem /g')
 pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
 
-AGENT_PKGS := libuv libcurl sqlite3 jansson inih libcrypto zlib
+AGENT_PKGS := libuv libcurl sqlite3 jansson inih libcrypto zlib libzip expat freexl libical
 CLOUD_PKGS := libmicrohttpd libpq jansson libcrypto zlib
 
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(BUILD)/gen $(SAN) -MMD -MP
@@ -47,6 +47,8 @@ AGENT_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(AGENT_PKGS)) $(CFLAGS)
 CLOUD_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS)) $(CFLAGS)
 AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lcsv -lm -lpthread
 CLOUD_LIBS := $(call pc_libs,$(CLOUD_PKGS)) -lm -lpthread
+# Only the unit tests link these (libxlsxwriter writes the XLSX fixtures).
+TEST_LIBS := $(call pc_libs,xlsxwriter)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c)) \
@@ -121,7 +123,7 @@ $(CLOUD_BIN): $(CLOUD_OBJ)
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	$(say) LINK $@
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) $(TEST_LIBS) -lcmocka
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
 	$(say) LINK $@
