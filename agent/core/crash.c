@@ -1,0 +1,71 @@
+/*
+ * crash.c — the test-only crash switch (see crash.h).
+ *
+ * The switch's state is process-wide by nature (it models the process
+ * dying); it is initialised once through pthread_once, so the ingest thread
+ * and the loop may reach points concurrently.
+ */
+#include "agent/core/crash.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static pthread_once_t crash_once = PTHREAD_ONCE_INIT;
+static char crash_name[128];   /* the armed point, "" when off */
+static long crash_after = 1;   /* fire at this hit */
+static atomic_long crash_hits; /* hits of the armed point so far */
+
+static void crash_init(void)
+{
+    const char *at = getenv("DENTSYNC_CRASH_AT");
+    const char *colon;
+    size_t n;
+
+    if (at == NULL || at[0] == '\0') {
+        return;
+    }
+    colon = strchr(at, ':');
+    n = colon != NULL ? (size_t)(colon - at) : strlen(at);
+    if (n >= sizeof(crash_name)) {
+        return;
+    }
+    memcpy(crash_name, at, n);
+    crash_name[n] = '\0';
+    if (colon != NULL) {
+        crash_after = strtol(colon + 1, NULL, 10);
+        if (crash_after < 1) {
+            crash_after = 1;
+        }
+    }
+}
+
+void ds_crash_point(const char *name)
+{
+    const char *log;
+    int fd;
+
+    pthread_once(&crash_once, crash_init);
+    if (crash_name[0] == '\0' || strcmp(name, crash_name) != 0) {
+        return;
+    }
+    if (atomic_fetch_add(&crash_hits, 1) + 1 < crash_after) {
+        return;
+    }
+    log = getenv("DENTSYNC_CRASH_LOG");
+    if (log != NULL) {
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            (void)!write(fd, name, strlen(name));
+            (void)!write(fd, "\n", 1);
+            fsync(fd);
+            close(fd);
+        }
+    }
+    kill(getpid(), SIGKILL);
+    _exit(137);
+}
