@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,6 +122,33 @@ static void set_int(struct loader *ld, int *slot, const char *key, const char *v
     *slot = (int)v;
 }
 
+/* phone_region: two ASCII letters, stored upper case. */
+static void set_region(struct loader *ld, char slot[3], const char *value)
+{
+    if (strlen(value) != 2 || !isalpha((unsigned char)value[0]) ||
+        !isalpha((unsigned char)value[1])) {
+        problem(ld, ld->line, "phone_region: expected a two-letter region such as US or GB");
+        return;
+    }
+    slot[0] = (char)toupper((unsigned char)value[0]);
+    slot[1] = (char)toupper((unsigned char)value[1]);
+    slot[2] = '\0';
+}
+
+/* date_order: auto, MDY, DMY or YMD (any case), stored as written here. */
+static void set_date_order(struct loader *ld, char slot[5], const char *value)
+{
+    static const char *const orders[] = {"auto", "MDY", "DMY", "YMD"};
+
+    for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+        if (strcasecmp(value, orders[i]) == 0) {
+            snprintf(slot, 5, "%s", orders[i]);
+            return;
+        }
+    }
+    problem(ld, ld->line, "date_order: expected auto, MDY, DMY or YMD");
+}
+
 static struct ds_practice_conf *practice_slot(struct loader *ld, const char *name)
 {
     struct ds_config *cfg = ld->cfg;
@@ -148,6 +176,8 @@ static struct ds_practice_conf *practice_slot(struct loader *ld, const char *nam
         return NULL;
     }
     p->line = ld->section_line;
+    memcpy(p->phone_region, "US", 3);
+    memcpy(p->date_order, "auto", 5);
     cfg->npractices++;
     return p;
 }
@@ -179,6 +209,7 @@ static struct ds_folder_conf *folder_slot(struct loader *ld, const char *name)
         return NULL;
     }
     f->line = ld->section_line;
+    f->max_missing_percent = 5;
     cfg->nfolders++;
     return f;
 }
@@ -261,6 +292,12 @@ static void practice_key(struct loader *ld, const char *name, const char *key, c
     else if (strcmp(key, "timezone") == 0) {
         set_string(ld, &p->timezone, value);
     }
+    else if (strcmp(key, "phone_region") == 0) {
+        set_region(ld, p->phone_region, value);
+    }
+    else if (strcmp(key, "date_order") == 0) {
+        set_date_order(ld, p->date_order, value);
+    }
     else {
         problem(ld, ld->line, "unknown key '%s' in [practice %s]", key, name);
     }
@@ -284,6 +321,17 @@ static void folder_key(struct loader *ld, const char *name, const char *key, con
     }
     else if (strcmp(key, "template") == 0) {
         set_string(ld, &f->template_id, value);
+    }
+    else if (strcmp(key, "snapshot") == 0) {
+        if (strcmp(value, "full") == 0 || strcmp(value, "incremental") == 0) {
+            f->snapshot_full = strcmp(value, "full") == 0;
+        }
+        else {
+            problem(ld, ld->line, "snapshot: expected full or incremental");
+        }
+    }
+    else if (strcmp(key, "max_missing_percent") == 0) {
+        set_int(ld, &f->max_missing_percent, key, value, 0, 100);
     }
     else {
         problem(ld, ld->line, "unknown key '%s' in [folder %s]", key, name);

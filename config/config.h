@@ -6,8 +6,9 @@
  *                      retention_days, template_dir
  *   [cloud]            url, ca_file, batch_rows, max_in_flight, timeout_seconds,
  *                      retry_min_seconds, retry_max_seconds
- *   [practice NAME]    token_file, timezone
- *   [folder NAME]      path, practice, import_type, template
+ *   [practice NAME]    token_file, timezone, phone_region, date_order
+ *   [folder NAME]      path, practice, import_type, template, snapshot,
+ *                      max_missing_percent
  *
  * Loading checks everything it can without touching the network and reports
  * every problem as "FILE:LINE: message", so an office manager can fix the
@@ -25,19 +26,23 @@
 #define DS_CONFIG_ENV "DENTSYNC_CONFIG"
 
 struct ds_practice_conf {
-    char *name;       /* the NAME of [practice NAME] */
-    char *token_file; /* path of the 0600 file holding the agent token */
-    char *timezone;   /* IANA time zone of the practice, e.g. America/Chicago */
-    int line;         /* line of the section header */
+    char *name;           /* the NAME of [practice NAME] */
+    char *token_file;     /* path of the 0600 file holding the agent token */
+    char *timezone;       /* IANA time zone of the practice, e.g. America/Chicago */
+    char phone_region[3]; /* ISO 3166 region for national phone numbers, "US" */
+    char date_order[5];   /* "auto", "MDY", "DMY" or "YMD" */
+    int line;             /* line of the section header */
 };
 
 struct ds_folder_conf {
-    char *name;        /* the NAME of [folder NAME] */
-    char *path;        /* the export folder watched */
-    char *practice;    /* the NAME of a [practice] section */
-    char *import_type; /* patients, appointments, treatments, financial */
-    char *template_id; /* a template id, or "auto" */
-    int line;          /* line of the section header */
+    char *name;              /* the NAME of [folder NAME] */
+    char *path;              /* the export folder watched */
+    char *practice;          /* the NAME of a [practice] section */
+    char *import_type;       /* patients, appointments, treatments, financial */
+    char *template_id;       /* a template id, or "auto" */
+    int snapshot_full;       /* 1: snapshot = full (absent keys are deleted) */
+    int max_missing_percent; /* a full snapshot missing more keys is held (default 5) */
+    int line;                /* line of the section header */
 };
 
 struct ds_config {

@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 struct fixture {
-    char dir[64];     /* temporary directory */
-    char conf[128];   /* the config file written by the test */
-    char token[128];  /* a token file, 0600 */
+    char dir[64];    /* temporary directory */
+    char conf[128];  /* the config file written by the test */
+    char token[128]; /* a token file, 0600 */
     char exports[128];
 };
 
@@ -137,6 +137,10 @@ static void test_good_config(void **state)
     assert_int_equal(cfg->nfolders, 1);
     assert_string_equal(cfg->folders[0].practice, "main");
     assert_int_equal(cfg->folders[0].line, 15);
+    assert_string_equal(cfg->practices[0].phone_region, "US"); /* default */
+    assert_string_equal(cfg->practices[0].date_order, "auto"); /* default */
+    assert_int_equal(cfg->folders[0].snapshot_full, 0);
+    assert_int_equal(cfg->folders[0].max_missing_percent, 5);
     assert_int_equal(ds_config_read_token(&cfg->practices[0], token, sizeof(token), NULL), 0);
     assert_string_equal(token, "dsk_test_token");
     ds_config_free(&cfg);
@@ -150,21 +154,21 @@ static void test_every_error_has_its_line(void **state)
     struct ds_config *cfg = NULL;
     int rc;
     char *report = load(f,
-                        "[agent]\n"                         /* 1 */
-                        "state_dir = /tmp/state\n"          /* 2 */
-                        "settle_seconds = soon\n"           /* 3 */
-                        "colour = blue\n"                   /* 4 */
-                        "this line is not ini\n"            /* 5 */
-                        "[cloud]\n"                         /* 6 */
-                        "url = http://cloud.example.com\n"  /* 7 */
-                        "[practice main]\n"                 /* 8 */
-                        "token_file = @TOKEN@\n"                 /* 9 */
-                        "[folder patients]\n"               /* 10 */
-                        "path = @EXPORTS@\n"                       /* 11 */
-                        "practice = other\n"                /* 12 */
-                        "import_type = invoices\n"          /* 13 */
-                        "[mystery]\n"                       /* 14 */
-                        "x = 1\n",                          /* 15 */
+                        "[agent]\n"                        /* 1 */
+                        "state_dir = /tmp/state\n"         /* 2 */
+                        "settle_seconds = soon\n"          /* 3 */
+                        "colour = blue\n"                  /* 4 */
+                        "this line is not ini\n"           /* 5 */
+                        "[cloud]\n"                        /* 6 */
+                        "url = http://cloud.example.com\n" /* 7 */
+                        "[practice main]\n"                /* 8 */
+                        "token_file = @TOKEN@\n"           /* 9 */
+                        "[folder patients]\n"              /* 10 */
+                        "path = @EXPORTS@\n"               /* 11 */
+                        "practice = other\n"               /* 12 */
+                        "import_type = invoices\n"         /* 13 */
+                        "[mystery]\n"                      /* 14 */
+                        "x = 1\n",                         /* 15 */
                         &cfg, &rc);
     char expect[512];
 
@@ -184,6 +188,48 @@ static void test_every_error_has_its_line(void **state)
     snprintf(expect, sizeof(expect), "%s:10: [folder patients]: import_type must be", f->conf);
     assert_non_null(strstr(report, expect));
     snprintf(expect, sizeof(expect), "%s:14: unknown section [mystery]", f->conf);
+    assert_non_null(strstr(report, expect));
+    free(report);
+}
+
+static void test_practice_and_snapshot_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char expect[512];
+    char *report = load(f,
+                        "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
+                        "[practice main]\ntoken_file = @TOKEN@\n" /* 5, 6 */
+                        "phone_region = gb\ndate_order = dmy\n"   /* 7, 8 */
+                        "[folder p]\npath = @EXPORTS@\npractice = main\n"
+                        "import_type = patients\nsnapshot = full\n" /* 12, 13 */
+                        "max_missing_percent = 12\n",               /* 14 */
+                        &cfg, &rc);
+
+    assert_int_equal(rc, 0);
+    assert_string_equal(cfg->practices[0].phone_region, "GB");
+    assert_string_equal(cfg->practices[0].date_order, "DMY");
+    assert_int_equal(cfg->folders[0].snapshot_full, 1);
+    assert_int_equal(cfg->folders[0].max_missing_percent, 12);
+    ds_config_free(&cfg);
+    free(report);
+    report = load(f,
+                  "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
+                  "[practice main]\ntoken_file = @TOKEN@\n"
+                  "phone_region = USA\ndate_order = DDMM\n" /* 7, 8 */
+                  "[folder p]\npath = @EXPORTS@\npractice = main\n"
+                  "import_type = patients\nsnapshot = some\n" /* 13 */
+                  "max_missing_percent = 101\n",              /* 14 */
+                  &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    snprintf(expect, sizeof(expect), "%s:7: phone_region", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:8: date_order", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:13: snapshot", f->conf);
+    assert_non_null(strstr(report, expect));
+    snprintf(expect, sizeof(expect), "%s:14: max_missing_percent", f->conf);
     assert_non_null(strstr(report, expect));
     free(report);
 }
@@ -273,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_error_has_its_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_practice_and_snapshot_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_file, setup, teardown),
