@@ -149,6 +149,23 @@ static void set_date_order(struct loader *ld, char slot[5], const char *value)
     problem(ld, ld->line, "date_order: expected auto, MDY, DMY or YMD");
 }
 
+static const char *const after_names[] = {"leave", "move", "delete", NULL};
+static const char *const network_names[] = {"auto", "yes", "no", NULL};
+
+/* A value among names (in enum order). */
+static void set_choice(struct loader *ld, int *slot, const char *key, const char *value,
+                       const char *const *names)
+{
+    for (int i = 0; names[i] != NULL; i++) {
+        if (strcmp(value, names[i]) == 0) {
+            *slot = i;
+            return;
+        }
+    }
+    problem(ld, ld->line, "%s: expected %s", key,
+            names == after_names ? "leave, move or delete" : "auto, yes or no");
+}
+
 static struct ds_practice_conf *practice_slot(struct loader *ld, const char *name)
 {
     struct ds_config *cfg = ld->cfg;
@@ -274,6 +291,24 @@ static void cloud_key(struct loader *ld, const char *key, const char *value)
     else if (strcmp(key, "retry_max_seconds") == 0) {
         set_seconds(ld, &cfg->retry_max_seconds, key, value, 0.01);
     }
+    else if (strcmp(key, "proxy") == 0) {
+        set_string(ld, &cfg->proxy, value);
+    }
+    else if (strcmp(key, "max_batch_kb") == 0) {
+        int kib = 0;
+
+        set_int(ld, &kib, key, value, 1, 32 * 1024);
+        cfg->max_batch_bytes = kib > 0 ? (long)kib * 1024 : cfg->max_batch_bytes;
+    }
+    else if (strcmp(key, "connect_timeout_seconds") == 0) {
+        set_seconds(ld, &cfg->connect_timeout_seconds, key, value, 0.1);
+    }
+    else if (strcmp(key, "heartbeat_seconds") == 0) {
+        set_seconds(ld, &cfg->heartbeat_seconds, key, value, 0.0);
+    }
+    else if (strcmp(key, "pause_probe_seconds") == 0) {
+        set_seconds(ld, &cfg->pause_probe_seconds, key, value, 0.1);
+    }
     else {
         problem(ld, ld->line, "unknown key '%s' in [cloud]", key);
     }
@@ -332,6 +367,24 @@ static void folder_key(struct loader *ld, const char *name, const char *key, con
     }
     else if (strcmp(key, "max_missing_percent") == 0) {
         set_int(ld, &f->max_missing_percent, key, value, 0, 100);
+    }
+    else if (strcmp(key, "include") == 0) {
+        set_string(ld, &f->include, value);
+    }
+    else if (strcmp(key, "exclude") == 0) {
+        set_string(ld, &f->exclude, value);
+    }
+    else if (strcmp(key, "after") == 0) {
+        set_choice(ld, &f->after, key, value, after_names);
+    }
+    else if (strcmp(key, "processed_dir") == 0) {
+        set_string(ld, &f->processed_dir, value);
+    }
+    else if (strcmp(key, "quarantine_dir") == 0) {
+        set_string(ld, &f->quarantine_dir, value);
+    }
+    else if (strcmp(key, "network") == 0) {
+        set_choice(ld, &f->network, key, value, network_names);
     }
     else {
         problem(ld, ld->line, "unknown key '%s' in [folder %s]", key, name);
@@ -544,6 +597,10 @@ int ds_config_load(const char *path, struct ds_config **out, FILE *errs)
     cfg->timeout_seconds = 60.0;
     cfg->retry_min_seconds = 1.0;
     cfg->retry_max_seconds = 300.0;
+    cfg->max_batch_bytes = 8L * 1024 * 1024;
+    cfg->connect_timeout_seconds = 15.0;
+    cfg->heartbeat_seconds = 60.0;
+    cfg->pause_probe_seconds = 60.0;
     cfg->path = strdup(path);
     if (cfg->path == NULL) {
         rc = DS_ENOMEM;
@@ -583,6 +640,10 @@ void ds_config_free(struct ds_config **cfgp)
         free(cfg->folders[i].practice);
         free(cfg->folders[i].import_type);
         free(cfg->folders[i].template_id);
+        free(cfg->folders[i].include);
+        free(cfg->folders[i].exclude);
+        free(cfg->folders[i].processed_dir);
+        free(cfg->folders[i].quarantine_dir);
     }
     free(cfg->practices);
     free(cfg->folders);
@@ -591,6 +652,7 @@ void ds_config_free(struct ds_config **cfgp)
     free(cfg->template_dir);
     free(cfg->cloud_url);
     free(cfg->ca_file);
+    free(cfg->proxy);
     free(cfg);
     *cfgp = NULL;
 }

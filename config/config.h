@@ -8,7 +8,8 @@
  *                      retry_min_seconds, retry_max_seconds
  *   [practice NAME]    token_file, timezone, phone_region, date_order
  *   [folder NAME]      path, practice, import_type, template, snapshot,
- *                      max_missing_percent
+ *                      max_missing_percent, include, exclude, after,
+ *                      processed_dir, quarantine_dir, network
  *
  * Loading checks everything it can without touching the network and reports
  * every problem as "FILE:LINE: message", so an office manager can fix the
@@ -42,8 +43,17 @@ struct ds_folder_conf {
     char *template_id;       /* a template id, or "auto" */
     int snapshot_full;       /* 1: snapshot = full (absent keys are deleted) */
     int max_missing_percent; /* a full snapshot missing more keys is held (default 5) */
+    char *include;           /* comma-separated name patterns to take, NULL: all */
+    char *exclude;           /* comma-separated name patterns to skip, NULL: none */
+    int after;               /* enum ds_after: what to do with a delivered file */
+    char *processed_dir;     /* where `after = move` puts files; default path/processed */
+    char *quarantine_dir;    /* where refused files go; default path/quarantine */
+    int network;             /* enum ds_network: rely on rescans alone? */
     int line;                /* line of the section header */
 };
+
+enum ds_after { DS_AFTER_LEAVE = 0, DS_AFTER_MOVE = 1, DS_AFTER_DELETE = 2 };
+enum ds_network { DS_NETWORK_AUTO = 0, DS_NETWORK_YES = 1, DS_NETWORK_NO = 2 };
 
 struct ds_config {
     char *path; /* the file it was read from */
@@ -57,13 +67,18 @@ struct ds_config {
     char *template_dir;    /* an admin's own templates; may be NULL */
 
     /* [cloud] */
-    char *cloud_url;          /* base URL, https (http only to loopback) */
-    char *ca_file;            /* CA bundle to verify the cloud; may be NULL */
-    int batch_rows;           /* rows per batch */
-    int max_in_flight;        /* requests in flight at once */
-    double timeout_seconds;   /* per request */
-    double retry_min_seconds; /* first retry delay */
-    double retry_max_seconds; /* cap on the retry delay */
+    char *cloud_url;                /* base URL, https (http only to loopback) */
+    char *ca_file;                  /* CA bundle to verify the cloud; may be NULL */
+    int batch_rows;                 /* rows per batch */
+    int max_in_flight;              /* requests in flight at once */
+    double timeout_seconds;         /* per request */
+    double retry_min_seconds;       /* first retry delay */
+    double retry_max_seconds;       /* cap on the retry delay */
+    char *proxy;                    /* HTTP(S) proxy URL; NULL: the environment's */
+    long max_batch_bytes;           /* cap on one batch body before compression */
+    double connect_timeout_seconds; /* per connection attempt */
+    double heartbeat_seconds;       /* heartbeat period; 0 turns it off */
+    double pause_probe_seconds;     /* a practice paused by 401 is tried again this often */
 
     struct ds_practice_conf *practices; /* owned array */
     size_t npractices;

@@ -222,4 +222,23 @@ int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_
 int ds_store_event(struct ds_store *st, const char *kind, int64_t file_id, const char *job_id,
                    long seq, const char *code, const char *detail);
 
+/* ---- splitting and figures (store_split.c, store_stats.c) ---------------- */
+
+/* Replaces a batch the cloud found too large (413, or over the byte cap)
+ * by two `pending` batches holding its halves, numbered after the job's
+ * highest seq (*seq_a, *seq_b; may be NULL); the batch becomes `split`
+ * (final, never sent again) with code kept; event `batch_split`.
+ * DS_ETOOBIG for a batch of one row, DS_EINVAL unless it is pending,
+ * in_flight or retry_wait. */
+int ds_store_batch_split(struct ds_store *st, const char *job_id, long seq, const char *code,
+                         long *seq_a, long *seq_b);
+
+/* What waits to be delivered. */
+struct ds_queue_stats {
+    long pending_rows;        /* rows of uploading jobs not yet answered */
+    double oldest_pending_at; /* creation time of the oldest unfinished job, 0 if none */
+    long jobs_uploading;      /* jobs in state uploading */
+};
+int ds_store_queue_stats(struct ds_store *st, struct ds_queue_stats *out);
+
 #endif

@@ -148,6 +148,44 @@ static void test_good_config(void **state)
     free(report);
 }
 
+static void test_sync_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char *report = load(f,
+                        "[agent]\nstate_dir = /tmp/s\n"
+                        "[cloud]\nurl = https://cloud.example.com\nmax_batch_kb = 64\n"
+                        "proxy = http://proxy.example.com:3128\nheartbeat_seconds = 0\n"
+                        "[practice main]\ntoken_file = @TOKEN@\n"
+                        "[folder a]\npath = @EXPORTS@\npractice = main\nimport_type = patients\n"
+                        "include = *.csv,*.txt\nexclude = *backup*\nafter = move\n"
+                        "network = yes\n",
+                        &cfg, &rc);
+
+    assert_int_equal(rc, 0);
+    assert_string_equal(report, "");
+    assert_int_equal(cfg->max_batch_bytes, 64 * 1024);
+    assert_string_equal(cfg->proxy, "http://proxy.example.com:3128");
+    assert_true(cfg->heartbeat_seconds == 0.0);
+    assert_string_equal(cfg->folders[0].include, "*.csv,*.txt");
+    assert_string_equal(cfg->folders[0].exclude, "*backup*");
+    assert_int_equal(cfg->folders[0].after, DS_AFTER_MOVE);
+    assert_int_equal(cfg->folders[0].network, DS_NETWORK_YES);
+    ds_config_free(&cfg);
+    free(report);
+    report = load(f,
+                  "[agent]\nstate_dir = /tmp/s\n[cloud]\nurl = https://c.example.com\n"
+                  "[practice main]\ntoken_file = @TOKEN@\n"
+                  "[folder a]\npath = @EXPORTS@\npractice = main\nimport_type = patients\n"
+                  "after = shred\nnetwork = maybe\n",
+                  &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    assert_non_null(strstr(report, ":11: after: expected leave, move or delete"));
+    assert_non_null(strstr(report, ":12: network: expected auto, yes or no"));
+    free(report);
+}
+
 static void test_every_error_has_its_line(void **state)
 {
     struct fixture *f = *state;
@@ -319,6 +357,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_error_has_its_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_practice_and_snapshot_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),
