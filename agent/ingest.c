@@ -14,6 +14,7 @@
 #include "agent/ingest.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/crash.h"
 #include "agent/core/log.h"
 #include "agent/map/map.h"
 #include "agent/read/read.h"
@@ -120,6 +121,7 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
             }
             rc = ds_store_tx_commit(st);
             if (rc == 0) {
+                ds_crash_point("after_stage_commit");
                 rc = ds_store_tx_begin(st);
             }
         }
@@ -207,6 +209,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     if (rc != 0) {
         goto out;
     }
+    ds_crash_point("after_stage_commit");
     rc = ds_store_job_staged(st, t->job_id, t->rows, t->cfg->batch_rows);
 out:
     ds_map_free(&mapper);

@@ -15,6 +15,7 @@
  */
 #include "state/store_int.h"
 
+#include "agent/core/crash.h"
 #include "agent/core/log.h"
 
 #include <stdio.h>
@@ -147,6 +148,7 @@ out:
         ds__store_rollback(st);
     }
     if (rc == 0) {
+        ds_crash_point("file_added_after_commit");
         if (file_id != NULL) {
             *file_id = id;
         }
@@ -771,6 +773,9 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     }
     snprintf(detail, sizeof(detail), "%ld rows, %ld batches", total_rows, nbatches);
     rc = ds__store_event(st, "job_staged", file_id, job_id, 0, NULL, detail);
+    if (rc == 0) {
+        ds_crash_point("job_staged_before_commit");
+    }
 out:
     ds__store_reset(s);
     if (strcmp(st->staging_job, job_id) == 0) {

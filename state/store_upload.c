@@ -14,6 +14,7 @@
  */
 #include "state/store_int.h"
 
+#include "agent/core/crash.h"
 #include "agent/core/log.h"
 
 #include <stdio.h>
@@ -408,9 +409,16 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
              c.total, c.created, c.updated, c.unchanged, c.duplicate, c.invalid, c.rejected,
              c.conflict, c.needs_review);
     rc = ds__store_event(st, "job_completed", file_id, job_id, 0, final, detail);
+    if (rc == 0) {
+        ds_crash_point("job_completed_before_commit");
+    }
 out:
     ds__store_reset(s);
-    return finish(st, rc);
+    rc = finish(st, rc);
+    if (rc == 0) {
+        ds_crash_point("job_completed_after_commit");
+    }
+    return rc;
 }
 
 /* ---- batches ------------------------------------------------------------ */
@@ -637,6 +645,7 @@ int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_st
 out:
     rc = finish(st, rc);
     if (rc == 0) {
+        ds_crash_point("batch_in_flight_after_commit");
         memcpy(digest, b.digest, DS_SHA256_HEX);
         if (attempts != NULL) {
             *attempts = b.attempts + 1;
@@ -808,8 +817,15 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
              unknown);
     rc = ds__store_event(st, "batch_acked", 0, job_id, seq, missing > 0 ? "MISSING_RESULT" : NULL,
                          detail);
+    if (rc == 0) {
+        ds_crash_point("batch_acked_before_commit");
+    }
 out:
-    return finish(st, rc);
+    rc = finish(st, rc);
+    if (rc == 0) {
+        ds_crash_point("batch_acked_after_commit");
+    }
+    return rc;
 }
 
 int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, double next_at,

@@ -28,6 +28,7 @@
 #include "agent/upload/upload.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/crash.h"
 #include "agent/core/log.h"
 #include "agent/core/version.h"
 #include "agent/upload/http.h"
@@ -222,6 +223,7 @@ static void on_open_done(void *ctx, const struct ds_http_response *res)
     up->in_flight--;
     delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
     if (o == OUT_OK) {
+        ds_crash_point("after_open_before_record");
         if (ds_store_job_opened(up->store, op->job_id) == 0) {
             ds_log_info("job %s: opened in the cloud (HTTP %ld)", op->job_id, res->status);
             op_drop(up, op);
@@ -418,6 +420,7 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
 
     up->in_flight--;
     if (o == OUT_OK) {
+        ds_crash_point("after_send_before_ack");
         rc = record_results(up, op, res);
         if (rc == 0) {
             ds_log_info("job %s batch %ld: acknowledged", op->job_id, op->seq);
@@ -508,6 +511,7 @@ static void on_complete_done(void *ctx, const struct ds_http_response *res)
     up->in_flight--;
     delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
     if (o == OUT_OK) {
+        ds_crash_point("after_complete_before_record");
         if (ds_store_job_completed(up->store, op->job_id) == 0) {
             ds_log_info("job %s: completed", op->job_id);
             op_drop(up, op);
