@@ -29,7 +29,23 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
         ds_config_free(&cfg);
         return DS_EXIT_RUNTIME;
     }
-    rc = ds_daemon_run(cfg, &err);
+    for (;;) {
+        struct ds_config *next = NULL;
+
+        rc = ds_daemon_run(cfg, &err);
+        if (rc != DS_ERELOAD) {
+            break;
+        }
+        /* Checked by the daemon already; a file changed since is checked again. */
+        if (ds_config_load(config_path, &next, stderr) != 0) {
+            ds_log_error("reload: the configuration changed again and has errors; going on "
+                         "with the previous one");
+            continue;
+        }
+        ds_config_free(&cfg);
+        cfg = next;
+        ds_log_set_level((enum ds_log_level)cfg->log_level);
+    }
     if (rc != 0) {
         ds_log_error("cannot run: %s", ds_error_format(&err, msg, sizeof(msg)));
     }

@@ -13,6 +13,7 @@
  */
 #include "agent/daemon.h"
 
+#include "agent/dispose.h"
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
 #include "agent/ingest.h"
@@ -33,18 +34,20 @@ struct pending {
 };
 
 struct ds_agent {
-    uv_loop_t loop;                /* the one loop */
-    const struct ds_config *cfg;   /* borrow */
-    struct ds_store *store;        /* the loop thread's connection */
-    struct ds_watch *watch;        /* owned */
-    struct ds_uploader *up;        /* owned */
-    uv_signal_t sigint, sigterm;   /* stop requests */
-    uv_work_t work;                /* the ingest in progress */
-    struct pending *current;       /* its task; NULL when idle */
-    struct pending *queue;         /* waiting, oldest first */
-    atomic_int stop;               /* tells a running ingest to stop */
-    int stopping;                  /* a stop was requested */
-    char agent_id[DS_UUID_LEN];    /* this installation */
+    uv_loop_t loop;              /* the one loop */
+    const struct ds_config *cfg; /* borrow */
+    struct ds_store *store;      /* the loop thread's connection */
+    struct ds_watch *watch;      /* owned */
+    struct ds_uploader *up;      /* owned */
+    uv_signal_t sigint, sigterm; /* stop requests */
+    uv_signal_t sighup;          /* reload request */
+    int reload;                  /* stopping to start again with a new config */
+    uv_work_t work;              /* the ingest in progress */
+    struct pending *current;     /* its task; NULL when idle */
+    struct pending *queue;       /* waiting, oldest first */
+    atomic_int stop;             /* tells a running ingest to stop */
+    int stopping;                /* a stop was requested */
+    char agent_id[DS_UUID_LEN];  /* this installation */
 };
 
 static void start_next_ingest(struct ds_agent *a);
@@ -67,8 +70,8 @@ static int in_hand(const struct ds_agent *a, const char *folder, const char *pat
     return 0;
 }
 
-static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *path,
-                    int64_t size, int64_t mtime_ns)
+static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *path, int64_t size,
+                    int64_t mtime_ns)
 {
     struct ds_agent *a = ctx;
     int known;
@@ -148,8 +151,15 @@ static int on_detected(void *ctx, const struct ds_file_info *f)
         return 0;
     }
     return enqueue(a, folder, f->path, (int64_t)sb.st_size,
-                   (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, f->id,
-                   f->sha256);
+                   (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, f->id, f->sha256);
+}
+
+/* The cloud completed a job: what the folder wants done with its file. */
+static void on_job_done(void *ctx, const char *job_id)
+{
+    struct ds_agent *a = ctx;
+
+    ds_dispose_job(a->store, a->cfg, job_id);
 }
 
 static void ingest_work(uv_work_t *w)
@@ -170,19 +180,17 @@ static void report(const struct ds_ingest_task *t)
         ds_log_info("%s: ingest stopped; it resumes at the next start", t->path);
     }
     else if (t->rc != 0) {
-        ds_log_error("%s: ingest failed: %s", t->path,
-                     ds_error_format(&t->err, msg, sizeof(msg)));
+        ds_log_error("%s: ingest failed: %s", t->path, ds_error_format(&t->err, msg, sizeof(msg)));
     }
     else if (t->duplicate) {
         ds_log_info("%s: same content as a file taken before; not imported again", t->path);
     }
     else if (t->quarantined) {
-        ds_log_error("%s: quarantined: %s", t->path,
-                     ds_error_format(&t->err, msg, sizeof(msg)));
+        ds_log_error("%s: quarantined: %s", t->path, ds_error_format(&t->err, msg, sizeof(msg)));
     }
     else {
-        ds_log_info("%s: job %s staged %ld rows (%ld valid, %ld invalid, %ld duplicate)",
-                    t->path, t->job_id, t->rows, t->valid, t->invalid, t->duplicates);
+        ds_log_info("%s: job %s staged %ld rows (%ld valid, %ld invalid, %ld duplicate)", t->path,
+                    t->job_id, t->rows, t->valid, t->invalid, t->duplicates);
     }
 }
 
@@ -196,6 +204,9 @@ static void ingest_done(uv_work_t *w, int status)
     (void)status;
     a->current = NULL;
     report(&done->task);
+    if (done->task.rc == 0 && done->task.quarantined) {
+        ds_dispose_quarantined(a->store, a->cfg, done->task.file_id);
+    }
     free(done);
     if (a->stopping) {
         shutdown_if_idle(a);
@@ -240,7 +251,15 @@ static void shutdown_if_idle(struct ds_agent *a)
     if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
         uv_close((uv_handle_t *)&a->sigint, NULL);
         uv_close((uv_handle_t *)&a->sigterm, NULL);
+        uv_close((uv_handle_t *)&a->sighup, NULL);
     }
+}
+
+static void stop(struct ds_agent *a)
+{
+    a->stopping = 1;
+    ds_watch_free(&a->watch);
+    shutdown_if_idle(a);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -251,10 +270,34 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     ds_log_info("signal %d: stopping", signum);
-    a->stopping = 1;
     atomic_store(&a->stop, 1);
-    ds_watch_free(&a->watch);
-    shutdown_if_idle(a);
+    stop(a);
+}
+
+/* SIGHUP: a new configuration. It is checked first; a bad one is reported
+ * and the agent goes on with the old. A good one stops the loop gently —
+ * the ingest in progress finishes, uploads in flight are abandoned (and
+ * replayed) — and ds_daemon_run returns to be called again with it. */
+static void on_hup(uv_signal_t *s, int signum)
+{
+    struct ds_agent *a = s->data;
+    struct ds_config *next = NULL;
+
+    (void)signum;
+    if (a->stopping) {
+        return;
+    }
+    if (ds_config_load(a->cfg->path, &next, stderr) != 0) {
+        ds_log_error("SIGHUP: %s has errors (above); still running with the previous "
+                     "configuration",
+                     a->cfg->path);
+        return;
+    }
+    ds_config_free(&next);
+    ds_log_info("SIGHUP: reloading %s", a->cfg->path);
+    ds_store_event(a->store, "config_reloaded", 0, NULL, 0, NULL, NULL);
+    a->reload = 1;
+    stop(a);
 }
 
 int ds_daemon_prepare_state(const struct ds_config *cfg, char agent_id[37], struct ds_error *err)
@@ -325,16 +368,17 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
         goto out;
     }
     if (restaged > 0 || requeued > 0) {
-        ds_log_info("recovery: %d interrupted ingest(s) to redo, %d batch(es) to resend",
-                    restaged, requeued);
+        ds_log_info("recovery: %d interrupted ingest(s) to redo, %d batch(es) to resend", restaged,
+                    requeued);
     }
+    ds_dispose_sweep(a->store, cfg);
     rc = uv_loop_init(&a->loop);
     if (rc != 0) {
         rc = ds_error_set(err, DS_ENOMEM, "cannot start the event loop: %s", uv_strerror(rc));
         goto out;
     }
     loop_open = 1;
-    rc = ds_upload_new(&a->loop, cfg, a->store, a->agent_id, &a->up, err);
+    rc = ds_upload_new(&a->loop, cfg, a->store, a->agent_id, on_job_done, a, &a->up, err);
     if (rc != 0) {
         goto out;
     }
@@ -344,6 +388,9 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     a->sigterm.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
+    uv_signal_init(&a->loop, &a->sighup);
+    a->sighup.data = a;
+    uv_signal_start(&a->sighup, on_hup, SIGHUP);
     rc = ds_store_files_detected(a->store, on_detected, a);
     if (rc < 0) {
         ds_error_set(err, rc, "cannot read the queue's pending files");
@@ -357,8 +404,13 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     start_next_ingest(a);
     ds_upload_kick(a->up);
     uv_run(&a->loop, UV_RUN_DEFAULT);
-    ds_log_info("dentsync stopped");
     rc = 0;
+    if (a->reload) {
+        rc = DS_ERELOAD;
+    }
+    else {
+        ds_log_info("dentsync stopped");
+    }
 out:
     if (loop_open) {
         if (rc != 0) {
@@ -367,6 +419,7 @@ out:
             if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
                 uv_close((uv_handle_t *)&a->sigint, NULL);
                 uv_close((uv_handle_t *)&a->sigterm, NULL);
+                uv_close((uv_handle_t *)&a->sighup, NULL);
             }
             uv_run(&a->loop, UV_RUN_DEFAULT);
         }

@@ -9,8 +9,9 @@
 #include "agent/core/error.h"
 #include "config/config.h"
 
-/* Runs until SIGINT or SIGTERM. Returns 0 after a clean stop, or a DS_E*
- * code with err set when the service could not start. */
+/* Runs until SIGINT or SIGTERM. Returns 0 after a clean stop; DS_ERELOAD
+ * after SIGHUP brought a valid new configuration (call again with it); or
+ * a DS_E* code with err set when the service could not start. */
 int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err);
 
 /* Creates the state directory (0700) if it is missing, and reads the

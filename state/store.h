@@ -241,4 +241,26 @@ struct ds_queue_stats {
 };
 int ds_store_queue_stats(struct ds_store *st, struct ds_queue_stats *out);
 
+/* A file as the after-delivery and quarantine handling need it; strings
+ * borrowed during the callback (reason_code and reason may be NULL). */
+struct ds_file_row {
+    int64_t id;
+    const char *folder;
+    const char *path;
+    int64_t size;
+    int64_t mtime_ns;
+    const char *state;
+    const char *reason_code;
+    const char *reason;
+};
+typedef int (*ds_store_file_row_cb)(void *ctx, const struct ds_file_row *f);
+
+/* Files in a state, oldest first; the callback may write to the store. */
+int ds_store_files_in_state(struct ds_store *st, const char *state, ds_store_file_row_cb cb,
+                            void *ctx);
+
+/* The file of a job (the callback runs once, or not at all). */
+int ds_store_file_of_job(struct ds_store *st, const char *job_id, ds_store_file_row_cb cb,
+                         void *ctx);
+
 #endif

@@ -40,6 +40,8 @@ const char *ds_strerror(int code)
         return "stored state is damaged";
     case DS_ESTOP:
         return "stopped";
+    case DS_ERELOAD:
+        return "reloading the configuration";
     default:
         return "unknown error";
     }

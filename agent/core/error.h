@@ -28,6 +28,7 @@ enum {
     DS_EEXIST = -12,   /* it exists already */
     DS_ECORRUPT = -13, /* stored state is damaged */
     DS_ESTOP = -14,    /* the operation was cancelled by a stop request */
+    DS_ERELOAD = -15,  /* stopped to start again with a new configuration */
 };
 
 /* What went wrong, for a person. All members are optional: empty string or

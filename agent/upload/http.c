@@ -14,6 +14,7 @@
 #include "agent/upload/http.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/version.h"
 
 #include <curl/curl.h>
 #include <stdlib.h>
@@ -42,15 +43,19 @@ struct sock_ctx {
 };
 
 struct ds_http {
-    uv_loop_t *loop;           /* borrow */
-    CURLM *multi;              /* owned */
-    uv_timer_t timer;          /* curl's timeout */
-    char *ca_file;             /* owned; may be NULL */
-    long timeout_ms;           /* per request */
-    struct request *requests;  /* in flight */
-    size_t pending;            /* how many */
-    int open_handles;          /* uv handles not yet closed */
-    int closing;               /* ds_http_free was called */
+    uv_loop_t *loop;         /* borrow */
+    CURLM *multi;            /* owned */
+    uv_timer_t timer;        /* curl's timeout */
+    char *ca_file;           /* owned; may be NULL */
+    char *proxy;             /* owned; may be NULL */
+    long timeout_ms;         /* per request */
+    long connect_timeout_ms; /* per connection attempt */
+    long low_speed_bytes;    /* see struct ds_http_options */
+    long low_speed_seconds;
+    struct request *requests; /* in flight */
+    size_t pending;           /* how many */
+    int open_handles;         /* uv handles not yet closed */
+    int closing;              /* ds_http_free was called */
 };
 
 int ds_http_global_init(void)
@@ -67,6 +72,7 @@ static void maybe_free(struct ds_http *h)
 {
     if (h->closing && h->open_handles == 0) {
         free(h->ca_file);
+        free(h->proxy);
         free(h);
     }
 }
@@ -228,8 +234,14 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return 0;
 }
 
-int ds_http_new(uv_loop_t *loop, const char *ca_file, double timeout_seconds,
-                struct ds_http **out)
+static void options_free(struct ds_http *h)
+{
+    free(h->ca_file);
+    free(h->proxy);
+    free(h);
+}
+
+int ds_http_new(uv_loop_t *loop, const struct ds_http_options *opt, struct ds_http **out)
 {
     struct ds_http *h = calloc(1, sizeof(*h));
 
@@ -238,18 +250,23 @@ int ds_http_new(uv_loop_t *loop, const char *ca_file, double timeout_seconds,
         return DS_ENOMEM;
     }
     h->loop = loop;
-    h->timeout_ms = (long)(timeout_seconds * 1000.0);
-    if (ca_file != NULL) {
-        h->ca_file = strdup(ca_file);
-        if (h->ca_file == NULL) {
-            free(h);
-            return DS_ENOMEM;
-        }
+    h->timeout_ms = (long)(opt->timeout_seconds * 1000.0);
+    h->connect_timeout_ms = (long)(opt->connect_timeout_seconds * 1000.0);
+    h->low_speed_bytes = opt->low_speed_bytes;
+    h->low_speed_seconds = opt->low_speed_seconds;
+    if (opt->ca_file != NULL) {
+        h->ca_file = strdup(opt->ca_file);
+    }
+    if (opt->proxy != NULL) {
+        h->proxy = strdup(opt->proxy);
+    }
+    if ((opt->ca_file != NULL && h->ca_file == NULL) || (opt->proxy != NULL && h->proxy == NULL)) {
+        options_free(h);
+        return DS_ENOMEM;
     }
     h->multi = curl_multi_init();
     if (h->multi == NULL) {
-        free(h->ca_file);
-        free(h);
+        options_free(h);
         return DS_ENOMEM;
     }
     uv_timer_init(loop, &h->timer);
@@ -301,8 +318,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *userp)
 }
 
 int ds_http_request(struct ds_http *h, const char *method, const char *url, const char *token,
-                    const void *body, size_t len, const char *content_encoding,
-                    const char *digest, ds_http_cb cb, void *ctx)
+                    const void *body, size_t len, const char *content_encoding, const char *digest,
+                    ds_http_cb cb, void *ctx)
 {
     struct request *r = NULL;
     struct curl_slist *l = NULL;
@@ -384,13 +401,19 @@ int ds_http_request(struct ds_http *h, const char *method, const char *url, cons
     curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-    curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms < 15000 ? h->timeout_ms
-                                                                               : 15000L);
+    curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
+    if (h->low_speed_seconds > 0) {
+        curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_LIMIT, h->low_speed_bytes);
+        curl_easy_setopt(r->easy, CURLOPT_LOW_SPEED_TIME, h->low_speed_seconds);
+    }
+    if (h->proxy != NULL) {
+        curl_easy_setopt(r->easy, CURLOPT_PROXY, h->proxy);
+    }
     curl_easy_setopt(r->easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(r->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "dentsync-agent");
+    curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "dentsync-agent/" DS_VERSION);
     if (h->ca_file != NULL) {
         curl_easy_setopt(r->easy, CURLOPT_CAINFO, h->ca_file);
     }

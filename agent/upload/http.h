@@ -29,9 +29,18 @@ struct ds_http_response {
  * Never called for a request whose ds_http_request call failed. */
 typedef void (*ds_http_cb)(void *ctx, const struct ds_http_response *res);
 
-/* new: free with ds_http_free. ca_file may be NULL. */
-int ds_http_new(uv_loop_t *loop, const char *ca_file, double timeout_seconds,
-                struct ds_http **out);
+/* How requests are made; copied by ds_http_new. */
+struct ds_http_options {
+    const char *ca_file;            /* CA bundle, or NULL for the system's */
+    const char *proxy;              /* proxy URL, or NULL for the environment's */
+    double timeout_seconds;         /* whole request */
+    double connect_timeout_seconds; /* connection attempt */
+    long low_speed_bytes;           /* abandon a transfer slower than this ... */
+    long low_speed_seconds;         /* ... for this long (0: never) */
+};
+
+/* new: free with ds_http_free. */
+int ds_http_new(uv_loop_t *loop, const struct ds_http_options *opt, struct ds_http **out);
 
 /* Starts a request. url and token are copied; body is copied too (len bytes;
  * NULL for none). content_encoding (e.g. "gzip") and digest (Batch-Digest)

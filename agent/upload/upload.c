@@ -8,14 +8,21 @@
  *   batch pending|retry_wait --PUT--> in_flight                  (ds_store_batch_send)
  *         in_flight --200--> acked                               (ds_store_batch_acked)
  *         in_flight --RETRY--> retry_wait until next_at          (ds_store_batch_retry)
+ *         in_flight --AUTH--> retry_wait until the next probe    (ds_store_batch_retry)
+ *         in_flight --SPLIT--> split, two new pending halves     (ds_store_batch_split)
  *         in_flight --REJECT--> rejected                         (ds_store_batch_rejected)
  *   no batch pending, in flight or waiting --POST complete 200--> job completed
  *                                                                (ds_store_job_completed)
  *
  * A retryable failure of any request pauses the whole uploader, not only
  * that request: while the cloud is unreachable one request at a time probes
- * it, with the backoff growing with the failures in a row, instead of every
- * batch retrying on its own schedule. The first success lifts the pause.
+ * it, with the backoff (full jitter, Retry-After as the floor) growing with
+ * the failures in a row, instead of every batch retrying on its own
+ * schedule. The first success lifts the pause.
+ *
+ * A refused token (401/403) pauses only its practice: the other practices'
+ * uploads go on; the paused one re-reads its token file and tries again
+ * every pause_probe_seconds, so fixing the token file is enough.
  *
  * Batch retries live in the queue (retry_wait with its next attempt time);
  * retries of a job's open and complete calls live in memory only (`struct
@@ -41,39 +48,52 @@
 #include <zlib.h>
 
 #define MAX_JOBS_PER_KICK 64
-#define MAX_BATCH_BYTES (32 * 1024 * 1024) /* the cloud's limit, decompressed */
 #define TOKEN_MAX 512
+#define MAX_RETRY_AFTER 86400.0 /* a Retry-After beyond a day is taken as a day */
 
 enum op_kind { OP_OPEN, OP_BATCH, OP_COMPLETE };
 
 /* A request in flight, or a job-level call waiting for its next attempt. */
 struct op {
-    struct ds_uploader *up;  /* owner */
-    enum op_kind kind;       /* what it is */
-    char job_id[DS_UUID_LEN];
-    long seq;                /* for OP_BATCH */
-    int busy;                /* a request is in flight */
-    int attempts;            /* made so far (job-level calls) */
-    double next_at;          /* next attempt (job-level calls); INFINITY = given up */
-    struct op *next;         /* in up->ops */
+    struct ds_uploader *up;   /* owner */
+    enum op_kind kind;        /* what it is */
+    char job_id[DS_UUID_LEN]; /* whose */
+    size_t practice;          /* index in cfg->practices */
+    long seq;                 /* for OP_BATCH */
+    int busy;                 /* a request is in flight */
+    int attempts;             /* made so far */
+    double next_at;           /* next attempt (job-level calls); INFINITY = given up */
+    struct op *next;          /* in up->ops */
+};
+
+/* What the uploader knows of one practice. */
+struct practice {
+    char token[TOKEN_MAX]; /* its agent token, from its token file */
+    int paused;            /* the cloud refused the token */
+    double probe_at;       /* when a paused practice is tried again */
+    char code[64];         /* the refusal's code */
 };
 
 struct ds_uploader {
-    uv_loop_t *loop;              /* borrow */
-    const struct ds_config *cfg;  /* borrow */
-    struct ds_store *store;       /* borrow: the loop thread's connection */
-    struct ds_http *http;         /* owned */
-    uv_timer_t timer;             /* wakes us for the next retry */
-    int timer_open;               /* the timer handle is initialised */
-    char **tokens;                /* owned, one per cfg->practices[i] */
-    char base_url[512];           /* cloud url without a trailing slash */
-    char agent_id[DS_UUID_LEN];   /* sent with every job */
-    struct op *ops;               /* owned list */
-    size_t in_flight;             /* requests running */
-    unsigned long retries;        /* retries scheduled since start */
-    int fail_streak;              /* retryable failures in a row, any request */
-    double pause_until;           /* no new request before this time */
-    unsigned int seed;            /* jitter */
+    uv_loop_t *loop;             /* borrow */
+    const struct ds_config *cfg; /* borrow */
+    struct ds_store *store;      /* borrow: the loop thread's connection */
+    struct ds_http *http;        /* owned */
+    uv_timer_t timer;            /* wakes us for the next retry or probe */
+    uv_timer_t heartbeat;        /* the heartbeat period */
+    int handles_open;            /* timers not yet closed */
+    struct practice *practices;  /* owned, one per cfg->practices[i] */
+    char base_url[512];          /* cloud url without a trailing slash */
+    char agent_id[DS_UUID_LEN];  /* sent with every job */
+    ds_upload_done_cb done;      /* told of completed jobs */
+    void *done_ctx;              /* for done */
+    struct op *ops;              /* owned list */
+    size_t in_flight;            /* requests running (heartbeats not counted) */
+    unsigned long retries;       /* retries scheduled since start */
+    int fail_streak;             /* retryable failures in a row, any request */
+    double pause_until;          /* no new request before this time */
+    char last_error[64];         /* the last failure's code, for the heartbeat */
+    unsigned int seed;           /* jitter */
 };
 
 static double now_s(void)
@@ -84,14 +104,14 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *token_for(const struct ds_uploader *up, const char *practice)
+static size_t practice_index(const struct ds_uploader *up, const char *name)
 {
     for (size_t i = 0; i < up->cfg->npractices; i++) {
-        if (strcmp(up->cfg->practices[i].name, practice) == 0) {
-            return up->tokens[i];
+        if (strcmp(up->cfg->practices[i].name, name) == 0) {
+            return i;
         }
     }
-    return NULL;
+    return (size_t)-1;
 }
 
 static struct op *op_find(struct ds_uploader *up, enum op_kind kind, const char *job_id, long seq)
@@ -104,9 +124,10 @@ static struct op *op_find(struct ds_uploader *up, enum op_kind kind, const char 
     return NULL;
 }
 
-static struct op *op_get(struct ds_uploader *up, enum op_kind kind, const char *job_id, long seq)
+static struct op *op_get(struct ds_uploader *up, enum op_kind kind, const struct ds_job_info *job,
+                         long seq)
 {
-    struct op *op = op_find(up, kind, job_id, seq);
+    struct op *op = op_find(up, kind, job->id, seq);
 
     if (op != NULL) {
         return op;
@@ -118,7 +139,8 @@ static struct op *op_get(struct ds_uploader *up, enum op_kind kind, const char *
     op->up = up;
     op->kind = kind;
     op->seq = seq;
-    snprintf(op->job_id, sizeof(op->job_id), "%s", job_id);
+    op->practice = practice_index(up, job->practice);
+    ds_str_copy(op->job_id, sizeof(op->job_id), job->id);
     op->next = up->ops;
     up->ops = op;
     return op;
@@ -135,25 +157,27 @@ static void op_drop(struct ds_uploader *up, struct op *op)
     }
 }
 
-/* The delay before attempt number `attempts` + 1: exponential from
- * retry_min_seconds, capped, with jitter in [50%, 100%], and never shorter
- * than what the server asked for. */
-static double backoff(struct ds_uploader *up, int attempts, double retry_after)
+/* The delay before the next attempt after `streak` failures in a row: full
+ * jitter over an exponential window from retry_min_seconds, capped at
+ * retry_max_seconds, and never shorter than the server's Retry-After. */
+static double backoff(struct ds_uploader *up, int streak, double retry_after)
 {
-    double d = up->cfg->retry_min_seconds * pow(2.0, attempts > 1 ? attempts - 1 : 0);
+    double window = up->cfg->retry_min_seconds * pow(2.0, streak > 1 ? streak - 1 : 0);
+    double d;
 
-    if (d > up->cfg->retry_max_seconds) {
-        d = up->cfg->retry_max_seconds;
+    if (window > up->cfg->retry_max_seconds) {
+        window = up->cfg->retry_max_seconds;
     }
-    d *= 0.5 + 0.5 * ((double)rand_r(&up->seed) / (double)RAND_MAX);
-    if (retry_after > d) {
-        d = retry_after < up->cfg->retry_max_seconds ? retry_after : up->cfg->retry_max_seconds;
+    d = window * ((double)rand_r(&up->seed) / (double)RAND_MAX);
+    if (retry_after > MAX_RETRY_AFTER) {
+        retry_after = MAX_RETRY_AFTER;
     }
-    return d;
+    return d > retry_after ? d : retry_after;
 }
 
 /* Every answer feeds the outage state; returns the delay for a retry. */
-static double note_outcome(struct ds_uploader *up, int retryable, double retry_after)
+static double note_outcome(struct ds_uploader *up, int retryable, double retry_after,
+                           const char *code)
 {
     double delay;
 
@@ -162,6 +186,7 @@ static double note_outcome(struct ds_uploader *up, int retryable, double retry_a
         up->pause_until = 0;
         return 0;
     }
+    ds_str_copy(up->last_error, sizeof(up->last_error), code);
     up->fail_streak++;
     up->retries++;
     delay = backoff(up, up->fail_streak, retry_after);
@@ -169,7 +194,7 @@ static double note_outcome(struct ds_uploader *up, int retryable, double retry_a
     return delay;
 }
 
-enum outcome { OUT_OK, OUT_RETRY, OUT_REJECT };
+enum outcome { OUT_OK, OUT_RETRY, OUT_AUTH, OUT_SPLIT, OUT_REJECT };
 
 /* Classifies an answer once, and names it with a code for the queue. */
 static enum outcome classify(const struct ds_http_response *res, char *code, size_t size,
@@ -179,6 +204,7 @@ static enum outcome classify(const struct ds_http_response *res, char *code, siz
     json_t *err = NULL;
     const char *c = NULL;
     const char *m = NULL;
+    enum outcome o;
 
     message[0] = '\0';
     if (res->curl_code != 0) {
@@ -193,6 +219,15 @@ static enum outcome classify(const struct ds_http_response *res, char *code, siz
     if (res->status == 408 || res->status == 429 || res->status >= 500 || res->status < 200) {
         return OUT_RETRY;
     }
+    if (res->status == 401 || res->status == 403) {
+        o = OUT_AUTH;
+    }
+    else if (res->status == 413) {
+        o = OUT_SPLIT;
+    }
+    else {
+        o = OUT_REJECT;
+    }
     doc = json_loadb(res->body, res->body_len, 0, NULL);
     err = json_object_get(doc, "error");
     if (json_unpack(err, "{s:s, s?s}", "code", &c, "message", &m) == 0) {
@@ -202,50 +237,121 @@ static enum outcome classify(const struct ds_http_response *res, char *code, siz
         }
     }
     json_decref(doc);
-    return OUT_REJECT;
+    return o;
+}
+
+/* A practice's token was refused: pause it until the next probe. */
+static double pause_practice(struct ds_uploader *up, size_t pi, const char *code)
+{
+    struct practice *p = &up->practices[pi];
+
+    if (!p->paused) {
+        ds_log_error("practice %s: the cloud refused its token (%s); its uploads are paused, "
+                     "other practices go on; the token file is re-read every %gs",
+                     up->cfg->practices[pi].name, code, up->cfg->pause_probe_seconds);
+        ds_store_event(up->store, "practice_paused", 0, NULL, 0, code, NULL);
+    }
+    p->paused = 1;
+    ds_str_copy(p->code, sizeof(p->code), code);
+    ds_str_copy(up->last_error, sizeof(up->last_error), code);
+    p->probe_at = now_s() + up->cfg->pause_probe_seconds;
+    return p->probe_at;
+}
+
+/* Any answer but a refusal proves the token good again. */
+static void practice_answered(struct ds_uploader *up, size_t pi)
+{
+    struct practice *p = &up->practices[pi];
+
+    if (p->paused) {
+        ds_log_info("practice %s: token accepted again; uploads resume",
+                    up->cfg->practices[pi].name);
+        ds_store_event(up->store, "practice_resumed", 0, NULL, 0, NULL, NULL);
+        p->paused = 0;
+        p->code[0] = '\0';
+    }
 }
 
 static void arm_timer(struct ds_uploader *up, double at);
-static void on_timer(uv_timer_t *t);
 
-/* ---- opening a job -------------------------------------------------------- */
+/* ---- opening and completing a job ---------------------------------------- */
+
+/* The common answer handling of the two job-level calls. Returns 1 when
+ * the call succeeded. */
+static int job_call_answered(struct op *op, const struct ds_http_response *res, const char *what)
+{
+    struct ds_uploader *up = op->up;
+    char code[64];
+    char message[256];
+    enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
+    double delay = note_outcome(up, o == OUT_RETRY, res->retry_after, code);
+
+    op->busy = 0;
+    up->in_flight--;
+    if (o != OUT_AUTH) {
+        practice_answered(up, op->practice);
+    }
+    switch (o) {
+    case OUT_OK:
+        return 1;
+    case OUT_RETRY:
+        op->next_at = now_s() + delay;
+        ds_log_warn("job %s: %s failed (%s), retry in %.2fs", op->job_id, what, code, delay);
+        break;
+    case OUT_AUTH:
+        op->next_at = pause_practice(up, op->practice, code);
+        break;
+    case OUT_SPLIT:
+    case OUT_REJECT:
+        op->next_at = INFINITY;
+        ds_log_error("job %s: the cloud refused to %s it (%s); it waits for an admin", op->job_id,
+                     what, code);
+        ds_store_event(up->store,
+                       op->kind == OP_OPEN ? "job_open_rejected" : "job_complete_rejected", 0,
+                       op->job_id, 0, code, NULL);
+        break;
+    }
+    return 0;
+}
 
 static void on_open_done(void *ctx, const struct ds_http_response *res)
 {
     struct op *op = ctx;
     struct ds_uploader *up = op->up;
-    char code[64];
-    char message[256];
-    enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
-    double delay;
 
-    op->busy = 0;
-    up->in_flight--;
-    delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
-    if (o == OUT_OK) {
+    if (job_call_answered(op, res, "open")) {
         ds_crash_point("after_open_before_record");
         if (ds_store_job_opened(up->store, op->job_id) == 0) {
             ds_log_info("job %s: opened in the cloud (HTTP %ld)", op->job_id, res->status);
             op_drop(up, op);
         }
     }
-    else if (o == OUT_RETRY) {
-        op->next_at = now_s() + delay;
-        ds_log_warn("job %s: open failed (%s), retry in %.2fs", op->job_id, code, delay);
-        ds_store_event(up->store, "job_open_retry", 0, op->job_id, 0, code, NULL);
-    }
-    else {
-        op->next_at = INFINITY;
-        ds_log_error("job %s: the cloud refused to open it (%s); it waits for an admin",
-                     op->job_id, code);
-        ds_store_event(up->store, "job_open_rejected", 0, op->job_id, 0, code, NULL);
+    ds_upload_kick(up);
+}
+
+static void on_complete_done(void *ctx, const struct ds_http_response *res)
+{
+    struct op *op = ctx;
+    struct ds_uploader *up = op->up;
+    char job_id[DS_UUID_LEN];
+
+    if (job_call_answered(op, res, "complete")) {
+        ds_crash_point("after_complete_before_record");
+        if (ds_store_job_completed(up->store, op->job_id) == 0) {
+            ds_log_info("job %s: completed", op->job_id);
+            ds_str_copy(job_id, sizeof(job_id), op->job_id);
+            op_drop(up, op);
+            if (up->done != NULL) {
+                up->done(up->done_ctx, job_id);
+            }
+        }
     }
     ds_upload_kick(up);
 }
 
-static void start_open(struct ds_uploader *up, const struct ds_job_info *job)
+static void start_job_call(struct ds_uploader *up, const struct ds_job_info *job, enum op_kind kind)
 {
-    struct op *op = op_get(up, OP_OPEN, job->id, 0);
+    struct op *op = op_get(up, kind, job, 0);
     json_t *body = NULL;
     char *text = NULL;
     char url[700];
@@ -254,25 +360,31 @@ static void start_open(struct ds_uploader *up, const struct ds_job_info *job)
     if (op == NULL) {
         return;
     }
-    body = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:{s:s, s:s}}", "id", job->id,
-                     "import_type", job->import_type, "filename", job->filename, "sha256",
-                     job->sha256, "total_rows", (json_int_t)job->total_rows, "template",
-                     job->template_id, "agent", "id", up->agent_id, "version", DS_VERSION);
-    text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    if (text == NULL) {
-        ds_log_error("job %s: out of memory building the open request", job->id);
-        goto out;
+    if (kind == OP_OPEN) {
+        body = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:{s:s, s:s}}", "id", job->id,
+                         "import_type", job->import_type, "filename", job->filename, "sha256",
+                         job->sha256, "total_rows", (json_int_t)job->total_rows, "template",
+                         job->template_id, "agent", "id", up->agent_id, "version", DS_VERSION);
+        text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+        if (text == NULL) {
+            ds_log_error("job %s: out of memory building the open request", job->id);
+            goto out;
+        }
+        snprintf(url, sizeof(url), "%s/v1/jobs", up->base_url);
     }
-    snprintf(url, sizeof(url), "%s/v1/jobs", up->base_url);
-    rc = ds_http_request(up->http, "POST", url, token_for(up, job->practice), text, strlen(text),
-                         NULL, NULL, on_open_done, op);
+    else {
+        snprintf(url, sizeof(url), "%s/v1/jobs/%s/complete", up->base_url, job->id);
+    }
+    rc = ds_http_request(up->http, "POST", url, up->practices[op->practice].token, text,
+                         text != NULL ? strlen(text) : 0, NULL, NULL,
+                         kind == OP_OPEN ? on_open_done : on_complete_done, op);
+    op->attempts++;
     if (rc != 0) {
-        ds_log_error("job %s: cannot start the open request: %s", job->id, ds_strerror(rc));
-        op->next_at = now_s() + backoff(up, ++op->attempts, -1);
+        ds_log_error("job %s: cannot start a request: %s", job->id, ds_strerror(rc));
+        op->next_at = now_s() + backoff(up, op->attempts, -1);
         goto out;
     }
     op->busy = 1;
-    op->attempts++;
     up->in_flight++;
 out:
     free(text);
@@ -364,8 +476,7 @@ static int gzip(const char *in, size_t len, unsigned char **out, size_t *out_len
 }
 
 /* Reads the per-row results of a 200 answer into the queue. */
-static int record_results(struct ds_uploader *up, struct op *op,
-                          const struct ds_http_response *res)
+static int record_results(struct ds_uploader *up, struct op *op, const struct ds_http_response *res)
 {
     json_t *doc = NULL;
     json_t *results;
@@ -408,6 +519,29 @@ out:
     return rc;
 }
 
+/* Replaces a batch by its halves; a batch of one row that is still too
+ * large is rejected: no retry can ever deliver it. */
+static void split_batch(struct ds_uploader *up, const char *job_id, long seq, const char *code)
+{
+    long a = 0;
+    long b = 0;
+    int rc = ds_store_batch_split(up->store, job_id, seq, code, &a, &b);
+
+    if (rc == 0) {
+        ds_log_warn("job %s batch %ld: too large (%s); split into batches %ld and %ld", job_id, seq,
+                    code, a, b);
+    }
+    else if (rc == DS_ETOOBIG) {
+        ds_log_error("job %s batch %ld: a single row is too large for the cloud; rejected", job_id,
+                     seq);
+        ds_store_batch_rejected(up->store, job_id, seq, "TOO_LARGE",
+                                "a single row is larger than the cloud accepts");
+    }
+    else {
+        ds_log_error("job %s batch %ld: cannot split: %s", job_id, seq, ds_strerror(rc));
+    }
+}
+
 static void on_batch_done(void *ctx, const struct ds_http_response *res)
 {
     struct op *op = ctx;
@@ -433,16 +567,30 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
                          ds_strerror(rc));
         }
     }
-    delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
-    if (o == OUT_RETRY) {
-        ds_log_warn("job %s batch %ld: attempt %d failed (%s), retry in %.2fs", op->job_id,
-                    op->seq, op->attempts, code, delay);
-        ds_store_batch_retry(up->store, op->job_id, op->seq, now_s() + delay, code);
+    delay = note_outcome(up, o == OUT_RETRY, res->retry_after, code);
+    if (o != OUT_AUTH) {
+        practice_answered(up, op->practice);
     }
-    else if (o == OUT_REJECT) {
+    switch (o) {
+    case OUT_OK:
+        break;
+    case OUT_RETRY:
+        ds_log_warn("job %s batch %ld: attempt %d failed (%s), retry in %.2fs", op->job_id, op->seq,
+                    op->attempts, code, delay);
+        ds_store_batch_retry(up->store, op->job_id, op->seq, now_s() + delay, code);
+        break;
+    case OUT_AUTH:
+        ds_store_batch_retry(up->store, op->job_id, op->seq, pause_practice(up, op->practice, code),
+                             code);
+        break;
+    case OUT_SPLIT:
+        split_batch(up, op->job_id, op->seq, code);
+        break;
+    case OUT_REJECT:
         ds_log_error("job %s batch %ld: rejected by the cloud (%s)", op->job_id, op->seq, code);
         ds_store_batch_rejected(up->store, op->job_id, op->seq, code,
                                 message[0] != '\0' ? message : code);
+        break;
     }
     op_drop(up, op);
     ds_upload_kick(up);
@@ -450,7 +598,7 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
 
 static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, long seq)
 {
-    struct op *op = op_get(up, OP_BATCH, job->id, seq);
+    struct op *op = op_get(up, OP_BATCH, job, seq);
     struct body_ctx bc;
     char digest[DS_SHA256_HEX];
     unsigned char *gz = NULL;
@@ -459,7 +607,7 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
     int attempts = 0;
     int rc;
 
-    ds_buf_init(&bc.buf, MAX_BATCH_BYTES);
+    ds_buf_init(&bc.buf, (size_t)up->cfg->max_batch_bytes);
     bc.nrows = 0;
     if (op == NULL) {
         goto out;
@@ -471,12 +619,18 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
     if (rc == 0) {
         rc = ds_buf_append_str(&bc.buf, "]}");
     }
+    if (rc == DS_ETOOBIG) {
+        /* Over the byte cap before anything was sent: halve it. */
+        split_batch(up, job->id, seq, "OVER_BYTE_CAP");
+        op_drop(up, op);
+        goto out;
+    }
     if (rc == 0) {
         rc = gzip(bc.buf.data, bc.buf.len, &gz, &gz_len);
     }
     if (rc == 0) {
         snprintf(url, sizeof(url), "%s/v1/jobs/%s/batches/%ld", up->base_url, job->id, seq);
-        rc = ds_http_request(up->http, "PUT", url, token_for(up, job->practice), gz, gz_len,
+        rc = ds_http_request(up->http, "PUT", url, up->practices[op->practice].token, gz, gz_len,
                              "gzip", digest, on_batch_done, op);
     }
     if (rc != 0) {
@@ -494,60 +648,6 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
 out:
     free(gz);
     ds_buf_close(&bc.buf);
-}
-
-/* ---- completing a job ----------------------------------------------------- */
-
-static void on_complete_done(void *ctx, const struct ds_http_response *res)
-{
-    struct op *op = ctx;
-    struct ds_uploader *up = op->up;
-    char code[64];
-    char message[256];
-    enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
-    double delay;
-
-    op->busy = 0;
-    up->in_flight--;
-    delay = note_outcome(up, o == OUT_RETRY, res->retry_after);
-    if (o == OUT_OK) {
-        ds_crash_point("after_complete_before_record");
-        if (ds_store_job_completed(up->store, op->job_id) == 0) {
-            ds_log_info("job %s: completed", op->job_id);
-            op_drop(up, op);
-        }
-    }
-    else if (o == OUT_RETRY) {
-        op->next_at = now_s() + delay;
-        ds_log_warn("job %s: complete failed (%s), retry in %.2fs", op->job_id, code, delay);
-    }
-    else {
-        op->next_at = INFINITY;
-        ds_log_error("job %s: the cloud refused to complete it (%s)", op->job_id, code);
-        ds_store_event(up->store, "job_complete_rejected", 0, op->job_id, 0, code, NULL);
-    }
-    ds_upload_kick(up);
-}
-
-static void start_complete(struct ds_uploader *up, const struct ds_job_info *job)
-{
-    struct op *op = op_get(up, OP_COMPLETE, job->id, 0);
-    char url[700];
-    int rc;
-
-    if (op == NULL) {
-        return;
-    }
-    snprintf(url, sizeof(url), "%s/v1/jobs/%s/complete", up->base_url, job->id);
-    rc = ds_http_request(up->http, "POST", url, token_for(up, job->practice), NULL, 0, NULL,
-                         NULL, on_complete_done, op);
-    if (rc != 0) {
-        op->next_at = now_s() + backoff(up, ++op->attempts, -1);
-        return;
-    }
-    op->busy = 1;
-    op->attempts++;
-    up->in_flight++;
 }
 
 /* ---- scheduling ----------------------------------------------------------- */
@@ -568,11 +668,11 @@ static int collect_job(void *ctx, const struct ds_job_info *job)
     return 0;
 }
 
-static int skip_busy(void *ctx, long seq)
+static void lower(double *wake, double at)
 {
-    (void)ctx;
-    (void)seq;
-    return 0; /* a batch in our hands is `in_flight` in the queue already */
+    if (isfinite(at) && at > 0 && (*wake == 0 || at < *wake)) {
+        *wake = at;
+    }
 }
 
 /* Requests allowed at once: one probe while the cloud is failing. */
@@ -595,48 +695,69 @@ static int job_call_waiting(struct ds_uploader *up, enum op_kind kind, const cha
         return 1;
     }
     if (op->next_at > now) {
-        if (isfinite(op->next_at) && (*wake == 0 || op->next_at < *wake)) {
-            *wake = op->next_at;
-        }
+        lower(wake, op->next_at);
         return 1;
     }
     return 0;
+}
+
+/* Whether a practice may send now. A paused one whose probe is due re-reads
+ * its token file and lets one request through. */
+static int practice_ready(struct ds_uploader *up, size_t pi, double now, double *wake)
+{
+    struct practice *p = &up->practices[pi];
+    struct ds_error err;
+
+    if (!p->paused) {
+        return 1;
+    }
+    if (now < p->probe_at) {
+        lower(wake, p->probe_at);
+        return 0;
+    }
+    if (ds_config_read_token(&up->cfg->practices[pi], p->token, sizeof(p->token), &err) != 0) {
+        ds_log_error("practice %s: %s", up->cfg->practices[pi].name, err.msg);
+    }
+    p->probe_at = now + up->cfg->pause_probe_seconds;
+    lower(wake, p->probe_at);
+    return 1;
 }
 
 static void kick_job(struct ds_uploader *up, const struct ds_job_info *job, double now,
                      double *wake)
 {
     struct ds_batch_counts counts;
+    size_t pi = practice_index(up, job->practice);
     double due = 0;
     long seq = 0;
 
-    if (token_for(up, job->practice) == NULL) {
-        return; /* a job of a practice no longer configured waits */
+    if (pi == (size_t)-1 || !practice_ready(up, pi, now, wake)) {
+        return; /* paused, or a practice no longer configured: it waits */
     }
     if (!job->remote_open) {
         if (!job_call_waiting(up, OP_OPEN, job->id, now, wake)) {
-            start_open(up, job);
+            start_job_call(up, job, OP_OPEN);
         }
         return;
     }
     while (up->in_flight < slots(up)) {
-        int r = ds_store_batch_next(up->store, job->id, now, skip_busy, up, &seq, &due);
+        int r = ds_store_batch_next(up->store, job->id, now, NULL, NULL, &seq, &due);
 
-        if (due > 0 && (*wake == 0 || due < *wake)) {
-            *wake = due;
-        }
+        lower(wake, due);
         if (r != 1) {
             break;
         }
         start_batch(up, job, seq);
+        if (up->practices[pi].paused) {
+            return; /* a probe: one request only */
+        }
     }
-    if (up->in_flight >= slots(up) ||
-        ds_store_job_batch_counts(up->store, job->id, &counts) != 0) {
+    if (up->in_flight >= slots(up) || ds_store_job_batch_counts(up->store, job->id, &counts) != 0) {
         return;
     }
     if (counts.pending == 0 && counts.in_flight == 0 && counts.retry_wait == 0 &&
         !job_call_waiting(up, OP_COMPLETE, job->id, now, wake)) {
-        start_complete(up, job);
+        start_job_call(up, job, OP_COMPLETE);
     }
 }
 
@@ -687,12 +808,58 @@ static void arm_timer(struct ds_uploader *up, double at)
     uv_timer_start(&up->timer, on_timer, (uint64_t)(delay * 1000.0) + 1, 0);
 }
 
+/* ---- heartbeat ------------------------------------------------------------ */
+
+static void on_heartbeat_done(void *ctx, const struct ds_http_response *res)
+{
+    (void)ctx;
+    if (res->curl_code != 0 || res->status >= 300) {
+        ds_log_debug("heartbeat: no answer or refused (curl %d, HTTP %ld)", res->curl_code,
+                     res->status);
+    }
+}
+
+/* Tells the cloud, once per practice, that this agent is alive and how far
+ * behind it is. Counts and codes only. A paused practice reports it too:
+ * the heartbeat carries the same token, so the cloud sees the refusal. */
+static void on_heartbeat(uv_timer_t *t)
+{
+    struct ds_uploader *up = t->data;
+    struct ds_queue_stats qs;
+    double now = now_s();
+    char url[600];
+
+    if (ds_store_queue_stats(up->store, &qs) != 0) {
+        return;
+    }
+    snprintf(url, sizeof(url), "%s/v1/agents/heartbeat", up->base_url);
+    for (size_t i = 0; i < up->cfg->npractices; i++) {
+        json_t *body = json_pack(
+            "{s:s, s:s, s:I, s:f, s:I, s:s?, s:b}", "agent_id", up->agent_id, "version", DS_VERSION,
+            "queue_depth", (json_int_t)qs.pending_rows, "oldest_pending_age_s",
+            qs.oldest_pending_at > 0 ? now - qs.oldest_pending_at : 0.0, "jobs_uploading",
+            (json_int_t)qs.jobs_uploading, "last_error_code",
+            up->last_error[0] != '\0' ? up->last_error : NULL, "paused", up->practices[i].paused);
+        char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+        if (text != NULL) {
+            ds_http_request(up->http, "POST", url, up->practices[i].token, text, strlen(text), NULL,
+                            NULL, on_heartbeat_done, up);
+        }
+        free(text);
+        json_decref(body);
+    }
+}
+
 /* ---- life ----------------------------------------------------------------- */
 
 int ds_upload_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *store,
-                  const char *agent_id, struct ds_uploader **out, struct ds_error *err)
+                  const char *agent_id, ds_upload_done_cb done, void *done_ctx,
+                  struct ds_uploader **out, struct ds_error *err)
 {
+    struct ds_http_options opt;
     struct ds_uploader *up = NULL;
+    uint64_t period;
     size_t len;
     int rc;
 
@@ -704,37 +871,47 @@ int ds_upload_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store 
     up->loop = loop;
     up->cfg = cfg;
     up->store = store;
+    up->done = done;
+    up->done_ctx = done_ctx;
     up->seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)up;
-    snprintf(up->agent_id, sizeof(up->agent_id), "%s", agent_id);
-    snprintf(up->base_url, sizeof(up->base_url), "%s", cfg->cloud_url);
+    ds_str_copy(up->agent_id, sizeof(up->agent_id), agent_id);
+    ds_str_copy(up->base_url, sizeof(up->base_url), cfg->cloud_url);
     len = strlen(up->base_url);
     while (len > 0 && up->base_url[len - 1] == '/') {
         up->base_url[--len] = '\0';
     }
-    up->tokens = calloc(cfg->npractices > 0 ? cfg->npractices : 1, sizeof(*up->tokens));
-    if (up->tokens == NULL) {
+    up->practices = calloc(cfg->npractices > 0 ? cfg->npractices : 1, sizeof(*up->practices));
+    if (up->practices == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < cfg->npractices; i++) {
-        up->tokens[i] = malloc(TOKEN_MAX);
-        if (up->tokens[i] == NULL) {
-            rc = ds_error_set(err, DS_ENOMEM, "out of memory");
-            goto fail;
-        }
-        rc = ds_config_read_token(&cfg->practices[i], up->tokens[i], TOKEN_MAX, err);
+        rc = ds_config_read_token(&cfg->practices[i], up->practices[i].token, TOKEN_MAX, err);
         if (rc != 0) {
             goto fail;
         }
     }
-    rc = ds_http_new(loop, cfg->ca_file, cfg->timeout_seconds, &up->http);
+    memset(&opt, 0, sizeof(opt));
+    opt.ca_file = cfg->ca_file;
+    opt.proxy = cfg->proxy;
+    opt.timeout_seconds = cfg->timeout_seconds;
+    opt.connect_timeout_seconds = cfg->connect_timeout_seconds;
+    opt.low_speed_bytes = 1024;
+    opt.low_speed_seconds = 30;
+    rc = ds_http_new(loop, &opt, &up->http);
     if (rc != 0) {
         ds_error_set(err, rc, "cannot start the HTTP client");
         goto fail;
     }
     uv_timer_init(loop, &up->timer);
+    uv_timer_init(loop, &up->heartbeat);
     up->timer.data = up;
-    up->timer_open = 1;
+    up->heartbeat.data = up;
+    up->handles_open = 2;
+    period = (uint64_t)(cfg->heartbeat_seconds * 1000.0);
+    if (period > 0) {
+        uv_timer_start(&up->heartbeat, on_heartbeat, period, period);
+    }
     *out = up;
     return 0;
 fail:
@@ -752,9 +929,27 @@ unsigned long ds_upload_retries(const struct ds_uploader *up)
     return up->retries;
 }
 
+int ds_upload_practice_paused(const struct ds_uploader *up, const char *practice, char *code,
+                              size_t size)
+{
+    size_t pi = practice_index(up, practice);
+
+    if (pi == (size_t)-1 || !up->practices[pi].paused) {
+        return 0;
+    }
+    if (code != NULL) {
+        ds_str_copy(code, size, up->practices[pi].code);
+    }
+    return 1;
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct ds_uploader *up = h->data;
+
+    if (--up->handles_open == 0) {
+        free(up);
+    }
 }
 
 void ds_upload_free(struct ds_uploader **upp)
@@ -770,18 +965,16 @@ void ds_upload_free(struct ds_uploader **upp)
     while (up->ops != NULL) {
         op_drop(up, up->ops);
     }
-    if (up->tokens != NULL) {
-        for (size_t i = 0; i < up->cfg->npractices; i++) {
-            if (up->tokens[i] != NULL) {
-                memset(up->tokens[i], 0, TOKEN_MAX);
-                free(up->tokens[i]);
-            }
-        }
-        free(up->tokens);
+    if (up->practices != NULL) {
+        memset(up->practices, 0, up->cfg->npractices * sizeof(*up->practices));
+        free(up->practices);
+        up->practices = NULL;
     }
-    if (up->timer_open) {
+    if (up->handles_open > 0) {
         uv_timer_stop(&up->timer);
+        uv_timer_stop(&up->heartbeat);
         uv_close((uv_handle_t *)&up->timer, on_timer_closed);
+        uv_close((uv_handle_t *)&up->heartbeat, on_timer_closed);
     }
     else {
         free(up);

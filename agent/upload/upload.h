@@ -11,6 +11,10 @@
  *   OK      2xx                          -> recorded in the queue
  *   RETRY   no answer, 408, 429, 5xx     -> exponential backoff with jitter,
  *                                           at least Retry-After
+ *   AUTH    401, 403                     -> that practice pauses (others go
+ *                                           on); its token is re-read and
+ *                                           tried again periodically
+ *   SPLIT   413, or a body over the cap  -> the batch is replaced by its halves
  *   REJECT  any other 4xx                -> the batch is rejected with the
  *                                           server's code, kept for an admin
  *
@@ -28,11 +32,23 @@
 
 struct ds_uploader; /* opaque */
 
+/* Told, on the loop, when a job has completed in the cloud and the queue
+ * recorded it. */
+typedef void (*ds_upload_done_cb)(void *ctx, const char *job_id);
+
 /* new: free with ds_upload_free. Borrows loop, cfg and store (the loop
  * thread's connection) for its whole life; reads each practice's token.
- * agent_id is this installation's id, sent with every job (copied). */
+ * agent_id is this installation's id, sent with every job (copied). done
+ * may be NULL. */
 int ds_upload_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *store,
-                  const char *agent_id, struct ds_uploader **out, struct ds_error *err);
+                  const char *agent_id, ds_upload_done_cb done, void *done_ctx,
+                  struct ds_uploader **out, struct ds_error *err);
+
+/* Whether the cloud refused this practice's token (401/403): its uploads
+ * wait, and its token file is re-read and tried every pause_probe_seconds.
+ * Writes the refusal's code into code (may be NULL) when paused. */
+int ds_upload_practice_paused(const struct ds_uploader *up, const char *practice, char *code,
+                              size_t size);
 
 /* Looks at the queue and starts whatever can be sent now; arms a timer for
  * the next retry. Cheap to call often: after ingest, on a timer, on demand. */

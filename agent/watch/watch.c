@@ -19,6 +19,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/vfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +41,17 @@ struct candidate {
 };
 
 struct ds_watch {
-    uv_loop_t *loop;               /* borrow */
-    const struct ds_config *cfg;   /* borrow */
-    ds_watch_known_cb known;       /* asks the owner */
-    ds_watch_settled_cb settled;   /* tells the owner */
-    void *ctx;                     /* for both */
-    uv_timer_t rescan;             /* periodic full rescan */
-    uv_timer_t settle;             /* next settle check or debounced event */
-    uv_fs_event_t *events;         /* one per folder; owned array */
-    int *event_open;               /* events[i] was started */
-    struct candidate *candidates;  /* owned list */
-    int open_handles;              /* handles not yet closed */
+    uv_loop_t *loop;              /* borrow */
+    const struct ds_config *cfg;  /* borrow */
+    ds_watch_known_cb known;      /* asks the owner */
+    ds_watch_settled_cb settled;  /* tells the owner */
+    void *ctx;                    /* for both */
+    uv_timer_t rescan;            /* periodic full rescan */
+    uv_timer_t settle;            /* next settle check or debounced event */
+    uv_fs_event_t *events;        /* one per folder; owned array */
+    int *event_open;              /* events[i] was started */
+    struct candidate *candidates; /* owned list */
+    int open_handles;             /* handles not yet closed */
 };
 
 int ds_watch_ignored(const char *name)
@@ -64,6 +66,72 @@ int ds_watch_ignored(const char *name)
         return 1;
     }
     return 0;
+}
+
+/* Whether name matches one of the comma-separated glob patterns. */
+static int matches_any(const char *patterns, const char *name)
+{
+    char pat[256];
+    const char *p = patterns;
+
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        size_t start = 0;
+
+        while (start < n && p[start] == ' ') {
+            start++;
+        }
+        while (n > start && p[n - 1] == ' ') {
+            n--;
+        }
+        if (n - start > 0 && n - start < sizeof(pat)) {
+            memcpy(pat, p + start, n - start);
+            pat[n - start] = '\0';
+            if (fnmatch(pat, name, 0) == 0) {
+                return 1;
+            }
+        }
+        p += strcspn(p, ",");
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return 0;
+}
+
+int ds_watch_wanted(const struct ds_folder_conf *folder, const char *name)
+{
+    if (ds_watch_ignored(name)) {
+        return 0;
+    }
+    if (folder->include != NULL && !matches_any(folder->include, name)) {
+        return 0;
+    }
+    return folder->exclude == NULL || !matches_any(folder->exclude, name);
+}
+
+/* The kind of network file system path is on, or NULL for a local one. */
+static const char *network_fs(const char *path)
+{
+    struct statfs sf;
+
+    if (statfs(path, &sf) != 0) {
+        return NULL;
+    }
+    switch ((unsigned long)sf.f_type) {
+    case 0xFF534D42UL:
+        return "cifs";
+    case 0xFE534D42UL:
+        return "smb2";
+    case 0x517BUL:
+        return "smb";
+    case 0x6969UL:
+        return "nfs";
+    case 0x65735546UL:
+        return "fuse";
+    default:
+        return NULL;
+    }
 }
 
 static struct candidate *candidate_find(struct ds_watch *w, size_t folder, const char *path)
@@ -155,8 +223,7 @@ static void scan_folder(struct ds_watch *w, size_t fi)
 
     dir = opendir(folder->path);
     if (dir == NULL) {
-        ds_log_warn("folder %s: cannot list %s: %s", folder->name, folder->path,
-                    strerror(errno));
+        ds_log_warn("folder %s: cannot list %s: %s", folder->name, folder->path, strerror(errno));
         return;
     }
     for (struct candidate *c = w->candidates; c != NULL; c = c->next) {
@@ -171,7 +238,7 @@ static void scan_folder(struct ds_watch *w, size_t fi)
         if (de == NULL) {
             break;
         }
-        if (ds_watch_ignored(de->d_name)) {
+        if (!ds_watch_wanted(folder, de->d_name)) {
             continue;
         }
         n = snprintf(path, sizeof(path), "%s/%s", folder->path, de->d_name);
@@ -213,8 +280,7 @@ static void arm_settle(struct ds_watch *w)
     if (wait == UINT64_MAX) {
         return;
     }
-    uv_timer_start(&w->settle, on_settle, wait < MIN_SETTLE_WAIT_MS ? MIN_SETTLE_WAIT_MS : wait,
-                   0);
+    uv_timer_start(&w->settle, on_settle, wait < MIN_SETTLE_WAIT_MS ? MIN_SETTLE_WAIT_MS : wait, 0);
 }
 
 void ds_watch_rescan(struct ds_watch *w)
@@ -278,14 +344,22 @@ int ds_watch_new(uv_loop_t *loop, const struct ds_config *cfg, ds_watch_known_cb
     w->settle.data = w;
     w->open_handles = 2;
     for (size_t i = 0; i < cfg->nfolders; i++) {
+        const struct ds_folder_conf *f = &cfg->folders[i];
+        const char *netfs = network_fs(f->path);
+
+        if (f->network == DS_NETWORK_YES || (f->network == DS_NETWORK_AUTO && netfs != NULL)) {
+            ds_log_info("folder %s: network share (%s); relying on rescans every %gs", f->name,
+                        netfs != NULL ? netfs : "as configured", cfg->rescan_seconds);
+            continue;
+        }
         uv_fs_event_init(loop, &w->events[i]);
         w->events[i].data = w;
         w->open_handles++;
         w->event_open[i] = 1;
-        rc = uv_fs_event_start(&w->events[i], on_fs_event, cfg->folders[i].path, 0);
+        rc = uv_fs_event_start(&w->events[i], on_fs_event, f->path, 0);
         if (rc != 0) {
-            ds_log_warn("folder %s: no file events (%s); relying on rescans every %gs",
-                        cfg->folders[i].name, uv_strerror(rc), cfg->rescan_seconds);
+            ds_log_warn("folder %s: no file events (%s); relying on rescans every %gs", f->name,
+                        uv_strerror(rc), cfg->rescan_seconds);
         }
     }
     uv_timer_start(&w->rescan, on_rescan, 0, period > 0 ? period : 1);

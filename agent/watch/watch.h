@@ -7,7 +7,10 @@
  * every file is seen (network shares deliver no events and libuv drops
  * inotify overflows silently). A file has settled when its size and mtime
  * stay unchanged for settle_seconds and it opens for reading. Temporary and
- * lock names (`~$*`, `*.tmp`, `*.part`, hidden files) are ignored.
+ * lock names (`~$*`, `*.tmp`, `*.part`, hidden files) are ignored, and so
+ * are names outside the folder's include patterns or inside its exclude
+ * ones. A folder on a network file system (CIFS/SMB, NFS, FUSE by statfs,
+ * or `network = yes`) gets no event watch at all: it relies on rescans.
  *
  * Settling is tracked in memory only: after a restart a file settles again,
  * which costs settle_seconds and is otherwise harmless.
@@ -44,6 +47,10 @@ void ds_watch_rescan(struct ds_watch *w);
 
 /* Whether name is a temporary or lock file that is never taken. */
 int ds_watch_ignored(const char *name);
+
+/* Whether the folder takes a file of this name: not ignored, matching its
+ * include patterns (if any) and none of its exclude patterns. */
+int ds_watch_wanted(const struct ds_folder_conf *folder, const char *name);
 
 /* Stops and closes every handle; memory is released once libuv has closed
  * them, so run the loop afterwards. NULL-safe; sets *w to NULL. */
