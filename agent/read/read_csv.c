@@ -1,77 +1,120 @@
 /*
  * read_csv.c — the delimited-text reader (CSV, TSV, ';' and '|' files),
- * built on libcsv's streaming parser.
+ * built on libcsv's streaming parser over the text source of
+ * read_encoding.c (which hands over UTF-8 whatever the file's encoding).
  *
- * libcsv pushes fields and row ends through callbacks, while ds_read_next_row
- * pulls one row at a time. The two meet by feeding libcsv one physical line
- * piece at a time: the bytes up to and including the next CR or LF, or up to
- * the end of the current 64 KiB block. libcsv ends a row only on a CR or LF,
- * so each feed completes at most one row, and the reader stops feeding as
- * soon as one is complete. No queue of rows is needed and memory stays flat:
- * one block, one row's fields (reused), one row's raw text (cut at a cap).
+ * libcsv pushes fields and row ends through callbacks, while
+ * ds_read_next_row pulls one row at a time. The two meet by feeding libcsv
+ * one physical line piece at a time: the bytes up to and including the
+ * next CR or LF, or up to the end of the current 64 KiB block. libcsv ends
+ * a row only on a CR or LF, so each feed completes at most one record, and
+ * the reader stops feeding as soon as one is complete.
  *
- * What the reader does with the file:
- *   - a UTF-8 byte order mark is skipped; a UTF-16 one is refused (not yet
- *     supported), as is any field that is not valid UTF-8 or holds a NUL;
- *   - the delimiter is the hint, else the most frequent of , ; TAB | outside
- *     quotes on the first non-blank line (ties in that order, none: ',');
- *   - the quote is the hint, else '"'; quoted fields may hold delimiters,
- *     doubled quotes and line breaks; CRLF, LF and CR all end a line;
- *   - unquoted fields lose leading and trailing spaces and tabs (libcsv's
- *     default); a stray quote inside an unquoted field is kept as text;
- *   - a row whose fields are all empty (a blank line, or only delimiters) is
- *     skipped and not numbered; the first other row is the header;
- *   - rows with more or fewer fields than the header are returned as they are.
+ * Records are parsed into a small ring of slots (CSV_NRECS). Two things
+ * need a few records ahead, and only these:
+ *   - the header: the first CSV_SAMPLE records are read at open; leading
+ *     records much narrower than the rest (at most half as many values as
+ *     the most common width) are titles or report lines and are skipped
+ *     with a notice; the next one is the header (a header_line hint names
+ *     it instead);
+ *   - trailers: a record that looks like a trailer (fewer fields than the
+ *     header with at most half of them filled, or a few values one of
+ *     which starts with a word like "total", "records", "count", "end of")
+ *     is held while more are read: if only such records follow up to the
+ *     end of the file, they are trailers, skipped with a notice each;
+ *     otherwise they are data, returned in order. At most CSV_HOLD are
+ *     held; more than that cannot be a trailer.
+ * Memory stays flat: the ring, one 64 KiB block, and each slot's capped
+ * field and raw-text buffers.
+ *
+ * What else the reader does:
+ *   - the quote is the hint, else the one of " ~ ' that opens and closes
+ *     fields most often in the first block (" when none does);
+ *   - the delimiter is the hint, else the one of , ; TAB | whose count per
+ *     line (outside quotes) is the same on the most lines of the first
+ *     block (ties: the higher count, then that order; none: ',');
+ *   - quoted fields may hold delimiters, doubled quotes and line breaks;
+ *     CRLF, LF and CR all end a line; unquoted fields lose leading and
+ *     trailing spaces and tabs (libcsv's default); a stray quote inside an
+ *     unquoted field is kept as text; a quote left open at the end of the
+ *     file is an error naming the line where its row starts;
+ *   - a record whose fields are all empty is blank: skipped, not numbered,
+ *     counted in the dialect;
+ *   - a data row with more or fewer fields than the header is returned as
+ *     it is, with a notice;
+ *   - a NUL byte in a field is an error (the text source has already made
+ *     sure everything else is valid UTF-8).
  *
  * Invariants: row numbers count returned data rows only, so they are stable
  * across re-reads of the same bytes; line is the physical line (1-based) on
- * which the row's first byte lies; after an error the reader stays failed and
- * returns the same code.
+ * which the record's first byte lies; after an error the reader stays
+ * failed and returns the same code.
  */
 #include "agent/read/read_int.h"
 
 #include "agent/core/buf.h"
 
 #include <csv.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#define CSV_BLOCK ((size_t)64 * 1024)         /* bytes read from the file at a time */
+#define CSV_BLOCK ((size_t)64 * 1024)         /* decoded bytes fed at a time */
 #define CSV_ROW_MAX ((size_t)4 * 1024 * 1024) /* bytes of one row's fields together */
 #define CSV_RAW_MAX ((size_t)64 * 1024)       /* bytes of a row's raw text kept; the rest is cut */
+#define CSV_HOLD 16                           /* records held ahead at most */
+#define CSV_NRECS (CSV_HOLD + 2)              /* slots: held, being parsed, returned */
+#define CSV_SAMPLE 12                         /* records looked at to find the header */
+#define CSV_SNIFF_LINES 64                    /* lines looked at to sniff the delimiter */
+
+/* One record (physical row) as parsed. */
+struct rec {
+    long line;                       /* line on which it starts */
+    size_t n;                        /* number of fields */
+    size_t filled;                   /* fields that are not empty */
+    size_t width;                    /* index of the last non-empty field + 1 */
+    struct ds_buf cells;             /* the fields, each followed by a NUL */
+    struct ds_buf raw;               /* the record's text, capped */
+    size_t offs[DS_READ_MAX_FIELDS]; /* field offsets in cells */
+    size_t lens[DS_READ_MAX_FIELDS]; /* field lengths */
+};
 
 struct csv_reader {
-    int fd;                               /* the open file */
-    int delim;                            /* the delimiter in use */
+    struct ds_reader *r;                  /* borrow: for notices and the dialect */
+    struct ds__read_src *src;             /* owned: the decoded text */
     char *path;                           /* owned: for error reports */
+    int delim;                            /* the delimiter in use */
+    int quote;                            /* the quote in use */
+    int keep_trailers;                    /* the hint: never take a trailer */
     struct csv_parser parser;             /* libcsv state */
     int parser_live;                      /* parser needs csv_free */
-    unsigned char *block;                 /* owned: CSV_BLOCK bytes */
+    unsigned char *block;                 /* owned: CSV_BLOCK decoded bytes */
     size_t blen;                          /* bytes in block */
     size_t bpos;                          /* next byte to feed */
-    int eof;                              /* read() reported the end */
+    int eof;                              /* the source reported the end */
     int finished;                         /* csv_fini has run */
     long line;                            /* physical line of the next byte */
     int prev_cr;                          /* the last byte fed was a CR */
-    int in_row;                           /* a row has begun */
-    int row_done;                         /* libcsv ended the row */
-    long row_line;                        /* line on which the row began */
+    struct rec *recs;                     /* owned: CSV_NRECS slots */
+    unsigned char busy[CSV_NRECS];        /* slot is held, parsed into or returned */
+    int q[CSV_NRECS];                     /* held records, oldest first (ring) */
+    size_t qhead;                         /* first entry of q */
+    size_t qlen;                          /* entries in q */
+    int out;                              /* slot returned last, or -1 */
+    struct rec *cur;                      /* slot being parsed into */
+    int in_row;                           /* a record has begun */
+    int row_done;                         /* libcsv ended the record */
     int cb_rc;                            /* first error raised in a callback */
     const char *cb_msg;                   /* its description */
-    size_t nfields;                       /* fields in the row so far */
-    struct ds_buf cells;                  /* the fields, each followed by a NUL */
-    struct ds_buf raw;                    /* the row's text, capped */
-    size_t offs[DS_READ_MAX_FIELDS];      /* field offsets in cells */
-    size_t lens[DS_READ_MAX_FIELDS];      /* field lengths */
-    const char *ptrs[DS_READ_MAX_FIELDS]; /* field pointers, set when complete */
+    int at_end;                           /* no record left in the file */
+    int deferred;                         /* an error met while reading ahead, or 0 */
+    struct ds_error deferred_err;         /* its details */
+    size_t bad_field;                     /* field of a NUL error (SIZE_MAX: none) */
     long nrows;                           /* data rows returned */
     int failed;                           /* the error that stopped reading, or 0 */
+    const char *ptrs[DS_READ_MAX_FIELDS]; /* field pointers of the returned row */
     struct ds_buf hcells;                 /* the header's fields */
     struct ds_buf hraw;                   /* the header's raw text */
     size_t hn;                            /* number of header fields */
@@ -88,169 +131,125 @@ static const struct ds__read_ops csv_ops = {
 };
 
 /* ------------------------------------------------------------------------ */
-/* Errors                                                                   */
+/* Sniffing                                                                 */
 
-/* Copies src into dst[size], cut to fit. */
-static void copy_cut(char *dst, size_t size, const char *src)
+static int is_sep(unsigned char ch)
 {
-    size_t n = strnlen(src, size - 1);
-
-    memcpy(dst, src, n);
-    dst[n] = '\0';
+    return ch == ',' || ch == ';' || ch == '\t' || ch == '|' || ch == '\r' || ch == '\n';
 }
 
-/* Fills err (NULL-safe) and returns code. field may be NULL. */
-static int csv_fail(const struct csv_reader *c, struct ds_error *err, int code, long row,
-                    const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static int csv_fail(const struct csv_reader *c, struct ds_error *err, int code, long row,
-                    const char *field, const char *fmt, ...)
+/* The quote character that opens and closes fields most often in p[0..n). */
+static int sniff_quote(const unsigned char *p, size_t n)
 {
-    va_list ap;
+    static const int cand[] = {'"', '~', '\''};
+    size_t best_score = 0;
+    int best = '"';
 
-    va_start(ap, fmt);
-    if (err == NULL) {
-        va_end(ap);
-        return code;
-    }
-    err->code = code;
-    err->row = row;
-    if (c != NULL && c->path != NULL) {
-        copy_cut(err->file, sizeof(err->file), c->path);
-    }
-    copy_cut(err->field, sizeof(err->field), field != NULL ? field : "");
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-    va_end(ap);
-    return code;
-}
+    for (size_t k = 0; k < sizeof(cand) / sizeof(cand[0]); k++) {
+        size_t opens = 0;
+        size_t closes = 0;
+        size_t score;
 
-/* ------------------------------------------------------------------------ */
-/* Validation and sniffing                                                  */
-
-/* 0 when p[0..n) is well-formed UTF-8 without NUL; 1 for a NUL byte; 2 for
- * anything else (overlong forms, surrogates, code points past U+10FFFF and
- * truncated sequences included). */
-static int utf8_check(const unsigned char *p, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        unsigned char b = p[i];
-        size_t k;
-        unsigned long cp;
-
-        if (b == 0) {
-            return 1;
-        }
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        if (b >= 0xc2 && b <= 0xdf) {
-            k = 1;
-            cp = b & 0x1fu;
-        }
-        else if (b >= 0xe0 && b <= 0xef) {
-            k = 2;
-            cp = b & 0x0fu;
-        }
-        else if (b >= 0xf0 && b <= 0xf4) {
-            k = 3;
-            cp = b & 0x07u;
-        }
-        else {
-            return 2;
-        }
-        if (n - i <= k) {
-            return 2;
-        }
-        for (size_t j = 1; j <= k; j++) {
-            if ((p[i + j] & 0xc0) != 0x80) {
-                return 2;
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] != cand[k]) {
+                continue;
             }
-            cp = (cp << 6) | (p[i + j] & 0x3fu);
+            opens += i == 0 || is_sep(p[i - 1]);
+            closes += i + 1 == n || is_sep(p[i + 1]);
         }
-        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff)) {
-            return 2;
+        score = opens < closes ? opens : closes;
+        if (score > best_score && (cand[k] != '\'' || score >= 2)) {
+            best_score = score;
+            best = cand[k];
         }
-        i += k + 1;
     }
-    return 0;
+    return best;
 }
 
-/* The most frequent candidate delimiter outside quotes on the first line
- * that is not blank, in p[0..n). Ties go to the earlier candidate. */
-static int sniff_delimiter(const unsigned char *p, size_t n, int quote)
+/* The delimiter whose per-line count (outside quotes) repeats on the most
+ * lines of p[0..n); complete says the last line is whole. */
+static int sniff_delimiter(const unsigned char *p, size_t n, int quote, int complete)
 {
     static const int cand[] = {',', ';', '\t', '|'};
-    size_t count[4] = {0, 0, 0, 0};
-    size_t i = 0;
+    unsigned counts[CSV_SNIFF_LINES][4];
+    unsigned cur[4] = {0, 0, 0, 0};
+    size_t lines = 0;
+    size_t best_score = 0;
+    unsigned best_count = 0;
+    int best = ',';
     int quoted = 0;
-    int best = 0;
+    int content = 0;
 
-    /* Skip blank lines. */
-    for (;;) {
-        size_t j = i;
+    for (size_t i = 0; i <= n && lines < CSV_SNIFF_LINES; i++) {
+        int end = i == n;
 
-        while (j < n && (p[j] == ' ' || p[j] == '\t')) {
-            j++;
-        }
-        if (j < n && (p[j] == '\r' || p[j] == '\n')) {
-            i = j + 1;
-            continue;
-        }
-        break;
-    }
-    for (; i < n; i++) {
-        if (p[i] == quote) {
+        if (!end && p[i] == quote) {
             quoted = !quoted;
+            content = 1;
             continue;
         }
-        if (quoted) {
+        if (!end && quoted) {
             continue;
         }
-        if (p[i] == '\r' || p[i] == '\n') {
-            break;
+        if (end || p[i] == '\r' || p[i] == '\n') {
+            if (content && (!end || complete)) {
+                memcpy(counts[lines++], cur, sizeof(cur));
+            }
+            memset(cur, 0, sizeof(cur));
+            content = 0;
+            continue;
         }
         for (int k = 0; k < 4; k++) {
-            if (p[i] == cand[k]) {
-                count[k]++;
+            cur[k] += p[i] == cand[k];
+        }
+        if (p[i] != ' ' && p[i] != '\t') {
+            content = 1;
+        }
+    }
+    for (int k = 0; k < 4; k++) {
+        for (size_t a = 0; a < lines; a++) {
+            size_t same = 0;
+
+            if (counts[a][k] == 0) {
+                continue;
+            }
+            for (size_t b = 0; b < lines; b++) {
+                same += counts[b][k] == counts[a][k];
+            }
+            if (same > best_score || (same == best_score && counts[a][k] > best_count)) {
+                best_score = same;
+                best_count = counts[a][k];
+                best = cand[k];
             }
         }
     }
-    for (int k = 1; k < 4; k++) {
-        if (count[k] > count[best]) {
-            best = k;
-        }
-    }
-    return cand[best];
+    return best;
 }
 
-/* Checks the hints; fills *delim (0: sniff) and *quote. */
-static int check_hints(const struct ds_read_hints *h, int *delim, int *quote, struct ds_error *err)
+/* Checks the hints; fills *delim and *quote (0: sniff). */
+static int check_hints(const char *path, const struct ds_read_hints *h, int *delim, int *quote,
+                       struct ds_error *err)
 {
     *delim = 0;
-    *quote = '"';
+    *quote = 0;
     if (h == NULL) {
         return 0;
     }
-    if (h->encoding != NULL && strcasecmp(h->encoding, "utf-8") != 0 &&
-        strcasecmp(h->encoding, "utf8") != 0) {
-        return csv_fail(NULL, err, DS_EINVAL, 0, "encoding", "encoding not supported yet");
-    }
     if (h->quote != 0) {
         if (h->quote < 0x21 || h->quote > 0x7e) {
-            return csv_fail(NULL, err, DS_EINVAL, 0, "quote", "not a usable quote character");
+            return ds__read_fail(err, DS_EINVAL, path, 0, "quote", "not a usable quote character");
         }
         *quote = h->quote;
     }
     if (h->delimiter != 0) {
         if ((h->delimiter != '\t' && (h->delimiter < 0x20 || h->delimiter > 0x7e)) ||
-            h->delimiter == *quote) {
-            return csv_fail(NULL, err, DS_EINVAL, 0, "delimiter", "not a usable delimiter");
+            h->delimiter == (*quote != 0 ? *quote : '"')) {
+            return ds__read_fail(err, DS_EINVAL, path, 0, "delimiter", "not a usable delimiter");
         }
         *delim = h->delimiter;
+    }
+    if (h->header_line < 0) {
+        return ds__read_fail(err, DS_EINVAL, path, 0, "header_line", "not a line number");
     }
     return 0;
 }
@@ -261,12 +260,13 @@ static int check_hints(const struct ds_read_hints *h, int *delim, int *quote, st
 static void on_field(void *s, size_t len, void *data)
 {
     struct csv_reader *c = data;
+    struct rec *rec = c->cur;
     int rc;
 
     if (c->cb_rc != 0) {
         return;
     }
-    if (c->nfields >= DS_READ_MAX_FIELDS) {
+    if (rec->n >= DS_READ_MAX_FIELDS) {
         c->cb_rc = DS_ETOOBIG;
         c->cb_msg = "row has more fields than the limit";
         return;
@@ -276,18 +276,22 @@ static void on_field(void *s, size_t len, void *data)
         c->cb_msg = "field longer than the limit";
         return;
     }
-    c->offs[c->nfields] = c->cells.len;
-    c->lens[c->nfields] = len;
-    rc = ds_buf_append(&c->cells, s, len);
+    rec->offs[rec->n] = rec->cells.len;
+    rec->lens[rec->n] = len;
+    rc = ds_buf_append(&rec->cells, s, len);
     if (rc == 0) {
-        rc = ds_buf_append(&c->cells, "", 1);
+        rc = ds_buf_append(&rec->cells, "", 1);
     }
     if (rc != 0) {
         c->cb_rc = rc;
         c->cb_msg = rc == DS_ETOOBIG ? "row longer than the limit" : "out of memory";
         return;
     }
-    c->nfields++;
+    rec->n++;
+    if (len > 0) {
+        rec->filled++;
+        rec->width = rec->n;
+    }
 }
 
 static void on_row(int term, void *data)
@@ -297,7 +301,7 @@ static void on_row(int term, void *data)
     (void)term;
     if (!c->in_row) {
         c->in_row = 1;
-        c->row_line = c->line;
+        c->cur->line = c->line;
     }
     c->row_done = 1;
 }
@@ -305,20 +309,22 @@ static void on_row(int term, void *data)
 /* ------------------------------------------------------------------------ */
 /* Feeding                                                                  */
 
-/* Reads the next block. Sets eof when the file has no more bytes. */
+/* Fills the block with decoded text. Sets eof when the source has no more. */
 static int fill_block(struct csv_reader *c, struct ds_error *err)
 {
     ssize_t k;
 
     c->bpos = 0;
     c->blen = 0;
-    while (c->blen < CSV_BLOCK) {
-        k = read(c->fd, c->block + c->blen, CSV_BLOCK - c->blen);
-        if (k < 0 && errno == EINTR) {
-            continue;
+    while (!c->eof && CSV_BLOCK - c->blen >= 64) {
+        k = ds__read_src_read(c->src, c->block + c->blen, CSV_BLOCK - c->blen);
+        if (k < 0 && c->blen > 0) {
+            break; /* the source stays failed: reported at the next fill */
         }
         if (k < 0) {
-            return csv_fail(c, err, DS_EIO, 0, NULL, "cannot read the file");
+            return ds__read_fail(err, (int)k, c->path, c->nrows + 1, NULL,
+                                 "%s at line %ld (byte offset %lld)", ds__read_src_what(c->src),
+                                 c->line, ds__read_src_offset(c->src));
         }
         if (k == 0) {
             c->eof = 1;
@@ -329,7 +335,7 @@ static int fill_block(struct csv_reader *c, struct ds_error *err)
     return 0;
 }
 
-/* Does the piece hold something that begins a row (not only blanks)? */
+/* Does the piece hold something that begins a record (not only blanks)? */
 static int has_content(const struct csv_reader *c, const unsigned char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -340,35 +346,46 @@ static int has_content(const struct csv_reader *c, const unsigned char *p, size_
     return 0;
 }
 
-static void reset_row(struct csv_reader *c)
-{
-    c->in_row = 0;
-    c->row_done = 0;
-    c->nfields = 0;
-    ds_buf_reset(&c->cells);
-    ds_buf_reset(&c->raw);
-}
-
 static void raw_append(struct csv_reader *c, const unsigned char *p, size_t n)
 {
-    size_t room = c->raw.max - c->raw.len;
+    struct ds_buf *raw = &c->cur->raw;
+    size_t room = raw->max - raw->len;
 
     /* The raw text is for error reports: past the cap it is cut, which is
      * not an error. Allocation failure leaves it short as well. */
-    (void)ds_buf_append(&c->raw, p, n < room ? n : room);
+    (void)ds_buf_append(raw, p, n < room ? n : room);
 }
 
-/* Feeds libcsv until it completes a row. 1: a row is complete; 0: the file
- * ended with no further row; negative: error (err filled). */
+/* The end of the line piece starting at p: one past the first CR or LF, or
+ * end when there is none. */
+static const unsigned char *piece_end(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end) {
+        if (*p == '\n' || *p == '\r') {
+            return p + 1;
+        }
+        p++;
+    }
+    return end;
+}
+
+/* Feeds libcsv until it completes a record in c->cur. 1: a record is
+ * complete; 0: the file ended with no further record; negative: error. */
 static int feed_row(struct csv_reader *c, struct ds_error *err)
 {
+    struct rec *rec = c->cur;
     const unsigned char *p;
-    const unsigned char *end;
     size_t n;
     size_t done;
     int rc;
 
-    reset_row(c);
+    c->in_row = 0;
+    c->row_done = 0;
+    rec->n = 0;
+    rec->filled = 0;
+    rec->width = 0;
+    ds_buf_reset(&rec->cells);
+    ds_buf_reset(&rec->raw);
     for (;;) {
         if (c->bpos == c->blen) {
             if (!c->eof) {
@@ -386,21 +403,18 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
              * an error, while stray quotes inside rows stay lenient. */
             csv_set_opts(&c->parser, (unsigned char)(csv_get_opts(&c->parser) | CSV_STRICT));
             if (csv_fini(&c->parser, on_field, on_row, c) != 0) {
-                return csv_fail(c, err, DS_EPARSE, c->nrows + 1, NULL,
-                                "quoted field not closed (row starts at line %ld)", c->row_line);
+                return ds__read_fail(err, DS_EPARSE, c->path, c->nrows + 1, NULL,
+                                     "quoted field not closed at the end of the file (row "
+                                     "starts at line %ld)",
+                                     rec->line);
             }
             break;
         }
         p = c->block + c->bpos;
-        n = c->blen - c->bpos;
-        for (end = p; end < p + n && *end != '\r' && *end != '\n'; end++) {
-        }
-        if (end < p + n) {
-            n = (size_t)(end - p) + 1;
-        }
+        n = (size_t)(piece_end(p, c->block + c->blen) - p);
         if (!c->in_row && has_content(c, p, n)) {
             c->in_row = 1;
-            c->row_line = c->line;
+            rec->line = c->line;
         }
         if (c->in_row) {
             raw_append(c, p, n);
@@ -422,8 +436,8 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
         }
         if (done != n) {
             rc = csv_error(&c->parser) == CSV_ENOMEM ? DS_ENOMEM : DS_ETOOBIG;
-            return csv_fail(c, err, rc, c->nrows + 1, NULL, "CSV parser failed at line %ld",
-                            c->row_line);
+            return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL,
+                                 "CSV parser failed at line %ld", rec->line);
         }
         if (c->cb_rc != 0) {
             break;
@@ -439,76 +453,295 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
         }
     }
     if (c->cb_rc != 0) {
-        return csv_fail(c, err, c->cb_rc, c->nrows + 1, NULL, "%s (row starts at line %ld)",
-                        c->cb_msg, c->row_line);
+        return ds__read_fail(err, c->cb_rc, c->path, c->nrows + 1, NULL,
+                             "%s (row starts at line %ld)", c->cb_msg, rec->line);
     }
     return c->row_done ? 1 : 0;
 }
 
-/* Reads the next row that is not blank and checks it. row is the number it
- * gets if it is a data row (0 for the header). 1, 0 at the end, or error. */
-static int next_record(struct csv_reader *c, long row, struct ds_error *err)
+/* A free slot (one always exists: at most CSV_HOLD are held). */
+static int slot_take(struct csv_reader *c)
 {
-    const char *field;
-    int bad;
+    for (int i = 0; i < CSV_NRECS; i++) {
+        if (!c->busy[i]) {
+            c->busy[i] = 1;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Reads the next record that is not blank from the file into a new slot.
+ * 1 (*idx set), 0 at the end, or an error. */
+static int read_raw(struct csv_reader *c, int *idx, struct ds_error *err)
+{
+    struct rec *rec;
+    int slot = slot_take(c);
     int rc;
 
+    if (slot < 0) {
+        return ds__read_fail(err, DS_ETOOBIG, c->path, c->nrows + 1, NULL, "too many records held");
+    }
+    rec = &c->recs[slot];
+    c->cur = rec;
     for (;;) {
-        int blank = 1;
-
         rc = feed_row(c, err);
         if (rc <= 0) {
+            c->busy[slot] = 0;
             return rc;
         }
-        for (size_t i = 0; i < c->nfields; i++) {
-            if (c->lens[i] != 0) {
-                blank = 0;
-                break;
-            }
-        }
-        if (!blank) {
+        if (rec->filled > 0) {
             break;
         }
+        c->r->dialect.blank_lines++;
     }
-    while (c->raw.len > 0 &&
-           (c->raw.data[c->raw.len - 1] == '\n' || c->raw.data[c->raw.len - 1] == '\r')) {
-        c->raw.data[--c->raw.len] = '\0';
+    while (rec->raw.len > 0 &&
+           (rec->raw.data[rec->raw.len - 1] == '\n' || rec->raw.data[rec->raw.len - 1] == '\r')) {
+        rec->raw.data[--rec->raw.len] = '\0';
     }
-    for (size_t i = 0; i < c->nfields; i++) {
-        c->ptrs[i] = c->cells.data + c->offs[i];
-        bad = utf8_check((const unsigned char *)c->ptrs[i], c->lens[i]);
-        if (bad == 0) {
-            continue;
+    for (size_t i = 0; i < rec->n; i++) {
+        if (memchr(rec->cells.data + rec->offs[i], '\0', rec->lens[i]) != NULL) {
+            c->busy[slot] = 0;
+            c->bad_field = i;
+            return ds__read_fail(err, DS_EPARSE, c->path, c->nrows + 1,
+                                 i < c->hn ? c->hptrs[i] : NULL,
+                                 "contains a NUL byte at line %ld (binary data?)", rec->line);
         }
-        field = row > 0 && i < c->hn ? c->hptrs[i] : NULL;
-        return csv_fail(c, err, DS_EPARSE, row, field, "%s at line %ld",
-                        bad == 1 ? "contains a NUL byte" : "not valid UTF-8", c->row_line);
     }
+    *idx = slot;
     return 1;
 }
 
-/* Copies the current record into the header storage. */
-static int keep_header(struct csv_reader *c)
+static void q_push(struct csv_reader *c, int idx)
+{
+    c->q[(c->qhead + c->qlen) % CSV_NRECS] = idx;
+    c->qlen++;
+}
+
+static int q_pop(struct csv_reader *c)
+{
+    int idx = c->q[c->qhead];
+
+    c->qhead = (c->qhead + 1) % CSV_NRECS;
+    c->qlen--;
+    return idx;
+}
+
+static int q_at(const struct csv_reader *c, size_t i)
+{
+    return c->q[(c->qhead + i) % CSV_NRECS];
+}
+
+/* Reads one more record into the queue. 1, 0 at the end, or negative: the
+ * error is kept (deferred) for when the queue is drained. */
+static int read_ahead(struct csv_reader *c)
+{
+    int idx = -1;
+    int rc;
+
+    if (c->deferred != 0) {
+        return c->deferred;
+    }
+    if (c->at_end) {
+        return 0;
+    }
+    ds_error_clear(&c->deferred_err);
+    rc = read_raw(c, &idx, &c->deferred_err);
+    if (rc < 0) {
+        c->deferred = rc;
+        return rc;
+    }
+    if (rc == 0) {
+        c->at_end = 1;
+        return 0;
+    }
+    q_push(c, idx);
+    return 1;
+}
+
+/* The next record: held ones first. 1 (*idx), 0 at the end, or error. */
+static int fetch(struct csv_reader *c, int *idx, struct ds_error *err)
 {
     int rc;
 
-    c->hlens = calloc(c->nfields, sizeof(*c->hlens));
-    c->hptrs = calloc(c->nfields, sizeof(*c->hptrs));
+    if (c->qlen == 0) {
+        rc = read_ahead(c);
+        if (rc < 0) {
+            if (err != NULL) {
+                *err = c->deferred_err;
+                err->row = c->nrows + 1;
+                if (c->bad_field < c->hn) {
+                    (void)ds_str_copy(err->field, sizeof(err->field), c->hptrs[c->bad_field]);
+                }
+            }
+            return rc;
+        }
+        if (rc == 0) {
+            return 0;
+        }
+    }
+    *idx = q_pop(c);
+    return 1;
+}
+
+/* Does the text start with a word that trailers and totals lines use? */
+static int trailer_word(const char *s, size_t n)
+{
+    static const char *const words[] = {
+        "total",   "grand total", "sum",     "record count", "records", "record(s)",
+        "count",   "row count",   "rows",    "end of",       "eof",     "trailer",
+        "summary", "number of",   "printed", "page ",
+    };
+
+    while (n > 0 && (*s == ' ' || *s == '*' || *s == '-' || *s == '#' || *s == '=')) {
+        s++;
+        n--;
+    }
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t k = strlen(words[i]);
+
+        if (n >= k && strncasecmp(s, words[i], k) == 0 &&
+            (n == k || !((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z')))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Could the record be a trailer (if nothing but such records follows)? */
+static int maybe_trailer(const struct csv_reader *c, const struct rec *rec)
+{
+    if (c->keep_trailers) {
+        return 0;
+    }
+    if (rec->n < c->hn && rec->filled * 2 <= c->hn) {
+        return 1;
+    }
+    if (rec->filled < 3 || rec->filled * 2 <= c->hn) {
+        for (size_t i = 0; i < rec->n; i++) {
+            if (trailer_word(rec->cells.data + rec->offs[i], rec->lens[i])) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Skips the held trailer records (all of them) with a notice each. */
+static void drop_trailers(struct csv_reader *c, int first)
+{
+    int idx = first;
+
+    for (;;) {
+        ds__read_notice(c->r, DS_READ_NOTICE_TRAILER, c->recs[idx].line, 0,
+                        "trailer or totals line skipped (%zu field(s), %zu with a value)",
+                        c->recs[idx].n, c->recs[idx].filled);
+        c->r->dialect.trailer_lines++;
+        c->busy[idx] = 0;
+        if (c->qlen == 0) {
+            break;
+        }
+        idx = q_pop(c);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The header                                                               */
+
+/* Copies the record into the header storage. */
+static int keep_header(struct csv_reader *c, const struct rec *rec)
+{
+    int rc;
+
+    c->hlens = calloc(rec->n, sizeof(*c->hlens));
+    c->hptrs = calloc(rec->n, sizeof(*c->hptrs));
     if (c->hlens == NULL || c->hptrs == NULL) {
         return DS_ENOMEM;
     }
-    rc = ds_buf_append(&c->hcells, c->cells.data, c->cells.len);
+    rc = ds_buf_append(&c->hcells, rec->cells.data, rec->cells.len);
     if (rc == 0) {
-        rc = ds_buf_append(&c->hraw, c->raw.data != NULL ? c->raw.data : "", c->raw.len);
+        rc = ds_buf_append(&c->hraw, rec->raw.data != NULL ? rec->raw.data : "", rec->raw.len);
     }
     if (rc != 0) {
         return rc;
     }
-    for (size_t i = 0; i < c->nfields; i++) {
-        c->hlens[i] = c->lens[i];
-        c->hptrs[i] = c->hcells.data + c->offs[i];
+    for (size_t i = 0; i < rec->n; i++) {
+        c->hlens[i] = rec->lens[i];
+        c->hptrs[i] = c->hcells.data + rec->offs[i];
     }
-    c->hn = c->nfields;
+    c->hn = rec->n;
+    return 0;
+}
+
+static void skip_title(struct csv_reader *c, int idx)
+{
+    ds__read_notice(c->r, DS_READ_NOTICE_TITLE, c->recs[idx].line, 0,
+                    "title line above the header skipped (%zu field(s))", c->recs[idx].n);
+    c->r->dialect.title_lines++;
+    c->busy[idx] = 0;
+}
+
+/* Reads ahead and leaves the header at the front of the queue, the titles
+ * before it skipped. */
+static int find_header(struct csv_reader *c, long hint_line, struct ds_error *err)
+{
+    size_t width[CSV_SAMPLE];
+    size_t mode = 0;
+    size_t mode_count = 0;
+    int rc;
+
+    while (c->qlen < CSV_SAMPLE) {
+        rc = read_ahead(c);
+        if (rc <= 0) {
+            break;
+        }
+    }
+    if (c->qlen == 0 && c->deferred != 0) {
+        if (err != NULL) {
+            *err = c->deferred_err;
+        }
+        return c->deferred;
+    }
+    if (c->qlen == 0) {
+        return ds__read_fail(err, DS_EPARSE, c->path, 0, NULL,
+                             "no header row (the file is empty or blank)");
+    }
+    if (hint_line > 0) {
+        for (;;) {
+            if (c->qlen == 0 && read_ahead(c) <= 0) {
+                return ds__read_fail(err, DS_EPARSE, c->path, 0, "header_line",
+                                     "no row starts at the configured header line %ld", hint_line);
+            }
+            if (c->recs[q_at(c, 0)].line >= hint_line) {
+                break;
+            }
+            skip_title(c, q_pop(c));
+        }
+        if (c->recs[q_at(c, 0)].line != hint_line) {
+            return ds__read_fail(err, DS_EPARSE, c->path, 0, "header_line",
+                                 "no row starts at the configured header line %ld", hint_line);
+        }
+        return 0;
+    }
+    /* The most common width (ties: the wider); leading records at most half
+     * as wide are titles. */
+    for (size_t i = 0; i < c->qlen; i++) {
+        width[i] = c->recs[q_at(c, i)].width;
+    }
+    for (size_t i = 0; i < c->qlen; i++) {
+        size_t same = 0;
+
+        for (size_t j = 0; j < c->qlen; j++) {
+            same += width[j] == width[i];
+        }
+        if (same > mode_count || (same == mode_count && width[i] > mode)) {
+            mode = width[i];
+            mode_count = same;
+        }
+    }
+    while (c->qlen > 1 && c->recs[q_at(c, 0)].width * 2 <= mode) {
+        skip_title(c, q_pop(c));
+    }
     return 0;
 }
 
@@ -518,84 +751,95 @@ static int keep_header(struct csv_reader *c)
 int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
                       struct ds_error *err)
 {
-    static const unsigned char bom8[] = {0xef, 0xbb, 0xbf};
     struct csv_reader *c = NULL;
-    long header_line;
+    struct rec *hrec;
     int delim;
     int quote;
+    int hinted = 0;
+    int idx;
     int rc;
 
-    rc = check_hints(hints, &delim, &quote, err);
+    rc = check_hints(path, hints, &delim, &quote, err);
     if (rc != 0) {
         goto out;
     }
     c = calloc(1, sizeof(*c));
     if (c == NULL) {
-        rc = DS_ENOMEM;
+        rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
-    c->fd = -1;
+    c->r = r;
+    c->out = -1;
+    c->bad_field = SIZE_MAX;
     c->line = 1;
-    ds_buf_init(&c->cells, CSV_ROW_MAX);
-    ds_buf_init(&c->raw, CSV_RAW_MAX);
+    c->keep_trailers = hints != NULL && hints->keep_trailers;
     ds_buf_init(&c->hcells, CSV_ROW_MAX);
     ds_buf_init(&c->hraw, CSV_RAW_MAX);
     c->path = strdup(path);
     c->block = malloc(CSV_BLOCK);
-    if (c->path == NULL || c->block == NULL) {
-        rc = csv_fail(c, err, DS_ENOMEM, 0, NULL, "out of memory");
+    c->recs = calloc(CSV_NRECS, sizeof(*c->recs));
+    if (c->path == NULL || c->block == NULL || c->recs == NULL) {
+        rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
-    c->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (c->fd < 0) {
-        rc = csv_fail(c, err, DS_EIO, 0, NULL, "cannot open the file");
+    for (int i = 0; i < CSV_NRECS; i++) {
+        ds_buf_init(&c->recs[i].cells, CSV_ROW_MAX);
+        ds_buf_init(&c->recs[i].raw, CSV_RAW_MAX);
+    }
+    rc = ds__read_src_open(path, hints != NULL ? hints->encoding : NULL, &c->src, err);
+    if (rc != 0) {
         goto out;
     }
     rc = fill_block(c, err);
     if (rc != 0) {
         goto out;
     }
-    if (c->blen >= 2 && ((c->block[0] == 0xff && c->block[1] == 0xfe) ||
-                         (c->block[0] == 0xfe && c->block[1] == 0xff))) {
-        rc = csv_fail(c, err, DS_EPARSE, 0, NULL,
-                      "not valid UTF-8 at line 1 (UTF-16 is not supported yet)");
-        goto out;
-    }
-    if (c->blen >= sizeof(bom8) && memcmp(c->block, bom8, sizeof(bom8)) == 0) {
-        c->bpos = sizeof(bom8);
+    if (quote == 0) {
+        quote = sniff_quote(c->block, c->blen);
     }
     if (delim == 0) {
-        delim = sniff_delimiter(c->block + c->bpos, c->blen - c->bpos, quote);
+        delim = sniff_delimiter(c->block, c->blen, quote, c->eof);
+    }
+    if (delim == quote) {
+        rc = ds__read_fail(err, DS_EINVAL, path, 0, "quote", "the quote is the delimiter");
+        goto out;
     }
     if (csv_init(&c->parser, CSV_APPEND_NULL | CSV_STRICT_FINI) != 0) {
-        rc = csv_fail(c, err, DS_ENOMEM, 0, NULL, "out of memory");
+        rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
     c->parser_live = 1;
     c->delim = delim;
+    c->quote = quote;
     csv_set_delim(&c->parser, (unsigned char)delim);
     csv_set_quote(&c->parser, (unsigned char)quote);
     csv_set_blk_size(&c->parser, 4096);
-    rc = next_record(c, 0, err);
-    if (rc == 0) {
-        rc = csv_fail(c, err, DS_EPARSE, 0, NULL, "no header row (the file is empty)");
-    }
-    if (rc < 0) {
-        goto out;
-    }
-    header_line = c->row_line;
-    rc = keep_header(c);
+    r->dialect.format = "csv";
+    r->dialect.delimiter = delim;
+    r->dialect.quote = quote;
+    rc = find_header(c, hints != NULL ? hints->header_line : 0, err);
     if (rc != 0) {
-        rc = csv_fail(c, err, rc, 0, NULL, "out of memory");
         goto out;
     }
+    idx = q_pop(c);
+    hrec = &c->recs[idx];
+    rc = keep_header(c, hrec);
+    if (rc != 0) {
+        rc = ds__read_fail(err, rc, path, 0, NULL, "out of memory");
+        goto out;
+    }
+    c->busy[idx] = 0;
+    snprintf(r->dialect.encoding, sizeof(r->dialect.encoding), "%s",
+             ds__read_src_encoding(c->src, &hinted));
+    r->dialect.encoding_hint = hinted;
+    r->dialect.header_line = hrec->line;
     r->ops = &csv_ops;
     r->impl = c;
     r->header.nfields = c->hn;
     r->header.fields = c->hptrs;
     r->header.lens = c->hlens;
     r->header.row = 0;
-    r->header.line = header_line;
+    r->header.line = hrec->line;
     r->header.raw = c->hraw.data != NULL ? c->hraw.data : "";
     r->header.raw_len = c->hraw.len;
     c = NULL;
@@ -605,15 +849,44 @@ out:
     return rc;
 }
 
+/* Decides whether the held record idx (a possible trailer) is data: 1 data,
+ * 0 trailer (everything up to the end looks like one). */
+static int held_is_data(struct csv_reader *c)
+{
+    for (size_t i = 0;; i++) {
+        if (i == c->qlen) {
+            if (c->qlen >= CSV_HOLD) {
+                return 1;
+            }
+            if (read_ahead(c) < 0) {
+                return 1; /* the error comes after the held records */
+            }
+            if (c->at_end && i == c->qlen) {
+                return 0;
+            }
+        }
+        if (!maybe_trailer(c, &c->recs[q_at(c, i)])) {
+            return 1;
+        }
+    }
+}
+
 static int csv_next(void *impl, struct ds_row *row, struct ds_error *err)
 {
     struct csv_reader *c = impl;
+    struct rec *rec;
+    int idx = -1;
     int rc;
 
     if (c->failed != 0) {
-        return csv_fail(c, err, c->failed, 0, NULL, "reading stopped after an earlier error");
+        return ds__read_fail(err, c->failed, c->path, c->nrows + 1, NULL,
+                             "reading stopped after an earlier error");
     }
-    rc = next_record(c, c->nrows + 1, err);
+    if (c->out >= 0) {
+        c->busy[c->out] = 0;
+        c->out = -1;
+    }
+    rc = fetch(c, &idx, err);
     if (rc < 0) {
         c->failed = rc;
         return rc;
@@ -621,14 +894,28 @@ static int csv_next(void *impl, struct ds_row *row, struct ds_error *err)
     if (rc == 0) {
         return 0;
     }
+    rec = &c->recs[idx];
+    if (maybe_trailer(c, rec) && !held_is_data(c)) {
+        drop_trailers(c, idx);
+        return 0;
+    }
+    c->out = idx;
     c->nrows++;
-    row->nfields = c->nfields;
+    for (size_t i = 0; i < rec->n; i++) {
+        c->ptrs[i] = rec->cells.data + rec->offs[i];
+    }
+    if (rec->n != c->hn) {
+        c->r->dialect.ragged_rows++;
+        ds__read_notice(c->r, DS_READ_NOTICE_RAGGED, rec->line, c->nrows,
+                        "row has %zu field(s), the header %zu", rec->n, c->hn);
+    }
+    row->nfields = rec->n;
     row->fields = c->ptrs;
-    row->lens = c->lens;
+    row->lens = rec->lens;
     row->row = c->nrows;
-    row->line = c->row_line;
-    row->raw = c->raw.data != NULL ? c->raw.data : "";
-    row->raw_len = c->raw.len;
+    row->line = rec->line;
+    row->raw = rec->raw.data != NULL ? rec->raw.data : "";
+    row->raw_len = rec->raw.len;
     return 1;
 }
 
@@ -642,15 +929,18 @@ static void csv_close(void *impl)
     if (c->parser_live) {
         csv_free(&c->parser);
     }
-    if (c->fd >= 0) {
-        close(c->fd);
+    ds__read_src_close(&c->src);
+    if (c->recs != NULL) {
+        for (int i = 0; i < CSV_NRECS; i++) {
+            ds_buf_close(&c->recs[i].cells);
+            ds_buf_close(&c->recs[i].raw);
+        }
     }
-    ds_buf_close(&c->cells);
-    ds_buf_close(&c->raw);
     ds_buf_close(&c->hcells);
     ds_buf_close(&c->hraw);
     free(c->hlens);
     free(c->hptrs);
+    free(c->recs);
     free(c->block);
     free(c->path);
     free(c);

@@ -1,14 +1,18 @@
 /*
- * read_int.h — what a format reader provides to the dispatch in read.c.
+ * read_int.h — what the format readers share with the dispatch in read.c.
  *
  * ds_read_open picks one reader per file; the reader fills in its
- * operations, its private state and the header row. Only read.c and the
- * readers include this file.
+ * operations, its private state, the header row and the dialect, and adds
+ * notices through ds__read_notice. The text source (read_encoding.c) turns
+ * the bytes of a text file in any supported encoding into UTF-8 for the CSV
+ * and ICS readers. Only read.c and the readers include this file.
  */
 #ifndef DS_READ_READ_INT_H
 #define DS_READ_READ_INT_H
 
 #include "agent/read/read.h"
+
+#include <sys/types.h>
 
 struct ds__read_ops {
     /* Same contract as ds_read_next_row. */
@@ -18,15 +22,70 @@ struct ds__read_ops {
 };
 
 struct ds_reader {
-    const struct ds__read_ops *ops; /* the format's reader */
-    void *impl;                     /* owned: its state */
-    struct ds_row header;           /* points into impl's storage */
+    const struct ds__read_ops *ops;                     /* the format's reader */
+    void *impl;                                         /* owned: its state */
+    struct ds_row header;                               /* points into impl's storage */
+    struct ds_read_dialect dialect;                     /* filled by the reader */
+    struct ds_read_notice notices[DS_READ_MAX_NOTICES]; /* the first notices */
+    size_t nnotices;                                    /* entries used in notices */
+    long total_notices;                                 /* all notices, listed or not */
 };
 
-/* Opens a CSV (or TSV, or other delimited text) file into r: on success
- * r->ops, r->impl and r->header are set; on failure r is left untouched.
- * Errors as for ds_read_open. */
+/* Adds a notice to r (see ds_read_notices for what is kept). */
+void ds__read_notice(struct ds_reader *r, int kind, long line, long row, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Fills err (NULL-safe) with the file, row, field (may be NULL) and a
+ * message, and returns code. */
+int ds__read_fail(struct ds_error *err, int code, const char *path, long row, const char *field,
+                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Each reader opens path into r: on success r->ops, r->impl, r->header and
+ * r->dialect are set; on failure r->impl is left NULL. Errors as for
+ * ds_read_open. */
 int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
                       struct ds_error *err);
+int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
+                       struct ds_error *err);
+int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
+                      struct ds_error *err);
+int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
+                      struct ds_error *err);
+
+/* ------------------------------------------------------------------------ */
+/* Text source: a file's bytes in its encoding -> UTF-8 (read_encoding.c)   */
+
+struct ds__read_src; /* opaque */
+
+/* Opens path for reading as text. encoding is the hint (NULL: sniff the
+ * byte order mark, UTF-16 without one, else UTF-8 that turns into
+ * windows-1252 at the first byte that is not UTF-8 if no other non-ASCII
+ * text came before). new: free with ds__read_src_close.
+ * Errors: DS_EIO, DS_EINVAL (unknown encoding, field "encoding"), DS_ENOMEM. */
+int ds__read_src_open(const char *path, const char *encoding, struct ds__read_src **out,
+                      struct ds_error *err);
+
+/* Decodes the next bytes into buf (cap >= 64): returns how many (always
+ * whole UTF-8 sequences), 0 at the end, or a negative DS_E* code with
+ * ds__read_src_what() and ds__read_src_offset() describing the problem. */
+ssize_t ds__read_src_read(struct ds__read_src *s, unsigned char *buf, size_t cap);
+
+/* What went wrong in the last failed read ("not valid UTF-8", ...). */
+const char *ds__read_src_what(const struct ds__read_src *s);
+
+/* Byte offset in the file of the problem (or of the next byte to decode). */
+long long ds__read_src_offset(const struct ds__read_src *s);
+
+/* The encoding in use ("utf-8", "utf-8-bom", "utf-16le", "windows-1252",
+ * or the hint as given). It may change from "utf-8" to "windows-1252"
+ * while reading. 1 in *hinted when it came from the hint. */
+const char *ds__read_src_encoding(const struct ds__read_src *s, int *hinted);
+
+void ds__read_src_close(struct ds__read_src **s);
+
+/* The length of the longest prefix of p[0..n) that is well-formed UTF-8
+ * (n when all of it is): no overlong forms, surrogates or code points past
+ * U+10FFFF; a sequence cut by the end of p is not part of the prefix. */
+size_t ds__read_utf8_valid(const unsigned char *p, size_t n);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * test_read_csv.c — the CSV reader on small synthetic files: header, BOM,
- * line endings, delimiter sniffing, quoting, blank lines, row and line
- * numbers, ragged rows, invalid UTF-8, size caps, empty files.
+ * line endings, delimiter and quote sniffing, quoting and the RFC 4180 edge
+ * cases, blank lines, title lines above the header and trailer lines at the
+ * end, row and line numbers, ragged rows, invalid UTF-8, size caps, empty
+ * files. Encodings have their own test (test_read_encoding.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -163,7 +165,7 @@ static void test_hints(void **state)
 {
     struct ds_read_hints h = {.delimiter = '|', .quote = '~', .encoding = "UTF-8"};
     struct ds_read_hints bad = {.delimiter = '"', .quote = 0, .encoding = NULL};
-    struct ds_read_hints enc = {.delimiter = 0, .quote = 0, .encoding = "ebcdic"};
+    struct ds_read_hints enc = {.delimiter = 0, .quote = 0, .encoding = "no-such-encoding"};
     struct ds_reader *r = NULL;
     struct ds_error err;
     struct ds_row row;
@@ -262,14 +264,16 @@ static void test_ragged(void **state)
     assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
     assert_fields(&row, 4, long_row);
     assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    assert_int_equal(ds_read_dialect(r)->ragged_rows, 2);
     ds_read_close(&r);
     tmp_remove(&t);
 }
 
 static void test_invalid_utf8(void **state)
 {
+    struct ds_read_hints u8 = {.encoding = "utf-8"};
     struct tmp t;
-    struct ds_reader *r = open_str(&t, "a,b\n1,2\n\n3,\"x\ny\xff\"\n4,5\n", NULL);
+    struct ds_reader *r = open_str(&t, "a,b\n1,2\n\n3,\"x\ny\xff\"\n4,5\n", &u8);
     struct ds_error err;
     struct ds_row row;
 
@@ -279,12 +283,19 @@ static void test_invalid_utf8(void **state)
     assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
     assert_int_equal(err.code, DS_EPARSE);
     assert_int_equal(err.row, 2);
-    assert_string_equal(err.field, "b");
     assert_non_null(strstr(err.msg, "not valid UTF-8"));
-    assert_non_null(strstr(err.msg, "line 4"));
+    assert_non_null(strstr(err.msg, "line 5"));
+    assert_non_null(strstr(err.msg, "byte offset 15"));
     assert_string_equal(err.file, t.path);
     /* The reader stays failed. */
     assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
+    ds_read_close(&r);
+    /* Without the hint, the same bytes are Windows-1252. */
+    r = open_str(&t, "a,b\n1,2\n\n3,\"x\ny\xff\"\n4,5\n", NULL);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[1], "x\ny\xc3\xbf");
+    assert_string_equal(ds_read_dialect(r)->encoding, "windows-1252");
     ds_read_close(&r);
     tmp_remove(&t);
 }
@@ -297,6 +308,7 @@ static void test_invalid_utf8_forms(void **state)
         "a\n\xf4\x90\x80\x80\n", /* past U+10FFFF */
         "a\nx\xe2\x82\n",        /* truncated */
     };
+    struct ds_read_hints u8 = {.encoding = "UTF8"};
     struct ds_reader *r = NULL;
     struct ds_error err;
     struct ds_row row;
@@ -304,7 +316,7 @@ static void test_invalid_utf8_forms(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        r = open_str(&t, bad[i], NULL);
+        r = open_str(&t, bad[i], &u8);
         assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
         assert_non_null(strstr(err.msg, "line 2"));
         ds_read_close(&r);
@@ -315,18 +327,13 @@ static void test_invalid_utf8_forms(void **state)
     assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
     assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
     assert_non_null(strstr(err.msg, "NUL"));
+    assert_string_equal(err.field, "a");
     ds_read_close(&r);
     tmp_remove(&t);
     tmp_write(&t, "na\xefme\n1\n", 8);
-    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    assert_int_equal(ds_read_open(t.path, &u8, &r, &err), DS_EPARSE);
     assert_null(r);
     assert_non_null(strstr(err.msg, "line 1"));
-    tmp_remove(&t);
-    tmp_write(&t,
-              "\xff\xfe"
-              "a\0,\0b\0",
-              8);
-    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
     tmp_remove(&t);
 }
 
@@ -442,7 +449,227 @@ static void test_empty_and_missing(void **state)
     assert_string_equal(err.file, "/nonexistent/ds-test.csv");
     tmp_write(&t, "PK\x03\x04rest", 8);
     assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
-    assert_non_null(strstr(err.msg, "XLSX"));
+    assert_non_null(strcasestr(err.msg, "XLSX"));
+    assert_string_equal(err.file, t.path);
+    tmp_remove(&t);
+}
+
+/* The notices of r of one kind, as "line:row" pairs joined by spaces. */
+static void notices_of(const struct ds_reader *r, int kind, char *buf, size_t size)
+{
+    size_t n = 0;
+    const struct ds_read_notice *list = ds_read_notices(r, &n, NULL);
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && used < size; i++) {
+        if (list[i].kind == kind) {
+            used += (size_t)snprintf(buf + used, size - used, "%s%ld:%ld", used > 0 ? " " : "",
+                                     list[i].line, list[i].row);
+        }
+    }
+}
+
+/* Reads every data row of s; returns how many, the first field of each
+ * joined by '|' into firsts. */
+static long read_all(struct ds_reader *r, char *firsts, size_t size)
+{
+    struct ds_error err;
+    struct ds_row row;
+    size_t used = 0;
+    long n = 0;
+    int rc;
+
+    firsts[0] = '\0';
+    for (;;) {
+        rc = ds_read_next_row(r, &row, &err);
+        assert_true(rc >= 0);
+        if (rc == 0) {
+            break;
+        }
+        n++;
+        assert_int_equal(row.row, n);
+        used += (size_t)snprintf(firsts + used, size - used, "%s%s", n > 1 ? "|" : "",
+                                 row.nfields > 0 ? row.fields[0] : "");
+        assert_true(used < size);
+    }
+    return n;
+}
+
+static void test_quote_sniff(void **state)
+{
+    static const char *const r1[] = {"1", "Ann, M", "say ~hi~"};
+    struct tmp t;
+    struct ds_reader *r =
+        open_str(&t, "~PatId~,~PatFname~,~Note~\r\n1,~Ann, M~,~say ~~hi~~~\r\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_dialect(r)->quote, '~');
+    assert_int_equal(ds_read_dialect(r)->delimiter, ',');
+    assert_string_equal(ds_read_dialect(r)->format, "csv");
+    assert_string_equal(ds_read_header(r)->fields[1], "PatFname");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r1);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* A double quote elsewhere does not win over ~ fields. */
+    r = open_str(&t, "~a~,~b~\n~5\" pipe~,~x~\n", NULL);
+    assert_int_equal(ds_read_dialect(r)->quote, '~');
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[0], "5\" pipe");
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_title_and_trailer(void **state)
+{
+    char buf[256];
+    struct tmp t;
+    struct ds_reader *r = open_str(&t,
+                                   "Patient Export Report\r\n"
+                                   "Printed 03/27/2024, page 1\r\n"
+                                   "\r\n"
+                                   "id,first,last,city\r\n"
+                                   "1,A,B,X\r\n"
+                                   "2,C,D,Y\r\n"
+                                   "Total records: 2\r\n",
+                                   NULL);
+    const struct ds_read_dialect *d = ds_read_dialect(r);
+    long total = 0;
+
+    (void)state;
+    assert_int_equal(d->delimiter, ',');
+    assert_int_equal(d->header_line, 4);
+    assert_int_equal(d->title_lines, 2);
+    assert_int_equal(ds_read_header(r)->line, 4);
+    assert_string_equal(ds_read_header(r)->fields[0], "id");
+    notices_of(r, DS_READ_NOTICE_TITLE, buf, sizeof(buf));
+    assert_string_equal(buf, "1:0 2:0");
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 2);
+    assert_string_equal(buf, "1|2");
+    assert_int_equal(d->trailer_lines, 1);
+    notices_of(r, DS_READ_NOTICE_TRAILER, buf, sizeof(buf));
+    assert_string_equal(buf, "7:0");
+    (void)ds_read_notices(r, NULL, &total);
+    assert_int_equal(total, 3);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_trailer_shapes(void **state)
+{
+    struct ds_read_hints keep = {.keep_trailers = 1};
+    char buf[256];
+    struct tmp t;
+    struct ds_reader *r;
+
+    (void)state;
+    /* A totals line with a few values. */
+    r = open_str(&t, "id,name,amount\n1,A,5\n2,B,6\n,Total,11\n", NULL);
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 2);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 1);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* A shorter last row, and two trailer lines. */
+    r = open_str(&t, "a,b,c,d\n1,2,3,4\nTRL,000001\nEOF", NULL);
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 1);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 2);
+    notices_of(r, DS_READ_NOTICE_TRAILER, buf, sizeof(buf));
+    assert_string_equal(buf, "3:0 4:0");
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* The hint keeps them as rows. */
+    r = open_str(&t, "a,b,c,d\n1,2,3,4\nTRL,000001\nEOF", &keep);
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 3);
+    assert_string_equal(buf, "1|TRL|EOF");
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* Short rows followed by data are data (and ragged). */
+    r = open_str(&t, "a,b,c,d\n1,2,3,4\nx\ntotal\n5,6,7,8\n", NULL);
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 4);
+    assert_string_equal(buf, "1|x|total|5");
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 0);
+    assert_int_equal(ds_read_dialect(r)->ragged_rows, 2);
+    notices_of(r, DS_READ_NOTICE_RAGGED, buf, sizeof(buf));
+    assert_string_equal(buf, "3:2 4:3");
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* A full-width last row is data, whatever it says. */
+    r = open_str(&t, "a,b,c\n1,2,3\nTotal,Jones,7\n", NULL);
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 2);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* A header-only file with a count trailer. */
+    r = open_str(&t, "a;b;c\nRecords: 0\n", NULL);
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 0);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 1);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_header_hint(void **state)
+{
+    struct ds_read_hints h = {.header_line = 2};
+    struct ds_read_hints bad = {.header_line = 3};
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    char buf[64];
+    struct tmp t;
+
+    (void)state;
+    r = open_str(&t, "x,y\nid,name\n\n1,a\n", &h);
+    assert_string_equal(ds_read_header(r)->fields[0], "id");
+    assert_int_equal(ds_read_dialect(r)->title_lines, 1);
+    assert_int_equal(read_all(r, buf, sizeof(buf)), 1);
+    ds_read_close(&r);
+    assert_int_equal(ds_read_open(t.path, &bad, &r, &err), DS_EPARSE);
+    assert_string_equal(err.field, "header_line");
+    assert_non_null(strstr(err.msg, "line 3"));
+    tmp_remove(&t);
+}
+
+static void test_sniff_past_title(void **state)
+{
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "Report, generated today\na;b;c\n1;2,5;3\n4;5;6\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_dialect(r)->delimiter, ';');
+    assert_int_equal(ds_read_header(r)->nfields, 3);
+    assert_int_equal(ds_read_header(r)->line, 2);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[1], "2,5");
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+/* RFC 4180: empty quoted fields, doubled quotes, line breaks inside quotes,
+ * a trailing delimiter, spaces around quotes, no final line break. */
+static void test_rfc4180(void **state)
+{
+    static const char *const r1[] = {"", "x\"y", ""};
+    static const char *const r2[] = {"q", "z", "m\r\nn"};
+    static const char *const r3[] = {"\"", "", "last"};
+    struct tmp t;
+    struct ds_reader *r =
+        open_str(&t, "a,b,c\r\n\"\",\"x\"\"y\",\r\n \"q\" ,z,\"m\r\nn\"\r\n\"\"\"\",,last", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r1);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r2);
+    assert_int_equal(row.line, 3);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r3);
+    assert_int_equal(row.line, 5);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    assert_int_equal(ds_read_dialect(r)->ragged_rows, 0);
+    ds_read_close(&r);
     tmp_remove(&t);
 }
 
@@ -504,6 +731,12 @@ int main(void)
         cmocka_unit_test(test_too_many_fields),
         cmocka_unit_test(test_unterminated_quote),
         cmocka_unit_test(test_empty_and_missing),
+        cmocka_unit_test(test_quote_sniff),
+        cmocka_unit_test(test_title_and_trailer),
+        cmocka_unit_test(test_trailer_shapes),
+        cmocka_unit_test(test_header_hint),
+        cmocka_unit_test(test_sniff_past_title),
+        cmocka_unit_test(test_rfc4180),
         cmocka_unit_test(test_streaming),
     };
 
