@@ -332,6 +332,9 @@ static int fill_block(struct csv_reader *c, struct ds_error *err)
         }
         c->blen += (size_t)k;
     }
+    /* The source may have turned from UTF-8 to Windows-1252. */
+    snprintf(c->r->dialect.encoding, sizeof(c->r->dialect.encoding), "%s",
+             ds__read_src_encoding(c->src, NULL));
     return 0;
 }
 
