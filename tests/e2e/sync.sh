@@ -1,0 +1,259 @@
+#!/bin/bash
+# sync.sh — the sync engine against the real cloud and PostgreSQL: folder
+# patterns, files arriving under temporary names or written slowly, the
+# after-delivery move and the quarantine, a network share served by rescans
+# alone, two practices of which one has a revoked token, a 503 with
+# Retry-After, a 30-second outage in the middle of an upload, and SIGHUP.
+# Run by tests/e2e/run.sh (which starts PostgreSQL); alone it starts its own.
+# Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+. "$top/tests/lib/pg.sh"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND...
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+work=$(mktemp -d /tmp/dentsync-e2e-sync.XXXXXX)
+own_cluster=0
+agent_pid=
+writer_pid=
+cleanup() {
+    [ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
+    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+    cloud_stop >/dev/null 2>&1
+    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
+    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
+}
+trap cleanup EXIT
+
+if [ -z "${DS_OWNER_DB:-}" ]; then
+    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
+    own_cluster=1
+fi
+cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+agent=$BUILD/dentsync
+
+# Two practices of our own, each with its token.
+pa="e2e-sync-a-$$"
+pb="e2e-sync-b-$$"
+umask 077
+cloud_token "$pa" >"$work/a.token"
+"$CLOUD_BIN" practice create "$pb" --db "$DS_OWNER_DB" >/dev/null 2>&1
+"$CLOUD_BIN" token create --practice "$pb" --name sync-test --db "$DS_OWNER_DB" \
+    >"$work/b.out" 2>"$work/b.err"
+tail -n 1 "$work/b.out" >"$work/b.token"
+umask 022
+b_token_id=$(grep -oE '[0-9a-f]{8}-[0-9a-f-]{27}' "$work/b.err" | head -n 1)
+a_id=$(pg_psql "SELECT id FROM practices WHERE name = '$pa'")
+b_id=$(pg_psql "SELECT id FROM practices WHERE name = '$pb'")
+
+mkdir -p "$work/inbox" "$work/share" "$work/binbox" "$work/late" "$work/state"
+write_config() {
+    cat >"$work/dentsync.conf" <<EOF
+[agent]
+state_dir = $work/state
+log_level = debug
+settle_seconds = 1
+rescan_seconds = 0.5
+
+[cloud]
+url = $CLOUD_URL
+batch_rows = 20
+max_in_flight = 1
+timeout_seconds = 5
+retry_min_seconds = 0.2
+retry_max_seconds = 2
+pause_probe_seconds = 1
+heartbeat_seconds = 0
+
+[practice a]
+token_file = $work/a.token
+
+[practice b]
+token_file = $work/b.token
+
+[folder inbox]
+path = $work/inbox
+practice = a
+import_type = patients
+template = generic-patients
+include = *.csv
+exclude = *skip*
+after = move
+
+[folder share]
+path = $work/share
+practice = a
+import_type = patients
+template = generic-patients
+network = yes
+
+[folder binbox]
+path = $work/binbox
+practice = b
+import_type = patients
+template = generic-patients
+EOF
+}
+write_config
+
+# A patients CSV of $2 rows with external ids starting with $1.
+make_csv() {
+    awk -v p="$1" -v n="$2" 'BEGIN {
+        print "Patient ID,First Name,Last Name,Date of Birth,Email";
+        for (i = 1; i <= n; i++)
+            printf "%s%05d,Testfirst%d,Testlast%d,1975-%02d-%02d,%s%d@example.com\n", p, i, i, i, i % 12 + 1, i % 28 + 1, tolower(p), i;
+    }'
+}
+
+pq() { pg_psql "$1"; }
+queue_sql() { sqlite3 -readonly "$work/state/queue.db" "$1"; }
+# wait_until SECONDS COMMAND...: polls until COMMAND succeeds.
+wait_until() {
+    deadline=$(($(date +%s) + $1))
+    shift
+    while [ "$(date +%s)" -le "$deadline" ]; do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+job_done() { # job_done PRACTICE_ID FILENAME
+    [ "$(pq "SELECT count(*) FROM import_jobs WHERE practice_id = '$1' AND filename = '$2' AND status = 'completed'")" = 1 ]
+}
+rows_of() { # rows_of PRACTICE_ID FILENAME: items the cloud holds for that file
+    pq "SELECT count(*) || '/' || count(DISTINCT i.row_number) FROM import_job_items i
+        JOIN import_jobs j ON j.id = i.job_id WHERE j.practice_id = '$1' AND j.filename = '$2'"
+}
+
+"$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
+agent_pid=$!
+
+# --- patterns, temporary names, after-delivery ---------------------------------
+make_csv P 30 >"$work/inbox/good.csv"
+make_csv N 5 >"$work/inbox/notes.txt"
+make_csv S 5 >"$work/inbox/skip-this.csv"
+make_csv R 25 >"$work/inbox/renamed.csv.part"
+check "a matching file is delivered" wait_until 20 job_done "$a_id" good.csv
+check "the delivered file moved to processed/" \
+    wait_until 5 test -f "$work/inbox/processed/good.csv" -a ! -e "$work/inbox/good.csv"
+mv "$work/inbox/renamed.csv.part" "$work/inbox/renamed.csv"
+check "a file renamed into place after a temporary name is delivered" \
+    wait_until 20 job_done "$a_id" renamed.csv
+check "it arrived once, every row once" test "$(rows_of "$a_id" renamed.csv)" = "25/25"
+check "names outside include or inside exclude, and temporary names, are never taken" \
+    test "$(queue_sql "SELECT count(*) FROM files WHERE path LIKE '%notes.txt' OR path LIKE '%skip-this.csv' OR path LIKE '%.part'")" = 0 \
+    -a "$(pq "SELECT count(*) FROM import_jobs WHERE filename IN ('notes.txt', 'skip-this.csv', 'renamed.csv.part')")" = 0
+
+# --- a file written slowly over 20 seconds, in the background ---------------------
+(
+    make_csv W 40 | head -n 1 >"$work/inbox/slow.csv"
+    make_csv W 40 | tail -n +2 | while IFS= read -r line; do
+        printf '%s\n' "$line" >>"$work/inbox/slow.csv"
+        sleep 0.5
+    done
+) &
+writer_pid=$!
+
+# --- quarantine -------------------------------------------------------------------
+printf 'Patient ID,First Name\n\000\001\002garbage\000\n' >"$work/inbox/bad.csv"
+check "an unreadable file is moved to quarantine/" \
+    wait_until 20 test -f "$work/inbox/quarantine/bad.csv" -a ! -e "$work/inbox/bad.csv"
+check "its reason stands beside it, with a code" \
+    grep -q '^code: ' "$work/inbox/quarantine/bad.csv.error.txt"
+check "the queue records it quarantined with its reason" \
+    test -n "$(queue_sql "SELECT reason_code FROM files WHERE path LIKE '%/bad.csv' AND state = 'quarantined'")"
+
+# --- a network share by rescans alone ----------------------------------------------
+make_csv H 12 >"$work/share/share.csv"
+check "a folder flagged as a network share gets no event watch" \
+    grep -q 'folder share: network share' "$work/agent.log"
+check "and its file arrives by rescans" wait_until 20 job_done "$a_id" share.csv
+
+# --- two practices, one with a revoked token ----------------------------------------
+"$CLOUD_BIN" token revoke "$b_token_id" --db "$DS_OWNER_DB" >/dev/null 2>&1
+make_csv B 10 >"$work/binbox/b.csv"
+make_csv A 10 >"$work/inbox/a-while-b-paused.csv"
+check "the revoked practice is paused, and the log says so" \
+    wait_until 20 grep -q "practice b: the cloud refused its token" "$work/agent.log"
+check "the other practice's data still arrives" \
+    wait_until 20 job_done "$a_id" a-while-b-paused.csv
+check "nothing of the paused practice reached the cloud" \
+    test "$(pq "SELECT count(*) FROM import_jobs WHERE practice_id = '$b_id'")" = 0
+check "the paused practice's job waits in the queue" \
+    test "$(queue_sql "SELECT state FROM jobs WHERE filename = 'b.csv'")" = uploading
+check "the pause is in the audit trail" \
+    test "$(queue_sql "SELECT count(*) > 0 FROM events WHERE kind = 'practice_paused'")" = 1
+
+# --- the slow file, complete and once --------------------------------------------------
+wait "$writer_pid"
+writer_pid=
+check "a file written over 20 seconds is delivered once" wait_until 30 job_done "$a_id" slow.csv
+check "complete: every one of its 40 rows, once" test "$(rows_of "$a_id" slow.csv)" = "40/40"
+check "and was never taken half-written" \
+    test "$(queue_sql "SELECT count(*) FROM files WHERE path LIKE '%/slow.csv'")" = 1
+
+# --- a 503 with Retry-After ---------------------------------------------------------------
+pg_pause >/dev/null 2>&1
+make_csv U 10 >"$work/inbox/during-503.csv"
+check "the cloud answers 503 while its database is down, and the agent waits" \
+    wait_until 20 grep -q 'failed (HTTP_503), retry in' "$work/agent.log"
+sleep 1.5
+pg_resume >/dev/null 2>&1
+check "after the 503s the file is delivered" wait_until 30 job_done "$a_id" during-503.csv
+short=$(grep -oE 'failed \(HTTP_503\), retry in [0-9.]+s' "$work/agent.log" |
+    grep -oE '[0-9.]+s$' | tr -d s | awk '$1 < 1.0' | wc -l)
+check "no retry after a 503 came sooner than its Retry-After (1 s)" test "$short" -eq 0
+
+# --- a 30-second outage in the middle of an upload -------------------------------------------
+make_csv O 3000 >"$work/big.csv"
+mv "$work/big.csv" "$work/inbox/big.csv"
+batches="SELECT count(*) FROM import_batches b JOIN import_jobs j ON j.id = b.job_id
+         WHERE j.practice_id = '$a_id' AND j.filename = 'big.csv'"
+batches_at_least() { [ "$(pq "$batches")" -ge "$1" ]; }
+wait_until 30 batches_at_least 3
+port=$CLOUD_PORT
+cloud_stop >/dev/null 2>&1
+at_outage=$(pq "$batches")
+check "the outage began mid-upload ($at_outage of 150 batches)" test "$at_outage" -gt 0 -a "$at_outage" -lt 150
+sleep 30
+check "the cloud comes back after 30 s" cloud_start "$BUILD" "$port"
+check "after the outage the file is delivered" wait_until 60 job_done "$a_id" big.csv
+check "every row once" test "$(rows_of "$a_id" big.csv)" = "3000/3000" \
+    -a "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$a_id' AND external_id LIKE 'O%'")" = 3000
+
+# --- SIGHUP: a bad config is refused, a good one takes effect --------------------------------
+cp "$work/dentsync.conf" "$work/good.conf"
+printf '\n[folder late]\npath = %s/late\npractice = nobody\n' "$work" >>"$work/dentsync.conf"
+kill -HUP "$agent_pid"
+check "a bad configuration on SIGHUP is reported and the agent runs on" \
+    wait_until 10 grep -q 'SIGHUP: .* has errors' "$work/agent.log"
+check "the agent is still running" kill -0 "$agent_pid"
+cp "$work/good.conf" "$work/dentsync.conf"
+printf '\n[folder late]\npath = %s/late\npractice = a\nimport_type = patients\ntemplate = generic-patients\n' \
+    "$work" >>"$work/dentsync.conf"
+kill -HUP "$agent_pid"
+make_csv L 7 >"$work/late/late.csv"
+check "a folder added by SIGHUP is watched" wait_until 20 job_done "$a_id" late.csv
+check "the reload is in the audit trail" \
+    test "$(queue_sql "SELECT count(*) FROM events WHERE kind = 'config_reloaded'")" = 1
+
+# --- clean stop --------------------------------------------------------------------------------
+kill -TERM "$agent_pid"
+status=0
+wait "$agent_pid" || status=$?
+agent_pid=
+check "the agent stops cleanly on SIGTERM (exit 0)" test "$status" -eq 0
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
