@@ -24,6 +24,8 @@ struct command {
 static const struct command commands[] = {
     {"run", ds_cmd_run, "run the service: watch the folders, stage and upload", ""},
     {"check-config", ds_cmd_check_config, "check the configuration, report every error", ""},
+    {"read", ds_cmd_read, "show how an export file is read: dialect and rows",
+     "FILE [--json] [--all]"},
     {NULL, NULL, NULL, NULL},
 };
 
