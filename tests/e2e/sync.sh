@@ -255,5 +255,54 @@ wait "$agent_pid" || status=$?
 agent_pid=
 check "the agent stops cleanly on SIGTERM (exit 0)" test "$status" -eq 0
 
+# --- a read-only export folder, the agent as an unprivileged user ----------------------------
+# Root reads and writes everything; the practice PC's service user does not.
+ro=$(mktemp -d /tmp/dentsync-e2e-ro.XXXXXX)
+chmod 755 "$ro"
+mkdir -p "$ro/inbox" "$ro/state"
+cp "$BUILD/dentsync" "$ro/dentsync"
+cp "$work/a.token" "$ro/a.token"
+chown nobody "$ro/state" "$ro/a.token"
+chmod 600 "$ro/a.token"
+cat >"$ro/dentsync.conf" <<EOF
+[agent]
+state_dir = $ro/state
+settle_seconds = 0.3
+rescan_seconds = 0.3
+[cloud]
+url = $CLOUD_URL
+heartbeat_seconds = 0
+[practice a]
+token_file = $ro/a.token
+[folder inbox]
+path = $ro/inbox
+practice = a
+import_type = patients
+template = generic-patients
+after = move
+EOF
+chmod 644 "$ro/dentsync.conf"
+make_csv Q 6 >"$ro/inbox/ro-good.csv"
+printf 'Patient ID\n\000\000\n' >"$ro/inbox/ro-bad.csv"
+chmod 644 "$ro/inbox/"*.csv
+runuser -u nobody -- "$ro/dentsync" run -c "$ro/dentsync.conf" >"$ro/agent.log" 2>&1 &
+agent_pid=$!
+check "as an unprivileged user, a file in a read-only folder is still delivered" \
+    wait_until 20 job_done "$a_id" ro-good.csv
+check "it stays in place, and the log says why" \
+    wait_until 5 grep -q 'ro-good.csv: delivered, but cannot move it' "$ro/agent.log"
+check "an unreadable file there is quarantined in place, and the log says so" \
+    wait_until 10 grep -q 'ro-bad.csv: quarantined but left in place' "$ro/agent.log"
+sleep 1
+check "neither is taken again by later rescans" \
+    test "$(sqlite3 -readonly "$ro/state/queue.db" "SELECT count(*) FROM files")" = 2 \
+    -a -e "$ro/inbox/ro-good.csv" -a -e "$ro/inbox/ro-bad.csv"
+check "the queue is the service user's and private" \
+    test "$(stat -c '%U %a' "$ro/state/queue.db")" = "nobody 600"
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+agent_pid=
+[ "$failed" -eq 0 ] && rm -rf "$ro"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
