@@ -46,6 +46,9 @@ struct dsc_response {
     int updated;
     int unchanged;
     int rejected;
+    int deleted;
+    int conflict;
+    int needs_review;
     int replay; /* batch: 1 when the stored response was returned */
 };
 

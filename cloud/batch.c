@@ -14,8 +14,10 @@
  *                      other digest .......... 409 BATCH_CONFLICT
  *   job no longer open ....................... 409 JOB_CONFLICT
  *   a row already received in another batch .. 409 BATCH_CONFLICT
- *   per row: validate -> upsert patient -> item
- *   update_import_job_progress, store the batch with its answer, commit
+ *   per row: validate the record (C, by import type)
+ *   dsc_ingest_batch(): the whole batch in a handful of set-based
+ *     statements — matching, duplicates, conflicts, writes, deletions,
+ *     items, counters, the stored answer (migration 0002)
  *
  * The job row lock serializes all batches of a job, so two identical PUTs
  * racing apply once: the second waits, then finds the stored batch. The
@@ -27,7 +29,7 @@
 #include "cloud/db.h"
 #include "cloud/error.h"
 #include "cloud/hash.h"
-#include "cloud/patient.h"
+#include "cloud/record.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -43,6 +45,7 @@ struct row {
     const char *fingerprint; /* borrow: 64 lowercase hex */
     json_t *record;          /* borrow: the canonical record */
     json_t *raw;             /* borrow: the original columns, or NULL */
+    int del;                 /* 1 for a deletion row ("op":"delete") */
 };
 
 struct batch {
@@ -115,14 +118,33 @@ static int parse_rows(struct batch *b, struct dsc_response *resp)
             return bad(resp, ".key: required, 1 to 512 bytes without tab or line breaks", i);
         }
         r->key = json_string_value(v);
+        v = json_object_get(item, "op");
+        if (v != NULL && !json_is_null(v)) {
+            if (!json_is_string(v) || (strcmp(json_string_value(v), "upsert") != 0 &&
+                                       strcmp(json_string_value(v), "delete") != 0)) {
+                return bad(resp, ".op: must be \"upsert\" or \"delete\"", i);
+            }
+            r->del = strcmp(json_string_value(v), "delete") == 0;
+        }
         v = json_object_get(item, "fingerprint");
-        if (!json_is_string(v) || !dsc_hash_is_sha256_hex(json_string_value(v))) {
+        if (r->del) {
+            if (!json_is_string(v) || strcmp(json_string_value(v), "delete") != 0) {
+                return bad(resp, ".fingerprint: must be \"delete\" in a deletion row", i);
+            }
+        }
+        else if (!json_is_string(v) || !dsc_hash_is_sha256_hex(json_string_value(v))) {
             return bad(resp, ".fingerprint: required, 64 lowercase hex digits", i);
         }
         r->fingerprint = json_string_value(v);
         r->record = json_object_get(item, "record");
-        if (!json_is_object(r->record)) {
-            return bad(resp, ".record: required, an object", i);
+        if (json_is_null(r->record)) {
+            r->record = NULL;
+        }
+        if (r->del ? r->record != NULL : !json_is_object(r->record)) {
+            return bad(resp,
+                       r->del ? ".record: must be absent in a deletion row"
+                              : ".record: required, an object",
+                       i);
         }
         r->raw = json_object_get(item, "raw");
         if (json_is_null(r->raw)) {
@@ -130,11 +152,6 @@ static int parse_rows(struct batch *b, struct dsc_response *resp)
         }
         if (r->raw != NULL && !json_is_object(r->raw)) {
             return bad(resp, ".raw: must be an object", i);
-        }
-        v = json_object_get(item, "op");
-        if (v != NULL && !json_is_null(v) &&
-            !(json_is_string(v) && strcmp(json_string_value(v), "upsert") == 0)) {
-            return bad(resp, ".op: not supported (this server accepts: upsert)", i);
         }
     }
     qsort(b->row, b->n, sizeof(*b->row), by_number);
@@ -162,7 +179,7 @@ static int compute_digest(struct batch *b)
         dsc_sha256_update(h, num, (size_t)len);
         dsc_sha256_update(h, b->row[i].key, strlen(b->row[i].key));
         dsc_sha256_update(h, "\t", 1);
-        dsc_sha256_update(h, b->row[i].fingerprint, 64);
+        dsc_sha256_update(h, b->row[i].fingerprint, strlen(b->row[i].fingerprint));
         dsc_sha256_update(h, "\n", 1);
     }
     dsc_sha256_final(h, b->digest);
@@ -227,158 +244,129 @@ static int check_rows_new(const struct dsc_ctx *ctx, const struct batch *b,
     return rc;
 }
 
-/* Applies one row: validation, patient upsert, item. Appends its result. */
-static int apply_row(const struct dsc_ctx *ctx, const struct row *r, json_t *results,
-                     struct dsc_response *resp)
+/* Counts the statuses of the answer's results for the log line. */
+static void count_results(json_t *answer, struct dsc_response *resp)
 {
-    struct dsc_patient p;
-    char msg[160];
-    char record_id[DSC_UUID_LEN];
-    char number[16];
-    const char *status = "rejected";
-    const char *params[11];
-    char *record_text = NULL;
-    char *raw_text = NULL;
-    json_t *result = NULL;
-    int valid;
-    int rc = 0;
+    json_t *results = json_object_get(answer, "results");
+    json_t *r;
+    const char *st;
+    size_t i;
 
-    record_id[0] = '\0';
-    valid = dsc_patient_parse(r->record, &p, msg, sizeof(msg)) == 0;
-    if (valid) {
-        rc = dsc_patient_upsert(ctx->db, ctx->practice_id, r->key, r->fingerprint, &p, record_id,
-                                &status);
-        if (rc != 0) {
-            goto out;
+    json_array_foreach(results, i, r)
+    {
+        st = json_string_value(json_object_get(r, "status"));
+        if (st == NULL) {
+            continue;
+        }
+        if (strcmp(st, "created") == 0) {
+            resp->created++;
+        }
+        else if (strcmp(st, "updated") == 0) {
+            resp->updated++;
+        }
+        else if (strcmp(st, "unchanged") == 0) {
+            resp->unchanged++;
+        }
+        else if (strcmp(st, "deleted") == 0) {
+            resp->deleted++;
+        }
+        else if (strcmp(st, "conflict") == 0) {
+            resp->conflict++;
+        }
+        else if (strcmp(st, "needs_review") == 0) {
+            resp->needs_review++;
+        }
+        else {
+            resp->rejected++;
         }
     }
-    record_text = json_dumps(r->record, JSON_COMPACT);
-    raw_text = r->raw != NULL ? json_dumps(r->raw, JSON_COMPACT) : NULL;
-    if (record_text == NULL || (r->raw != NULL && raw_text == NULL)) {
-        rc = DSC_ENOMEM;
-        goto out;
-    }
-    snprintf(number, sizeof(number), "%d", r->number);
-    params[0] = ctx->job_id;
-    params[1] = ctx->practice_id;
-    params[2] = number;
-    params[3] = r->key;
-    params[4] = r->fingerprint;
-    params[5] = raw_text;
-    params[6] = record_text;
-    params[7] = status;
-    params[8] = valid ? NULL : "INVALID_RECORD";
-    params[9] = valid ? NULL : msg;
-    params[10] = valid ? record_id : NULL;
-    rc = dsc_db_exec(ctx->db, "item insert",
-                     "INSERT INTO import_job_items (job_id, practice_id, row_number, key,"
-                     " fingerprint, raw_data, processed_data, status, error_code, error_message,"
-                     " created_record_id)"
-                     " VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10, $11)",
-                     11, params, NULL);
-    if (rc != 0) {
-        goto out;
-    }
-    if (valid) {
-        result =
-            json_pack("{s:i,s:s,s:s}", "row", r->number, "status", status, "record_id", record_id);
-    }
-    else {
-        result = json_pack("{s:i,s:s,s:{s:s,s:s}}", "row", r->number, "status", status, "error",
-                           "code", "INVALID_RECORD", "message", msg);
-    }
-    if (result == NULL || json_array_append_new(results, result) != 0) {
-        rc = DSC_ENOMEM;
-        goto out;
-    }
-    if (strcmp(status, "created") == 0) {
-        resp->created++;
-    }
-    else if (strcmp(status, "updated") == 0) {
-        resp->updated++;
-    }
-    else if (strcmp(status, "unchanged") == 0) {
-        resp->unchanged++;
-    }
-    else {
-        resp->rejected++;
-    }
-out:
-    free(record_text);
-    free(raw_text);
-    return rc;
 }
 
-/* Applies every row, stores the batch with its answer and answers. */
-static int apply(const struct dsc_ctx *ctx, const struct batch *b, struct dsc_response *resp)
+/* The rows as dsc_ingest_batch() takes them: each validated against the
+ * import type, a rejected one carrying its error. new: *out. */
+static int stage_rows(const struct batch *b, enum dsc_record_type type, json_t **out)
 {
-    char seq[16];
-    const char *params[5];
-    struct dsc_rows *rows = NULL;
-    json_t *results = json_array();
-    json_t *answer = NULL;
-    char *answer_text = NULL;
+    json_t *rows = json_array();
+    json_t *o;
+    char msg[160];
     int rc = 0;
 
-    if (results == NULL) {
+    *out = NULL;
+    if (rows == NULL) {
         return DSC_ENOMEM;
     }
     for (size_t i = 0; i < b->n; i++) {
-        rc = apply_row(ctx, &b->row[i], results, resp);
-        if (rc != 0) {
+        const struct row *r = &b->row[i];
+
+        o = json_pack("{s:i,s:s,s:s,s:s,s:O?,s:O?}", "row", r->number, "key", r->key, "fingerprint",
+                      r->fingerprint, "op", r->del ? "delete" : "upsert", "record", r->record,
+                      "raw", r->raw);
+        if (o == NULL || json_array_append_new(rows, o) != 0) {
+            rc = DSC_ENOMEM;
             goto out;
         }
+        if (!r->del && dsc_record_validate(type, r->record, msg, sizeof(msg)) != 0) {
+            if (json_object_set_new(o, "error_code", json_string("INVALID_RECORD")) != 0 ||
+                json_object_set_new(o, "error_message", json_string(msg)) != 0) {
+                rc = DSC_ENOMEM;
+                goto out;
+            }
+        }
     }
-    params[0] = ctx->job_id;
-    rc = dsc_db_exec(ctx->db, "job progress", "SELECT update_import_job_progress($1)", 1, params,
-                     NULL);
+    *out = rows;
+    rows = NULL;
+out:
+    json_decref(rows);
+    return rc;
+}
+
+/* Applies the batch with dsc_ingest_batch() and answers its stored answer. */
+static int apply(const struct dsc_ctx *ctx, const struct batch *b, enum dsc_record_type type,
+                 struct dsc_response *resp)
+{
+    char seq[16];
+    const char *params[4];
+    struct dsc_rows *rows = NULL;
+    json_t *staged = NULL;
+    json_t *answer = NULL;
+    char *text = NULL;
+    int rc;
+
+    rc = stage_rows(b, type, &staged);
     if (rc != 0) {
         goto out;
     }
-    rc = dsc_db_exec(ctx->db, "job counts",
-                     "SELECT processed_rows, successful_rows, failed_rows"
-                     " FROM import_jobs WHERE id = $1",
-                     1, params, &rows);
-    if (rc == 0 && dsc_rows_count(rows) != 1) {
-        rc = DSC_EDB; /* the job row is locked by this transaction: cannot happen */
-    }
-    if (rc != 0) {
-        goto out;
-    }
-    answer = json_pack("{s:i,s:o,s:{s:i,s:i,s:i}}", "seq", ctx->seq, "results", results, "job",
-                       "processed_rows", (int)strtol(dsc_rows_get(rows, 0, 0), NULL, 10),
-                       "successful_rows", (int)strtol(dsc_rows_get(rows, 0, 1), NULL, 10),
-                       "failed_rows", (int)strtol(dsc_rows_get(rows, 0, 2), NULL, 10));
-    results = NULL; /* json_pack's "o" took it, even on failure */
-    dsc_rows_free(&rows);
-    answer_text = answer != NULL ? json_dumps(answer, JSON_COMPACT) : NULL;
-    if (answer_text == NULL) {
+    text = json_dumps(staged, JSON_COMPACT);
+    if (text == NULL) {
         rc = DSC_ENOMEM;
         goto out;
     }
     snprintf(seq, sizeof(seq), "%d", ctx->seq);
+    params[0] = ctx->job_id;
     params[1] = seq;
-    params[2] = ctx->practice_id;
-    params[3] = b->digest;
-    params[4] = answer_text;
-    rc = dsc_db_exec(ctx->db, "batch insert",
-                     "INSERT INTO import_batches (job_id, seq, practice_id, request_digest,"
-                     " response) VALUES ($1, $2, $3, $4, $5::jsonb)"
-                     " ON CONFLICT (job_id, seq) DO NOTHING RETURNING response::text",
-                     5, params, &rows);
+    params[2] = b->digest;
+    params[3] = text;
+    rc = dsc_db_exec(ctx->db, "batch ingest", "SELECT dsc_ingest_batch($1, $2, $3, $4::jsonb)", 4,
+                     params, &rows);
     if (rc != 0) {
         goto out;
     }
-    if (dsc_rows_count(rows) != 1) {
-        rc = DSC_EBUSY; /* cannot happen under the job lock; the retry replays */
+    if (dsc_rows_get(rows, 0, 0) == NULL) {
+        rc = DSC_EDB;
         goto out;
     }
-    rc = answer_stored(resp, dsc_rows_get(rows, 0, 0));
+    answer = json_loads(dsc_rows_get(rows, 0, 0), 0, NULL);
+    if (answer == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    count_results(answer, resp);
+    rc = dsc_api_json(resp, 200, &answer);
 out:
     dsc_rows_free(&rows);
-    json_decref(results);
+    json_decref(staged);
     json_decref(answer);
-    free(answer_text);
+    free(text);
     return rc;
 }
 
@@ -389,6 +377,7 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     char seq[16];
     const char *params[2];
     struct dsc_rows *rows = NULL;
+    enum dsc_record_type type;
     const char *v;
     int job_open;
     int rc;
@@ -427,8 +416,9 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     }
 
     params[0] = ctx->job_id;
-    rc = dsc_db_exec(ctx->db, "job lock", "SELECT status FROM import_jobs WHERE id = $1 FOR UPDATE",
-                     1, params, &rows);
+    rc = dsc_db_exec(ctx->db, "job lock",
+                     "SELECT status, import_type FROM import_jobs WHERE id = $1 FOR UPDATE", 1,
+                     params, &rows);
     if (rc != 0) {
         goto out;
     }
@@ -438,6 +428,10 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
         goto out;
     }
     job_open = strcmp(v, "open") == 0;
+    if (dsc_record_type_parse(dsc_rows_get(rows, 0, 1), &type) != 0) {
+        rc = DSC_EDB; /* the table's values are ours: cannot happen */
+        goto out;
+    }
     dsc_rows_free(&rows);
 
     snprintf(seq, sizeof(seq), "%d", ctx->seq);
@@ -467,7 +461,7 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     if (rc != 0 || resp->status != 0) {
         goto out;
     }
-    rc = apply(ctx, &b, resp);
+    rc = apply(ctx, &b, type, resp);
 out:
     dsc_rows_free(&rows);
     batch_close(&b);

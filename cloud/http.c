@@ -183,9 +183,10 @@ static void log_request(const char *method, const struct dsc_response *resp,
     ms = (now.tv_sec - st->start.tv_sec) * 1000 + (now.tv_nsec - st->start.tv_nsec) / 1000000;
     if (resp->rows > 0) {
         snprintf(counts, sizeof(counts),
-                 " rows=%d created=%d updated=%d unchanged=%d rejected=%d%s", resp->rows,
-                 resp->created, resp->updated, resp->unchanged, resp->rejected,
-                 resp->replay ? " replay" : "");
+                 " rows=%d created=%d updated=%d unchanged=%d rejected=%d deleted=%d"
+                 " conflict=%d needs_review=%d%s",
+                 resp->rows, resp->created, resp->updated, resp->unchanged, resp->rejected,
+                 resp->deleted, resp->conflict, resp->needs_review, resp->replay ? " replay" : "");
     }
     dsc_log_info("%s %s %u %ldms practice=%s%s%s%s", log_method(method), resp->route, resp->status,
                  ms, resp->practice_id[0] != '\0' ? resp->practice_id : "-",

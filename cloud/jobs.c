@@ -12,6 +12,7 @@
 #include "cloud/db.h"
 #include "cloud/error.h"
 #include "cloud/hash.h"
+#include "cloud/record.h"
 
 #include <ctype.h>
 #include <limits.h>
@@ -116,6 +117,7 @@ static int parse_job(json_t *body, struct job_fields *f, struct dsc_response *re
     json_t *agent;
     const char *s;
     char lower[DSC_SHA256_HEX];
+    enum dsc_record_type type;
     json_int_t total;
 
     memset(f, 0, sizeof(*f));
@@ -129,9 +131,9 @@ static int parse_job(json_t *body, struct job_fields *f, struct dsc_response *re
         dsc_api_error(resp, 422, "INVALID_REQUEST", "import_type: required, a string");
         return DSC_EINVAL;
     }
-    if (strcmp(json_string_value(v), "patients") != 0) {
+    if (dsc_record_type_parse(json_string_value(v), &type) != 0) {
         dsc_api_error(resp, 422, "INVALID_REQUEST",
-                      "import_type: not supported (this server accepts: patients)");
+                      "import_type: must be patients, appointments, treatments or financial");
         return DSC_EINVAL;
     }
     f->import_type = json_string_value(v);

@@ -11,6 +11,11 @@
  *
  * The grants are re-applied on every run (they are idempotent), so a new
  * table in a later migration is granted without anyone remembering to.
+ *
+ * The role check ignores temporary tables: dsc_ingest_batch() keeps a
+ * temporary stage table per session, and a session that PostgreSQL killed
+ * (immediate shutdown) leaves its temporary tables behind until the slot
+ * is reused.
  */
 #include "cloud/schema.h"
 #include "cloud/db.h"
@@ -159,6 +164,7 @@ int dsc_schema_check_app_role(struct dsc_db *db)
                               "         AND pg_has_role(current_user, r.oid, 'MEMBER')),"
                               " (SELECT count(*) FROM pg_tables t"
                               "   WHERE t.schemaname NOT IN ('pg_catalog', 'information_schema')"
+                              "     AND t.schemaname NOT LIKE 'pg\\_temp\\_%'"
                               "     AND pg_has_role(current_user, t.tableowner, 'MEMBER')),"
                               " to_regprocedure('public.dsc_token_practice(text)') IS NOT NULL,"
                               " current_user";

@@ -140,8 +140,8 @@ req "$token_a" POST /v1/jobs --data-binary "$(job_body "$job1" "$sha1")"
 expect "the same job again is 200 with the same id" 200 .id "$job1"
 req "$token_a" POST /v1/jobs --data-binary "$(job_body "$job1" "$(fp other)")"
 expect "the same job id with another sha256 is 409 JOB_CONFLICT" 409 .error.code JOB_CONFLICT
-req "$token_a" POST /v1/jobs --data-binary "$(job_body "$(uuid)" "$sha1" 3 appointments)"
-expect "an import_type other than patients is 422 INVALID_REQUEST" 422 .error.code INVALID_REQUEST
+req "$token_a" POST /v1/jobs --data-binary "$(job_body "$(uuid)" "$sha1" 3 invoices)"
+expect "an unknown import_type is 422 INVALID_REQUEST" 422 .error.code INVALID_REQUEST
 req "$token_a" POST /v1/jobs --data-binary '{"id":'
 expect "a body that is not JSON is 422 INVALID_REQUEST" 422 .error.code INVALID_REQUEST
 
