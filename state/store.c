@@ -11,45 +11,55 @@
  * states marked *). docs/states.md has the same with the events written.
  *
  *   file
- *                      ds_store_file_add               ds_store_file_quarantine
- *      settled file ------------------------> detected ------------------------+
- *        |                                     |    ^                          |
- *        | ds_store_file_add                   |    | ds_store_recover         |
- *        | (sha256 taken before)               |    | (job cut short)          v
- *        v                  ds_store_job_begin |    |                     quarantined*
- *      duplicate*                              v    |                          ^
- *                                            staging --------------------------+
- *                                              |      ds_store_file_quarantine
- *                                              | ds_store_job_staged
- *                                              v
- *                                            staged ------------------------+
- *                                              |                            |
- *                                              | ds_store_batch_send        |
- * ds_store_job_completed | (the job's first batch)    | (job without a batch) v | uploading | |
- * ds_store_job_completed     | v                            | done* <------------------------+
+ *                  ds_store_file_add            ds_store_file_quarantine
+ *   settled file --------------------> detected -------------------------> quarantined*
+ *     |                                 | ^  ^ |                                ^
+ *     | ds_store_file_add               | |  | | ds_store_file_hold,            |
+ *     | (sha256 taken before)           | |  | | ds_store_file_add (over        |
+ *     v                                 | |  | v the disk budget)               |
+ *   duplicate*      ds_store_job_begin  | |  held <---------------------+       |
+ *                                       | |    ds_store_file_retry,     |       |
+ *                                       | |    ds_store_purge (budget)  |       |
+ *                                       | |    -> detected              |       |
+ *                                       v | ds_store_recover            |       |
+ *                                     staging --------------------------+-------+
+ *                                       |      ds_store_file_hold, ds_store_file_quarantine
+ *                                       | ds_store_job_staged
+ *                                       v
+ *                                     staged --------------------------+
+ *                                       |                              | ds_store_job_completed
+ *                                       | ds_store_batch_send          | (no batch)
+ *                                       | (the job's first batch)      |
+ *                                       v                              v
+ *                                   uploading --ds_store_job_completed--> done*
  *
  *   job
- *      ds_store_job_begin       ds_store_job_staged        ds_store_job_completed
- *      -------------> staging ---------------------> uploading -------------> completed*
- *                        |                                     \
- *                        | ds_store_recover,                    `----------->
- * completed_with_errors* | ds_store_file_quarantine
- *                        v
- *                     (deleted with its items; the file is ingested again or quarantined)
+ *      ds_store_job_begin      ds_store_job_staged       ds_store_job_completed
+ *      ------------> staging --------------------> uploading -------------> completed*
+ *                       |                                   \
+ *                       | ds_store_recover,                  `-----------> completed_with_errors*
+ *                       | ds_store_file_quarantine, ds_store_file_hold
+ *                       v
+ *                    (deleted with its items; the file is ingested again, held or quarantined)
  *
  *   batch
- *      ds_store_job_staged        ds_store_batch_send           ds_store_batch_acked
- *      ----------------> pending -------------------> in_flight ------------------> acked*
- *                          ^  |                        |   |  ^
- *                          |  |    ds_store_recover    |   |  | ds_store_batch_send
- *                          |  |  <---------------------+   |  |
- *                          |  |                            |  retry_wait
- *                          |  | ds_store_batch_rejected    |     ^   |
- *                          |  v                            |     |   | ds_store_batch_rejected
- *             (an admin's  | rejected <--------------------+     |   v
- *                retry)    +---------  ds_store_batch_rejected   |  rejected
- *                                                                |
- *                                 ds_store_batch_retry (in_flight -> retry_wait)
+ *      ds_store_job_staged       ds_store_batch_send          ds_store_batch_acked
+ *      ---------------> pending -------------------> in_flight -----------------> acked*
+ *                        ^  ^  |                      |   |  ^
+ *                        |  |  |   ds_store_recover   |   |  | ds_store_batch_send
+ *                        |  |  |  <-------------------+   |  |
+ *                        |  |  |                          |  retry_wait
+ *                        |  |  | ds_store_batch_rejected  |     ^   |
+ *                        |  |  v                          |     |   | ds_store_batch_rejected
+ *                        |  | rejected <------------------+     |   v
+ *                        |  |   |    ds_store_batch_rejected    |  rejected
+ *                        |  +---+                               |
+ *                        |  ds_store_batches_retry_rejected     |
+ *                        |  (an admin; job still uploading)     |
+ *                        |          ds_store_batch_retry (in_flight -> retry_wait)
+ *                        |
+ *      (store_split.c: pending, in_flight, retry_wait --ds_store_batch_split--> split*,
+ *       replaced by two new pending batches)
  *
  *   item
  *      ds_store_item_add --> valid | invalid* | duplicate* (same key as an earlier valid row)
@@ -517,6 +527,30 @@ out:
     return rc;
 }
 
+/*
+ * Freed pages go back to the file system only with auto_vacuum =
+ * INCREMENTAL (ds_store_vacuum runs PRAGMA incremental_vacuum). The mode of
+ * a database that has tables changes only through a VACUUM, which cannot run
+ * inside a transaction, so not inside a migration: it runs here, once, on a
+ * database created before migration 0003 (or just created). A VACUUM that
+ * fails (the disk full: it needs room for a copy) is not fatal: the queue
+ * works without, and the next start tries again.
+ */
+static void store_auto_vacuum(struct ds_store *st)
+{
+    int mode = 0;
+
+    if (store_pragma_int(st, "PRAGMA auto_vacuum", &mode) != 0 || mode == 2) {
+        return;
+    }
+    ds_log_info("store: %s: switching to incremental auto-vacuum (one VACUUM)", st->path);
+    if (sqlite3_exec(st->db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        ds_log_warn("store: %s: VACUUM failed (%s); freed space stays in the file for now",
+                    st->path, sqlite3_errmsg(st->db));
+    }
+}
+
 int ds_store_open(const char *path, struct ds_store **out, struct ds_error *err)
 {
     struct ds_store *st = NULL;
@@ -559,6 +593,7 @@ int ds_store_open(const char *path, struct ds_store **out, struct ds_error *err)
     if (rc != 0) {
         goto out;
     }
+    store_auto_vacuum(st);
     *out = st;
     st = NULL;
 out:

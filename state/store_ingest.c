@@ -86,6 +86,22 @@ out:
     return rc;
 }
 
+/* A new file arriving while the queue is over its disk budget is held
+ * (DISK_BUDGET) instead of ingested; ds_store_purge releases it. */
+static int file_add_budget(struct ds_store *st, int64_t file_id)
+{
+    char reason[128];
+    int64_t used = 0;
+    int over = ds__store_over_budget(st, &used);
+
+    if (over <= 0) {
+        return over;
+    }
+    snprintf(reason, sizeof(reason), "the queue uses %lld MB, over its budget of %lld MB",
+             (long long)(used >> 20), (long long)(st->max_bytes >> 20));
+    return ds__store_file_hold(st, file_id, DS_HOLD_DISK_BUDGET, reason);
+}
+
 int ds_store_file_add(struct ds_store *st, const char *folder, const char *path, int64_t size,
                       int64_t mtime_ns, const char *sha256, int64_t *file_id, int *duplicate)
 {
@@ -138,6 +154,9 @@ int ds_store_file_add(struct ds_store *st, const char *folder, const char *path,
     }
     else {
         rc = ds__store_event(st, "file_seen", id, NULL, 0, NULL, NULL);
+    }
+    if (rc == 0 && dup_of == 0) {
+        rc = file_add_budget(st, id);
     }
 out:
     ds__store_reset(s);

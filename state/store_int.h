@@ -4,7 +4,9 @@
  * The store is split by who calls it: store.c opens the database, applies
  * the migrations, runs transactions, start-up recovery and the audit log;
  * store_ingest.c records files and stages jobs (the watcher and the ingest
- * thread); store_upload.c walks batches through delivery (the loop thread).
+ * thread); store_upload.c walks batches through delivery (the loop thread);
+ * store_admin.c holds files, takes an admin's retries, keeps the disk budget
+ * and purges acknowledged rows.
  * They share one struct ds_store and the helpers below; only these files
  * include sqlite3.h.
  *
@@ -77,6 +79,7 @@ struct ds_store {
     int version;                     /* schema version in force */
     int user_tx;                     /* 1 inside ds_store_tx_begin/commit */
     char staging_job[DS_UUID_LEN];   /* last job item_add saw in `staging`, or "" */
+    int64_t max_bytes;               /* disk budget of ds_store_set_budget, 0: none */
     char path[256];                  /* for messages: the database file */
 };
 
@@ -127,6 +130,17 @@ int ds__store_job_delete(struct ds_store *st, const char *job_id);
 /* Feeds one row's line of the Batch-Digest, "<row>\t<key>\t<fingerprint>\n"
  * (a NULL key or fingerprint counts as empty), to h. */
 void ds__store_digest_row(struct ds_sha256 *h, long row, const char *key, const char *fingerprint);
+
+/* Whether the queue uses more than st->max_bytes: 1 yes, 0 no (or no
+ * budget), negative on error. *used (may be NULL) receives the bytes used. */
+int ds__store_over_budget(struct ds_store *st, int64_t *used);
+
+/* Holds a file inside the current transaction (ds_store_file_hold). */
+int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason);
+
+/* Adds 1 to the retry generation (store_meta), inside the current
+ * transaction. */
+int ds__store_bump_generation(struct ds_store *st);
 
 /* Copies src into dst[size]; DS_ETOOBIG if it does not fit. */
 int ds__store_copy(char *dst, size_t size, const char *src);

@@ -1,0 +1,708 @@
+/*
+ * store_admin.c — what waits for an admin and what keeps the queue small:
+ * held files, the `retry` command's transitions, the disk budget, and the
+ * purge of acknowledged rows with the incremental vacuum behind it.
+ *
+ *   file   detected | staging --ds_store_file_hold--> held
+ *                              (ds_store_file_add, over the disk budget)
+ *          held --ds_store_file_retry--> detected          (an admin)
+ *          held (DISK_BUDGET) --ds_store_purge--> detected  (space freed)
+ *   batch  rejected --ds_store_batches_retry_rejected--> pending (an admin;
+ *          only while its job is `uploading`: the cloud takes no new batch
+ *          on a completed job)
+ *
+ * Every admin transition adds 1 to store_meta's `retry_generation`, in the
+ * same transaction, so a running agent learns of it with one read
+ * (ds_store_retry_generation) and walks its `detected` files again.
+ *
+ * Retention never touches key and fingerprint: the delta compares them and
+ * the Batch-Digest is computed from them. It strips record and raw only
+ * from items whose fate is settled: the outbound items of `acked` batches,
+ * and the items decided locally (invalid, duplicate) of completed jobs.
+ * Items of a rejected batch keep their data for an admin's retry.
+ *
+ * None of this is a hot path: statements are prepared per call.
+ */
+#include "state/store_int.h"
+
+#include "agent/core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Batches (and jobs) stripped per transaction: short write locks, so the
+ * ingest thread and the uploader are never held up for long. */
+#define PURGE_CHUNK 16
+/* Free pages given back per ds_store_purge (4 KiB pages: 16 MiB), so one
+ * call never stalls the loop for long; the next call goes on. */
+#define PURGE_VACUUM_PAGES 4096
+#define SECONDS_PER_DAY 86400.0
+
+static int prepare(struct ds_store *st, const char *sql, sqlite3_stmt **s)
+{
+    int src = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+
+    if (src != SQLITE_OK) {
+        *s = NULL;
+        return ds__store_fail(st, src, "prepare");
+    }
+    return 0;
+}
+
+static int finish(struct ds_store *st, int rc)
+{
+    if (rc == 0) {
+        return ds__store_commit(st);
+    }
+    ds__store_rollback(st);
+    return rc;
+}
+
+/* One integer from a statement without parameters. */
+static int query_int64(struct ds_store *st, const char *sql, int64_t *value)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    rc = prepare(st, sql, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *value = sqlite3_column_int64(s, 0);
+    }
+    else {
+        rc = ds__store_fail(st, src, "query");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int ds__store_bump_generation(struct ds_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    rc = prepare(st, "UPDATE store_meta SET value = value + 1 WHERE name = 'retry_generation'", &s);
+    if (rc == 0) {
+        rc = ds__store_run(st, s, "retry generation");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int ds_store_retry_generation(struct ds_store *st, int64_t *generation)
+{
+    if (st == NULL || generation == NULL) {
+        return DS_EINVAL;
+    }
+    return query_int64(st, "SELECT value FROM store_meta WHERE name = 'retry_generation'",
+                       generation);
+}
+
+/* ---- held files ----------------------------------------------------------- */
+
+int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason)
+{
+    sqlite3_stmt *s = NULL;
+    char job_id[DS_UUID_LEN];
+    char state[24];
+    int src;
+    int rc;
+
+    rc = ds_store_file_state(st, file_id, state, sizeof(state));
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
+        ds_log_error("store: file %lld is %s and cannot be held", (long long)file_id, state);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    /* A partial job goes: a retry ingests the file again from the start. */
+    rc = prepare(st, "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, file_id);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
+        sqlite3_finalize(s);
+        s = NULL;
+        if (rc == 0) {
+            rc = ds__store_job_delete(st, job_id);
+        }
+    }
+    else if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "file hold");
+    }
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != 0) {
+        goto out;
+    }
+    rc = prepare(st,
+                 "UPDATE files SET state = 'held', reason_code = ?2, reason = ?3, "
+                 "updated_at = ?4 WHERE id = ?1",
+                 &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, file_id);
+    sqlite3_bind_text(s, 2, code, -1, SQLITE_STATIC);
+    ds__store_bind_text(s, 3, reason);
+    sqlite3_bind_double(s, 4, ds__store_now());
+    rc = ds__store_run(st, s, "file hold");
+    if (rc == 0) {
+        rc = ds__store_event(st, "file_held", file_id, NULL, 0, code, reason);
+    }
+    if (rc == 0) {
+        ds_log_warn("store: file %lld held for an admin: %s", (long long)file_id, code);
+    }
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason)
+{
+    int rc;
+
+    if (st == NULL || code == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    return finish(st, ds__store_file_hold(st, file_id, code, reason));
+}
+
+int ds_store_file_held(struct ds_store *st, int64_t file_id)
+{
+    char state[24];
+    int rc;
+
+    if (st == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds_store_file_state(st, file_id, state, sizeof(state));
+    if (rc != 0) {
+        return rc;
+    }
+    return strcmp(state, "held") == 0;
+}
+
+int ds_store_file_retry(struct ds_store *st, int64_t file_id)
+{
+    sqlite3_stmt *s = NULL;
+    char state[24];
+    int rc;
+
+    if (st == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds_store_file_state(st, file_id, state, sizeof(state));
+    if (rc != 0) {
+        goto out;
+    }
+    if (strcmp(state, "held") != 0) {
+        ds_log_error("store: file %lld is %s, not held; nothing to retry", (long long)file_id,
+                     state);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    rc = prepare(st,
+                 "UPDATE files SET state = 'detected', reason_code = NULL, reason = NULL, "
+                 "admin_retries = admin_retries + 1, updated_at = ?2 WHERE id = ?1",
+                 &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, file_id);
+    sqlite3_bind_double(s, 2, ds__store_now());
+    rc = ds__store_run(st, s, "file retry");
+    if (rc == 0) {
+        rc = ds__store_bump_generation(st);
+    }
+    if (rc == 0) {
+        rc = ds__store_event(st, "file_retried", file_id, NULL, 0, NULL, "by an admin");
+    }
+out:
+    sqlite3_finalize(s);
+    return finish(st, rc);
+}
+
+int ds_store_file_admin_retries(struct ds_store *st, int64_t file_id, int *retries)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    if (st == NULL || retries == NULL) {
+        return DS_EINVAL;
+    }
+    rc = prepare(st, "SELECT admin_retries FROM files WHERE id = ?1", &s);
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(s, 1, file_id);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *retries = sqlite3_column_int(s, 0);
+    }
+    else if (src == SQLITE_DONE) {
+        rc = DS_ENOTFOUND;
+    }
+    else {
+        rc = ds__store_fail(st, src, "file admin retries");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int ds_store_file_find(struct ds_store *st, const char *path, int64_t *file_id, char *state,
+                       size_t size)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    if (st == NULL || path == NULL || file_id == NULL) {
+        return DS_EINVAL;
+    }
+    rc = prepare(st, "SELECT id, state FROM files WHERE path = ?1 ORDER BY id DESC LIMIT 1", &s);
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *file_id = sqlite3_column_int64(s, 0);
+        if (state != NULL) {
+            rc = ds__store_copy(state, size, (const char *)sqlite3_column_text(s, 1));
+        }
+    }
+    else if (src == SQLITE_DONE) {
+        rc = DS_ENOTFOUND;
+    }
+    else {
+        rc = ds__store_fail(st, src, "file find");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- rejected batches ------------------------------------------------------- */
+
+/* Puts one rejected batch of an uploading job back to pending. */
+static int retry_batch(struct ds_store *st, const char *job_id, long seq, long first, long last)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    rc = prepare(st,
+                 "UPDATE batches SET state = 'pending', next_attempt_at = NULL, updated_at = ?3 "
+                 "WHERE job_id = ?1 AND seq = ?2 AND state = 'rejected'",
+                 &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, seq);
+    sqlite3_bind_double(s, 3, ds__store_now());
+    rc = ds__store_run(st, s, "batch retry");
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != 0) {
+        goto out;
+    }
+    /* ds_store_batch_rejected made every valid or sent item of the range
+     * rejected, with the batch's code. */
+    rc = prepare(st,
+                 "UPDATE items SET status = 'valid', error_code = NULL, error = NULL "
+                 "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
+                 "AND status = 'rejected'",
+                 &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, first);
+    sqlite3_bind_int64(s, 3, last);
+    rc = ds__store_run(st, s, "batch items retry");
+    if (rc == 0) {
+        rc = ds__store_event(st, "batch_retried", 0, job_id, seq, NULL, "by an admin");
+    }
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int ds_store_batches_retry_rejected(struct ds_store *st, const char *job_id, long *batches,
+                                    long *completed)
+{
+    sqlite3_stmt *s = NULL;
+    char id[DS_UUID_LEN];
+    long nretried = 0;
+    long ncompleted = 0;
+    long seq;
+    long first;
+    long last;
+    int src;
+    int rc;
+
+    if (st == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    if (job_id != NULL) {
+        rc = ds__store_job_state(st, job_id, NULL, NULL);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    rc = prepare(st,
+                 "SELECT count(*) FROM batches b JOIN jobs j ON j.id = b.job_id "
+                 "WHERE b.state = 'rejected' AND j.state <> 'uploading' "
+                 "AND (?1 IS NULL OR b.job_id = ?1)",
+                 &s);
+    if (rc != 0) {
+        goto out;
+    }
+    ds__store_bind_text(s, 1, job_id);
+    src = sqlite3_step(s);
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "batches retry");
+        goto out;
+    }
+    ncompleted = (long)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    /* One batch per query: each one leaves the `rejected` state, so the
+     * select finds the next one. */
+    rc = prepare(st,
+                 "SELECT b.job_id, b.seq, b.first_row, b.last_row FROM batches b "
+                 "JOIN jobs j ON j.id = b.job_id WHERE b.state = 'rejected' "
+                 "AND j.state = 'uploading' AND (?1 IS NULL OR b.job_id = ?1) "
+                 "ORDER BY b.job_id, b.seq LIMIT 1",
+                 &s);
+    if (rc != 0) {
+        goto out;
+    }
+    for (;;) {
+        ds__store_bind_text(s, 1, job_id);
+        src = sqlite3_step(s);
+        if (src == SQLITE_DONE) {
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = ds__store_fail(st, src, "batches retry");
+            goto out;
+        }
+        rc = ds__store_copy(id, sizeof(id), (const char *)sqlite3_column_text(s, 0));
+        seq = (long)sqlite3_column_int64(s, 1);
+        first = (long)sqlite3_column_int64(s, 2);
+        last = (long)sqlite3_column_int64(s, 3);
+        sqlite3_reset(s);
+        if (rc == 0) {
+            rc = retry_batch(st, id, seq, first, last);
+        }
+        if (rc != 0) {
+            goto out;
+        }
+        nretried++;
+    }
+    if (nretried > 0) {
+        rc = ds__store_bump_generation(st);
+    }
+out:
+    sqlite3_finalize(s);
+    rc = finish(st, rc);
+    if (rc == 0) {
+        if (batches != NULL) {
+            *batches = nretried;
+        }
+        if (completed != NULL) {
+            *completed = ncompleted;
+        }
+    }
+    return rc;
+}
+
+/* ---- disk budget -------------------------------------------------------------- */
+
+int ds_store_set_budget(struct ds_store *st, int64_t max_bytes)
+{
+    if (st == NULL || max_bytes < 0) {
+        return DS_EINVAL;
+    }
+    st->max_bytes = max_bytes;
+    return 0;
+}
+
+int ds_store_size(struct ds_store *st, int64_t *bytes)
+{
+    if (st == NULL || bytes == NULL) {
+        return DS_EINVAL;
+    }
+    return query_int64(st,
+                       "SELECT (p.page_count - f.freelist_count) * s.page_size "
+                       "FROM pragma_page_count() p, pragma_freelist_count() f, "
+                       "pragma_page_size() s",
+                       bytes);
+}
+
+int ds__store_over_budget(struct ds_store *st, int64_t *used)
+{
+    int64_t bytes = 0;
+    int rc;
+
+    if (st->max_bytes <= 0) {
+        return 0;
+    }
+    rc = ds_store_size(st, &bytes);
+    if (rc != 0) {
+        return rc;
+    }
+    if (used != NULL) {
+        *used = bytes;
+    }
+    return bytes > st->max_bytes;
+}
+
+/* Files held for the disk budget go back to `detected` once the queue is
+ * under it again. */
+static int budget_release(struct ds_store *st, long *released)
+{
+    sqlite3_stmt *s = NULL;
+    char detail[32];
+    int rc;
+
+    *released = 0;
+    rc = ds__store_over_budget(st, NULL);
+    if (rc != 0 || st->max_bytes <= 0) {
+        return rc < 0 ? rc : 0;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = prepare(st,
+                 "UPDATE files SET state = 'detected', reason_code = NULL, reason = NULL, "
+                 "updated_at = ?1 WHERE state = 'held' AND reason_code = 'DISK_BUDGET'",
+                 &s);
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_double(s, 1, ds__store_now());
+    rc = ds__store_run(st, s, "budget release");
+    if (rc != 0) {
+        goto out;
+    }
+    *released = sqlite3_changes(st->db);
+    if (*released > 0) {
+        snprintf(detail, sizeof(detail), "%ld file(s)", *released);
+        rc = ds__store_bump_generation(st);
+        if (rc == 0) {
+            rc = ds__store_event(st, "files_released", 0, NULL, 0, "DISK_BUDGET", detail);
+        }
+    }
+out:
+    sqlite3_finalize(s);
+    return finish(st, rc);
+}
+
+/* ---- retention ------------------------------------------------------------------ */
+
+struct purge_key {
+    char job_id[DS_UUID_LEN];
+    long seq; /* the batch, or 0 for a job's local items */
+    long first;
+    long last;
+};
+
+/* Strips one chunk: up to PURGE_CHUNK acknowledged batches, or when none is
+ * left, up to PURGE_CHUNK completed jobs' local items. *more is 1 when the
+ * chunk was full. */
+static int purge_chunk(struct ds_store *st, double cutoff, double now, long *purged, int *more)
+{
+    static const char batches_sql[] =
+        "SELECT job_id, seq, first_row, last_row FROM batches INDEXED BY batches_unpurged "
+        "WHERE state = 'acked' AND purged_at IS NULL AND updated_at < ?1 "
+        "ORDER BY updated_at LIMIT ?2";
+    static const char jobs_sql[] =
+        "SELECT id, 0, 0, 0 FROM jobs WHERE state IN ('completed', 'completed_with_errors') "
+        "AND purged_at IS NULL AND completed_at < ?1 LIMIT ?2";
+    struct purge_key keys[PURGE_CHUNK];
+    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *u = NULL;
+    sqlite3_stmt *m = NULL;
+    int n = 0;
+    int jobs = 0;
+    int src;
+    int rc;
+
+    *more = 0;
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    for (int pass = 0; pass < 2 && n == 0; pass++) {
+        jobs = pass;
+        rc = prepare(st, pass == 0 ? batches_sql : jobs_sql, &s);
+        if (rc != 0) {
+            goto out;
+        }
+        sqlite3_bind_double(s, 1, cutoff);
+        sqlite3_bind_int(s, 2, PURGE_CHUNK);
+        for (;;) {
+            src = sqlite3_step(s);
+            if (src != SQLITE_ROW || n == PURGE_CHUNK) {
+                break;
+            }
+            rc = ds__store_copy(keys[n].job_id, sizeof(keys[n].job_id),
+                                (const char *)sqlite3_column_text(s, 0));
+            if (rc != 0) {
+                goto out;
+            }
+            keys[n].seq = (long)sqlite3_column_int64(s, 1);
+            keys[n].first = (long)sqlite3_column_int64(s, 2);
+            keys[n].last = (long)sqlite3_column_int64(s, 3);
+            n++;
+        }
+        if (src != SQLITE_DONE && src != SQLITE_ROW) {
+            rc = ds__store_fail(st, src, "purge");
+            goto out;
+        }
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    if (n == 0) {
+        goto out;
+    }
+    rc = prepare(st,
+                 jobs ? "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
+                        "AND outbound = 0 AND (record IS NOT NULL OR raw IS NOT NULL)"
+                      : "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
+                        "AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
+                        "AND (record IS NOT NULL OR raw IS NOT NULL)",
+                 &u);
+    if (rc == 0) {
+        rc = prepare(st,
+                     jobs ? "UPDATE jobs SET purged_at = ?3 WHERE id = ?1 AND ?2 = 0"
+                          : "UPDATE batches SET purged_at = ?3 WHERE job_id = ?1 AND seq = ?2",
+                     &m);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        sqlite3_bind_text(u, 1, keys[i].job_id, -1, SQLITE_STATIC);
+        if (!jobs) {
+            sqlite3_bind_int64(u, 2, keys[i].first);
+            sqlite3_bind_int64(u, 3, keys[i].last);
+        }
+        rc = ds__store_run(st, u, "purge items");
+        sqlite3_reset(u);
+        if (rc != 0) {
+            break;
+        }
+        *purged += sqlite3_changes(st->db);
+        sqlite3_bind_text(m, 1, keys[i].job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(m, 2, keys[i].seq);
+        sqlite3_bind_double(m, 3, now);
+        rc = ds__store_run(st, m, "purge mark");
+        sqlite3_reset(m);
+    }
+    *more = n == PURGE_CHUNK || !jobs;
+out:
+    sqlite3_finalize(s);
+    sqlite3_finalize(u);
+    sqlite3_finalize(m);
+    return finish(st, rc);
+}
+
+int ds_store_vacuum(struct ds_store *st, long max_pages, long *freed)
+{
+    int64_t before = 0;
+    int64_t after = 0;
+    char sql[64];
+    int rc;
+
+    if (st == NULL || max_pages < 1) {
+        return DS_EINVAL;
+    }
+    rc = query_int64(st, "SELECT freelist_count FROM pragma_freelist_count()", &before);
+    if (rc != 0) {
+        return rc;
+    }
+    if (before > 0) {
+        /* PRAGMA takes no bound parameter: the integer is our own. */
+        snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%ld)", max_pages);
+        rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            return ds__store_fail(st, rc, "incremental vacuum");
+        }
+        rc = query_int64(st, "SELECT freelist_count FROM pragma_freelist_count()", &after);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (freed != NULL) {
+        *freed = (long)(before - after);
+    }
+    return 0;
+}
+
+int ds_store_purge(struct ds_store *st, double now, int retention_days, long *purged)
+{
+    double cutoff;
+    char detail[64];
+    long items = 0;
+    long freed = 0;
+    long released = 0;
+    int more = 1;
+    int rc = 0;
+
+    if (st == NULL || retention_days < 0) {
+        return DS_EINVAL;
+    }
+    cutoff = now - retention_days * SECONDS_PER_DAY;
+    while (rc == 0 && more) {
+        rc = purge_chunk(st, cutoff, now, &items, &more);
+    }
+    if (rc == 0 && items > 0) {
+        snprintf(detail, sizeof(detail), "%ld item(s) stripped", items);
+        rc = ds_store_event(st, "queue_purged", 0, NULL, 0, NULL, detail);
+    }
+    if (rc == 0) {
+        rc = ds_store_vacuum(st, PURGE_VACUUM_PAGES, &freed);
+    }
+    if (rc == 0) {
+        rc = budget_release(st, &released);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (items > 0 || freed > 0 || released > 0) {
+        ds_log_info("store: purged %ld item(s) older than %d day(s), %ld page(s) freed, "
+                    "%ld held file(s) released",
+                    items, retention_days, freed, released);
+    }
+    if (purged != NULL) {
+        *purged = items;
+    }
+    return 0;
+}
