@@ -17,6 +17,7 @@
 #include "agent/core/crash.h"
 #include "agent/core/log.h"
 #include "agent/map/map.h"
+#include "agent/map/tz.h"
 #include "agent/read/read.h"
 #include "config/template.h"
 #include "state/store.h"
@@ -70,6 +71,28 @@ static int record_file(struct ds_ingest_task *t, struct ds_store *st)
                              &t->file_id, &t->duplicate);
 }
 
+/* The normalizer options of the folder's practice: its time zone (the
+ * system's when not set), phone region and date order. */
+static int practice_options(struct ds_ingest_task *t, struct ds_norm_opts *o, struct ds_tz **tz)
+{
+    const struct ds_practice_conf *p = ds_config_practice(t->cfg, t->folder->practice);
+    int rc;
+
+    memset(o, 0, sizeof(*o));
+    rc = ds_tz_load(p != NULL ? p->timezone : NULL, tz, &t->err);
+    if (rc != 0) {
+        return rc;
+    }
+    o->tz = *tz;
+    if (p != NULL) {
+        memcpy(o->phone_region, p->phone_region, sizeof(o->phone_region));
+        o->date_order = strcmp(p->date_order, "DMY") == 0   ? DS_DATE_DMY
+                        : strcmp(p->date_order, "YMD") == 0 ? DS_DATE_YMD
+                                                            : DS_DATE_MDY;
+    }
+    return 0;
+}
+
 /* Reads and stages every row inside the open job. */
 static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader *reader,
                       struct ds_mapper *mapper)
@@ -90,6 +113,13 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         if (rc != 0) {
             break;
         }
+        if (m.skipped || m.route != NULL) {
+            /* Until the queue has the `skipped` state and one job per
+             * import type (migration 0002), such rows are kept as invalid
+             * with the rule's reason, so none is lost. */
+            snprintf(m.error, sizeof(m.error), "record: %s",
+                     m.skipped ? m.skip_reason : "belongs to another import type (route rule)");
+        }
         if (m.valid && m.key[0] == '\0') {
             /* The mapper promises a key for every valid record; hold it to
              * that rather than stage a row nothing can identify. */
@@ -98,8 +128,8 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         }
         rc = ds_store_item_add(st, t->job_id, row.row, m.key[0] != '\0' ? m.key : NULL,
                                m.valid ? m.fingerprint : NULL,
-                               m.valid ? DS_ITEM_VALID : DS_ITEM_INVALID, m.record_json,
-                               m.raw_json, m.valid ? NULL : m.error, &stored);
+                               m.valid ? DS_ITEM_VALID : DS_ITEM_INVALID, m.record_json, m.raw_json,
+                               m.valid ? NULL : m.error, &stored);
         ds_mapped_close(&m);
         if (rc != 0) {
             break;
@@ -139,6 +169,8 @@ int ds_ingest_run(struct ds_ingest_task *t)
     struct ds_template *tpl = NULL;
     struct ds_reader *reader = NULL;
     struct ds_mapper *mapper = NULL;
+    struct ds_tz *tz = NULL;
+    struct ds_norm_opts opts;
     char queue[4096];
     char tpl_id[128];
     int rc;
@@ -151,9 +183,10 @@ int ds_ingest_run(struct ds_ingest_task *t)
     if (rc != 0) {
         goto out;
     }
+    ds_store_set_budget(st, (int64_t)t->cfg->max_queue_mb * 1024 * 1024);
     if (t->file_id == 0) {
         rc = record_file(t, st);
-        if (rc != 0 || t->duplicate) {
+        if (rc != 0 || t->duplicate || ds_store_file_held(st, t->file_id) == 1) {
             goto out;
         }
     }
@@ -170,8 +203,8 @@ int ds_ingest_run(struct ds_ingest_task *t)
         goto out;
     }
     if (strcmp(ds_template_import_type(tpl), t->folder->import_type) != 0) {
-        ds_error_set(&t->err, DS_EINVAL, "template %s imports %s, the folder expects %s",
-                     tpl_id, ds_template_import_type(tpl), t->folder->import_type);
+        ds_error_set(&t->err, DS_EINVAL, "template %s imports %s, the folder expects %s", tpl_id,
+                     ds_template_import_type(tpl), t->folder->import_type);
         rc = quarantine(t, st, "TEMPLATE_TYPE");
         goto out;
     }
@@ -185,6 +218,12 @@ int ds_ingest_run(struct ds_ingest_task *t)
         rc = quarantine(t, st, "MAPPING_ERROR");
         goto out;
     }
+    rc = practice_options(t, &opts, &tz);
+    if (rc != 0) {
+        rc = quarantine(t, st, "TIMEZONE");
+        goto out;
+    }
+    ds_map_set_options(mapper, &opts);
     rc = ds_uuid_v4(t->job_id);
     if (rc == 0) {
         rc = ds_store_job_begin(st, t->file_id, t->job_id, t->folder->practice,
@@ -201,8 +240,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     }
     if (rc == DS_EINVAL || rc == DS_EEXIST) {
         /* The queue refused a row: a bug, not a reason to retry forever. */
-        ds_error_set(&t->err, rc, "the queue refused row %ld: %s", t->rows + 1,
-                     ds_strerror(rc));
+        ds_error_set(&t->err, rc, "the queue refused row %ld: %s", t->rows + 1, ds_strerror(rc));
         rc = quarantine(t, st, "STAGE_ERROR");
         goto out;
     }
@@ -213,6 +251,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     rc = ds_store_job_staged(st, t->job_id, t->rows, t->cfg->batch_rows);
 out:
     ds_map_free(&mapper);
+    ds_tz_free(&tz);
     ds_read_close(&reader);
     ds_template_free(&tpl);
     ds_store_close(&st);

@@ -18,8 +18,12 @@
 #include "agent/map/canon.h"
 #include "agent/map/normalize.h"
 
+#include "agent/core/log.h"
+
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,14 @@ struct ds_template {
     size_t nfields;                   /* mapped canonical fields */
     struct ds_template_field *fields; /* owned: nfields entries, canonical order */
     const char **columns;             /* owned: every field's aliases, each list NULL-ended */
+    const char **required;            /* owned: recognition.required, NULL-ended */
+    const char **optional;            /* owned: recognition.optional, NULL-ended */
+    size_t nrules;                    /* row rules */
+    struct ds_template_rule *rules;   /* owned: nrules entries, in document order */
+    struct ds_template_dialect dialect;
+    void **lists; /* owned: the other string lists, to free */
+    size_t nlists;
+    json_t *kept; /* owned: JSON values the lists point into */
 };
 
 /* Copies src into dst[size], cut to fit. */
@@ -145,7 +157,7 @@ static int check_strings(json_t *v, const char *name, int empty_ok, size_t max, 
 
 static int check_recognition(json_t *rec, const char *origin, struct ds_error *err)
 {
-    static const char *const keys[] = {"required", "optional", NULL};
+    static const char *const keys[] = {"required", "optional", "aliases", NULL};
     const char *bad = NULL;
     const char *msg = NULL;
     char path[64];
@@ -167,6 +179,148 @@ static int check_recognition(json_t *rec, const char *origin, struct ds_error *e
         check_strings(v, "recognition.optional", 1, 256, path, sizeof(path), &msg) != 0) {
         return tpl_fail(err, DS_EINVAL, origin, path, msg);
     }
+    v = json_object_get(rec, "aliases");
+    if (v != NULL) {
+        const char *key;
+        json_t *a;
+
+        if (!json_is_object(v) || json_object_size(v) > 256) {
+            return tpl_fail(err, DS_EINVAL, origin, "recognition.aliases",
+                            "must be an object of name: [aliases]");
+        }
+        json_object_foreach(v, key, a)
+        {
+            char inner[64];
+
+            snprintf(inner, sizeof(inner), "recognition.aliases.%.32s", key);
+            if (check_strings(a, inner, 0, TEMPLATE_COLUMNS_MAX, path, sizeof(path), &msg) != 0) {
+                return tpl_fail(err, DS_EINVAL, origin, path, msg);
+            }
+        }
+    }
+    return 0;
+}
+
+static int check_dialect(json_t *d, const char *origin, struct ds_error *err)
+{
+    static const char *const keys[] = {"delimiter",  "quote",         "encoding",
+                                       "date_order", "decimal_comma", NULL};
+    static const char *const orders[] = {"MDY", "DMY", "YMD", NULL};
+    const char *bad = NULL;
+    char path[64];
+    json_t *v;
+
+    if (d == NULL) {
+        return 0;
+    }
+    if (!json_is_object(d)) {
+        return tpl_fail(err, DS_EINVAL, origin, "dialect", "must be an object");
+    }
+    if (!keys_allowed(d, keys, &bad)) {
+        snprintf(path, sizeof(path), "dialect.%.40s", bad);
+        return tpl_fail(err, DS_EINVAL, origin, path, "unknown key");
+    }
+    v = json_object_get(d, "delimiter");
+    if (v != NULL && (!json_is_string(v) || json_string_length(v) != 1 ||
+                      strchr(",;\t|", json_string_value(v)[0]) == NULL)) {
+        return tpl_fail(err, DS_EINVAL, origin, "dialect.delimiter",
+                        "must be one of , ; | or a tab");
+    }
+    v = json_object_get(d, "quote");
+    if (v != NULL && (!json_is_string(v) || json_string_length(v) != 1 ||
+                      strchr("\"'~", json_string_value(v)[0]) == NULL)) {
+        return tpl_fail(err, DS_EINVAL, origin, "dialect.quote", "must be one of \" ' ~");
+    }
+    v = json_object_get(d, "encoding");
+    if (v != NULL && (!json_is_string(v) || json_string_length(v) == 0)) {
+        return tpl_fail(err, DS_EINVAL, origin, "dialect.encoding", "must be a string");
+    }
+    v = json_object_get(d, "date_order");
+    if (v != NULL) {
+        int ok = 0;
+
+        for (const char *const *o = orders; json_is_string(v) && *o != NULL; o++) {
+            ok |= strcmp(*o, json_string_value(v)) == 0;
+        }
+        if (!ok) {
+            return tpl_fail(err, DS_EINVAL, origin, "dialect.date_order",
+                            "must be MDY, DMY or YMD");
+        }
+    }
+    v = json_object_get(d, "decimal_comma");
+    if (v != NULL && !json_is_boolean(v)) {
+        return tpl_fail(err, DS_EINVAL, origin, "dialect.decimal_comma", "must be true or false");
+    }
+    return 0;
+}
+
+static int check_rules(json_t *rules, const char *origin, struct ds_error *err)
+{
+    static const char *const keys[] = {"skip",     "route",   "columns", "values",
+                                       "prefixes", "nonzero", "reason",  NULL};
+    const char *bad = NULL;
+    const char *msg = NULL;
+    char path[64];
+    char inner[64];
+    size_t i;
+    json_t *r;
+    json_t *v;
+
+    if (rules == NULL) {
+        return 0;
+    }
+    if (!json_is_array(rules) || json_array_size(rules) > 64) {
+        return tpl_fail(err, DS_EINVAL, origin, "rules", "must be an array (at most 64)");
+    }
+    json_array_foreach(rules, i, r)
+    {
+        snprintf(path, sizeof(path), "rules[%zu]", i);
+        if (!json_is_object(r) || !keys_allowed(r, keys, &bad)) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "must be an object of known keys");
+        }
+        if ((json_object_get(r, "skip") != NULL) == (json_object_get(r, "route") != NULL)) {
+            return tpl_fail(err, DS_EINVAL, origin, path,
+                            "needs exactly one of \"skip\": true or \"route\": \"<template id>\"");
+        }
+        v = json_object_get(r, "skip");
+        if (v != NULL && !json_is_true(v)) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "skip must be true");
+        }
+        v = json_object_get(r, "route");
+        if (v != NULL && (!json_is_string(v) || !id_valid(json_string_value(v)))) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "route must be a template id");
+        }
+        snprintf(inner, sizeof(inner), "rules[%zu].columns", i);
+        v = json_object_get(r, "columns");
+        if (check_strings(v, inner, 0, TEMPLATE_COLUMNS_MAX, path, sizeof(path), &msg) != 0) {
+            return tpl_fail(err, DS_EINVAL, origin, path, v == NULL ? "missing" : msg);
+        }
+        snprintf(inner, sizeof(inner), "rules[%zu].values", i);
+        v = json_object_get(r, "values");
+        if (v != NULL && check_strings(v, inner, 0, 256, path, sizeof(path), &msg) != 0) {
+            return tpl_fail(err, DS_EINVAL, origin, path, msg);
+        }
+        snprintf(inner, sizeof(inner), "rules[%zu].prefixes", i);
+        v = json_object_get(r, "prefixes");
+        if (v != NULL && check_strings(v, inner, 0, 256, path, sizeof(path), &msg) != 0) {
+            return tpl_fail(err, DS_EINVAL, origin, path, msg);
+        }
+        v = json_object_get(r, "nonzero");
+        if (v != NULL && !json_is_boolean(v)) {
+            snprintf(path, sizeof(path), "rules[%zu].nonzero", i);
+            return tpl_fail(err, DS_EINVAL, origin, path, "must be true or false");
+        }
+        if (json_object_get(r, "values") == NULL && json_object_get(r, "prefixes") == NULL &&
+            !json_is_true(json_object_get(r, "nonzero"))) {
+            snprintf(path, sizeof(path), "rules[%zu]", i);
+            return tpl_fail(err, DS_EINVAL, origin, path, "needs values, prefixes or nonzero");
+        }
+        v = json_object_get(r, "reason");
+        if (v != NULL && (!json_is_string(v) || json_string_length(v) > 64)) {
+            snprintf(path, sizeof(path), "rules[%zu].reason", i);
+            return tpl_fail(err, DS_EINVAL, origin, path, "must be a string (at most 64)");
+        }
+    }
     return 0;
 }
 
@@ -174,15 +328,18 @@ static int check_recognition(json_t *rec, const char *origin, struct ds_error *e
 static int check_field(const char *name, json_t *f, const char *const *canon, const char *origin,
                        struct ds_error *err)
 {
-    static const char *const keys[] = {"columns", "transform", "required", NULL};
+    static const char *const keys[] = {
+        "columns", "transform", "required", "date",    "time", "hour", "minute", "split",  "part",
+        "map",     "default",   "multiply", "pattern", "enum", "min",  "max",    "unique", NULL};
+    static const char *const lists[] = {"date", "time", "hour", "minute", "enum", NULL};
     const char *bad = NULL;
     const char *msg = NULL;
-    char path[64];
-    char inner[64];
+    char path[96];
+    char inner[96];
     json_t *v;
     int known = 0;
 
-    snprintf(path, sizeof(path), "fields.%s", name);
+    snprintf(path, sizeof(path), "fields.%.40s", name);
     for (const char *const *c = canon; *c != NULL; c++) {
         if (strcmp(*c, name) == 0) {
             known = 1;
@@ -196,25 +353,164 @@ static int check_field(const char *name, json_t *f, const char *const *canon, co
         return tpl_fail(err, DS_EINVAL, origin, path, "must be an object");
     }
     if (!keys_allowed(f, keys, &bad)) {
-        snprintf(path, sizeof(path), "fields.%s.%s", name, bad);
+        snprintf(path, sizeof(path), "fields.%.40s.%.40s", name, bad);
         return tpl_fail(err, DS_EINVAL, origin, path, "unknown key");
     }
     v = json_object_get(f, "columns");
-    snprintf(inner, sizeof(inner), "fields.%s.columns", name);
-    if (check_strings(v, inner, 0, TEMPLATE_COLUMNS_MAX, path, sizeof(path), &msg) != 0) {
+    snprintf(inner, sizeof(inner), "fields.%.40s.columns", name);
+    if ((v != NULL || json_object_get(f, "date") == NULL) &&
+        check_strings(v, inner, 0, TEMPLATE_COLUMNS_MAX, path, sizeof(path), &msg) != 0) {
         return tpl_fail(err, DS_EINVAL, origin, path, v == NULL ? "missing" : msg);
     }
+    for (const char *const *l = lists; *l != NULL; l++) {
+        v = json_object_get(f, *l);
+        snprintf(inner, sizeof(inner), "fields.%.40s.%s", name, *l);
+        if (v != NULL &&
+            check_strings(v, inner, 0, TEMPLATE_COLUMNS_MAX, path, sizeof(path), &msg) != 0) {
+            return tpl_fail(err, DS_EINVAL, origin, path, msg);
+        }
+    }
+    if (json_object_get(f, "date") != NULL && json_object_get(f, "time") == NULL &&
+        json_object_get(f, "hour") == NULL) {
+        snprintf(path, sizeof(path), "fields.%.40s.date", name);
+        return tpl_fail(err, DS_EINVAL, origin, path, "an instant needs time or hour columns too");
+    }
     v = json_object_get(f, "transform");
-    if (v != NULL && (!json_is_string(v) || ds_norm_lookup(json_string_value(v)) == NULL)) {
-        snprintf(path, sizeof(path), "fields.%s.transform", name);
+    if (v != NULL && (!json_is_string(v) || ds_norm_lookup_opt(json_string_value(v)) == NULL)) {
+        snprintf(path, sizeof(path), "fields.%.40s.transform", name);
         return tpl_fail(err, DS_EINVAL, origin, path, "unknown transform");
+    }
+    v = json_object_get(f, "split");
+    if (v != NULL && (!json_is_string(v) || (strcmp(json_string_value(v), "last_first") != 0 &&
+                                             strcmp(json_string_value(v), "first_last") != 0))) {
+        snprintf(path, sizeof(path), "fields.%.40s.split", name);
+        return tpl_fail(err, DS_EINVAL, origin, path, "must be last_first or first_last");
+    }
+    v = json_object_get(f, "part");
+    if ((v != NULL) != (json_object_get(f, "split") != NULL) ||
+        (v != NULL && (!json_is_string(v) || (strcmp(json_string_value(v), "last") != 0 &&
+                                              strcmp(json_string_value(v), "first") != 0)))) {
+        snprintf(path, sizeof(path), "fields.%.40s.part", name);
+        return tpl_fail(err, DS_EINVAL, origin, path, "split needs part: last or first");
+    }
+    v = json_object_get(f, "map");
+    if (v != NULL) {
+        const char *key;
+        json_t *to;
+
+        snprintf(path, sizeof(path), "fields.%.40s.map", name);
+        if (!json_is_object(v) || json_object_size(v) > 256) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "must be an object of strings");
+        }
+        json_object_foreach(v, key, to)
+        {
+            if (!json_is_string(to)) {
+                return tpl_fail(err, DS_EINVAL, origin, path, "must be an object of strings");
+            }
+        }
+    }
+    v = json_object_get(f, "default");
+    if (v != NULL && (!json_is_string(v) || json_string_length(v) == 0)) {
+        snprintf(path, sizeof(path), "fields.%.40s.default", name);
+        return tpl_fail(err, DS_EINVAL, origin, path, "must be a non-empty string");
+    }
+    v = json_object_get(f, "multiply");
+    if (v != NULL &&
+        (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1440)) {
+        snprintf(path, sizeof(path), "fields.%.40s.multiply", name);
+        return tpl_fail(err, DS_EINVAL, origin, path, "must be a whole number from 1 to 1440");
+    }
+    v = json_object_get(f, "pattern");
+    if (v != NULL) {
+        regex_t re;
+
+        snprintf(path, sizeof(path), "fields.%.40s.pattern", name);
+        if (!json_is_string(v) || json_string_length(v) > 256 ||
+            regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB) != 0) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "not a valid regular expression");
+        }
+        regfree(&re);
+    }
+    if ((json_object_get(f, "min") != NULL && !json_is_number(json_object_get(f, "min"))) ||
+        (json_object_get(f, "max") != NULL && !json_is_number(json_object_get(f, "max")))) {
+        snprintf(path, sizeof(path), "fields.%.40s", name);
+        return tpl_fail(err, DS_EINVAL, origin, path, "min and max must be numbers");
     }
     v = json_object_get(f, "required");
     if (v != NULL && !json_is_boolean(v)) {
-        snprintf(path, sizeof(path), "fields.%s.required", name);
+        snprintf(path, sizeof(path), "fields.%.40s.required", name);
+        return tpl_fail(err, DS_EINVAL, origin, path, "must be true or false");
+    }
+    v = json_object_get(f, "unique");
+    if (v != NULL && !json_is_boolean(v)) {
+        snprintf(path, sizeof(path), "fields.%.40s.unique", name);
         return tpl_fail(err, DS_EINVAL, origin, path, "must be true or false");
     }
     return 0;
+}
+
+/* A NULL-terminated copy of the strings of a JSON array (NULL for no
+ * array), remembered in t->lists. DS_ENOMEM. */
+static int str_list(struct ds_template *t, json_t *arr, const char *const **out)
+{
+    const char **l;
+    void **grown;
+    size_t i;
+    json_t *s;
+
+    *out = NULL;
+    if (arr == NULL) {
+        return 0;
+    }
+    l = calloc(json_array_size(arr) + 1, sizeof(*l));
+    grown = realloc(t->lists, (t->nlists + 1) * sizeof(*grown));
+    if (grown != NULL) {
+        t->lists = grown;
+    }
+    if (l == NULL || grown == NULL) {
+        free(l);
+        return DS_ENOMEM;
+    }
+    t->lists[t->nlists++] = l;
+    json_array_foreach(arr, i, s)
+    {
+        l[i] = json_string_value(s);
+    }
+    *out = l;
+    return 0;
+}
+
+/* The keys and the values of a value map as two lists; the JSON strings
+ * they point to are kept alive in t->kept. */
+static int map_lists(struct ds_template *t, json_t *map, struct ds_template_field *f)
+{
+    json_t *keys = json_array();
+    json_t *vals = json_array();
+    const char *key;
+    json_t *to;
+    int rc = 0;
+
+    if (keys == NULL || vals == NULL || json_array_append(t->kept, keys) != 0 ||
+        json_array_append(t->kept, vals) != 0) {
+        rc = DS_ENOMEM;
+        goto out;
+    }
+    json_object_foreach(map, key, to)
+    {
+        if (json_array_append_new(keys, json_string(key)) != 0 ||
+            json_array_append(vals, to) != 0) {
+            rc = DS_ENOMEM;
+            goto out;
+        }
+    }
+    rc = str_list(t, keys, &f->map_from);
+    if (rc == 0) {
+        rc = str_list(t, vals, &f->map_to);
+    }
+out:
+    json_decref(keys);
+    json_decref(vals);
+    return rc;
 }
 
 /* Builds t->fields and t->columns from the checked "fields" object. */
@@ -229,7 +525,8 @@ static int build_fields(struct ds_template *t, json_t *fields, const char *const
     json_object_foreach(fields, key, f)
     {
         (void)key;
-        ncols += json_array_size(json_object_get(f, "columns")) + 1;
+        ncols += json_array_size(json_object_get(f, "columns")) +
+                 json_array_size(json_object_get(f, "date")) + 1;
     }
     t->fields = calloc(json_object_size(fields) + 1, sizeof(*t->fields));
     t->columns = calloc(ncols + 1, sizeof(*t->columns));
@@ -251,21 +548,110 @@ static int build_fields(struct ds_template *t, json_t *fields, const char *const
         {
             t->columns[c++] = json_string_value(col);
         }
+        json_array_foreach(
+            json_object_get(f, "columns") != NULL ? NULL : json_object_get(f, "date"), i, col)
+        {
+            t->columns[c++] = json_string_value(col);
+        }
         t->columns[c++] = NULL;
         v = json_object_get(f, "transform");
         t->fields[k].transform = v != NULL ? json_string_value(v) : "text";
         t->fields[k].required = json_is_true(json_object_get(f, "required"));
+        if (str_list(t, json_object_get(f, "time"), &t->fields[k].time_columns) != 0 ||
+            str_list(t, json_object_get(f, "hour"), &t->fields[k].hour_columns) != 0 ||
+            str_list(t, json_object_get(f, "minute"), &t->fields[k].minute_columns) != 0 ||
+            str_list(t, json_object_get(f, "enum"), &t->fields[k].enum_values) != 0) {
+            return DS_ENOMEM;
+        }
+        if (json_object_get(f, "date") != NULL && v == NULL) {
+            t->fields[k].transform = "datetime";
+        }
+        t->fields[k].split = json_string_value(json_object_get(f, "split"));
+        t->fields[k].part = json_string_value(json_object_get(f, "part"));
+        if (json_object_get(f, "map") != NULL &&
+            map_lists(t, json_object_get(f, "map"), &t->fields[k]) != 0) {
+            return DS_ENOMEM;
+        }
+        t->fields[k].default_value = json_string_value(json_object_get(f, "default"));
+        v = json_object_get(f, "multiply");
+        t->fields[k].multiply = v != NULL ? (long)json_integer_value(v) : 1;
+        t->fields[k].pattern = json_string_value(json_object_get(f, "pattern"));
+        v = json_object_get(f, "min");
+        t->fields[k].has_min = v != NULL;
+        t->fields[k].min = v != NULL ? json_number_value(v) : 0;
+        v = json_object_get(f, "max");
+        t->fields[k].has_max = v != NULL;
+        t->fields[k].max = v != NULL ? json_number_value(v) : 0;
+        t->fields[k].unique = json_is_true(json_object_get(f, "unique"));
         k++;
     }
     t->nfields = k;
     return 0;
 }
 
+/* Builds t->rules, t->required, t->optional and t->dialect. */
+static int build_rest(struct ds_template *t)
+{
+    json_t *rec = json_object_get(t->root, "recognition");
+    json_t *rules = json_object_get(t->root, "rules");
+    json_t *d = json_object_get(t->root, "dialect");
+    const char *const *l = NULL;
+    size_t i;
+    json_t *r;
+
+    if (str_list(t, json_object_get(rec, "required"), &l) != 0) {
+        return DS_ENOMEM;
+    }
+    t->required = (const char **)l;
+    l = NULL;
+    if (json_object_get(rec, "optional") != NULL &&
+        str_list(t, json_object_get(rec, "optional"), &l) != 0) {
+        return DS_ENOMEM;
+    }
+    t->optional = (const char **)l;
+    if (rules != NULL) {
+        t->rules = calloc(json_array_size(rules) + 1, sizeof(*t->rules));
+        if (t->rules == NULL) {
+            return DS_ENOMEM;
+        }
+        json_array_foreach(rules, i, r)
+        {
+            struct ds_template_rule *dr = &t->rules[i];
+
+            dr->kind = json_object_get(r, "skip") != NULL ? DS_RULE_SKIP : DS_RULE_ROUTE;
+            if (str_list(t, json_object_get(r, "columns"), &dr->columns) != 0 ||
+                str_list(t, json_object_get(r, "values"), &dr->values) != 0 ||
+                str_list(t, json_object_get(r, "prefixes"), &dr->prefixes) != 0) {
+                return DS_ENOMEM;
+            }
+            dr->nonzero = json_is_true(json_object_get(r, "nonzero"));
+            dr->reason = json_string_value(json_object_get(r, "reason"));
+            if (dr->reason == NULL) {
+                dr->reason = "a template rule";
+            }
+            dr->target = json_string_value(json_object_get(r, "route"));
+        }
+        t->nrules = json_array_size(rules);
+    }
+    if (d != NULL) {
+        const char *v = json_string_value(json_object_get(d, "delimiter"));
+
+        t->dialect.delimiter = v != NULL ? (unsigned char)v[0] : 0;
+        v = json_string_value(json_object_get(d, "quote"));
+        t->dialect.quote = v != NULL ? (unsigned char)v[0] : 0;
+        t->dialect.encoding = json_string_value(json_object_get(d, "encoding"));
+        t->dialect.date_order = json_string_value(json_object_get(d, "date_order"));
+        t->dialect.decimal_comma = json_is_true(json_object_get(d, "decimal_comma"));
+    }
+    return 0;
+}
+
 int ds_template_parse(const char *json, size_t len, const char *origin, struct ds_template **out,
                       struct ds_error *err)
 {
-    static const char *const keys[] = {"id",          "name",   "description", "import_type",
-                                       "recognition", "fields", NULL};
+    static const char *const keys[] = {"id",          "name",        "description",
+                                       "import_type", "recognition", "fields",
+                                       "dialect",     "rules",       NULL};
     struct ds_template *t = NULL;
     const char *const *canon;
     const char *bad = NULL;
@@ -282,7 +668,10 @@ int ds_template_parse(const char *json, size_t len, const char *origin, struct d
         goto out;
     }
     t = calloc(1, sizeof(*t));
-    if (t == NULL) {
+    if (t != NULL) {
+        t->kept = json_array();
+    }
+    if (t == NULL || t->kept == NULL) {
         rc = tpl_fail(err, DS_ENOMEM, origin, "", "out of memory");
         goto out;
     }
@@ -325,11 +714,18 @@ int ds_template_parse(const char *json, size_t len, const char *origin, struct d
     canon = json_is_string(v) ? ds_map_canonical_fields(json_string_value(v)) : NULL;
     if (canon == NULL) {
         rc = tpl_fail(err, DS_EINVAL, origin, "import_type",
-                      "missing, or not a supported import type (patients)");
+                      "missing, or not an import type (patients, appointments, treatments, "
+                      "financial)");
         goto out;
     }
     t->import_type = json_string_value(v);
     rc = check_recognition(json_object_get(t->root, "recognition"), origin, err);
+    if (rc == 0) {
+        rc = check_dialect(json_object_get(t->root, "dialect"), origin, err);
+    }
+    if (rc == 0) {
+        rc = check_rules(json_object_get(t->root, "rules"), origin, err);
+    }
     if (rc != 0) {
         goto out;
     }
@@ -346,6 +742,9 @@ int ds_template_parse(const char *json, size_t len, const char *origin, struct d
         }
     }
     rc = build_fields(t, fields, canon);
+    if (rc == 0) {
+        rc = build_rest(t);
+    }
     if (rc != 0) {
         snprintf(path, sizeof(path), "fields");
         rc = tpl_fail(err, rc, origin, path, "out of memory");
@@ -458,9 +857,175 @@ out:
     return rc;
 }
 
+void ds_template_list_free(struct ds_template ***list, size_t n)
+{
+    if (list == NULL || *list == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        ds_template_free(&(*list)[i]);
+    }
+    free(*list);
+    *list = NULL;
+}
+
+/* Appends t to the list, replacing one with the same id. Steals t. */
+static int list_put(struct ds_template ***list, size_t *n, struct ds_template **t)
+{
+    struct ds_template **grown;
+
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(ds_template_id((*list)[i]), ds_template_id(*t)) == 0) {
+            ds_template_free(&(*list)[i]);
+            (*list)[i] = *t;
+            *t = NULL;
+            return 0;
+        }
+    }
+    grown = realloc(*list, (*n + 1) * sizeof(*grown));
+    if (grown == NULL) {
+        ds_template_free(t);
+        return DS_ENOMEM;
+    }
+    *list = grown;
+    grown[(*n)++] = *t;
+    *t = NULL;
+    return 0;
+}
+
+int ds_template_list(const char *dir, struct ds_template ***out, size_t *n, struct ds_error *err)
+{
+    struct ds_template **list = NULL;
+    struct ds_template *t = NULL;
+    struct dirent *de;
+    struct ds_buf buf;
+    DIR *d = NULL;
+    char origin[TEMPLATE_ID_MAX + 16];
+    char path[4096];
+    size_t count = 0;
+    int rc = 0;
+
+    *out = NULL;
+    *n = 0;
+    ds_buf_init(&buf, TEMPLATE_MAX_BYTES);
+    for (size_t i = 0; ds_builtin_templates_names[i] != NULL; i++) {
+        snprintf(origin, sizeof(origin), "builtin:%.60s", ds_builtin_templates_names[i]);
+        rc = ds_template_parse(ds_builtin_templates[i], strlen(ds_builtin_templates[i]), origin, &t,
+                               err);
+        if (rc == 0) {
+            rc = list_put(&list, &count, &t);
+        }
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    if (dir != NULL) {
+        d = opendir(dir);
+        if (d == NULL) {
+            ds_log_warn("templates: cannot read the template directory %s", dir);
+        }
+    }
+    while (d != NULL) {
+        size_t len;
+        struct ds_error perr;
+
+        de = readdir(d);
+        if (de == NULL) {
+            break;
+        }
+        len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 || de->d_name[0] == '.') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        ds_buf_reset(&buf);
+        rc = read_file(path, &buf, &perr);
+        if (rc == 0) {
+            rc = ds_template_parse(buf.data != NULL ? buf.data : "", buf.len, path, &t, &perr);
+        }
+        if (rc != 0) {
+            char msg[512];
+
+            ds_log_warn("templates: %s skipped: %s", de->d_name,
+                        ds_error_format(&perr, msg, sizeof(msg)));
+            rc = 0;
+            continue;
+        }
+        rc = list_put(&list, &count, &t);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+    *out = list;
+    *n = count;
+    list = NULL;
+out:
+    if (d != NULL) {
+        closedir(d);
+    }
+    ds_buf_close(&buf);
+    ds_template_list_free(&list, count);
+    return rc;
+}
+
 const char *ds_template_id(const struct ds_template *t)
 {
     return t->id;
+}
+
+const char *ds_template_name(const struct ds_template *t)
+{
+    return t->name;
+}
+
+const char *const *ds_template_required_headers(const struct ds_template *t)
+{
+    return t->required;
+}
+
+const char *const *ds_template_optional_headers(const struct ds_template *t)
+{
+    static const char *const none[] = {NULL};
+
+    return t->optional != NULL ? t->optional : none;
+}
+
+const char *const *ds_template_header_aliases(const struct ds_template *t, const char *name)
+{
+    json_t *a =
+        json_object_get(json_object_get(json_object_get(t->root, "recognition"), "aliases"), name);
+    const char *const *l = NULL;
+
+    if (a == NULL) {
+        return NULL;
+    }
+    /* Built on demand: detection asks once per recognition name and file. */
+    for (size_t i = 0; i < t->nlists; i++) {
+        const char *const *cand = t->lists[i];
+
+        if (cand[0] != NULL && cand[0] == json_string_value(json_array_get(a, 0))) {
+            return cand;
+        }
+    }
+    if (str_list((struct ds_template *)t, a, &l) != 0) {
+        return NULL;
+    }
+    return l;
+}
+
+const struct ds_template_dialect *ds_template_dialect(const struct ds_template *t)
+{
+    return &t->dialect;
+}
+
+size_t ds_template_nrules(const struct ds_template *t)
+{
+    return t->nrules;
+}
+
+const struct ds_template_rule *ds_template_rule(const struct ds_template *t, size_t i)
+{
+    return i < t->nrules ? &t->rules[i] : NULL;
 }
 
 const char *ds_template_import_type(const struct ds_template *t)
@@ -485,6 +1050,12 @@ void ds_template_free(struct ds_template **t)
     }
     free((*t)->fields);
     free((*t)->columns);
+    for (size_t i = 0; i < (*t)->nlists; i++) {
+        free((*t)->lists[i]);
+    }
+    free((*t)->lists);
+    free((*t)->rules);
+    json_decref((*t)->kept);
     json_decref((*t)->root);
     free(*t);
     *t = NULL;

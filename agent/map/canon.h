@@ -13,4 +13,8 @@
  * static storage. */
 const char *const *ds_map_canonical_fields(const char *import_type);
 
+/* 1 if the field is a JSON integer on the wire (duration_minutes,
+ * fee_cents, amount_cents), else 0. */
+int ds_map_field_is_integer(const char *field);
+
 #endif

@@ -22,6 +22,16 @@
  * (US is the unit separator 0x1f, fold() is ds_norm_fold.) These strings are
  * part of the wire identity of a row: changing them re-keys every patient.
  *
+ * The other import types key on external_id, else on their patient
+ * reference and own identity fields (map.h); a row with neither is invalid.
+ *
+ * Per field, in this order: the column's text (or, for a combined instant,
+ * date + time or date + hour + minute columns; for a split name, its part),
+ * the template's value map (compared like header names), the default when
+ * the value is absent, the transform, the multiplier (slot units), then the
+ * validation rules (pattern, enum, range, unique within the file). Row
+ * rules (skip, route) are tested before any field.
+ *
  * The record is a JSON object of the present fields only, serialized
  * compact with sorted keys; its sha256 is the fingerprint. Messages name a
  * field and a fixed problem, never a value.
@@ -33,9 +43,11 @@
 #include "agent/map/normalize.h"
 
 #include <jansson.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAP_VALUE_MAX (2 * (size_t)DS_READ_MAX_FIELD) /* a normalized value */
 #define MAP_EXT_ID_MAX 64                             /* characters in an external id */
@@ -60,27 +72,70 @@ enum key_field {
     K_COUNT,
 };
 
+/* For the other import types the same slots hold the patient reference:
+ * external_id stays the record's own id. */
+static const char *const ref_names[K_COUNT] = {
+    "external_id",
+    "patient_last_name",
+    "patient_first_name",
+    "patient_date_of_birth",
+    "patient_email",
+    "patient_phone",
+    NULL,
+    NULL,
+};
+
 static const char *const key_names[K_COUNT] = {
     "external_id", "last_name",    "first_name", "date_of_birth",
     "email",       "phone_mobile", "phone_home", "phone_work",
 };
 
 struct map_field {
-    char *name;    /* owned: canonical name */
-    ds_norm_fn fn; /* its normalizer */
-    int required;  /* a row without it is invalid */
-    long col;      /* header column, -1 when the file has none */
+    char *name;                /* owned: canonical name */
+    ds_norm_opt_fn fn;         /* its normalizer */
+    int required;              /* a row without it is invalid */
+    long col;                  /* header column, -1 when the file has none */
+    long tcol, hcol, mcol;     /* time, hour, minute columns of a combined instant, or -1 */
+    int combined;              /* 1: an instant from date + time or date + hour + minute */
+    int split;                 /* 0, 1 "last_first", 2 "first_last" */
+    int part_first;            /* with split: 1 the first name, 0 the last */
+    char **map_keys;           /* owned: value map keys in header form, NULL-ended */
+    const char *const *map_to; /* borrow (template): what they stand for */
+    const char *defval;        /* borrow: default, or NULL */
+    long multiply;             /* 1, or the slot unit */
+    regex_t re;                /* pattern, when has_re */
+    int has_re;
+    const char *const *enumv; /* borrow: accepted values, or NULL */
+    int has_min, has_max;
+    double min, max;
+    json_t *seen; /* owned: values seen, when unique */
+    int integer;  /* a JSON integer on the wire */
+};
+
+struct map_rule {
+    const struct ds_template_rule *r; /* borrow (template) */
+    long col;                         /* the column tested, -1 if the file has none */
+    char **values;                    /* owned: values in header form, NULL-ended */
 };
 
 struct ds_mapper {
-    size_t nfields;           /* template fields */
-    struct map_field *fields; /* owned: nfields entries */
-    enum field_state *state;  /* owned: per field, for the current row */
-    long keyidx[K_COUNT];     /* index in fields of each key field, -1 if unmapped */
-    size_t nheader;           /* header columns */
-    char **header;            /* owned: header names, for raw_json */
-    struct ds_buf value;      /* scratch: one normalized value */
-    struct ds_buf hash;       /* scratch: a key's hash input */
+    const char *import_type;   /* borrow (static canon): patients, ... */
+    int patients;              /* 1 for patients (its own key rules) */
+    struct ds_norm_opts opts;  /* practice options, dialect applied */
+    size_t nrules;             /* row rules */
+    struct map_rule *rules;    /* owned */
+    struct ds_buf part;        /* scratch: the other part of a split name */
+    size_t nfields;            /* template fields */
+    struct map_field *fields;  /* owned: nfields entries */
+    enum field_state *state;   /* owned: per field, for the current row */
+    long keyidx[K_COUNT];      /* index in fields of each key field, -1 if unmapped */
+    size_t nheader;            /* header columns */
+    char **header;             /* owned: header names, for raw_json */
+    struct ds_buf value;       /* scratch: one normalized value */
+    struct ds_buf hash;        /* scratch: a key's hash input */
+    long pidx;                 /* index of patient_external_id, -1 if unmapped */
+    const char *dialect_order; /* borrow (template): MDY/DMY/YMD, or NULL */
+    int dialect_comma;         /* the template says decimal comma */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -130,6 +185,69 @@ static long resolve_column(const char *const *aliases, char *const *hkeys, size_
     return -1;
 }
 
+/* The header forms of a NULL-ended list (NULL in: NULL out). */
+static int fold_list(const char *const *in, char ***out)
+{
+    size_t n = 0;
+    char **l;
+
+    *out = NULL;
+    if (in == NULL) {
+        return 0;
+    }
+    while (in[n] != NULL) {
+        n++;
+    }
+    l = calloc(n + 1, sizeof(*l));
+    if (l == NULL) {
+        return DS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        l[i] = header_key(in[i], strlen(in[i]));
+        if (l[i] == NULL) {
+            for (size_t j = 0; j < i; j++) {
+                free(l[j]);
+            }
+            free(l);
+            return DS_ENOMEM;
+        }
+    }
+    *out = l;
+    return 0;
+}
+
+static void free_list(char ***l)
+{
+    if (*l == NULL) {
+        return;
+    }
+    for (char **p = *l; *p != NULL; p++) {
+        free(*p);
+    }
+    free(*l);
+    *l = NULL;
+}
+
+void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o)
+{
+    if (o != NULL) {
+        m->opts = *o;
+    }
+    if (m->dialect_order != NULL) {
+        m->opts.date_order = strcmp(m->dialect_order, "DMY") == 0   ? DS_DATE_DMY
+                             : strcmp(m->dialect_order, "YMD") == 0 ? DS_DATE_YMD
+                                                                    : DS_DATE_MDY;
+    }
+    if (m->dialect_comma) {
+        m->opts.decimal_comma = 1;
+    }
+}
+
+long ds_map_field_column(const struct ds_mapper *m, size_t i)
+{
+    return i < m->nfields ? m->fields[i].col : -1;
+}
+
 /* DS_EINVAL about one template field. */
 static int field_fail(struct ds_error *err, const char *field, const char *msg)
 {
@@ -161,6 +279,13 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     }
     ds_buf_init(&m->value, MAP_VALUE_MAX);
     ds_buf_init(&m->hash, MAP_HASH_INPUT_MAX);
+    ds_buf_init(&m->part, MAP_VALUE_MAX);
+    m->import_type = ds_map_canonical_fields(ds_template_import_type(t)) != NULL
+                         ? ds_template_import_type(t)
+                         : "";
+    m->patients = strcmp(m->import_type, "patients") == 0;
+    ds_map_set_options(m, NULL);
+    m->opts.date_order = DS_DATE_AUTO;
     m->nheader = nh;
     m->header = calloc(nh + 1, sizeof(*m->header));
     m->nfields = ds_template_nfields(t);
@@ -181,13 +306,16 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     for (int k = 0; k < K_COUNT; k++) {
         m->keyidx[k] = -1;
     }
+    m->pidx = -1;
     for (size_t i = 0; i < m->nfields; i++) {
         const struct ds_template_field *tf = ds_template_field(t, i);
         struct map_field *f = &m->fields[i];
 
         f->name = strdup(tf->name);
-        f->fn = ds_norm_lookup(tf->transform);
+        f->fn = ds_norm_lookup_opt(tf->transform);
         f->required = tf->required;
+        f->integer = ds_map_field_is_integer(tf->name);
+        f->tcol = f->hcol = f->mcol = -1;
         if (f->name == NULL) {
             rc = ds_error_set(err, DS_ENOMEM, "out of memory");
             goto out;
@@ -197,19 +325,91 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
             goto out;
         }
         f->col = resolve_column(tf->columns, hkeys, nh, &oom);
+        if (tf->time_columns != NULL) {
+            f->tcol = resolve_column(tf->time_columns, hkeys, nh, &oom);
+        }
+        if (tf->hour_columns != NULL) {
+            f->hcol = resolve_column(tf->hour_columns, hkeys, nh, &oom);
+        }
+        if (tf->minute_columns != NULL) {
+            f->mcol = resolve_column(tf->minute_columns, hkeys, nh, &oom);
+        }
         if (oom) {
             rc = ds_error_set(err, DS_ENOMEM, "out of memory");
             goto out;
         }
-        if (f->col < 0 && f->required) {
+        f->combined = tf->time_columns != NULL || tf->hour_columns != NULL;
+        if (f->col < 0 && f->required && tf->default_value == NULL) {
             rc = field_fail(err, tf->name, "required field has no column in the header");
             goto out;
         }
+        if (f->combined && f->col >= 0 && f->tcol < 0 && f->hcol < 0 && f->required) {
+            rc = field_fail(err, tf->name, "the time column of this instant is missing");
+            goto out;
+        }
+        if (tf->split != NULL) {
+            f->split = strcmp(tf->split, "last_first") == 0 ? 1 : 2;
+            f->part_first = tf->part != NULL && strcmp(tf->part, "first") == 0;
+        }
+        rc = fold_list(tf->map_from, &f->map_keys);
+        if (rc != 0) {
+            rc = ds_error_set(err, rc, "out of memory");
+            goto out;
+        }
+        f->map_to = tf->map_to;
+        f->defval = tf->default_value;
+        f->multiply = tf->multiply > 0 ? tf->multiply : 1;
+        if (tf->pattern != NULL) {
+            if (regcomp(&f->re, tf->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+                rc = field_fail(err, tf->name, "pattern is not a valid regular expression");
+                goto out;
+            }
+            f->has_re = 1;
+        }
+        f->enumv = tf->enum_values;
+        f->has_min = tf->has_min;
+        f->has_max = tf->has_max;
+        f->min = tf->min;
+        f->max = tf->max;
+        if (tf->unique) {
+            f->seen = json_object();
+            if (f->seen == NULL) {
+                rc = ds_error_set(err, DS_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
         for (int k = 0; k < K_COUNT; k++) {
-            if (strcmp(f->name, key_names[k]) == 0) {
+            const char *kn = m->patients ? key_names[k] : ref_names[k];
+
+            if (kn != NULL && strcmp(f->name, kn) == 0) {
                 m->keyidx[k] = (long)i;
             }
         }
+        if (strcmp(f->name, "patient_external_id") == 0) {
+            m->pidx = (long)i;
+        }
+    }
+    m->nrules = ds_template_nrules(t);
+    m->rules = calloc(m->nrules + 1, sizeof(*m->rules));
+    if (m->rules == NULL) {
+        rc = ds_error_set(err, DS_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < m->nrules; i++) {
+        m->rules[i].r = ds_template_rule(t, i);
+        m->rules[i].col = resolve_column(m->rules[i].r->columns, hkeys, nh, &oom);
+        rc = fold_list(m->rules[i].r->values, &m->rules[i].values);
+        if (rc != 0 || oom) {
+            rc = ds_error_set(err, DS_ENOMEM, "out of memory");
+            goto out;
+        }
+    }
+    {
+        const struct ds_template_dialect *d = ds_template_dialect(t);
+
+        m->dialect_order = d->date_order;
+        m->dialect_comma = d->decimal_comma;
+        ds_map_set_options(m, NULL);
     }
     *out = m;
     m = NULL;
@@ -232,8 +432,20 @@ void ds_map_free(struct ds_mapper **m)
     if ((*m)->fields != NULL) {
         for (size_t i = 0; i < (*m)->nfields; i++) {
             free((*m)->fields[i].name);
+            free_list(&(*m)->fields[i].map_keys);
+            if ((*m)->fields[i].has_re) {
+                regfree(&(*m)->fields[i].re);
+            }
+            json_decref((*m)->fields[i].seen);
         }
     }
+    if ((*m)->rules != NULL) {
+        for (size_t i = 0; i < (*m)->nrules; i++) {
+            free_list(&(*m)->rules[i].values);
+        }
+    }
+    free((*m)->rules);
+    ds_buf_close(&(*m)->part);
     if ((*m)->header != NULL) {
         for (size_t j = 0; j < (*m)->nheader; j++) {
             free((*m)->header[j]);
@@ -269,6 +481,7 @@ static void set_invalid(struct ds_mapped *out, const char *field, const char *pr
     }
     out->valid = 0;
     snprintf(out->error, sizeof(out->error), "%s: %s", field, problem);
+    snprintf(out->error_field, sizeof(out->error_field), "%s", field);
 }
 
 /* Serializes j compact with sorted keys into a malloc'd string. */
@@ -469,6 +682,299 @@ out:
     return rc;
 }
 
+/* The text of column col of the row, trimmed ("" if none). */
+static void cell(const struct ds_row *row, long col, const char **p, size_t *n)
+{
+    *p = "";
+    *n = 0;
+    if (col >= 0 && (size_t)col < row->nfields) {
+        *p = row->fields[col];
+        *n = row->lens[col];
+    }
+    ds_norm_trim(p, n);
+}
+
+/* 1 if a row rule matches the row. */
+static int rule_matches(const struct ds_mapper *m, const struct map_rule *r,
+                        const struct ds_row *row)
+{
+    char key[128];
+    const char *p;
+    size_t n;
+
+    (void)m;
+    cell(row, r->col, &p, &n);
+    if (r->col < 0 || n == 0) {
+        return 0;
+    }
+    if (r->values != NULL && ds_norm_header(p, n, key, sizeof(key)) < sizeof(key)) {
+        for (char **v = r->values; *v != NULL; v++) {
+            if (strcmp(*v, key) == 0) {
+                return 1;
+            }
+        }
+    }
+    if (r->r->prefixes != NULL) {
+        for (const char *const *pre = r->r->prefixes; *pre != NULL; pre++) {
+            size_t pl = strlen(*pre);
+
+            if (n >= pl && strncasecmp(p, *pre, pl) == 0) {
+                return 1;
+            }
+        }
+    }
+    if (r->r->nonzero) {
+        int64_t cents = 0;
+        const char *problem = NULL;
+
+        if (ds_norm_parse_money(&m->opts, p, n, &cents, &problem) == DS_NORM_PRESENT &&
+            cents != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An instant from a date column and a time, or an hour and a minute,
+ * column. */
+static int combined_instant(struct ds_mapper *m, struct map_field *f, const struct ds_row *row,
+                            const char **problem)
+{
+    struct ds_norm_dt dt;
+    const char *p;
+    size_t n;
+    int rc;
+
+    cell(row, f->col, &p, &n);
+    rc = ds_norm_parse_date(&m->opts, p, n, &dt, problem);
+    if (rc != DS_NORM_PRESENT) {
+        return rc;
+    }
+    if (f->tcol >= 0) {
+        cell(row, f->tcol, &p, &n);
+        rc = ds_norm_parse_time(p, n, &dt.h, &dt.mi, &dt.s, problem);
+        if (rc == DS_NORM_ABSENT) {
+            *problem = "a date without its time";
+            return DS_EINVAL;
+        }
+        if (rc != DS_NORM_PRESENT) {
+            return rc;
+        }
+    }
+    else {
+        long h = 0;
+        long mi = 0;
+        char *end = NULL;
+        char num[8];
+
+        cell(row, f->hcol, &p, &n);
+        if (n == 0 || n >= sizeof(num)) {
+            *problem = "a date without its hour";
+            return DS_EINVAL;
+        }
+        memcpy(num, p, n);
+        num[n] = '\0';
+        h = strtol(num, &end, 10);
+        if (*end != '\0' || h < 0 || h > 23) {
+            *problem = "not a valid hour";
+            return DS_EINVAL;
+        }
+        cell(row, f->mcol, &p, &n);
+        if (n >= sizeof(num)) {
+            *problem = "not a valid minute";
+            return DS_EINVAL;
+        }
+        memcpy(num, p, n);
+        num[n] = '\0';
+        mi = n > 0 ? strtol(num, &end, 10) : 0;
+        if ((n > 0 && *end != '\0') || mi < 0 || mi > 59) {
+            *problem = "not a valid minute";
+            return DS_EINVAL;
+        }
+        dt.h = (int)h;
+        dt.mi = (int)mi;
+        dt.s = 0;
+    }
+    return ds_norm_instant(&m->opts, &dt, &m->value, problem);
+}
+
+/* Runs field f on the row into m->value: DS_NORM_PRESENT, _ABSENT,
+ * DS_EINVAL with *problem, or a negative error. */
+static int field_value(struct ds_mapper *m, struct map_field *f, const struct ds_row *row,
+                       const char **problem)
+{
+    const char *in;
+    size_t len;
+    int rc;
+
+    ds_buf_reset(&m->value);
+    if (f->combined) {
+        cell(row, f->col, &in, &len);
+        if (len == 0) {
+            return DS_NORM_ABSENT;
+        }
+        return combined_instant(m, f, row, problem);
+    }
+    cell(row, f->col, &in, &len);
+    if (len > 0 && !ds_norm_utf8_valid(in, len)) {
+        *problem = "not valid UTF-8";
+        return DS_EINVAL;
+    }
+    if (f->split != 0) {
+        ds_buf_reset(&m->part);
+        rc = f->part_first
+                 ? ds_norm_split_name(in, len, f->split == 1, &m->part, &m->value, problem)
+                 : ds_norm_split_name(in, len, f->split == 1, &m->value, &m->part, problem);
+        return rc;
+    }
+    if (len > 0 && f->map_keys != NULL) {
+        char key[128];
+
+        if (ds_norm_header(in, len, key, sizeof(key)) < sizeof(key)) {
+            for (size_t k = 0; f->map_keys[k] != NULL; k++) {
+                if (strcmp(f->map_keys[k], key) == 0) {
+                    in = f->map_to[k];
+                    len = strlen(in);
+                    break;
+                }
+            }
+        }
+    }
+    if (len == 0 && f->defval != NULL) {
+        in = f->defval;
+        len = strlen(in);
+    }
+    rc = f->fn(&m->opts, in, len, &m->value, problem);
+    if (rc == DS_NORM_PRESENT && f->multiply > 1) {
+        char *end = NULL;
+        long v = strtol(m->value.data, &end, 10);
+
+        if (*end != '\0' || v > 1000000) {
+            *problem = "not a whole number";
+            return DS_EINVAL;
+        }
+        ds_buf_reset(&m->value);
+        rc = ds_buf_printf(&m->value, "%ld", v * f->multiply);
+        if (rc == 0) {
+            rc = DS_NORM_PRESENT;
+        }
+    }
+    return rc;
+}
+
+/* The validation rules on a normalized value. 0 or DS_EINVAL with
+ * *problem; DS_ENOMEM. */
+static int field_validate(struct map_field *f, const char *v, const char **problem)
+{
+    if (f->has_re && regexec(&f->re, v, 0, NULL, 0) != 0) {
+        *problem = "does not match the pattern";
+        return DS_EINVAL;
+    }
+    if (f->enumv != NULL) {
+        int ok = 0;
+
+        for (const char *const *e = f->enumv; *e != NULL && !ok; e++) {
+            ok = strcmp(*e, v) == 0;
+        }
+        if (!ok) {
+            *problem = "not one of the accepted values";
+            return DS_EINVAL;
+        }
+    }
+    if (f->has_min || f->has_max) {
+        char *end = NULL;
+        double d = strtod(v, &end);
+
+        if (end == v || *end != '\0' || (f->has_min && d < f->min) || (f->has_max && d > f->max)) {
+            *problem = "out of range";
+            return DS_EINVAL;
+        }
+    }
+    if (f->seen != NULL) {
+        if (json_object_get(f->seen, v) != NULL) {
+            *problem = "not unique in the file";
+            return DS_EINVAL;
+        }
+        if (json_object_set_new(f->seen, v, json_true()) != 0) {
+            return DS_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* Keys of appointments, treatments and financial records (map.h). */
+static int compute_ref_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped *out, int *none)
+{
+    static const char *const own_appt[] = {"start_at", NULL};
+    static const char *const own_tx[] = {"procedure_code", "tooth", "surface", "service_date",
+                                         NULL};
+    static const char *const own_fin[] = {"date", "amount_cents", "kind", "reference", NULL};
+    const char *const *own = strcmp(m->import_type, "appointments") == 0 ? own_appt
+                             : strcmp(m->import_type, "treatments") == 0 ? own_tx
+                                                                         : own_fin;
+    struct key_part parts[12];
+    size_t np = 0;
+    char num[32];
+    const char *pid;
+
+    *none = 0;
+    switch (key_state(m, K_EXTERNAL_ID)) {
+    case FIELD_OK:
+        snprintf(out->key, sizeof(out->key), "ext:%s", key_value(m, rec, K_EXTERNAL_ID));
+        return 0;
+    case FIELD_BAD:
+        return 0;
+    case FIELD_ABSENT:
+        break;
+    }
+    parts[np++] = (struct key_part){m->import_type, 0};
+    pid = m->pidx >= 0 && m->state[m->pidx] == FIELD_OK
+              ? json_string_value(json_object_get(rec, "patient_external_id"))
+              : NULL;
+    if (pid != NULL) {
+        parts[np++] = (struct key_part){"pid", 0};
+        parts[np++] = (struct key_part){pid, 0};
+    }
+    else if (key_state(m, K_LAST_NAME) == FIELD_OK && key_state(m, K_FIRST_NAME) == FIELD_OK &&
+             key_state(m, K_DATE_OF_BIRTH) == FIELD_OK) {
+        parts[np++] = (struct key_part){"name_dob", 0};
+        parts[np++] = (struct key_part){key_value(m, rec, K_LAST_NAME), 1};
+        parts[np++] = (struct key_part){key_value(m, rec, K_FIRST_NAME), 1};
+        parts[np++] = (struct key_part){key_value(m, rec, K_DATE_OF_BIRTH), 0};
+    }
+    else if (key_state(m, K_EMAIL) == FIELD_OK) {
+        parts[np++] = (struct key_part){"email", 0};
+        parts[np++] = (struct key_part){key_value(m, rec, K_EMAIL), 0};
+    }
+    else if (key_state(m, K_PHONE_MOBILE) == FIELD_OK) {
+        parts[np++] = (struct key_part){"phone", 0};
+        parts[np++] = (struct key_part){key_value(m, rec, K_PHONE_MOBILE), 0};
+    }
+    else if (key_state(m, K_LAST_NAME) == FIELD_OK && key_state(m, K_FIRST_NAME) == FIELD_OK) {
+        /* A ledger names the patient only: the weakest reference; the cloud
+         * decides whether it matches one patient. */
+        parts[np++] = (struct key_part){"name", 0};
+        parts[np++] = (struct key_part){key_value(m, rec, K_LAST_NAME), 1};
+        parts[np++] = (struct key_part){key_value(m, rec, K_FIRST_NAME), 1};
+    }
+    else {
+        *none = 1;
+        return 0;
+    }
+    for (const char *const *o = own; *o != NULL && np < 12; o++) {
+        json_t *v = json_object_get(rec, *o);
+
+        if (json_is_integer(v)) {
+            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+            parts[np++] = (struct key_part){num, 0};
+        }
+        else {
+            parts[np++] = (struct key_part){v != NULL ? json_string_value(v) : "", 0};
+        }
+    }
+    return hash_key(m, out->key, parts, np);
+}
+
 int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out)
 {
     json_t *rec = NULL;
@@ -479,6 +985,19 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
 
     memset(out, 0, sizeof(*out));
     out->valid = 1;
+    for (size_t i = 0; i < m->nrules; i++) {
+        if (rule_matches(m, &m->rules[i], row)) {
+            if (m->rules[i].r->kind == DS_RULE_SKIP) {
+                out->skipped = 1;
+                out->skip_reason = m->rules[i].r->reason;
+            }
+            else {
+                out->route = m->rules[i].r->target;
+            }
+            out->valid = 0;
+            return build_raw(m, row, &out->raw_json);
+        }
+    }
     rec = json_object();
     if (rec == NULL) {
         rc = DS_ENOMEM;
@@ -486,23 +1005,17 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     }
     for (size_t i = 0; i < m->nfields; i++) {
         struct map_field *f = &m->fields[i];
-        const char *in = "";
-        size_t len = 0;
+        json_t *jv;
 
         m->state[i] = FIELD_ABSENT;
-        if (f->col >= 0 && (size_t)f->col < row->nfields) {
-            in = row->fields[f->col];
-            len = row->lens[f->col];
-        }
-        ds_norm_trim(&in, &len);
-        if (len > 0 && !ds_norm_utf8_valid(in, len)) {
-            m->state[i] = FIELD_BAD;
-            set_invalid(out, f->name, "not valid UTF-8");
-            continue;
-        }
-        ds_buf_reset(&m->value);
         problem = "not acceptable";
-        got = f->fn(in, len, &m->value, &problem);
+        got = field_value(m, f, row, &problem);
+        if (got == DS_NORM_PRESENT) {
+            got = field_validate(f, m->value.data, &problem);
+            if (got == 0) {
+                got = DS_NORM_PRESENT;
+            }
+        }
         if (got == DS_EINVAL) {
             m->state[i] = FIELD_BAD;
             set_invalid(out, f->name, problem);
@@ -523,21 +1036,37 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
             set_invalid(out, f->name, "not a valid identifier (at most 64 printable characters)");
             continue;
         }
-        if (json_object_set_new(rec, f->name, json_stringn_nocheck(m->value.data, m->value.len)) !=
-            0) {
+        if (f->integer) {
+            char *end = NULL;
+            long long v = strtoll(m->value.data, &end, 10);
+
+            if (*end != '\0') {
+                m->state[i] = FIELD_BAD;
+                set_invalid(out, f->name, "not a whole number");
+                continue;
+            }
+            jv = json_integer(v);
+        }
+        else {
+            jv = json_stringn_nocheck(m->value.data, m->value.len);
+        }
+        if (json_object_set_new(rec, f->name, jv) != 0) {
             rc = DS_ENOMEM;
             goto out;
         }
         m->state[i] = FIELD_OK;
     }
-    rc = compute_key(m, rec, out, &none);
+    rc = m->patients ? compute_key(m, rec, out, &none) : compute_ref_key(m, rec, out, &none);
     if (rc != 0) {
         goto out;
     }
     if (none) {
         set_invalid(out, "record",
-                    "no match key (external_id, email, phone, or last_name + first_name + "
-                    "date_of_birth)");
+                    m->patients
+                        ? "no match key (external_id, email, phone, or last_name + "
+                          "first_name + date_of_birth)"
+                        : "no key: external_id or a patient reference (patient_external_id, "
+                          "e-mail, phone or patient name)");
     }
     rc = build_raw(m, row, &out->raw_json);
     if (rc != 0) {

@@ -9,6 +9,13 @@
  *   fingerprint sha256 of the canonical record serialized as compact JSON
  *               with sorted keys: equal records, equal fingerprints.
  *
+ * Keys of the other import types: "ext:<external_id>", else "h:" sha256 of
+ * the import type, the patient reference (patient_external_id, else last +
+ * first name + date of birth, else e-mail, else phone, else last + first
+ * name) and the record's own
+ * identity: appointments start_at; treatments procedure_code, tooth,
+ * surface, service_date; financial date, amount_cents, kind, reference.
+ *
  * Error messages name the field and the kind of problem, never the value.
  */
 #ifndef DS_MAP_MAP_H
@@ -16,6 +23,7 @@
 
 #include "agent/core/error.h"
 #include "agent/core/hash.h"
+#include "agent/map/normalize.h"
 #include "agent/read/read.h"
 #include "config/template.h"
 
@@ -33,6 +41,11 @@ struct ds_mapped {
                                         (sorted keys); NULL when invalid */
     char *raw_json;                  /* owned: {"<header>":"<value>",...} */
     char error[256];                 /* why invalid: "<field>: <problem>" */
+    char error_field[64];            /* the canonical field of error, or "record" */
+    int skipped;                     /* 1: a skip rule matched; see skip_reason */
+    const char *skip_reason;         /* borrow (the template): why, no patient data */
+    const char *route;               /* borrow: a route rule matched: the template id the
+                                        row belongs to (not mapped here), else NULL */
 };
 
 /* Binds a template to a file's header row: resolves each canonical field to
@@ -41,6 +54,15 @@ struct ds_mapped {
  * field has no column in the header. */
 int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct ds_mapper **out,
                struct ds_error *err);
+
+/* Sets the practice options the normalizers use (date order, phone region,
+ * time zone...). borrow: o->tz must outlive the mapper. The template's
+ * dialect date_order / decimal_comma win over o's when given. */
+void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o);
+
+/* The header column bound to field i of the template (-1: none). For
+ * preview's column -> field table. */
+long ds_map_field_column(const struct ds_mapper *m, size_t i);
 
 /* Maps one data row. An invalid row is not an error: it returns 0 with
  * out->valid = 0 and out->error set. Negative only for DS_ENOMEM and the like.

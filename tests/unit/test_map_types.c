@@ -1,0 +1,397 @@
+/*
+ * test_map_types.c — every built-in template on its synthetic sample
+ * (samples/pms, made by samples/generate-pms.sh): zero invalid rows, rows
+ * routed to the companion template map there, skip rules count their rows,
+ * each sample's header carries the columns its shape lists, every status
+ * code of the shape appears; and the wire records of appointments,
+ * treatments and financial (integers, UTC instants, keys).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent/map/map.h"
+#include "agent/map/tz.h"
+#include "agent/read/read.h"
+#include "config/template.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sample {
+    const char *file;          /* under samples/pms */
+    const char *template;      /* built-in template id */
+    long rows;                 /* data rows */
+    long skipped;              /* rows a skip rule takes */
+    long routed;               /* rows routed to the companion template */
+    const char *status_column; /* a column whose codes must all appear, or NULL */
+    const char *codes;         /* those codes, comma-separated */
+};
+
+static const struct sample samples[] = {
+    {"opendental-appointments-raw.csv", "opendental-appointments", 18, 6, 0, "AptStatus",
+     "0,1,2,3,4,5,6,7,8"},
+    {"opendental-appointments-human.csv", "opendental-appointments", 18, 6, 0, "AptStatus",
+     "None,Scheduled,Complete,UnschedList,ASAP,Broken,Planned,PtNote,PtNoteCompleted"},
+    {"opendental-procedures-raw.csv", "opendental-procedures", 16, 2, 0, "ProcStatus",
+     "1,2,3,4,5,6,7,8"},
+    {"opendental-payments.csv", "opendental-payments", 10, 0, 0, NULL, NULL},
+    {"opendental-patients-raw.csv", "opendental-patients", 14, 0, 0, "PatStatus", "0,1,2,3,4,5,6"},
+    {"dentrix-appointments.csv", "dentrix-appointments", 10, 0, 0, NULL, NULL},
+    {"dentrix-ledger.txt", "dentrix-ledger-treatments", 12, 0, 6, "Code", "Pay,Ins,Adj"},
+    {"generic-appointments.csv", "generic-appointments", 16, 0, 0, "status",
+     "scheduled,confirmed,completed,cancelled,no show,unscheduled,planned,tentative"},
+    {"generic-treatments.csv", "generic-treatments", 12, 0, 0, "status",
+     "planned,completed,existing,referred,declined,cancelled"},
+    {"generic-financial.csv", "generic-financial", 10, 0, 0, "kind",
+     "payment,refund,adjustment,charge"},
+};
+
+static long header_index(const struct ds_row *h, const char *name)
+{
+    for (size_t j = 0; j < h->nfields; j++) {
+        if (strcmp(h->fields[j], name) == 0) {
+            return (long)j;
+        }
+    }
+    return -1;
+}
+
+/* A recognition name or one of its aliases, compared like header names. */
+static int header_has(const struct ds_template *t, const struct ds_row *h, const char *name)
+{
+    const char *const *aliases = ds_template_header_aliases(t, name);
+    char a[128];
+    char b[128];
+
+    for (size_t j = 0; j < h->nfields; j++) {
+        ds_norm_header(h->fields[j], h->lens[j], a, sizeof(a));
+        ds_norm_header(name, strlen(name), b, sizeof(b));
+        if (strcmp(a, b) == 0) {
+            return 1;
+        }
+        for (const char *const *al = aliases; al != NULL && *al != NULL; al++) {
+            ds_norm_header(*al, strlen(*al), b, sizeof(b));
+            if (strcmp(a, b) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+static void check_sample(const struct sample *s, const struct ds_tz *tz)
+{
+    struct ds_template *t = NULL;
+    struct ds_template *companion = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_mapper *cm = NULL;
+    struct ds_reader *r = NULL;
+    struct ds_norm_opts o;
+    struct ds_error err;
+    struct ds_mapped out;
+    struct ds_row row;
+    char path[4096];
+    char seen[64][32];
+    size_t nseen = 0;
+    const char *src = getenv("DS_TEST_SRCDIR");
+    const struct ds_row *h;
+    long rows = 0;
+    long skipped = 0;
+    long routed = 0;
+    long scol = -1;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    o.tz = tz;
+    snprintf(path, sizeof(path), "%s/samples/pms/%s", src != NULL ? src : ".", s->file);
+    assert_int_equal(ds_template_find(NULL, s->template, &t, &err), 0);
+    rc = ds_read_open(path, NULL, &r, &err);
+    if (rc != 0) {
+        fail_msg("%s: %s", s->file, err.msg);
+    }
+    h = ds_read_header(r);
+    /* The header carries every column the template's shape lists. */
+    for (const char *const *c = ds_template_required_headers(t); *c != NULL; c++) {
+        if (!header_has(t, h, *c)) {
+            fail_msg("%s: no column %s", s->file, *c);
+        }
+    }
+    for (const char *const *c = ds_template_optional_headers(t); *c != NULL; c++) {
+        if (strncmp(s->template, "generic", 7) != 0 && header_index(h, *c) < 0) {
+            fail_msg("%s: no column %s", s->file, *c);
+        }
+    }
+    if (s->status_column != NULL) {
+        scol = header_index(h, s->status_column);
+        assert_true(scol >= 0);
+    }
+    rc = ds_map_new(t, h, &m, &err);
+    if (rc != 0) {
+        fail_msg("%s: %s: %s", s->file, err.field, err.msg);
+    }
+    ds_map_set_options(m, &o);
+    while ((rc = ds_read_next_row(r, &row, &err)) == 1) {
+        rows++;
+        if (scol >= 0 && (size_t)scol < row.nfields && nseen < 64) {
+            snprintf(seen[nseen++], sizeof(seen[0]), "%s", row.fields[scol]);
+        }
+        assert_int_equal(ds_map_row(m, &row, &out), 0);
+        if (out.route != NULL) {
+            routed++;
+            if (cm == NULL) {
+                assert_int_equal(ds_template_find(NULL, out.route, &companion, &err), 0);
+                assert_int_equal(ds_map_new(companion, h, &cm, &err), 0);
+                ds_map_set_options(cm, &o);
+            }
+            ds_mapped_close(&out);
+            assert_int_equal(ds_map_row(cm, &row, &out), 0);
+            assert_null(out.route);
+        }
+        if (out.skipped) {
+            skipped++;
+        }
+        else if (!out.valid) {
+            fail_msg("%s row %ld: %s", s->file, row.row, out.error);
+        }
+        else {
+            assert_true(out.key[0] != '\0');
+        }
+        ds_mapped_close(&out);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(rows, s->rows);
+    assert_int_equal(skipped, s->skipped);
+    assert_int_equal(routed, s->routed);
+    if (s->codes != NULL) {
+        char codes[256];
+        char *save = NULL;
+
+        snprintf(codes, sizeof(codes), "%s", s->codes);
+        for (char *c = strtok_r(codes, ",", &save); c != NULL; c = strtok_r(NULL, ",", &save)) {
+            int found = 0;
+
+            for (size_t i = 0; i < nseen && !found; i++) {
+                found = strcmp(seen[i], c) == 0;
+            }
+            if (!found) {
+                fail_msg("%s: status %s does not appear", s->file, c);
+            }
+        }
+    }
+    ds_map_free(&m);
+    ds_map_free(&cm);
+    ds_read_close(&r);
+    ds_template_free(&t);
+    ds_template_free(&companion);
+}
+
+static void test_every_sample_maps(void **state)
+{
+    struct ds_tz *tz = NULL;
+
+    (void)state;
+    assert_int_equal(ds_tz_load("America/Chicago", &tz, NULL), 0);
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        check_sample(&samples[i], tz);
+    }
+    ds_tz_free(&tz);
+}
+
+/* Maps one row of a small in-memory file with a built-in template. */
+static void map_one(const char *tid, const char *const *hdr, const char *const *vals, size_t n,
+                    const struct ds_norm_opts *o, struct ds_mapped *out)
+{
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_error err;
+    struct ds_row h;
+    struct ds_row r;
+    size_t hl[32];
+    size_t vl[32];
+
+    for (size_t i = 0; i < n; i++) {
+        hl[i] = strlen(hdr[i]);
+        vl[i] = strlen(vals[i]);
+    }
+    memset(&h, 0, sizeof(h));
+    memset(&r, 0, sizeof(r));
+    h.nfields = r.nfields = n;
+    h.fields = hdr;
+    h.lens = hl;
+    r.fields = vals;
+    r.lens = vl;
+    r.row = 1;
+    h.raw = r.raw = "";
+    assert_int_equal(ds_template_find(NULL, tid, &t, &err), 0);
+    assert_int_equal(ds_map_new(t, &h, &m, &err), 0);
+    ds_map_set_options(m, o);
+    assert_int_equal(ds_map_row(m, &r, out), 0);
+    ds_map_free(&m);
+    ds_template_free(&t);
+}
+
+static void test_wire_records(void **state)
+{
+    static const char *const ah[] = {"appointment_id", "patient_id", "start", "duration", "status"};
+    static const char *const av[] = {"A1", "1001", "2024-03-27 10:45", "45", "Kept"};
+    static const char *const dh[] = {
+        "appointment_id", "patient_id",   "patient_name", "appointment_date",
+        "start_hour",     "start_minute", "length"};
+    static const char *const dv[] = {"7", "1001", "OKAFOR, ROBERT", "03/10/2024", "2", "30", "60"};
+    static const char *const th[] = {"patient_id", "code",         "tooth", "surface",
+                                     "fee",        "service_date", "status"};
+    static const char *const tv[] = {"1001", "d2392", "#3", "dom", "$1,234.50", "3/27/2024", "C"};
+    static const char *const fh[] = {"patient_id", "date", "amount", "kind"};
+    static const char *const fv[] = {"1001", "2024-03-27", "(50.00)", ""};
+    struct ds_tz *tz = NULL;
+    struct ds_norm_opts o;
+    struct ds_mapped out;
+    struct ds_mapped again;
+
+    (void)state;
+    assert_int_equal(ds_tz_load("America/Chicago", &tz, NULL), 0);
+    memset(&o, 0, sizeof(o));
+    o.tz = tz;
+    map_one("generic-appointments", ah, av, 5, &o, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json,
+                        "{\"duration_minutes\":45,\"external_id\":\"A1\",\"patient_external_id\":"
+                        "\"1001\",\"start_at\":\"2024-03-27T15:45:00Z\",\"status\":\"completed\"}");
+    assert_string_equal(out.key, "ext:A1");
+    ds_mapped_close(&out);
+    /* Dentrix: date + hour + minute, in the spring-forward gap; Last, First. */
+    map_one("dentrix-appointments", dh, dv, 7, &o, &out);
+    assert_true(out.valid);
+    assert_non_null(strstr(out.record_json, "\"start_at\":\"2024-03-10T08:30:00Z\""));
+    assert_non_null(strstr(out.record_json, "\"patient_last_name\":\"Okafor\""));
+    assert_non_null(strstr(out.record_json, "\"patient_first_name\":\"Robert\""));
+    assert_non_null(strstr(out.record_json, "\"duration_minutes\":60"));
+    ds_mapped_close(&out);
+    map_one("generic-treatments", th, tv, 7, &o, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json,
+                        "{\"fee_cents\":123450,\"patient_external_id\":\"1001\",\"procedure_code\":"
+                        "\"D2392\",\"service_date\":\"2024-03-27\",\"status\":\"completed\","
+                        "\"surface\":\"MOD\",\"tooth\":\"3\"}");
+    assert_true(strncmp(out.key, "h:", 2) == 0);
+    map_one("generic-treatments", th, tv, 7, &o, &again);
+    assert_string_equal(out.key, again.key);
+    assert_string_equal(out.fingerprint, again.fingerprint);
+    ds_mapped_close(&again);
+    ds_mapped_close(&out);
+    map_one("generic-financial", fh, fv, 4, &o, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json,
+                        "{\"amount_cents\":-5000,\"date\":\"2024-03-27\",\"kind\":\"payment\","
+                        "\"patient_external_id\":\"1001\"}");
+    ds_mapped_close(&out);
+    ds_tz_free(&tz);
+}
+
+static void test_unknown_status_is_an_error(void **state)
+{
+    static const char *const ah[] = {"appointment_id", "patient_id", "start", "status"};
+    static const char *const av[] = {"A1", "1001", "2024-03-27 10:45", "Lunch break"};
+    struct ds_mapped out;
+
+    (void)state;
+    map_one("generic-appointments", ah, av, 4, NULL, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error, "status: unknown value");
+    assert_string_equal(out.error_field, "status");
+    assert_null(strstr(out.error, "Lunch"));
+    ds_mapped_close(&out);
+}
+
+/* The worked example of docs/templates.md gives the record it shows. */
+static void test_docs_worked_example(void **state)
+{
+    static const char tpl[] =
+        "{\"id\": \"acme-visits\", \"import_type\": \"appointments\","
+        " \"recognition\": {\"required\": [\"Visit No\", \"When\", \"Time\"],"
+        " \"optional\": [\"Patient\", \"Mins\", \"State\", \"Chair\"]},"
+        " \"dialect\": {\"delimiter\": \";\", \"date_order\": \"DMY\"},"
+        " \"rules\": [{\"skip\": true, \"columns\": [\"State\"], \"values\": [\"Notiz\"],"
+        " \"reason\": \"a note, not a visit\"}],"
+        " \"fields\": {\"external_id\": {\"columns\": [\"Visit No\"], \"required\": true},"
+        " \"patient_last_name\": {\"columns\": [\"Patient\"], \"transform\": \"name\","
+        " \"split\": \"last_first\", \"part\": \"last\"},"
+        " \"patient_first_name\": {\"columns\": [\"Patient\"], \"transform\": \"name\","
+        " \"split\": \"last_first\", \"part\": \"first\"},"
+        " \"start_at\": {\"date\": [\"When\"], \"time\": [\"Time\"], \"required\": true},"
+        " \"duration_minutes\": {\"columns\": [\"Mins\"], \"transform\": \"duration\"},"
+        " \"status\": {\"columns\": [\"State\"], \"transform\": \"appointment_status\","
+        " \"map\": {\"Erledigt\": \"completed\", \"Geplant\": \"scheduled\"}},"
+        " \"operatory\": {\"columns\": [\"Chair\"]}}}";
+    static const char *const hdr[] = {"Visit No", "Patient", "When", "Time",
+                                      "Mins",     "State",   "Chair"};
+    static const char *const val[] = {"V-17", "Okafor, Robert", "27.03.2024", "10:45",
+                                      "45",   "Erledigt",       "2"};
+    static const char *const note[] = {"V-18", "", "27.03.2024", "12:00", "", "Notiz", ""};
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_tz *tz = NULL;
+    struct ds_norm_opts o;
+    struct ds_mapped out;
+    struct ds_error err;
+    struct ds_row h;
+    struct ds_row r;
+    size_t hl[7];
+    size_t vl[7];
+
+    (void)state;
+    assert_int_equal(ds_template_parse(tpl, strlen(tpl), "docs", &t, &err), 0);
+    assert_int_equal(ds_tz_load("Europe/Berlin", &tz, NULL), 0);
+    memset(&o, 0, sizeof(o));
+    o.tz = tz;
+    memset(&h, 0, sizeof(h));
+    memset(&r, 0, sizeof(r));
+    for (size_t i = 0; i < 7; i++) {
+        hl[i] = strlen(hdr[i]);
+        vl[i] = strlen(val[i]);
+    }
+    h.nfields = r.nfields = 7;
+    h.fields = hdr;
+    h.lens = hl;
+    r.fields = val;
+    r.lens = vl;
+    h.raw = r.raw = "";
+    assert_int_equal(ds_map_new(t, &h, &m, &err), 0);
+    ds_map_set_options(m, &o);
+    assert_int_equal(ds_map_row(m, &r, &out), 0);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json,
+                        "{\"duration_minutes\":45,\"external_id\":\"V-17\",\"operatory\":\"2\","
+                        "\"patient_first_name\":\"Robert\",\"patient_last_name\":\"Okafor\","
+                        "\"start_at\":\"2024-03-27T09:45:00Z\",\"status\":\"completed\"}");
+    assert_string_equal(out.key, "ext:V-17");
+    ds_mapped_close(&out);
+    for (size_t i = 0; i < 7; i++) {
+        vl[i] = strlen(note[i]);
+    }
+    r.fields = note;
+    assert_int_equal(ds_map_row(m, &r, &out), 0);
+    assert_true(out.skipped);
+    assert_string_equal(out.skip_reason, "a note, not a visit");
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    ds_template_free(&t);
+    ds_tz_free(&tz);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_sample_maps),
+        cmocka_unit_test(test_wire_records),
+        cmocka_unit_test(test_unknown_status_is_an_error),
+        cmocka_unit_test(test_docs_worked_example),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
