@@ -13,6 +13,7 @@
  */
 #include "agent/daemon.h"
 
+#include "agent/control.h"
 #include "agent/dispose.h"
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
@@ -41,6 +42,8 @@ struct ds_agent {
     struct ds_uploader *up;      /* owned */
     uv_signal_t sigint, sigterm; /* stop requests */
     uv_signal_t sighup;          /* reload request */
+    uv_timer_t queue_poll;       /* looks for files the queue holds `detected` */
+    struct ds_control *control;  /* the control socket; owned */
     int reload;                  /* stopping to start again with a new config */
     uv_work_t work;              /* the ingest in progress */
     struct pending *current;     /* its task; NULL when idle */
@@ -146,6 +149,9 @@ static int on_detected(void *ctx, const struct ds_file_info *f)
                     (long long)f->id, f->folder);
         return 0;
     }
+    if (in_hand(a, f->folder, f->path)) {
+        return 0;
+    }
     if (stat(f->path, &sb) != 0) {
         ds_log_warn("file %lld: %s is gone; left as it is", (long long)f->id, f->path);
         return 0;
@@ -195,6 +201,53 @@ static void report(const struct ds_ingest_task *t)
 }
 
 static void shutdown_if_idle(struct ds_agent *a);
+
+/* Files the queue holds `detected` — left by an earlier run, or put back by
+ * an admin's retry — are taken up. */
+static void take_detected(struct ds_agent *a)
+{
+    if (a->stopping) {
+        return;
+    }
+    if (ds_store_files_detected(a->store, on_detected, a) < 0) {
+        ds_log_error("cannot read the queue's pending files; trying again later");
+    }
+    start_next_ingest(a);
+}
+
+static void on_queue_poll(uv_timer_t *t)
+{
+    take_detected(t->data);
+}
+
+static void control_sync_now(void *ctx)
+{
+    struct ds_agent *a = ctx;
+
+    if (a->stopping) {
+        return;
+    }
+    ds_watch_rescan(a->watch);
+    take_detected(a);
+    ds_upload_sync_now(a->up);
+}
+
+static void control_status(void *ctx, char *buf, size_t size)
+{
+    struct ds_agent *a = ctx;
+    size_t queued = 0;
+    int n;
+
+    for (const struct pending *p = a->queue; p != NULL; p = p->next) {
+        queued++;
+    }
+    n = snprintf(buf, size, "\"pid\":%ld,\"stopping\":%s,\"ingest_busy\":%s,\"ingest_queued\":%zu,",
+                 (long)getpid(), a->stopping ? "true" : "false",
+                 a->current != NULL ? "true" : "false", queued);
+    if (n > 0 && (size_t)n < size && a->up != NULL) {
+        ds_upload_status_json(a->up, buf + n, size - (size_t)n);
+    }
+}
 
 static void ingest_done(uv_work_t *w, int status)
 {
@@ -248,6 +301,10 @@ static void shutdown_if_idle(struct ds_agent *a)
         free(p);
     }
     ds_upload_free(&a->up);
+    ds_control_free(&a->control);
+    if (!uv_is_closing((uv_handle_t *)&a->queue_poll)) {
+        uv_close((uv_handle_t *)&a->queue_poll, NULL);
+    }
     if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
         uv_close((uv_handle_t *)&a->sigint, NULL);
         uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -340,6 +397,8 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
 {
     struct ds_agent *a = NULL;
     char queue[4096];
+    struct ds_control_ops ops;
+    uint64_t poll_ms;
     int restaged = 0;
     int requeued = 0;
     int loop_open = 0;
@@ -396,6 +455,17 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
         ds_error_set(err, rc, "cannot read the queue's pending files");
         goto out;
     }
+    uv_timer_init(&a->loop, &a->queue_poll);
+    a->queue_poll.data = a;
+    poll_ms = (uint64_t)(cfg->rescan_seconds * 1000.0);
+    uv_timer_start(&a->queue_poll, on_queue_poll, poll_ms, poll_ms > 0 ? poll_ms : 1000);
+    ops.sync_now = control_sync_now;
+    ops.status = control_status;
+    ops.ctx = a;
+    rc = ds_control_new(&a->loop, cfg, &ops, &a->control, err);
+    if (rc != 0) {
+        goto out;
+    }
     rc = ds_watch_new(&a->loop, cfg, on_known, on_settled, a, &a->watch, err);
     if (rc != 0) {
         goto out;
@@ -413,9 +483,13 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     }
 out:
     if (loop_open) {
-        if (rc != 0) {
+        if (rc != 0 && rc != DS_ERELOAD) {
             ds_watch_free(&a->watch);
             ds_upload_free(&a->up);
+            ds_control_free(&a->control);
+            if (a->queue_poll.loop != NULL && !uv_is_closing((uv_handle_t *)&a->queue_poll)) {
+                uv_close((uv_handle_t *)&a->queue_poll, NULL);
+            }
             if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
                 uv_close((uv_handle_t *)&a->sigint, NULL);
                 uv_close((uv_handle_t *)&a->sigterm, NULL);

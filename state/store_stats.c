@@ -97,3 +97,23 @@ int ds_store_file_of_job(struct ds_store *st, const char *job_id, ds_store_file_
                      "(SELECT file_id FROM jobs WHERE id = ?1)",
                      job_id, cb, ctx);
 }
+
+int ds_store_batches_wake(struct ds_store *st, int *woken)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc = 0;
+
+    src = sqlite3_prepare_v2(st->db,
+                             "UPDATE batches SET next_attempt_at = 0 WHERE state = 'retry_wait'",
+                             -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        return ds__store_fail(st, src, "wake batches");
+    }
+    rc = ds__store_run(st, s, "wake batches");
+    if (rc == 0 && woken != NULL) {
+        *woken = sqlite3_changes(st->db);
+    }
+    sqlite3_finalize(s);
+    return rc;
+}

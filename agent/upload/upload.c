@@ -919,6 +919,53 @@ fail:
     return rc;
 }
 
+void ds_upload_sync_now(struct ds_uploader *up)
+{
+    int woken = 0;
+
+    up->pause_until = 0;
+    up->fail_streak = 0;
+    for (size_t i = 0; i < up->cfg->npractices; i++) {
+        up->practices[i].probe_at = 0;
+    }
+    for (struct op *op = up->ops; op != NULL; op = op->next) {
+        if (!op->busy && isfinite(op->next_at)) {
+            op->next_at = 0;
+        }
+    }
+    ds_store_batches_wake(up->store, &woken);
+    ds_log_info("sync now: %d batch(es) waiting for a retry are due", woken);
+    ds_upload_kick(up);
+}
+
+void ds_upload_status_json(const struct ds_uploader *up, char *buf, size_t size)
+{
+    json_t *doc = json_object();
+    json_t *list = json_array();
+    char *text = NULL;
+    size_t len;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < up->cfg->npractices && list != NULL; i++) {
+        json_array_append_new(list, json_pack("{s:s, s:b, s:s}", "name", up->cfg->practices[i].name,
+                                              "paused", up->practices[i].paused, "code",
+                                              up->practices[i].code));
+    }
+    json_object_set_new(doc, "in_flight", json_integer((json_int_t)up->in_flight));
+    json_object_set_new(doc, "retries", json_integer((json_int_t)up->retries));
+    json_object_set_new(doc, "failing", json_integer(up->fail_streak));
+    json_object_set_new(doc, "last_error", json_string(up->last_error));
+    json_object_set_new(doc, "practices", list);
+    text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    len = text != NULL ? strlen(text) : 0;
+    if (len >= 2 && len - 2 < size) {
+        memcpy(buf, text + 1, len - 2); /* the members, without the braces */
+        buf[len - 2] = '\0';
+    }
+    free(text);
+    json_decref(doc);
+}
+
 size_t ds_upload_in_flight(const struct ds_uploader *up)
 {
     return up->in_flight;

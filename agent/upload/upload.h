@@ -54,6 +54,14 @@ int ds_upload_practice_paused(const struct ds_uploader *up, const char *practice
  * the next retry. Cheap to call often: after ingest, on a timer, on demand. */
 void ds_upload_kick(struct ds_uploader *up);
 
+/* Ends every backoff and pause now: the batches waiting for a retry become
+ * due, paused practices are probed, and the queue is looked at again. */
+void ds_upload_sync_now(struct ds_uploader *up);
+
+/* Appends the uploader's state as JSON members (no braces) to buf: requests
+ * in flight, retries, and each practice with whether it is paused. */
+void ds_upload_status_json(const struct ds_uploader *up, char *buf, size_t size);
+
 /* Requests in flight. */
 size_t ds_upload_in_flight(const struct ds_uploader *up);
 

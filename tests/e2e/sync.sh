@@ -192,6 +192,12 @@ check "nothing of the paused practice reached the cloud" \
     test "$(pq "SELECT count(*) FROM import_jobs WHERE practice_id = '$b_id'")" = 0
 check "the paused practice's job waits in the queue" \
     test "$(queue_sql "SELECT state FROM jobs WHERE filename = 'b.csv'")" = uploading
+control() { # control COMMAND: the running agent's one-line answer
+    python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode()+b"\n"); print(s.makefile().readline().strip())' \
+        "$work/state/control.sock" "$1"
+}
+check "the running agent reports the pause through its control socket" \
+    sh -c "echo '$(control status)' | grep -q '\"name\":\"b\",\"paused\":true'"
 check "the pause is in the audit trail" \
     test "$(queue_sql "SELECT count(*) > 0 FROM events WHERE kind = 'practice_paused'")" = 1
 
@@ -225,6 +231,9 @@ wait_until 30 batches_at_least 3
 port=$CLOUD_PORT
 cloud_stop >/dev/null 2>&1
 at_outage=$(pq "$batches")
+check "dentsync sync-now reaches the running agent" \
+    "$agent" sync-now -c "$work/dentsync.conf"
+check "which ends its backoff and says so" wait_until 5 grep -q 'sync now: ' "$work/agent.log"
 check "the outage began mid-upload ($at_outage of 150 batches)" test "$at_outage" -gt 0 -a "$at_outage" -lt 150
 sleep 30
 check "the cloud comes back after 30 s" cloud_start "$BUILD" "$port"
@@ -254,6 +263,10 @@ status=0
 wait "$agent_pid" || status=$?
 agent_pid=
 check "the agent stops cleanly on SIGTERM (exit 0)" test "$status" -eq 0
+"$agent" sync-now -c "$work/dentsync.conf" 2>"$work/sync-now.err"
+check "sync-now without a running agent fails and says why" \
+    test $? -eq 1 -a -n "$(grep 'not running' "$work/sync-now.err")"
+check "the control socket is gone with the agent" test ! -e "$work/state/control.sock"
 
 # --- a read-only export folder, the agent as an unprivileged user ----------------------------
 # Root reads and writes everything; the practice PC's service user does not.

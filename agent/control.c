@@ -1,0 +1,264 @@
+/*
+ * control.c — the control socket (see control.h).
+ *
+ * Server side on the loop: a uv_pipe_t listening, one small struct per
+ * connection reading at most one line (MAX_REQUEST bytes), answering and
+ * closing. Client side: plain blocking sockets with poll(2) timeouts, for
+ * the short-lived CLI.
+ */
+#include "agent/control.h"
+
+#include "agent/core/buf.h"
+#include "agent/core/log.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define MAX_REQUEST 256
+#define MAX_ANSWER 4096
+
+struct ds_control {
+    uv_loop_t *loop;           /* borrow */
+    uv_pipe_t server;          /* listening */
+    struct ds_control_ops ops; /* the owner's */
+    char path[108];            /* the socket file */
+    int open_handles;          /* server + connections not yet closed */
+    int closing;               /* ds_control_free was called */
+};
+
+struct conn {
+    uv_pipe_t pipe;          /* the client */
+    struct ds_control *c;    /* owner */
+    char req[MAX_REQUEST];   /* the line so far */
+    size_t len;              /* its length */
+    char answer[MAX_ANSWER]; /* kept alive until the write completes */
+    uv_write_t write;        /* the answer's write */
+    int answered;            /* an answer is on its way */
+};
+
+static void maybe_free(struct ds_control *c)
+{
+    if (c->closing && c->open_handles == 0) {
+        free(c);
+    }
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct conn *k = h->data;
+    struct ds_control *c = k->c;
+
+    free(k);
+    c->open_handles--;
+    maybe_free(c);
+}
+
+static void conn_close(struct conn *k)
+{
+    if (!uv_is_closing((uv_handle_t *)&k->pipe)) {
+        uv_close((uv_handle_t *)&k->pipe, on_conn_closed);
+    }
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct conn *k = w->data;
+
+    (void)status;
+    conn_close(k);
+}
+
+static void answer(struct conn *k)
+{
+    struct ds_control *c = k->c;
+    uv_buf_t b;
+    size_t n;
+
+    k->req[strcspn(k->req, "\r\n")] = '\0';
+    if (strcmp(k->req, "sync-now") == 0) {
+        ds_log_info("control: sync-now");
+        c->ops.sync_now(c->ops.ctx);
+        snprintf(k->answer, sizeof(k->answer), "{\"ok\":true}\n");
+    }
+    else if (strcmp(k->req, "status") == 0) {
+        n = (size_t)snprintf(k->answer, sizeof(k->answer), "{\"ok\":true,");
+        c->ops.status(c->ops.ctx, k->answer + n, sizeof(k->answer) - n - 3);
+        n = strlen(k->answer);
+        snprintf(k->answer + n, sizeof(k->answer) - n, "}\n");
+    }
+    else {
+        snprintf(k->answer, sizeof(k->answer), "{\"ok\":false,\"error\":\"unknown command\"}\n");
+    }
+    k->answered = 1;
+    b = uv_buf_init(k->answer, (unsigned int)strlen(k->answer));
+    k->write.data = k;
+    if (uv_write(&k->write, (uv_stream_t *)&k->pipe, &b, 1, on_written) != 0) {
+        conn_close(k);
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct conn *k = h->data;
+
+    (void)suggested;
+    *buf = uv_buf_init(k->req + k->len, (unsigned int)(sizeof(k->req) - 1 - k->len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct conn *k = s->data;
+
+    (void)buf;
+    if (n < 0) {
+        if (!k->answered) {
+            conn_close(k);
+        }
+        return;
+    }
+    k->len += (size_t)n;
+    k->req[k->len] = '\0';
+    if (strchr(k->req, '\n') != NULL || k->len >= sizeof(k->req) - 1) {
+        uv_read_stop(s);
+        answer(k);
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct ds_control *c = server->data;
+    struct conn *k;
+
+    if (status < 0 || c->closing) {
+        return;
+    }
+    k = calloc(1, sizeof(*k));
+    if (k == NULL) {
+        return;
+    }
+    k->c = c;
+    uv_pipe_init(c->loop, &k->pipe, 0);
+    k->pipe.data = k;
+    c->open_handles++;
+    if (uv_accept(server, (uv_stream_t *)&k->pipe) != 0 ||
+        uv_read_start((uv_stream_t *)&k->pipe, on_alloc, on_read) != 0) {
+        conn_close(k);
+    }
+}
+
+static void on_server_closed(uv_handle_t *h)
+{
+    struct ds_control *c = h->data;
+
+    c->open_handles--;
+    maybe_free(c);
+}
+
+int ds_control_new(uv_loop_t *loop, const struct ds_config *cfg, const struct ds_control_ops *ops,
+                   struct ds_control **out, struct ds_error *err)
+{
+    struct ds_control *c = calloc(1, sizeof(*c));
+    int n;
+    int rc;
+
+    *out = NULL;
+    if (c == NULL) {
+        return ds_error_set(err, DS_ENOMEM, "out of memory");
+    }
+    c->loop = loop;
+    c->ops = *ops;
+    n = snprintf(c->path, sizeof(c->path), "%s/%s", cfg->state_dir, DS_CONTROL_SOCKET);
+    if (n < 0 || (size_t)n >= sizeof(c->path)) {
+        free(c);
+        return ds_error_set(err, DS_ETOOBIG, "state_dir is too long for a control socket");
+    }
+    unlink(c->path); /* a stale socket of a previous run */
+    uv_pipe_init(loop, &c->server, 0);
+    c->server.data = c;
+    c->open_handles = 1;
+    rc = uv_pipe_bind(&c->server, c->path);
+    if (rc == 0) {
+        chmod(c->path, 0660);
+        rc = uv_listen((uv_stream_t *)&c->server, 8, on_connection);
+    }
+    if (rc != 0) {
+        ds_error_set(err, DS_EIO, "cannot listen on %s: %s", c->path, uv_strerror(rc));
+        c->closing = 1;
+        uv_close((uv_handle_t *)&c->server, on_server_closed);
+        return DS_EIO;
+    }
+    *out = c;
+    return 0;
+}
+
+void ds_control_free(struct ds_control **cp)
+{
+    struct ds_control *c;
+
+    if (cp == NULL || *cp == NULL) {
+        return;
+    }
+    c = *cp;
+    *cp = NULL;
+    c->closing = 1;
+    unlink(c->path);
+    uv_close((uv_handle_t *)&c->server, on_server_closed);
+}
+
+int ds_control_request(const char *state_dir, const char *command, char *answer_buf, size_t size,
+                       int timeout_ms)
+{
+    struct sockaddr_un sa;
+    struct pollfd pfd;
+    size_t len = 0;
+    ssize_t n;
+    int fd = -1;
+    int rc = 0;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", state_dir, DS_CONTROL_SOCKET);
+    if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || size == 0) {
+        return DS_ETOOBIG;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return DS_EIO;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        rc = errno == ENOENT || errno == ECONNREFUSED ? DS_ENOTFOUND : DS_EIO;
+        goto out;
+    }
+    if (write(fd, command, strlen(command)) < 0 || write(fd, "\n", 1) != 1) {
+        rc = DS_EIO;
+        goto out;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    while (len < size - 1) {
+        if (poll(&pfd, 1, timeout_ms) <= 0) {
+            rc = DS_EIO;
+            goto out;
+        }
+        n = read(fd, answer_buf + len, size - 1 - len);
+        if (n < 0) {
+            rc = DS_EIO;
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    answer_buf[len] = '\0';
+    answer_buf[strcspn(answer_buf, "\n")] = '\0';
+out:
+    close(fd);
+    return rc;
+}

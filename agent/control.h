@@ -1,0 +1,58 @@
+/*
+ * control.h — the running agent's control socket, and the client the CLI
+ * uses to talk to it.
+ *
+ * The agent listens on state_dir/control.sock (a unix stream socket, mode
+ * 0660: the service user and the dentsync group). A client sends one line,
+ * a command, and reads one line back, a JSON object, then the agent closes
+ * the connection:
+ *
+ *   sync-now   rescan every folder, take up files waiting in the queue
+ *              (`detected` again after a retry), and end every backoff and
+ *              pause now                       -> {"ok":true}
+ *   status     what only the running agent knows: requests in flight,
+ *              retries, practices paused, ingest busy and queued
+ *                                              -> {"ok":true, ...}
+ *
+ * Anything else answers {"ok":false,"error":"unknown command"}. The answers
+ * carry counts, codes and names from the config: never patient data.
+ */
+#ifndef DS_CONTROL_H
+#define DS_CONTROL_H
+
+#include "agent/core/error.h"
+#include "config/config.h"
+
+#include <stddef.h>
+#include <uv.h>
+
+#define DS_CONTROL_SOCKET "control.sock"
+
+/* What the control server asks of its owner. */
+struct ds_control_ops {
+    void (*sync_now)(void *ctx);
+    /* Appends the status members (without braces) as JSON to buf (size
+     * bytes, NUL-terminated). */
+    void (*status)(void *ctx, char *buf, size_t size);
+    void *ctx;
+};
+
+struct ds_control; /* opaque */
+
+/* Listens on the socket in cfg->state_dir (replacing a stale one). new:
+ * free with ds_control_free. */
+int ds_control_new(uv_loop_t *loop, const struct ds_config *cfg, const struct ds_control_ops *ops,
+                   struct ds_control **out, struct ds_error *err);
+
+/* Closes the socket and its connections (run the loop afterwards);
+ * removes the socket file. NULL-safe. */
+void ds_control_free(struct ds_control **c);
+
+/* The client: sends command to the agent running with state_dir and
+ * writes its one-line answer into answer. DS_ENOTFOUND when no agent
+ * listens (not running), DS_EIO on other failures. Waits at most
+ * timeout_ms. */
+int ds_control_request(const char *state_dir, const char *command, char *answer, size_t size,
+                       int timeout_ms);
+
+#endif
