@@ -26,8 +26,6 @@ static const struct command commands[] = {
     {"check-config", ds_cmd_check_config, "check the configuration, report every error", ""},
     {"read", ds_cmd_read, "show how an export file is read: dialect and rows",
      "FILE [--json] [--all]"},
-    {"retry", ds_cmd_retry, "put a held file or a job's rejected batches back in line",
-     "JOB|FILE|--rejected"},
     {"sync-now", ds_cmd_sync_now, "rescan every folder and retry everything now", ""},
     {NULL, NULL, NULL, NULL},
 };
