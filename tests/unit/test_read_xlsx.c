@@ -1,0 +1,360 @@
+/*
+ * test_read_xlsx.c — the XLSX reader on workbooks written by a real writer
+ * (libxlsxwriter, as Excel-like software writes them): shared and inline
+ * strings, numbers, booleans, dates, times and date-times by their number
+ * format in both date systems, gaps, the sheet hint; and on hostile
+ * archives: not a zip, truncated, a zip bomb, an encrypted entry, a
+ * document type declaration.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent/read/read.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xlsxwriter.h>
+#include <zip.h>
+
+struct tmp {
+    char path[64];
+};
+
+static void tmp_name(struct tmp *t)
+{
+    int fd;
+
+    snprintf(t->path, sizeof(t->path), "/tmp/ds-test-xlsx-XXXXXX");
+    fd = mkstemp(t->path);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+/* Writes the fixture workbook: sheet "Patients" (the first) and "Other".
+ * constant_memory makes libxlsxwriter write inline strings. */
+static void make_workbook(const char *path, int inline_strings)
+{
+    lxw_workbook_options opt = {.constant_memory = (uint8_t)inline_strings, .tmpdir = NULL};
+    lxw_workbook *wb = workbook_new_opt(path, &opt);
+    lxw_worksheet *ws;
+    lxw_format *date;
+    lxw_format *dt;
+    lxw_format *tm;
+    lxw_format *money;
+    lxw_format *builtin;
+    lxw_datetime d1 = {2024, 3, 27, 0, 0, 0};
+    lxw_datetime d2 = {1931, 7, 4, 15, 45, 30};
+    lxw_datetime t1 = {0, 0, 0, 9, 30, 0};
+
+    assert_non_null(wb);
+    ws = workbook_add_worksheet(wb, "Patients");
+    date = workbook_add_format(wb);
+    format_set_num_format(date, "yyyy\\-mm\\-dd");
+    dt = workbook_add_format(wb);
+    format_set_num_format(dt, "dd/mm/yyyy hh:mm");
+    tm = workbook_add_format(wb);
+    format_set_num_format(tm, "h:mm AM/PM");
+    money = workbook_add_format(wb);
+    format_set_num_format(money, "\"$\"#,##0.00;[Red]-\"$\"#,##0.00");
+    builtin = workbook_add_format(wb);
+    format_set_num_format_index(builtin, 14);
+    worksheet_write_string(ws, 0, 0, "Patient ID", NULL);
+    worksheet_write_string(ws, 0, 1, "Name", NULL);
+    worksheet_write_string(ws, 0, 2, "DOB", NULL);
+    worksheet_write_string(ws, 0, 3, "Seen", NULL);
+    worksheet_write_string(ws, 0, 4, "At", NULL);
+    worksheet_write_string(ws, 0, 5, "Balance", NULL);
+    worksheet_write_string(ws, 0, 6, "Active", NULL);
+    worksheet_write_string(ws, 0, 7, "Visit", NULL);
+    worksheet_write_number(ws, 1, 0, 1001, NULL);
+    worksheet_write_string(ws, 1, 1, "Zo\xc3\xab \"Z\" <&>", NULL);
+    worksheet_write_datetime(ws, 1, 2, &d1, date);
+    worksheet_write_datetime(ws, 1, 3, &d2, dt);
+    worksheet_write_datetime(ws, 1, 4, &t1, tm);
+    worksheet_write_number(ws, 1, 5, -12.5, money);
+    worksheet_write_boolean(ws, 1, 6, 1, NULL);
+    worksheet_write_datetime(ws, 1, 7, &d1, builtin);
+    /* Row 3 is empty; row 4 has a gap and stops early. */
+    worksheet_write_number(ws, 3, 0, 1002, NULL);
+    worksheet_write_string(ws, 3, 2, "", NULL);
+    worksheet_write_string(ws, 3, 3, "line\nbreak", NULL);
+    worksheet_write_boolean(ws, 3, 6, 0, NULL);
+    ws = workbook_add_worksheet(wb, "Other");
+    worksheet_write_string(ws, 1, 1, "K", NULL);
+    worksheet_write_string(ws, 2, 1, "v", NULL);
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+}
+
+static void check_fixture(const char *path)
+{
+    static const char *const h[] = {"Patient ID", "Name",    "DOB",    "Seen",
+                                    "At",         "Balance", "Active", "Visit"};
+    static const char *const r1[] = {"1001",       "Zo\xc3\xab \"Z\" <&>",
+                                     "2024-03-27", "1931-07-04T15:45:30",
+                                     "09:30:00",   "-12.5",
+                                     "TRUE",       "2024-03-27"};
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+
+    assert_int_equal(ds_read_open(path, NULL, &r, &err), 0);
+    assert_string_equal(ds_read_dialect(r)->format, "xlsx");
+    assert_string_equal(ds_read_dialect(r)->sheet, "Patients");
+    assert_int_equal(ds_read_header(r)->nfields, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_string_equal(ds_read_header(r)->fields[i], h[i]);
+    }
+    assert_int_equal(ds_read_header(r)->line, 1);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.row, 1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.nfields, 8);
+    for (size_t i = 0; i < 8; i++) {
+        assert_string_equal(row.fields[i], r1[i]);
+        assert_int_equal(row.lens[i], strlen(r1[i]));
+    }
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 4);
+    assert_int_equal(row.nfields, 7);
+    assert_string_equal(row.fields[0], "1002");
+    assert_string_equal(row.fields[1], "");
+    assert_string_equal(row.fields[2], "");
+    assert_string_equal(row.fields[3], "line\nbreak");
+    assert_string_equal(row.fields[6], "FALSE");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->ragged_rows, 1);
+    ds_read_close(&r);
+}
+
+static void test_shared_strings(void **state)
+{
+    struct tmp t;
+
+    (void)state;
+    tmp_name(&t);
+    make_workbook(t.path, 0);
+    check_fixture(t.path);
+    unlink(t.path);
+}
+
+static void test_inline_strings(void **state)
+{
+    struct tmp t;
+
+    (void)state;
+    tmp_name(&t);
+    make_workbook(t.path, 1);
+    check_fixture(t.path);
+    unlink(t.path);
+}
+
+static void test_sheet_hint(void **state)
+{
+    struct ds_read_hints other = {.sheet = "Other"};
+    struct ds_read_hints none = {.sheet = "Missing"};
+    struct ds_read_hints line = {.header_line = 3};
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+
+    (void)state;
+    tmp_name(&t);
+    make_workbook(t.path, 0);
+    assert_int_equal(ds_read_open(t.path, &other, &r, &err), 0);
+    assert_string_equal(ds_read_dialect(r)->sheet, "Other");
+    assert_int_equal(ds_read_header(r)->nfields, 2);
+    assert_string_equal(ds_read_header(r)->fields[1], "K");
+    assert_int_equal(ds_read_header(r)->line, 2);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[1], "v");
+    ds_read_close(&r);
+    assert_int_equal(ds_read_open(t.path, &none, &r, &err), DS_ENOTFOUND);
+    assert_string_equal(err.field, "sheet");
+    assert_int_equal(ds_read_open(t.path, &line, &r, &err), DS_EPARSE);
+    assert_string_equal(err.field, "header_line");
+    unlink(t.path);
+}
+
+/* Reads entry name of the archive into a new string. */
+static char *zip_read_all(zip_t *za, const char *name)
+{
+    zip_stat_t st;
+    zip_file_t *zf;
+    char *s;
+
+    assert_int_equal(zip_stat(za, name, 0, &st), 0);
+    s = calloc(1, st.size + 1);
+    assert_non_null(s);
+    zf = zip_fopen(za, name, 0);
+    assert_non_null(zf);
+    assert_int_equal(zip_fread(zf, s, st.size), (zip_int64_t)st.size);
+    zip_fclose(zf);
+    return s;
+}
+
+/* Replaces entry name of the archive at path with text. */
+static void zip_put(const char *path, const char *name, const char *text, size_t len)
+{
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_CREATE, &zerr);
+    zip_source_t *src;
+
+    assert_non_null(za);
+    src = zip_source_buffer(za, text, len, 0);
+    assert_non_null(src);
+    assert_true(zip_file_add(za, name, src, ZIP_FL_OVERWRITE) >= 0);
+    assert_int_equal(zip_close(za), 0);
+}
+
+static void test_date1904(void **state)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    zip_t *za;
+    char *wb;
+    char *p;
+    char *patched;
+    int zerr = 0;
+
+    (void)state;
+    tmp_name(&t);
+    make_workbook(t.path, 0);
+    za = zip_open(t.path, ZIP_RDONLY, &zerr);
+    assert_non_null(za);
+    wb = zip_read_all(za, "xl/workbook.xml");
+    zip_discard(za);
+    p = strstr(wb, "<workbookPr ");
+    assert_non_null(p);
+    patched = malloc(strlen(wb) + 32);
+    assert_non_null(patched);
+    memcpy(patched, wb, (size_t)(p - wb));
+    snprintf(patched + (p - wb), strlen(wb) + 32 - (size_t)(p - wb),
+             "<workbookPr date1904=\"1\" %s", p + strlen("<workbookPr "));
+    zip_put(t.path, "xl/workbook.xml", patched, strlen(patched));
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    /* The same serial, 45378, counted from 1904-01-01. */
+    assert_string_equal(row.fields[2], "2028-03-28");
+    assert_string_equal(row.fields[4], "09:30:00");
+    ds_read_close(&r);
+    free(patched);
+    free(wb);
+    unlink(t.path);
+}
+
+static void test_not_a_workbook(void **state)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct tmp t;
+    FILE *f;
+    long size;
+    char *data;
+
+    (void)state;
+    /* A zip signature and nothing else. */
+    tmp_name(&t);
+    f = fopen(t.path, "wb");
+    assert_non_null(f);
+    fputs("PK\x03\x04 not really", f);
+    fclose(f);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    assert_non_null(strstr(err.msg, "XLSX"));
+    assert_string_equal(err.file, t.path);
+    assert_null(r);
+    /* A real workbook cut in half. */
+    make_workbook(t.path, 0);
+    f = fopen(t.path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    data = malloc((size_t)size);
+    assert_non_null(data);
+    assert_int_equal(fread(data, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    f = fopen(t.path, "wb");
+    assert_non_null(f);
+    fwrite(data, 1, (size_t)size / 2, f);
+    fclose(f);
+    free(data);
+    assert_true(ds_read_open(t.path, NULL, &r, &err) < 0);
+    assert_non_null(strstr(err.msg, "XLSX"));
+    assert_null(r);
+    /* A zip that is not a workbook. */
+    unlink(t.path);
+    zip_put(t.path, "hello.txt", "hi", 2);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "xl/workbook.xml"));
+    unlink(t.path);
+}
+
+static void test_hostile(void **state)
+{
+    static const char doctype[] =
+        "<?xml version=\"1.0\"?><!DOCTYPE lol [<!ENTITY a \"aaaaaaaaaa\">]>"
+        "<workbook><sheets><sheet name=\"&a;\" r:id=\"rId1\"/></sheets></workbook>";
+    size_t big = (size_t)40 << 20;
+    char *zeros = calloc(1, big);
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct tmp t;
+    int zerr = 0;
+    zip_t *za;
+
+    (void)state;
+    assert_non_null(zeros);
+    tmp_name(&t);
+    /* A zip bomb: 40 MiB of NULs as the workbook part. */
+    unlink(t.path);
+    zip_put(t.path, "xl/workbook.xml", zeros, big);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_ETOOBIG);
+    assert_non_null(strstr(err.msg, "zip bomb"));
+    free(zeros);
+    /* Entity declarations are refused. */
+    unlink(t.path);
+    zip_put(t.path, "xl/workbook.xml", doctype, strlen(doctype));
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    assert_non_null(strstr(err.msg, "document type"));
+    /* An encrypted entry (when libzip can write one). */
+    unlink(t.path);
+    za = zip_open(t.path, ZIP_CREATE, &zerr);
+    assert_non_null(za);
+    {
+        zip_source_t *src = zip_source_buffer(za, doctype, strlen(doctype), 0);
+        zip_int64_t idx = zip_file_add(za, "xl/workbook.xml", src, 0);
+
+        assert_true(idx >= 0);
+        if (!zip_encryption_method_supported(ZIP_EM_AES_256, 1) ||
+            zip_file_set_encryption(za, (zip_uint64_t)idx, ZIP_EM_AES_256, "secret") != 0) {
+            zip_discard(za);
+            unlink(t.path);
+            return;
+        }
+    }
+    assert_int_equal(zip_close(za), 0);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), DS_EPARSE);
+    assert_non_null(strstr(err.msg, "encrypted"));
+    unlink(t.path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_strings), cmocka_unit_test(test_inline_strings),
+        cmocka_unit_test(test_sheet_hint),     cmocka_unit_test(test_date1904),
+        cmocka_unit_test(test_not_a_workbook), cmocka_unit_test(test_hostile),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
