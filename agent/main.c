@@ -27,6 +27,8 @@ static const struct command commands[] = {
     {"read", ds_cmd_read, "show how an export file is read: dialect and rows",
      "FILE [--json] [--all]"},
     {"sync-now", ds_cmd_sync_now, "rescan every folder and retry everything now", ""},
+    {"retry", ds_cmd_retry, "put a held file or a job's rejected batches back in line",
+     "JOB|FILE|--rejected"},
     {NULL, NULL, NULL, NULL},
 };
 

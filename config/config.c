@@ -257,6 +257,9 @@ static void agent_key(struct loader *ld, const char *key, const char *value)
     else if (strcmp(key, "retention_days") == 0) {
         set_int(ld, &cfg->retention_days, key, value, 0, 3650);
     }
+    else if (strcmp(key, "max_queue_mb") == 0) {
+        set_int(ld, &cfg->max_queue_mb, key, value, 0, 1048576);
+    }
     else if (strcmp(key, "template_dir") == 0) {
         set_string(ld, &cfg->template_dir, value);
     }
@@ -592,6 +595,7 @@ int ds_config_load(const char *path, struct ds_config **out, FILE *errs)
     cfg->settle_seconds = 5.0;
     cfg->rescan_seconds = 60.0;
     cfg->retention_days = 30;
+    cfg->max_queue_mb = 2048;
     cfg->batch_rows = 500;
     cfg->max_in_flight = 2;
     cfg->timeout_seconds = 60.0;

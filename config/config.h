@@ -3,7 +3,7 @@
  * config/dentsync.conf is the annotated default).
  *
  *   [agent]            state_dir, log_level, settle_seconds, rescan_seconds,
- *                      retention_days, template_dir
+ *                      retention_days, max_queue_mb, template_dir
  *   [cloud]            url, ca_file, batch_rows, max_in_flight, timeout_seconds,
  *                      retry_min_seconds, retry_max_seconds
  *   [practice NAME]    token_file, timezone, phone_region, date_order
@@ -64,6 +64,7 @@ struct ds_config {
     double settle_seconds; /* a file must stay unchanged this long */
     double rescan_seconds; /* full rescan period of every folder */
     int retention_days;    /* days acknowledged rows' data stay in the queue */
+    int max_queue_mb;      /* disk budget of queue.db in MiB; 0: none */
     char *template_dir;    /* an admin's own templates; may be NULL */
 
     /* [cloud] */
