@@ -65,7 +65,7 @@ in_practice="practice_id = '$practice_id'"
 
 # --- the agent ---------------------------------------------------------------
 mkdir -p "$work/inbox" "$work/state"
-write_config() { # write_config BATCH_ROWS MAX_IN_FLIGHT
+write_config() { # write_config BATCH_ROWS MAX_IN_FLIGHT [MAX_BATCH_KB]
     cat >"$work/dentsync.conf" <<EOF
 [agent]
 state_dir = $work/state
@@ -80,6 +80,7 @@ max_in_flight = $2
 timeout_seconds = 5
 retry_min_seconds = 0.1
 retry_max_seconds = 0.5
+max_batch_kb = ${3:-8192}
 
 [practice main]
 token_file = $work/token
@@ -218,7 +219,27 @@ check "the agent retried during the outage ($retries retries)" test "$retries" -
 check "the agent's big job is completed" \
     test "$(queue_sql "SELECT state FROM jobs WHERE filename = 'big.csv'")" = completed
 
-# --- 4. clean stop, and no patient data in the log --------------------------------
+# --- 4. batches over the byte cap are split, never lost or doubled -----------------
+check "the agent stops cleanly on SIGTERM (exit 0)" stop_agent
+write_config 50 2 1
+start_agent
+awk 'BEGIN {
+    print "Patient ID,First Name,Last Name,Date of Birth,Email,Notes";
+    for (i = 1; i <= 200; i++)
+        printf "C%05d,Capfirst%d,Caplast%d,1970-01-%02d,c%d@example.com,a note long enough to make each row weigh about two hundred bytes on the wire %d\n", i, i, i, i % 28 + 1, i, i;
+}' >"$work/capped.csv"
+mv "$work/capped.csv" "$work/inbox/capped.csv"
+capped_job="j.$in_practice AND j.filename = 'capped.csv'"
+check "a file whose batches pass max_batch_kb completes" \
+    wait_for 60 "SELECT count(*) FROM import_jobs j WHERE $capped_job AND status = 'completed'" 1
+check "its batches were split: more than rows / batch_rows reached the cloud" \
+    test "$(pq "SELECT count(*) FROM import_batches b JOIN import_jobs j ON j.id = b.job_id WHERE $capped_job")" -gt 4
+check "every row once" \
+    test "$(pq "SELECT count(*) || '/' || count(DISTINCT row_number) FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE $capped_job")" = "200/200"
+check "the splits are in the audit trail" \
+    test "$(queue_sql "SELECT count(*) > 0 FROM events WHERE kind = 'batch_split'")" = 1
+
+# --- 5. clean stop, and no patient data in the log --------------------------------
 check "the agent stops cleanly on SIGTERM again (exit 0)" stop_agent
 leaks=0
 # Every distinct value of the sample but ids, codes and short words.
