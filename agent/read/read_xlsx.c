@@ -17,7 +17,9 @@
  * (the built-in ones 14-22, 27-36, 45-47, 50-58, or a custom format with
  * date or time codes outside quotes and brackets) is a serial date, handed
  * over as ISO 8601: YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS (local, no zone) or
- * HH:MM:SS. Missing cells inside a row are empty fields. The row number of
+ * HH:MM:SS. Missing cells inside a row, and at its end up to the header's
+ * width, are empty fields; a row wider than the header is returned with a
+ * notice. The row number of
  * a row is its sheet row (line); empty rows are skipped as blank; the first
  * row that is not blank is the header, unless a header_line hint names the
  * sheet row.
@@ -1055,11 +1057,19 @@ static int xlsx_next(void *impl, struct ds_row *row, struct ds_error *err)
     if (rc == 0) {
         return 0;
     }
+    /* Cells missing at the end of a row are empty fields. */
+    while (x->n < x->hn) {
+        rc = put_field(x, "", 0);
+        if (rc != 0) {
+            x->failed = rc;
+            return fail(x, err, rc, "sheet row %ld is larger than the limit", x->row_num);
+        }
+    }
     x->nrows++;
     for (size_t i = 0; i < x->n; i++) {
         x->ptrs[i] = x->cells.data + x->offs[i];
     }
-    if (x->n != x->hn) {
+    if (x->n > x->hn) {
         x->r->dialect.ragged_rows++;
         ds__read_notice(x->r, DS_READ_NOTICE_RAGGED, x->row_num, x->nrows,
                         "row has %zu field(s), the header %zu", x->n, x->hn);
