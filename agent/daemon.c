@@ -15,6 +15,7 @@
 
 #include "agent/control.h"
 #include "agent/dispose.h"
+#include "agent/core/buf.h"
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
 #include "agent/ingest.h"
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct pending {
@@ -42,7 +44,9 @@ struct ds_agent {
     struct ds_uploader *up;      /* owned */
     uv_signal_t sigint, sigterm; /* stop requests */
     uv_signal_t sighup;          /* reload request */
-    uv_timer_t queue_poll;       /* looks for files the queue holds `detected` */
+    uv_timer_t queue_poll;       /* looks for files an admin's retry put back */
+    int64_t retry_gen;           /* the queue's retry generation last seen */
+    double next_purge;           /* when retention runs next (wall clock) */
     struct ds_control *control;  /* the control socket; owned */
     int reload;                  /* stopping to start again with a new config */
     uv_work_t work;              /* the ingest in progress */
@@ -175,6 +179,34 @@ static void ingest_work(uv_work_t *w)
     ds_ingest_run(&a->current->task);
 }
 
+/* Ingest may leave a file `held` (disk budget, no template, a shrunken
+ * snapshot) rather than staged: the queue knows, and says why. */
+struct held_ctx {
+    int64_t id;
+    struct ds_ingest_task *t;
+};
+
+static int held_reason(void *arg, const struct ds_file_row *f)
+{
+    struct held_ctx *h = arg;
+
+    if (f->id == h->id) {
+        h->t->held = 1;
+        ds_str_copy(h->t->held_code, sizeof(h->t->held_code),
+                    f->reason_code != NULL ? f->reason_code : "HELD");
+    }
+    return 0;
+}
+
+static void note_held(struct ds_agent *a, struct ds_ingest_task *t)
+{
+    struct held_ctx h = {t->file_id, t};
+
+    if (ds_store_file_held(a->store, t->file_id) == 1) {
+        ds_store_files_in_state(a->store, "held", held_reason, &h);
+    }
+}
+
 static void report(const struct ds_ingest_task *t)
 {
     char msg[600];
@@ -190,6 +222,10 @@ static void report(const struct ds_ingest_task *t)
     }
     else if (t->duplicate) {
         ds_log_info("%s: same content as a file taken before; not imported again", t->path);
+    }
+    else if (t->held) {
+        ds_log_warn("%s: held for an admin (%s); `dentsync retry` takes it up again", t->path,
+                    t->held_code);
     }
     else if (t->quarantined) {
         ds_log_error("%s: quarantined: %s", t->path, ds_error_format(&t->err, msg, sizeof(msg)));
@@ -215,9 +251,53 @@ static void take_detected(struct ds_agent *a)
     start_next_ingest(a);
 }
 
+static double wall_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Retention: once an hour strips the patient data of rows acknowledged
+ * retention_days ago and gives free pages back; while the queue is over
+ * its disk budget, on every tick, since that is what releases held files. */
+static void maybe_purge(struct ds_agent *a, double now)
+{
+    int64_t size = 0;
+    long purged = 0;
+    int over = a->cfg->max_queue_mb > 0 && ds_store_size(a->store, &size) == 0 &&
+               size > (int64_t)a->cfg->max_queue_mb * 1024 * 1024;
+
+    if (!over && now < a->next_purge) {
+        return;
+    }
+    a->next_purge = now + 3600.0;
+    if (ds_store_purge(a->store, now, a->cfg->retention_days, &purged) != 0) {
+        ds_log_error("retention: the purge failed; it runs again within the hour");
+    }
+    else if (purged > 0) {
+        ds_log_info("retention: %ld acknowledged row(s) kept only as key and fingerprint", purged);
+    }
+}
+
+/* Each rescan period: retention, and files an admin's retry (or the disk
+ * budget) put back in line, noticed by the queue's retry generation. */
 static void on_queue_poll(uv_timer_t *t)
 {
-    take_detected(t->data);
+    struct ds_agent *a = t->data;
+    int64_t gen = 0;
+
+    if (a->stopping) {
+        return;
+    }
+    maybe_purge(a, wall_now());
+    if (ds_store_retry_generation(a->store, &gen) == 0 && gen != a->retry_gen) {
+        a->retry_gen = gen;
+        ds_log_info("queue: an admin's retry or freed space; taking up waiting work");
+        take_detected(a);
+        ds_upload_kick(a->up);
+    }
 }
 
 static void control_sync_now(void *ctx)
@@ -256,6 +336,10 @@ static void ingest_done(uv_work_t *w, int status)
 
     (void)status;
     a->current = NULL;
+    if (done->task.rc == 0 && done->task.file_id != 0 && !done->task.duplicate &&
+        !done->task.quarantined) {
+        note_held(a, &done->task);
+    }
     report(&done->task);
     if (done->task.rc == 0 && done->task.quarantined) {
         ds_dispose_quarantined(a->store, a->cfg, done->task.file_id);
@@ -450,11 +534,14 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     uv_signal_init(&a->loop, &a->sighup);
     a->sighup.data = a;
     uv_signal_start(&a->sighup, on_hup, SIGHUP);
+    ds_store_set_budget(a->store, (int64_t)cfg->max_queue_mb * 1024 * 1024);
+    ds_store_retry_generation(a->store, &a->retry_gen);
     rc = ds_store_files_detected(a->store, on_detected, a);
     if (rc < 0) {
         ds_error_set(err, rc, "cannot read the queue's pending files");
         goto out;
     }
+    maybe_purge(a, wall_now());
     uv_timer_init(&a->loop, &a->queue_poll);
     a->queue_poll.data = a;
     poll_ms = (uint64_t)(cfg->rescan_seconds * 1000.0);

@@ -21,22 +21,25 @@
 
 struct ds_ingest_task {
     /* in */
-    const struct ds_config *cfg;          /* borrow, read-only */
-    const struct ds_folder_conf *folder;  /* borrow, read-only */
-    char path[4096];                      /* the file */
-    int64_t size;                         /* as settled */
-    int64_t mtime_ns;                     /* as settled */
-    int64_t file_id;                      /* its queue row, or 0 for a file not yet recorded */
-    char sha256[DS_SHA256_HEX];           /* its content hash when file_id != 0 */
-    atomic_int *stop;                     /* set non-zero to abandon; may be NULL */
+    const struct ds_config *cfg;         /* borrow, read-only */
+    const struct ds_folder_conf *folder; /* borrow, read-only */
+    char path[4096];                     /* the file */
+    int64_t size;                        /* as settled */
+    int64_t mtime_ns;                    /* as settled */
+    int64_t file_id;                     /* its queue row, or 0 for a file not yet recorded */
+    char sha256[DS_SHA256_HEX];          /* its content hash when file_id != 0 */
+    atomic_int *stop;                    /* set non-zero to abandon; may be NULL */
 
     /* out */
-    int rc;                       /* 0, or why nothing was staged */
-    int duplicate;                /* the content was taken before */
-    int quarantined;              /* the file was refused, see err */
-    char job_id[DS_UUID_LEN];     /* the job created */
+    int rc;                                /* 0, or why nothing was staged */
+    int duplicate;                         /* the content was taken before */
+    int quarantined;                       /* the file was refused, see err */
+    int held;                              /* the file waits for an admin (set by the daemon) */
+    char held_code[32];                    /* and why */
+    char job_id[DS_UUID_LEN];              /* the job created */
     long rows, valid, invalid, duplicates; /* counts staged */
-    struct ds_error err;          /* details when rc != 0 or quarantined */
+    long unchanged, skipped, deletions;    /* delta: as synced, skipped by a rule, deletions */
+    struct ds_error err;                   /* details when rc != 0 or quarantined */
 };
 
 /* Runs the task; the result is in the task. Returns t->rc:
