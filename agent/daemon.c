@@ -47,6 +47,7 @@ struct ds_agent {
     uv_timer_t queue_poll;       /* looks for files an admin's retry put back */
     int64_t retry_gen;           /* the queue's retry generation last seen */
     double next_purge;           /* when retention runs next (wall clock) */
+    double next_age_alarm;       /* when the age alarm may speak again */
     struct ds_control *control;  /* the control socket; owned */
     int reload;                  /* stopping to start again with a new config */
     uv_work_t work;              /* the ingest in progress */
@@ -281,7 +282,28 @@ static void maybe_purge(struct ds_agent *a, double now)
     }
 }
 
-/* Each rescan period: retention, and files an admin's retry (or the disk
+/* Retries have no limit; instead, data waiting longer than an hour raises
+ * an alarm in the log and the audit trail, once an hour while it lasts. */
+#define AGE_ALARM_SECONDS 3600.0
+
+static void age_alarm(struct ds_agent *a, double now)
+{
+    struct ds_queue_stats qs;
+    char hours[32];
+
+    if (now < a->next_age_alarm || ds_store_queue_stats(a->store, &qs) != 0 ||
+        qs.oldest_pending_at <= 0 || now - qs.oldest_pending_at < AGE_ALARM_SECONDS) {
+        return;
+    }
+    a->next_age_alarm = now + AGE_ALARM_SECONDS;
+    snprintf(hours, sizeof(hours), "%.1f", (now - qs.oldest_pending_at) / 3600.0);
+    ds_log_warn("queue: the oldest data has waited %s hours to reach the cloud (%ld row(s) "
+                "pending); see `dentsync status`",
+                hours, qs.pending_rows);
+    ds_store_event(a->store, "age_alarm", 0, NULL, 0, NULL, hours);
+}
+
+/* Each rescan period: retention, the age alarm, and files an admin's retry (or the disk
  * budget) put back in line, noticed by the queue's retry generation. */
 static void on_queue_poll(uv_timer_t *t)
 {
@@ -292,6 +314,7 @@ static void on_queue_poll(uv_timer_t *t)
         return;
     }
     maybe_purge(a, wall_now());
+    age_alarm(a, wall_now());
     if (ds_store_retry_generation(a->store, &gen) == 0 && gen != a->retry_gen) {
         a->retry_gen = gen;
         ds_log_info("queue: an admin's retry or freed space; taking up waiting work");
