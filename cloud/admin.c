@@ -3,6 +3,8 @@
  * command line (the owner_admin policies of migration 0001 let it see all
  * practices and tokens; the application role never touches agent_tokens).
  *
+ * Listings print ids, names, labels and times, never a token or its hash.
+ *
  * A token is "dsk_" followed by 32 random bytes in hex. Only its SHA-256
  * is stored, so a leaked database does not leak working tokens, and the
  * token is printed once, when it is created.
@@ -117,6 +119,77 @@ int dsc_admin_token_revoke(struct dsc_db *db, const char *token_id)
                      1, params, &rows);
     if (rc == 0 && dsc_rows_count(rows) == 0) {
         rc = DSC_ENOTFOUND;
+    }
+    dsc_rows_free(&rows);
+    return rc;
+}
+
+int dsc_admin_practice_policy(struct dsc_db *db, const char *id, const char *policy)
+{
+    const char *params[2] = {id, policy};
+    struct dsc_rows *rows = NULL;
+    int rc;
+
+    if (strcmp(policy, "flag") != 0 && strcmp(policy, "reject") != 0) {
+        return DSC_EINVAL;
+    }
+    rc = dsc_db_exec(db, "practice policy",
+                     "UPDATE practices SET conflict_policy = $2 WHERE id = $1 RETURNING id", 2,
+                     params, &rows);
+    if (rc == 0 && dsc_rows_count(rows) == 0) {
+        rc = DSC_ENOTFOUND;
+    }
+    dsc_rows_free(&rows);
+    return rc;
+}
+
+/* Prints every row of rows, tab-separated, NULL as "-". */
+static void print_rows(const struct dsc_rows *rows, int ncols, FILE *out)
+{
+    const char *v;
+
+    for (int r = 0; r < dsc_rows_count(rows); r++) {
+        for (int c = 0; c < ncols; c++) {
+            v = dsc_rows_get(rows, r, c);
+            fprintf(out, "%s%s", c > 0 ? "\t" : "", v != NULL ? v : "-");
+        }
+        fputc('\n', out);
+    }
+}
+
+int dsc_admin_practice_list(struct dsc_db *db, FILE *out)
+{
+    struct dsc_rows *rows = NULL;
+    int rc;
+
+    rc = dsc_db_exec(db, "practice list",
+                     "SELECT id, name, timezone, conflict_policy,"
+                     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                     " FROM practices ORDER BY name",
+                     0, NULL, &rows);
+    if (rc == 0) {
+        fprintf(out, "id\tname\ttimezone\tconflict_policy\tcreated_at\n");
+        print_rows(rows, 5, out);
+    }
+    dsc_rows_free(&rows);
+    return rc;
+}
+
+int dsc_admin_token_list(struct dsc_db *db, FILE *out)
+{
+    struct dsc_rows *rows = NULL;
+    int rc;
+
+    rc = dsc_db_exec(db, "token list",
+                     "SELECT t.id, p.name, t.name,"
+                     " to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                     " to_char(t.revoked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                     " FROM agent_tokens t JOIN practices p ON p.id = t.practice_id"
+                     " ORDER BY p.name, t.created_at",
+                     0, NULL, &rows);
+    if (rc == 0) {
+        fprintf(out, "id\tpractice\tlabel\tcreated_at\trevoked_at\n");
+        print_rows(rows, 5, out);
     }
     dsc_rows_free(&rows);
     return rc;

@@ -6,6 +6,7 @@
 #define DSC_ADMIN_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "cloud/hash.h"
 
@@ -20,6 +21,18 @@ struct dsc_db;
  * timezone, DSC_EEXIST when the name is taken, or a database error. */
 int dsc_admin_practice_create(struct dsc_db *db, const char *name, const char *timezone,
                               char id[DSC_UUID_LEN]);
+
+/* Sets the conflict policy ("flag" or "reject") of the practice id.
+ * DSC_EINVAL for another policy, DSC_ENOTFOUND, or a database error. */
+int dsc_admin_practice_policy(struct dsc_db *db, const char *id, const char *policy);
+
+/* Writes every practice to out, one line each: id, name, timezone,
+ * conflict policy, created (tab-separated, a header line first). */
+int dsc_admin_practice_list(struct dsc_db *db, FILE *out);
+
+/* Writes every token to out, one line each: id, practice name, label,
+ * created, revoked (or "-"). Never the token nor its hash. */
+int dsc_admin_token_list(struct dsc_db *db, FILE *out);
 
 /* Creates a token for the practice called practice, labelled label (may be
  * NULL). Writes the token (shown once; only its SHA-256 is stored) into

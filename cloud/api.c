@@ -18,11 +18,13 @@
  * statement of the request has run.
  */
 #include "cloud/api.h"
+#include "cloud/agents.h"
 #include "cloud/batch.h"
 #include "cloud/db.h"
 #include "cloud/error.h"
 #include "cloud/jobs.h"
 #include "cloud/log.h"
+#include "cloud/templates.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -35,23 +37,36 @@
 
 enum route {
     ROUTE_NONE,
-    ROUTE_HEALTH,   /* GET  /v1/health */
-    ROUTE_JOBS,     /* POST /v1/jobs */
-    ROUTE_JOB,      /* GET  /v1/jobs/{id} */
-    ROUTE_COMPLETE, /* POST /v1/jobs/{id}/complete */
-    ROUTE_BATCH,    /* PUT  /v1/jobs/{id}/batches/{seq} */
+    ROUTE_HEALTH,    /* GET  /v1/health */
+    ROUTE_JOBS,      /* POST /v1/jobs, GET /v1/jobs?limit=&before= */
+    ROUTE_JOB,       /* GET  /v1/jobs/{id} */
+    ROUTE_COMPLETE,  /* POST /v1/jobs/{id}/complete */
+    ROUTE_ITEMS,     /* GET  /v1/jobs/{id}/items?status=&after=&limit= */
+    ROUTE_BATCH,     /* PUT  /v1/jobs/{id}/batches/{seq} */
+    ROUTE_TEMPLATES, /* GET  /v1/templates */
+    ROUTE_TEMPLATE,  /* GET, PUT /v1/templates/{id} */
+    ROUTE_HEARTBEAT, /* POST /v1/agents/heartbeat */
+    ROUTE_AGENTS,    /* GET  /v1/agents */
 };
 
+/* Each route accepts one or two methods; health has no handler (it runs
+ * without a token or a transaction). */
 static const struct {
-    const char *method;     /* the one method the route accepts */
-    dsc_api_handler_fn run; /* NULL for health, which has no transaction */
+    const char *method[2];     /* the methods the route accepts */
+    dsc_api_handler_fn run[2]; /* their handlers */
+    const char *allow;         /* the Allow header of a 405 */
 } routes[] = {
-    [ROUTE_NONE] = {NULL, NULL},
-    [ROUTE_HEALTH] = {"GET", NULL},
-    [ROUTE_JOBS] = {"POST", dsc_jobs_create},
-    [ROUTE_JOB] = {"GET", dsc_jobs_get},
-    [ROUTE_COMPLETE] = {"POST", dsc_jobs_complete},
-    [ROUTE_BATCH] = {"PUT", dsc_batch_put},
+    [ROUTE_NONE] = {{NULL, NULL}, {NULL, NULL}, NULL},
+    [ROUTE_HEALTH] = {{"GET", NULL}, {NULL, NULL}, "GET"},
+    [ROUTE_JOBS] = {{"POST", "GET"}, {dsc_jobs_create, dsc_jobs_list}, "GET, POST"},
+    [ROUTE_JOB] = {{"GET", NULL}, {dsc_jobs_get, NULL}, "GET"},
+    [ROUTE_COMPLETE] = {{"POST", NULL}, {dsc_jobs_complete, NULL}, "POST"},
+    [ROUTE_ITEMS] = {{"GET", NULL}, {dsc_jobs_items, NULL}, "GET"},
+    [ROUTE_BATCH] = {{"PUT", NULL}, {dsc_batch_put, NULL}, "PUT"},
+    [ROUTE_TEMPLATES] = {{"GET", NULL}, {dsc_templates_list, NULL}, "GET"},
+    [ROUTE_TEMPLATE] = {{"GET", "PUT"}, {dsc_templates_get, dsc_templates_put}, "GET, PUT"},
+    [ROUTE_HEARTBEAT] = {{"POST", NULL}, {dsc_agents_heartbeat, NULL}, "POST"},
+    [ROUTE_AGENTS] = {{"GET", NULL}, {dsc_agents_list, NULL}, "GET"},
 };
 
 void dsc_response_init(struct dsc_response *resp)
@@ -147,21 +162,80 @@ int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, j
     return 0;
 }
 
-/* Matches path to a route; fills job_id and *seq (NULL unless a batch) for
- * routes that have them. */
-static enum route match(const char *path, char job_id[DSC_UUID_LEN], const char **seq)
+const char *dsc_api_query(const struct dsc_ctx *ctx, const char *name)
+{
+    if (ctx->req->query == NULL) {
+        return NULL;
+    }
+    return ctx->req->query(ctx->req->query_cls, name);
+}
+
+int dsc_api_query_int(const struct dsc_ctx *ctx, struct dsc_response *resp, const char *name,
+                      long min, long max, long def, long *out)
+{
+    const char *v = dsc_api_query(ctx, name);
+    char *end = NULL;
+    long n;
+
+    *out = def;
+    if (v == NULL) {
+        return 0;
+    }
+    n = strtol(v, &end, 10);
+    if (v[0] == '\0' || strspn(v, "0123456789") != strlen(v) || *end != '\0' || n < min ||
+        n > max) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "?%s: must be an integer from %ld to %ld", name,
+                      min, max);
+        return DSC_EINVAL;
+    }
+    *out = n;
+    return 0;
+}
+
+/* A template id: 1 to 200 of [A-Za-z0-9._-]. */
+static int template_id_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 200 &&
+           strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* Matches path to a route; fills job_id, *template_id and *seq (NULL
+ * unless present) for routes that have them. */
+static enum route match(const char *path, char job_id[DSC_UUID_LEN], const char **template_id,
+                        const char **seq)
 {
     static const char jobs[] = "/v1/jobs/";
+    static const char templates[] = "/v1/templates/";
     char id[DSC_UUID_LEN];
     const char *rest;
     size_t n;
 
     *seq = NULL;
+    *template_id = NULL;
     if (strcmp(path, "/v1/health") == 0) {
         return ROUTE_HEALTH;
     }
     if (strcmp(path, "/v1/jobs") == 0) {
         return ROUTE_JOBS;
+    }
+    if (strcmp(path, "/v1/templates") == 0) {
+        return ROUTE_TEMPLATES;
+    }
+    if (strcmp(path, "/v1/agents") == 0) {
+        return ROUTE_AGENTS;
+    }
+    if (strcmp(path, "/v1/agents/heartbeat") == 0) {
+        return ROUTE_HEARTBEAT;
+    }
+    if (strncmp(path, templates, sizeof(templates) - 1) == 0) {
+        rest = path + sizeof(templates) - 1;
+        if (!template_id_ok(rest)) {
+            return ROUTE_NONE;
+        }
+        *template_id = rest;
+        return ROUTE_TEMPLATE;
     }
     if (strncmp(path, jobs, sizeof(jobs) - 1) != 0) {
         return ROUTE_NONE;
@@ -181,6 +255,9 @@ static enum route match(const char *path, char job_id[DSC_UUID_LEN], const char 
     }
     if (strcmp(rest, "/complete") == 0) {
         return ROUTE_COMPLETE;
+    }
+    if (strcmp(rest, "/items") == 0) {
+        return ROUTE_ITEMS;
     }
     if (strncmp(rest, "/batches/", 9) != 0) {
         return ROUTE_NONE;
@@ -334,20 +411,33 @@ void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
     struct dsc_ctx ctx;
     const char *token;
     const char *seq = NULL;
+    const char *template_id = NULL;
+    dsc_api_handler_fn fn = NULL;
     enum route r;
     long long n;
 
     memset(&ctx, 0, sizeof(ctx));
     ctx.req = req;
-    r = match(req->path, job_id, &seq);
+    r = match(req->path, job_id, &template_id, &seq);
     if (r == ROUTE_NONE) {
         dsc_api_error(resp, 404, "NOT_FOUND", "no such resource");
         return;
     }
+    /* The template id is at most 200 bytes of [A-Za-z0-9._-]: safe to log. */
     snprintf(resp->route, sizeof(resp->route), "%s", req->path);
-    if (strcmp(req->method, routes[r].method) != 0) {
-        dsc_api_error(resp, 405, "METHOD_NOT_ALLOWED", "use %s on this resource", routes[r].method);
-        resp->allow = routes[r].method;
+    for (int i = 0; i < 2; i++) {
+        if (routes[r].method[i] != NULL && strcmp(req->method, routes[r].method[i]) == 0) {
+            fn = routes[r].run[i];
+        }
+    }
+    if (fn == NULL && r != ROUTE_HEALTH) {
+        dsc_api_error(resp, 405, "METHOD_NOT_ALLOWED", "use %s on this resource", routes[r].allow);
+        resp->allow = routes[r].allow;
+        return;
+    }
+    if (r == ROUTE_HEALTH && strcmp(req->method, "GET") != 0) {
+        dsc_api_error(resp, 405, "METHOD_NOT_ALLOWED", "use GET on this resource");
+        resp->allow = routes[r].allow;
         return;
     }
     if (r == ROUTE_HEALTH) {
@@ -363,14 +453,15 @@ void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
         unavailable(resp, DSC_ENOMEM);
         return;
     }
-    if (r != ROUTE_JOBS) {
+    if (r == ROUTE_JOB || r == ROUTE_COMPLETE || r == ROUTE_ITEMS || r == ROUTE_BATCH) {
         ctx.job_id = job_id;
     }
+    ctx.template_id = template_id;
     if (seq != NULL) {
         /* Out of range stays 0, which the batch handler answers with 422
          * once the token has been checked. */
         n = strtoll(seq, NULL, 10);
         ctx.seq = n >= 1 && n <= INT_MAX ? (int)n : 0;
     }
-    run(pool, &ctx, routes[r].run, token_sha256, resp);
+    run(pool, &ctx, fn, token_sha256, resp);
 }

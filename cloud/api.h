@@ -30,6 +30,9 @@ struct dsc_request {
     const char *batch_digest;  /* borrow: the Batch-Digest header, or NULL */
     const char *body;          /* borrow: the (inflated) body; NULL when empty */
     size_t body_len;           /* bytes in body */
+    /* The value of the query argument name (?name=value), or NULL. */
+    const char *(*query)(void *query_cls, const char *name);
+    void *query_cls; /* borrow: passed to query */
 };
 
 struct dsc_response {
@@ -39,7 +42,7 @@ struct dsc_response {
     int retry_after;                /* seconds for Retry-After, 0 for none */
     const char *allow;              /* static: the Allow header of a 405, or NULL */
     const char *error;              /* static: the error code sent, for the log, or NULL */
-    char route[96];                 /* the path when it matched a route (safe to log), else "-" */
+    char route[256];                /* the path when it matched a route (safe to log), else "-" */
     char practice_id[DSC_UUID_LEN]; /* the authenticated practice, "" if none */
     int rows;                       /* batch: rows in the request */
     int created;                    /* batch: per-status counts, for the log */
@@ -59,6 +62,7 @@ struct dsc_ctx {
     struct dsc_db *db;             /* borrow */
     const char *practice_id;       /* borrow: the token's practice */
     const char *job_id;            /* borrow: the {id} of the path (lowercase), or NULL */
+    const char *template_id;       /* borrow: the {id} of /v1/templates/{id}, or NULL */
     int seq;                       /* the {seq} of the path; 0 if none or out of range */
 };
 
@@ -88,6 +92,15 @@ int dsc_api_json(struct dsc_response *resp, unsigned status, json_t **body);
 /* Sets a response whose body is the JSON text text (copied). 0 or
  * DSC_ENOMEM. */
 int dsc_api_text(struct dsc_response *resp, unsigned status, const char *text);
+
+/* The query argument name of the request, or NULL when absent. */
+const char *dsc_api_query(const struct dsc_ctx *ctx, const char *name);
+
+/* Parses the query argument name as an integer in [min, max]; absent is
+ * def. On a bad value fills resp with 422 INVALID_REQUEST naming the
+ * argument and returns DSC_EINVAL. */
+int dsc_api_query_int(const struct dsc_ctx *ctx, struct dsc_response *resp, const char *name,
+                      long min, long max, long def, long *out);
 
 /* Parses the request body as one JSON object (duplicate keys rejected).
  * new: *out (json_decref). On failure, fills resp with 422

@@ -36,6 +36,7 @@ struct dsc_db_pool {
     struct dsc_db **idle;   /* owned stack of idle connections */
     pthread_mutex_t lock;   /* guards open, nidle, idle */
     pthread_cond_t changed; /* signalled when a connection is put back or closed */
+    int wait;               /* seconds dsc_db_pool_get waits for a free connection */
 };
 
 #define POOL_WAIT_SECONDS 30
@@ -253,6 +254,7 @@ int dsc_db_pool_new(const char *url, int size, struct dsc_db_pool **out)
     pthread_mutex_init(&pool->lock, NULL);
     pthread_cond_init(&pool->changed, NULL);
     pool->size = size;
+    pool->wait = POOL_WAIT_SECONDS;
     pool->url = strdup(url);
     pool->idle = calloc((size_t)size, sizeof(struct dsc_db *));
     if (pool->url == NULL || pool->idle == NULL) {
@@ -285,6 +287,11 @@ void dsc_db_pool_free(struct dsc_db_pool **pool)
     *pool = NULL;
 }
 
+void dsc_db_pool_set_wait(struct dsc_db_pool *pool, int seconds)
+{
+    pool->wait = seconds < 1 ? 1 : seconds > 60 ? 60 : seconds;
+}
+
 int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
 {
     struct timespec deadline;
@@ -293,12 +300,12 @@ int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
     *db = NULL;
     *reused = 0;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += POOL_WAIT_SECONDS;
+    deadline.tv_sec += pool->wait;
     pthread_mutex_lock(&pool->lock);
     while (pool->nidle == 0 && pool->open >= pool->size) {
         if (pthread_cond_timedwait(&pool->changed, &pool->lock, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&pool->lock);
-            dsc_log_warn("database: no pooled connection free after %d s", POOL_WAIT_SECONDS);
+            dsc_log_warn("database: no pooled connection free after %d s", pool->wait);
             return DSC_EBUSY;
         }
     }

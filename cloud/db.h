@@ -68,8 +68,12 @@ void dsc_rows_free(struct dsc_rows **rows);
 int dsc_db_pool_new(const char *url, int size, struct dsc_db_pool **out);
 void dsc_db_pool_free(struct dsc_db_pool **pool);
 
+/* How long dsc_db_pool_get waits for a free connection (1..60 s;
+ * default 30). */
+void dsc_db_pool_set_wait(struct dsc_db_pool *pool, int seconds);
+
 /* Takes a connection, opening one when none is idle and the pool is not
- * full, else waiting for one (up to 30 s, then DSC_EBUSY). *reused is set
+ * full, else waiting for one (up to the pool's wait, then DSC_EBUSY). *reused is set
  * to 1 when the connection was idle in the pool (it may have been broken
  * since). new: *db, give it back with dsc_db_pool_put. 0, DSC_EUNAVAIL,
  * DSC_EBUSY or DSC_ENOMEM. */

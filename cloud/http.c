@@ -3,11 +3,11 @@
  * bodies, sending responses, one log line per request, and clean shutdown.
  *
  * libmicrohttpd runs one thread per connection (the handlers block on
- * PostgreSQL, so an event loop would gain nothing), and the threads share
- * the connection pool of db.c. SIGINT and SIGTERM are blocked before the
- * daemon starts, so every thread inherits the mask, and the main thread
- * takes them with sigwait(); MHD_stop_daemon then lets running requests
- * finish.
+ * PostgreSQL, so an event loop would gain nothing), or a fixed pool of
+ * --threads threads, and the threads share the connection pool of db.c.
+ * With --tls-cert and --tls-key it speaks HTTPS (libmicrohttpd's GnuTLS). SIGINT and SIGTERM are
+ * blocked before the daemon starts, so every thread inherits the mask, and the main thread takes
+ * them with sigwait(); MHD_stop_daemon then lets running requests finish.
  *
  * Bodies are capped at DSC_MAX_BODY both as received and once inflated;
  * past the cap the rest of the upload is read and dropped, and the answer
@@ -194,6 +194,11 @@ static void log_request(const char *method, const struct dsc_response *resp,
                  counts);
 }
 
+static const char *query_arg(void *cls, const char *name)
+{
+    return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
+}
+
 /* Answers a request whose body is complete. */
 static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *c, const char *url,
                                const char *method, struct request_state *st)
@@ -216,6 +221,8 @@ static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *
     req.batch_digest = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Batch-Digest");
     req.body = st->body;
     req.body_len = st->len;
+    req.query = query_arg;
+    req.query_cls = c;
     encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
 
     if (st->too_large) {
@@ -364,22 +371,71 @@ static int parse_listen(const char *listen, struct addrinfo **out)
     return 0;
 }
 
-int dsc_http_serve(const char *db_url, const char *listen, int pool_size)
+/* Reads a PEM file of at most 1 MiB into new: *out (NUL-terminated). */
+static int read_pem(const char *path, char **out)
+{
+    FILE *f = NULL;
+    char *buf = NULL;
+    size_t n;
+    int rc = 0;
+
+    *out = NULL;
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        rc = DSC_EIO;
+        goto out;
+    }
+    buf = malloc(1024 * 1024 + 1);
+    if (buf == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    n = fread(buf, 1, 1024 * 1024 + 1, f);
+    if (ferror(f) || n == 0 || n > 1024 * 1024) {
+        rc = DSC_EIO;
+        goto out;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    buf = NULL;
+out:
+    if (f != NULL) {
+        fclose(f);
+    }
+    free(buf);
+    return rc;
+}
+
+int dsc_http_serve(const struct dsc_http_options *opt)
 {
     struct dsc_db *db = NULL;
     struct dsc_db_pool *pool = NULL;
     struct MHD_Daemon *daemon = NULL;
     struct addrinfo *ai = NULL;
+    char *cert = NULL;
+    char *key = NULL;
+    struct MHD_OptionItem extra[4];
     unsigned int flags;
+    int n = 0;
     sigset_t stop;
     int sig = 0;
     int rc;
 
-    rc = parse_listen(listen, &ai);
+    rc = parse_listen(opt->listen, &ai);
     if (rc != 0) {
         goto out; /* the caller explains the usage */
     }
-    rc = dsc_db_open(db_url, 0, &db);
+    if (opt->tls_cert != NULL) {
+        rc = read_pem(opt->tls_cert, &cert);
+        if (rc == 0) {
+            rc = read_pem(opt->tls_key, &key);
+        }
+        if (rc != 0) {
+            dsc_log_error("serve: cannot read the TLS certificate or key file");
+            goto out;
+        }
+    }
+    rc = dsc_db_open(opt->db_url, 0, &db);
     if (rc != 0) {
         goto out;
     }
@@ -388,10 +444,11 @@ int dsc_http_serve(const char *db_url, const char *listen, int pool_size)
     if (rc != 0) {
         goto out;
     }
-    rc = dsc_db_pool_new(db_url, pool_size, &pool);
+    rc = dsc_db_pool_new(opt->db_url, opt->pool_size, &pool);
     if (rc != 0) {
         goto out;
     }
+    dsc_db_pool_set_wait(pool, opt->pool_wait);
 
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
@@ -399,23 +456,39 @@ int dsc_http_serve(const char *db_url, const char *listen, int pool_size)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
-            MHD_USE_ERROR_LOG;
+    flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (opt->threads == 0) {
+        flags |= MHD_USE_THREAD_PER_CONNECTION;
+    }
     if (ai->ai_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
+    if (cert != NULL) {
+        flags |= MHD_USE_TLS;
+    }
+    /* The options that depend on the command line go in an array. */
+    if (opt->threads > 0) {
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, opt->threads, NULL};
+    }
+    if (cert != NULL) {
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+    }
+    extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The logger goes first so that no message escapes it. */
-    daemon = MHD_start_daemon(flags, 0, NULL, NULL, &on_request, pool, MHD_OPTION_EXTERNAL_LOGGER,
-                              &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                              MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned int)256, MHD_OPTION_END);
+    daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, &on_request, pool, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)256, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (daemon == NULL) {
-        dsc_log_error("serve: cannot listen on %s", listen);
+        dsc_log_error("serve: cannot listen on %s", opt->listen);
         rc = DSC_EIO;
         goto out;
     }
-    dsc_log_info("serve: listening on %s, up to %d database connections", listen, pool_size);
+    dsc_log_info("serve: listening on %s (%s), up to %d database connections, %s", opt->listen,
+                 cert != NULL ? "https" : "http", opt->pool_size,
+                 opt->threads > 0 ? "a thread pool" : "a thread per connection");
     sigwait(&stop, &sig);
     dsc_log_info("serve: signal %d, stopping", sig);
     MHD_stop_daemon(daemon);
@@ -430,5 +503,10 @@ out:
     if (ai != NULL) {
         freeaddrinfo(ai);
     }
+    free(cert);
+    if (key != NULL) {
+        memset(key, 0, strlen(key));
+    }
+    free(key);
     return rc;
 }

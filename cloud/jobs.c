@@ -24,20 +24,49 @@
 #define MAX_VERSION 64
 
 /* The job as JSON, built by PostgreSQL in a fixed key order; jansson then
- * re-encodes it compactly. */
+ * re-encodes it compactly. JOB_FIELDS is shared by one job and the list. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define JOB_FIELDS                                                                                 \
+    " 'id', j.id, 'import_type', j.import_type, 'filename', j.filename,"                           \
+    " 'sha256', j.sha256, 'total_rows', j.total_rows, 'template', j.template_id,"                  \
+    " 'agent', json_build_object('id', j.agent_id, 'version', j.agent_version),"                   \
+    " 'status', j.status, 'processed_rows', j.processed_rows,"                                     \
+    " 'successful_rows', j.successful_rows, 'failed_rows', j.failed_rows,"                         \
+    " 'created_at', " TS("j.created_at") ", 'started_at', " TS(                                    \
+        "j.started_at") ","                                                                        \
+                        " 'completed_at', " TS("j.completed_at")
+
 static const char job_sql[] =
-    "SELECT json_build_object("
-    " 'id', j.id, 'import_type', j.import_type, 'filename', j.filename,"
-    " 'sha256', j.sha256, 'total_rows', j.total_rows, 'template', j.template_id,"
-    " 'agent', json_build_object('id', j.agent_id, 'version', j.agent_version),"
-    " 'status', j.status, 'processed_rows', j.processed_rows,"
-    " 'successful_rows', j.successful_rows, 'failed_rows', j.failed_rows,"
-    " 'created_at', to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " 'started_at', to_char(j.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-    " 'completed_at', to_char(j.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "SELECT json_build_object(" JOB_FIELDS ","
     " 'batches', coalesce((SELECT json_agg(b.seq ORDER BY b.seq) FROM import_batches b"
     "                       WHERE b.job_id = j.id), '[]'::json))::text"
     " FROM import_jobs j WHERE j.id = $1";
+
+/* $1 the cursor job (or NULL), $2 the limit. The first column is whether
+ * the cursor job is visible. */
+static const char list_sql[] =
+    "SELECT $1::uuid IS NULL OR EXISTS (SELECT 1 FROM import_jobs c WHERE c.id = $1::uuid),"
+    " (SELECT coalesce(json_agg(x.o ORDER BY x.created_at DESC, x.id DESC), '[]'::json)::text"
+    "  FROM (SELECT j.id, j.created_at, json_build_object(" JOB_FIELDS ") AS o"
+    "          FROM import_jobs j"
+    "         WHERE $1::uuid IS NULL OR (j.created_at, j.id) <"
+    "               (SELECT c.created_at, c.id FROM import_jobs c WHERE c.id = $1::uuid)"
+    "         ORDER BY j.created_at DESC, j.id DESC LIMIT $2::integer) x)";
+
+/* $1 job, $2 status (or NULL), $3 after row, $4 limit. The first column
+ * is whether the job is visible. */
+static const char items_sql[] =
+    "SELECT EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = $1::uuid),"
+    " (SELECT coalesce(json_agg(json_strip_nulls(json_build_object("
+    "     'row', i.row_number, 'key', i.key, 'status', i.status,"
+    "     'record_id', i.created_record_id,"
+    "     'error', CASE WHEN i.error_code IS NOT NULL THEN"
+    "              json_build_object('code', i.error_code, 'message', i.error_message) END,"
+    "     'candidates', to_json(i.candidates), 'conflict_with', i.conflict_with))"
+    "     ORDER BY i.row_number), '[]'::json)::text"
+    "  FROM (SELECT * FROM import_job_items i WHERE i.job_id = $1::uuid"
+    "          AND ($2::text IS NULL OR i.status = $2::text) AND i.row_number > $3::integer"
+    "         ORDER BY i.row_number LIMIT $4::integer) i)";
 
 int dsc_jobs_load(struct dsc_db *db, const char *job_id, json_t **out)
 {
@@ -227,6 +256,20 @@ int dsc_jobs_create(const struct dsc_ctx *ctx, struct dsc_response *resp)
     }
     job_ctx.job_id = f.id;
     if (dsc_rows_count(rows) == 1) {
+        if (f.template_id != NULL) {
+            /* A saved template of the practice counts one more use; a
+             * template id that names no saved template changes nothing. */
+            params[0] = ctx->practice_id;
+            params[1] = f.template_id;
+            rc = dsc_db_exec(ctx->db, "template usage",
+                             "UPDATE import_templates SET usage_count = usage_count + 1"
+                             " WHERE practice_id = $1 AND id = $2",
+                             2, params, NULL);
+            if (rc != 0) {
+                goto out;
+            }
+            params[0] = f.id;
+        }
         rc = answer_job(&job_ctx, resp, 201);
         goto out;
     }
@@ -304,5 +347,117 @@ int dsc_jobs_complete(const struct dsc_ctx *ctx, struct dsc_response *resp)
     rc = answer_job(ctx, resp, 200);
 out:
     dsc_rows_free(&rows);
+    return rc;
+}
+
+int dsc_jobs_list(const struct dsc_ctx *ctx, struct dsc_response *resp)
+{
+    char before[DSC_UUID_LEN];
+    char limit_text[16];
+    const char *params[2];
+    struct dsc_rows *rows = NULL;
+    json_t *jobs = NULL;
+    json_t *body = NULL;
+    const char *v;
+    long limit;
+    int rc = 0;
+
+    if (dsc_api_query_int(ctx, resp, "limit", 1, 200, 50, &limit) != 0) {
+        goto out;
+    }
+    v = dsc_api_query(ctx, "before");
+    if (v != NULL && !dsc_hash_parse_uuid(v, before)) {
+        rc = dsc_api_error(resp, 422, "INVALID_REQUEST", "?before: must be a job id (UUID)");
+        goto out;
+    }
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    params[0] = v != NULL ? before : NULL;
+    params[1] = limit_text;
+    rc = dsc_db_exec(ctx->db, "job list", list_sql, 2, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 0);
+    if (v == NULL || strcmp(v, "t") != 0) {
+        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job (?before)");
+        goto out;
+    }
+    jobs = json_loads(dsc_rows_get(rows, 0, 1), 0, NULL);
+    if (jobs == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    body = json_pack("{s:O,s:O?}", "jobs", jobs, "next_before",
+                     json_array_size(jobs) == (size_t)limit
+                         ? json_object_get(json_array_get(jobs, json_array_size(jobs) - 1), "id")
+                         : NULL);
+    rc = dsc_api_json(resp, 200, &body);
+out:
+    dsc_rows_free(&rows);
+    json_decref(jobs);
+    json_decref(body);
+    return rc;
+}
+
+int dsc_jobs_items(const struct dsc_ctx *ctx, struct dsc_response *resp)
+{
+    static const char *const statuses[] = {"created",  "updated",      "unchanged", "deleted",
+                                           "conflict", "needs_review", "rejected"};
+    char after_text[16];
+    char limit_text[16];
+    const char *params[4];
+    struct dsc_rows *rows = NULL;
+    json_t *items = NULL;
+    json_t *body = NULL;
+    const char *status;
+    const char *v;
+    long after;
+    long limit;
+    int known = 0;
+    int rc = 0;
+
+    if (dsc_api_query_int(ctx, resp, "limit", 1, 10000, 1000, &limit) != 0 ||
+        dsc_api_query_int(ctx, resp, "after", 0, INT_MAX, 0, &after) != 0) {
+        goto out;
+    }
+    status = dsc_api_query(ctx, "status");
+    for (size_t i = 0; status != NULL && i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        known |= strcmp(status, statuses[i]) == 0;
+    }
+    if (status != NULL && !known) {
+        rc = dsc_api_error(resp, 422, "INVALID_REQUEST",
+                           "?status: must be created, updated, unchanged, deleted, conflict, "
+                           "needs_review or rejected");
+        goto out;
+    }
+    snprintf(after_text, sizeof(after_text), "%ld", after);
+    snprintf(limit_text, sizeof(limit_text), "%ld", limit);
+    params[0] = ctx->job_id;
+    params[1] = status;
+    params[2] = after_text;
+    params[3] = limit_text;
+    rc = dsc_db_exec(ctx->db, "item list", items_sql, 4, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 0);
+    if (v == NULL || strcmp(v, "t") != 0) {
+        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
+        goto out;
+    }
+    items = json_loads(dsc_rows_get(rows, 0, 1), 0, NULL);
+    if (items == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    body = json_pack("{s:O,s:O?}", "items", items, "next_after",
+                     json_array_size(items) == (size_t)limit
+                         ? json_object_get(json_array_get(items, json_array_size(items) - 1), "row")
+                         : NULL);
+    rc = dsc_api_json(resp, 200, &body);
+out:
+    dsc_rows_free(&rows);
+    json_decref(items);
+    json_decref(body);
     return rc;
 }

@@ -19,6 +19,14 @@ int dsc_jobs_get(const struct dsc_ctx *ctx, struct dsc_response *resp);
  * completed_with_errors; calling it again returns the same. Or 404. */
 int dsc_jobs_complete(const struct dsc_ctx *ctx, struct dsc_response *resp);
 
+/* GET /v1/jobs?limit=&before=: the practice's jobs, newest first, from
+ * before the job ?before (a cursor); 404 when that job is not visible. */
+int dsc_jobs_list(const struct dsc_ctx *ctx, struct dsc_response *resp);
+
+/* GET /v1/jobs/{id}/items?status=&after=&limit=: the job's row results in
+ * row order, after row ?after, of status ?status; or 404. */
+int dsc_jobs_items(const struct dsc_ctx *ctx, struct dsc_response *resp);
+
 /* The job's JSON representation (see docs/protocol.md). new: *out
  * (json_decref). DSC_ENOTFOUND when the job is not visible, or a database
  * error. */

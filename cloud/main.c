@@ -1,6 +1,6 @@
 /*
- * main.c — the dentsync-cloud command line: migrate, practice create,
- * token create/revoke, serve.
+ * main.c — the dentsync-cloud command line: migrate, practice
+ * create/list, token create/revoke/list, serve.
  *
  * Every command takes --db URL (or $DENTSYNC_DB). The administrative
  * commands run as the owner role; serve refuses any role that row-level
@@ -32,11 +32,16 @@ static const char usage_main[] =
     "Commands:\n"
     "  migrate                               apply the schema migrations and create/grant\n"
     "                                        the application role dentsync_app\n"
-    "  practice create NAME [--timezone TZ]  create a practice; prints its id\n"
+    "  practice create NAME [--timezone TZ] [--conflict-policy flag|reject]\n"
+    "                                        create a practice; prints its id\n"
+    "  practice list                         list the practices\n"
     "  token create --practice NAME [--name LABEL]\n"
     "                                        create an agent token; prints it once\n"
     "  token revoke TOKEN_ID                 revoke an agent token\n"
-    "  serve --listen HOST:PORT [--pool N]   serve the v1 API\n"
+    "  token list                            list the tokens (never the tokens themselves)\n"
+    "  serve --listen HOST:PORT [--pool N] [--pool-wait S] [--threads N]\n"
+    "        [--tls-cert FILE --tls-key FILE]\n"
+    "                                        serve the v1 API\n"
     "\n"
     "Every command takes --db URL (default: $DENTSYNC_DB) and --help.\n"
     "migrate, practice and token run as the database owner role; serve runs only\n"
@@ -52,24 +57,33 @@ static const char usage_migrate[] =
     "Safe to run again.\n";
 
 static const char usage_practice[] =
-    "usage: dentsync-cloud practice create NAME [--timezone TZ] [--db URL]\n"
+    "usage: dentsync-cloud practice create NAME [--timezone TZ] [--conflict-policy P] [--db URL]\n"
+    "       dentsync-cloud practice list [--db URL]\n"
     "\n"
-    "Creates the practice NAME (IANA timezone TZ, default UTC) and prints its id.\n";
+    "create makes the practice NAME (IANA timezone TZ, default UTC; conflict policy\n"
+    "flag, the default, or reject) and prints its id. list prints every practice:\n"
+    "id, name, timezone, conflict policy, created (tab-separated).\n";
 
 static const char usage_token[] =
     "usage: dentsync-cloud token create --practice NAME [--name LABEL] [--db URL]\n"
     "       dentsync-cloud token revoke TOKEN_ID [--db URL]\n"
+    "       dentsync-cloud token list [--db URL]\n"
     "\n"
     "create makes a token for the practice NAME and prints it once, as the last\n"
     "line of stdout (only its SHA-256 is stored; the token id goes to stderr).\n"
-    "revoke makes the token with that id stop working at once.\n";
+    "revoke makes the token with that id stop working at once. list prints id,\n"
+    "practice, label, created and revoked of every token, never a token.\n";
 
 static const char usage_serve[] =
-    "usage: dentsync-cloud serve --listen HOST:PORT [--pool N] [--db URL]\n"
+    "usage: dentsync-cloud serve --listen HOST:PORT [--pool N] [--pool-wait S]\n"
+    "                            [--threads N] [--tls-cert FILE --tls-key FILE] [--db URL]\n"
     "\n"
-    "Serves the v1 API over HTTP on HOST:PORT (numeric, e.g. 127.0.0.1:8080 or\n"
-    "[::1]:8080) with at most N database connections (default 8), until SIGINT or\n"
-    "SIGTERM. Logs one line per request to stderr. Put TLS in front of it.\n";
+    "Serves the v1 API on HOST:PORT (numeric, e.g. 127.0.0.1:8080 or [::1]:8080)\n"
+    "with at most N database connections (--pool, default 8), until SIGINT or\n"
+    "SIGTERM. A request waits at most S seconds for a free connection (--pool-wait,\n"
+    "1 to 60, default 30), then gets 503 with Retry-After. --threads N serves with\n"
+    "a pool of N threads (default: a thread per connection). With --tls-cert and\n"
+    "--tls-key (PEM files) it speaks HTTPS. Logs one line per request to stderr.\n";
 
 /* Options of one command, parsed. */
 struct cli {
@@ -78,7 +92,12 @@ struct cli {
     const char *practice; /* --practice */
     const char *name;     /* --name */
     const char *listen;   /* --listen */
+    const char *policy;   /* --conflict-policy */
+    const char *tls_cert; /* --tls-cert */
+    const char *tls_key;  /* --tls-key */
     int pool;             /* --pool */
+    int pool_wait;        /* --pool-wait */
+    int threads;          /* --threads */
     int help;             /* --help */
     int npos;             /* positional arguments */
     char **pos;           /* borrow: into argv */
@@ -94,10 +113,19 @@ static int usage_error(const char *usage, const char *msg)
 static int parse(int argc, char **argv, const char *usage, struct cli *cli)
 {
     static const struct option options[] = {
-        {"db", required_argument, NULL, 'd'},       {"timezone", required_argument, NULL, 't'},
-        {"practice", required_argument, NULL, 'p'}, {"name", required_argument, NULL, 'n'},
-        {"listen", required_argument, NULL, 'l'},   {"pool", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"db", required_argument, NULL, 'd'},
+        {"timezone", required_argument, NULL, 't'},
+        {"practice", required_argument, NULL, 'p'},
+        {"name", required_argument, NULL, 'n'},
+        {"listen", required_argument, NULL, 'l'},
+        {"pool", required_argument, NULL, 'P'},
+        {"pool-wait", required_argument, NULL, 'W'},
+        {"threads", required_argument, NULL, 'T'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"conflict-policy", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     char *end;
     long v;
@@ -106,6 +134,7 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
     memset(cli, 0, sizeof(*cli));
     cli->db = getenv("DENTSYNC_DB");
     cli->pool = 8;
+    cli->pool_wait = 30;
     for (;;) {
         c = getopt_long(argc, argv, "h", options, NULL);
         if (c == -1) {
@@ -134,6 +163,29 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
             }
             cli->pool = (int)v;
             break;
+        case 'W':
+            v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 1 || v > 60) {
+                return usage_error(usage, "--pool-wait wants a number of seconds from 1 to 60");
+            }
+            cli->pool_wait = (int)v;
+            break;
+        case 'T':
+            v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 1 || v > 256) {
+                return usage_error(usage, "--threads wants a number from 1 to 256");
+            }
+            cli->threads = (int)v;
+            break;
+        case 'C':
+            cli->tls_cert = optarg;
+            break;
+        case 'K':
+            cli->tls_key = optarg;
+            break;
+        case 'c':
+            cli->policy = optarg;
+            break;
         case 'h':
             cli->help = 1;
             break;
@@ -154,8 +206,10 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
 static int only(const struct cli *cli, const char *usage, int timezone, int practice, int name,
                 int listen)
 {
-    if ((cli->timezone != NULL && !timezone) || (cli->practice != NULL && !practice) ||
-        (cli->name != NULL && !name) || (cli->listen != NULL && !listen)) {
+    if ((cli->timezone != NULL && !timezone) || (cli->policy != NULL && !timezone) ||
+        (cli->practice != NULL && !practice) || (cli->name != NULL && !name) ||
+        (cli->listen != NULL && !listen) || (cli->tls_cert != NULL && !listen) ||
+        (cli->tls_key != NULL && !listen) || (cli->threads != 0 && !listen)) {
         return usage_error(usage, "an option does not apply to this command");
     }
     return 0;
@@ -208,9 +262,24 @@ static int cmd_practice(int argc, char **argv)
         fputs(rc == 0 ? usage_practice : "", stdout);
         return rc;
     }
+    if (cli.npos == 1 && strcmp(cli.pos[0], "list") == 0) {
+        if (only(&cli, usage_practice, 0, 0, 0, 0) != 0) {
+            return EXIT_USAGE;
+        }
+        rc = open_db(&cli, &db);
+        if (rc == 0) {
+            rc = dsc_admin_practice_list(db, stdout);
+        }
+        dsc_db_close(&db);
+        return rc == 0 ? 0 : EXIT_RUNTIME;
+    }
     if (cli.npos != 2 || strcmp(cli.pos[0], "create") != 0 ||
         only(&cli, usage_practice, 1, 0, 0, 0) != 0) {
-        return usage_error(usage_practice, "want: practice create NAME");
+        return usage_error(usage_practice, "want: practice create NAME, or practice list");
+    }
+    if (cli.policy != NULL && strcmp(cli.policy, "flag") != 0 &&
+        strcmp(cli.policy, "reject") != 0) {
+        return usage_error(usage_practice, "--conflict-policy wants flag or reject");
     }
     if (cli.pos[1][0] == '\0' || strlen(cli.pos[1]) > 200) {
         return usage_error(usage_practice, "NAME must be 1 to 200 bytes");
@@ -232,7 +301,15 @@ static int cmd_practice(int argc, char **argv)
         fprintf(stderr, "dentsync-cloud: practice create failed: %s\n", dsc_strerror(rc));
     }
     else {
-        printf("%s\n", id);
+        if (cli.policy != NULL) {
+            rc = dsc_admin_practice_policy(db, id, cli.policy);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "dentsync-cloud: practice create failed: %s\n", dsc_strerror(rc));
+        }
+        else {
+            printf("%s\n", id);
+        }
     }
 out:
     dsc_db_close(&db);
@@ -253,6 +330,17 @@ static int cmd_token(int argc, char **argv)
         fputs(rc == 0 ? usage_token : "", stdout);
         return rc;
     }
+    if (cli.npos == 1 && strcmp(cli.pos[0], "list") == 0) {
+        if (only(&cli, usage_token, 0, 0, 0, 0) != 0) {
+            return EXIT_USAGE;
+        }
+        rc = open_db(&cli, &db);
+        if (rc == 0) {
+            rc = dsc_admin_token_list(db, stdout);
+        }
+        dsc_db_close(&db);
+        return rc == 0 ? 0 : EXIT_RUNTIME;
+    }
     create = cli.npos == 1 && strcmp(cli.pos[0], "create") == 0;
     if (create) {
         if (cli.practice == NULL || only(&cli, usage_token, 0, 1, 1, 0) != 0) {
@@ -261,7 +349,8 @@ static int cmd_token(int argc, char **argv)
     }
     else if (cli.npos != 2 || strcmp(cli.pos[0], "revoke") != 0 ||
              only(&cli, usage_token, 0, 0, 0, 0) != 0) {
-        return usage_error(usage_token, "want: token create ... or token revoke TOKEN_ID");
+        return usage_error(usage_token,
+                           "want: token create ..., token revoke TOKEN_ID or token list");
     }
     rc = open_db(&cli, &db);
     if (rc != 0) {
@@ -296,6 +385,7 @@ out:
 
 static int cmd_serve(int argc, char **argv)
 {
+    struct dsc_http_options opt;
     struct cli cli;
     int rc;
 
@@ -307,7 +397,17 @@ static int cmd_serve(int argc, char **argv)
     if (cli.npos != 0 || cli.listen == NULL || only(&cli, usage_serve, 0, 0, 0, 1) != 0) {
         return usage_error(usage_serve, "want: serve --listen HOST:PORT");
     }
-    rc = dsc_http_serve(cli.db, cli.listen, cli.pool);
+    if ((cli.tls_cert == NULL) != (cli.tls_key == NULL)) {
+        return usage_error(usage_serve, "--tls-cert and --tls-key go together");
+    }
+    opt.db_url = cli.db;
+    opt.listen = cli.listen;
+    opt.pool_size = cli.pool;
+    opt.pool_wait = cli.pool_wait;
+    opt.threads = cli.threads;
+    opt.tls_cert = cli.tls_cert;
+    opt.tls_key = cli.tls_key;
+    rc = dsc_http_serve(&opt);
     if (rc == DSC_EINVAL) {
         return usage_error(usage_serve, "--listen wants HOST:PORT with a numeric address");
     }

@@ -268,6 +268,203 @@ else
     ok "dentsync_app is denied agent_tokens"
 fi
 
+# --- appointments, deletions, conflicts -------------------------------------------------
+
+# abatch FILE ROW|KEY|FINGERPRINT|RECORD-JSON|OP ...: like batch, for any
+# type; OP "delete" makes a deletion row (fingerprint "delete", no record).
+abatch() {
+    local file=$1 spec sep='' r k f rec op
+    shift
+    : >"$work/lines"
+    printf '{"rows":[' >"$file"
+    for spec in "$@"; do
+        IFS='|' read -r r k f rec op <<<"$spec"
+        if [ "$op" = delete ]; then
+            printf '%s{"row":%s,"key":"%s","op":"delete","fingerprint":"delete"}' "$sep" "$r" "$k" >>"$file"
+            f=delete
+        else
+            printf '%s{"row":%s,"key":"%s","fingerprint":"%s","record":%s}' "$sep" "$r" "$k" "$f" "$rec" >>"$file"
+        fi
+        printf '%s\t%s\t%s\n' "$r" "$k" "$f" >>"$work/lines"
+        sep=,
+    done
+    printf ']}' >>"$file"
+    digest=$(sort -n "$work/lines" | sha256sum | cut -d' ' -f1)
+}
+appt() { # appt EXT PATIENT_EXT START END PROVIDER OPERATORY
+    printf '{"external_id":"%s","patient_external_id":"%s","start_at":"%s","end_at":"%s","status":"scheduled","provider":"%s","operatory":"%s","appointment_type":"Cleaning"}' "$@"
+}
+
+job4=$(uuid)
+req "$token_a" POST /v1/jobs --data-binary "$(job_body "$job4" "$(fp appts)" 5 appointments)"
+expect "POST /v1/jobs accepts import_type appointments" 201 .import_type appointments
+abatch "$work/a1.json" \
+    "1|ext:A1|$(fp a1)|$(appt A1 E1 2024-03-27T15:00:00Z 2024-03-27T15:45:00Z DR1 OP1)" \
+    "2|ext:A2|$(fp a2)|$(appt A2 E2 2024-03-27T15:30:00Z 2024-03-27T16:00:00Z DR1 OP2)" \
+    "3|ext:A3|$(fp a3)|$(appt A3 NOPE 2024-03-27T17:00:00Z 2024-03-27T17:30:00Z DR1 OP1)" \
+    "4|ext:A4|$(fp a4)|{\"external_id\":\"A4\",\"patient_external_id\":\"E1\",\"start_at\":\"2024-03-27 17:00\",\"duration_minutes\":30,\"status\":\"scheduled\"}"
+put_batch "$token_a" "$job4" 1 "$work/a1.json" "$digest"
+cp "$work/body" "$work/a1.answer"
+expect "appointments: created, conflict, needs_review, rejected" 200 \
+    '[.results[].status] | join(",")' "created,conflict,needs_review,rejected"
+check "a conflict names the other appointment (conflict_with) and SCHEDULE_CONFLICT" \
+    test "$(jq -r '.results[1] | "\(.conflict_with == $ARGS.named.a) \(.error.code)"' --arg a "$(jq -r '.results[0].record_id' "$work/a1.answer")" "$work/a1.answer")" = "true SCHEDULE_CONFLICT"
+check "an unknown patient is needs_review PATIENT_NOT_FOUND" \
+    test "$(jq -r '.results[2].error.code' "$work/a1.answer")" = PATIENT_NOT_FOUND
+check "an instant that is not UTC YYYY-MM-DDTHH:MM:SSZ is rejected naming the field" \
+    test "$(jq -r '.results[3].error.message' "$work/a1.answer")" = "start_at: not a UTC instant (YYYY-MM-DDTHH:MM:SSZ)"
+check "the appointment is stored with its patient and typed columns" \
+    test "$(count "SELECT a.provider || '|' || a.duration_minutes || '|' || p.external_id FROM appointments a JOIN patients p ON p.id = a.patient_id WHERE a.practice_id = '$pa' AND a.external_id = 'A1'")" = "DR1|45|E1"
+gzip -c "$work/a1.json" >"$work/a1.json.gz"
+put_batch "$token_a" "$job4" 1 "$work/a1.json.gz" "$digest" -H 'Content-Encoding: gzip'
+check "replaying an appointments batch gzip-compressed answers the stored body byte for byte" \
+    cmp -s "$work/body" "$work/a1.answer"
+abatch "$work/a2.json" "5|ext:A1|||delete"
+put_batch "$token_a" "$job4" 2 "$work/a2.json" "$digest"
+expect "a deletion row soft-deletes the record: deleted" 200 '.results[0].status' deleted
+check "... deleted_at is set, the row stays" \
+    test "$(count "SELECT count(*) FROM appointments WHERE practice_id = '$pa' AND external_id = 'A1' AND deleted_at IS NOT NULL")" = 1
+abatch "$work/a3.json" "6|ext:A1|||delete"
+put_batch "$token_a" "$job4" 3 "$work/a3.json" "$digest"
+expect "deleting it again: unchanged" 200 '.results[0].status' unchanged
+abatch "$work/a4.json" "7|ext:A1|$(fp a1)|{\"bad\":1}|delete"
+sed -i 's/"op":"delete","fingerprint":"delete"}/"op":"delete","fingerprint":"0000"}/' "$work/a4.json"
+put_batch "$token_a" "$job4" 4 "$work/a4.json" "$digest"
+expect "a deletion row whose fingerprint is not \"delete\" is 422 naming the member" 422 \
+    .error.message 'rows[0].fingerprint: must be "delete" in a deletion row'
+
+req "$token_a" GET "/v1/jobs/$job4/items"
+expect "GET items lists every row result in row order" 200 '[.items[].row] | join(",")' "1,2,3,4,5,6"
+req "$token_a" GET "/v1/jobs/$job4/items?status=needs_review"
+expect "GET items?status=needs_review filters" 200 '[.items[] | "\(.row):\(.error.code)"] | join(",")' "3:PATIENT_NOT_FOUND"
+req "$token_a" GET "/v1/jobs/$job4/items?limit=2&after=2"
+expect "GET items pages with after and limit (next_after)" 200 '"\([.items[].row] | join(",")) \(.next_after)"' "3,4 4"
+req "$token_a" GET "/v1/jobs/$job4/items?status=bogus"
+expect "GET items with an unknown status is 422" 422 .error.code INVALID_REQUEST
+req "$token_a" GET "/v1/jobs/$job4/items?limit=0"
+expect "GET items with limit 0 is 422 naming the argument" 422 .error.message "?limit: must be an integer from 1 to 10000"
+
+# --- history, templates, agents ----------------------------------------------------------
+
+req "$token_a" GET "/v1/jobs?limit=2"
+expect "GET /v1/jobs lists the newest jobs first, limit applies" 200 '.jobs | length' 2
+first_two=$(jf '[.jobs[].id] | join(",")')
+next=$(jf .next_before)
+req "$token_a" GET "/v1/jobs?limit=200&before=$next"
+check "GET /v1/jobs?before= continues after the cursor without overlap" \
+    test "$first_two,$(jf '[.jobs[].id] | join(",")')" = "$(printf '%s\n' "$job4" "$job2" "$job1" | paste -sd, | cut -d, -f1-3)" -o "$(jf '.jobs | length')" = 1
+req "$token_a" GET "/v1/jobs?before=$(uuid)"
+expect "GET /v1/jobs?before= an unknown job is 404" 404 .error.code NOT_FOUND
+
+tpl='{"name":"Open Dental appointments","import_type":"appointments","mapping_config":{"fields":{"start_at":"AptDateTime"}},"validation_rules":null}'
+req "$token_a" PUT /v1/templates/od-appointments --data-binary "$tpl"
+expect "PUT /v1/templates/{id} creates a template: 201" 201 .usage_count 0
+req "$token_a" PUT /v1/templates/od-appointments --data-binary "${tpl/Open Dental/OD}"
+expect "PUT again replaces it: 200" 200 .name "OD appointments"
+req "$token_a" PUT /v1/templates/od-appointments --data-binary '{"name":"x","import_type":"invoices","mapping_config":{}}'
+expect "PUT with a bad import_type is 422" 422 .error.code INVALID_REQUEST
+job5=$(uuid)
+req "$token_a" POST /v1/jobs --data-binary "$(job_body "$job5" "$(fp tpl)" 1 appointments | sed 's/generic-patients/od-appointments/')"
+req "$token_a" POST /v1/jobs --data-binary "$(job_body "$job5" "$(fp tpl)" 1 appointments | sed 's/generic-patients/od-appointments/')"
+req "$token_a" GET /v1/templates/od-appointments
+expect "a new job naming a saved template counts one use (a repeat of the job does not)" 200 .usage_count 1
+req "$token_a" GET /v1/templates
+expect "GET /v1/templates lists the practice's templates" 200 '[.templates[].id] | join(",")' od-appointments
+req "$token_a" GET /v1/templates/no-such-template
+expect "GET an unknown template is 404" 404 .error.code NOT_FOUND
+
+agent1=$(uuid)
+req "$token_a" POST /v1/agents/heartbeat --data-binary "{\"agent_id\":\"$agent1\",\"version\":\"1.0.0\",\"queue_depth\":12,\"oldest_pending_age_seconds\":30,\"last_error_code\":\"NETWORK\"}"
+expect "POST /v1/agents/heartbeat is 200" 200 .agent_id "$agent1"
+req "$token_a" POST /v1/agents/heartbeat --data-binary '{"agent_id":"x"}'
+expect "a heartbeat without a UUID agent_id is 422" 422 .error.message "agent_id: required, a UUID"
+pg_psql "UPDATE agent_heartbeats SET received_at = now() - interval '1 hour' WHERE agent_id = '$agent1'" >/dev/null
+agent2=$(uuid)
+req "$token_a" POST /v1/agents/heartbeat --data-binary "{\"agent_id\":\"$agent2\",\"queue_depth\":0}"
+req "$token_a" GET /v1/agents
+expect "GET /v1/agents: each agent's last heartbeat, stale past the threshold" 200 \
+    '[.agents[] | "\(.queue_depth):\(.stale)"] | join(",")' "0:false,12:true"
+req "$token_a" DELETE /v1/agents
+expect "a wrong method is 405 with Allow" 405 .error.code METHOD_NOT_ALLOWED
+check "... Allow: GET" grep -qi '^Allow: GET' "$work/headers"
+
+# --- practice B against each of practice A's resources -----------------------------------
+
+req "$token_b" GET "/v1/jobs/$job4/items"
+expect "practice B: A's job items are 404" 404 .error.code NOT_FOUND
+req "$token_b" POST "/v1/jobs/$job4/complete"
+expect "practice B: completing A's job is 404" 404 .error.code NOT_FOUND
+abatch "$work/a3.json" "6|ext:A1|||delete"
+put_batch "$token_b" "$job4" 9 "$work/a3.json" "$digest"
+expect "practice B: a batch for A's job is 404" 404 .error.code NOT_FOUND
+req "$token_b" GET "/v1/jobs?before=$job4"
+expect "practice B: A's job as a history cursor is 404" 404 .error.code NOT_FOUND
+req "$token_b" GET /v1/templates/od-appointments
+expect "practice B: A's template is 404" 404 .error.code NOT_FOUND
+req "$token_b" GET /v1/templates
+expect "practice B: A's templates are not listed" 200 '.templates | length' 0
+req "$token_b" GET /v1/agents
+expect "practice B: A's agents are not listed" 200 '.agents | length' 0
+req "$token_b" POST /v1/jobs --data-binary "$(job_body "$job4" "$(fp appts)" 5 appointments)"
+expect "practice B: A's job id is 409 JOB_CONFLICT (never A's job)" 409 .error.code JOB_CONFLICT
+req "$token_b" PUT /v1/templates/od-appointments --data-binary "$tpl"
+expect "practice B: the same template id is B's own template (201)" 201 .usage_count 0
+check "... and A's template is untouched" \
+    test "$(count "SELECT name FROM import_templates WHERE practice_id = '$pa' AND id = 'od-appointments'")" = "OD appointments"
+
+# --- the command line, TLS, threads, overload -----------------------------------------
+
+"$CLOUD_BIN" practice list --db "$DS_OWNER_DB" >"$work/practices" 2>/dev/null
+check "practice list shows each practice with its conflict policy" \
+    grep -q "^$pa	$A	UTC	flag	" "$work/practices"
+"$CLOUD_BIN" token list --db "$DS_OWNER_DB" >"$work/tokens" 2>/dev/null
+check "token list shows the tokens' ids and practices but never a token or its hash" \
+    test "$(grep -c "	$A	test	" "$work/tokens")" -ge 1 -a "$(grep -cE 'dsk_|[0-9a-f]{64}' "$work/tokens")" = 0
+"$CLOUD_BIN" practice create "e2e-cloud-r-$$" --conflict-policy reject --db "$DS_OWNER_DB" >/dev/null 2>&1
+check "practice create --conflict-policy reject stores the policy" \
+    test "$(count "SELECT conflict_policy FROM practices WHERE name = 'e2e-cloud-r-$$'")" = reject
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 \
+    -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1
+tls_port=$(free_port)
+"$CLOUD_BIN" serve --db "$DS_APP_DB" --listen "127.0.0.1:$tls_port" --threads 4 \
+    --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" 2>"$work/tls.log" &
+tls_pid=$!
+for _ in $(seq 50); do
+    curl -s --cacert "$work/cert.pem" -o /dev/null "https://127.0.0.1:$tls_port/v1/health" && break
+    sleep 0.1
+done
+code=$(curl -s --cacert "$work/cert.pem" -o "$work/body" -w '%{http_code}' \
+    -H "Authorization: Bearer $token_a" "https://127.0.0.1:$tls_port/v1/jobs/$job1")
+expect "serve --tls-cert --tls-key --threads 4 answers over HTTPS" 200 .id "$job1"
+kill -TERM "$tls_pid" && wait "$tls_pid"
+
+busy_port=$(free_port)
+"$CLOUD_BIN" serve --db "$DS_APP_DB" --listen "127.0.0.1:$busy_port" --pool 1 --pool-wait 1 \
+    2>"$work/busy.log" &
+busy_pid=$!
+for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$busy_port/v1/health" && break
+    sleep 0.1
+done
+abatch "$work/busy.json" "1|ext:B1|$(fp b1)|$(appt B1 E1 2024-04-01T09:00:00Z 2024-04-01T09:30:00Z DR7 OP7)"
+pg_psql "BEGIN" "SELECT 1 FROM import_jobs WHERE id = '$job5' FOR UPDATE" "SELECT pg_sleep(3)" "COMMIT" >/dev/null &
+locker=$!
+sleep 0.5
+curl -s -o "$work/busy.put" -w '%{http_code}' -X PUT -H "Authorization: Bearer $token_a" \
+    -H "Batch-Digest: $digest" --data-binary "@$work/busy.json" \
+    "http://127.0.0.1:$busy_port/v1/jobs/$job5/batches/1" >"$work/busy.put.code" &
+putter=$!
+sleep 0.5
+code=$(curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' -H "Authorization: Bearer $token_a" \
+    "http://127.0.0.1:$busy_port/v1/jobs/$job1")
+expect "every pooled connection busy past --pool-wait: 503 UNAVAILABLE" 503 .error.code UNAVAILABLE
+check "... with Retry-After: 1" grep -qi '^Retry-After: 1' "$work/headers"
+wait "$locker" "$putter"
+check "... and the request holding the connection completes once the lock is gone" \
+    test "$(cat "$work/busy.put.code")" = 200
+kill -TERM "$busy_pid" && wait "$busy_pid"
+
 # --- tokens, roles, outages ----------------------------------------------------------------
 
 token_id=$(pg_psql "SELECT id FROM agent_tokens WHERE practice_id = '$pb'")
