@@ -25,5 +25,9 @@ int ds_cmd_check_config(const char *config_path, int argc, char **argv);
 int ds_cmd_sync_now(const char *config_path, int argc, char **argv);
 int ds_cmd_read(const char *config_path, int argc, char **argv);
 int ds_cmd_retry(const char *config_path, int argc, char **argv);
+int ds_cmd_status(const char *config_path, int argc, char **argv);
+int ds_cmd_jobs(const char *config_path, int argc, char **argv);
+int ds_cmd_job(const char *config_path, int argc, char **argv);
+int ds_cmd_events(const char *config_path, int argc, char **argv);
 
 #endif

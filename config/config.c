@@ -263,6 +263,18 @@ static void agent_key(struct loader *ld, const char *key, const char *value)
     else if (strcmp(key, "template_dir") == 0) {
         set_string(ld, &cfg->template_dir, value);
     }
+    else if (strcmp(key, "stale_hours") == 0) {
+        set_int(ld, &cfg->stale_hours, key, value, 1, 8760);
+    }
+    else if (strcmp(key, "log_file") == 0) {
+        set_string(ld, &cfg->log_file, value);
+    }
+    else if (strcmp(key, "log_max_kb") == 0) {
+        set_int(ld, &cfg->log_max_kb, key, value, 16, 1048576);
+    }
+    else if (strcmp(key, "log_keep") == 0) {
+        set_int(ld, &cfg->log_keep, key, value, 1, 99);
+    }
     else {
         problem(ld, ld->line, "unknown key '%s' in [agent]", key);
     }
@@ -596,6 +608,9 @@ int ds_config_load(const char *path, struct ds_config **out, FILE *errs)
     cfg->rescan_seconds = 60.0;
     cfg->retention_days = 30;
     cfg->max_queue_mb = 2048;
+    cfg->stale_hours = 26;
+    cfg->log_max_kb = 10240;
+    cfg->log_keep = 5;
     cfg->batch_rows = 500;
     cfg->max_in_flight = 2;
     cfg->timeout_seconds = 60.0;
@@ -654,6 +669,7 @@ void ds_config_free(struct ds_config **cfgp)
     free(cfg->path);
     free(cfg->state_dir);
     free(cfg->template_dir);
+    free(cfg->log_file);
     free(cfg->cloud_url);
     free(cfg->ca_file);
     free(cfg->proxy);

@@ -3,7 +3,8 @@
  * config/dentsync.conf is the annotated default).
  *
  *   [agent]            state_dir, log_level, settle_seconds, rescan_seconds,
- *                      retention_days, max_queue_mb, template_dir
+ *                      retention_days, max_queue_mb, template_dir,
+ *                      stale_hours, log_file, log_max_kb, log_keep
  *   [cloud]            url, ca_file, batch_rows, max_in_flight, timeout_seconds,
  *                      retry_min_seconds, retry_max_seconds
  *   [practice NAME]    token_file, timezone, phone_region, date_order
@@ -66,6 +67,10 @@ struct ds_config {
     int retention_days;    /* days acknowledged rows' data stay in the queue */
     int max_queue_mb;      /* disk budget of queue.db in MiB; 0: none */
     char *template_dir;    /* an admin's own templates; may be NULL */
+    int stale_hours;       /* `status` warns when a folder synced nothing this long */
+    char *log_file;        /* also log to this file (rotated); may be NULL */
+    int log_max_kb;        /* the log file is rotated past this size, KiB */
+    int log_keep;          /* rotated log files kept (NAME.1 ... NAME.N) */
 
     /* [cloud] */
     char *cloud_url;                /* base URL, https (http only to loopback) */

@@ -341,4 +341,96 @@ int ds_store_vacuum(struct ds_store *st, long max_pages, long *freed);
  * *woken (may be NULL) receives how many. */
 int ds_store_batches_wake(struct ds_store *st, int *woken);
 
+/* ---- read-only views for the command line (store_status.c) -------------- */
+
+/* Opens an existing queue read-only (no migration, no WAL switch, no file
+ * created) for `status`, `jobs`, `job` and `events`, which may run beside a
+ * running agent. DS_ENOTFOUND when there is no queue at path, DS_ECORRUPT
+ * when it is not a dentsync queue or its schema is newer than this build's.
+ * new: close with ds_store_close. */
+int ds_store_open_readonly(const char *path, struct ds_store **out, struct ds_error *err);
+
+/* What a folder has seen and delivered. Copies inside the struct. */
+struct ds_folder_status {
+    char last_file[512];   /* path of the newest file seen, "" if none */
+    double last_seen_at;   /* when it was recorded, 0 if none */
+    double last_synced_at; /* newest batch acknowledged or job completed, 0 if none */
+    long files_waiting;    /* files detected, staging, staged or uploading */
+    long rows_pending;     /* rows of its uploading jobs not yet answered */
+    long held;             /* files held for an admin */
+    long quarantined;      /* files quarantined */
+};
+int ds_store_folder_status(struct ds_store *st, const char *folder, struct ds_folder_status *out);
+
+/* A batch that is not delivered yet (pending, in_flight, retry_wait or
+ * rejected), of a job still uploading. Strings borrowed during the call. */
+struct ds_batch_status {
+    const char *job_id;
+    long seq;
+    const char *state;
+    const char *folder;          /* the file's [folder] */
+    const char *practice;        /* the job's [practice] */
+    long nrows;
+    int attempts;
+    double next_attempt_at;      /* retry_wait: when it is due; else 0 */
+    const char *last_error_code; /* may be NULL */
+};
+typedef int (*ds_store_batch_status_cb)(void *ctx, const struct ds_batch_status *b);
+
+/* Every batch not delivered yet, oldest job first, then by seq. */
+int ds_store_batches_waiting(struct ds_store *st, ds_store_batch_status_cb cb, void *ctx);
+
+/* One job of the history. Strings borrowed during the call. */
+struct ds_job_row {
+    const char *id;
+    const char *folder; /* the file's [folder], may be NULL */
+    const char *practice;
+    const char *import_type;
+    const char *template_id;
+    const char *filename; /* base name */
+    const char *state;
+    long total_rows;
+    double created_at, staged_at, completed_at; /* 0 when not yet */
+    struct ds_item_counts counts;               /* its items by status */
+};
+typedef int (*ds_store_job_row_cb)(void *ctx, const struct ds_job_row *j);
+
+/* The newest `limit` jobs (all when limit <= 0), newest first. */
+int ds_store_jobs_list(struct ds_store *st, long limit, ds_store_job_row_cb cb, void *ctx);
+
+/* One job by id or unique id prefix (at least 8 characters): cb runs once.
+ * DS_ENOTFOUND if none matches, DS_EINVAL if the prefix is ambiguous. */
+int ds_store_job_show(struct ds_store *st, const char *id, ds_store_job_row_cb cb, void *ctx);
+
+/* The rows of a job that did not end well, grouped: status (invalid,
+ * duplicate, conflict, needs_review, rejected), error code (may be NULL),
+ * message (field names and codes, never values; may be NULL), how many rows
+ * and the first one. Largest group first; at most `limit` groups. */
+struct ds_error_group {
+    const char *status;
+    const char *code;
+    const char *message;
+    long count;
+    long first_row;
+};
+typedef int (*ds_store_error_group_cb)(void *ctx, const struct ds_error_group *g);
+int ds_store_job_errors(struct ds_store *st, const char *job_id, long limit,
+                        ds_store_error_group_cb cb, void *ctx);
+
+/* The audit trail: events at or after `since` (seconds since the epoch),
+ * the newest `limit` of them (all when limit <= 0), oldest first. */
+struct ds_event_row {
+    int64_t id;
+    double at;
+    const char *kind;
+    int64_t file_id; /* 0 if none */
+    const char *job_id;
+    long seq; /* 0 if none */
+    const char *code;
+    const char *detail;
+};
+typedef int (*ds_store_event_cb)(void *ctx, const struct ds_event_row *e);
+int ds_store_events_list(struct ds_store *st, double since, long limit, ds_store_event_cb cb,
+                         void *ctx);
+
 #endif

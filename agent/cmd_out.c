@@ -1,0 +1,164 @@
+/*
+ * cmd_out.c — shared by the read-only commands: the queue opened read-only
+ * from the config, and times written for a person (cmd_out.h).
+ */
+#include "agent/cmd_out.h"
+
+#include "agent/commands.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int ds_out_open(const char *name, const char *config_path, int missing_ok, struct ds_config **cfg,
+                struct ds_store **st)
+{
+    struct ds_error err;
+    char queue[4096];
+    char msg[600];
+    int rc;
+
+    *cfg = NULL;
+    *st = NULL;
+    ds_error_clear(&err);
+    if (ds_config_load(config_path, cfg, stderr) != 0) {
+        return DS_EXIT_CONFIG;
+    }
+    rc = ds_config_queue_path(*cfg, queue, sizeof(queue));
+    if (rc == 0) {
+        rc = ds_store_open_readonly(queue, st, &err);
+    }
+    if (rc == DS_ENOTFOUND && missing_ok) {
+        return DS_EXIT_OK;
+    }
+    if (rc == DS_ENOTFOUND) {
+        fprintf(stderr, "dentsync %s: no queue at %s yet (the agent has not run)\n", name, queue);
+        ds_config_free(cfg);
+        return DS_EXIT_RUNTIME;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "dentsync %s: %s\n", name, ds_error_format(&err, msg, sizeof(msg)));
+        ds_config_free(cfg);
+        return DS_EXIT_RUNTIME;
+    }
+    return DS_EXIT_OK;
+}
+
+double ds_out_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+const char *ds_out_time(double t, char *buf, size_t size)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || localtime_r(&secs, &tm) == NULL ||
+        strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0) {
+        snprintf(buf, size, "-");
+    }
+    return buf;
+}
+
+const char *ds_out_iso(double t, char *buf, size_t size)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+
+    if (t <= 0 || gmtime_r(&secs, &tm) == NULL ||
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, size, "%s", "");
+    }
+    return buf;
+}
+
+const char *ds_out_ago(double t, double now, char *buf, size_t size)
+{
+    double d = now - t;
+    const char *pre = "";
+    const char *post = " ago";
+
+    if (t <= 0) {
+        snprintf(buf, size, "-");
+        return buf;
+    }
+    if (d < 0) {
+        d = -d;
+        pre = "in ";
+        post = "";
+    }
+    if (d < 120) {
+        snprintf(buf, size, "%s%.0fs%s", pre, d, post);
+    }
+    else if (d < 7200) {
+        snprintf(buf, size, "%s%.0fm%s", pre, d / 60, post);
+    }
+    else if (d < 172800) {
+        snprintf(buf, size, "%s%.0fh%s", pre, d / 3600, post);
+    }
+    else {
+        snprintf(buf, size, "%s%.0fd%s", pre, d / 86400, post);
+    }
+    return buf;
+}
+
+int ds_out_parse_count(const char *text, long *out)
+{
+    char *end = NULL;
+    long v;
+
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || v <= 0) {
+        return DS_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
+
+int ds_out_parse_since(const char *text, double now, double *out)
+{
+    struct tm tm;
+    char *end = NULL;
+    double v;
+    time_t t;
+
+    errno = 0;
+    v = strtod(text, &end);
+    if (errno == 0 && end != text && v >= 0 && end[0] != '\0' && end[1] == '\0' &&
+        strchr("smhd", end[0]) != NULL && strchr(text, '-') == NULL) {
+        double unit = end[0] == 's' ? 1 : end[0] == 'm' ? 60 : end[0] == 'h' ? 3600 : 86400;
+
+        *out = now - v * unit;
+        return 0;
+    }
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(text, "%Y-%m-%d", &tm);
+    if (end == NULL) {
+        return DS_EINVAL;
+    }
+    if (*end == 'T' || *end == ' ') {
+        char *rest = strptime(end + 1, "%H:%M:%S", &tm);
+
+        if (rest == NULL) {
+            rest = strptime(end + 1, "%H:%M", &tm);
+        }
+        end = rest;
+    }
+    if (end == NULL || *end != '\0') {
+        return DS_EINVAL;
+    }
+    tm.tm_isdst = -1;
+    t = mktime(&tm);
+    if (t == (time_t)-1) {
+        return DS_EINVAL;
+    }
+    *out = (double)t;
+    return 0;
+}
