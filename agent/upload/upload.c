@@ -29,6 +29,10 @@
  * op`): after a restart they are simply made again, and both calls are
  * idempotent in the cloud.
  *
+ * Each practice's saved templates (GET /v1/templates) are pulled at start
+ * and hourly into state_dir/cloud-templates/<practice>/<id>.json, each one
+ * checked as a template first; ingest looks there after the admin's own.
+ *
  * Log lines carry job ids, batch numbers, HTTP statuses and codes: never a
  * record, never the token.
  */
@@ -40,8 +44,14 @@
 #include "agent/core/version.h"
 #include "agent/upload/http.h"
 
+#include "config/template.h"
+
+#include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +91,7 @@ struct ds_uploader {
     struct ds_http *http;        /* owned */
     uv_timer_t timer;            /* wakes us for the next retry or probe */
     uv_timer_t heartbeat;        /* the heartbeat period */
+    uv_timer_t templates;        /* the saved-template pull period */
     int handles_open;            /* timers not yet closed */
     struct practice *practices;  /* owned, one per cfg->practices[i] */
     char base_url[512];          /* cloud url without a trailing slash */
@@ -429,11 +440,15 @@ static int append_row(void *ctx, const struct ds_batch_row *r)
     if (rc == 0) {
         rc = append_json_string(b, r->key);
     }
-    if (rc == 0) {
-        rc = ds_buf_printf(b, ",\"fingerprint\":\"%s\",\"record\":", r->fingerprint);
+    if (rc == 0 && r->op_delete) {
+        /* A deletion row (docs/protocol.md): its key, no record. */
+        rc = ds_buf_append_str(b, ",\"op\":\"delete\",\"fingerprint\":\"delete\"");
     }
-    if (rc == 0) {
-        rc = ds_buf_append_str(b, r->record_json != NULL ? r->record_json : "{}");
+    else if (rc == 0) {
+        rc = ds_buf_printf(b, ",\"fingerprint\":\"%s\",\"record\":", r->fingerprint);
+        if (rc == 0) {
+            rc = ds_buf_append_str(b, r->record_json != NULL ? r->record_json : "{}");
+        }
     }
     if (rc == 0) {
         rc = ds_buf_append(b, "}", 1);
@@ -834,12 +849,11 @@ static void on_heartbeat(uv_timer_t *t)
     }
     snprintf(url, sizeof(url), "%s/v1/agents/heartbeat", up->base_url);
     for (size_t i = 0; i < up->cfg->npractices; i++) {
-        json_t *body = json_pack(
-            "{s:s, s:s, s:I, s:f, s:I, s:s?, s:b}", "agent_id", up->agent_id, "version", DS_VERSION,
-            "queue_depth", (json_int_t)qs.pending_rows, "oldest_pending_age_s",
-            qs.oldest_pending_at > 0 ? now - qs.oldest_pending_at : 0.0, "jobs_uploading",
-            (json_int_t)qs.jobs_uploading, "last_error_code",
-            up->last_error[0] != '\0' ? up->last_error : NULL, "paused", up->practices[i].paused);
+        json_t *body =
+            json_pack("{s:s, s:s, s:I, s:I, s:s?}", "agent_id", up->agent_id, "version", DS_VERSION,
+                      "queue_depth", (json_int_t)qs.pending_rows, "oldest_pending_age_seconds",
+                      (json_int_t)(qs.oldest_pending_at > 0 ? now - qs.oldest_pending_at : 0.0),
+                      "last_error_code", up->last_error[0] != '\0' ? up->last_error : NULL);
         char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 
         if (text != NULL) {
@@ -848,6 +862,191 @@ static void on_heartbeat(uv_timer_t *t)
         }
         free(text);
         json_decref(body);
+    }
+}
+
+/* ---- the practice's saved templates ---------------------------------------- */
+
+#define TEMPLATE_PULL_MS (3600 * 1000)
+
+struct pull {
+    struct ds_uploader *up; /* owner */
+    size_t practice;        /* whose templates */
+};
+
+static int template_id_ok(const char *id)
+{
+    size_t n = strlen(id);
+
+    if (n == 0 || n > 200 || id[0] == '.') {
+        return 0;
+    }
+    return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+/* Writes text to path through a temporary file, fsynced, renamed. */
+static int write_atomic(const char *path, const char *text)
+{
+    char tmp[4200];
+    size_t len = strlen(text);
+    int fd;
+    int rc = 0;
+
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        return DS_ETOOBIG;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return DS_EIO;
+    }
+    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+        rc = DS_EIO;
+    }
+    close(fd);
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = DS_EIO;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+    }
+    return rc;
+}
+
+/* Removes cached templates the cloud no longer has. */
+static void prune_cache(const char *dir, json_t *keep)
+{
+    char path[4200];
+    struct dirent *de;
+    DIR *d = opendir(dir);
+
+    if (d == NULL) {
+        return;
+    }
+    for (;;) {
+        size_t n;
+        int found = 0;
+
+        de = readdir(d);
+        if (de == NULL) {
+            break;
+        }
+        n = strlen(de->d_name);
+        if (n < 6 || strcmp(de->d_name + n - 5, ".json") != 0) {
+            continue;
+        }
+        for (size_t i = 0; i < json_array_size(keep); i++) {
+            const char *id = json_string_value(json_array_get(keep, i));
+
+            if (id != NULL && strlen(id) == n - 5 && strncmp(id, de->d_name, n - 5) == 0) {
+                found = 1;
+            }
+        }
+        if (!found && snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path)) {
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+static void on_templates(void *ctx, const struct ds_http_response *res)
+{
+    struct pull *p = ctx;
+    struct ds_uploader *up = p->up;
+    json_t *doc = NULL;
+    json_t *list;
+    json_t *kept = json_array();
+    char dir[4096];
+    char path[4200];
+    size_t cached = 0;
+
+    if (res->curl_code != 0 || res->status != 200) {
+        ds_log_debug("templates: not pulled for practice %s (curl %d, HTTP %ld)",
+                     up->cfg->practices[p->practice].name, res->curl_code, res->status);
+        goto out;
+    }
+    doc = json_loadb(res->body, res->body_len, 0, NULL);
+    list = json_object_get(doc, "templates");
+    if (!json_is_array(list) ||
+        ds_upload_templates_dir(up->cfg, up->cfg->practices[p->practice].name, dir, sizeof(dir)) !=
+            0) {
+        goto out;
+    }
+    mkdir(dir, 0700);
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *t = json_array_get(list, i);
+        const char *id = json_string_value(json_object_get(t, "id"));
+        json_t *mapping = json_object_get(t, "mapping_config");
+        struct ds_template *tpl = NULL;
+        char *text = NULL;
+
+        if (id == NULL || !template_id_ok(id) || !json_is_object(mapping)) {
+            continue;
+        }
+        text = json_dumps(mapping, JSON_COMPACT | JSON_SORT_KEYS);
+        if (text != NULL && ds_template_parse(text, strlen(text), id, &tpl, NULL) == 0 &&
+            snprintf(path, sizeof(path), "%s/%s.json", dir, id) < (int)sizeof(path) &&
+            write_atomic(path, text) == 0) {
+            json_array_append_new(kept, json_string(id));
+            cached++;
+        }
+        else {
+            ds_log_warn("templates: saved template %s of practice %s is not a valid template; "
+                        "not used",
+                        id, up->cfg->practices[p->practice].name);
+        }
+        ds_template_free(&tpl);
+        free(text);
+    }
+    prune_cache(dir, kept);
+    ds_log_info("templates: %zu saved template(s) of practice %s cached", cached,
+                up->cfg->practices[p->practice].name);
+out:
+    json_decref(kept);
+    json_decref(doc);
+    free(p);
+}
+
+int ds_upload_templates_dir(const struct ds_config *cfg, const char *practice, char *buf,
+                            size_t size)
+{
+    char safe[256];
+    size_t n = 0;
+    int len;
+
+    for (const char *c = practice; *c != '\0' && n < sizeof(safe) - 1; c++) {
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                 *c == '-' || *c == '_';
+
+        safe[n++] = ok ? *c : '_';
+    }
+    safe[n] = '\0';
+    len = snprintf(buf, size, "%s/cloud-templates", cfg->state_dir);
+    if (len < 0 || (size_t)len >= size) {
+        return DS_ETOOBIG;
+    }
+    mkdir(buf, 0700);
+    len = snprintf(buf, size, "%s/cloud-templates/%s", cfg->state_dir, safe);
+    return len < 0 || (size_t)len >= size ? DS_ETOOBIG : 0;
+}
+
+static void on_templates_timer(uv_timer_t *t)
+{
+    struct ds_uploader *up = t->data;
+    char url[600];
+
+    snprintf(url, sizeof(url), "%s/v1/templates", up->base_url);
+    for (size_t i = 0; i < up->cfg->npractices; i++) {
+        struct pull *p = calloc(1, sizeof(*p));
+
+        if (p == NULL) {
+            return;
+        }
+        p->up = up;
+        p->practice = i;
+        if (ds_http_request(up->http, "GET", url, up->practices[i].token, NULL, 0, NULL, NULL,
+                            on_templates, p) != 0) {
+            free(p);
+        }
     }
 }
 
@@ -905,9 +1104,12 @@ int ds_upload_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store 
     }
     uv_timer_init(loop, &up->timer);
     uv_timer_init(loop, &up->heartbeat);
+    uv_timer_init(loop, &up->templates);
     up->timer.data = up;
     up->heartbeat.data = up;
-    up->handles_open = 2;
+    up->templates.data = up;
+    up->handles_open = 3;
+    uv_timer_start(&up->templates, on_templates_timer, 0, TEMPLATE_PULL_MS);
     period = (uint64_t)(cfg->heartbeat_seconds * 1000.0);
     if (period > 0) {
         uv_timer_start(&up->heartbeat, on_heartbeat, period, period);
@@ -1020,8 +1222,10 @@ void ds_upload_free(struct ds_uploader **upp)
     if (up->handles_open > 0) {
         uv_timer_stop(&up->timer);
         uv_timer_stop(&up->heartbeat);
+        uv_timer_stop(&up->templates);
         uv_close((uv_handle_t *)&up->timer, on_timer_closed);
         uv_close((uv_handle_t *)&up->heartbeat, on_timer_closed);
+        uv_close((uv_handle_t *)&up->templates, on_timer_closed);
     }
     else {
         free(up);
