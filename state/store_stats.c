@@ -104,9 +104,8 @@ int ds_store_batches_wake(struct ds_store *st, int *woken)
     int src;
     int rc = 0;
 
-    src = sqlite3_prepare_v2(st->db,
-                             "UPDATE batches SET next_attempt_at = 0 WHERE state = 'retry_wait'",
-                             -1, &s, NULL);
+    src = sqlite3_prepare_v2(
+        st->db, "UPDATE batches SET next_attempt_at = 0 WHERE state = 'retry_wait'", -1, &s, NULL);
     if (src != SQLITE_OK) {
         return ds__store_fail(st, src, "wake batches");
     }

@@ -92,8 +92,7 @@ const char *ds_error_format(const struct ds_error *err, char *buf, size_t size)
         n += (size_t)snprintf(buf + n, size - n, "field %s: ", err->field);
     }
     if (n < size) {
-        snprintf(buf + n, size - n, "%s",
-                 err->msg[0] != '\0' ? err->msg : ds_strerror(err->code));
+        snprintf(buf + n, size - n, "%s", err->msg[0] != '\0' ? err->msg : ds_strerror(err->code));
     }
     return buf;
 }

@@ -34,11 +34,11 @@ enum {
 /* What went wrong, for a person. All members are optional: empty string or
  * 0 when unknown. */
 struct ds_error {
-    int code;        /* the DS_E* code */
-    char file[256];  /* the input file concerned, if any */
-    long row;        /* 1-based data row or line, 0 if none */
-    char field[64];  /* the column or config key concerned, if any */
-    char msg[256];   /* what happened, without patient values */
+    int code;       /* the DS_E* code */
+    char file[256]; /* the input file concerned, if any */
+    long row;       /* 1-based data row or line, 0 if none */
+    char field[64]; /* the column or config key concerned, if any */
+    char msg[256];  /* what happened, without patient values */
 };
 
 /* The name of a DS_E* code, e.g. "out of memory". Never NULL. */

@@ -46,8 +46,8 @@ int ds_http_new(uv_loop_t *loop, const struct ds_http_options *opt, struct ds_ht
  * NULL for none). content_encoding (e.g. "gzip") and digest (Batch-Digest)
  * may be NULL. DS_ENOMEM, DS_EINVAL. */
 int ds_http_request(struct ds_http *h, const char *method, const char *url, const char *token,
-                    const void *body, size_t len, const char *content_encoding,
-                    const char *digest, ds_http_cb cb, void *ctx);
+                    const void *body, size_t len, const char *content_encoding, const char *digest,
+                    ds_http_cb cb, void *ctx);
 
 /* Requests in flight. */
 size_t ds_http_pending(const struct ds_http *h);

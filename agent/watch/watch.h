@@ -28,8 +28,8 @@ struct ds_watch; /* opaque */
 
 /* Whether the owner has taken this exact file (path, size, mtime) already;
  * non-zero means "known: do not settle it again". */
-typedef int (*ds_watch_known_cb)(void *ctx, const struct ds_folder_conf *folder,
-                                 const char *path, int64_t size, int64_t mtime_ns);
+typedef int (*ds_watch_known_cb)(void *ctx, const struct ds_folder_conf *folder, const char *path,
+                                 int64_t size, int64_t mtime_ns);
 
 /* A file has settled. path is borrowed for the call. */
 typedef void (*ds_watch_settled_cb)(void *ctx, const struct ds_folder_conf *folder,
