@@ -7,9 +7,14 @@
  *                column, or malformed in the middle: nothing of it is kept
  *                staged, and the reason (code + message without patient data)
  *                is recorded;
+ *   held         a full snapshot lost more keys than max_missing_percent
+ *                allows (SNAPSHOT_SANITY): it waits for an admin's
+ *                `dentsync retry`, nothing of it staged;
  *   staged       every data row is an item (valid, invalid with its reason,
- *                or duplicate within the file) and the valid ones are cut
- *                into batches.
+ *                duplicate within the file, skipped by a template rule, or
+ *                unchanged since it was last synced) and the valid ones —
+ *                with a deletion row per vanished key of a full snapshot —
+ *                are cut into batches.
  */
 #include "agent/ingest.h"
 
@@ -93,6 +98,50 @@ static int practice_options(struct ds_ingest_task *t, struct ds_norm_opts *o, st
     return 0;
 }
 
+/*
+ * The delta of a staged job: rows synced before with the same fingerprint
+ * become `unchanged`; for a folder of full snapshots, a deletion row is
+ * added for every key synced before and absent now — unless more than
+ * max_missing_percent of them vanished at once, which looks like a
+ * truncated export: then the file is held for an admin and nothing of it
+ * stays staged (an admin's retry lets the next ingest of it through).
+ */
+static int delta(struct ds_ingest_task *t, struct ds_store *st, int *held)
+{
+    struct ds_snapshot_check c;
+    char reason[256];
+    int retries = 0;
+    int rc;
+
+    rc = ds_store_job_mark_unchanged(st, t->job_id, &t->unchanged);
+    if (rc != 0) {
+        return rc;
+    }
+    t->valid -= t->unchanged;
+    if (!t->folder->snapshot_full) {
+        return 0;
+    }
+    rc = ds_store_file_admin_retries(st, t->file_id, &retries);
+    if (rc == 0) {
+        rc = ds_store_job_snapshot(st, t->job_id, t->rows, t->folder->max_missing_percent,
+                                   retries > 0, &c);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (c.shrank) {
+        snprintf(reason, sizeof(reason),
+                 "full snapshot: %ld of the %ld keys synced before are missing, more than "
+                 "max_missing_percent (%d%%); `dentsync retry` sends the deletions",
+                 c.missing, c.synced, t->folder->max_missing_percent);
+        rc = ds_store_file_hold(st, t->file_id, DS_HOLD_SNAPSHOT, reason);
+        *held = rc == 0;
+        return rc;
+    }
+    t->deletions = c.deletions;
+    return 0;
+}
+
 /* Reads and stages every row inside the open job. */
 static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader *reader,
                       struct ds_mapper *mapper)
@@ -100,6 +149,8 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
     struct ds_mapped m;
     struct ds_row row;
     const char *stored = NULL;
+    const char *status;
+    const char *error;
     int rc;
 
     memset(&m, 0, sizeof(m));
@@ -113,12 +164,18 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         if (rc != 0) {
             break;
         }
-        if (m.skipped || m.route != NULL) {
-            /* Until the queue has the `skipped` state and one job per
-             * import type (migration 0002), such rows are kept as invalid
-             * with the rule's reason, so none is lost. */
-            snprintf(m.error, sizeof(m.error), "record: %s",
-                     m.skipped ? m.skip_reason : "belongs to another import type (route rule)");
+        status = m.valid ? DS_ITEM_VALID : DS_ITEM_INVALID;
+        error = m.valid ? NULL : m.error;
+        if (m.skipped) {
+            /* A template rule says the row is not data of this type: kept,
+             * counted and shown with the rule's reason. */
+            status = DS_ITEM_SKIPPED;
+            error = m.skip_reason != NULL ? m.skip_reason : "skip rule";
+        }
+        else if (m.route != NULL) {
+            /* Until one job per import type is staged, a routed row is kept
+             * as invalid with the reason, so none is lost. */
+            ds_str_copy(m.error, sizeof(m.error), "record: routed to another import type");
         }
         if (m.valid && m.key[0] == '\0') {
             /* The mapper promises a key for every valid record; hold it to
@@ -127,9 +184,8 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
             ds_str_copy(m.error, sizeof(m.error), "record: no identity key");
         }
         rc = ds_store_item_add(st, t->job_id, row.row, m.key[0] != '\0' ? m.key : NULL,
-                               m.valid ? m.fingerprint : NULL,
-                               m.valid ? DS_ITEM_VALID : DS_ITEM_INVALID, m.record_json, m.raw_json,
-                               m.valid ? NULL : m.error, &stored);
+                               m.valid ? m.fingerprint : NULL, status, m.record_json, m.raw_json,
+                               error, &stored);
         ds_mapped_close(&m);
         if (rc != 0) {
             break;
@@ -140,6 +196,9 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         }
         else if (stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
             t->invalid++;
+        }
+        else if (stored != NULL && strcmp(stored, DS_ITEM_SKIPPED) == 0) {
+            t->skipped++;
         }
         else {
             t->valid++;
@@ -173,6 +232,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     struct ds_norm_opts opts;
     char queue[4096];
     char tpl_id[128];
+    int held = 0;
     int rc;
 
     ds_error_clear(&t->err);
@@ -247,8 +307,12 @@ int ds_ingest_run(struct ds_ingest_task *t)
     if (rc != 0) {
         goto out;
     }
+    rc = delta(t, st, &held);
+    if (rc != 0 || held) {
+        goto out;
+    }
     ds_crash_point("after_stage_commit");
-    rc = ds_store_job_staged(st, t->job_id, t->rows, t->cfg->batch_rows);
+    rc = ds_store_job_staged(st, t->job_id, t->rows + t->deletions, t->cfg->batch_rows);
 out:
     ds_map_free(&mapper);
     ds_tz_free(&tz);

@@ -104,9 +104,12 @@ int ds_store_tx_rollback(struct ds_store *st);
 #define DS_ITEM_VALID "valid"
 #define DS_ITEM_INVALID "invalid"
 #define DS_ITEM_DUPLICATE "duplicate"
+#define DS_ITEM_SKIPPED "skipped"     /* a template rule: not data of this type (store_delta.c) */
+#define DS_ITEM_UNCHANGED "unchanged" /* synced before with the same fingerprint */
 
-/* Adds data row `row` of a staging job. status is DS_ITEM_VALID or
- * DS_ITEM_INVALID (with error). A valid item whose key is already held by
+/* Adds data row `row` of a staging job. status is DS_ITEM_VALID,
+ * DS_ITEM_INVALID (with error) or DS_ITEM_SKIPPED (error is the rule's
+ * reason, no patient data; never uploaded). A valid item whose key is already held by
  * another valid item of the same job is stored as DS_ITEM_DUPLICATE
  * instead (the first one wins) and *stored_status says so (may be NULL).
  * record, fingerprint and error may be NULL. raw may be NULL. */
@@ -166,8 +169,9 @@ int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
 struct ds_batch_row {
     long row;
     const char *key;
-    const char *fingerprint;
-    const char *record_json;
+    const char *fingerprint; /* "delete" for a deletion row */
+    const char *record_json; /* NULL for a deletion row */
+    int op_delete;           /* 1: a deletion row ("op":"delete", no record) */
 };
 typedef int (*ds_store_row_cb)(void *ctx, const struct ds_batch_row *r);
 
@@ -182,7 +186,7 @@ int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_st
 /* The cloud's answer for one row of an acknowledged batch. */
 struct ds_item_result {
     long row;
-    const char *status;     /* created, updated, unchanged, conflict,
+    const char *status;     /* created, updated, unchanged, deleted, conflict,
                                needs_review, rejected */
     const char *record_id;  /* may be NULL */
     const char *error_code; /* may be NULL */
@@ -191,7 +195,10 @@ struct ds_item_result {
 
 /* The batch was acknowledged: items take their results (an item of the
  * batch the answer does not mention becomes `rejected` with code
- * MISSING_RESULT), the batch becomes `acked`, event `batch_acked`. */
+ * MISSING_RESULT), the batch becomes `acked`, event `batch_acked`. In the
+ * same transaction the synced table follows (store_delta.c): a row
+ * created, updated or unchanged records its key and fingerprint, a
+ * deletion row deleted or unchanged removes its key. */
 int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
                          const struct ds_item_result *results, size_t n);
 
@@ -216,6 +223,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id);
 struct ds_item_counts {
     long total, valid, invalid, duplicate, sent, created, updated, unchanged, conflict,
         needs_review, rejected;
+    long skipped, deleted; /* skipped by a template rule; deleted by a deletion row */
 };
 int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_item_counts *out);
 
@@ -432,5 +440,41 @@ struct ds_event_row {
 typedef int (*ds_store_event_cb)(void *ctx, const struct ds_event_row *e);
 int ds_store_events_list(struct ds_store *st, double since, long limit, ds_store_event_cb cb,
                          void *ctx);
+
+/* ---- delta: what was synced before (store_delta.c) ----------------------- */
+
+/* Valid items of a staging job whose key was synced before (same practice
+ * and import type) with the same fingerprint become `unchanged`: decided
+ * locally, never uploaded. One statement; *unchanged (may be NULL)
+ * receives the count. Call after the last item is added, before
+ * ds_store_job_staged. DS_EINVAL unless the job is staging. */
+int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *unchanged);
+
+/* The full-snapshot check of a staging job whose rows 1..data_rows are all
+ * added. synced: keys synced before for the job's practice and import type;
+ * missing: those that no item of the job carries (an invalid row's key
+ * counts as present). When missing is more than max_missing_percent of
+ * synced and allow_shrink is 0, *shrank is 1 and nothing changes (the
+ * caller holds the file, DS_HOLD_SNAPSHOT). Otherwise one deletion item per
+ * missing key is added, rows data_rows + 1, + 2, ... in key order: status
+ * valid, fingerprint "delete", no record, op delete. */
+struct ds_snapshot_check {
+    long synced;    /* keys synced before */
+    long missing;   /* of them, absent from the file */
+    long deletions; /* deletion rows added (0 when shrank) */
+    int shrank;     /* 1: too many keys vanished; nothing was added */
+};
+int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_rows,
+                          int max_missing_percent, int allow_shrink, struct ds_snapshot_check *out);
+
+/* Whether key was synced for (practice, import_type): 1 and its
+ * fingerprint in fingerprint (may be NULL), 0 if not, negative on error.
+ * Read-only (preview counts unchanged rows with it). */
+int ds_store_synced_get(struct ds_store *st, const char *practice, const char *import_type,
+                        const char *key, char fingerprint[DS_SHA256_HEX]);
+
+/* The number of keys synced for (practice, import_type). */
+int ds_store_synced_count(struct ds_store *st, const char *practice, const char *import_type,
+                          long *count);
 
 #endif

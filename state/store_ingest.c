@@ -536,6 +536,7 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     sqlite3_stmt *s = NULL;
     const char *stored;
     int valid = 0;
+    int skipped = 0;
     char dup_error[64];
     long dup_row = 0;
     int rc;
@@ -554,8 +555,13 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     else if (strcmp(status, DS_ITEM_INVALID) == 0) {
         stored = DS_ITEM_INVALID;
     }
+    else if (strcmp(status, DS_ITEM_SKIPPED) == 0) {
+        stored = DS_ITEM_SKIPPED;
+        skipped = 1;
+    }
     else {
-        ds_log_error("store: job %s row %ld: items are added valid or invalid", job_id, row);
+        ds_log_error("store: job %s row %ld: items are added valid, invalid or skipped", job_id,
+                     row);
         return DS_EINVAL;
     }
     rc = item_job_staging(st, job_id);
@@ -591,6 +597,9 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     sqlite3_bind_int(s, 10, valid && dup_row == 0);
     if (dup_row != 0) {
         sqlite3_bind_text(s, 8, "DUPLICATE_KEY", -1, SQLITE_STATIC);
+    }
+    else if (skipped) {
+        sqlite3_bind_text(s, 8, "SKIPPED", -1, SQLITE_STATIC);
     }
     ds__store_bind_text(s, 9, error);
     rc = ds__store_run(st, s, "item add");

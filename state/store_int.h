@@ -145,4 +145,10 @@ int ds__store_bump_generation(struct ds_store *st);
 /* Copies src into dst[size]; DS_ETOOBIG if it does not fit. */
 int ds__store_copy(char *dst, size_t size, const char *src);
 
+/* After a batch's results are written (ds_store_batch_acked, same
+ * transaction): its rows created, updated or unchanged record their key and
+ * fingerprint in `synced`, its deletion rows deleted or unchanged remove
+ * theirs (store_delta.c). */
+int ds__store_synced_acked(struct ds_store *st, const char *job_id, long first_row, long last_row);
+
 #endif

@@ -280,9 +280,9 @@ out:
 
 int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_item_counts *out)
 {
-    static const char *const names[] = {"valid",        "invalid", "duplicate", "sent",
-                                        "created",      "updated", "unchanged", "conflict",
-                                        "needs_review", "rejected"};
+    static const char *const names[] = {"valid",        "invalid",  "duplicate", "sent",
+                                        "created",      "updated",  "unchanged", "conflict",
+                                        "needs_review", "rejected", "skipped",   "deleted"};
     sqlite3_stmt *s = NULL;
     const char *status;
     long *slot[sizeof(names) / sizeof(names[0])];
@@ -304,6 +304,8 @@ int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_
     slot[7] = &out->conflict;
     slot[8] = &out->needs_review;
     slot[9] = &out->rejected;
+    slot[10] = &out->skipped;
+    slot[11] = &out->deleted;
     rc = ds__store_job_state(st, job_id, NULL, NULL);
     if (rc != 0) {
         return rc;
@@ -575,7 +577,7 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     int rc;
 
     rc = ds__store_stmt(st, DS__Q_BATCH_ROWS,
-                        "SELECT row, key, fingerprint, record FROM items WHERE job_id = ?1 "
+                        "SELECT row, key, fingerprint, record, op FROM items WHERE job_id = ?1 "
                         "AND row BETWEEN ?2 AND ?3 AND outbound = 1 ORDER BY row",
                         &s);
     if (rc != 0) {
@@ -590,6 +592,7 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
         r.key = (const char *)sqlite3_column_text(s, 1);
         r.fingerprint = (const char *)sqlite3_column_text(s, 2);
         r.record_json = (const char *)sqlite3_column_text(s, 3);
+        r.op_delete = sqlite3_column_type(s, 4) != SQLITE_NULL;
         ds__store_digest_row(st->sha, r.row, r.key, r.fingerprint);
         n++;
         if (cb != NULL) {
@@ -656,7 +659,7 @@ out:
 
 static int result_status_ok(const char *status)
 {
-    static const char *const ok[] = {"created",  "updated",      "unchanged",
+    static const char *const ok[] = {"created",  "updated",      "unchanged", "deleted",
                                      "conflict", "needs_review", "rejected"};
 
     for (size_t i = 0; status != NULL && i < sizeof(ok) / sizeof(ok[0]); i++) {
@@ -798,6 +801,9 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
     rc = acked_results(st, job_id, seq, &b, results, n, &unknown);
     if (rc == 0) {
         rc = acked_missing(st, job_id, &b, &missing);
+    }
+    if (rc == 0) {
+        rc = ds__store_synced_acked(st, job_id, b.first_row, b.last_row);
     }
     if (rc == 0) {
         rc = batch_set(st, DS__Q_BATCH_ACKED,

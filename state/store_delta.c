@@ -1,0 +1,330 @@
+/*
+ * store_delta.c — the delta: what was synced before, so a nightly full
+ * snapshot sends only what changed (DESIGN.md, "delta").
+ *
+ * The `synced` table (migration 0004) holds, per practice, import type and
+ * key, the fingerprint of the record the cloud last acknowledged. It is
+ * written in one place only, ds__store_synced_acked, inside the transaction
+ * of ds_store_batch_acked: a row the cloud created, updated or found
+ * unchanged records its fingerprint; a deletion row it deleted (or found
+ * already gone) removes its key. So the table never runs ahead of the cloud:
+ * a crash before the acknowledgement's commit sends the batch again, and
+ * the cloud replays it.
+ *
+ * Staging reads it twice, each time with one set-based statement over the
+ * job rather than a lookup per row:
+ *
+ *   ds_store_job_mark_unchanged  valid items with a synced key and the same
+ *                                fingerprint -> `unchanged` (outbound 0);
+ *   ds_store_job_snapshot        (full snapshots) synced keys that no item
+ *                                of the job carries -> one deletion item
+ *                                each, after the data rows — or, when too
+ *                                many vanished at once, nothing and the
+ *                                caller holds the file.
+ *
+ * Both run while the job is `staging`, before ds_store_job_staged cuts the
+ * batches; a crash in between leaves a staging job that start-up recovery
+ * deletes, and the file is ingested again from the start.
+ *
+ * Not a hot path per row: statements are prepared per call.
+ */
+#include "state/store_int.h"
+
+#include "agent/core/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Prepares sql on this connection. new: finalize. */
+static int prepare(struct ds_store *st, const char *sql, sqlite3_stmt **s, const char *what)
+{
+    int src = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+
+    if (src != SQLITE_OK) {
+        *s = NULL;
+        return ds__store_fail(st, src, what);
+    }
+    return 0;
+}
+
+/* The practice and import type of a job that must be `staging`. */
+static int job_scope(struct ds_store *st, const char *job_id, char practice[128],
+                     char import_type[32])
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    rc = prepare(st, "SELECT state, practice, import_type FROM jobs WHERE id = ?1", &s, "delta");
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        rc = DS_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "delta job");
+        goto out;
+    }
+    if (strcmp((const char *)sqlite3_column_text(s, 0), "staging") != 0) {
+        ds_log_error("store: job %s is not staging; its delta is decided while staging", job_id);
+        rc = DS_EINVAL;
+        goto out;
+    }
+    rc = ds__store_copy(practice, 128, (const char *)sqlite3_column_text(s, 1));
+    if (rc == 0) {
+        rc = ds__store_copy(import_type, 32, (const char *)sqlite3_column_text(s, 2));
+    }
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *unchanged)
+{
+    sqlite3_stmt *s = NULL;
+    char practice[128];
+    char import_type[32];
+    long n = 0;
+    int rc;
+
+    if (st == NULL || job_id == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = job_scope(st, job_id, practice, import_type);
+    if (rc != 0) {
+        goto out;
+    }
+    /* A duplicate row keeps its state: the first row with its key decides. */
+    rc = prepare(st,
+                 "UPDATE items SET status = 'unchanged', outbound = 0 "
+                 "WHERE job_id = ?1 AND status = 'valid' AND op IS NULL AND EXISTS ("
+                 "SELECT 1 FROM synced s WHERE s.practice = ?2 AND s.import_type = ?3 "
+                 "AND s.key = items.key AND s.fingerprint = items.fingerprint)",
+                 &s, "mark unchanged");
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
+    rc = ds__store_run(st, s, "mark unchanged");
+    if (rc == 0) {
+        n = sqlite3_changes(st->db);
+    }
+out:
+    sqlite3_finalize(s);
+    if (rc == 0) {
+        rc = ds__store_commit(st);
+    }
+    else {
+        ds__store_rollback(st);
+    }
+    if (rc == 0 && unchanged != NULL) {
+        *unchanged = n;
+    }
+    return rc;
+}
+
+/* Runs a statement returning one integer. */
+static int one_long(struct ds_store *st, sqlite3_stmt *s, long *out, const char *what)
+{
+    int src = sqlite3_step(s);
+
+    if (src != SQLITE_ROW) {
+        return ds__store_fail(st, src, what);
+    }
+    *out = (long)sqlite3_column_int64(s, 0);
+    return 0;
+}
+
+/* The keys synced for the scope that no item of the job carries. The
+ * items_key index answers the NOT EXISTS per synced key. */
+#define MISSING_WHERE                                                                              \
+    "FROM synced s WHERE s.practice = ?2 AND s.import_type = ?3 AND NOT EXISTS ("                  \
+    "SELECT 1 FROM items i INDEXED BY items_key WHERE i.job_id = ?1 AND i.key = s.key)"
+
+int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_rows,
+                          int max_missing_percent, int allow_shrink, struct ds_snapshot_check *out)
+{
+    sqlite3_stmt *s = NULL;
+    char practice[128];
+    char import_type[32];
+    struct ds_snapshot_check c;
+    int rc;
+
+    if (st == NULL || job_id == NULL || out == NULL || data_rows < 0 || max_missing_percent < 0) {
+        return DS_EINVAL;
+    }
+    memset(&c, 0, sizeof(c));
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = job_scope(st, job_id, practice, import_type);
+    if (rc == 0) {
+        rc = prepare(st, "SELECT count(*) FROM synced WHERE practice = ?2 AND import_type = ?3", &s,
+                     "snapshot");
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
+    rc = one_long(st, s, &c.synced, "snapshot synced");
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != 0 || c.synced == 0) {
+        goto out;
+    }
+    rc = prepare(st, "SELECT count(*) " MISSING_WHERE, &s, "snapshot");
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
+    rc = one_long(st, s, &c.missing, "snapshot missing");
+    sqlite3_finalize(s);
+    s = NULL;
+    if (rc != 0 || c.missing == 0) {
+        goto out;
+    }
+    /* In integers: missing / synced > max / 100. */
+    if (!allow_shrink && (int64_t)c.missing * 100 > (int64_t)max_missing_percent * c.synced) {
+        c.shrank = 1;
+        goto out;
+    }
+    rc = prepare(st,
+                 "INSERT INTO items (job_id, row, key, fingerprint, status, outbound, op) "
+                 "SELECT ?1, ?4 + row_number() OVER (ORDER BY s.key), s.key, 'delete', 'valid', "
+                 "1, 'delete' " MISSING_WHERE " ORDER BY s.key",
+                 &s, "snapshot deletions");
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, data_rows);
+    rc = ds__store_run(st, s, "snapshot deletions");
+    if (rc == 0) {
+        c.deletions = sqlite3_changes(st->db);
+    }
+out:
+    sqlite3_finalize(s);
+    if (rc == 0) {
+        rc = ds__store_commit(st);
+    }
+    else {
+        ds__store_rollback(st);
+    }
+    if (rc == 0) {
+        *out = c;
+    }
+    return rc;
+}
+
+int ds__store_synced_acked(struct ds_store *st, const char *job_id, long first_row, long last_row)
+{
+    static const char *const sql[] = {
+        /* Upserts the records the cloud holds now. */
+        "INSERT INTO synced (practice, import_type, key, fingerprint, job_id, synced_at) "
+        "SELECT j.practice, j.import_type, i.key, i.fingerprint, i.job_id, ?4 "
+        "FROM items i JOIN jobs j ON j.id = i.job_id "
+        "WHERE i.job_id = ?1 AND i.row BETWEEN ?2 AND ?3 AND i.outbound = 1 AND i.op IS NULL "
+        "AND i.status IN ('created', 'updated', 'unchanged') AND i.key IS NOT NULL "
+        "AND i.fingerprint IS NOT NULL "
+        "ON CONFLICT (practice, import_type, key) DO UPDATE SET "
+        "fingerprint = excluded.fingerprint, job_id = excluded.job_id, "
+        "synced_at = excluded.synced_at",
+        /* Forgets the keys the cloud no longer holds live. */
+        "DELETE FROM synced WHERE (practice, import_type, key) IN ("
+        "SELECT j.practice, j.import_type, i.key FROM items i JOIN jobs j ON j.id = i.job_id "
+        "WHERE i.job_id = ?1 AND i.row BETWEEN ?2 AND ?3 AND i.outbound = 1 "
+        "AND i.op = 'delete' AND i.status IN ('deleted', 'unchanged'))",
+    };
+    sqlite3_stmt *s = NULL;
+    double now = ds__store_now();
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == 0; i++) {
+        rc = prepare(st, sql[i], &s, "synced");
+        if (rc != 0) {
+            break;
+        }
+        sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, first_row);
+        sqlite3_bind_int64(s, 3, last_row);
+        if (i == 0) {
+            sqlite3_bind_double(s, 4, now);
+        }
+        rc = ds__store_run(st, s, "synced");
+        sqlite3_finalize(s);
+        s = NULL;
+    }
+    return rc;
+}
+
+int ds_store_synced_get(struct ds_store *st, const char *practice, const char *import_type,
+                        const char *key, char fingerprint[DS_SHA256_HEX])
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    if (st == NULL || practice == NULL || import_type == NULL || key == NULL) {
+        return DS_EINVAL;
+    }
+    rc = prepare(st,
+                 "SELECT fingerprint FROM synced WHERE practice = ?1 AND import_type = ?2 "
+                 "AND key = ?3",
+                 &s, "synced get");
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        rc = 1;
+        if (fingerprint != NULL && ds__store_copy(fingerprint, DS_SHA256_HEX,
+                                                  (const char *)sqlite3_column_text(s, 0)) != 0) {
+            rc = DS_ECORRUPT;
+        }
+    }
+    else if (src != SQLITE_DONE) {
+        rc = ds__store_fail(st, src, "synced get");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+int ds_store_synced_count(struct ds_store *st, const char *practice, const char *import_type,
+                          long *count)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (st == NULL || practice == NULL || import_type == NULL || count == NULL) {
+        return DS_EINVAL;
+    }
+    rc = prepare(st, "SELECT count(*) FROM synced WHERE practice = ?1 AND import_type = ?2", &s,
+                 "synced count");
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
+    rc = one_long(st, s, count, "synced count");
+    sqlite3_finalize(s);
+    return rc;
+}

@@ -1,0 +1,195 @@
+#!/bin/bash
+# delta.sh — a nightly full snapshot sends only what changed. The agent, the
+# cloud API and PostgreSQL, for real. Run by tests/e2e/run.sh, which starts
+# the PostgreSQL cluster; run alone it starts its own.
+#
+#   1. a first full snapshot arrives whole;
+#   2. the same snapshot again with 1% of its rows changed and 0.5% removed
+#      sends only those: the second job's items and batches, counted in
+#      PostgreSQL, are the changed rows and one deletion per removed key,
+#      and the removed patients are soft-deleted (deleted_at set);
+#   3. a snapshot missing 30% of the keys synced before is held
+#      (SNAPSHOT_SANITY) and nothing of it reaches the cloud.
+#
+# Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+. "$top/tests/lib/pg.sh"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND...
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+work=$(mktemp -d /tmp/dentsync-e2e-delta.XXXXXX)
+own_cluster=0
+agent_pid=
+cleanup() {
+    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+    cloud_stop >/dev/null 2>&1
+    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
+    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
+}
+trap cleanup EXIT
+
+if [ -z "${DS_OWNER_DB:-}" ]; then
+    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
+    own_cluster=1
+fi
+
+cloud=$BUILD/dentsync-cloud
+agent=$BUILD/dentsync
+
+# --- the cloud side: schema, a practice of our own, its token --------------
+"$cloud" migrate --db "$DS_OWNER_DB" >"$work/migrate.log" 2>&1 ||
+    { cat "$work/migrate.log"; echo "0 passed, 1 failed"; exit 1; }
+practice="e2e-delta-$$"
+"$cloud" practice create "$practice" --db "$DS_OWNER_DB" >/dev/null 2>>"$work/migrate.log"
+umask 077
+"$cloud" token create --practice "$practice" --db "$DS_OWNER_DB" 2>>"$work/migrate.log" |
+    tail -n 1 >"$work/token"
+umask 022
+practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+
+pq() { pg_psql "$1"; }
+in_practice="practice_id = '$practice_id'"
+queue_sql() { sqlite3 -readonly "$work/state/queue.db" "$1"; }
+
+# wait_for SECONDS SQL EXPECTED: polls PostgreSQL until SQL prints EXPECTED.
+wait_for() {
+    deadline=$(($(date +%s) + $1))
+    while [ "$(date +%s)" -le "$deadline" ]; do
+        [ "$(pq "$2")" = "$3" ] && return 0
+        sleep 0.1
+    done
+    echo "# waited $1s for [$2] = $3, got $(pq "$2")"
+    return 1
+}
+# wait_queue SECONDS SQL EXPECTED: the same on the agent's queue.
+wait_queue() {
+    deadline=$(($(date +%s) + $1))
+    while [ "$(date +%s)" -le "$deadline" ]; do
+        [ "$(queue_sql "$2" 2>/dev/null)" = "$3" ] && return 0
+        sleep 0.1
+    done
+    echo "# waited $1s for [$2] = $3, got $(queue_sql "$2")"
+    return 1
+}
+
+# --- the agent ---------------------------------------------------------------
+mkdir -p "$work/inbox" "$work/state"
+cat >"$work/dentsync.conf" <<EOF
+[agent]
+state_dir = $work/state
+log_level = debug
+settle_seconds = 0.2
+rescan_seconds = 0.5
+
+[cloud]
+url = $CLOUD_URL
+batch_rows = 100
+max_in_flight = 2
+timeout_seconds = 5
+retry_min_seconds = 0.1
+retry_max_seconds = 0.5
+
+[practice main]
+token_file = $work/token
+
+[folder patients]
+path = $work/inbox
+practice = main
+import_type = patients
+template = generic-patients
+snapshot = full
+max_missing_percent = 5
+EOF
+check "dentsync check-config accepts snapshot = full" "$agent" check-config -c "$work/dentsync.conf"
+"$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
+agent_pid=$!
+
+# snapshot FILE CHANGED_EVERY REMOVED_EVERY KEEP_BELOW: 2000 synthetic
+# patients; every CHANGED_EVERY-th gets a new e-mail, every REMOVED_EVERY-th
+# is left out, and only ids below KEEP_BELOW are written (0: no change).
+rows=2000
+snapshot() {
+    awk -v n=$rows -v ch="$2" -v rm="$3" -v keep="$4" 'BEGIN {
+        print "Patient ID,First Name,Last Name,Date of Birth,Email";
+        for (i = 1; i <= n; i++) {
+            if (rm > 0 && i % rm == 0) continue;
+            if (keep > 0 && i >= keep) continue;
+            mail = (ch > 0 && i % ch == 0) ? "new" i : "d" i;
+            printf "D%05d,Deltafirst%d,Deltalast%d,1970-%02d-%02d,%s@example.com\n", i, i, i, i % 12 + 1, i % 28 + 1, mail;
+        }
+    }' >"$1"
+}
+
+# --- 1. the first snapshot arrives whole --------------------------------------
+snapshot "$work/snap1.tmp" 0 0 0
+mv "$work/snap1.tmp" "$work/inbox/snap1.csv"
+check "the first snapshot's job completes in the cloud" \
+    wait_for 60 "SELECT count(*) FROM import_jobs WHERE $in_practice AND filename = 'snap1.csv' AND status = 'completed'" 1
+check "every patient arrived ($rows)" \
+    test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND deleted_at IS NULL")" -eq $rows
+check "the agent's first job is completed and its keys are synced" \
+    wait_queue 30 "SELECT count(*) FROM synced" $rows
+
+# --- 2. 1% changed, 0.5% removed ----------------------------------------------
+# Every 100th row changed (20), every 200th removed (10; half of them among
+# the changed ones, which then count as removed only).
+snapshot "$work/snap2.tmp" 100 200 0
+mv "$work/snap2.tmp" "$work/inbox/snap2.csv"
+changed=10 # rows i % 100 == 0 that are not also i % 200 == 0
+removed=10
+job2="j.$in_practice AND j.filename = 'snap2.csv'"
+check "the second snapshot's job completes" \
+    wait_for 60 "SELECT count(*) FROM import_jobs j WHERE $job2 AND status = 'completed'" 1
+check "the cloud got only the changed rows and the deletions ($changed + $removed items)" \
+    test "$(pq "SELECT count(*) FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE $job2")" -eq $((changed + removed))
+check "… $changed updated, $removed deleted" \
+    test "$(pq "SELECT count(*) FILTER (WHERE i.status = 'updated') || '/' || count(*) FILTER (WHERE i.status = 'deleted')
+              FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE $job2")" = "$changed/$removed"
+check "… in one batch (100 rows each)" \
+    test "$(pq "SELECT count(*) FROM import_batches b JOIN import_jobs j ON j.id = b.job_id WHERE $job2")" -eq 1
+check "the job's total_rows counts the data rows and the deletions" \
+    test "$(pq "SELECT total_rows FROM import_jobs j WHERE $job2")" -eq $((rows - removed + removed))
+check "the removed patients are soft-deleted in the cloud" \
+    test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND deleted_at IS NOT NULL")" -eq $removed
+check "the changed patients carry their new e-mail" \
+    test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND email LIKE 'new%' AND deleted_at IS NULL")" -eq $changed
+check "the agent kept the rest as unchanged, locally" \
+    test "$(queue_sql "SELECT count(*) FROM items i JOIN jobs j ON j.id = i.job_id WHERE j.filename = 'snap2.csv' AND i.status = 'unchanged'")" -eq $((rows - removed - changed))
+check "the removed keys left the synced table" \
+    wait_queue 10 "SELECT count(*) FROM synced" $((rows - removed))
+
+# --- 3. a snapshot missing 30% of its keys is held ---------------------------
+snapshot "$work/snap3.tmp" 0 0 $((rows * 7 / 10))
+mv "$work/snap3.tmp" "$work/inbox/snap3.csv"
+check "a snapshot missing 30% of its keys is held (SNAPSHOT_SANITY)" \
+    wait_queue 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/snap3.csv'" "held,SNAPSHOT_SANITY"
+check "… with nothing of it staged" \
+    test "$(queue_sql "SELECT count(*) FROM jobs j JOIN files f ON f.id = j.file_id WHERE f.path LIKE '%/snap3.csv'")" -eq 0
+sleep 1
+check "… and nothing of it in the cloud" \
+    test "$(pq "SELECT count(*) FROM import_jobs WHERE $in_practice AND filename = 'snap3.csv'")" -eq 0
+check "… and no patient deleted by it" \
+    test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND deleted_at IS NOT NULL")" -eq $removed
+
+kill -TERM "$agent_pid" 2>/dev/null
+wait "$agent_pid"
+check "the agent stops cleanly (exit 0)" test $? -eq 0
+agent_pid=
+check "the hold reason names counts, never a value" \
+    test -z "$(queue_sql "SELECT reason FROM files WHERE path LIKE '%/snap3.csv'" | grep -E 'Delta|@example')"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
