@@ -10,6 +10,13 @@
  * a row only on a CR or LF, so each feed completes at most one record, and
  * the reader stops feeding as soon as one is complete.
  *
+ * Most lines need none of libcsv's state across lines: every field is
+ * unquoted, or quoted and closed on the same line. fast_line splits those
+ * itself with memchr, with the results libcsv would give, and hands the
+ * rest (quotes spanning lines, stray quotes, lines cut by the block edge)
+ * to libcsv at a record boundary, where libcsv holds no state. This more
+ * than doubles the speed on ordinary exports.
+ *
  * Records are parsed into a small ring of slots (CSV_NRECS). Two things
  * need a few records ahead, and only these:
  *   - the header: the first CSV_SAMPLE records are read at open; leading
@@ -90,7 +97,8 @@ struct csv_reader {
     int keep_trailers;                    /* the hint: never take a trailer */
     struct csv_parser parser;             /* libcsv state */
     int parser_live;                      /* parser needs csv_free */
-    unsigned char *block;                 /* owned: CSV_BLOCK decoded bytes */
+    unsigned char *block;                 /* owned: CSV_BLOCK decoded bytes and a sentinel */
+    unsigned char cls[256];               /* byte classes for fast_line */
     size_t blen;                          /* bytes in block */
     size_t bpos;                          /* next byte to feed */
     int eof;                              /* the source reported the end */
@@ -332,6 +340,7 @@ static int fill_block(struct csv_reader *c, struct ds_error *err)
         }
         c->blen += (size_t)k;
     }
+    c->block[c->blen] = '\n'; /* the sentinel fast_line relies on */
     /* The source may have turned from UTF-8 to Windows-1252. */
     snprintf(c->r->dialect.encoding, sizeof(c->r->dialect.encoding), "%s",
              ds__read_src_encoding(c->src, NULL));
@@ -370,6 +379,168 @@ static const unsigned char *piece_end(const unsigned char *p, const unsigned cha
         p++;
     }
     return end;
+}
+
+/* Makes room for need bytes in the record's cells. 0, or -1 past the cap. */
+static int cells_reserve(struct rec *rec, size_t need)
+{
+    struct ds_buf *b = &rec->cells;
+    size_t cap;
+    char *p;
+
+    if (need + 1 <= b->cap) {
+        return 0;
+    }
+    if (need > b->max) {
+        return -1;
+    }
+    cap = b->cap != 0 ? b->cap : 256;
+    while (cap < need + 1) {
+        cap *= 2;
+    }
+    p = realloc(b->data, cap);
+    if (p == NULL) {
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Byte classes for the fast path. */
+enum { B_TEXT = 0, B_DELIM, B_QUOTE, B_CR, B_LF, B_NUL };
+
+/* The fast path: parses one whole physical line that needs nothing of
+ * libcsv's state across lines — every field either unquoted and free of
+ * the quote character, or quoted and closed on the same line — with the
+ * same results libcsv gives (spaces around unquoted fields and outside
+ * quotes dropped, doubled quotes, a line of spaces is no record). One pass
+ * over the bytes with a class table; the block ends with an LF sentinel so
+ * the inner loops need no bounds check. Returns 1 when it consumed the
+ * line (*got: 1 a record is in c->cur, 0 the line was blank), 0 when the
+ * line must go through libcsv (nothing consumed). */
+static int fast_line(struct csv_reader *c, int *got)
+{
+    const unsigned char *cls = c->cls;
+    const unsigned char *p = c->block + c->bpos;
+    const unsigned char *end = c->block + c->blen;
+    const unsigned char *i = p;
+    const unsigned char *eol;
+    struct rec *rec = c->cur;
+    size_t n = 0;
+    size_t filled = 0;
+    size_t width = 0;
+    size_t room = (size_t)(end - p);
+    char *o;
+    unsigned char k;
+
+    if (c->prev_cr && *p == '\n') {
+        return 0; /* the LF of a CRLF cut by the block edge */
+    }
+    if (cells_reserve(rec, room + room / 2 + 16) != 0) {
+        return 0;
+    }
+    o = rec->cells.data;
+    for (;;) {
+        char *start = o;
+        size_t flen;
+
+        if (n >= DS_READ_MAX_FIELDS) {
+            return 0;
+        }
+        while ((*i == ' ' || *i == '\t') && *i != c->delim) {
+            i++;
+        }
+        rec->offs[n] = (size_t)(o - rec->cells.data);
+        if (cls[*i] == B_QUOTE) {
+            i++;
+            for (;;) {
+                while (cls[*i] == B_TEXT || cls[*i] == B_DELIM) {
+                    *o++ = (char)*i++;
+                }
+                if (*i != c->quote || i[1] != c->quote) {
+                    break;
+                }
+                *o++ = (char)c->quote;
+                i += 2;
+            }
+            if (*i != c->quote) {
+                return 0; /* closed on a later line, or never */
+            }
+            i++;
+            while ((*i == ' ' || *i == '\t') && *i != c->delim) {
+                i++;
+            }
+            k = cls[*i];
+            if (k != B_DELIM && k != B_CR && k != B_LF) {
+                return 0; /* text after the closing quote */
+            }
+            flen = (size_t)(o - start);
+        }
+        else {
+            unsigned char b;
+
+            while ((k = cls[b = *i]) == B_TEXT) {
+                *o++ = (char)b;
+                i++;
+            }
+            if (k == B_QUOTE || k == B_NUL) {
+                return 0; /* a stray quote (libcsv keeps it as text), or a NUL */
+            }
+            while (o > start && (o[-1] == ' ' || o[-1] == '\t') && o[-1] != c->delim) {
+                o--;
+            }
+            flen = (size_t)(o - start);
+        }
+        if (flen > (size_t)DS_READ_MAX_FIELD) {
+            return 0;
+        }
+        *o++ = '\0';
+        rec->lens[n++] = flen;
+        if (flen > 0) {
+            filled++;
+            width = n;
+        }
+        if (k != B_DELIM) {
+            break;
+        }
+        i++; /* a line ending in a delimiter has an empty last field */
+    }
+    /* i is on the CR or LF that ends the line, or on the sentinel. */
+    eol = i;
+    if (eol == end && !c->eof) {
+        return 0; /* the line goes on in the next block */
+    }
+    if (*eol == '\r' && eol + 1 == end && !c->eof) {
+        return 0; /* its LF may be in the next block */
+    }
+    if (n == 1 && filled == 0 && rec->lens[0] == 0 && c->quote != *p) {
+        const unsigned char *j = p;
+
+        while (j < eol && (*j == ' ' || *j == '\t')) {
+            j++;
+        }
+        if (j == eol) {
+            *got = 0; /* only spaces: libcsv makes no record of it */
+            goto consumed;
+        }
+    }
+    rec->n = n;
+    rec->filled = filled;
+    rec->width = width;
+    rec->cells.len = (size_t)(o - rec->cells.data);
+    rec->line = c->line;
+    ds_buf_reset(&rec->raw);
+    raw_append(c, p, (size_t)(eol - p));
+    *got = 1;
+consumed:
+    if (eol < end) {
+        c->line++;
+        eol += *eol == '\r' && eol + 1 < end && eol[1] == '\n' ? 2 : 1;
+    }
+    c->bpos = (size_t)(eol - c->block);
+    c->prev_cr = 0;
+    return 1;
 }
 
 /* Feeds libcsv until it completes a record in c->cur. 1: a record is
@@ -412,6 +583,20 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
                                      rec->line);
             }
             break;
+        }
+        if (!c->in_row) {
+            int got = 0;
+
+            if (fast_line(c, &got)) {
+                if (got) {
+                    return 1;
+                }
+                continue;
+            }
+            rec->n = 0;
+            rec->filled = 0;
+            rec->width = 0;
+            ds_buf_reset(&rec->cells);
         }
         p = c->block + c->bpos;
         n = (size_t)(piece_end(p, c->block + c->blen) - p);
@@ -548,7 +733,6 @@ static int read_ahead(struct csv_reader *c)
     if (c->at_end) {
         return 0;
     }
-    ds_error_clear(&c->deferred_err);
     rc = read_raw(c, &idx, &c->deferred_err);
     if (rc < 0) {
         c->deferred = rc;
@@ -779,7 +963,7 @@ int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struc
     ds_buf_init(&c->hcells, CSV_ROW_MAX);
     ds_buf_init(&c->hraw, CSV_RAW_MAX);
     c->path = strdup(path);
-    c->block = malloc(CSV_BLOCK);
+    c->block = malloc(CSV_BLOCK + 1);
     c->recs = calloc(CSV_NRECS, sizeof(*c->recs));
     if (c->path == NULL || c->block == NULL || c->recs == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
@@ -814,6 +998,11 @@ int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struc
     c->parser_live = 1;
     c->delim = delim;
     c->quote = quote;
+    c->cls[(unsigned char)delim] = B_DELIM;
+    c->cls[(unsigned char)quote] = B_QUOTE;
+    c->cls['\r'] = B_CR;
+    c->cls['\n'] = B_LF;
+    c->cls[0] = B_NUL;
     csv_set_delim(&c->parser, (unsigned char)delim);
     csv_set_quote(&c->parser, (unsigned char)quote);
     csv_set_blk_size(&c->parser, 4096);

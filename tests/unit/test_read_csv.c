@@ -14,6 +14,8 @@
 
 #include "agent/read/read.h"
 
+#include <csv.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,6 +675,146 @@ static void test_rfc4180(void **state)
     tmp_remove(&t);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The fast path against libcsv itself                                      */
+
+/* Rows as libcsv gives them, flattened: fields joined by \x1f, rows by
+ * \x1e, records whose fields are all empty left out. */
+struct flat {
+    char *s;
+    size_t len;
+    size_t cap;
+    int row_empty; /* every field of the current record so far is empty */
+    size_t row_start;
+};
+
+static void flat_put(struct flat *f, const void *p, size_t n)
+{
+    if (f->len + n + 1 > f->cap) {
+        f->cap = (f->len + n + 1) * 2;
+        f->s = realloc(f->s, f->cap);
+        assert_non_null(f->s);
+    }
+    memcpy(f->s + f->len, p, n);
+    f->len += n;
+    f->s[f->len] = '\0';
+}
+
+static void flat_field(void *p, size_t n, void *data)
+{
+    struct flat *f = data;
+
+    flat_put(f, p, n);
+    flat_put(f, "\x1f", 1);
+    if (n > 0) {
+        f->row_empty = 0;
+    }
+}
+
+static void flat_row(int term, void *data)
+{
+    struct flat *f = data;
+
+    (void)term;
+    if (f->row_empty) {
+        f->len = f->row_start;
+    }
+    else {
+        flat_put(f, "\x1e", 1);
+    }
+    f->row_start = f->len;
+    f->row_empty = 1;
+}
+
+/* Random lines over a small alphabet that is mostly plain text, so both
+ * the fast path and libcsv see many lines; every reader row must equal
+ * libcsv's. */
+static void test_fast_path_matches_libcsv(void **state)
+{
+    static const char alphabet[] = "ab  ,,,\"\r\n\t;x";
+    struct ds_read_hints h = {
+        .delimiter = ',', .quote = '"', .encoding = "utf-8", .header_line = 1, .keep_trailers = 1};
+    unsigned seed = 12345;
+    int compared = 0;
+    struct tmp t;
+
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        char text[600];
+        size_t n = 0;
+        struct flat want = {NULL, 0, 0, 1, 0};
+        struct flat got = {NULL, 0, 0, 1, 0};
+        struct csv_parser p;
+        struct ds_reader *r = NULL;
+        struct ds_error err;
+        struct ds_row row;
+        int open_at_end;
+        int rc;
+
+        n = (size_t)snprintf(text, sizeof(text), "h1,h2\n");
+        for (int i = 0; i < 200; i++) {
+            seed = seed * 1103515245u + 12345u;
+            text[n++] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        /* Close any open quote so the file is well-formed. */
+        {
+            int open = 0;
+
+            for (size_t i = 0; i < n; i++) {
+                open ^= text[i] == '"';
+            }
+            if (open) {
+                text[n++] = '"';
+            }
+        }
+        text[n] = '\0';
+        assert_int_equal(csv_init(&p, CSV_APPEND_NULL | CSV_STRICT_FINI), 0);
+        csv_set_delim(&p, ',');
+        csv_set_quote(&p, '"');
+        assert_int_equal(csv_parse(&p, text, n, flat_field, flat_row, &want), n);
+        p.options |= CSV_STRICT;
+        open_at_end = csv_fini(&p, flat_field, flat_row, &want) != 0;
+        csv_free(&p);
+        tmp_write(&t, text, n);
+        assert_int_equal(ds_read_open(t.path, &h, &r, &err), 0);
+        flat_field((void *)"h1", 2, &got);
+        flat_field((void *)"h2", 2, &got);
+        flat_row(0, &got);
+        for (;;) {
+            rc = ds_read_next_row(r, &row, &err);
+            if (rc < 0) {
+                /* Only a quote left open at the end may fail. */
+                assert_true(open_at_end);
+                assert_non_null(strstr(err.msg, "not closed"));
+                break;
+            }
+            if (rc == 0) {
+                break;
+            }
+            for (size_t i = 0; i < row.nfields; i++) {
+                flat_field((void *)row.fields[i], row.lens[i], &got);
+            }
+            flat_row(0, &got);
+        }
+        ds_read_close(&r);
+        tmp_remove(&t);
+        if (open_at_end) {
+            free(want.s);
+            free(got.s);
+            continue;
+        }
+        if (want.len != got.len || memcmp(want.s, got.s, want.len) != 0) {
+            fprintf(stderr, "round %d differs on input:\n%s\n", round, text);
+        }
+        assert_int_equal(want.len, got.len);
+        assert_memory_equal(want.s, got.s, want.len);
+        free(want.s);
+        free(got.s);
+        compared++;
+    }
+    assert_true(compared >= 150);
+}
+
 /* Many rows of varying length, so fields cross the 64 KiB block edges. */
 static void test_streaming(void **state)
 {
@@ -737,6 +879,7 @@ int main(void)
         cmocka_unit_test(test_header_hint),
         cmocka_unit_test(test_sniff_past_title),
         cmocka_unit_test(test_rfc4180),
+        cmocka_unit_test(test_fast_path_matches_libcsv),
         cmocka_unit_test(test_streaming),
     };
 
