@@ -1,12 +1,775 @@
 /*
- * read_ics.c — placeholder until the reader lands: refuses the file.
+ * read_ics.c — the iCalendar (ICS) reader: each VEVENT is a row, on
+ * libical.
+ *
+ * The calendar is not parsed as a whole (libical would build every event
+ * in memory): the text source hands over UTF-8 lines, which are unfolded,
+ * and the reader cuts the calendar into its components itself. VTIMEZONE
+ * definitions are parsed and kept (capped in number and size) to resolve
+ * TZID parameters; each VEVENT's text (capped) is parsed on its own with
+ * libical when it is complete, turned into one row or, if it recurs, into
+ * one row per occurrence in the window, and freed. VTODO, VJOURNAL and
+ * other components are skipped with a notice.
+ *
+ * Row fields (the header is fixed): UID, RECURRENCE-ID (the occurrence's
+ * original start for an expanded or overriding occurrence, else empty),
+ * DTSTART, DTEND, SUMMARY, DESCRIPTION, LOCATION, STATUS, ORGANIZER and
+ * ATTENDEE (every attendee, "; " between them; "mailto:" left out). Times
+ * are ISO 8601: an all-day date as YYYY-MM-DD; a time in UTC or with a
+ * TZID (from the calendar's VTIMEZONE, else the system's zone database)
+ * converted to UTC as YYYY-MM-DDTHH:MM:SSZ; a floating time (no zone) as
+ * local YYYY-MM-DDTHH:MM:SS, for the practice's time zone to apply. A
+ * missing DTEND comes from DURATION when there is one.
+ *
+ * Recurrence (RRULE, with EXDATE) is expanded to the occurrences that start
+ * from window_days_back days ago up to window_days_ahead days ahead (365
+ * each by default), at most ICS_MAX_OCCURRENCES per event; every recurring
+ * event gets a notice with how many occurrences were returned and that the
+ * others lie outside the window. An occurrence changed in the calendar
+ * comes as its own VEVENT with a RECURRENCE-ID and is returned as its own
+ * row as well: the pair shares UID and RECURRENCE-ID, which is how a
+ * consumer tells them apart. RDATE is not expanded (noticed).
+ *
+ * A VEVENT without a usable DTSTART, an unknown TZID, and text libical
+ * could not parse are noticed; an event cut by the end of the file and
+ * anything over a cap are errors naming the line.
  */
 #include "agent/read/read_int.h"
+
+#include "agent/core/buf.h"
+
+#include <libical/ical.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define ICS_BLOCK ((size_t)64 * 1024)          /* decoded bytes read at a time */
+#define ICS_MAX_LINE ((size_t)1024 * 1024)     /* an unfolded line */
+#define ICS_MAX_EVENT ((size_t)1024 * 1024)    /* the text of one VEVENT */
+#define ICS_MAX_TZ_BYTES ((size_t)1024 * 1024) /* all VTIMEZONE text together */
+#define ICS_MAX_TZ 256                         /* VTIMEZONE components */
+#define ICS_MAX_OCCURRENCES 5000               /* occurrences of one recurring event */
+#define ICS_ROW_MAX ((size_t)4 * 1024 * 1024)  /* bytes of one row's fields */
+#define ICS_RAW_MAX ((size_t)64 * 1024)        /* bytes of the raw text kept */
+#define ICS_NFIELDS 10                         /* fields of a row */
+#define ICS_DEFAULT_DAYS 365                   /* the window either side of today */
+
+static const char *const ics_header[ICS_NFIELDS] = {
+    "UID",         "RECURRENCE-ID", "DTSTART", "DTEND",     "SUMMARY",
+    "DESCRIPTION", "LOCATION",      "STATUS",  "ORGANIZER", "ATTENDEE",
+};
+
+struct ics_reader {
+    struct ds_reader *r;           /* borrow: for the dialect and notices */
+    struct ds__read_src *src;      /* owned: the decoded text */
+    char *path;                    /* owned: for error reports */
+    unsigned char *block;          /* owned: ICS_BLOCK decoded bytes */
+    size_t blen;                   /* bytes in block */
+    size_t bpos;                   /* next byte */
+    int eof;                       /* the source has no more */
+    long next_line;                /* physical line of the next byte */
+    struct ds_buf line;            /* the current unfolded line */
+    long line_no;                  /* physical line where it starts */
+    int have_peek;                 /* peek holds the next physical line */
+    struct ds_buf peek;            /* the physical line after the current one */
+    long peek_no;                  /* its line */
+    struct ds_buf event;           /* text of the component being collected */
+    long event_line;               /* line of its BEGIN */
+    icalcomponent *zones;          /* owned: a VCALENDAR holding the VTIMEZONEs */
+    size_t ntz;                    /* VTIMEZONEs kept */
+    size_t tz_bytes;               /* their text together */
+    icalcomponent *cur;            /* owned: the event being expanded, or NULL */
+    icalrecur_iterator *it;        /* owned: its recurrence iterator */
+    struct icaltimetype start;     /* its DTSTART (with zone) */
+    struct icaldurationtype dur;   /* DTEND - DTSTART */
+    int has_end;                   /* it has an end */
+    long occ;                      /* occurrences returned for it */
+    long cur_line;                 /* line of its BEGIN:VEVENT */
+    struct icaltimetype from;      /* the window's first day */
+    struct icaltimetype until;     /* the window's last day */
+    size_t n;                      /* fields of the row */
+    struct ds_buf cells;           /* the row's fields */
+    struct ds_buf raw;             /* the event's text, capped */
+    size_t offs[ICS_NFIELDS];      /* field offsets */
+    size_t lens[ICS_NFIELDS];      /* field lengths */
+    const char *ptrs[ICS_NFIELDS]; /* field pointers of the returned row */
+    size_t hlens[ICS_NFIELDS];     /* header field lengths */
+    long nrows;                    /* rows returned */
+    int failed;                    /* the error that stopped reading, or 0 */
+};
+
+static int ics_next(void *impl, struct ds_row *row, struct ds_error *err);
+static void ics_close(void *impl);
+
+static const struct ds__read_ops ics_ops = {
+    .next = ics_next,
+    .close = ics_close,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Lines                                                                    */
+
+/* Reads the next physical line (without its CR/LF) into b. 1, 0 at the
+ * end, or an error. */
+static int phys_line(struct ics_reader *c, struct ds_buf *b, long *no, struct ds_error *err)
+{
+    int any = 0;
+    int rc;
+
+    ds_buf_reset(b);
+    *no = c->next_line;
+    for (;;) {
+        const unsigned char *p;
+        const unsigned char *nl;
+        size_t n;
+
+        if (c->bpos == c->blen) {
+            ssize_t k;
+
+            if (c->eof) {
+                return any ? 1 : 0;
+            }
+            k = ds__read_src_read(c->src, c->block, ICS_BLOCK);
+            if (k < 0) {
+                return ds__read_fail(err, (int)k, c->path, c->nrows + 1, NULL,
+                                     "%s at line %ld (byte offset %lld)", ds__read_src_what(c->src),
+                                     c->next_line, ds__read_src_offset(c->src));
+            }
+            c->blen = (size_t)k;
+            c->bpos = 0;
+            c->eof = k == 0;
+            continue;
+        }
+        any = 1;
+        p = c->block + c->bpos;
+        n = c->blen - c->bpos;
+        nl = memchr(p, '\n', n);
+        if (nl != NULL) {
+            n = (size_t)(nl - p);
+        }
+        rc = ds_buf_append(b, p, n);
+        if (rc != 0) {
+            return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL,
+                                 "line %ld is longer than the limit", *no);
+        }
+        c->bpos += n;
+        if (nl != NULL) {
+            c->bpos++;
+            c->next_line++;
+            if (b->len > 0 && b->data[b->len - 1] == '\r') {
+                b->data[--b->len] = '\0';
+            }
+            return 1;
+        }
+    }
+}
+
+/* The next unfolded content line into c->line. 1, 0 at the end, or error. */
+static int next_line(struct ics_reader *c, struct ds_error *err)
+{
+    int rc;
+
+    if (!c->have_peek) {
+        rc = phys_line(c, &c->peek, &c->peek_no, err);
+        if (rc <= 0) {
+            return rc;
+        }
+    }
+    c->have_peek = 0;
+    ds_buf_reset(&c->line);
+    rc = ds_buf_append(&c->line, c->peek.data != NULL ? c->peek.data : "", c->peek.len);
+    c->line_no = c->peek_no;
+    while (rc == 0) {
+        rc = phys_line(c, &c->peek, &c->peek_no, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            return 1;
+        }
+        if (c->peek.len == 0 || (c->peek.data[0] != ' ' && c->peek.data[0] != '\t')) {
+            c->have_peek = 1;
+            return 1;
+        }
+        rc = ds_buf_append(&c->line, c->peek.data + 1, c->peek.len - 1);
+    }
+    return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "line %ld is longer than the limit",
+                         c->line_no);
+}
+
+/* "BEGIN:NAME" / "END:NAME" (case-insensitive): the name, or NULL. */
+static const char *marker(const struct ds_buf *line, const char *what)
+{
+    size_t k = strlen(what);
+
+    if (line->len > k && strncasecmp(line->data, what, k) == 0) {
+        return line->data + k;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Values                                                                   */
+
+static int put_field(struct ics_reader *c, const char *s)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    int rc;
+
+    if (len > (size_t)DS_READ_MAX_FIELD) {
+        return DS_ETOOBIG;
+    }
+    c->offs[c->n] = c->cells.len;
+    c->lens[c->n] = len;
+    rc = ds_buf_append(&c->cells, s != NULL ? s : "", len);
+    if (rc == 0) {
+        rc = ds_buf_append(&c->cells, "", 1);
+    }
+    if (rc == 0) {
+        c->n++;
+    }
+    return rc;
+}
+
+/* A time as ISO text (see the top of the file) into out. */
+static void iso_time(struct icaltimetype t, char *out, size_t size)
+{
+    if (icaltime_is_null_time(t)) {
+        out[0] = '\0';
+        return;
+    }
+    if (t.is_date) {
+        snprintf(out, size, "%04d-%02d-%02d", t.year, t.month, t.day);
+        return;
+    }
+    if (icaltime_get_timezone(t) != NULL) {
+        t = icaltime_convert_to_zone(t, icaltimezone_get_utc_timezone());
+        snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02dZ", t.year, t.month, t.day, t.hour,
+                 t.minute, t.second);
+        return;
+    }
+    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day, t.hour, t.minute,
+             t.second);
+}
+
+/* The property's time with its TZID resolved. *unknown is set when the
+ * TZID names no zone this reader knows. */
+static struct icaltimetype prop_time(struct ics_reader *c, icalproperty *p, int *unknown)
+{
+    struct icaltimetype t = icalproperty_get_dtstart(p);
+    const char *tzid = icalproperty_get_parameter_as_string(p, "TZID");
+    icaltimezone *z;
+
+    switch (icalproperty_isa(p)) {
+    case ICAL_DTEND_PROPERTY:
+        t = icalproperty_get_dtend(p);
+        break;
+    case ICAL_RECURRENCEID_PROPERTY:
+        t = icalproperty_get_recurrenceid(p);
+        break;
+    case ICAL_EXDATE_PROPERTY:
+        t = icalproperty_get_exdate(p);
+        break;
+    default:
+        break;
+    }
+    if (tzid == NULL || t.is_date || icaltime_is_utc(t)) {
+        return t;
+    }
+    z = icalcomponent_get_timezone(c->zones, tzid);
+    if (z == NULL) {
+        z = icaltimezone_get_builtin_timezone(tzid);
+    }
+    if (z == NULL) {
+        *unknown = 1;
+        return t;
+    }
+    return icaltime_set_timezone(&t, z);
+}
+
+/* Fills the row's fields for the occurrence starting at start. */
+static int fill_row(struct ics_reader *c, struct icaltimetype start, struct icaltimetype end,
+                    struct icaltimetype rid)
+{
+    icalcomponent *e = c->cur;
+    struct ds_buf att;
+    icalproperty *p;
+    char ts[3][48];
+    const char *org = NULL;
+    int rc = 0;
+
+    c->n = 0;
+    ds_buf_reset(&c->cells);
+    ds_buf_init(&att, (size_t)DS_READ_MAX_FIELD);
+    iso_time(start, ts[0], sizeof(ts[0]));
+    iso_time(end, ts[1], sizeof(ts[1]));
+    iso_time(rid, ts[2], sizeof(ts[2]));
+    p = icalcomponent_get_first_property(e, ICAL_ORGANIZER_PROPERTY);
+    if (p != NULL) {
+        org = icalproperty_get_organizer(p);
+    }
+    if (org != NULL && strncasecmp(org, "mailto:", 7) == 0) {
+        org += 7;
+    }
+    for (p = icalcomponent_get_first_property(e, ICAL_ATTENDEE_PROPERTY); p != NULL && rc == 0;
+         p = icalcomponent_get_next_property(e, ICAL_ATTENDEE_PROPERTY)) {
+        const char *a = icalproperty_get_attendee(p);
+
+        if (a == NULL) {
+            continue;
+        }
+        if (strncasecmp(a, "mailto:", 7) == 0) {
+            a += 7;
+        }
+        rc = ds_buf_printf(&att, "%s%s", att.len > 0 ? "; " : "", a);
+    }
+    if (rc == 0) {
+        rc = put_field(c, icalcomponent_get_uid(e));
+    }
+    if (rc == 0) {
+        rc = put_field(c, ts[2]);
+    }
+    if (rc == 0) {
+        rc = put_field(c, ts[0]);
+    }
+    if (rc == 0) {
+        rc = put_field(c, ts[1]);
+    }
+    if (rc == 0) {
+        rc = put_field(c, icalcomponent_get_summary(e));
+    }
+    if (rc == 0) {
+        rc = put_field(c, icalcomponent_get_description(e));
+    }
+    if (rc == 0) {
+        rc = put_field(c, icalcomponent_get_location(e));
+    }
+    if (rc == 0) {
+        p = icalcomponent_get_first_property(e, ICAL_STATUS_PROPERTY);
+        rc = put_field(c, p != NULL ? icalproperty_get_value_as_string(p) : "");
+    }
+    if (rc == 0) {
+        rc = put_field(c, org);
+    }
+    if (rc == 0) {
+        rc = put_field(c, att.data);
+    }
+    ds_buf_close(&att);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Events                                                                   */
+
+static void drop_event(struct ics_reader *c)
+{
+    if (c->it != NULL) {
+        icalrecur_iterator_free(c->it);
+        c->it = NULL;
+    }
+    if (c->cur != NULL) {
+        icalcomponent_free(c->cur);
+        c->cur = NULL;
+    }
+}
+
+/* Is t one of the event's EXDATEs? */
+static int excluded(struct ics_reader *c, struct icaltimetype t)
+{
+    for (icalproperty *p = icalcomponent_get_first_property(c->cur, ICAL_EXDATE_PROPERTY);
+         p != NULL; p = icalcomponent_get_next_property(c->cur, ICAL_EXDATE_PROPERTY)) {
+        int unknown = 0;
+        struct icaltimetype x = prop_time(c, p, &unknown);
+
+        if ((x.is_date || t.is_date) ? icaltime_compare_date_only(x, t) == 0
+                                     : icaltime_compare(x, t) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Takes the parsed VEVENT e (steals it): sets up c->cur, and the iterator
+ * when it recurs. 1 when it yields rows, 0 when it was skipped. */
+static int take_event(struct ics_reader *c, icalcomponent *e)
+{
+    icalproperty *ps = icalcomponent_get_first_property(e, ICAL_DTSTART_PROPERTY);
+    icalproperty *pe = icalcomponent_get_first_property(e, ICAL_DTEND_PROPERTY);
+    icalproperty *rr = icalcomponent_get_first_property(e, ICAL_RRULE_PROPERTY);
+    int unknown = 0;
+    struct icaltimetype end;
+
+    c->cur = e;
+    c->occ = 0;
+    c->cur_line = c->event_line;
+    if (ps == NULL) {
+        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                        "VEVENT without DTSTART skipped");
+        drop_event(c);
+        return 0;
+    }
+    c->start = prop_time(c, ps, &unknown);
+    if (icaltime_is_null_time(c->start) || !icaltime_is_valid_time(c->start)) {
+        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                        "VEVENT with an unreadable DTSTART skipped");
+        drop_event(c);
+        return 0;
+    }
+    c->has_end = 0;
+    if (pe != NULL) {
+        end = prop_time(c, pe, &unknown);
+        c->has_end = !icaltime_is_null_time(end);
+        if (c->has_end) {
+            c->dur = icaltime_subtract(end, c->start);
+        }
+    }
+    else if (icalcomponent_get_first_property(e, ICAL_DURATION_PROPERTY) != NULL) {
+        c->dur = icalcomponent_get_duration(e);
+        c->has_end = !icaldurationtype_is_bad_duration(c->dur);
+    }
+    if (unknown) {
+        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                        "unknown TZID: times of this VEVENT kept as local times");
+    }
+    if (icalcomponent_count_errors(e) > 0) {
+        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                        "VEVENT has properties libical could not parse (left out)");
+    }
+    if (icalcomponent_get_first_property(e, ICAL_RDATE_PROPERTY) != NULL) {
+        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                        "RDATE occurrences are not expanded");
+    }
+    if (rr != NULL && icalcomponent_get_first_property(e, ICAL_RECURRENCEID_PROPERTY) == NULL) {
+        struct icalrecurrencetype rule = icalproperty_get_rrule(rr);
+
+        c->it = icalrecur_iterator_new(rule, c->start);
+        if (c->it == NULL) {
+            ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                            "RRULE cannot be expanded: only the first occurrence returned");
+        }
+        else if (rule.count == 0 && icaltime_compare(c->start, c->from) < 0) {
+            struct icaltimetype from = c->from;
+
+            from.is_date = c->start.is_date;
+            if (!c->start.is_date) {
+                from.hour = c->start.hour;
+                from.minute = c->start.minute;
+                from.second = c->start.second;
+                from.zone = c->start.zone;
+            }
+            (void)icalrecur_iterator_set_start(c->it, from);
+        }
+    }
+    return 1;
+}
+
+/* The next occurrence of the current event into the row. 1, or 0 when the
+ * event has no more. */
+static int next_occurrence(struct ics_reader *c, struct ds_error *err)
+{
+    struct icaltimetype t;
+    struct icaltimetype none = icaltime_null_time();
+    struct icaltimetype rid = none;
+    icalproperty *p;
+    int unknown = 0;
+    int rc;
+
+    if (c->it == NULL) {
+        if (c->occ > 0) {
+            return 0;
+        }
+        t = c->start;
+        p = icalcomponent_get_first_property(c->cur, ICAL_RECURRENCEID_PROPERTY);
+        if (p != NULL) {
+            rid = prop_time(c, p, &unknown);
+        }
+    }
+    else {
+        for (;;) {
+            t = icalrecur_iterator_next(c->it);
+            if (icaltime_is_null_time(t) || icaltime_compare_date_only(t, c->until) > 0 ||
+                c->occ >= ICS_MAX_OCCURRENCES) {
+                ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                                "recurring event: %ld occurrence(s) in the window returned, "
+                                "%s",
+                                c->occ,
+                                c->occ >= ICS_MAX_OCCURRENCES ? "more cut at the limit"
+                                                              : "others lie outside it");
+                return 0;
+            }
+            if (icaltime_compare_date_only(t, c->from) < 0 || excluded(c, t)) {
+                continue;
+            }
+            break;
+        }
+        rid = t;
+    }
+    rc = fill_row(c, t, c->has_end ? icaltime_add(t, c->dur) : none, rid);
+    if (rc != 0) {
+        return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL,
+                             "the VEVENT at line %ld is larger than the limit", c->cur_line);
+    }
+    c->occ++;
+    return 1;
+}
+
+/* Collects the component that begins at the current line up to its END
+ * into c->event. */
+static int collect(struct ics_reader *c, const char *name, size_t cap, struct ds_error *err)
+{
+    size_t nlen = strlen(name);
+    int depth = 0;
+    int rc;
+
+    ds_buf_reset(&c->event);
+    c->event_line = c->line_no;
+    for (;;) {
+        const char *m;
+
+        if (c->event.len + c->line.len + 2 > cap) {
+            return ds__read_fail(err, DS_ETOOBIG, c->path, c->nrows + 1, NULL,
+                                 "the %s starting at line %ld is larger than the limit", name,
+                                 c->event_line);
+        }
+        rc = ds_buf_append(&c->event, c->line.data, c->line.len);
+        if (rc == 0) {
+            rc = ds_buf_append(&c->event, "\r\n", 2);
+        }
+        if (rc != 0) {
+            return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "out of memory");
+        }
+        if (marker(&c->line, "BEGIN:") != NULL) {
+            depth++;
+        }
+        m = marker(&c->line, "END:");
+        if (m != NULL) {
+            depth--;
+            if (depth == 0) {
+                if (strncasecmp(m, name, nlen) != 0) {
+                    return ds__read_fail(err, DS_EPARSE, c->path, c->nrows + 1, NULL,
+                                         "END at line %ld does not close the %s of line %ld",
+                                         c->line_no, name, c->event_line);
+                }
+                return 0;
+            }
+        }
+        rc = next_line(c, err);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            return ds__read_fail(err, DS_EPARSE, c->path, c->nrows + 1, NULL,
+                                 "the file ends inside the %s that starts at line %ld", name,
+                                 c->event_line);
+        }
+    }
+}
+
+/* Reads components until a VEVENT that yields rows is current. 1, 0 at
+ * the end of the file, or an error. */
+static int next_event(struct ics_reader *c, struct ds_error *err)
+{
+    for (;;) {
+        const char *name;
+        icalcomponent *comp;
+        int rc = next_line(c, err);
+
+        if (rc <= 0) {
+            return rc;
+        }
+        name = marker(&c->line, "BEGIN:");
+        if (name == NULL || strcasecmp(name, "VCALENDAR") == 0) {
+            continue;
+        }
+        if (strcasecmp(name, "VTIMEZONE") == 0) {
+            rc = collect(c, "VTIMEZONE", ICS_MAX_TZ_BYTES, err);
+            if (rc != 0) {
+                return rc;
+            }
+            c->tz_bytes += c->event.len;
+            if (c->ntz >= ICS_MAX_TZ || c->tz_bytes > ICS_MAX_TZ_BYTES) {
+                return ds__read_fail(err, DS_ETOOBIG, c->path, c->nrows + 1, NULL,
+                                     "too many time zones (VTIMEZONE at line %ld)", c->event_line);
+            }
+            comp = icalparser_parse_string(c->event.data);
+            if (comp != NULL && icalcomponent_isa(comp) == ICAL_VTIMEZONE_COMPONENT) {
+                icalcomponent_add_component(c->zones, comp);
+                c->ntz++;
+            }
+            else {
+                if (comp != NULL) {
+                    icalcomponent_free(comp);
+                }
+                ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
+                                "VTIMEZONE libical could not parse skipped");
+            }
+            continue;
+        }
+        if (strcasecmp(name, "VEVENT") != 0) {
+            char what[32];
+
+            snprintf(what, sizeof(what), "%.24s", name);
+            rc = collect(c, what, ICS_MAX_EVENT, err);
+            if (rc != 0) {
+                return rc;
+            }
+            ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
+                            "%s component skipped (only VEVENTs are rows)", what);
+            continue;
+        }
+        rc = collect(c, "VEVENT", ICS_MAX_EVENT, err);
+        if (rc != 0) {
+            return rc;
+        }
+        comp = icalparser_parse_string(c->event.data);
+        if (comp == NULL || icalcomponent_isa(comp) != ICAL_VEVENT_COMPONENT) {
+            if (comp != NULL) {
+                icalcomponent_free(comp);
+            }
+            ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
+                            "VEVENT libical could not parse skipped");
+            continue;
+        }
+        ds_buf_reset(&c->raw);
+        (void)ds_buf_append(&c->raw, c->event.data,
+                            c->event.len < ICS_RAW_MAX ? c->event.len : ICS_RAW_MAX);
+        if (take_event(c, comp)) {
+            return 1;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* The reader's operations                                                  */
 
 int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
                       struct ds_error *err)
 {
-    (void)hints;
-    (void)r;
-    return ds__read_fail(err, DS_EPARSE, path, 0, NULL, "ics files are not supported yet");
+    struct ics_reader *c = NULL;
+    int back =
+        hints != NULL && hints->window_days_back > 0 ? hints->window_days_back : ICS_DEFAULT_DAYS;
+    int ahead =
+        hints != NULL && hints->window_days_ahead > 0 ? hints->window_days_ahead : ICS_DEFAULT_DAYS;
+    int hinted = 0;
+    time_t now = time(NULL);
+    int rc;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
+        goto out;
+    }
+    c->r = r;
+    c->next_line = 1;
+    ds_buf_init(&c->line, ICS_MAX_LINE);
+    ds_buf_init(&c->peek, ICS_MAX_LINE);
+    ds_buf_init(&c->event, ICS_MAX_EVENT + ICS_MAX_TZ_BYTES);
+    ds_buf_init(&c->cells, ICS_ROW_MAX);
+    ds_buf_init(&c->raw, ICS_RAW_MAX);
+    c->path = strdup(path);
+    c->block = malloc(ICS_BLOCK);
+    if (c->path == NULL || c->block == NULL) {
+        rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
+        goto out;
+    }
+    icalerror_set_errors_are_fatal(0);
+    c->zones = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
+    if (c->zones == NULL) {
+        rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
+        goto out;
+    }
+    c->from = icaltime_from_timet_with_zone(now - (time_t)back * 86400, 1, NULL);
+    c->until = icaltime_from_timet_with_zone(now + (time_t)ahead * 86400, 1, NULL);
+    rc = ds__read_src_open(path, hints != NULL ? hints->encoding : NULL, &c->src, err);
+    if (rc != 0) {
+        goto out;
+    }
+    for (size_t i = 0; i < ICS_NFIELDS; i++) {
+        c->hlens[i] = strlen(ics_header[i]);
+    }
+    r->dialect.format = "ics";
+    snprintf(r->dialect.encoding, sizeof(r->dialect.encoding), "%s",
+             ds__read_src_encoding(c->src, &hinted));
+    r->dialect.encoding_hint = hinted;
+    r->ops = &ics_ops;
+    r->impl = c;
+    r->header.nfields = ICS_NFIELDS;
+    r->header.fields = ics_header;
+    r->header.lens = c->hlens;
+    r->header.row = 0;
+    r->header.line = 1;
+    r->header.raw = "";
+    r->header.raw_len = 0;
+    c = NULL;
+    rc = 0;
+out:
+    ics_close(c);
+    return rc;
+}
+
+static int ics_next(void *impl, struct ds_row *row, struct ds_error *err)
+{
+    struct ics_reader *c = impl;
+    int rc;
+
+    if (c->failed != 0) {
+        return ds__read_fail(err, c->failed, c->path, c->nrows + 1, NULL,
+                             "reading stopped after an earlier error");
+    }
+    for (;;) {
+        if (c->cur != NULL) {
+            rc = next_occurrence(c, err);
+            if (rc != 0) {
+                break;
+            }
+            drop_event(c);
+        }
+        rc = next_event(c, err);
+        if (rc <= 0) {
+            break;
+        }
+    }
+    if (rc < 0) {
+        c->failed = rc;
+        return rc;
+    }
+    if (rc == 0) {
+        return 0;
+    }
+    c->nrows++;
+    for (size_t i = 0; i < c->n; i++) {
+        c->ptrs[i] = c->cells.data + c->offs[i];
+    }
+    row->nfields = c->n;
+    row->fields = c->ptrs;
+    row->lens = c->lens;
+    row->row = c->nrows;
+    row->line = c->cur_line;
+    row->raw = c->raw.data != NULL ? c->raw.data : "";
+    row->raw_len = c->raw.len;
+    return 1;
+}
+
+static void ics_close(void *impl)
+{
+    struct ics_reader *c = impl;
+
+    if (c == NULL) {
+        return;
+    }
+    drop_event(c);
+    if (c->zones != NULL) {
+        icalcomponent_free(c->zones);
+    }
+    ds__read_src_close(&c->src);
+    ds_buf_close(&c->line);
+    ds_buf_close(&c->peek);
+    ds_buf_close(&c->event);
+    ds_buf_close(&c->cells);
+    ds_buf_close(&c->raw);
+    free(c->block);
+    free(c->path);
+    free(c);
 }

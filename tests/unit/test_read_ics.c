@@ -1,0 +1,272 @@
+/*
+ * test_read_ics.c — the ICS reader: every VEVENT a row with the fixed
+ * header; TZID from the calendar's VTIMEZONE and from the zone database,
+ * UTC and floating times, all-day dates, DURATION, folded and escaped text,
+ * attendees; recurrence expanded inside the window with EXDATE; skipped
+ * components and unknown zones noticed; a calendar cut inside an event.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent/read/read.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { F_UID, F_RID, F_START, F_END, F_SUMMARY, F_DESC, F_LOC, F_STATUS, F_ORG, F_ATT };
+
+static const char calendar[] = "BEGIN:VCALENDAR\r\n"
+                               "VERSION:2.0\r\n"
+                               "PRODID:-//Example//Synthetic//EN\r\n"
+                               "BEGIN:VTIMEZONE\r\n"
+                               "TZID:GB\r\n"
+                               "BEGIN:STANDARD\r\n"
+                               "DTSTART:19701025T020000\r\n"
+                               "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
+                               "TZOFFSETFROM:+0100\r\n"
+                               "TZOFFSETTO:+0000\r\n"
+                               "END:STANDARD\r\n"
+                               "BEGIN:DAYLIGHT\r\n"
+                               "DTSTART:19700329T010000\r\n"
+                               "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\n"
+                               "TZOFFSETFROM:+0000\r\n"
+                               "TZOFFSETTO:+0100\r\n"
+                               "END:DAYLIGHT\r\n"
+                               "END:VTIMEZONE\r\n"
+                               "BEGIN:VEVENT\r\n"
+                               "UID:appt-1@example.com\r\n"
+                               "DTSTART;TZID=GB:20240615T100000\r\n"
+                               "DTEND;TZID=GB:20240615T103000\r\n"
+                               "SUMMARY:Check-up\\, cleaning\r\n"
+                               "DESCRIPTION:First line\\nsecond \r\n"
+                               " line\r\n"
+                               "LOCATION:Op 2\r\n"
+                               "STATUS:CONFIRMED\r\n"
+                               "ORGANIZER;CN=Front Desk:mailto:desk@example.com\r\n"
+                               "ATTENDEE;CN=A:mailto:a@example.com\r\n"
+                               "ATTENDEE;CN=B:mailto:b@example.org\r\n"
+                               "BEGIN:VALARM\r\n"
+                               "ACTION:DISPLAY\r\n"
+                               "TRIGGER:-PT15M\r\n"
+                               "END:VALARM\r\n"
+                               "END:VEVENT\r\n"
+                               "BEGIN:VTODO\r\n"
+                               "UID:todo-1\r\n"
+                               "END:VTODO\r\n"
+                               "BEGIN:VEVENT\r\n"
+                               "UID:appt-2\r\n"
+                               "DTSTART:20240327T154500Z\r\n"
+                               "DURATION:PT45M\r\n"
+                               "END:VEVENT\r\n"
+                               "BEGIN:VEVENT\r\n"
+                               "UID:appt-3\r\n"
+                               "DTSTART;VALUE=DATE:20241225\r\n"
+                               "DTEND;VALUE=DATE:20241226\r\n"
+                               "SUMMARY:Closed\r\n"
+                               "END:VEVENT\r\n"
+                               "BEGIN:VEVENT\r\n"
+                               "UID:appt-4\r\n"
+                               "DTSTART:20240101T080000\r\n"
+                               "END:VEVENT\r\n"
+                               "BEGIN:VEVENT\r\n"
+                               "UID:appt-5\r\n"
+                               "DTSTART;TZID=America/Chicago:20240710T090000\r\n"
+                               "DTEND;TZID=America/Chicago:20240710T100000\r\n"
+                               "END:VEVENT\r\n"
+                               "BEGIN:VEVENT\r\n"
+                               "UID:no-start\r\n"
+                               "SUMMARY:broken\r\n"
+                               "END:VEVENT\r\n"
+                               "BEGIN:VEVENT\r\n"
+                               "UID:appt-6\r\n"
+                               "DTSTART;TZID=Nowhere/Special:20240710T090000\r\n"
+                               "END:VEVENT\r\n"
+                               "END:VCALENDAR\r\n";
+
+struct tmp {
+    char path[64];
+};
+
+static void tmp_write(struct tmp *t, const char *s)
+{
+    int fd;
+
+    snprintf(t->path, sizeof(t->path), "/tmp/ds-test-ics-XXXXXX");
+    fd = mkstemp(t->path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+    close(fd);
+}
+
+static int count_kind(const struct ds_reader *r, int kind, const char *part)
+{
+    size_t n = 0;
+    const struct ds_read_notice *list = ds_read_notices(r, &n, NULL);
+    int k = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        k += list[i].kind == kind && strstr(list[i].msg, part) != NULL;
+    }
+    return k;
+}
+
+static void test_events(void **state)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+
+    (void)state;
+    tmp_write(&t, calendar);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_string_equal(ds_read_dialect(r)->format, "ics");
+    assert_int_equal(ds_read_header(r)->nfields, 10);
+    assert_string_equal(ds_read_header(r)->fields[F_START], "DTSTART");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.nfields, 10);
+    assert_int_equal(row.line, 19);
+    assert_string_equal(row.fields[F_UID], "appt-1@example.com");
+    assert_string_equal(row.fields[F_RID], "");
+    assert_string_equal(row.fields[F_START], "2024-06-15T09:00:00Z");
+    assert_string_equal(row.fields[F_END], "2024-06-15T09:30:00Z");
+    assert_string_equal(row.fields[F_SUMMARY], "Check-up, cleaning");
+    assert_string_equal(row.fields[F_DESC], "First line\nsecond line");
+    assert_string_equal(row.fields[F_LOC], "Op 2");
+    assert_string_equal(row.fields[F_STATUS], "CONFIRMED");
+    assert_string_equal(row.fields[F_ORG], "desk@example.com");
+    assert_string_equal(row.fields[F_ATT], "a@example.com; b@example.org");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[F_UID], "appt-2");
+    assert_string_equal(row.fields[F_START], "2024-03-27T15:45:00Z");
+    assert_string_equal(row.fields[F_END], "2024-03-27T16:30:00Z");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[F_START], "2024-12-25");
+    assert_string_equal(row.fields[F_END], "2024-12-26");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[F_START], "2024-01-01T08:00:00");
+    assert_string_equal(row.fields[F_END], "");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[F_START], "2024-07-10T14:00:00Z");
+    assert_string_equal(row.fields[F_END], "2024-07-10T15:00:00Z");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[F_UID], "appt-6");
+    assert_string_equal(row.fields[F_START], "2024-07-10T09:00:00");
+    assert_int_equal(row.row, 6);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(count_kind(r, DS_READ_NOTICE_SKIPPED, "VTODO"), 1);
+    assert_int_equal(count_kind(r, DS_READ_NOTICE_SKIPPED, "without DTSTART"), 1);
+    assert_int_equal(count_kind(r, DS_READ_NOTICE_SKIPPED, "unknown TZID"), 1);
+    ds_read_close(&r);
+    unlink(t.path);
+}
+
+/* A calendar with one recurring event starting days_ago days ago. */
+static void recurring(char *buf, size_t size, int days_ago, const char *rule, int exdate_week)
+{
+    time_t start = time(NULL) - (time_t)days_ago * 86400;
+    time_t ex = start + (time_t)exdate_week * 7 * 86400;
+    struct tm s;
+    struct tm e;
+
+    gmtime_r(&start, &s);
+    gmtime_r(&ex, &e);
+    snprintf(buf, size,
+             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:series\r\n"
+             "DTSTART:%04d%02d%02dT100000Z\r\nDTEND:%04d%02d%02dT103000Z\r\n"
+             "RRULE:%s\r\n%s%04d%02d%02dT100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+             s.tm_year + 1900, s.tm_mon + 1, s.tm_mday, s.tm_year + 1900, s.tm_mon + 1, s.tm_mday,
+             rule, exdate_week > 0 ? "EXDATE:" : "X-NONE:", e.tm_year + 1900, e.tm_mon + 1,
+             e.tm_mday);
+}
+
+static long count_rows(const char *text, const struct ds_read_hints *h, char *first_rid,
+                       size_t size)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    long n = 0;
+
+    tmp_write(&t, text);
+    assert_int_equal(ds_read_open(t.path, h, &r, &err), 0);
+    while (ds_read_next_row(r, &row, &err) == 1) {
+        if (n == 0) {
+            snprintf(first_rid, size, "%s", row.fields[F_RID]);
+        }
+        assert_string_equal(row.fields[F_UID], "series");
+        assert_int_equal(strlen(row.fields[F_START]), 20);
+        n++;
+    }
+    assert_int_equal(count_kind(r, DS_READ_NOTICE_SKIPPED, "recurring event"), 1);
+    ds_read_close(&r);
+    unlink(t.path);
+    return n;
+}
+
+static void test_recurrence(void **state)
+{
+    struct ds_read_hints week = {.window_days_back = 7, .window_days_ahead = 7};
+    char text[1024];
+    char rid[64];
+    long n;
+
+    (void)state;
+    recurring(text, sizeof(text), 10, "FREQ=WEEKLY;COUNT=4", 0);
+    assert_int_equal(count_rows(text, NULL, rid, sizeof(rid)), 4);
+    assert_int_equal(strlen(rid), 20);
+    recurring(text, sizeof(text), 10, "FREQ=WEEKLY;COUNT=4", 1);
+    assert_int_equal(count_rows(text, NULL, rid, sizeof(rid)), 3);
+    /* Weekly for ever from three years ago: a year either side. */
+    recurring(text, sizeof(text), 3 * 365, "FREQ=WEEKLY", 0);
+    n = count_rows(text, NULL, rid, sizeof(rid));
+    assert_true(n >= 103 && n <= 106);
+    n = count_rows(text, &week, rid, sizeof(rid));
+    assert_true(n >= 1 && n <= 3);
+}
+
+static void test_broken(void **state)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+
+    (void)state;
+    tmp_write(&t, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20240101T100000Z\nEND:VEVENT\n"
+                  "BEGIN:VEVENT\nUID:b\nDTSTART:2024");
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
+    assert_non_null(strstr(err.msg, "ends inside the VEVENT"));
+    assert_non_null(strstr(err.msg, "line 6"));
+    assert_int_equal(err.row, 2);
+    assert_string_equal(err.file, t.path);
+    ds_read_close(&r);
+    unlink(t.path);
+    /* Only a calendar without events: no rows, no error. */
+    tmp_write(&t, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n");
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    ds_read_close(&r);
+    unlink(t.path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events),
+        cmocka_unit_test(test_recurrence),
+        cmocka_unit_test(test_broken),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
