@@ -74,7 +74,7 @@ timeout_seconds = 5
 retry_min_seconds = 0.2
 retry_max_seconds = 2
 pause_probe_seconds = 1
-heartbeat_seconds = 0
+heartbeat_seconds = 1
 
 [practice a]
 token_file = $work/a.token
@@ -136,8 +136,29 @@ rows_of() { # rows_of PRACTICE_ID FILENAME: items the cloud holds for that file
         JOIN import_jobs j ON j.id = i.job_id WHERE j.practice_id = '$1' AND j.filename = '$2'"
 }
 
+# A template saved in the cloud for practice a, before the agent starts.
+python3 - "$top/config/templates/generic-patients.json" >"$work/saved.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["id"] = "cloud-patients"
+print(json.dumps({"name": "Saved patients", "import_type": "patients", "mapping_config": t,
+                  "validation_rules": None}))
+PY
+saved_status=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: Bearer $(cat "$work/a.token")" \
+    -H 'Content-Type: application/json' --data-binary @"$work/saved.json" "$CLOUD_URL/v1/templates/cloud-patients")
+
 "$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
 agent_pid=$!
+check "the practice's saved template is in the cloud (HTTP $saved_status)" test "$saved_status" = 201
+check "the agent pulls it into its cache, 0600" \
+    wait_until 10 test -f "$work/state/cloud-templates/a/cloud-patients.json"
+check "the cached template is private" \
+    test "$(stat -c %a "$work/state/cloud-templates/a/cloud-patients.json")" = 600
+agent_seen() {
+    curl -s -H "Authorization: Bearer $(cat "$work/a.token")" "$CLOUD_URL/v1/agents" |
+        grep -q "\"agent_id\":\"$(cat "$work/state/agent-id")\""
+}
+check "the agent's heartbeat reaches the cloud (GET /v1/agents lists it)" wait_until 10 agent_seen
 
 # --- patterns, temporary names, after-delivery ---------------------------------
 make_csv P 30 >"$work/inbox/good.csv"
