@@ -675,6 +675,44 @@ static void test_rfc4180(void **state)
     tmp_remove(&t);
 }
 
+static void test_header_only_and_garbage(void **state)
+{
+    unsigned char junk[4096];
+    unsigned seed = 7;
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    int rc;
+
+    (void)state;
+    r = open_str(&t, "id,name\r\n", NULL);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+    /* Binary garbage: a clean error naming the file, or rows; never more. */
+    for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < sizeof(junk); i++) {
+            seed = seed * 1103515245u + 12345u;
+            junk[i] = (unsigned char)(seed >> 16);
+        }
+        tmp_write(&t, junk, sizeof(junk));
+        rc = ds_read_open(t.path, NULL, &r, &err);
+        if (rc == 0) {
+            do {
+                rc = ds_read_next_row(r, &row, &err);
+            } while (rc == 1);
+            ds_read_close(&r);
+        }
+        if (rc < 0) {
+            assert_string_equal(err.file, t.path);
+            assert_true(err.msg[0] != '\0');
+        }
+        tmp_remove(&t);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* The fast path against libcsv itself                                      */
 
@@ -879,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_header_hint),
         cmocka_unit_test(test_sniff_past_title),
         cmocka_unit_test(test_rfc4180),
+        cmocka_unit_test(test_header_only_and_garbage),
         cmocka_unit_test(test_fast_path_matches_libcsv),
         cmocka_unit_test(test_streaming),
     };
