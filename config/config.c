@@ -270,7 +270,7 @@ static void agent_key(struct loader *ld, const char *key, const char *value)
         set_string(ld, &cfg->log_file, value);
     }
     else if (strcmp(key, "log_max_kb") == 0) {
-        set_int(ld, &cfg->log_max_kb, key, value, 16, 1048576);
+        set_int(ld, &cfg->log_max_kb, key, value, 1, 1048576);
     }
     else if (strcmp(key, "log_keep") == 0) {
         set_int(ld, &cfg->log_keep, key, value, 1, 99);

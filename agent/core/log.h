@@ -4,8 +4,13 @@
  * Log lines name ids, row numbers, field names, counts, codes and file
  * names; never a value read from an export. The format string is checked
  * at compile time and should be a literal so a reviewer can see at a glance
- * what reaches the log. Lines go to stderr (journald under systemd) as
- * "LEVEL message" — the timestamp is added when stderr is not the journal.
+ * what reaches the log. One event is one line (a newline inside a message
+ * is turned into a space).
+ *
+ * Lines go to stderr as "TIME LEVEL message"; when stderr is the journal
+ * (systemd's JOURNAL_STREAM) as "<PRIORITY>LEVEL message" instead, the
+ * journal adding the time. With ds_log_open_file they go to a file too,
+ * rotated by size ([agent] log_file, log_max_kb, log_keep).
  */
 #ifndef DS_CORE_LOG_H
 #define DS_CORE_LOG_H
@@ -23,6 +28,18 @@ int ds_log_level_parse(const char *name);
 /* Sets the threshold. Called once at start-up, before any thread exists:
  * the level is the one process-wide setting the log keeps. */
 void ds_log_set_level(enum ds_log_level level);
+
+/* Also writes every line to path (created 0600, appended to), rotating it
+ * to path.1 ... path.keep when a line would take it past max_bytes. A NULL
+ * or empty path closes the file. Called at start-up and on reload, from
+ * the loop thread; 0, DS_EIO or DS_ETOOBIG. */
+int ds_log_open_file(const char *path, long long max_bytes, int keep);
+
+/* Closes the log file, if any. */
+void ds_log_close_file(void);
+
+/* 1 when stderr is the journal (lines carry "<N>" priority prefixes). */
+int ds_log_journal(void);
 
 void ds_log(enum ds_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
