@@ -14,6 +14,11 @@
  * a DS_E* code with err set when the service could not start. */
 int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err);
 
+/* Takes the state directory's lock (state_dir/agent.lock, flock): one agent
+ * per queue. *fd receives the descriptor, kept open for the process's life.
+ * DS_EBUSY, with err naming the directory, when another agent holds it. */
+int ds_daemon_lock(const struct ds_config *cfg, int *fd, struct ds_error *err);
+
 /* Creates the state directory (0700) if it is missing, and reads the
  * installation's agent id from state_dir/agent-id, creating it on first use.
  * Shared by every command that opens the queue. */

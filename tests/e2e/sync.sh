@@ -149,6 +149,10 @@ saved_status=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: 
 
 "$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
 agent_pid=$!
+"$agent" run -c "$work/dentsync.conf" >"$work/second.log" 2>&1
+second=$?
+check "a second agent on the same state directory refuses to run (exit $second)" \
+    test "$second" -eq 1 -a -n "$(grep 'already running on the state directory' "$work/second.log")"
 check "the practice's saved template is in the cloud (HTTP $saved_status)" test "$saved_status" = 201
 check "the agent pulls it into its cache, 0600" \
     wait_until 10 test -f "$work/state/cloud-templates/a/cloud-patients.json"
