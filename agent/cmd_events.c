@@ -33,7 +33,7 @@ static int on_event(void *ctx, const struct ds_event_row *e)
 
     c->n++;
     if (c->json) {
-        o = json_pack("{s:I, s:s, s:s, s:I?, s:s?, s:I?, s:s?, s:s?}", "id", (json_int_t)e->id,
+        o = json_pack("{s:I, s:s, s:s, s:o?, s:s?, s:o?, s:s?, s:s?}", "id", (json_int_t)e->id,
                       "at", ds_out_iso(e->at, at, sizeof(at)), "kind", e->kind, "file_id",
                       e->file_id != 0 ? json_integer((json_int_t)e->file_id) : NULL, "job",
                       e->job_id, "seq", e->seq != 0 ? json_integer((json_int_t)e->seq) : NULL,

@@ -24,6 +24,7 @@ struct command {
 static const struct command commands[] = {
     {"run", ds_cmd_run, "run the service: watch the folders, stage and upload", ""},
     {"check-config", ds_cmd_check_config, "check the configuration, report every error", ""},
+    {"doctor", ds_cmd_doctor, "check folders, state, tokens and the cloud; say how to fix", ""},
     {"read", ds_cmd_read, "show how an export file is read: dialect and rows",
      "FILE [--json] [--all]"},
     {"sync-now", ds_cmd_sync_now, "rescan every folder and retry everything now", ""},
