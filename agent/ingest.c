@@ -3,13 +3,14 @@
  *
  * What a file can end as here:
  *   duplicate    its sha256 was taken before (ds_store_file_add decides);
- *   quarantined  unreadable, no usable template, header without a required
- *                column, or malformed in the middle: nothing of it is kept
- *                staged, and the reason (code + message without patient data)
- *                is recorded;
- *   held         a full snapshot lost more keys than max_missing_percent
- *                allows (SNAPSHOT_SANITY): it waits for an admin's
- *                `dentsync retry`, nothing of it staged;
+ *   quarantined  unreadable, a pinned template missing or of another
+ *                type, header without a required column, or malformed in the
+ *                middle: nothing of it is kept staged, and the reason (code +
+ *                message without patient data) is recorded;
+ *   held         no template scored above the detection threshold
+ *                (NO_TEMPLATE), or a full snapshot lost more keys than
+ *                max_missing_percent allows (SNAPSHOT_SANITY): it waits for
+ *                an admin's `dentsync retry`, nothing of it staged;
  *   staged       every data row is an item (valid, invalid with its reason,
  *                duplicate within the file, skipped by a template rule, or
  *                unchanged since it was last synced) and the valid ones —
@@ -21,6 +22,7 @@
 #include "agent/core/buf.h"
 #include "agent/core/crash.h"
 #include "agent/core/log.h"
+#include "agent/map/detect.h"
 #include "agent/map/map.h"
 #include "agent/map/tz.h"
 #include "agent/read/read.h"
@@ -142,6 +144,56 @@ static int delta(struct ds_ingest_task *t, struct ds_store *st, int *held)
     return 0;
 }
 
+/*
+ * The template of the file: the folder's pinned one, or (template = auto,
+ * or none given) the best of every template of the folder's import type
+ * scored against the header (agent/map/detect.h). When none scores above
+ * the threshold the file is held (NO_TEMPLATE) with the closest templates
+ * and the columns none of them knows — header names, never values — and
+ * *held is set. *use borrows from *tpl or *list, which the caller frees.
+ */
+static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
+                           const struct ds_row *header, struct ds_template **tpl,
+                           struct ds_template ***list, size_t *nlist,
+                           const struct ds_template **use, int *held)
+{
+    struct ds_detection d;
+    char reason[768];
+    const char *id = t->folder->template_id;
+    int rc;
+
+    if (id != NULL && strcmp(id, "auto") != 0) {
+        rc = ds_template_find(t->cfg->template_dir, id, tpl, &t->err);
+        if (rc != 0) {
+            return quarantine(t, st, "TEMPLATE_NOT_FOUND");
+        }
+        if (strcmp(ds_template_import_type(*tpl), t->folder->import_type) != 0) {
+            ds_error_set(&t->err, DS_EINVAL, "template %s imports %s, the folder expects %s", id,
+                         ds_template_import_type(*tpl), t->folder->import_type);
+            return quarantine(t, st, "TEMPLATE_TYPE");
+        }
+        *use = *tpl;
+        return 0;
+    }
+    rc = ds_template_list(t->cfg->template_dir, list, nlist, &t->err);
+    if (rc == 0) {
+        rc = ds_detect_template(*list, *nlist, t->folder->import_type, header, &d);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!d.matched) {
+        ds_detect_explain(&d, reason, sizeof(reason));
+        rc = ds_store_file_hold(st, t->file_id, DS_HOLD_NO_TEMPLATE, reason);
+        *held = rc == 0;
+        return rc;
+    }
+    ds_log_info("%s: template %s (score %.0f)", base_name(t->path), ds_template_id(d.best[0].t),
+                d.best[0].score);
+    *use = d.best[0].t;
+    return 0;
+}
+
 /* Reads and stages every row inside the open job. */
 static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader *reader,
                       struct ds_mapper *mapper)
@@ -226,12 +278,14 @@ int ds_ingest_run(struct ds_ingest_task *t)
 {
     struct ds_store *st = NULL;
     struct ds_template *tpl = NULL;
+    struct ds_template **list = NULL;
+    const struct ds_template *use = NULL;
+    size_t nlist = 0;
     struct ds_reader *reader = NULL;
     struct ds_mapper *mapper = NULL;
     struct ds_tz *tz = NULL;
     struct ds_norm_opts opts;
     char queue[4096];
-    char tpl_id[128];
     int held = 0;
     int rc;
 
@@ -251,29 +305,16 @@ int ds_ingest_run(struct ds_ingest_task *t)
         }
     }
 
-    if (t->folder->template_id != NULL && strcmp(t->folder->template_id, "auto") != 0) {
-        snprintf(tpl_id, sizeof(tpl_id), "%s", t->folder->template_id);
-    }
-    else {
-        snprintf(tpl_id, sizeof(tpl_id), "generic-%s", t->folder->import_type);
-    }
-    rc = ds_template_find(t->cfg->template_dir, tpl_id, &tpl, &t->err);
-    if (rc != 0) {
-        rc = quarantine(t, st, "TEMPLATE_NOT_FOUND");
-        goto out;
-    }
-    if (strcmp(ds_template_import_type(tpl), t->folder->import_type) != 0) {
-        ds_error_set(&t->err, DS_EINVAL, "template %s imports %s, the folder expects %s", tpl_id,
-                     ds_template_import_type(tpl), t->folder->import_type);
-        rc = quarantine(t, st, "TEMPLATE_TYPE");
-        goto out;
-    }
     rc = ds_read_open(t->path, NULL, &reader, &t->err);
     if (rc != 0) {
         rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
         goto out;
     }
-    rc = ds_map_new(tpl, ds_read_header(reader), &mapper, &t->err);
+    rc = choose_template(t, st, ds_read_header(reader), &tpl, &list, &nlist, &use, &held);
+    if (rc != 0 || held || use == NULL) {
+        goto out;
+    }
+    rc = ds_map_new(use, ds_read_header(reader), &mapper, &t->err);
     if (rc != 0) {
         rc = quarantine(t, st, "MAPPING_ERROR");
         goto out;
@@ -287,7 +328,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     rc = ds_uuid_v4(t->job_id);
     if (rc == 0) {
         rc = ds_store_job_begin(st, t->file_id, t->job_id, t->folder->practice,
-                                t->folder->import_type, ds_template_id(tpl), base_name(t->path),
+                                t->folder->import_type, ds_template_id(use), base_name(t->path),
                                 t->sha256);
     }
     if (rc != 0) {
@@ -318,6 +359,7 @@ out:
     ds_tz_free(&tz);
     ds_read_close(&reader);
     ds_template_free(&tpl);
+    ds_template_list_free(&list, nlist);
     ds_store_close(&st);
     t->rc = rc;
     return rc;

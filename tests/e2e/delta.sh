@@ -9,7 +9,10 @@
 #      PostgreSQL, are the changed rows and one deletion per removed key,
 #      and the removed patients are soft-deleted (deleted_at set);
 #   3. a snapshot missing 30% of the keys synced before is held
-#      (SNAPSHOT_SANITY) and nothing of it reaches the cloud.
+#      (SNAPSHOT_SANITY) and nothing of it reaches the cloud;
+#   4. a folder with template = auto takes the Open Dental sample with the
+#      template detected from its header, and holds a file no template
+#      knows (NO_TEMPLATE) with the closest templates and unknown columns.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -86,7 +89,7 @@ wait_queue() {
 }
 
 # --- the agent ---------------------------------------------------------------
-mkdir -p "$work/inbox" "$work/state"
+mkdir -p "$work/inbox" "$work/auto" "$work/state"
 cat >"$work/dentsync.conf" <<EOF
 [agent]
 state_dir = $work/state
@@ -112,6 +115,12 @@ import_type = patients
 template = generic-patients
 snapshot = full
 max_missing_percent = 5
+
+[folder detected]
+path = $work/auto
+practice = main
+import_type = patients
+template = auto
 EOF
 check "dentsync check-config accepts snapshot = full" "$agent" check-config -c "$work/dentsync.conf"
 "$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
@@ -183,6 +192,18 @@ check "… and nothing of it in the cloud" \
     test "$(pq "SELECT count(*) FROM import_jobs WHERE $in_practice AND filename = 'snap3.csv'")" -eq 0
 check "… and no patient deleted by it" \
     test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND deleted_at IS NOT NULL")" -eq $removed
+
+# --- 4. template = auto -----------------------------------------------------------
+cp "$top/samples/pms/opendental-patients-raw.csv" "$work/auto/od.csv"
+printf 'Visit No,When,Mood\n1,2024-01-01,fine\n' >"$work/auto/odd.csv"
+check "an Open Dental export is read with the template detected from its header" \
+    wait_queue 30 "SELECT template_id FROM jobs WHERE filename = 'od.csv'" opendental-patients
+check "a header no template knows is held (NO_TEMPLATE)" \
+    wait_queue 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/odd.csv'" "held,NO_TEMPLATE"
+reason=$(queue_sql "SELECT reason FROM files WHERE path LIKE '%/odd.csv'")
+check "… naming the closest templates and the unknown columns" \
+    test -n "$(echo "$reason" | grep 'closest: generic-patients' | grep 'Visit No, When, Mood')"
+check "… and never a value" test -z "$(echo "$reason" | grep -E 'fine|2024-01-01')"
 
 kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"
