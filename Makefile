@@ -4,7 +4,8 @@
 #   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan
 #   make demo               the whole path on a throw-away PostgreSQL, with a summary
 #   make lint               clang-format check, clang-tidy, banned functions
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   binaries, units, man pages, docs, config
+#   make deb                a Debian package in $(BUILD)/ (dpkg-deb)
 #   make SANITIZER=address BUILD=build-asan   a sanitizer build in its own folder
 #   V=1                     show the commands
 #
@@ -71,7 +72,7 @@ FUZZ_SECONDS ?= 60
 AGENT_BIN := $(BUILD)/dentsync
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
-.PHONY: all deps test unit e2e asan fuzz-replay fuzz demo lint install clean
+.PHONY: all deps test unit e2e asan fuzz-replay fuzz demo lint install deb clean
 
 # Keep the objects of tests and fuzz targets (chained rules would delete them).
 .SECONDARY:
@@ -199,15 +200,55 @@ lint:
 
 # --- install ---------------------------------------------------------------
 
+# Where systemd and the packaging tools look: under PREFIX, so that
+# PREFIX=/usr (the .deb) puts units in /usr/lib/systemd/system and the
+# default /usr/local in /usr/local/lib/systemd/system (both on systemd's path).
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/dentsync
+VERSION     := $(shell sed -n 's/^\#define DS_VERSION "\(.*\)"/\1/p' agent/core/version.h)
+MAN_PAGES   := installer/man/dentsync.1 installer/man/dentsync.conf.5 installer/man/dentsync-cloud.8
+DOCS        := README.md $(wildcard docs/*.md)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dentsync/templates
 	install -m 0755 $(AGENT_BIN) $(CLOUD_BIN) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 config/templates/*.json $(DESTDIR)$(PREFIX)/share/dentsync/templates/
+	install -m 0644 config/dentsync.conf $(DESTDIR)$(PREFIX)/share/dentsync/dentsync.conf.example
 	install -d $(DESTDIR)/etc/dentsync
 	test -e $(DESTDIR)/etc/dentsync/dentsync.conf || \
 	    install -m 0640 config/dentsync.conf $(DESTDIR)/etc/dentsync/dentsync.conf
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	for u in dentsync.service dentsync-cloud.service; do \
+	    sed 's|@BINDIR@|$(PREFIX)/bin|g' installer/systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.tmp && \
+	    mv $(DESTDIR)$(UNITDIR)/$$u.tmp $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 installer/systemd/dentsync.sysusers $(DESTDIR)$(SYSUSERSDIR)/dentsync.conf
+	install -m 0644 installer/systemd/dentsync.tmpfiles $(DESTDIR)$(TMPFILESDIR)/dentsync.conf
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	for m in $(MAN_PAGES); do \
+	    s=$${m##*.}; install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; \
+	done
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+
+# The Debian package: the install tree under PREFIX=/usr, man pages
+# compressed as Debian wants them, built by installer/mkdeb.sh with dpkg-deb.
+DEB_STAGE := $(BUILD)/deb/root
+
+deb: all
+	$(say) DEB $(BUILD)/dentsync_$(VERSION)_*.deb
+	$(Q)rm -rf $(DEB_STAGE)
+	$(Q)$(MAKE) --no-print-directory DEPS=0 install PREFIX=/usr DESTDIR=$(CURDIR)/$(DEB_STAGE) >/dev/null
+	$(Q)gzip -9n $(DEB_STAGE)/usr/share/man/man*/*
+	$(Q)printf 'dentsync (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- dentsync maintainers <dentsync@example.com>  %s\n' \
+	    $(VERSION) $(VERSION) "$$(date -R -d @0)" | gzip -9n > $(DEB_STAGE)/usr/share/doc/dentsync/changelog.Debian.gz
+	$(Q)sh installer/mkdeb.sh $(DEB_STAGE) $(VERSION) $(BUILD) >/dev/null
 
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -1,0 +1,384 @@
+#!/bin/bash
+# ops.sh — what an office manager or an IT contractor touches: the install
+# tree, the .deb, the systemd units, the service notifications, every
+# command's --help, status/jobs/job/events against a live agent, doctor,
+# and a scan of every output of the run for patient values and the token.
+# Run by tests/e2e/run.sh (which starts PostgreSQL); alone it starts its own.
+#
+#   1. `make install DESTDIR=` puts binaries, units, sysusers, man pages,
+#      docs and the config in place with the right modes;
+#   2. `make deb` builds a package whose control, conffiles, scripts and
+#      contents are right (lintian too when it is installed);
+#   3. systemd-analyze verify accepts copies of the units run from DESTDIR;
+#   4. every subcommand answers --help;
+#   5. a live agent under a NOTIFY_SOCKET sends READY=1, WATCHDOG=1 and
+#      STOPPING=1, and status, jobs, job and events describe its work;
+#   6. doctor: all OK on a good setup; exactly the one failure for a wrong
+#      token, an unreadable folder, a 0644 token file;
+#   7. no output of the run carries a sample patient's name, birth date,
+#      phone or email, nor the token.
+#
+# Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build_rel=${BUILD:-build}
+BUILD=$build_rel
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+. "$top/tests/lib/pg.sh"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND...
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+work=$(mktemp -d /tmp/dentsync-e2e-ops.XXXXXX)
+own_cluster=0
+agent_pid=
+listener_pid=
+cleanup() {
+    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+    [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null
+    cloud_stop >/dev/null 2>&1
+    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
+    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
+}
+trap cleanup EXIT
+
+agent=$BUILD/dentsync
+# Every output of the run lands in $work/out/ for the final scan.
+mkdir -p "$work/out"
+out() { echo "$work/out/$1"; }
+
+# --- 1. make install into a DESTDIR -----------------------------------------------
+root=$work/root
+make -C "$top" -s --no-print-directory DEPS=0 BUILD="$build_rel" install PREFIX=/usr \
+    DESTDIR="$root" >"$(out install.log)" 2>&1
+check "make install DESTDIR= succeeds" test $? -eq 0
+for f in usr/bin/dentsync usr/bin/dentsync-cloud etc/dentsync/dentsync.conf \
+    usr/lib/systemd/system/dentsync.service usr/lib/systemd/system/dentsync-cloud.service \
+    usr/lib/sysusers.d/dentsync.conf usr/lib/tmpfiles.d/dentsync.conf \
+    usr/share/man/man1/dentsync.1 usr/share/man/man5/dentsync.conf.5 \
+    usr/share/man/man8/dentsync-cloud.8 usr/share/doc/dentsync/operations.md \
+    usr/share/doc/dentsync/cli.md usr/share/dentsync/templates/generic-patients.json; do
+    [ -f "$root/$f" ] || { not_ok "the install tree lacks $f"; }
+done
+check "the install tree holds binaries, units, sysusers, tmpfiles, man pages, docs, templates" \
+    test "$(find "$root" -type f | wc -l)" -gt 25
+check "the binaries are 0755 and the config 0640" \
+    test "$(stat -c %a "$root/usr/bin/dentsync") $(stat -c %a "$root/etc/dentsync/dentsync.conf")" = "755 640"
+check "the unit runs /usr/bin/dentsync as Type=notify with a watchdog" \
+    grep -q '^ExecStart=/usr/bin/dentsync run' "$root/usr/lib/systemd/system/dentsync.service"
+for key in Type=notify WatchdogSec= Restart=on-failure User=dentsync StateDirectory=dentsync \
+    ConfigurationDirectory=dentsync UMask=0077 NoNewPrivileges=yes ProtectSystem=strict \
+    PrivateTmp=yes RestrictAddressFamilies= SystemCallFilter=@system-service; do
+    grep -q "^$key" "$root/usr/lib/systemd/system/dentsync.service" ||
+        not_ok "the unit lacks $key"
+done
+check "sysusers.d creates the dentsync user" \
+    grep -q '^u dentsync ' "$root/usr/lib/sysusers.d/dentsync.conf"
+check "the man pages render without warnings" \
+    sh -c "for m in $root/usr/share/man/man*/*; do man -l -Tutf8 \"\$m\" 2>&1 >/dev/null | grep -q . && exit 1; done; exit 0"
+# A second install keeps an edited config.
+echo "; edited" >>"$root/etc/dentsync/dentsync.conf"
+make -C "$top" -s --no-print-directory DEPS=0 BUILD="$build_rel" install PREFIX=/usr \
+    DESTDIR="$root" >>"$(out install.log)" 2>&1
+check "make install again keeps an edited config" \
+    grep -q '^; edited' "$root/etc/dentsync/dentsync.conf"
+
+# --- 2. the .deb ---------------------------------------------------------------
+make -C "$top" -s --no-print-directory DEPS=0 BUILD="$build_rel" deb >"$(out deb.log)" 2>&1
+deb=$(ls "$BUILD"/dentsync_*.deb 2>/dev/null | head -n 1)
+check "make deb builds a package" test -n "$deb" -a -s "${deb:-/nonexistent}"
+if [ -n "$deb" ]; then
+    dpkg-deb --info "$deb" >"$work/deb.info"
+    dpkg-deb --contents "$deb" >"$work/deb.contents"
+    dpkg-deb --field "$deb" Depends >"$work/deb.depends"
+    check "its Depends name the runtime libraries (libuv1, libcurl4, libsqlite3-0, libpq5)" \
+        sh -c "grep -q 'libuv1 (>=' $work/deb.depends && grep -q libcurl4 $work/deb.depends && grep -q libsqlite3-0 $work/deb.depends && grep -q libpq5 $work/deb.depends"
+    check "its Depends carry no -dev package" sh -c "! grep -q -- '-dev' $work/deb.depends"
+    check "the config is a conffile (kept on upgrade)" \
+        sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./conffiles | grep -qx /etc/dentsync/dentsync.conf"
+    check "postinst creates the user and directories; postrm purges the config" \
+        sh -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./postinst | grep -q 'adduser --system' && dpkg-deb --ctrl-tarfile '$deb' | tar -xO ./postrm | grep -q 'rm -rf /etc/dentsync'"
+    check "it holds the binaries, the units, sysusers and compressed man pages" \
+        sh -c "grep -q './usr/bin/dentsync\$' $work/deb.contents && grep -q 'system/dentsync.service' $work/deb.contents && grep -q 'sysusers.d/dentsync.conf' $work/deb.contents && grep -q 'man1/dentsync.1.gz' $work/deb.contents"
+    check "files in it are owned by root" sh -c "! awk '{print \$2}' $work/deb.contents | grep -v '^root/root\$' | grep -q ."
+    if command -v lintian >/dev/null 2>&1; then
+        lintian --no-tag-display-limit "$deb" >"$work/lintian.log" 2>&1
+        check "lintian finds no error" sh -c "! grep -q '^E:' $work/lintian.log"
+    else
+        echo "# lintian is not installed; skipped"
+    fi
+fi
+
+# --- 3. systemd-analyze verify on copies of the units ---------------------------
+mkdir -p "$work/units"
+for u in dentsync.service dentsync-cloud.service; do
+    sed "s|/usr/bin/|$root/usr/bin/|g" "$root/usr/lib/systemd/system/$u" >"$work/units/$u"
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
+    MANPATH=$root/usr/share/man systemd-analyze verify "$work/units/dentsync.service" \
+        "$work/units/dentsync-cloud.service" >"$work/verify.log" 2>&1
+    check "systemd-analyze verify accepts both units" test $? -eq 0
+    [ -s "$work/verify.log" ] && sed 's/^/# /' "$work/verify.log"
+else
+    not_ok "systemd-analyze is missing (installer/deps.sh installs systemd)"
+fi
+
+# --- 4. --help of every command ----------------------------------------------
+cmds=$("$agent" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }')
+check "dentsync --help lists status, jobs, job, events and doctor" \
+    sh -c "echo '$cmds' | grep -qx status && echo '$cmds' | grep -qx jobs && echo '$cmds' | grep -qx job && echo '$cmds' | grep -qx events && echo '$cmds' | grep -qx doctor"
+help_bad=0
+for c in $cmds; do
+    if ! "$agent" "$c" --help >"$work/help.out" 2>&1 || ! grep -q "^usage: dentsync $c" "$work/help.out"; then
+        help_bad=$((help_bad + 1))
+        echo "# dentsync $c --help failed"
+    fi
+done
+check "every command ($(echo $cmds | wc -w)) answers --help with its usage" test "$help_bad" -eq 0
+check "dentsync --version" sh -c "'$agent' --version | grep -q '^dentsync '"
+
+# --- 5. a live agent: notifications, status, jobs, job, events --------------------
+if [ -z "${DS_OWNER_DB:-}" ]; then
+    pg_start >/dev/null || { not_ok "PostgreSQL did not start"; echo "$passed passed, $failed failed"; exit 1; }
+    own_cluster=1
+fi
+cloud_start "$BUILD" >/dev/null || { not_ok "cloud did not start"; echo "$passed passed, $failed failed"; exit 1; }
+practice="e2e-ops-$$"
+umask 077
+cloud_token "$practice" >"$work/token"
+umask 022
+token=$(cat "$work/token")
+check "the cloud gave a token" test -n "$token"
+
+mkdir -p "$work/inbox" "$work/state"
+chmod 700 "$work/state"
+write_config() { # write_config TOKEN_FILE FOLDER
+    cat <<EOF
+[agent]
+state_dir = $work/state
+log_level = debug
+log_file = $work/out/agent-file.log
+log_max_kb = 1
+log_keep = 2
+settle_seconds = 0.2
+rescan_seconds = 0.5
+stale_hours = 26
+
+[cloud]
+url = $CLOUD_URL
+batch_rows = 10
+timeout_seconds = 5
+retry_min_seconds = 0.1
+retry_max_seconds = 0.5
+heartbeat_seconds = 0
+
+[practice main]
+token_file = $1
+
+[folder patients]
+path = $2
+practice = main
+import_type = patients
+template = generic-patients
+EOF
+}
+write_config "$work/token" "$work/inbox" >"$work/dentsync.conf"
+conf=$work/dentsync.conf
+
+"$agent" status -c "$conf" >"$(out status-before.txt)" 2>&1
+check "status before the first run says the agent is not running and there is no queue" \
+    sh -c "grep -q 'NOT RUNNING' '$(out status-before.txt)' && grep -q 'queue: *none yet' '$(out status-before.txt)'"
+
+# systemd's side of sd_notify: a datagram socket that records what arrives.
+sock=$work/notify.sock
+python3 - "$sock" "$work/notify.log" <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1] + ".tmp")
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.settimeout(120)
+with open(sys.argv[2], "a") as log:
+    while True:
+        try:
+            m = s.recv(4096).decode()
+        except socket.timeout:
+            break
+        log.write(m.replace("\n", "|") + "\n")
+        log.flush()
+EOF
+listener_pid=$!
+for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 "$agent" run -c "$conf" >>"$(out agent.log)" 2>&1 &
+agent_pid=$!
+
+wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
+    deadline=$(($(date +%s) + $1))
+    shift
+    while [ "$(date +%s)" -le "$deadline" ]; do
+        "$@" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+check "the agent sends READY=1 on NOTIFY_SOCKET" wait_for 10 grep -q '^READY=1' "$work/notify.log"
+check "and WATCHDOG=1 with a STATUS line (at half of WATCHDOG_USEC)" \
+    wait_for 5 sh -c "[ \$(grep -c '^WATCHDOG=1|STATUS=' '$work/notify.log') -ge 2 ]"
+
+sample=$top/samples/patients.csv
+cp "$sample" "$work/inbox/patients.csv"
+printf 'Account,Amount\n1,2\n' >"$work/inbox/not-patients.csv"
+job_done() { "$agent" jobs -c "$conf" --json 2>/dev/null | grep -q '"filename":"patients.csv".*"state":"completed'; }
+check "the sample's job completes (dentsync jobs --json)" wait_for 60 job_done
+check "the unreadable file is quarantined" \
+    wait_for 20 sh -c "'$agent' status -c '$conf' --json | grep -q '\"state\":\"quarantined\"'"
+
+"$agent" status -c "$conf" >"$(out status.txt)" 2>&1
+check "status: exit 0" test $? -eq 0
+cat "$(out status.txt)" | sed 's/^/# /'
+check "status: the agent is running" grep -q '^agent: *running (pid' "$(out status.txt)"
+check "status: the folder's last file and a sync time, not stale" \
+    sh -c "grep -E '^patients +main +' '$(out status.txt)' | grep -v never | grep -q . && ! grep -q STALE '$(out status.txt)'"
+check "status: the practice is uploading" grep -q '^practice main: uploading' "$(out status.txt)"
+check "status: the quarantined file with its reason code" \
+    sh -c "grep -q 'not-patients.csv' '$(out status.txt)' && grep -qE '^ +[A-Z_]+: ' '$(out status.txt)'"
+"$agent" status -c "$conf" --json >"$(out status.json)" 2>&1
+check "status --json: running, a last sync, not stale, not paused" \
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["folders"][0]
+assert d["agent"] == "running" and d["stale"] is False
+assert f["name"] == "patients" and f["last_synced_at"] and f["quarantined"] == 1
+assert d["practices"][0]["paused"] is False
+' "$(out status.json)"
+
+"$agent" jobs -c "$conf" >"$(out jobs.txt)" 2>&1
+check "jobs: a table with the sample's job" grep -q 'patients.csv *patients *generic-patients *completed' "$(out jobs.txt)"
+job_id=$("$agent" jobs -c "$conf" --json | python3 -c 'import json,sys; print([j["id"] for j in map(json.loads, sys.stdin) if j["filename"] == "patients.csv"][0])')
+"$agent" job -c "$conf" "${job_id:0:8}" >"$(out job.txt)" 2>&1
+check "job PREFIX: the job in detail, with its batches" \
+    sh -c "grep -q '^job *$job_id' '$(out job.txt)' && grep -q '^batches .* acked' '$(out job.txt)'"
+"$agent" job -c "$conf" --json "$job_id" >"$(out job.json)" 2>&1
+rows=$(($(python3 -c 'import csv,sys; print(sum(1 for _ in csv.reader(open(sys.argv[1], encoding="utf-8-sig"))))' "$sample") - 1))
+check "job --json: every row of the sample accounted for ($rows)" \
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["rows"]
+done = r["created"] + r["updated"] + r["unchanged"] + r["duplicate"] + r["invalid"] + r["conflict"] + r["needs_review"] + r["rejected"]
+assert d["state"].startswith("completed") and r["total"] == int(sys.argv[2]) and done == r["total"], d
+' "$(out job.json)" "$rows"
+"$agent" job -c "$conf" 00000000-0000 >/dev/null 2>&1
+check "job with an unknown id: exit 1" test $? -eq 1
+"$agent" events -c "$conf" --since 1h >"$(out events.txt)" 2>&1
+check "events --since 1h: the file seen, the job created, completed" \
+    sh -c "grep -q file_seen '$(out events.txt)' && grep -q job_created '$(out events.txt)' && grep -q job_completed '$(out events.txt)'"
+"$agent" events -c "$conf" --json --limit 3 >"$(out events.json)" 2>&1
+check "events --json --limit 3: three JSON lines" \
+    sh -c "[ \$(wc -l <'$(out events.json)') -eq 3 ] && python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' '$(out events.json)'"
+"$agent" events -c "$conf" --since tomorrow >/dev/null 2>&1
+check "events --since with a bad time: usage error (2)" test $? -eq 2
+
+# --- 6. doctor ---------------------------------------------------------------------
+"$agent" doctor -c "$conf" >"$(out doctor-good.txt)" 2>&1
+status=$?
+sed 's/^/# /' "$(out doctor-good.txt)"
+check "doctor on a good setup: exit 0, no FAIL" \
+    sh -c "[ $status -eq 0 ] && ! grep -q '^FAIL' '$(out doctor-good.txt)'"
+check "doctor checked the token and the clock against the cloud" \
+    sh -c "grep -q '^OK .*accepts the token' '$(out doctor-good.txt)' && grep -q '^OK .*clock' '$(out doctor-good.txt)'"
+
+umask 077
+echo "not-a-real-token-$$" >"$work/bad.token"
+umask 022
+write_config "$work/bad.token" "$work/inbox" >"$work/bad-token.conf"
+"$agent" doctor -c "$work/bad-token.conf" >"$(out doctor-badtoken.txt)" 2>&1
+status=$?
+check "doctor with a wrong token: exit 1, exactly one FAIL, the token refused" \
+    sh -c "[ $status -eq 1 ] && [ \$(grep -c '^FAIL' '$(out doctor-badtoken.txt)') -eq 1 ] && grep -q '^FAIL .*refused the token' '$(out doctor-badtoken.txt)'"
+
+check "the agent stops cleanly on SIGTERM" sh -c "kill -TERM $agent_pid && wait_pid=0; for i in \$(seq 100); do kill -0 $agent_pid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+wait "$agent_pid" 2>/dev/null
+agent_pid=
+check "the agent sent STOPPING=1" wait_for 5 grep -q '^STOPPING=1' "$work/notify.log"
+"$agent" status -c "$conf" >"$(out status-stopped.txt)" 2>&1
+check "status after the stop: NOT RUNNING, said plainly, the queue still shown" \
+    sh -c "grep -q 'NOT RUNNING' '$(out status-stopped.txt)' && grep -q 'practice main: uploads unknown (agent not running)' '$(out status-stopped.txt)' && grep -qE '^patients +main' '$(out status-stopped.txt)'"
+
+# An unprivileged user, for the folder the service cannot read (root reads
+# everything). Its own copy of the binary, config, state and token.
+nb=$work/nobody
+mkdir -p "$nb/inbox" "$nb/state"
+cp "$agent" "$nb/dentsync"
+cp "$work/token" "$nb/token"
+chmod 755 "$work" "$nb" "$nb/inbox"
+chmod 700 "$nb/state"
+chmod 600 "$nb/token"
+chown nobody "$nb/state" "$nb/token"
+sed -e "s|$work/state|$nb/state|" -e "s|$work/out/agent-file.log|$nb/state/agent.log|" \
+    "$conf" >"$nb/dentsync.conf"
+write_config "$nb/token" "$nb/inbox" | sed -e "s|$work/state|$nb/state|" \
+    -e "s|$work/out/agent-file.log|$nb/state/agent.log|" >"$nb/dentsync.conf"
+chmod 644 "$nb/dentsync.conf"
+runuser -u nobody -- "$nb/dentsync" doctor -c "$nb/dentsync.conf" >"$(out doctor-nobody.txt)" 2>&1
+status=$?
+check "doctor as an unprivileged user on a good setup: exit 0" \
+    sh -c "[ $status -eq 0 ] || { sed 's/^/# /' '$(out doctor-nobody.txt)'; exit 1; }"
+chmod 000 "$nb/inbox"
+runuser -u nobody -- "$nb/dentsync" doctor -c "$nb/dentsync.conf" >"$(out doctor-unreadable.txt)" 2>&1
+status=$?
+chmod 755 "$nb/inbox"
+check "doctor with an unreadable folder: exit 1, exactly one FAIL, naming the folder" \
+    sh -c "[ $status -eq 1 ] && [ \$(grep -c '^FAIL' '$(out doctor-unreadable.txt)') -eq 1 ] && grep -q '^FAIL  folder patients: .* cannot be read' '$(out doctor-unreadable.txt)'"
+chmod 644 "$nb/token"
+runuser -u nobody -- "$nb/dentsync" doctor -c "$nb/dentsync.conf" >"$(out doctor-0644.txt)" 2>&1
+status=$?
+check "doctor with a 0644 token file: exit 3, exactly one FAIL, saying chmod 600" \
+    sh -c "[ $status -eq 3 ] && [ \$(grep -c '^FAIL' '$(out doctor-0644.txt)') -eq 1 ] && grep -q '^FAIL .*token_file.*chmod 600' '$(out doctor-0644.txt)'"
+chmod 600 "$nb/token"
+
+# --- the log file ---------------------------------------------------------------------
+check "the log file was written (0600) and rotated at log_max_kb" \
+    sh -c "[ \$(stat -c %a '$work/out/agent-file.log') = 600 ] && [ -f '$work/out/agent-file.log.1' ] && [ \$(stat -c %s '$work/out/agent-file.log') -le 1024 ]"
+check "no more rotated files than log_keep" test ! -e "$work/out/agent-file.log.3"
+
+# --- 7. no patient value, no token, in any output ----------------------------------------
+for f in "$work"/inbox/quarantine/*.error.txt; do
+    [ -f "$f" ] && cp "$f" "$work/out/"
+done
+cp "$work/notify.log" "$work/out/"
+python3 - "$sample" >"$work/values" <<'EOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], encoding="utf-8-sig")))
+header, data = rows[0], rows[1:]
+want = {"first name", "last name", "middle name", "preferred name", "date of birth",
+        "email", "mobile phone", "home phone", "work phone"}
+seen = set()
+for r in data:
+    for h, v in zip(header, r):
+        v = v.strip()
+        if h.strip().lower() in want and len(v) >= 4 and v not in seen:
+            seen.add(v)
+            print(v)
+EOF
+echo "$token" >>"$work/values"
+leaks=0
+while IFS= read -r value; do
+    if grep -rqF -- "$value" "$work/out"; then
+        leaks=$((leaks + 1))
+        echo "# a sample value or the token appears in: $(grep -rlF -- "$value" "$work/out" | tr '\n' ' ')"
+    fi
+done <"$work/values"
+check "no output of the run ($(ls "$work/out" | wc -l) files: logs, status, jobs, job, events, doctor, .error.txt) carries any of $(wc -l <"$work/values") patient values or the token" \
+    test "$leaks" -eq 0 -a "$(wc -l <"$work/values")" -gt 20
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
