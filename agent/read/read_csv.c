@@ -82,6 +82,7 @@ struct rec {
     size_t n;                        /* number of fields */
     size_t filled;                   /* fields that are not empty */
     size_t width;                    /* index of the last non-empty field + 1 */
+    int has_nul;                     /* a field holds a NUL byte (libcsv path only) */
     struct ds_buf cells;             /* the fields, each followed by a NUL */
     struct ds_buf raw;               /* the record's text, capped */
     size_t offs[DS_READ_MAX_FIELDS]; /* field offsets in cells */
@@ -286,6 +287,9 @@ static void on_field(void *s, size_t len, void *data)
     }
     rec->offs[rec->n] = rec->cells.len;
     rec->lens[rec->n] = len;
+    if (len > 0 && memchr(s, '\0', len) != NULL) {
+        rec->has_nul = 1;
+    }
     rc = ds_buf_append(&rec->cells, s, len);
     if (rc == 0) {
         rc = ds_buf_append(&rec->cells, "", 1);
@@ -558,6 +562,7 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
     rec->n = 0;
     rec->filled = 0;
     rec->width = 0;
+    rec->has_nul = 0;
     ds_buf_reset(&rec->cells);
     ds_buf_reset(&rec->raw);
     for (;;) {
@@ -687,7 +692,7 @@ static int read_raw(struct csv_reader *c, int *idx, struct ds_error *err)
            (rec->raw.data[rec->raw.len - 1] == '\n' || rec->raw.data[rec->raw.len - 1] == '\r')) {
         rec->raw.data[--rec->raw.len] = '\0';
     }
-    for (size_t i = 0; i < rec->n; i++) {
+    for (size_t i = 0; rec->has_nul && i < rec->n; i++) {
         if (memchr(rec->cells.data + rec->offs[i], '\0', rec->lens[i]) != NULL) {
             c->busy[slot] = 0;
             c->bad_field = i;
