@@ -3,6 +3,9 @@
 #   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
 #   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan
 #   make demo               the whole path on a throw-away PostgreSQL, with a summary
+#   make soak               100 kill -9 of the agent mid-work (CRASH_KILLS, CRASH_SEED)
+#   make bench              speed, memory and idle cost against sqlite3 and psql
+#                           (several minutes; BENCH_ROWS, BENCH_GB; docs/performance.md)
 #   make lint               clang-format check, clang-tidy, banned functions
 #   make install PREFIX=/usr/local DESTDIR=   binaries, units, man pages, docs, config
 #   make deb                a Debian package in $(BUILD)/ (dpkg-deb)
@@ -72,7 +75,7 @@ FUZZ_SECONDS ?= 60
 AGENT_BIN := $(BUILD)/dentsync
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
-.PHONY: all deps test unit e2e asan fuzz-replay fuzz demo lint install deb clean
+.PHONY: all deps test unit e2e asan fuzz-replay fuzz demo bench soak lint install clean
 
 # Keep the objects of tests and fuzz targets (chained rules would delete them).
 .SECONDARY:
@@ -127,6 +130,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) $(TEST_LIBS) -lcmocka
 
 $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(LIB)
+	$(say) LINK $@
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
+
+$(BUILD)/tests/bench/%: $(BUILD)/tests/bench/%.o $(LIB)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
@@ -186,10 +193,22 @@ test: deps
 demo: all
 	$(Q)BUILD=$(BUILD) sh samples/demo.sh
 
+# Not part of `make test`: crash.sh with CRASH_KILLS (default 100) random
+# kill -9 of the agent on one queue (CRASH_SEED picks the instants).
+CRASH_KILLS ?= 100
+soak: deps $(AGENT_BIN) $(CLOUD_BIN)
+	$(Q)CRASH_KILLS=$(CRASH_KILLS) BUILD=$(BUILD) bash tests/e2e/crash.sh
+
+# Not part of `make test`: it takes minutes and its figures depend on the
+# machine. BENCH_ROWS (default 1000000) and BENCH_GB (default 1) size it.
+bench: all $(BUILD)/tests/bench/stage
+	$(Q)BUILD=$(BUILD) bash tests/bench/bench.sh
+
 # --- lint ------------------------------------------------------------------
 
 LINT_SRC := $(wildcard agent/*.c agent/*/*.c agent/*.h agent/*/*.h config/*.[ch] \
-            state/*.[ch] cloud/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c)
+            state/*.[ch] cloud/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c \
+            tests/bench/*.c)
 BANNED := '\b(strcpy|sprintf|strtok|atoi|gets|strcat)[[:space:]]*\('
 
 lint:
