@@ -35,6 +35,8 @@ static const struct command commands[] = {
      "[--json] [--since WHEN] [--limit N]"},
     {"retry", ds_cmd_retry, "put a held file or a job's rejected batches back in line",
      "JOB|FILE|--rejected"},
+    {"preview", ds_cmd_preview, "show what a template makes of an export; writes nothing",
+     "FILE [--type T] [--template ID] [--json] [--all]"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -12,7 +12,10 @@
 #      (SNAPSHOT_SANITY) and nothing of it reaches the cloud;
 #   4. a folder with template = auto takes the Open Dental sample with the
 #      template detected from its header, and holds a file no template
-#      knows (NO_TEMPLATE) with the closest templates and unknown columns.
+#      knows (NO_TEMPLATE) with the closest templates and unknown columns;
+#   5. dentsync preview on a file with a wrong date order, an unknown status
+#      and (another file) a missing required column: the errors and their
+#      suggestions, and nothing written to the queue.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -211,6 +214,34 @@ check "the agent stops cleanly (exit 0)" test $? -eq 0
 agent_pid=
 check "the hold reason names counts, never a value" \
     test -z "$(queue_sql "SELECT reason FROM files WHERE path LIKE '%/snap3.csv'" | grep -E 'Delta|@example')"
+
+# --- 5. preview ---------------------------------------------------------------
+cat >"$work/preview.csv" <<'EOF'
+Patient ID,First Name,Last Name,Date of Birth,Email,Status
+P1,Ann,Testone,25/12/1980,a1@example.com,active
+P2,Bob,Testtwo,1975-01-13,b2@example.com,Gone Fishing
+P3,Cid,Testthree,13/02/1990,c3@example.com,active
+P4,Dee,Testfour,30/06/1985,,inactive
+EOF
+printf 'Patient ID,First Name,Email\nP9,Ann,a9@example.com\n' >"$work/nolast.csv"
+before=$(queue_sql "SELECT (SELECT count(*) FROM files) || '/' || (SELECT count(*) FROM items)")
+"$agent" preview "$work/preview.csv" --type patients -c "$work/dentsync.conf" >"$work/preview.out" 2>&1
+check "preview chooses generic-patients with its score and a runner-up" \
+    grep -q "^template:  generic-patients (score [0-9]*); runner-up opendental-patients" "$work/preview.out"
+check "preview counts valid and invalid rows" \
+    grep -q "4 row(s) previewed (the whole file): 0 valid, 4 invalid" "$work/preview.out"
+check "preview suggests the date order" \
+    grep -q "Date of Birth '25/12/1980' does not fit MM/DD/YYYY; 3 rows in this column only read as DD/MM/YYYY — set date_order = DMY" "$work/preview.out"
+check "preview names an unknown status and the template to extend" \
+    grep -q "Status 'Gone Fishing' is a value template generic-patients does not know" "$work/preview.out"
+"$agent" preview "$work/nolast.csv" --template generic-patients -c "$work/dentsync.conf" >"$work/nolast.out" 2>&1
+check "preview of a file without a required column names the field and its columns" \
+    grep -q "required field has no column in the header (field last_name reads one of: 'last_name'" "$work/nolast.out"
+"$agent" preview "$work/preview.csv" --type patients --json -c "$work/dentsync.conf" >"$work/preview.json" 2>&1
+check "preview --json prints one JSON object per line" \
+    python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$work/preview.json"
+check "preview wrote nothing to the queue" \
+    test "$(queue_sql "SELECT (SELECT count(*) FROM files) || '/' || (SELECT count(*) FROM items)")" = "$before"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

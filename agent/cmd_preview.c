@@ -1,0 +1,654 @@
+/*
+ * cmd_preview.c — `dentsync preview FILE [--type T] [--template ID] [--json]
+ * [--all]`: what a folder would make of an export, before it takes one.
+ *
+ * Shows the dialect, the template chosen with its score and the runner-up
+ * (or the pinned one), the column -> field mapping, the first 100 rows
+ * validated (all with --all), the counts of valid, invalid, duplicate,
+ * unchanged and skipped rows over them, and the most common errors with a
+ * suggested fix. A date column that fails in the practice's date order but
+ * reads in another gets the date_order suggestion, from the votes of
+ * ds_norm_date_vote over the previewed values.
+ *
+ * It writes nothing to the queue: `unchanged` is counted by reading the
+ * synced fingerprints, and only when the queue already exists.
+ *
+ * This prints values from the file: it is a view for the authorised local
+ * user at the terminal, never a log. --json prints one JSON object per line:
+ * the preview's header, one per row, then the summary.
+ */
+#include "agent/commands.h"
+
+#include "agent/core/buf.h"
+#include "agent/map/detect.h"
+#include "agent/map/map.h"
+#include "agent/map/tz.h"
+#include "agent/read/read.h"
+#include "config/config.h"
+#include "config/template.h"
+#include "state/store.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PREVIEW_ROWS 100   /* rows validated without --all */
+#define PREVIEW_GROUPS 64  /* distinct errors kept */
+#define PREVIEW_SHOWN 10   /* errors listed in the summary */
+#define PREVIEW_VALUE 64   /* bytes of an example value kept */
+#define PREVIEW_KEYS 65536 /* keys remembered for the duplicate count */
+
+struct preview_opts {
+    const char *file;
+    const char *type;     /* --type, or NULL */
+    const char *template; /* --template, or NULL */
+    int json;             /* --json */
+    int all;              /* --all */
+};
+
+/* One kind of error: "<field>: <problem>", how often, an example. */
+struct group {
+    char error[256];
+    char field[64];
+    long count;
+    long first_row;
+    long column;               /* the header column of the field, or -1 */
+    char value[PREVIEW_VALUE]; /* the value of the first row, cut */
+};
+
+struct preview {
+    struct preview_opts o;
+    const struct ds_template *tpl; /* borrow (list or pinned) */
+    const struct ds_row *header;   /* borrow (the reader) */
+    struct ds_mapper *m;
+    struct ds_store *st;         /* the queue if it exists, else NULL */
+    const char *practice;        /* for unchanged */
+    struct ds_date_votes *votes; /* per header column */
+    struct group groups[PREVIEW_GROUPS];
+    size_t ngroups;
+    char **keys; /* open addressing, PREVIEW_KEYS slots */
+    long rows, valid, invalid, duplicate, unchanged, skipped;
+    enum ds_date_order order; /* the order the mapper reads dates in */
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--json] [--all]\n");
+}
+
+static void json_str(FILE *out, const char *s, size_t n)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\') {
+            fputc('\\', out);
+            fputc(ch, out);
+        }
+        else if (ch < 0x20 || ch == 0x7f) {
+            fprintf(out, "\\u%04x", ch);
+        }
+        else {
+            fputc(ch, out);
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_cstr(FILE *out, const char *s)
+{
+    json_str(out, s, strlen(s));
+}
+
+static int parse_opts(int argc, char **argv, struct preview_opts *o)
+{
+    static const struct option longopts[] = {
+        {"type", required_argument, NULL, 't'},
+        {"template", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},
+        {"all", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    memset(o, 0, sizeof(*o));
+    optind = 1;
+    for (;;) {
+        opt = getopt_long(argc, argv, "t:T:ja", longopts, NULL);
+        if (opt == -1) {
+            break;
+        }
+        switch (opt) {
+        case 't':
+            o->type = optarg;
+            break;
+        case 'T':
+            o->template = optarg;
+            break;
+        case 'j':
+            o->json = 1;
+            break;
+        case 'a':
+            o->all = 1;
+            break;
+        default:
+            return -1;
+        }
+    }
+    if (optind != argc - 1) {
+        return -1;
+    }
+    o->file = argv[optind];
+    return 0;
+}
+
+/* The configured folder whose path holds the file, or NULL. */
+static const struct ds_folder_conf *folder_of(const struct ds_config *cfg, const char *file)
+{
+    char dir[PATH_MAX];
+    char real[PATH_MAX];
+    char *slash;
+
+    if (cfg == NULL || realpath(file, dir) == NULL) {
+        return NULL;
+    }
+    slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    }
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        if (cfg->folders[i].path != NULL && realpath(cfg->folders[i].path, real) != NULL &&
+            strcmp(real, dir) == 0) {
+            return &cfg->folders[i];
+        }
+    }
+    return NULL;
+}
+
+/* FNV-1a, for the key set. */
+static size_t key_hash(const char *k)
+{
+    size_t h = 1469598103934665603u;
+
+    for (; *k != '\0'; k++) {
+        h = (h ^ (unsigned char)*k) * 1099511628211u;
+    }
+    return h;
+}
+
+/* 1 if key was seen before in the file, else remembers it (while there is
+ * room) and returns 0. */
+static int key_seen(struct preview *p, const char *key)
+{
+    size_t i = key_hash(key) % PREVIEW_KEYS;
+
+    for (size_t probe = 0; probe < PREVIEW_KEYS; probe++) {
+        char **slot = &p->keys[(i + probe) % PREVIEW_KEYS];
+
+        if (*slot == NULL) {
+            if (probe < PREVIEW_KEYS / 2) {
+                *slot = strdup(key);
+            }
+            return 0;
+        }
+        if (strcmp(*slot, key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The template field called name, its index, or -1. */
+static long field_index(const struct ds_template *t, const char *name)
+{
+    for (size_t i = 0; i < ds_template_nfields(t); i++) {
+        if (strcmp(ds_template_field(t, i)->name, name) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static void note_error(struct preview *p, const struct ds_row *row, const struct ds_mapped *m)
+{
+    struct group *g = NULL;
+    long fi;
+    long col = -1;
+
+    for (size_t i = 0; i < p->ngroups; i++) {
+        if (strcmp(p->groups[i].error, m->error) == 0) {
+            g = &p->groups[i];
+            break;
+        }
+    }
+    if (g == NULL) {
+        if (p->ngroups == PREVIEW_GROUPS) {
+            return;
+        }
+        g = &p->groups[p->ngroups++];
+        memset(g, 0, sizeof(*g));
+        ds_str_copy(g->error, sizeof(g->error), m->error);
+        ds_str_copy(g->field, sizeof(g->field), m->error_field);
+        g->first_row = row->row;
+        fi = field_index(p->tpl, m->error_field);
+        col = fi >= 0 ? ds_map_field_column(p->m, (size_t)fi) : -1;
+        g->column = col;
+        if (col >= 0 && (size_t)col < row->nfields) {
+            snprintf(g->value, sizeof(g->value), "%.*s", (int)(sizeof(g->value) - 1),
+                     row->fields[col]);
+        }
+    }
+    g->count++;
+}
+
+/* Votes the date columns of the row for the date-order suggestion. */
+static void vote_dates(struct preview *p, const struct ds_row *row)
+{
+    for (size_t i = 0; i < ds_template_nfields(p->tpl); i++) {
+        const struct ds_template_field *f = ds_template_field(p->tpl, i);
+        long col = ds_map_field_column(p->m, i);
+
+        if (col < 0 || (size_t)col >= row->nfields || (size_t)col >= p->header->nfields) {
+            continue;
+        }
+        if (strcmp(f->transform, "date") == 0 || strcmp(f->transform, "datetime") == 0) {
+            ds_norm_date_vote(&p->votes[col], row->fields[col], row->lens[col]);
+        }
+    }
+}
+
+static const char *classify(struct preview *p, const struct ds_row *row, struct ds_mapped *m)
+{
+    char fp[DS_SHA256_HEX];
+
+    if (m->skipped) {
+        p->skipped++;
+        return "skipped";
+    }
+    if (m->route != NULL) {
+        p->skipped++;
+        return "routed";
+    }
+    if (!m->valid) {
+        p->invalid++;
+        note_error(p, row, m);
+        return "invalid";
+    }
+    if (m->key[0] != '\0' && key_seen(p, m->key)) {
+        p->duplicate++;
+        return "duplicate";
+    }
+    if (p->st != NULL && p->practice != NULL &&
+        ds_store_synced_get(p->st, p->practice, ds_template_import_type(p->tpl), m->key, fp) == 1 &&
+        strcmp(fp, m->fingerprint) == 0) {
+        p->unchanged++;
+        return "unchanged";
+    }
+    p->valid++;
+    return "valid";
+}
+
+static void print_row(const struct preview *p, const struct ds_row *row, const char *status,
+                      const struct ds_mapped *m)
+{
+    if (p->o.json) {
+        printf("{\"row\":%ld,\"status\":\"%s\",\"key\":", row->row, status);
+        json_cstr(stdout, m->key);
+        if (m->record_json != NULL) {
+            printf(",\"record\":%s", m->record_json);
+        }
+        if (!m->valid) {
+            printf(",\"reason\":");
+            json_cstr(stdout, m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "")
+                              : m->route != NULL ? m->route
+                                                 : m->error);
+        }
+        printf("}\n");
+        return;
+    }
+    printf("%7ld  %-9s  %s\n", row->row, status,
+           m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "skip rule")
+           : m->route != NULL ? m->route
+           : !m->valid        ? m->error
+                              : m->key);
+}
+
+/* The suggestion for an error group, into buf. */
+static void suggest(const struct preview *p, const struct group *g, char *buf, size_t size)
+{
+    const char *col = g->column >= 0 ? p->header->fields[g->column] : g->field;
+    const struct ds_date_votes *v = g->column >= 0 ? &p->votes[g->column] : NULL;
+    const char *problem = strstr(g->error, ": ");
+
+    problem = problem != NULL ? problem + 2 : g->error;
+    if (v != NULL && strstr(problem, "date") != NULL &&
+        ds_norm_date_order_infer(v) == DS_DATE_DMY && p->order != DS_DATE_DMY) {
+        snprintf(buf, size,
+                 "%s '%s' does not fit MM/DD/YYYY; %ld rows in this column only read as "
+                 "DD/MM/YYYY — set date_order = DMY",
+                 col, g->value, v->dmy_only);
+    }
+    else if (v != NULL && strstr(problem, "date") != NULL &&
+             ds_norm_date_order_infer(v) == DS_DATE_MDY && v->mdy_only > 0 &&
+             p->order == DS_DATE_DMY) {
+        snprintf(buf, size,
+                 "%s '%s' does not fit DD/MM/YYYY; %ld rows in this column only read as "
+                 "MM/DD/YYYY — set date_order = MDY",
+                 col, g->value, v->mdy_only);
+    }
+    else if (strcmp(problem, "unknown value") == 0) {
+        snprintf(buf, size,
+                 "%s '%s' is a value template %s does not know: add it to "
+                 "fields.%s.map in your copy of the template (docs/templates.md)",
+                 col, g->value, ds_template_id(p->tpl), g->field);
+    }
+    else if (strcmp(problem, "required") == 0) {
+        snprintf(buf, size,
+                 "%s is empty: fill it in the practice software, or the rows stay "
+                 "out",
+                 col);
+    }
+    else {
+        snprintf(buf, size, "%s '%s': %s", col, g->value, problem);
+    }
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+    const struct group *x = a;
+    const struct group *y = b;
+
+    if (x->count != y->count) {
+        return x->count < y->count ? 1 : -1;
+    }
+    return x->first_row < y->first_row ? -1 : x->first_row > y->first_row;
+}
+
+static void print_summary(struct preview *p, long total_read, int complete)
+{
+    char sug[512];
+
+    qsort(p->groups, p->ngroups, sizeof(p->groups[0]), group_cmp);
+    if (p->o.json) {
+        printf("{\"summary\":{\"rows\":%ld,\"complete\":%s,\"valid\":%ld,\"invalid\":%ld,"
+               "\"duplicate\":%ld,\"unchanged\":%ld,\"skipped\":%ld},\"errors\":[",
+               p->rows, complete ? "true" : "false", p->valid, p->invalid, p->duplicate,
+               p->unchanged, p->skipped);
+        for (size_t i = 0; i < p->ngroups && i < PREVIEW_SHOWN; i++) {
+            suggest(p, &p->groups[i], sug, sizeof(sug));
+            printf("%s{\"error\":", i > 0 ? "," : "");
+            json_cstr(stdout, p->groups[i].error);
+            printf(",\"rows\":%ld,\"first_row\":%ld,\"suggestion\":", p->groups[i].count,
+                   p->groups[i].first_row);
+            json_cstr(stdout, sug);
+            printf("}");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("\n%ld row(s) previewed%s: %ld valid, %ld invalid, %ld duplicate, %ld unchanged, "
+           "%ld skipped\n",
+           p->rows,
+           complete ? " (the whole file)" : (total_read > 0 ? " (use --all for the rest)" : ""),
+           p->valid, p->invalid, p->duplicate, p->unchanged, p->skipped);
+    if (p->ngroups > 0) {
+        printf("\nMost common errors:\n");
+    }
+    for (size_t i = 0; i < p->ngroups && i < PREVIEW_SHOWN; i++) {
+        suggest(p, &p->groups[i], sug, sizeof(sug));
+        printf("  %5ld x %s (first: row %ld)\n          %s\n", p->groups[i].count,
+               p->groups[i].error, p->groups[i].first_row, sug);
+    }
+}
+
+/* Prints the template choice and the mapping. */
+static void print_head(const struct preview *p, const struct ds_reader *r,
+                       const struct ds_detection *d)
+{
+    const struct ds_read_dialect *dl = ds_read_dialect(r);
+
+    if (p->o.json) {
+        printf("{\"file\":");
+        json_cstr(stdout, p->o.file);
+        printf(",\"format\":\"%s\",\"encoding\":", dl->format);
+        json_cstr(stdout, dl->encoding);
+        printf(",\"template\":");
+        json_cstr(stdout, ds_template_id(p->tpl));
+        if (d != NULL) {
+            printf(",\"score\":%.1f", d->best[0].score);
+            if (d->nbest > 1) {
+                printf(",\"runner_up\":");
+                json_cstr(stdout, ds_template_id(d->best[1].t));
+                printf(",\"runner_up_score\":%.1f", d->best[1].score);
+            }
+        }
+        printf(",\"mapping\":{");
+        for (size_t i = 0; i < ds_template_nfields(p->tpl); i++) {
+            long col = ds_map_field_column(p->m, i);
+
+            printf("%s", i > 0 ? "," : "");
+            json_cstr(stdout, ds_template_field(p->tpl, i)->name);
+            printf(":");
+            if (col >= 0) {
+                json_cstr(stdout, p->header->fields[col]);
+            }
+            else {
+                printf("null");
+            }
+        }
+        printf("}}\n");
+        return;
+    }
+    printf("file:      %s\nformat:    %s, %s", p->o.file, dl->format, dl->encoding);
+    if (dl->delimiter != 0) {
+        printf(", delimiter %s", dl->delimiter == '\t' ? "TAB" : (char[2]){(char)dl->delimiter, 0});
+    }
+    printf(", header on line %ld\n", dl->header_line);
+    if (d != NULL) {
+        printf("template:  %s (score %.0f)", ds_template_id(p->tpl), d->best[0].score);
+        if (d->nbest > 1) {
+            printf("; runner-up %s (score %.0f)", ds_template_id(d->best[1].t), d->best[1].score);
+        }
+        printf("\n");
+    }
+    else {
+        printf("template:  %s (chosen with --template or by the folder)\n", ds_template_id(p->tpl));
+    }
+    printf("\nColumn -> field\n");
+    for (size_t i = 0; i < ds_template_nfields(p->tpl); i++) {
+        long col = ds_map_field_column(p->m, i);
+
+        printf("  %-28s -> %s\n", col >= 0 ? p->header->fields[col] : "(not in the file)",
+               ds_template_field(p->tpl, i)->name);
+    }
+    printf("\n    row  status     key or reason\n");
+}
+
+/* The practice options, as ingest sets them. */
+static int set_options(struct preview *p, const struct ds_practice_conf *pc, struct ds_tz **tz,
+                       struct ds_error *err)
+{
+    struct ds_norm_opts o;
+    const char *dorder = ds_template_dialect(p->tpl)->date_order;
+    int rc;
+
+    memset(&o, 0, sizeof(o));
+    rc = ds_tz_load(pc != NULL ? pc->timezone : NULL, tz, err);
+    if (rc != 0) {
+        return rc;
+    }
+    o.tz = *tz;
+    if (pc != NULL) {
+        memcpy(o.phone_region, pc->phone_region, sizeof(o.phone_region));
+        o.date_order = strcmp(pc->date_order, "DMY") == 0   ? DS_DATE_DMY
+                       : strcmp(pc->date_order, "YMD") == 0 ? DS_DATE_YMD
+                                                            : DS_DATE_MDY;
+    }
+    p->order = dorder != NULL && strcmp(dorder, "DMY") == 0 ? DS_DATE_DMY
+               : dorder != NULL                             ? DS_DATE_MDY
+                                                            : o.date_order;
+    ds_map_set_options(p->m, &o);
+    return 0;
+}
+
+int ds_cmd_preview(const char *config_path, int argc, char **argv)
+{
+    struct preview p;
+    struct ds_config *cfg = NULL;
+    const struct ds_folder_conf *folder = NULL;
+    const struct ds_practice_conf *pc = NULL;
+    struct ds_template **list = NULL;
+    struct ds_template *pinned = NULL;
+    struct ds_reader *r = NULL;
+    struct ds_tz *tz = NULL;
+    struct ds_detection d;
+    struct ds_mapped m;
+    struct ds_row row;
+    struct ds_error err;
+    char queue[PATH_MAX];
+    char msg[768];
+    size_t n = 0;
+    long limit;
+    int complete = 0;
+    int rc;
+    int exit_code = DS_EXIT_RUNTIME;
+
+    memset(&p, 0, sizeof(p));
+    memset(&m, 0, sizeof(m));
+    ds_error_clear(&err);
+    if (parse_opts(argc, argv, &p.o) != 0) {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    /* The configuration is optional: it gives the template directory, the
+     * practice's options and, for a file inside a folder, its type. */
+    if (ds_config_load(config_path, &cfg, NULL) != 0) {
+        cfg = NULL;
+    }
+    folder = folder_of(cfg, p.o.file);
+    if (p.o.type == NULL && folder != NULL) {
+        p.o.type = folder->import_type;
+    }
+    if (p.o.template == NULL && folder != NULL && folder->template_id != NULL &&
+        strcmp(folder->template_id, "auto") != 0) {
+        p.o.template = folder->template_id;
+    }
+    pc = folder != NULL ? ds_config_practice(cfg, folder->practice)
+                        : (cfg != NULL && cfg->npractices > 0 ? &cfg->practices[0] : NULL);
+    p.practice = pc != NULL ? pc->name : NULL;
+
+    rc = ds_read_open(p.o.file, NULL, &r, &err);
+    if (rc != 0) {
+        ds_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dentsync preview: %s\n", msg);
+        goto out;
+    }
+    p.header = ds_read_header(r);
+    if (p.o.template != NULL) {
+        rc = ds_template_find(cfg != NULL ? cfg->template_dir : NULL, p.o.template, &pinned, &err);
+        if (rc != 0) {
+            ds_error_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "dentsync preview: %s\n", msg);
+            goto out;
+        }
+        p.tpl = pinned;
+    }
+    else {
+        rc = ds_template_list(cfg != NULL ? cfg->template_dir : NULL, &list, &n, &err);
+        if (rc == 0) {
+            rc = ds_detect_template(list, n, p.o.type, p.header, &d);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "dentsync preview: %s\n", ds_strerror(rc));
+            goto out;
+        }
+        if (!d.matched) {
+            ds_detect_explain(&d, msg, sizeof(msg));
+            printf("%s\n", msg);
+            goto out;
+        }
+        p.tpl = d.best[0].t;
+    }
+    rc = ds_map_new(p.tpl, p.header, &p.m, &err);
+    if (rc != 0) {
+        const long fi = field_index(p.tpl, err.field);
+
+        printf("template %s cannot read this file: %s", ds_template_id(p.tpl), err.msg);
+        if (fi >= 0) {
+            printf(" (field %s reads one of:", err.field);
+            for (const char *const *c = ds_template_field(p.tpl, (size_t)fi)->columns; *c != NULL;
+                 c++) {
+                printf(" '%s'", *c);
+            }
+            printf(")");
+        }
+        printf("\n  add the column to the export, or copy the template and adjust it "
+               "(docs/templates.md)\n");
+        goto out;
+    }
+    rc = set_options(&p, pc, &tz, &err);
+    if (rc != 0) {
+        ds_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dentsync preview: %s\n", msg);
+        goto out;
+    }
+    p.votes = calloc(p.header->nfields + 1, sizeof(*p.votes));
+    p.keys = calloc(PREVIEW_KEYS, sizeof(*p.keys));
+    if (p.votes == NULL || p.keys == NULL) {
+        fprintf(stderr, "dentsync preview: out of memory\n");
+        goto out;
+    }
+    if (cfg != NULL && p.practice != NULL && ds_config_queue_path(cfg, queue, sizeof(queue)) == 0 &&
+        access(queue, R_OK) == 0 && ds_store_open(queue, &p.st, NULL) != 0) {
+        p.st = NULL;
+    }
+    print_head(&p, r, p.o.template == NULL ? &d : NULL);
+    limit = p.o.all ? LONG_MAX : PREVIEW_ROWS;
+    while (p.rows < limit) {
+        rc = ds_read_next_row(r, &row, &err);
+        if (rc == 0) {
+            complete = 1;
+            break;
+        }
+        if (rc < 0) {
+            ds_error_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "dentsync preview: %s\n", msg);
+            goto out;
+        }
+        rc = ds_map_row(p.m, &row, &m);
+        if (rc != 0) {
+            fprintf(stderr, "dentsync preview: row %ld: %s\n", row.row, ds_strerror(rc));
+            goto out;
+        }
+        p.rows++;
+        vote_dates(&p, &row);
+        print_row(&p, &row, classify(&p, &row, &m), &m);
+        ds_mapped_close(&m);
+    }
+    if (!complete && ds_read_next_row(r, &row, &err) == 0) {
+        complete = 1;
+    }
+    print_summary(&p, p.rows, complete);
+    exit_code = DS_EXIT_OK;
+out:
+    ds_mapped_close(&m);
+    if (p.keys != NULL) {
+        for (size_t i = 0; i < PREVIEW_KEYS; i++) {
+            free(p.keys[i]);
+        }
+    }
+    free(p.keys);
+    free(p.votes);
+    ds_store_close(&p.st);
+    ds_map_free(&p.m);
+    ds_tz_free(&tz);
+    ds_read_close(&r);
+    ds_template_free(&pinned);
+    ds_template_list_free(&list, n);
+    ds_config_free(&cfg);
+    return exit_code;
+}
