@@ -245,7 +245,9 @@ static void scan_folder(struct ds_watch *w, size_t fi)
         if (n < 0 || (size_t)n >= sizeof(path)) {
             continue;
         }
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        /* lstat: a symbolic link is skipped, never followed, so a link in an
+         * export folder cannot make the agent read a file outside it. */
+        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
             continue;
         }
         consider(w, fi, path, &sb);
