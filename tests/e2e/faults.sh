@@ -1,0 +1,311 @@
+#!/bin/bash
+# faults.sh — the network between agent and cloud misbehaves, the cloud is
+# killed, PostgreSQL restarts: nothing is lost and nothing applied twice.
+#
+# agent → tests/tools/faultproxy → dentsync-cloud → PostgreSQL. Each case
+# gives the proxy a script (which request it breaks, and how), drops a file
+# of 40 patients (8 batches of 5) into a fresh agent and then checks:
+#   - the proxy applied the fault (its log names it);
+#   - PostgreSQL holds every row exactly once (count and distinct
+#     external_id) and every import_job_items row once;
+#   - the cloud job is completed and its counters agree with its items
+#     (processed = items, successful = created/updated/unchanged/deleted
+#     items, failed = the rest);
+#   - the agent's queue has no file, job, batch or item in a non-final state;
+#   - after a 429/503 with Retry-After, the same request came no earlier.
+# Two crash cases: kill -9 of the cloud server while a batch is on its way,
+# and PostgreSQL stopped (immediate) and started again mid-upload.
+#
+# Run by tests/e2e/run.sh (which starts PostgreSQL); alone it starts its own.
+# Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-build}
+case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+. "$top/tests/lib/pg.sh"
+
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION COMMAND...
+    desc=$1
+    shift
+    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+work=$(mktemp -d /tmp/dentsync-e2e-faults.XXXXXX)
+own_cluster=0
+agent_pid=
+proxy_pid=
+cleanup() {
+    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+    [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
+    cloud_stop >/dev/null 2>&1
+    pg_psql "ALTER ROLE dentsync_app IN DATABASE dentsync RESET synchronous_commit" >/dev/null 2>&1
+    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
+    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
+}
+trap cleanup EXIT
+
+if [ -z "${DS_OWNER_DB:-}" ]; then
+    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
+    own_cluster=1
+fi
+# A commit the cloud acknowledged must survive PostgreSQL's crash: the test
+# cluster runs with synchronous_commit off, so the application role turns
+# it on (with fsync off, a commit still reaches the OS before it returns).
+# (The role exists once the cloud migrated: start, set, start again.)
+cloud_start "$BUILD" >/dev/null &&
+    pg_psql "ALTER ROLE dentsync_app IN DATABASE dentsync SET synchronous_commit = on" >/dev/null &&
+    cloud_stop && cloud_start "$BUILD" >/dev/null ||
+    { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+agent=$BUILD/dentsync
+proxy=$BUILD/tests/tools/faultproxy
+[ -x "$proxy" ] || { echo "not ok - $proxy not built"; echo "0 passed, 1 failed"; exit 1; }
+
+practice="e2e-faults-$$"
+umask 077
+cloud_token "$practice" >"$work/token"
+umask 022
+practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+in_practice="practice_id = '$practice_id'"
+pq() { pg_psql "$1"; }
+
+rows=40
+
+# make_csv PREFIX ROWS: synthetic patients with ids PREFIX-0001...
+make_csv() {
+    awk -v p="$1" -v n="$2" 'BEGIN {
+        print "Patient ID,First Name,Last Name,Date of Birth,Email";
+        for (i = 1; i <= n; i++)
+            printf "%s-%04d,Faultfirst%d,Faultlast%d,1980-%02d-%02d,%s-%d@example.com\n",
+                p, i, i, i, i % 12 + 1, i % 28 + 1, tolower(p), i;
+    }'
+}
+
+# start_proxy DIR: the proxy on a free port in front of the cloud, with
+# DIR/script; PROXY_URL.
+start_proxy() {
+    : >"$1/proxy.out"
+    "$proxy" -u "127.0.0.1:$CLOUD_PORT" -s "$1/script" -o "$1/proxy.log" >"$1/proxy.out" 2>&1 &
+    proxy_pid=$!
+    _n=0
+    while ! grep -q '^port ' "$1/proxy.out" && [ $_n -lt 100 ]; do
+        sleep 0.02
+        _n=$((_n + 1))
+    done
+    PROXY_URL=http://127.0.0.1:$(awk '/^port /{print $2}' "$1/proxy.out")
+    grep -q '^port ' "$1/proxy.out" || { cat "$1/proxy.out"; return 1; }
+}
+
+stop_proxy() {
+    [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null && wait "$proxy_pid" 2>/dev/null
+    proxy_pid=
+}
+
+# setup DIR TIMEOUT: a state dir, an inbox and a config pointing at the proxy.
+setup() {
+    mkdir -p "$1/inbox" "$1/state"
+    cat >"$1/dentsync.conf" <<EOF
+[agent]
+state_dir = $1/state
+log_level = info
+settle_seconds = 0.1
+rescan_seconds = 0.3
+
+[cloud]
+url = $PROXY_URL
+batch_rows = 5
+max_in_flight = 1
+timeout_seconds = $2
+connect_timeout_seconds = 2
+retry_min_seconds = 0.1
+retry_max_seconds = 0.5
+pause_probe_seconds = 0.5
+heartbeat_seconds = 0
+
+[practice main]
+token_file = $work/token
+
+[folder patients]
+path = $1/inbox
+practice = main
+import_type = patients
+template = generic-patients
+EOF
+}
+
+queue_sql() { sqlite3 -readonly "$1/state/queue.db" "$2" 2>/dev/null; }
+not_final_sql="SELECT (SELECT count(*) FROM files WHERE state NOT IN ('done', 'duplicate', 'quarantined'))
+    + (SELECT count(*) FROM jobs WHERE state NOT IN ('completed', 'completed_with_errors'))
+    + (SELECT count(*) FROM batches WHERE state NOT IN ('acked', 'split'))
+    + (SELECT count(*) FROM items WHERE status IN ('valid', 'sent'))"
+
+# wait_done DIR SECONDS: one file done and nothing non-final in the queue.
+wait_done() {
+    _deadline=$(($(date +%s) + $2))
+    while [ "$(date +%s)" -le "$_deadline" ]; do
+        if [ "$(queue_sql "$1" "SELECT count(*) FROM files WHERE state = 'done'")" = 1 ] &&
+            [ "$(queue_sql "$1" "$not_final_sql")" = 0 ]; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "# $1: waited $2s; files: $(queue_sql "$1" "SELECT group_concat(state) FROM files")," \
+        "not final: $(queue_sql "$1" "$not_final_sql")"
+    return 1
+}
+
+# verify NAME PREFIX FILE: rows once, items once, counters agree, completed.
+verify() {
+    _got=$(pq "SELECT count(*) || '/' || count(DISTINCT external_id) FROM patients
+               WHERE $in_practice AND external_id LIKE '$2-%'")
+    check "$1: every row exactly once in PostgreSQL ($_got of $rows)" test "$_got" = "$rows/$rows"
+    _got=$(pq "SELECT count(*) || '/' || count(DISTINCT (i.job_id, i.row_number))
+               FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id
+               WHERE j.$in_practice AND j.filename = '$3'")
+    check "$1: every import_job_items row once ($_got of $rows)" test "$_got" = "$rows/$rows"
+    _got=$(pq "SELECT count(*) || ' ' || bool_and(j.status = 'completed'
+                   AND j.processed_rows = c.n AND j.successful_rows = c.ok
+                   AND j.failed_rows = c.n - c.ok AND j.total_rows = $rows)
+               FROM import_jobs j,
+                    LATERAL (SELECT count(*) AS n,
+                                    count(*) FILTER (WHERE status IN
+                                        ('created', 'updated', 'unchanged', 'deleted')) AS ok
+                               FROM import_job_items WHERE job_id = j.id) c
+               WHERE j.$in_practice AND j.filename = '$3'")
+    check "$1: one completed job whose counters agree with its items ($_got)" test "$_got" = "1 true"
+}
+
+# run_case NAME TIMEOUT EXPECT_IN_LOG [HOOK]: a fresh agent behind a proxy
+# running DIR/script (written by the caller into $work/NAME/script);
+# HOOK runs once the file was dropped.
+run_case() {
+    _name=$1
+    _dir=$work/$_name
+    _prefix=F$(printf '%02d' "$case_no")
+    _file=$_name.csv
+    case_no=$((case_no + 1))
+    if ! start_proxy "$_dir"; then
+        not_ok "$_name: the proxy did not start"
+        return
+    fi
+    setup "$_dir" "$2"
+    "$agent" run -c "$_dir/dentsync.conf" >>"$_dir/agent.log" 2>&1 &
+    agent_pid=$!
+    make_csv "$_prefix" $rows >"$_dir/$_file"
+    mv "$_dir/$_file" "$_dir/inbox/$_file"
+    [ $# -ge 4 ] && "$4" "$_dir"
+    check "$_name: the file is delivered, the queue final" wait_done "$_dir" 60
+    check "$_name: the proxy injected the fault ($3)" grep -q -- "$3" "$_dir/proxy.log"
+    kill -TERM "$agent_pid" 2>/dev/null
+    wait "$agent_pid" 2>/dev/null
+    agent_pid=
+    stop_proxy
+    verify "$_name" "$_prefix" "$_file"
+}
+
+# retry_after_kept DIR ACTION SECONDS: in the proxy log, each request answered
+# ACTION came again no sooner than SECONDS later.
+retry_after_kept() {
+    awk -v act="$2" -v ra="$3" '
+        { line = ""; for (i = 5; i <= NF; i++) line = line " " $i }
+        $4 == act { due[line] = $1 + ra * 1000; n++; next }
+        line in due { if ($1 < due[line]) bad++; delete due[line]; seen++ }
+        END {
+            if (n == 0 || seen == 0 || bad > 0) {
+                print "# " n " answered, " seen " came again, " bad " too soon"; exit 1
+            }
+        }' "$1/proxy.log"
+}
+
+case_no=1
+
+mkdir -p "$work/pass"
+echo '* pass' >"$work/pass/script"
+run_case pass 5 "pass PUT"
+
+mkdir -p "$work/reset-answer"
+printf '/batches/ pass x2\n/batches/ reset 40\n' >"$work/reset-answer/script"
+run_case reset-answer 5 "reset after 40 answer bytes"
+
+mkdir -p "$work/reset-request"
+printf '/batches/ pass\n/batches/ reset_request 300\n' >"$work/reset-request/script"
+run_case reset-request 5 "reset after 300 request bytes"
+
+mkdir -p "$work/drop"
+printf 'POST+/v1/jobs+HTTP drop\n/batches/ pass x3\n/batches/ drop x2\n/complete drop\n' \
+    >"$work/drop/script"
+run_case drop 5 "drop POST /v1/jobs"
+
+mkdir -p "$work/stall"
+printf '/batches/ pass\n/batches/ stall 4\n' >"$work/stall/script"
+run_case stall 2 "stall PUT"
+
+mkdir -p "$work/stall-answer"
+printf '/batches/ pass x2\n/batches/ stall_answer 4\n/complete stall_answer 4\n' \
+    >"$work/stall-answer/script"
+run_case stall-answer 2 "stall_answer PUT"
+
+mkdir -p "$work/throttle"
+printf '/batches/ throttle 2000 x3\n' >"$work/throttle/script"
+run_case throttle 5 "throttle PUT"
+
+mkdir -p "$work/status-500"
+printf '/batches/ pass\n/batches/ status 500 x2\n/complete status 502\n' >"$work/status-500/script"
+run_case status-500 5 "status PUT"
+
+mkdir -p "$work/status-503"
+printf '/batches/ pass x2\n/batches/ status 503 2\n' >"$work/status-503/script"
+run_case status-503 5 "status PUT"
+check "status-503: the batch came again no sooner than its Retry-After (2 s)" \
+    retry_after_kept "$work/status-503" status 2
+
+mkdir -p "$work/status-429"
+printf 'POST+/v1/jobs+HTTP status 429 1.5\n/batches/ pass\n/batches/ status 429 1.5\n/complete status 429 1.5\n' \
+    >"$work/status-429/script"
+run_case status-429 5 "status POST /v1/jobs"
+check "status-429: each request came again no sooner than its Retry-After (1.5 s)" \
+    retry_after_kept "$work/status-429" status 1.5
+
+# --- the cloud killed mid-batch ------------------------------------------------------
+# The third batch crawls through the proxy; while it does, kill -9 the cloud
+# and start it again on its port.
+kill_cloud() {
+    _n=0
+    while ! grep -q 'throttle PUT' "$1/proxy.log" 2>/dev/null && [ $_n -lt 200 ]; do
+        sleep 0.05
+        _n=$((_n + 1))
+    done
+    sleep 0.3
+    kill -9 "$CLOUD_PID" 2>/dev/null
+    wait "$CLOUD_PID" 2>/dev/null
+    _port=$CLOUD_PORT
+    unset CLOUD_PID
+    sleep 0.5
+    check "cloud-kill: the cloud was killed mid-batch and comes back on its port" \
+        cloud_start "$BUILD" "$_port"
+}
+mkdir -p "$work/cloud-kill"
+printf '/batches/ pass x2\n/batches/ throttle 300\n' >"$work/cloud-kill/script"
+run_case cloud-kill 10 "throttle PUT" kill_cloud
+
+# --- PostgreSQL restarted mid-batch --------------------------------------------------
+restart_pg() {
+    _n=0
+    while ! grep -q 'stall_answer PUT' "$1/proxy.log" 2>/dev/null && [ $_n -lt 200 ]; do
+        sleep 0.05
+        _n=$((_n + 1))
+    done
+    pg_pause >/dev/null 2>&1
+    sleep 1
+    check "pg-restart: PostgreSQL stopped mid-batch and started again" pg_resume
+}
+mkdir -p "$work/pg-restart"
+printf '/batches/ pass x2\n/batches/ stall_answer 0.5 x2\n' >"$work/pg-restart/script"
+run_case pg-restart 5 "stall_answer PUT" restart_pg
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
