@@ -11,7 +11,7 @@ libsqlite3-dev sqlite3 libjansson-dev libcsv-dev libinih-dev
 libmicrohttpd-dev libpq-dev postgresql postgresql-client postgresql-15-pgtap
 libcmocka-dev
 libzip-dev libexpat1-dev libfreexl-dev libical-dev libxlsxwriter-dev
-curl ca-certificates procps util-linux python3
+curl ca-certificates procps util-linux python3 openssl valgrind
 systemd man-db
 "
 

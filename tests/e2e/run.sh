@@ -12,7 +12,7 @@ export PG_PORT PG_DIR DS_OWNER_DB DS_APP_DB
 
 total_passed=0
 total_failed=0
-for suite in sql cloud agent crash sync delta ops faults security; do
+for suite in sql cloud agent crash sync delta ops faults security hostile; do
     echo "== tests/e2e/$suite.sh"
     out=$(mktemp)
     bash "$top/tests/e2e/$suite.sh" 2>&1 | tee "$out"
