@@ -242,8 +242,11 @@ $$;
 -- A per-practice advisory lock serializes batches of one practice, so
 -- matching and conflict detection see every earlier batch.
 
+-- JIT is off for it: its statements are planned as expensive (correlated
+-- subqueries over the stage) but run over at most 10 000 rows, where
+-- compiling costs more than it saves.
 CREATE FUNCTION dsc_ingest_batch(p_job uuid, p_seq integer, p_digest text, p_rows jsonb)
-RETURNS text LANGUAGE plpgsql AS $fn$
+RETURNS text LANGUAGE plpgsql SET jit = off AS $fn$
 DECLARE
     pr     uuid := nullif(current_setting('app.practice_id', true), '')::uuid;
     typ    text;
@@ -296,6 +299,7 @@ BEGIN
         m_first       text,
         m_dob         date,
         a_start       timestamptz,
+        a_lo          timestamptz, -- a_start - 24 hours: the earliest start that can overlap
         a_end         timestamptz,
         a_status      text,
         a_provider    text,
@@ -314,11 +318,11 @@ BEGIN
 
     INSERT INTO dsc_stage (rn, key, fp, op, rec, raw, status, error_code, error_message, ext,
                            m_ext, m_email, m_phone1, m_phone2, m_last, m_first, m_dob,
-                           a_start, a_end, a_status, a_provider, a_operatory)
+                           a_start, a_lo, a_end, a_status, a_provider, a_operatory)
     SELECT x."row", x.key, x.fingerprint, coalesce(x.op, 'upsert'), x.record, x.raw,
            CASE WHEN x.error_code IS NOT NULL THEN 'rejected' END, x.error_code, x.error_message,
            v.ext, v.m_ext, v.m_email, v.m_phone1, v.m_phone2, v.m_last, v.m_first, v.m_dob,
-           v.a_start,
+           v.a_start, v.a_start - interval '24 hours',
            CASE WHEN v.a_start IS NOT NULL AND v.a_end IS NULL
                 THEN v.a_start + make_interval(mins => (x.record->>'duration_minutes')::int)
                 ELSE v.a_end END,
@@ -502,29 +506,43 @@ BEGIN
     -- 6. Scheduling conflicts, before anything is written: against the
     --    database (but the records this batch rewrites) and earlier rows.
     IF typ = 'appointments' THEN
+        -- One range scan per rule and row: provider, then operatory
+        -- (appointments last at most 24 hours, so start_at > a_lo bounds
+        -- the scan from below).
+        WITH k AS MATERIALIZED (
+            SELECT q.rn, coalesce(
+                (SELECT t.id FROM appointments t
+                  WHERE t.practice_id = pr AND t.provider = q.a_provider
+                    AND t.deleted_at IS NULL AND t.status <> 'cancelled'
+                    AND t.start_at > q.a_lo AND t.start_at < q.a_end AND t.end_at > q.a_start
+                    AND NOT EXISTS (SELECT 1 FROM dsc_stage u
+                                     WHERE u.record_id = t.id AND u.action = 'update')
+                  ORDER BY t.start_at, t.id LIMIT 1),
+                (SELECT t.id FROM appointments t
+                  WHERE t.practice_id = pr AND t.operatory = q.a_operatory
+                    AND t.deleted_at IS NULL AND t.status <> 'cancelled'
+                    AND t.start_at > q.a_lo AND t.start_at < q.a_end AND t.end_at > q.a_start
+                    AND NOT EXISTS (SELECT 1 FROM dsc_stage u
+                                     WHERE u.record_id = t.id AND u.action = 'update')
+                  ORDER BY t.start_at, t.id LIMIT 1),
+                (SELECT o.record_id FROM dsc_stage o
+                  WHERE o.a_provider = q.a_provider AND o.a_start > q.a_lo
+                    AND o.a_start < q.a_end AND o.a_end > q.a_start AND o.rn < q.rn
+                    AND o.rn = o.winner AND o.status IS NULL AND o.action IS NOT NULL
+                    AND o.a_status <> 'cancelled'
+                  ORDER BY o.a_start, o.rn LIMIT 1),
+                (SELECT o.record_id FROM dsc_stage o
+                  WHERE o.a_operatory = q.a_operatory AND o.a_start > q.a_lo
+                    AND o.a_start < q.a_end AND o.a_end > q.a_start AND o.rn < q.rn
+                    AND o.rn = o.winner AND o.status IS NULL AND o.action IS NOT NULL
+                    AND o.a_status <> 'cancelled'
+                  ORDER BY o.a_start, o.rn LIMIT 1)) AS other
+              FROM dsc_stage q
+             WHERE q.rn = q.winner AND q.status IS NULL AND q.action IS NOT NULL
+               AND q.a_status <> 'cancelled'
+               AND NOT (q.action = 'update' AND q.old_fp = q.fp AND NOT q.old_deleted))
         UPDATE dsc_stage s SET conflict_with = k.other
-          FROM (SELECT q.rn, coalesce(
-                    (SELECT t.id FROM appointments t
-                      WHERE t.practice_id = pr AND t.deleted_at IS NULL
-                        AND t.status <> 'cancelled'
-                        AND (t.provider = q.a_provider OR t.operatory = q.a_operatory)
-                        AND t.start_at < q.a_end AND t.end_at > q.a_start
-                        AND t.start_at > q.a_start - interval '24 hours'
-                        AND NOT EXISTS (SELECT 1 FROM dsc_stage u
-                                         WHERE u.record_id = t.id AND u.action = 'update')
-                      ORDER BY t.start_at, t.id LIMIT 1),
-                    (SELECT o.record_id FROM dsc_stage o
-                      WHERE o.rn < q.rn AND o.rn = o.winner AND o.status IS NULL
-                        AND o.a_start > q.a_start - interval '24 hours'
-                        AND o.action IS NOT NULL AND o.a_status <> 'cancelled'
-                        AND (o.a_provider = q.a_provider OR o.a_operatory = q.a_operatory)
-                        AND o.a_start < q.a_end AND o.a_end > q.a_start
-                      ORDER BY o.a_start, o.rn LIMIT 1)) AS other
-                  FROM dsc_stage q
-                 WHERE q.rn = q.winner AND q.status IS NULL AND q.action IS NOT NULL
-                   AND q.a_status <> 'cancelled'
-                   AND NOT (q.action = 'update' AND q.old_fp = q.fp AND NOT q.old_deleted)) k
-         WHERE s.rn = k.rn AND k.other IS NOT NULL;
+          FROM k WHERE s.rn = k.rn AND k.other IS NOT NULL;
         IF policy = 'reject' THEN
             UPDATE dsc_stage
                SET status = 'rejected', error_code = 'SCHEDULE_CONFLICT',
