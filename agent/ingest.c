@@ -147,7 +147,11 @@ static int delta(struct ds_ingest_task *t, struct ds_store *st, int *held)
 /*
  * The template of the file: the folder's pinned one, or (template = auto,
  * or none given) the best of every template of the folder's import type
- * scored against the header (agent/map/detect.h). When none scores above
+ * scored against the header (agent/map/detect.h). Templates come from
+ * the built-in set, the practice's templates saved in the cloud (pulled by
+ * the uploader into state_dir/cloud-templates/) and the admin's
+ * template_dir, each later source replacing an earlier one's template of
+ * the same id. When none scores above
  * the threshold the file is held (NO_TEMPLATE) with the closest templates
  * and the columns none of them knows — header names, never values — and
  * *held is set. *use borrows from *tpl or *list, which the caller frees.
@@ -159,11 +163,18 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
 {
     struct ds_detection d;
     char reason[768];
+    char cloud[4096];
+    const char *dirs[2];
     const char *id = t->folder->template_id;
     int rc;
 
+    if (ds_config_cloud_templates_dir(t->cfg, t->folder->practice, cloud, sizeof(cloud)) != 0) {
+        cloud[0] = '\0';
+    }
+    dirs[0] = cloud[0] != '\0' ? cloud : NULL; /* the practice's, saved in the cloud */
+    dirs[1] = t->cfg->template_dir;            /* the admin's own win over them */
     if (id != NULL && strcmp(id, "auto") != 0) {
-        rc = ds_template_find(t->cfg->template_dir, id, tpl, &t->err);
+        rc = ds_template_find_in(dirs, 2, id, tpl, &t->err);
         if (rc != 0) {
             return quarantine(t, st, "TEMPLATE_NOT_FOUND");
         }
@@ -175,7 +186,7 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
         *use = *tpl;
         return 0;
     }
-    rc = ds_template_list(t->cfg->template_dir, list, nlist, &t->err);
+    rc = ds_template_list_in(dirs, 2, list, nlist, &t->err);
     if (rc == 0) {
         rc = ds_detect_template(*list, *nlist, t->folder->import_type, header, &d);
     }

@@ -736,3 +736,21 @@ int ds_config_queue_path(const struct ds_config *cfg, char *buf, size_t size)
 
     return n < 0 || (size_t)n >= size ? DS_ETOOBIG : 0;
 }
+
+int ds_config_cloud_templates_dir(const struct ds_config *cfg, const char *practice, char *buf,
+                                  size_t size)
+{
+    char safe[256];
+    size_t n = 0;
+    int len;
+
+    for (const char *c = practice; *c != '\0' && n < sizeof(safe) - 1; c++) {
+        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                 *c == '-' || *c == '_';
+
+        safe[n++] = ok ? *c : '_';
+    }
+    safe[n] = '\0';
+    len = snprintf(buf, size, "%s/cloud-templates/%s", cfg->state_dir, safe);
+    return len < 0 || (size_t)len >= size ? DS_ETOOBIG : 0;
+}

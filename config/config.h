@@ -112,6 +112,11 @@ const struct ds_practice_conf *ds_config_practice(const struct ds_config *cfg, c
 int ds_config_read_token(const struct ds_practice_conf *p, char *buf, size_t size,
                          struct ds_error *err);
 
+/* The directory of a practice's saved templates pulled from the cloud:
+ * state_dir/cloud-templates/<practice, made file-name safe>. */
+int ds_config_cloud_templates_dir(const struct ds_config *cfg, const char *practice, char *buf,
+                                  size_t size);
+
 /* The queue database path inside state_dir, into buf. */
 int ds_config_queue_path(const struct ds_config *cfg, char *buf, size_t size);
 

@@ -811,8 +811,8 @@ static int parse_as(const char *json, size_t len, const char *origin, const char
     return rc;
 }
 
-int ds_template_find(const char *dir, const char *id, struct ds_template **out,
-                     struct ds_error *err)
+int ds_template_find_in(const char *const *dirs, size_t ndirs, const char *id,
+                        struct ds_template **out, struct ds_error *err)
 {
     struct ds_buf buf;
     char path[4096];
@@ -828,7 +828,12 @@ int ds_template_find(const char *dir, const char *id, struct ds_template **out,
         goto out;
     }
     snprintf(name, sizeof(name), "%s.json", id);
-    if (dir != NULL) {
+    for (size_t k = ndirs; k-- > 0;) {
+        const char *dir = dirs[k];
+
+        if (dir == NULL) {
+            continue;
+        }
         n = snprintf(path, sizeof(path), "%s/%s", dir, name);
         if (n < 0 || (size_t)n >= sizeof(path)) {
             rc = tpl_fail(err, DS_EINVAL, dir, "template_dir", "path too long");
@@ -855,6 +860,12 @@ int ds_template_find(const char *dir, const char *id, struct ds_template **out,
 out:
     ds_buf_close(&buf);
     return rc;
+}
+
+int ds_template_find(const char *dir, const char *id, struct ds_template **out,
+                     struct ds_error *err)
+{
+    return ds_template_find_in(&dir, 1, id, out, err);
 }
 
 void ds_template_list_free(struct ds_template ***list, size_t n)
@@ -893,7 +904,8 @@ static int list_put(struct ds_template ***list, size_t *n, struct ds_template **
     return 0;
 }
 
-int ds_template_list(const char *dir, struct ds_template ***out, size_t *n, struct ds_error *err)
+int ds_template_list_in(const char *const *dirs, size_t ndirs, struct ds_template ***out, size_t *n,
+                        struct ds_error *err)
 {
     struct ds_template **list = NULL;
     struct ds_template *t = NULL;
@@ -919,42 +931,50 @@ int ds_template_list(const char *dir, struct ds_template ***out, size_t *n, stru
             goto out;
         }
     }
-    if (dir != NULL) {
+    for (size_t k = 0; k < ndirs; k++) {
+        const char *dir = dirs[k];
+
+        if (dir == NULL) {
+            continue;
+        }
         d = opendir(dir);
         if (d == NULL) {
             ds_log_warn("templates: cannot read the template directory %s", dir);
-        }
-    }
-    while (d != NULL) {
-        size_t len;
-        struct ds_error perr;
-
-        de = readdir(d);
-        if (de == NULL) {
-            break;
-        }
-        len = strlen(de->d_name);
-        if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 || de->d_name[0] == '.') {
             continue;
         }
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        ds_buf_reset(&buf);
-        rc = read_file(path, &buf, &perr);
-        if (rc == 0) {
-            rc = ds_template_parse(buf.data != NULL ? buf.data : "", buf.len, path, &t, &perr);
-        }
-        if (rc != 0) {
-            char msg[512];
+        while (d != NULL) {
+            size_t len;
+            struct ds_error perr;
 
-            ds_log_warn("templates: %s skipped: %s", de->d_name,
-                        ds_error_format(&perr, msg, sizeof(msg)));
-            rc = 0;
-            continue;
+            de = readdir(d);
+            if (de == NULL) {
+                break;
+            }
+            len = strlen(de->d_name);
+            if (len < 6 || strcmp(de->d_name + len - 5, ".json") != 0 || de->d_name[0] == '.') {
+                continue;
+            }
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            ds_buf_reset(&buf);
+            rc = read_file(path, &buf, &perr);
+            if (rc == 0) {
+                rc = ds_template_parse(buf.data != NULL ? buf.data : "", buf.len, path, &t, &perr);
+            }
+            if (rc != 0) {
+                char msg[512];
+
+                ds_log_warn("templates: %s skipped: %s", de->d_name,
+                            ds_error_format(&perr, msg, sizeof(msg)));
+                rc = 0;
+                continue;
+            }
+            rc = list_put(&list, &count, &t);
+            if (rc != 0) {
+                goto out;
+            }
         }
-        rc = list_put(&list, &count, &t);
-        if (rc != 0) {
-            goto out;
-        }
+        closedir(d);
+        d = NULL;
     }
     *out = list;
     *n = count;
@@ -966,6 +986,11 @@ out:
     ds_buf_close(&buf);
     ds_template_list_free(&list, count);
     return rc;
+}
+
+int ds_template_list(const char *dir, struct ds_template ***out, size_t *n, struct ds_error *err)
+{
+    return ds_template_list_in(&dir, 1, out, n, err);
 }
 
 const char *ds_template_id(const struct ds_template *t)

@@ -77,6 +77,16 @@ int ds_template_find(const char *dir, const char *id, struct ds_template **out,
 int ds_template_list(const char *dir, struct ds_template ***out, size_t *n, struct ds_error *err);
 void ds_template_list_free(struct ds_template ***list, size_t n);
 
+/* The same over several directories, in rising precedence: the built-in
+ * templates, then dirs[0], dirs[1], … (a NULL entry is skipped); a later
+ * one replaces an earlier template of the same id. The agent passes the
+ * practice's saved templates pulled from the cloud, then the admin's
+ * template_dir. */
+int ds_template_find_in(const char *const *dirs, size_t ndirs, const char *id,
+                        struct ds_template **out, struct ds_error *err);
+int ds_template_list_in(const char *const *dirs, size_t ndirs, struct ds_template ***out, size_t *n,
+                        struct ds_error *err);
+
 const char *ds_template_id(const struct ds_template *t);          /* borrow */
 const char *ds_template_name(const struct ds_template *t);        /* borrow */
 const char *ds_template_import_type(const struct ds_template *t); /* borrow */

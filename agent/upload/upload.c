@@ -874,6 +874,19 @@ struct pull {
     size_t practice;        /* whose templates */
 };
 
+/* Creates the parent of dir (state_dir/cloud-templates), 0700. */
+static void mkdir_parent(const char *dir)
+{
+    char parent[4096];
+    const char *slash = strrchr(dir, '/');
+
+    if (slash != NULL && (size_t)(slash - dir) < sizeof(parent)) {
+        memcpy(parent, dir, (size_t)(slash - dir));
+        parent[slash - dir] = '\0';
+        mkdir(parent, 0700);
+    }
+}
+
 static int template_id_ok(const char *id)
 {
     size_t n = strlen(id);
@@ -967,10 +980,11 @@ static void on_templates(void *ctx, const struct ds_http_response *res)
     doc = json_loadb(res->body, res->body_len, 0, NULL);
     list = json_object_get(doc, "templates");
     if (!json_is_array(list) ||
-        ds_upload_templates_dir(up->cfg, up->cfg->practices[p->practice].name, dir, sizeof(dir)) !=
-            0) {
+        ds_config_cloud_templates_dir(up->cfg, up->cfg->practices[p->practice].name, dir,
+                                      sizeof(dir)) != 0) {
         goto out;
     }
+    mkdir_parent(dir);
     mkdir(dir, 0700);
     for (size_t i = 0; i < json_array_size(list); i++) {
         json_t *t = json_array_get(list, i);
@@ -1004,29 +1018,6 @@ out:
     json_decref(kept);
     json_decref(doc);
     free(p);
-}
-
-int ds_upload_templates_dir(const struct ds_config *cfg, const char *practice, char *buf,
-                            size_t size)
-{
-    char safe[256];
-    size_t n = 0;
-    int len;
-
-    for (const char *c = practice; *c != '\0' && n < sizeof(safe) - 1; c++) {
-        int ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                 *c == '-' || *c == '_';
-
-        safe[n++] = ok ? *c : '_';
-    }
-    safe[n] = '\0';
-    len = snprintf(buf, size, "%s/cloud-templates", cfg->state_dir);
-    if (len < 0 || (size_t)len >= size) {
-        return DS_ETOOBIG;
-    }
-    mkdir(buf, 0700);
-    len = snprintf(buf, size, "%s/cloud-templates/%s", cfg->state_dir, safe);
-    return len < 0 || (size_t)len >= size ? DS_ETOOBIG : 0;
 }
 
 static void on_templates_timer(uv_timer_t *t)

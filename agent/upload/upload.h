@@ -62,11 +62,6 @@ void ds_upload_sync_now(struct ds_uploader *up);
  * in flight, retries, and each practice with whether it is paused. */
 void ds_upload_status_json(const struct ds_uploader *up, char *buf, size_t size);
 
-/* The directory holding the practice's saved templates pulled from the
- * cloud: state_dir/cloud-templates/<practice, made file-name safe>. */
-int ds_upload_templates_dir(const struct ds_config *cfg, const char *practice, char *buf,
-                            size_t size);
-
 /* Requests in flight. */
 size_t ds_upload_in_flight(const struct ds_uploader *up);
 

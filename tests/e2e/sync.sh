@@ -57,7 +57,7 @@ b_token_id=$(grep -oE '[0-9a-f]{8}-[0-9a-f-]{27}' "$work/b.err" | head -n 1)
 a_id=$(pg_psql "SELECT id FROM practices WHERE name = '$pa'")
 b_id=$(pg_psql "SELECT id FROM practices WHERE name = '$pb'")
 
-mkdir -p "$work/inbox" "$work/share" "$work/binbox" "$work/late" "$work/state"
+mkdir -p "$work/inbox" "$work/share" "$work/saved" "$work/binbox" "$work/late" "$work/state"
 write_config() {
     cat >"$work/dentsync.conf" <<EOF
 [agent]
@@ -97,6 +97,12 @@ practice = a
 import_type = patients
 template = generic-patients
 network = yes
+
+[folder saved]
+path = $work/saved
+practice = a
+import_type = patients
+template = cloud-patients
 
 [folder binbox]
 path = $work/binbox
@@ -149,7 +155,9 @@ saved_status=$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H "Authorization: 
 
 "$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
 agent_pid=$!
-"$agent" run -c "$work/dentsync.conf" >"$work/second.log" 2>&1
+# The first agent holds the lock once it says it runs; only then the second.
+wait_until 10 grep -q 'dentsync running' "$work/agent.log"
+timeout 10 "$agent" run -c "$work/dentsync.conf" >"$work/second.log" 2>&1
 second=$?
 check "a second agent on the same state directory refuses to run (exit $second)" \
     test "$second" -eq 1 -a -n "$(grep 'already running on the state directory' "$work/second.log")"
@@ -158,6 +166,10 @@ check "the agent pulls it into its cache, 0600" \
     wait_until 10 test -f "$work/state/cloud-templates/a/cloud-patients.json"
 check "the cached template is private" \
     test "$(stat -c %a "$work/state/cloud-templates/a/cloud-patients.json")" = 600
+make_csv T 9 >"$work/saved/saved.csv"
+check "a folder pinned to the saved template imports with it" wait_until 20 job_done "$a_id" saved.csv
+check "the cloud counts the template's use" \
+    test "$(pq "SELECT usage_count || ',' || (SELECT template_id FROM import_jobs WHERE filename = 'saved.csv' AND practice_id = '$a_id') FROM import_templates WHERE practice_id = '$a_id' AND id = 'cloud-patients'")" = "1,cloud-patients"
 agent_seen() {
     curl -s -H "Authorization: Bearer $(cat "$work/a.token")" "$CLOUD_URL/v1/agents" |
         grep -q "\"agent_id\":\"$(cat "$work/state/agent-id")\""
