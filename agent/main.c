@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"run", ds_cmd_run, "run the service: watch the folders, stage and upload", ""},
     {"check-config", ds_cmd_check_config, "check the configuration, report every error", ""},
     {"doctor", ds_cmd_doctor, "check folders, state, tokens and the cloud; say how to fix", ""},
+    {"templates", ds_cmd_templates, "list the templates, show one, test which reads a file",
+     "[--json] list | show ID | test FILE [--type T]"},
     {"read", ds_cmd_read, "show how an export file is read: dialect and rows",
      "FILE [--json] [--all]"},
     {"sync-now", ds_cmd_sync_now, "rescan every folder and retry everything now", ""},

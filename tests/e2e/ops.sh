@@ -145,6 +145,25 @@ done
 check "every command ($(echo $cmds | wc -w)) answers --help with its usage" test "$help_bad" -eq 0
 check "dentsync --version" sh -c "'$agent' --version | grep -q '^dentsync '"
 
+# --- templates ------------------------------------------------------------------------
+"$agent" templates list >"$(out templates-list.txt)" 2>&1
+check "templates list: the built-in templates" \
+    sh -c "grep -q '^generic-patients  *patients' '$(out templates-list.txt)' && [ \$(wc -l <'$(out templates-list.txt)') -gt 8 ]"
+"$agent" templates show generic-patients >"$(out templates-show.txt)" 2>&1
+check "templates show ID: its fields and columns" \
+    sh -c "grep -q '^id  *generic-patients' '$(out templates-show.txt)' && grep -q '^first_name  *yes' '$(out templates-show.txt)'"
+"$agent" templates show no-such-template >/dev/null 2>&1
+check "templates show with an unknown id: exit 1" test $? -eq 1
+"$agent" templates test "$top/samples/patients.csv" --type patients >"$(out templates-test.txt)" 2>&1
+status=$?
+check "templates test FILE: the sample is detected as generic-patients, which binds" \
+    sh -c "[ $status -eq 0 ] && grep -q '^detected: generic-patients' '$(out templates-test.txt)' && grep -q '^generic-patients  *patients  *yes' '$(out templates-test.txt)'"
+printf 'Account,Amount\n1,2\n' >"$work/odd.csv"
+"$agent" templates test "$work/odd.csv" >"$(out templates-test-odd.txt)" 2>&1
+status=$?
+check "templates test on a file no template reads: exit 1, says so" \
+    sh -c "[ $status -eq 1 ] && grep -q 'no template reads this file' '$(out templates-test-odd.txt)'"
+
 # --- 5. a live agent: notifications, status, jobs, job, events --------------------
 if [ -z "${DS_OWNER_DB:-}" ]; then
     pg_start >/dev/null || { not_ok "PostgreSQL did not start"; echo "$passed passed, $failed failed"; exit 1; }
