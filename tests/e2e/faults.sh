@@ -207,8 +207,8 @@ run_case() {
     verify "$_name" "$_prefix" "$_file"
 }
 
-# retry_after_kept DIR ACTION SECONDS: in the proxy log, each request answered
-# ACTION came again no sooner than SECONDS later.
+# retry_after_kept DIR ACTION SECONDS: in the proxy log, each request that
+# met ACTION came again, and no sooner than SECONDS later.
 retry_after_kept() {
     awk -v act="$2" -v ra="$3" '
         { line = ""; for (i = 5; i <= NF; i++) line = line " " $i }
@@ -230,6 +230,7 @@ run_case pass 5 "pass PUT"
 mkdir -p "$work/reset-answer"
 printf '/batches/ pass x2\n/batches/ reset 40\n' >"$work/reset-answer/script"
 run_case reset-answer 5 "reset after 40 answer bytes"
+check "reset-answer: the batch whose answer was cut was sent again" retry_after_kept "$work/reset-answer" reset 0
 
 mkdir -p "$work/reset-request"
 printf '/batches/ pass\n/batches/ reset_request 300\n' >"$work/reset-request/script"
@@ -243,11 +244,15 @@ run_case drop 5 "drop POST /v1/jobs"
 mkdir -p "$work/stall"
 printf '/batches/ pass\n/batches/ stall 4\n' >"$work/stall/script"
 run_case stall 2 "stall PUT"
+check "stall: the agent gave up after its 2 s timeout and sent the batch again" \
+    retry_after_kept "$work/stall" stall 2
 
 mkdir -p "$work/stall-answer"
 printf '/batches/ pass x2\n/batches/ stall_answer 4\n/complete stall_answer 4\n' \
     >"$work/stall-answer/script"
 run_case stall-answer 2 "stall_answer PUT"
+check "stall-answer: the agent gave up after its 2 s timeout and sent the batch again" \
+    retry_after_kept "$work/stall-answer" stall_answer 2
 
 mkdir -p "$work/throttle"
 printf '/batches/ throttle 2000 x3\n' >"$work/throttle/script"
@@ -256,6 +261,7 @@ run_case throttle 5 "throttle PUT"
 mkdir -p "$work/status-500"
 printf '/batches/ pass\n/batches/ status 500 x2\n/complete status 502\n' >"$work/status-500/script"
 run_case status-500 5 "status PUT"
+check "status-500: each request answered 500 or 502 was sent again" retry_after_kept "$work/status-500" status 0
 
 mkdir -p "$work/status-503"
 printf '/batches/ pass x2\n/batches/ status 503 2\n' >"$work/status-503/script"
