@@ -132,7 +132,10 @@ static void test_damaged(void **state)
     assert_int_equal(ds_read_open(tmp, NULL, &r, &err), DS_EPARSE);
     assert_non_null(strstr(err.msg, "XLS"));
     /* An encrypted XLSX is an OLE2 file with an EncryptedPackage stream. */
-    memcpy(buf + 512, "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0", 32);
+    for (size_t i = 0; i < 16; i++) {
+        buf[512 + 2 * i] = (unsigned char)"EncryptedPackage"[i];
+        buf[513 + 2 * i] = 0;
+    }
     write_file(tmp, buf, 1024);
     assert_int_equal(ds_read_open(tmp, NULL, &r, &err), DS_EPARSE);
     assert_non_null(strstr(err.msg, "encrypted"));
