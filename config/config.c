@@ -487,21 +487,72 @@ static char *read_line(char *str, int num, void *stream)
     return str;
 }
 
-/* Plain http is acceptable only to this machine. */
-static int url_ok(const char *url)
+/* Whether s[0..n) is all digits, 1 to 5 of them (a port), or empty. */
+static int port_ok(const char *s, size_t n)
 {
-    static const char *const loopback[] = {"http://127.", "http://localhost:", "http://localhost/",
-                                           "http://[::1]", NULL};
-
-    if (strncmp(url, "https://", 8) == 0) {
-        return url[8] != '\0';
+    if (n == 0) {
+        return 1;
     }
-    for (size_t i = 0; loopback[i] != NULL; i++) {
-        if (strncmp(url, loopback[i], strlen(loopback[i])) == 0) {
-            return 1;
+    if (n > 5) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
         }
     }
-    return strcmp(url, "http://localhost") == 0;
+    return 1;
+}
+
+/* A dotted IPv4 address in 127.0.0.0/8. */
+static int loopback_v4(const char *s, size_t n)
+{
+    char buf[16];
+    unsigned int o[4];
+    char tail;
+
+    if (n == 0 || n >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (sscanf(buf, "%3u.%3u.%3u.%3u%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4) {
+        return 0;
+    }
+    return o[0] == 127 && o[1] < 256 && o[2] < 256 && o[3] < 256 && strspn(buf, "0123456789.") == n;
+}
+
+/* Plain http is acceptable only to this machine: the host of the URL (no
+ * user info) must be localhost, an address in 127.0.0.0/8 or [::1]. */
+static int url_ok(const char *url)
+{
+    const char *auth;
+    size_t n;
+    const char *colon;
+
+    if (strncmp(url, "https://", 8) == 0) {
+        return url[8] != '\0' && url[8] != '/';
+    }
+    if (strncmp(url, "http://", 7) != 0) {
+        return 0;
+    }
+    auth = url + 7;
+    n = strcspn(auth, "/?#");
+    if (memchr(auth, '@', n) != NULL) {
+        return 0;
+    }
+    if (auth[0] == '[') {
+        return n >= 5 && strncmp(auth, "[::1]", 5) == 0 &&
+               (n == 5 || (auth[5] == ':' && port_ok(auth + 6, n - 6)));
+    }
+    colon = memchr(auth, ':', n);
+    if (colon != NULL && !port_ok(colon + 1, n - (size_t)(colon - auth) - 1)) {
+        return 0;
+    }
+    if (colon != NULL) {
+        n = (size_t)(colon - auth);
+    }
+    return (n == 9 && strncmp(auth, "localhost", 9) == 0) || loopback_v4(auth, n);
 }
 
 static void check_practice(struct loader *ld, const struct ds_practice_conf *p)

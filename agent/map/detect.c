@@ -202,6 +202,22 @@ static void append(char *buf, size_t size, size_t *len, const char *s)
     *len += n;
 }
 
+/* A header name is short and plain: no '@' (an e-mail), not mostly digits
+ * (a phone or a date). Anything else is not echoed. */
+static int looks_like_name(const char *s)
+{
+    size_t n = strlen(s);
+    size_t digits = 0;
+
+    if (n == 0 || n > 40 || strchr(s, '@') != NULL) {
+        return 0;
+    }
+    for (const char *c = s; *c != '\0'; c++) {
+        digits += (*c >= '0' && *c <= '9') ? 1 : 0;
+    }
+    return digits * 2 < n;
+}
+
 int ds_detect_template(struct ds_template *const *list, size_t n, const char *import_type,
                        const struct ds_row *header, struct ds_detection *out)
 {
@@ -237,11 +253,19 @@ int ds_detect_template(struct ds_template *const *list, size_t n, const char *im
     out->matched = out->nbest > 0 && out->best[0].required_missing == 0 &&
                    out->best[0].score >= DS_DETECT_THRESHOLD;
     for (size_t j = 0; j < h.n; j++) {
+        out->known += h.known[j] ? 1 : 0;
+    }
+    out->columns = h.n;
+    /* Column names only when the line is a header at all: if no column is
+     * a name any template knows, the first line may well be data (a file
+     * without a header), and its values must not reach a held reason. */
+    for (size_t j = 0; j < h.n && out->known > 0; j++) {
         if (!h.known[j] && h.raw[j][0] != '\0') {
             if (len > 0) {
                 append(out->unmatched, sizeof(out->unmatched), &len, ", ");
             }
-            append(out->unmatched, sizeof(out->unmatched), &len, h.raw[j]);
+            append(out->unmatched, sizeof(out->unmatched), &len,
+                   looks_like_name(h.raw[j]) ? h.raw[j] : "(a column that is not a name)");
         }
     }
 out:
@@ -269,6 +293,14 @@ void ds_detect_explain(const struct ds_detection *d, char *buf, size_t size)
     }
     if (d->nbest == 0) {
         append(buf, size, &len, "none");
+    }
+    if (d->known == 0 && d->columns > 0) {
+        snprintf(part, sizeof(part),
+                 "; none of the %zu columns is a name any template knows (is the first line "
+                 "a header?)",
+                 d->columns);
+        append(buf, size, &len, part);
+        return;
     }
     append(buf, size, &len, "; columns no template knows: ");
     append(buf, size, &len, d->unmatched[0] != '\0' ? d->unmatched : "none");

@@ -43,7 +43,10 @@ struct ds_detection {
     size_t nbest;                                /* how many of best are set */
     int matched;                                 /* 1: best[0] wins */
     char unmatched[512]; /* header columns no candidate knows, ", "-separated,
-                            "..." when cut; column names only */
+                            "..." when cut; column names only, and none at
+                            all when no column is known (see known) */
+    size_t known;        /* header columns some candidate knows */
+    size_t columns;      /* header columns */
 };
 
 /* Scores every template of list (of import_type when it is not NULL)

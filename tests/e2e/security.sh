@@ -169,13 +169,13 @@ for url in http://192.0.2.10:8080 http://example.com/ http://10.0.0.5; do
 done
 write_config "$d" "http://127.0.0.1:9"
 check "check-config accepts plain http to 127.0.0.1" "$agent" check-config -c "$d/dentsync.conf"
-# Hosts that only look like this machine. Reported, not counted, until the
-# check parses the URL's host (config/config.c url_ok matches prefixes).
-for url in 'http://127.evil.example/' 'http://localhost:80@evil.example/'; do
+# Hosts that only look like this machine: the check parses the URL's host.
+for url in 'http://127.evil.example/' 'http://localhost:80@evil.example/' 'http://[::1]@evil.example/'; do
     write_config "$d" "$url"
-    if "$agent" check-config -c "$d/dentsync.conf" >/dev/null 2>&1; then
-        echo "# known bug: check-config accepts plain http to $url (not this machine)"
-    fi
+    "$agent" check-config -c "$d/dentsync.conf" >/dev/null 2>&1
+    st=$?
+    check "check-config refuses plain http to $url, which only looks local (status $st)" \
+        test "$st" != 0
 done
 
 # --- 2. the token -------------------------------------------------------------------------

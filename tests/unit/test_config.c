@@ -186,6 +186,55 @@ static void test_sync_keys(void **state)
     free(report);
 }
 
+/* Plain http only to this machine, judged by the URL's host. */
+static void test_cloud_url_host(void **state)
+{
+    static const char *const ok_urls[] = {
+        "https://cloud.example.com", "https://cloud.example.com:8443/base",
+        "http://127.0.0.1:8080",     "http://127.1.2.3",
+        "http://localhost:8080/",    "http://[::1]:8080",
+    };
+    static const char *const bad_urls[] = {
+        "http://127.evil.example/",
+        "http://localhost:80@evil.example/",
+        "http://[::1]@evil.example/",
+        "http://localhost.evil.example",
+        "http://127.0.0.1.evil.example:80",
+        "http://user@127.0.0.1:80",
+        "http://128.0.0.1",
+        "http://127.0.0.1:port",
+        "ftp://127.0.0.1",
+        "https:///nohost",
+    };
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    char text[512];
+    int rc;
+
+    for (size_t i = 0;
+         i < sizeof(ok_urls) / sizeof(ok_urls[0]) + sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
+        int want_ok = i < sizeof(ok_urls) / sizeof(ok_urls[0]);
+        const char *url = want_ok ? ok_urls[i] : bad_urls[i - sizeof(ok_urls) / sizeof(ok_urls[0])];
+        char *report;
+
+        snprintf(text, sizeof(text),
+                 "[agent]\nstate_dir = /tmp/s\n[cloud]\nurl = %s\n[practice main]\n"
+                 "token_file = @TOKEN@\n[folder a]\npath = @EXPORTS@\npractice = main\n"
+                 "import_type = patients\n",
+                 url);
+        report = load(f, text, &cfg, &rc);
+        if (want_ok) {
+            assert_int_equal(rc, 0);
+        }
+        else {
+            assert_int_equal(rc, DS_ECONFIG);
+            assert_non_null(strstr(report, "url must be https://"));
+        }
+        ds_config_free(&cfg);
+        free(report);
+    }
+}
+
 static void test_every_error_has_its_line(void **state)
 {
     struct fixture *f = *state;
@@ -358,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_good_config, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_error_has_its_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cloud_url_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_practice_and_snapshot_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),

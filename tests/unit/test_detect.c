@@ -103,11 +103,61 @@ static void test_unknown_header(void **state)
     ds_template_list_free(&list, n);
 }
 
+/* A file without a header row: its first line is a patient. None of its
+ * values may reach the held reason. */
+static void test_data_line_is_not_echoed(void **state)
+{
+    static const char *const values[] = {"Okafor", "Adaeze", "1984-07-02", "a.okafor@example.com",
+                                         "(312) 555-0147"};
+    static const size_t lens[] = {6, 6, 10, 20, 14};
+    struct ds_template **list = NULL;
+    struct ds_detection d;
+    struct ds_error err;
+    struct ds_row h = {5, values, lens, 0, 1, NULL, 0};
+    char msg[768];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(ds_template_list(NULL, &list, &n, &err), 0);
+    assert_int_equal(ds_detect_template(list, n, "patients", &h, &d), 0);
+    assert_false(d.matched);
+    assert_int_equal(d.known, 0);
+    assert_string_equal(d.unmatched, "");
+    ds_detect_explain(&d, msg, sizeof(msg));
+    assert_non_null(strstr(msg, "none of the 5 columns is a name any template knows"));
+    for (size_t i = 0; i < 5; i++) {
+        assert_null(strstr(msg, values[i]));
+    }
+    ds_template_list_free(&list, n);
+}
+
+/* Beside known names, a column that looks like a value is not echoed. */
+static void test_value_like_column_is_not_echoed(void **state)
+{
+    static const char *const names[] = {"Patient ID", "Last Name", "jo@example.com", "5550147"};
+    static const size_t lens[] = {10, 9, 14, 7};
+    struct ds_template **list = NULL;
+    struct ds_detection d;
+    struct ds_error err;
+    struct ds_row h = {4, names, lens, 0, 1, NULL, 0};
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(ds_template_list(NULL, &list, &n, &err), 0);
+    assert_int_equal(ds_detect_template(list, n, "patients", &h, &d), 0);
+    assert_true(d.known >= 2);
+    assert_null(strstr(d.unmatched, "jo@example.com"));
+    assert_null(strstr(d.unmatched, "5550147"));
+    ds_template_list_free(&list, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_samples),
         cmocka_unit_test(test_unknown_header),
+        cmocka_unit_test(test_data_line_is_not_echoed),
+        cmocka_unit_test(test_value_like_column_is_not_echoed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
