@@ -39,6 +39,15 @@
 #include <microhttpd.h>
 #include <zlib.h>
 
+/* What one client can make the server hold: a practice's agent keeps a
+ * handful of connections (max_in_flight, 2 by default, plus a heartbeat),
+ * so 64 per address leaves room for a practice behind one NAT address
+ * while one client can no longer take all 256 slots. An idle connection is
+ * closed after 30 s: agents open a new one when they need it. */
+#define MAX_CONNECTIONS 256
+#define MAX_CONNECTIONS_PER_CLIENT 64
+#define IDLE_TIMEOUT_S 30
+
 struct request_state {
     char *body;            /* owned: the body as received */
     size_t len;            /* bytes in body */
@@ -479,8 +488,9 @@ int dsc_http_serve(const struct dsc_http_options *opt)
     daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, &on_request, pool, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)256, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)MAX_CONNECTIONS_PER_CLIENT, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (daemon == NULL) {
         dsc_log_error("serve: cannot listen on %s", opt->listen);
         rc = DSC_EIO;
