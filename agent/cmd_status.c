@@ -29,7 +29,11 @@ struct status_ctx {
     double now;      /* when the command ran */
     long shown;      /* rows written by the current section */
     const char *hdr; /* header still to print before the first row */
+    long skip;       /* rows of the current section not to print (the oldest) */
 };
+
+/* Quarantined files are final and pile up: a terminal shows the newest. */
+#define STATUS_QUARANTINE_SHOWN 10
 
 static void usage(FILE *out)
 {
@@ -78,11 +82,22 @@ static int on_batch(void *ctx, const struct ds_batch_status *b)
     return 0;
 }
 
+static int count_file(void *ctx, const struct ds_file_row *f)
+{
+    (void)f;
+    (*(long *)ctx)++;
+    return 0;
+}
+
 static int on_file(void *ctx, const struct ds_file_row *f)
 {
     struct status_ctx *c = ctx;
 
     c->shown++;
+    if (!c->json && c->skip > 0) {
+        c->skip--;
+        return 0;
+    }
     if (c->json) {
         json_array_append_new(json_object_get(c->doc, "files_waiting_for_admin"),
                               json_pack("{s:I, s:s, s:s, s:s, s:s?, s:s?}", "id", (json_int_t)f->id,
@@ -331,8 +346,19 @@ int ds_cmd_status(const char *config_path, int argc, char **argv)
         rc = ds_store_files_in_state(st, "held", on_file, &c);
     }
     if (rc == 0 && st != NULL) {
+        long quarantined = 0;
+
+        rc = ds_store_files_in_state(st, "quarantined", count_file, &quarantined);
+        c.skip = quarantined > STATUS_QUARANTINE_SHOWN ? quarantined - STATUS_QUARANTINE_SHOWN : 0;
         c.hdr = "\nquarantined files (moved aside with NAME.error.txt; fix and export again):\n";
-        rc = ds_store_files_in_state(st, "quarantined", on_file, &c);
+        if (rc == 0 && !c.json && c.skip > 0) {
+            printf("%s  (%ld older one(s) not shown: `dentsync events`, or --json)\n", c.hdr,
+                   c.skip);
+            c.hdr = NULL;
+        }
+        if (rc == 0) {
+            rc = ds_store_files_in_state(st, "quarantined", on_file, &c);
+        }
     }
     if (rc != 0) {
         fprintf(stderr, "dentsync status: cannot read the queue: %s\n", ds_strerror(rc));
