@@ -11,6 +11,14 @@
 #include <stdio.h>
 #include <unistd.h>
 
+/* [agent] log_file: the log goes there too, rotated by size. */
+static void open_log_file(const struct ds_config *cfg)
+{
+    if (ds_log_open_file(cfg->log_file, (long long)cfg->log_max_kb * 1024, cfg->log_keep) != 0) {
+        ds_log_warn("cannot open log_file %s; logging to stderr only", cfg->log_file);
+    }
+}
+
 int ds_cmd_run(const char *config_path, int argc, char **argv)
 {
     struct ds_config *cfg = NULL;
@@ -27,6 +35,7 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
         return DS_EXIT_CONFIG;
     }
     ds_log_set_level((enum ds_log_level)cfg->log_level);
+    open_log_file(cfg);
     if (ds_daemon_lock(cfg, &lock_fd, &err) != 0) {
         ds_log_error("cannot run: %s", ds_error_format(&err, msg, sizeof(msg)));
         ds_config_free(&cfg);
@@ -52,11 +61,13 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
         ds_config_free(&cfg);
         cfg = next;
         ds_log_set_level((enum ds_log_level)cfg->log_level);
+        open_log_file(cfg);
     }
     if (rc != 0) {
         ds_log_error("cannot run: %s", ds_error_format(&err, msg, sizeof(msg)));
     }
     ds_http_global_cleanup();
+    ds_log_close_file();
     ds_config_free(&cfg);
     close(lock_fd); /* the lock goes with it */
     return rc == 0 ? DS_EXIT_OK : DS_EXIT_RUNTIME;

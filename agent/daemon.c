@@ -18,6 +18,7 @@
 #include "agent/core/buf.h"
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
+#include "agent/core/notify.h"
 #include "agent/ingest.h"
 #include "agent/upload/upload.h"
 #include "agent/watch/watch.h"
@@ -50,6 +51,7 @@ struct ds_agent {
     double next_purge;           /* when retention runs next (wall clock) */
     double next_age_alarm;       /* when the age alarm may speak again */
     struct ds_control *control;  /* the control socket; owned */
+    uv_timer_t notify_tick;      /* systemd: WATCHDOG=1 and STATUS= (notify.h) */
     int reload;                  /* stopping to start again with a new config */
     uv_work_t work;              /* the ingest in progress */
     struct pending *current;     /* its task; NULL when idle */
@@ -240,6 +242,39 @@ static void report(const struct ds_ingest_task *t)
 
 static void shutdown_if_idle(struct ds_agent *a);
 
+/* systemd's watchdog and status line: counts only, never patient data. */
+static void on_notify_tick(uv_timer_t *t)
+{
+    struct ds_agent *a = t->data;
+    struct ds_queue_stats qs;
+
+    memset(&qs, 0, sizeof(qs));
+    if (ds_store_queue_stats(a->store, &qs) != 0) {
+        qs.pending_rows = -1;
+    }
+    ds_notify_printf("WATCHDOG=1\nSTATUS=%zu folder(s); %ld row(s) waiting in %ld job(s); "
+                     "%zu request(s) in flight; %lu retries; ingest %s",
+                     a->cfg->nfolders, qs.pending_rows, qs.jobs_uploading,
+                     ds_upload_in_flight(a->up), ds_upload_retries(a->up),
+                     a->current != NULL ? "busy" : "idle");
+}
+
+/* Starts the tick at half the watchdog interval (every 30 s without one)
+ * when systemd listens; nothing otherwise. */
+static void notify_start(struct ds_agent *a)
+{
+    uint64_t usec = ds_notify_watchdog_usec();
+    uint64_t ms = usec > 0 ? usec / 2000 : 30000;
+
+    ds_notify("READY=1\nSTATUS=running");
+    if (getenv("NOTIFY_SOCKET") == NULL) {
+        return;
+    }
+    uv_timer_init(&a->loop, &a->notify_tick);
+    a->notify_tick.data = a;
+    uv_timer_start(&a->notify_tick, on_notify_tick, 0, ms > 0 ? ms : 1);
+}
+
 /* Files the queue holds `detected` — left by an earlier run, or put back by
  * an admin's retry — are taken up. */
 static void take_detected(struct ds_agent *a)
@@ -413,6 +448,9 @@ static void shutdown_if_idle(struct ds_agent *a)
     if (!uv_is_closing((uv_handle_t *)&a->queue_poll)) {
         uv_close((uv_handle_t *)&a->queue_poll, NULL);
     }
+    if (a->notify_tick.loop != NULL && !uv_is_closing((uv_handle_t *)&a->notify_tick)) {
+        uv_close((uv_handle_t *)&a->notify_tick, NULL);
+    }
     if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
         uv_close((uv_handle_t *)&a->sigint, NULL);
         uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -422,6 +460,7 @@ static void shutdown_if_idle(struct ds_agent *a)
 
 static void stop(struct ds_agent *a)
 {
+    ds_notify(a->reload ? "RELOADING=1" : "STOPPING=1");
     a->stopping = 1;
     ds_watch_free(&a->watch);
     shutdown_if_idle(a);
@@ -613,6 +652,7 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
         goto out;
     }
     ds_log_info("dentsync running: %zu folder(s), state in %s", cfg->nfolders, cfg->state_dir);
+    notify_start(a);
     start_next_ingest(a);
     ds_upload_kick(a->up);
     uv_run(&a->loop, UV_RUN_DEFAULT);
@@ -631,6 +671,9 @@ out:
             ds_control_free(&a->control);
             if (a->queue_poll.loop != NULL && !uv_is_closing((uv_handle_t *)&a->queue_poll)) {
                 uv_close((uv_handle_t *)&a->queue_poll, NULL);
+            }
+            if (a->notify_tick.loop != NULL && !uv_is_closing((uv_handle_t *)&a->notify_tick)) {
+                uv_close((uv_handle_t *)&a->notify_tick, NULL);
             }
             if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
                 uv_close((uv_handle_t *)&a->sigint, NULL);
