@@ -39,6 +39,8 @@ static const struct command commands[] = {
      "JOB|FILE|--rejected"},
     {"preview", ds_cmd_preview, "show what a template makes of an export; writes nothing",
      "FILE [--type T] [--template ID] [--json] [--all]"},
+    {"resync", ds_cmd_resync, "forget what was synced so the next snapshot goes in full",
+     "--practice NAME [--type TYPE]"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -340,32 +340,43 @@ int ds_store_tx_rollback(struct ds_store *st)
 
 /* Creates the file 0600 before SQLite touches it, so patient data is never
  * readable by others, whatever the umask. An existing file readable by
- * others is tightened. */
+ * others is tightened.
+ *
+ * An existing file is never opened here: closing any descriptor of a file
+ * drops every POSIX lock this process holds on it, so an open() + close()
+ * while another connection of the agent (the loop's, while ingest opens its
+ * own) has the queue open would silently release that connection's SQLite
+ * locks — and another process could then checkpoint and delete the WAL
+ * under it. Only a file this call creates (O_EXCL) is opened and closed. */
 static int store_create_file(const char *path, struct ds_error *err)
 {
     struct stat sb;
     int fd;
-    int rc = 0;
 
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lstat(path, &sb) == 0) {
+        if (S_ISLNK(sb.st_mode)) {
+            return ds_error_set(err, DS_EIO, "%s: cannot open: a symbolic link", path);
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            return ds_error_set(err, DS_EINVAL, "%s: not a regular file", path);
+        }
+        if ((sb.st_mode & 0777) != 0600 && chmod(path, 0600) != 0) {
+            return ds_error_set(err, DS_EIO, "%s: cannot make it 0600: %s", path, strerror(errno));
+        }
+        return 0;
+    }
+    if (errno != ENOENT) {
+        return ds_error_set(err, DS_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        return store_create_file(path, err); /* created by another connection meanwhile */
+    }
     if (fd < 0) {
         return ds_error_set(err, DS_EIO, "%s: cannot open: %s", path, strerror(errno));
     }
-    if (fstat(fd, &sb) != 0) {
-        rc = ds_error_set(err, DS_EIO, "%s: cannot stat: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        rc = ds_error_set(err, DS_EINVAL, "%s: not a regular file", path);
-        goto out;
-    }
-    if ((sb.st_mode & 0777) != 0600 && fchmod(fd, 0600) != 0) {
-        rc = ds_error_set(err, DS_EIO, "%s: cannot make it 0600: %s", path, strerror(errno));
-        goto out;
-    }
-out:
     close(fd);
-    return rc;
+    return 0;
 }
 
 static int store_pragma_int(struct ds_store *st, const char *sql, int *value)

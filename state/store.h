@@ -477,4 +477,11 @@ int ds_store_synced_get(struct ds_store *st, const char *practice, const char *i
 int ds_store_synced_count(struct ds_store *st, const char *practice, const char *import_type,
                           long *count);
 
+/* An admin's resync: forgets every key synced for the practice (and the
+ * import type, or all types when NULL), so the next snapshot is sent in
+ * full — to repair a cloud that diverged. *forgotten (may be NULL)
+ * receives how many; event `resync` with the import type as its code. */
+int ds_store_synced_forget(struct ds_store *st, const char *practice, const char *import_type,
+                           long *forgotten);
+
 #endif

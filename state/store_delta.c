@@ -328,3 +328,37 @@ int ds_store_synced_count(struct ds_store *st, const char *practice, const char 
     sqlite3_finalize(s);
     return rc;
 }
+
+int ds_store_synced_forget(struct ds_store *st, const char *practice, const char *import_type,
+                           long *forgotten)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    if (st == NULL || practice == NULL) {
+        return DS_EINVAL;
+    }
+    rc = ds__store_begin(st);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = prepare(st, "DELETE FROM synced WHERE practice = ?1 AND (?2 IS NULL OR import_type = ?2)",
+                 &s, "synced forget");
+    if (rc == 0) {
+        sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
+        ds__store_bind_text(s, 2, import_type);
+        rc = ds__store_run(st, s, "synced forget");
+    }
+    if (rc == 0 && forgotten != NULL) {
+        *forgotten = (long)sqlite3_changes(st->db);
+    }
+    sqlite3_finalize(s);
+    if (rc == 0) {
+        rc = ds__store_event(st, "resync", 0, NULL, 0, import_type, NULL);
+    }
+    if (rc != 0) {
+        ds__store_rollback(st);
+        return rc;
+    }
+    return ds__store_commit(st);
+}

@@ -196,9 +196,28 @@ check "… and nothing of it in the cloud" \
 check "… and no patient deleted by it" \
     test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND deleted_at IS NOT NULL")" -eq $removed
 
+# --- 3b. resync: the next snapshot is sent in full ------------------------------
+"$agent" resync -c "$work/dentsync.conf" --practice main --type patients >"$work/resync.out" 2>&1
+check "dentsync resync forgets the practice's synced records ($(cat "$work/resync.out" | tr -d '\n'))" \
+    grep -q "practice main: $((rows - removed)) synced record(s) of type patients forgotten" "$work/resync.out"
+check "dentsync resync names an unknown practice as a usage error" \
+    sh -c "'$agent' resync -c '$work/dentsync.conf' --practice nobody >/dev/null 2>&1; test \$? -eq 2"
+snapshot "$work/snap4.tmp" 1000 200 0
+mv "$work/snap4.tmp" "$work/inbox/snap4.csv"
+job4="j.$in_practice AND j.filename = 'snap4.csv'"
+check "after a resync the next snapshot completes" \
+    wait_for 60 "SELECT count(*) FROM import_jobs j WHERE $job4 AND status = 'completed'" 1
+check "… sent in full: every row of it reached the cloud ($((rows - removed)))" \
+    test "$(pq "SELECT count(*) FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE $job4")" -eq $((rows - removed))
+check "… and no deletion, since nothing was known to be synced" \
+    test "$(pq "SELECT count(*) FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE $job4 AND i.status = 'deleted'")" -eq 0
+
 # --- 4. template = auto -----------------------------------------------------------
 cp "$top/samples/pms/opendental-patients-raw.csv" "$work/auto/od.csv"
-printf 'Visit No,When,Mood\n1,2024-01-01,fine\n' >"$work/auto/odd.csv"
+# One column a template knows (Email), so the line is a header: the unknown
+# ones are named. (A first line no template knows any column of may be data,
+# and is never echoed — tests/unit/test_detect.c.)
+printf 'Visit No,When,Mood,Email\n1,2024-01-01,fine,odd@example.com\n' >"$work/auto/odd.csv"
 check "an Open Dental export is read with the template detected from its header" \
     wait_queue 30 "SELECT template_id FROM jobs WHERE filename = 'od.csv'" opendental-patients
 check "a header no template knows is held (NO_TEMPLATE)" \
@@ -206,7 +225,7 @@ check "a header no template knows is held (NO_TEMPLATE)" \
 reason=$(queue_sql "SELECT reason FROM files WHERE path LIKE '%/odd.csv'")
 check "… naming the closest templates and the unknown columns" \
     test -n "$(echo "$reason" | grep 'closest: generic-patients' | grep 'Visit No, When, Mood')"
-check "… and never a value" test -z "$(echo "$reason" | grep -E 'fine|2024-01-01')"
+check "… and never a value" test -z "$(echo "$reason" | grep -E 'fine|2024-01-01|odd@example')"
 
 kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"

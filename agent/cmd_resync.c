@@ -1,0 +1,98 @@
+/*
+ * cmd_resync.c — `dentsync resync --practice P [--type T]`: forget what was
+ * synced for a practice (one import type, or all), so the next snapshot of
+ * each of its folders is sent in full. For a cloud that diverged (restored
+ * from a backup, records edited or deleted there): the cloud's upsert makes
+ * sending everything again safe — unchanged records answer `unchanged`.
+ *
+ * It changes the queue in one transaction and may run while the agent runs.
+ */
+#include "agent/commands.h"
+
+#include "config/config.h"
+#include "state/store.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: dentsync resync [-c FILE] --practice NAME [--type TYPE]\n"
+                 "  TYPE: patients, appointments, treatments or financial (default: all)\n");
+}
+
+int ds_cmd_resync(const char *config_path, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"practice", required_argument, NULL, 'p'},
+        {"type", required_argument, NULL, 't'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char *const types[] = {"patients", "appointments", "treatments", "financial",
+                                        NULL};
+    struct ds_config *cfg = NULL;
+    struct ds_store *st = NULL;
+    struct ds_error err;
+    struct stat sb;
+    const char *practice = NULL;
+    const char *type = NULL;
+    char queue[4096];
+    char msg[600];
+    long forgotten = 0;
+    int known = 0;
+    int opt;
+    int rc = DS_EXIT_OK;
+
+    optind = 1;
+    for (;;) {
+        opt = getopt_long(argc, argv, "p:t:", options, NULL);
+        if (opt == -1) {
+            break;
+        }
+        if (opt == 'p') {
+            practice = optarg;
+        }
+        else if (opt == 't') {
+            type = optarg;
+        }
+        else {
+            usage(stderr);
+            return DS_EXIT_USAGE;
+        }
+    }
+    for (size_t i = 0; type != NULL && types[i] != NULL; i++) {
+        known |= strcmp(type, types[i]) == 0;
+    }
+    if (practice == NULL || optind != argc || (type != NULL && !known)) {
+        usage(stderr);
+        return DS_EXIT_USAGE;
+    }
+    ds_error_clear(&err);
+    if (ds_config_load(config_path, &cfg, stderr) != 0) {
+        return DS_EXIT_CONFIG;
+    }
+    if (ds_config_practice(cfg, practice) == NULL) {
+        fprintf(stderr, "dentsync resync: no [practice %s] in %s\n", practice, config_path);
+        rc = DS_EXIT_USAGE;
+        goto out;
+    }
+    if (ds_config_queue_path(cfg, queue, sizeof(queue)) != 0 || stat(queue, &sb) != 0) {
+        printf("no queue yet: nothing was synced, the next snapshot is sent in full anyway\n");
+        goto out;
+    }
+    if (ds_store_open(queue, &st, &err) != 0 ||
+        ds_store_synced_forget(st, practice, type, &forgotten) != 0) {
+        fprintf(stderr, "dentsync resync: %s\n", ds_error_format(&err, msg, sizeof(msg)));
+        rc = DS_EXIT_RUNTIME;
+        goto out;
+    }
+    printf("practice %s: %ld synced record(s)%s%s forgotten; the next snapshot of its folders "
+           "is sent in full\n",
+           practice, forgotten, type != NULL ? " of type " : "", type != NULL ? type : "");
+out:
+    ds_store_close(&st);
+    ds_config_free(&cfg);
+    return rc;
+}
