@@ -231,6 +231,84 @@ static struct ds_folder_conf *folder_slot(struct loader *ld, const char *name)
     return f;
 }
 
+/* The keys each section knows, for "did you mean" on a typo; kept in step
+ * with the handlers below (agent_key, cloud_key, practice_key, folder_key). */
+static const char *const agent_keys[] = {"state_dir",      "log_level",      "settle_seconds",
+                                         "rescan_seconds", "retention_days", "max_queue_mb",
+                                         "template_dir",   "stale_hours",    "log_file",
+                                         "log_max_kb",     "log_keep",       NULL};
+static const char *const cloud_keys[] = {"url",
+                                         "ca_file",
+                                         "batch_rows",
+                                         "max_in_flight",
+                                         "timeout_seconds",
+                                         "retry_min_seconds",
+                                         "retry_max_seconds",
+                                         "proxy",
+                                         "max_batch_kb",
+                                         "connect_timeout_seconds",
+                                         "heartbeat_seconds",
+                                         "pause_probe_seconds",
+                                         NULL};
+static const char *const practice_keys[] = {"token_file", "timezone", "phone_region", "date_order",
+                                            NULL};
+static const char *const folder_keys[] = {
+    "path",    "practice", "import_type", "template",      "snapshot",       "max_missing_percent",
+    "include", "exclude",  "after",       "processed_dir", "quarantine_dir", "network",
+    NULL};
+
+/* Edit distance of a and b (both short: config keys), capped at 9. */
+static int distance(const char *a, const char *b)
+{
+    int prev[48];
+    int cur[48];
+    size_t la = strlen(a);
+    size_t lb = strlen(b);
+
+    if (la >= 47 || lb >= 47) {
+        return 9;
+    }
+    for (size_t j = 0; j <= lb; j++) {
+        prev[j] = (int)j;
+    }
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1;
+            int ins = cur[j - 1] + 1;
+
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof(int));
+    }
+    return prev[lb] < 9 ? prev[lb] : 9;
+}
+
+/* Reports an unknown key, suggesting the closest known one when it is
+ * near enough to be a typo. */
+static void unknown_key(struct loader *ld, const char *key, const char *section,
+                        const char *const *known)
+{
+    const char *best = NULL;
+    int best_d = 3; /* at most two edits away */
+
+    for (size_t i = 0; known[i] != NULL; i++) {
+        int d = distance(key, known[i]);
+
+        if (d < best_d) {
+            best_d = d;
+            best = known[i];
+        }
+    }
+    if (best != NULL) {
+        problem(ld, ld->line, "unknown key '%s' in [%s]; did you mean '%s'?", key, section, best);
+    }
+    else {
+        problem(ld, ld->line, "unknown key '%s' in [%s]", key, section);
+    }
+}
+
 static void agent_key(struct loader *ld, const char *key, const char *value)
 {
     struct ds_config *cfg = ld->cfg;
@@ -276,7 +354,7 @@ static void agent_key(struct loader *ld, const char *key, const char *value)
         set_int(ld, &cfg->log_keep, key, value, 1, 99);
     }
     else {
-        problem(ld, ld->line, "unknown key '%s' in [agent]", key);
+        unknown_key(ld, key, "agent", agent_keys);
     }
 }
 
@@ -325,7 +403,7 @@ static void cloud_key(struct loader *ld, const char *key, const char *value)
         set_seconds(ld, &cfg->pause_probe_seconds, key, value, 0.1);
     }
     else {
-        problem(ld, ld->line, "unknown key '%s' in [cloud]", key);
+        unknown_key(ld, key, "cloud", cloud_keys);
     }
 }
 
@@ -349,7 +427,10 @@ static void practice_key(struct loader *ld, const char *name, const char *key, c
         set_date_order(ld, p->date_order, value);
     }
     else {
-        problem(ld, ld->line, "unknown key '%s' in [practice %s]", key, name);
+        char section[300];
+
+        snprintf(section, sizeof(section), "practice %.280s", name);
+        unknown_key(ld, key, section, practice_keys);
     }
 }
 
@@ -402,7 +483,10 @@ static void folder_key(struct loader *ld, const char *name, const char *key, con
         set_choice(ld, &f->network, key, value, network_names);
     }
     else {
-        problem(ld, ld->line, "unknown key '%s' in [folder %s]", key, name);
+        char section[300];
+
+        snprintf(section, sizeof(section), "folder %.280s", name);
+        unknown_key(ld, key, section, folder_keys);
     }
 }
 

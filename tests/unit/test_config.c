@@ -265,6 +265,8 @@ static void test_every_error_has_its_line(void **state)
     assert_non_null(strstr(report, expect));
     snprintf(expect, sizeof(expect), "%s:4: unknown key 'colour' in [agent]", f->conf);
     assert_non_null(strstr(report, expect));
+    /* Far from every key: no suggestion. */
+    assert_null(strstr(report, "'colour' in [agent]; did you mean"));
     snprintf(expect, sizeof(expect), "%s:5: expected 'key = value'", f->conf);
     assert_non_null(strstr(report, expect));
     snprintf(expect, sizeof(expect), "%s:7: [cloud] url must be https://", f->conf);
@@ -318,6 +320,31 @@ static void test_practice_and_snapshot_keys(void **state)
     assert_non_null(strstr(report, expect));
     snprintf(expect, sizeof(expect), "%s:14: max_missing_percent", f->conf);
     assert_non_null(strstr(report, expect));
+    free(report);
+}
+
+static void test_did_you_mean(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char *report = load(f,
+                        "[agent]\nstate_dir = /tmp/s\nsettle_second = 1\n"
+                        "[cloud]\nurl = https://c.example.com\nbatchrows = 5\n"
+                        "[practice main]\ntoken_file = @TOKEN@\ntimezon = UTC\n"
+                        "[folder a]\npath = @EXPORTS@\npractice = main\nimport_type = patients\n"
+                        "templates = generic-patients\n",
+                        &cfg, &rc);
+
+    assert_int_equal(rc, DS_ECONFIG);
+    assert_non_null(strstr(report, ":3: unknown key 'settle_second' in [agent]; did you mean "
+                                   "'settle_seconds'?"));
+    assert_non_null(
+        strstr(report, ":6: unknown key 'batchrows' in [cloud]; did you mean 'batch_rows'?"));
+    assert_non_null(strstr(report, ":9: unknown key 'timezon' in [practice main]; did you mean "
+                                   "'timezone'?"));
+    assert_non_null(strstr(report, ":14: unknown key 'templates' in [folder a]; did you mean "
+                                   "'template'?"));
     free(report);
 }
 
@@ -410,6 +437,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cloud_url_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_practice_and_snapshot_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_did_you_mean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_file, setup, teardown),
         cmocka_unit_test(test_default_path),
