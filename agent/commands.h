@@ -24,6 +24,7 @@ int ds_cmd_run(const char *config_path, int argc, char **argv);
 int ds_cmd_check_config(const char *config_path, int argc, char **argv);
 int ds_cmd_sync_now(const char *config_path, int argc, char **argv);
 int ds_cmd_resync(const char *config_path, int argc, char **argv);
+int ds_cmd_errors(const char *config_path, int argc, char **argv);
 int ds_cmd_read(const char *config_path, int argc, char **argv);
 int ds_cmd_retry(const char *config_path, int argc, char **argv);
 int ds_cmd_status(const char *config_path, int argc, char **argv);

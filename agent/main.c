@@ -41,6 +41,8 @@ static const struct command commands[] = {
      "FILE [--type T] [--template ID] [--json] [--all]"},
     {"resync", ds_cmd_resync, "forget what was synced so the next snapshot goes in full",
      "--practice NAME [--type TYPE]"},
+    {"errors", ds_cmd_errors, "write a job's failed rows, original columns and errors, as CSV",
+     "JOB --csv OUT"},
     {NULL, NULL, NULL, NULL},
 };
 

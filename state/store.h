@@ -484,4 +484,20 @@ int ds_store_synced_count(struct ds_store *st, const char *practice, const char 
 int ds_store_synced_forget(struct ds_store *st, const char *practice, const char *import_type,
                            long *forgotten);
 
+/* A row of a job that did not go through (invalid, rejected, conflict,
+ * needs_review), with its original columns as read ({"header":"value"}, or
+ * NULL once retention purged it). Borrowed during the callback. */
+struct ds_failed_row {
+    long row;
+    const char *status;
+    const char *error_code; /* may be NULL */
+    const char *error;      /* may be NULL */
+    const char *raw_json;   /* may be NULL */
+};
+typedef int (*ds_store_failed_row_cb)(void *ctx, const struct ds_failed_row *r);
+
+/* The job's failed rows in row order (the full job id). */
+int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_failed_row_cb cb,
+                             void *ctx);
+
 #endif

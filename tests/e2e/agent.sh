@@ -239,6 +239,24 @@ check "every row once" \
 check "the splits are in the audit trail" \
     test "$(queue_sql "SELECT count(*) > 0 FROM events WHERE kind = 'batch_split'")" = 1
 
+# --- 4b. the rows that did not go through, as a CSV to fix --------------------------
+printf 'Patient ID,First Name,Last Name,Date of Birth,Email\r\nE1,Errfirst,Errlast,1980-13-45,e1@example.com\r\nE2,Errfirst,Errlast,1981-02-03,not-an-email\r\nE3,Okfirst,Oklast,1982-03-04,e3@example.com\r\n' \
+    >"$work/inbox/with-errors.csv"
+check "a file with two bad rows completes with errors" \
+    wait_for 30 "SELECT count(*) FROM import_jobs j WHERE j.$in_practice AND j.filename = 'with-errors.csv' AND j.status LIKE 'completed%'" 1
+err_job=$(queue_sql "SELECT id FROM jobs WHERE filename = 'with-errors.csv'")
+"$agent" errors -c "$work/dentsync.conf" "$err_job" --csv "$work/errors.csv" >"$work/errors.out" 2>&1
+check "dentsync errors writes the job's failed rows ($(tr -d '\n' <"$work/errors.out"))" \
+    grep -q ": 2 row(s) of job $err_job that did not go through" "$work/errors.out"
+check "… with the original columns first and the errors after" \
+    test "$(head -n 1 "$work/errors.csv" | tr -d '\r')" = "Patient ID,First Name,Last Name,Date of Birth,Email,dentsync_row,dentsync_status,dentsync_error_code,dentsync_error"
+check "… each bad row as it was read, with its field and problem" \
+    sh -c "grep -q '^E1,Errfirst,Errlast,1980-13-45,e1@example.com,1,invalid,.*date_of_birth' '$work/errors.csv' &&
+           grep -q '^E2,.*not-an-email,2,invalid,.*email' '$work/errors.csv' && ! grep -q '^E3' '$work/errors.csv'"
+check "… in a file only its owner can read" test "$(stat -c %a "$work/errors.csv")" = 600
+"$agent" errors -c "$work/dentsync.conf" "$err_job" --csv "$work/errors.csv" >/dev/null 2>&1
+check "… and never over an existing file (usage error)" test $? -eq 2
+
 # --- 5. clean stop, and no patient data in the log --------------------------------
 check "the agent stops cleanly on SIGTERM again (exit 0)" stop_agent
 leaks=0
