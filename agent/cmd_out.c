@@ -3,8 +3,8 @@
  * from the config, and times written for a person (cmd_out.h).
  */
 #include "agent/cmd_out.h"
-
 #include "agent/commands.h"
+#include "agent/core/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,10 +48,7 @@ int ds_out_open(const char *name, const char *config_path, int missing_ok, struc
 
 double ds_out_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return ds_clock_now();
 }
 
 const char *ds_out_time(double t, char *buf, size_t size)

@@ -15,6 +15,7 @@
 
 #include "agent/control.h"
 #include "agent/dispose.h"
+#include "agent/core/clock.h"
 #include "agent/core/buf.h"
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
@@ -134,22 +135,12 @@ static void on_settled(void *ctx, const struct ds_folder_conf *folder, const cha
     }
 }
 
-static const struct ds_folder_conf *folder_named(const struct ds_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->nfolders; i++) {
-        if (strcmp(cfg->folders[i].name, name) == 0) {
-            return &cfg->folders[i];
-        }
-    }
-    return NULL;
-}
-
 /* Files recorded `detected` by an earlier run that stopped before staging
  * them (or whose staging recovery undid) are ingested first. */
 static int on_detected(void *ctx, const struct ds_file_info *f)
 {
     struct ds_agent *a = ctx;
-    const struct ds_folder_conf *folder = folder_named(a->cfg, f->folder);
+    const struct ds_folder_conf *folder = ds_config_folder(a->cfg, f->folder);
     struct stat sb;
 
     if (folder == NULL) {
@@ -288,14 +279,6 @@ static void take_detected(struct ds_agent *a)
     start_next_ingest(a);
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Retention: once an hour strips the patient data of rows acknowledged
  * retention_days ago and gives free pages back; while the queue is over
  * its disk budget, on every tick, since that is what releases held files. */
@@ -349,8 +332,8 @@ static void on_queue_poll(uv_timer_t *t)
     if (a->stopping) {
         return;
     }
-    maybe_purge(a, wall_now());
-    age_alarm(a, wall_now());
+    maybe_purge(a, ds_clock_now());
+    age_alarm(a, ds_clock_now());
     if (ds_store_retry_generation(a->store, &gen) == 0 && gen != a->retry_gen) {
         a->retry_gen = gen;
         ds_log_info("queue: an admin's retry or freed space; taking up waiting work");
@@ -631,7 +614,7 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
         ds_error_set(err, rc, "cannot read the queue's pending files");
         goto out;
     }
-    maybe_purge(a, wall_now());
+    maybe_purge(a, ds_clock_now());
     uv_timer_init(&a->loop, &a->queue_poll);
     a->queue_poll.data = a;
     poll_ms = (uint64_t)(cfg->rescan_seconds * 1000.0);

@@ -25,16 +25,6 @@ struct ctx {
     struct ds_store *st;         /* borrow */
 };
 
-static const struct ds_folder_conf *folder_named(const struct ds_config *cfg, const char *name)
-{
-    for (size_t i = 0; i < cfg->nfolders; i++) {
-        if (strcmp(cfg->folders[i].name, name) == 0) {
-            return &cfg->folders[i];
-        }
-    }
-    return NULL;
-}
-
 static const char *base_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -150,7 +140,7 @@ static void write_reason(const struct ds_file_row *f, const char *dest)
 static int quarantine_one(void *arg, const struct ds_file_row *f)
 {
     struct ctx *c = arg;
-    const struct ds_folder_conf *folder = folder_named(c->cfg, f->folder);
+    const struct ds_folder_conf *folder = ds_config_folder(c->cfg, f->folder);
     char dir[4096];
     char dest[4400];
     int e;
@@ -175,7 +165,7 @@ static int quarantine_one(void *arg, const struct ds_file_row *f)
 static int deliver_one(void *arg, const struct ds_file_row *f)
 {
     struct ctx *c = arg;
-    const struct ds_folder_conf *folder = folder_named(c->cfg, f->folder);
+    const struct ds_folder_conf *folder = ds_config_folder(c->cfg, f->folder);
     char dir[4096];
     char dest[4400];
     int e;

@@ -812,6 +812,16 @@ void ds_config_free(struct ds_config **cfgp)
     *cfgp = NULL;
 }
 
+const struct ds_folder_conf *ds_config_folder(const struct ds_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        if (strcmp(cfg->folders[i].name, name) == 0) {
+            return &cfg->folders[i];
+        }
+    }
+    return NULL;
+}
+
 const struct ds_practice_conf *ds_config_practice(const struct ds_config *cfg, const char *name)
 {
     for (size_t i = 0; i < cfg->npractices; i++) {

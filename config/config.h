@@ -103,6 +103,9 @@ int ds_config_load(const char *path, struct ds_config **out, FILE *errs);
 
 void ds_config_free(struct ds_config **cfg);
 
+/* The folder called name, or NULL. borrow. */
+const struct ds_folder_conf *ds_config_folder(const struct ds_config *cfg, const char *name);
+
 /* The practice called name, or NULL. borrow. */
 const struct ds_practice_conf *ds_config_practice(const struct ds_config *cfg, const char *name);
 

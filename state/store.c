@@ -89,6 +89,7 @@
  */
 #include "state/store_int.h"
 
+#include "agent/core/clock.h"
 #include "agent/core/log.h"
 
 #include <errno.h>
@@ -119,10 +120,7 @@ extern const char *const ds_store_migrations_names[];
 
 double ds__store_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return ds_clock_now();
 }
 
 static int store_map_rc(int sqlite_rc)

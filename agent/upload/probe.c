@@ -5,6 +5,7 @@
  */
 #include "agent/upload/probe.h"
 
+#include "agent/core/clock.h"
 #include "agent/core/version.h"
 
 #include <curl/curl.h>
@@ -52,14 +53,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
         }
     }
     return len;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int classify(CURLcode cc)
@@ -148,9 +141,9 @@ int ds_probe_get(const struct ds_config *cfg, const char *path, const char *toke
     if (cfg->proxy != NULL) {
         curl_easy_setopt(easy, CURLOPT_PROXY, cfg->proxy);
     }
-    start = now_seconds();
+    start = ds_clock_now();
     cc = curl_easy_perform(easy);
-    out->seconds = now_seconds() - start;
+    out->seconds = ds_clock_now() - start;
     out->local_date = start + out->seconds / 2;
     out->fail = classify(cc);
     if (cc != CURLE_OK) {

@@ -38,6 +38,7 @@
  */
 #include "agent/upload/upload.h"
 
+#include "agent/core/clock.h"
 #include "agent/core/buf.h"
 #include "agent/core/crash.h"
 #include "agent/core/log.h"
@@ -106,14 +107,6 @@ struct ds_uploader {
     char last_error[64];         /* the last failure's code, for the heartbeat */
     unsigned int seed;           /* jitter */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t practice_index(const struct ds_uploader *up, const char *name)
 {
@@ -201,7 +194,7 @@ static double note_outcome(struct ds_uploader *up, int retryable, double retry_a
     up->fail_streak++;
     up->retries++;
     delay = backoff(up, up->fail_streak, retry_after);
-    up->pause_until = now_s() + delay;
+    up->pause_until = ds_clock_now() + delay;
     return delay;
 }
 
@@ -265,7 +258,7 @@ static double pause_practice(struct ds_uploader *up, size_t pi, const char *code
     p->paused = 1;
     ds_str_copy(p->code, sizeof(p->code), code);
     ds_str_copy(up->last_error, sizeof(up->last_error), code);
-    p->probe_at = now_s() + up->cfg->pause_probe_seconds;
+    p->probe_at = ds_clock_now() + up->cfg->pause_probe_seconds;
     return p->probe_at;
 }
 
@@ -306,7 +299,7 @@ static int job_call_answered(struct op *op, const struct ds_http_response *res, 
     case OUT_OK:
         return 1;
     case OUT_RETRY:
-        op->next_at = now_s() + delay;
+        op->next_at = ds_clock_now() + delay;
         ds_log_warn("job %s: %s failed (%s), retry in %.2fs", op->job_id, what, code, delay);
         break;
     case OUT_AUTH:
@@ -392,7 +385,7 @@ static void start_job_call(struct ds_uploader *up, const struct ds_job_info *job
     op->attempts++;
     if (rc != 0) {
         ds_log_error("job %s: cannot start a request: %s", job->id, ds_strerror(rc));
-        op->next_at = now_s() + backoff(up, op->attempts, -1);
+        op->next_at = ds_clock_now() + backoff(up, op->attempts, -1);
         goto out;
     }
     op->busy = 1;
@@ -592,7 +585,7 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
     case OUT_RETRY:
         ds_log_warn("job %s batch %ld: attempt %d failed (%s), retry in %.2fs", op->job_id, op->seq,
                     op->attempts, code, delay);
-        ds_store_batch_retry(up->store, op->job_id, op->seq, now_s() + delay, code);
+        ds_store_batch_retry(up->store, op->job_id, op->seq, ds_clock_now() + delay, code);
         break;
     case OUT_AUTH:
         ds_store_batch_retry(up->store, op->job_id, op->seq, pause_practice(up, op->practice, code),
@@ -650,7 +643,7 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
     }
     if (rc != 0) {
         ds_log_error("job %s batch %ld: cannot send: %s", job->id, seq, ds_strerror(rc));
-        ds_store_batch_retry(up->store, job->id, seq, now_s() + backoff(up, attempts, -1),
+        ds_store_batch_retry(up->store, job->id, seq, ds_clock_now() + backoff(up, attempts, -1),
                              "LOCAL_ERROR");
         op_drop(up, op);
         goto out;
@@ -779,7 +772,7 @@ static void kick_job(struct ds_uploader *up, const struct ds_job_info *job, doub
 void ds_upload_kick(struct ds_uploader *up)
 {
     struct job_list *l = NULL;
-    double now = now_s();
+    double now = ds_clock_now();
     double wake = 0;
 
     if (up->in_flight >= slots(up)) {
@@ -815,7 +808,7 @@ static void on_timer(uv_timer_t *t)
 
 static void arm_timer(struct ds_uploader *up, double at)
 {
-    double delay = at - now_s();
+    double delay = at - ds_clock_now();
 
     if (delay < 0) {
         delay = 0;
@@ -841,7 +834,7 @@ static void on_heartbeat(uv_timer_t *t)
 {
     struct ds_uploader *up = t->data;
     struct ds_queue_stats qs;
-    double now = now_s();
+    double now = ds_clock_now();
     char url[600];
 
     if (ds_store_queue_stats(up->store, &qs) != 0) {
