@@ -12,7 +12,20 @@ export PG_PORT PG_DIR DS_OWNER_DB DS_APP_DB
 
 total_passed=0
 total_failed=0
-for suite in sql cloud agent crash sync delta ops faults security hostile; do
+# One suite per line, so a new suite is a one-line change.
+suites="
+sql
+cloud
+agent
+crash
+sync
+delta
+ops
+faults
+security
+hostile
+"
+for suite in $suites; do
     echo "== tests/e2e/$suite.sh"
     out=$(mktemp)
     bash "$top/tests/e2e/$suite.sh" 2>&1 | tee "$out"
