@@ -14,8 +14,8 @@
  *     skipped with a notice each; the next one is the header (a
  *     header_line hint names the sheet row instead, and every row above it
  *     is skipped with a notice);
- *   - trailers: a row that looks like a trailer (a single value in the
- *     first half of a header at least three columns wide, or a few values
+ *   - trailers: a row that looks like a trailer (a lone value under a
+ *     header at least three columns wide, or a few values
  *     one of which starts with a word like "total", "records", "count";
  *     a sparse row is not enough, as in a sheet a missing cell is just an
  *     empty one) is held while more are
@@ -26,8 +26,8 @@
  * The header keeps its columns up to its last name. A data row loses empty
  * cells past both its last value and the header's width, and gets empty
  * fields up to the header's width; a row still wider than the header is
- * returned with a notice. Blank rows (no value at all) are counted in the
- * dialect and skipped.
+ * returned with a notice. Blank rows (no value at all, or left out of the
+ * sheet) are counted in the dialect and skipped.
  *
  * An error of the reader while rows are held comes after them: the held
  * rows are data, returned first. Memory stays flat: the ring of slots,
@@ -72,6 +72,7 @@ struct sheet {
     int deferred;                         /* an error met while reading ahead, or 0 */
     struct ds_error deferred_err;         /* its details */
     int keep_trailers;                    /* the hint: never take a trailer */
+    long last_line;                       /* sheet row of the last row pulled */
     long nrows;                           /* data rows returned */
     int failed;                           /* the error that stopped reading, or 0 */
     struct ds_buf hcells;                 /* the header's fields */
@@ -163,6 +164,13 @@ static int pull_filled(struct sheet *s, struct ds_error *err)
             s->at_end = 1;
             return rc;
         }
+        /* Rows a sheet leaves out (XLSX writes no empty ones) are blank. */
+        if (in.line > s->last_line + 1) {
+            s->r->dialect.blank_lines += in.line - s->last_line - 1;
+        }
+        if (in.line > s->last_line) {
+            s->last_line = in.line;
+        }
         rc = copy_row(rec, &in);
         if (rc != 0) {
             s->at_end = 1;
@@ -204,9 +212,9 @@ static int maybe_trailer(const struct sheet *s, const struct srec *rec)
         return 0;
     }
     /* A sheet has no shorter rows (a missing cell is an empty one), so
-     * the CSV reader's "fewer fields" sign becomes a single value in the
-     * first half of a row at least three columns wide. */
-    if (s->hn >= 3 && rec->filled == 1 && rec->width * 2 <= s->hn) {
+     * the CSV reader's "fewer fields" sign becomes a lone value (a count,
+     * a sum under its column) under a header at least three columns wide. */
+    if (s->hn >= 3 && rec->filled == 1) {
         return 1;
     }
     if (rec->filled < 3 || rec->filled * 2 <= s->hn) {
