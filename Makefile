@@ -77,7 +77,7 @@ FUZZ_SECONDS ?= 60
 AGENT_BIN := $(BUILD)/dentsync
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
-.PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo bench soak lint install clean
+.PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo bench bench-read soak lint install clean
 
 # Keep the objects of tests and fuzz targets (chained rules would delete them).
 .SECONDARY:
@@ -216,8 +216,12 @@ soak: deps $(AGENT_BIN) $(CLOUD_BIN)
 
 # Not part of `make test`: it takes minutes and its figures depend on the
 # machine. BENCH_ROWS (default 1000000) and BENCH_GB (default 1) size it.
-bench: all $(BUILD)/tests/bench/stage
+bench: all $(BUILD)/tests/bench/stage $(BUILD)/tests/bench/read
 	$(Q)BUILD=$(BUILD) bash tests/bench/bench.sh
+
+# The CSV reader's speed and memory alone, in a minute (part of make bench).
+bench-read: all $(BUILD)/tests/bench/read
+	$(Q)BUILD=$(BUILD) sh tests/bench/read.sh
 
 # --- lint ------------------------------------------------------------------
 
