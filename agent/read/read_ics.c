@@ -52,17 +52,17 @@
 #include <strings.h>
 #include <time.h>
 
-#define ICS_BLOCK ((size_t)64 * 1024)          /* decoded bytes read at a time */
-#define ICS_MAX_LINE ((size_t)1024 * 1024)     /* an unfolded line */
-#define ICS_MAX_EVENT ((size_t)1024 * 1024)    /* the text of one VEVENT */
-#define ICS_MAX_TZ_BYTES ((size_t)1024 * 1024) /* all VTIMEZONE text together */
-#define ICS_MAX_TZ 256                         /* VTIMEZONE components */
-#define ICS_MAX_OCCURRENCES 5000               /* occurrences of one recurring event */
-#define ICS_ROW_MAX ((size_t)4 * 1024 * 1024)  /* bytes of one row's fields */
-#define ICS_RAW_MAX ((size_t)64 * 1024)        /* bytes of the raw text kept */
-#define ICS_NFIELDS 10                         /* fields of a row */
-#define ICS_DEFAULT_DAYS 365                   /* the window either side of today */
-#define ICS_MAX_OVERRIDES 65536                /* changed occurrences remembered */
+#define ICS_BLOCK ((size_t)64 * 1024)            /* decoded bytes read at a time */
+#define ICS_MAX_LINE ((size_t)1024 * 1024)       /* an unfolded line */
+#define ICS_MAX_EVENT ((size_t)1024 * 1024)      /* the text of one VEVENT */
+#define ICS_MAX_TZ_BYTES ((size_t)1024 * 1024)   /* all VTIMEZONE text together */
+#define ICS_MAX_TZ 256                           /* VTIMEZONE components */
+#define ICS_MAX_OCCURRENCES 5000                 /* occurrences of one recurring event */
+#define ICS_ROW_MAX ((size_t)4 * 1024 * 1024)    /* bytes of one row's fields */
+#define ICS_RAW_MAX ((size_t)64 * 1024)          /* bytes of the raw text kept */
+#define ICS_NFIELDS 10                           /* fields of a row */
+#define ICS_DEFAULT_DAYS 365                     /* the window either side of today */
+#define ICS_MAX_OVERRIDES 65536                  /* changed occurrences remembered */
 #define ICS_MAX_OVERRIDE_BYTES ((size_t)8 << 20) /* their keys together */
 
 static const char *const ics_header[ICS_NFIELDS] = {
@@ -137,6 +137,7 @@ static void ics_notice(struct ics_reader *c, int kind, long line, long row, cons
         return;
     }
     va_start(ap, fmt);
+    /* A false positive of the analyzer (va_start is right above). NOLINTNEXTLINE */
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     ds__read_notice(c->r, kind, line, row, "%s", msg);
@@ -522,8 +523,8 @@ static int take_rdates(struct ics_reader *c)
     size_t cap = 0;
     int cut = 0;
 
-    for (icalproperty *p = icalcomponent_get_first_property(c->cur, ICAL_RDATE_PROPERTY);
-         p != NULL; p = icalcomponent_get_next_property(c->cur, ICAL_RDATE_PROPERTY)) {
+    for (icalproperty *p = icalcomponent_get_first_property(c->cur, ICAL_RDATE_PROPERTY); p != NULL;
+         p = icalcomponent_get_next_property(c->cur, ICAL_RDATE_PROPERTY)) {
         int unknown = 0;
         struct icaltimetype t = prop_time(c, p, &unknown);
 
@@ -572,15 +573,14 @@ static int take_event(struct ics_reader *c, icalcomponent *e)
     c->occ = 0;
     c->cur_line = c->event_line;
     if (ps == NULL) {
-        ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "VEVENT without DTSTART skipped");
+        ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0, "VEVENT without DTSTART skipped");
         drop_event(c);
         return 0;
     }
     c->start = prop_time(c, ps, &unknown);
     if (icaltime_is_null_time(c->start) || !icaltime_is_valid_time(c->start)) {
         ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "VEVENT with an unreadable DTSTART skipped");
+                   "VEVENT with an unreadable DTSTART skipped");
         drop_event(c);
         return 0;
     }
@@ -598,11 +598,11 @@ static int take_event(struct ics_reader *c, icalcomponent *e)
     }
     if (unknown) {
         ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "unknown TZID: times of this VEVENT kept as local times");
+                   "unknown TZID: times of this VEVENT kept as local times");
     }
     if (icalcomponent_count_errors(e) > 0) {
         ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "VEVENT has properties libical could not parse (left out)");
+                   "VEVENT has properties libical could not parse (left out)");
     }
     if (icalcomponent_get_first_property(e, ICAL_RECURRENCEID_PROPERTY) != NULL) {
         return 1; /* a changed occurrence: one row, whatever else it carries */
@@ -618,7 +618,7 @@ static int take_event(struct ics_reader *c, icalcomponent *e)
         c->it = icalrecur_iterator_new(rule, c->start);
         if (c->it == NULL) {
             ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                            "RRULE cannot be expanded: only the first occurrence returned");
+                       "RRULE cannot be expanded: only the first occurrence returned");
         }
         else if (rule.count == 0 && icaltime_compare(c->start, c->from) < 0) {
             struct icaltimetype from = c->from;
@@ -703,14 +703,12 @@ static int next_occurrence(struct ics_reader *c, struct ds_error *err)
             if (icaltime_is_null_time(t) || icaltime_compare_date_only(t, c->until) > 0 ||
                 c->occ >= ICS_MAX_OCCURRENCES) {
                 ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                           "recurring event: %ld occurrence(s) in the window returned, %s",
-                           c->occ,
+                           "recurring event: %ld occurrence(s) in the window returned, %s", c->occ,
                            c->occ >= ICS_MAX_OCCURRENCES ? "more cut at the limit"
                                                          : "others lie outside it");
                 return 0;
             }
-            if (icaltime_compare_date_only(t, c->from) < 0 || excluded(c, t) ||
-                overridden(c, t)) {
+            if (icaltime_compare_date_only(t, c->from) < 0 || excluded(c, t) || overridden(c, t)) {
                 continue;
             }
             break;
@@ -814,7 +812,7 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
                     icalcomponent_free(comp);
                 }
                 ics_notice(c, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
-                                "VTIMEZONE libical could not parse skipped");
+                           "VTIMEZONE libical could not parse skipped");
             }
             continue;
         }
@@ -827,7 +825,7 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
                 return rc;
             }
             ics_notice(c, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
-                            "%s component skipped (only VEVENTs are rows)", what);
+                       "%s component skipped (only VEVENTs are rows)", what);
             continue;
         }
         rc = collect(c, "VEVENT", ICS_MAX_EVENT, err);
@@ -843,7 +841,7 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
                 icalcomponent_free(comp);
             }
             ics_notice(c, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
-                            "VEVENT libical could not parse skipped");
+                       "VEVENT libical could not parse skipped");
             continue;
         }
         ds_buf_reset(&c->raw);

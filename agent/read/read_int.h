@@ -64,13 +64,13 @@ int ds__read_trailer_word(const char *s, size_t n);
 
 /* A sheet row as a reader decoded it, borrowed until its next pull. */
 struct ds__sheet_row {
-    size_t n;            /* fields (cells from column A to the last one given) */
-    const char *cells;   /* the fields' bytes */
-    const size_t *offs;  /* where each field starts in cells */
-    const size_t *lens;  /* each field's length */
-    const char *raw;     /* the row's text for error reports (may be NULL) */
-    size_t raw_len;      /* its length */
-    long line;           /* sheet row, 1-based */
+    size_t n;           /* fields (cells from column A to the last one given) */
+    const char *cells;  /* the fields' bytes */
+    const size_t *offs; /* where each field starts in cells */
+    const size_t *lens; /* each field's length */
+    const char *raw;    /* the row's text for error reports (may be NULL) */
+    size_t raw_len;     /* its length */
+    long line;          /* sheet row, 1-based */
 };
 
 /* Reads the next sheet row (blank ones included) into *row: 1, 0 at the

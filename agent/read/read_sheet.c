@@ -440,7 +440,7 @@ static int sheet_next(void *impl, struct ds_row *row, struct ds_error *err)
         }
         return rc;
     }
-    if (rc == 0) {
+    if (rc == 0 || rec == NULL) {
         return 0;
     }
     if (maybe_trailer(s, rec)) {

@@ -3,7 +3,7 @@
  * reader, built on freexl, which runs in a child process.
  *
  * freexl 1.0.6 reads past its buffers on some damaged files (a fuzzer
- * found one; it is kept in tests/fuzz/known_bugs_read_xls/). So the
+ * found one; it is kept in tests/fuzz/corpus/read_xls/). So the
  * workbook is parsed in a forked child: it opens the file with freexl,
  * turns each cell into text and streams the sheet's rows to the parent
  * over a pipe; the parent checks them and hands them to the sheet framer
@@ -61,8 +61,9 @@
 #define XLS_MAX_FILE ((off_t)256 * 1024 * 1024) /* bytes of an .xls file */
 #define XLS_ROW_MAX ((size_t)4 * 1024 * 1024)   /* bytes of one row's fields */
 #define XLS_RAW_MAX ((size_t)64 * 1024)         /* bytes of a row's raw text kept */
-#define XLS_MSG_MAX (XLS_ROW_MAX + 8 + 4 * DS_READ_MAX_FIELDS) /* payload of one message */
-#define XLS_PIPE_BUF ((size_t)64 * 1024)                      /* bytes buffered each way */
+#define XLS_MSG_MAX (XLS_ROW_MAX + 8 + (size_t)4 * DS_READ_MAX_FIELDS) /* payload of one message   \
+                                                                        */
+#define XLS_PIPE_BUF ((size_t)64 * 1024)                               /* bytes buffered each way */
 #define XLS_CHILD_TIMEOUT_MS (120 * 1000) /* silence of the child before it is killed */
 
 /* The parent's end: the child and the row being handed over. */
@@ -84,9 +85,9 @@ struct xls_src {
 
 /* The child's end: a buffered writer. */
 struct xls_out {
-    int fd;                           /* the pipe's write end */
-    size_t len;                       /* bytes in buf */
-    unsigned char buf[XLS_PIPE_BUF];  /* pending bytes */
+    int fd;                          /* the pipe's write end */
+    size_t len;                      /* bytes in buf */
+    unsigned char buf[XLS_PIPE_BUF]; /* pending bytes */
 };
 
 static void xls_src_free(void *src);
@@ -130,7 +131,6 @@ static int is_encrypted_ooxml(const char *path)
     close(fd);
     return n > 0 && memmem(buf, (size_t)n, name, sizeof(name) - 1) != NULL;
 }
-
 
 /* ------------------------------------------------------------------------ */
 /* The child                                                                */
@@ -206,6 +206,7 @@ static void child_fail(struct xls_out *o, int code, const char *field, const cha
     va_list ap;
 
     va_start(ap, fmt);
+    /* A false positive of the analyzer (va_start is right above). NOLINTNEXTLINE */
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     mlen = strlen(msg);
@@ -527,8 +528,7 @@ static int xls_pull(void *src, struct ds__sheet_row *row, struct ds_error *err)
         if (x->msg.len - pos < 4 || x->msg.len - pos - 4 < get_u32(x->msg.data + pos)) {
             reap(x, 1, NULL);
             return ds__read_fail(err, DS_EPARSE, x->path, 0, NULL,
-                                 "XLS: the parser sent a bad message after sheet row %ld",
-                                 x->line);
+                                 "XLS: the parser sent a bad message after sheet row %ld", x->line);
         }
         len = get_u32(x->msg.data + pos);
         x->offs[i] = pos + 4;

@@ -89,22 +89,22 @@ struct xlsx_reader {
     int nsheets;          /* sheets seen */
     char target[512];     /* the chosen sheet's part name */
     /* sheet rows */
-    long row_num;                         /* sheet row of the row being parsed */
-    long last_row;                        /* sheet row of the previous row */
-    int row_done;                         /* a </row> was seen */
-    size_t n;                             /* fields in the row */
-    size_t filled;                        /* of which not empty */
-    long col;                             /* column of the current cell (0-based) */
-    long next_col;                        /* column a cell without r= gets */
-    char ctype[16];                       /* t= of the current cell */
-    long cstyle;                          /* s= of the current cell */
-    int in_c;                             /* inside <c> */
-    int in_v;                             /* inside <v> */
-    int in_is;                            /* inside <is> */
-    struct ds_buf cells;                  /* the row's fields, each followed by a NUL */
-    struct ds_buf raw;                    /* the row's fields joined by tabs, capped */
-    size_t offs[DS_READ_MAX_FIELDS];      /* field offsets in cells */
-    size_t lens[DS_READ_MAX_FIELDS];      /* field lengths */
+    long row_num;                    /* sheet row of the row being parsed */
+    long last_row;                   /* sheet row of the previous row */
+    int row_done;                    /* a </row> was seen */
+    size_t n;                        /* fields in the row */
+    size_t filled;                   /* of which not empty */
+    long col;                        /* column of the current cell (0-based) */
+    long next_col;                   /* column a cell without r= gets */
+    char ctype[16];                  /* t= of the current cell */
+    long cstyle;                     /* s= of the current cell */
+    int in_c;                        /* inside <c> */
+    int in_v;                        /* inside <v> */
+    int in_is;                       /* inside <is> */
+    struct ds_buf cells;             /* the row's fields, each followed by a NUL */
+    struct ds_buf raw;               /* the row's fields joined by tabs, capped */
+    size_t offs[DS_READ_MAX_FIELDS]; /* field offsets in cells */
+    size_t lens[DS_READ_MAX_FIELDS]; /* field lengths */
 };
 
 static void xlsx_close(void *impl);

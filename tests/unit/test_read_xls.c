@@ -250,12 +250,9 @@ static void test_damaged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture),
-        cmocka_unit_test(test_hints),
-        cmocka_unit_test(test_damaged),
-        cmocka_unit_test(test_title_trailer),
-        cmocka_unit_test(test_freexl_overread),
-        cmocka_unit_test(test_close_early),
+        cmocka_unit_test(test_fixture),         cmocka_unit_test(test_hints),
+        cmocka_unit_test(test_damaged),         cmocka_unit_test(test_title_trailer),
+        cmocka_unit_test(test_freexl_overread), cmocka_unit_test(test_close_early),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
