@@ -8,6 +8,7 @@
 #   make soak               100 kill -9 of the agent mid-work (CRASH_KILLS, CRASH_SEED)
 #   make bench              speed, memory and idle cost against sqlite3 and psql
 #                           (several minutes; BENCH_ROWS, BENCH_GB; docs/performance.md)
+#   make bench-read         the CSV reader's speed and peak memory alone (about a minute)
 #   make lint               clang-format check, clang-tidy, banned functions
 #   make install PREFIX=/usr/local DESTDIR=   binaries, units, man pages, docs, config
 #   make deb                a Debian package in $(BUILD)/ (dpkg-deb)
