@@ -61,10 +61,10 @@
 #define XLS_MAX_FILE ((off_t)256 * 1024 * 1024) /* bytes of an .xls file */
 #define XLS_ROW_MAX ((size_t)4 * 1024 * 1024)   /* bytes of one row's fields */
 #define XLS_RAW_MAX ((size_t)64 * 1024)         /* bytes of a row's raw text kept */
-#define XLS_MSG_MAX (XLS_ROW_MAX + 8 + (size_t)4 * DS_READ_MAX_FIELDS) /* payload of one message   \
-                                                                        */
-#define XLS_PIPE_BUF ((size_t)64 * 1024)                               /* bytes buffered each way */
-#define XLS_CHILD_TIMEOUT_MS (120 * 1000) /* silence of the child before it is killed */
+#define XLS_PIPE_BUF ((size_t)64 * 1024)        /* bytes buffered each way */
+#define XLS_CHILD_TIMEOUT_MS (120 * 1000)       /* silence of the child before it is killed */
+/* The payload of one message: a row's text, its index and count, a length per cell. */
+#define XLS_MSG_MAX (XLS_ROW_MAX + 8 + (size_t)4 * DS_READ_MAX_FIELDS)
 
 /* The parent's end: the child and the row being handed over. */
 struct xls_src {
