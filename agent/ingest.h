@@ -2,6 +2,12 @@
  * ingest.h — one settled file, from bytes to staged rows in the queue:
  * hash -> duplicate check -> template -> read -> map -> stage -> cut batches.
  *
+ * A template whose route rules send rows to templates of other import
+ * types makes one job per type on the same file (state/store_route.c): the
+ * file is read once per job, each job holds an item for every data row
+ * (the rows of its siblings as `skipped`), and the jobs are staged in one
+ * transaction.
+ *
  * ds_ingest_run is synchronous and meant for a worker thread (the daemon
  * runs it with uv_queue_work): it touches no libuv handle and opens its own
  * connection to the queue. Rows are committed in chunks while the job is
@@ -19,6 +25,9 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+/* Jobs one file can make: one per import type. */
+#define DS_INGEST_MAX_JOBS 4
+
 struct ds_ingest_task {
     /* in */
     const struct ds_config *cfg;         /* borrow, read-only */
@@ -31,15 +40,19 @@ struct ds_ingest_task {
     atomic_int *stop;                    /* set non-zero to abandon; may be NULL */
 
     /* out */
-    int rc;                                /* 0, or why nothing was staged */
-    int duplicate;                         /* the content was taken before */
-    int quarantined;                       /* the file was refused, see err */
-    int held;                              /* the file waits for an admin (set by the daemon) */
-    char held_code[32];                    /* and why */
-    char job_id[DS_UUID_LEN];              /* the job created */
-    long rows, valid, invalid, duplicates; /* counts staged */
-    long unchanged, skipped, deletions;    /* delta: as synced, skipped by a rule, deletions */
-    struct ds_error err;                   /* details when rc != 0 or quarantined */
+    int rc;                   /* 0, or why nothing was staged */
+    int duplicate;            /* the content was taken before */
+    int quarantined;          /* the file was refused, see err */
+    int held;                 /* the file waits for an admin (set by the daemon) */
+    char held_code[32];       /* and why */
+    char job_id[DS_UUID_LEN]; /* the job created (of the folder's import type) */
+    int njobs;                /* jobs staged: 1, more when rows were routed */
+    char job_ids[DS_INGEST_MAX_JOBS][DS_UUID_LEN]; /* each job, job_ids[0] = job_id ... */
+    char job_types[DS_INGEST_MAX_JOBS][16];        /* ... and its import type */
+    long rows, valid, invalid, duplicates;         /* counts staged (data rows; the rest summed over
+                                                      the jobs, a routed row counted in its own job) */
+    long unchanged, skipped, deletions; /* delta: as synced, skipped by a rule, deletions */
+    struct ds_error err;                /* details when rc != 0 or quarantined */
 };
 
 /* Runs the task; the result is in the task. Returns t->rc:

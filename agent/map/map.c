@@ -136,6 +136,7 @@ struct ds_mapper {
     long pidx;                 /* index of patient_external_id, -1 if unmapped */
     const char *dialect_order; /* borrow (template): MDY/DMY/YMD, or NULL */
     int dialect_comma;         /* the template says decimal comma */
+    int no_routes;             /* 1: route rules are not tested (ds_map_set_routing) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -986,6 +987,9 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     memset(out, 0, sizeof(*out));
     out->valid = 1;
     for (size_t i = 0; i < m->nrules; i++) {
+        if (m->no_routes && m->rules[i].r->kind == DS_RULE_ROUTE) {
+            continue;
+        }
         if (rule_matches(m, &m->rules[i], row)) {
             if (m->rules[i].r->kind == DS_RULE_SKIP) {
                 out->skipped = 1;
@@ -1089,4 +1093,25 @@ out:
         ds_mapped_close(out);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Routing                                                                  */
+
+const struct ds_template_rule *ds_map_rule(const struct ds_mapper *m, const struct ds_row *row)
+{
+    for (size_t i = 0; i < m->nrules; i++) {
+        if (m->no_routes && m->rules[i].r->kind == DS_RULE_ROUTE) {
+            continue;
+        }
+        if (rule_matches(m, &m->rules[i], row)) {
+            return m->rules[i].r;
+        }
+    }
+    return NULL;
+}
+
+void ds_map_set_routing(struct ds_mapper *m, int on)
+{
+    m->no_routes = !on;
 }

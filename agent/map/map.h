@@ -69,6 +69,17 @@ long ds_map_field_column(const struct ds_mapper *m, size_t i);
  * out is overwritten; release its members with ds_mapped_close. */
 int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out);
 
+/* The first row rule of the template that matches the row, or NULL: which
+ * job a row of a routed file belongs to, without mapping it. borrow (the
+ * template). Route rules are left out when routing is off. */
+const struct ds_template_rule *ds_map_rule(const struct ds_mapper *m, const struct ds_row *row);
+
+/* Routing on (the default) or off. A mapper reading the rows another
+ * template routed to it has it off: the file's own template decides where
+ * each row goes, and the target's route rules (which usually point back)
+ * are not tested; its skip rules still are. */
+void ds_map_set_routing(struct ds_mapper *m, int on);
+
 /* Frees the members of out (NULL-safe) and clears it. */
 void ds_mapped_close(struct ds_mapped *out);
 
