@@ -40,19 +40,22 @@ struct ds_ingest_task {
     atomic_int *stop;                    /* set non-zero to abandon; may be NULL */
 
     /* out */
-    int rc;                   /* 0, or why nothing was staged */
-    int duplicate;            /* the content was taken before */
-    int quarantined;          /* the file was refused, see err */
-    int held;                 /* the file waits for an admin (set by the daemon) */
-    char held_code[32];       /* and why */
-    char job_id[DS_UUID_LEN]; /* the job created (of the folder's import type) */
-    int njobs;                /* jobs staged: 1, more when rows were routed */
-    char job_ids[DS_INGEST_MAX_JOBS][DS_UUID_LEN]; /* each job, job_ids[0] = job_id ... */
-    char job_types[DS_INGEST_MAX_JOBS][16];        /* ... and its import type */
-    long rows, valid, invalid, duplicates;         /* counts staged (data rows; the rest summed over
-                                                      the jobs, a routed row counted in its own job) */
-    long unchanged, skipped, deletions; /* delta: as synced, skipped by a rule, deletions */
-    struct ds_error err;                /* details when rc != 0 or quarantined */
+    int rc;                                /* 0, or why nothing was staged */
+    int duplicate;                         /* the content was taken before */
+    int quarantined;                       /* the file was refused, see err */
+    int held;                              /* the file waits for an admin (set by the daemon) */
+    char held_code[32];                    /* and why */
+    char job_id[DS_UUID_LEN];              /* the job created */
+    long rows, valid, invalid, duplicates; /* counts staged */
+    long unchanged, skipped, deletions;    /* delta: as synced, skipped by a rule, deletions */
+    struct ds_error err;                   /* details when rc != 0 or quarantined */
+
+    /* The jobs staged: one, or one per import type when the template routes
+     * rows (job_ids[0] is job_id, of the folder's type). The counts above
+     * are summed over them, a routed row counted in its own job only. */
+    int njobs;
+    char job_ids[DS_INGEST_MAX_JOBS][DS_UUID_LEN];
+    char job_types[DS_INGEST_MAX_JOBS][16];
 };
 
 /* Runs the task; the result is in the task. Returns t->rc:
