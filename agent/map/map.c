@@ -110,6 +110,15 @@ struct map_field {
     double min, max;
     json_t *seen; /* owned: values seen, when unique */
     int integer;  /* a JSON integer on the wire */
+    int pick;     /* PICK_*: where a row's value comes from */
+    long *cols;   /* owned, with a pick: every listed column the header has, -1 ended */
+};
+
+enum {
+    PICK_HEADER = 0,     /* the first listed column the header has */
+    PICK_VALUE = 1,      /* per row: the first of them with a value */
+    PICK_NONZERO = 2,    /* per row: the first holding an amount other than 0 */
+    PICK_NONZERO_COL = 3 /* ... and the field takes that column's header name */
 };
 
 struct map_rule {
@@ -184,6 +193,41 @@ static long resolve_column(const char *const *aliases, char *const *hkeys, size_
         free(k);
     }
     return -1;
+}
+
+/* Every column of the header one of the aliases names, in alias order,
+ * each once, -1 ended. DS_ENOMEM. */
+static int resolve_all(const char *const *aliases, char *const *hkeys, size_t nh, long **out)
+{
+    size_t n = 0;
+    long *cols = calloc(nh + 1, sizeof(*cols));
+
+    if (cols == NULL) {
+        return DS_ENOMEM;
+    }
+    for (const char *const *a = aliases; *a != NULL; a++) {
+        char *k = header_key(*a, strlen(*a));
+
+        if (k == NULL) {
+            free(cols);
+            return DS_ENOMEM;
+        }
+        for (size_t j = 0; j < nh; j++) {
+            size_t i = 0;
+
+            while (i < n && cols[i] != (long)j) {
+                i++;
+            }
+            if (i == n && hkeys[j][0] != '\0' && strcmp(hkeys[j], k) == 0) {
+                cols[n++] = (long)j;
+                break;
+            }
+        }
+        free(k);
+    }
+    cols[n] = -1;
+    *out = cols;
+    return 0;
 }
 
 /* The header forms of a NULL-ended list (NULL in: NULL out). */
@@ -339,6 +383,15 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
             rc = ds_error_set(err, DS_ENOMEM, "out of memory");
             goto out;
         }
+        if (tf->pick != NULL && strcmp(tf->pick, "header") != 0) {
+            f->pick = strcmp(tf->pick, "value") == 0     ? PICK_VALUE
+                      : strcmp(tf->pick, "nonzero") == 0 ? PICK_NONZERO
+                                                         : PICK_NONZERO_COL;
+            if (resolve_all(tf->columns, hkeys, nh, &f->cols) != 0) {
+                rc = ds_error_set(err, DS_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
         f->combined = tf->time_columns != NULL || tf->hour_columns != NULL;
         if (f->col < 0 && f->required && tf->default_value == NULL) {
             rc = field_fail(err, tf->name, "required field has no column in the header");
@@ -438,6 +491,7 @@ void ds_map_free(struct ds_mapper **m)
                 regfree(&(*m)->fields[i].re);
             }
             json_decref((*m)->fields[i].seen);
+            free((*m)->fields[i].cols);
         }
     }
     if ((*m)->rules != NULL) {
@@ -736,6 +790,36 @@ static int rule_matches(const struct ds_mapper *m, const struct map_rule *r,
     return 0;
 }
 
+/* The text a field with a pick takes from the row ("" when no column
+ * qualifies): the first listed column with a value, or with an amount
+ * other than 0, or that column's header name. */
+static void pick_cell(const struct ds_mapper *m, const struct map_field *f,
+                      const struct ds_row *row, const char **p, size_t *n)
+{
+    for (const long *c = f->cols; *c >= 0; c++) {
+        int64_t cents = 0;
+        const char *problem = NULL;
+
+        cell(row, *c, p, n);
+        if (*n == 0) {
+            continue;
+        }
+        if (f->pick == PICK_VALUE) {
+            return;
+        }
+        if (ds_norm_parse_money(&m->opts, *p, *n, &cents, &problem) == DS_NORM_PRESENT &&
+            cents != 0) {
+            if (f->pick == PICK_NONZERO_COL) {
+                *p = m->header[*c];
+                *n = strlen(*p);
+            }
+            return;
+        }
+    }
+    *p = "";
+    *n = 0;
+}
+
 /* An instant from a date column and a time, or an hour and a minute,
  * column. */
 static int combined_instant(struct ds_mapper *m, struct map_field *f, const struct ds_row *row,
@@ -816,7 +900,12 @@ static int field_value(struct ds_mapper *m, struct map_field *f, const struct ds
         }
         return combined_instant(m, f, row, problem);
     }
-    cell(row, f->col, &in, &len);
+    if (f->pick != PICK_HEADER) {
+        pick_cell(m, f, row, &in, &len);
+    }
+    else {
+        cell(row, f->col, &in, &len);
+    }
     if (len > 0 && !ds_norm_utf8_valid(in, len)) {
         *problem = "not valid UTF-8";
         return DS_EINVAL;
@@ -957,6 +1046,14 @@ static int compute_ref_key(struct ds_mapper *m, const json_t *rec, struct ds_map
         parts[np++] = (struct key_part){"name", 0};
         parts[np++] = (struct key_part){key_value(m, rec, K_LAST_NAME), 1};
         parts[np++] = (struct key_part){key_value(m, rec, K_FIRST_NAME), 1};
+    }
+    else if (strcmp(m->import_type, "treatments") == 0 &&
+             json_string_value(json_object_get(rec, "appointment_external_id")) != NULL) {
+        /* A service of an appointment (Eaglesoft's appointment_detail) names
+         * its appointment, not its patient. */
+        parts[np++] = (struct key_part){"appt", 0};
+        parts[np++] = (struct key_part){
+            json_string_value(json_object_get(rec, "appointment_external_id")), 0};
     }
     else {
         *none = 1;

@@ -12,7 +12,8 @@
  * Keys of the other import types: "ext:<external_id>", else "h:" sha256 of
  * the import type, the patient reference (patient_external_id, else last +
  * first name + date of birth, else e-mail, else phone, else last + first
- * name) and the record's own
+ * name; for a treatment without any, its appointment_external_id) and the
+ * record's own
  * identity: appointments start_at; treatments procedure_code, tooth,
  * surface, service_date; financial date, amount_cents, kind, reference.
  *
