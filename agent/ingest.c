@@ -120,7 +120,8 @@ static int practice_options(struct ds_ingest_task *t, struct ds_norm_opts *o, st
         memcpy(o->phone_region, p->phone_region, sizeof(o->phone_region));
         o->date_order = strcmp(p->date_order, "DMY") == 0   ? DS_DATE_DMY
                         : strcmp(p->date_order, "YMD") == 0 ? DS_DATE_YMD
-                                                            : DS_DATE_MDY;
+                        : strcmp(p->date_order, "MDY") == 0 ? DS_DATE_MDY
+                                                            : DS_DATE_AUTO;
     }
     return 0;
 }
@@ -446,6 +447,48 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
     return ds_store_tx_commit(st);
 }
 
+/* date_order = auto: every row of the file votes before any is mapped, so
+ * each date column is read in the order its whole column tells
+ * (ds_map_date_decide). One more read of the file, only when a mapper
+ * reads dates in the order auto. */
+static int infer_date_order(struct ds_ingest_task *t, struct passes *ps)
+{
+    struct ds_reader *r = NULL;
+    struct ds_row row;
+    long n = 0;
+    int need = 0;
+    int rc;
+
+    for (size_t k = 0; k < ps->n; k++) {
+        need |= ds_map_wants_date_votes(ps->p[k].mapper);
+    }
+    if (!need) {
+        return 0;
+    }
+    rc = ds_read_open(t->path, NULL, &r, &t->err);
+    while (rc == 0) {
+        rc = ds_read_next_row(r, &row, &t->err);
+        if (rc <= 0) {
+            break;
+        }
+        rc = 0;
+        for (size_t k = 0; k < ps->n; k++) {
+            ds_map_date_vote(ps->p[k].mapper, &row);
+        }
+        if (++n % ROWS_PER_COMMIT == 0 && t->stop != NULL && atomic_load(t->stop)) {
+            rc = DS_ESTOP;
+        }
+    }
+    ds_read_close(&r);
+    if (rc != 0) {
+        return rc;
+    }
+    for (size_t k = 0; k < ps->n; k++) {
+        ds_map_date_decide(ps->p[k].mapper);
+    }
+    return 0;
+}
+
 /* Begins the jobs of every pass: the first on the file, the others routed
  * from it. */
 static int begin_jobs(struct ds_ingest_task *t, struct ds_store *st, struct passes *ps)
@@ -603,6 +646,14 @@ int ds_ingest_run(struct ds_ingest_task *t)
     }
     for (size_t k = 0; k < ps.n; k++) {
         ds_map_set_options(ps.p[k].mapper, &opts);
+    }
+    rc = infer_date_order(t, &ps);
+    if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {
+        rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
+        goto out;
+    }
+    if (rc != 0) {
+        goto out;
     }
     rc = begin_jobs(t, st, &ps);
     if (rc != 0) {

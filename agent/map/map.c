@@ -112,6 +112,10 @@ struct map_field {
     int integer;  /* a JSON integer on the wire */
     int pick;     /* PICK_*: where a row's value comes from */
     long *cols;   /* owned, with a pick: every listed column the header has, -1 ended */
+    int dated;    /* a date, a local date-time or a combined instant: its column votes */
+    struct ds_date_votes votes; /* the column's d/d/y values (ds_map_date_vote) */
+    enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
+    char hint[160];             /* after a failed date: which order the column reads in */
 };
 
 enum {
@@ -146,6 +150,8 @@ struct ds_mapper {
     const char *dialect_order; /* borrow (template): MDY/DMY/YMD, or NULL */
     int dialect_comma;         /* the template says decimal comma */
     int no_routes;             /* 1: route rules are not tested (ds_map_set_routing) */
+    int auto_order;            /* 1: neither the template nor the practice fixes date_order */
+    char problem[224];         /* scratch: a problem with its date-order hint */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -286,6 +292,7 @@ void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o)
     if (m->dialect_comma) {
         m->opts.decimal_comma = 1;
     }
+    m->auto_order = m->opts.date_order == DS_DATE_AUTO;
 }
 
 long ds_map_field_column(const struct ds_mapper *m, size_t i)
@@ -393,6 +400,8 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
             }
         }
         f->combined = tf->time_columns != NULL || tf->hour_columns != NULL;
+        f->dated = f->combined || f->fn == ds_norm_lookup_opt("date") ||
+                   f->fn == ds_norm_lookup_opt("datetime");
         if (f->col < 0 && f->required && tf->default_value == NULL) {
             rc = field_fail(err, tf->name, "required field has no column in the header");
             goto out;
@@ -1110,7 +1119,21 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
 
         m->state[i] = FIELD_ABSENT;
         problem = "not acceptable";
-        got = field_value(m, f, row, &problem);
+        if (f->order != 0) {
+            /* The order ds_map_date_decide found for this column. */
+            enum ds_date_order saved = m->opts.date_order;
+
+            m->opts.date_order = f->order;
+            got = field_value(m, f, row, &problem);
+            m->opts.date_order = saved;
+        }
+        else {
+            got = field_value(m, f, row, &problem);
+        }
+        if (got == DS_EINVAL && f->dated && f->hint[0] != '\0') {
+            snprintf(m->problem, sizeof(m->problem), "%s; %s", problem, f->hint);
+            problem = m->problem;
+        }
         if (got == DS_NORM_PRESENT) {
             got = field_validate(f, m->value.data, &problem);
             if (got == 0) {
@@ -1211,4 +1234,113 @@ const struct ds_template_rule *ds_map_rule(const struct ds_mapper *m, const stru
 void ds_map_set_routing(struct ds_mapper *m, int on)
 {
     m->no_routes = !on;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Date order                                                               */
+
+int ds_map_wants_date_votes(const struct ds_mapper *m)
+{
+    if (!m->auto_order) {
+        return 0;
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dated && m->fields[i].col >= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        struct map_field *f = &m->fields[i];
+
+        if (f->dated && f->col >= 0 && (size_t)f->col < row->nfields) {
+            ds_norm_date_vote(&f->votes, row->fields[f->col], row->lens[f->col]);
+        }
+    }
+}
+
+/* The order a set of votes tells: DMY or MDY when only that one reads some
+ * values, else AUTO (nothing decisive, or both: inconsistent). */
+static enum ds_date_order votes_tell(const struct ds_date_votes *v)
+{
+    if (v->dmy_only > 0 && v->mdy_only == 0) {
+        return DS_DATE_DMY;
+    }
+    if (v->mdy_only > 0 && v->dmy_only == 0) {
+        return DS_DATE_MDY;
+    }
+    return DS_DATE_AUTO;
+}
+
+/*
+ * Decides the order of each date column from its votes, when the order is
+ * auto: a column whose values read only one way takes that way; a column
+ * that cannot tell (every value fits both) takes what the file's date
+ * columns together tell; a column that reads both ways (inconsistent) is
+ * not guessed: it stays MDY, and its failures say how many rows only read
+ * as DD/MM/YYYY. Whatever the order, a column with values only the other
+ * order reads gets that hint for its failed rows.
+ */
+void ds_map_date_decide(struct ds_mapper *m)
+{
+    struct ds_date_votes all;
+    enum ds_date_order file_order;
+
+    memset(&all, 0, sizeof(all));
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dated) {
+            all.seen += m->fields[i].votes.seen;
+            all.dmy_only += m->fields[i].votes.dmy_only;
+            all.mdy_only += m->fields[i].votes.mdy_only;
+        }
+    }
+    file_order = votes_tell(&all);
+    for (size_t i = 0; i < m->nfields; i++) {
+        struct map_field *f = &m->fields[i];
+        enum ds_date_order in_force;
+
+        if (!f->dated) {
+            continue;
+        }
+        if (m->auto_order) {
+            f->order = votes_tell(&f->votes);
+            if (f->order == DS_DATE_AUTO && f->votes.dmy_only == 0 && f->votes.mdy_only == 0) {
+                f->order = file_order;
+            }
+            if (f->order == DS_DATE_AUTO) {
+                f->order = DS_DATE_MDY;
+            }
+        }
+        in_force = f->order != 0 ? f->order : m->opts.date_order;
+        f->hint[0] = '\0';
+        if (in_force != DS_DATE_DMY && in_force != DS_DATE_YMD && f->votes.dmy_only > 0) {
+            snprintf(f->hint, sizeof(f->hint),
+                     "does not fit MM/DD/YYYY; %ld rows in this column only read as DD/MM/YYYY "
+                     "\xe2\x80\x94 set date_order = DMY",
+                     f->votes.dmy_only);
+        }
+        else if (in_force == DS_DATE_DMY && f->votes.mdy_only > 0) {
+            snprintf(f->hint, sizeof(f->hint),
+                     "does not fit DD/MM/YYYY; %ld rows in this column only read as MM/DD/YYYY "
+                     "\xe2\x80\x94 set date_order = MDY",
+                     f->votes.mdy_only);
+        }
+    }
+}
+
+enum ds_date_order ds_map_field_date_order(const struct ds_mapper *m, size_t i)
+{
+    if (i >= m->nfields || !m->fields[i].dated) {
+        return DS_DATE_AUTO;
+    }
+    return m->fields[i].order != 0 ? m->fields[i].order : m->opts.date_order;
+}
+
+const struct ds_date_votes *ds_map_field_date_votes(const struct ds_mapper *m, size_t i)
+{
+    return i < m->nfields && m->fields[i].dated ? &m->fields[i].votes : NULL;
 }

@@ -81,6 +81,28 @@ const struct ds_template_rule *ds_map_rule(const struct ds_mapper *m, const stru
  * are not tested; its skip rules still are. */
 void ds_map_set_routing(struct ds_mapper *m, int on);
 
+/*
+ * Date order. With date_order auto (neither the template's dialect nor the
+ * practice fixes it), a d/d/y date such as 03/04/2024 is read in the order
+ * its whole column tells: the caller feeds every row of the file to
+ * ds_map_date_vote (ds_map_wants_date_votes says whether that is needed),
+ * then calls ds_map_date_decide once, before mapping. A column whose values
+ * read only as DD/MM/YYYY (some first part above 12) is DMY, only as
+ * MM/DD/YYYY is MDY; one that cannot tell follows the file's other date
+ * columns, else MDY; one that reads both ways is not guessed (MDY), and a
+ * failed date in it says "does not fit MM/DD/YYYY; N rows in this column
+ * only read as DD/MM/YYYY — set date_order = DMY". ds_map_date_decide also
+ * gives that hint when the order is fixed and the votes contradict it.
+ */
+int ds_map_wants_date_votes(const struct ds_mapper *m);
+void ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row);
+void ds_map_date_decide(struct ds_mapper *m);
+
+/* The order field i's dates are read in (DS_DATE_AUTO for a field that is
+ * no date), and its column's votes (NULL for no date). borrow. */
+enum ds_date_order ds_map_field_date_order(const struct ds_mapper *m, size_t i);
+const struct ds_date_votes *ds_map_field_date_votes(const struct ds_mapper *m, size_t i);
+
 /* Frees the members of out (NULL-safe) and clears it. */
 void ds_mapped_close(struct ds_mapped *out);
 
