@@ -80,6 +80,8 @@ struct preview {
     struct ds_mapper *m;
     struct route routes[PREVIEW_ROUTES];
     size_t nroutes;
+    const char *dirs[2];  /* template sources as ingest's: the cloud's, then template_dir */
+    char cloud[PATH_MAX]; /* the practice's templates saved in the cloud */
     struct ds_store *st;  /* the queue if it exists, else NULL */
     const char *practice; /* for unchanged */
     struct group groups[PREVIEW_GROUPS];
@@ -519,7 +521,7 @@ static int set_options(struct preview *p, const struct ds_practice_conf *pc, str
 /* The templates the file's template routes rows to, bound to the header
  * with routing off, as ingest binds them. A target that cannot be loaded
  * or bound is reported and its rows stay "routed". */
-static void load_routes(struct preview *p, const struct ds_config *cfg)
+static void load_routes(struct preview *p)
 {
     struct ds_error err;
 
@@ -538,8 +540,7 @@ static void load_routes(struct preview *p, const struct ds_config *cfg)
         if (k < p->nroutes) {
             continue;
         }
-        if (ds_template_find(cfg != NULL ? cfg->template_dir : NULL, r->target, &rt->tpl, &err) !=
-                0 ||
+        if (ds_template_find_in(p->dirs, 2, r->target, &rt->tpl, &err) != 0 ||
             ds_map_new(rt->tpl, p->header, &rt->m, &err) != 0) {
             fprintf(stderr, "dentsync preview: rows routed to %s stay unmapped: %s\n", r->target,
                     err.msg);
@@ -653,6 +654,11 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     pc = folder != NULL ? ds_config_practice(cfg, folder->practice)
                         : (cfg != NULL && cfg->npractices > 0 ? &cfg->practices[0] : NULL);
     p.practice = pc != NULL ? pc->name : NULL;
+    if (cfg != NULL && p.practice != NULL &&
+        ds_config_cloud_templates_dir(cfg, p.practice, p.cloud, sizeof(p.cloud)) == 0) {
+        p.dirs[0] = p.cloud;
+    }
+    p.dirs[1] = cfg != NULL ? cfg->template_dir : NULL;
 
     rc = ds_read_open(p.o.file, NULL, &r, &err);
     if (rc != 0) {
@@ -662,7 +668,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     }
     p.header = ds_read_header(r);
     if (p.o.template != NULL) {
-        rc = ds_template_find(cfg != NULL ? cfg->template_dir : NULL, p.o.template, &pinned, &err);
+        rc = ds_template_find_in(p.dirs, 2, p.o.template, &pinned, &err);
         if (rc != 0) {
             ds_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "dentsync preview: %s\n", msg);
@@ -671,7 +677,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         p.tpl = pinned;
     }
     else {
-        rc = ds_template_list(cfg != NULL ? cfg->template_dir : NULL, &list, &n, &err);
+        rc = ds_template_list_in(p.dirs, 2, &list, &n, &err);
         if (rc == 0) {
             rc = ds_detect_template(list, n, p.o.type, p.header, &d);
         }
@@ -703,7 +709,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
                "(docs/templates.md)\n");
         goto out;
     }
-    load_routes(&p, cfg);
+    load_routes(&p);
     rc = set_options(&p, pc, &tz, &err);
     if (rc == 0) {
         rc = vote_dates(&p, &err);
