@@ -351,17 +351,68 @@ static int stage_elsewhere(const struct passes *ps, struct ds_store *st, long ro
                              NULL, why, NULL);
 }
 
-/* Reads and stages every row inside the open job of the current pass. */
+/* Maps one row of the current pass's own and adds its item; counts it. */
+static int stage_own(struct ds_ingest_task *t, struct ds_store *st, struct pass *p,
+                     const struct ds_row *row, struct ds_mapped *m)
+{
+    const char *stored = NULL;
+    const char *status;
+    const char *error;
+    int rc;
+
+    rc = ds_map_row(p->mapper, row, m);
+    if (rc != 0) {
+        return rc;
+    }
+    status = m->valid ? DS_ITEM_VALID : DS_ITEM_INVALID;
+    error = m->valid ? NULL : m->error;
+    if (m->skipped) {
+        /* A template rule says the row is not data of this type: kept,
+         * counted and shown with the rule's reason. */
+        status = DS_ITEM_SKIPPED;
+        error = m->skip_reason != NULL ? m->skip_reason : "skip rule";
+    }
+    else if (m->route != NULL) {
+        /* Only a route rule whose target has no job of its own gets here,
+         * which route_targets rules out; kept invalid, not lost. */
+        ds_str_copy(m->error, sizeof(m->error), "record: routed to another import type");
+    }
+    if (m->valid && m->key[0] == '\0') {
+        /* The mapper promises a key for every valid record; hold it to
+         * that rather than stage a row nothing can identify. */
+        m->valid = 0;
+        ds_str_copy(m->error, sizeof(m->error), "record: no identity key");
+    }
+    rc = ds_store_item_add(st, p->job_id, row->row, m->key[0] != '\0' ? m->key : NULL,
+                           m->valid ? m->fingerprint : NULL, status, m->record_json, m->raw_json,
+                           error, &stored);
+    ds_mapped_close(m);
+    if (rc != 0) {
+        return rc;
+    }
+    if (stored != NULL && strcmp(stored, DS_ITEM_DUPLICATE) == 0) {
+        t->duplicates++;
+    }
+    else if (stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
+        t->invalid++;
+    }
+    else if (stored != NULL && strcmp(stored, DS_ITEM_SKIPPED) == 0) {
+        t->skipped++;
+    }
+    else {
+        t->valid++;
+    }
+    return 0;
+}
+
+/* Reads and stages every row inside the open job of the current pass: its
+ * own rows mapped, a sibling job's rows (a file of several) skipped. */
 static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader *reader,
                       struct passes *ps)
 {
     struct pass *p = &ps->p[ps->cur];
-    struct ds_mapper *mapper = p->mapper;
     struct ds_mapped m;
     struct ds_row row;
-    const char *stored = NULL;
-    const char *status;
-    const char *error;
     const char *why = NULL;
     size_t owner = ps->cur;
     int rc;
@@ -376,58 +427,12 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         if (ps->n > 1) {
             owner = row_owner(ps, &row, &why);
         }
-        if (owner != ps->cur) {
-            rc = stage_elsewhere(ps, st, row.row, owner, why);
-            if (rc != 0) {
-                break;
-            }
-            p->rows++;
-            goto next;
-        }
-        rc = ds_map_row(mapper, &row, &m);
-        if (rc != 0) {
-            break;
-        }
-        status = m.valid ? DS_ITEM_VALID : DS_ITEM_INVALID;
-        error = m.valid ? NULL : m.error;
-        if (m.skipped) {
-            /* A template rule says the row is not data of this type: kept,
-             * counted and shown with the rule's reason. */
-            status = DS_ITEM_SKIPPED;
-            error = m.skip_reason != NULL ? m.skip_reason : "skip rule";
-        }
-        else if (m.route != NULL) {
-            /* Only a route rule whose target has no job of its own gets
-             * here, which route_targets rules out; kept invalid, not lost. */
-            ds_str_copy(m.error, sizeof(m.error), "record: routed to another import type");
-        }
-        if (m.valid && m.key[0] == '\0') {
-            /* The mapper promises a key for every valid record; hold it to
-             * that rather than stage a row nothing can identify. */
-            m.valid = 0;
-            ds_str_copy(m.error, sizeof(m.error), "record: no identity key");
-        }
-        rc = ds_store_item_add(st, p->job_id, row.row, m.key[0] != '\0' ? m.key : NULL,
-                               m.valid ? m.fingerprint : NULL, status, m.record_json, m.raw_json,
-                               error, &stored);
-        ds_mapped_close(&m);
+        rc = owner == ps->cur ? stage_own(t, st, p, &row, &m)
+                              : stage_elsewhere(ps, st, row.row, owner, why);
         if (rc != 0) {
             break;
         }
         p->rows++;
-        if (stored != NULL && strcmp(stored, DS_ITEM_DUPLICATE) == 0) {
-            t->duplicates++;
-        }
-        else if (stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
-            t->invalid++;
-        }
-        else if (stored != NULL && strcmp(stored, DS_ITEM_SKIPPED) == 0) {
-            t->skipped++;
-        }
-        else {
-            t->valid++;
-        }
-    next:
         if (p->rows % ROWS_PER_COMMIT == 0) {
             if (t->stop != NULL && atomic_load(t->stop)) {
                 rc = DS_ESTOP;
