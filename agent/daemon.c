@@ -228,6 +228,9 @@ static void report(const struct ds_ingest_task *t)
     else {
         ds_log_info("%s: job %s staged %ld rows (%ld valid, %ld invalid, %ld duplicate)", t->path,
                     t->job_id, t->rows, t->valid, t->invalid, t->duplicates);
+        for (int k = 1; k < t->njobs; k++) {
+            ds_log_info("%s: rows routed to job %s (%s)", t->path, t->job_ids[k], t->job_types[k]);
+        }
     }
 }
 

@@ -24,7 +24,8 @@
  *                                       v | ds_store_recover            |       |
  *                                     staging --------------------------+-------+
  *                                       |      ds_store_file_hold, ds_store_file_quarantine
- *                                       | ds_store_job_staged
+ *                                       | ds_store_job_staged (the file's last
+ *                                       | job staging: one job per import type)
  *                                       v
  *                                     staged --------------------------+
  *                                       |                              | ds_store_job_completed
@@ -32,6 +33,7 @@
  *                                       | (the job's first batch)      |
  *                                       v                              v
  *                                   uploading --ds_store_job_completed--> done*
+ *                                        (done with the file's last job completed)
  *
  *   job
  *      ds_store_job_begin      ds_store_job_staged       ds_store_job_completed

@@ -94,6 +94,15 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
                        const char *practice, const char *import_type, const char *template_id,
                        const char *filename, const char *sha256);
 
+/* One more job on the file of first_job_id (still `staging`) for the rows
+ * its template routes to another import type (store_route.c): same file,
+ * practice, file name and sha256, state `staging`. DS_EEXIST when the file
+ * has a job of that import type already. Stage the file's jobs with
+ * ds_store_job_staged inside one ds_store_tx_begin ... ds_store_tx_commit,
+ * so they go `uploading` together. Writes `job_created`. */
+int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, const char *job_id,
+                              const char *import_type, const char *template_id);
+
 /* Items are added inside explicit transactions of any size the caller picks
  * (ingest commits every few thousand rows). */
 int ds_store_tx_begin(struct ds_store *st);
@@ -121,7 +130,8 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
  * of at most batch_rows rows in row order (seq 1, 2, ...; each with its
  * Batch-Digest, see below), sets the job `uploading` and the file `staged`.
  * A job with no valid item still gets no batch and is ready to complete.
- * One transaction. */
+ * One transaction. The file stays `staging` while another job of it (rows
+ * routed to another import type) is still staging. */
 int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows, int batch_rows);
 
 /* ---- upload (loop thread) ----------------------------------------------- */
@@ -152,8 +162,7 @@ int ds_store_job_opened(struct ds_store *st, const char *job_id);
 struct ds_batch_counts {
     long pending, in_flight, retry_wait, acked, rejected;
 };
-int ds_store_job_batch_counts(struct ds_store *st, const char *job_id,
-                              struct ds_batch_counts *out);
+int ds_store_job_batch_counts(struct ds_store *st, const char *job_id, struct ds_batch_counts *out);
 
 /* The next batch of job_id that may be sent at time now: `pending`, or
  * `retry_wait` whose next attempt is due, lowest seq first, skipping seqs
@@ -214,7 +223,8 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
 
 /* The cloud acknowledged POST /v1/jobs/{id}/complete: the job becomes
  * `completed` (every item created/updated/unchanged/duplicate) or
- * `completed_with_errors`, the file `done`; event `job_completed`. */
+ * `completed_with_errors`, the file `done` once every job of it is
+ * completed; event `job_completed`. */
 int ds_store_job_completed(struct ds_store *st, const char *job_id);
 
 /* ---- counts and the audit trail ----------------------------------------- */
@@ -376,8 +386,8 @@ struct ds_batch_status {
     const char *job_id;
     long seq;
     const char *state;
-    const char *folder;          /* the file's [folder] */
-    const char *practice;        /* the job's [practice] */
+    const char *folder;   /* the file's [folder] */
+    const char *practice; /* the job's [practice] */
     long nrows;
     int attempts;
     double next_attempt_at;      /* retry_wait: when it is due; else 0 */

@@ -108,9 +108,7 @@ int ds_store_retry_generation(struct ds_store *st, int64_t *generation)
 int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason)
 {
     sqlite3_stmt *s = NULL;
-    char job_id[DS_UUID_LEN];
     char state[24];
-    int src;
     int rc;
 
     rc = ds_store_file_state(st, file_id, state, sizeof(state));
@@ -122,26 +120,8 @@ int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, 
         rc = DS_EINVAL;
         goto out;
     }
-    /* A partial job goes: a retry ingests the file again from the start. */
-    rc = prepare(st, "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
-        sqlite3_finalize(s);
-        s = NULL;
-        if (rc == 0) {
-            rc = ds__store_job_delete(st, job_id);
-        }
-    }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "file hold");
-    }
-    sqlite3_finalize(s);
-    s = NULL;
+    /* Partial jobs go: a retry ingests the file again from the start. */
+    rc = ds__store_file_drop_staging(st, file_id);
     if (rc != 0) {
         goto out;
     }

@@ -213,7 +213,7 @@ int ds_store_file_state(struct ds_store *st, int64_t file_id, char *state, size_
     return file_get_state(st, file_id, state, size);
 }
 
-/* Deletes the file's jobs that are still `staging` (at most one). */
+/* Deletes the file's jobs that are still `staging` (one per import type). */
 static int file_drop_staging(struct ds_store *st, int64_t file_id)
 {
     sqlite3_stmt *s = NULL;
@@ -754,6 +754,7 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     char detail[64];
     int64_t file_id = 0;
     long nbatches = 0;
+    long siblings = 0;
     int changed = 0;
     int rc;
 
@@ -791,10 +792,15 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     if (rc != 0) {
         goto out;
     }
-    rc = ds__store_file_set_state(st, file_id, "staging", "staged", &changed);
-    if (rc == 0 && !changed) {
-        ds_log_error("store: the file of job %s is not staging", job_id);
-        rc = DS_ECORRUPT;
+    /* A sibling job (rows routed to another type) still staging keeps the
+     * file staging; the last job staged moves it (store_route.c). */
+    rc = ds__store_file_jobs_staging(st, file_id, &siblings);
+    if (rc == 0 && siblings == 0) {
+        rc = ds__store_file_set_state(st, file_id, "staging", "staged", &changed);
+        if (rc == 0 && !changed) {
+            ds_log_error("store: the file of job %s is not staging", job_id);
+            rc = DS_ECORRUPT;
+        }
     }
     if (rc != 0) {
         goto out;

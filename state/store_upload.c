@@ -344,6 +344,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
     char state[24];
     char detail[160];
     int64_t file_id = 0;
+    long open_jobs = 0;
     int changed = 0;
     int rc;
 
@@ -396,11 +397,16 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
     sqlite3_bind_double(s, 3, ds__store_now());
     rc = ds__store_run(st, s, "job completed");
     if (rc == 0) {
-        rc = ds__store_file_set_state(st, file_id, "uploading", "done", &changed);
+        /* A file of several jobs (rows routed to other types) is done with
+         * the last of them (store_route.c). */
+        rc = ds__store_file_jobs_open(st, file_id, &open_jobs);
     }
-    if (rc == 0 && !changed) {
-        /* A job without a batch never went uploading. */
-        rc = ds__store_file_set_state(st, file_id, "staged", "done", &changed);
+    if (rc == 0 && open_jobs == 0) {
+        rc = ds__store_file_set_state(st, file_id, "uploading", "done", &changed);
+        if (rc == 0 && !changed) {
+            /* A job without a batch never went uploading. */
+            rc = ds__store_file_set_state(st, file_id, "staged", "done", &changed);
+        }
     }
     if (rc != 0) {
         goto out;

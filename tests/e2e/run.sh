@@ -20,6 +20,7 @@ agent
 crash
 sync
 delta
+route
 ops
 faults
 security
