@@ -82,7 +82,7 @@ static void answer(struct conn *k)
 
     k->req[strcspn(k->req, "\r\n")] = '\0';
     if (strcmp(k->req, "sync-now") == 0) {
-        ds_log_info("control: sync-now");
+        ds_log_info("SYNC_NOW", "control: sync-now");
         c->ops.sync_now(c->ops.ctx);
         snprintf(k->answer, sizeof(k->answer), "{\"ok\":true}\n");
     }

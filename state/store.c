@@ -157,7 +157,7 @@ int ds__store_fail(struct ds_store *st, int sqlite_rc, const char *what)
         sqlite_rc = ext;
     }
     rc = store_map_rc(sqlite_rc);
-    ds_log_error("store: %s: %s (sqlite %d)", what,
+    ds_log_error("STORE_ERROR", "store: %s: %s (sqlite %d)", what,
                  st != NULL && st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(sqlite_rc),
                  sqlite_rc);
     return rc;
@@ -284,7 +284,7 @@ int ds_store_tx_begin(struct ds_store *st)
         return DS_EINVAL;
     }
     if (st->user_tx || !sqlite3_get_autocommit(st->db)) {
-        ds_log_error("store: a transaction is already open");
+        ds_log_error("STORE_STATE", "store: a transaction is already open");
         return DS_EINVAL;
     }
     rc = store_exec(st, "PRAGMA synchronous = NORMAL", "synchronous");
@@ -457,7 +457,8 @@ static int store_migrate(struct ds_store *st, struct ds_error *err)
         if (version == known) {
             break;
         }
-        ds_log_info("store: applying migration %s", ds_store_migrations_names[version]);
+        ds_log_info("STORE_MIGRATION", "store: applying migration %s",
+                    ds_store_migrations_names[version]);
         rc = store_exec(st, ds_store_migrations[version], "migrate");
         if (rc != 0) {
             ds_error_set(err, rc, "%s: migration %s failed: %s", st->path,
@@ -519,7 +520,7 @@ static int store_configure(struct ds_store *st, struct ds_error *err)
     mode = (const char *)sqlite3_column_text(s, 0);
     if (mode == NULL || strcmp(mode, "wal") != 0) {
         /* Still correct, only slower: readers and the writer take turns. */
-        ds_log_warn("store: %s: the file system refused WAL mode (%s)", st->path,
+        ds_log_warn("STORE_NO_WAL", "store: %s: the file system refused WAL mode (%s)", st->path,
                     mode != NULL ? mode : "?");
     }
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", STORE_CACHE_KIB);
@@ -552,10 +553,12 @@ static void store_auto_vacuum(struct ds_store *st)
     if (store_pragma_int(st, "PRAGMA auto_vacuum", &mode) != 0 || mode == 2) {
         return;
     }
-    ds_log_info("store: %s: switching to incremental auto-vacuum (one VACUUM)", st->path);
+    ds_log_info("STORE_VACUUM", "store: %s: switching to incremental auto-vacuum (one VACUUM)",
+                st->path);
     if (sqlite3_exec(st->db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", NULL, NULL, NULL) !=
         SQLITE_OK) {
-        ds_log_warn("store: %s: VACUUM failed (%s); freed space stays in the file for now",
+        ds_log_warn("STORE_VACUUM",
+                    "store: %s: VACUUM failed (%s); freed space stays in the file for now",
                     st->path, sqlite3_errmsg(st->db));
     }
 }
@@ -903,7 +906,8 @@ int ds_store_recover(struct ds_store *st, int *restaged, int *requeued)
         return rc;
     }
     if (nrestaged > 0 || nrequeued > 0) {
-        ds_log_info("store: recovered %d job(s) cut short while staging, %d batch(es) in flight",
+        ds_log_info("RECOVERY",
+                    "store: recovered %d job(s) cut short while staging, %d batch(es) in flight",
                     nrestaged, nrequeued);
     }
     if (restaged != NULL) {
