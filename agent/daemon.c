@@ -503,7 +503,7 @@ int ds_daemon_lock(const struct ds_config *cfg, int *fd, struct ds_error *err)
     int lfd;
 
     *fd = -1;
-    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
         return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
                             strerror(errno));
     }
@@ -531,7 +531,7 @@ int ds_daemon_prepare_state(const struct ds_config *cfg, char agent_id[37], stru
     ssize_t n;
     int fd;
 
-    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
         return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
                             strerror(errno));
     }

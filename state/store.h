@@ -24,9 +24,13 @@
 
 struct ds_store; /* opaque: one SQLite connection */
 
+/* The mode of queue.db and its -wal and -shm: the service user writes, the
+ * dentsync group reads (the read-only commands); others never reach it. */
+#define DS_STORE_MODE 0640
+
 /* ---- opening ------------------------------------------------------------ */
 
-/* Opens (creating it 0600 if needed) the database at path, sets WAL and a
+/* Opens (creating it DS_STORE_MODE if needed) the database at path, sets WAL and a
  * busy timeout, and applies the numbered migrations in state/migrations
  * (PRAGMA user_version). new: close with ds_store_close.
  * DS_ESTORE / DS_ECORRUPT with err->msg saying what SQLite said. */
@@ -152,8 +156,7 @@ int ds_store_job_opened(struct ds_store *st, const char *job_id);
 struct ds_batch_counts {
     long pending, in_flight, retry_wait, acked, rejected;
 };
-int ds_store_job_batch_counts(struct ds_store *st, const char *job_id,
-                              struct ds_batch_counts *out);
+int ds_store_job_batch_counts(struct ds_store *st, const char *job_id, struct ds_batch_counts *out);
 
 /* The next batch of job_id that may be sent at time now: `pending`, or
  * `retry_wait` whose next attempt is due, lowest seq first, skipping seqs
@@ -376,8 +379,8 @@ struct ds_batch_status {
     const char *job_id;
     long seq;
     const char *state;
-    const char *folder;          /* the file's [folder] */
-    const char *practice;        /* the job's [practice] */
+    const char *folder;   /* the file's [folder] */
+    const char *practice; /* the job's [practice] */
     long nrows;
     int attempts;
     double next_attempt_at;      /* retry_wait: when it is due; else 0 */

@@ -19,11 +19,13 @@
 
 #include "state/store_int.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* "DSyn", as store.c stamps the queue. */
 #define STATUS_APPLICATION_ID 0x4453796e
@@ -68,8 +70,14 @@ int ds_store_open_readonly(const char *path, struct ds_store **out, struct ds_er
         return ds_error_set(err, DS_EINVAL, "no database path");
     }
     *out = NULL;
-    if (stat(path, &sb) != 0) {
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
         return ds_error_set(err, DS_ENOTFOUND, "%s: no queue yet", path);
+    }
+    if (access(path, R_OK) != 0) {
+        /* Not "no queue": the queue is there, closed to this user. */
+        return ds_error_set(err, DS_EIO,
+                            "%s: %s (run as root, the service user, or a member of its group)",
+                            path, strerror(errno));
     }
     st = calloc(1, sizeof(*st));
     if (st == NULL) {

@@ -16,7 +16,13 @@
 #   6. doctor: all OK on a good setup; exactly the one failure for a wrong
 #      token, an unreadable folder, a 0644 token file;
 #   7. no output of the run carries a sample patient's name, birth date,
-#      phone or email, nor the token.
+#      phone or email, nor the token;
+#   8. a member of the state directory's group (a system user made here)
+#      runs status, jobs, job, events and sync-now without root, with the
+#      agent running and stopped; a user outside the group cannot;
+#   9. import FILE: through the running agent, and alone (taking the
+#      agent's lock), rows counted in PostgreSQL, plain progress lines
+#      when stdout is not a terminal.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -41,8 +47,14 @@ work=$(mktemp -d /tmp/dentsync-e2e-ops.XXXXXX)
 own_cluster=0
 agent_pid=
 listener_pid=
+grp=
 cleanup() {
     [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+    if [ -n "$grp" ]; then
+        userdel "$grp-in" 2>/dev/null
+        userdel "$grp-out" 2>/dev/null
+        groupdel "$grp" 2>/dev/null
+    fi
     [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null
     cloud_stop >/dev/null 2>&1
     [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
@@ -178,7 +190,15 @@ token=$(cat "$work/token")
 check "the cloud gave a token" test -n "$token"
 
 mkdir -p "$work/inbox" "$work/state"
-chmod 700 "$work/state"
+# The state directory as the package makes it: 0750, the service's group
+# (here a group made for the test, with one member and one outsider;
+# setgid so that what the agent, run as root here, creates is that group's,
+# as it is for the service user whose own group it is).
+grp=dse2e$$
+groupadd -r "$grp" && useradd -r -M -N -g nogroup -G "$grp" -s /usr/sbin/nologin "$grp-in" &&
+    useradd -r -M -N -g nogroup -s /usr/sbin/nologin "$grp-out" || grp=
+chgrp "${grp:-root}" "$work/state"
+chmod 2750 "$work/state"
 write_config() { # write_config TOKEN_FILE FOLDER
     cat <<EOF
 [agent]
@@ -306,6 +326,47 @@ check "events --json --limit 3: three JSON lines" \
 "$agent" events -c "$conf" --since tomorrow >/dev/null 2>&1
 check "events --since with a bad time: usage error (2)" test $? -eq 2
 
+# --- 8. the dentsync group: read-only commands without root -------------------------
+check "a system group with a member and a user outside it were made" test -n "$grp"
+cp "$agent" "$work/dentsync-any"
+chmod 755 "$work/dentsync-any"
+chmod 711 "$work"
+as_user() { # as_user USER OUTPUT COMMAND ARGS...: the command as USER, its output kept
+    _u=$1
+    _o=$2
+    shift 2
+    runuser -u "$_u" -- "$work/dentsync-any" "$@" >"$(out "$_o")" 2>&1
+}
+group_reads() { # group_reads TAG: status, jobs, job and events as the member
+    as_user "$grp-in" "group-status-$1.txt" status -c "$conf" &&
+        grep -qE '^patients +main' "$(out "group-status-$1.txt")" &&
+        as_user "$grp-in" "group-jobs-$1.txt" jobs -c "$conf" &&
+        grep -q 'patients.csv *patients *generic-patients *completed' "$(out "group-jobs-$1.txt")" &&
+        as_user "$grp-in" "group-job-$1.txt" job -c "$conf" "$job_id" &&
+        grep -q '^batches .* acked' "$(out "group-job-$1.txt")" &&
+        as_user "$grp-in" "group-events-$1.txt" events -c "$conf" --since 1h &&
+        grep -q job_completed "$(out "group-events-$1.txt")"
+}
+check "the queue, its -wal and -shm are 0640 of the group; the control socket 0660" \
+    sh -c "[ \"\$(stat -c '%a %G' '$work/state/queue.db' '$work/state/queue.db-wal' '$work/state/queue.db-shm' | sort -u)\" = '640 $grp' ] && [ \"\$(stat -c '%a %G' '$work/state/control.sock')\" = '660 $grp' ]"
+check "agent.lock and agent-id stay 0600" \
+    sh -c "[ \"\$(stat -c %a '$work/state/agent.lock' '$work/state/agent-id' | sort -u)\" = 600 ]"
+check "a member of the group runs status, jobs, job, events (agent running)" group_reads running
+check "... and status says the agent runs (it reached the control socket)" \
+    grep -q '^agent: *running (pid' "$(out group-status-running.txt)"
+as_user "$grp-in" group-sync-now.txt sync-now -c "$conf"
+check "a member of the group may ask for sync-now" test $? -eq 0
+as_user "$grp-in" group-retry.txt retry -c "$conf" --rejected
+check "but not change the queue (retry --rejected fails)" test $? -ne 0
+as_user "$grp-out" outsider-status.txt status -c "$conf"
+s1=$?
+as_user "$grp-out" outsider-jobs.txt jobs -c "$conf"
+s2=$?
+check "a user outside the group gets neither status nor jobs (exit 1, permission denied)" \
+    sh -c "[ $s1 -eq 1 ] && [ $s2 -eq 1 ] && grep -q 'Permission denied' '$(out outsider-jobs.txt)' && ! grep -q 'patients.csv' '$(out outsider-jobs.txt)' && ! grep -q 'running (pid' '$(out outsider-status.txt)'"
+as_user "$grp-out" outsider-sync-now.txt sync-now -c "$conf"
+check "nor reaches the control socket (sync-now fails)" test $? -ne 0
+
 # --- 6. doctor ---------------------------------------------------------------------
 "$agent" doctor -c "$conf" >"$(out doctor-good.txt)" 2>&1
 status=$?
@@ -331,6 +392,11 @@ check "the agent sent STOPPING=1" wait_for 5 grep -q '^STOPPING=1' "$work/notify
 "$agent" status -c "$conf" >"$(out status-stopped.txt)" 2>&1
 check "status after the stop: NOT RUNNING, said plainly, the queue still shown" \
     sh -c "grep -q 'NOT RUNNING' '$(out status-stopped.txt)' && grep -q 'practice main: uploads unknown (agent not running)' '$(out status-stopped.txt)' && grep -qE '^patients +main' '$(out status-stopped.txt)'"
+
+check "a member of the group still reads status, jobs, job, events with the agent stopped" \
+    group_reads stopped
+check "... and status says plainly that it does not run" \
+    grep -q 'NOT RUNNING' "$(out group-status-stopped.txt)"
 
 # An unprivileged user, for the folder the service cannot read (root reads
 # everything). Its own copy of the binary, config, state and token.
