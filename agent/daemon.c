@@ -363,6 +363,67 @@ static void control_sync_now(void *ctx)
     ds_upload_sync_now(a->up);
 }
 
+/* `dentsync import`: the file goes first in line, with its folder's
+ * settings; the person at the terminal follows it in the queue. */
+static int control_import(void *ctx, const char *folder_name, const char *path, char *msg,
+                          size_t size)
+{
+    struct ds_agent *a = ctx;
+    const struct ds_folder_conf *folder = ds_config_folder(a->cfg, folder_name);
+    const char *why = NULL;
+    struct pending *p;
+    struct stat sb;
+
+    if (a->stopping) {
+        snprintf(msg, size, "the agent is stopping");
+        return DS_EBUSY;
+    }
+    if (folder == NULL) {
+        snprintf(msg, size, "no [folder %s] in the agent's configuration", folder_name);
+        return DS_EINVAL;
+    }
+    if (path[0] != '/') {
+        why = "not an absolute path";
+    }
+    else if (stat(path, &sb) != 0) {
+        why = strerror(errno);
+    }
+    else if (!S_ISREG(sb.st_mode)) {
+        why = "not a regular file";
+    }
+    else if (access(path, R_OK) != 0) {
+        why = strerror(errno);
+    }
+    if (why != NULL) {
+        snprintf(msg, size, "the agent (uid %ld) cannot read %s: %s", (long)geteuid(), path, why);
+        return DS_EIO;
+    }
+    if (in_hand(a, folder->name, path)) {
+        return 0;
+    }
+    if (enqueue(a, folder, path, (int64_t)sb.st_size,
+                (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, 0, NULL) != 0) {
+        snprintf(msg, size, "out of memory");
+        return DS_ENOMEM;
+    }
+    /* enqueue appended it: move it to the head of the line. */
+    if (a->queue != NULL && a->queue->next != NULL) {
+        struct pending **pp = &a->queue;
+
+        while ((*pp)->next != NULL) {
+            pp = &(*pp)->next;
+        }
+        p = *pp;
+        *pp = NULL;
+        p->next = a->queue;
+        a->queue = p;
+    }
+    ds_log_info("IMPORT_REQUESTED", "import: %s with the settings of folder %s", path,
+                folder->name);
+    start_next_ingest(a);
+    return 0;
+}
+
 static void control_status(void *ctx, char *buf, size_t size)
 {
     struct ds_agent *a = ctx;
@@ -632,6 +693,7 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     uv_timer_start(&a->queue_poll, on_queue_poll, poll_ms, poll_ms > 0 ? poll_ms : 1000);
     ops.sync_now = control_sync_now;
     ops.status = control_status;
+    ops.import = control_import;
     ops.ctx = a;
     rc = ds_control_new(&a->loop, cfg, &ops, &a->control, err);
     if (rc != 0) {

@@ -74,6 +74,28 @@ static void target_dir(const struct ds_folder_conf *folder, const char *dir, con
     }
 }
 
+/* Whether path lies directly in the folder. A file given to `dentsync
+ * import` from elsewhere is the person's own: never moved or deleted. */
+static int in_folder(const struct ds_folder_conf *folder, const char *path)
+{
+    size_t n = strlen(folder->path);
+    const char *slash = strrchr(path, '/');
+
+    size_t m;
+
+    if (slash == NULL) {
+        return 0;
+    }
+    m = (size_t)(slash - path);
+    while (n > 1 && folder->path[n - 1] == '/') {
+        n--;
+    }
+    while (m > 1 && path[m - 1] == '/') {
+        m--;
+    }
+    return m == n && strncmp(path, folder->path, n) == 0;
+}
+
 /* Renames f into dir; the final path is written into dest. 0, or an errno. */
 static int move_into(const struct ds_file_row *f, const char *dir, char *dest, size_t size)
 {
@@ -145,7 +167,7 @@ static int quarantine_one(void *arg, const struct ds_file_row *f)
     char dest[4400];
     int e;
 
-    if (folder == NULL || !unchanged(f)) {
+    if (folder == NULL || !in_folder(folder, f->path) || !unchanged(f)) {
         return 0;
     }
     target_dir(folder, folder->quarantine_dir, "quarantine", dir, sizeof(dir));
@@ -172,7 +194,7 @@ static int deliver_one(void *arg, const struct ds_file_row *f)
     int e;
 
     if (folder == NULL || folder->after == DS_AFTER_LEAVE || strcmp(f->state, "done") != 0 ||
-        !unchanged(f)) {
+        !in_folder(folder, f->path) || !unchanged(f)) {
         return 0;
     }
     if (folder->after == DS_AFTER_DELETE) {

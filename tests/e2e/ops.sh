@@ -326,6 +326,47 @@ check "events --json --limit 3: three JSON lines" \
 "$agent" events -c "$conf" --since tomorrow >/dev/null 2>&1
 check "events --since with a bad time: usage error (2)" test $? -eq 2
 
+# --- 9. import FILE through the running agent ------------------------------------------
+# Files of their own (ids prefixed so PostgreSQL can count them), outside
+# the watched folder, so only the import takes them.
+mkdir -p "$work/imports"
+make_import() { # make_import PREFIX ROWS FILE: a generated export, ids PREFIX + id
+    sh "$top/samples/generate.sh" -n "$2" | python3 -c '
+import csv, sys
+rows = list(csv.reader(open(0, encoding="utf-8-sig", newline="")))
+w = csv.writer(open(sys.argv[2], "w", encoding="utf-8", newline=""))
+w.writerow(rows[0])
+for r in rows[1:]:
+    if r[0]:
+        r[0] = sys.argv[1] + r[0]
+    w.writerow(r)
+' "$1" "$3"
+}
+with_id() { python3 -c 'import csv,sys; print(sum(1 for r in list(csv.reader(open(sys.argv[1], encoding="utf-8")))[1:] if r[0]))' "$1"; }
+practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+in_pg() { pg_psql "SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE '$1%'"; }
+make_import A 400 "$work/imports/a.csv"
+"$agent" import -c "$conf" "$work/imports/a.csv" >"$(out import-agent.txt)" 2>"$(out import-agent.err)"
+status=$?
+sed 's/^/# /' "$(out import-agent.txt)" | head -n 8
+check "import through the running agent: exit 0, handed to the agent, the job completed" \
+    sh -c "[ $status -eq 0 ] && grep -q '^import: .* handed to the running agent' '$(out import-agent.txt)' && grep -qE '^import: job [0-9a-f-]+ completed' '$(out import-agent.txt)'"
+check "... every row with an id is in PostgreSQL ($(with_id "$work/imports/a.csv"))" \
+    test "$(in_pg A)" -eq "$(with_id "$work/imports/a.csv")"
+check "... the agent logged the request (IMPORT_REQUESTED) and staged the job" \
+    sh -c "grep -q 'IMPORT_REQUESTED import: $work/imports/a.csv' '$(out agent.log)' && grep -q 'JOB_STAGED $work/imports/a.csv' '$(out agent.log)'"
+check "... plain progress lines, not a bar, when stdout is not a terminal" \
+    sh -c "grep -qE '^import: (staging: [0-9]+ rows read|uploading: [0-9]+ of [0-9]+ rows answered)' '$(out import-agent.txt)' && ! grep -q \"\$(printf '\\r')\" '$(out import-agent.txt)' && ! grep -vq '^import: ' '$(out import-agent.txt)'"
+check "... and the file is left where it was" test -f "$work/imports/a.csv"
+"$agent" import -c "$conf" "$work/imports/a.csv" >"$(out import-again.txt)" 2>&1
+status=$?
+check "importing the same content again: exit 0, nothing sent again" \
+    sh -c "[ $status -eq 0 ] && grep -q 'same content as a file taken before' '$(out import-again.txt)'"
+"$agent" import -c "$conf" --type appointments "$work/imports/a.csv" >"$(out import-type.txt)" 2>&1
+status=$?
+check "import --type with no folder of that type: usage error (2), says so" \
+    sh -c "[ $status -eq 2 ] && grep -q 'no folder of .* imports appointments' '$(out import-type.txt)'"
+
 # --- 8. the dentsync group: read-only commands without root -------------------------
 check "a system group with a member and a user outside it were made" test -n "$grp"
 cp "$agent" "$work/dentsync-any"
@@ -358,6 +399,12 @@ as_user "$grp-in" group-sync-now.txt sync-now -c "$conf"
 check "a member of the group may ask for sync-now" test $? -eq 0
 as_user "$grp-in" group-retry.txt retry -c "$conf" --rejected
 check "but not change the queue (retry --rejected fails)" test $? -ne 0
+cp "$work/imports/a.csv" "$work/imports/a-copy.csv"
+chmod 755 "$work/imports"
+as_user "$grp-in" group-import.txt import -c "$conf" "$work/imports/a-copy.csv"
+status=$?
+check "but not import a file (the agent refuses: root or the service user only)" \
+    sh -c "[ $status -eq 1 ] && grep -q 'import needs root or the service user' '$(out group-import.txt)'"
 as_user "$grp-out" outsider-status.txt status -c "$conf"
 s1=$?
 as_user "$grp-out" outsider-jobs.txt jobs -c "$conf"
@@ -397,6 +444,35 @@ check "a member of the group still reads status, jobs, job, events with the agen
     group_reads stopped
 check "... and status says plainly that it does not run" \
     grep -q 'NOT RUNNING' "$(out group-status-stopped.txt)"
+
+# --- 9. import FILE alone: no agent runs, the command does the work ---------------------
+make_import B 400 "$work/imports/b.csv"
+"$agent" import -c "$conf" "$work/imports/b.csv" >"$(out import-alone.txt)" 2>"$(out import-alone.err)"
+status=$?
+sed 's/^/# /' "$(out import-alone.txt)" | head -n 8
+check "import with no agent: exit 0, done by the command itself, the job completed" \
+    sh -c "[ $status -eq 0 ] && grep -q 'no agent runs, so this command sends it' '$(out import-alone.txt)' && grep -qE '^import: job [0-9a-f-]+ completed' '$(out import-alone.txt)'"
+check "... every row with an id is in PostgreSQL ($(with_id "$work/imports/b.csv"))" \
+    test "$(in_pg B)" -eq "$(with_id "$work/imports/b.csv")"
+check "... plain progress lines only" \
+    sh -c "grep -qE '^import: (staging: [0-9]+ rows read|uploading: [0-9]+ of [0-9]+ rows answered)' '$(out import-alone.txt)' && ! grep -vq '^import: ' '$(out import-alone.txt)'"
+check "... its log lines went to stderr, each with a level and an event code" \
+    sh -c "grep -q 'JOB_STAGED' '$(out import-alone.err)' && ! grep -vqE '^[0-9T:.-]+Z (error|warn |info |debug) [A-Z][A-Z_]+ ' '$(out import-alone.err)'"
+check "... and the status of the queue shows the job (jobs)" \
+    sh -c "'$agent' jobs -c '$conf' | grep -q 'b.csv *patients *generic-patients *completed'"
+flock "$work/state/agent.lock" "$agent" import -c "$conf" "$work/imports/a-copy.csv" \
+    >"$(out import-locked.txt)" 2>&1
+status=$?
+check "import alone takes the agent's lock: while another holds it, exit 1, says so" \
+    sh -c "[ $status -eq 1 ] && grep -q 'an agent holds .* but does not answer' '$(out import-locked.txt)'"
+# On a terminal: one line redrawn with a bar, rows/s and an ETA.
+make_import C 400 "$work/imports/c.csv"
+TERM=dumb script -qec "'$agent' import -c '$conf' '$work/imports/c.csv'" /dev/null >"$(out import-tty.txt)" 2>&1
+status=$?
+check "import on a terminal: exit 0, a bar redrawn in place with rows/s and an ETA" \
+    sh -c "[ $status -eq 0 ] && grep -q \"\$(printf '\\r')\" '$(out import-tty.txt)' && grep -qE '(uploading  \\[[#.]{30}\\] [0-9]+/[0-9]+ rows  [0-9]+ rows/s  ETA|staging    [0-9]+ rows read)' '$(out import-tty.txt)' && grep -qE 'import: job [0-9a-f-]+ completed' '$(out import-tty.txt)'"
+check "... every row with an id is in PostgreSQL ($(with_id "$work/imports/c.csv"))" \
+    test "$(in_pg C)" -eq "$(with_id "$work/imports/c.csv")"
 
 # An unprivileged user, for the folder the service cannot read (root reads
 # everything). Its own copy of the binary, config, state and token.
