@@ -3,8 +3,8 @@
  * file, staged and uploaded now, in the foreground, with its progress.
  *
  * The file takes the settings (practice, import type, template) of a
- * configured folder: the folder it lies in, else the one folder of type T
- * (or the only folder), else the one --folder names. Then:
+ * configured folder: the one --folder names, else the folder it lies in,
+ * else the one folder of type T (or the only folder). Then:
  *
  *   - when an agent runs (its control socket answers), the file is handed
  *     to it ("import" on the socket: it goes first in line) and this
@@ -83,10 +83,11 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: dentsync import [-c FILE] FILE [--type TYPE] [--folder NAME]\n\n"
                  "Stages and uploads one export file now, showing its progress; through the\n"
-                 "running agent when there is one. The file takes the settings of the folder\n"
-                 "it lies in, else of the one folder of import type TYPE, else of --folder.\n"
-                 "Exit 0 once its job completed (rows that failed are counted: dentsync job "
-                 "ID),\n1 when it was refused, held or could not be sent, 2 usage, 3 config.\n");
+                 "running agent when there is one, else by itself under the agent's lock.\n"
+                 "The file takes the settings of the folder --folder names, else of the\n"
+                 "folder it lies in, else of the one folder of import type TYPE.\n"
+                 "Exit 0 once its job completed (rows that failed are counted: dentsync job\n"
+                 "ID), 1 when it was held, refused or could not be sent, 2 usage, 3 config.\n");
 }
 
 /* ---- which folder's settings ------------------------------------------------ */
