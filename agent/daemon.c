@@ -385,14 +385,11 @@ static int control_import(void *ctx, const char *folder_name, const char *path, 
     if (path[0] != '/') {
         why = "not an absolute path";
     }
-    else if (stat(path, &sb) != 0) {
+    else if (stat(path, &sb) != 0 || (S_ISREG(sb.st_mode) && access(path, R_OK) != 0)) {
         why = strerror(errno);
     }
     else if (!S_ISREG(sb.st_mode)) {
         why = "not a regular file";
-    }
-    else if (access(path, R_OK) != 0) {
-        why = strerror(errno);
     }
     if (why != NULL) {
         snprintf(msg, size, "the agent (uid %ld) cannot read %s: %s", (long)geteuid(), path, why);
