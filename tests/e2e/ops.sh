@@ -465,6 +465,13 @@ flock "$work/state/agent.lock" "$agent" import -c "$conf" "$work/imports/a-copy.
 status=$?
 check "import alone takes the agent's lock: while another holds it, exit 1, says so" \
     sh -c "[ $status -eq 1 ] && grep -q 'an agent holds .* but does not answer' '$(out import-locked.txt)'"
+printf 'Account,Amount\n1,2\n' >"$work/imports/odd.csv"
+"$agent" import -c "$conf" "$work/imports/odd.csv" >"$(out import-odd.txt)" 2>&1
+status=$?
+check "import of a file the template cannot read: exit 1, quarantined with its reason" \
+    sh -c "[ $status -eq 1 ] && grep -q 'odd.csv quarantined (MAPPING_ERROR)' '$(out import-odd.txt)'"
+check "... and the file, outside its folder, is left where it was" \
+    sh -c "[ -f '$work/imports/odd.csv' ] && [ ! -e '$work/imports/quarantine' ] && [ ! -e '$work/inbox/quarantine/odd.csv' ]"
 # On a terminal: one line redrawn with a bar, rows/s and an ETA.
 make_import C 400 "$work/imports/c.csv"
 TERM=dumb script -qec "'$agent' import -c '$conf' '$work/imports/c.csv'" /dev/null >"$(out import-tty.txt)" 2>&1
