@@ -613,7 +613,7 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
     const char *type = NULL;
     const char *folder = NULL;
     char queue[4096];
-    char answer[64];
+    char answer[8192];
     struct stat sb;
     int opt;
     int rc;
