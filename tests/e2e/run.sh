@@ -26,6 +26,7 @@ faults
 security
 hostile
 read
+logscan
 "
 for suite in $suites; do
     echo "== tests/e2e/$suite.sh"
