@@ -63,6 +63,11 @@ static int buf_reserve(struct ds_buf *b, size_t extra)
     return 0;
 }
 
+int ds_buf_reserve(struct ds_buf *b, size_t n)
+{
+    return buf_reserve(b, n);
+}
+
 int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
 {
     int rc = buf_reserve(b, n);

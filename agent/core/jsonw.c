@@ -1,13 +1,18 @@
 /*
  * jsonw.c — JSON strings written the way jansson writes them (jsonw.h).
  *
- * Runs of bytes that need no escape are copied in one append; multi-byte
- * UTF-8 sequences are checked with the rules of jansson's utf8_iterate, so a
- * string jansson would refuse to dump is refused here too.
+ * Room for the worst case (6 bytes a byte, and the quotes) is reserved
+ * once, then the bytes are written in place: plain ASCII is copied as is,
+ * multi-byte UTF-8 sequences are checked with the rules of jansson's
+ * utf8_iterate, so a string jansson would refuse to dump is refused here
+ * too.
  */
 #include "agent/core/jsonw.h"
 
 #include "agent/core/error.h"
+
+#include <stdint.h>
+#include <string.h>
 
 /* The length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
@@ -50,67 +55,72 @@ int ds_jsonw_string(struct ds_buf *b, const char *str, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str;
-    size_t run = 0; /* start of the bytes not yet appended */
     size_t i = 0;
+    char *o;
     int rc;
 
-    rc = ds_buf_append(b, "\"", 1);
-    while (rc == 0 && i < n) {
+    if (n > (SIZE_MAX - 2) / 6) {
+        return DS_ETOOBIG;
+    }
+    rc = ds_buf_reserve(b, 6 * n + 2);
+    if (rc != 0) {
+        return rc;
+    }
+    o = b->data + b->len;
+    *o++ = '"';
+    while (i < n) {
         unsigned char c = s[i];
-        char esc[6] = {'\\', 'u', '0', '0', 0, 0};
-        size_t elen = 2;
 
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
         if (c >= 0x80) {
             size_t k = utf8_seq(s + i, n - i);
 
             if (k == 0) {
+                b->data[b->len] = '\0'; /* nothing of the string is kept */
                 return DS_EINVAL;
             }
+            memcpy(o, s + i, k);
+            o += k;
             i += k;
             continue;
         }
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
+        *o++ = '\\';
         switch (c) {
         case '"':
         case '\\':
-            esc[1] = (char)c;
+            *o++ = (char)c;
             break;
         case '\b':
-            esc[1] = 'b';
+            *o++ = 'b';
             break;
         case '\f':
-            esc[1] = 'f';
+            *o++ = 'f';
             break;
         case '\n':
-            esc[1] = 'n';
+            *o++ = 'n';
             break;
         case '\r':
-            esc[1] = 'r';
+            *o++ = 'r';
             break;
         case '\t':
-            esc[1] = 't';
+            *o++ = 't';
             break;
         default:
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
             break;
         }
-        rc = ds_buf_append(b, s + run, i - run);
-        if (rc == 0) {
-            rc = ds_buf_append(b, esc, elen);
-        }
         i++;
-        run = i;
     }
-    if (rc == 0) {
-        rc = ds_buf_append(b, s + run, i - run);
-    }
-    if (rc == 0) {
-        rc = ds_buf_append(b, "\"", 1);
-    }
-    return rc;
+    *o++ = '"';
+    *o = '\0';
+    b->len = (size_t)(o - b->data);
+    return 0;
 }

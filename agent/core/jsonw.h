@@ -17,7 +17,8 @@
 
 /* Appends s (n bytes) as a quoted JSON string. 0; DS_EINVAL when s is not
  * valid UTF-8 (by jansson's rules: no overlong form, surrogate or code point
- * past U+10FFFF) — b then holds a partial string; DS_ETOOBIG, DS_ENOMEM. */
+ * past U+10FFFF), b unchanged; DS_ETOOBIG when b's cap has no room for the
+ * worst case (6 bytes a byte, and the quotes), DS_ENOMEM. */
 int ds_jsonw_string(struct ds_buf *b, const char *s, size_t n);
 
 #endif

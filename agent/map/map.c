@@ -896,8 +896,6 @@ static int put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
     ds_buf_reset(b);
     rc = ds_buf_append(b, "{", 1);
     for (size_t j = 0; j < row->nfields && rc == 0; j++) {
-        size_t mark;
-
         if (j > 0) {
             rc = ds_buf_append(b, ",", 1);
         }
@@ -905,15 +903,13 @@ static int put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
             rc = j < m->nheader ? ds_buf_append(b, m->rawkey[j], m->rawkeylen[j])
                                 : ds_buf_printf(b, "\"#%zu\":", j + 1);
         }
-        mark = b->len;
         if (rc == 0) {
             rc = memchr(row->fields[j], '\0', row->lens[j]) == NULL
                      ? ds_jsonw_string(b, row->fields[j], row->lens[j])
                      : DS_EINVAL;
         }
         if (rc == DS_EINVAL) {
-            b->len = mark;
-            rc = ds_buf_append(b, "null", 4);
+            rc = ds_buf_append(b, "null", 4); /* not UTF-8: b is as it was */
         }
     }
     if (rc == 0) {
