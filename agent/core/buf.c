@@ -90,13 +90,23 @@ int ds_buf_append_str(struct ds_buf *b, const char *s)
 
 int ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
 {
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
     va_list ap;
     int n;
     int rc;
 
+    /* Formatted straight into the room left when it fits (the usual case
+     * once the buffer has grown), else measured, grown and formatted again. */
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
+    if (room > 0) {
+        if (n >= 0 && (size_t)n < room && (size_t)n <= b->max - b->len) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        b->data[b->len] = '\0';
+    }
     if (n < 0) {
         return DS_EINVAL;
     }
