@@ -68,6 +68,7 @@ struct preview {
     struct ds_store *st;         /* the queue if it exists, else NULL */
     const char *practice;        /* for unchanged */
     struct ds_date_votes *votes; /* per header column */
+    long *date_cols;             /* the columns voted on, -1 ended (find_date_cols) */
     struct group groups[PREVIEW_GROUPS];
     size_t ngroups;
     uint64_t (*keys)[2]; /* the key set: open addressing, 128-bit digests, {0, 0} empty */
@@ -309,18 +310,35 @@ static void note_error(struct preview *p, const struct ds_row *row, const struct
     g->count++;
 }
 
-/* Votes the date columns of the row for the date-order suggestion. */
-static void vote_dates(struct preview *p, const struct ds_row *row)
+/* The header columns of the template's date and datetime fields, in field
+ * order, into p->date_cols (-1 ended), found once for the whole file. */
+static int find_date_cols(struct preview *p)
 {
+    size_t n = 0;
+
+    p->date_cols = calloc(ds_template_nfields(p->tpl) + 1, sizeof(*p->date_cols));
+    if (p->date_cols == NULL) {
+        return DS_ENOMEM;
+    }
     for (size_t i = 0; i < ds_template_nfields(p->tpl); i++) {
         const struct ds_template_field *f = ds_template_field(p->tpl, i);
         long col = ds_map_field_column(p->m, i);
 
-        if (col < 0 || (size_t)col >= row->nfields || (size_t)col >= p->header->nfields) {
-            continue;
+        if (col >= 0 && (size_t)col < p->header->nfields &&
+            (strcmp(f->transform, "date") == 0 || strcmp(f->transform, "datetime") == 0)) {
+            p->date_cols[n++] = col;
         }
-        if (strcmp(f->transform, "date") == 0 || strcmp(f->transform, "datetime") == 0) {
-            ds_norm_date_vote(&p->votes[col], row->fields[col], row->lens[col]);
+    }
+    p->date_cols[n] = -1;
+    return 0;
+}
+
+/* Votes the date columns of the row for the date-order suggestion. */
+static void vote_dates(struct preview *p, const struct ds_row *row)
+{
+    for (const long *c = p->date_cols; *c >= 0; c++) {
+        if ((size_t)*c < row->nfields) {
+            ds_norm_date_vote(&p->votes[*c], row->fields[*c], row->lens[*c]);
         }
     }
 }
@@ -654,6 +672,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
                "(docs/templates.md)\n");
         goto out;
     }
+    ds_map_set_raw(p.m, 0); /* the raw row is never shown here: not written */
     rc = set_options(&p, pc, &tz, &err);
     if (rc != 0) {
         ds_error_format(&err, msg, sizeof(msg));
@@ -663,7 +682,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     p.votes = calloc(p.header->nfields + 1, sizeof(*p.votes));
     p.keys = calloc(PREVIEW_KEYS, sizeof(*p.keys));
     p.nslots = PREVIEW_KEYS;
-    if (p.votes == NULL || p.keys == NULL) {
+    if (p.votes == NULL || p.keys == NULL || find_date_cols(&p) != 0) {
         fprintf(stderr, "dentsync preview: out of memory\n");
         goto out;
     }
@@ -703,6 +722,7 @@ out:
     ds_mapped_close(&m);
     free(p.keys);
     free(p.votes);
+    free(p.date_cols);
     ds_store_close(&p.st);
     ds_map_free(&p.m);
     ds_tz_free(&tz);

@@ -164,6 +164,7 @@ struct ds_mapper {
     char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
     size_t *rawkeylen;
     int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
+    int no_raw;            /* 1: raw_json is left NULL (ds_map_set_raw) */
     struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest */
 };
 
@@ -270,6 +271,11 @@ void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o)
     if (m->dialect_comma) {
         m->opts.decimal_comma = 1;
     }
+}
+
+void ds_map_set_raw(struct ds_mapper *m, int keep)
+{
+    m->no_raw = !keep;
 }
 
 long ds_map_field_column(const struct ds_mapper *m, size_t i)
@@ -890,6 +896,9 @@ static int put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
     struct ds_buf *b = &m->json;
     int rc;
 
+    if (m->no_raw) {
+        return 0;
+    }
     if (!m->raw_fast) {
         return build_raw(m, row, out);
     }

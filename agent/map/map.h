@@ -60,6 +60,10 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
  * dialect date_order / decimal_comma win over o's when given. */
 void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o);
 
+/* Whether ds_map_row writes raw_json: 1 (the default), or 0 to leave it
+ * NULL, for a caller that neither shows nor keeps the raw row (preview). */
+void ds_map_set_raw(struct ds_mapper *m, int keep);
+
 /* The header column bound to field i of the template (-1: none). For
  * preview's column -> field table. */
 long ds_map_field_column(const struct ds_mapper *m, size_t i);

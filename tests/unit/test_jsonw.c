@@ -214,8 +214,23 @@ static void test_record_is_jansson(void **state)
     assert_true(json_object_size(j) >= 5);
     again = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(out.record_json, again);
-    free(again);
     json_decref(j);
+    ds_mapped_close(&out);
+    /* Without the raw row (preview): the same record, key and fingerprint. */
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_non_null(out.raw_json);
+    ds_map_set_raw(m, 0);
+    {
+        struct ds_mapped bare;
+
+        assert_int_equal(ds_map_row(m, &r.row, &bare), 0);
+        assert_null(bare.raw_json);
+        assert_string_equal(bare.record_json, again);
+        assert_string_equal(bare.key, out.key);
+        assert_string_equal(bare.fingerprint, out.fingerprint);
+        ds_mapped_close(&bare);
+    }
+    free(again);
     ds_mapped_close(&out);
     ds_map_free(&m);
     ds_template_free(&t);
