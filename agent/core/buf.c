@@ -70,8 +70,11 @@ int ds_buf_reserve(struct ds_buf *b, size_t n)
 
 int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
 {
-    int rc = buf_reserve(b, n);
+    int rc;
 
+    /* The room is there (and the cap allows it): the common case, with no
+     * call. cap - len is 0 for a buffer never grown. */
+    rc = n < b->cap - b->len && n <= b->max - b->len ? 0 : buf_reserve(b, n);
     if (rc != 0) {
         return rc;
     }
