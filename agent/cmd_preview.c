@@ -672,7 +672,6 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
                "(docs/templates.md)\n");
         goto out;
     }
-    ds_map_set_raw(p.m, 0); /* the raw row is never shown here: not written */
     rc = set_options(&p, pc, &tz, &err);
     if (rc != 0) {
         ds_error_format(&err, msg, sizeof(msg));
@@ -690,6 +689,10 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         access(queue, R_OK) == 0 && ds_store_open(queue, &p.st, NULL) != 0) {
         p.st = NULL;
     }
+    /* The raw row is never shown here; the record only with --json, and its
+     * fingerprint only against a queue's synced rows: what is not used is
+     * not written. */
+    ds_map_set_outputs(p.m, p.o.json || p.st != NULL ? DS_MAP_RECORD : 0);
     print_head(&p, r, p.o.template == NULL ? &d : NULL);
     limit = p.o.all ? LONG_MAX : PREVIEW_ROWS;
     while (p.rows < limit) {

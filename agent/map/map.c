@@ -164,7 +164,8 @@ struct ds_mapper {
     char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
     size_t *rawkeylen;
     int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
-    int no_raw;            /* 1: raw_json is left NULL (ds_map_set_raw) */
+    int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
+    int no_record;         /* 1: record_json and fingerprint are left out */
     struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest */
 };
 
@@ -273,9 +274,10 @@ void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o)
     }
 }
 
-void ds_map_set_raw(struct ds_mapper *m, int keep)
+void ds_map_set_outputs(struct ds_mapper *m, int outputs)
 {
-    m->no_raw = !keep;
+    m->no_raw = (outputs & DS_MAP_RAW) == 0;
+    m->no_record = (outputs & DS_MAP_RECORD) == 0;
 }
 
 long ds_map_field_column(const struct ds_mapper *m, size_t i)
@@ -1354,7 +1356,7 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
                           "e-mail, phone or patient name)");
     }
     rc = put_raw(m, row, &out->raw_json);
-    if (rc == 0 && out->valid) {
+    if (rc == 0 && out->valid && !m->no_record) {
         rc = put_record(m, out);
     }
 out:

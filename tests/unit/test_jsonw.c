@@ -183,7 +183,8 @@ static void test_raw_names(void **state)
 }
 
 /* The record of a row with values that need escaping is jansson's sorted
- * compact dump of the same object. */
+ * compact dump of the same object; leaving outputs out changes nothing
+ * else. */
 static void test_record_is_jansson(void **state)
 {
     static const char *const header[] = {"Patient ID", "First Name", "Last Name",
@@ -219,7 +220,7 @@ static void test_record_is_jansson(void **state)
     /* Without the raw row (preview): the same record, key and fingerprint. */
     assert_int_equal(ds_map_row(m, &r.row, &out), 0);
     assert_non_null(out.raw_json);
-    ds_map_set_raw(m, 0);
+    ds_map_set_outputs(m, DS_MAP_RECORD);
     {
         struct ds_mapped bare;
 
@@ -228,6 +229,15 @@ static void test_record_is_jansson(void **state)
         assert_string_equal(bare.record_json, again);
         assert_string_equal(bare.key, out.key);
         assert_string_equal(bare.fingerprint, out.fingerprint);
+        ds_mapped_close(&bare);
+        /* Neither: the verdict and the key only. */
+        ds_map_set_outputs(m, 0);
+        assert_int_equal(ds_map_row(m, &r.row, &bare), 0);
+        assert_true(bare.valid);
+        assert_null(bare.raw_json);
+        assert_null(bare.record_json);
+        assert_string_equal(bare.fingerprint, "");
+        assert_string_equal(bare.key, out.key);
         ds_mapped_close(&bare);
     }
     free(again);
