@@ -13,6 +13,8 @@
  *   status     what only the running agent knows: requests in flight,
  *              retries, practices paused, ingest busy and queued
  *                                              -> {"ok":true, ...}
+ *   web-link   a one-time login link of the status page (docs/web.md)
+ *                                              -> {"ok":true,"url":"..."}
  *
  * Anything else answers {"ok":false,"error":"unknown command"}. The answers
  * carry counts, codes and names from the config: never patient data.
@@ -34,6 +36,9 @@ struct ds_control_ops {
     /* Appends the status members (without braces) as JSON to buf (size
      * bytes, NUL-terminated). */
     void (*status)(void *ctx, char *buf, size_t size);
+    /* Writes a one-time login link of the status page into buf; non-zero
+     * when there is none (the page is off). May be NULL. */
+    int (*web_link)(void *ctx, char *buf, size_t size);
     void *ctx;
 };
 
