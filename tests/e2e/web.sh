@@ -14,8 +14,8 @@
 #   3. in headless Chromium (tests/tools/web_browser.py): the link opens
 #      the overview, a job reaches 100 %, its page shows its errors, a file
 #      dropped on the page is previewed and imported after the confirm,
-#      and the page fits a phone; a screenshot per step in
-#      $BUILD/test-output/web/;
+#      the page fits a phone, Sync now answers, a held file is retried; a
+#      screenshot per step in $BUILD/test-output/web/;
 #   4. the dropped file's rows are in PostgreSQL; no patient value reached
 #      the agent's log.
 #
@@ -64,7 +64,7 @@ umask 022
 practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
 port=$(free_port)
 base=http://127.0.0.1:$port
-mkdir -p "$work/inbox" "$work/state" "$outdir"
+mkdir -p "$work/inbox" "$work/auto" "$work/state" "$outdir"
 rm -f "$outdir"/*.png
 
 cat >"$work/dentsync.conf" <<CONF
@@ -95,6 +95,12 @@ practice = main
 import_type = patients
 template = generic-patients
 include = *.csv
+
+[folder auto]
+path = $work/auto
+practice = main
+import_type = patients
+template = auto
 CONF
 
 # Patients: $1 prefix, $2 rows; with $3 = bad, row 3 has a birth date that
@@ -198,6 +204,10 @@ make_csv J 10 bad >"$work/first.tmp"
 mv "$work/first.tmp" "$work/inbox/first.csv"
 wait_until 30 sh -c "curl -s -b '$work/jar' '$base/api/jobs' | grep -q '\"state\":\"uploading\"'" ||
     not_ok "the first export's job did not start"
+# A file no template knows: held (NO_TEMPLATE), for the Retry button.
+printf 'Visit No,When,Mood,Email\n1,2024-01-01,fine,odd@example.com\n' >"$work/auto/odd.csv"
+wait_until 30 sh -c "curl -s -b '$work/jar' '$base/api/files' | grep -q '\"reason_code\":\"NO_TEMPLATE\"'" ||
+    not_ok "the file no template knows was not held"
 make_csv W 9 >"$work/dropped-patients.csv"
 link=$("$agent" web-url -c "$work/dentsync.conf")
 if [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
@@ -213,7 +223,9 @@ else
 fi
 kill -CONT "$CLOUD_PID" 2>/dev/null
 shots=$(ls "$outdir"/*.png 2>/dev/null | wc -l)
-check "a screenshot per browser step in $outdir ($shots)" test "$shots" -ge 8
+check "a screenshot per browser step in $outdir ($shots)" test "$shots" -ge 10
+check "the page's Retry reached the queue (the held file was retried)" \
+    test "$(sqlite3 -readonly "$work/state/queue.db" "SELECT admin_retries FROM files WHERE path LIKE '%/odd.csv' ORDER BY id DESC LIMIT 1")" -ge 1
 
 # The first export's job, from curl: its errors CSV and error groups.
 wait_until 60 sh -c "curl -s -b '$work/jar' '$base/api/jobs' | grep -q '\"filename\":\"first.csv\",\"state\":\"completed'"

@@ -14,7 +14,8 @@ chromium + chromium-driver + python3-selenium), as tests/e2e/web.sh asks:
      DataTransfer and dispatches a synthetic drop on the drop zone, then
      waits for the preview (template, mapping, rows);
   5. confirms, and waits for the page to say the file is imported;
-  6. the overview on a phone-sized window.
+  6. the overview on a phone-sized window;
+  7. "Sync now", and on Files, the Retry button of a held file.
 
 A screenshot per step goes to OUTDIR. Prints `ok - ...` / `not ok - ...`
 per check and a last line `N passed, N failed`; exits non-zero on a failure.
@@ -177,6 +178,23 @@ try:
     width = driver.execute_script("return document.documentElement.scrollWidth")
     check("on a phone-sized screen the overview fits its width (%s px)" % width, ok and width <= 390)
     shot(driver, "08-phone")
+
+    # 7. Sync now, and Retry on a held file.
+    driver.set_window_size(1200, 900)
+    driver.find_element(By.ID, "sync-now").click()
+    said = wait(driver, lambda d: "Sync started" in d.find_element(By.ID, "banner").text, 10)
+    check("Sync now answers that the sync started", said)
+    driver.get(link.split("/login")[0] + "/#/files")
+    btn = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".file-row button"), 15)
+    reason = driver.find_elements(By.CSS_SELECTOR, ".file-row code")
+    check("Files lists the held file with its reason (%s)" % (reason[0].text if reason else "-"),
+          btn and reason and reason[0].text == "NO_TEMPLATE")
+    shot(driver, "09-files")
+    if btn:
+        btn[0].click()
+        said = wait(driver, lambda d: "back in line" in d.find_element(By.ID, "banner").text, 10)
+        check("Retry puts the held file back in line", said)
+        shot(driver, "10-retried")
 
     errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
     for e in errors:
