@@ -32,10 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PREVIEW_MAX_OUT (8u * 1024 * 1024) /* a preview's JSON lines */
-#define CSV_MAX (64u * 1024 * 1024)        /* an errors CSV served */
-#define JOBS_SHOWN 50                      /* the history's default length */
-#define FAILED_ROWS_SHOWN 200              /* failed rows listed on a job's page */
+#define PREVIEW_MAX_OUT ((size_t)8 * 1024 * 1024) /* a preview's JSON lines */
+#define CSV_MAX ((size_t)64 * 1024 * 1024)        /* an errors CSV served */
+#define JOBS_SHOWN 50                             /* the history's default length */
+#define FAILED_ROWS_SHOWN 200                     /* failed rows listed on a job's page */
 
 static const char *iso(double t, char *buf, size_t size)
 {
@@ -278,8 +278,8 @@ static json_t *job_json(const struct ds_job_row *j)
         (json_int_t)k->duplicate, "invalid", (json_int_t)k->invalid, "skipped",
         (json_int_t)k->skipped, "conflict", (json_int_t)k->conflict, "needs_review",
         (json_int_t)k->needs_review, "rejected", (json_int_t)k->rejected, "waiting",
-        (json_int_t)(k->valid + k->sent), "sent", (json_int_t)k->sent, "failed",
-        (json_int_t)(k->invalid + k->conflict + k->needs_review + k->rejected));
+        (json_int_t)k->valid + k->sent, "sent", (json_int_t)k->sent, "failed",
+        (json_int_t)k->invalid + k->conflict + k->needs_review + k->rejected);
 }
 
 static int on_job(void *ctx, const struct ds_job_row *j)
@@ -615,7 +615,10 @@ static void safe_name(const char *in, char *out, size_t size)
         int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
                  ch == '.' || ch == '-' || ch == '_';
 
-        out[n] = ok && !(n == 0 && ch == '.') ? (char)ch : '_';
+        out[n] = *p;
+        if (!ok || (n == 0 && ch == '.')) {
+            out[n] = '_';
+        }
         n++;
     }
     out[n] = '\0';
