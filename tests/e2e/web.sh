@@ -255,8 +255,12 @@ check "no login token in the agent's log" sh -c "! grep -qE '[0-9a-f]{64}' '$wor
 
 kill -TERM "$agent_pid"
 wait "$agent_pid" 2>/dev/null
+agent_rc=$?
 agent_pid=
-check "the agent stops cleanly with the page open" grep -q 'dentsync stopped' "$work/agent.log"
+check "the agent stops cleanly with the page open (exit $agent_rc)" \
+    sh -c "test $agent_rc -eq 0 && grep -q 'dentsync stopped' '$work/agent.log'"
+check "no sanitizer report in the agent's log (an ASan build runs clean)" \
+    sh -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$work/agent.log'"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
