@@ -746,7 +746,8 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
     }
     doc = status == 0 ? preview_doc(out) : NULL;
     if (doc == NULL || json_is_null(json_object_get(doc, "summary"))) {
-        char *m = child_message(out, err);
+        char *m = status >= 0 ? child_message(out, err)
+                              : strdup("the preview took too long or grew too large");
 
         json_decref(doc);
         upload_drop(u);

@@ -101,6 +101,8 @@ static const char *reason(int status)
         return "URI Too Long";
     case 422:
         return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 501:
@@ -340,10 +342,17 @@ static void login_secret(struct ds__web_conn *c)
     char sid[DS_WEB_TOKEN_HEX];
     size_t n = 0;
     const char *body = ds__web_body(c, &n);
+    double now = ds_clock_now();
 
+    /* One guess a second at most: the secret cannot be tried fast. */
+    if (now < c->w->login_after) {
+        ds__web_error(c, 429, "TOO_MANY", "wait a second before trying again");
+        return;
+    }
     if (ds_http_param(body, n, "secret", secret, sizeof(secret)) != 0 ||
         ds_web_auth_use_secret(c->w->auth, secret, ds_clock_now(), sid) != 0) {
         memset(secret, 0, sizeof(secret));
+        c->w->login_after = now + 1.0;
         ds_log_warn("web: a login with a wrong secret was refused");
         ds__web_error(c, 403, "LOGIN_REFUSED", "wrong secret");
         return;

@@ -45,6 +45,7 @@ struct ds_web {
     int open_handles;            /* server + sweep + connections not closed yet */
     int closing;                 /* ds_web_free was called */
     int loopback;                /* bound to a loopback address: Host is checked */
+    double login_after;          /* no secret login before this (after a wrong one) */
     char origin[96];             /* "http://ADDRESS:PORT" */
     char exe[PATH_MAX];          /* this binary, for `preview` and `errors` children */
     char upload_dir[3072];       /* state_dir/web-uploads */

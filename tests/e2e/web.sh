@@ -159,6 +159,7 @@ check "a made-up one-time link: $code (403)" test "$code" = 403
 link=$("$agent" web-url -c "$work/dentsync.conf")
 check "dentsync web-url prints a one-time link to 127.0.0.1:$port" \
     sh -c "echo '$link' | grep -qE '^http://127\\.0\\.0\\.1:$port/login\\?t=[0-9a-f]{64}\$'"
+secrets="${link##*t=}"
 c -D "$work/login.h" -o /dev/null -c "$work/jar" "$link"
 check "the link answers 303 to / with a session cookie" \
     sh -c "head -n 1 '$work/login.h' | grep -q ' 303' && grep -qi '^Location: /' '$work/login.h'"
@@ -173,6 +174,7 @@ check "the overview names the folder" grep -q '"name":"inbox"' "$work/ov.json"
 check "every answer is Cache-Control: no-store (overview)" grep -qi '^Cache-Control: no-store' "$work/ov.h"
 csrf=$(c -b "$work/jar" "$base/api/session" | sed -n 's/.*"csrf":"\([0-9a-f]*\)".*/\1/p')
 check "the session has a 64-hex-digit CSRF token" test "${#csrf}" -eq 64
+secrets="$secrets|$csrf|$(awk '$6 == "dentsync_session" { print $7 }' "$work/jar")"
 
 code=$(status_of -b "$work/jar" -X POST "$base/api/sync-now")
 check "POST without a CSRF token: $code (403)" test "$code" = 403
@@ -191,6 +193,9 @@ code=$(status_of -b "$work/jar" -H "X-Long: $(head -c 20000 /dev/zero | tr '\0' 
 check "a request head over 16 KiB: $code (431)" test "$code" = 431
 code=$(status_of -X POST --data 'secret=wrong-secret' "$base/login")
 check "the login form with a wrong secret: $code (403)" test "$code" = 403
+code=$(status_of -X POST --data 'secret=another-guess' "$base/login")
+check "another guess at once: $code (429, one guess a second)" test "$code" = 429
+sleep 1.1
 c -D "$work/secret.h" -o /dev/null -c "$work/jar2" -X POST --data-urlencode "secret=$(cat "$work/secret")" "$base/login"
 check "the login form with the configured secret opens a session" \
     sh -c "head -n 1 '$work/secret.h' | grep -q ' 200' && test \"\$(curl -s -o /dev/null -w '%{http_code}' -b '$work/jar2' '$base/api/overview')\" = 200"
@@ -210,6 +215,7 @@ wait_until 30 sh -c "curl -s -b '$work/jar' '$base/api/files' | grep -q '\"reaso
     not_ok "the file no template knows was not held"
 make_csv W 9 >"$work/dropped-patients.csv"
 link=$("$agent" web-url -c "$work/dentsync.conf")
+secrets="$secrets|${link##*t=}"
 if [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
     timeout 300 /usr/bin/python3 "$top/tests/tools/web_browser.py" "$link" \
         "$work/dropped-patients.csv" inbox "$outdir" "kill -CONT $CLOUD_PID" \
@@ -251,7 +257,8 @@ check "no dropped file is left in the state directory" \
     test -z "$(ls -A "$work/state/web-uploads" 2>/dev/null)"
 check "no patient value and no token in the agent's log" \
     sh -c "! grep -qE 'Webfirst|Weblast|@example.com|31/31/1999|$(cat "$work/token")|$(cat "$work/secret")' '$work/agent.log'"
-check "no login token in the agent's log" sh -c "! grep -qE '[0-9a-f]{64}' '$work/agent.log'"
+check "no login link, session or CSRF token in the agent's log" \
+    sh -c "! grep -qE '$secrets' '$work/agent.log'"
 
 kill -TERM "$agent_pid"
 wait "$agent_pid" 2>/dev/null

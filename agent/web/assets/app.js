@@ -2,11 +2,13 @@
  * dentsync status page. No framework, no CDN: the agent serves this file.
  * Every value from the server is put in the page as text (never as HTML).
  * Views follow the hash: #/ overview, #/jobs, #/job/ID, #/files, #/import.
- * Views that change on their own are polled every two seconds.
+ * Views that change on their own are polled: every two seconds while
+ * something is on its way, every ten when all is quiet, never while the tab
+ * is hidden (each poll reads the queue on the agent's loop).
  */
 "use strict";
 
-var state = { csrf: "", folders: [], maxKb: 0, timer: 0, view: "", preview: null };
+var state = { csrf: "", folders: [], maxKb: 0, timer: 0, busy: true, in: false };
 
 /* h("tag", {attr: v, onclick: f}, child, ...): an element; strings become text. */
 function h(tag, attrs) {
@@ -121,6 +123,7 @@ function flash(kind, text) {
 /* ---- login ---------------------------------------------------------------- */
 
 function login() {
+  state.in = false;
   stopPolling();
   document.getElementById("logout").hidden = true;
   document.getElementById("banner").hidden = true;
@@ -171,7 +174,8 @@ function folderCard(f) {
   return h("div", { class: "card folder" + (f.stale ? " stale" : ""), "data-folder": f.name },
     h("h3", null, h("span", null, f.name),
       f.stale ? h("span", { class: "tag stale-marker" }, "STALE") :
-        h("span", { class: "tag ok" }, "up to date")),
+        f.last_synced_at ? h("span", { class: "tag ok" }, "synced") :
+          h("span", { class: "tag" }, "nothing synced yet")),
     h("dl", { class: "kv" },
       h("dt", null, "practice"), h("dd", null, f.practice + " (" + f.import_type + ")"),
       h("dt", null, "last sync"), h("dd", { class: "last-sync" }, when(f.last_synced_at) +
@@ -185,6 +189,8 @@ function folderCard(f) {
 
 function overview() {
   return api("/api/overview").then(function (o) {
+    state.busy = o.queue.pending_rows > 0 || o.queue.jobs_uploading > 0 ||
+      o.folders.some(function (f) { return f.files_waiting > 0; });
     banner(o);
     var a = o.agent || {};
     var q = o.queue;
@@ -234,6 +240,7 @@ function bar(pct) {
 
 function jobs() {
   return api("/api/jobs").then(function (r) {
+    state.busy = r.jobs.some(function (j) { return j.progress < 100; });
     var rows = r.jobs.map(function (j) {
       return h("tr", { class: "clickable job-row", "data-id": j.id, "data-state": j.state,
         onclick: function () { location.hash = "#/job/" + j.id; } },
@@ -254,6 +261,7 @@ function jobs() {
 
 function job(id) {
   return api("/api/job?id=" + encodeURIComponent(id)).then(function (j) {
+    state.busy = j.progress < 100;
     var r = j.rows;
     var b = j.batches;
     show([
@@ -430,9 +438,25 @@ function renderPreview(p, out) {
 
 function stopPolling() {
   if (state.timer) {
-    clearInterval(state.timer);
+    clearTimeout(state.timer);
     state.timer = 0;
   }
+}
+
+/* The next poll of the current view, if it is one that changes. */
+function schedule() {
+  stopPolling();
+  if (!state.in || !route().poll) {
+    return;
+  }
+  state.timer = setTimeout(function () {
+    state.timer = 0;
+    if (document.hidden) {
+      schedule();
+      return;
+    }
+    refresh().then(schedule);
+  }, state.busy ? 2000 : 10000);
 }
 
 function route() {
@@ -469,10 +493,8 @@ function navigate() {
   Array.prototype.forEach.call(document.querySelectorAll("#nav a"), function (a) {
     a.classList.toggle("active", a.getAttribute("data-view") === r.name);
   });
-  refresh();
-  if (r.poll) {
-    state.timer = setInterval(refresh, 2000);
-  }
+  state.busy = true;
+  refresh().then(schedule);
 }
 
 function start() {
@@ -480,6 +502,7 @@ function start() {
     state.csrf = s.csrf;
     state.folders = s.folders;
     state.maxKb = s.max_upload_kb;
+    state.in = true;
     document.getElementById("logout").hidden = false;
     navigate();
   }, failed);
@@ -496,6 +519,11 @@ document.getElementById("logout").addEventListener("click", function () {
   post("/logout", {}).then(login, login);
 });
 window.addEventListener("hashchange", navigate);
+document.addEventListener("visibilitychange", function () {
+  if (!document.hidden && state.timer) {
+    refresh().then(schedule);
+  }
+});
 /* The page may open on a dropped file anywhere: only the drop zone takes it. */
 window.addEventListener("dragover", function (e) { e.preventDefault(); });
 window.addEventListener("drop", function (e) { e.preventDefault(); });
