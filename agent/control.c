@@ -100,7 +100,8 @@ static void answer(struct conn *k)
         }
         else {
             snprintf(k->answer, sizeof(k->answer),
-                     "{\"ok\":false,\"error\":\"the status page is off\"}\n");
+                     "{\"ok\":false,\"error\":\"the status page is not running (off in "
+                     "[web], or its port was taken: see the log)\"}\n");
         }
     }
     else {

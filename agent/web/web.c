@@ -628,8 +628,15 @@ int ds_web_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *st
         return ds_error_set(err, DS_EIO, "cannot create %s: %s", cfg->state_dir, strerror(errno));
     }
     ds__web_uploads_expire(w, 0, 1); /* what a previous run left */
-    snprintf(w->origin, sizeof(w->origin), v6 ? "http://[%s]:%d" : "http://%s:%d", cfg->web_listen,
-             cfg->web_port);
+    /* The links' address: the one bound, or this PC's loopback when the
+     * page listens on every address. */
+    if (strcmp(cfg->web_listen, "0.0.0.0") == 0 || strcmp(cfg->web_listen, "::") == 0) {
+        snprintf(w->origin, sizeof(w->origin), "http://127.0.0.1:%d", cfg->web_port);
+    }
+    else {
+        snprintf(w->origin, sizeof(w->origin), v6 ? "http://[%s]:%d" : "http://%s:%d",
+                 cfg->web_listen, cfg->web_port);
+    }
     rc = v6 ? uv_ip6_addr(cfg->web_listen, cfg->web_port, (struct sockaddr_in6 *)&sa)
             : uv_ip4_addr(cfg->web_listen, cfg->web_port, (struct sockaddr_in *)&sa);
     w->loopback =
