@@ -24,6 +24,7 @@ ops
 faults
 security
 hostile
+read
 web
 "
 for suite in $suites; do
