@@ -528,7 +528,7 @@ static void errors_csv(struct ds__web_conn *c)
 
 static void sync_now(struct ds__web_conn *c)
 {
-    ds_log_info("web: sync-now");
+    ds_log_info("WEB_ACTION", "web: sync-now");
     c->w->ops.sync_now(c->w->ops.ctx);
     ds__web_json(c, 200, json_pack("{s:b}", "ok", 1));
 }
@@ -558,7 +558,7 @@ static void retry_file(struct ds__web_conn *c)
         ds__web_error(c, 500, "QUEUE", "cannot change the queue");
         return;
     }
-    ds_log_info("web: retry of file %lld", id);
+    ds_log_info("WEB_ACTION", "web: retry of file %lld", id);
     c->w->ops.sync_now(c->w->ops.ctx);
     ds__web_json(c, 200, json_pack("{s:b}", "ok", 1));
 }
@@ -593,7 +593,7 @@ static void retry_job(struct ds__web_conn *c)
         ds__web_error(c, 500, "QUEUE", "cannot change the queue");
         return;
     }
-    ds_log_info("web: retry of %ld rejected batch(es) of job %s", n, full);
+    ds_log_info("WEB_ACTION", "web: retry of %ld rejected batch(es) of job %s", n, full);
     c->w->ops.sync_now(c->w->ops.ctx);
     ds__web_json(c, 200,
                  json_pack("{s:b, s:I, s:I}", "ok", 1, "batches", (json_int_t)n, "left_completed",
@@ -962,7 +962,7 @@ static void import(struct ds__web_conn *c)
         ds__web_error(c, 500, "IMPORT", err.msg[0] != '\0' ? err.msg : "cannot copy the file");
         return;
     }
-    ds_log_info("web: a dropped file was copied into folder %s", f->name);
+    ds_log_info("WEB_ACTION", "web: a dropped file was copied into folder %s", f->name);
     upload_drop(u);
     w->ops.sync_now(w->ops.ctx);
     ds__web_json(c, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "folder", f->name, "name", name));

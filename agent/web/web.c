@@ -328,11 +328,11 @@ static void login_link(struct ds__web_conn *c)
 
     if (ds_http_param(c->req.query, c->req.query_len, "t", token, sizeof(token)) != 0 ||
         ds_web_auth_use_link(c->w->auth, token, ds_clock_now(), sid) != 0) {
-        ds_log_warn("web: a login link was refused (used, expired or wrong)");
+        ds_log_warn("WEB_LOGIN_REFUSED", "web: a login link was refused (used, expired or wrong)");
         ds__web_respond(c, 403, "text/html; charset=utf-8", NULL, spent, sizeof(spent) - 1);
         return;
     }
-    ds_log_info("web: a session was opened with a one-time link");
+    ds_log_info("WEB_LOGIN", "web: a session was opened with a one-time link");
     session_started(c, sid, 1);
 }
 
@@ -353,12 +353,12 @@ static void login_secret(struct ds__web_conn *c)
         ds_web_auth_use_secret(c->w->auth, secret, ds_clock_now(), sid) != 0) {
         memset(secret, 0, sizeof(secret));
         c->w->login_after = now + 1.0;
-        ds_log_warn("web: a login with a wrong secret was refused");
+        ds_log_warn("WEB_LOGIN_REFUSED", "web: a login with a wrong secret was refused");
         ds__web_error(c, 403, "LOGIN_REFUSED", "wrong secret");
         return;
     }
     memset(secret, 0, sizeof(secret));
-    ds_log_info("web: a session was opened with the login secret");
+    ds_log_info("WEB_LOGIN", "web: a session was opened with the login secret");
     session_started(c, sid, 0);
 }
 
@@ -416,7 +416,7 @@ static void dispatch(struct ds__web_conn *c)
                  h != NULL ? h : "");
         if (!origin_ok(c) || h == NULL || n != 64 ||
             ds_web_auth_check_csrf(c->w->auth, c->sid, csrf, ds_clock_now()) != 0) {
-            ds_log_warn("web: a POST without a valid CSRF token was refused");
+            ds_log_warn("WEB_CSRF_REFUSED", "web: a POST without a valid CSRF token was refused");
             ds__web_error(c, 403, "CSRF", "missing or wrong CSRF token: reload the page");
             return;
         }
@@ -661,7 +661,8 @@ int ds_web_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *st
     w->sweep.data = w;
     w->open_handles++;
     uv_timer_start(&w->sweep, on_sweep, 5000, 5000);
-    ds_log_info("web: status page on %s (`dentsync web-url` prints a login link)", w->origin);
+    ds_log_info("WEB_STARTED", "web: status page on %s (`dentsync web-url` prints a login link)",
+                w->origin);
     *out = w;
     return 0;
 }
