@@ -62,6 +62,7 @@ LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c)) \
            $(wildcard config/*.c state/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/state_migrations.o \
            $(BUILD)/gen/builtin_templates.o
+LIB_OBJ += $(BUILD)/gen/web_assets.o
 LIB     := $(BUILD)/libdentsync.a
 
 CLOUD_SRC := $(wildcard cloud/*.c)
@@ -114,6 +115,12 @@ $(BUILD)/gen/builtin_templates.c: installer/embed.sh $(sort $(wildcard config/te
 	$(say) GEN $@
 	@mkdir -p $(@D)
 	$(Q)sh installer/embed.sh ds_builtin_templates $(filter %.json,$^) > $@.tmp && mv $@.tmp $@
+
+# The status page's HTML, CSS and JS (agent/web/assets), served from the binary.
+$(BUILD)/gen/web_assets.c: installer/embed.sh $(sort $(wildcard agent/web/assets/*))
+	$(say) GEN $@
+	@mkdir -p $(@D)
+	$(Q)sh installer/embed.sh ds_web_assets $(filter agent/web/assets/%,$^) > $@.tmp && mv $@.tmp $@
 
 $(LIB): $(LIB_OBJ)
 	$(say) AR $@

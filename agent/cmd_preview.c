@@ -49,6 +49,7 @@ struct preview_opts {
     const char *file;
     const char *type;     /* --type, or NULL */
     const char *template; /* --template, or NULL */
+    const char *folder;   /* --folder: read as that folder would, or NULL */
     int json;             /* --json */
     int all;              /* --all */
 };
@@ -95,7 +96,8 @@ struct preview {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--json] [--all]\n");
+    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--folder NAME] [--json] "
+                 "[--all]\n");
 }
 
 static void json_str(FILE *out, const char *s, size_t n)
@@ -126,18 +128,16 @@ static void json_cstr(FILE *out, const char *s)
 static int parse_opts(int argc, char **argv, struct preview_opts *o)
 {
     static const struct option longopts[] = {
-        {"type", required_argument, NULL, 't'},
-        {"template", required_argument, NULL, 'T'},
-        {"json", no_argument, NULL, 'j'},
-        {"all", no_argument, NULL, 'a'},
-        {NULL, 0, NULL, 0},
+        {"type", required_argument, NULL, 't'},   {"template", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},         {"all", no_argument, NULL, 'a'},
+        {"folder", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0},
     };
     int opt;
 
     memset(o, 0, sizeof(*o));
     optind = 1;
     for (;;) {
-        opt = getopt_long(argc, argv, "t:T:ja", longopts, NULL);
+        opt = getopt_long(argc, argv, "t:T:jaF:", longopts, NULL);
         if (opt == -1) {
             break;
         }
@@ -153,6 +153,9 @@ static int parse_opts(int argc, char **argv, struct preview_opts *o)
             break;
         case 'a':
             o->all = 1;
+            break;
+        case 'F':
+            o->folder = optarg;
             break;
         default:
             return -1;
@@ -707,7 +710,12 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     if (ds_config_load(config_path, &cfg, NULL) != 0) {
         cfg = NULL;
     }
-    folder = folder_of(cfg, p.o.file);
+    folder = p.o.folder != NULL && cfg != NULL ? ds_config_folder(cfg, p.o.folder)
+                                               : folder_of(cfg, p.o.file);
+    if (p.o.folder != NULL && folder == NULL) {
+        fprintf(stderr, "dentsync preview: no [folder %s] in the configuration\n", p.o.folder);
+        goto out;
+    }
     if (p.o.type == NULL && folder != NULL) {
         p.o.type = folder->import_type;
     }
