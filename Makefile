@@ -145,6 +145,17 @@ $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/driver.o $(LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
+# The cloud's fuzz targets (fuzz_cloud_*) link the cloud's objects but main.
+CLOUD_LIB := $(BUILD)/libdentsync-cloud.a
+$(CLOUD_LIB): $(filter-out $(BUILD)/cloud/main.o,$(CLOUD_OBJ))
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_cloud_%: $(BUILD)/tests/fuzz/fuzz_cloud_%.o $(BUILD)/tests/fuzz/driver.o $(CLOUD_LIB)
+	$(say) LINK $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLOUD_LIBS)
+
 # --- tests -----------------------------------------------------------------
 
 # Each unit binary is a cmocka runner and prints its own summary; the loop
@@ -173,13 +184,15 @@ asan:
 fuzz:
 	$(Q)sh installer/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang BUILD=build-fuzz \
-	    SANITIZER=fuzzer-no-link,address build-fuzz/libdentsync.a
+	    SANITIZER=fuzzer-no-link,address build-fuzz/libdentsync.a build-fuzz/libdentsync-cloud.a
 	$(Q)mkdir -p build-fuzz/libfuzzer
 	$(Q)for src in $(FUZZ_SRC); do \
 	    name=$$(basename $$src .c); \
+	    libs="build-fuzz/libdentsync.a $(AGENT_LIBS)"; \
+	    case $$name in fuzz_cloud_*) libs="build-fuzz/libdentsync-cloud.a $(CLOUD_LIBS)" ;; esac; \
 	    clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
 	        $(call pc_cflags,$(AGENT_PKGS)) -o build-fuzz/libfuzzer/$$name $$src \
-	        build-fuzz/libdentsync.a $(AGENT_LIBS) || exit 1; \
+	        $$libs || exit 1; \
 	    mkdir -p build-fuzz/corpus/$${name#fuzz_}; \
 	    build-fuzz/libfuzzer/$$name -max_total_time=$(FUZZ_SECONDS) \
 	        build-fuzz/corpus/$${name#fuzz_} tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
@@ -203,6 +216,7 @@ soak: deps $(AGENT_BIN) $(CLOUD_BIN)
 # machine. BENCH_ROWS (default 1000000) and BENCH_GB (default 1) size it.
 bench: all $(BUILD)/tests/bench/stage
 	$(Q)BUILD=$(BUILD) bash tests/bench/bench.sh
+bench: $(BUILD)/tests/bench/cloudload
 
 # --- lint ------------------------------------------------------------------
 
