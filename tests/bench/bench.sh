@@ -452,3 +452,5 @@ echo "idle_anon_mb $(median "${idle_anon[@]}")"
 echo "latency_s $latency_s"
 echo "preview_s $preview"
 echo "preview_all_s $preview_all"
+# The cloud ingest figure (cloud_ingest_ratio), with its own cluster.
+BUILD=$BUILD bash "$top/tests/bench/cloud.sh"
