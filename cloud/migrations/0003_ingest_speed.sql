@@ -705,7 +705,8 @@ BEGIN
     --    is needs_review or rejected); other rows answer for themselves.
     --    Then the items, the counters and the stored answer.
     WITH w AS (
-        SELECT s.*,
+        SELECT s.rn, s.leader, s.winner, s.fp, s.prev_fp, s.status, s.error_code,
+               s.error_message, s.candidates, s.conflict_with, s.record_id,
                CASE WHEN s.status IS NOT NULL THEN s.status
                     WHEN s.conflict_with IS NOT NULL THEN 'conflict'
                     WHEN s.action = 'insert' THEN 'created'
@@ -719,7 +720,7 @@ BEGIN
                          || ' of the same provider or operatory' END AS wmsg
           FROM dsc_rows s),
     f AS MATERIALIZED (
-        SELECT s.rn, s.key, s.fp, s.raw, s.rec, o.*
+        SELECT s.rn, o.*
           FROM w s
           LEFT JOIN w g ON g.rn = s.winner
          CROSS JOIN LATERAL (
@@ -748,9 +749,9 @@ BEGIN
                                       raw_data, processed_data, status, error_code,
                                       error_message, created_record_id, candidates,
                                       conflict_with)
-        SELECT p_job, pr, f.rn, f.key, f.fp, f.raw, f.rec, f.status, f.error_code,
+        SELECT p_job, pr, f.rn, x.key, x.fp, x.raw, x.rec, f.status, f.error_code,
                f.error_message, f.record_id, f.candidates, f.conflict_with
-          FROM f),
+          FROM f JOIN dsc_rows x ON x.rn = f.rn),
     j AS (
         UPDATE import_jobs j
            SET processed_rows = j.processed_rows + c.n,
