@@ -149,7 +149,7 @@ static void sha256_hex(const void *data, size_t len, char out[65])
         die("SHA-256 failed");
     }
     for (int i = 0; i < 32; i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
+        snprintf(out + (size_t)i * 2, 3, "%02x", md[i]);
     }
 }
 
@@ -181,7 +181,7 @@ static void appt_of(long i, long npat, struct appt *a)
     snprintf(a->ext, sizeof(a->ext), "A%ld", i);
     snprintf(a->patient, sizeof(a->patient), "P%ld", (i - 1) % npat + 1);
     instant(start, a->start);
-    instant(start + 30 * 60, a->end);
+    instant(start + 30LL * 60, a->end);
     snprintf(a->provider, sizeof(a->provider), "DR%02ld", pair + 1);
     snprintf(a->operatory, sizeof(a->operatory), "OP%02ld", pair + 1);
 }
