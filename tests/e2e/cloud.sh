@@ -504,6 +504,20 @@ rc=$?
 check "serve as the owner (superuser) refuses to start (exit 1)" \
     test "$rc" = 1 -a -n "$(grep -i superuser "$work/owner.err")"
 
+bypass="e2e_bypass_$$"
+owner="e2e_owner_$$"
+pg_psql "CREATE ROLE $bypass LOGIN BYPASSRLS" "CREATE ROLE $owner LOGIN" \
+    "CREATE TABLE e2e_owned_$$ (x integer)" "ALTER TABLE e2e_owned_$$ OWNER TO $owner" >/dev/null
+for role in "$bypass" "$owner"; do
+    timeout 10 "$CLOUD_BIN" serve --db "postgresql://$role@127.0.0.1:$PG_PORT/dentsync" \
+        --listen "127.0.0.1:$(free_port)" >/dev/null 2>"$work/role.err"
+    rc=$?
+    what="owns a table"
+    [ "$role" = "$bypass" ] && what="bypasses row-level security"
+    check "serve as a role that $what refuses to start (exit 1)" test "$rc" = 1
+done
+pg_psql "DROP TABLE e2e_owned_$$" "DROP ROLE $bypass" "DROP ROLE $owner" >/dev/null
+
 pg_pause && pg_resume
 req "$token_a" GET "/v1/jobs/$job1"
 expect "PostgreSQL restarted while the pool was idle: the next request still succeeds" 200 \
