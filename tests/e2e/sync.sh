@@ -206,8 +206,9 @@ writer_pid=$!
 printf 'Patient ID,First Name\n\000\001\002garbage\000\n' >"$work/inbox/bad.csv"
 check "an unreadable file is moved to quarantine/" \
     wait_until 20 test -f "$work/inbox/quarantine/bad.csv" -a ! -e "$work/inbox/bad.csv"
+# The reason is written just after the move: give it a moment.
 check "its reason stands beside it, with a code" \
-    grep -q '^code: ' "$work/inbox/quarantine/bad.csv.error.txt"
+    wait_until 5 grep -q '^code: ' "$work/inbox/quarantine/bad.csv.error.txt"
 check "the queue records it quarantined with its reason" \
     test -n "$(queue_sql "SELECT reason_code FROM files WHERE path LIKE '%/bad.csv' AND state = 'quarantined'")"
 
