@@ -155,6 +155,17 @@ $(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/driver.o $(LIB)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
+# The cloud's fuzz targets (fuzz_cloud_*) link the cloud's objects but main.
+CLOUD_LIB := $(BUILD)/libdentsync-cloud.a
+$(CLOUD_LIB): $(filter-out $(BUILD)/cloud/main.o,$(CLOUD_OBJ))
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_cloud_%: $(BUILD)/tests/fuzz/fuzz_cloud_%.o $(BUILD)/tests/fuzz/driver.o $(CLOUD_LIB)
+	$(say) LINK $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLOUD_LIBS)
+
 # --- tests -----------------------------------------------------------------
 
 # Each unit binary is a cmocka runner and prints its own summary; the loop
@@ -188,7 +199,7 @@ FUZZ_SHORT  ?= 3
 fuzz-build:
 	$(Q)sh installer/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang BUILD=build-fuzz \
-	    SANITIZER=fuzzer-no-link,address build-fuzz/libdentsync.a
+	    SANITIZER=fuzzer-no-link,address build-fuzz/libdentsync.a build-fuzz/libdentsync-cloud.a
 	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang $(FUZZ_LF_BIN)
 
 build-fuzz/libfuzzer/%: tests/fuzz/%.c build-fuzz/libdentsync.a
@@ -197,6 +208,14 @@ build-fuzz/libfuzzer/%: tests/fuzz/%.c build-fuzz/libdentsync.a
 	$(Q)clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all $(call pc_cflags,$(AGENT_PKGS)) -o $@ $< \
 	    build-fuzz/libdentsync.a $(AGENT_LIBS)
+
+# The cloud's targets link the cloud's objects but main.
+build-fuzz/libfuzzer/fuzz_cloud_%: tests/fuzz/fuzz_cloud_%.c build-fuzz/libdentsync-cloud.a
+	$(say) FUZZ $@
+	@mkdir -p $(@D)
+	$(Q)clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(call pc_cflags,$(AGENT_PKGS)) -o $@ $< \
+	    build-fuzz/libdentsync-cloud.a $(CLOUD_LIBS)
 
 # make fuzz FUZZ_SECONDS=N: each target over its corpus, then N seconds of
 # fuzzing; one line per target with its coverage (tests/fuzz/run.sh).
@@ -226,6 +245,7 @@ soak: deps $(AGENT_BIN) $(CLOUD_BIN)
 # machine. BENCH_ROWS (default 1000000) and BENCH_GB (default 1) size it.
 bench: all $(BUILD)/tests/bench/stage $(BUILD)/tests/bench/read $(BUILD)/tests/bench/csvparse
 	$(Q)BUILD=$(BUILD) bash tests/bench/bench.sh
+bench: $(BUILD)/tests/bench/cloudload
 
 # The CSV reader's speed and memory alone, in a minute (part of make bench).
 bench-read: all $(BUILD)/tests/bench/read

@@ -136,17 +136,17 @@ int dsc_api_text(struct dsc_response *resp, unsigned status, const char *text)
     return set_body(resp, status, strdup(text));
 }
 
-int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, json_t **out)
+int dsc_api_parse_body(const char *body, size_t len, struct dsc_response *resp, json_t **out)
 {
     json_error_t err;
     json_t *root;
 
     *out = NULL;
-    if (ctx->req->body == NULL || ctx->req->body_len == 0) {
+    if (body == NULL || len == 0) {
         dsc_api_error(resp, 422, "INVALID_REQUEST", "body: empty, a JSON object is required");
         return DSC_EINVAL;
     }
-    root = json_loadb(ctx->req->body, ctx->req->body_len, JSON_REJECT_DUPLICATES, &err);
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
     if (root == NULL) {
         /* jansson's text may quote the input; only the position is sent. */
         dsc_api_error(resp, 422, "INVALID_REQUEST", "body: not valid JSON (line %d, column %d)",
@@ -160,6 +160,11 @@ int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, j
     }
     *out = root;
     return 0;
+}
+
+int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, json_t **out)
+{
+    return dsc_api_parse_body(ctx->req->body, ctx->req->body_len, resp, out);
 }
 
 const char *dsc_api_query(const struct dsc_ctx *ctx, const char *name)

@@ -107,4 +107,8 @@ int dsc_api_query_int(const struct dsc_ctx *ctx, struct dsc_response *resp, cons
  * INVALID_REQUEST and returns DSC_EINVAL. */
 int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, json_t **out);
 
+/* The same for a body given as bytes (len of them; body may be NULL when
+ * len is 0): no database, no request needed. */
+int dsc_api_parse_body(const char *body, size_t len, struct dsc_response *resp, json_t **out);
+
 #endif

@@ -48,19 +48,32 @@ struct row {
     int del;                 /* 1 for a deletion row ("op":"delete") */
 };
 
-struct batch {
+struct dsc_batch {
     json_t *body;    /* owned: the parsed request */
     struct row *row; /* owned: the rows in ascending row order */
     size_t n;        /* rows */
     char digest[DSC_SHA256_HEX];
 };
 
-static void batch_close(struct batch *b)
+void dsc_batch_free(struct dsc_batch **b)
 {
-    json_decref(b->body);
-    b->body = NULL;
-    free(b->row);
-    b->row = NULL;
+    if (b == NULL || *b == NULL) {
+        return;
+    }
+    json_decref((*b)->body);
+    free((*b)->row);
+    free(*b);
+    *b = NULL;
+}
+
+const char *dsc_batch_digest(const struct dsc_batch *b)
+{
+    return b->digest;
+}
+
+size_t dsc_batch_rows(const struct dsc_batch *b)
+{
+    return b->n;
 }
 
 static int by_number(const void *a, const void *b)
@@ -80,7 +93,7 @@ static int bad(struct dsc_response *resp, const char *what, size_t i)
 
 /* Validates the body's structure into b, sorted by row number. On failure
  * fills resp (422) and returns DSC_EINVAL (or DSC_ENOMEM). */
-static int parse_rows(struct batch *b, struct dsc_response *resp)
+static int parse_rows(struct dsc_batch *b, struct dsc_response *resp)
 {
     json_t *rows = json_object_get(b->body, "rows");
     json_t *item;
@@ -165,7 +178,7 @@ static int parse_rows(struct batch *b, struct dsc_response *resp)
     return 0;
 }
 
-static int compute_digest(struct batch *b)
+static int compute_digest(struct dsc_batch *b)
 {
     struct dsc_sha256 *h = dsc_sha256_new();
     char num[16];
@@ -210,7 +223,7 @@ static int answer_stored(struct dsc_response *resp, const char *text)
 
 /* 409 when a row of the batch already arrived in another batch of the
  * job: applying it again would count it twice. */
-static int check_rows_new(const struct dsc_ctx *ctx, const struct batch *b,
+static int check_rows_new(const struct dsc_ctx *ctx, const struct dsc_batch *b,
                           struct dsc_response *resp)
 {
     const char *params[2];
@@ -282,16 +295,14 @@ static void count_results(json_t *answer, struct dsc_response *resp)
     }
 }
 
-/* The rows as dsc_ingest_batch() takes them: each validated against the
- * import type, a rejected one carrying its error. new: *out. */
-static int stage_rows(const struct batch *b, enum dsc_record_type type, json_t **out)
+int dsc_batch_stage(const struct dsc_batch *b, enum dsc_record_type type, char **text)
 {
     json_t *rows = json_array();
     json_t *o;
     char msg[160];
     int rc = 0;
 
-    *out = NULL;
+    *text = NULL;
     if (rows == NULL) {
         return DSC_ENOMEM;
     }
@@ -313,32 +324,28 @@ static int stage_rows(const struct batch *b, enum dsc_record_type type, json_t *
             }
         }
     }
-    *out = rows;
-    rows = NULL;
+    *text = json_dumps(rows, JSON_COMPACT);
+    if (*text == NULL) {
+        rc = DSC_ENOMEM;
+    }
 out:
     json_decref(rows);
     return rc;
 }
 
 /* Applies the batch with dsc_ingest_batch() and answers its stored answer. */
-static int apply(const struct dsc_ctx *ctx, const struct batch *b, enum dsc_record_type type,
+static int apply(const struct dsc_ctx *ctx, const struct dsc_batch *b, enum dsc_record_type type,
                  struct dsc_response *resp)
 {
     char seq[16];
     const char *params[4];
     struct dsc_rows *rows = NULL;
-    json_t *staged = NULL;
     json_t *answer = NULL;
     char *text = NULL;
     int rc;
 
-    rc = stage_rows(b, type, &staged);
+    rc = dsc_batch_stage(b, type, &text);
     if (rc != 0) {
-        goto out;
-    }
-    text = json_dumps(staged, JSON_COMPACT);
-    if (text == NULL) {
-        rc = DSC_ENOMEM;
         goto out;
     }
     snprintf(seq, sizeof(seq), "%d", ctx->seq);
@@ -364,15 +371,39 @@ static int apply(const struct dsc_ctx *ctx, const struct batch *b, enum dsc_reco
     rc = dsc_api_json(resp, 200, &answer);
 out:
     dsc_rows_free(&rows);
-    json_decref(staged);
     json_decref(answer);
     free(text);
     return rc;
 }
 
+int dsc_batch_parse(const char *body, size_t len, struct dsc_batch **out, struct dsc_response *resp)
+{
+    struct dsc_batch *b;
+    int rc;
+
+    *out = NULL;
+    b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        return DSC_ENOMEM;
+    }
+    rc = dsc_api_parse_body(body, len, resp, &b->body);
+    if (rc == 0) {
+        rc = parse_rows(b, resp);
+    }
+    if (rc == 0) {
+        rc = compute_digest(b);
+    }
+    if (rc != 0) {
+        dsc_batch_free(&b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
 int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
 {
-    struct batch b;
+    struct dsc_batch *b = NULL;
     char header[DSC_SHA256_HEX];
     char seq[16];
     const char *params[2];
@@ -382,7 +413,6 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     int job_open;
     int rc;
 
-    memset(&b, 0, sizeof(b));
     if (ctx->seq < 1) {
         rc = dsc_api_error(resp, 422, "INVALID_REQUEST", "seq: must be an integer from 1 to %d",
                            INT_MAX);
@@ -393,22 +423,13 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
                            "Batch-Digest: required header, 64 hex digits");
         goto out;
     }
-    rc = dsc_api_parse_object(ctx, resp, &b.body);
+    rc = dsc_batch_parse(ctx->req->body, ctx->req->body_len, &b, resp);
     if (rc != 0) {
         rc = rc == DSC_EINVAL ? 0 : rc;
         goto out;
     }
-    rc = parse_rows(&b, resp);
-    if (rc != 0) {
-        rc = rc == DSC_EINVAL ? 0 : rc;
-        goto out;
-    }
-    resp->rows = (int)b.n;
-    rc = compute_digest(&b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.digest, header) != 0) {
+    resp->rows = (int)b->n;
+    if (strcmp(b->digest, header) != 0) {
         rc = dsc_api_error(resp, 422, "BAD_DIGEST",
                            "Batch-Digest does not match the rows (SHA-256 of "
                            "\"<row>\\t<key>\\t<fingerprint>\\n\" in row order)");
@@ -444,7 +465,7 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
         goto out;
     }
     if (dsc_rows_count(rows) == 1) {
-        if (strcmp(dsc_rows_get(rows, 0, 0), b.digest) != 0) {
+        if (strcmp(dsc_rows_get(rows, 0, 0), b->digest) != 0) {
             rc = dsc_api_error(resp, 409, "BATCH_CONFLICT",
                                "batch %d of this job was received with another digest", ctx->seq);
             goto out;
@@ -457,13 +478,13 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
         rc = dsc_api_error(resp, 409, "JOB_CONFLICT", "job is completed; it takes no new batch");
         goto out;
     }
-    rc = check_rows_new(ctx, &b, resp);
+    rc = check_rows_new(ctx, b, resp);
     if (rc != 0 || resp->status != 0) {
         goto out;
     }
-    rc = apply(ctx, &b, type, resp);
+    rc = apply(ctx, b, type, resp);
 out:
     dsc_rows_free(&rows);
-    batch_close(&b);
+    dsc_batch_free(&b);
     return rc;
 }

@@ -99,10 +99,7 @@ static void append(struct request_state *st, const char *data, size_t n)
     st->len += n;
 }
 
-/* Inflates a gzip body (several members allowed) into new: *out (free()),
- * at most DSC_MAX_BODY bytes. 0, DSC_ETOOBIG, DSC_EINVAL (not gzip,
- * truncated, trailing garbage) or DSC_ENOMEM. */
-static int inflate_body(const char *in, size_t n, char **out, size_t *out_len)
+int dsc_http_inflate(const char *in, size_t n, char **out, size_t *out_len)
 {
     z_stream z;
     size_t cap = n < DSC_MAX_BODY / 4 ? n * 4 + 1024 : DSC_MAX_BODY + 1;
@@ -248,7 +245,7 @@ static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *
     }
     else {
         if (encoding != NULL && strcasecmp(encoding, "identity") != 0) {
-            rc = inflate_body(st->body, st->len, &inflated, &inflated_len);
+            rc = dsc_http_inflate(st->body, st->len, &inflated, &inflated_len);
             if (rc == DSC_ETOOBIG) {
                 dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %zu bytes inflated",
                               DSC_MAX_BODY);

@@ -4,6 +4,8 @@
 #ifndef DSC_HTTP_H
 #define DSC_HTTP_H
 
+#include <stddef.h>
+
 /* What `serve` is asked to do. */
 struct dsc_http_options {
     const char *db_url;   /* borrow: the application role's database URL */
@@ -23,5 +25,10 @@ struct dsc_http_options {
  * DSC_EIO when it cannot listen or read the certificate or key. Call it
  * from the main thread, before any other thread exists. */
 int dsc_http_serve(const struct dsc_http_options *opt);
+
+/* Inflates a gzip request body (several members allowed) into new: *out
+ * (free()), at most DSC_MAX_BODY bytes. 0, DSC_ETOOBIG, DSC_EINVAL (not
+ * gzip, truncated, trailing garbage) or DSC_ENOMEM. */
+int dsc_http_inflate(const char *in, size_t n, char **out, size_t *out_len);
 
 #endif

@@ -508,3 +508,5 @@ echo "preview_all_s $preview_all"
 echo "csv_parse_s $csv_s"
 echo "preview_all_ratio $preview_all_ratio"
 echo "preview_all_cpu_ratio $preview_all_cpu_ratio"
+# The cloud ingest figure (cloud_ingest_ratio), with its own cluster.
+BUILD=$BUILD bash "$top/tests/bench/cloud.sh"

@@ -412,6 +412,32 @@ expect "practice B: the same template id is B's own template (201)" 201 .usage_c
 check "... and A's template is untouched" \
     test "$(count "SELECT name FROM import_templates WHERE practice_id = '$pa' AND id = 'od-appointments'")" = "OD appointments"
 
+# --- the remaining error statuses ----------------------------------------------------------
+
+req "$token_a" GET /v1/nothing-here
+expect "an unknown path is 404 NOT_FOUND" 404 .error.code NOT_FOUND
+req "" GET /v1/nothing-here
+expect "... with or without a token (routing comes first)" 404 .error.code NOT_FOUND
+abatch "$work/e1.json" "1|ext:X1|$(fp x1)|$(appt X1 E1 2024-05-01T09:00:00Z 2024-05-01T09:30:00Z DR5 OP5)"
+put_batch "$token_a" "$job5" 0 "$work/e1.json" "$digest"
+expect "seq 0 is 422 INVALID_REQUEST" 422 .error.code INVALID_REQUEST
+req "$token_a" PUT "/v1/jobs/$job5/batches/x1" -H "Batch-Digest: $digest" --data-binary "@$work/e1.json"
+expect "a seq that is not made of digits is 404" 404 .error.code NOT_FOUND
+put_batch "$token_a" "$job5" 1 "$work/e1.json" "$digest" -H 'Content-Encoding: br'
+expect "a Content-Encoding other than gzip or identity is 422 INVALID_REQUEST" 422 .error.code INVALID_REQUEST
+put_batch "$token_a" "$job5" 1 "$work/e1.json" "$digest" -H 'Content-Encoding: gzip'
+expect "a body that is not gzip under Content-Encoding: gzip is 422 INVALID_REQUEST" 422 .error.code INVALID_REQUEST
+head -c 34000000 /dev/zero | tr '\0' ' ' >"$work/big.json"
+put_batch "$token_a" "$job5" 1 "$work/big.json" "$digest"
+expect "a body over 32 MiB as sent is 413 TOO_LARGE" 413 .error.code TOO_LARGE
+rm -f "$work/big.json"
+pg_psql "REVOKE SELECT ON import_templates FROM dentsync_app" >/dev/null
+req "$token_a" GET /v1/templates
+expect "an unexpected database error (a privilege taken away) is 500 INTERNAL" 500 .error.code INTERNAL
+pg_psql "GRANT SELECT ON import_templates TO dentsync_app" >/dev/null
+req "$token_a" GET "/v1/jobs/$job5"
+expect "... and none of these changed the job (no batch)" 200 '.batches | length' 0
+
 # --- the command line, TLS, threads, overload -----------------------------------------
 
 "$CLOUD_BIN" practice list --db "$DS_OWNER_DB" >"$work/practices" 2>/dev/null
@@ -477,6 +503,20 @@ timeout 10 "$CLOUD_BIN" serve --db "$DS_OWNER_DB" --listen "127.0.0.1:$(free_por
 rc=$?
 check "serve as the owner (superuser) refuses to start (exit 1)" \
     test "$rc" = 1 -a -n "$(grep -i superuser "$work/owner.err")"
+
+bypass="e2e_bypass_$$"
+owner="e2e_owner_$$"
+pg_psql "CREATE ROLE $bypass LOGIN BYPASSRLS" "CREATE ROLE $owner LOGIN" \
+    "CREATE TABLE e2e_owned_$$ (x integer)" "ALTER TABLE e2e_owned_$$ OWNER TO $owner" >/dev/null
+for role in "$bypass" "$owner"; do
+    timeout 10 "$CLOUD_BIN" serve --db "postgresql://$role@127.0.0.1:$PG_PORT/dentsync" \
+        --listen "127.0.0.1:$(free_port)" >/dev/null 2>"$work/role.err"
+    rc=$?
+    what="owns a table"
+    [ "$role" = "$bypass" ] && what="bypasses row-level security"
+    check "serve as a role that $what refuses to start (exit 1)" test "$rc" = 1
+done
+pg_psql "DROP TABLE e2e_owned_$$" "DROP ROLE $bypass" "DROP ROLE $owner" >/dev/null
 
 pg_pause && pg_resume
 req "$token_a" GET "/v1/jobs/$job1"

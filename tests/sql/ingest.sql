@@ -12,7 +12,7 @@ INSERT INTO import_jobs (id, practice_id, filename, import_type, sha256, total_r
 SELECT ('aaaaaaaa-0000-4000-8000-00000000010' || n)::uuid,
        'aaaaaaaa-0000-4000-8000-000000000001', t || '.csv', t, repeat('0', 64), 100
   FROM (VALUES (1, 'patients'), (2, 'appointments'), (3, 'treatments'), (4, 'financial'),
-               (5, 'appointments')) v(n, t);
+               (5, 'appointments'), (6, 'patients'), (7, 'appointments')) v(n, t);
 -- Two patients that share an external id (as legacy data can), beside the
 -- ones ingested below.
 INSERT INTO patients (id, practice_id, source_key, fingerprint, external_id, last_name)
@@ -168,6 +168,36 @@ INSERT INTO ans SELECT 8, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000104
 ]')::jsonb;
 SELECT is(pg_temp.st(8), '1:created,2:updated', 'financial: a record then its change in the same batch');
 SELECT is((SELECT amount_cents FROM payments WHERE external_id = 'F1'), -9000, '... the last row''s values are stored');
+
+-- --- the overlap search reaches back as far as the longest appointment ----------------
+SELECT is((SELECT max_appointment_minutes FROM practices WHERE id = 'aaaaaaaa-0000-4000-8000-000000000001'), 60,
+          'the practice''s longest appointment so far is kept (a cancelled one counts): 60 minutes');
+INSERT INTO ans SELECT 9, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000107', 1, repeat('9', 64), '[
+ {"row":1,"key":"ext:L1","fingerprint":"l1","record":{"external_id":"L1","patient_external_id":"E1","start_at":"2024-04-01T08:00:00Z","end_at":"2024-04-01T13:00:00Z","status":"scheduled","provider":"DR9"}},
+ {"row":2,"key":"ext:L2","fingerprint":"l2","record":{"external_id":"L2","patient_external_id":"E1","start_at":"2024-04-01T12:00:00Z","duration_minutes":30,"status":"scheduled","provider":"DR9"}}
+]')::jsonb;
+SELECT is(pg_temp.st(9), '1:created,2:rejected',
+          'in one batch: an appointment starting 4 hours into a 5-hour one of the same provider conflicts');
+SELECT is((SELECT max_appointment_minutes FROM practices WHERE id = 'aaaaaaaa-0000-4000-8000-000000000001'), 300,
+          'a 5-hour appointment raises the practice''s bound to 300 minutes');
+INSERT INTO ans SELECT 10, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000107', 2, repeat('a', 64), '[
+ {"row":3,"key":"ext:L3","fingerprint":"l3","record":{"external_id":"L3","patient_external_id":"E1","start_at":"2024-04-01T12:30:00Z","duration_minutes":15,"status":"scheduled","provider":"DR9","operatory":"OP8"}}
+]')::jsonb;
+SELECT is(pg_temp.st(10), '3:rejected',
+          'against the database: an appointment starting 4.5 hours into a stored 5-hour one conflicts');
+SELECT is(pg_temp.res(10, 3)->>'conflict_with', pg_temp.res(9, 1)->>'record_id', '... naming it');
+
+-- --- new patients of one batch matching each other by phone ----------------------------
+INSERT INTO ans SELECT 11, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000106', 1, repeat('b', 64), '[
+ {"row":1,"key":"h:p1","fingerprint":"q1","record":{"phone_mobile":"+15555550301","first_name":"Test"}},
+ {"row":2,"key":"h:p2","fingerprint":"q2","record":{"phone_home":"+15555550301","first_name":"Test"}},
+ {"row":3,"key":"ext:E30","fingerprint":"q3","record":{"external_id":"E30","phone_mobile":"+15555550302"}},
+ {"row":4,"key":"ext:E31","fingerprint":"q4","record":{"external_id":"E31","phone_home":"+15555550302"}}
+]')::jsonb;
+SELECT is(pg_temp.st(11), '1:created,2:needs_review,3:created,4:created',
+          'a new patient whose home phone is another new row''s mobile is a possible duplicate; with other external ids, two patients');
+SELECT is(pg_temp.res(11, 2)->'candidates', jsonb_build_array(pg_temp.res(11, 1)->>'record_id'),
+          '... naming the record the earlier row created');
 
 -- --- progress -------------------------------------------------------------------------
 SELECT is((SELECT processed_rows || '/' || successful_rows || '/' || failed_rows FROM import_jobs

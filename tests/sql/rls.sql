@@ -77,6 +77,11 @@ INSERT INTO agent_heartbeats (practice_id, agent_id)
 VALUES ('aaaaaaaa-0000-4000-8000-00000000000a', 'aaaaaaaa-0000-4000-8000-0000000000a9'),
        ('bbbbbbbb-0000-4000-8000-00000000000b', 'bbbbbbbb-0000-4000-8000-0000000000b9');
 SELECT is((SELECT count(*) FROM owned), 11::bigint, 'the test covers all 11 practice-owned tables');
+SELECT throws_ok($$INSERT INTO appointments (practice_id, source_key, fingerprint, patient_id, start_at, end_at, duration_minutes, status) VALUES ('aaaaaaaa-0000-4000-8000-00000000000a', 'ext:2', 'f', 'bbbbbbbb-0000-4000-8000-0000000000b2', '2024-01-02T10:00:00Z', '2024-01-02T10:30:00Z', 30, 'scheduled')$$,
+                 '23503', NULL, 'even the owner cannot store an appointment of another practice''s patient');
+SELECT throws_ok($$INSERT INTO import_job_items (job_id, practice_id, row_number, key, fingerprint, status) VALUES ('bbbbbbbb-0000-4000-8000-0000000000b1', 'aaaaaaaa-0000-4000-8000-00000000000a', 2, 'k', 'f', 'created')$$,
+                 '23503', NULL, '... nor an item of another practice''s job');
+
 
 -- Reading and writing, as dentsync_app of practice A, on every table.
 CREATE FUNCTION pg_temp.rows_of(t regclass, p uuid) RETURNS bigint LANGUAGE plpgsql AS $$
