@@ -1091,6 +1091,26 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
+    if (row->error != 0) {
+        /* The reader cut the row at a cap: invalid, naming the column and
+         * the cap; the fields read before it are the raw columns. */
+        const char *code = ds_read_row_error_code(row->error);
+        size_t col = row->error_field;
+
+        if (col >= 1 && col <= m->nheader && m->header[col - 1][0] != '\0' &&
+            strlen(m->header[col - 1]) <= 64) {
+            snprintf(out->error, sizeof(out->error), "%s: %s: %s", m->header[col - 1], code,
+                     row->error_msg);
+        }
+        else if (col >= 1) {
+            snprintf(out->error, sizeof(out->error), "#%zu: %s: %s", col, code, row->error_msg);
+        }
+        else {
+            snprintf(out->error, sizeof(out->error), "record: %s: %s", code, row->error_msg);
+        }
+        snprintf(out->error_field, sizeof(out->error_field), "record");
+        return build_raw(m, row, &out->raw_json);
+    }
     out->valid = 1;
     for (size_t i = 0; i < m->nrules; i++) {
         if (m->no_routes && m->rules[i].r->kind == DS_RULE_ROUTE) {
