@@ -252,6 +252,24 @@ int ds_read_next_row(struct ds_reader *r, struct ds_row *row, struct ds_error *e
     return r->ops->next(r->impl, row, err);
 }
 
+void ds__read_row_msg(char *msg, size_t size, int error, size_t field, size_t row_max)
+{
+    switch (error) {
+    case DS_READ_ROW_FIELD_TOO_LONG:
+        snprintf(msg, size, "field %zu is longer than the limit of %zu bytes", field,
+                 (size_t)DS_READ_MAX_FIELD);
+        break;
+    case DS_READ_ROW_TOO_MANY_COLUMNS:
+        snprintf(msg, size, "more than %d fields", DS_READ_MAX_FIELDS);
+        break;
+    default:
+        snprintf(msg, size,
+                 "the fields up to field %zu are longer together than the limit of %zu bytes",
+                 field, row_max);
+        break;
+    }
+}
+
 const char *ds_read_row_error_code(int error)
 {
     switch (error) {

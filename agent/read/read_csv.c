@@ -287,22 +287,7 @@ static void rec_cut(struct rec *rec, int error, size_t field)
     }
     rec->error = error;
     rec->error_field = field;
-    switch (error) {
-    case DS_READ_ROW_FIELD_TOO_LONG:
-        snprintf(rec->error_msg, sizeof(rec->error_msg),
-                 "field %zu is longer than the limit of %zu bytes", field,
-                 (size_t)DS_READ_MAX_FIELD);
-        break;
-    case DS_READ_ROW_TOO_MANY_COLUMNS:
-        snprintf(rec->error_msg, sizeof(rec->error_msg), "more than %d fields",
-                 DS_READ_MAX_FIELDS);
-        break;
-    default:
-        snprintf(rec->error_msg, sizeof(rec->error_msg),
-                 "the fields up to field %zu are longer together than the limit of %zu bytes",
-                 field, CSV_ROW_MAX);
-        break;
-    }
+    ds__read_row_msg(rec->error_msg, sizeof(rec->error_msg), error, field, CSV_ROW_MAX);
 }
 
 static void on_field(void *s, size_t len, void *data)
