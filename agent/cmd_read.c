@@ -172,8 +172,8 @@ static void print_row(const struct ds_row *row, int json)
         }
     }
     if (row->error != 0) {
-        printf("%s[cut: %s: %s]", row->nfields > 0 ? " | " : " ", ds_read_row_error_code(row->error),
-               row->error_msg);
+        printf("%s[cut: %s: %s]", row->nfields > 0 ? " | " : " ",
+               ds_read_row_error_code(row->error), row->error_msg);
     }
     fputc('\n', stdout);
 }

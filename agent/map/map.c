@@ -1082,6 +1082,31 @@ static int compute_ref_key(struct ds_mapper *m, const json_t *rec, struct ds_map
     return hash_key(m, out->key, parts, np);
 }
 
+/* The raw columns of a row the reader cut at a cap: exactly the header's
+ * columns (as for any row, so `dentsync errors` keeps one set of columns),
+ * the fields before the cap filled in, the others empty. */
+static int build_cut_raw(const struct ds_mapper *m, const struct ds_row *row, char **out)
+{
+    struct ds_row cut = *row;
+    const char **fields = calloc(m->nheader + 1, sizeof(*fields));
+    size_t *lens = calloc(m->nheader + 1, sizeof(*lens));
+    int rc = DS_ENOMEM;
+
+    if (fields != NULL && lens != NULL) {
+        for (size_t j = 0; j < m->nheader; j++) {
+            fields[j] = j < row->nfields ? row->fields[j] : "";
+            lens[j] = j < row->nfields ? row->lens[j] : 0;
+        }
+        cut.nfields = m->nheader;
+        cut.fields = fields;
+        cut.lens = lens;
+        rc = build_raw(m, &cut, out);
+    }
+    free(fields);
+    free(lens);
+    return rc;
+}
+
 int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out)
 {
     json_t *rec = NULL;
@@ -1109,7 +1134,7 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
             snprintf(out->error, sizeof(out->error), "record: %s: %s", code, row->error_msg);
         }
         snprintf(out->error_field, sizeof(out->error_field), "record");
-        return build_raw(m, row, &out->raw_json);
+        return build_cut_raw(m, row, &out->raw_json);
     }
     out->valid = 1;
     for (size_t i = 0; i < m->nrules; i++) {

@@ -957,8 +957,7 @@ static int find_header(struct csv_reader *c, long hint_line, struct ds_error *er
             mode_count = same;
         }
     }
-    while (c->qlen > 1 && c->recs[q_at(c, 0)].width * 2 <= mode &&
-           c->recs[q_at(c, 0)].error == 0) {
+    while (c->qlen > 1 && c->recs[q_at(c, 0)].width * 2 <= mode && c->recs[q_at(c, 0)].error == 0) {
         skip_title(c, q_pop(c));
     }
     return 0;
@@ -1048,8 +1047,8 @@ int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struc
     idx = q_pop(c);
     hrec = &c->recs[idx];
     if (hrec->error != 0) {
-        rc = ds__read_fail(err, DS_ETOOBIG, path, 0, NULL, "header row (line %ld): %s",
-                           hrec->line, hrec->error_msg);
+        rc = ds__read_fail(err, DS_ETOOBIG, path, 0, NULL, "header row (line %ld): %s", hrec->line,
+                           hrec->error_msg);
         goto out;
     }
     rc = keep_header(c, hrec);

@@ -444,12 +444,14 @@ static void three_events(const char *mid, int error, size_t field, size_t kept)
     size_t n = 0;
     long lines = 0;
 
-    put(&cal, &n, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20240101T100000Z\r\n"
-                  "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:20240102T100000Z\r\n"
-                  "SUMMARY:s\r\n");
+    put(&cal, &n,
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20240101T100000Z\r\n"
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:20240102T100000Z\r\n"
+        "SUMMARY:s\r\n");
     put(&cal, &n, mid);
-    put(&cal, &n, "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:c\r\nDTSTART:20240103T100000Z\r\n"
-                  "END:VEVENT\r\nEND:VCALENDAR\r\n");
+    put(&cal, &n,
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:c\r\nDTSTART:20240103T100000Z\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n");
     for (size_t i = 0; i < n; i++) {
         lines += cal[i] == '\n';
     }
