@@ -217,7 +217,7 @@ soak: deps $(AGENT_BIN) $(CLOUD_BIN)
 
 # Not part of `make test`: it takes minutes and its figures depend on the
 # machine. BENCH_ROWS (default 1000000) and BENCH_GB (default 1) size it.
-bench: all $(BUILD)/tests/bench/stage $(BUILD)/tests/bench/read
+bench: all $(BUILD)/tests/bench/stage $(BUILD)/tests/bench/read $(BUILD)/tests/bench/csvparse
 	$(Q)BUILD=$(BUILD) bash tests/bench/bench.sh
 
 # The CSV reader's speed and memory alone, in a minute (part of make bench).

@@ -239,8 +239,8 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
         *held = rc == 0;
         return rc;
     }
-    ds_log_info("%s: template %s (score %.0f)", base_name(t->path), ds_template_id(d.best[0].t),
-                d.best[0].score);
+    ds_log_info("TEMPLATE_DETECTED", "%s: template %s (score %.0f)", base_name(t->path),
+                ds_template_id(d.best[0].t), d.best[0].score);
     *use = d.best[0].t;
     return 0;
 }

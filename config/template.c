@@ -956,7 +956,8 @@ int ds_template_list_in(const char *const *dirs, size_t ndirs, struct ds_templat
         }
         d = opendir(dir);
         if (d == NULL) {
-            ds_log_warn("templates: cannot read the template directory %s", dir);
+            ds_log_warn("TEMPLATE_DIR_UNREADABLE",
+                        "templates: cannot read the template directory %s", dir);
             continue;
         }
         while (d != NULL) {
@@ -980,7 +981,7 @@ int ds_template_list_in(const char *const *dirs, size_t ndirs, struct ds_templat
             if (rc != 0) {
                 char msg[512];
 
-                ds_log_warn("templates: %s skipped: %s", de->d_name,
+                ds_log_warn("TEMPLATE_INVALID", "templates: %s skipped: %s", de->d_name,
                             ds_error_format(&perr, msg, sizeof(msg)));
                 rc = 0;
                 continue;

@@ -24,9 +24,13 @@
 
 struct ds_store; /* opaque: one SQLite connection */
 
+/* The mode of queue.db and its -wal and -shm: the service user writes, the
+ * dentsync group reads (the read-only commands); others never reach it. */
+#define DS_STORE_MODE 0640
+
 /* ---- opening ------------------------------------------------------------ */
 
-/* Opens (creating it 0600 if needed) the database at path, sets WAL and a
+/* Opens (creating it DS_STORE_MODE if needed) the database at path, sets WAL and a
  * busy timeout, and applies the numbered migrations in state/migrations
  * (PRAGMA user_version). new: close with ds_store_close.
  * DS_ESTORE / DS_ECORRUPT with err->msg saying what SQLite said. */
@@ -121,7 +125,10 @@ int ds_store_tx_rollback(struct ds_store *st);
  * reason, no patient data; never uploaded). A valid item whose key is already held by
  * another valid item of the same job is stored as DS_ITEM_DUPLICATE
  * instead (the first one wins) and *stored_status says so (may be NULL).
- * record, fingerprint and error may be NULL. raw may be NULL. */
+ * record, fingerprint and error may be NULL. raw may be NULL. While one
+ * connection adds a job's items, no other connection may add items to that
+ * job (the connection remembers the keys it added; one that takes over a
+ * job with items already in it looks every key up). */
 int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const char *key,
                       const char *fingerprint, const char *status, const char *record_json,
                       const char *raw_json, const char *error, const char **stored_status);
@@ -514,5 +521,30 @@ typedef int (*ds_store_failed_row_cb)(void *ctx, const struct ds_failed_row *r);
 /* The job's failed rows in row order (the full job id). */
 int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_failed_row_cb cb,
                              void *ctx);
+
+/* ---- a one-shot import's progress (store_status.c) ------------------------ */
+
+/* The highest file id recorded so far (0 for an empty queue): a file added
+ * after this call has a higher one. */
+int ds_store_files_last_id(struct ds_store *st, int64_t *id);
+
+/* Where one file stands, as `dentsync import` shows it. Copies. */
+struct ds_file_progress {
+    int64_t file_id;                /* its row */
+    char state[16];                 /* detected, staging, ..., done, duplicate, held, quarantined */
+    char reason_code[64];           /* held or quarantined: why ("" otherwise) */
+    char reason[512];               /* and the message (no patient data) */
+    char job_id[DS_UUID_LEN];       /* its job, "" before staging begins */
+    char job_state[32];             /* staging, uploading, completed, completed_with_errors */
+    long total_rows;                /* rows read, known once staged (0 before) */
+    struct ds_item_counts items;    /* its items by status so far */
+    struct ds_batch_counts batches; /* its batches by state */
+    char last_error_code[64];       /* the newest error of a batch not acked ("" if none) */
+};
+
+/* The newest file recorded with this folder and path and an id above
+ * after_id, with its job's counts. DS_ENOTFOUND when there is none yet. */
+int ds_store_file_progress(struct ds_store *st, const char *folder, const char *path,
+                           int64_t after_id, struct ds_file_progress *out);
 
 #endif

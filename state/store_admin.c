@@ -116,7 +116,8 @@ int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, 
         goto out;
     }
     if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
-        ds_log_error("store: file %lld is %s and cannot be held", (long long)file_id, state);
+        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be held", (long long)file_id,
+                     state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -141,7 +142,8 @@ int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, 
         rc = ds__store_event(st, "file_held", file_id, NULL, 0, code, reason);
     }
     if (rc == 0) {
-        ds_log_warn("store: file %lld held for an admin: %s", (long long)file_id, code);
+        ds_log_warn("FILE_HELD", "store: file %lld held for an admin: %s", (long long)file_id,
+                    code);
     }
 out:
     sqlite3_finalize(s);
@@ -195,8 +197,8 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
         goto out;
     }
     if (strcmp(state, "held") != 0) {
-        ds_log_error("store: file %lld is %s, not held; nothing to retry", (long long)file_id,
-                     state);
+        ds_log_error("STORE_STATE", "store: file %lld is %s, not held; nothing to retry",
+                     (long long)file_id, state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -677,7 +679,8 @@ int ds_store_purge(struct ds_store *st, double now, int retention_days, long *pu
         return rc;
     }
     if (items > 0 || freed > 0 || released > 0) {
-        ds_log_info("store: purged %ld item(s) older than %d day(s), %ld page(s) freed, "
+        ds_log_info("QUEUE_PURGED",
+                    "store: purged %ld item(s) older than %d day(s), %ld page(s) freed, "
                     "%ld held file(s) released",
                     items, retention_days, freed, released);
     }

@@ -144,8 +144,8 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
         goto out;
     }
     if (strcmp(state, "staging") != 0) {
-        ds_log_error("store: job %s is %s; routed jobs join a job still staging", first_job_id,
-                     state);
+        ds_log_error("STORE_STATE", "store: job %s is %s; routed jobs join a job still staging",
+                     first_job_id, state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -161,7 +161,8 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
     sqlite3_finalize(s);
     s = NULL;
     if (same > 0) {
-        ds_log_error("store: file %lld has a %s job already; one job per import type",
+        ds_log_error("STORE_STATE",
+                     "store: file %lld has a %s job already; one job per import type",
                      (long long)file_id, import_type);
         rc = DS_EEXIST;
         goto out;

@@ -26,7 +26,10 @@ faults
 security
 hostile
 read
+logscan
 "
+# Arguments name a subset to run: tests/e2e/run.sh route read
+[ $# -gt 0 ] && suites="$*"
 for suite in $suites; do
     echo "== tests/e2e/$suite.sh"
     out=$(mktemp)

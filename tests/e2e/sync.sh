@@ -348,8 +348,8 @@ sleep 1
 check "neither is taken again by later rescans" \
     test "$(sqlite3 -readonly "$ro/state/queue.db" "SELECT count(*) FROM files")" = 2 \
     -a -e "$ro/inbox/ro-good.csv" -a -e "$ro/inbox/ro-bad.csv"
-check "the queue is the service user's and private" \
-    test "$(stat -c '%U %a' "$ro/state/queue.db")" = "nobody 600"
+check "the queue is the service user's and closed to others" \
+    test "$(stat -c '%U %a' "$ro/state/queue.db")" = "nobody 640"
 kill -TERM "$agent_pid"
 wait "$agent_pid"
 agent_pid=

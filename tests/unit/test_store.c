@@ -218,7 +218,7 @@ static int collect_row(void *ctx, const struct ds_batch_row *r)
 
 /* ---- opening ------------------------------------------------------------ */
 
-static void test_open_creates_0600(void **state)
+static void test_open_creates_0640(void **state)
 {
     struct fixture *f = *state;
     struct ds_error err;
@@ -227,7 +227,7 @@ static void test_open_creates_0600(void **state)
     mode_t old;
 
     assert_int_equal(stat(f->path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
     assert_int_equal(ds_store_schema_version(f->st), count_migrations());
     assert_true(count_migrations() >= 1);
     assert_int_equal(db_long(f->path, "PRAGMA user_version"), count_migrations());
@@ -238,19 +238,28 @@ static void test_open_creates_0600(void **state)
     add_file(f->st, "a.csv", SHA_X);
     snprintf(wal, sizeof(wal), "%s-wal", f->path);
     assert_int_equal(stat(wal, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
 
-    /* Reopening is idempotent; a permissive umask changes nothing. */
+    /* The -wal and -shm outlive the connection, so the group's read-only
+     * connections find them; an older 0600 one is given the queue's mode. */
     ds_store_close(&f->st);
     assert_null(f->st);
     ds_store_close(&f->st);
+    assert_int_equal(stat(wal, &sb), 0);
+    snprintf(wal, sizeof(wal), "%s-shm", f->path);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(chmod(wal, 0600), 0);
+
+    /* Reopening is idempotent; a permissive umask changes nothing. */
     old = umask(0);
     assert_int_equal(ds_store_open(f->path, &f->st, &err), 0);
     umask(old);
     assert_int_equal(ds_store_schema_version(f->st), count_migrations());
     assert_int_equal(ds_store_file_known(f->st, "inbox", "a.csv", 100, 42), 1);
     assert_int_equal(stat(f->path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
 }
 
 static void test_open_new_file_under_umask(void **state)
@@ -267,7 +276,7 @@ static void test_open_new_file_under_umask(void **state)
     assert_int_equal(ds_store_open(path, &st, &err), 0);
     umask(old);
     assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
     ds_store_close(&st);
 }
 
@@ -929,6 +938,7 @@ static void test_two_connections(void **state)
 {
     struct fixture *f = *state;
     struct ds_store *other = NULL;
+    const char *stored = NULL;
     struct ds_job_info job;
     struct ds_error err;
     int64_t a;
@@ -945,7 +955,17 @@ static void test_two_connections(void **state)
     assert_int_equal(ds_store_job_get(f->st, JOB_A, &job), 0);
     assert_string_equal(job.state, "staging");
     assert_int_equal(ds_store_tx_commit(other), 0);
-    assert_int_equal(ds_store_job_staged(other, JOB_A, 1, 100), 0);
+    /* A connection that takes over a job with items in it still finds the
+     * keys the other one added: row 2 is a duplicate of row 1. */
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_A, 2, "ext:1", "fp", DS_ITEM_VALID, "{}", NULL, NULL, &stored),
+        0);
+    assert_string_equal(stored, DS_ITEM_DUPLICATE);
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_A, 3, "ext:3", "fp", DS_ITEM_VALID, "{}", NULL, NULL, &stored),
+        0);
+    assert_string_equal(stored, DS_ITEM_VALID);
+    assert_int_equal(ds_store_job_staged(other, JOB_A, 3, 100), 0);
     job_state_is(f->st, JOB_A, "uploading");
     file_state_is(f->st, a, "staged");
     ds_store_close(&other);
@@ -954,7 +974,7 @@ static void test_two_connections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_0600, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_0640, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_new_file_under_umask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_garbage_is_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
