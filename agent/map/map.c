@@ -1383,14 +1383,20 @@ static int compute_ref_key(struct ds_mapper *m, struct ds_mapped *out, int *none
 
 /* The raw columns of a row the reader cut at a cap: exactly the header's
  * columns (as for any row, so `dentsync errors` keeps one set of columns),
- * the fields before the cap filled in, the others empty. */
+ * the fields before the cap filled in, the others empty; none when the
+ * caller asked for no raw row. */
 static int build_cut_raw(const struct ds_mapper *m, const struct ds_row *row, char **out)
 {
     struct ds_row cut = *row;
-    const char **fields = calloc(m->nheader + 1, sizeof(*fields));
-    size_t *lens = calloc(m->nheader + 1, sizeof(*lens));
+    const char **fields = NULL;
+    size_t *lens = NULL;
     int rc = DS_ENOMEM;
 
+    if (m->no_raw) {
+        return 0;
+    }
+    fields = calloc(m->nheader + 1, sizeof(*fields));
+    lens = calloc(m->nheader + 1, sizeof(*lens));
     if (fields != NULL && lens != NULL) {
         for (size_t j = 0; j < m->nheader; j++) {
             fields[j] = j < row->nfields ? row->fields[j] : "";
