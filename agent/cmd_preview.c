@@ -431,6 +431,13 @@ static void suggest(const struct preview *p, const struct group *g, char *buf, s
                  "fields.%s.map in your copy of the template (docs/templates.md)",
                  col, g->value, ds_template_id(g->tpl), g->field);
     }
+    else if (strncmp(problem, "FIELD_TOO_LONG:", 15) == 0 ||
+             strncmp(problem, "TOO_MANY_COLUMNS:", 17) == 0 ||
+             strncmp(problem, "ROW_TOO_LARGE:", 14) == 0) {
+        snprintf(buf, size,
+                 "the row is over a reader limit and stays out (the file's other rows go "
+                 "on): often a wrong quote or delimiter, or a long note (docs/formats.md)");
+    }
     else if (strcmp(problem, "required") == 0) {
         snprintf(buf, size,
                  "%s is empty: fill it in the practice software, or the rows stay "

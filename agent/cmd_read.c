@@ -149,7 +149,14 @@ static void print_row(const struct ds_row *row, int json)
             }
             json_str(stdout, row->fields[i], row->lens[i]);
         }
-        fputs("]}\n", stdout);
+        fputc(']', stdout);
+        if (row->error != 0) {
+            /* Cut at a cap: the fields are those before it. */
+            printf(",\"error\":\"%s\",\"error_field\":%zu,\"error_message\":",
+                   ds_read_row_error_code(row->error), row->error_field);
+            json_cstr(stdout, row->error_msg);
+        }
+        fputs("}\n", stdout);
         return;
     }
     printf("row %ld (line %ld):", row->row, row->line);
@@ -164,13 +171,18 @@ static void print_row(const struct ds_row *row, int json)
             }
         }
     }
+    if (row->error != 0) {
+        printf("%s[cut: %s: %s]", row->nfields > 0 ? " | " : " ",
+               ds_read_row_error_code(row->error), row->error_msg);
+    }
     fputc('\n', stdout);
 }
 
-/* The notices and the counts; error is the message that stopped the read
- * (NULL if none), also in the JSON end object. */
-static void print_end(const struct ds_reader *r, long rows, int complete, const char *error,
-                      int json)
+/* The notices and the counts (cut: rows cut at a cap); error is the
+ * message that stopped the read (NULL if none), also in the JSON end
+ * object. */
+static void print_end(const struct ds_reader *r, long rows, long cut, int complete,
+                      const char *error, int json)
 {
     const struct ds_read_dialect *d = ds_read_dialect(r);
     const struct ds_read_notice *list;
@@ -192,9 +204,9 @@ static void print_end(const struct ds_reader *r, long rows, int complete, const 
     }
     if (json) {
         printf("{\"type\":\"end\",\"rows\":%ld,\"complete\":%s,\"trailer_lines\":%ld,"
-               "\"blank_lines\":%ld,\"ragged_rows\":%ld,\"notices\":%ld",
+               "\"blank_lines\":%ld,\"ragged_rows\":%ld,\"cut_rows\":%ld,\"notices\":%ld",
                rows, complete ? "true" : "false", d->trailer_lines, d->blank_lines, d->ragged_rows,
-               total);
+               cut, total);
         if (error != NULL) {
             fputs(",\"error\":", stdout);
             json_cstr(stdout, error);
@@ -210,8 +222,8 @@ static void print_end(const struct ds_reader *r, long rows, int complete, const 
     }
     else if (complete) {
         printf("%ld data row(s); %ld trailer line(s), %ld blank line(s) skipped; %ld ragged "
-               "row(s)\n",
-               rows, d->trailer_lines, d->blank_lines, d->ragged_rows);
+               "row(s); %ld row(s) cut at a limit\n",
+               rows, d->trailer_lines, d->blank_lines, d->ragged_rows, cut);
     }
     else {
         printf("first %ld data row(s) shown; --all reads the whole file (trailers are known "
@@ -317,6 +329,7 @@ int ds_cmd_read(const char *config_path, int argc, char **argv)
     const char *file = NULL;
     char msg[1024];
     long rows = 0;
+    long cut = 0;
     int complete = 0;
     int rc = DS_EXIT_OK;
     int got;
@@ -354,9 +367,10 @@ int ds_cmd_read(const char *config_path, int argc, char **argv)
             break;
         }
         rows++;
+        cut += row.error != 0;
         print_row(&row, o.json);
     }
-    print_end(r, rows, complete, rc != DS_EXIT_OK ? msg : NULL, o.json);
+    print_end(r, rows, cut, complete, rc != DS_EXIT_OK ? msg : NULL, o.json);
 out:
     ds_read_close(&r);
     return rc;

@@ -386,6 +386,9 @@ static int stage_own(struct ds_ingest_task *t, struct ds_store *st, struct pass 
     rc = ds_store_item_add(st, p->job_id, row->row, m->key[0] != '\0' ? m->key : NULL,
                            m->valid ? m->fingerprint : NULL, status, m->record_json, m->raw_json,
                            error, &stored);
+    if (rc == 0 && row->error != 0 && stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
+        rc = ds_store_item_set_code(st, p->job_id, row->row, ds_read_row_error_code(row->error));
+    }
     ds_mapped_close(m);
     if (rc != 0) {
         return rc;

@@ -133,6 +133,11 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
                       const char *fingerprint, const char *status, const char *record_json,
                       const char *raw_json, const char *error, const char **stored_status);
 
+/* Gives invalid item `row` of a job the error code of a row the reader cut
+ * at a cap ("FIELD_TOO_LONG", ...; store_rowerr.c). Rare: the statement is
+ * not cached. DS_ENOTFOUND when there is no such invalid item. */
+int ds_store_item_set_code(struct ds_store *st, const char *job_id, long row, const char *code);
+
 /* Ends staging: records total_rows, cuts the job's valid items into batches
  * of at most batch_rows rows in row order (seq 1, 2, ...; each with its
  * Batch-Digest, see below), sets the job `uploading` and the file `staged`.

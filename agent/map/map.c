@@ -1381,6 +1381,37 @@ static int compute_ref_key(struct ds_mapper *m, struct ds_mapped *out, int *none
     return hash_key(m, out->key, parts, np);
 }
 
+/* The raw columns of a row the reader cut at a cap: exactly the header's
+ * columns (as for any row, so `dentsync errors` keeps one set of columns),
+ * the fields before the cap filled in, the others empty; none when the
+ * caller asked for no raw row. */
+static int build_cut_raw(const struct ds_mapper *m, const struct ds_row *row, char **out)
+{
+    struct ds_row cut = *row;
+    const char **fields = NULL;
+    size_t *lens = NULL;
+    int rc = DS_ENOMEM;
+
+    if (m->no_raw) {
+        return 0;
+    }
+    fields = calloc(m->nheader + 1, sizeof(*fields));
+    lens = calloc(m->nheader + 1, sizeof(*lens));
+    if (fields != NULL && lens != NULL) {
+        for (size_t j = 0; j < m->nheader; j++) {
+            fields[j] = j < row->nfields ? row->fields[j] : "";
+            lens[j] = j < row->nfields ? row->lens[j] : 0;
+        }
+        cut.nfields = m->nheader;
+        cut.fields = fields;
+        cut.lens = lens;
+        rc = build_raw(m, &cut, out);
+    }
+    free(fields);
+    free(lens);
+    return rc;
+}
+
 int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out)
 {
     const char *problem;
@@ -1389,6 +1420,26 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     int rc = 0;
 
     memset(out, 0, sizeof(*out));
+    if (row->error != 0) {
+        /* The reader cut the row at a cap: invalid, naming the column and
+         * the cap; the fields read before it are the raw columns. */
+        const char *code = ds_read_row_error_code(row->error);
+        size_t col = row->error_field;
+
+        if (col >= 1 && col <= m->nheader && m->header[col - 1][0] != '\0' &&
+            strlen(m->header[col - 1]) <= 64) {
+            snprintf(out->error, sizeof(out->error), "%s: %s: %s", m->header[col - 1], code,
+                     row->error_msg);
+        }
+        else if (col >= 1) {
+            snprintf(out->error, sizeof(out->error), "#%zu: %s: %s", col, code, row->error_msg);
+        }
+        else {
+            snprintf(out->error, sizeof(out->error), "record: %s: %s", code, row->error_msg);
+        }
+        snprintf(out->error_field, sizeof(out->error_field), "record");
+        return build_cut_raw(m, row, &out->raw_json);
+    }
     out->valid = 1;
     for (size_t i = 0; i < m->nrules; i++) {
         if (m->no_routes && m->rules[i].r->kind == DS_RULE_ROUTE) {

@@ -214,6 +214,8 @@ int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_
     if (rc != 0) {
         goto out;
     }
+    r->header.error = DS_READ_ROW_OK;
+    r->header.error_msg = "";
     *out = r;
     r = NULL;
 out:
@@ -244,7 +246,42 @@ const struct ds_read_notice *ds_read_notices(const struct ds_reader *r, size_t *
 
 int ds_read_next_row(struct ds_reader *r, struct ds_row *row, struct ds_error *err)
 {
+    row->error = DS_READ_ROW_OK;
+    row->error_field = 0;
+    row->error_msg = "";
     return r->ops->next(r->impl, row, err);
+}
+
+void ds__read_row_msg(char *msg, size_t size, int error, size_t field, size_t row_max)
+{
+    switch (error) {
+    case DS_READ_ROW_FIELD_TOO_LONG:
+        snprintf(msg, size, "field %zu is longer than the limit of %zu bytes", field,
+                 (size_t)DS_READ_MAX_FIELD);
+        break;
+    case DS_READ_ROW_TOO_MANY_COLUMNS:
+        snprintf(msg, size, "more than %d fields", DS_READ_MAX_FIELDS);
+        break;
+    default:
+        snprintf(msg, size,
+                 "the fields up to field %zu are longer together than the limit of %zu bytes",
+                 field, row_max);
+        break;
+    }
+}
+
+const char *ds_read_row_error_code(int error)
+{
+    switch (error) {
+    case DS_READ_ROW_FIELD_TOO_LONG:
+        return "FIELD_TOO_LONG";
+    case DS_READ_ROW_TOO_MANY_COLUMNS:
+        return "TOO_MANY_COLUMNS";
+    case DS_READ_ROW_TOO_LARGE:
+        return "ROW_TOO_LARGE";
+    default:
+        return "";
+    }
 }
 
 void ds_read_close(struct ds_reader **r)

@@ -12,7 +12,12 @@
  * the row on the wire) and their physical line, and the raw text of the row
  * for error reports. Memory stays flat whatever the file size: a row's
  * storage is reused by the next call, and every field and row has a hard
- * cap.
+ * cap. A row over a cap (a field longer than DS_READ_MAX_FIELD, more than
+ * DS_READ_MAX_FIELDS fields, or more bytes than a row may hold) is not the
+ * end of the file: the reader skips the rest of it in bounded memory and
+ * returns it with error set (its fields cut before the one over the cap),
+ * and reading goes on with the next row. Only input whose row boundaries
+ * are lost (a quote left open to the end of the file) stops the file.
  *
  * Nothing is dropped silently: a line that is read but not returned as a row
  * (a title above the header, a trailer or totals line at the end, a
@@ -79,6 +84,14 @@ struct ds_read_notice {
     char msg[96]; /* what and why, without values from the file */
 };
 
+/* Why a row was cut (ds_row.error). */
+enum ds_read_row_error {
+    DS_READ_ROW_OK = 0,               /* the row is whole */
+    DS_READ_ROW_FIELD_TOO_LONG = 1,   /* a field is longer than DS_READ_MAX_FIELD */
+    DS_READ_ROW_TOO_MANY_COLUMNS = 2, /* more than DS_READ_MAX_FIELDS fields */
+    DS_READ_ROW_TOO_LARGE = 3,        /* the fields together are more than a row may hold */
+};
+
 /* One row, borrowed from the reader: valid until the next call on it. */
 struct ds_row {
     size_t nfields;            /* number of fields */
@@ -88,6 +101,10 @@ struct ds_row {
     long line;                 /* physical line where the row starts, 1-based */
     const char *raw;           /* the row's text as read (for error reports) */
     size_t raw_len;            /* its length */
+    int error;                 /* enum ds_read_row_error: 0, or the cap the row broke; the
+                                  fields are then those before the one over the cap */
+    size_t error_field;        /* the field (1-based) over the cap, 0 if none in particular */
+    const char *error_msg;     /* which cap, without values from the file; "" if none */
 };
 
 struct ds_reader; /* opaque */
@@ -113,10 +130,16 @@ const struct ds_read_dialect *ds_read_dialect(const struct ds_reader *r);
 const struct ds_read_notice *ds_read_notices(const struct ds_reader *r, size_t *n, long *total);
 
 /* Reads the next data row into *row (borrowed until the next call).
- * Returns 1 for a row, 0 at the end of the file, or a negative DS_E* code
- * (DS_EPARSE with err->row and the line or offset in err->msg for malformed
- * input, DS_ETOOBIG, DS_EIO). After an error the reader stays failed. */
+ * Returns 1 for a row (row->error set when it broke a cap: see above), 0 at
+ * the end of the file, or a negative DS_E* code (DS_EPARSE with err->row
+ * and the line or offset in err->msg for malformed input, DS_ETOOBIG when
+ * the header or something other than a row is over a cap, DS_EIO). After
+ * an error the reader stays failed. */
 int ds_read_next_row(struct ds_reader *r, struct ds_row *row, struct ds_error *err);
+
+/* The code of a row error for the queue and reports: "FIELD_TOO_LONG",
+ * "TOO_MANY_COLUMNS", "ROW_TOO_LARGE" ("" for DS_READ_ROW_OK). */
+const char *ds_read_row_error_code(int error);
 
 /* Closes the file and frees the reader. NULL-safe; sets *r to NULL. */
 void ds_read_close(struct ds_reader **r);

@@ -50,7 +50,16 @@
  *   - a data row with more or fewer fields than the header is returned as
  *     it is, with a notice;
  *   - a NUL byte in a field is an error (the text source has already made
- *     sure everything else is valid UTF-8).
+ *     sure everything else is valid UTF-8);
+ *   - a record over a cap (a field longer than DS_READ_MAX_FIELD, more
+ *     than DS_READ_MAX_FIELDS fields, more than CSV_ROW_MAX bytes of
+ *     fields) keeps the fields before the one over the cap and is read to
+ *     its end without keeping more: the fields that follow are dropped as
+ *     libcsv hands them over, and the field libcsv is collecting is cut
+ *     back after each piece (trim_pending), so its buffer stays near one
+ *     block whatever the length of the field. The record is returned with
+ *     ds_row.error set; only a quote left open to the end of the file, where
+ *     no end of the record is ever found, stops the file.
  *
  * Invariants: row numbers count returned data rows only, so they are stable
  * across re-reads of the same bytes; line is the physical line (1-based) on
@@ -83,6 +92,9 @@ struct rec {
     size_t filled;                   /* fields that are not empty */
     size_t width;                    /* index of the last non-empty field + 1 */
     int has_nul;                     /* a field holds a NUL byte (libcsv path only) */
+    int error;                       /* enum ds_read_row_error: the cap it broke, or 0 */
+    size_t error_field;              /* the field over the cap (1-based), or 0 */
+    char error_msg[96];              /* which cap, without values */
     struct ds_buf cells;             /* the fields, each followed by a NUL */
     struct ds_buf raw;               /* the record's text, capped */
     size_t offs[DS_READ_MAX_FIELDS]; /* field offsets in cells */
@@ -266,23 +278,33 @@ static int check_hints(const char *path, const struct ds_read_hints *h, int *del
 /* ------------------------------------------------------------------------ */
 /* libcsv callbacks                                                         */
 
+/* Marks the record as over a cap (the first one it breaks is kept): what
+ * follows of it is dropped. */
+static void rec_cut(struct rec *rec, int error, size_t field)
+{
+    if (rec->error != 0) {
+        return;
+    }
+    rec->error = error;
+    rec->error_field = field;
+    ds__read_row_msg(rec->error_msg, sizeof(rec->error_msg), error, field, CSV_ROW_MAX);
+}
+
 static void on_field(void *s, size_t len, void *data)
 {
     struct csv_reader *c = data;
     struct rec *rec = c->cur;
     int rc;
 
-    if (c->cb_rc != 0) {
+    if (c->cb_rc != 0 || rec->error != 0) {
         return;
     }
     if (rec->n >= DS_READ_MAX_FIELDS) {
-        c->cb_rc = DS_ETOOBIG;
-        c->cb_msg = "row has more fields than the limit";
+        rec_cut(rec, DS_READ_ROW_TOO_MANY_COLUMNS, (size_t)DS_READ_MAX_FIELDS + 1);
         return;
     }
     if (len > (size_t)DS_READ_MAX_FIELD) {
-        c->cb_rc = DS_ETOOBIG;
-        c->cb_msg = "field longer than the limit";
+        rec_cut(rec, DS_READ_ROW_FIELD_TOO_LONG, rec->n + 1);
         return;
     }
     rec->offs[rec->n] = rec->cells.len;
@@ -294,9 +316,17 @@ static void on_field(void *s, size_t len, void *data)
     if (rc == 0) {
         rc = ds_buf_append(&rec->cells, "", 1);
     }
+    if (rc == DS_ETOOBIG) {
+        rec->cells.len = rec->offs[rec->n]; /* the field did not fit: not kept */
+        if (rec->cells.data != NULL) {
+            rec->cells.data[rec->cells.len] = '\0';
+        }
+        rec_cut(rec, DS_READ_ROW_TOO_LARGE, rec->n + 1);
+        return;
+    }
     if (rc != 0) {
         c->cb_rc = rc;
-        c->cb_msg = rc == DS_ETOOBIG ? "row longer than the limit" : "out of memory";
+        c->cb_msg = "out of memory";
         return;
     }
     rec->n++;
@@ -547,6 +577,21 @@ consumed:
     return 1;
 }
 
+/* In a record over a cap, cuts back the field libcsv is collecting (its
+ * bytes are dropped anyway) so that its buffer cannot grow with the field.
+ * What libcsv's next steps depend on is kept: whether spaces followed the
+ * field's text or a closing quote (spaces zero or not), and enough bytes
+ * that dropping those spaces and the quote (entry_pos -= spaces + 1) stays
+ * inside the buffer. These members are part of csv.h's public struct. */
+static void trim_pending(struct csv_parser *p)
+{
+    if (p->entry_pos <= 4096) {
+        return;
+    }
+    p->spaces = p->spaces > 0 ? 1 : 0;
+    p->entry_pos = p->spaces + 1;
+}
+
 /* Feeds libcsv until it completes a record in c->cur. 1: a record is
  * complete; 0: the file ended with no further record; negative: error. */
 static int feed_row(struct csv_reader *c, struct ds_error *err)
@@ -563,6 +608,9 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
     rec->filled = 0;
     rec->width = 0;
     rec->has_nul = 0;
+    rec->error = 0;
+    rec->error_field = 0;
+    rec->error_msg[0] = '\0';
     ds_buf_reset(&rec->cells);
     ds_buf_reset(&rec->raw);
     for (;;) {
@@ -635,11 +683,13 @@ static int feed_row(struct csv_reader *c, struct ds_error *err)
         if (c->cb_rc != 0) {
             break;
         }
-        /* libcsv buffers a field until it ends; bound that buffer too. */
-        if (csv_get_buffer_size(&c->parser) > (size_t)DS_READ_MAX_FIELD + CSV_BLOCK) {
-            c->cb_rc = DS_ETOOBIG;
-            c->cb_msg = "field longer than the limit";
-            break;
+        /* libcsv buffers a field until it ends: a field already over the
+         * cap cuts the record, and the buffer is kept from growing. */
+        if (c->parser.entry_pos > (size_t)DS_READ_MAX_FIELD + 1) {
+            rec_cut(rec, DS_READ_ROW_FIELD_TOO_LONG, rec->n + 1);
+        }
+        if (rec->error != 0) {
+            trim_pending(&c->parser);
         }
         if (c->row_done) {
             break;
@@ -683,7 +733,7 @@ static int read_raw(struct csv_reader *c, int *idx, struct ds_error *err)
             c->busy[slot] = 0;
             return rc;
         }
-        if (rec->filled > 0) {
+        if (rec->filled > 0 || rec->error != 0) {
             break;
         }
         c->r->dialect.blank_lines++;
@@ -779,7 +829,7 @@ static int fetch(struct csv_reader *c, int *idx, struct ds_error *err)
 /* Could the record be a trailer (if nothing but such records follows)? */
 static int maybe_trailer(const struct csv_reader *c, const struct rec *rec)
 {
-    if (c->keep_trailers) {
+    if (c->keep_trailers || rec->error != 0) {
         return 0;
     }
     if (rec->n < c->hn && rec->filled * 2 <= c->hn) {
@@ -907,7 +957,7 @@ static int find_header(struct csv_reader *c, long hint_line, struct ds_error *er
             mode_count = same;
         }
     }
-    while (c->qlen > 1 && c->recs[q_at(c, 0)].width * 2 <= mode) {
+    while (c->qlen > 1 && c->recs[q_at(c, 0)].width * 2 <= mode && c->recs[q_at(c, 0)].error == 0) {
         skip_title(c, q_pop(c));
     }
     return 0;
@@ -996,6 +1046,11 @@ int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struc
     }
     idx = q_pop(c);
     hrec = &c->recs[idx];
+    if (hrec->error != 0) {
+        rc = ds__read_fail(err, DS_ETOOBIG, path, 0, NULL, "header row (line %ld): %s", hrec->line,
+                           hrec->error_msg);
+        goto out;
+    }
     rc = keep_header(c, hrec);
     if (rc != 0) {
         rc = ds__read_fail(err, rc, path, 0, NULL, "out of memory");
@@ -1077,7 +1132,12 @@ static int csv_next(void *impl, struct ds_row *row, struct ds_error *err)
     for (size_t i = 0; i < rec->n; i++) {
         c->ptrs[i] = rec->cells.data + rec->offs[i];
     }
-    if (rec->n != c->hn) {
+    if (rec->error != 0) {
+        row->error = rec->error;
+        row->error_field = rec->error_field;
+        row->error_msg = rec->error_msg;
+    }
+    else if (rec->n != c->hn) {
         c->r->dialect.ragged_rows++;
         ds__read_notice(c->r, DS_READ_NOTICE_RAGGED, rec->line, c->nrows,
                         "row has %zu field(s), the header %zu", rec->n, c->hn);

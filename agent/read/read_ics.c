@@ -37,8 +37,14 @@
  * occurrence.
  *
  * A VEVENT without a usable DTSTART, an unknown TZID, and text libical
- * could not parse are noticed; an event cut by the end of the file and
- * anything over a cap are errors naming the line.
+ * could not parse are noticed; an event cut by the end of the file is an
+ * error naming the line. A VEVENT over a cap is one row with ds_row.error,
+ * and reading goes on after its END: a property longer than DS_READ_MAX_FIELD
+ * (FIELD_TOO_LONG, with the fields before it), a line longer than
+ * ICS_MAX_LINE (read to its end without keeping more; FIELD_TOO_LONG naming
+ * the field when the property is one, else ROW_TOO_LARGE) or an event
+ * longer than ICS_MAX_EVENT (ROW_TOO_LARGE); these two give no fields, as
+ * libical never sees the event. A VTIMEZONE over a cap stops the file.
  */
 #include "agent/read/read_int.h"
 
@@ -80,6 +86,14 @@ struct ics_reader {
     int eof;                       /* the source has no more */
     long next_line;                /* physical line of the next byte */
     struct ds_buf line;            /* the current unfolded line */
+    int line_over;                 /* it was longer than ICS_MAX_LINE: cut */
+    int peek_over;                 /* the same for peek */
+    int event_over;                /* the collected component was cut at a cap */
+    size_t over_field;             /* the row field of the line that cut it, or 0 */
+    int cut_ready;                 /* next_event has a cut VEVENT as the next row */
+    int row_err;                   /* enum ds_read_row_error of the row being returned */
+    size_t row_err_field;          /* its field */
+    char row_err_msg[96];          /* its message */
     long line_no;                  /* physical line where it starts */
     int have_peek;                 /* peek holds the next physical line */
     struct ds_buf peek;            /* the physical line after the current one */
@@ -153,12 +167,14 @@ static const struct ds__read_ops ics_ops = {
 
 /* Reads the next physical line (without its CR/LF) into b. 1, 0 at the
  * end, or an error. */
-static int phys_line(struct ics_reader *c, struct ds_buf *b, long *no, struct ds_error *err)
+static int phys_line(struct ics_reader *c, struct ds_buf *b, int *over, long *no,
+                     struct ds_error *err)
 {
     int any = 0;
     int rc;
 
     ds_buf_reset(b);
+    *over = 0;
     *no = c->next_line;
     for (;;) {
         const unsigned char *p;
@@ -189,10 +205,12 @@ static int phys_line(struct ics_reader *c, struct ds_buf *b, long *no, struct ds
         if (nl != NULL) {
             n = (size_t)(nl - p);
         }
-        rc = ds_buf_append(b, p, n);
-        if (rc != 0) {
-            return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL,
-                                 "line %ld is longer than the limit", *no);
+        rc = *over ? 0 : ds_buf_append(b, p, n);
+        if (rc == DS_ETOOBIG) {
+            *over = 1; /* the rest of the line is read, not kept */
+        }
+        else if (rc != 0) {
+            return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "out of memory");
         }
         c->bpos += n;
         if (nl != NULL) {
@@ -206,23 +224,32 @@ static int phys_line(struct ics_reader *c, struct ds_buf *b, long *no, struct ds
     }
 }
 
-/* The next unfolded content line into c->line. 1, 0 at the end, or error. */
+/* The next unfolded content line into c->line. 1, 0 at the end, or error.
+ * A line longer than ICS_MAX_LINE is read to its end and kept cut, with
+ * line_over set. */
 static int next_line(struct ics_reader *c, struct ds_error *err)
 {
     int rc;
 
     if (!c->have_peek) {
-        rc = phys_line(c, &c->peek, &c->peek_no, err);
+        rc = phys_line(c, &c->peek, &c->peek_over, &c->peek_no, err);
         if (rc <= 0) {
             return rc;
         }
     }
     c->have_peek = 0;
     ds_buf_reset(&c->line);
+    c->line_over = c->peek_over;
     rc = ds_buf_append(&c->line, c->peek.data != NULL ? c->peek.data : "", c->peek.len);
     c->line_no = c->peek_no;
-    while (rc == 0) {
-        rc = phys_line(c, &c->peek, &c->peek_no, err);
+    for (;;) {
+        if (rc == DS_ETOOBIG) {
+            c->line_over = 1;
+        }
+        else if (rc != 0) {
+            return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "out of memory");
+        }
+        rc = phys_line(c, &c->peek, &c->peek_over, &c->peek_no, err);
         if (rc < 0) {
             return rc;
         }
@@ -233,10 +260,9 @@ static int next_line(struct ics_reader *c, struct ds_error *err)
             c->have_peek = 1;
             return 1;
         }
-        rc = ds_buf_append(&c->line, c->peek.data + 1, c->peek.len - 1);
+        c->line_over |= c->peek_over;
+        rc = c->line_over ? 0 : ds_buf_append(&c->line, c->peek.data + 1, c->peek.len - 1);
     }
-    return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "line %ld is longer than the limit",
-                         c->line_no);
 }
 
 /* "BEGIN:NAME" / "END:NAME" (case-insensitive): the name, or NULL. */
@@ -336,6 +362,16 @@ static struct icaltimetype prop_time(struct ics_reader *c, icalproperty *p, int 
 }
 
 /* Fills the row's fields for the occurrence starting at start. */
+/* Marks the row being made as cut at a cap. */
+static void row_cut(struct ics_reader *c, int error, size_t field)
+{
+    c->row_err = error;
+    c->row_err_field = field;
+    ds__read_row_msg(c->row_err_msg, sizeof(c->row_err_msg), error, field, ICS_ROW_MAX);
+}
+
+/* Fills the row of the current event's occurrence; a field over the cap
+ * cuts the row (row_err) before it. 0 or DS_ENOMEM. */
 static int fill_row(struct ics_reader *c, struct icaltimetype start, struct icaltimetype end,
                     struct icaltimetype rid)
 {
@@ -343,10 +379,13 @@ static int fill_row(struct ics_reader *c, struct icaltimetype start, struct ical
     struct ds_buf att;
     icalproperty *p;
     char ts[3][48];
+    const char *vals[ICS_NFIELDS];
     const char *org = NULL;
+    int att_over = 0;
     int rc = 0;
 
     c->n = 0;
+    c->row_err = 0;
     ds_buf_reset(&c->cells);
     ds_buf_init(&att, (size_t)DS_READ_MAX_FIELD);
     iso_time(start, ts[0], sizeof(ts[0]));
@@ -371,37 +410,41 @@ static int fill_row(struct ics_reader *c, struct icaltimetype start, struct ical
         }
         rc = ds_buf_printf(&att, "%s%s", att.len > 0 ? "; " : "", a);
     }
-    if (rc == 0) {
-        rc = put_field(c, icalcomponent_get_uid(e));
+    if (rc == DS_ETOOBIG) {
+        att_over = 1;
+        rc = 0;
     }
-    if (rc == 0) {
-        rc = put_field(c, ts[2]);
+    if (rc != 0) {
+        goto out;
     }
-    if (rc == 0) {
-        rc = put_field(c, ts[0]);
+    p = icalcomponent_get_first_property(e, ICAL_STATUS_PROPERTY);
+    vals[0] = icalcomponent_get_uid(e);
+    vals[1] = ts[2];
+    vals[2] = ts[0];
+    vals[3] = ts[1];
+    vals[4] = icalcomponent_get_summary(e);
+    vals[5] = icalcomponent_get_description(e);
+    vals[6] = icalcomponent_get_location(e);
+    vals[7] = p != NULL ? icalproperty_get_value_as_string(p) : "";
+    vals[8] = org;
+    vals[9] = att.data;
+    for (size_t i = 0; i < ICS_NFIELDS; i++) {
+        if ((i == ICS_NFIELDS - 1 && att_over) ||
+            (vals[i] != NULL && strlen(vals[i]) > (size_t)DS_READ_MAX_FIELD)) {
+            row_cut(c, DS_READ_ROW_FIELD_TOO_LONG, i + 1);
+            break;
+        }
+        rc = put_field(c, vals[i]);
+        if (rc == DS_ETOOBIG) {
+            row_cut(c, DS_READ_ROW_TOO_LARGE, i + 1);
+            rc = 0;
+            break;
+        }
+        if (rc != 0) {
+            break;
+        }
     }
-    if (rc == 0) {
-        rc = put_field(c, ts[1]);
-    }
-    if (rc == 0) {
-        rc = put_field(c, icalcomponent_get_summary(e));
-    }
-    if (rc == 0) {
-        rc = put_field(c, icalcomponent_get_description(e));
-    }
-    if (rc == 0) {
-        rc = put_field(c, icalcomponent_get_location(e));
-    }
-    if (rc == 0) {
-        p = icalcomponent_get_first_property(e, ICAL_STATUS_PROPERTY);
-        rc = put_field(c, p != NULL ? icalproperty_get_value_as_string(p) : "");
-    }
-    if (rc == 0) {
-        rc = put_field(c, org);
-    }
-    if (rc == 0) {
-        rc = put_field(c, att.data);
-    }
+out:
     ds_buf_close(&att);
     return rc;
 }
@@ -717,16 +760,34 @@ static int next_occurrence(struct ics_reader *c, struct ds_error *err)
     }
     rc = fill_row(c, t, c->has_end ? icaltime_add(t, c->dur) : none, rid);
     if (rc != 0) {
-        return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL,
-                             "the VEVENT at line %ld is larger than the limit", c->cur_line);
+        return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "out of memory");
     }
     c->occ++;
     return 1;
 }
 
+/* The row field (1-based) of the property on the line, or 0. */
+static size_t line_field(const struct ds_buf *line)
+{
+    size_t k = 0;
+
+    while (k < line->len && line->data[k] != ':' && line->data[k] != ';') {
+        k++;
+    }
+    for (size_t i = 0; i < ICS_NFIELDS; i++) {
+        if (strlen(ics_header[i]) == k && strncasecmp(line->data, ics_header[i], k) == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
 /* Collects the component that begins at the current line up to its END
- * into c->event. */
-static int collect(struct ics_reader *c, const char *name, size_t cap, struct ds_error *err)
+ * into c->event. With cut set, a line or component over its cap sets
+ * event_over (and over_field) and the rest of the component is read up to
+ * its END without being kept; without it, that is an error. */
+static int collect(struct ics_reader *c, const char *name, size_t cap, int cut,
+                   struct ds_error *err)
 {
     size_t nlen = strlen(name);
     int depth = 0;
@@ -734,20 +795,32 @@ static int collect(struct ics_reader *c, const char *name, size_t cap, struct ds
 
     ds_buf_reset(&c->event);
     c->event_line = c->line_no;
+    c->event_over = 0;
+    c->over_field = 0;
     for (;;) {
         const char *m;
 
-        if (c->event.len + c->line.len + 2 > cap) {
-            return ds__read_fail(err, DS_ETOOBIG, c->path, c->nrows + 1, NULL,
-                                 "the %s starting at line %ld is larger than the limit", name,
-                                 c->event_line);
+        if (!c->event_over && (c->line_over || c->event.len + c->line.len + 2 > cap)) {
+            if (!cut && c->line_over) {
+                return ds__read_fail(err, DS_ETOOBIG, c->path, c->nrows + 1, NULL,
+                                     "line %ld is longer than the limit", c->line_no);
+            }
+            if (!cut) {
+                return ds__read_fail(err, DS_ETOOBIG, c->path, c->nrows + 1, NULL,
+                                     "the %s starting at line %ld is larger than the limit", name,
+                                     c->event_line);
+            }
+            c->event_over = 1;
+            c->over_field = c->line_over ? line_field(&c->line) : 0;
         }
-        rc = ds_buf_append(&c->event, c->line.data, c->line.len);
-        if (rc == 0) {
-            rc = ds_buf_append(&c->event, "\r\n", 2);
-        }
-        if (rc != 0) {
-            return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "out of memory");
+        if (!c->event_over) {
+            rc = ds_buf_append(&c->event, c->line.data, c->line.len);
+            if (rc == 0) {
+                rc = ds_buf_append(&c->event, "\r\n", 2);
+            }
+            if (rc != 0) {
+                return ds__read_fail(err, rc, c->path, c->nrows + 1, NULL, "out of memory");
+            }
         }
         if (marker(&c->line, "BEGIN:") != NULL) {
             depth++;
@@ -793,7 +866,7 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
             continue;
         }
         if (strcasecmp(name, "VTIMEZONE") == 0) {
-            rc = collect(c, "VTIMEZONE", ICS_MAX_TZ_BYTES, err);
+            rc = collect(c, "VTIMEZONE", ICS_MAX_TZ_BYTES, 0, err);
             if (rc != 0) {
                 return rc;
             }
@@ -820,7 +893,7 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
             char what[32];
 
             snprintf(what, sizeof(what), "%.24s", name);
-            rc = collect(c, what, ICS_MAX_EVENT, err);
+            rc = collect(c, what, ICS_MAX_EVENT, 1, err);
             if (rc != 0) {
                 return rc;
             }
@@ -828,9 +901,31 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
                        "%s component skipped (only VEVENTs are rows)", what);
             continue;
         }
-        rc = collect(c, "VEVENT", ICS_MAX_EVENT, err);
+        rc = collect(c, "VEVENT", ICS_MAX_EVENT, 1, err);
         if (rc != 0) {
             return rc;
+        }
+        if (c->event_over && c->scanning) {
+            continue;
+        }
+        if (c->event_over) {
+            /* Over a cap before libical saw it: one row with the error and
+             * no fields, the text up to the cap as its raw text. */
+            ds_buf_reset(&c->raw);
+            (void)ds_buf_append(&c->raw, c->event.data != NULL ? c->event.data : "",
+                                c->event.len < ICS_RAW_MAX ? c->event.len : ICS_RAW_MAX);
+            c->n = 0;
+            c->cur_line = c->event_line;
+            if (c->over_field != 0) {
+                row_cut(c, DS_READ_ROW_FIELD_TOO_LONG, c->over_field);
+            }
+            else {
+                row_cut(c, DS_READ_ROW_TOO_LARGE, 0);
+                snprintf(c->row_err_msg, sizeof(c->row_err_msg),
+                         "the VEVENT is larger than the limit of %zu bytes", ICS_MAX_EVENT);
+            }
+            c->cut_ready = 1;
+            return 1;
         }
         if (c->scanning && strcasestr(c->event.data, "RECURRENCE-ID") == NULL) {
             continue;
@@ -977,6 +1072,7 @@ static int ics_next(void *impl, struct ds_row *row, struct ds_error *err)
         return ds__read_fail(err, c->failed, c->path, c->nrows + 1, NULL,
                              "reading stopped after an earlier error");
     }
+    c->cut_ready = 0;
     for (;;) {
         if (c->cur != NULL) {
             rc = next_occurrence(c, err);
@@ -986,7 +1082,7 @@ static int ics_next(void *impl, struct ds_row *row, struct ds_error *err)
             drop_event(c);
         }
         rc = next_event(c, err);
-        if (rc <= 0) {
+        if (rc <= 0 || c->cut_ready) {
             break;
         }
     }
@@ -1008,6 +1104,11 @@ static int ics_next(void *impl, struct ds_row *row, struct ds_error *err)
     row->line = c->cur_line;
     row->raw = c->raw.data != NULL ? c->raw.data : "";
     row->raw_len = c->raw.len;
+    if (c->row_err != 0) {
+        row->error = c->row_err;
+        row->error_field = c->row_err_field;
+        row->error_msg = c->row_err_msg;
+    }
     return 1;
 }
 

@@ -64,14 +64,22 @@ int ds__read_trailer_word(const char *s, size_t n);
 
 /* A sheet row as a reader decoded it, borrowed until its next pull. */
 struct ds__sheet_row {
-    size_t n;           /* fields (cells from column A to the last one given) */
-    const char *cells;  /* the fields' bytes */
-    const size_t *offs; /* where each field starts in cells */
-    const size_t *lens; /* each field's length */
-    const char *raw;    /* the row's text for error reports (may be NULL) */
-    size_t raw_len;     /* its length */
-    long line;          /* sheet row, 1-based */
+    size_t n;              /* fields (cells from column A to the last one given) */
+    const char *cells;     /* the fields' bytes */
+    const size_t *offs;    /* where each field starts in cells */
+    const size_t *lens;    /* each field's length */
+    const char *raw;       /* the row's text for error reports (may be NULL) */
+    size_t raw_len;        /* its length */
+    long line;             /* sheet row, 1-based */
+    int error;             /* enum ds_read_row_error: the cap the row broke (the fields are
+                              those before it), or 0 */
+    size_t error_field;    /* the field over the cap (1-based), or 0 */
+    const char *error_msg; /* which cap, without values (NULL when error is 0) */
 };
+
+/* Writes the message of a row error (enum ds_read_row_error) about field
+ * (1-based) into msg; row_max is the reader's cap on a row's bytes. */
+void ds__read_row_msg(char *msg, size_t size, int error, size_t field, size_t row_max);
 
 /* Reads the next sheet row (blank ones included) into *row: 1, 0 at the
  * end of the sheet, or a negative DS_E* code with err filled. */

@@ -29,6 +29,10 @@
  * returned with a notice. Blank rows (no value at all, or left out of the
  * sheet) are counted in the dialect and skipped.
  *
+ * A row the reader cut at a cap (ds__sheet_row.error) is never blank, a
+ * title or a trailer: it is returned as it came, with the fields before
+ * the cap and the error; as the header it stops the file.
+ *
  * An error of the reader while rows are held comes after them: the held
  * rows are data, returned first. Memory stays flat: the ring of slots,
  * each with capped field and raw-text buffers.
@@ -56,6 +60,9 @@ struct srec {
     size_t filled;       /* fields with a value */
     size_t width;        /* index of the last field with a value + 1 */
     long line;           /* sheet row, 1-based */
+    int error;           /* enum ds_read_row_error, or 0 */
+    size_t error_field;  /* the field over the cap, or 0 */
+    char error_msg[96];  /* which cap */
 };
 
 struct sheet {
@@ -123,6 +130,10 @@ static int copy_row(struct srec *rec, const struct ds__sheet_row *in)
     rec->filled = 0;
     rec->width = 0;
     rec->line = in->line;
+    rec->error = in->error;
+    rec->error_field = in->error_field;
+    snprintf(rec->error_msg, sizeof(rec->error_msg), "%s",
+             in->error != 0 && in->error_msg != NULL ? in->error_msg : "");
     for (size_t i = 0; i < in->n; i++) {
         rec->offs[i] = rec->cells.len;
         rec->lens[i] = in->lens[i];
@@ -177,7 +188,7 @@ static int pull_filled(struct sheet *s, struct ds_error *err)
             return ds__read_fail(err, rc, s->path, s->nrows + 1, NULL,
                                  "%s: sheet row %ld is larger than the limit", s->what, in.line);
         }
-        if (rec->filled > 0) {
+        if (rec->filled > 0 || rec->error != 0) {
             s->qlen++;
             return 1;
         }
@@ -208,7 +219,7 @@ static int read_ahead(struct sheet *s)
 
 static int maybe_trailer(const struct sheet *s, const struct srec *rec)
 {
-    if (s->keep_trailers) {
+    if (s->keep_trailers || rec->error != 0) {
         return 0;
     }
     /* A sheet has no shorter rows (a missing cell is an empty one), so
@@ -304,7 +315,7 @@ static int find_header(struct sheet *s, long hint_line, struct ds_error *err)
             mode_count = same;
         }
     }
-    while (s->qlen > 1 && q_at(s, 0)->width * 2 <= mode) {
+    while (s->qlen > 1 && q_at(s, 0)->width * 2 <= mode && q_at(s, 0)->error == 0) {
         skip_title(s, "title row above the header skipped");
     }
     return 0;
@@ -387,6 +398,11 @@ int ds__read_sheet_open(struct ds_reader *r, const char *path, const char *what,
     if (rc != 0) {
         goto out;
     }
+    if (q_at(s, 0)->error != 0) {
+        rc = ds__read_fail(err, DS_ETOOBIG, path, 0, NULL, "%s: the header row (sheet row %ld): %s",
+                           what, q_at(s, 0)->line, q_at(s, 0)->error_msg);
+        goto out;
+    }
     rc = keep_header(s);
     if (rc != 0) {
         rc = ds__read_fail(err, rc, path, 0, NULL, "out of memory");
@@ -420,6 +436,32 @@ static int fetch(struct sheet *s, struct srec **out, struct ds_error *err)
     }
     *out = q_pop(s);
     return 1;
+}
+
+/* Fits a data row to the header: empty cells past its last value and the
+ * header's width go, missing ones up to the header's width are empty
+ * fields; numbers it and notes a row still wider than the header. */
+static void frame_row(struct sheet *s, struct srec *rec)
+{
+    if (rec->n > s->hn) {
+        rec->n = rec->width > s->hn ? rec->width : s->hn;
+    }
+    for (size_t i = 0; i < rec->n; i++) {
+        s->ptrs[i] = rec->cells.data + rec->offs[i];
+    }
+    for (size_t i = rec->n; i < s->hn; i++) {
+        rec->lens[i] = 0;
+        s->ptrs[i] = "";
+    }
+    if (rec->n < s->hn) {
+        rec->n = s->hn;
+    }
+    s->nrows++;
+    if (rec->n > s->hn) {
+        s->r->dialect.ragged_rows++;
+        ds__read_notice(s->r, DS_READ_NOTICE_RAGGED, rec->line, s->nrows,
+                        "row has %zu field(s), the header %zu", rec->n, s->hn);
+    }
 }
 
 static int sheet_next(void *impl, struct ds_row *row, struct ds_error *err)
@@ -459,26 +501,18 @@ static int sheet_next(void *impl, struct ds_row *row, struct ds_error *err)
         }
         rec = q_pop(s);
     }
-    /* Empty cells past the last value and the header's width go; missing
-     * ones up to the header's width are empty fields. */
-    if (rec->n > s->hn) {
-        rec->n = rec->width > s->hn ? rec->width : s->hn;
+    if (rec->error != 0) {
+        /* Cut at a cap: the fields before it, as they came. */
+        for (size_t i = 0; i < rec->n; i++) {
+            s->ptrs[i] = rec->cells.data + rec->offs[i];
+        }
+        s->nrows++;
+        row->error = rec->error;
+        row->error_field = rec->error_field;
+        row->error_msg = rec->error_msg;
     }
-    for (size_t i = 0; i < rec->n; i++) {
-        s->ptrs[i] = rec->cells.data + rec->offs[i];
-    }
-    for (size_t i = rec->n; i < s->hn; i++) {
-        rec->lens[i] = 0;
-        s->ptrs[i] = "";
-    }
-    if (rec->n < s->hn) {
-        rec->n = s->hn;
-    }
-    s->nrows++;
-    if (rec->n > s->hn) {
-        s->r->dialect.ragged_rows++;
-        ds__read_notice(s->r, DS_READ_NOTICE_RAGGED, rec->line, s->nrows,
-                        "row has %zu field(s), the header %zu", rec->n, s->hn);
+    else {
+        frame_row(s, rec);
     }
     row->nfields = rec->n;
     row->fields = s->ptrs;

@@ -16,6 +16,13 @@
  * neither flushes the parent's stdio buffers nor runs its exit handlers.
  *
  * freexl parses the whole workbook when it opens it, so the child's memory
+ * A cell longer than DS_READ_MAX_FIELD (32767 characters can take more
+ * bytes than that in UTF-8), or a row whose cells together pass
+ * XLS_ROW_MAX, cuts that row: it comes with the cells before the one over
+ * the cap and ds_row.error, and reading goes on. A sheet wider than
+ * DS_READ_MAX_FIELDS columns (BIFF8 has 256) is damaged: the file stops.
+ *
+ * freexl parses the whole workbook when it opens it, so the child's memory
  * grows with the file; the format bounds it (BIFF8 holds at most 65536
  * rows by 256 columns per sheet) and the file size is capped at
  * XLS_MAX_FILE before freexl sees it. The parent's memory stays flat: the
@@ -34,8 +41,10 @@
  * The pipe carries messages of a type byte, a 32-bit length (host order)
  * and the payload:
  *   'S' the sheet's name (after the workbook opened);
- *   'R' a sheet row: its 0-based index and cell count (32 bits each),
- *       then each cell's length (32 bits) and bytes;
+ *   'R' a sheet row: its 0-based index, cell count, row error (enum
+ *       ds_read_row_error) and the field over the cap (32 bits each), then
+ *       each cell's length (32 bits) and bytes; a row with an error holds
+ *       the cells before the one over the cap;
  *   'E' an error: its DS_E* code (32 bits), the length of the field name
  *       (one byte), the field name, then the message;
  *   'D' the end of the sheet.
@@ -63,8 +72,8 @@
 #define XLS_RAW_MAX ((size_t)64 * 1024)         /* bytes of a row's raw text kept */
 #define XLS_PIPE_BUF ((size_t)64 * 1024)        /* bytes buffered each way */
 #define XLS_CHILD_TIMEOUT_MS (120 * 1000)       /* silence of the child before it is killed */
-/* The payload of one message: a row's text, its index and count, a length per cell. */
-#define XLS_MSG_MAX (XLS_ROW_MAX + 8 + (size_t)4 * DS_READ_MAX_FIELDS)
+/* The payload of one message: a row's text, its index, count and error, a length per cell. */
+#define XLS_MSG_MAX (XLS_ROW_MAX + 16 + (size_t)4 * DS_READ_MAX_FIELDS)
 
 /* The parent's end: the child and the row being handed over. */
 struct xls_src {
@@ -79,6 +88,7 @@ struct xls_src {
     int done;                        /* 'D' was received */
     long line;                       /* sheet row (1-based) of the last row received */
     struct ds_buf raw;               /* the row's fields joined by tabs, capped */
+    char err_msg[96];                /* the row error's message */
     size_t offs[DS_READ_MAX_FIELDS]; /* field offsets in msg */
     size_t lens[DS_READ_MAX_FIELDS]; /* field lengths */
 };
@@ -245,7 +255,8 @@ static const char *cell_text(const FreeXL_CellValue *v, char *num, size_t size)
     }
 }
 
-/* Sends sheet row r: its cells up to the last one with a value. */
+/* Sends sheet row r: its cells up to the last one with a value, or those
+ * before the first one over a cap with the error. */
 static void child_row(struct xls_out *o, const void *h, unsigned r, unsigned short cols)
 {
     FreeXL_CellValue v;
@@ -253,23 +264,32 @@ static void child_row(struct xls_out *o, const void *h, unsigned r, unsigned sho
     const char *s;
     size_t width = 0;
     size_t bytes = 0;
+    uint32_t error = DS_READ_ROW_OK;
+    uint32_t efield = 0;
 
     for (unsigned short c = 0; c < cols; c++) {
+        size_t len;
+
         if (freexl_get_cell_value(h, r, c, &v) != FREEXL_OK) {
             child_fail(o, DS_EPARSE, "", "XLS: cell in column %u of sheet row %u cannot be read",
                        (unsigned)c + 1, r + 1);
         }
         s = cell_text(&v, num, sizeof(num));
-        if (strlen(s) > (size_t)DS_READ_MAX_FIELD || bytes > XLS_ROW_MAX) {
-            child_fail(o, DS_ETOOBIG, "", "XLS: sheet row %u is larger than the limit", r + 1);
+        len = strlen(s);
+        if (len > (size_t)DS_READ_MAX_FIELD || bytes + len > XLS_ROW_MAX) {
+            error = len > (size_t)DS_READ_MAX_FIELD ? DS_READ_ROW_FIELD_TOO_LONG
+                                                    : DS_READ_ROW_TOO_LARGE;
+            efield = (uint32_t)c + 1;
+            width = c; /* the cells before it, empty ones included */
+            break;
         }
-        bytes += strlen(s);
-        if (s[0] != '\0') {
+        bytes += len;
+        if (len > 0) {
             width = (size_t)c + 1;
         }
     }
-    if (out_head(o, 'R', 8 + 4 * width + bytes) != 0 || out_u32(o, r) != 0 ||
-        out_u32(o, (uint32_t)width) != 0) {
+    if (out_head(o, 'R', 16 + 4 * width + bytes) != 0 || out_u32(o, r) != 0 ||
+        out_u32(o, (uint32_t)width) != 0 || out_u32(o, error) != 0 || out_u32(o, efield) != 0) {
         _exit(1);
     }
     for (size_t c = 0; c < width; c++) {
@@ -493,8 +513,10 @@ static int next_msg(struct xls_src *x, struct ds_error *err)
 static int xls_pull(void *src, struct ds__sheet_row *row, struct ds_error *err)
 {
     struct xls_src *x = src;
-    size_t pos = 8;
+    size_t pos = 16;
     uint32_t n;
+    uint32_t error;
+    uint32_t efield;
     int rc;
 
     if (x->done) {
@@ -509,13 +531,20 @@ static int xls_pull(void *src, struct ds__sheet_row *row, struct ds_error *err)
         reap(x, 0, NULL);
         return 0;
     }
-    if (x->type != 'R' || x->msg.len < 8) {
+    if (x->type != 'R' || x->msg.len < 16) {
         reap(x, 1, NULL);
         return ds__read_fail(err, DS_EPARSE, x->path, 0, NULL,
                              "XLS: the parser sent a bad message after sheet row %ld", x->line);
     }
     x->line = (long)get_u32(x->msg.data) + 1;
     n = get_u32(x->msg.data + 4);
+    error = get_u32(x->msg.data + 8);
+    efield = get_u32(x->msg.data + 12);
+    if (error > DS_READ_ROW_TOO_LARGE || (error != 0 && (efield == 0 || n >= efield))) {
+        reap(x, 1, NULL);
+        return ds__read_fail(err, DS_EPARSE, x->path, 0, NULL,
+                             "XLS: the parser sent a bad message after sheet row %ld", x->line);
+    }
     if (n > DS_READ_MAX_FIELDS) {
         return ds__read_fail(err, DS_ETOOBIG, x->path, 0, NULL,
                              "XLS: sheet row %ld has more columns than the limit", x->line);
@@ -554,6 +583,13 @@ static int xls_pull(void *src, struct ds__sheet_row *row, struct ds_error *err)
     row->raw = x->raw.data;
     row->raw_len = x->raw.len;
     row->line = x->line;
+    row->error = (int)error;
+    row->error_field = efield;
+    row->error_msg = NULL;
+    if (error != 0) {
+        ds__read_row_msg(x->err_msg, sizeof(x->err_msg), (int)error, efield, XLS_ROW_MAX);
+        row->error_msg = x->err_msg;
+    }
     return 1;
 }
 

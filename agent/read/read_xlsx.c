@@ -24,6 +24,13 @@
  * row that is not blank is the header, unless a header_line hint names the
  * sheet row.
  *
+ * A cell longer than DS_READ_MAX_FIELD (inline, or a shared string that
+ * long, which is kept as "too long" rather than as text), a cell past
+ * column DS_READ_MAX_FIELDS, or a row over XLSX_ROW_MAX cuts the row: the
+ * cells before it are kept, the rest of the row is parsed but dropped
+ * (the cell text buffer stays capped), and the row comes back with
+ * ds_row.error while reading goes on.
+ *
  * Hostile archives: an encrypted entry, an entry whose uncompressed size
  * passes XLSX_MAX_PART or whose ratio to its compressed size passes
  * XLSX_MAX_RATIO (a zip bomb), more bytes than an entry declares, a
@@ -38,6 +45,7 @@
 #include <expat.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +90,7 @@ struct xlsx_reader {
     int in_rph;            /* inside <rPh> (phonetic text, skipped) */
     int in_xfs;            /* inside <cellXfs> */
     struct ds_buf text;    /* text of the current cell or string */
+    int text_over;         /* the current cell or string is longer than text may hold */
     /* workbook */
     char sheet_rid[128];  /* r:id of the chosen sheet */
     char sheet_name[128]; /* its name */
@@ -103,6 +112,9 @@ struct xlsx_reader {
     int in_is;                       /* inside <is> */
     struct ds_buf cells;             /* the row's fields, each followed by a NUL */
     struct ds_buf raw;               /* the row's fields joined by tabs, capped */
+    int row_err;                     /* enum ds_read_row_error: the row is cut, or 0 */
+    size_t row_err_field;            /* the field over the cap */
+    char row_err_msg[96];            /* which cap */
     size_t offs[DS_READ_MAX_FIELDS]; /* field offsets in cells */
     size_t lens[DS_READ_MAX_FIELDS]; /* field lengths */
 };
@@ -169,8 +181,11 @@ static void XMLCALL on_text(void *data, const XML_Char *s, int len)
         return;
     }
     rc = ds_buf_append(&x->text, s, (size_t)len);
-    if (rc != 0) {
-        cb_fail(x, rc, rc == DS_ETOOBIG ? "a cell longer than the limit" : "out of memory");
+    if (rc == DS_ETOOBIG) {
+        x->text_over = 1; /* the cell or string is cut; what follows is dropped */
+    }
+    else if (rc != 0) {
+        cb_fail(x, rc, "out of memory");
     }
 }
 
@@ -506,6 +521,7 @@ static void XMLCALL sst_start(void *data, const XML_Char *name, const XML_Char *
     (void)atts;
     if (strcmp(el, "si") == 0) {
         x->in_si = 1;
+        x->text_over = 0;
         ds_buf_reset(&x->text);
     }
     else if (strcmp(el, "rPh") == 0) {
@@ -544,6 +560,11 @@ static void XMLCALL sst_end(void *data, const XML_Char *name)
             }
             x->sst_off = p;
             x->sst_cap = cap;
+        }
+        if (x->text_over) {
+            /* Too long to be a field: a cell that uses it cuts its row. */
+            x->sst_off[x->nsst++] = SIZE_MAX;
+            return;
         }
         x->sst_off[x->nsst] = x->sst.len;
         rc = ds_buf_append(&x->sst, x->text.data != NULL ? x->text.data : "", x->text.len);
@@ -706,6 +727,11 @@ static const char *cell_value(struct xlsx_reader *x, char *tmp, size_t size, siz
             *len = 0;
             return "";
         }
+        if (x->sst_off[i] == SIZE_MAX) {
+            x->text_over = 1;
+            *len = 0;
+            return "";
+        }
         v = x->sst.data + x->sst_off[i];
         *len = strlen(v);
         return v;
@@ -726,6 +752,23 @@ static const char *cell_value(struct xlsx_reader *x, char *tmp, size_t size, siz
     return v;
 }
 
+/* Cuts the row at a cap: the fields so far stay, the rest is dropped. */
+static void row_cut(struct xlsx_reader *x, int error, size_t field)
+{
+    if (x->n > 0) {
+        x->cells.len = x->offs[x->n - 1] + x->lens[x->n - 1] + 1; /* a partly added field goes */
+    }
+    else {
+        x->cells.len = 0;
+    }
+    if (x->cells.data != NULL) {
+        x->cells.data[x->cells.len] = '\0';
+    }
+    x->row_err = error;
+    x->row_err_field = field;
+    ds__read_row_msg(x->row_err_msg, sizeof(x->row_err_msg), error, field, XLSX_ROW_MAX);
+}
+
 static void XMLCALL sheet_start(void *data, const XML_Char *name, const XML_Char **atts)
 {
     struct xlsx_reader *x = data;
@@ -744,6 +787,7 @@ static void XMLCALL sheet_start(void *data, const XML_Char *name, const XML_Char
         x->n = 0;
         x->filled = 0;
         x->next_col = 0;
+        x->row_err = 0;
         ds_buf_reset(&x->cells);
         ds_buf_reset(&x->raw);
     }
@@ -759,6 +803,7 @@ static void XMLCALL sheet_start(void *data, const XML_Char *name, const XML_Char
         v = attr(atts, "s");
         x->cstyle = v != NULL ? strtol(v, NULL, 10) : -1;
         x->in_c = 1;
+        x->text_over = 0;
         ds_buf_reset(&x->text);
     }
     else if (strcmp(el, "v") == 0 && x->in_c) {
@@ -801,19 +846,30 @@ static void XMLCALL sheet_end(void *data, const XML_Char *name)
     }
     else if (strcmp(el, "c") == 0 && x->in_c) {
         x->in_c = 0;
+        if (x->row_err != 0) {
+            return; /* the row is cut: the rest of it is dropped */
+        }
         if (x->col >= DS_READ_MAX_FIELDS) {
-            cb_fail(x, DS_ETOOBIG, "row %ld has more columns than the limit", x->row_num);
+            row_cut(x, DS_READ_ROW_TOO_MANY_COLUMNS, (size_t)DS_READ_MAX_FIELDS + 1);
             return;
         }
         v = cell_value(x, tmp, sizeof(tmp), &len);
+        if (x->text_over) {
+            row_cut(x, DS_READ_ROW_FIELD_TOO_LONG, (size_t)x->col + 1);
+            return;
+        }
         while (rc == 0 && (long)x->n < x->col) {
             rc = put_field(x, "", 0);
         }
         if (rc == 0) {
             rc = put_field(x, v, len);
         }
+        if (rc == DS_ETOOBIG) {
+            row_cut(x, DS_READ_ROW_TOO_LARGE, x->n + 1);
+            return;
+        }
         if (rc != 0) {
-            cb_fail(x, rc, "row %ld is larger than the limit", x->row_num);
+            cb_fail(x, rc, "out of memory");
             return;
         }
         x->next_col = x->col + 1;
@@ -877,6 +933,9 @@ static int xlsx_pull(void *src, struct ds__sheet_row *row, struct ds_error *err)
     row->raw = x->raw.data;
     row->raw_len = x->raw.len;
     row->line = x->row_num;
+    row->error = x->row_err;
+    row->error_field = x->row_err_field;
+    row->error_msg = x->row_err_msg;
     return 1;
 }
 

@@ -3,7 +3,8 @@
 # unbalanced quote, invalid UTF-8, empty, header only, a zip bomb shaped like
 # a workbook, …) plus two made here (a 70 KB field, a 3 MB line) dropped
 # into a running agent: each ends quarantined or held with a reason, or
-# settled with each of its rows in a final state; the agent keeps running;
+# settled with each of its rows in a final state (the two made here: one
+# invalid row each, with the code of the cap it broke); the agent keeps running;
 # the good file dropped after them is delivered, every row once. Then the
 # happy path again with the agent under valgrind's memcheck.
 # Run by tests/e2e/run.sh (which starts PostgreSQL); alone it starts its own.
@@ -138,6 +139,24 @@ for f in $names; do
         ;;
     esac
 done
+
+# A row over a cap is one invalid row with the cap's code, not a lost file.
+cap_row() { # cap_row FILE: row|status|error_code of its one item
+    queue_sql "SELECT group_concat(i.row || '|' || i.status || '|' || coalesce(i.error_code, ''))
+               FROM items i JOIN jobs j ON j.id = i.job_id JOIN files f ON f.id = j.file_id
+               WHERE f.path LIKE '%/$1'"
+}
+check "huge-field.csv: its row is invalid with FIELD_TOO_LONG ($(cap_row huge-field.csv))" \
+    test "$(cap_row huge-field.csv)" = "1|invalid|FIELD_TOO_LONG"
+check "huge-line.csv: its row is invalid with TOO_MANY_COLUMNS ($(cap_row huge-line.csv))" \
+    test "$(cap_row huge-line.csv)" = "1|invalid|TOO_MANY_COLUMNS"
+cap_job=$(queue_sql "SELECT j.id FROM jobs j JOIN files f ON f.id = j.file_id
+                     WHERE f.path LIKE '%/huge-field.csv'")
+"$agent" errors -c "$work/dentsync.conf" "$cap_job" --csv "$work/cap-errors.csv" >/dev/null 2>&1
+check "huge-field.csv: the errors CSV keeps the header's columns, the field over the cap empty" \
+    test "$(tr -d '\r' <"$work/cap-errors.csv")" = "$(printf '%s\n%s' \
+        'Patient ID,First Name,Last Name,Date of Birth,Email,dentsync_row,dentsync_status,dentsync_error_code,dentsync_error' \
+        'H-1,,,,,1,invalid,FIELD_TOO_LONG,First Name: FIELD_TOO_LONG: field 2 is longer than the limit of 65536 bytes')"
 
 check "the agent is still running" kill -0 "$agent_pid"
 

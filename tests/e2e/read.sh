@@ -4,7 +4,8 @@
 # encoding, delimiter, quote, header line, titles), then the rows with their
 # numbers and lines, the notices and an end object with the counts; a
 # broken file ends with its error naming the file and the position (in the
-# JSON end object too) and exit status 1; a recurring calendar event changed
+# JSON end object too) and exit status 1; a row over a field cap comes cut,
+# with its error, and the rows after it whole; a recurring calendar event changed
 # in one occurrence comes once per occurrence. Needs no PostgreSQL.
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -86,6 +87,17 @@ ICS
 "$agent" read --json --all "$work/cal.ics" >"$work/ics.json" 2>/dev/null
 check "ICS: days 1 and 9 of the series, day 3 once (moved to 15:00), day 2 left out" \
     json_check "$work/ics.json" 'sorted((l["fields"][1][:10], l["fields"][2][11:16]) for l in lines if l["type"] == "row") == sorted([("'"$(d 1 | sed 's/\(....\)\(..\)\(..\)/\1-\2-\3/')"'", "10:00"), ("'"$(d 3 | sed 's/\(....\)\(..\)\(..\)/\1-\2-\3/')"'", "15:00"), ("'"$(d 9 | sed 's/\(....\)\(..\)\(..\)/\1-\2-\3/')"'", "10:00")])'
+
+# --- a row over a cap: cut and reported, the rows after it read -------------------
+{
+    printf 'id,note,x\n1,a,b\n2,"'
+    head -c 200000 /dev/zero | tr '\0' 'q'
+    printf '\nstill quoted",c\n3,d,e\n'
+} >"$work/long-field.csv"
+"$agent" read --json --all "$work/long-field.csv" >"$work/long.json" 2>/dev/null
+check "long field: exit 0" test $? -eq 0
+check "long field: row 2 cut with FIELD_TOO_LONG on field 2, row 3 on line 5 read whole" \
+    json_check "$work/long.json" '[(l["row"], l["line"], l["fields"], l.get("error"), l.get("error_field")) for l in lines if l["type"] == "row"] == [(1, 2, ["1", "a", "b"], None, None), (2, 3, ["2"], "FIELD_TOO_LONG", 2), (3, 5, ["3", "d", "e"], None, None)] and lines[-1]["cut_rows"] == 1 and lines[-1]["complete"]'
 
 # --- broken files: the error names the file and the position ----------------------
 printf 'a,b\n1,"open\n2,3\n' >"$work/unbalanced.csv"

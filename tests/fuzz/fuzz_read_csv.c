@@ -52,7 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* A header without first and last name columns binds no mapper. */
         (void)ds_map_new(t, ds_read_header(r), &m, &err);
         while (ds_read_next_row(r, &row, &err) == 1) {
-            if (row.nfields == 0 || row.row < 1 || row.line < 1) {
+            if ((row.nfields == 0 && row.error == 0) || row.row < 1 || row.line < 1) {
+                abort();
+            }
+            /* A row cut at a cap says which cap, and keeps only the fields
+             * before the one over it. */
+            if (row.error < 0 || row.error > DS_READ_ROW_TOO_LARGE || row.error_msg == NULL ||
+                (row.error != 0) != (row.error_msg[0] != '\0') ||
+                (row.error != 0 && row.error_field > 0 && row.nfields >= row.error_field)) {
                 abort();
             }
             if (m != NULL && ds_map_row(m, &row, &out) == 0) {

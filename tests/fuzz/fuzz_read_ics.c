@@ -51,6 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (row.row < 1 || row.nfields > DS_READ_MAX_FIELDS) {
                 abort();
             }
+            /* A row cut at a cap says which cap, and keeps only the fields
+             * before the one over it. */
+            if (row.error < 0 || row.error > DS_READ_ROW_TOO_LARGE || row.error_msg == NULL ||
+                (row.error != 0) != (row.error_msg[0] != '\0') ||
+                (row.error != 0 && row.error_field > 0 && row.nfields >= row.error_field)) {
+                abort();
+            }
             for (size_t i = 0; i < row.nfields; i++) {
                 if (row.fields[i][row.lens[i]] != '\0') {
                     abort();

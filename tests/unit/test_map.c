@@ -199,6 +199,9 @@ static void fake_row(struct fake_row *f, const char *const *fields, size_t n)
     f->row.lens = f->lens;
     f->row.row = 1;
     f->row.line = 2;
+    f->row.error = DS_READ_ROW_OK;
+    f->row.error_field = 0;
+    f->row.error_msg = "";
     f->row.raw = "";
     f->row.raw_len = 0;
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* A temporary file holding the test input; removed by its test. */
@@ -339,14 +340,68 @@ static void test_invalid_utf8_forms(void **state)
     tmp_remove(&t);
 }
 
-static void test_field_caps(void **state)
+/* Reads a row that must be whole with the given first field. */
+static void want_row(struct ds_reader *r, long n, const char *first)
 {
-    size_t big = (size_t)DS_READ_MAX_FIELD + 1;
-    char *s = malloc(big + 16);
+    struct ds_error err;
+    struct ds_row row;
+
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.error, DS_READ_ROW_OK);
+    assert_string_equal(row.error_msg, "");
+    assert_int_equal(row.row, n);
+    assert_string_equal(row.fields[0], first);
+}
+
+/* A file of three rows whose second holds mid (its first field "2"): rows
+ * 1 and 3 read normally, row 2 comes back cut with the error. */
+static void three_rows(const char *mid, size_t mid_len, int error, size_t field, size_t kept)
+{
+    static const char head[] = "id,note,x\n1,a,b\n";
+    static const char tail[] = "3,d,e\n";
     struct ds_reader *r = NULL;
     struct ds_error err;
     struct ds_row row;
     struct tmp t;
+    size_t n = sizeof(head) - 1 + mid_len + sizeof(tail) - 1;
+    char *p = malloc(n);
+
+    assert_non_null(p);
+    memcpy(p, head, sizeof(head) - 1);
+    memcpy(p + sizeof(head) - 1, mid, mid_len);
+    memcpy(p + sizeof(head) - 1 + mid_len, tail, sizeof(tail) - 1);
+    tmp_write(&t, p, n);
+    free(p);
+    ds_error_clear(&err);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    want_row(r, 1, "1");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 3);
+    assert_int_equal(row.error, error);
+    assert_int_equal(row.error_field, field);
+    assert_true(row.error_msg[0] != '\0');
+    assert_int_equal(row.nfields, kept);
+    if (kept > 0) {
+        assert_string_equal(row.fields[0], "2");
+    }
+    assert_true(row.raw_len <= (size_t)64 * 1024);
+    want_row(r, 3, "3");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+static void test_field_caps(void **state)
+{
+    size_t big = (size_t)DS_READ_MAX_FIELD + 1;
+    char *s = malloc(3 * big + 64);
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    size_t n;
 
     (void)state;
     assert_non_null(s);
@@ -357,27 +412,44 @@ static void test_field_caps(void **state)
     r = open_str(&t, s, NULL);
     assert_int_equal(ds_read_next_row(r, &row, &err), 1);
     assert_int_equal(row.lens[0], (size_t)DS_READ_MAX_FIELD);
+    assert_int_equal(row.error, DS_READ_ROW_OK);
     ds_read_close(&r);
     tmp_remove(&t);
-    /* One past: DS_ETOOBIG, unquoted and quoted (never closed). */
+    /* One past, unquoted: row 2 is cut at field 2, rows 1 and 3 are read. */
+    memcpy(s, "2,", 2);
     memset(s + 2, 'x', big);
-    memcpy(s + 2 + big, "\n", 2);
-    r = open_str(&t, s, NULL);
-    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
-    assert_int_equal(err.row, 1);
-    ds_read_close(&r);
-    tmp_remove(&t);
+    memcpy(s + 2 + big, ",c\n", 3);
+    three_rows(s, big + 5, DS_READ_ROW_FIELD_TOO_LONG, 2, 1);
     /* Quoted and closed, one past the cap. */
-    s[2] = '"';
+    memcpy(s, "2,\"", 3);
     memset(s + 3, 'x', big);
-    memcpy(s + 3 + big, "\"\n", 3);
+    memcpy(s + 3 + big, "\",c\n", 4);
+    three_rows(s, big + 7, DS_READ_ROW_FIELD_TOO_LONG, 2, 1);
+    /* Quoted, three times the cap, with line breaks, doubled quotes, a
+     * delimiter and a quote followed by spaces inside: skipped to its
+     * real end, and row 3 starts on the right line. */
+    memcpy(s, "2,\"", 3);
+    n = 3;
+    for (size_t i = 0; i < 3 * big / 8; i++) {
+        memcpy(s + n, i % 2 == 0 ? "ab\ncd,\"\"" : "\"\"  \"\"\r\nx", 8);
+        n += 8;
+    }
+    memcpy(s + n, "\",c\n", 4);
+    three_rows(s, n + 4, DS_READ_ROW_FIELD_TOO_LONG, 2, 1);
+    /* The long field ends the last line of the file (no final newline). */
+    memcpy(s, "a\n1\n2,", 6);
+    memset(s + 6, 'z', big);
+    s[6 + big] = '\0';
     r = open_str(&t, s, NULL);
-    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
+    want_row(r, 1, "1");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.error, DS_READ_ROW_FIELD_TOO_LONG);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
     ds_read_close(&r);
     tmp_remove(&t);
     free(s);
-    /* A quote never closed in a large file: stopped at the cap, not at the
-     * end of the file, so libcsv's own buffer stays bounded too. */
+    /* A quote never closed: no end of the row is ever found, so the file
+     * stops there, after the rows before it. */
     big = 4 * (size_t)DS_READ_MAX_FIELD;
     s = malloc(big + 8);
     assert_non_null(s);
@@ -385,7 +457,7 @@ static void test_field_caps(void **state)
     memset(s + 3, 'y', big);
     s[3 + big] = '\0';
     r = open_str(&t, s, NULL);
-    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
+    assert_int_equal(ds_read_next_row(r, &row, &err), DS_EPARSE);
     assert_non_null(strstr(err.msg, "line 2"));
     ds_read_close(&r);
     tmp_remove(&t);
@@ -394,27 +466,93 @@ static void test_field_caps(void **state)
 
 static void test_too_many_fields(void **state)
 {
-    size_t n = (size_t)DS_READ_MAX_FIELDS + 1;
+    size_t n = (size_t)DS_READ_MAX_FIELDS + 5;
     char *s = malloc(2 * n + 8);
+
+    (void)state;
+    assert_non_null(s);
+    for (size_t i = 0; i < n; i++) {
+        s[2 * i] = i == 0 ? '2' : 'x';
+        s[2 * i + 1] = ',';
+    }
+    s[2 * n - 1] = '\n';
+    three_rows(s, 2 * n, DS_READ_ROW_TOO_MANY_COLUMNS, (size_t)DS_READ_MAX_FIELDS + 1,
+               (size_t)DS_READ_MAX_FIELDS);
+    free(s);
+}
+
+static void test_row_too_large(void **state)
+{
+    /* Fields at the field cap, more of them than the row cap holds. */
+    size_t nf = 4 * 1024 * 1024 / (size_t)DS_READ_MAX_FIELD + 2;
+    size_t len = 2 + nf * ((size_t)DS_READ_MAX_FIELD + 1);
+    char *s = malloc(len);
+    size_t p = 2;
+    size_t field;
+
+    (void)state;
+    assert_non_null(s);
+    memcpy(s, "2,", 2);
+    for (size_t i = 0; i < nf; i++) {
+        memset(s + p, 'a' + (int)(i % 26), (size_t)DS_READ_MAX_FIELD);
+        p += (size_t)DS_READ_MAX_FIELD;
+        s[p++] = i + 1 < nf ? ',' : '\n';
+    }
+    /* 64 fields of 64 KiB fill 4 MiB with their terminators past it: the
+     * 64th (field 65 of the row) does not fit. */
+    field = 4 * 1024 * 1024 / ((size_t)DS_READ_MAX_FIELD + 1) + 2;
+    three_rows(s, len, DS_READ_ROW_TOO_LARGE, field, field - 1);
+    free(s);
+}
+
+/* Peak resident memory in KiB. */
+static long peak_kib(void)
+{
+    struct rusage ru;
+
+    assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+    return ru.ru_maxrss;
+}
+
+static void test_cap_bounds_memory(void **state)
+{
+    /* A 32 MiB quoted field with line breaks: reading it past the cap must
+     * not hold it. The file is written in pieces, never whole in memory. */
+    static const size_t total = (size_t)32 * 1024 * 1024;
+    char piece[4096];
     struct ds_reader *r = NULL;
     struct ds_error err;
     struct ds_row row;
     struct tmp t;
+    long before;
+    FILE *f;
+    int fd;
 
     (void)state;
-    assert_non_null(s);
-    memcpy(s, "a\n", 2);
-    for (size_t i = 0; i < n; i++) {
-        s[2 + 2 * i] = 'x';
-        s[3 + 2 * i] = ',';
+    memset(piece, 'q', sizeof(piece));
+    piece[100] = '\n';
+    snprintf(t.path, sizeof(t.path), "/tmp/ds-test-csv-XXXXXX");
+    fd = mkstemp(t.path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs("id,note\n1,a\n2,\"", f);
+    for (size_t n = 0; n < total; n += sizeof(piece)) {
+        assert_int_equal(fwrite(piece, 1, sizeof(piece), f), sizeof(piece));
     }
-    s[2 + 2 * n - 1] = '\n';
-    s[2 + 2 * n] = '\0';
-    r = open_str(&t, s, NULL);
-    assert_int_equal(ds_read_next_row(r, &row, &err), DS_ETOOBIG);
+    fputs("\"\n3,c\n", f);
+    assert_int_equal(fclose(f), 0);
+    before = peak_kib();
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    want_row(r, 1, "1");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.error, DS_READ_ROW_FIELD_TOO_LONG);
+    want_row(r, 3, "3");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
     ds_read_close(&r);
+    /* Held in memory, the field alone would add 32 MiB. */
+    assert_true(peak_kib() - before < 12 * 1024);
     tmp_remove(&t);
-    free(s);
 }
 
 static void test_unterminated_quote(void **state)
@@ -994,6 +1132,8 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8_forms),
         cmocka_unit_test(test_field_caps),
         cmocka_unit_test(test_too_many_fields),
+        cmocka_unit_test(test_row_too_large),
+        cmocka_unit_test(test_cap_bounds_memory),
         cmocka_unit_test(test_unterminated_quote),
         cmocka_unit_test(test_empty_and_missing),
         cmocka_unit_test(test_quote_sniff),

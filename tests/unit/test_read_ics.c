@@ -421,6 +421,123 @@ static void test_broken(void **state)
     unlink(t.path);
 }
 
+/* Appends text to a growing string. */
+static void put(char **s, size_t *n, const char *text)
+{
+    size_t len = strlen(text);
+
+    *s = realloc(*s, *n + len + 1);
+    assert_non_null(*s);
+    memcpy(*s + *n, text, len + 1);
+    *n += len;
+}
+
+/* A calendar of three events whose second holds mid (its UID "b"): the
+ * first and third read normally, the second comes back as a cut row. */
+static void three_events(const char *mid, int error, size_t field, size_t kept)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    char *cal = NULL;
+    size_t n = 0;
+    long lines = 0;
+
+    put(&cal, &n,
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20240101T100000Z\r\n"
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:b\r\nDTSTART:20240102T100000Z\r\n"
+        "SUMMARY:s\r\n");
+    put(&cal, &n, mid);
+    put(&cal, &n,
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:c\r\nDTSTART:20240103T100000Z\r\n"
+        "END:VEVENT\r\nEND:VCALENDAR\r\n");
+    for (size_t i = 0; i < n; i++) {
+        lines += cal[i] == '\n';
+    }
+    tmp_write(&t, cal);
+    free(cal);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.error, DS_READ_ROW_OK);
+    assert_string_equal(row.fields[F_UID], "a");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 6);
+    assert_int_equal(row.error, error);
+    assert_int_equal(row.error_field, field);
+    assert_true(row.error_msg[0] != '\0');
+    assert_int_equal(row.nfields, kept);
+    if (kept > 0) {
+        assert_string_equal(row.fields[F_UID], "b");
+    }
+    assert_true(row.raw_len <= (size_t)64 * 1024);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.error, DS_READ_ROW_OK);
+    assert_int_equal(row.row, 3);
+    assert_int_equal(row.line, lines - 4);
+    assert_string_equal(row.fields[F_UID], "c");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    ds_read_close(&r);
+    unlink(t.path);
+}
+
+static void test_caps(void **state)
+{
+    size_t big = (size_t)DS_READ_MAX_FIELD + 1;
+    char *x = malloc((size_t)2 << 20);
+    char *s = NULL;
+    size_t n = 0;
+
+    (void)state;
+    assert_non_null(x);
+    /* A DESCRIPTION one past the field cap: the fields before it stay. */
+    memset(x, 'x', big);
+    x[big] = '\0';
+    put(&s, &n, "DESCRIPTION:");
+    put(&s, &n, x);
+    put(&s, &n, "\r\n");
+    three_events(s, DS_READ_ROW_FIELD_TOO_LONG, F_DESC + 1, F_DESC);
+    /* The same property folded over many lines, past the line cap: read
+     * to its end, named, no fields. */
+    free(s);
+    s = NULL;
+    n = 0;
+    memset(x, 'y', 73);
+    x[73] = '\0';
+    put(&s, &n, "DESCRIPTION:");
+    for (int i = 0; i < 16000; i++) {
+        put(&s, &n, x);
+        put(&s, &n, "\r\n ");
+    }
+    put(&s, &n, "end\r\n");
+    three_events(s, DS_READ_ROW_FIELD_TOO_LONG, F_DESC + 1, 0);
+    /* A line of a property that is no field, past the line cap. */
+    free(s);
+    s = NULL;
+    n = 0;
+    memset(x, 'z', ((size_t)1 << 20) + 10);
+    x[((size_t)1 << 20) + 10] = '\0';
+    put(&s, &n, "X-NOTE:");
+    put(&s, &n, x);
+    put(&s, &n, "\r\n");
+    three_events(s, DS_READ_ROW_TOO_LARGE, 0, 0);
+    /* Many short lines: the event past its cap. */
+    free(s);
+    s = NULL;
+    n = 0;
+    memset(x, 'w', 90);
+    x[90] = '\0';
+    for (int i = 0; i < 12000; i++) {
+        put(&s, &n, "X-A:");
+        put(&s, &n, x);
+        put(&s, &n, "\r\n");
+    }
+    three_events(s, DS_READ_ROW_TOO_LARGE, 0, 0);
+    free(s);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -429,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_overrides_rdate_exdate),
         cmocka_unit_test(test_rdate_only),
         cmocka_unit_test(test_broken),
+        cmocka_unit_test(test_caps),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

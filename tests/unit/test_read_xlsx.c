@@ -460,13 +460,135 @@ static void test_hostile(void **state)
     unlink(t.path);
 }
 
+/* Appends text to a growing string. */
+static void put(char **s, size_t *n, const char *text, size_t len)
+{
+    *s = realloc(*s, *n + len + 1);
+    assert_non_null(*s);
+    memcpy(*s + *n, text, len);
+    *n += len;
+    (*s)[*n] = '\0';
+}
+
+static void put_str(char **s, size_t *n, const char *text)
+{
+    put(s, n, text, strlen(text));
+}
+
+/* Reads a workbook whose sheet is header ID, Note, X; rows "1", "2" (over
+ * a cap: mid is row 3's cells after its A3) and "3": rows 1 and 3 read
+ * normally, row 2 comes back cut with the error. sst (may be NULL)
+ * replaces the shared strings. */
+static void three_rows(const char *mid, const char *sst, size_t sst_len, int error, size_t field)
+{
+    static const char *const head =
+        "<?xml version=\"1.0\"?><worksheet "
+        "xmlns=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\"><sheetData>"
+        "<row r=\"1\"><c t=\"inlineStr\"><is><t>ID</t></is></c><c t=\"inlineStr\"><is><t>Note</t>"
+        "</is></c><c t=\"inlineStr\"><is><t>X</t></is></c></row>"
+        "<row r=\"2\"><c><v>1</v></c><c t=\"inlineStr\"><is><t>a</t></is></c></row>"
+        "<row r=\"3\"><c><v>2</v></c>";
+    static const char *const tail =
+        "</row><row r=\"4\"><c><v>3</v></c><c t=\"inlineStr\"><is><t>d</t></is></c></row>"
+        "</sheetData></worksheet>";
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    lxw_workbook *wb;
+    struct tmp t;
+    char *xml = NULL;
+    size_t n = 0;
+
+    tmp_name(&t);
+    wb = workbook_new(t.path);
+    assert_non_null(wb);
+    worksheet_write_string(workbook_add_worksheet(wb, "Sheet1"), 0, 0, "x", NULL);
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+    put_str(&xml, &n, head);
+    put_str(&xml, &n, mid);
+    put_str(&xml, &n, tail);
+    zip_put(t.path, "xl/worksheets/sheet1.xml", xml, n);
+    if (sst != NULL) {
+        zip_put(t.path, "xl/sharedStrings.xml", sst, sst_len);
+    }
+    ds_error_clear(&err);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.error, DS_READ_ROW_OK);
+    assert_int_equal(row.row, 1);
+    assert_string_equal(row.fields[0], "1");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.row, 2);
+    assert_int_equal(row.line, 3);
+    assert_int_equal(row.error, error);
+    assert_int_equal(row.error_field, field);
+    assert_true(row.error_msg[0] != '\0');
+    assert_true(row.nfields >= 1 && row.nfields < field);
+    assert_string_equal(row.fields[0], "2");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(row.error, DS_READ_ROW_OK);
+    assert_int_equal(row.row, 3);
+    assert_string_equal(row.fields[0], "3");
+    assert_string_equal(row.fields[1], "d");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    ds_read_close(&r);
+    free(xml);
+    unlink(t.path);
+}
+
+static void test_caps(void **state)
+{
+    size_t big = (size_t)DS_READ_MAX_FIELD + 1;
+    char *s = NULL;
+    char *sst = NULL;
+    size_t n = 0;
+    size_t sn = 0;
+    char *x = malloc(big);
+
+    (void)state;
+    assert_non_null(x);
+    memset(x, 'x', big);
+    /* An inline cell one past the field cap, then one more cell. */
+    put_str(&s, &n, "<c t=\"inlineStr\"><is><t>");
+    put(&s, &n, x, big);
+    put_str(&s, &n, "</t></is></c><c t=\"inlineStr\"><is><t>c</t></is></c>");
+    three_rows(s, NULL, 0, DS_READ_ROW_FIELD_TOO_LONG, 2);
+    /* A shared string that long: the cell using it cuts its row. */
+    put_str(&sst, &sn, "<?xml version=\"1.0\"?><sst><si><t>ok</t></si><si><t>");
+    put(&sst, &sn, x, big);
+    put_str(&sst, &sn, "</t></si></sst>");
+    three_rows("<c t=\"s\"><v>0</v></c><c t=\"s\"><v>1</v></c>", sst, sn,
+               DS_READ_ROW_FIELD_TOO_LONG, 3);
+    /* Cells past the column cap. */
+    free(s);
+    s = NULL;
+    n = 0;
+    for (int i = 0; i < DS_READ_MAX_FIELDS + 3; i++) {
+        put_str(&s, &n, "<c><v>7</v></c>");
+    }
+    three_rows(s, NULL, 0, DS_READ_ROW_TOO_MANY_COLUMNS, (size_t)DS_READ_MAX_FIELDS + 1);
+    /* Cells at the field cap, more of them than a row holds. */
+    free(s);
+    s = NULL;
+    n = 0;
+    for (int i = 0; i < 70; i++) {
+        put_str(&s, &n, "<c t=\"inlineStr\"><is><t>");
+        put(&s, &n, x, (size_t)DS_READ_MAX_FIELD);
+        put_str(&s, &n, "</t></is></c>");
+    }
+    three_rows(s, NULL, 0, DS_READ_ROW_TOO_LARGE, 65);
+    free(s);
+    free(sst);
+    free(x);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_strings), cmocka_unit_test(test_inline_strings),
         cmocka_unit_test(test_sheet_hint),     cmocka_unit_test(test_date1904),
         cmocka_unit_test(test_not_a_workbook), cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_title_trailer),
+        cmocka_unit_test(test_title_trailer),  cmocka_unit_test(test_caps),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
