@@ -132,7 +132,7 @@ struct map_field {
     struct ds_date_votes votes; /* the column's d/d/y values (ds_map_date_vote) */
     enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
     char hint[160];             /* after a failed date: which order the column reads in */
-    char *jkey;   /* owned: "<name>": as written in the record */
+    char *jkey;                 /* owned: "<name>": as written in the record */
     size_t jkeylen;
 };
 
