@@ -3,6 +3,7 @@
 #   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
 #   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan
 #   make demo               the whole path on a throw-away PostgreSQL, with a summary
+#   make alloc-loop         the Nth allocation failing, over every unit test binary
 #   make soak               100 kill -9 of the agent mid-work (CRASH_KILLS, CRASH_SEED)
 #   make bench              speed, memory and idle cost against sqlite3 and psql
 #                           (several minutes; BENCH_ROWS, BENCH_GB; docs/performance.md)
@@ -124,7 +125,7 @@ $(CLOUD_BIN): $(CLOUD_OBJ)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLOUD_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o $(LIB)
 	$(say) LINK $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) $(TEST_LIBS) -lcmocka
@@ -170,6 +171,13 @@ fuzz-replay: $(FUZZ_BIN)
 asan:
 	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan unit fuzz-replay
 
+# The allocation-failure mode over every unit test binary, under ASan+UBSan
+# in `make test`: tests/tools/alloc-loop.sh (ALLOC_RUNS, ALLOC_DENSE and
+# ALLOC_SEED bound and shift the allocations it fails; ALLOC_RUNS=0: all).
+.PHONY: alloc-loop
+alloc-loop: $(UNIT_BIN)
+	$(Q)bash tests/tools/alloc-loop.sh $(BUILD)
+
 fuzz:
 	$(Q)sh installer/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang BUILD=build-fuzz \
@@ -189,6 +197,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
 	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e
 	$(Q)$(MAKE) --no-print-directory DEPS=0 asan
+	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan alloc-loop
 
 demo: all
 	$(Q)BUILD=$(BUILD) sh samples/demo.sh
