@@ -366,6 +366,14 @@ int ds_ingest_run(struct ds_ingest_task *t)
     ds_crash_point("after_stage_commit");
     rc = ds_store_job_staged(st, t->job_id, t->rows + t->deletions, t->cfg->batch_rows);
 out:
+    if (rc == DS_EFULL) {
+        /* Nothing of the file is kept half-staged: the daemon undoes the
+         * job and ingests the file again once there is space. */
+        ds_error_set(&t->err, rc,
+                     "no space left for the queue in %s (DISK_FULL); ingest is paused and "
+                     "resumes by itself once there is space",
+                     t->cfg->state_dir);
+    }
     ds_map_free(&mapper);
     ds_tz_free(&tz);
     ds_read_close(&reader);

@@ -492,10 +492,13 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
             ds_log_info("job %s batch %ld: acknowledged", op->job_id, op->seq);
         }
         else {
-            /* A 200 we cannot read is the server's fault: try again. */
+            /* A 200 we cannot read is the server's fault, one we cannot
+             * record (no space left) ours: either way ask again, the
+             * replay rule answers the same. */
             o = DS_ANSWER_RETRY;
-            snprintf(code, sizeof(code), "BAD_RESPONSE");
-            ds_log_error("job %s batch %ld: unreadable answer (%s)", op->job_id, op->seq,
+            snprintf(code, sizeof(code), rc == DS_EFULL ? "DISK_FULL" : "BAD_RESPONSE");
+            ds_log_error("job %s batch %ld: %s (%s)", op->job_id, op->seq,
+                         rc == DS_EFULL ? "cannot record the answer" : "unreadable answer",
                          ds_strerror(rc));
         }
     }
