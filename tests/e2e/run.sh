@@ -24,6 +24,7 @@ ops
 faults
 security
 hostile
+state
 "
 for suite in $suites; do
     echo "== tests/e2e/$suite.sh"
