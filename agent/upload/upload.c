@@ -199,6 +199,28 @@ static double note_outcome(struct ds_uploader *up, int retryable, double retry_a
     return delay;
 }
 
+enum outcome { OUT_OK, OUT_RETRY, OUT_AUTH, OUT_SPLIT, OUT_REJECT };
+
+/* Classifies an answer once (answer.c reads it), and names it with a code
+ * for the queue. */
+static enum outcome classify(const struct ds_http_response *res, char *code, size_t size,
+                             char *message, size_t msize)
+{
+    switch (ds_answer_classify(res, code, size, message, msize)) {
+    case DS_ANSWER_OK:
+        return OUT_OK;
+    case DS_ANSWER_AUTH:
+        return OUT_AUTH;
+    case DS_ANSWER_SPLIT:
+        return OUT_SPLIT;
+    case DS_ANSWER_REJECT:
+        return OUT_REJECT;
+    case DS_ANSWER_RETRY:
+    default:
+        return OUT_RETRY;
+    }
+}
+
 /* A practice's token was refused: pause it until the next probe. */
 static double pause_practice(struct ds_uploader *up, size_t pi, const char *code)
 {
@@ -242,26 +264,26 @@ static int job_call_answered(struct op *op, const struct ds_http_response *res, 
     struct ds_uploader *up = op->up;
     char code[64];
     char message[256];
-    enum ds_answer_kind o = ds_answer_classify(res, code, sizeof(code), message, sizeof(message));
-    double delay = note_outcome(up, o == DS_ANSWER_RETRY, res->retry_after, code);
+    enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
+    double delay = note_outcome(up, o == OUT_RETRY, res->retry_after, code);
 
     op->busy = 0;
     up->in_flight--;
-    if (o != DS_ANSWER_AUTH) {
+    if (o != OUT_AUTH) {
         practice_answered(up, op->practice);
     }
     switch (o) {
-    case DS_ANSWER_OK:
+    case OUT_OK:
         return 1;
-    case DS_ANSWER_RETRY:
+    case OUT_RETRY:
         op->next_at = ds_clock_now() + delay;
         ds_log_warn("job %s: %s failed (%s), retry in %.2fs", op->job_id, what, code, delay);
         break;
-    case DS_ANSWER_AUTH:
+    case OUT_AUTH:
         op->next_at = pause_practice(up, op->practice, code);
         break;
-    case DS_ANSWER_SPLIT:
-    case DS_ANSWER_REJECT:
+    case OUT_SPLIT:
+    case OUT_REJECT:
         op->next_at = INFINITY;
         ds_log_error("job %s: the cloud refused to %s it (%s); it waits for an admin", op->job_id,
                      what, code);
@@ -480,12 +502,12 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
     struct ds_uploader *up = op->up;
     char code[64];
     char message[256];
-    enum ds_answer_kind o = ds_answer_classify(res, code, sizeof(code), message, sizeof(message));
+    enum outcome o = classify(res, code, sizeof(code), message, sizeof(message));
     double delay;
     int rc;
 
     up->in_flight--;
-    if (o == DS_ANSWER_OK) {
+    if (o == OUT_OK) {
         ds_crash_point("after_send_before_ack");
         rc = record_results(up, op, res);
         if (rc == 0) {
@@ -495,33 +517,33 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
             /* A 200 we cannot read is the server's fault, one we cannot
              * record (no space left) ours: either way ask again, the
              * replay rule answers the same. */
-            o = DS_ANSWER_RETRY;
+            o = OUT_RETRY;
             snprintf(code, sizeof(code), rc == DS_EFULL ? "DISK_FULL" : "BAD_RESPONSE");
             ds_log_error("job %s batch %ld: %s (%s)", op->job_id, op->seq,
                          rc == DS_EFULL ? "cannot record the answer" : "unreadable answer",
                          ds_strerror(rc));
         }
     }
-    delay = note_outcome(up, o == DS_ANSWER_RETRY, res->retry_after, code);
-    if (o != DS_ANSWER_AUTH) {
+    delay = note_outcome(up, o == OUT_RETRY, res->retry_after, code);
+    if (o != OUT_AUTH) {
         practice_answered(up, op->practice);
     }
     switch (o) {
-    case DS_ANSWER_OK:
+    case OUT_OK:
         break;
-    case DS_ANSWER_RETRY:
+    case OUT_RETRY:
         ds_log_warn("job %s batch %ld: attempt %d failed (%s), retry in %.2fs", op->job_id, op->seq,
                     op->attempts, code, delay);
         ds_store_batch_retry(up->store, op->job_id, op->seq, ds_clock_now() + delay, code);
         break;
-    case DS_ANSWER_AUTH:
+    case OUT_AUTH:
         ds_store_batch_retry(up->store, op->job_id, op->seq, pause_practice(up, op->practice, code),
                              code);
         break;
-    case DS_ANSWER_SPLIT:
+    case OUT_SPLIT:
         split_batch(up, op->job_id, op->seq, code);
         break;
-    case DS_ANSWER_REJECT:
+    case OUT_REJECT:
         ds_log_error("job %s batch %ld: rejected by the cloud (%s)", op->job_id, op->seq, code);
         ds_store_batch_rejected(up->store, op->job_id, op->seq, code,
                                 message[0] != '\0' ? message : code);
