@@ -1,12 +1,16 @@
 # dentsync — the one entry point: build, test, demo, lint, install.
 #
 #   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
-#   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan
+#   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan,
+#                           the Nth allocation failing (alloc-loop), then each fuzz target
+#                           over its corpus and FUZZ_SHORT (3) seconds
+#   make fuzz               each fuzz target (libFuzzer) for FUZZ_SECONDS (60), with coverage
 #   make demo               the whole path on a throw-away PostgreSQL, with a summary
 #   make alloc-loop         the Nth allocation failing, over every unit test binary
 #   make soak               100 kill -9 of the agent mid-work (CRASH_KILLS, CRASH_SEED)
 #   make bench              speed, memory and idle cost against sqlite3 and psql
 #                           (several minutes; BENCH_ROWS, BENCH_GB; docs/performance.md)
+#   make bench-read         the CSV reader's speed and peak memory alone (about a minute)
 #   make lint               clang-format check, clang-tidy, banned functions
 #   make install PREFIX=/usr/local DESTDIR=   binaries, units, man pages, docs, config
 #   make deb                a Debian package in $(BUILD)/ (dpkg-deb)
@@ -76,7 +80,7 @@ FUZZ_SECONDS ?= 60
 AGENT_BIN := $(BUILD)/dentsync
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
-.PHONY: all deps test unit e2e asan fuzz-replay fuzz demo bench soak lint install clean
+.PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo bench bench-read soak lint install clean
 
 # Keep the objects of tests and fuzz targets (chained rules would delete them).
 .SECONDARY:
@@ -178,26 +182,39 @@ asan:
 alloc-loop: $(UNIT_BIN)
 	$(Q)bash tests/tools/alloc-loop.sh $(BUILD)
 
-fuzz:
+# The libFuzzer build: the library with clang, ASan, UBSan and the fuzzer's
+# coverage hooks, each target linked with libFuzzer.
+FUZZ_LF_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/libfuzzer/%)
+FUZZ_SHORT  ?= 3
+
+fuzz-build:
 	$(Q)sh installer/deps.sh fuzz
 	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang BUILD=build-fuzz \
 	    SANITIZER=fuzzer-no-link,address build-fuzz/libdentsync.a
-	$(Q)mkdir -p build-fuzz/libfuzzer
-	$(Q)for src in $(FUZZ_SRC); do \
-	    name=$$(basename $$src .c); \
-	    clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
-	        $(call pc_cflags,$(AGENT_PKGS)) -o build-fuzz/libfuzzer/$$name $$src \
-	        build-fuzz/libdentsync.a $(AGENT_LIBS) || exit 1; \
-	    mkdir -p build-fuzz/corpus/$${name#fuzz_}; \
-	    build-fuzz/libfuzzer/$$name -max_total_time=$(FUZZ_SECONDS) \
-	        build-fuzz/corpus/$${name#fuzz_} tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
-	done
+	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang $(FUZZ_LF_BIN)
+
+build-fuzz/libfuzzer/%: tests/fuzz/%.c build-fuzz/libdentsync.a
+	$(say) FUZZ $@
+	@mkdir -p $(@D)
+	$(Q)clang -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(call pc_cflags,$(AGENT_PKGS)) -o $@ $< \
+	    build-fuzz/libdentsync.a $(AGENT_LIBS)
+
+# make fuzz FUZZ_SECONDS=N: each target over its corpus, then N seconds of
+# fuzzing; one line per target with its coverage (tests/fuzz/run.sh).
+fuzz: fuzz-build
+	$(Q)sh tests/fuzz/run.sh build-fuzz/libfuzzer $(FUZZ_SECONDS) build-fuzz/corpus
+
+# What make test runs: the same with FUZZ_SHORT seconds per target.
+fuzz-short: fuzz-build
+	$(Q)sh tests/fuzz/run.sh build-fuzz/libfuzzer $(FUZZ_SHORT)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
 	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e
 	$(Q)$(MAKE) --no-print-directory DEPS=0 asan
 	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan alloc-loop
+	$(Q)$(MAKE) --no-print-directory DEPS=0 fuzz-short
 
 demo: all
 	$(Q)BUILD=$(BUILD) sh samples/demo.sh
@@ -210,8 +227,12 @@ soak: deps $(AGENT_BIN) $(CLOUD_BIN)
 
 # Not part of `make test`: it takes minutes and its figures depend on the
 # machine. BENCH_ROWS (default 1000000) and BENCH_GB (default 1) size it.
-bench: all $(BUILD)/tests/bench/stage
+bench: all $(BUILD)/tests/bench/stage $(BUILD)/tests/bench/read
 	$(Q)BUILD=$(BUILD) bash tests/bench/bench.sh
+
+# The CSV reader's speed and memory alone, in a minute (part of make bench).
+bench-read: all $(BUILD)/tests/bench/read
+	$(Q)BUILD=$(BUILD) sh tests/bench/read.sh
 
 # --- lint ------------------------------------------------------------------
 

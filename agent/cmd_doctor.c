@@ -117,7 +117,7 @@ static void check_state(struct doctor *d, const struct ds_config *cfg)
     double free_mb;
 
     if (stat(cfg->state_dir, &sb) != 0) {
-        fail(d, "state_dir %s: %s - fix: create it (mkdir -m 700) owned by the service user",
+        fail(d, "state_dir %s: %s - fix: create it (mkdir -m 750) owned by the service user",
              cfg->state_dir, strerror(errno));
         return;
     }
@@ -131,15 +131,15 @@ static void check_state(struct doctor *d, const struct ds_config *cfg)
              cfg->state_dir);
     }
     else if ((sb.st_mode & 0027) != 0) {
-        fail(d, "state_dir %s has mode %04o: others may read the queue - fix: chmod 700 %s",
+        fail(d, "state_dir %s has mode %04o: others may read the queue - fix: chmod 750 %s",
              cfg->state_dir, (unsigned)(sb.st_mode & 07777), cfg->state_dir);
     }
     else {
         ok(d, "state_dir %s: writable, mode %04o", cfg->state_dir, (unsigned)(sb.st_mode & 07777));
     }
     if (ds_config_queue_path(cfg, queue, sizeof(queue)) == 0 && stat(queue, &sb) == 0) {
-        if ((sb.st_mode & 0077) != 0) {
-            fail(d, "queue %s has mode %04o: it holds patient data - fix: chmod 600 %s", queue,
+        if ((sb.st_mode & 0037) != 0) {
+            fail(d, "queue %s has mode %04o: it holds patient data - fix: chmod 640 %s", queue,
                  (unsigned)(sb.st_mode & 07777), queue);
         }
         else {

@@ -6,9 +6,12 @@
  * (or the pinned one), the column -> field mapping, the first 100 rows
  * validated (all with --all), the counts of valid, invalid, duplicate,
  * unchanged and skipped rows over them, and the most common errors with a
- * suggested fix. A date column that fails in the practice's date order but
- * reads in another gets the date_order suggestion, from the votes of
- * ds_norm_date_vote over the previewed values.
+ * suggested fix. Dates are read as ingest reads them: with date_order auto,
+ * in the order each whole column tells (every row of the file votes first,
+ * ds_map_date_decide); a date column that fails in the order in force but
+ * has rows only another order reads gets the date_order suggestion. Rows
+ * the template routes to another import type are mapped and validated with
+ * the template they go to, as ingest does in that type's job.
  *
  * It writes nothing to the queue: `unchanged` is counted by reading the
  * synced fingerprints, and only when the queue already exists.
@@ -55,23 +58,36 @@ struct group {
     char field[64];
     long count;
     long first_row;
-    long column;               /* the header column of the field, or -1 */
-    char value[PREVIEW_VALUE]; /* the value of the first row, cut */
+    long column;                   /* the header column of the field, or -1 */
+    char value[PREVIEW_VALUE];     /* the value of the first row, cut */
+    const struct ds_template *tpl; /* the template that mapped the rows */
+    const struct ds_mapper *m;     /* ... and its mapper */
+    long fi;                       /* the field's index in tpl, or -1 */
 };
+
+/* A template rows are routed to, with its mapper. */
+struct route {
+    struct ds_template *tpl; /* owned */
+    struct ds_mapper *m;     /* owned; routing off, as in ingest */
+};
+
+#define PREVIEW_ROUTES 3 /* templates one file routes rows to, at most */
 
 struct preview {
     struct preview_opts o;
     const struct ds_template *tpl; /* borrow (list or pinned) */
     const struct ds_row *header;   /* borrow (the reader) */
     struct ds_mapper *m;
-    struct ds_store *st;         /* the queue if it exists, else NULL */
-    const char *practice;        /* for unchanged */
-    struct ds_date_votes *votes; /* per header column */
+    struct route routes[PREVIEW_ROUTES];
+    size_t nroutes;
+    const char *dirs[2];  /* template sources as ingest's: the cloud's, then template_dir */
+    char cloud[PATH_MAX]; /* the practice's templates saved in the cloud */
+    struct ds_store *st;  /* the queue if it exists, else NULL */
+    const char *practice; /* for unchanged */
     struct group groups[PREVIEW_GROUPS];
     size_t ngroups;
     char **keys; /* open addressing, PREVIEW_KEYS slots */
-    long rows, valid, invalid, duplicate, unchanged, skipped;
-    enum ds_date_order order; /* the order the mapper reads dates in */
+    long rows, valid, invalid, duplicate, unchanged, skipped, routed;
 };
 
 static void usage(FILE *out)
@@ -213,7 +229,9 @@ static long field_index(const struct ds_template *t, const char *name)
     return -1;
 }
 
-static void note_error(struct preview *p, const struct ds_row *row, const struct ds_mapped *m)
+static void note_error(struct preview *p, const struct ds_template *tpl,
+                       const struct ds_mapper *mapper, const struct ds_row *row,
+                       const struct ds_mapped *m)
 {
     struct group *g = NULL;
     long fi;
@@ -234,8 +252,11 @@ static void note_error(struct preview *p, const struct ds_row *row, const struct
         ds_str_copy(g->error, sizeof(g->error), m->error);
         ds_str_copy(g->field, sizeof(g->field), m->error_field);
         g->first_row = row->row;
-        fi = field_index(p->tpl, m->error_field);
-        col = fi >= 0 ? ds_map_field_column(p->m, (size_t)fi) : -1;
+        g->tpl = tpl;
+        g->m = mapper;
+        fi = field_index(tpl, m->error_field);
+        g->fi = fi;
+        col = fi >= 0 ? ds_map_field_column(mapper, (size_t)fi) : -1;
         g->column = col;
         if (col >= 0 && (size_t)col < row->nfields) {
             snprintf(g->value, sizeof(g->value), "%.*s", (int)(sizeof(g->value) - 1),
@@ -245,45 +266,35 @@ static void note_error(struct preview *p, const struct ds_row *row, const struct
     g->count++;
 }
 
-/* Votes the date columns of the row for the date-order suggestion. */
-static void vote_dates(struct preview *p, const struct ds_row *row)
-{
-    for (size_t i = 0; i < ds_template_nfields(p->tpl); i++) {
-        const struct ds_template_field *f = ds_template_field(p->tpl, i);
-        long col = ds_map_field_column(p->m, i);
-
-        if (col < 0 || (size_t)col >= row->nfields || (size_t)col >= p->header->nfields) {
-            continue;
-        }
-        if (strcmp(f->transform, "date") == 0 || strcmp(f->transform, "datetime") == 0) {
-            ds_norm_date_vote(&p->votes[col], row->fields[col], row->lens[col]);
-        }
-    }
-}
-
-static const char *classify(struct preview *p, const struct ds_row *row, struct ds_mapped *m)
+static const char *classify(struct preview *p, const struct ds_template *tpl,
+                            const struct ds_mapper *mapper, const struct ds_row *row,
+                            struct ds_mapped *m)
 {
     char fp[DS_SHA256_HEX];
+    char typed[DS_MAP_KEY_MAX + 24];
 
     if (m->skipped) {
         p->skipped++;
         return "skipped";
     }
     if (m->route != NULL) {
+        /* A route to a template preview could not load. */
         p->skipped++;
         return "routed";
     }
     if (!m->valid) {
         p->invalid++;
-        note_error(p, row, m);
+        note_error(p, tpl, mapper, row, m);
         return "invalid";
     }
-    if (m->key[0] != '\0' && key_seen(p, m->key)) {
+    /* Keys are unique within a job, that is within an import type. */
+    snprintf(typed, sizeof(typed), "%s\x1f%s", ds_template_import_type(tpl), m->key);
+    if (m->key[0] != '\0' && key_seen(p, typed)) {
         p->duplicate++;
         return "duplicate";
     }
     if (p->st != NULL && p->practice != NULL &&
-        ds_store_synced_get(p->st, p->practice, ds_template_import_type(p->tpl), m->key, fp) == 1 &&
+        ds_store_synced_get(p->st, p->practice, ds_template_import_type(tpl), m->key, fp) == 1 &&
         strcmp(fp, m->fingerprint) == 0) {
         p->unchanged++;
         return "unchanged";
@@ -293,10 +304,14 @@ static const char *classify(struct preview *p, const struct ds_row *row, struct 
 }
 
 static void print_row(const struct preview *p, const struct ds_row *row, const char *status,
-                      const struct ds_mapped *m)
+                      const struct ds_mapped *m, const char *routed_to)
 {
     if (p->o.json) {
-        printf("{\"row\":%ld,\"status\":\"%s\",\"key\":", row->row, status);
+        printf("{\"row\":%ld,\"status\":\"%s\",", row->row, status);
+        if (routed_to != NULL) {
+            printf("\"import_type\":\"%s\",", routed_to);
+        }
+        printf("\"key\":");
         json_cstr(stdout, m->key);
         if (m->record_json != NULL) {
             printf(",\"record\":%s", m->record_json);
@@ -310,7 +325,8 @@ static void print_row(const struct preview *p, const struct ds_row *row, const c
         printf("}\n");
         return;
     }
-    printf("%7ld  %-9s  %s\n", row->row, status,
+    printf("%7ld  %-9s  %s%s%s%s\n", row->row, status, routed_to != NULL ? "[" : "",
+           routed_to != NULL ? routed_to : "", routed_to != NULL ? "] " : "",
            m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "skip rule")
            : m->route != NULL ? m->route
            : !m->valid        ? m->error
@@ -321,20 +337,22 @@ static void print_row(const struct preview *p, const struct ds_row *row, const c
 static void suggest(const struct preview *p, const struct group *g, char *buf, size_t size)
 {
     const char *col = g->column >= 0 ? p->header->fields[g->column] : g->field;
-    const struct ds_date_votes *v = g->column >= 0 ? &p->votes[g->column] : NULL;
+    const struct ds_date_votes *v =
+        g->fi >= 0 ? ds_map_field_date_votes(g->m, (size_t)g->fi) : NULL;
+    enum ds_date_order order =
+        g->fi >= 0 ? ds_map_field_date_order(g->m, (size_t)g->fi) : DS_DATE_AUTO;
     const char *problem = strstr(g->error, ": ");
 
     problem = problem != NULL ? problem + 2 : g->error;
-    if (v != NULL && strstr(problem, "date") != NULL &&
-        ds_norm_date_order_infer(v) == DS_DATE_DMY && p->order != DS_DATE_DMY) {
+    if (v != NULL && strstr(problem, "date") != NULL && v->dmy_only > 0 && order != DS_DATE_DMY &&
+        order != DS_DATE_YMD) {
         snprintf(buf, size,
                  "%s '%s' does not fit MM/DD/YYYY; %ld rows in this column only read as "
                  "DD/MM/YYYY — set date_order = DMY",
                  col, g->value, v->dmy_only);
     }
-    else if (v != NULL && strstr(problem, "date") != NULL &&
-             ds_norm_date_order_infer(v) == DS_DATE_MDY && v->mdy_only > 0 &&
-             p->order == DS_DATE_DMY) {
+    else if (v != NULL && strstr(problem, "date") != NULL && v->mdy_only > 0 &&
+             order == DS_DATE_DMY) {
         snprintf(buf, size,
                  "%s '%s' does not fit DD/MM/YYYY; %ld rows in this column only read as "
                  "MM/DD/YYYY — set date_order = MDY",
@@ -344,7 +362,7 @@ static void suggest(const struct preview *p, const struct group *g, char *buf, s
         snprintf(buf, size,
                  "%s '%s' is a value template %s does not know: add it to "
                  "fields.%s.map in your copy of the template (docs/templates.md)",
-                 col, g->value, ds_template_id(p->tpl), g->field);
+                 col, g->value, ds_template_id(g->tpl), g->field);
     }
     else if (strcmp(problem, "required") == 0) {
         snprintf(buf, size,
@@ -375,9 +393,10 @@ static void print_summary(struct preview *p, long total_read, int complete)
     qsort(p->groups, p->ngroups, sizeof(p->groups[0]), group_cmp);
     if (p->o.json) {
         printf("{\"summary\":{\"rows\":%ld,\"complete\":%s,\"valid\":%ld,\"invalid\":%ld,"
-               "\"duplicate\":%ld,\"unchanged\":%ld,\"skipped\":%ld},\"errors\":[",
+               "\"duplicate\":%ld,\"unchanged\":%ld,\"skipped\":%ld,\"routed\":%ld},"
+               "\"errors\":[",
                p->rows, complete ? "true" : "false", p->valid, p->invalid, p->duplicate,
-               p->unchanged, p->skipped);
+               p->unchanged, p->skipped, p->routed);
         for (size_t i = 0; i < p->ngroups && i < PREVIEW_SHOWN; i++) {
             suggest(p, &p->groups[i], sug, sizeof(sug));
             printf("%s{\"error\":", i > 0 ? "," : "");
@@ -391,10 +410,14 @@ static void print_summary(struct preview *p, long total_read, int complete)
         return;
     }
     printf("\n%ld row(s) previewed%s: %ld valid, %ld invalid, %ld duplicate, %ld unchanged, "
-           "%ld skipped\n",
+           "%ld skipped",
            p->rows,
            complete ? " (the whole file)" : (total_read > 0 ? " (use --all for the rest)" : ""),
            p->valid, p->invalid, p->duplicate, p->unchanged, p->skipped);
+    if (p->routed > 0) {
+        printf("; %ld of them routed to another import type (its own job)", p->routed);
+    }
+    printf("\n");
     if (p->ngroups > 0) {
         printf("\nMost common errors:\n");
     }
@@ -473,7 +496,6 @@ static int set_options(struct preview *p, const struct ds_practice_conf *pc, str
                        struct ds_error *err)
 {
     struct ds_norm_opts o;
-    const char *dorder = ds_template_dialect(p->tpl)->date_order;
     int rc;
 
     memset(&o, 0, sizeof(o));
@@ -486,13 +508,105 @@ static int set_options(struct preview *p, const struct ds_practice_conf *pc, str
         memcpy(o.phone_region, pc->phone_region, sizeof(o.phone_region));
         o.date_order = strcmp(pc->date_order, "DMY") == 0   ? DS_DATE_DMY
                        : strcmp(pc->date_order, "YMD") == 0 ? DS_DATE_YMD
-                                                            : DS_DATE_MDY;
+                       : strcmp(pc->date_order, "MDY") == 0 ? DS_DATE_MDY
+                                                            : DS_DATE_AUTO;
     }
-    p->order = dorder != NULL && strcmp(dorder, "DMY") == 0 ? DS_DATE_DMY
-               : dorder != NULL                             ? DS_DATE_MDY
-                                                            : o.date_order;
     ds_map_set_options(p->m, &o);
+    for (size_t i = 0; i < p->nroutes; i++) {
+        ds_map_set_options(p->routes[i].m, &o);
+    }
     return 0;
+}
+
+/* The templates the file's template routes rows to, bound to the header
+ * with routing off, as ingest binds them. A target that cannot be loaded
+ * or bound is reported and its rows stay "routed". */
+static void load_routes(struct preview *p)
+{
+    struct ds_error err;
+
+    ds_error_clear(&err);
+    for (size_t i = 0; i < ds_template_nrules(p->tpl) && p->nroutes < PREVIEW_ROUTES; i++) {
+        const struct ds_template_rule *r = ds_template_rule(p->tpl, i);
+        struct route *rt = &p->routes[p->nroutes];
+        size_t k = 0;
+
+        if (r->kind != DS_RULE_ROUTE) {
+            continue;
+        }
+        while (k < p->nroutes && strcmp(ds_template_id(p->routes[k].tpl), r->target) != 0) {
+            k++;
+        }
+        if (k < p->nroutes) {
+            continue;
+        }
+        if (ds_template_find_in(p->dirs, 2, r->target, &rt->tpl, &err) != 0 ||
+            ds_map_new(rt->tpl, p->header, &rt->m, &err) != 0) {
+            fprintf(stderr, "dentsync preview: rows routed to %s stay unmapped: %s\n", r->target,
+                    err.msg);
+            ds_template_free(&rt->tpl);
+            continue;
+        }
+        ds_map_set_routing(rt->m, 0);
+        p->nroutes++;
+    }
+}
+
+/* Every row of the file votes for the order of its date columns before
+ * any is shown, as ingest does (ds_map_date_decide). */
+static int vote_dates(struct preview *p, struct ds_error *err)
+{
+    struct ds_reader *r = NULL;
+    struct ds_row row;
+    int rc = ds_read_open(p->o.file, NULL, &r, err);
+
+    while (rc == 0) {
+        rc = ds_read_next_row(r, &row, err);
+        if (rc <= 0) {
+            break;
+        }
+        rc = 0;
+        ds_map_date_vote(p->m, &row);
+        for (size_t i = 0; i < p->nroutes; i++) {
+            ds_map_date_vote(p->routes[i].m, &row);
+        }
+    }
+    ds_read_close(&r);
+    if (rc == 0) {
+        ds_map_date_decide(p->m);
+        for (size_t i = 0; i < p->nroutes; i++) {
+            ds_map_date_decide(p->routes[i].m);
+        }
+    }
+    return rc;
+}
+
+/* Maps one row: with the file's template, or with the one it routes the
+ * row to. Prints it and counts it. */
+static int preview_row(struct preview *p, const struct ds_row *row, struct ds_mapped *m)
+{
+    const struct ds_template *tpl = p->tpl;
+    struct ds_mapper *mapper = p->m;
+    const char *routed_to = NULL;
+    int rc = ds_map_row(p->m, row, m);
+
+    if (rc == 0 && m->route != NULL) {
+        for (size_t i = 0; i < p->nroutes; i++) {
+            if (strcmp(ds_template_id(p->routes[i].tpl), m->route) == 0) {
+                tpl = p->routes[i].tpl;
+                mapper = p->routes[i].m;
+                routed_to = ds_template_import_type(tpl);
+                ds_mapped_close(m);
+                rc = ds_map_row(mapper, row, m);
+                p->routed++;
+                break;
+            }
+        }
+    }
+    if (rc == 0) {
+        print_row(p, row, classify(p, tpl, mapper, row, m), m, routed_to);
+    }
+    return rc;
 }
 
 int ds_cmd_preview(const char *config_path, int argc, char **argv)
@@ -540,6 +654,11 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     pc = folder != NULL ? ds_config_practice(cfg, folder->practice)
                         : (cfg != NULL && cfg->npractices > 0 ? &cfg->practices[0] : NULL);
     p.practice = pc != NULL ? pc->name : NULL;
+    if (cfg != NULL && p.practice != NULL &&
+        ds_config_cloud_templates_dir(cfg, p.practice, p.cloud, sizeof(p.cloud)) == 0) {
+        p.dirs[0] = p.cloud;
+    }
+    p.dirs[1] = cfg != NULL ? cfg->template_dir : NULL;
 
     rc = ds_read_open(p.o.file, NULL, &r, &err);
     if (rc != 0) {
@@ -549,7 +668,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     }
     p.header = ds_read_header(r);
     if (p.o.template != NULL) {
-        rc = ds_template_find(cfg != NULL ? cfg->template_dir : NULL, p.o.template, &pinned, &err);
+        rc = ds_template_find_in(p.dirs, 2, p.o.template, &pinned, &err);
         if (rc != 0) {
             ds_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "dentsync preview: %s\n", msg);
@@ -558,7 +677,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         p.tpl = pinned;
     }
     else {
-        rc = ds_template_list(cfg != NULL ? cfg->template_dir : NULL, &list, &n, &err);
+        rc = ds_template_list_in(p.dirs, 2, &list, &n, &err);
         if (rc == 0) {
             rc = ds_detect_template(list, n, p.o.type, p.header, &d);
         }
@@ -590,15 +709,18 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
                "(docs/templates.md)\n");
         goto out;
     }
+    load_routes(&p);
     rc = set_options(&p, pc, &tz, &err);
+    if (rc == 0) {
+        rc = vote_dates(&p, &err);
+    }
     if (rc != 0) {
         ds_error_format(&err, msg, sizeof(msg));
         fprintf(stderr, "dentsync preview: %s\n", msg);
         goto out;
     }
-    p.votes = calloc(p.header->nfields + 1, sizeof(*p.votes));
     p.keys = calloc(PREVIEW_KEYS, sizeof(*p.keys));
-    if (p.votes == NULL || p.keys == NULL) {
+    if (p.keys == NULL) {
         fprintf(stderr, "dentsync preview: out of memory\n");
         goto out;
     }
@@ -619,14 +741,12 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
             fprintf(stderr, "dentsync preview: %s\n", msg);
             goto out;
         }
-        rc = ds_map_row(p.m, &row, &m);
+        rc = preview_row(&p, &row, &m);
         if (rc != 0) {
             fprintf(stderr, "dentsync preview: row %ld: %s\n", row.row, ds_strerror(rc));
             goto out;
         }
         p.rows++;
-        vote_dates(&p, &row);
-        print_row(&p, &row, classify(&p, &row, &m), &m);
         ds_mapped_close(&m);
     }
     if (!complete && ds_read_next_row(r, &row, &err) == 0) {
@@ -642,9 +762,12 @@ out:
         }
     }
     free(p.keys);
-    free(p.votes);
     ds_store_close(&p.st);
     ds_map_free(&p.m);
+    for (size_t i = 0; i < p.nroutes; i++) {
+        ds_map_free(&p.routes[i].m);
+        ds_template_free(&p.routes[i].tpl);
+    }
     ds_tz_free(&tz);
     ds_read_close(&r);
     ds_template_free(&pinned);

@@ -7,7 +7,7 @@
  * This prints values from the file: it is a view for the authorised local
  * user at the terminal, never a log. With --json every line is one JSON
  * object: the dialect first, then one per row, then the notices and an end
- * object with the counts.
+ * object with the counts (and the error that stopped the read, if one did).
  *
  * The configuration is optional here: the options are the reader's hints
  * (the configuration carries no dialect keys), so a missing or unreadable
@@ -167,7 +167,10 @@ static void print_row(const struct ds_row *row, int json)
     fputc('\n', stdout);
 }
 
-static void print_end(const struct ds_reader *r, long rows, int complete, int json)
+/* The notices and the counts; error is the message that stopped the read
+ * (NULL if none), also in the JSON end object. */
+static void print_end(const struct ds_reader *r, long rows, int complete, const char *error,
+                      int json)
 {
     const struct ds_read_dialect *d = ds_read_dialect(r);
     const struct ds_read_notice *list;
@@ -189,15 +192,23 @@ static void print_end(const struct ds_reader *r, long rows, int complete, int js
     }
     if (json) {
         printf("{\"type\":\"end\",\"rows\":%ld,\"complete\":%s,\"trailer_lines\":%ld,"
-               "\"blank_lines\":%ld,\"ragged_rows\":%ld,\"notices\":%ld}\n",
+               "\"blank_lines\":%ld,\"ragged_rows\":%ld,\"notices\":%ld",
                rows, complete ? "true" : "false", d->trailer_lines, d->blank_lines, d->ragged_rows,
                total);
+        if (error != NULL) {
+            fputs(",\"error\":", stdout);
+            json_cstr(stdout, error);
+        }
+        fputs("}\n", stdout);
         return;
     }
     if (total > (long)n) {
         printf("notice: %ld more not listed\n", total - (long)n);
     }
-    if (complete) {
+    if (error != NULL) {
+        printf("%ld data row(s) read, then the error above\n", rows);
+    }
+    else if (complete) {
         printf("%ld data row(s); %ld trailer line(s), %ld blank line(s) skipped; %ld ragged "
                "row(s)\n",
                rows, d->trailer_lines, d->blank_lines, d->ragged_rows);
@@ -318,6 +329,11 @@ int ds_cmd_read(const char *config_path, int argc, char **argv)
     ds_error_clear(&err);
     if (ds_read_open(file, &o.hints, &r, &err) != 0) {
         fprintf(stderr, "dentsync read: %s\n", ds_error_format(&err, msg, sizeof(msg)));
+        if (o.json) {
+            fputs("{\"type\":\"end\",\"rows\":0,\"complete\":false,\"error\":", stdout);
+            json_cstr(stdout, msg);
+            fputs("}\n", stdout);
+        }
         rc = DS_EXIT_RUNTIME;
         goto out;
     }
@@ -340,7 +356,7 @@ int ds_cmd_read(const char *config_path, int argc, char **argv)
         rows++;
         print_row(&row, o.json);
     }
-    print_end(r, rows, complete, o.json);
+    print_end(r, rows, complete, rc != DS_EXIT_OK ? msg : NULL, o.json);
 out:
     ds_read_close(&r);
     return rc;

@@ -15,7 +15,8 @@
 static void open_log_file(const struct ds_config *cfg)
 {
     if (ds_log_open_file(cfg->log_file, (long long)cfg->log_max_kb * 1024, cfg->log_keep) != 0) {
-        ds_log_warn("cannot open log_file %s; logging to stderr only", cfg->log_file);
+        ds_log_warn("LOG_FILE_ERROR", "cannot open log_file %s; logging to stderr only",
+                    cfg->log_file);
     }
 }
 
@@ -37,7 +38,8 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
     ds_log_set_level((enum ds_log_level)cfg->log_level);
     open_log_file(cfg);
     if (ds_daemon_lock(cfg, &lock_fd, &err) != 0) {
-        ds_log_error("cannot run: %s", ds_error_format(&err, msg, sizeof(msg)));
+        ds_log_error("AGENT_START_FAILED", "cannot run: %s",
+                     ds_error_format(&err, msg, sizeof(msg)));
         ds_config_free(&cfg);
         return DS_EXIT_RUNTIME;
     }
@@ -54,7 +56,8 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
         }
         /* Checked by the daemon already; a file changed since is checked again. */
         if (ds_config_load(config_path, &next, stderr) != 0) {
-            ds_log_error("reload: the configuration changed again and has errors; going on "
+            ds_log_error("CONFIG_INVALID",
+                         "reload: the configuration changed again and has errors; going on "
                          "with the previous one");
             continue;
         }
@@ -64,7 +67,8 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
         open_log_file(cfg);
     }
     if (rc != 0) {
-        ds_log_error("cannot run: %s", ds_error_format(&err, msg, sizeof(msg)));
+        ds_log_error("AGENT_START_FAILED", "cannot run: %s",
+                     ds_error_format(&err, msg, sizeof(msg)));
     }
     ds_http_global_cleanup();
     ds_log_close_file();

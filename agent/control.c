@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAX_REQUEST 256
+#define MAX_REQUEST 4608 /* "import" with a folder and a path */
 #define MAX_ANSWER 4096
 
 struct ds_control {
@@ -40,7 +40,29 @@ struct conn {
     char answer[MAX_ANSWER]; /* kept alive until the write completes */
     uv_write_t write;        /* the answer's write */
     int answered;            /* an answer is on its way */
+    int privileged;          /* the peer is root or this process's user */
 };
+
+/* {"ok":false,"error":"MSG"} with MSG's quotes, backslashes and control
+ * characters escaped (it names a path). */
+static void json_escape_into(char *out, size_t size, const char *msg)
+{
+    size_t n = (size_t)snprintf(out, size, "{\"ok\":false,\"error\":\"");
+
+    for (const char *p = msg; *p != '\0' && n + 8 < size; p++) {
+        if (*p == '"' || *p == '\\') {
+            out[n++] = '\\';
+            out[n++] = *p;
+        }
+        else if ((unsigned char)*p < 0x20) {
+            out[n++] = ' ';
+        }
+        else {
+            out[n++] = *p;
+        }
+    }
+    snprintf(out + n, size - n, "\"}\n");
+}
 
 static void maybe_free(struct ds_control *c)
 {
@@ -74,6 +96,34 @@ static void on_written(uv_write_t *w, int status)
     conn_close(k);
 }
 
+/* "import\tFOLDER\tPATH": the file is staged and uploaded next.
+ * Only root and the service's own user may: an import writes to the queue
+ * and sends a file to the cloud, which the read-only group may not. */
+static void answer_import(struct conn *k)
+{
+    struct ds_control *c = k->c;
+    char msg[512];
+    char *folder = k->req + 7;
+    char *path = strchr(folder, '\t');
+
+    if (!k->privileged) {
+        snprintf(k->answer, sizeof(k->answer),
+                 "{\"ok\":false,\"error\":\"import needs root or the service user\"}\n");
+        return;
+    }
+    if (path == NULL || c->ops.import == NULL) {
+        snprintf(k->answer, sizeof(k->answer), "{\"ok\":false,\"error\":\"bad import request\"}\n");
+        return;
+    }
+    *path++ = '\0';
+    msg[0] = '\0';
+    if (c->ops.import(c->ops.ctx, folder, path, msg, sizeof(msg)) != 0) {
+        json_escape_into(k->answer, sizeof(k->answer), msg);
+        return;
+    }
+    snprintf(k->answer, sizeof(k->answer), "{\"ok\":true}\n");
+}
+
 static void answer(struct conn *k)
 {
     struct ds_control *c = k->c;
@@ -82,9 +132,12 @@ static void answer(struct conn *k)
 
     k->req[strcspn(k->req, "\r\n")] = '\0';
     if (strcmp(k->req, "sync-now") == 0) {
-        ds_log_info("control: sync-now");
+        ds_log_info("SYNC_NOW", "control: sync-now");
         c->ops.sync_now(c->ops.ctx);
         snprintf(k->answer, sizeof(k->answer), "{\"ok\":true}\n");
+    }
+    else if (strncmp(k->req, "import\t", 7) == 0) {
+        answer_import(k);
     }
     else if (strcmp(k->req, "status") == 0) {
         n = (size_t)snprintf(k->answer, sizeof(k->answer), "{\"ok\":true,");
@@ -130,6 +183,20 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+/* Root, or the user this process runs as (SO_PEERCRED). */
+static int peer_privileged(uv_pipe_t *pipe)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    uv_os_fd_t fd;
+
+    if (uv_fileno((uv_handle_t *)pipe, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        return 0;
+    }
+    return cred.uid == 0 || cred.uid == geteuid();
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     struct ds_control *c = server->data;
@@ -146,8 +213,12 @@ static void on_connection(uv_stream_t *server, int status)
     uv_pipe_init(c->loop, &k->pipe, 0);
     k->pipe.data = k;
     c->open_handles++;
-    if (uv_accept(server, (uv_stream_t *)&k->pipe) != 0 ||
-        uv_read_start((uv_stream_t *)&k->pipe, on_alloc, on_read) != 0) {
+    if (uv_accept(server, (uv_stream_t *)&k->pipe) != 0) {
+        conn_close(k);
+        return;
+    }
+    k->privileged = peer_privileged(&k->pipe);
+    if (uv_read_start((uv_stream_t *)&k->pipe, on_alloc, on_read) != 0) {
         conn_close(k);
     }
 }

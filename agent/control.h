@@ -13,6 +13,13 @@
  *   status     what only the running agent knows: requests in flight,
  *              retries, practices paused, ingest busy and queued
  *                                              -> {"ok":true, ...}
+ *   import\tFOLDER\tPATH
+ *              stage the file at PATH (absolute) next, with the settings
+ *              of [folder FOLDER] (practice, import type, template), then upload
+ *              it as any other (`dentsync import`); only from root or the
+ *              agent's own user (SO_PEERCRED), as it writes to the queue
+ *                                              -> {"ok":true} or
+ *                                                 {"ok":false,"error":"..."}
  *
  * Anything else answers {"ok":false,"error":"unknown command"}. The answers
  * carry counts, codes and names from the config: never patient data.
@@ -34,6 +41,9 @@ struct ds_control_ops {
     /* Appends the status members (without braces) as JSON to buf (size
      * bytes, NUL-terminated). */
     void (*status)(void *ctx, char *buf, size_t size);
+    /* Queues path for staging, next, with folder's settings; 0, or
+     * non-zero with a message (no patient data) in msg. */
+    int (*import)(void *ctx, const char *folder, const char *path, char *msg, size_t size);
     void *ctx;
 };
 

@@ -136,7 +136,8 @@ static void on_settled(void *ctx, const struct ds_folder_conf *folder, const cha
     if (a->stopping || in_hand(a, folder->name, path)) {
         return;
     }
-    ds_log_info("folder %s: %s settled (%lld bytes)", folder->name, path, (long long)size);
+    ds_log_info("FILE_SETTLED", "folder %s: %s settled (%lld bytes)", folder->name, path,
+                (long long)size);
     if (enqueue(a, folder, path, size, mtime_ns, 0, NULL) == 0) {
         start_next_ingest(a);
     }
@@ -151,7 +152,8 @@ static int on_detected(void *ctx, const struct ds_file_info *f)
     struct stat sb;
 
     if (folder == NULL) {
-        ds_log_warn("file %lld: its folder %s is no longer configured; left as it is",
+        ds_log_warn("FOLDER_GONE",
+                    "file %lld: its folder %s is no longer configured; left as it is",
                     (long long)f->id, f->folder);
         return 0;
     }
@@ -159,7 +161,7 @@ static int on_detected(void *ctx, const struct ds_file_info *f)
         return 0;
     }
     if (stat(f->path, &sb) != 0) {
-        ds_log_warn("file %lld: %s is gone; left as it is", (long long)f->id, f->path);
+        ds_log_warn("FILE_GONE", "file %lld: %s is gone; left as it is", (long long)f->id, f->path);
         return 0;
     }
     return enqueue(a, folder, f->path, (int64_t)sb.st_size,
@@ -214,27 +216,35 @@ static void report(const struct ds_ingest_task *t)
     char msg[600];
 
     if (t->rc == DS_EBUSY) {
-        ds_log_info("%s: changed while being read; it will settle again", t->path);
+        ds_log_info("FILE_CHANGED", "%s: changed while being read; it will settle again", t->path);
     }
     else if (t->rc == DS_ESTOP) {
-        ds_log_info("%s: ingest stopped; it resumes at the next start", t->path);
+        ds_log_info("INGEST_STOPPED", "%s: ingest stopped; it resumes at the next start", t->path);
     }
     else if (t->rc != 0) {
-        ds_log_error("%s: ingest failed: %s", t->path, ds_error_format(&t->err, msg, sizeof(msg)));
+        ds_log_error("INGEST_FAILED", "%s: ingest failed: %s", t->path,
+                     ds_error_format(&t->err, msg, sizeof(msg)));
     }
     else if (t->duplicate) {
-        ds_log_info("%s: same content as a file taken before; not imported again", t->path);
+        ds_log_info("FILE_DUPLICATE", "%s: same content as a file taken before; not imported again",
+                    t->path);
     }
     else if (t->held) {
-        ds_log_warn("%s: held for an admin (%s); `dentsync retry` takes it up again", t->path,
-                    t->held_code);
+        ds_log_warn("FILE_HELD", "%s: held for an admin (%s); `dentsync retry` takes it up again",
+                    t->path, t->held_code);
     }
     else if (t->quarantined) {
-        ds_log_error("%s: quarantined: %s", t->path, ds_error_format(&t->err, msg, sizeof(msg)));
+        ds_log_error("FILE_QUARANTINED", "%s: quarantined: %s", t->path,
+                     ds_error_format(&t->err, msg, sizeof(msg)));
     }
     else {
-        ds_log_info("%s: job %s staged %ld rows (%ld valid, %ld invalid, %ld duplicate)", t->path,
+        ds_log_info("JOB_STAGED",
+                    "%s: job %s staged %ld rows (%ld valid, %ld invalid, %ld duplicate)", t->path,
                     t->job_id, t->rows, t->valid, t->invalid, t->duplicates);
+        for (int k = 1; k < t->njobs; k++) {
+            ds_log_info("JOB_STAGED", "%s: rows routed to job %s (%s)", t->path, t->job_ids[k],
+                        t->job_types[k]);
+        }
     }
 }
 
@@ -281,7 +291,7 @@ static void take_detected(struct ds_agent *a)
         return;
     }
     if (ds_store_files_detected(a->store, on_detected, a) < 0) {
-        ds_log_error("cannot read the queue's pending files; trying again later");
+        ds_log_error("QUEUE_ERROR", "cannot read the queue's pending files; trying again later");
     }
     start_next_ingest(a);
 }
@@ -301,10 +311,11 @@ static void maybe_purge(struct ds_agent *a, double now)
     }
     a->next_purge = now + 3600.0;
     if (ds_store_purge(a->store, now, a->cfg->retention_days, &purged) != 0) {
-        ds_log_error("retention: the purge failed; it runs again within the hour");
+        ds_log_error("PURGE_FAILED", "retention: the purge failed; it runs again within the hour");
     }
     else if (purged > 0) {
-        ds_log_info("retention: %ld acknowledged row(s) kept only as key and fingerprint", purged);
+        ds_log_info("QUEUE_PURGED",
+                    "retention: %ld acknowledged row(s) kept only as key and fingerprint", purged);
     }
 }
 
@@ -323,7 +334,8 @@ static void age_alarm(struct ds_agent *a, double now)
     }
     a->next_age_alarm = now + AGE_ALARM_SECONDS;
     snprintf(hours, sizeof(hours), "%.1f", (now - qs.oldest_pending_at) / 3600.0);
-    ds_log_warn("queue: the oldest data has waited %s hours to reach the cloud (%ld row(s) "
+    ds_log_warn("AGE_ALARM",
+                "queue: the oldest data has waited %s hours to reach the cloud (%ld row(s) "
                 "pending); see `dentsync status`",
                 hours, qs.pending_rows);
     ds_store_event(a->store, "age_alarm", 0, NULL, 0, NULL, hours);
@@ -344,7 +356,8 @@ static void on_queue_poll(uv_timer_t *t)
     resume_if_space(a);
     if (ds_store_retry_generation(a->store, &gen) == 0 && gen != a->retry_gen) {
         a->retry_gen = gen;
-        ds_log_info("queue: an admin's retry or freed space; taking up waiting work");
+        ds_log_info("RETRY_NOTICED",
+                    "queue: an admin's retry or freed space; taking up waiting work");
         take_detected(a);
         ds_upload_kick(a->up);
     }
@@ -360,6 +373,64 @@ static void control_sync_now(void *ctx)
     ds_watch_rescan(a->watch);
     take_detected(a);
     ds_upload_sync_now(a->up);
+}
+
+/* `dentsync import`: the file goes first in line, with its folder's
+ * settings; the person at the terminal follows it in the queue. */
+static int control_import(void *ctx, const char *folder_name, const char *path, char *msg,
+                          size_t size)
+{
+    struct ds_agent *a = ctx;
+    const struct ds_folder_conf *folder = ds_config_folder(a->cfg, folder_name);
+    const char *why = NULL;
+    struct pending *p;
+    struct stat sb;
+
+    if (a->stopping) {
+        snprintf(msg, size, "the agent is stopping");
+        return DS_EBUSY;
+    }
+    if (folder == NULL) {
+        snprintf(msg, size, "no [folder %s] in the agent's configuration", folder_name);
+        return DS_EINVAL;
+    }
+    if (path[0] != '/') {
+        why = "not an absolute path";
+    }
+    else if (stat(path, &sb) != 0 || (S_ISREG(sb.st_mode) && access(path, R_OK) != 0)) {
+        why = strerror(errno);
+    }
+    else if (!S_ISREG(sb.st_mode)) {
+        why = "not a regular file";
+    }
+    if (why != NULL) {
+        snprintf(msg, size, "the agent (uid %ld) cannot read %s: %s", (long)geteuid(), path, why);
+        return DS_EIO;
+    }
+    if (in_hand(a, folder->name, path)) {
+        return 0;
+    }
+    if (enqueue(a, folder, path, (int64_t)sb.st_size,
+                (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, 0, NULL) != 0) {
+        snprintf(msg, size, "out of memory");
+        return DS_ENOMEM;
+    }
+    /* enqueue appended it: move it to the head of the line. */
+    if (a->queue != NULL && a->queue->next != NULL) {
+        struct pending **pp = &a->queue;
+
+        while ((*pp)->next != NULL) {
+            pp = &(*pp)->next;
+        }
+        p = *pp;
+        *pp = NULL;
+        p->next = a->queue;
+        a->queue = p;
+    }
+    ds_log_info("IMPORT_REQUESTED", "import: %s with the settings of folder %s", path,
+                folder->name);
+    start_next_ingest(a);
+    return 0;
 }
 
 static void control_status(void *ctx, char *buf, size_t size)
@@ -412,7 +483,8 @@ static void resume_if_space(struct ds_agent *a)
         a->full_at = now;
         return;
     }
-    ds_log_info("ingest resumes: %llu KiB free in %s", now / 1024, a->cfg->state_dir);
+    ds_log_info("INGEST_RESUMED", "ingest resumes: %llu KiB free in %s", now / 1024,
+                a->cfg->state_dir);
     a->full = NULL;
     if (enqueue(a, p->task.folder, p->task.path, p->task.size, p->task.mtime_ns, p->task.file_id,
                 p->task.file_id != 0 ? p->task.sha256 : NULL) == 0) {
@@ -467,7 +539,7 @@ static void start_next_ingest(struct ds_agent *a)
     a->work.data = a;
     rc = uv_queue_work(&a->loop, &a->work, ingest_work, ingest_done);
     if (rc != 0) {
-        ds_log_error("cannot start ingest: %s", uv_strerror(rc));
+        ds_log_error("INGEST_FAILED", "cannot start ingest: %s", uv_strerror(rc));
         free(a->current);
         a->current = NULL;
     }
@@ -517,7 +589,7 @@ static void on_signal(uv_signal_t *s, int signum)
     if (a->stopping) {
         return;
     }
-    ds_log_info("signal %d: stopping", signum);
+    ds_log_info("AGENT_STOPPING", "signal %d: stopping", signum);
     atomic_store(&a->stop, 1);
     stop(a);
 }
@@ -536,13 +608,14 @@ static void on_hup(uv_signal_t *s, int signum)
         return;
     }
     if (ds_config_load(a->cfg->path, &next, stderr) != 0) {
-        ds_log_error("SIGHUP: %s has errors (above); still running with the previous "
+        ds_log_error("CONFIG_INVALID",
+                     "SIGHUP: %s has errors (above); still running with the previous "
                      "configuration",
                      a->cfg->path);
         return;
     }
     ds_config_free(&next);
-    ds_log_info("SIGHUP: reloading %s", a->cfg->path);
+    ds_log_info("CONFIG_RELOADED", "SIGHUP: reloading %s", a->cfg->path);
     ds_store_event(a->store, "config_reloaded", 0, NULL, 0, NULL, NULL);
     a->reload = 1;
     stop(a);
@@ -554,7 +627,7 @@ int ds_daemon_lock(const struct ds_config *cfg, int *fd, struct ds_error *err)
     int lfd;
 
     *fd = -1;
-    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
         return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
                             strerror(errno));
     }
@@ -582,7 +655,7 @@ int ds_daemon_prepare_state(const struct ds_config *cfg, char agent_id[37], stru
     ssize_t n;
     int fd;
 
-    if (mkdir(cfg->state_dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
         return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
                             strerror(errno));
     }
@@ -648,7 +721,8 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
         goto out;
     }
     if (restaged > 0 || requeued > 0) {
-        ds_log_info("recovery: %d interrupted ingest(s) to redo, %d batch(es) to resend", restaged,
+        ds_log_info("RECOVERY",
+                    "recovery: %d interrupted ingest(s) to redo, %d batch(es) to resend", restaged,
                     requeued);
     }
     ds_dispose_sweep(a->store, cfg);
@@ -685,11 +759,13 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     uv_timer_start(&a->queue_poll, on_queue_poll, poll_ms, poll_ms > 0 ? poll_ms : 1000);
     ops.sync_now = control_sync_now;
     ops.status = control_status;
+    ops.import = control_import;
     ops.ctx = a;
     rc = ds_control_new(&a->loop, cfg, &ops, &a->control, err);
     if (rc != 0) {
         /* The service matters more than its remote control. */
-        ds_log_warn("no control socket (%s): status shows the queue only, sync-now is "
+        ds_log_warn("CONTROL_UNAVAILABLE",
+                    "no control socket (%s): status shows the queue only, sync-now is "
                     "unavailable",
                     err != NULL ? err->msg : ds_strerror(rc));
         rc = 0;
@@ -698,7 +774,8 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     if (rc != 0) {
         goto out;
     }
-    ds_log_info("dentsync running: %zu folder(s), state in %s", cfg->nfolders, cfg->state_dir);
+    ds_log_info("AGENT_STARTED", "dentsync running: %zu folder(s), state in %s", cfg->nfolders,
+                cfg->state_dir);
     notify_start(a);
     start_next_ingest(a);
     ds_upload_kick(a->up);
@@ -708,7 +785,7 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
         rc = DS_ERELOAD;
     }
     else {
-        ds_log_info("dentsync stopped");
+        ds_log_info("AGENT_STOPPED", "dentsync stopped");
     }
 out:
     if (loop_open) {

@@ -19,7 +19,7 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err);
  * DS_EBUSY, with err naming the directory, when another agent holds it. */
 int ds_daemon_lock(const struct ds_config *cfg, int *fd, struct ds_error *err);
 
-/* Creates the state directory (0700) if it is missing, and reads the
+/* Creates the state directory (0750) if it is missing, and reads the
  * installation's agent id from state_dir/agent-id, creating it on first use.
  * Shared by every command that opens the queue. */
 int ds_daemon_prepare_state(const struct ds_config *cfg, char agent_id[37], struct ds_error *err);

@@ -74,6 +74,28 @@ static void target_dir(const struct ds_folder_conf *folder, const char *dir, con
     }
 }
 
+/* Whether path lies directly in the folder. A file given to `dentsync
+ * import` from elsewhere is the person's own: never moved or deleted. */
+static int in_folder(const struct ds_folder_conf *folder, const char *path)
+{
+    size_t n = strlen(folder->path);
+    const char *slash = strrchr(path, '/');
+
+    size_t m;
+
+    if (slash == NULL) {
+        return 0;
+    }
+    m = (size_t)(slash - path);
+    while (n > 1 && folder->path[n - 1] == '/') {
+        n--;
+    }
+    while (m > 1 && path[m - 1] == '/') {
+        m--;
+    }
+    return m == n && strncmp(path, folder->path, n) == 0;
+}
+
 /* Renames f into dir; the final path is written into dest. 0, or an errno. */
 static int move_into(const struct ds_file_row *f, const char *dir, char *dest, size_t size)
 {
@@ -145,19 +167,20 @@ static int quarantine_one(void *arg, const struct ds_file_row *f)
     char dest[4400];
     int e;
 
-    if (folder == NULL || !unchanged(f)) {
+    if (folder == NULL || !in_folder(folder, f->path) || !unchanged(f)) {
         return 0;
     }
     target_dir(folder, folder->quarantine_dir, "quarantine", dir, sizeof(dir));
     e = move_into(f, dir, dest, sizeof(dest));
     if (e != 0) {
-        ds_log_warn("%s: quarantined but left in place (%s); it is not taken again until it "
+        ds_log_warn("QUARANTINE_MOVE_FAILED",
+                    "%s: quarantined but left in place (%s); it is not taken again until it "
                     "changes",
                     f->path, strerror(e));
         return 0;
     }
     write_reason(f, dest);
-    ds_log_info("%s: moved to %s with its reason", f->path, dest);
+    ds_log_info("FILE_QUARANTINE_MOVED", "%s: moved to %s with its reason", f->path, dest);
     ds_store_event(c->st, "file_quarantine_moved", f->id, NULL, 0, f->reason_code, NULL);
     return 0;
 }
@@ -171,27 +194,29 @@ static int deliver_one(void *arg, const struct ds_file_row *f)
     int e;
 
     if (folder == NULL || folder->after == DS_AFTER_LEAVE || strcmp(f->state, "done") != 0 ||
-        !unchanged(f)) {
+        !in_folder(folder, f->path) || !unchanged(f)) {
         return 0;
     }
     if (folder->after == DS_AFTER_DELETE) {
         if (unlink(f->path) != 0) {
-            ds_log_warn("%s: delivered, but cannot delete it: %s", f->path, strerror(errno));
+            ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot delete it: %s", f->path,
+                        strerror(errno));
             return 0;
         }
         parent_of(f->path, dir, sizeof(dir));
         fsync_dir(dir);
-        ds_log_info("%s: delivered and deleted", f->path);
+        ds_log_info("FILE_DELETED", "%s: delivered and deleted", f->path);
         ds_store_event(c->st, "file_deleted", f->id, NULL, 0, NULL, NULL);
         return 0;
     }
     target_dir(folder, folder->processed_dir, "processed", dir, sizeof(dir));
     e = move_into(f, dir, dest, sizeof(dest));
     if (e != 0) {
-        ds_log_warn("%s: delivered, but cannot move it to %s: %s", f->path, dir, strerror(e));
+        ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot move it to %s: %s", f->path,
+                    dir, strerror(e));
         return 0;
     }
-    ds_log_info("%s: delivered and moved to %s", f->path, dest);
+    ds_log_info("FILE_MOVED", "%s: delivered and moved to %s", f->path, dest);
     ds_store_event(c->st, "file_moved", f->id, NULL, 0, NULL, NULL);
     return 0;
 }

@@ -16,6 +16,14 @@
  *                unchanged since it was last synced) and the valid ones —
  *                with a deletion row per vanished key of a full snapshot —
  *                are cut into batches.
+ *
+ * Routing: when the file's template has route rules, each template they
+ * name (of another import type) gets a job of its own on the file. The
+ * file's template decides where every row goes (ds_map_rule); each job is
+ * staged in a pass of its own over the file, mapping its own rows with its
+ * own template and keeping the others as `skipped` ("routed to T"), so
+ * every job holds rows 1..N and the delta and the snapshot check work per
+ * import type. The jobs go `uploading` together, in one transaction.
  */
 #include "agent/ingest.h"
 
@@ -37,6 +45,23 @@
  * stays `staging` until ds_store_job_staged, which does), so they can be
  * large; the loop's own connection waits for each, so not too large. */
 #define ROWS_PER_COMMIT 20000
+
+/* One job of the file: the folder's import type first, then one per
+ * template a route rule of the first one names. */
+struct pass {
+    const struct ds_template *tpl; /* borrow (the caller's, or owned) */
+    struct ds_template *owned;     /* a route target found by its id, or NULL */
+    struct ds_mapper *mapper;      /* owned */
+    char job_id[DS_UUID_LEN];
+    long rows; /* data rows read in this pass */
+};
+
+/* The jobs of one file, and which of them the current pass stages. */
+struct passes {
+    struct pass p[DS_INGEST_MAX_JOBS];
+    size_t n;   /* jobs */
+    size_t cur; /* the pass being staged */
+};
 
 static const char *base_name(const char *path)
 {
@@ -95,7 +120,8 @@ static int practice_options(struct ds_ingest_task *t, struct ds_norm_opts *o, st
         memcpy(o->phone_region, p->phone_region, sizeof(o->phone_region));
         o->date_order = strcmp(p->date_order, "DMY") == 0   ? DS_DATE_DMY
                         : strcmp(p->date_order, "YMD") == 0 ? DS_DATE_YMD
-                                                            : DS_DATE_MDY;
+                        : strcmp(p->date_order, "MDY") == 0 ? DS_DATE_MDY
+                                                            : DS_DATE_AUTO;
     }
     return 0;
 }
@@ -108,40 +134,58 @@ static int practice_options(struct ds_ingest_task *t, struct ds_norm_opts *o, st
  * truncated export: then the file is held for an admin and nothing of it
  * stays staged (an admin's retry lets the next ingest of it through).
  */
-static int delta(struct ds_ingest_task *t, struct ds_store *st, int *held)
+static int delta(struct ds_ingest_task *t, struct ds_store *st, const char *job_id,
+                 const char *import_type, long *deletions, int *held)
 {
     struct ds_snapshot_check c;
     char reason[256];
+    long unchanged = 0;
     int retries = 0;
     int rc;
 
-    rc = ds_store_job_mark_unchanged(st, t->job_id, &t->unchanged);
+    *deletions = 0;
+    rc = ds_store_job_mark_unchanged(st, job_id, &unchanged);
     if (rc != 0) {
         return rc;
     }
-    t->valid -= t->unchanged;
+    t->unchanged += unchanged;
+    t->valid -= unchanged;
     if (!t->folder->snapshot_full) {
         return 0;
     }
     rc = ds_store_file_admin_retries(st, t->file_id, &retries);
     if (rc == 0) {
-        rc = ds_store_job_snapshot(st, t->job_id, t->rows, t->folder->max_missing_percent,
-                                   retries > 0, &c);
+        rc = ds_store_job_snapshot(st, job_id, t->rows, t->folder->max_missing_percent, retries > 0,
+                                   &c);
     }
     if (rc != 0) {
         return rc;
     }
     if (c.shrank) {
         snprintf(reason, sizeof(reason),
-                 "full snapshot: %ld of the %ld keys synced before are missing, more than "
+                 "full snapshot: %ld of the %ld %s keys synced before are missing, more than "
                  "max_missing_percent (%d%%); `dentsync retry` sends the deletions",
-                 c.missing, c.synced, t->folder->max_missing_percent);
+                 c.missing, c.synced, import_type, t->folder->max_missing_percent);
         rc = ds_store_file_hold(st, t->file_id, DS_HOLD_SNAPSHOT, reason);
         *held = rc == 0;
         return rc;
     }
-    t->deletions = c.deletions;
+    *deletions = c.deletions;
+    t->deletions += c.deletions;
     return 0;
+}
+
+/* Where templates come from, in rising precedence: the practice's saved in
+ * the cloud (pulled by the uploader into state_dir/cloud-templates/), then
+ * the admin's template_dir. */
+static void template_dirs(const struct ds_ingest_task *t, char *cloud, size_t size,
+                          const char *dirs[2])
+{
+    if (ds_config_cloud_templates_dir(t->cfg, t->folder->practice, cloud, size) != 0) {
+        cloud[0] = '\0';
+    }
+    dirs[0] = cloud[0] != '\0' ? cloud : NULL;
+    dirs[1] = t->cfg->template_dir;
 }
 
 /*
@@ -168,11 +212,7 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
     const char *id = t->folder->template_id;
     int rc;
 
-    if (ds_config_cloud_templates_dir(t->cfg, t->folder->practice, cloud, sizeof(cloud)) != 0) {
-        cloud[0] = '\0';
-    }
-    dirs[0] = cloud[0] != '\0' ? cloud : NULL; /* the practice's, saved in the cloud */
-    dirs[1] = t->cfg->template_dir;            /* the admin's own win over them */
+    template_dirs(t, cloud, sizeof(cloud), dirs);
     if (id != NULL && strcmp(id, "auto") != 0) {
         rc = ds_template_find_in(dirs, 2, id, tpl, &t->err);
         if (rc != 0) {
@@ -199,21 +239,182 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
         *held = rc == 0;
         return rc;
     }
-    ds_log_info("%s: template %s (score %.0f)", base_name(t->path), ds_template_id(d.best[0].t),
-                d.best[0].score);
+    ds_log_info("TEMPLATE_DETECTED", "%s: template %s (score %.0f)", base_name(t->path),
+                ds_template_id(d.best[0].t), d.best[0].score);
     *use = d.best[0].t;
     return 0;
 }
 
-/* Reads and stages every row inside the open job. */
-static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader *reader,
-                      struct ds_mapper *mapper)
+/*
+ * The jobs a routed file makes: one pass per template a route rule of the
+ * file's template names, each bound to the header with its route rules
+ * off (the file's template decides). A target that cannot be found, or
+ * whose import type is the file's or another target's (one job per type),
+ * quarantines the file (ROUTE_TEMPLATE); one that cannot read the header
+ * too (MAPPING_ERROR). *done is set when the file was quarantined.
+ */
+static int route_targets(struct ds_ingest_task *t, struct ds_store *st, struct passes *ps,
+                         const struct ds_row *header, int *done)
 {
-    struct ds_mapped m;
-    struct ds_row row;
+    const struct ds_template *first = ps->p[0].tpl;
+    char cloud[4096];
+    const char *dirs[2];
+    int rc;
+
+    template_dirs(t, cloud, sizeof(cloud), dirs);
+    for (size_t i = 0; i < ds_template_nrules(first); i++) {
+        const struct ds_template_rule *r = ds_template_rule(first, i);
+        struct pass *p;
+        size_t k;
+
+        if (r->kind != DS_RULE_ROUTE) {
+            continue;
+        }
+        for (k = 1; k < ps->n && strcmp(ds_template_id(ps->p[k].tpl), r->target) != 0; k++) {
+        }
+        if (k < ps->n) {
+            continue; /* another rule to the same template */
+        }
+        if (ps->n == DS_INGEST_MAX_JOBS) {
+            ds_error_set(&t->err, DS_EINVAL, "template %s routes to more than %d templates",
+                         ds_template_id(first), DS_INGEST_MAX_JOBS - 1);
+            *done = 1;
+            return quarantine(t, st, "ROUTE_TEMPLATE");
+        }
+        p = &ps->p[ps->n];
+        rc = ds_template_find_in(dirs, 2, r->target, &p->owned, &t->err);
+        if (rc != 0) {
+            ds_error_set(&t->err, rc, "template %s routes rows to template %s, which is not found",
+                         ds_template_id(first), r->target);
+            *done = 1;
+            return quarantine(t, st, "ROUTE_TEMPLATE");
+        }
+        p->tpl = p->owned;
+        ps->n++;
+        for (k = 0; k + 1 < ps->n; k++) {
+            if (strcmp(ds_template_import_type(ps->p[k].tpl), ds_template_import_type(p->tpl)) ==
+                0) {
+                ds_error_set(&t->err, DS_EINVAL,
+                             "template %s routes rows to template %s, of import type %s, which "
+                             "the file has a job of already (one job per import type)",
+                             ds_template_id(first), r->target, ds_template_import_type(p->tpl));
+                *done = 1;
+                return quarantine(t, st, "ROUTE_TEMPLATE");
+            }
+        }
+        rc = ds_map_new(p->tpl, header, &p->mapper, &t->err);
+        if (rc != 0) {
+            *done = 1;
+            return quarantine(t, st, "MAPPING_ERROR");
+        }
+        ds_map_set_routing(p->mapper, 0);
+    }
+    return 0;
+}
+
+/* The pass whose job a row of a file of several jobs belongs to: the file's
+ * template decides (its first matching rule; a skip rule keeps the row in
+ * the first job, skipped there). *why is the reason a sibling job gives the
+ * row: the skip rule's, or NULL for "routed to <type>". */
+static size_t row_owner(const struct passes *ps, const struct ds_row *row, const char **why)
+{
+    const struct ds_template_rule *r = ds_map_rule(ps->p[0].mapper, row);
+
+    *why = NULL;
+    if (r == NULL) {
+        return 0;
+    }
+    if (r->kind == DS_RULE_SKIP) {
+        *why = r->reason != NULL ? r->reason : "skip rule";
+        return 0;
+    }
+    for (size_t k = 1; k < ps->n; k++) {
+        if (strcmp(ds_template_id(ps->p[k].tpl), r->target) == 0) {
+            return k;
+        }
+    }
+    return 0; /* every target has its pass (route_targets) */
+}
+
+/* A row that belongs to a sibling job: `skipped` in this one, with the
+ * reason and nothing of the row (its own job holds it). */
+static int stage_elsewhere(const struct passes *ps, struct ds_store *st, long row, size_t owner,
+                           const char *why)
+{
+    char reason[64];
+
+    if (why == NULL) {
+        snprintf(reason, sizeof(reason), "routed to %s", ds_template_import_type(ps->p[owner].tpl));
+        why = reason;
+    }
+    return ds_store_item_add(st, ps->p[ps->cur].job_id, row, NULL, NULL, DS_ITEM_SKIPPED, NULL,
+                             NULL, why, NULL);
+}
+
+/* Maps one row of the current pass's own and adds its item; counts it. */
+static int stage_own(struct ds_ingest_task *t, struct ds_store *st, struct pass *p,
+                     const struct ds_row *row, struct ds_mapped *m)
+{
     const char *stored = NULL;
     const char *status;
     const char *error;
+    int rc;
+
+    rc = ds_map_row(p->mapper, row, m);
+    if (rc != 0) {
+        return rc;
+    }
+    status = m->valid ? DS_ITEM_VALID : DS_ITEM_INVALID;
+    error = m->valid ? NULL : m->error;
+    if (m->skipped) {
+        /* A template rule says the row is not data of this type: kept,
+         * counted and shown with the rule's reason. */
+        status = DS_ITEM_SKIPPED;
+        error = m->skip_reason != NULL ? m->skip_reason : "skip rule";
+    }
+    else if (m->route != NULL) {
+        /* Only a route rule whose target has no job of its own gets here,
+         * which route_targets rules out; kept invalid, not lost. */
+        ds_str_copy(m->error, sizeof(m->error), "record: routed to another import type");
+    }
+    if (m->valid && m->key[0] == '\0') {
+        /* The mapper promises a key for every valid record; hold it to
+         * that rather than stage a row nothing can identify. */
+        m->valid = 0;
+        ds_str_copy(m->error, sizeof(m->error), "record: no identity key");
+    }
+    rc = ds_store_item_add(st, p->job_id, row->row, m->key[0] != '\0' ? m->key : NULL,
+                           m->valid ? m->fingerprint : NULL, status, m->record_json, m->raw_json,
+                           error, &stored);
+    ds_mapped_close(m);
+    if (rc != 0) {
+        return rc;
+    }
+    if (stored != NULL && strcmp(stored, DS_ITEM_DUPLICATE) == 0) {
+        t->duplicates++;
+    }
+    else if (stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
+        t->invalid++;
+    }
+    else if (stored != NULL && strcmp(stored, DS_ITEM_SKIPPED) == 0) {
+        t->skipped++;
+    }
+    else {
+        t->valid++;
+    }
+    return 0;
+}
+
+/* Reads and stages every row inside the open job of the current pass: its
+ * own rows mapped, a sibling job's rows (a file of several) skipped. */
+static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader *reader,
+                      struct passes *ps)
+{
+    struct pass *p = &ps->p[ps->cur];
+    struct ds_mapped m;
+    struct ds_row row;
+    const char *why = NULL;
+    size_t owner = ps->cur;
     int rc;
 
     memset(&m, 0, sizeof(m));
@@ -223,50 +424,16 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         if (rc <= 0) {
             break;
         }
-        rc = ds_map_row(mapper, &row, &m);
+        if (ps->n > 1) {
+            owner = row_owner(ps, &row, &why);
+        }
+        rc = owner == ps->cur ? stage_own(t, st, p, &row, &m)
+                              : stage_elsewhere(ps, st, row.row, owner, why);
         if (rc != 0) {
             break;
         }
-        status = m.valid ? DS_ITEM_VALID : DS_ITEM_INVALID;
-        error = m.valid ? NULL : m.error;
-        if (m.skipped) {
-            /* A template rule says the row is not data of this type: kept,
-             * counted and shown with the rule's reason. */
-            status = DS_ITEM_SKIPPED;
-            error = m.skip_reason != NULL ? m.skip_reason : "skip rule";
-        }
-        else if (m.route != NULL) {
-            /* Until one job per import type is staged, a routed row is kept
-             * as invalid with the reason, so none is lost. */
-            ds_str_copy(m.error, sizeof(m.error), "record: routed to another import type");
-        }
-        if (m.valid && m.key[0] == '\0') {
-            /* The mapper promises a key for every valid record; hold it to
-             * that rather than stage a row nothing can identify. */
-            m.valid = 0;
-            ds_str_copy(m.error, sizeof(m.error), "record: no identity key");
-        }
-        rc = ds_store_item_add(st, t->job_id, row.row, m.key[0] != '\0' ? m.key : NULL,
-                               m.valid ? m.fingerprint : NULL, status, m.record_json, m.raw_json,
-                               error, &stored);
-        ds_mapped_close(&m);
-        if (rc != 0) {
-            break;
-        }
-        t->rows++;
-        if (stored != NULL && strcmp(stored, DS_ITEM_DUPLICATE) == 0) {
-            t->duplicates++;
-        }
-        else if (stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
-            t->invalid++;
-        }
-        else if (stored != NULL && strcmp(stored, DS_ITEM_SKIPPED) == 0) {
-            t->skipped++;
-        }
-        else {
-            t->valid++;
-        }
-        if (t->rows % ROWS_PER_COMMIT == 0) {
+        p->rows++;
+        if (p->rows % ROWS_PER_COMMIT == 0) {
             if (t->stop != NULL && atomic_load(t->stop)) {
                 rc = DS_ESTOP;
                 break;
@@ -285,6 +452,145 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
     return ds_store_tx_commit(st);
 }
 
+/* date_order = auto: every row of the file votes before any is mapped, so
+ * each date column is read in the order its whole column tells
+ * (ds_map_date_decide). One more read of the file, only when a mapper
+ * reads dates in the order auto. */
+static int infer_date_order(struct ds_ingest_task *t, struct passes *ps)
+{
+    struct ds_reader *r = NULL;
+    struct ds_row row;
+    long n = 0;
+    int need = 0;
+    int rc;
+
+    for (size_t k = 0; k < ps->n; k++) {
+        need |= ds_map_wants_date_votes(ps->p[k].mapper);
+    }
+    if (!need) {
+        return 0;
+    }
+    rc = ds_read_open(t->path, NULL, &r, &t->err);
+    while (rc == 0) {
+        rc = ds_read_next_row(r, &row, &t->err);
+        if (rc <= 0) {
+            break;
+        }
+        rc = 0;
+        for (size_t k = 0; k < ps->n; k++) {
+            ds_map_date_vote(ps->p[k].mapper, &row);
+        }
+        if (++n % ROWS_PER_COMMIT == 0 && t->stop != NULL && atomic_load(t->stop)) {
+            rc = DS_ESTOP;
+        }
+    }
+    ds_read_close(&r);
+    if (rc != 0) {
+        return rc;
+    }
+    for (size_t k = 0; k < ps->n; k++) {
+        ds_map_date_decide(ps->p[k].mapper);
+    }
+    return 0;
+}
+
+/* Begins the jobs of every pass: the first on the file, the others routed
+ * from it. */
+static int begin_jobs(struct ds_ingest_task *t, struct ds_store *st, struct passes *ps)
+{
+    int rc = 0;
+
+    for (size_t k = 0; k < ps->n && rc == 0; k++) {
+        struct pass *p = &ps->p[k];
+
+        rc = ds_uuid_v4(p->job_id);
+        if (rc == 0 && k == 0) {
+            rc = ds_store_job_begin(st, t->file_id, p->job_id, t->folder->practice,
+                                    t->folder->import_type, ds_template_id(p->tpl),
+                                    base_name(t->path), t->sha256);
+        }
+        else if (rc == 0) {
+            rc = ds_store_job_begin_routed(st, ps->p[0].job_id, p->job_id,
+                                           ds_template_import_type(p->tpl), ds_template_id(p->tpl));
+        }
+        if (rc == 0) {
+            ds_str_copy(t->job_ids[k], sizeof(t->job_ids[k]), p->job_id);
+            ds_str_copy(t->job_types[k], sizeof(t->job_types[k]), ds_template_import_type(p->tpl));
+        }
+    }
+    if (rc == 0) {
+        t->njobs = (int)ps->n;
+        ds_str_copy(t->job_id, sizeof(t->job_id), ps->p[0].job_id);
+    }
+    return rc;
+}
+
+/* Stages every pass, each over the file from its start (the first one
+ * reads on from the header already read). A pass that reads another number
+ * of rows than the first means the file changed under us: quarantined. */
+static int stage_passes(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader **reader,
+                        struct passes *ps, int *done)
+{
+    int rc = 0;
+
+    for (ps->cur = 0; ps->cur < ps->n; ps->cur++) {
+        if (ps->cur > 0) {
+            ds_read_close(reader);
+            rc = ds_read_open(t->path, NULL, reader, &t->err);
+            if (rc != 0) {
+                break;
+            }
+            ds_crash_point("routed_pass_begin");
+        }
+        rc = stage_rows(t, st, *reader, ps);
+        if (rc != 0) {
+            break;
+        }
+        if (ps->p[ps->cur].rows != ps->p[0].rows) {
+            ds_error_set(&t->err, DS_EINVAL,
+                         "the file changed while it was read: %ld data rows, then %ld",
+                         ps->p[0].rows, ps->p[ps->cur].rows);
+            *done = 1;
+            return quarantine(t, st, "FILE_CHANGED");
+        }
+    }
+    t->rows = ps->p[0].rows;
+    return rc;
+}
+
+/* The delta of every job, then every job staged: one job by itself (a
+ * durable commit), several in one transaction, so they go `uploading`
+ * together or not at all. */
+static int finish_jobs(struct ds_ingest_task *t, struct ds_store *st, struct passes *ps, int *held)
+{
+    long deletions[DS_INGEST_MAX_JOBS];
+    int rc = 0;
+
+    for (size_t k = 0; k < ps->n && rc == 0 && !*held; k++) {
+        rc = delta(t, st, ps->p[k].job_id, ds_template_import_type(ps->p[k].tpl), &deletions[k],
+                   held);
+    }
+    if (rc != 0 || *held) {
+        return rc;
+    }
+    ds_crash_point("after_stage_commit");
+    if (ps->n == 1) {
+        return ds_store_job_staged(st, ps->p[0].job_id, t->rows + deletions[0], t->cfg->batch_rows);
+    }
+    rc = ds_store_tx_begin(st);
+    for (size_t k = 0; k < ps->n && rc == 0; k++) {
+        rc = ds_store_job_staged(st, ps->p[k].job_id, t->rows + deletions[k], t->cfg->batch_rows);
+        if (rc == 0) {
+            ds_crash_point("routed_job_staged");
+        }
+    }
+    if (rc != 0) {
+        ds_store_tx_rollback(st);
+        return rc;
+    }
+    return ds_store_tx_commit(st);
+}
+
 int ds_ingest_run(struct ds_ingest_task *t)
 {
     struct ds_store *st = NULL;
@@ -293,13 +599,15 @@ int ds_ingest_run(struct ds_ingest_task *t)
     const struct ds_template *use = NULL;
     size_t nlist = 0;
     struct ds_reader *reader = NULL;
-    struct ds_mapper *mapper = NULL;
+    struct passes ps;
     struct ds_tz *tz = NULL;
     struct ds_norm_opts opts;
     char queue[4096];
     int held = 0;
+    int done = 0;
     int rc;
 
+    memset(&ps, 0, sizeof(ps));
     ds_error_clear(&t->err);
     rc = ds_config_queue_path(t->cfg, queue, sizeof(queue));
     if (rc == 0) {
@@ -325,9 +633,15 @@ int ds_ingest_run(struct ds_ingest_task *t)
     if (rc != 0 || held || use == NULL) {
         goto out;
     }
-    rc = ds_map_new(use, ds_read_header(reader), &mapper, &t->err);
+    ps.p[0].tpl = use;
+    ps.n = 1;
+    rc = ds_map_new(use, ds_read_header(reader), &ps.p[0].mapper, &t->err);
     if (rc != 0) {
         rc = quarantine(t, st, "MAPPING_ERROR");
+        goto out;
+    }
+    rc = route_targets(t, st, &ps, ds_read_header(reader), &done);
+    if (rc != 0 || done) {
         goto out;
     }
     rc = practice_options(t, &opts, &tz);
@@ -335,46 +649,53 @@ int ds_ingest_run(struct ds_ingest_task *t)
         rc = quarantine(t, st, "TIMEZONE");
         goto out;
     }
-    ds_map_set_options(mapper, &opts);
-    rc = ds_uuid_v4(t->job_id);
-    if (rc == 0) {
-        rc = ds_store_job_begin(st, t->file_id, t->job_id, t->folder->practice,
-                                t->folder->import_type, ds_template_id(use), base_name(t->path),
-                                t->sha256);
+    for (size_t k = 0; k < ps.n; k++) {
+        ds_map_set_options(ps.p[k].mapper, &opts);
+    }
+    rc = infer_date_order(t, &ps);
+    if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {
+        rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
+        goto out;
     }
     if (rc != 0) {
         goto out;
     }
-    rc = stage_rows(t, st, reader, mapper);
+    rc = begin_jobs(t, st, &ps);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = stage_passes(t, st, &reader, &ps, &done);
+    if (done) {
+        goto out;
+    }
     if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {
         rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
         goto out;
     }
     if (rc == DS_EINVAL || rc == DS_EEXIST) {
         /* The queue refused a row: a bug, not a reason to retry forever. */
-        ds_error_set(&t->err, rc, "the queue refused row %ld: %s", t->rows + 1, ds_strerror(rc));
+        ds_error_set(&t->err, rc, "the queue refused row %ld: %s",
+                     ps.p[ps.cur < ps.n ? ps.cur : 0].rows + 1, ds_strerror(rc));
         rc = quarantine(t, st, "STAGE_ERROR");
         goto out;
     }
     if (rc != 0) {
         goto out;
     }
-    rc = delta(t, st, &held);
-    if (rc != 0 || held) {
-        goto out;
-    }
-    ds_crash_point("after_stage_commit");
-    rc = ds_store_job_staged(st, t->job_id, t->rows + t->deletions, t->cfg->batch_rows);
+    rc = finish_jobs(t, st, &ps, &held);
 out:
     if (rc == DS_EFULL) {
-        /* Nothing of the file is kept half-staged: the daemon undoes the
-         * job and ingests the file again once there is space. */
+        /* Nothing of the file is kept half-staged: the daemon undoes its
+         * jobs and ingests the file again once there is space. */
         ds_error_set(&t->err, rc,
                      "no space left for the queue in %s (DISK_FULL); ingest is paused and "
                      "resumes by itself once there is space",
                      t->cfg->state_dir);
     }
-    ds_map_free(&mapper);
+    for (size_t k = 0; k < DS_INGEST_MAX_JOBS; k++) {
+        ds_map_free(&ps.p[k].mapper);
+        ds_template_free(&ps.p[k].owned);
+    }
     ds_tz_free(&tz);
     ds_read_close(&reader);
     ds_template_free(&tpl);

@@ -2,6 +2,12 @@
  * ingest.h — one settled file, from bytes to staged rows in the queue:
  * hash -> duplicate check -> template -> read -> map -> stage -> cut batches.
  *
+ * A template whose route rules send rows to templates of other import
+ * types makes one job per type on the same file (state/store_route.c): the
+ * file is read once per job, each job holds an item for every data row
+ * (the rows of its siblings as `skipped`), and the jobs are staged in one
+ * transaction.
+ *
  * ds_ingest_run is synchronous and meant for a worker thread (the daemon
  * runs it with uv_queue_work): it touches no libuv handle and opens its own
  * connection to the queue. Rows are committed in chunks while the job is
@@ -18,6 +24,9 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+
+/* Jobs one file can make: one per import type. */
+#define DS_INGEST_MAX_JOBS 4
 
 struct ds_ingest_task {
     /* in */
@@ -40,6 +49,13 @@ struct ds_ingest_task {
     long rows, valid, invalid, duplicates; /* counts staged */
     long unchanged, skipped, deletions;    /* delta: as synced, skipped by a rule, deletions */
     struct ds_error err;                   /* details when rc != 0 or quarantined */
+
+    /* The jobs staged: one, or one per import type when the template routes
+     * rows (job_ids[0] is job_id, of the folder's type). The counts above
+     * are summed over them, a routed row counted in its own job only. */
+    int njobs;
+    char job_ids[DS_INGEST_MAX_JOBS][DS_UUID_LEN];
+    char job_types[DS_INGEST_MAX_JOBS][16];
 };
 
 /* Runs the task; the result is in the task. Returns t->rc:

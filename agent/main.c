@@ -29,6 +29,8 @@ static const struct command commands[] = {
      "[--json] list | show ID | test FILE [--type T]"},
     {"read", ds_cmd_read, "show how an export file is read: dialect and rows",
      "FILE [--json] [--all]"},
+    {"import", ds_cmd_import, "stage and upload one file now, showing its progress",
+     "FILE [--type T] [--folder NAME]"},
     {"sync-now", ds_cmd_sync_now, "rescan every folder and retry everything now", ""},
     {"status", ds_cmd_status, "is the data in the cloud: folders, queue, pauses", "[--json]"},
     {"jobs", ds_cmd_jobs, "the job history, newest first", "[--json] [--limit N]"},

@@ -27,7 +27,6 @@
 
 static const char *const import_types[] = {"patients", "appointments", "treatments", "financial",
                                            NULL};
-static const char *const supported_types[] = {"patients", NULL};
 
 /* Parsing context, alive during ds_config_load only. */
 struct loader {
@@ -681,10 +680,6 @@ static void check_folder(struct loader *ld, const struct ds_folder_conf *f)
                 "[folder %s]: import_type must be patients, appointments, treatments or "
                 "financial",
                 f->name);
-    }
-    else if (!in_list(supported_types, f->import_type)) {
-        problem(ld, f->line, "[folder %s]: import_type %s is not supported by this version yet",
-                f->name, f->import_type);
     }
 }
 

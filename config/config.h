@@ -60,7 +60,7 @@ struct ds_config {
     char *path; /* the file it was read from */
 
     /* [agent] */
-    char *state_dir;       /* holds queue.db; created 0700 */
+    char *state_dir;       /* holds queue.db; created 0750 */
     int log_level;         /* enum ds_log_level */
     double settle_seconds; /* a file must stay unchanged this long */
     double rescan_seconds; /* full rescan period of every folder */

@@ -328,9 +328,10 @@ static int check_rules(json_t *rules, const char *origin, struct ds_error *err)
 static int check_field(const char *name, json_t *f, const char *const *canon, const char *origin,
                        struct ds_error *err)
 {
-    static const char *const keys[] = {
-        "columns", "transform", "required", "date",    "time", "hour", "minute", "split",  "part",
-        "map",     "default",   "multiply", "pattern", "enum", "min",  "max",    "unique", NULL};
+    static const char *const keys[] = {"columns", "transform", "required", "date", "time",
+                                       "hour",    "minute",    "split",    "part", "map",
+                                       "default", "multiply",  "pattern",  "enum", "min",
+                                       "max",     "unique",    "pick",     NULL};
     static const char *const lists[] = {"date", "time", "hour", "minute", "enum", NULL};
     const char *bad = NULL;
     const char *msg = NULL;
@@ -435,6 +436,21 @@ static int check_field(const char *name, json_t *f, const char *const *canon, co
         (json_object_get(f, "max") != NULL && !json_is_number(json_object_get(f, "max")))) {
         snprintf(path, sizeof(path), "fields.%.40s", name);
         return tpl_fail(err, DS_EINVAL, origin, path, "min and max must be numbers");
+    }
+    v = json_object_get(f, "pick");
+    if (v != NULL) {
+        snprintf(path, sizeof(path), "fields.%.40s.pick", name);
+        if (!json_is_string(v) || (strcmp(json_string_value(v), "header") != 0 &&
+                                   strcmp(json_string_value(v), "value") != 0 &&
+                                   strcmp(json_string_value(v), "nonzero") != 0 &&
+                                   strcmp(json_string_value(v), "nonzero_column") != 0)) {
+            return tpl_fail(err, DS_EINVAL, origin, path,
+                            "must be header, value, nonzero or nonzero_column");
+        }
+        if (json_object_get(f, "date") != NULL || json_object_get(f, "split") != NULL) {
+            return tpl_fail(err, DS_EINVAL, origin, path,
+                            "a picked column cannot be combined with date or split");
+        }
     }
     v = json_object_get(f, "required");
     if (v != NULL && !json_is_boolean(v)) {
@@ -583,6 +599,7 @@ static int build_fields(struct ds_template *t, json_t *fields, const char *const
         t->fields[k].has_max = v != NULL;
         t->fields[k].max = v != NULL ? json_number_value(v) : 0;
         t->fields[k].unique = json_is_true(json_object_get(f, "unique"));
+        t->fields[k].pick = json_string_value(json_object_get(f, "pick"));
         k++;
     }
     t->nfields = k;
@@ -939,7 +956,8 @@ int ds_template_list_in(const char *const *dirs, size_t ndirs, struct ds_templat
         }
         d = opendir(dir);
         if (d == NULL) {
-            ds_log_warn("templates: cannot read the template directory %s", dir);
+            ds_log_warn("TEMPLATE_DIR_UNREADABLE",
+                        "templates: cannot read the template directory %s", dir);
             continue;
         }
         while (d != NULL) {
@@ -963,7 +981,7 @@ int ds_template_list_in(const char *const *dirs, size_t ndirs, struct ds_templat
             if (rc != 0) {
                 char msg[512];
 
-                ds_log_warn("templates: %s skipped: %s", de->d_name,
+                ds_log_warn("TEMPLATE_INVALID", "templates: %s skipped: %s", de->d_name,
                             ds_error_format(&perr, msg, sizeof(msg)));
                 rc = 0;
                 continue;

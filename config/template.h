@@ -38,6 +38,11 @@ struct ds_template_field {
     int has_min, has_max;           /* range checks on numbers */
     double min, max;
     int unique; /* the value must be unique within the file */
+    /* Which column a row's value comes from: NULL or "header" the first of
+     * columns the header has; per row, "value" the first of them with a
+     * value, "nonzero" the first holding an amount other than 0, and
+     * "nonzero_column" that column's header name instead of its value. */
+    const char *pick;
 };
 
 /* A row rule: rows whose column holds one of the values (compared like

@@ -12,7 +12,7 @@ libmicrohttpd-dev libpq-dev postgresql postgresql-client postgresql-15-pgtap
 libcmocka-dev
 libzip-dev libexpat1-dev libfreexl-dev libical-dev libxlsxwriter-dev
 curl ca-certificates procps util-linux python3 openssl valgrind
-systemd man-db
+systemd man-db lintian passwd
 "
 
 # `deps.sh fuzz` adds what `make fuzz` needs (clang's libFuzzer).

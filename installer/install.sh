@@ -5,18 +5,22 @@
 #   sh install.sh --deb dentsync_0.1.0_amd64.deb \
 #       --url https://api.example.com --practice main --token-file /root/main.token \
 #       --folder /srv/exports/patients --type patients [--timezone America/Chicago] [--start]
+#       [--reader USER]...
 #
 # Installs the package with apt-get (which pulls its dependencies), writes
 # /etc/dentsync/dentsync.conf for one practice and one folder when there is
 # none yet (an existing one is left alone), installs the token as
 # /etc/dentsync/PRACTICE.token (mode 0600, owned by the service user), runs
 # `dentsync doctor` as the service user, and with --start enables and
-# starts the service. Every step can be redone: running it again changes
+# starts the service. Each --reader USER joins the dentsync group, so that
+# USER may run `dentsync status`, `jobs`, `job` and `events` without root
+# (the group reads the queue, which holds patient data: only people who may
+# see it). Every step can be redone: running it again changes
 # only what is missing. Without --deb it installs what `make install` put
 # in place already (building from source: `make && make install PREFIX=/usr`).
 set -eu
 
-deb= url= practice=main token= folder= type=patients tz= start=0
+deb= url= practice=main token= folder= type=patients tz= start=0 readers=
 while [ $# -gt 0 ]; do
     case $1 in
     --deb) deb=$2; shift 2 ;;
@@ -27,7 +31,8 @@ while [ $# -gt 0 ]; do
     --type) type=$2; shift 2 ;;
     --timezone) tz=$2; shift 2 ;;
     --start) start=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --reader) readers="$readers $2"; shift 2 ;;
+    -h|--help) sed -n '/^set -eu/q;2,$p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $1 (--help)" >&2; exit 2 ;;
     esac
 done
@@ -73,6 +78,11 @@ CONF
     mv "$conf.new" "$conf"
     echo "install.sh: wrote $conf"
 fi
+
+for user in $readers; do
+    usermod -a -G dentsync "$user"
+    echo "install.sh: $user may now read dentsync's status (from their next login)"
+done
 
 echo "install.sh: checking (dentsync doctor, as the service user)"
 if runuser -u dentsync -- dentsync doctor -c "$conf"; then

@@ -43,6 +43,13 @@ for pkg in $deps; do
     depends="$depends${depends:+, }$pkg (>= $v)"
 done
 
+# What Debian policy asks of a binary package: stripped binaries (the
+# debugging symbols stay in the build tree) and a copyright file.
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+    "$stage/usr/bin/dentsync" "$stage/usr/bin/dentsync-cloud"
+install -d "$stage/usr/share/doc/dentsync"
+install -m 0644 "$here/debian/copyright" "$stage/usr/share/doc/dentsync/copyright"
+
 mkdir -p "$stage/DEBIAN"
 size=$(du -sk "$stage" | cut -f1)
 cat >"$stage/DEBIAN/control" <<CONTROL

@@ -60,7 +60,7 @@ awk 'BEGIN {
     print "PayNum,PayType,PayDate,PayAmt,CheckNum,BankBranch,PayNote,PatNum,ClinicNum,DateEntry,DepositNum,IsRecurringCC,PaymentSource"
     for (i = 1; i <= 10; i++)
         print 9000 + i, 69 + i % 3, sprintf("2024-03-%02d", i), sprintf("%d.%02d", 20 * i, i * 3), (i % 2 ? 3000 + i : ""), "", "", 1000 + i, 0, sprintf("2024-03-%02d", i), 0, 0, 0
-}' > "$dir/opendental-payments.csv"
+}' > "$dir/opendental-payments-raw.csv"
 
 # Open Dental patient query, raw mode: PatStatus 0-6 and Gender 0-3 appear.
 awk 'BEGIN {
@@ -73,6 +73,147 @@ awk 'BEGIN {
         print 1000 + i, toupper(last[k]), first[k], "", "", (i - 1) % 7, (i - 1) % 4, 0, sprintf("19%02d-%02d-%02d", 50 + i, 1 + i % 12, 1 + i), "", i " Oak Ave", "", "Austin", "tx", "78701", sprintf("(512) 555-01%02d", i), "", sprintf("512-555-01%02d", 50 + i), 1000 + i, tolower(first[k]) i "@example.com", "0", 1, 0, 0, "", "0", (i % 2 ? "2020-01-15" : "0001-01-01"), 0, 0, 0, "", "2024-01-01 10:00:00", "2020-01-01 10:00:00"
     }
 }' > "$dir/opendental-patients-raw.csv"
+
+# Open Dental patients, human-readable mode: PatStatus and Gender names,
+# dates in the Windows short date format (MM/dd/yyyy), no date left empty.
+awk 'BEGIN {
+    OFS = ","
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien,McDonald,Novak", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Aoife,Ewan,Lena", first, ",")
+    split("Patient,NonPatient,Inactive,Archived,Deleted,Deceased,Prospective", st, ",")
+    split("Male,Female,Unknown,Other", gender, ",")
+    print "PatNum,LName,FName,MiddleI,Preferred,PatStatus,Gender,Position,Birthdate,SSN,Address,Address2,City,State,Zip,HmPhone,WkPhone,WirelessPhone,Guarantor,Email,EstBalance,PriProv,SecProv,BillingType,ChartNumber,BalTotal,DateFirstVisit,ClinicNum,PreferContactMethod,TxtMsgOk,Language,DateTStamp,SecDateEntry"
+    for (i = 1; i <= 14; i++) {
+        k = (i - 1) % 7 + 1
+        print 1000 + i, last[k], first[k], "", "", st[k], gender[(i - 1) % 4 + 1], "Single", sprintf("%d/%d/19%02d", 1 + i % 12, 1 + i, 50 + i), "", i " Oak Ave", "", "Austin", "TX", "78701", sprintf("(512) 555-01%02d", i), "", sprintf("512-555-01%02d", 50 + i), 1000 + i, tolower(first[k]) i "@example.com", "0.00", "DOC1", "", "Standard", "", "0.00", (i % 2 ? "1/15/2020" : ""), "", "None", "Unknown", "", "1/1/2024 10:00:00 AM", "1/1/2020 10:00:00 AM"
+    }
+}' > "$dir/opendental-patients-human.csv"
+
+# Open Dental procedurelog + ProcCode, human-readable: ProcStatus
+# abbreviations TP, C, EC, EO, R, D, Cn, TPi all appear.
+awk 'BEGIN {
+    OFS = ","
+    split("D0120,D1110,D2392,D2740,D0274,D3330,D7140,D2950", codes, ",")
+    split("MOD,O,B,,DL,,,MO", surf, ",")
+    split("TP,C,EC,EO,R,D,Cn,TPi", st, ",")
+    print "ProcNum,PatNum,AptNum,ProcDate,ProcFee,Surf,ToothNum,ToothRange,ProcStatus,ProvNum,Dx,PlannedAptNum,ClinicNum,CodeNum,ProcCode,UnitQty,DateTP,DateEntryC,DateTStamp,Discount"
+    for (i = 1; i <= 16; i++) {
+        tooth = (i % 3 == 0) ? "" : (i % 32) + 1
+        print 7000 + i, 1000 + i, (i % 2 ? 5000 + i : 0), sprintf("3/%d/2024", i), sprintf("%d.%02d", 50 + i * 7, i), surf[(i - 1) % 8 + 1], tooth, "", st[(i - 1) % 8 + 1], "DOC1", "", 0, "", 100 + i, codes[(i - 1) % 8 + 1], 1, "", "3/1/2024", "3/1/2024 10:00:00 AM", "0.00"
+    }
+}' > "$dir/opendental-procedures-human.csv"
+
+# Open Dental payments, human-readable: PayType is the definition's name.
+awk 'BEGIN {
+    OFS = ","
+    split("Check,Cash,Credit Card", type, ",")
+    print "PayNum,PayType,PayDate,PayAmt,CheckNum,BankBranch,PayNote,PatNum,ClinicNum,DateEntry,DepositNum,IsRecurringCC,PaymentSource"
+    for (i = 1; i <= 10; i++)
+        print 9000 + i, type[i % 3 + 1], sprintf("3/%d/2024", i), sprintf("%d.%02d", 20 * i, i * 3), (i % 2 ? 3000 + i : ""), "", "", 1000 + i, "", sprintf("3/%d/2024", i), 0, "false", "None"
+}' > "$dir/opendental-payments-human.csv"
+
+# Dentrix v_patient.
+awk 'BEGIN {
+    OFS = ","
+    split("Okafor,Haddad,Schmidt,Nakamura", last, ",")
+    split("Robert,Maria,Zoe,Kenji", first, ",")
+    print "patient_id,first_name,last_name,birth_date,address_line1,address_line2,city,state,zipcode,home_phone,mobile_phone,email"
+    for (i = 1; i <= 8; i++) {
+        k = (i - 1) % 4 + 1
+        print 1000 + i, first[k], last[k], sprintf("%02d/%02d/19%02d", 1 + i % 12, 1 + i, 60 + i), i " Elm St", (i % 3 ? "" : "Apt " i), "Burlington", "VT", "05401", sprintf("802-555-01%02d", i), (i % 2 ? sprintf("802-555-01%02d", 40 + i) : ""), tolower(first[k]) "." tolower(last[k]) i "@example.com"
+    }
+}' > "$dir/dentrix-patients.csv"
+
+# Eaglesoft patient, appointment and appointment services tables, as read
+# over ODBC (SQL Anywhere timestamps).
+awk 'BEGIN {
+    OFS = ","
+    split("Nguyen,Lee,Garcia,Kowalski,Okafor", last, ",")
+    split("Chen,Ann,Luis,Ewa,Robert", first, ",")
+    split("Active,Inactive,Archived,Deceased,Prospect", st, ",")
+    print "patient_id,first_name,last_name,middle_initial,preferred_name,address_1,address_2,city,state,zipcode,home_phone,work_phone,cell_phone,email_address,sex,birth_date,status,patient_status,responsible_party,preferred_dentist,preferred_hygienist,first_visit_date,last_date_seen,chart_id,date_entered"
+    for (i = 1; i <= 10; i++) {
+        k = (i - 1) % 5 + 1
+        print 4700 + i, first[k], last[k], (i % 2 ? "K" : ""), "", i " River Rd", "", "Burlington", "vt", "05401", sprintf("(802) 555-01%02d", i), "", sprintf("(802) 555-01%02d", 50 + i), first[k] "." last[k] i "@Example.com", (i % 2 ? "F" : "M"), sprintf("19%02d-%02d-%02d 00:00:00.000", 50 + i, 1 + i % 12, 1 + i), (i % 5 == 2 ? "I" : "A"), st[k], 4700 + i, "DDS1", "RDH1", "2019-05-01 00:00:00.000", sprintf("2024-02-%02d 00:00:00.000", i), "CH" i, "2019-05-01 09:00:00.000"
+    }
+}' > "$dir/eaglesoft-patients.csv"
+
+awk 'BEGIN {
+    OFS = ","
+    print "appointment_id,patient_id,start_time,end_time,location_id,appointment_type_id,appointment_notes,confirmation_status,arrival_status,classification,date_appointed"
+    for (i = 1; i <= 10; i++)
+        print 8800 + i, 4700 + i, sprintf("2024-03-%02d %02d:%02d:00.000", i, 8 + i % 8, (i % 4) * 15), sprintf("2024-03-%02d %02d:%02d:00.000", i, 9 + i % 8, (i % 4) * 15), "Chair " (i % 3 + 1), 1 + i % 4, "", i % 3, i % 2, 1, "2024-02-01 09:00:00.000"
+}' > "$dir/eaglesoft-appointments.csv"
+
+awk 'BEGIN {
+    OFS = ","
+    split("D0120,D1110,D2392,D0274", code, ",")
+    print "appt_id,tooth,surface,service_code,ada_code"
+    for (i = 1; i <= 10; i++) {
+        c = code[(i - 1) % 4 + 1]
+        print 8800 + i, (c == "D2392" ? 3 + i : ""), (c == "D2392" ? "MO" : ""), "S" substr(c, 2), c
+    }
+}' > "$dir/eaglesoft-services.csv"
+
+# SoftDent: comma-delimited with a header line and a trailer line; text
+# quoted with ~ in the patient and transaction files, with " in the
+# appointment file.
+awk 'BEGIN {
+    OFS = ","
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Aoife", first, ",")
+    print "PatId,PatFname,PatMname,PatLname,PatAddress,PatCity,PatState,PatZip,PatHphone,PatWphone,PatCellPhone,PatEmail,PatGender,PatBirthday,PatFirstVisit,PatLastVisit,PatChartId,PatNickname"
+    for (i = 1; i <= 10; i++) {
+        k = (i - 1) % 5 + 1
+        print 2000 + i, "~" first[k] "~", "~~", "~" last[k] "~", "~" i " Oak Ave, Suite " i "~", "~Austin~", "~TX~", "~78701~", sprintf("~512-555-01%02d~", i), "~~", sprintf("~512-555-01%02d~", 50 + i), "~" tolower(first[k]) i "@example.com~", "~" (i % 2 ? "F" : "M") "~", sprintf("%02d/%02d/19%02d", 1 + i % 12, 1 + i, 50 + i), "01/15/2020", sprintf("02/%02d/2024", i), "~SD" i "~", "~~"
+    }
+    print "~TRAILER~,10"
+}' > "$dir/softdent-patients.txt"
+
+awk 'BEGIN {
+    OFS = ","
+    printf "ApptPatId,ApptDate,ApptTime"
+    for (j = 1; j <= 6; j++) printf ",ApptAdacode%d", j
+    printf ",ApptAdadesc,ApptOperatory,ApptTimeUnits,ApptName,ApptChartId,ApptDentist"
+    for (j = 1; j <= 6; j++) printf ",ApptTooth%d", j
+    for (j = 1; j <= 6; j++) printf ",ApptSurface%d", j
+    printf "\n"
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Aoife", first, ",")
+    for (i = 1; i <= 10; i++) {
+        k = (i - 1) % 5 + 1
+        printf "%d,%s,%s,\"D0120\",\"%s\",\"\",\"\",\"\",\"\",\"Exam, cleaning\",\"OP%d\",%d,\"%s, %s\",\"SD%d\",\"DR1\",\"\",\"%s\",\"\",\"\",\"\",\"\",\"\",\"%s\",\"\",\"\",\"\",\"\"\n", 2000 + i, sprintf("03/%02d/2024", i), sprintf("%02d:%02d", 8 + i % 8, (i % 4) * 15), (i % 2 ? "D1110" : "D2392"), i % 3 + 1, 3 + i % 4, last[k], first[k], i, (i % 2 ? "" : 3 + i), (i % 2 ? "" : "MO")
+    }
+    print "\"TRAILER\",10"
+}' > "$dir/softdent-appointments.txt"
+
+# SoftDent transactions: production rows (TransProd) and payments and
+# adjustments (TransCash, TransChecks, TransCredit, TransPayAdj,
+# TransProdAdj) in one file, one amount per row.
+awk 'BEGIN {
+    OFS = ","
+    print "TransDate,TransPatId,TransPatName,TransDr,TransCode,TransCodeType,TransProd,TransCharges,TransProdAdj,TransCash,TransChecks,TransCredit,TransPayAdj,TransTooth,TransSurface"
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Aoife", first, ",")
+    split("D0120,D1110,D2392", code, ",")
+    for (i = 1; i <= 16; i++) {
+        k = (i - 1) % 5 + 1
+        pat = 2000 + k
+        name = "~" last[k] ", " first[k] "~"
+        d = sprintf("03/%02d/2024", i)
+        kind = (i - 1) % 8
+        if (kind < 3) {
+            c = code[kind + 1]
+            print d, pat, name, "~DR1~", "~" c "~", "~P~", sprintf("%d.00", 60 + i * 5), sprintf("%d.00", 60 + i * 5), "0.00", "0.00", "0.00", "0.00", "0.00", (c == "D2392" ? 14 : ""), (c == "D2392" ? "~MO~" : "~~")
+        } else {
+            a = sprintf("%d.00", 20 + i)
+            cash = (kind == 3) ? a : "0.00"; chk = (kind == 4) ? a : "0.00"; cred = (kind == 5) ? a : "0.00"
+            padj = (kind == 6) ? "-" a : "0.00"; prodadj = (kind == 7) ? "-" a : "0.00"
+            print d, pat, name, "~DR1~", "~" (kind < 6 ? "PAY" : "ADJ") "~", "~" (kind < 6 ? "$" : "A") "~", "0.00", "0.00", prodadj, cash, chk, cred, padj, "", "~~"
+        }
+    }
+    print "~TRAILER~,16"
+}' > "$dir/softdent-transactions.txt"
 
 # Dentrix v_appointment: date + start_hour + start_minute, "Last, First".
 awk 'BEGIN {

@@ -2,7 +2,7 @@
  * store.c — the local queue: opening, migrations, transactions, recovery.
  *
  * The SQLite database in the state directory is the agent's single source of
- * truth. This file opens it (creating it 0600), applies the numbered
+ * truth. This file opens it (creating it 0640), applies the numbered
  * migrations, wraps every state change in one transaction, recovers from a
  * crash at start-up and keeps the audit log. store_ingest.c (files, staging)
  * and store_upload.c (delivery) make the other transitions.
@@ -24,7 +24,8 @@
  *                                       v | ds_store_recover            |       |
  *                                     staging --------------------------+-------+
  *                                       |      ds_store_file_hold, ds_store_file_quarantine
- *                                       | ds_store_job_staged
+ *                                       | ds_store_job_staged (the file's last
+ *                                       | job staging: one job per import type)
  *                                       v
  *                                     staged --------------------------+
  *                                       |                              | ds_store_job_completed
@@ -32,6 +33,7 @@
  *                                       | (the job's first batch)      |
  *                                       v                              v
  *                                   uploading --ds_store_job_completed--> done*
+ *                                        (done with the file's last job completed)
  *
  *   job
  *      ds_store_job_begin      ds_store_job_staged       ds_store_job_completed
@@ -159,7 +161,7 @@ int ds__store_fail(struct ds_store *st, int sqlite_rc, const char *what)
         sqlite_rc = ext;
     }
     rc = store_map_rc(sqlite_rc);
-    ds_log_error("store: %s: %s (sqlite %d)", what,
+    ds_log_error("STORE_ERROR", "store: %s: %s (sqlite %d)", what,
                  st != NULL && st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(sqlite_rc),
                  sqlite_rc);
     return rc;
@@ -286,7 +288,7 @@ int ds_store_tx_begin(struct ds_store *st)
         return DS_EINVAL;
     }
     if (st->user_tx || !sqlite3_get_autocommit(st->db)) {
-        ds_log_error("store: a transaction is already open");
+        ds_log_error("STORE_STATE", "store: a transaction is already open");
         return DS_EINVAL;
     }
     rc = store_exec(st, "PRAGMA synchronous = NORMAL", "synchronous");
@@ -338,9 +340,13 @@ int ds_store_tx_rollback(struct ds_store *st)
 
 /* ---- opening ------------------------------------------------------------ */
 
-/* Creates the file 0600 before SQLite touches it, so patient data is never
- * readable by others, whatever the umask. An existing file readable by
- * others is tightened.
+/* Creates the file 0640 before SQLite touches it, so patient data is never
+ * readable by others, whatever the umask: the owner (the service user)
+ * writes, its group (dentsync) may read — `status`, `jobs`, `job` and
+ * `events` without root. The state directory (0750) is the gate: nobody
+ * outside the group reaches the file. SQLite gives the -wal and -shm files
+ * the same mode and owner. An existing file with any other mode (open to
+ * others, or writable by the group) is set to 0640.
  *
  * An existing file is never opened here: closing any descriptor of a file
  * drops every POSIX lock this process holds on it, so an open() + close()
@@ -348,6 +354,22 @@ int ds_store_tx_rollback(struct ds_store *st)
  * own) has the queue open would silently release that connection's SQLite
  * locks — and another process could then checkpoint and delete the WAL
  * under it. Only a file this call creates (O_EXCL) is opened and closed. */
+/* A -wal or -shm left by an older dentsync (0600) gets the queue's mode:
+ * SQLite sets it only on files it creates. chmod(2) opens nothing. */
+static void store_side_files_mode(const char *path)
+{
+    static const char *const suffix[] = {"-wal", "-shm"};
+    char side[4200];
+    struct stat sb;
+
+    for (int i = 0; i < 2; i++) {
+        snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
+        if (lstat(side, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) != DS_STORE_MODE) {
+            chmod(side, DS_STORE_MODE);
+        }
+    }
+}
+
 static int store_create_file(const char *path, struct ds_error *err)
 {
     struct stat sb;
@@ -360,9 +382,10 @@ static int store_create_file(const char *path, struct ds_error *err)
         if (!S_ISREG(sb.st_mode)) {
             return ds_error_set(err, DS_EINVAL, "%s: not a regular file", path);
         }
-        if ((sb.st_mode & 0777) != 0600 && chmod(path, 0600) != 0) {
-            return ds_error_set(err, DS_EIO, "%s: cannot make it 0600: %s", path, strerror(errno));
+        if ((sb.st_mode & 0777) != DS_STORE_MODE && chmod(path, DS_STORE_MODE) != 0) {
+            return ds_error_set(err, DS_EIO, "%s: cannot make it 0640: %s", path, strerror(errno));
         }
+        store_side_files_mode(path);
         return 0;
     }
     if (errno != ENOENT) {
@@ -374,6 +397,11 @@ static int store_create_file(const char *path, struct ds_error *err)
     }
     if (fd < 0) {
         return ds_error_set(err, DS_EIO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    /* Created 0600 (the umask may only narrow it), then given to the group. */
+    if (fchmod(fd, DS_STORE_MODE) != 0) {
+        close(fd);
+        return ds_error_set(err, DS_EIO, "%s: cannot make it 0640: %s", path, strerror(errno));
     }
     close(fd);
     return 0;
@@ -459,7 +487,8 @@ static int store_migrate(struct ds_store *st, struct ds_error *err)
         if (version == known) {
             break;
         }
-        ds_log_info("store: applying migration %s", ds_store_migrations_names[version]);
+        ds_log_info("STORE_MIGRATION", "store: applying migration %s",
+                    ds_store_migrations_names[version]);
         rc = store_exec(st, ds_store_migrations[version], "migrate");
         if (rc != 0) {
             ds_error_set(err, rc, "%s: migration %s failed: %s", st->path,
@@ -521,7 +550,7 @@ static int store_configure(struct ds_store *st, struct ds_error *err)
     mode = (const char *)sqlite3_column_text(s, 0);
     if (mode == NULL || strcmp(mode, "wal") != 0) {
         /* Still correct, only slower: readers and the writer take turns. */
-        ds_log_warn("store: %s: the file system refused WAL mode (%s)", st->path,
+        ds_log_warn("STORE_NO_WAL", "store: %s: the file system refused WAL mode (%s)", st->path,
                     mode != NULL ? mode : "?");
     }
     snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", STORE_CACHE_KIB);
@@ -554,10 +583,12 @@ static void store_auto_vacuum(struct ds_store *st)
     if (store_pragma_int(st, "PRAGMA auto_vacuum", &mode) != 0 || mode == 2) {
         return;
     }
-    ds_log_info("store: %s: switching to incremental auto-vacuum (one VACUUM)", st->path);
+    ds_log_info("STORE_VACUUM", "store: %s: switching to incremental auto-vacuum (one VACUUM)",
+                st->path);
     if (sqlite3_exec(st->db, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM", NULL, NULL, NULL) !=
         SQLITE_OK) {
-        ds_log_warn("store: %s: VACUUM failed (%s); freed space stays in the file for now",
+        ds_log_warn("STORE_VACUUM",
+                    "store: %s: VACUUM failed (%s); freed space stays in the file for now",
                     st->path, sqlite3_errmsg(st->db));
     }
 }
@@ -565,6 +596,7 @@ static void store_auto_vacuum(struct ds_store *st)
 int ds_store_open(const char *path, struct ds_store **out, struct ds_error *err)
 {
     struct ds_store *st = NULL;
+    int persist_wal = 1;
     int src;
     int rc = 0;
 
@@ -596,6 +628,17 @@ int ds_store_open(const char *path, struct ds_store **out, struct ds_error *err)
         goto out;
     }
     sqlite3_extended_result_codes(st->db, 1);
+    if (sqlite3_db_readonly(st->db, "main") == 1) {
+        /* SQLite falls back to reading a file this user may not write (a
+         * member of the dentsync group): say so instead of failing later. */
+        rc = ds_error_set(err, DS_EIO,
+                          "%s: not writable by this user (run as root or the service user)", path);
+        goto out;
+    }
+    /* Keep queue.db-wal and -shm when the last connection closes: a
+     * reader of the group cannot create them (the directory is not its to
+     * write), and SQLite reads a WAL database only where they exist. */
+    sqlite3_file_control(st->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
     rc = store_configure(st, err);
     if (rc != 0) {
         goto out;
@@ -940,7 +983,8 @@ int ds_store_recover(struct ds_store *st, int *restaged, int *requeued)
         return rc;
     }
     if (nrestaged > 0 || nrequeued > 0) {
-        ds_log_info("store: recovered %d job(s) cut short while staging, %d batch(es) in flight",
+        ds_log_info("RECOVERY",
+                    "store: recovered %d job(s) cut short while staging, %d batch(es) in flight",
                     nrestaged, nrequeued);
     }
     if (restaged != NULL) {

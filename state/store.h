@@ -24,9 +24,13 @@
 
 struct ds_store; /* opaque: one SQLite connection */
 
+/* The mode of queue.db and its -wal and -shm: the service user writes, the
+ * dentsync group reads (the read-only commands); others never reach it. */
+#define DS_STORE_MODE 0640
+
 /* ---- opening ------------------------------------------------------------ */
 
-/* Opens (creating it 0600 if needed) the database at path, sets WAL and a
+/* Opens (creating it DS_STORE_MODE if needed) the database at path, sets WAL and a
  * busy timeout, and applies the numbered migrations in state/migrations
  * (PRAGMA user_version). new: close with ds_store_close.
  * DS_ESTORE / DS_ECORRUPT with err->msg saying what SQLite said. */
@@ -100,6 +104,15 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
                        const char *practice, const char *import_type, const char *template_id,
                        const char *filename, const char *sha256);
 
+/* One more job on the file of first_job_id (still `staging`) for the rows
+ * its template routes to another import type (store_route.c): same file,
+ * practice, file name and sha256, state `staging`. DS_EEXIST when the file
+ * has a job of that import type already. Stage the file's jobs with
+ * ds_store_job_staged inside one ds_store_tx_begin ... ds_store_tx_commit,
+ * so they go `uploading` together. Writes `job_created`. */
+int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, const char *job_id,
+                              const char *import_type, const char *template_id);
+
 /* Items are added inside explicit transactions of any size the caller picks
  * (ingest commits every few thousand rows). */
 int ds_store_tx_begin(struct ds_store *st);
@@ -127,7 +140,8 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
  * of at most batch_rows rows in row order (seq 1, 2, ...; each with its
  * Batch-Digest, see below), sets the job `uploading` and the file `staged`.
  * A job with no valid item still gets no batch and is ready to complete.
- * One transaction. */
+ * One transaction. The file stays `staging` while another job of it (rows
+ * routed to another import type) is still staging. */
 int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows, int batch_rows);
 
 /* ---- upload (loop thread) ----------------------------------------------- */
@@ -158,8 +172,7 @@ int ds_store_job_opened(struct ds_store *st, const char *job_id);
 struct ds_batch_counts {
     long pending, in_flight, retry_wait, acked, rejected;
 };
-int ds_store_job_batch_counts(struct ds_store *st, const char *job_id,
-                              struct ds_batch_counts *out);
+int ds_store_job_batch_counts(struct ds_store *st, const char *job_id, struct ds_batch_counts *out);
 
 /* The next batch of job_id that may be sent at time now: `pending`, or
  * `retry_wait` whose next attempt is due, lowest seq first, skipping seqs
@@ -220,7 +233,8 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
 
 /* The cloud acknowledged POST /v1/jobs/{id}/complete: the job becomes
  * `completed` (every item created/updated/unchanged/duplicate) or
- * `completed_with_errors`, the file `done`; event `job_completed`. */
+ * `completed_with_errors`, the file `done` once every job of it is
+ * completed; event `job_completed`. */
 int ds_store_job_completed(struct ds_store *st, const char *job_id);
 
 /* ---- counts and the audit trail ----------------------------------------- */
@@ -292,9 +306,9 @@ int ds_store_file_of_job(struct ds_store *st, const char *job_id, ds_store_file_
  * again from the start. Event `file_held`. DS_EINVAL from any other state. */
 int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason);
 
-/* An ingest cut short while the agent runs (no space left): the file's job
- * still `staging` is deleted with its items and the file goes back to
- * `detected`, in one transaction. A file in another state is left alone.
+/* An ingest cut short while the agent runs (no space left): the file's jobs
+ * still `staging` (one per import type it routes to) are deleted with their
+ * items and the file goes back to `detected`, in one transaction. A file in another state is left alone.
  * 0 or a DS_E code (DS_EFULL while there is still no space). */
 int ds_store_file_unstage(struct ds_store *st, int64_t file_id);
 
@@ -388,8 +402,8 @@ struct ds_batch_status {
     const char *job_id;
     long seq;
     const char *state;
-    const char *folder;          /* the file's [folder] */
-    const char *practice;        /* the job's [practice] */
+    const char *folder;   /* the file's [folder] */
+    const char *practice; /* the job's [practice] */
     long nrows;
     int attempts;
     double next_attempt_at;      /* retry_wait: when it is due; else 0 */
@@ -511,5 +525,30 @@ typedef int (*ds_store_failed_row_cb)(void *ctx, const struct ds_failed_row *r);
 /* The job's failed rows in row order (the full job id). */
 int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_failed_row_cb cb,
                              void *ctx);
+
+/* ---- a one-shot import's progress (store_status.c) ------------------------ */
+
+/* The highest file id recorded so far (0 for an empty queue): a file added
+ * after this call has a higher one. */
+int ds_store_files_last_id(struct ds_store *st, int64_t *id);
+
+/* Where one file stands, as `dentsync import` shows it. Copies. */
+struct ds_file_progress {
+    int64_t file_id;                /* its row */
+    char state[16];                 /* detected, staging, ..., done, duplicate, held, quarantined */
+    char reason_code[64];           /* held or quarantined: why ("" otherwise) */
+    char reason[512];               /* and the message (no patient data) */
+    char job_id[DS_UUID_LEN];       /* its job, "" before staging begins */
+    char job_state[32];             /* staging, uploading, completed, completed_with_errors */
+    long total_rows;                /* rows read, known once staged (0 before) */
+    struct ds_item_counts items;    /* its items by status so far */
+    struct ds_batch_counts batches; /* its batches by state */
+    char last_error_code[64];       /* the newest error of a batch not acked ("" if none) */
+};
+
+/* The newest file recorded with this folder and path and an id above
+ * after_id, with its job's counts. DS_ENOTFOUND when there is none yet. */
+int ds_store_file_progress(struct ds_store *st, const char *folder, const char *path,
+                           int64_t after_id, struct ds_file_progress *out);
 
 #endif

@@ -108,9 +108,7 @@ int ds_store_retry_generation(struct ds_store *st, int64_t *generation)
 int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason)
 {
     sqlite3_stmt *s = NULL;
-    char job_id[DS_UUID_LEN];
     char state[24];
-    int src;
     int rc;
 
     rc = ds_store_file_state(st, file_id, state, sizeof(state));
@@ -118,30 +116,13 @@ int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, 
         goto out;
     }
     if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
-        ds_log_error("store: file %lld is %s and cannot be held", (long long)file_id, state);
+        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be held", (long long)file_id,
+                     state);
         rc = DS_EINVAL;
         goto out;
     }
-    /* A partial job goes: a retry ingests the file again from the start. */
-    rc = prepare(st, "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
-        sqlite3_finalize(s);
-        s = NULL;
-        if (rc == 0) {
-            rc = ds__store_job_delete(st, job_id);
-        }
-    }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "file hold");
-    }
-    sqlite3_finalize(s);
-    s = NULL;
+    /* Partial jobs go: a retry ingests the file again from the start. */
+    rc = ds__store_file_drop_staging(st, file_id);
     if (rc != 0) {
         goto out;
     }
@@ -161,7 +142,8 @@ int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, 
         rc = ds__store_event(st, "file_held", file_id, NULL, 0, code, reason);
     }
     if (rc == 0) {
-        ds_log_warn("store: file %lld held for an admin: %s", (long long)file_id, code);
+        ds_log_warn("FILE_HELD", "store: file %lld held for an admin: %s", (long long)file_id,
+                    code);
     }
 out:
     sqlite3_finalize(s);
@@ -183,7 +165,7 @@ int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, c
 }
 
 /* Undoes an ingest cut short while the agent runs (the disk was full): the
- * file's job still `staging` goes with its items, and the file is
+ * file's jobs still `staging` go with their items, and the file is
  * `detected` again, to be ingested from the start. What start-up recovery
  * does for every file, for this one. */
 int ds_store_file_unstage(struct ds_store *st, int64_t file_id)
@@ -200,26 +182,35 @@ int ds_store_file_unstage(struct ds_store *st, int64_t file_id)
     if (rc != 0) {
         return rc;
     }
-    rc = prepare(st, "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
+    /* Every staging job of the file (one per import type its template
+     * routes rows to), one at a time, the select finished before each
+     * delete. */
+    for (;;) {
+        rc =
+            prepare(st, "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
+        if (rc != 0) {
+            goto out;
+        }
+        sqlite3_bind_int64(s, 1, file_id);
+        src = sqlite3_step(s);
+        if (src == SQLITE_DONE) {
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = ds__store_fail(st, src, "file unstage");
+            goto out;
+        }
         rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
         sqlite3_finalize(s);
         s = NULL;
         if (rc == 0) {
             rc = ds__store_job_delete(st, job_id);
         }
+        if (rc != 0) {
+            goto out;
+        }
     }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "file unstage");
-    }
-    if (rc == 0) {
-        rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
-    }
+    rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
 out:
     sqlite3_finalize(s);
     return finish(st, rc);
@@ -258,8 +249,8 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
         goto out;
     }
     if (strcmp(state, "held") != 0) {
-        ds_log_error("store: file %lld is %s, not held; nothing to retry", (long long)file_id,
-                     state);
+        ds_log_error("STORE_STATE", "store: file %lld is %s, not held; nothing to retry",
+                     (long long)file_id, state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -740,7 +731,8 @@ int ds_store_purge(struct ds_store *st, double now, int retention_days, long *pu
         return rc;
     }
     if (items > 0 || freed > 0 || released > 0) {
-        ds_log_info("store: purged %ld item(s) older than %d day(s), %ld page(s) freed, "
+        ds_log_info("QUEUE_PURGED",
+                    "store: purged %ld item(s) older than %d day(s), %ld page(s) freed, "
                     "%ld held file(s) released",
                     items, retention_days, freed, released);
     }

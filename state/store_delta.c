@@ -70,7 +70,8 @@ static int job_scope(struct ds_store *st, const char *job_id, char practice[128]
         goto out;
     }
     if (strcmp((const char *)sqlite3_column_text(s, 0), "staging") != 0) {
-        ds_log_error("store: job %s is not staging; its delta is decided while staging", job_id);
+        ds_log_error("STORE_STATE",
+                     "store: job %s is not staging; its delta is decided while staging", job_id);
         rc = DS_EINVAL;
         goto out;
     }

@@ -213,7 +213,7 @@ int ds_store_file_state(struct ds_store *st, int64_t file_id, char *state, size_
     return file_get_state(st, file_id, state, size);
 }
 
-/* Deletes the file's jobs that are still `staging` (at most one). */
+/* Deletes the file's jobs that are still `staging` (one per import type). */
 static int file_drop_staging(struct ds_store *st, int64_t file_id)
 {
     sqlite3_stmt *s = NULL;
@@ -271,7 +271,8 @@ int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *c
     /* Once staged, the rows are in the queue and the file is not read again;
      * a final state stays final. */
     if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
-        ds_log_error("store: file %lld is %s and cannot be quarantined", (long long)file_id, state);
+        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be quarantined",
+                     (long long)file_id, state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -389,7 +390,8 @@ out:
 static int job_field_fits(const char *value, size_t size, const char *name)
 {
     if (value == NULL || strlen(value) >= size) {
-        ds_log_error("store: job %s is missing or longer than %zu bytes", name, size - 1);
+        ds_log_error("STORE_STATE", "store: job %s is missing or longer than %zu bytes", name,
+                     size - 1);
         return DS_EINVAL;
     }
     return 0;
@@ -441,7 +443,8 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
         goto out;
     }
     if (!changed) {
-        ds_log_error("store: file %lld is not detected; no job begins on it", (long long)file_id);
+        ds_log_error("STORE_STATE", "store: file %lld is not detected; no job begins on it",
+                     (long long)file_id);
         rc = DS_EINVAL;
         goto out;
     }
@@ -491,7 +494,8 @@ static int item_job_staging(struct ds_store *st, const char *job_id)
         return rc;
     }
     if (strcmp(state, "staging") != 0) {
-        ds_log_error("store: job %s is %s; items are added only while staging", job_id, state);
+        ds_log_error("STORE_STATE", "store: job %s is %s; items are added only while staging",
+                     job_id, state);
         return DS_EINVAL;
     }
     return ds__store_copy(st->staging_job, sizeof(st->staging_job), job_id);
@@ -548,7 +552,8 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
         stored = DS_ITEM_VALID;
         valid = 1;
         if (key == NULL) {
-            ds_log_error("store: job %s row %ld: a valid item needs a key", job_id, row);
+            ds_log_error("STORE_STATE", "store: job %s row %ld: a valid item needs a key", job_id,
+                         row);
             return DS_EINVAL;
         }
     }
@@ -560,7 +565,8 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
         skipped = 1;
     }
     else {
-        ds_log_error("store: job %s row %ld: items are added valid, invalid or skipped", job_id,
+        ds_log_error("STORE_STATE",
+                     "store: job %s row %ld: items are added valid, invalid or skipped", job_id,
                      row);
         return DS_EINVAL;
     }
@@ -735,7 +741,8 @@ static int job_cut(struct ds_store *st, const char *job_id, long total_rows, int
         }
     }
     if (count != total_rows || maxrow > total_rows) {
-        ds_log_error("store: job %s has %ld item(s) up to row %ld but %ld row(s) were read; "
+        ds_log_error("STORE_STATE",
+                     "store: job %s has %ld item(s) up to row %ld but %ld row(s) were read; "
                      "every data row needs its item",
                      job_id, count, maxrow, total_rows);
         rc = DS_EINVAL;
@@ -754,6 +761,7 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     char detail[64];
     int64_t file_id = 0;
     long nbatches = 0;
+    long siblings = 0;
     int changed = 0;
     int rc;
 
@@ -769,7 +777,7 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
         goto out;
     }
     if (strcmp(state, "staging") != 0) {
-        ds_log_error("store: job %s is %s, not staging", job_id, state);
+        ds_log_error("STORE_STATE", "store: job %s is %s, not staging", job_id, state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -791,10 +799,15 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     if (rc != 0) {
         goto out;
     }
-    rc = ds__store_file_set_state(st, file_id, "staging", "staged", &changed);
-    if (rc == 0 && !changed) {
-        ds_log_error("store: the file of job %s is not staging", job_id);
-        rc = DS_ECORRUPT;
+    /* A sibling job (rows routed to another type) still staging keeps the
+     * file staging; the last job staged moves it (store_route.c). */
+    rc = ds__store_file_jobs_staging(st, file_id, &siblings);
+    if (rc == 0 && siblings == 0) {
+        rc = ds__store_file_set_state(st, file_id, "staging", "staged", &changed);
+        if (rc == 0 && !changed) {
+            ds_log_error("STORE_CORRUPT", "store: the file of job %s is not staging", job_id);
+            rc = DS_ECORRUPT;
+        }
     }
     if (rc != 0) {
         goto out;

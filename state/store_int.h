@@ -124,6 +124,12 @@ int ds__store_job_state(struct ds_store *st, const char *job_id, char state[24],
 int ds__store_file_set_state(struct ds_store *st, int64_t file_id, const char *from, const char *to,
                              int *changed);
 
+/* A file's jobs (store_route.c): how many are `staging`, and how many are
+ * not completed yet; and deleting every `staging` job of the file. */
+int ds__store_file_jobs_staging(struct ds_store *st, int64_t file_id, long *n);
+int ds__store_file_jobs_open(struct ds_store *st, int64_t file_id, long *n);
+int ds__store_file_drop_staging(struct ds_store *st, int64_t file_id);
+
 /* Deletes a job that never finished staging, with its items and batches. */
 int ds__store_job_delete(struct ds_store *st, const char *job_id);
 

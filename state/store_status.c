@@ -19,11 +19,13 @@
 
 #include "state/store_int.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* "DSyn", as store.c stamps the queue. */
 #define STATUS_APPLICATION_ID 0x4453796e
@@ -68,8 +70,14 @@ int ds_store_open_readonly(const char *path, struct ds_store **out, struct ds_er
         return ds_error_set(err, DS_EINVAL, "no database path");
     }
     *out = NULL;
-    if (stat(path, &sb) != 0) {
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
         return ds_error_set(err, DS_ENOTFOUND, "%s: no queue yet", path);
+    }
+    if (access(path, R_OK) != 0) {
+        /* Not "no queue": the queue is there, closed to this user. */
+        return ds_error_set(err, DS_EIO,
+                            "%s: %s (run as root, the service user, or a member of its group)",
+                            path, strerror(errno));
     }
     st = calloc(1, sizeof(*st));
     if (st == NULL) {
@@ -408,6 +416,95 @@ int ds_store_events_list(struct ds_store *st, double since, long limit, ds_store
         if (rc != 0) {
             goto out;
         }
+    }
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* ---- a one-shot import's progress ------------------------------------------ */
+
+int ds_store_files_last_id(struct ds_store *st, int64_t *id)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    *id = 0;
+    rc = status_prepare(st, "SELECT coalesce(max(id), 0) FROM files", NULL, NULL, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        *id = sqlite3_column_int64(s, 0);
+    }
+    else {
+        rc = ds__store_fail(st, sqlite3_errcode(st->db), "last file id");
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static void copy_col(sqlite3_stmt *s, int i, char *buf, size_t size)
+{
+    const char *v = col_text(s, i);
+
+    snprintf(buf, size, "%s", v != NULL ? v : "");
+}
+
+int ds_store_file_progress(struct ds_store *st, const char *folder, const char *path,
+                           int64_t after_id, struct ds_file_progress *out)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = status_prepare(st,
+                        "SELECT f.id, f.state, f.reason_code, f.reason, j.id, j.state, "
+                        "       coalesce(j.total_rows, 0) "
+                        "FROM files f LEFT JOIN jobs j ON j.file_id = f.id "
+                        "WHERE f.folder = ?1 AND f.path = ?2 AND f.id > ?3 "
+                        "ORDER BY f.id DESC, j.created_at DESC LIMIT 1",
+                        folder, path, &s);
+    if (rc != 0) {
+        return rc;
+    }
+    sqlite3_bind_int64(s, 3, after_id);
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        rc = DS_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "file progress");
+        goto out;
+    }
+    out->file_id = sqlite3_column_int64(s, 0);
+    copy_col(s, 1, out->state, sizeof(out->state));
+    copy_col(s, 2, out->reason_code, sizeof(out->reason_code));
+    copy_col(s, 3, out->reason, sizeof(out->reason));
+    copy_col(s, 4, out->job_id, sizeof(out->job_id));
+    copy_col(s, 5, out->job_state, sizeof(out->job_state));
+    out->total_rows = (long)sqlite3_column_int64(s, 6);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (out->job_id[0] == '\0') {
+        goto out;
+    }
+    rc = ds_store_job_item_counts(st, out->job_id, &out->items);
+    if (rc == 0) {
+        rc = ds_store_job_batch_counts(st, out->job_id, &out->batches);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    rc = status_prepare(st,
+                        "SELECT last_error_code FROM batches WHERE job_id = ?1 "
+                        "AND state <> 'acked' AND last_error_code IS NOT NULL "
+                        "ORDER BY updated_at DESC LIMIT 1",
+                        out->job_id, NULL, &s);
+    if (rc == 0 && sqlite3_step(s) == SQLITE_ROW) {
+        copy_col(s, 0, out->last_error_code, sizeof(out->last_error_code));
     }
 out:
     sqlite3_finalize(s);

@@ -81,7 +81,8 @@ static int finish(struct ds_store *st, int rc)
 
 static int refuse(const char *job_id, long seq, const char *state, const char *what)
 {
-    ds_log_error("store: job %s batch %ld is %s; cannot %s", job_id, seq, state, what);
+    ds_log_error("STORE_STATE", "store: job %s batch %ld is %s; cannot %s", job_id, seq, state,
+                 what);
     return DS_EINVAL;
 }
 
@@ -344,6 +345,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
     char state[24];
     char detail[160];
     int64_t file_id = 0;
+    long open_jobs = 0;
     int changed = 0;
     int rc;
 
@@ -362,7 +364,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
         goto out; /* told twice: nothing to do */
     }
     if (strcmp(state, "uploading") != 0) {
-        ds_log_error("store: job %s is %s; cannot complete it", job_id, state);
+        ds_log_error("STORE_STATE", "store: job %s is %s; cannot complete it", job_id, state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -371,7 +373,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
         goto out;
     }
     if (b.pending + b.in_flight + b.retry_wait > 0) {
-        ds_log_error("store: job %s still has %ld batch(es) to deliver", job_id,
+        ds_log_error("STORE_STATE", "store: job %s still has %ld batch(es) to deliver", job_id,
                      b.pending + b.in_flight + b.retry_wait);
         rc = DS_EBUSY;
         goto out;
@@ -396,11 +398,16 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
     sqlite3_bind_double(s, 3, ds__store_now());
     rc = ds__store_run(st, s, "job completed");
     if (rc == 0) {
-        rc = ds__store_file_set_state(st, file_id, "uploading", "done", &changed);
+        /* A file of several jobs (rows routed to other types) is done with
+         * the last of them (store_route.c). */
+        rc = ds__store_file_jobs_open(st, file_id, &open_jobs);
     }
-    if (rc == 0 && !changed) {
-        /* A job without a batch never went uploading. */
-        rc = ds__store_file_set_state(st, file_id, "staged", "done", &changed);
+    if (rc == 0 && open_jobs == 0) {
+        rc = ds__store_file_set_state(st, file_id, "uploading", "done", &changed);
+        if (rc == 0 && !changed) {
+            /* A job without a batch never went uploading. */
+            rc = ds__store_file_set_state(st, file_id, "staged", "done", &changed);
+        }
     }
     if (rc != 0) {
         goto out;
@@ -517,7 +524,7 @@ static int send_mark(struct ds_store *st, const char *job_id, long seq, const st
         goto out;
     }
     if (strcmp(state, "uploading") != 0) {
-        ds_log_error("store: job %s is %s; its batches are not sent", job_id, state);
+        ds_log_error("STORE_STATE", "store: job %s is %s; its batches are not sent", job_id, state);
         rc = DS_EINVAL;
         goto out;
     }
@@ -608,7 +615,8 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     }
     ds_sha256_final(st->sha, digest);
     if (n != b->nrows || strcmp(digest, b->digest) != 0) {
-        ds_log_error("store: job %s batch %ld no longer matches its digest (%ld of %ld rows)",
+        ds_log_error("STORE_CORRUPT",
+                     "store: job %s batch %ld no longer matches its digest (%ld of %ld rows)",
                      job_id, seq, n, b->nrows);
         rc = DS_ECORRUPT;
     }
@@ -688,8 +696,8 @@ static int acked_results(struct ds_store *st, const char *job_id, long seq, cons
     }
     for (size_t i = 0; i < n; i++) {
         if (!result_status_ok(results[i].status)) {
-            ds_log_error("store: job %s batch %ld row %ld: unknown result status", job_id, seq,
-                         results[i].row);
+            ds_log_error("BAD_RESPONSE", "store: job %s batch %ld row %ld: unknown result status",
+                         job_id, seq, results[i].row);
             rc = DS_EINVAL;
             goto out;
         }
@@ -815,7 +823,8 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
         goto out;
     }
     if (unknown > 0 || missing > 0) {
-        ds_log_warn("store: job %s batch %ld: %ld row(s) without a result, %ld result(s) for no "
+        ds_log_warn("MISSING_RESULT",
+                    "store: job %s batch %ld: %ld row(s) without a result, %ld result(s) for no "
                     "row of the batch",
                     job_id, seq, missing, unknown);
     }

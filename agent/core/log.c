@@ -1,6 +1,7 @@
 /*
  * log.c — PHI-free logging to stderr and, optionally, to a file rotated by
- * size. One line per call, written with one write per destination, so lines
+ * size. One line per call — "LEVEL CODE message" after the time or the
+ * journal's priority — written with one write per destination, so lines
  * from the ingest thread and the loop do not interleave.
  *
  * When stderr is the journal (JOURNAL_STREAM names stderr's device and
@@ -183,7 +184,7 @@ out:
     }
 }
 
-void ds_log(enum ds_log_level level, const char *fmt, ...)
+void ds_log(enum ds_log_level level, const char *code, const char *fmt, ...)
 {
     char line[1024];
     size_t n;
@@ -200,7 +201,8 @@ void ds_log(enum ds_log_level level, const char *fmt, ...)
     n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
     n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ ", ts.tv_nsec / 1000000);
     body = n;
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "%-5s ", level_names[level]);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "%-5s %s ", level_names[level],
+                          code != NULL && code[0] != '\0' ? code : "-");
     va_start(ap, fmt);
     if (n < sizeof(line)) {
         n += (size_t)vsnprintf(line + n, sizeof(line) - n, fmt, ap);

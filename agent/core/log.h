@@ -4,12 +4,15 @@
  * Log lines name ids, row numbers, field names, counts, codes and file
  * names; never a value read from an export. The format string is checked
  * at compile time and should be a literal so a reviewer can see at a glance
- * what reaches the log. One event is one line (a newline inside a message
+ * what reaches the log. Every line carries an event code (UPPER_SNAKE, e.g.
+ * JOB_STAGED, BATCH_RETRY, PRACTICE_PAUSED: the audit trail's event kinds
+ * where one exists), listed with its meaning in docs/operations.md, so a
+ * line can be found and acted on by its code. One event is one line (a newline inside a message
  * is turned into a space).
  *
- * Lines go to stderr as "TIME LEVEL message"; when stderr is the journal
- * (systemd's JOURNAL_STREAM) as "<PRIORITY>LEVEL message" instead, the
- * journal adding the time. With ds_log_open_file they go to a file too,
+ * Lines go to stderr as "TIME LEVEL CODE message"; when stderr is the
+ * journal (systemd's JOURNAL_STREAM) as "<PRIORITY>LEVEL CODE message"
+ * instead, the journal adding the time. With ds_log_open_file they go to a file too,
  * rotated by size ([agent] log_file, log_max_kb, log_keep).
  */
 #ifndef DS_CORE_LOG_H
@@ -41,7 +44,9 @@ void ds_log_close_file(void);
 /* 1 when stderr is the journal (lines carry "<N>" priority prefixes). */
 int ds_log_journal(void);
 
-void ds_log(enum ds_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One event: code is its event code (a literal), fmt its message. */
+void ds_log(enum ds_log_level level, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define ds_log_error(...) ds_log(DS_LOG_ERROR, __VA_ARGS__)
 #define ds_log_warn(...) ds_log(DS_LOG_WARN, __VA_ARGS__)

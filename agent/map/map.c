@@ -110,6 +110,19 @@ struct map_field {
     double min, max;
     json_t *seen; /* owned: values seen, when unique */
     int integer;  /* a JSON integer on the wire */
+    int pick;     /* PICK_*: where a row's value comes from */
+    long *cols;   /* owned, with a pick: every listed column the header has, -1 ended */
+    int dated;    /* a date, a local date-time or a combined instant: its column votes */
+    struct ds_date_votes votes; /* the column's d/d/y values (ds_map_date_vote) */
+    enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
+    char hint[160];             /* after a failed date: which order the column reads in */
+};
+
+enum {
+    PICK_HEADER = 0,     /* the first listed column the header has */
+    PICK_VALUE = 1,      /* per row: the first of them with a value */
+    PICK_NONZERO = 2,    /* per row: the first holding an amount other than 0 */
+    PICK_NONZERO_COL = 3 /* ... and the field takes that column's header name */
 };
 
 struct map_rule {
@@ -136,6 +149,9 @@ struct ds_mapper {
     long pidx;                 /* index of patient_external_id, -1 if unmapped */
     const char *dialect_order; /* borrow (template): MDY/DMY/YMD, or NULL */
     int dialect_comma;         /* the template says decimal comma */
+    int no_routes;             /* 1: route rules are not tested (ds_map_set_routing) */
+    int auto_order;            /* 1: neither the template nor the practice fixes date_order */
+    char problem[224];         /* scratch: a problem with its date-order hint */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -183,6 +199,41 @@ static long resolve_column(const char *const *aliases, char *const *hkeys, size_
         free(k);
     }
     return -1;
+}
+
+/* Every column of the header one of the aliases names, in alias order,
+ * each once, -1 ended. DS_ENOMEM. */
+static int resolve_all(const char *const *aliases, char *const *hkeys, size_t nh, long **out)
+{
+    size_t n = 0;
+    long *cols = calloc(nh + 1, sizeof(*cols));
+
+    if (cols == NULL) {
+        return DS_ENOMEM;
+    }
+    for (const char *const *a = aliases; *a != NULL; a++) {
+        char *k = header_key(*a, strlen(*a));
+
+        if (k == NULL) {
+            free(cols);
+            return DS_ENOMEM;
+        }
+        for (size_t j = 0; j < nh; j++) {
+            size_t i = 0;
+
+            while (i < n && cols[i] != (long)j) {
+                i++;
+            }
+            if (i == n && hkeys[j][0] != '\0' && strcmp(hkeys[j], k) == 0) {
+                cols[n++] = (long)j;
+                break;
+            }
+        }
+        free(k);
+    }
+    cols[n] = -1;
+    *out = cols;
+    return 0;
 }
 
 /* The header forms of a NULL-ended list (NULL in: NULL out). */
@@ -241,6 +292,7 @@ void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o)
     if (m->dialect_comma) {
         m->opts.decimal_comma = 1;
     }
+    m->auto_order = m->opts.date_order == DS_DATE_AUTO;
 }
 
 long ds_map_field_column(const struct ds_mapper *m, size_t i)
@@ -338,7 +390,18 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
             rc = ds_error_set(err, DS_ENOMEM, "out of memory");
             goto out;
         }
+        if (tf->pick != NULL && strcmp(tf->pick, "header") != 0) {
+            f->pick = strcmp(tf->pick, "value") == 0     ? PICK_VALUE
+                      : strcmp(tf->pick, "nonzero") == 0 ? PICK_NONZERO
+                                                         : PICK_NONZERO_COL;
+            if (resolve_all(tf->columns, hkeys, nh, &f->cols) != 0) {
+                rc = ds_error_set(err, DS_ENOMEM, "out of memory");
+                goto out;
+            }
+        }
         f->combined = tf->time_columns != NULL || tf->hour_columns != NULL;
+        f->dated = f->combined || f->fn == ds_norm_lookup_opt("date") ||
+                   f->fn == ds_norm_lookup_opt("datetime");
         if (f->col < 0 && f->required && tf->default_value == NULL) {
             rc = field_fail(err, tf->name, "required field has no column in the header");
             goto out;
@@ -437,6 +500,7 @@ void ds_map_free(struct ds_mapper **m)
                 regfree(&(*m)->fields[i].re);
             }
             json_decref((*m)->fields[i].seen);
+            free((*m)->fields[i].cols);
         }
     }
     if ((*m)->rules != NULL) {
@@ -735,6 +799,36 @@ static int rule_matches(const struct ds_mapper *m, const struct map_rule *r,
     return 0;
 }
 
+/* The text a field with a pick takes from the row ("" when no column
+ * qualifies): the first listed column with a value, or with an amount
+ * other than 0, or that column's header name. */
+static void pick_cell(const struct ds_mapper *m, const struct map_field *f,
+                      const struct ds_row *row, const char **p, size_t *n)
+{
+    for (const long *c = f->cols; *c >= 0; c++) {
+        int64_t cents = 0;
+        const char *problem = NULL;
+
+        cell(row, *c, p, n);
+        if (*n == 0) {
+            continue;
+        }
+        if (f->pick == PICK_VALUE) {
+            return;
+        }
+        if (ds_norm_parse_money(&m->opts, *p, *n, &cents, &problem) == DS_NORM_PRESENT &&
+            cents != 0) {
+            if (f->pick == PICK_NONZERO_COL) {
+                *p = m->header[*c];
+                *n = strlen(*p);
+            }
+            return;
+        }
+    }
+    *p = "";
+    *n = 0;
+}
+
 /* An instant from a date column and a time, or an hour and a minute,
  * column. */
 static int combined_instant(struct ds_mapper *m, struct map_field *f, const struct ds_row *row,
@@ -815,7 +909,12 @@ static int field_value(struct ds_mapper *m, struct map_field *f, const struct ds
         }
         return combined_instant(m, f, row, problem);
     }
-    cell(row, f->col, &in, &len);
+    if (f->pick != PICK_HEADER) {
+        pick_cell(m, f, row, &in, &len);
+    }
+    else {
+        cell(row, f->col, &in, &len);
+    }
     if (len > 0 && !ds_norm_utf8_valid(in, len)) {
         *problem = "not valid UTF-8";
         return DS_EINVAL;
@@ -957,6 +1056,14 @@ static int compute_ref_key(struct ds_mapper *m, const json_t *rec, struct ds_map
         parts[np++] = (struct key_part){key_value(m, rec, K_LAST_NAME), 1};
         parts[np++] = (struct key_part){key_value(m, rec, K_FIRST_NAME), 1};
     }
+    else if (strcmp(m->import_type, "treatments") == 0 &&
+             json_string_value(json_object_get(rec, "appointment_external_id")) != NULL) {
+        /* A service of an appointment (Eaglesoft's appointment_detail) names
+         * its appointment, not its patient. */
+        parts[np++] = (struct key_part){"appt", 0};
+        parts[np++] = (struct key_part){
+            json_string_value(json_object_get(rec, "appointment_external_id")), 0};
+    }
     else {
         *none = 1;
         return 0;
@@ -986,6 +1093,9 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     memset(out, 0, sizeof(*out));
     out->valid = 1;
     for (size_t i = 0; i < m->nrules; i++) {
+        if (m->no_routes && m->rules[i].r->kind == DS_RULE_ROUTE) {
+            continue;
+        }
         if (rule_matches(m, &m->rules[i], row)) {
             if (m->rules[i].r->kind == DS_RULE_SKIP) {
                 out->skipped = 1;
@@ -1009,7 +1119,21 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
 
         m->state[i] = FIELD_ABSENT;
         problem = "not acceptable";
-        got = field_value(m, f, row, &problem);
+        if (f->order != 0) {
+            /* The order ds_map_date_decide found for this column. */
+            enum ds_date_order saved = m->opts.date_order;
+
+            m->opts.date_order = f->order;
+            got = field_value(m, f, row, &problem);
+            m->opts.date_order = saved;
+        }
+        else {
+            got = field_value(m, f, row, &problem);
+        }
+        if (got == DS_EINVAL && f->dated && f->hint[0] != '\0') {
+            snprintf(m->problem, sizeof(m->problem), "%s; %s", problem, f->hint);
+            problem = m->problem;
+        }
         if (got == DS_NORM_PRESENT) {
             got = field_validate(f, m->value.data, &problem);
             if (got == 0) {
@@ -1089,4 +1213,134 @@ out:
         ds_mapped_close(out);
     }
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Routing                                                                  */
+
+const struct ds_template_rule *ds_map_rule(const struct ds_mapper *m, const struct ds_row *row)
+{
+    for (size_t i = 0; i < m->nrules; i++) {
+        if (m->no_routes && m->rules[i].r->kind == DS_RULE_ROUTE) {
+            continue;
+        }
+        if (rule_matches(m, &m->rules[i], row)) {
+            return m->rules[i].r;
+        }
+    }
+    return NULL;
+}
+
+void ds_map_set_routing(struct ds_mapper *m, int on)
+{
+    m->no_routes = !on;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Date order                                                               */
+
+int ds_map_wants_date_votes(const struct ds_mapper *m)
+{
+    if (!m->auto_order) {
+        return 0;
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dated && m->fields[i].col >= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        struct map_field *f = &m->fields[i];
+
+        if (f->dated && f->col >= 0 && (size_t)f->col < row->nfields) {
+            ds_norm_date_vote(&f->votes, row->fields[f->col], row->lens[f->col]);
+        }
+    }
+}
+
+/* The order a set of votes tells: DMY or MDY when only that one reads some
+ * values, else AUTO (nothing decisive, or both: inconsistent). */
+static enum ds_date_order votes_tell(const struct ds_date_votes *v)
+{
+    if (v->dmy_only > 0 && v->mdy_only == 0) {
+        return DS_DATE_DMY;
+    }
+    if (v->mdy_only > 0 && v->dmy_only == 0) {
+        return DS_DATE_MDY;
+    }
+    return DS_DATE_AUTO;
+}
+
+/*
+ * Decides the order of each date column from its votes, when the order is
+ * auto: a column whose values read only one way takes that way; a column
+ * that cannot tell (every value fits both) takes what the file's date
+ * columns together tell; a column that reads both ways (inconsistent) is
+ * not guessed: it stays MDY, and its failures say how many rows only read
+ * as DD/MM/YYYY. Whatever the order, a column with values only the other
+ * order reads gets that hint for its failed rows.
+ */
+void ds_map_date_decide(struct ds_mapper *m)
+{
+    struct ds_date_votes all;
+    enum ds_date_order file_order;
+
+    memset(&all, 0, sizeof(all));
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dated) {
+            all.seen += m->fields[i].votes.seen;
+            all.dmy_only += m->fields[i].votes.dmy_only;
+            all.mdy_only += m->fields[i].votes.mdy_only;
+        }
+    }
+    file_order = votes_tell(&all);
+    for (size_t i = 0; i < m->nfields; i++) {
+        struct map_field *f = &m->fields[i];
+        enum ds_date_order in_force;
+
+        if (!f->dated) {
+            continue;
+        }
+        if (m->auto_order) {
+            f->order = votes_tell(&f->votes);
+            if (f->order == DS_DATE_AUTO && f->votes.dmy_only == 0 && f->votes.mdy_only == 0) {
+                f->order = file_order;
+            }
+            if (f->order == DS_DATE_AUTO) {
+                f->order = DS_DATE_MDY;
+            }
+        }
+        in_force = f->order != 0 ? f->order : m->opts.date_order;
+        f->hint[0] = '\0';
+        if (in_force != DS_DATE_DMY && in_force != DS_DATE_YMD && f->votes.dmy_only > 0) {
+            snprintf(f->hint, sizeof(f->hint),
+                     "does not fit MM/DD/YYYY; %ld rows in this column only read as DD/MM/YYYY "
+                     "\xe2\x80\x94 set date_order = DMY",
+                     f->votes.dmy_only);
+        }
+        else if (in_force == DS_DATE_DMY && f->votes.mdy_only > 0) {
+            snprintf(f->hint, sizeof(f->hint),
+                     "does not fit DD/MM/YYYY; %ld rows in this column only read as MM/DD/YYYY "
+                     "\xe2\x80\x94 set date_order = MDY",
+                     f->votes.mdy_only);
+        }
+    }
+}
+
+enum ds_date_order ds_map_field_date_order(const struct ds_mapper *m, size_t i)
+{
+    if (i >= m->nfields || !m->fields[i].dated) {
+        return DS_DATE_AUTO;
+    }
+    return m->fields[i].order != 0 ? m->fields[i].order : m->opts.date_order;
+}
+
+const struct ds_date_votes *ds_map_field_date_votes(const struct ds_mapper *m, size_t i)
+{
+    return i < m->nfields && m->fields[i].dated ? &m->fields[i].votes : NULL;
 }

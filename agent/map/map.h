@@ -12,7 +12,8 @@
  * Keys of the other import types: "ext:<external_id>", else "h:" sha256 of
  * the import type, the patient reference (patient_external_id, else last +
  * first name + date of birth, else e-mail, else phone, else last + first
- * name) and the record's own
+ * name; for a treatment without any, its appointment_external_id) and the
+ * record's own
  * identity: appointments start_at; treatments procedure_code, tooth,
  * surface, service_date; financial date, amount_cents, kind, reference.
  *
@@ -68,6 +69,39 @@ long ds_map_field_column(const struct ds_mapper *m, size_t i);
  * out->valid = 0 and out->error set. Negative only for DS_ENOMEM and the like.
  * out is overwritten; release its members with ds_mapped_close. */
 int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out);
+
+/* The first row rule of the template that matches the row, or NULL: which
+ * job a row of a routed file belongs to, without mapping it. borrow (the
+ * template). Route rules are left out when routing is off. */
+const struct ds_template_rule *ds_map_rule(const struct ds_mapper *m, const struct ds_row *row);
+
+/* Routing on (the default) or off. A mapper reading the rows another
+ * template routed to it has it off: the file's own template decides where
+ * each row goes, and the target's route rules (which usually point back)
+ * are not tested; its skip rules still are. */
+void ds_map_set_routing(struct ds_mapper *m, int on);
+
+/*
+ * Date order. With date_order auto (neither the template's dialect nor the
+ * practice fixes it), a d/d/y date such as 03/04/2024 is read in the order
+ * its whole column tells: the caller feeds every row of the file to
+ * ds_map_date_vote (ds_map_wants_date_votes says whether that is needed),
+ * then calls ds_map_date_decide once, before mapping. A column whose values
+ * read only as DD/MM/YYYY (some first part above 12) is DMY, only as
+ * MM/DD/YYYY is MDY; one that cannot tell follows the file's other date
+ * columns, else MDY; one that reads both ways is not guessed (MDY), and a
+ * failed date in it says "does not fit MM/DD/YYYY; N rows in this column
+ * only read as DD/MM/YYYY — set date_order = DMY". ds_map_date_decide also
+ * gives that hint when the order is fixed and the votes contradict it.
+ */
+int ds_map_wants_date_votes(const struct ds_mapper *m);
+void ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row);
+void ds_map_date_decide(struct ds_mapper *m);
+
+/* The order field i's dates are read in (DS_DATE_AUTO for a field that is
+ * no date), and its column's votes (NULL for no date). borrow. */
+enum ds_date_order ds_map_field_date_order(const struct ds_mapper *m, size_t i);
+const struct ds_date_votes *ds_map_field_date_votes(const struct ds_mapper *m, size_t i);
 
 /* Frees the members of out (NULL-safe) and clears it. */
 void ds_mapped_close(struct ds_mapped *out);

@@ -624,9 +624,15 @@ int ds_norm_time(const struct ds_norm_opts *o, const char *in, size_t len, struc
 void ds_norm_date_vote(struct ds_date_votes *v, const char *in, size_t len)
 {
     struct token t[DATE_TOKENS_MAX];
+    const char *space;
     size_t end = 0;
 
     trim(&in, &len);
+    /* A date-time votes with its date: "3/2/2024 9:15:00 AM". */
+    space = len > 0 ? memchr(in, ' ', len) : NULL;
+    if (space != NULL) {
+        len = (size_t)(space - in);
+    }
     if (len == 0 || tokenize(in, len, t, &end) != 3) {
         return;
     }

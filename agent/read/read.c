@@ -132,6 +132,29 @@ int ds__read_fail(struct ds_error *err, int code, const char *path, long row, co
     return code;
 }
 
+int ds__read_trailer_word(const char *s, size_t n)
+{
+    static const char *const words[] = {
+        "total",   "grand total", "sum",     "record count", "records", "record(s)",
+        "count",   "row count",   "rows",    "end of",       "eof",     "trailer",
+        "summary", "number of",   "printed", "page ",
+    };
+
+    while (n > 0 && (*s == ' ' || *s == '*' || *s == '-' || *s == '#' || *s == '=')) {
+        s++;
+        n--;
+    }
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        size_t k = strlen(words[i]);
+
+        if (n >= k && strncasecmp(s, words[i], k) == 0 &&
+            (n == k || !((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z')))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void ds__read_notice(struct ds_reader *r, int kind, long line, long row, const char *fmt, ...)
 {
     struct ds_read_notice *n;

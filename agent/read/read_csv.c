@@ -776,30 +776,6 @@ static int fetch(struct csv_reader *c, int *idx, struct ds_error *err)
     return 1;
 }
 
-/* Does the text start with a word that trailers and totals lines use? */
-static int trailer_word(const char *s, size_t n)
-{
-    static const char *const words[] = {
-        "total",   "grand total", "sum",     "record count", "records", "record(s)",
-        "count",   "row count",   "rows",    "end of",       "eof",     "trailer",
-        "summary", "number of",   "printed", "page ",
-    };
-
-    while (n > 0 && (*s == ' ' || *s == '*' || *s == '-' || *s == '#' || *s == '=')) {
-        s++;
-        n--;
-    }
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
-        size_t k = strlen(words[i]);
-
-        if (n >= k && strncasecmp(s, words[i], k) == 0 &&
-            (n == k || !((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z')))) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Could the record be a trailer (if nothing but such records follows)? */
 static int maybe_trailer(const struct csv_reader *c, const struct rec *rec)
 {
@@ -811,7 +787,7 @@ static int maybe_trailer(const struct csv_reader *c, const struct rec *rec)
     }
     if (rec->filled < 3 || rec->filled * 2 <= c->hn) {
         for (size_t i = 0; i < rec->n; i++) {
-            if (trailer_word(rec->cells.data + rec->offs[i], rec->lens[i])) {
+            if (ds__read_trailer_word(rec->cells.data + rec->offs[i], rec->lens[i])) {
                 return 1;
             }
         }

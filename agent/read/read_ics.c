@@ -21,14 +21,20 @@
  * local YYYY-MM-DDTHH:MM:SS, for the practice's time zone to apply. A
  * missing DTEND comes from DURATION when there is one.
  *
- * Recurrence (RRULE, with EXDATE) is expanded to the occurrences that start
- * from window_days_back days ago up to window_days_ahead days ahead (365
- * each by default), at most ICS_MAX_OCCURRENCES per event; every recurring
- * event gets a notice with how many occurrences were returned and that the
- * others lie outside the window. An occurrence changed in the calendar
- * comes as its own VEVENT with a RECURRENCE-ID and is returned as its own
- * row as well: the pair shares UID and RECURRENCE-ID, which is how a
- * consumer tells them apart. RDATE is not expanded (noticed).
+ * Recurrence is expanded to the occurrences that start from
+ * window_days_back days ago up to window_days_ahead days ahead (365 each by
+ * default), at most ICS_MAX_OCCURRENCES per event: the set is DTSTART and
+ * the RRULE's occurrences merged in time order with the RDATEs (a time
+ * both give comes once), less the EXDATEs; every recurring event gets a
+ * notice with how many occurrences were returned and that the others lie
+ * outside the window. An occurrence changed in the calendar comes as its
+ * own VEVENT with the series' UID and a RECURRENCE-ID: that VEVENT is the
+ * occurrence's one row, and the series leaves the occurrence out. As the
+ * change may come before or after its series, the calendar is read twice:
+ * a first pass only collects the UID and RECURRENCE-ID of each changed
+ * occurrence (at most ICS_MAX_OVERRIDES, compared as UTC times), the second
+ * one returns the rows. A RANGE=THISANDFUTURE change replaces only its own
+ * occurrence.
  *
  * A VEVENT without a usable DTSTART, an unknown TZID, and text libical
  * could not parse are noticed; an event cut by the end of the file and
@@ -39,22 +45,25 @@
 #include "agent/core/buf.h"
 
 #include <libical/ical.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#define ICS_BLOCK ((size_t)64 * 1024)          /* decoded bytes read at a time */
-#define ICS_MAX_LINE ((size_t)1024 * 1024)     /* an unfolded line */
-#define ICS_MAX_EVENT ((size_t)1024 * 1024)    /* the text of one VEVENT */
-#define ICS_MAX_TZ_BYTES ((size_t)1024 * 1024) /* all VTIMEZONE text together */
-#define ICS_MAX_TZ 256                         /* VTIMEZONE components */
-#define ICS_MAX_OCCURRENCES 5000               /* occurrences of one recurring event */
-#define ICS_ROW_MAX ((size_t)4 * 1024 * 1024)  /* bytes of one row's fields */
-#define ICS_RAW_MAX ((size_t)64 * 1024)        /* bytes of the raw text kept */
-#define ICS_NFIELDS 10                         /* fields of a row */
-#define ICS_DEFAULT_DAYS 365                   /* the window either side of today */
+#define ICS_BLOCK ((size_t)64 * 1024)            /* decoded bytes read at a time */
+#define ICS_MAX_LINE ((size_t)1024 * 1024)       /* an unfolded line */
+#define ICS_MAX_EVENT ((size_t)1024 * 1024)      /* the text of one VEVENT */
+#define ICS_MAX_TZ_BYTES ((size_t)1024 * 1024)   /* all VTIMEZONE text together */
+#define ICS_MAX_TZ 256                           /* VTIMEZONE components */
+#define ICS_MAX_OCCURRENCES 5000                 /* occurrences of one recurring event */
+#define ICS_ROW_MAX ((size_t)4 * 1024 * 1024)    /* bytes of one row's fields */
+#define ICS_RAW_MAX ((size_t)64 * 1024)          /* bytes of the raw text kept */
+#define ICS_NFIELDS 10                           /* fields of a row */
+#define ICS_DEFAULT_DAYS 365                     /* the window either side of today */
+#define ICS_MAX_OVERRIDES 65536                  /* changed occurrences remembered */
+#define ICS_MAX_OVERRIDE_BYTES ((size_t)8 << 20) /* their keys together */
 
 static const char *const ics_header[ICS_NFIELDS] = {
     "UID",         "RECURRENCE-ID", "DTSTART", "DTEND",     "SUMMARY",
@@ -82,6 +91,18 @@ struct ics_reader {
     size_t tz_bytes;               /* their text together */
     icalcomponent *cur;            /* owned: the event being expanded, or NULL */
     icalrecur_iterator *it;        /* owned: its recurrence iterator */
+    int recurs;                    /* it has an RRULE or RDATE (and is no override) */
+    int rr_have;                   /* rr_next holds the rule's next occurrence */
+    int rr_done;                   /* the rule (or the lone DTSTART) has no more */
+    struct icaltimetype rr_next;   /* the rule's next occurrence */
+    struct icaltimetype *rdates;   /* owned: its RDATEs, sorted */
+    size_t nrdates;                /* how many */
+    size_t rdate_pos;              /* the next one to merge */
+    int scanning;                  /* the first pass: only overrides are looked at */
+    struct ds_buf ovr;             /* "UID\tRECURRENCE-ID" of each override, NUL after each */
+    size_t *ovr_off;               /* owned: where each key starts, sorted after the scan */
+    size_t novr;                   /* keys */
+    int ovr_full;                  /* more overrides than could be kept */
     struct icaltimetype start;     /* its DTSTART (with zone) */
     struct icaldurationtype dur;   /* DTEND - DTSTART */
     int has_end;                   /* it has an end */
@@ -102,6 +123,25 @@ struct ics_reader {
 
 static int ics_next(void *impl, struct ds_row *row, struct ds_error *err);
 static void ics_close(void *impl);
+
+static void ics_notice(struct ics_reader *c, int kind, long line, long row, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* A notice, except in the first pass (the second one says it again). */
+static void ics_notice(struct ics_reader *c, int kind, long line, long row, const char *fmt, ...)
+{
+    char msg[128];
+    va_list ap;
+
+    if (c->scanning) {
+        return;
+    }
+    va_start(ap, fmt);
+    /* A false positive of the analyzer (va_start is right above). NOLINTNEXTLINE */
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ds__read_notice(c->r, kind, line, row, "%s", msg);
+}
 
 static const struct ds__read_ops ics_ops = {
     .next = ics_next,
@@ -272,6 +312,12 @@ static struct icaltimetype prop_time(struct ics_reader *c, icalproperty *p, int 
     case ICAL_EXDATE_PROPERTY:
         t = icalproperty_get_exdate(p);
         break;
+    case ICAL_RDATE_PROPERTY: {
+        struct icaldatetimeperiodtype dp = icalproperty_get_rdate(p);
+
+        t = !icaltime_is_null_time(dp.time) ? dp.time : dp.period.start;
+        break;
+    }
     default:
         break;
     }
@@ -369,10 +415,84 @@ static void drop_event(struct ics_reader *c)
         icalrecur_iterator_free(c->it);
         c->it = NULL;
     }
+    free(c->rdates);
+    c->rdates = NULL;
+    c->nrdates = 0;
+    c->rdate_pos = 0;
+    c->recurs = 0;
+    c->rr_have = 0;
+    c->rr_done = 0;
     if (c->cur != NULL) {
         icalcomponent_free(c->cur);
         c->cur = NULL;
     }
+}
+
+/* The key of an occurrence: "UID\tRECURRENCE-ID" (the time as ISO). */
+static void occurrence_key(const char *uid, struct icaltimetype t, char *out, size_t size)
+{
+    char ts[48];
+
+    iso_time(t, ts, sizeof(ts));
+    snprintf(out, size, "%s\t%s", uid, ts);
+}
+
+/* First pass: remembers the occurrence the VEVENT e (with a
+ * RECURRENCE-ID) changes, so that its series leaves it out. */
+static void remember_override(struct ics_reader *c, icalcomponent *e)
+{
+    icalproperty *p = icalcomponent_get_first_property(e, ICAL_RECURRENCEID_PROPERTY);
+    const char *uid = icalcomponent_get_uid(e);
+    char key[1024];
+    size_t at = c->ovr.len;
+    int unknown = 0;
+
+    if (p == NULL || uid == NULL || uid[0] == '\0') {
+        return;
+    }
+    occurrence_key(uid, prop_time(c, p, &unknown), key, sizeof(key));
+    if (c->novr >= ICS_MAX_OVERRIDES || ds_buf_append(&c->ovr, key, strlen(key) + 1) != 0) {
+        c->ovr_full = 1;
+        return;
+    }
+    c->ovr_off[c->novr++] = at;
+}
+
+/* qsort_r's comparator of two key offsets into the buffer arg. */
+static int ovr_cmp(const void *a, const void *b, void *arg)
+{
+    const char *base = arg;
+
+    return strcmp(base + *(const size_t *)a, base + *(const size_t *)b);
+}
+
+/* Is the occurrence of the current event at t changed by another VEVENT? */
+static int overridden(struct ics_reader *c, struct icaltimetype t)
+{
+    const char *uid = icalcomponent_get_uid(c->cur);
+    char key[1024];
+    size_t lo = 0;
+    size_t hi = c->novr;
+
+    if (c->novr == 0 || uid == NULL) {
+        return 0;
+    }
+    occurrence_key(uid, t, key, sizeof(key));
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(key, c->ovr.data + c->ovr_off[mid]);
+
+        if (cmp == 0) {
+            return 1;
+        }
+        if (cmp < 0) {
+            hi = mid;
+        }
+        else {
+            lo = mid + 1;
+        }
+    }
+    return 0;
 }
 
 /* Is t one of the event's EXDATEs? */
@@ -391,6 +511,49 @@ static int excluded(struct ics_reader *c, struct icaltimetype t)
     return 0;
 }
 
+static int rdate_cmp(const void *a, const void *b)
+{
+    return icaltime_compare(*(const struct icaltimetype *)a, *(const struct icaltimetype *)b);
+}
+
+/* Collects the current event's RDATEs, sorted, into c->rdates. Returns 1
+ * when some were left out (over the limit or out of memory), else 0. */
+static int take_rdates(struct ics_reader *c)
+{
+    size_t cap = 0;
+    int cut = 0;
+
+    for (icalproperty *p = icalcomponent_get_first_property(c->cur, ICAL_RDATE_PROPERTY); p != NULL;
+         p = icalcomponent_get_next_property(c->cur, ICAL_RDATE_PROPERTY)) {
+        int unknown = 0;
+        struct icaltimetype t = prop_time(c, p, &unknown);
+
+        if (icaltime_is_null_time(t) || !icaltime_is_valid_time(t)) {
+            continue;
+        }
+        if (c->nrdates == cap) {
+            struct icaltimetype *more;
+
+            if (cap >= ICS_MAX_OCCURRENCES) {
+                cut = 1;
+                break;
+            }
+            cap = cap == 0 ? 16 : cap * 2;
+            more = realloc(c->rdates, cap * sizeof(*more));
+            if (more == NULL) {
+                cut = 1;
+                break;
+            }
+            c->rdates = more;
+        }
+        c->rdates[c->nrdates++] = t;
+    }
+    if (c->nrdates > 1) {
+        qsort(c->rdates, c->nrdates, sizeof(*c->rdates), rdate_cmp);
+    }
+    return cut;
+}
+
 /* Takes the parsed VEVENT e (steals it): sets up c->cur, and the iterator
  * when it recurs. 1 when it yields rows, 0 when it was skipped. */
 static int take_event(struct ics_reader *c, icalcomponent *e)
@@ -401,19 +564,23 @@ static int take_event(struct ics_reader *c, icalcomponent *e)
     int unknown = 0;
     struct icaltimetype end;
 
+    if (c->scanning) {
+        remember_override(c, e);
+        icalcomponent_free(e);
+        return 0;
+    }
     c->cur = e;
     c->occ = 0;
     c->cur_line = c->event_line;
     if (ps == NULL) {
-        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "VEVENT without DTSTART skipped");
+        ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0, "VEVENT without DTSTART skipped");
         drop_event(c);
         return 0;
     }
     c->start = prop_time(c, ps, &unknown);
     if (icaltime_is_null_time(c->start) || !icaltime_is_valid_time(c->start)) {
-        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "VEVENT with an unreadable DTSTART skipped");
+        ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                   "VEVENT with an unreadable DTSTART skipped");
         drop_event(c);
         return 0;
     }
@@ -430,24 +597,28 @@ static int take_event(struct ics_reader *c, icalcomponent *e)
         c->has_end = !icaldurationtype_is_bad_duration(c->dur);
     }
     if (unknown) {
-        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "unknown TZID: times of this VEVENT kept as local times");
+        ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                   "unknown TZID: times of this VEVENT kept as local times");
     }
     if (icalcomponent_count_errors(e) > 0) {
-        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "VEVENT has properties libical could not parse (left out)");
+        ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                   "VEVENT has properties libical could not parse (left out)");
     }
-    if (icalcomponent_get_first_property(e, ICAL_RDATE_PROPERTY) != NULL) {
-        ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                        "RDATE occurrences are not expanded");
+    if (icalcomponent_get_first_property(e, ICAL_RECURRENCEID_PROPERTY) != NULL) {
+        return 1; /* a changed occurrence: one row, whatever else it carries */
     }
-    if (rr != NULL && icalcomponent_get_first_property(e, ICAL_RECURRENCEID_PROPERTY) == NULL) {
+    c->recurs = rr != NULL || icalcomponent_get_first_property(e, ICAL_RDATE_PROPERTY) != NULL;
+    if (take_rdates(c) != 0) {
+        ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                   "RDATE: more dates than the limit, the rest left out");
+    }
+    if (rr != NULL) {
         struct icalrecurrencetype rule = icalproperty_get_rrule(rr);
 
         c->it = icalrecur_iterator_new(rule, c->start);
         if (c->it == NULL) {
-            ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                            "RRULE cannot be expanded: only the first occurrence returned");
+            ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                       "RRULE cannot be expanded: only the first occurrence returned");
         }
         else if (rule.count == 0 && icaltime_compare(c->start, c->from) < 0) {
             struct icaltimetype from = c->from;
@@ -465,6 +636,46 @@ static int take_event(struct ics_reader *c, icalcomponent *e)
     return 1;
 }
 
+/* The next start of the recurrence set: the earlier of the rule's next
+ * occurrence (DTSTART alone when there is no RRULE) and the next RDATE,
+ * a time both give once. A null time at the end. */
+static struct icaltimetype next_candidate(struct ics_reader *c)
+{
+    struct icaltimetype t;
+    int cmp;
+
+    if (!c->rr_have && !c->rr_done) {
+        if (c->it != NULL) {
+            c->rr_next = icalrecur_iterator_next(c->it);
+        }
+        else {
+            c->rr_next = c->start;
+        }
+        c->rr_have = !icaltime_is_null_time(c->rr_next);
+        c->rr_done = !c->rr_have || c->it == NULL;
+    }
+    if (!c->rr_have && c->rdate_pos >= c->nrdates) {
+        return icaltime_null_time();
+    }
+    if (!c->rr_have) {
+        return c->rdates[c->rdate_pos++];
+    }
+    if (c->rdate_pos >= c->nrdates) {
+        c->rr_have = 0;
+        return c->rr_next;
+    }
+    cmp = icaltime_compare(c->rr_next, c->rdates[c->rdate_pos]);
+    if (cmp < 0) {
+        c->rr_have = 0;
+        return c->rr_next;
+    }
+    t = c->rdates[c->rdate_pos++];
+    if (cmp == 0) {
+        c->rr_have = 0;
+    }
+    return t;
+}
+
 /* The next occurrence of the current event into the row. 1, or 0 when the
  * event has no more. */
 static int next_occurrence(struct ics_reader *c, struct ds_error *err)
@@ -476,7 +687,7 @@ static int next_occurrence(struct ics_reader *c, struct ds_error *err)
     int unknown = 0;
     int rc;
 
-    if (c->it == NULL) {
+    if (!c->recurs) {
         if (c->occ > 0) {
             return 0;
         }
@@ -488,18 +699,16 @@ static int next_occurrence(struct ics_reader *c, struct ds_error *err)
     }
     else {
         for (;;) {
-            t = icalrecur_iterator_next(c->it);
+            t = next_candidate(c);
             if (icaltime_is_null_time(t) || icaltime_compare_date_only(t, c->until) > 0 ||
                 c->occ >= ICS_MAX_OCCURRENCES) {
-                ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
-                                "recurring event: %ld occurrence(s) in the window returned, "
-                                "%s",
-                                c->occ,
-                                c->occ >= ICS_MAX_OCCURRENCES ? "more cut at the limit"
-                                                              : "others lie outside it");
+                ics_notice(c, DS_READ_NOTICE_SKIPPED, c->cur_line, 0,
+                           "recurring event: %ld occurrence(s) in the window returned, %s", c->occ,
+                           c->occ >= ICS_MAX_OCCURRENCES ? "more cut at the limit"
+                                                         : "others lie outside it");
                 return 0;
             }
-            if (icaltime_compare_date_only(t, c->from) < 0 || excluded(c, t)) {
+            if (icaltime_compare_date_only(t, c->from) < 0 || excluded(c, t) || overridden(c, t)) {
                 continue;
             }
             break;
@@ -602,8 +811,8 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
                 if (comp != NULL) {
                     icalcomponent_free(comp);
                 }
-                ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
-                                "VTIMEZONE libical could not parse skipped");
+                ics_notice(c, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
+                           "VTIMEZONE libical could not parse skipped");
             }
             continue;
         }
@@ -615,21 +824,24 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
             if (rc != 0) {
                 return rc;
             }
-            ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
-                            "%s component skipped (only VEVENTs are rows)", what);
+            ics_notice(c, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
+                       "%s component skipped (only VEVENTs are rows)", what);
             continue;
         }
         rc = collect(c, "VEVENT", ICS_MAX_EVENT, err);
         if (rc != 0) {
             return rc;
         }
+        if (c->scanning && strcasestr(c->event.data, "RECURRENCE-ID") == NULL) {
+            continue;
+        }
         comp = icalparser_parse_string(c->event.data);
         if (comp == NULL || icalcomponent_isa(comp) != ICAL_VEVENT_COMPONENT) {
             if (comp != NULL) {
                 icalcomponent_free(comp);
             }
-            ds__read_notice(c->r, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
-                            "VEVENT libical could not parse skipped");
+            ics_notice(c, DS_READ_NOTICE_SKIPPED, c->event_line, 0,
+                       "VEVENT libical could not parse skipped");
             continue;
         }
         ds_buf_reset(&c->raw);
@@ -639,6 +851,48 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
             return 1;
         }
     }
+}
+
+/* The first pass: reads the whole calendar once for the occurrences that
+ * other VEVENTs change (their UID and RECURRENCE-ID), then starts again at
+ * the top. An error met here is left for the second pass to report at its
+ * place. */
+static int scan_overrides(struct ics_reader *c, const char *encoding, struct ds_error *err)
+{
+    struct ds_error ignored;
+
+    c->scanning = 1;
+    while (next_event(c, &ignored) == 1) {
+        drop_event(c);
+    }
+    c->scanning = 0;
+    drop_event(c);
+    if (c->novr > 1) {
+        qsort_r(c->ovr_off, c->novr, sizeof(*c->ovr_off), ovr_cmp, c->ovr.data);
+    }
+    ds__read_src_close(&c->src);
+    c->blen = 0;
+    c->bpos = 0;
+    c->eof = 0;
+    c->next_line = 1;
+    c->have_peek = 0;
+    ds_buf_reset(&c->line);
+    ds_buf_reset(&c->peek);
+    ds_buf_reset(&c->event);
+    ds_buf_reset(&c->raw);
+    icalcomponent_free(c->zones);
+    c->ntz = 0;
+    c->tz_bytes = 0;
+    c->zones = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
+    if (c->zones == NULL) {
+        return ds__read_fail(err, DS_ENOMEM, c->path, 0, NULL, "out of memory");
+    }
+    if (c->ovr_full) {
+        ics_notice(c, DS_READ_NOTICE_SKIPPED, 0, 0,
+                   "more than %d changed occurrences: the rest may also come with their series",
+                   ICS_MAX_OVERRIDES);
+    }
+    return ds__read_src_open(c->path, encoding, &c->src, err);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -668,9 +922,11 @@ int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struc
     ds_buf_init(&c->event, ICS_MAX_EVENT + ICS_MAX_TZ_BYTES);
     ds_buf_init(&c->cells, ICS_ROW_MAX);
     ds_buf_init(&c->raw, ICS_RAW_MAX);
+    ds_buf_init(&c->ovr, ICS_MAX_OVERRIDE_BYTES);
     c->path = strdup(path);
     c->block = malloc(ICS_BLOCK);
-    if (c->path == NULL || c->block == NULL) {
+    c->ovr_off = malloc(ICS_MAX_OVERRIDES * sizeof(*c->ovr_off));
+    if (c->path == NULL || c->block == NULL || c->ovr_off == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
@@ -683,6 +939,9 @@ int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struc
     c->from = icaltime_from_timet_with_zone(now - (time_t)back * 86400, 1, NULL);
     c->until = icaltime_from_timet_with_zone(now + (time_t)ahead * 86400, 1, NULL);
     rc = ds__read_src_open(path, hints != NULL ? hints->encoding : NULL, &c->src, err);
+    if (rc == 0) {
+        rc = scan_overrides(c, hints != NULL ? hints->encoding : NULL, err);
+    }
     if (rc != 0) {
         goto out;
     }
@@ -769,6 +1028,8 @@ static void ics_close(void *impl)
     ds_buf_close(&c->event);
     ds_buf_close(&c->cells);
     ds_buf_close(&c->raw);
+    ds_buf_close(&c->ovr);
+    free(c->ovr_off);
     free(c->block);
     free(c->path);
     free(c);

@@ -52,6 +52,43 @@ int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struc
 int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
                       struct ds_error *err);
 
+/* Does the text start with a word that trailer and totals lines use
+ * ("total", "records", "count", "end of", ...), after leading spaces and
+ * '*', '-', '#', '='? */
+int ds__read_trailer_word(const char *s, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Sheet framing (read_sheet.c): the XLSX and XLS readers decode sheet rows */
+/* and hand them over; the framer finds the header below title rows, holds */
+/* back trailer rows, skips blank rows and numbers the data rows.          */
+
+/* A sheet row as a reader decoded it, borrowed until its next pull. */
+struct ds__sheet_row {
+    size_t n;           /* fields (cells from column A to the last one given) */
+    const char *cells;  /* the fields' bytes */
+    const size_t *offs; /* where each field starts in cells */
+    const size_t *lens; /* each field's length */
+    const char *raw;    /* the row's text for error reports (may be NULL) */
+    size_t raw_len;     /* its length */
+    long line;          /* sheet row, 1-based */
+};
+
+/* Reads the next sheet row (blank ones included) into *row: 1, 0 at the
+ * end of the sheet, or a negative DS_E* code with err filled. */
+typedef int (*ds__sheet_pull_fn)(void *src, struct ds__sheet_row *row, struct ds_error *err);
+
+/* Frees the reader's state. */
+typedef void (*ds__sheet_free_fn)(void *src);
+
+/* Finds the header (hints: header_line, keep_trailers) and makes r read
+ * src's rows: on success r->ops, r->impl and r->header are set (the
+ * dialect's header_line too; the caller fills in the rest of the dialect).
+ * steals src: freed with free_src on failure too. what ("XLSX", "XLS")
+ * starts each message. Errors as for ds_read_open. */
+int ds__read_sheet_open(struct ds_reader *r, const char *path, const char *what,
+                        const struct ds_read_hints *hints, void *src, ds__sheet_pull_fn pull,
+                        ds__sheet_free_fn free_src, struct ds_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Text source: a file's bytes in its encoding -> UTF-8 (read_encoding.c)   */
 

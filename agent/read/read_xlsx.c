@@ -89,39 +89,25 @@ struct xlsx_reader {
     int nsheets;          /* sheets seen */
     char target[512];     /* the chosen sheet's part name */
     /* sheet rows */
-    long row_num;                         /* sheet row of the row being parsed */
-    long last_row;                        /* sheet row of the previous row */
-    int row_done;                         /* a </row> was seen */
-    size_t n;                             /* fields in the row */
-    size_t filled;                        /* of which not empty */
-    long col;                             /* column of the current cell (0-based) */
-    long next_col;                        /* column a cell without r= gets */
-    char ctype[16];                       /* t= of the current cell */
-    long cstyle;                          /* s= of the current cell */
-    int in_c;                             /* inside <c> */
-    int in_v;                             /* inside <v> */
-    int in_is;                            /* inside <is> */
-    struct ds_buf cells;                  /* the row's fields, each followed by a NUL */
-    struct ds_buf raw;                    /* the row's fields joined by tabs, capped */
-    size_t offs[DS_READ_MAX_FIELDS];      /* field offsets in cells */
-    size_t lens[DS_READ_MAX_FIELDS];      /* field lengths */
-    const char *ptrs[DS_READ_MAX_FIELDS]; /* field pointers of the returned row */
-    long nrows;                           /* data rows returned */
-    int failed;                           /* the error that stopped reading, or 0 */
-    struct ds_buf hcells;                 /* the header's fields */
-    struct ds_buf hraw;                   /* the header's raw text */
-    size_t hn;                            /* header fields */
-    size_t *hlens;                        /* owned */
-    const char **hptrs;                   /* owned */
+    long row_num;                    /* sheet row of the row being parsed */
+    long last_row;                   /* sheet row of the previous row */
+    int row_done;                    /* a </row> was seen */
+    size_t n;                        /* fields in the row */
+    size_t filled;                   /* of which not empty */
+    long col;                        /* column of the current cell (0-based) */
+    long next_col;                   /* column a cell without r= gets */
+    char ctype[16];                  /* t= of the current cell */
+    long cstyle;                     /* s= of the current cell */
+    int in_c;                        /* inside <c> */
+    int in_v;                        /* inside <v> */
+    int in_is;                       /* inside <is> */
+    struct ds_buf cells;             /* the row's fields, each followed by a NUL */
+    struct ds_buf raw;               /* the row's fields joined by tabs, capped */
+    size_t offs[DS_READ_MAX_FIELDS]; /* field offsets in cells */
+    size_t lens[DS_READ_MAX_FIELDS]; /* field lengths */
 };
 
-static int xlsx_next(void *impl, struct ds_row *row, struct ds_error *err);
 static void xlsx_close(void *impl);
-
-static const struct ds__read_ops xlsx_ops = {
-    .next = xlsx_next,
-    .close = xlsx_close,
-};
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                  */
@@ -216,7 +202,7 @@ static int fail(struct xlsx_reader *x, struct ds_error *err, int code, const cha
     /* As in cb_fail: a false positive of the analyzer. NOLINTNEXTLINE */
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return ds__read_fail(err, code, x->path, x->nrows + 1, NULL, "XLSX: %s", msg);
+    return ds__read_fail(err, code, x->path, 1, NULL, "XLSX: %s", msg);
 }
 
 /* Opens an entry after checking it is neither encrypted nor a bomb. */
@@ -874,45 +860,24 @@ static int next_sheet_row(struct xlsx_reader *x, struct ds_error *err)
     }
 }
 
-/* The next row that is not blank. */
-static int next_filled_row(struct xlsx_reader *x, struct ds_error *err)
+/* The sheet framer's pull: the next sheet row, blank or not. */
+static int xlsx_pull(void *src, struct ds__sheet_row *row, struct ds_error *err)
 {
+    struct xlsx_reader *x = src;
     int rc;
 
-    for (;;) {
-        rc = next_sheet_row(x, err);
-        if (rc <= 0) {
-            return rc;
-        }
-        if (x->filled > 0) {
-            return 1;
-        }
-        x->r->dialect.blank_lines++;
-    }
-}
-
-static int keep_header(struct xlsx_reader *x)
-{
-    int rc;
-
-    x->hlens = calloc(x->n, sizeof(*x->hlens));
-    x->hptrs = calloc(x->n, sizeof(*x->hptrs));
-    if (x->hlens == NULL || x->hptrs == NULL) {
-        return DS_ENOMEM;
-    }
-    rc = ds_buf_append(&x->hcells, x->cells.data, x->cells.len);
-    if (rc == 0) {
-        rc = ds_buf_append(&x->hraw, x->raw.data != NULL ? x->raw.data : "", x->raw.len);
-    }
-    if (rc != 0) {
+    rc = next_sheet_row(x, err);
+    if (rc <= 0) {
         return rc;
     }
-    for (size_t i = 0; i < x->n; i++) {
-        x->hlens[i] = x->lens[i];
-        x->hptrs[i] = x->hcells.data + x->offs[i];
-    }
-    x->hn = x->n;
-    return 0;
+    row->n = x->n;
+    row->cells = x->cells.data != NULL ? x->cells.data : "";
+    row->offs = x->offs;
+    row->lens = x->lens;
+    row->raw = x->raw.data;
+    row->raw_len = x->raw.len;
+    row->line = x->row_num;
+    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -922,7 +887,6 @@ int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, stru
                        struct ds_error *err)
 {
     struct xlsx_reader *x = NULL;
-    long hint_line = hints != NULL ? hints->header_line : 0;
     int zerr = 0;
     int rc;
 
@@ -938,8 +902,6 @@ int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, stru
     ds_buf_init(&x->text, (size_t)DS_READ_MAX_FIELD);
     ds_buf_init(&x->cells, XLSX_ROW_MAX);
     ds_buf_init(&x->raw, XLSX_RAW_MAX);
-    ds_buf_init(&x->hcells, XLSX_ROW_MAX);
-    ds_buf_init(&x->hraw, XLSX_RAW_MAX);
     x->path = strdup(path);
     x->xf = malloc(XLSX_MAX_XF);
     if (x->path == NULL || x->xf == NULL) {
@@ -994,96 +956,14 @@ int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, stru
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
-    for (;;) {
-        rc = next_filled_row(x, err);
-        if (rc == 0) {
-            rc = ds__read_fail(err, DS_EPARSE, path, 0, NULL,
-                               hint_line > 0 ? "XLSX: no row %ld in the sheet"
-                                             : "XLSX: no header row (the sheet is empty)%.0ld",
-                               hint_line);
-        }
-        if (rc < 0) {
-            goto out;
-        }
-        if (hint_line == 0 || x->row_num >= hint_line) {
-            break;
-        }
-        r->dialect.title_lines++;
-        ds__read_notice(r, DS_READ_NOTICE_TITLE, x->row_num, 0,
-                        "row above the configured header skipped (%zu field(s))", x->n);
-    }
-    if (hint_line > 0 && x->row_num != hint_line) {
-        rc = ds__read_fail(err, DS_EPARSE, path, 0, "header_line",
-                           "XLSX: sheet row %ld is empty, it cannot be the header", hint_line);
-        goto out;
-    }
-    rc = keep_header(x);
-    if (rc != 0) {
-        rc = ds__read_fail(err, rc, path, 0, NULL, "out of memory");
-        goto out;
-    }
     r->dialect.format = "xlsx";
     snprintf(r->dialect.encoding, sizeof(r->dialect.encoding), "utf-8");
     snprintf(r->dialect.sheet, sizeof(r->dialect.sheet), "%s", x->sheet_name);
-    r->dialect.header_line = x->row_num;
-    r->ops = &xlsx_ops;
-    r->impl = x;
-    r->header.nfields = x->hn;
-    r->header.fields = x->hptrs;
-    r->header.lens = x->hlens;
-    r->header.row = 0;
-    r->header.line = x->row_num;
-    r->header.raw = x->hraw.data != NULL ? x->hraw.data : "";
-    r->header.raw_len = x->hraw.len;
+    rc = ds__read_sheet_open(r, path, "XLSX", hints, x, xlsx_pull, xlsx_close, err);
     x = NULL;
-    rc = 0;
 out:
     xlsx_close(x);
     return rc;
-}
-
-static int xlsx_next(void *impl, struct ds_row *row, struct ds_error *err)
-{
-    struct xlsx_reader *x = impl;
-    int rc;
-
-    if (x->failed != 0) {
-        return ds__read_fail(err, x->failed, x->path, x->nrows + 1, NULL,
-                             "reading stopped after an earlier error");
-    }
-    rc = next_filled_row(x, err);
-    if (rc < 0) {
-        x->failed = rc;
-        return rc;
-    }
-    if (rc == 0) {
-        return 0;
-    }
-    /* Cells missing at the end of a row are empty fields. */
-    while (x->n < x->hn) {
-        rc = put_field(x, "", 0);
-        if (rc != 0) {
-            x->failed = rc;
-            return fail(x, err, rc, "sheet row %ld is larger than the limit", x->row_num);
-        }
-    }
-    x->nrows++;
-    for (size_t i = 0; i < x->n; i++) {
-        x->ptrs[i] = x->cells.data + x->offs[i];
-    }
-    if (x->n > x->hn) {
-        x->r->dialect.ragged_rows++;
-        ds__read_notice(x->r, DS_READ_NOTICE_RAGGED, x->row_num, x->nrows,
-                        "row has %zu field(s), the header %zu", x->n, x->hn);
-    }
-    row->nfields = x->n;
-    row->fields = x->ptrs;
-    row->lens = x->lens;
-    row->row = x->nrows;
-    row->line = x->row_num;
-    row->raw = x->raw.data != NULL ? x->raw.data : "";
-    row->raw_len = x->raw.len;
-    return 1;
 }
 
 static void xlsx_close(void *impl)
@@ -1107,12 +987,8 @@ static void xlsx_close(void *impl)
     ds_buf_close(&x->text);
     ds_buf_close(&x->cells);
     ds_buf_close(&x->raw);
-    ds_buf_close(&x->hcells);
-    ds_buf_close(&x->hraw);
     free(x->sst_off);
     free(x->xf);
-    free(x->hlens);
-    free(x->hptrs);
     free(x->path);
     free(x);
 }

@@ -227,7 +227,8 @@ static double pause_practice(struct ds_uploader *up, size_t pi, const char *code
     struct practice *p = &up->practices[pi];
 
     if (!p->paused) {
-        ds_log_error("practice %s: the cloud refused its token (%s); its uploads are paused, "
+        ds_log_error("PRACTICE_PAUSED",
+                     "practice %s: the cloud refused its token (%s); its uploads are paused, "
                      "other practices go on; the token file is re-read every %gs",
                      up->cfg->practices[pi].name, code, up->cfg->pause_probe_seconds);
         ds_store_event(up->store, "practice_paused", 0, NULL, 0, code, NULL);
@@ -245,7 +246,7 @@ static void practice_answered(struct ds_uploader *up, size_t pi)
     struct practice *p = &up->practices[pi];
 
     if (p->paused) {
-        ds_log_info("practice %s: token accepted again; uploads resume",
+        ds_log_info("PRACTICE_RESUMED", "practice %s: token accepted again; uploads resume",
                     up->cfg->practices[pi].name);
         ds_store_event(up->store, "practice_resumed", 0, NULL, 0, NULL, NULL);
         p->paused = 0;
@@ -277,7 +278,8 @@ static int job_call_answered(struct op *op, const struct ds_http_response *res, 
         return 1;
     case OUT_RETRY:
         op->next_at = ds_clock_now() + delay;
-        ds_log_warn("job %s: %s failed (%s), retry in %.2fs", op->job_id, what, code, delay);
+        ds_log_warn("JOB_RETRY", "job %s: %s failed (%s), retry in %.2fs", op->job_id, what, code,
+                    delay);
         break;
     case OUT_AUTH:
         op->next_at = pause_practice(up, op->practice, code);
@@ -285,7 +287,8 @@ static int job_call_answered(struct op *op, const struct ds_http_response *res, 
     case OUT_SPLIT:
     case OUT_REJECT:
         op->next_at = INFINITY;
-        ds_log_error("job %s: the cloud refused to %s it (%s); it waits for an admin", op->job_id,
+        ds_log_error("JOB_REJECTED",
+                     "job %s: the cloud refused to %s it (%s); it waits for an admin", op->job_id,
                      what, code);
         ds_store_event(up->store,
                        op->kind == OP_OPEN ? "job_open_rejected" : "job_complete_rejected", 0,
@@ -303,7 +306,8 @@ static void on_open_done(void *ctx, const struct ds_http_response *res)
     if (job_call_answered(op, res, "open")) {
         ds_crash_point("after_open_before_record");
         if (ds_store_job_opened(up->store, op->job_id) == 0) {
-            ds_log_info("job %s: opened in the cloud (HTTP %ld)", op->job_id, res->status);
+            ds_log_info("JOB_OPENED", "job %s: opened in the cloud (HTTP %ld)", op->job_id,
+                        res->status);
             op_drop(up, op);
         }
     }
@@ -319,7 +323,7 @@ static void on_complete_done(void *ctx, const struct ds_http_response *res)
     if (job_call_answered(op, res, "complete")) {
         ds_crash_point("after_complete_before_record");
         if (ds_store_job_completed(up->store, op->job_id) == 0) {
-            ds_log_info("job %s: completed", op->job_id);
+            ds_log_info("JOB_COMPLETED", "job %s: completed", op->job_id);
             ds_str_copy(job_id, sizeof(job_id), op->job_id);
             op_drop(up, op);
             if (up->done != NULL) {
@@ -348,7 +352,7 @@ static void start_job_call(struct ds_uploader *up, const struct ds_job_info *job
                          job->template_id, "agent", "id", up->agent_id, "version", DS_VERSION);
         text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
         if (text == NULL) {
-            ds_log_error("job %s: out of memory building the open request", job->id);
+            ds_log_error("LOCAL_ERROR", "job %s: out of memory building the open request", job->id);
             goto out;
         }
         snprintf(url, sizeof(url), "%s/v1/jobs", up->base_url);
@@ -361,7 +365,7 @@ static void start_job_call(struct ds_uploader *up, const struct ds_job_info *job
                          kind == OP_OPEN ? on_open_done : on_complete_done, op);
     op->attempts++;
     if (rc != 0) {
-        ds_log_error("job %s: cannot start a request: %s", job->id, ds_strerror(rc));
+        ds_log_error("LOCAL_ERROR", "job %s: cannot start a request: %s", job->id, ds_strerror(rc));
         op->next_at = ds_clock_now() + backoff(up, op->attempts, -1);
         goto out;
     }
@@ -482,17 +486,20 @@ static void split_batch(struct ds_uploader *up, const char *job_id, long seq, co
     int rc = ds_store_batch_split(up->store, job_id, seq, code, &a, &b);
 
     if (rc == 0) {
-        ds_log_warn("job %s batch %ld: too large (%s); split into batches %ld and %ld", job_id, seq,
+        ds_log_warn("BATCH_SPLIT",
+                    "job %s batch %ld: too large (%s); split into batches %ld and %ld", job_id, seq,
                     code, a, b);
     }
     else if (rc == DS_ETOOBIG) {
-        ds_log_error("job %s batch %ld: a single row is too large for the cloud; rejected", job_id,
+        ds_log_error("BATCH_REJECTED",
+                     "job %s batch %ld: a single row is too large for the cloud; rejected", job_id,
                      seq);
         ds_store_batch_rejected(up->store, job_id, seq, "TOO_LARGE",
                                 "a single row is larger than the cloud accepts");
     }
     else {
-        ds_log_error("job %s batch %ld: cannot split: %s", job_id, seq, ds_strerror(rc));
+        ds_log_error("LOCAL_ERROR", "job %s batch %ld: cannot split: %s", job_id, seq,
+                     ds_strerror(rc));
     }
 }
 
@@ -511,7 +518,7 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
         ds_crash_point("after_send_before_ack");
         rc = record_results(up, op, res);
         if (rc == 0) {
-            ds_log_info("job %s batch %ld: acknowledged", op->job_id, op->seq);
+            ds_log_info("BATCH_ACKED", "job %s batch %ld: acknowledged", op->job_id, op->seq);
         }
         else {
             /* A 200 we cannot read is the server's fault, one we cannot
@@ -519,9 +526,14 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
              * replay rule answers the same. */
             o = OUT_RETRY;
             snprintf(code, sizeof(code), rc == DS_EFULL ? "DISK_FULL" : "BAD_RESPONSE");
-            ds_log_error("job %s batch %ld: %s (%s)", op->job_id, op->seq,
-                         rc == DS_EFULL ? "cannot record the answer" : "unreadable answer",
-                         ds_strerror(rc));
+            if (rc == DS_EFULL) {
+                ds_log_error("DISK_FULL", "job %s batch %ld: cannot record the answer (%s)",
+                             op->job_id, op->seq, ds_strerror(rc));
+            }
+            else {
+                ds_log_error("BAD_RESPONSE", "job %s batch %ld: unreadable answer (%s)", op->job_id,
+                             op->seq, ds_strerror(rc));
+            }
         }
     }
     delay = note_outcome(up, o == OUT_RETRY, res->retry_after, code);
@@ -532,8 +544,8 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
     case OUT_OK:
         break;
     case OUT_RETRY:
-        ds_log_warn("job %s batch %ld: attempt %d failed (%s), retry in %.2fs", op->job_id, op->seq,
-                    op->attempts, code, delay);
+        ds_log_warn("BATCH_RETRY", "job %s batch %ld: attempt %d failed (%s), retry in %.2fs",
+                    op->job_id, op->seq, op->attempts, code, delay);
         ds_store_batch_retry(up->store, op->job_id, op->seq, ds_clock_now() + delay, code);
         break;
     case OUT_AUTH:
@@ -544,7 +556,8 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
         split_batch(up, op->job_id, op->seq, code);
         break;
     case OUT_REJECT:
-        ds_log_error("job %s batch %ld: rejected by the cloud (%s)", op->job_id, op->seq, code);
+        ds_log_error("BATCH_REJECTED", "job %s batch %ld: rejected by the cloud (%s)", op->job_id,
+                     op->seq, code);
         ds_store_batch_rejected(up->store, op->job_id, op->seq, code,
                                 message[0] != '\0' ? message : code);
         break;
@@ -591,7 +604,8 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
                              "gzip", digest, on_batch_done, op);
     }
     if (rc != 0) {
-        ds_log_error("job %s batch %ld: cannot send: %s", job->id, seq, ds_strerror(rc));
+        ds_log_error("LOCAL_ERROR", "job %s batch %ld: cannot send: %s", job->id, seq,
+                     ds_strerror(rc));
         ds_store_batch_retry(up->store, job->id, seq, ds_clock_now() + backoff(up, attempts, -1),
                              "LOCAL_ERROR");
         op_drop(up, op);
@@ -600,8 +614,8 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
     op->busy = 1;
     op->attempts = attempts;
     up->in_flight++;
-    ds_log_debug("job %s batch %ld: sending %ld rows, attempt %d", job->id, seq, bc.nrows,
-                 attempts);
+    ds_log_debug("BATCH_SENDING", "job %s batch %ld: sending %ld rows, attempt %d", job->id, seq,
+                 bc.nrows, attempts);
 out:
     free(gz);
     ds_buf_close(&bc.buf);
@@ -673,7 +687,7 @@ static int practice_ready(struct ds_uploader *up, size_t pi, double now, double 
         return 0;
     }
     if (ds_config_read_token(&up->cfg->practices[pi], p->token, sizeof(p->token), &err) != 0) {
-        ds_log_error("practice %s: %s", up->cfg->practices[pi].name, err.msg);
+        ds_log_error("TOKEN_ERROR", "practice %s: %s", up->cfg->practices[pi].name, err.msg);
     }
     p->probe_at = now + up->cfg->pause_probe_seconds;
     lower(wake, p->probe_at);
@@ -738,7 +752,7 @@ void ds_upload_kick(struct ds_uploader *up)
     }
     l->n = 0;
     if (ds_store_jobs_uploading(up->store, collect_job, l) < 0) {
-        ds_log_error("upload: cannot read the queue; trying again shortly");
+        ds_log_error("QUEUE_ERROR", "upload: cannot read the queue; trying again shortly");
         wake = now + 1.0;
     }
     for (size_t i = 0; i < l->n && up->in_flight < slots(up); i++) {
@@ -771,8 +785,8 @@ static void on_heartbeat_done(void *ctx, const struct ds_http_response *res)
 {
     (void)ctx;
     if (res->curl_code != 0 || res->status >= 300) {
-        ds_log_debug("heartbeat: no answer or refused (curl %d, HTTP %ld)", res->curl_code,
-                     res->status);
+        ds_log_debug("HEARTBEAT_FAILED", "heartbeat: no answer or refused (curl %d, HTTP %ld)",
+                     res->curl_code, res->status);
     }
 }
 
@@ -916,7 +930,8 @@ static void cache_template(void *ctx, const char *id, const char *text)
         c->cached++;
     }
     else {
-        ds_log_warn("templates: saved template %s of practice %s is not a valid template; "
+        ds_log_warn("TEMPLATE_INVALID",
+                    "templates: saved template %s of practice %s is not a valid template; "
                     "not used",
                     id, up->cfg->practices[c->pull->practice].name);
     }
@@ -935,7 +950,8 @@ static void on_templates(void *ctx, const struct ds_http_response *res)
     c.dir = dir;
     c.kept = json_array();
     if (res->curl_code != 0 || res->status != 200) {
-        ds_log_debug("templates: not pulled for practice %s (curl %d, HTTP %ld)",
+        ds_log_debug("TEMPLATES_NOT_PULLED",
+                     "templates: not pulled for practice %s (curl %d, HTTP %ld)",
                      up->cfg->practices[p->practice].name, res->curl_code, res->status);
         goto out;
     }
@@ -949,8 +965,8 @@ static void on_templates(void *ctx, const struct ds_http_response *res)
         goto out;
     }
     prune_cache(dir, c.kept);
-    ds_log_info("templates: %zu saved template(s) of practice %s cached", c.cached,
-                up->cfg->practices[p->practice].name);
+    ds_log_info("TEMPLATES_CACHED", "templates: %zu saved template(s) of practice %s cached",
+                c.cached, up->cfg->practices[p->practice].name);
 out:
     json_decref(c.kept);
     free(p);
@@ -1063,7 +1079,7 @@ void ds_upload_sync_now(struct ds_uploader *up)
         }
     }
     ds_store_batches_wake(up->store, &woken);
-    ds_log_info("sync now: %d batch(es) waiting for a retry are due", woken);
+    ds_log_info("SYNC_NOW", "sync now: %d batch(es) waiting for a retry are due", woken);
     ds_upload_kick(up);
 }
 

@@ -199,7 +199,7 @@ static void consider(struct ds_watch *w, size_t fi, const char *path, const stru
         c->stable_since = now;
         c->next = w->candidates;
         w->candidates = c;
-        ds_log_debug("folder %s: new file %s", folder->name, path);
+        ds_log_debug("FILE_NEW", "folder %s: new file %s", folder->name, path);
     }
     else if (c->size != size || c->mtime_ns != mtime_ns) {
         c->size = size;
@@ -223,7 +223,8 @@ static void scan_folder(struct ds_watch *w, size_t fi)
 
     dir = opendir(folder->path);
     if (dir == NULL) {
-        ds_log_warn("folder %s: cannot list %s: %s", folder->name, folder->path, strerror(errno));
+        ds_log_warn("FOLDER_UNREADABLE", "folder %s: cannot list %s: %s", folder->name,
+                    folder->path, strerror(errno));
         return;
     }
     for (struct candidate *c = w->candidates; c != NULL; c = c->next) {
@@ -350,7 +351,8 @@ int ds_watch_new(uv_loop_t *loop, const struct ds_config *cfg, ds_watch_known_cb
         const char *netfs = network_fs(f->path);
 
         if (f->network == DS_NETWORK_YES || (f->network == DS_NETWORK_AUTO && netfs != NULL)) {
-            ds_log_info("folder %s: network share (%s); relying on rescans every %gs", f->name,
+            ds_log_info("FOLDER_POLLED",
+                        "folder %s: network share (%s); relying on rescans every %gs", f->name,
                         netfs != NULL ? netfs : "as configured", cfg->rescan_seconds);
             continue;
         }
@@ -360,7 +362,8 @@ int ds_watch_new(uv_loop_t *loop, const struct ds_config *cfg, ds_watch_known_cb
         w->event_open[i] = 1;
         rc = uv_fs_event_start(&w->events[i], on_fs_event, f->path, 0);
         if (rc != 0) {
-            ds_log_warn("folder %s: no file events (%s); relying on rescans every %gs", f->name,
+            ds_log_warn("FOLDER_POLLED",
+                        "folder %s: no file events (%s); relying on rescans every %gs", f->name,
                         uv_strerror(rc), cfg->rescan_seconds);
         }
     }

@@ -24,6 +24,10 @@
 #                  / psql \copy of the same CSV into an unindexed text table
 #   delta_ratio    the same snapshot again with 1% of rows changed / first sync
 #   peak_rss_mb    peak resident set while staging a BENCH_GB file
+#   read_mb_per_s, read_cpu_mb_per_s  the CSV reader alone (tests/bench/read:
+#                  ds_read_next_row over the export), file MB per wall and
+#                  per CPU second; read_big_peak_rss_mb the same on the
+#                  BENCH_GB file (flat memory: about read_peak_rss_mb)
 #   idle_cpu_s, idle_rss_mb  an agent watching 5 empty folders for BENCH_IDLE_S
 #                  (idle_anon_mb: the RssAnon part of it, the agent's own memory)
 #   latency_s      file settled -> its first batch acknowledged (agent log)
@@ -55,7 +59,7 @@ die() {
 for tool in sqlite3 psql awk python3 /usr/bin/time; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
 done
-[ -x "$agent" ] && [ -x "$stage" ] && [ -x "$BUILD/dentsync-cloud" ] ||
+[ -x "$agent" ] && [ -x "$stage" ] && [ -x "$BUILD/tests/bench/read" ] && [ -x "$BUILD/dentsync-cloud" ] ||
     die "build first: make $BUILD/dentsync $BUILD/dentsync-cloud $BUILD/tests/bench/stage"
 
 if [ -n "${BENCH_DIR:-}" ]; then
@@ -194,6 +198,19 @@ for r in $(seq 1 "$RUNS"); do
     say "   run $r: agent $srps rows/s, $scpu s CPU ($srows rows, $svalid valid); sqlite3 .import $irps rows/s, $icpu s CPU ($n rows)"
 done
 
+# --- 1b. the CSV reader alone (tests/bench/read) ---------------------------------
+say "== reading: the CSV reader alone ($RUNS runs)"
+read_mbs=()
+read_cpu_mbs=()
+for r in $(seq 1 "$RUNS"); do
+    out=$("$BUILD/tests/bench/read" "$work/export.csv") || die "reading failed"
+    read_mbs+=("$(printf '%s\n' "$out" | awk '$1 == "read_mb_per_s" { print $2 }')")
+    read_cpu_mbs+=("$(printf '%s\n' "$out" | awk '$1 == "read_cpu_mb_per_s" { print $2 }')")
+    read_rss=$(printf '%s\n' "$out" | awk '$1 == "read_peak_rss_mb" { print $2 }')
+    say "   run $r: ${read_mbs[-1]} MB/s wall, ${read_cpu_mbs[-1]} MB/s CPU, peak RSS $read_rss MB (load $(cut -d' ' -f1 /proc/loadavg))"
+done
+read_big_rss=n/a
+
 # --- 2. peak memory on a large file --------------------------------------------
 peak_rss=n/a
 if awk -v g="$GB" 'BEGIN { exit !(g > 0) }'; then
@@ -205,6 +222,8 @@ if awk -v g="$GB" 'BEGIN { exit !(g > 0) }'; then
     peak_rss=$(printf '%s\n' "$out" | awk '$1 == "stage_peak_rss_mb" { print $2 }')
     big_rps=$(printf '%s\n' "$out" | awk '$1 == "stage_rows_per_s" { print $2 }')
     say "   $(stat -c %s "$work/big.csv") bytes, peak RSS $peak_rss MB, $big_rps rows/s"
+    read_big_rss=$("$BUILD/tests/bench/read" "$work/big.csv" | awk '$1 == "read_peak_rss_mb" { print $2 }')
+    say "   reading it alone: peak RSS $read_big_rss MB (the $size-byte file: $read_rss MB)"
     rm -rf "$work/stage-state" "$work/big.csv"
 fi
 
@@ -427,6 +446,8 @@ file $size bytes, $ncols columns; median of $RUNS runs; $(nproc) CPU(s), $(uname
   sync_ratio      $(printf '%-12s' "$sync_ratio") <= 2.0    $SYNC_ROWS rows: sync $sync_bound$(median "${sync_s[@]}") s, psql \\copy $(median "${copy_s[@]}") s
   delta_ratio     $(printf '%-12s' "${delta_ratio%% *}") <= 0.25   $([ "$have_delta" = 1 ] && [ -z "$sync_bound" ] && echo "delta $(median "${delta_s[@]}") s, rows sent $(median "${delta_sent[@]}")" || echo "${delta_ratio#n/a }")
   peak_rss_mb     $(printf '%-12s' "$peak_rss") <= 64     staging a $GB GB file
+  read_mb_per_s   $(printf '%-12s' "$(median "${read_mbs[@]}")") >= 200    CSV reader alone, wall; from CPU time $(median "${read_cpu_mbs[@]}") MB/s
+  read_rss_mb     $(printf '%-12s' "$read_big_rss") flat     CSV reader alone on the $GB GB file ($read_rss MB on the $size-byte one)
   idle_cpu_s      $(printf '%-12s' "$idle_cpu_s") <= 0.05   5 folders, $IDLE_S s
   idle_rss_mb     $(printf '%-12s' "$idle_rss_mb") <= 16     of it the agent's own (RssAnon): $(median "${idle_anon[@]}") MB
   latency_s       $(printf '%-12s' "$latency_s") <= 1.0    settled -> first batch acknowledged
@@ -446,6 +467,10 @@ echo "psql_copy_s $(median "${copy_s[@]}")"
 echo "sync_ratio $sync_ratio"
 echo "delta_ratio $delta_ratio"
 echo "peak_rss_mb $peak_rss"
+echo "read_mb_per_s $(median "${read_mbs[@]}")"
+echo "read_cpu_mb_per_s $(median "${read_cpu_mbs[@]}")"
+echo "read_peak_rss_mb $read_rss"
+echo "read_big_peak_rss_mb $read_big_rss"
 echo "idle_cpu_s $idle_cpu_s"
 echo "idle_rss_mb $idle_rss_mb"
 echo "idle_anon_mb $(median "${idle_anon[@]}")"

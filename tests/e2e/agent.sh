@@ -282,8 +282,8 @@ while IFS= read -r value; do
 done <"$work/values"
 check "the agent log carries none of the sample's $(wc -l <"$work/values") patient values" \
     test "$leaks" -eq 0 -a "$(wc -l <"$work/values")" -gt 20
-check "the queue database is private (0600)" \
-    test "$(stat -c %a "$work/state/queue.db")" = 600
+check "the queue database is closed to others (0640: the service user and its group)" \
+    test "$(stat -c %a "$work/state/queue.db")" = 640
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

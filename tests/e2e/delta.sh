@@ -15,7 +15,10 @@
 #      knows (NO_TEMPLATE) with the closest templates and unknown columns;
 #   5. dentsync preview on a file with a wrong date order, an unknown status
 #      and (another file) a missing required column: the errors and their
-#      suggestions, and nothing written to the queue.
+#      suggestions, and nothing written to the queue;
+#   6. date_order = auto: a file whose dates only read as DD/MM/YYYY is read
+#      so, in preview as in ingest (the dates in PostgreSQL); the same file
+#      under a practice that says MDY gets the suggestion.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -224,7 +227,7 @@ check "a header no template knows is held (NO_TEMPLATE)" \
     wait_queue 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/odd.csv'" "held,NO_TEMPLATE"
 reason=$(queue_sql "SELECT reason FROM files WHERE path LIKE '%/odd.csv'")
 check "… naming the closest templates and the unknown columns" \
-    test -n "$(echo "$reason" | grep 'closest: generic-patients' | grep 'Visit No, When, Mood')"
+    test -n "$(echo "$reason" | grep 'closest: dentrix-patients (score [0-9]*, required columns missing), generic-patients' | grep 'Visit No, When, Mood')"
 check "… and never a value" test -z "$(echo "$reason" | grep -E 'fine|2024-01-01|odd@example')"
 
 kill -TERM "$agent_pid" 2>/dev/null
@@ -241,15 +244,16 @@ P1,Ann,Testone,25/12/1980,a1@example.com,active
 P2,Bob,Testtwo,1975-01-13,b2@example.com,Gone Fishing
 P3,Cid,Testthree,13/02/1990,c3@example.com,active
 P4,Dee,Testfour,30/06/1985,,inactive
+P5,Eve,Testfive,02/13/1990,e5@example.com,active
 EOF
 printf 'Patient ID,First Name,Email\nP9,Ann,a9@example.com\n' >"$work/nolast.csv"
 before=$(queue_sql "SELECT (SELECT count(*) FROM files) || '/' || (SELECT count(*) FROM items)")
 "$agent" preview "$work/preview.csv" --type patients -c "$work/dentsync.conf" >"$work/preview.out" 2>&1
 check "preview chooses generic-patients with its score and a runner-up" \
-    grep -q "^template:  generic-patients (score [0-9]*); runner-up opendental-patients" "$work/preview.out"
+    grep -q "^template:  generic-patients (score [0-9]*); runner-up dentrix-patients" "$work/preview.out"
 check "preview counts valid and invalid rows" \
-    grep -q "4 row(s) previewed (the whole file): 0 valid, 4 invalid" "$work/preview.out"
-check "preview suggests the date order" \
+    grep -q "5 row(s) previewed (the whole file): 1 valid, 4 invalid" "$work/preview.out"
+check "preview suggests the date order for a column read both ways (date_order = auto)" \
     grep -q "Date of Birth '25/12/1980' does not fit MM/DD/YYYY; 3 rows in this column only read as DD/MM/YYYY — set date_order = DMY" "$work/preview.out"
 check "preview names an unknown status and the template to extend" \
     grep -q "Status 'Gone Fishing' is a value template generic-patients does not know" "$work/preview.out"
@@ -261,6 +265,30 @@ check "preview --json prints one JSON object per line" \
     python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$work/preview.json"
 check "preview wrote nothing to the queue" \
     test "$(queue_sql "SELECT (SELECT count(*) FROM files) || '/' || (SELECT count(*) FROM items)")" = "$before"
+
+# --- 6. date_order = auto, in preview and in ingest --------------------------------
+cat >"$work/dmy.csv" <<'EOF'
+Patient ID,First Name,Last Name,Date of Birth,Email
+E1,Ann,Dmyone,03/04/1980,e1@example.com
+E2,Bob,Dmytwo,25/12/1975,e2@example.com
+E3,Cid,Dmythree,01/02/1990,e3@example.com
+EOF
+"$agent" preview "$work/dmy.csv" --type patients -c "$work/dentsync.conf" >"$work/dmy.out" 2>&1
+check "preview reads a column that only fits DD/MM/YYYY as DMY (auto): every row valid" \
+    grep -q "3 row(s) previewed (the whole file): 3 valid, 0 invalid" "$work/dmy.out"
+sed 's/^\[practice main\]$/[practice main]\ndate_order = MDY/' "$work/dentsync.conf" >"$work/mdy.conf"
+"$agent" preview "$work/dmy.csv" --type patients -c "$work/mdy.conf" >"$work/mdy.out" 2>&1
+check "under date_order = MDY the same file gets the suggestion" \
+    grep -q "Date of Birth '25/12/1975' does not fit MM/DD/YYYY; 1 rows in this column only read as DD/MM/YYYY — set date_order = DMY" "$work/mdy.out"
+"$agent" run -c "$work/dentsync.conf" >>"$work/agent.log" 2>&1 &
+agent_pid=$!
+cp "$work/dmy.csv" "$work/auto/dmy.csv"
+check "ingest reads it as DMY too: 1980-04-03, 1975-12-25 and 1990-02-01 in PostgreSQL" \
+    wait_for 60 "SELECT string_agg(date_of_birth::text, ',' ORDER BY external_id) FROM patients
+                 WHERE $in_practice AND external_id LIKE 'E_'" "1980-04-03,1975-12-25,1990-02-01"
+kill -TERM "$agent_pid" 2>/dev/null
+wait "$agent_pid"
+agent_pid=
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -16,7 +16,13 @@
 #   6. doctor: all OK on a good setup; exactly the one failure for a wrong
 #      token, an unreadable folder, a 0644 token file;
 #   7. no output of the run carries a sample patient's name, birth date,
-#      phone or email, nor the token.
+#      phone or email, nor the token;
+#   8. a member of the state directory's group (a system user made here)
+#      runs status, jobs, job, events and sync-now without root, with the
+#      agent running and stopped; a user outside the group cannot;
+#   9. import FILE: through the running agent, and alone (taking the
+#      agent's lock), rows counted in PostgreSQL, plain progress lines
+#      when stdout is not a terminal.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -41,8 +47,14 @@ work=$(mktemp -d /tmp/dentsync-e2e-ops.XXXXXX)
 own_cluster=0
 agent_pid=
 listener_pid=
+grp=
 cleanup() {
     [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+    if [ -n "$grp" ]; then
+        userdel "$grp-in" 2>/dev/null
+        userdel "$grp-out" 2>/dev/null
+        groupdel "$grp" 2>/dev/null
+    fi
     [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null
     cloud_stop >/dev/null 2>&1
     [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
@@ -178,7 +190,15 @@ token=$(cat "$work/token")
 check "the cloud gave a token" test -n "$token"
 
 mkdir -p "$work/inbox" "$work/state"
-chmod 700 "$work/state"
+# The state directory as the package makes it: 0750, the service's group
+# (here a group made for the test, with one member and one outsider;
+# setgid so that what the agent, run as root here, creates is that group's,
+# as it is for the service user whose own group it is).
+grp=dse2e$$
+groupadd -r "$grp" && useradd -r -M -N -g nogroup -G "$grp" -s /usr/sbin/nologin "$grp-in" &&
+    useradd -r -M -N -g nogroup -s /usr/sbin/nologin "$grp-out" || grp=
+chgrp "${grp:-root}" "$work/state"
+chmod 2750 "$work/state"
 write_config() { # write_config TOKEN_FILE FOLDER
     cat <<EOF
 [agent]
@@ -306,6 +326,94 @@ check "events --json --limit 3: three JSON lines" \
 "$agent" events -c "$conf" --since tomorrow >/dev/null 2>&1
 check "events --since with a bad time: usage error (2)" test $? -eq 2
 
+# --- 9. import FILE through the running agent ------------------------------------------
+# Files of their own (ids prefixed so PostgreSQL can count them), outside
+# the watched folder, so only the import takes them.
+mkdir -p "$work/imports"
+make_import() { # make_import PREFIX ROWS FILE: a generated export, ids PREFIX + id
+    sh "$top/samples/generate.sh" -n "$2" | python3 -c '
+import csv, sys
+rows = list(csv.reader(open(0, encoding="utf-8-sig", newline="")))
+w = csv.writer(open(sys.argv[2], "w", encoding="utf-8", newline=""))
+w.writerow(rows[0])
+for r in rows[1:]:
+    if r[0]:
+        r[0] = sys.argv[1] + r[0]
+    w.writerow(r)
+' "$1" "$3"
+}
+with_id() { python3 -c 'import csv,sys; print(sum(1 for r in list(csv.reader(open(sys.argv[1], encoding="utf-8")))[1:] if r[0]))' "$1"; }
+practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+in_pg() { pg_psql "SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE '$1%'"; }
+make_import A 400 "$work/imports/a.csv"
+"$agent" import -c "$conf" "$work/imports/a.csv" >"$(out import-agent.txt)" 2>"$(out import-agent.err)"
+status=$?
+sed 's/^/# /' "$(out import-agent.txt)" | head -n 8
+check "import through the running agent: exit 0, handed to the agent, the job completed" \
+    sh -c "[ $status -eq 0 ] && grep -q '^import: .* handed to the running agent' '$(out import-agent.txt)' && grep -qE '^import: job [0-9a-f-]+ completed' '$(out import-agent.txt)'"
+check "... every row with an id is in PostgreSQL ($(with_id "$work/imports/a.csv"))" \
+    test "$(in_pg A)" -eq "$(with_id "$work/imports/a.csv")"
+check "... the agent logged the request (IMPORT_REQUESTED) and staged the job" \
+    sh -c "grep -q 'IMPORT_REQUESTED import: $work/imports/a.csv' '$(out agent.log)' && grep -q 'JOB_STAGED $work/imports/a.csv' '$(out agent.log)'"
+check "... plain progress lines, not a bar, when stdout is not a terminal" \
+    sh -c "grep -qE '^import: (staging: [0-9]+ rows read|uploading: [0-9]+ of [0-9]+ rows answered)' '$(out import-agent.txt)' && ! grep -q \"\$(printf '\\r')\" '$(out import-agent.txt)' && ! grep -vq '^import: ' '$(out import-agent.txt)'"
+check "... and the file is left where it was" test -f "$work/imports/a.csv"
+"$agent" import -c "$conf" "$work/imports/a.csv" >"$(out import-again.txt)" 2>&1
+status=$?
+check "importing the same content again: exit 0, nothing sent again" \
+    sh -c "[ $status -eq 0 ] && grep -q 'same content as a file taken before' '$(out import-again.txt)'"
+"$agent" import -c "$conf" --type appointments "$work/imports/a.csv" >"$(out import-type.txt)" 2>&1
+status=$?
+check "import --type with no folder of that type: usage error (2), says so" \
+    sh -c "[ $status -eq 2 ] && grep -q 'no folder of .* imports appointments' '$(out import-type.txt)'"
+
+# --- 8. the dentsync group: read-only commands without root -------------------------
+check "a system group with a member and a user outside it were made" test -n "$grp"
+cp "$agent" "$work/dentsync-any"
+chmod 755 "$work/dentsync-any"
+chmod 711 "$work"
+as_user() { # as_user USER OUTPUT COMMAND ARGS...: the command as USER, its output kept
+    _u=$1
+    _o=$2
+    shift 2
+    runuser -u "$_u" -- "$work/dentsync-any" "$@" >"$(out "$_o")" 2>&1
+}
+group_reads() { # group_reads TAG: status, jobs, job and events as the member
+    as_user "$grp-in" "group-status-$1.txt" status -c "$conf" &&
+        grep -qE '^patients +main' "$(out "group-status-$1.txt")" &&
+        as_user "$grp-in" "group-jobs-$1.txt" jobs -c "$conf" &&
+        grep -q 'patients.csv *patients *generic-patients *completed' "$(out "group-jobs-$1.txt")" &&
+        as_user "$grp-in" "group-job-$1.txt" job -c "$conf" "$job_id" &&
+        grep -q '^batches .* acked' "$(out "group-job-$1.txt")" &&
+        as_user "$grp-in" "group-events-$1.txt" events -c "$conf" --since 1h &&
+        grep -q job_completed "$(out "group-events-$1.txt")"
+}
+check "the queue, its -wal and -shm are 0640 of the group; the control socket 0660" \
+    sh -c "[ \"\$(stat -c '%a %G' '$work/state/queue.db' '$work/state/queue.db-wal' '$work/state/queue.db-shm' | sort -u)\" = '640 $grp' ] && [ \"\$(stat -c '%a %G' '$work/state/control.sock')\" = '660 $grp' ]"
+check "agent.lock and agent-id stay 0600" \
+    sh -c "[ \"\$(stat -c %a '$work/state/agent.lock' '$work/state/agent-id' | sort -u)\" = 600 ]"
+check "a member of the group runs status, jobs, job, events (agent running)" group_reads running
+check "... and status says the agent runs (it reached the control socket)" \
+    grep -q '^agent: *running (pid' "$(out group-status-running.txt)"
+as_user "$grp-in" group-sync-now.txt sync-now -c "$conf"
+check "a member of the group may ask for sync-now" test $? -eq 0
+as_user "$grp-in" group-retry.txt retry -c "$conf" --rejected
+check "but not change the queue (retry --rejected fails)" test $? -ne 0
+cp "$work/imports/a.csv" "$work/imports/a-copy.csv"
+chmod 755 "$work/imports"
+as_user "$grp-in" group-import.txt import -c "$conf" "$work/imports/a-copy.csv"
+status=$?
+check "but not import a file (the agent refuses: root or the service user only)" \
+    sh -c "[ $status -eq 1 ] && grep -q 'import needs root or the service user' '$(out group-import.txt)'"
+as_user "$grp-out" outsider-status.txt status -c "$conf"
+s1=$?
+as_user "$grp-out" outsider-jobs.txt jobs -c "$conf"
+s2=$?
+check "a user outside the group gets neither status nor jobs (exit 1, permission denied)" \
+    sh -c "[ $s1 -eq 1 ] && [ $s2 -eq 1 ] && grep -q 'Permission denied' '$(out outsider-jobs.txt)' && ! grep -q 'patients.csv' '$(out outsider-jobs.txt)' && ! grep -q 'running (pid' '$(out outsider-status.txt)'"
+as_user "$grp-out" outsider-sync-now.txt sync-now -c "$conf"
+check "nor reaches the control socket (sync-now fails)" test $? -ne 0
+
 # --- 6. doctor ---------------------------------------------------------------------
 "$agent" doctor -c "$conf" >"$(out doctor-good.txt)" 2>&1
 status=$?
@@ -331,6 +439,47 @@ check "the agent sent STOPPING=1" wait_for 5 grep -q '^STOPPING=1' "$work/notify
 "$agent" status -c "$conf" >"$(out status-stopped.txt)" 2>&1
 check "status after the stop: NOT RUNNING, said plainly, the queue still shown" \
     sh -c "grep -q 'NOT RUNNING' '$(out status-stopped.txt)' && grep -q 'practice main: uploads unknown (agent not running)' '$(out status-stopped.txt)' && grep -qE '^patients +main' '$(out status-stopped.txt)'"
+
+check "a member of the group still reads status, jobs, job, events with the agent stopped" \
+    group_reads stopped
+check "... and status says plainly that it does not run" \
+    grep -q 'NOT RUNNING' "$(out group-status-stopped.txt)"
+
+# --- 9. import FILE alone: no agent runs, the command does the work ---------------------
+make_import B 400 "$work/imports/b.csv"
+"$agent" import -c "$conf" "$work/imports/b.csv" >"$(out import-alone.txt)" 2>"$(out import-alone.err)"
+status=$?
+sed 's/^/# /' "$(out import-alone.txt)" | head -n 8
+check "import with no agent: exit 0, done by the command itself, the job completed" \
+    sh -c "[ $status -eq 0 ] && grep -q 'no agent runs, so this command sends it' '$(out import-alone.txt)' && grep -qE '^import: job [0-9a-f-]+ completed' '$(out import-alone.txt)'"
+check "... every row with an id is in PostgreSQL ($(with_id "$work/imports/b.csv"))" \
+    test "$(in_pg B)" -eq "$(with_id "$work/imports/b.csv")"
+check "... plain progress lines only" \
+    sh -c "grep -qE '^import: (staging: [0-9]+ rows read|uploading: [0-9]+ of [0-9]+ rows answered)' '$(out import-alone.txt)' && ! grep -vq '^import: ' '$(out import-alone.txt)'"
+check "... its log lines went to stderr, each with a level and an event code" \
+    sh -c "grep -q 'JOB_STAGED' '$(out import-alone.err)' && ! grep -vqE '^[0-9T:.-]+Z (error|warn |info |debug) [A-Z][A-Z_]+ ' '$(out import-alone.err)'"
+check "... and the status of the queue shows the job (jobs)" \
+    sh -c "'$agent' jobs -c '$conf' | grep -q 'b.csv *patients *generic-patients *completed'"
+flock "$work/state/agent.lock" "$agent" import -c "$conf" "$work/imports/a-copy.csv" \
+    >"$(out import-locked.txt)" 2>&1
+status=$?
+check "import alone takes the agent's lock: while another holds it, exit 1, says so" \
+    sh -c "[ $status -eq 1 ] && grep -q 'an agent holds .* but does not answer' '$(out import-locked.txt)'"
+printf 'Account,Amount\n1,2\n' >"$work/imports/odd.csv"
+"$agent" import -c "$conf" "$work/imports/odd.csv" >"$(out import-odd.txt)" 2>&1
+status=$?
+check "import of a file the template cannot read: exit 1, quarantined with its reason" \
+    sh -c "[ $status -eq 1 ] && grep -q 'odd.csv quarantined (MAPPING_ERROR)' '$(out import-odd.txt)'"
+check "... and the file, outside its folder, is left where it was" \
+    sh -c "[ -f '$work/imports/odd.csv' ] && [ ! -e '$work/imports/quarantine' ] && [ ! -e '$work/inbox/quarantine/odd.csv' ]"
+# On a terminal: one line redrawn with a bar, rows/s and an ETA.
+make_import C 400 "$work/imports/c.csv"
+TERM=dumb script -qec "'$agent' import -c '$conf' '$work/imports/c.csv'" /dev/null >"$(out import-tty.txt)" 2>&1
+status=$?
+check "import on a terminal: exit 0, a bar redrawn in place with rows/s and an ETA" \
+    sh -c "[ $status -eq 0 ] && grep -q \"\$(printf '\\r')\" '$(out import-tty.txt)' && grep -qE '(uploading  \\[[#.]{30}\\] [0-9]+/[0-9]+ rows  [0-9]+ rows/s  ETA|staging    [0-9]+ rows read)' '$(out import-tty.txt)' && grep -qE 'import: job [0-9a-f-]+ completed' '$(out import-tty.txt)'"
+check "... every row with an id is in PostgreSQL ($(with_id "$work/imports/c.csv"))" \
+    test "$(in_pg C)" -eq "$(with_id "$work/imports/c.csv")"
 
 # An unprivileged user, for the folder the service cannot read (root reads
 # everything). Its own copy of the binary, config, state and token.

@@ -20,12 +20,17 @@ agent
 crash
 sync
 delta
+route
 ops
 faults
 security
 hostile
+read
+logscan
 state
 "
+# Arguments name a subset to run: tests/e2e/run.sh route read
+[ $# -gt 0 ] && suites="$*"
 for suite in $suites; do
     echo "== tests/e2e/$suite.sh"
     out=$(mktemp)

@@ -206,8 +206,9 @@ writer_pid=$!
 printf 'Patient ID,First Name\n\000\001\002garbage\000\n' >"$work/inbox/bad.csv"
 check "an unreadable file is moved to quarantine/" \
     wait_until 20 test -f "$work/inbox/quarantine/bad.csv" -a ! -e "$work/inbox/bad.csv"
+# The reason is written just after the move: give it a moment.
 check "its reason stands beside it, with a code" \
-    grep -q '^code: ' "$work/inbox/quarantine/bad.csv.error.txt"
+    wait_until 5 grep -q '^code: ' "$work/inbox/quarantine/bad.csv.error.txt"
 check "the queue records it quarantined with its reason" \
     test -n "$(queue_sql "SELECT reason_code FROM files WHERE path LIKE '%/bad.csv' AND state = 'quarantined'")"
 
@@ -347,8 +348,8 @@ sleep 1
 check "neither is taken again by later rescans" \
     test "$(sqlite3 -readonly "$ro/state/queue.db" "SELECT count(*) FROM files")" = 2 \
     -a -e "$ro/inbox/ro-good.csv" -a -e "$ro/inbox/ro-bad.csv"
-check "the queue is the service user's and private" \
-    test "$(stat -c '%U %a' "$ro/state/queue.db")" = "nobody 600"
+check "the queue is the service user's and closed to others" \
+    test "$(stat -c '%U %a' "$ro/state/queue.db")" = "nobody 640"
 kill -TERM "$agent_pid"
 wait "$agent_pid"
 agent_pid=

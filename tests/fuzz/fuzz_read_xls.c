@@ -2,7 +2,9 @@
  * fuzz_read_xls.c — the XLS reader (freexl) on arbitrary bytes: every
  * input must end in rows or a clean error, never a crash, a leak or an
  * out-of-bounds access. Mutated compound files exercise freexl and the cell
- * conversion.
+ * conversion in the parsing child (a crash there must come back as an
+ * error, as for the freexl over-read kept in the corpus) and the parent's
+ * checks of the rows the child sends.
  *
  * The input goes into an anonymous memory file (memfd) read through its
  * /proc path, so the real open/read path runs without touching the disk.

@@ -2,7 +2,8 @@
  * fuzz_template.c — the template loader on arbitrary bytes: a template can
  * come from an admin's directory or the cloud, so any input must end in a
  * template or a clean error. A template that parses is also walked and
- * bound to a header made of its own aliases, as the mapper would.
+ * bound to a header made of its own aliases, as the mapper would, and that
+ * header mapped as a data row (rules, picks, date votes, transforms).
  */
 #include "agent/map/map.h"
 #include "config/template.h"
@@ -45,7 +46,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     header.fields = cols;
     header.lens = lens;
     header.raw = "";
-    (void)ds_map_new(t, &header, &m, &err);
+    if (ds_map_new(t, &header, &m, &err) == 0) {
+        /* The header's names as a data row: rules, picks, date votes and
+         * every transform run on text the template itself chose. */
+        struct ds_mapped out;
+
+        header.row = 1;
+        (void)ds_map_rule(m, &header);
+        ds_map_date_vote(m, &header);
+        ds_map_date_decide(m);
+        if (ds_map_row(m, &header, &out) == 0) {
+            ds_mapped_close(&out);
+        }
+    }
     ds_map_free(&m);
     ds_template_free(&t);
     return 0;

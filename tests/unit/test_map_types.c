@@ -2,9 +2,10 @@
  * test_map_types.c — every built-in template on its synthetic sample
  * (samples/pms, made by samples/generate-pms.sh): zero invalid rows, rows
  * routed to the companion template map there, skip rules count their rows,
- * each sample's header carries the columns its shape lists, every status
- * code of the shape appears; and the wire records of appointments,
- * treatments and financial (integers, UTC instants, keys).
+ * each sample's header carries the columns ../shared/pms-exports.md lists
+ * for its shape (Open Dental raw and human-readable, Dentrix views and
+ * ledger, Eaglesoft, SoftDent), every status code listed there appears; and the wire records of
+ * appointments, treatments and financial (integers, UTC instants, keys).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,32 +23,179 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The columns ../shared/pms-exports.md lists for each shape, as written
+ * there (NULL-ended). */
+static const char *const od_patient[] = {"PatNum",
+                                         "LName",
+                                         "FName",
+                                         "MiddleI",
+                                         "Preferred",
+                                         "PatStatus",
+                                         "Gender",
+                                         "Position",
+                                         "Birthdate",
+                                         "SSN",
+                                         "Address",
+                                         "Address2",
+                                         "City",
+                                         "State",
+                                         "Zip",
+                                         "HmPhone",
+                                         "WkPhone",
+                                         "WirelessPhone",
+                                         "Guarantor",
+                                         "Email",
+                                         "EstBalance",
+                                         "PriProv",
+                                         "SecProv",
+                                         "BillingType",
+                                         "ChartNumber",
+                                         "BalTotal",
+                                         "DateFirstVisit",
+                                         "ClinicNum",
+                                         "PreferContactMethod",
+                                         "TxtMsgOk",
+                                         "Language",
+                                         "DateTStamp",
+                                         "SecDateEntry",
+                                         NULL};
+static const char *const od_appointment[] = {"AptNum",
+                                             "PatNum",
+                                             "AptStatus",
+                                             "Pattern",
+                                             "Confirmed",
+                                             "Op",
+                                             "Note",
+                                             "ProvNum",
+                                             "ProvHyg",
+                                             "AptDateTime",
+                                             "NextAptNum",
+                                             "UnschedStatus",
+                                             "IsNewPatient",
+                                             "ProcDescript",
+                                             "Assistant",
+                                             "ClinicNum",
+                                             "IsHygiene",
+                                             "DateTStamp",
+                                             "DateTimeArrived",
+                                             "DateTimeSeated",
+                                             "DateTimeDismissed",
+                                             "AppointmentTypeNum",
+                                             "SecDateTEntry",
+                                             "Priority",
+                                             NULL};
+static const char *const od_procedure[] = {
+    "ProcNum",    "PatNum",     "AptNum",  "ProcDate",   "ProcFee",       "Surf",      "ToothNum",
+    "ToothRange", "ProcStatus", "ProvNum", "Dx",         "PlannedAptNum", "ClinicNum", "CodeNum",
+    "ProcCode",   "UnitQty",    "DateTP",  "DateEntryC", "DateTStamp",    "Discount",  NULL};
+static const char *const od_payment[] = {
+    "PayNum", "PayType",   "PayDate",   "PayAmt",     "CheckNum",      "BankBranch",    "PayNote",
+    "PatNum", "ClinicNum", "DateEntry", "DepositNum", "IsRecurringCC", "PaymentSource", NULL};
+static const char *const es_patient[] = {"patient_id",
+                                         "first_name",
+                                         "last_name",
+                                         "middle_initial",
+                                         "preferred_name",
+                                         "address_1",
+                                         "address_2",
+                                         "city",
+                                         "state",
+                                         "zipcode",
+                                         "home_phone",
+                                         "work_phone",
+                                         "cell_phone",
+                                         "email_address",
+                                         "sex",
+                                         "birth_date",
+                                         "status",
+                                         "patient_status",
+                                         "responsible_party",
+                                         "preferred_dentist",
+                                         "preferred_hygienist",
+                                         "first_visit_date",
+                                         "last_date_seen",
+                                         "chart_id",
+                                         "date_entered",
+                                         NULL};
+static const char *const es_appointment[] = {
+    "appointment_id", "patient_id",          "start_time",        "end_time",
+    "location_id",    "appointment_type_id", "appointment_notes", "confirmation_status",
+    "arrival_status", "classification",      "date_appointed",    NULL};
+static const char *const es_services[] = {"appt_id",      "tooth",    "surface",
+                                          "service_code", "ada_code", NULL};
+static const char *const dx_patient[] = {
+    "patient_id",    "first_name", "last_name", "birth_date", "address_line1",
+    "address_line2", "city",       "state",     "zipcode",    "home_phone",
+    "mobile_phone",  "email",      NULL};
+static const char *const dx_appointment[] = {"appointment_id",   "patient_id",  "patient_name",
+                                             "appointment_date", "start_hour",  "start_minute",
+                                             "length",           "provider_id", "operatory_id",
+                                             "status_id",        "note",        NULL};
+static const char *const dx_ledger[] = {"Date",    "Entry Date", "Name",    "Tooth",
+                                        "Surface", "Check #",    "Code",    "Description",
+                                        "Amount",  "Prov",       "Balance", NULL};
+static const char *const sd_patient[] = {
+    "PatId",        "PatFname",   "PatMname",    "PatLname",    "PatAddress",
+    "PatCity",      "PatState",   "PatZip",      "PatHphone",   "PatWphone",
+    "PatCellPhone", "PatEmail",   "PatGender",   "PatBirthday", "PatFirstVisit",
+    "PatLastVisit", "PatChartId", "PatNickname", NULL};
+static const char *const sd_appointment[] = {
+    "ApptPatId",    "ApptDate",     "ApptTime",      "ApptAdacode1",
+    "ApptAdacode2", "ApptAdacode3", "ApptAdacode4",  "ApptAdacode5",
+    "ApptAdacode6", "ApptAdadesc",  "ApptOperatory", "ApptTimeUnits",
+    "ApptName",     "ApptChartId",  "ApptDentist",   "ApptTooth1",
+    "ApptTooth2",   "ApptTooth3",   "ApptTooth4",    "ApptTooth5",
+    "ApptTooth6",   "ApptSurface1", "ApptSurface2",  "ApptSurface3",
+    "ApptSurface4", "ApptSurface5", "ApptSurface6",  NULL};
+static const char *const sd_transaction[] = {
+    "TransDate",   "TransPatId",   "TransPatName", "TransDr",   "TransCode",   "TransCodeType",
+    "TransProd",   "TransCharges", "TransProdAdj", "TransCash", "TransChecks", "TransCredit",
+    "TransPayAdj", "TransTooth",   "TransSurface", NULL};
+
 struct sample {
-    const char *file;          /* under samples/pms */
-    const char *template;      /* built-in template id */
-    long rows;                 /* data rows */
-    long skipped;              /* rows a skip rule takes */
-    long routed;               /* rows routed to the companion template */
-    const char *status_column; /* a column whose codes must all appear, or NULL */
-    const char *codes;         /* those codes, comma-separated */
+    const char *file;           /* under samples/pms */
+    const char *template;       /* built-in template id */
+    long rows;                  /* data rows */
+    long skipped;               /* rows a skip rule takes */
+    long routed;                /* rows routed to the companion template */
+    const char *const *columns; /* the shape's columns in pms-exports.md, or NULL (generic) */
+    const char *status_column;  /* a column whose codes must all appear, or NULL */
+    const char *codes;          /* those codes, comma-separated */
 };
 
 static const struct sample samples[] = {
-    {"opendental-appointments-raw.csv", "opendental-appointments", 18, 6, 0, "AptStatus",
-     "0,1,2,3,4,5,6,7,8"},
-    {"opendental-appointments-human.csv", "opendental-appointments", 18, 6, 0, "AptStatus",
-     "None,Scheduled,Complete,UnschedList,ASAP,Broken,Planned,PtNote,PtNoteCompleted"},
-    {"opendental-procedures-raw.csv", "opendental-procedures", 16, 2, 0, "ProcStatus",
+    {"opendental-appointments-raw.csv", "opendental-appointments", 18, 6, 0, od_appointment,
+     "AptStatus", "0,1,2,3,4,5,6,7,8"},
+    {"opendental-appointments-human.csv", "opendental-appointments", 18, 6, 0, od_appointment,
+     "AptStatus", "None,Scheduled,Complete,UnschedList,ASAP,Broken,Planned,PtNote,PtNoteCompleted"},
+    {"opendental-procedures-raw.csv", "opendental-procedures", 16, 2, 0, od_procedure, "ProcStatus",
      "1,2,3,4,5,6,7,8"},
-    {"opendental-payments.csv", "opendental-payments", 10, 0, 0, NULL, NULL},
-    {"opendental-patients-raw.csv", "opendental-patients", 14, 0, 0, "PatStatus", "0,1,2,3,4,5,6"},
-    {"dentrix-appointments.csv", "dentrix-appointments", 10, 0, 0, NULL, NULL},
-    {"dentrix-ledger.txt", "dentrix-ledger-treatments", 12, 0, 6, "Code", "Pay,Ins,Adj"},
-    {"generic-appointments.csv", "generic-appointments", 16, 0, 0, "status",
+    {"opendental-procedures-human.csv", "opendental-procedures", 16, 2, 0, od_procedure,
+     "ProcStatus", "TP,C,EC,EO,R,D,Cn,TPi"},
+    {"opendental-payments-raw.csv", "opendental-payments", 10, 0, 0, od_payment, NULL, NULL},
+    {"opendental-payments-human.csv", "opendental-payments", 10, 0, 0, od_payment, NULL, NULL},
+    {"opendental-patients-raw.csv", "opendental-patients", 14, 0, 0, od_patient, "PatStatus",
+     "0,1,2,3,4,5,6"},
+    {"opendental-patients-human.csv", "opendental-patients", 14, 0, 0, od_patient, "PatStatus",
+     "Patient,NonPatient,Inactive,Archived,Deleted,Deceased,Prospective"},
+    {"dentrix-patients.csv", "dentrix-patients", 8, 0, 0, dx_patient, NULL, NULL},
+    {"dentrix-appointments.csv", "dentrix-appointments", 10, 0, 0, dx_appointment, NULL, NULL},
+    {"dentrix-ledger.txt", "dentrix-ledger-treatments", 12, 0, 6, dx_ledger, "Code", "Pay,Ins,Adj"},
+    {"dentrix-ledger.txt", "dentrix-ledger-financial", 12, 0, 6, dx_ledger, "Code", "Pay,Ins,Adj"},
+    {"eaglesoft-patients.csv", "eaglesoft-patients", 10, 0, 0, es_patient, NULL, NULL},
+    {"eaglesoft-appointments.csv", "eaglesoft-appointments", 10, 0, 0, es_appointment, NULL, NULL},
+    {"eaglesoft-services.csv", "eaglesoft-services", 10, 0, 0, es_services, NULL, NULL},
+    {"softdent-patients.txt", "softdent-patients", 10, 0, 0, sd_patient, NULL, NULL},
+    {"softdent-appointments.txt", "softdent-appointments", 10, 0, 0, sd_appointment, NULL, NULL},
+    {"softdent-transactions.txt", "softdent-transactions-treatments", 16, 0, 10, sd_transaction,
+     NULL, NULL},
+    {"softdent-transactions.txt", "softdent-transactions-financial", 16, 0, 6, sd_transaction, NULL,
+     NULL},
+    {"generic-appointments.csv", "generic-appointments", 16, 0, 0, NULL, "status",
      "scheduled,confirmed,completed,cancelled,no show,unscheduled,planned,tentative"},
-    {"generic-treatments.csv", "generic-treatments", 12, 0, 0, "status",
+    {"generic-treatments.csv", "generic-treatments", 12, 0, 0, NULL, "status",
      "planned,completed,existing,referred,declined,cancelled"},
-    {"generic-financial.csv", "generic-financial", 10, 0, 0, "kind",
+    {"generic-financial.csv", "generic-financial", 10, 0, 0, NULL, "kind",
      "payment,refund,adjustment,charge"},
 };
 
@@ -126,6 +274,12 @@ static void check_sample(const struct sample *s, const struct ds_tz *tz)
             fail_msg("%s: no column %s", s->file, *c);
         }
     }
+    /* ... and every column pms-exports.md lists for the shape, as written. */
+    for (const char *const *c = s->columns; c != NULL && *c != NULL; c++) {
+        if (header_index(h, *c) < 0) {
+            fail_msg("%s: no column %s (pms-exports.md)", s->file, *c);
+        }
+    }
     if (s->status_column != NULL) {
         scol = header_index(h, s->status_column);
         assert_true(scol >= 0);
@@ -147,6 +301,7 @@ static void check_sample(const struct sample *s, const struct ds_tz *tz)
                 assert_int_equal(ds_template_find(NULL, out.route, &companion, &err), 0);
                 assert_int_equal(ds_map_new(companion, h, &cm, &err), 0);
                 ds_map_set_options(cm, &o);
+                ds_map_set_routing(cm, 0); /* as ingest: the file's template decides */
             }
             ds_mapped_close(&out);
             assert_int_equal(ds_map_row(cm, &row, &out), 0);
@@ -293,6 +448,38 @@ static void test_wire_records(void **state)
     ds_tz_free(&tz);
 }
 
+/* pick: the first column holding an amount other than 0 gives the amount,
+ * its name the kind and the method (SoftDent transactions). */
+static void test_pick_nonzero_column(void **state)
+{
+    static const char *const h[] = {"TransDate", "TransPatId",  "TransCode",  "TransProd",
+                                    "TransCash", "TransChecks", "TransPayAdj"};
+    static const char *const check[] = {"03/05/2024", "2005", "PAY", "0.00", "0.00", "41.50", ""};
+    static const char *const adj[] = {"03/06/2024", "2005", "ADJ", "0", "0", "0.00", "(12.00)"};
+    static const char *const none[] = {"03/07/2024", "2005", "PAY", "0", "0.00", "0.00", "0"};
+    struct ds_mapped out;
+
+    (void)state;
+    map_one("softdent-transactions-financial", h, check, 7, NULL, &out);
+    assert_true(out.valid);
+    assert_string_equal(
+        out.record_json,
+        "{\"amount_cents\":4150,\"date\":\"2024-03-05\",\"kind\":\"payment\","
+        "\"method\":\"check\",\"patient_external_id\":\"2005\",\"reference\":\"PAY\"}");
+    ds_mapped_close(&out);
+    map_one("softdent-transactions-financial", h, adj, 7, NULL, &out);
+    assert_true(out.valid);
+    assert_non_null(strstr(out.record_json, "\"amount_cents\":-1200"));
+    assert_non_null(strstr(out.record_json, "\"kind\":\"adjustment\""));
+    assert_non_null(strstr(out.record_json, "\"method\":\"other\""));
+    ds_mapped_close(&out);
+    /* No amount at all: the required amount is missing, nothing is guessed. */
+    map_one("softdent-transactions-financial", h, none, 7, NULL, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error, "amount_cents: required");
+    ds_mapped_close(&out);
+}
+
 static void test_unknown_status_is_an_error(void **state)
 {
     static const char *const ah[] = {"appointment_id", "patient_id", "start", "status"};
@@ -389,6 +576,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_sample_maps),
         cmocka_unit_test(test_wire_records),
+        cmocka_unit_test(test_pick_nonzero_column),
         cmocka_unit_test(test_unknown_status_is_an_error),
         cmocka_unit_test(test_docs_worked_example),
     };

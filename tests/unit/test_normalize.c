@@ -598,6 +598,7 @@ static void test_date_order_inference(void **state)
     static const char *const unsure[] = {"03/04/2020", "01/02/2001", NULL};
     static const char *const mixed[] = {"25/12/1980", "12/25/1980", NULL};
     static const char *const iso[] = {"1980-12-25", "2001-02-01", NULL};
+    static const char *const timed[] = {"25/12/1980 9:15:00 AM", "3/4/2024 14:30", NULL};
     struct ds_date_votes v;
 
     (void)state;
@@ -612,6 +613,10 @@ static void test_date_order_inference(void **state)
     assert_int_equal(v.seen, 2);
     vote_all(&v, mixed);
     assert_int_equal(ds_norm_date_order_infer(&v), DS_DATE_MDY);
+    /* A date-time votes with its date part. */
+    vote_all(&v, timed);
+    assert_int_equal(v.seen, 2);
+    assert_int_equal(v.dmy_only, 1);
     vote_all(&v, iso);
     assert_int_equal(v.seen, 0);
 }

@@ -524,6 +524,91 @@ static void test_quote_sniff(void **state)
     tmp_remove(&t);
 }
 
+/* One table written in every dialect the sniffer knows: delimiter , ; TAB
+ * or |, quote " ~ or ', lines ending in LF, CRLF or CR. Fields hold the
+ * delimiter, the quote (doubled), a line break and non-ASCII text, so every
+ * file needs its quoting; each must be sniffed right and read to the same
+ * rows. */
+static void test_same_rows_every_dialect(void **state)
+{
+    static const char *const table[4][4] = {
+        {"Patient ID", "Name", "Note", "Balance"},
+        {"1001", "Zo\xc3\xab, A; B|C\tD", "said Qhi", "-12.5"},
+        {"1002", "Bob", "two\nlines", ""},
+        {"1003", "M\xc3\xbcller", "Q", "7"},
+    };
+    static const char delims[] = {',', ';', '\t', '|'};
+    static const char quotes[] = {'"', '~', '\''};
+    static const char *const eols[] = {"\n", "\r\n", "\r"};
+    char text[1024];
+    char want[64];
+
+    (void)state;
+    for (size_t d = 0; d < sizeof(delims); d++) {
+        for (size_t q = 0; q < sizeof(quotes); q++) {
+            for (size_t e = 0; e < 3; e++) {
+                struct ds_reader *r;
+                struct ds_row row;
+                struct tmp t;
+                size_t len = 0;
+
+                /* Every field quoted; Q in the table stands for the quote. */
+                for (size_t i = 0; i < 4; i++) {
+                    for (size_t j = 0; j < 4; j++) {
+                        text[len++] = quotes[q];
+                        for (const char *c = table[i][j]; *c != '\0'; c++) {
+                            if (*c == 'Q') {
+                                text[len++] = quotes[q];
+                                text[len++] = quotes[q];
+                            }
+                            else if (*c == '\n') {
+                                len +=
+                                    (size_t)snprintf(text + len, sizeof(text) - len, "%s", eols[e]);
+                            }
+                            else {
+                                text[len++] = *c;
+                            }
+                        }
+                        text[len++] = quotes[q];
+                        if (j < 3) {
+                            text[len++] = delims[d];
+                        }
+                    }
+                    len += (size_t)snprintf(text + len, sizeof(text) - len, "%s", eols[e]);
+                }
+                text[len] = '\0';
+                r = open_str(&t, text, NULL);
+                assert_int_equal(ds_read_dialect(r)->delimiter, delims[d]);
+                assert_int_equal(ds_read_dialect(r)->quote, quotes[q]);
+                assert_fields(ds_read_header(r), 4, table[0]);
+                for (size_t i = 1; i < 4; i++) {
+                    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+                    assert_int_equal(row.row, (long)i);
+                    assert_int_equal(row.nfields, 4);
+                    for (size_t j = 0; j < 4; j++) {
+                        size_t k = 0;
+
+                        for (const char *c = table[i][j]; *c != '\0'; c++) {
+                            if (*c == '\n') {
+                                k += (size_t)snprintf(want + k, sizeof(want) - k, "%s", eols[e]);
+                            }
+                            else {
+                                want[k++] = *c == 'Q' ? quotes[q] : *c;
+                            }
+                        }
+                        want[k] = '\0';
+                        assert_string_equal(row.fields[j], want);
+                    }
+                }
+                assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+                assert_int_equal(ds_read_dialect(r)->trailer_lines, 0);
+                ds_read_close(&r);
+                tmp_remove(&t);
+            }
+        }
+    }
+}
+
 static void test_title_and_trailer(void **state)
 {
     char buf[256];
@@ -912,6 +997,7 @@ int main(void)
         cmocka_unit_test(test_unterminated_quote),
         cmocka_unit_test(test_empty_and_missing),
         cmocka_unit_test(test_quote_sniff),
+        cmocka_unit_test(test_same_rows_every_dialect),
         cmocka_unit_test(test_title_and_trailer),
         cmocka_unit_test(test_trailer_shapes),
         cmocka_unit_test(test_header_hint),

@@ -3,7 +3,9 @@
  * header; TZID from the calendar's VTIMEZONE and from the zone database,
  * UTC and floating times, all-day dates, DURATION, folded and escaped text,
  * attendees; recurrence expanded inside the window with EXDATE; skipped
- * components and unknown zones noticed; a calendar cut inside an event.
+ * components and unknown zones noticed; a calendar cut inside an event;
+ * a changed occurrence (RECURRENCE-ID) replacing the one its series would
+ * give, before or after the series in the file; RDATE and EXDATE.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -233,6 +235,165 @@ static void test_recurrence(void **state)
     assert_true(n >= 1 && n <= 3);
 }
 
+/* "YYYYMMDD" of the day days_from_now days from now (UTC). */
+static void day(char *out, size_t size, int days_from_now)
+{
+    time_t t = time(NULL) + (time_t)days_from_now * 86400;
+    struct tm tm;
+
+    gmtime_r(&t, &tm);
+    snprintf(out, size, "%04d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* "YYYY-MM-DD" of the same day. */
+static void iso_day(char *out, size_t size, int days_from_now)
+{
+    char d[40];
+
+    day(d, sizeof(d), days_from_now);
+    snprintf(out, size, "%.4s-%.2s-%.2s", d, d + 4, d + 6);
+}
+
+struct occ {
+    char rid[32];
+    char start[32];
+    char summary[32];
+};
+
+/* Reads every row of text into occ (at most max); returns how many. */
+static size_t read_all(const char *text, struct occ *occ, size_t max)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    size_t n = 0;
+    int rc;
+
+    tmp_write(&t, text);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    while ((rc = ds_read_next_row(r, &row, &err)) == 1) {
+        assert_true(n < max);
+        snprintf(occ[n].rid, sizeof(occ[n].rid), "%s", row.fields[F_RID]);
+        snprintf(occ[n].start, sizeof(occ[n].start), "%s", row.fields[F_START]);
+        snprintf(occ[n].summary, sizeof(occ[n].summary), "%s", row.fields[F_SUMMARY]);
+        n++;
+    }
+    assert_int_equal(rc, 0);
+    ds_read_close(&r);
+    unlink(t.path);
+    return n;
+}
+
+/* Index of the row whose RECURRENCE-ID starts with rid, or -1; no two
+ * rows may share one. */
+static int find_rid(const struct occ *occ, size_t n, const char *rid)
+{
+    int at = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(occ[i].rid, rid, strlen(rid)) == 0) {
+            assert_int_equal(at, -1);
+            at = (int)i;
+        }
+    }
+    return at;
+}
+
+/* A daily series of five from ten days ago (days 0-4), the occurrence of
+ * day 1 changed by its own VEVENT (moved to 14:00), day 3 excluded, day 2
+ * given again as an RDATE, day 20 added as an RDATE. The changed VEVENT
+ * comes after the series, then before it. */
+static void test_overrides_rdate_exdate(void **state)
+{
+    char d[5][40];
+    char iso[5][40];
+    char master[1024];
+    char change[512];
+    char text[4096];
+    struct occ occ[16];
+    size_t n;
+    int i;
+
+    (void)state;
+    for (int k = 0; k < 4; k++) {
+        static const int offs[] = {-10, -9, -8, 10};
+
+        day(d[k], sizeof(d[k]), offs[k]);
+        iso_day(iso[k], sizeof(iso[k]), offs[k]);
+    }
+    day(d[4], sizeof(d[4]), -7);
+    iso_day(iso[4], sizeof(iso[4]), -7);
+    snprintf(master, sizeof(master),
+             "BEGIN:VEVENT\r\nUID:series\r\nSUMMARY:Hygiene\r\n"
+             "DTSTART:%sT100000Z\r\nDTEND:%sT103000Z\r\n"
+             "RRULE:FREQ=DAILY;COUNT=5\r\nEXDATE:%sT100000Z\r\n"
+             "RDATE:%sT100000Z\r\nRDATE:%sT100000Z\r\nEND:VEVENT\r\n",
+             d[0], d[0], d[4], d[2], d[3]);
+    snprintf(change, sizeof(change),
+             "BEGIN:VEVENT\r\nUID:series\r\nSUMMARY:Hygiene (moved)\r\n"
+             "RECURRENCE-ID:%sT100000Z\r\nDTSTART:%sT140000Z\r\nDTEND:%sT143000Z\r\n"
+             "END:VEVENT\r\n",
+             d[1], d[1], d[1]);
+    for (int order = 0; order < 2; order++) {
+        snprintf(text, sizeof(text), "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n%s%sEND:VCALENDAR\r\n",
+                 order == 0 ? master : change, order == 0 ? change : master);
+        n = read_all(text, occ, 16);
+        /* Days 0, 2, 4 and 20 of the series, and the changed day 1. */
+        assert_int_equal(n, 5);
+        assert_true(find_rid(occ, n, iso[0]) >= 0);
+        assert_true(find_rid(occ, n, iso[2]) >= 0);
+        assert_true(find_rid(occ, n, iso[3]) >= 0);
+        assert_int_equal(find_rid(occ, n, iso[4]), -1);
+        i = find_rid(occ, n, iso[1]);
+        assert_true(i >= 0);
+        assert_string_equal(occ[i].summary, "Hygiene (moved)");
+        assert_string_equal(occ[i].start + 10, "T14:00:00Z");
+        i = find_rid(occ, n, iso[3]);
+        assert_string_equal(occ[i].summary, "Hygiene");
+        assert_string_equal(occ[i].start + 10, "T10:00:00Z");
+    }
+}
+
+/* RDATE without RRULE: DTSTART and each RDATE, in time order, with a
+ * zone; EXDATE takes one out; an override in a zone replaces its own. */
+static void test_rdate_only(void **state)
+{
+    char d[4][40];
+    char iso[4][40];
+    char text[2048];
+    struct occ occ[8];
+    size_t n;
+    int i;
+
+    (void)state;
+    for (int k = 0; k < 4; k++) {
+        day(d[k], sizeof(d[k]), 30 + k * 7);
+        iso_day(iso[k], sizeof(iso[k]), 30 + k * 7);
+    }
+    snprintf(text, sizeof(text),
+             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"
+             "BEGIN:VEVENT\r\nUID:visits\r\nSUMMARY:Ortho\r\n"
+             "DTSTART;TZID=America/Chicago:%sT090000\r\n"
+             "RDATE;TZID=America/Chicago:%sT090000,%sT090000\r\n"
+             "RDATE;TZID=America/Chicago:%sT090000\r\n"
+             "EXDATE;TZID=America/Chicago:%sT090000\r\nEND:VEVENT\r\n"
+             "BEGIN:VEVENT\r\nUID:visits\r\nSUMMARY:Ortho (late)\r\n"
+             "RECURRENCE-ID;TZID=America/Chicago:%sT090000\r\n"
+             "DTSTART;TZID=America/Chicago:%sT160000\r\nEND:VEVENT\r\n"
+             "END:VCALENDAR\r\n",
+             d[0], d[3], d[1], d[2], d[2], d[3], d[3]);
+    n = read_all(text, occ, 8);
+    assert_int_equal(n, 3);
+    assert_int_equal(find_rid(occ, n, iso[2]), -1);
+    assert_true(find_rid(occ, n, iso[0]) >= 0);
+    /* The series comes in time order: DTSTART first, then the RDATE. */
+    assert_true(find_rid(occ, n, iso[0]) < find_rid(occ, n, iso[1]));
+    i = find_rid(occ, n, iso[3]);
+    assert_true(i >= 0);
+    assert_string_equal(occ[i].summary, "Ortho (late)");
+}
+
 static void test_broken(void **state)
 {
     struct ds_reader *r = NULL;
@@ -265,6 +426,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_recurrence),
+        cmocka_unit_test(test_overrides_rdate_exdate),
+        cmocka_unit_test(test_rdate_only),
         cmocka_unit_test(test_broken),
     };
 

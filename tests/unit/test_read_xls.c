@@ -4,6 +4,10 @@
  * from a CSV with `soffice --headless --convert-to xls`): strings in UTF-8,
  * integers, decimals, dates, date-times and times as ISO, blank rows,
  * empty cells; the sheet and header hints; damaged and encrypted files.
+ * Also: title rows above the header and trailer rows under the data (a
+ * report LibreOffice converted from CSV, report-title-trailer.xls), and a
+ * workbook on which freexl 1.0.6 reads out of bounds: the parser runs in a
+ * child process, so it ends as an error naming the file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,14 +21,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-/* The fixture's path (make runs the tests with DS_TEST_SRCDIR set). */
-static void fixture(char *buf, size_t size)
+/* A fixture's path (make runs the tests with DS_TEST_SRCDIR set). */
+static void fixture_named(char *buf, size_t size, const char *name)
 {
     const char *dir = getenv("DS_TEST_SRCDIR");
 
-    snprintf(buf, size, "%s/tests/fuzz/corpus/read_xls/patients.xls", dir != NULL ? dir : ".");
+    snprintf(buf, size, "%s/tests/fuzz/corpus/read_xls/%s", dir != NULL ? dir : ".", name);
+}
+
+static void fixture(char *buf, size_t size)
+{
+    fixture_named(buf, size, "patients.xls");
 }
 
 static void test_fixture(void **state)
@@ -90,6 +100,101 @@ static void test_hints(void **state)
     assert_string_equal(err.field, "header_line");
 }
 
+/* Two title rows above the header, a blank row, then "Total records: 3"
+ * and a lone sum under its column at the end. */
+static void test_title_trailer(void **state)
+{
+    static const char *const names[] = {"Ann", "Bob", "Cy"};
+    static const long lines[] = {4, 5, 7};
+    const struct ds_read_notice *notices;
+    struct ds_read_hints keep = {.keep_trailers = 1};
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    char path[4096];
+    size_t n = 0;
+
+    (void)state;
+    fixture_named(path, sizeof(path), "report-title-trailer.xls");
+    assert_int_equal(ds_read_open(path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->header_line, 3);
+    assert_int_equal(ds_read_dialect(r)->title_lines, 2);
+    assert_int_equal(ds_read_header(r)->nfields, 4);
+    assert_string_equal(ds_read_header(r)->fields[0], "Patient ID");
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+        assert_int_equal(row.row, (long)i + 1);
+        assert_int_equal(row.line, lines[i]);
+        assert_int_equal(row.nfields, 4);
+        assert_string_equal(row.fields[1], names[i]);
+    }
+    assert_string_equal(row.fields[3], "");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 2);
+    assert_int_equal(ds_read_dialect(r)->blank_lines, 1);
+    notices = ds_read_notices(r, &n, NULL);
+    assert_int_equal(n, 4);
+    assert_int_equal(notices[0].kind, DS_READ_NOTICE_TITLE);
+    assert_int_equal(notices[0].line, 1);
+    assert_int_equal(notices[1].line, 2);
+    assert_int_equal(notices[2].kind, DS_READ_NOTICE_TRAILER);
+    assert_int_equal(notices[2].line, 8);
+    assert_int_equal(notices[3].kind, DS_READ_NOTICE_TRAILER);
+    assert_int_equal(notices[3].line, 9);
+    ds_read_close(&r);
+    /* keep_trailers: the same two rows come out as data. */
+    assert_int_equal(ds_read_open(path, &keep, &r, &err), 0);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    }
+    assert_string_equal(row.fields[2], "17.5");
+    assert_int_equal(row.line, 9);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 0);
+    ds_read_close(&r);
+}
+
+/* freexl 1.0.6 reads past a stack buffer on this file. Without a
+ * sanitizer freexl returns an error; under one the parsing child dies.
+ * Either way the file is refused with an error naming it, and the next
+ * file still reads. */
+static void test_freexl_overread(void **state)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    char path[4096];
+
+    (void)state;
+    fixture_named(path, sizeof(path), "freexl-1.0.6-iconv-stack-overread.xls");
+    assert_int_equal(ds_read_open(path, NULL, &r, &err), DS_EPARSE);
+    assert_null(r);
+    assert_string_equal(err.file, path);
+    assert_non_null(strstr(err.msg, "XLS: "));
+    fixture(path, sizeof(path));
+    assert_int_equal(ds_read_open(path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[0], "1001");
+    ds_read_close(&r);
+}
+
+/* Closing the reader before the end stops the parsing child. */
+static void test_close_early(void **state)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    char path[4096];
+
+    (void)state;
+    fixture(path, sizeof(path));
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(ds_read_open(path, NULL, &r, &err), 0);
+        ds_read_close(&r);
+    }
+    /* Every child was reaped: none is left for this process to wait for. */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+}
+
 /* Writes the first n bytes of data (or the bytes themselves) to a file. */
 static void write_file(const char *path, const void *data, size_t n)
 {
@@ -145,9 +250,9 @@ static void test_damaged(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixture),
-        cmocka_unit_test(test_hints),
-        cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_fixture),         cmocka_unit_test(test_hints),
+        cmocka_unit_test(test_damaged),         cmocka_unit_test(test_title_trailer),
+        cmocka_unit_test(test_freexl_overread), cmocka_unit_test(test_close_early),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -184,6 +184,117 @@ static void test_sheet_hint(void **state)
     unlink(t.path);
 }
 
+/* A report as practice software exports it: a title and a "printed" line
+ * above the header, a blank row, then a "Total" row and a lone sum under
+ * its column. The titles and trailers are skipped with a notice each; a
+ * sparse last data row (three of five cells) is kept. */
+static void test_title_trailer(void **state)
+{
+    static const long lines[] = {5, 6, 8};
+    const struct ds_read_notice *notices;
+    struct ds_read_hints keep = {.keep_trailers = 1};
+    struct ds_read_hints line = {.header_line = 4};
+    lxw_workbook *wb;
+    lxw_worksheet *ws;
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    size_t n = 0;
+
+    (void)state;
+    tmp_name(&t);
+    wb = workbook_new(t.path);
+    assert_non_null(wb);
+    ws = workbook_add_worksheet(wb, "Report");
+    worksheet_write_string(ws, 0, 0, "Patient balances", NULL);
+    worksheet_write_string(ws, 1, 0, "Printed 2024-03-27 by Front Desk", NULL);
+    worksheet_write_string(ws, 3, 0, "ID", NULL);
+    worksheet_write_string(ws, 3, 1, "Name", NULL);
+    worksheet_write_string(ws, 3, 2, "Balance", NULL);
+    worksheet_write_string(ws, 3, 3, "City", NULL);
+    worksheet_write_string(ws, 3, 4, "Note", NULL);
+    for (int i = 0; i < 2; i++) {
+        worksheet_write_number(ws, 4 + i, 0, 2001 + i, NULL);
+        worksheet_write_string(ws, 4 + i, 1, i == 0 ? "Ann" : "Bob", NULL);
+        worksheet_write_number(ws, 4 + i, 2, 10 + i, NULL);
+        worksheet_write_string(ws, 4 + i, 3, "Springfield", NULL);
+        worksheet_write_string(ws, 4 + i, 4, "n", NULL);
+    }
+    worksheet_write_number(ws, 7, 0, 2003, NULL);
+    worksheet_write_string(ws, 7, 1, "Cy", NULL);
+    worksheet_write_number(ws, 7, 2, 0, NULL);
+    worksheet_write_string(ws, 8, 0, "Total", NULL);
+    worksheet_write_number(ws, 8, 2, 21, NULL);
+    worksheet_write_number(ws, 9, 2, 21, NULL);
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_header(r)->line, 4);
+    assert_int_equal(ds_read_header(r)->nfields, 5);
+    assert_int_equal(ds_read_dialect(r)->title_lines, 2);
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+        assert_int_equal(row.row, (long)i + 1);
+        assert_int_equal(row.line, lines[i]);
+        assert_int_equal(row.nfields, 5);
+    }
+    assert_string_equal(row.fields[1], "Cy");
+    assert_string_equal(row.fields[4], "");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 2);
+    assert_int_equal(ds_read_dialect(r)->blank_lines, 2);
+    notices = ds_read_notices(r, &n, NULL);
+    assert_int_equal(n, 4);
+    assert_int_equal(notices[0].kind, DS_READ_NOTICE_TITLE);
+    assert_int_equal(notices[0].line, 1);
+    assert_int_equal(notices[1].kind, DS_READ_NOTICE_TITLE);
+    assert_int_equal(notices[1].line, 2);
+    assert_int_equal(notices[2].kind, DS_READ_NOTICE_TRAILER);
+    assert_int_equal(notices[2].line, 9);
+    assert_int_equal(notices[3].kind, DS_READ_NOTICE_TRAILER);
+    assert_int_equal(notices[3].line, 10);
+    ds_read_close(&r);
+
+    /* keep_trailers: the last two rows are data. */
+    assert_int_equal(ds_read_open(t.path, &keep, &r, &err), 0);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    }
+    assert_int_equal(row.line, 10);
+    assert_string_equal(row.fields[2], "21");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    ds_read_close(&r);
+
+    /* A header_line hint skips every row above it, each with a notice. */
+    assert_int_equal(ds_read_open(t.path, &line, &r, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->title_lines, 2);
+    assert_string_equal(ds_read_header(r)->fields[0], "ID");
+    ds_read_close(&r);
+
+    /* A data row between trailer-like rows keeps them all as data. */
+    wb = workbook_new(t.path);
+    assert_non_null(wb);
+    ws = workbook_add_worksheet(wb, "Report");
+    for (int c = 0; c < 4; c++) {
+        worksheet_write_string(ws, 0, (lxw_col_t)c, "h", NULL);
+        worksheet_write_string(ws, 1, (lxw_col_t)c, "v", NULL);
+        worksheet_write_string(ws, 3, (lxw_col_t)c, "w", NULL);
+    }
+    worksheet_write_string(ws, 2, 0, "Total", NULL);
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[0], "Total");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[0], "w");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    assert_int_equal(ds_read_dialect(r)->trailer_lines, 0);
+    ds_read_close(&r);
+    unlink(t.path);
+}
+
 /* Reads entry name of the archive into a new string. */
 static char *zip_read_all(zip_t *za, const char *name)
 {
@@ -355,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_shared_strings), cmocka_unit_test(test_inline_strings),
         cmocka_unit_test(test_sheet_hint),     cmocka_unit_test(test_date1904),
         cmocka_unit_test(test_not_a_workbook), cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_title_trailer),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

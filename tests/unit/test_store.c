@@ -218,7 +218,7 @@ static int collect_row(void *ctx, const struct ds_batch_row *r)
 
 /* ---- opening ------------------------------------------------------------ */
 
-static void test_open_creates_0600(void **state)
+static void test_open_creates_0640(void **state)
 {
     struct fixture *f = *state;
     struct ds_error err;
@@ -227,7 +227,7 @@ static void test_open_creates_0600(void **state)
     mode_t old;
 
     assert_int_equal(stat(f->path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
     assert_int_equal(ds_store_schema_version(f->st), count_migrations());
     assert_true(count_migrations() >= 1);
     assert_int_equal(db_long(f->path, "PRAGMA user_version"), count_migrations());
@@ -238,19 +238,28 @@ static void test_open_creates_0600(void **state)
     add_file(f->st, "a.csv", SHA_X);
     snprintf(wal, sizeof(wal), "%s-wal", f->path);
     assert_int_equal(stat(wal, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
 
-    /* Reopening is idempotent; a permissive umask changes nothing. */
+    /* The -wal and -shm outlive the connection, so the group's read-only
+     * connections find them; an older 0600 one is given the queue's mode. */
     ds_store_close(&f->st);
     assert_null(f->st);
     ds_store_close(&f->st);
+    assert_int_equal(stat(wal, &sb), 0);
+    snprintf(wal, sizeof(wal), "%s-shm", f->path);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(chmod(wal, 0600), 0);
+
+    /* Reopening is idempotent; a permissive umask changes nothing. */
     old = umask(0);
     assert_int_equal(ds_store_open(f->path, &f->st, &err), 0);
     umask(old);
     assert_int_equal(ds_store_schema_version(f->st), count_migrations());
     assert_int_equal(ds_store_file_known(f->st, "inbox", "a.csv", 100, 42), 1);
     assert_int_equal(stat(f->path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0640);
 }
 
 static void test_open_new_file_under_umask(void **state)
@@ -267,7 +276,7 @@ static void test_open_new_file_under_umask(void **state)
     assert_int_equal(ds_store_open(path, &st, &err), 0);
     umask(old);
     assert_int_equal(stat(path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, 0640);
     ds_store_close(&st);
 }
 
@@ -992,7 +1001,7 @@ static void test_two_connections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_open_creates_0600, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_creates_0640, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_new_file_under_umask, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_garbage_is_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_damaged_pages, setup, teardown),

@@ -247,7 +247,7 @@ static void test_hold_while_staging_drops_the_job(void **state)
     assert_int_equal(ds_store_file_hold(f->st, 2, DS_HOLD_SNAPSHOT, NULL), DS_EINVAL);
 }
 
-/* An ingest cut short by a full disk: its staging job goes, the file is
+/* An ingest cut short by a full disk: its staging jobs go, the file is
  * detected again and can be staged anew; other files are left alone. */
 static void test_unstage(void **state)
 {

@@ -185,6 +185,15 @@ static void test_parse_errors(void **state)
                  "\"optional\":[\"\"]}}",
                  DS_EINVAL, "recognition.optional[0]");
     expect_parse("{\"id\":\"t\",\"import_type\":\"patients\",\"detect\":1}", DS_EINVAL, "detect");
+    /* pick: one of four words, never with a split name or a combined instant. */
+    expect_parse(TPL_HEAD "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"pick\":\"any\"}}}",
+                 DS_EINVAL, "fields.last_name.pick");
+    expect_parse(TPL_HEAD "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"pick\":\"value\","
+                          "\"split\":\"last_first\",\"part\":\"last\"}}}",
+                 DS_EINVAL, "fields.last_name.pick");
+    expect_parse(TPL_HEAD
+                 "\"fields\":{\"last_name\":{\"columns\":[\"L\",\"M\"],\"pick\":\"value\"}}}",
+                 0, NULL);
     expect_parse(good, 0, NULL);
 }
 
