@@ -259,6 +259,11 @@ static void test_unstage(void **state)
     assert_int_equal(
         ds_store_item_add(f->st, JOB_A, 1, "ext:1", "fp", DS_ITEM_VALID, "{}", NULL, NULL, NULL),
         0);
+    /* A routed file has a staging job per import type: all of them go. */
+    assert_int_equal(ds_store_job_begin_routed(f->st, JOB_A, JOB_B, "financial", "ledger"), 0);
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_B, 2, "ext:2", "fp", DS_ITEM_VALID, "{}", NULL, NULL, NULL),
+        0);
     file_state_is(f->st, id, "staging");
     assert_int_equal(ds_store_file_unstage(f->st, id), 0);
     file_state_is(f->st, id, "detected");
