@@ -64,6 +64,7 @@ LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c)) \
            $(wildcard config/*.c state/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/state_migrations.o \
            $(BUILD)/gen/builtin_templates.o
+LIB_OBJ += $(BUILD)/gen/web_assets.o
 LIB     := $(BUILD)/libdentsync.a
 
 CLOUD_SRC := $(wildcard cloud/*.c)
@@ -116,6 +117,12 @@ $(BUILD)/gen/builtin_templates.c: installer/embed.sh $(sort $(wildcard config/te
 	$(say) GEN $@
 	@mkdir -p $(@D)
 	$(Q)sh installer/embed.sh ds_builtin_templates $(filter %.json,$^) > $@.tmp && mv $@.tmp $@
+
+# The status page's HTML, CSS and JS (agent/web/assets), served from the binary.
+$(BUILD)/gen/web_assets.c: installer/embed.sh $(sort $(wildcard agent/web/assets/*))
+	$(say) GEN $@
+	@mkdir -p $(@D)
+	$(Q)sh installer/embed.sh ds_web_assets $(filter agent/web/assets/%,$^) > $@.tmp && mv $@.tmp $@
 
 $(LIB): $(LIB_OBJ)
 	$(say) AR $@
@@ -227,7 +234,7 @@ soak: deps $(AGENT_BIN) $(CLOUD_BIN)
 
 # Not part of `make test`: it takes minutes and its figures depend on the
 # machine. BENCH_ROWS (default 1000000) and BENCH_GB (default 1) size it.
-bench: all $(BUILD)/tests/bench/stage $(BUILD)/tests/bench/read
+bench: all $(BUILD)/tests/bench/stage $(BUILD)/tests/bench/read $(BUILD)/tests/bench/csvparse
 	$(Q)BUILD=$(BUILD) bash tests/bench/bench.sh
 
 # The CSV reader's speed and memory alone, in a minute (part of make bench).

@@ -33,6 +33,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,12 +43,13 @@
 #define PREVIEW_GROUPS 64  /* distinct errors kept */
 #define PREVIEW_SHOWN 10   /* errors listed in the summary */
 #define PREVIEW_VALUE 64   /* bytes of an example value kept */
-#define PREVIEW_KEYS 65536 /* keys remembered for the duplicate count */
+#define PREVIEW_KEYS 65536 /* first size of the key set (slots); it doubles at half full */
 
 struct preview_opts {
     const char *file;
     const char *type;     /* --type, or NULL */
     const char *template; /* --template, or NULL */
+    const char *folder;   /* --folder: read as that folder would, or NULL */
     int json;             /* --json */
     int all;              /* --all */
 };
@@ -86,13 +88,16 @@ struct preview {
     const char *practice; /* for unchanged */
     struct group groups[PREVIEW_GROUPS];
     size_t ngroups;
-    char **keys; /* open addressing, PREVIEW_KEYS slots */
+    uint64_t (*keys)[2]; /* the key set: open addressing, 128-bit digests, {0, 0} empty */
+    size_t nslots;       /* a power of two */
+    size_t nkeys;
     long rows, valid, invalid, duplicate, unchanged, skipped, routed;
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--json] [--all]\n");
+    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--folder NAME] [--json] "
+                 "[--all]\n");
 }
 
 static void json_str(FILE *out, const char *s, size_t n)
@@ -123,18 +128,16 @@ static void json_cstr(FILE *out, const char *s)
 static int parse_opts(int argc, char **argv, struct preview_opts *o)
 {
     static const struct option longopts[] = {
-        {"type", required_argument, NULL, 't'},
-        {"template", required_argument, NULL, 'T'},
-        {"json", no_argument, NULL, 'j'},
-        {"all", no_argument, NULL, 'a'},
-        {NULL, 0, NULL, 0},
+        {"type", required_argument, NULL, 't'},   {"template", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},         {"all", no_argument, NULL, 'a'},
+        {"folder", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0},
     };
     int opt;
 
     memset(o, 0, sizeof(*o));
     optind = 1;
     for (;;) {
-        opt = getopt_long(argc, argv, "t:T:ja", longopts, NULL);
+        opt = getopt_long(argc, argv, "t:T:jaF:", longopts, NULL);
         if (opt == -1) {
             break;
         }
@@ -150,6 +153,9 @@ static int parse_opts(int argc, char **argv, struct preview_opts *o)
             break;
         case 'a':
             o->all = 1;
+            break;
+        case 'F':
+            o->folder = optarg;
             break;
         default:
             return -1;
@@ -185,36 +191,97 @@ static const struct ds_folder_conf *folder_of(const struct ds_config *cfg, const
     return NULL;
 }
 
-/* FNV-1a, for the key set. */
-static size_t key_hash(const char *k)
+/* splitmix64's finalizer. */
+static uint64_t mix64(uint64_t x)
 {
-    size_t h = 1469598103934665603u;
-
-    for (; *k != '\0'; k++) {
-        h = (h ^ (unsigned char)*k) * 1099511628211u;
-    }
-    return h;
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9u;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
 }
 
-/* 1 if key was seen before in the file, else remembers it (while there is
- * room) and returns 0. */
-static int key_seen(struct preview *p, const char *key)
+/* A 128-bit digest of a key, from two independent 64-bit hashes (FNV-1a and
+ * a multiply-rotate one): 16 bytes a key instead of a copy, and two keys of
+ * a file share one with a chance of about n^2 / 2^129 — none in practice. */
+static void key_digest(const char *k, uint64_t d[2])
 {
-    size_t i = key_hash(key) % PREVIEW_KEYS;
+    uint64_t a = 1469598103934665603u;
+    uint64_t b = 0x9e3779b97f4a7c15u;
+    size_t n = 0;
 
-    for (size_t probe = 0; probe < PREVIEW_KEYS; probe++) {
-        char **slot = &p->keys[(i + probe) % PREVIEW_KEYS];
+    for (; k[n] != '\0'; n++) {
+        unsigned char c = (unsigned char)k[n];
 
-        if (*slot == NULL) {
-            if (probe < PREVIEW_KEYS / 2) {
-                *slot = strdup(key);
-            }
-            return 0;
-        }
-        if (strcmp(*slot, key) == 0) {
-            return 1;
+        a = (a ^ c) * 1099511628211u;
+        b = (b + c) * 0xff51afd7ed558ccdu;
+        b = (b << 29) | (b >> 35);
+    }
+    d[0] = mix64(a);
+    d[1] = mix64(b ^ n);
+    if (d[0] == 0 && d[1] == 0) {
+        d[1] = 1; /* {0, 0} marks an empty slot */
+    }
+}
+
+/* The slot of digest d in a table of n slots: its own or the empty one
+ * where it would go. */
+static uint64_t *key_slot(uint64_t (*t)[2], size_t n, const uint64_t d[2])
+{
+    size_t i = (size_t)d[0] & (n - 1);
+
+    while ((t[i][0] != 0 || t[i][1] != 0) && (t[i][0] != d[0] || t[i][1] != d[1])) {
+        i = (i + 1) & (n - 1);
+    }
+    return t[i];
+}
+
+/* Doubles the key set. When memory runs out the set stays as it is. */
+static void keys_grow(struct preview *p)
+{
+    size_t n = p->nslots * 2;
+    uint64_t(*t)[2] = calloc(n, sizeof(*t));
+
+    if (t == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < p->nslots; i++) {
+        if (p->keys[i][0] != 0 || p->keys[i][1] != 0) {
+            uint64_t *slot = key_slot(t, n, p->keys[i]);
+
+            slot[0] = p->keys[i][0];
+            slot[1] = p->keys[i][1];
         }
     }
+    free(p->keys);
+    p->keys = t;
+    p->nslots = n;
+}
+
+/* 1 if key was seen before in the file, else remembers it and returns 0.
+ * The set doubles when half full, so each lookup probes a few slots
+ * whatever the file's size (only if memory ran out does it stop
+ * remembering new keys, at half full). */
+static int key_seen(struct preview *p, const char *key)
+{
+    uint64_t d[2];
+    uint64_t *slot;
+
+    key_digest(key, d);
+    slot = key_slot(p->keys, p->nslots, d);
+    if (slot[0] != 0 || slot[1] != 0) {
+        return 1;
+    }
+    if (p->nkeys + 1 > p->nslots / 2) {
+        keys_grow(p);
+        if (p->nkeys + 1 > p->nslots / 2) {
+            return 0;
+        }
+        slot = key_slot(p->keys, p->nslots, d);
+    }
+    slot[0] = d[0];
+    slot[1] = d[1];
+    p->nkeys++;
     return 0;
 }
 
@@ -643,7 +710,12 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     if (ds_config_load(config_path, &cfg, NULL) != 0) {
         cfg = NULL;
     }
-    folder = folder_of(cfg, p.o.file);
+    folder = p.o.folder != NULL && cfg != NULL ? ds_config_folder(cfg, p.o.folder)
+                                               : folder_of(cfg, p.o.file);
+    if (p.o.folder != NULL && folder == NULL) {
+        fprintf(stderr, "dentsync preview: no [folder %s] in the configuration\n", p.o.folder);
+        goto out;
+    }
     if (p.o.type == NULL && folder != NULL) {
         p.o.type = folder->import_type;
     }
@@ -720,6 +792,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         goto out;
     }
     p.keys = calloc(PREVIEW_KEYS, sizeof(*p.keys));
+    p.nslots = PREVIEW_KEYS;
     if (p.keys == NULL) {
         fprintf(stderr, "dentsync preview: out of memory\n");
         goto out;
@@ -728,6 +801,10 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         access(queue, R_OK) == 0 && ds_store_open(queue, &p.st, NULL) != 0) {
         p.st = NULL;
     }
+    /* The raw row is never shown here; the record only with --json, and its
+     * fingerprint only against a queue's synced rows: what is not used is
+     * not written. */
+    ds_map_set_outputs(p.m, p.o.json || p.st != NULL ? DS_MAP_RECORD : 0);
     print_head(&p, r, p.o.template == NULL ? &d : NULL);
     limit = p.o.all ? LONG_MAX : PREVIEW_ROWS;
     while (p.rows < limit) {
@@ -756,11 +833,6 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     exit_code = DS_EXIT_OK;
 out:
     ds_mapped_close(&m);
-    if (p.keys != NULL) {
-        for (size_t i = 0; i < PREVIEW_KEYS; i++) {
-            free(p.keys[i]);
-        }
-    }
     free(p.keys);
     ds_store_close(&p.st);
     ds_map_free(&p.m);

@@ -145,6 +145,18 @@ static void answer(struct conn *k)
         n = strlen(k->answer);
         snprintf(k->answer + n, sizeof(k->answer) - n, "}\n");
     }
+    else if (strcmp(k->req, "web-link") == 0) {
+        char url[256];
+
+        if (c->ops.web_link != NULL && c->ops.web_link(c->ops.ctx, url, sizeof(url)) == 0) {
+            snprintf(k->answer, sizeof(k->answer), "{\"ok\":true,\"url\":\"%s\"}\n", url);
+        }
+        else {
+            snprintf(k->answer, sizeof(k->answer),
+                     "{\"ok\":false,\"error\":\"the status page is not running (off in "
+                     "[web], or its port was taken: see the log)\"}\n");
+        }
+    }
     else {
         snprintf(k->answer, sizeof(k->answer), "{\"ok\":false,\"error\":\"unknown command\"}\n");
     }

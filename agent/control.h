@@ -20,6 +20,8 @@
  *              agent's own user (SO_PEERCRED), as it writes to the queue
  *                                              -> {"ok":true} or
  *                                                 {"ok":false,"error":"..."}
+ *   web-link   a one-time login link of the status page (docs/web.md)
+ *                                              -> {"ok":true,"url":"..."}
  *
  * Anything else answers {"ok":false,"error":"unknown command"}. The answers
  * carry counts, codes and names from the config: never patient data.
@@ -44,6 +46,9 @@ struct ds_control_ops {
     /* Queues path for staging, next, with folder's settings; 0, or
      * non-zero with a message (no patient data) in msg. */
     int (*import)(void *ctx, const char *folder, const char *path, char *msg, size_t size);
+    /* Writes a one-time login link of the status page into buf; non-zero
+     * when there is none (the page is off). May be NULL. */
+    int (*web_link)(void *ctx, char *buf, size_t size);
     void *ctx;
 };
 

@@ -23,6 +23,7 @@
 #include "agent/ingest.h"
 #include "agent/upload/upload.h"
 #include "agent/watch/watch.h"
+#include "agent/web/web.h"
 #include "state/store.h"
 
 #include <errno.h>
@@ -53,6 +54,7 @@ struct ds_agent {
     double next_purge;           /* when retention runs next (wall clock) */
     double next_age_alarm;       /* when the age alarm may speak again */
     struct ds_control *control;  /* the control socket; owned */
+    struct ds_web *web;          /* the status page ([web]); owned, may be NULL */
     uv_timer_t notify_tick;      /* systemd: WATCHDOG=1 and STATUS= (notify.h) */
     int reload;                  /* stopping to start again with a new config */
     uv_work_t work;              /* the ingest in progress */
@@ -496,6 +498,13 @@ static void resume_if_space(struct ds_agent *a)
     start_next_ingest(a);
 }
 
+static int control_web_link(void *ctx, char *buf, size_t size)
+{
+    struct ds_agent *a = ctx;
+
+    return a->web != NULL ? ds_web_link(a->web, buf, size) : DS_ENOTFOUND;
+}
+
 static void ingest_done(uv_work_t *w, int status)
 {
     struct ds_agent *a = w->data;
@@ -561,6 +570,7 @@ static void shutdown_if_idle(struct ds_agent *a)
     a->full = NULL;
     ds_upload_free(&a->up);
     ds_control_free(&a->control);
+    ds_web_free(&a->web);
     if (!uv_is_closing((uv_handle_t *)&a->queue_poll)) {
         uv_close((uv_handle_t *)&a->queue_poll, NULL);
     }
@@ -760,6 +770,7 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     ops.sync_now = control_sync_now;
     ops.status = control_status;
     ops.import = control_import;
+    ops.web_link = control_web_link;
     ops.ctx = a;
     rc = ds_control_new(&a->loop, cfg, &ops, &a->control, err);
     if (rc != 0) {
@@ -769,6 +780,10 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
                     "unavailable",
                     err != NULL ? err->msg : ds_strerror(rc));
         rc = 0;
+    }
+    if (cfg->web_enabled && ds_web_new(&a->loop, cfg, a->store, &ops, &a->web, err) != 0) {
+        ds_log_warn("WEB_UNAVAILABLE", "no status page (%s); the agent runs on without it",
+                    err != NULL ? err->msg : "cannot listen");
     }
     rc = ds_watch_new(&a->loop, cfg, on_known, on_settled, a, &a->watch, err);
     if (rc != 0) {
@@ -793,6 +808,7 @@ out:
             ds_watch_free(&a->watch);
             ds_upload_free(&a->up);
             ds_control_free(&a->control);
+            ds_web_free(&a->web);
             if (a->queue_poll.loop != NULL && !uv_is_closing((uv_handle_t *)&a->queue_poll)) {
                 uv_close((uv_handle_t *)&a->queue_poll, NULL);
             }

@@ -40,11 +40,12 @@ static const struct command commands[] = {
     {"retry", ds_cmd_retry, "put a held file or a job's rejected batches back in line",
      "JOB|FILE|--rejected"},
     {"preview", ds_cmd_preview, "show what a template makes of an export; writes nothing",
-     "FILE [--type T] [--template ID] [--json] [--all]"},
+     "FILE [--type T] [--template ID] [--folder NAME] [--json] [--all]"},
     {"resync", ds_cmd_resync, "forget what was synced so the next snapshot goes in full",
      "--practice NAME [--type TYPE]"},
     {"errors", ds_cmd_errors, "write a job's failed rows, original columns and errors, as CSV",
      "JOB --csv OUT"},
+    {"web-url", ds_cmd_web_url, "print a one-time login link to the local status page", ""},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -12,6 +12,7 @@
 
 #include "agent/core/log.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -251,6 +252,8 @@ static const char *const cloud_keys[] = {"url",
                                          NULL};
 static const char *const practice_keys[] = {"token_file", "timezone", "phone_region", "date_order",
                                             NULL};
+static const char *const web_keys[] = {"enabled",     "listen",        "port",
+                                       "secret_file", "max_upload_kb", NULL};
 static const char *const folder_keys[] = {
     "path",    "practice", "import_type", "template",      "snapshot",       "max_missing_percent",
     "include", "exclude",  "after",       "processed_dir", "quarantine_dir", "network",
@@ -489,6 +492,35 @@ static void folder_key(struct loader *ld, const char *name, const char *key, con
     }
 }
 
+static void web_key(struct loader *ld, const char *key, const char *value)
+{
+    struct ds_config *cfg = ld->cfg;
+
+    if (strcmp(key, "enabled") == 0) {
+        if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+            cfg->web_enabled = strcmp(value, "yes") == 0;
+        }
+        else {
+            problem(ld, ld->line, "enabled: expected yes or no");
+        }
+    }
+    else if (strcmp(key, "listen") == 0) {
+        set_string(ld, &cfg->web_listen, value);
+    }
+    else if (strcmp(key, "port") == 0) {
+        set_int(ld, &cfg->web_port, key, value, 1, 65535);
+    }
+    else if (strcmp(key, "secret_file") == 0) {
+        set_string(ld, &cfg->web_secret_file, value);
+    }
+    else if (strcmp(key, "max_upload_kb") == 0) {
+        set_int(ld, &cfg->web_max_upload_kb, key, value, 1, 1048576);
+    }
+    else {
+        unknown_key(ld, key, "web", web_keys);
+    }
+}
+
 /* Splits "practice NAME" into its kind and name; 0 if it has that shape. */
 static int named_section(const char *section, const char *kind, const char **name)
 {
@@ -518,6 +550,9 @@ static int on_value(void *user, const char *section, const char *key, const char
     else if (strcmp(section, "cloud") == 0) {
         cloud_key(ld, key, value);
     }
+    else if (strcmp(section, "web") == 0) {
+        web_key(ld, key, value);
+    }
     else if (named_section(section, "practice", &name)) {
         practice_key(ld, name, key, value);
     }
@@ -526,7 +561,7 @@ static int on_value(void *user, const char *section, const char *key, const char
     }
     else {
         problem(ld, ld->section_line,
-                "unknown section [%s] (expected [agent], [cloud], [practice NAME] or "
+                "unknown section [%s] (expected [agent], [cloud], [web], [practice NAME] or "
                 "[folder NAME])",
                 section);
     }
@@ -683,6 +718,35 @@ static void check_folder(struct loader *ld, const struct ds_folder_conf *f)
     }
 }
 
+/* [web]: the address must be an IP literal; one that is not loopback
+ * needs a login secret (docs/web.md). */
+static void check_web(struct loader *ld)
+{
+    struct ds_config *cfg = ld->cfg;
+    unsigned char addr[16];
+    struct stat sb;
+    int v4 = inet_pton(AF_INET, cfg->web_listen, addr) == 1;
+    int v6 = !v4 && inet_pton(AF_INET6, cfg->web_listen, addr) == 1;
+    int loopback =
+        (v4 && addr[0] == 127) || (v6 && memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
+
+    if (!v4 && !v6) {
+        problem(ld, 1, "[web] listen must be an IP address, e.g. 127.0.0.1");
+    }
+    else if (cfg->web_enabled && !loopback && cfg->web_secret_file == NULL) {
+        problem(ld, 1, "[web] listen %s is not loopback: set secret_file too", cfg->web_listen);
+    }
+    if (cfg->web_secret_file != NULL) {
+        if (stat(cfg->web_secret_file, &sb) != 0) {
+            problem(ld, 1, "[web] secret_file %s: %s", cfg->web_secret_file, strerror(errno));
+        }
+        else if ((sb.st_mode & 077) != 0) {
+            problem(ld, 1, "[web] secret_file %s is readable by others (chmod 600 it)",
+                    cfg->web_secret_file);
+        }
+    }
+}
+
 static void check(struct loader *ld)
 {
     struct ds_config *cfg = ld->cfg;
@@ -704,6 +768,7 @@ static void check(struct loader *ld)
     for (size_t i = 0; i < cfg->npractices; i++) {
         check_practice(ld, &cfg->practices[i]);
     }
+    check_web(ld);
     if (cfg->nfolders == 0) {
         problem(ld, 1, "no [folder NAME] section: nothing to watch");
     }
@@ -750,8 +815,12 @@ int ds_config_load(const char *path, struct ds_config **out, FILE *errs)
     cfg->connect_timeout_seconds = 15.0;
     cfg->heartbeat_seconds = 60.0;
     cfg->pause_probe_seconds = 60.0;
+    cfg->web_enabled = 1;
+    cfg->web_port = 8765;
+    cfg->web_max_upload_kb = 20480;
+    cfg->web_listen = strdup("127.0.0.1");
     cfg->path = strdup(path);
-    if (cfg->path == NULL) {
+    if (cfg->path == NULL || cfg->web_listen == NULL) {
         rc = DS_ENOMEM;
         goto out;
     }
@@ -803,6 +872,8 @@ void ds_config_free(struct ds_config **cfgp)
     free(cfg->cloud_url);
     free(cfg->ca_file);
     free(cfg->proxy);
+    free(cfg->web_listen);
+    free(cfg->web_secret_file);
     free(cfg);
     *cfgp = NULL;
 }

@@ -11,6 +11,7 @@
  *   [folder NAME]      path, practice, import_type, template, snapshot,
  *                      max_missing_percent, include, exclude, after,
  *                      processed_dir, quarantine_dir, network
+ *   [web]              enabled, listen, port, secret_file, max_upload_kb
  *
  * Loading checks everything it can without touching the network and reports
  * every problem as "FILE:LINE: message", so an office manager can fix the
@@ -85,6 +86,13 @@ struct ds_config {
     double connect_timeout_seconds; /* per connection attempt */
     double heartbeat_seconds;       /* heartbeat period; 0 turns it off */
     double pause_probe_seconds;     /* a practice paused by 401 is tried again this often */
+
+    /* [web] (docs/web.md) */
+    int web_enabled;       /* serve the local status page (default 1) */
+    char *web_listen;      /* address it binds, default 127.0.0.1 */
+    int web_port;          /* TCP port, default 8765 */
+    char *web_secret_file; /* 0600 file holding the login secret; may be NULL */
+    int web_max_upload_kb; /* largest file dropped on the page, KiB */
 
     struct ds_practice_conf *practices; /* owned array */
     size_t npractices;

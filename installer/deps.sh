@@ -13,6 +13,7 @@ libcmocka-dev
 libzip-dev libexpat1-dev libfreexl-dev libical-dev libxlsxwriter-dev
 curl ca-certificates procps util-linux python3 openssl valgrind
 systemd man-db lintian passwd
+chromium chromium-driver python3-selenium
 "
 
 # `deps.sh fuzz` adds what `make fuzz` needs (clang's libFuzzer).

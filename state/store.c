@@ -671,6 +671,7 @@ void ds_store_close(struct ds_store **st)
     }
     sqlite3_close(s->db);
     ds_sha256_free(&s->sha);
+    free(s->staged_keys);
     free(s);
     *st = NULL;
 }

@@ -131,7 +131,10 @@ int ds_store_tx_rollback(struct ds_store *st);
  * reason, no patient data; never uploaded). A valid item whose key is already held by
  * another valid item of the same job is stored as DS_ITEM_DUPLICATE
  * instead (the first one wins) and *stored_status says so (may be NULL).
- * record, fingerprint and error may be NULL. raw may be NULL. */
+ * record, fingerprint and error may be NULL. raw may be NULL. While one
+ * connection adds a job's items, no other connection may add items to that
+ * job (the connection remembers the keys it added; one that takes over a
+ * job with items already in it looks every key up). */
 int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const char *key,
                       const char *fingerprint, const char *status, const char *record_json,
                       const char *raw_json, const char *error, const char **stored_status);

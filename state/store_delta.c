@@ -90,6 +90,7 @@ int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *u
     char practice[128];
     char import_type[32];
     long n = 0;
+    int src;
     int rc;
 
     if (st == NULL || job_id == NULL) {
@@ -101,6 +102,25 @@ int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *u
     }
     rc = job_scope(st, job_id, practice, import_type);
     if (rc != 0) {
+        goto out;
+    }
+    /* Nothing synced yet for the practice and type (a first sync): no row
+     * can be unchanged, and the walk over every item of the job is saved. */
+    rc = prepare(st, "SELECT 1 FROM synced WHERE practice = ?1 AND import_type = ?2 LIMIT 1", &s,
+                 "mark unchanged");
+    if (rc != 0) {
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    sqlite3_finalize(s);
+    s = NULL;
+    if (src == SQLITE_DONE) {
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "mark unchanged");
         goto out;
     }
     /* A duplicate row keeps its state: the first row with its key decides. */

@@ -23,6 +23,7 @@
 #include "state/store.h"
 
 #include <sqlite3.h>
+#include <stdint.h>
 
 /* The cached statements, one slot each. The SQL text lives next to the code
  * that runs it; the slot is filled on first use. */
@@ -48,6 +49,7 @@ enum ds__store_q {
     DS__Q_JOBS_UPLOADING,
     DS__Q_JOBS_STAGING,
     DS__Q_ITEM_DUP,
+    DS__Q_ITEM_ANY,
     DS__Q_ITEM_INSERT,
     DS__Q_ITEM_SCAN,
     DS__Q_ITEM_COUNTS,
@@ -79,6 +81,8 @@ struct ds_store {
     int version;                     /* schema version in force */
     int user_tx;                     /* 1 inside ds_store_tx_begin/commit */
     char staging_job[DS_UUID_LEN];   /* last job item_add saw in `staging`, or "" */
+    uint64_t *staged_keys;           /* owned: Bloom filter of the valid keys added to
+                                        staging_job, or NULL (store_ingest.c) */
     int64_t max_bytes;               /* disk budget of ds_store_set_budget, 0: none */
     char path[256];                  /* for messages: the database file */
 };

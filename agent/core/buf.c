@@ -63,10 +63,18 @@ static int buf_reserve(struct ds_buf *b, size_t extra)
     return 0;
 }
 
+int ds_buf_reserve(struct ds_buf *b, size_t n)
+{
+    return buf_reserve(b, n);
+}
+
 int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
 {
-    int rc = buf_reserve(b, n);
+    int rc;
 
+    /* The room is there (and the cap allows it): the common case, with no
+     * call. cap - len is 0 for a buffer never grown. */
+    rc = n < b->cap - b->len && n <= b->max - b->len ? 0 : buf_reserve(b, n);
     if (rc != 0) {
         return rc;
     }
@@ -85,13 +93,23 @@ int ds_buf_append_str(struct ds_buf *b, const char *s)
 
 int ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
 {
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
     va_list ap;
     int n;
     int rc;
 
+    /* Formatted straight into the room left when it fits (the usual case
+     * once the buffer has grown), else measured, grown and formatted again. */
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
+    if (room > 0) {
+        if (n >= 0 && (size_t)n < room && (size_t)n <= b->max - b->len) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        b->data[b->len] = '\0';
+    }
     if (n < 0) {
         return DS_EINVAL;
     }

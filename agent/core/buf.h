@@ -26,6 +26,11 @@ void ds_buf_close(struct ds_buf *b);
 /* Empties the buffer, keeping its memory. */
 void ds_buf_reset(struct ds_buf *b);
 
+/* Makes room for n more bytes (and a terminator) past len, for a writer
+ * that fills b->data + b->len itself and then sets len (and the
+ * terminator). DS_ETOOBIG past the cap, DS_ENOMEM. */
+int ds_buf_reserve(struct ds_buf *b, size_t n);
+
 /* Appends n bytes. DS_ETOOBIG past the cap, DS_ENOMEM. */
 int ds_buf_append(struct ds_buf *b, const void *p, size_t n);
 

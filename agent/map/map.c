@@ -35,10 +35,17 @@
  * The record is a JSON object of the present fields only, serialized
  * compact with sorted keys; its sha256 is the fingerprint. Messages name a
  * field and a fixed problem, never a value.
+ *
+ * Speed: a row builds no JSON tree. The values are kept in one scratch
+ * buffer (vals); the record and the raw row are written straight into
+ * another (json) by agent/core/jsonw.h, byte for byte as jansson's dump
+ * wrote them, with the field order and every escaped name computed once
+ * per file; one SHA-256 context serves every key and fingerprint.
  */
 #include "agent/map/map.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/jsonw.h"
 #include "agent/map/canon.h"
 #include "agent/map/normalize.h"
 
@@ -52,6 +59,9 @@
 #define MAP_VALUE_MAX (2 * (size_t)DS_READ_MAX_FIELD) /* a normalized value */
 #define MAP_EXT_ID_MAX 64                             /* characters in an external id */
 #define MAP_HASH_INPUT_MAX (4 * (size_t)DS_READ_MAX_FIELD)
+/* The record or the raw row as JSON: every field escaped (at most 6 bytes a
+ * byte) with its name. */
+#define MAP_JSON_MAX ((size_t)DS_READ_MAX_FIELDS * (6 * MAP_VALUE_MAX + 400))
 
 enum field_state {
     FIELD_ABSENT = 0, /* no value */
@@ -85,6 +95,12 @@ static const char *const ref_names[K_COUNT] = {
     NULL,
 };
 
+/* The fields of the record's own identity in the keys of the other import
+ * types (map.h), at most four. */
+static const char *const own_appt[] = {"start_at", NULL};
+static const char *const own_tx[] = {"procedure_code", "tooth", "surface", "service_date", NULL};
+static const char *const own_fin[] = {"date", "amount_cents", "kind", "reference", NULL};
+
 static const char *const key_names[K_COUNT] = {
     "external_id", "last_name",    "first_name", "date_of_birth",
     "email",       "phone_mobile", "phone_home", "phone_work",
@@ -116,6 +132,8 @@ struct map_field {
     struct ds_date_votes votes; /* the column's d/d/y values (ds_map_date_vote) */
     enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
     char hint[160];             /* after a failed date: which order the column reads in */
+    char *jkey;   /* owned: "<name>": as written in the record */
+    size_t jkeylen;
 };
 
 enum {
@@ -147,11 +165,25 @@ struct ds_mapper {
     struct ds_buf value;       /* scratch: one normalized value */
     struct ds_buf hash;        /* scratch: a key's hash input */
     long pidx;                 /* index of patient_external_id, -1 if unmapped */
+    long aidx;                 /* index of appointment_external_id, -1 if unmapped */
     const char *dialect_order; /* borrow (template): MDY/DMY/YMD, or NULL */
     int dialect_comma;         /* the template says decimal comma */
     int no_routes;             /* 1: route rules are not tested (ds_map_set_routing) */
     int auto_order;            /* 1: neither the template nor the practice fixes date_order */
     char problem[224];         /* scratch: a problem with its date-order hint */
+    const char *const *own;    /* borrow (static): a record's own key fields, by name */
+    long ownidx[4];            /* their indices in fields, -1 if unmapped */
+    size_t *order;             /* owned: field indices, sorted by name (the record's order) */
+    struct ds_buf vals;        /* scratch: the row's values, each NUL-terminated */
+    size_t *voff;              /* owned: per field, its value's offset in vals ... */
+    size_t *vlen;              /* ... and length, while its state is FIELD_OK */
+    struct ds_buf json;        /* scratch: the record or the raw row being written */
+    char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
+    size_t *rawkeylen;
+    int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
+    int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
+    int no_record;         /* 1: record_json and fingerprint are left out */
+    struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -295,6 +327,12 @@ void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o)
     m->auto_order = m->opts.date_order == DS_DATE_AUTO;
 }
 
+void ds_map_set_outputs(struct ds_mapper *m, int outputs)
+{
+    m->no_raw = (outputs & DS_MAP_RAW) == 0;
+    m->no_record = (outputs & DS_MAP_RECORD) == 0;
+}
+
 long ds_map_field_column(const struct ds_mapper *m, size_t i)
 {
     return i < m->nfields ? m->fields[i].col : -1;
@@ -307,6 +345,124 @@ static int field_fail(struct ds_error *err, const char *field, const char *msg)
         snprintf(err->field, sizeof(err->field), "%s", field);
     }
     return ds_error_set(err, DS_EINVAL, "%s", msg);
+}
+
+/* "<s>": escaped as a JSON object key, allocated (*len its length). NULL on
+ * DS_ENOMEM, or when s is not valid UTF-8. */
+static char *json_key(const char *s, size_t *len)
+{
+    struct ds_buf b;
+
+    ds_buf_init(&b, MAP_JSON_MAX);
+    if (ds_jsonw_string(&b, s, strlen(s)) != 0 || ds_buf_append(&b, ":", 1) != 0) {
+        ds_buf_close(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return ds_buf_steal(&b);
+}
+
+/* 1 if s is "#" and a number above n: the name an extra column past the
+ * header would get. */
+static int extra_column_name(const char *s, size_t n)
+{
+    char *end = NULL;
+    unsigned long long v;
+
+    if (s[0] != '#' || s[1] < '0' || s[1] > '9') {
+        return 0;
+    }
+    v = strtoull(s + 1, &end, 10);
+    return *end == '\0' && v > n;
+}
+
+/*
+ * The names of raw_json's columns, chosen once per file as build_raw would
+ * choose them row by row: an empty or non-UTF-8 header name becomes "#<n>",
+ * a repeated one (or one too long) "<name>#<n>" (n 1-based). Rows are then
+ * written from m->rawkey without a tree. When a chosen name still clashes
+ * with another (or with the "#<n>" of a column past the header), a later
+ * column would overwrite an earlier one in the tree: m->raw_fast stays 0
+ * and such files keep going through build_raw.
+ */
+static int raw_names(struct ds_mapper *m)
+{
+    char name[320];
+    char **names = calloc(m->nheader + 1, sizeof(*names));
+    int rc = 0;
+
+    m->rawkey = calloc(m->nheader + 1, sizeof(*m->rawkey));
+    m->rawkeylen = calloc(m->nheader + 1, sizeof(*m->rawkeylen));
+    if (names == NULL || m->rawkey == NULL || m->rawkeylen == NULL) {
+        rc = DS_ENOMEM;
+        goto out;
+    }
+    m->raw_fast = 1;
+    for (size_t j = 0; j < m->nheader; j++) {
+        const char *h = m->header[j];
+        int taken = 0;
+
+        if (h[0] == '\0' || !ds_norm_utf8_valid(h, strlen(h))) {
+            snprintf(name, sizeof(name), "#%zu", j + 1);
+        }
+        else {
+            for (size_t k = 0; k < j && !taken; k++) {
+                taken = strcmp(names[k], h) == 0;
+            }
+            if (taken || strlen(h) >= sizeof(name) - 24) {
+                snprintf(name, sizeof(name), "%.256s#%zu", h, j + 1);
+            }
+            else {
+                snprintf(name, sizeof(name), "%s", h);
+            }
+        }
+        if (!ds_norm_utf8_valid(name, strlen(name))) {
+            snprintf(name, sizeof(name), "#%zu", j + 1);
+        }
+        for (size_t k = 0; k < j; k++) {
+            if (strcmp(names[k], name) == 0) {
+                m->raw_fast = 0;
+            }
+        }
+        if (extra_column_name(name, m->nheader)) {
+            m->raw_fast = 0;
+        }
+        names[j] = strdup(name);
+        m->rawkey[j] = names[j] != NULL ? json_key(name, &m->rawkeylen[j]) : NULL;
+        if (m->rawkey[j] == NULL) {
+            rc = DS_ENOMEM;
+            goto out;
+        }
+    }
+out:
+    if (names != NULL) {
+        for (size_t j = 0; j < m->nheader; j++) {
+            free(names[j]);
+        }
+        free(names);
+    }
+    return rc;
+}
+
+/* The record's order: field indices sorted by name, as jansson's
+ * JSON_SORT_KEYS sorts them, computed once instead of per row. DS_EINVAL
+ * when two fields share a name (a template's fields are a JSON object's
+ * keys: they cannot). */
+static int record_order(struct ds_mapper *m, struct ds_error *err)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        size_t k = i;
+
+        while (k > 0 && strcmp(m->fields[m->order[k - 1]].name, m->fields[i].name) > 0) {
+            m->order[k] = m->order[k - 1];
+            k--;
+        }
+        if (k > 0 && strcmp(m->fields[m->order[k - 1]].name, m->fields[i].name) == 0) {
+            return field_fail(err, m->fields[i].name, "field named twice");
+        }
+        m->order[k] = i;
+    }
+    return 0;
 }
 
 int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct ds_mapper **out,
@@ -332,6 +488,7 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     ds_buf_init(&m->value, MAP_VALUE_MAX);
     ds_buf_init(&m->hash, MAP_HASH_INPUT_MAX);
     ds_buf_init(&m->part, MAP_VALUE_MAX);
+    ds_buf_init(&m->json, MAP_JSON_MAX);
     m->import_type = ds_map_canonical_fields(ds_template_import_type(t)) != NULL
                          ? ds_template_import_type(t)
                          : "";
@@ -343,7 +500,13 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     m->nfields = ds_template_nfields(t);
     m->fields = calloc(m->nfields + 1, sizeof(*m->fields));
     m->state = calloc(m->nfields + 1, sizeof(*m->state));
-    if (m->header == NULL || m->fields == NULL || m->state == NULL) {
+    m->order = calloc(m->nfields + 1, sizeof(*m->order));
+    m->voff = calloc(m->nfields + 1, sizeof(*m->voff));
+    m->vlen = calloc(m->nfields + 1, sizeof(*m->vlen));
+    ds_buf_init(&m->vals, (m->nfields + 1) * (MAP_VALUE_MAX + 32));
+    m->sha = ds_sha256_new();
+    if (m->header == NULL || m->fields == NULL || m->state == NULL || m->order == NULL ||
+        m->voff == NULL || m->vlen == NULL || m->sha == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto out;
     }
@@ -355,10 +518,22 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
             goto out;
         }
     }
+    rc = raw_names(m);
+    if (rc != 0) {
+        rc = ds_error_set(err, rc, "out of memory");
+        goto out;
+    }
     for (int k = 0; k < K_COUNT; k++) {
         m->keyidx[k] = -1;
     }
     m->pidx = -1;
+    m->aidx = -1;
+    m->own = strcmp(m->import_type, "appointments") == 0 ? own_appt
+             : strcmp(m->import_type, "treatments") == 0 ? own_tx
+                                                         : own_fin;
+    for (size_t k = 0; k < sizeof(m->ownidx) / sizeof(m->ownidx[0]); k++) {
+        m->ownidx[k] = -1;
+    }
     for (size_t i = 0; i < m->nfields; i++) {
         const struct ds_template_field *tf = ds_template_field(t, i);
         struct map_field *f = &m->fields[i];
@@ -368,7 +543,8 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
         f->required = tf->required;
         f->integer = ds_map_field_is_integer(tf->name);
         f->tcol = f->hcol = f->mcol = -1;
-        if (f->name == NULL) {
+        f->jkey = f->name != NULL ? json_key(f->name, &f->jkeylen) : NULL;
+        if (f->name == NULL || f->jkey == NULL) {
             rc = ds_error_set(err, DS_ENOMEM, "out of memory");
             goto out;
         }
@@ -451,6 +627,18 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
         if (strcmp(f->name, "patient_external_id") == 0) {
             m->pidx = (long)i;
         }
+        if (strcmp(f->name, "appointment_external_id") == 0) {
+            m->aidx = (long)i;
+        }
+        for (size_t k = 0; m->own[k] != NULL; k++) {
+            if (strcmp(f->name, m->own[k]) == 0) {
+                m->ownidx[k] = (long)i;
+            }
+        }
+    }
+    rc = record_order(m, err);
+    if (rc != 0) {
+        goto out;
     }
     m->nrules = ds_template_nrules(t);
     m->rules = calloc(m->nrules + 1, sizeof(*m->rules));
@@ -501,6 +689,7 @@ void ds_map_free(struct ds_mapper **m)
             }
             json_decref((*m)->fields[i].seen);
             free((*m)->fields[i].cols);
+            free((*m)->fields[i].jkey);
         }
     }
     if ((*m)->rules != NULL) {
@@ -515,8 +704,21 @@ void ds_map_free(struct ds_mapper **m)
             free((*m)->header[j]);
         }
     }
+    if ((*m)->rawkey != NULL) {
+        for (size_t j = 0; j < (*m)->nheader; j++) {
+            free((*m)->rawkey[j]);
+        }
+    }
+    free((*m)->rawkey);
+    free((*m)->rawkeylen);
     free((*m)->fields);
     free((*m)->state);
+    free((*m)->order);
+    free((*m)->voff);
+    free((*m)->vlen);
+    ds_buf_close(&(*m)->vals);
+    ds_buf_close(&(*m)->json);
+    ds_sha256_free(&(*m)->sha);
     free((*m)->header);
     ds_buf_close(&(*m)->value);
     ds_buf_close(&(*m)->hash);
@@ -569,13 +771,19 @@ static char *dump(const json_t *j, size_t flags)
     return s;
 }
 
-/* The value of key field k in the record, or NULL. */
-static const char *key_value(const struct ds_mapper *m, const json_t *rec, int k)
+/* The value of field i in the record, or NULL when it has none. */
+static const char *field_text(const struct ds_mapper *m, long i)
 {
-    if (m->keyidx[k] < 0) {
+    if (i < 0 || m->state[i] != FIELD_OK) {
         return NULL;
     }
-    return json_string_value(json_object_get(rec, m->fields[m->keyidx[k]].name));
+    return m->vals.data + m->voff[i];
+}
+
+/* The value of key field k in the record, or NULL. */
+static const char *key_value(const struct ds_mapper *m, int k)
+{
+    return field_text(m, m->keyidx[k]);
 }
 
 static enum field_state key_state(const struct ds_mapper *m, int k)
@@ -609,10 +817,8 @@ static int hash_key(struct ds_mapper *m, char key[DS_MAP_KEY_MAX], const struct 
     if (rc != 0) {
         return rc;
     }
-    rc = ds_sha256_hex(m->hash.data, m->hash.len, hex);
-    if (rc != 0) {
-        return rc;
-    }
+    ds_sha256_update(m->sha, m->hash.data, m->hash.len);
+    ds_sha256_final(m->sha, hex);
     snprintf(key, DS_MAP_KEY_MAX, "h:%s", hex);
     return 0;
 }
@@ -620,7 +826,7 @@ static int hash_key(struct ds_mapper *m, char key[DS_MAP_KEY_MAX], const struct 
 /* Computes out->key by the precedence in the file comment. Returns 0 (key
  * may stay "" when it cannot be told) or DS_ENOMEM; *none is set when no
  * rule applies at all. */
-static int compute_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped *out, int *none)
+static int compute_key(struct ds_mapper *m, struct ds_mapped *out, int *none)
 {
     static const int phones[] = {K_PHONE_MOBILE, K_PHONE_HOME, K_PHONE_WORK};
     enum field_state ln = key_state(m, K_LAST_NAME);
@@ -630,7 +836,7 @@ static int compute_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped 
     *none = 0;
     switch (key_state(m, K_EXTERNAL_ID)) {
     case FIELD_OK:
-        snprintf(out->key, sizeof(out->key), "ext:%s", key_value(m, rec, K_EXTERNAL_ID));
+        snprintf(out->key, sizeof(out->key), "ext:%s", key_value(m, K_EXTERNAL_ID));
         return 0;
     case FIELD_BAD:
         return 0;
@@ -644,9 +850,9 @@ static int compute_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped 
         const struct key_part parts[] = {
             {"patients", 0},
             {"name_dob", 0},
-            {key_value(m, rec, K_LAST_NAME), 1},
-            {key_value(m, rec, K_FIRST_NAME), 1},
-            {key_value(m, rec, K_DATE_OF_BIRTH), 0},
+            {key_value(m, K_LAST_NAME), 1},
+            {key_value(m, K_FIRST_NAME), 1},
+            {key_value(m, K_DATE_OF_BIRTH), 0},
         };
 
         return hash_key(m, out->key, parts, 5);
@@ -656,7 +862,7 @@ static int compute_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped 
         const struct key_part parts[] = {
             {"patients", 0},
             {"email", 0},
-            {key_value(m, rec, K_EMAIL), 0},
+            {key_value(m, K_EMAIL), 0},
         };
 
         return hash_key(m, out->key, parts, 3);
@@ -672,7 +878,7 @@ static int compute_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped 
             const struct key_part parts[] = {
                 {"patients", 0},
                 {"phone", 0},
-                {key_value(m, rec, phones[i]), 0},
+                {key_value(m, phones[i]), 0},
             };
 
             return hash_key(m, out->key, parts, 3);
@@ -743,6 +949,116 @@ static int build_raw(const struct ds_mapper *m, const struct ds_row *row, char *
     }
 out:
     json_decref(raw);
+    return rc;
+}
+
+/* A copy of what m->json holds, for the caller to free(). */
+static int copy_json(const struct ds_mapper *m, char **out)
+{
+    *out = dup_n(m->json.data, m->json.len);
+    return *out != NULL ? 0 : DS_ENOMEM;
+}
+
+/* Writes the raw row as build_raw would, without a tree: each column's name
+ * was escaped once (raw_names), each value is escaped straight into m->json;
+ * a value that is not valid UTF-8 (or holds a NUL) is null. */
+static int put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
+{
+    struct ds_buf *b = &m->json;
+    int rc;
+
+    if (m->no_raw) {
+        return 0;
+    }
+    if (!m->raw_fast) {
+        return build_raw(m, row, out);
+    }
+    ds_buf_reset(b);
+    rc = ds_buf_append(b, "{", 1);
+    for (size_t j = 0; j < row->nfields && rc == 0; j++) {
+        if (j > 0) {
+            rc = ds_buf_append(b, ",", 1);
+        }
+        if (rc == 0) {
+            rc = j < m->nheader ? ds_buf_append(b, m->rawkey[j], m->rawkeylen[j])
+                                : ds_buf_printf(b, "\"#%zu\":", j + 1);
+        }
+        if (rc == 0) {
+            rc = memchr(row->fields[j], '\0', row->lens[j]) == NULL
+                     ? ds_jsonw_string(b, row->fields[j], row->lens[j])
+                     : DS_EINVAL;
+        }
+        if (rc == DS_EINVAL) {
+            rc = ds_buf_append(b, "null", 4); /* not UTF-8: b is as it was */
+        }
+    }
+    if (rc == 0) {
+        rc = ds_buf_append(b, "}", 1);
+    }
+    if (rc == 0) {
+        rc = copy_json(m, out);
+    }
+    return rc;
+}
+
+/* Writes the record — the present fields in name order, compact, as
+ * jansson's JSON_COMPACT | JSON_SORT_KEYS dump wrote it (the fingerprint is
+ * its sha256) — and its fingerprint. */
+static int put_record(struct ds_mapper *m, struct ds_mapped *out)
+{
+    struct ds_buf *b = &m->json;
+    int first = 1;
+    int rc;
+
+    ds_buf_reset(b);
+    rc = ds_buf_append(b, "{", 1);
+    for (size_t k = 0; k < m->nfields && rc == 0; k++) {
+        size_t i = m->order[k];
+        const char *v = m->vals.data + m->voff[i];
+
+        if (m->state[i] != FIELD_OK) {
+            continue;
+        }
+        if (!first) {
+            rc = ds_buf_append(b, ",", 1);
+        }
+        first = 0;
+        if (rc == 0) {
+            rc = ds_buf_append(b, m->fields[i].jkey, m->fields[i].jkeylen);
+        }
+        if (rc == 0) {
+            rc = m->fields[i].integer ? ds_buf_append(b, v, m->vlen[i])
+                                      : ds_jsonw_string(b, v, m->vlen[i]);
+        }
+    }
+    if (rc == 0) {
+        rc = ds_buf_append(b, "}", 1);
+    }
+    if (rc == DS_EINVAL) {
+        rc = DS_ENOMEM; /* what jansson's dump reported for a string it could not write */
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    ds_sha256_update(m->sha, b->data, b->len);
+    ds_sha256_final(m->sha, out->fingerprint);
+    return copy_json(m, &out->record_json);
+}
+
+/* Keeps field i's normalized value (m->value) for the record and the keys.
+ * An integer field keeps its "%lld" form, as jansson wrote json_integer. */
+static int keep_value(struct ds_mapper *m, size_t i, long long integer)
+{
+    size_t start = m->vals.len;
+    int rc;
+
+    rc = m->fields[i].integer ? ds_buf_printf(&m->vals, "%lld", integer)
+                              : ds_buf_append(&m->vals, m->value.data, m->value.len);
+    m->voff[i] = start;
+    m->vlen[i] = m->vals.len - start;
+    if (rc == 0) {
+        rc = ds_buf_append(&m->vals, "", 1);
+    }
     return rc;
 }
 
@@ -1002,24 +1318,16 @@ static int field_validate(struct map_field *f, const char *v, const char **probl
 }
 
 /* Keys of appointments, treatments and financial records (map.h). */
-static int compute_ref_key(struct ds_mapper *m, const json_t *rec, struct ds_mapped *out, int *none)
+static int compute_ref_key(struct ds_mapper *m, struct ds_mapped *out, int *none)
 {
-    static const char *const own_appt[] = {"start_at", NULL};
-    static const char *const own_tx[] = {"procedure_code", "tooth", "surface", "service_date",
-                                         NULL};
-    static const char *const own_fin[] = {"date", "amount_cents", "kind", "reference", NULL};
-    const char *const *own = strcmp(m->import_type, "appointments") == 0 ? own_appt
-                             : strcmp(m->import_type, "treatments") == 0 ? own_tx
-                                                                         : own_fin;
     struct key_part parts[12];
     size_t np = 0;
-    char num[32];
     const char *pid;
 
     *none = 0;
     switch (key_state(m, K_EXTERNAL_ID)) {
     case FIELD_OK:
-        snprintf(out->key, sizeof(out->key), "ext:%s", key_value(m, rec, K_EXTERNAL_ID));
+        snprintf(out->key, sizeof(out->key), "ext:%s", key_value(m, K_EXTERNAL_ID));
         return 0;
     case FIELD_BAD:
         return 0;
@@ -1027,9 +1335,7 @@ static int compute_ref_key(struct ds_mapper *m, const json_t *rec, struct ds_map
         break;
     }
     parts[np++] = (struct key_part){m->import_type, 0};
-    pid = m->pidx >= 0 && m->state[m->pidx] == FIELD_OK
-              ? json_string_value(json_object_get(rec, "patient_external_id"))
-              : NULL;
+    pid = field_text(m, m->pidx);
     if (pid != NULL) {
         parts[np++] = (struct key_part){"pid", 0};
         parts[np++] = (struct key_part){pid, 0};
@@ -1037,54 +1343,46 @@ static int compute_ref_key(struct ds_mapper *m, const json_t *rec, struct ds_map
     else if (key_state(m, K_LAST_NAME) == FIELD_OK && key_state(m, K_FIRST_NAME) == FIELD_OK &&
              key_state(m, K_DATE_OF_BIRTH) == FIELD_OK) {
         parts[np++] = (struct key_part){"name_dob", 0};
-        parts[np++] = (struct key_part){key_value(m, rec, K_LAST_NAME), 1};
-        parts[np++] = (struct key_part){key_value(m, rec, K_FIRST_NAME), 1};
-        parts[np++] = (struct key_part){key_value(m, rec, K_DATE_OF_BIRTH), 0};
+        parts[np++] = (struct key_part){key_value(m, K_LAST_NAME), 1};
+        parts[np++] = (struct key_part){key_value(m, K_FIRST_NAME), 1};
+        parts[np++] = (struct key_part){key_value(m, K_DATE_OF_BIRTH), 0};
     }
     else if (key_state(m, K_EMAIL) == FIELD_OK) {
         parts[np++] = (struct key_part){"email", 0};
-        parts[np++] = (struct key_part){key_value(m, rec, K_EMAIL), 0};
+        parts[np++] = (struct key_part){key_value(m, K_EMAIL), 0};
     }
     else if (key_state(m, K_PHONE_MOBILE) == FIELD_OK) {
         parts[np++] = (struct key_part){"phone", 0};
-        parts[np++] = (struct key_part){key_value(m, rec, K_PHONE_MOBILE), 0};
+        parts[np++] = (struct key_part){key_value(m, K_PHONE_MOBILE), 0};
     }
     else if (key_state(m, K_LAST_NAME) == FIELD_OK && key_state(m, K_FIRST_NAME) == FIELD_OK) {
         /* A ledger names the patient only: the weakest reference; the cloud
          * decides whether it matches one patient. */
         parts[np++] = (struct key_part){"name", 0};
-        parts[np++] = (struct key_part){key_value(m, rec, K_LAST_NAME), 1};
-        parts[np++] = (struct key_part){key_value(m, rec, K_FIRST_NAME), 1};
+        parts[np++] = (struct key_part){key_value(m, K_LAST_NAME), 1};
+        parts[np++] = (struct key_part){key_value(m, K_FIRST_NAME), 1};
     }
-    else if (strcmp(m->import_type, "treatments") == 0 &&
-             json_string_value(json_object_get(rec, "appointment_external_id")) != NULL) {
+    else if (strcmp(m->import_type, "treatments") == 0 && field_text(m, m->aidx) != NULL) {
         /* A service of an appointment (Eaglesoft's appointment_detail) names
          * its appointment, not its patient. */
         parts[np++] = (struct key_part){"appt", 0};
-        parts[np++] = (struct key_part){
-            json_string_value(json_object_get(rec, "appointment_external_id")), 0};
+        parts[np++] = (struct key_part){field_text(m, m->aidx), 0};
     }
     else {
         *none = 1;
         return 0;
     }
-    for (const char *const *o = own; *o != NULL && np < 12; o++) {
-        json_t *v = json_object_get(rec, *o);
+    /* An integer field's text in vals is already its "%lld" form. */
+    for (size_t k = 0; m->own[k] != NULL && np < 12; k++) {
+        const char *v = field_text(m, m->ownidx[k]);
 
-        if (json_is_integer(v)) {
-            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
-            parts[np++] = (struct key_part){num, 0};
-        }
-        else {
-            parts[np++] = (struct key_part){v != NULL ? json_string_value(v) : "", 0};
-        }
+        parts[np++] = (struct key_part){v != NULL ? v : "", 0};
     }
     return hash_key(m, out->key, parts, np);
 }
 
 int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out)
 {
-    json_t *rec = NULL;
     const char *problem;
     int none = 0;
     int got;
@@ -1105,17 +1403,13 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
                 out->route = m->rules[i].r->target;
             }
             out->valid = 0;
-            return build_raw(m, row, &out->raw_json);
+            return put_raw(m, row, &out->raw_json);
         }
     }
-    rec = json_object();
-    if (rec == NULL) {
-        rc = DS_ENOMEM;
-        goto out;
-    }
+    ds_buf_reset(&m->vals);
     for (size_t i = 0; i < m->nfields; i++) {
         struct map_field *f = &m->fields[i];
-        json_t *jv;
+        long long integer = 0;
 
         m->state[i] = FIELD_ABSENT;
         problem = "not acceptable";
@@ -1162,25 +1456,21 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
         }
         if (f->integer) {
             char *end = NULL;
-            long long v = strtoll(m->value.data, &end, 10);
 
+            integer = strtoll(m->value.data, &end, 10);
             if (*end != '\0') {
                 m->state[i] = FIELD_BAD;
                 set_invalid(out, f->name, "not a whole number");
                 continue;
             }
-            jv = json_integer(v);
         }
-        else {
-            jv = json_stringn_nocheck(m->value.data, m->value.len);
-        }
-        if (json_object_set_new(rec, f->name, jv) != 0) {
-            rc = DS_ENOMEM;
+        rc = keep_value(m, i, integer);
+        if (rc != 0) {
             goto out;
         }
         m->state[i] = FIELD_OK;
     }
-    rc = m->patients ? compute_key(m, rec, out, &none) : compute_ref_key(m, rec, out, &none);
+    rc = m->patients ? compute_key(m, out, &none) : compute_ref_key(m, out, &none);
     if (rc != 0) {
         goto out;
     }
@@ -1192,23 +1482,11 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
                         : "no key: external_id or a patient reference (patient_external_id, "
                           "e-mail, phone or patient name)");
     }
-    rc = build_raw(m, row, &out->raw_json);
-    if (rc != 0) {
-        goto out;
-    }
-    if (out->valid) {
-        out->record_json = dump(rec, JSON_COMPACT | JSON_SORT_KEYS);
-        if (out->record_json == NULL) {
-            rc = DS_ENOMEM;
-            goto out;
-        }
-        rc = ds_sha256_hex(out->record_json, strlen(out->record_json), out->fingerprint);
-        if (rc != 0) {
-            goto out;
-        }
+    rc = put_raw(m, row, &out->raw_json);
+    if (rc == 0 && out->valid && !m->no_record) {
+        rc = put_record(m, out);
     }
 out:
-    json_decref(rec);
     if (rc != 0) {
         ds_mapped_close(out);
     }

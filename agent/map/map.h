@@ -61,6 +61,14 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
  * dialect date_order / decimal_comma win over o's when given. */
 void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o);
 
+/* What ds_map_row writes besides the verdict and the key: by default both.
+ * A caller that neither shows nor keeps one (preview) leaves it out:
+ * without DS_MAP_RAW raw_json stays NULL; without DS_MAP_RECORD record_json
+ * stays NULL and fingerprint "". Validity and keys do not change. */
+#define DS_MAP_RAW 1    /* raw_json */
+#define DS_MAP_RECORD 2 /* record_json and fingerprint */
+void ds_map_set_outputs(struct ds_mapper *m, int outputs);
+
 /* The header column bound to field i of the template (-1: none). For
  * preview's column -> field table. */
 long ds_map_field_column(const struct ds_mapper *m, size_t i);

@@ -32,6 +32,8 @@
 #                  (idle_anon_mb: the RssAnon part of it, the agent's own memory)
 #   latency_s      file settled -> its first batch acknowledged (agent log)
 #   preview_s, preview_all_s  `dentsync preview` of the file, when it exists
+#   preview_all_ratio  --all / libcsv alone parsing the file (tests/bench/csvparse);
+#                  preview_all_cpu_ratio the same from CPU seconds
 #
 # The import type is appointments (the cloud needs their patients first, so
 # the matching patients file is synced before each timed run) once the
@@ -49,6 +51,7 @@ RUNS=${BENCH_RUNS:-3}
 IDLE_S=${BENCH_IDLE_S:-60}
 agent=$BUILD/dentsync
 stage=$BUILD/tests/bench/stage
+csvparse=$BUILD/tests/bench/csvparse
 . "$top/tests/lib/pg.sh"
 
 say() { printf '%s\n' "$*" >&2; }
@@ -59,8 +62,9 @@ die() {
 for tool in sqlite3 psql awk python3 /usr/bin/time; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
 done
-[ -x "$agent" ] && [ -x "$stage" ] && [ -x "$BUILD/tests/bench/read" ] && [ -x "$BUILD/dentsync-cloud" ] ||
-    die "build first: make $BUILD/dentsync $BUILD/dentsync-cloud $BUILD/tests/bench/stage"
+[ -x "$agent" ] && [ -x "$stage" ] && [ -x "$BUILD/tests/bench/read" ] && [ -x "$csvparse" ] &&
+    [ -x "$BUILD/dentsync-cloud" ] ||
+    die "build first: make $BUILD/dentsync $BUILD/dentsync-cloud $BUILD/tests/bench/stage $BUILD/tests/bench/read $BUILD/tests/bench/csvparse"
 
 if [ -n "${BENCH_DIR:-}" ]; then
     work=$BENCH_DIR
@@ -404,21 +408,45 @@ done
 agent_pids=
 
 # --- 6. preview -------------------------------------------------------------------
+# --all against libcsv alone parsing the same file (tests/bench/csvparse),
+# run by run, in wall time and in CPU time (user + system).
 preview=n/a
 preview_all=n/a
+csv_s=n/a
+preview_all_ratio=n/a
+preview_all_cpu_ratio=n/a
 if "$agent" --help 2>&1 | grep -qE '^ +preview '; then
+    say "== preview: the default and --all, against libcsv alone ($RUNS runs)"
     pv=()
     pva=()
+    pcsv=()
+    pvr=()
+    pvcr=()
     for r in $(seq 1 "$RUNS"); do
         t0=$(now)
         "$agent" preview -c "$work/stage.conf" "$work/export.csv" >/dev/null 2>&1 || break
         t1=$(now)
-        "$agent" preview -c "$work/stage.conf" --all "$work/export.csv" >/dev/null 2>&1 || break
+        /usr/bin/time -f '%U %S' -o "$work/preview.cpu" \
+            "$agent" preview -c "$work/stage.conf" --all "$work/export.csv" >/dev/null 2>&1 || break
         t2=$(now)
+        /usr/bin/time -f '%U %S' -o "$work/csv.cpu" "$csvparse" "$work/export.csv" >/dev/null || break
+        t3=$(now)
         pv+=("$(elapsed "$t0" "$t1")")
         pva+=("$(elapsed "$t1" "$t2")")
+        pcsv+=("$(elapsed "$t2" "$t3")")
+        pvr+=("$(ratio "$(elapsed "$t1" "$t2")" "$(elapsed "$t2" "$t3")")")
+        pcpu=$(awk 'END { print $1 + $2 }' "$work/preview.cpu")
+        ccpu=$(awk 'END { print $1 + $2 }' "$work/csv.cpu")
+        pvcr+=("$(ratio "$pcpu" "$ccpu")")
+        say "   run $r: preview $(elapsed "$t0" "$t1") s, --all $(elapsed "$t1" "$t2") s ($pcpu s CPU), libcsv alone $(elapsed "$t2" "$t3") s ($ccpu s CPU)"
     done
-    [ "${#pv[@]}" -gt 0 ] && preview=$(median "${pv[@]}") && preview_all=$(median "${pva[@]}")
+    if [ "${#pv[@]}" -gt 0 ]; then
+        preview=$(median "${pv[@]}")
+        preview_all=$(median "${pva[@]}")
+        csv_s=$(median "${pcsv[@]}")
+        preview_all_ratio=$(median "${pvr[@]}")
+        preview_all_cpu_ratio=$(median "${pvcr[@]}")
+    fi
 fi
 
 # --- the report -----------------------------------------------------------------
@@ -452,7 +480,7 @@ file $size bytes, $ncols columns; median of $RUNS runs; $(nproc) CPU(s), $(uname
   idle_rss_mb     $(printf '%-12s' "$idle_rss_mb") <= 16     of it the agent's own (RssAnon): $(median "${idle_anon[@]}") MB
   latency_s       $(printf '%-12s' "$latency_s") <= 1.0    settled -> first batch acknowledged
   preview_s       $(printf '%-12s' "$preview") <= 0.2    $([ "$preview" = n/a ] && echo "no dentsync preview yet")
-  preview_all_s   $(printf '%-12s' "$preview_all") <= 2x libcsv
+  preview_all_s   $(printf '%-12s' "$preview_all") <= 2x libcsv  libcsv alone $csv_s s: ratio $preview_all_ratio (CPU: $preview_all_cpu_ratio)
 
 EOF
 echo "bench_type $type"
@@ -477,3 +505,6 @@ echo "idle_anon_mb $(median "${idle_anon[@]}")"
 echo "latency_s $latency_s"
 echo "preview_s $preview"
 echo "preview_all_s $preview_all"
+echo "csv_parse_s $csv_s"
+echo "preview_all_ratio $preview_all_ratio"
+echo "preview_all_cpu_ratio $preview_all_cpu_ratio"

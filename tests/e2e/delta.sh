@@ -15,7 +15,8 @@
 #      knows (NO_TEMPLATE) with the closest templates and unknown columns;
 #   5. dentsync preview on a file with a wrong date order, an unknown status
 #      and (another file) a missing required column: the errors and their
-#      suggestions, and nothing written to the queue;
+#      suggestions; --all counting repeated keys over 70,000 patients; and
+#      nothing written to the queue;
 #   6. date_order = auto: a file whose dates only read as DD/MM/YYYY is read
 #      so, in preview as in ingest (the dates in PostgreSQL); the same file
 #      under a practice that says MDY gets the suggestion.
@@ -263,6 +264,17 @@ check "preview of a file without a required column names the field and its colum
 "$agent" preview "$work/preview.csv" --type patients --json -c "$work/dentsync.conf" >"$work/preview.json" 2>&1
 check "preview --json prints one JSON object per line" \
     python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' "$work/preview.json"
+# --all over more keys than a first-size key set holds: 70,000 patients, then
+# the last 100 of them again. Every repeated key is counted.
+sh "$top/samples/generate-bench.sh" -t patients -n 70000 -o "$work/many.csv" >/dev/null 2>&1
+python3 -c '
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8-sig")))
+w = csv.writer(open(sys.argv[1], "a", newline="", encoding="utf-8"), lineterminator="\n")
+w.writerows(rows[-100:])' "$work/many.csv"
+"$agent" preview "$work/many.csv" --type patients --all -c "$work/dentsync.conf" >"$work/many.out" 2>&1
+check "preview --all counts each repeated key past the first 65,536 keys" \
+    grep -q "70100 row(s) previewed (the whole file): 70000 valid, 0 invalid, 100 duplicate" "$work/many.out"
 check "preview wrote nothing to the queue" \
     test "$(queue_sql "SELECT (SELECT count(*) FROM files) || '/' || (SELECT count(*) FROM items)")" = "$before"
 

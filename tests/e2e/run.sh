@@ -27,6 +27,7 @@ security
 hostile
 read
 logscan
+web
 state
 "
 # Arguments name a subset to run: tests/e2e/run.sh route read

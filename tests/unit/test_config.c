@@ -381,6 +381,71 @@ static void test_token_file_mode(void **state)
     free(report);
 }
 
+/* [web]: the defaults, each key, and the checks on listen and secret_file
+ * (the token file stands in for a 0600 secret file). */
+static void test_web_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    char text[2048];
+    char *report;
+    int rc;
+
+    report = load(f, good, &cfg, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg->web_enabled, 1);
+    assert_string_equal(cfg->web_listen, "127.0.0.1");
+    assert_int_equal(cfg->web_port, 8765);
+    assert_null(cfg->web_secret_file);
+    assert_int_equal(cfg->web_max_upload_kb, 20480);
+    ds_config_free(&cfg);
+    free(report);
+
+    snprintf(text, sizeof(text),
+             "%s[web]\nenabled = no\nlisten = ::1\nport = 9000\nsecret_file = @TOKEN@\n"
+             "max_upload_kb = 64\n",
+             good);
+    report = load(f, text, &cfg, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg->web_enabled, 0);
+    assert_string_equal(cfg->web_listen, "::1");
+    assert_int_equal(cfg->web_port, 9000);
+    assert_string_equal(cfg->web_secret_file, f->token);
+    assert_int_equal(cfg->web_max_upload_kb, 64);
+    ds_config_free(&cfg);
+    free(report);
+
+    /* Bad values, a typo, a name for an address, and then a non-loopback
+     * address without a secret. */
+    snprintf(text, sizeof(text),
+             "%s[web]\nenabled = maybe\nport = 70000\nmax_upload_k = 5\nlisten = localhost\n",
+             good);
+    report = load(f, text, &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    assert_non_null(strstr(report, "enabled: expected yes or no"));
+    assert_non_null(strstr(report, "port: expected a whole number from 1 to 65535"));
+    assert_non_null(strstr(report, "unknown key 'max_upload_k' in [web]; did you mean "
+                                   "'max_upload_kb'?"));
+    assert_non_null(strstr(report, "[web] listen must be an IP address"));
+    free(report);
+    snprintf(text, sizeof(text), "%s[web]\nlisten = 0.0.0.0\n", good);
+    report = load(f, text, &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    assert_non_null(strstr(report, "[web] listen 0.0.0.0 is not loopback: set secret_file too"));
+    free(report);
+    /* A secret file others may read. */
+    assert_int_equal(chmod(f->token, 0644), 0);
+    snprintf(text, sizeof(text),
+             "%s[web]\nlisten = 0.0.0.0\nsecret_file = @EXPORTS@/../main.token\n", good);
+    report = load(f, text, &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    assert_non_null(strstr(report, "secret_file"));
+    assert_non_null(strstr(report, "is readable by others (chmod 600 it)"));
+    assert_null(strstr(report, "is not loopback"));
+    assert_null(strstr(report, "dsk_test_token"));
+    free(report);
+}
+
 static void test_unreadable_file(void **state)
 {
     struct fixture *f = *state;
@@ -439,6 +504,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_did_you_mean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_web_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_file, setup, teardown),
         cmocka_unit_test(test_default_path),
         cmocka_unit_test(test_shipped_default_parses),

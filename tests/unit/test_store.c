@@ -976,6 +976,7 @@ static void test_two_connections(void **state)
 {
     struct fixture *f = *state;
     struct ds_store *other = NULL;
+    const char *stored = NULL;
     struct ds_job_info job;
     struct ds_error err;
     int64_t a;
@@ -992,7 +993,17 @@ static void test_two_connections(void **state)
     assert_int_equal(ds_store_job_get(f->st, JOB_A, &job), 0);
     assert_string_equal(job.state, "staging");
     assert_int_equal(ds_store_tx_commit(other), 0);
-    assert_int_equal(ds_store_job_staged(other, JOB_A, 1, 100), 0);
+    /* A connection that takes over a job with items in it still finds the
+     * keys the other one added: row 2 is a duplicate of row 1. */
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_A, 2, "ext:1", "fp", DS_ITEM_VALID, "{}", NULL, NULL, &stored),
+        0);
+    assert_string_equal(stored, DS_ITEM_DUPLICATE);
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_A, 3, "ext:3", "fp", DS_ITEM_VALID, "{}", NULL, NULL, &stored),
+        0);
+    assert_string_equal(stored, DS_ITEM_VALID);
+    assert_int_equal(ds_store_job_staged(other, JOB_A, 3, 100), 0);
     job_state_is(f->st, JOB_A, "uploading");
     file_state_is(f->st, a, "staged");
     ds_store_close(&other);

@@ -1,0 +1,58 @@
+/*
+ * cmd_web_url.c — `dentsync web-url`: asks the running agent for a one-time
+ * login link to its local status page and prints it. The link is spent on
+ * its first use and expires after ten minutes; it carries a random token,
+ * never patient data. Like sync-now it goes through the control socket, so
+ * it works for whoever may use that socket (the service user and the
+ * dentsync group).
+ */
+#include "agent/commands.h"
+
+#include "agent/control.h"
+#include "config/config.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+int ds_cmd_web_url(const char *config_path, int argc, char **argv)
+{
+    struct ds_config *cfg = NULL;
+    char answer[1024];
+    json_t *doc = NULL;
+    const char *url;
+    int rc;
+
+    (void)argv;
+    if (argc > 1) {
+        fprintf(stderr, "usage: dentsync web-url [-c FILE]\n");
+        return DS_EXIT_USAGE;
+    }
+    if (ds_config_load(config_path, &cfg, stderr) != 0) {
+        return DS_EXIT_CONFIG;
+    }
+    if (!cfg->web_enabled) {
+        fprintf(stderr, "dentsync web-url: the status page is off ([web] enabled = no)\n");
+        ds_config_free(&cfg);
+        return DS_EXIT_RUNTIME;
+    }
+    rc = ds_control_request(cfg->state_dir, "web-link", answer, sizeof(answer), 5000);
+    ds_config_free(&cfg);
+    if (rc == DS_ENOTFOUND) {
+        fprintf(stderr, "dentsync web-url: the agent is not running (start the service)\n");
+        return DS_EXIT_RUNTIME;
+    }
+    doc = rc == 0 ? json_loads(answer, 0, NULL) : NULL;
+    url = json_string_value(json_object_get(doc, "url"));
+    if (url == NULL) {
+        const char *why = json_string_value(json_object_get(doc, "error"));
+
+        fprintf(stderr, "dentsync web-url: no link: %s\n",
+                why != NULL ? why : (rc != 0 ? ds_strerror(rc) : "the agent did not answer"));
+        json_decref(doc);
+        return DS_EXIT_RUNTIME;
+    }
+    printf("%s\n", url);
+    json_decref(doc);
+    return DS_EXIT_OK;
+}

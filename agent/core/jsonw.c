@@ -1,0 +1,126 @@
+/*
+ * jsonw.c — JSON strings written the way jansson writes them (jsonw.h).
+ *
+ * Room for the worst case (6 bytes a byte, and the quotes) is reserved
+ * once, then the bytes are written in place: plain ASCII is copied as is,
+ * multi-byte UTF-8 sequences are checked with the rules of jansson's
+ * utf8_iterate, so a string jansson would refuse to dump is refused here
+ * too.
+ */
+#include "agent/core/jsonw.h"
+
+#include "agent/core/error.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* The length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned long cp;
+    size_t k;
+
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        k = 1;
+        cp = s[0] & 0x1fu;
+    }
+    else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        k = 2;
+        cp = s[0] & 0x0fu;
+    }
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        k = 3;
+        cp = s[0] & 0x07u;
+    }
+    else {
+        return 0;
+    }
+    if (n <= k) {
+        return 0;
+    }
+    for (size_t j = 1; j <= k; j++) {
+        if ((s[j] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[j] & 0x3fu);
+    }
+    if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+        return 0;
+    }
+    return k + 1;
+}
+
+int ds_jsonw_string(struct ds_buf *b, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    char *o;
+    int rc;
+
+    if (n > (SIZE_MAX - 2) / 6) {
+        return DS_ETOOBIG;
+    }
+    rc = ds_buf_reserve(b, 6 * n + 2);
+    if (rc != 0) {
+        return rc;
+    }
+    o = b->data + b->len;
+    *o++ = '"';
+    while (i < n) {
+        unsigned char c = s[i];
+
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            size_t k = utf8_seq(s + i, n - i);
+
+            if (k == 0) {
+                b->data[b->len] = '\0'; /* nothing of the string is kept */
+                return DS_EINVAL;
+            }
+            memcpy(o, s + i, k);
+            o += k;
+            i += k;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *o++ = (char)c;
+            break;
+        case '\b':
+            *o++ = 'b';
+            break;
+        case '\f':
+            *o++ = 'f';
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            *o++ = 'u';
+            *o++ = '0';
+            *o++ = '0';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+            break;
+        }
+        i++;
+    }
+    *o++ = '"';
+    *o = '\0';
+    b->len = (size_t)(o - b->data);
+    return 0;
+}

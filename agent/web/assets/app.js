@@ -1,0 +1,530 @@
+/*
+ * dentsync status page. No framework, no CDN: the agent serves this file.
+ * Every value from the server is put in the page as text (never as HTML).
+ * Views follow the hash: #/ overview, #/jobs, #/job/ID, #/files, #/import.
+ * Views that change on their own are polled: every two seconds while
+ * something is on its way, every ten when all is quiet, never while the tab
+ * is hidden (each poll reads the queue on the agent's loop).
+ */
+"use strict";
+
+var state = { csrf: "", folders: [], maxKb: 0, timer: 0, busy: true, in: false };
+
+/* h("tag", {attr: v, onclick: f}, child, ...): an element; strings become text. */
+function h(tag, attrs) {
+  var el = document.createElement(tag);
+  var k;
+  for (k in attrs || {}) {
+    if (!Object.prototype.hasOwnProperty.call(attrs, k) || attrs[k] === null || attrs[k] === undefined) {
+      continue;
+    }
+    if (k.slice(0, 2) === "on") {
+      el.addEventListener(k.slice(2), attrs[k]);
+    } else if (k === "class") {
+      el.className = attrs[k];
+    } else {
+      el.setAttribute(k, attrs[k]);
+    }
+  }
+  for (var i = 2; i < arguments.length; i++) {
+    add(el, arguments[i]);
+  }
+  return el;
+}
+
+function add(el, c) {
+  if (c === null || c === undefined || c === false) {
+    return;
+  }
+  if (Array.isArray(c)) {
+    c.forEach(function (x) { add(el, x); });
+  } else if (typeof c === "object") {
+    el.appendChild(c);
+  } else {
+    el.appendChild(document.createTextNode(String(c)));
+  }
+}
+
+function show(node) {
+  var main = document.getElementById("main");
+  main.textContent = "";
+  add(main, node);
+}
+
+function when(iso) {
+  if (!iso) {
+    return "never";
+  }
+  var d = new Date(iso);
+  return d.toLocaleString();
+}
+
+function ago(iso) {
+  if (!iso) {
+    return "";
+  }
+  var s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  var future = s < 0;
+  s = Math.abs(s);
+  var t = s < 90 ? s + "s" : s < 5400 ? Math.round(s / 60) + "m" :
+    s < 172800 ? Math.round(s / 3600) + "h" : Math.round(s / 86400) + "d";
+  return future ? "in " + t : t + " ago";
+}
+
+/* ---- the server ---------------------------------------------------------- */
+
+function LoginNeeded() {}
+
+function api(path, opts) {
+  opts = opts || {};
+  opts.credentials = "same-origin";
+  opts.headers = opts.headers || {};
+  if (opts.method === "POST") {
+    opts.headers["X-CSRF-Token"] = state.csrf;
+  }
+  return fetch(path, opts).then(function (r) {
+    if (r.status === 401) {
+      throw new LoginNeeded();
+    }
+    return r.json().then(function (j) {
+      if (!r.ok) {
+        var e = new Error((j.error && j.error.message) || ("HTTP " + r.status));
+        e.status = r.status;
+        throw e;
+      }
+      return j;
+    });
+  });
+}
+
+function post(path, fields) {
+  var body = Object.keys(fields || {}).map(function (k) {
+    return encodeURIComponent(k) + "=" + encodeURIComponent(fields[k]);
+  }).join("&");
+  return api(path, { method: "POST", body: body,
+    headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+}
+
+function failed(err) {
+  if (err instanceof LoginNeeded) {
+    login();
+    return;
+  }
+  flash("bad", err.message || String(err));
+}
+
+function flash(kind, text) {
+  var b = document.getElementById("banner");
+  b.className = "banner " + kind;
+  b.textContent = text;
+  b.hidden = false;
+}
+
+/* ---- login ---------------------------------------------------------------- */
+
+function login() {
+  state.in = false;
+  stopPolling();
+  document.getElementById("logout").hidden = true;
+  document.getElementById("banner").hidden = true;
+  var input = h("input", { type: "password", name: "secret", autocomplete: "current-password",
+    placeholder: "login secret", "aria-label": "login secret" });
+  var msg = h("p", { class: "error" });
+  show(h("div", { class: "card", id: "login" },
+    h("h1", null, "Log in"),
+    h("p", null, "Open the link that ", h("code", null, "dentsync web-url"),
+      " prints on this PC, or enter the login secret of the configuration."),
+    h("form", { onsubmit: function (e) {
+      e.preventDefault();
+      fetch("/login", { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: "secret=" + encodeURIComponent(input.value) }).then(function (r) {
+        if (r.ok) {
+          start();
+        } else {
+          msg.textContent = "Wrong secret.";
+        }
+      });
+    } }, h("div", { class: "actions" }, input, h("button", { class: "primary" }, "Log in"))),
+    msg));
+}
+
+/* ---- overview ------------------------------------------------------------- */
+
+function banner(o) {
+  var waiting = o.queue.pending_rows;
+  var paused = o.practices.filter(function (p) { return p.paused; });
+  if (o.stale) {
+    flash("bad", "Stale: a folder has synced nothing for more than " + o.stale_hours + " hours.");
+  } else if (o.agent && o.agent.failing > 0) {
+    flash("bad", "The cloud cannot be reached (" + o.agent.last_error + "): " + waiting +
+      " row(s) wait here, safe, and go as soon as it answers.");
+  } else if (paused.length) {
+    flash("bad", "Uploads paused for " + paused.map(function (p) { return p.name; }).join(", ") + ".");
+  } else if (o.held.length) {
+    flash("warn", o.held.length + " file(s) held: they wait for you (see Files).");
+  } else if (waiting > 0) {
+    flash("warn", waiting + " row(s) on their way to the cloud.");
+  } else {
+    flash("ok", "All data is in the cloud.");
+  }
+}
+
+function folderCard(f) {
+  return h("div", { class: "card folder" + (f.stale ? " stale" : ""), "data-folder": f.name },
+    h("h3", null, h("span", null, f.name),
+      f.stale ? h("span", { class: "tag stale-marker" }, "STALE") :
+        f.last_synced_at ? h("span", { class: "tag ok" }, "synced") :
+          h("span", { class: "tag" }, "nothing synced yet")),
+    h("dl", { class: "kv" },
+      h("dt", null, "practice"), h("dd", null, f.practice + " (" + f.import_type + ")"),
+      h("dt", null, "last sync"), h("dd", { class: "last-sync" }, when(f.last_synced_at) +
+        (f.last_synced_at ? " (" + ago(f.last_synced_at) + ")" : "")),
+      h("dt", null, "last file"), h("dd", null, f.last_file || "none yet",
+        f.last_seen_at ? " (" + ago(f.last_seen_at) + ")" : ""),
+      h("dt", null, "waiting"), h("dd", null, f.files_waiting + " file(s), " + f.rows_pending + " row(s)"),
+      h("dt", null, "held"), h("dd", null, f.held ? h("a", { href: "#/files" }, String(f.held)) : "0"),
+      h("dt", null, "quarantined"), h("dd", null, f.quarantined ? h("a", { href: "#/files" }, String(f.quarantined)) : "0")));
+}
+
+function overview() {
+  return api("/api/overview").then(function (o) {
+    state.busy = o.queue.pending_rows > 0 || o.queue.jobs_uploading > 0 ||
+      o.folders.some(function (f) { return f.files_waiting > 0; });
+    banner(o);
+    var a = o.agent || {};
+    var q = o.queue;
+    var why = o.batches.map(function (b) {
+      return h("tr", null, h("td", null, h("a", { href: "#/job/" + b.job }, b.job.slice(0, 8))),
+        h("td", null, b.seq), h("td", null, b.folder || "-"), h("td", null, b.rows),
+        h("td", null, h("span", { class: "tag " + (b.state === "rejected" ? "bad" : b.state === "retry_wait" ? "warn" : "") }, b.state)),
+        h("td", null, b.attempts), h("td", null, b.next_attempt_at ? ago(b.next_attempt_at) : "-"),
+        h("td", null, b.last_error_code || "-"));
+    });
+    show([
+      h("h1", null, "Overview"),
+      h("div", { class: "cards" }, o.folders.map(folderCard)),
+      h("h2", null, "Queue"),
+      h("div", { class: "cards" },
+        h("div", { class: "card", id: "queue" }, h("dl", { class: "kv" },
+          h("dt", null, "rows waiting"), h("dd", { id: "queue-depth" }, String(q.pending_rows)),
+          h("dt", null, "jobs uploading"), h("dd", null, String(q.jobs_uploading)),
+          h("dt", null, "oldest waiting"), h("dd", null, q.oldest_pending_at ? ago(q.oldest_pending_at) : "-"),
+          h("dt", null, "in flight"), h("dd", null, String(a.in_flight || 0)),
+          h("dt", null, "retries"), h("dd", null, String(a.retries || 0)),
+          h("dt", null, "cloud"), h("dd", null, a.failing > 0 ?
+            h("span", { class: "error" }, "failing (" + a.last_error + ", " + a.failing + " in a row); retrying by itself") : "ok"),
+          h("dt", null, "ingest"), h("dd", null, (a.ingest_busy ? "busy" : "idle") + ", " + (a.ingest_queued || 0) + " file(s) queued"))),
+        h("div", { class: "card", id: "practices" }, h("dl", { class: "kv" },
+          o.practices.map(function (p) {
+            return [h("dt", null, p.name), h("dd", null, p.paused ?
+              h("span", { class: "tag bad" }, "PAUSED " + p.code) : h("span", { class: "tag ok" }, "uploading"))];
+          })))),
+      why.length ? [h("h2", null, "Uploads waiting, and why"),
+        h("div", { class: "scroll" }, h("table", null,
+          h("tr", null, ["job", "seq", "folder", "rows", "state", "attempts", "next try", "last error"].map(function (t) { return h("th", null, t); })),
+          why))] : null
+    ]);
+  });
+}
+
+/* ---- jobs ----------------------------------------------------------------- */
+
+function bar(pct) {
+  var fill = h("span");
+  fill.style.width = pct + "%"; /* through the CSSOM: the page's CSP forbids style attributes */
+  return h("div", { class: "progress" + (pct >= 100 ? " done" : ""), "data-pct": String(pct),
+    role: "progressbar", "aria-valuenow": String(pct), "aria-valuemin": "0", "aria-valuemax": "100" },
+    fill, h("b", null, pct + "%"));
+}
+
+function jobs() {
+  return api("/api/jobs").then(function (r) {
+    state.busy = r.jobs.some(function (j) { return j.progress < 100; });
+    var rows = r.jobs.map(function (j) {
+      return h("tr", { class: "clickable job-row", "data-id": j.id, "data-state": j.state,
+        onclick: function () { location.hash = "#/job/" + j.id; } },
+        h("td", null, h("a", { href: "#/job/" + j.id }, j.filename), h("div", { class: "muted small" }, j.folder || "")),
+        h("td", null, bar(j.progress)),
+        h("td", null, h("span", { class: "tag " + (j.state === "completed" ? "ok" : j.state === "completed_with_errors" ? "warn" : "") }, j.state)),
+        h("td", null, String(j.total_rows)),
+        h("td", { class: j.failed ? "error" : "" }, String(j.failed)),
+        h("td", { class: "hide-narrow" }, when(j.created_at)));
+    });
+    show([h("h1", null, "Jobs"), rows.length ?
+      h("div", { class: "scroll" }, h("table", { id: "jobs" },
+        h("tr", null, ["file", "progress", "state", "rows", "failed"].map(function (t) { return h("th", null, t); }),
+          h("th", { class: "hide-narrow" }, "started")), rows)) :
+      h("p", { class: "muted" }, "No job yet: a file dropped in a folder, or on the Import page, starts one.")]);
+  });
+}
+
+function job(id) {
+  return api("/api/job?id=" + encodeURIComponent(id)).then(function (j) {
+    state.busy = j.progress < 100;
+    var r = j.rows;
+    var b = j.batches;
+    show([
+      h("h1", null, j.filename),
+      h("div", { class: "card", id: "job" },
+        bar(j.progress),
+        h("dl", { class: "kv" },
+          h("dt", null, "job"), h("dd", null, h("code", null, j.id)),
+          h("dt", null, "state"), h("dd", { id: "job-state" }, j.state),
+          h("dt", null, "folder"), h("dd", null, (j.folder || "-") + ", practice " + j.practice),
+          h("dt", null, "template"), h("dd", null, j.template || "-"),
+          h("dt", null, "rows"), h("dd", null, j.total_rows + " in the file: " + r.created + " created, " + r.updated + " updated, " +
+            r.unchanged + " unchanged, " + r.duplicate + " duplicate, " + r.invalid + " invalid, " + r.conflict + " conflict, " +
+            r.needs_review + " needs review, " + r.rejected + " rejected, " + r.waiting + " waiting"),
+          h("dt", null, "batches"), h("dd", null, b.acked + " acked, " + b.pending + " pending, " + b.in_flight + " in flight, " +
+            b.retry_wait + " waiting to retry, " + b.rejected + " rejected"),
+          h("dt", null, "started"), h("dd", null, when(j.created_at)),
+          h("dt", null, "completed"), h("dd", null, when(j.completed_at)))),
+      h("div", { class: "actions" },
+        j.failed ? h("a", { href: "/api/job/errors.csv?id=" + encodeURIComponent(j.id), download: "errors-" + j.id.slice(0, 8) + ".csv",
+          id: "errors-csv" }, "Download the failed rows (CSV)") : null,
+        b.rejected ? h("button", { type: "button", onclick: function (e) {
+          e.target.disabled = true;
+          post("/api/retry-job", { id: j.id }).then(function (x) {
+            flash("ok", x.batches + " rejected batch(es) back in line.");
+            refresh();
+          }, failed);
+        } }, "Retry rejected") : null),
+      j.errors.length ? [h("h2", null, "Rows that did not go through"),
+        h("div", { class: "scroll" }, h("table", { id: "errors" },
+          h("tr", null, ["status", "error", "rows", "first row", "what to do"].map(function (t) { return h("th", null, t); })),
+          j.errors.map(function (g) {
+            return h("tr", null, h("td", null, g.status), h("td", null, g.code ? h("code", null, g.code) : null, " ", g.message || ""),
+              h("td", null, String(g.rows)), h("td", null, String(g.first_row)),
+              h("td", { class: "suggestion" }, g.suggestion));
+          })))] : h("p", { class: "muted" }, "No row failed."),
+      j.failed_rows.length ? [h("h2", null, "Failed rows"),
+        h("div", { class: "scroll" }, h("table", { id: "failed-rows" },
+          h("tr", null, ["row", "status", "code", "error"].map(function (t) { return h("th", null, t); })),
+          j.failed_rows.map(function (x) {
+            return h("tr", null, h("td", null, String(x.row)), h("td", null, x.status), h("td", null, x.code || ""), h("td", null, x.error || ""));
+          })))] : null
+    ]);
+  });
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+function files() {
+  return api("/api/files").then(function (r) {
+    function table(list, retry) {
+      return h("div", { class: "scroll" }, h("table", null,
+        h("tr", null, ["file", "folder", "reason", ""].map(function (t) { return h("th", null, t); })),
+        list.map(function (f) {
+          return h("tr", { class: "file-row", "data-id": String(f.id) },
+            h("td", null, f.name, h("div", { class: "muted small" }, f.path)),
+            h("td", null, f.folder),
+            h("td", null, f.reason_code ? h("code", null, f.reason_code) : null, " ", f.reason || ""),
+            h("td", null, retry ? h("button", { type: "button", onclick: function (e) {
+              e.target.disabled = true;
+              post("/api/retry-file", { id: f.id }).then(function () {
+                flash("ok", f.name + " is back in line.");
+                refresh();
+              }, failed);
+            } }, "Retry") : null));
+        })));
+    }
+    show([h("h1", null, "Files waiting for you"),
+      h("h2", null, "Held"), r.held.length ? table(r.held, true) :
+        h("p", { class: "muted" }, "None. A held file waits in its folder for a fix, then Retry."),
+      h("h2", null, "Quarantined"), r.quarantined.length ? table(r.quarantined, false) :
+        h("p", { class: "muted" }, "None. A quarantined file could not be read; it was moved aside with its reason.")]);
+  });
+}
+
+/* ---- import: drop, preview, confirm --------------------------------------- */
+
+function importView() {
+  var select = h("select", { id: "folder-select", "aria-label": "folder" },
+    state.folders.map(function (f) { return h("option", { value: f.name }, f.name + " (" + f.import_type + ", " + f.practice + ")"); }));
+  var input = h("input", { type: "file", id: "file-input", hidden: "hidden" });
+  var drop = h("div", { class: "drop", id: "drop" },
+    h("p", null, h("b", null, "Drop an export file here")),
+    h("p", { class: "muted" }, "or ", h("button", { type: "button", class: "link", onclick: function () { input.click(); } }, "choose one"),
+      ". Nothing is imported before you confirm."));
+  var out = h("div", { id: "preview" });
+  drop.addEventListener("dragover", function (e) { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", function () { drop.classList.remove("over"); });
+  drop.addEventListener("drop", function (e) {
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer && e.dataTransfer.files.length) {
+      previewFile(e.dataTransfer.files[0], select.value, out);
+    }
+  });
+  input.addEventListener("change", function () {
+    if (input.files.length) {
+      previewFile(input.files[0], select.value, out);
+    }
+  });
+  show([h("h1", null, "Import a file"),
+    h("div", { class: "actions" }, h("label", { for: "folder-select" }, "Into folder"), select),
+    drop, input, out]);
+  return Promise.resolve();
+}
+
+function previewFile(file, folder, out) {
+  out.textContent = "";
+  if (file.size > state.maxKb * 1024) {
+    add(out, h("p", { class: "error" }, "The file is larger than " + state.maxKb + " KiB (max_upload_kb)."));
+    return;
+  }
+  add(out, h("p", { class: "muted" }, "Reading " + file.name + "\u2026"));
+  api("/api/preview?folder=" + encodeURIComponent(folder), { method: "POST", body: file,
+    headers: { "Content-Type": "application/octet-stream", "X-Filename": encodeURIComponent(file.name) } })
+    .then(function (p) { renderPreview(p, out); }, function (err) {
+      if (err instanceof LoginNeeded) {
+        login();
+        return;
+      }
+      out.textContent = "";
+      add(out, h("p", { class: "error", id: "preview-error" }, err.message));
+    });
+}
+
+function renderPreview(p, out) {
+  var s = p.summary;
+  var head = p.head || {};
+  var mapping = head.mapping || {};
+  out.textContent = "";
+  add(out, [
+    h("h2", null, "Preview of " + p.name),
+    h("div", { class: "card" }, h("dl", { class: "kv" },
+      h("dt", null, "template"), h("dd", { id: "preview-template" }, head.template || "-",
+        head.score !== undefined ? " (score " + Math.round(head.score) + ")" : ""),
+      h("dt", null, "format"), h("dd", null, (head.format || "") + ", " + (head.encoding || "")),
+      h("dt", null, "rows"), h("dd", { id: "preview-summary" }, s.rows + " previewed" + (s.complete ? " (the whole file)" : " (the first " + s.rows + ")") +
+        ": " + s.valid + " valid, " + s.invalid + " invalid, " + s.duplicate + " duplicate, " + s.unchanged + " unchanged, " + s.skipped + " skipped"))),
+    h("div", { class: "actions" },
+      h("button", { type: "button", class: "primary", id: "confirm", onclick: function (e) {
+        e.target.disabled = true;
+        post("/api/import", { upload: p.upload }).then(function (r) {
+          add(out, h("p", { id: "import-result" }, "Imported: ", h("code", null, r.name), " is in folder " + r.folder +
+            " and on its way to the cloud. ", h("a", { href: "#/jobs" }, "Watch it in Jobs")));
+        }, function (err) {
+          e.target.disabled = false;
+          failed(err);
+        });
+      } }, "Import into " + p.folder),
+      h("button", { type: "button", onclick: function () { out.textContent = ""; } }, "Cancel")),
+    p.errors.length ? [h("h2", null, "Most common errors"), h("ul", null, p.errors.map(function (g) {
+      return h("li", null, g.rows + " \u00d7 " + g.error + " (first: row " + g.first_row + ")", h("div", { class: "suggestion" }, g.suggestion));
+    }))] : null,
+    h("h2", null, "Column \u2192 field"),
+    h("div", { class: "scroll" }, h("table", { id: "mapping" },
+      h("tr", null, h("th", null, "column in the file"), h("th", null, "field")),
+      Object.keys(mapping).map(function (k) {
+        return h("tr", null, h("td", { class: mapping[k] ? "" : "muted" }, mapping[k] || "(not in the file)"), h("td", null, k));
+      }))),
+    h("h2", null, "Rows"),
+    h("div", { class: "scroll" }, h("table", { id: "preview-rows" },
+      h("tr", null, ["row", "status", "record or reason"].map(function (t) { return h("th", null, t); })),
+      p.rows.map(function (r) {
+        var rec = r.record ? Object.keys(r.record).map(function (k) { return k + ": " + r.record[k]; }).join(", ") : "";
+        return h("tr", { class: "preview-row", "data-status": r.status },
+          h("td", null, String(r.row)),
+          h("td", null, h("span", { class: "tag " + (r.status === "valid" ? "ok" : r.status === "invalid" ? "bad" : "") }, r.status)),
+          h("td", { class: "small" }, r.reason ? h("span", { class: "error" }, r.reason) : rec));
+      })))
+  ]);
+}
+
+/* ---- navigation and polling ----------------------------------------------- */
+
+function stopPolling() {
+  if (state.timer) {
+    clearTimeout(state.timer);
+    state.timer = 0;
+  }
+}
+
+/* The next poll of the current view, if it is one that changes. */
+function schedule() {
+  stopPolling();
+  if (!state.in || !route().poll) {
+    return;
+  }
+  state.timer = setTimeout(function () {
+    state.timer = 0;
+    if (document.hidden) {
+      schedule();
+      return;
+    }
+    refresh().then(schedule);
+  }, state.busy ? 2000 : 10000);
+}
+
+function route() {
+  var hash = location.hash || "#/";
+  var m = hash.match(/^#\/job\/([0-9a-f-]{8,36})$/);
+  if (m) {
+    return { name: "jobs", run: function () { return job(m[1]); }, poll: true };
+  }
+  if (hash === "#/jobs") {
+    return { name: "jobs", run: jobs, poll: true };
+  }
+  if (hash === "#/files") {
+    return { name: "files", run: files, poll: false };
+  }
+  if (hash === "#/import") {
+    return { name: "import", run: importView, poll: false };
+  }
+  return { name: "overview", run: overview, poll: true };
+}
+
+function refresh() {
+  var r = route();
+  return r.run().then(function () {
+    document.getElementById("updated").textContent = "Updated " + new Date().toLocaleTimeString();
+  }, failed);
+}
+
+function navigate() {
+  var r = route();
+  stopPolling();
+  if (r.name !== "overview") {
+    document.getElementById("banner").hidden = true;
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("#nav a"), function (a) {
+    a.classList.toggle("active", a.getAttribute("data-view") === r.name);
+  });
+  state.busy = true;
+  refresh().then(schedule);
+}
+
+function start() {
+  api("/api/session").then(function (s) {
+    state.csrf = s.csrf;
+    state.folders = s.folders;
+    state.maxKb = s.max_upload_kb;
+    state.in = true;
+    document.getElementById("logout").hidden = false;
+    navigate();
+  }, failed);
+}
+
+document.getElementById("sync-now").addEventListener("click", function (e) {
+  e.target.disabled = true;
+  post("/api/sync-now", {}).then(function () {
+    flash("ok", "Sync started: folders rescanned, retries and pauses ended.");
+    setTimeout(refresh, 800);
+  }, failed).then(function () { e.target.disabled = false; });
+});
+document.getElementById("logout").addEventListener("click", function () {
+  post("/logout", {}).then(login, login);
+});
+window.addEventListener("hashchange", navigate);
+document.addEventListener("visibilitychange", function () {
+  if (!document.hidden && state.timer) {
+    refresh().then(schedule);
+  }
+});
+/* The page may open on a dropped file anywhere: only the drop zone takes it. */
+window.addEventListener("dragover", function (e) { e.preventDefault(); });
+window.addEventListener("drop", function (e) { e.preventDefault(); });
+start();

@@ -1,0 +1,258 @@
+/*
+ * test_jsonw.c — the JSON the mapper writes without jansson is jansson's,
+ * byte for byte: the string escaper against json_dumpb on every byte,
+ * crafted UTF-8 and random strings; the record (whose sha256 is the
+ * fingerprint) against jansson's sorted compact dump of the same object;
+ * and the raw row's column names, including the header clashes that make
+ * a later column overwrite an earlier one.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "agent/core/buf.h"
+#include "agent/core/error.h"
+#include "agent/core/jsonw.h"
+#include "agent/map/map.h"
+#include "config/template.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Checks ds_jsonw_string on s against jansson's compact dump of it. */
+static void same_as_jansson(const char *s, size_t n)
+{
+    json_t *j = json_stringn_nocheck(s, n);
+    char want[512];
+    size_t wn;
+    struct ds_buf b;
+    int rc;
+
+    assert_non_null(j);
+    assert_true(n < 64);
+    wn = json_dumpb(j, want, sizeof(want), JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    ds_buf_init(&b, 4096);
+    rc = ds_jsonw_string(&b, s, n);
+    if (wn == 0) {
+        /* jansson refuses to write it (not UTF-8): so must the writer. */
+        assert_int_equal(rc, DS_EINVAL);
+    }
+    else {
+        assert_int_equal(rc, 0);
+        assert_int_equal(b.len, wn);
+        assert_memory_equal(b.data, want, wn);
+    }
+    ds_buf_close(&b);
+}
+
+static void test_every_byte(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        char s[3] = {'a', (char)c, 'z'};
+
+        same_as_jansson(s, 3);
+        same_as_jansson(s + 1, 1);
+    }
+    same_as_jansson("", 0);
+}
+
+static void test_crafted_utf8(void **state)
+{
+    static const char *const cases[] = {
+        "Jos\xc3\xa9 O'Brien-M\xc3\xbcller",  /* accents, apostrophe */
+        "line\r\nbreak, \"quoted\" \\ a/b\t", /* escapes by name, slash as is */
+        "\x7f\x1f\x01",                       /* DEL as is, controls as \u00XX */
+        "\xe2\x82\xac \xf0\x9f\x98\x80",      /* 3 and 4 bytes */
+        "\xf4\x8f\xbf\xbf",                   /* U+10FFFF */
+        "\xf4\x90\x80\x80",                   /* past U+10FFFF */
+        "\xed\xa0\x80",                       /* a surrogate */
+        "\xc0\xaf",                           /* overlong */
+        "\xe0\x80\xaf",                       /* overlong, 3 bytes */
+        "\xf0\x80\x80\xaf",                   /* overlong, 4 bytes */
+        "\xc3",                               /* cut short */
+        "ab\xe2\x82",                         /* cut short at the end */
+        "\x80",                               /* a lone continuation byte */
+        "\xf8\x88\x80\x80\x80",               /* 5 bytes */
+        "\xe2\x80\xa8\xe2\x80\xa9",           /* U+2028, U+2029: as is */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        same_as_jansson(cases[i], strlen(cases[i]));
+    }
+    same_as_jansson("a\0b", 3); /* NUL: \u0000 */
+}
+
+static void test_random_strings(void **state)
+{
+    /* Bytes that matter to an escaper or a UTF-8 check, and plain ones. */
+    static const unsigned char pool[] = {
+        'a',  ' ',  '"',  '\\', '/',  '\n', '\r', '\t', '\b', '\f', 0x00, 0x01,
+        0x1f, 0x7f, 0x80, 0xbf, 0xc0, 0xc2, 0xc3, 0xdf, 0xe0, 0xed, 0xef, 0xf0,
+        0xf4, 0xf5, 0xa0, 0x9f, 0x90, 0x8f, 0xff, 'Z',  ',',  ':',  '{',  '}',
+    };
+    uint32_t seed = 12345;
+
+    (void)state;
+    for (int i = 0; i < 50000; i++) {
+        char s[16];
+        size_t n;
+
+        seed = seed * 1103515245u + 12345u;
+        n = (seed >> 16) % sizeof(s);
+        for (size_t k = 0; k < n; k++) {
+            seed = seed * 1103515245u + 12345u;
+            s[k] = (char)pool[(seed >> 16) % sizeof(pool)];
+        }
+        same_as_jansson(s, n);
+    }
+}
+
+/* A row of n fields (up to 16) from C strings. */
+struct row16 {
+    struct ds_row row;
+    size_t lens[16];
+};
+
+static void make_row(struct row16 *r, const char *const *fields, size_t n, long no)
+{
+    for (size_t i = 0; i < n; i++) {
+        r->lens[i] = strlen(fields[i]);
+    }
+    memset(&r->row, 0, sizeof(r->row));
+    r->row.nfields = n;
+    r->row.fields = fields;
+    r->row.lens = r->lens;
+    r->row.row = no;
+    r->row.line = no + 1;
+}
+
+/* The raw row of `values` under `header`. */
+static void raw_of(const char *const *header, size_t nh, const char *const *values, size_t nv,
+                   const char *want)
+{
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_mapped out;
+    struct row16 h;
+    struct row16 r;
+
+    assert_int_equal(ds_template_find(NULL, "generic-patients", &t, NULL), 0);
+    make_row(&h, header, nh, 0);
+    assert_int_equal(ds_map_new(t, &h.row, &m, NULL), 0);
+    make_row(&r, values, nv, 1);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_string_equal(out.raw_json, want);
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    ds_template_free(&t);
+}
+
+static void test_raw_names(void **state)
+{
+    static const char *const rep[] = {"First Name", "Last Name", "Last Name", "Last Name#3"};
+    static const char *const rep_v[] = {"0", "1", "2", "3"};
+    static const char *const clash[] = {"First Name", "Last Name", "#4", ""};
+    static const char *const clash_v[] = {"a", "b", "c", "d"};
+    static const char *const past[] = {"First Name", "Last Name", "#5"};
+    static const char *const past_v[] = {"v", "x", "y", "z", "w"};
+    static const char *const bad[] = {"First Name", "Last Name", "\xff", ""};
+    static const char *const bad_v[] = {"f", "\"q\"\n", "\xc3(", "ok"};
+
+    (void)state;
+    /* Repeated names get the column number, and again. */
+    raw_of(rep, 4, rep_v, 4,
+           "{\"First Name\":\"0\",\"Last Name\":\"1\",\"Last Name#3\":\"2\","
+           "\"Last Name#3#4\":\"3\"}");
+    /* A name that clashes with a generated one: the later column overwrites
+     * the earlier in place, as in a jansson object. */
+    raw_of(clash, 4, clash_v, 4, "{\"First Name\":\"a\",\"Last Name\":\"b\",\"#4\":\"d\"}");
+    /* A header named like a column past the header. */
+    raw_of(past, 3, past_v, 5,
+           "{\"First Name\":\"v\",\"Last Name\":\"x\",\"#5\":\"w\",\"#4\":\"z\"}");
+    /* A name that is not UTF-8 is numbered; a value that is not is null. */
+    raw_of(bad, 4, bad_v, 4,
+           "{\"First Name\":\"f\",\"Last Name\":\"\\\"q\\\"\\n\",\"#3\":null,\"#4\":\"ok\"}");
+}
+
+/* The record of a row with values that need escaping is jansson's sorted
+ * compact dump of the same object; leaving outputs out changes nothing
+ * else. */
+static void test_record_is_jansson(void **state)
+{
+    static const char *const header[] = {"Patient ID", "First Name", "Last Name",
+                                         "Notes",      "Address",    "City"};
+    static const char *const values[] = {
+        "A/1\\2",      "Jos\xc3\xa9 \"Pepe\"",
+        "O'Brien\x01", "line one\r\nline two, \"three\"\t\xf0\x9f\x98\x80 \xe2\x80\xa8",
+        "12 Elm St\\", "Z\xc3\xbcrich",
+    };
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_mapped out;
+    struct row16 h;
+    struct row16 r;
+    json_t *j;
+    char *again;
+
+    (void)state;
+    assert_int_equal(ds_template_find(NULL, "generic-patients", &t, NULL), 0);
+    make_row(&h, header, 6, 0);
+    assert_int_equal(ds_map_new(t, &h.row, &m, NULL), 0);
+    make_row(&r, values, 6, 1);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_true(out.valid);
+    assert_non_null(strstr(out.record_json, "\\r\\n"));
+    j = json_loads(out.record_json, 0, NULL);
+    assert_non_null(j);
+    assert_true(json_object_size(j) >= 5);
+    again = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(out.record_json, again);
+    json_decref(j);
+    ds_mapped_close(&out);
+    /* Without the raw row (preview): the same record, key and fingerprint. */
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_non_null(out.raw_json);
+    ds_map_set_outputs(m, DS_MAP_RECORD);
+    {
+        struct ds_mapped bare;
+
+        assert_int_equal(ds_map_row(m, &r.row, &bare), 0);
+        assert_null(bare.raw_json);
+        assert_string_equal(bare.record_json, again);
+        assert_string_equal(bare.key, out.key);
+        assert_string_equal(bare.fingerprint, out.fingerprint);
+        ds_mapped_close(&bare);
+        /* Neither: the verdict and the key only. */
+        ds_map_set_outputs(m, 0);
+        assert_int_equal(ds_map_row(m, &r.row, &bare), 0);
+        assert_true(bare.valid);
+        assert_null(bare.raw_json);
+        assert_null(bare.record_json);
+        assert_string_equal(bare.fingerprint, "");
+        assert_string_equal(bare.key, out.key);
+        ds_mapped_close(&bare);
+    }
+    free(again);
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    ds_template_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_byte),        cmocka_unit_test(test_crafted_utf8),
+        cmocka_unit_test(test_random_strings),    cmocka_unit_test(test_raw_names),
+        cmocka_unit_test(test_record_is_jansson),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,264 @@
+/*
+ * test_web.c — the status page's request parser (agent/web/http.c) and
+ * its sessions, one-time links and CSRF tokens (agent/web/auth.c).
+ *
+ * The parser must take what browsers and curl send, byte by byte as well
+ * as at once, and refuse with the right status what could make a body's
+ * length ambiguous or run past its bounds. The auth checks: a link logs in
+ * once and only before it expires, a secret only when it matches, a
+ * session ends when unused, and a CSRF token belongs to its session only.
+ */
+#include "agent/core/error.h"
+#include "agent/web/auth.h"
+#include "agent/web/http.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse(const char *text, struct ds_http_request *req, int *status)
+{
+    return ds_http_parse(text, strlen(text), 8192, req, status);
+}
+
+static void assert_refused(const char *text, int want)
+{
+    struct ds_http_request req;
+    int status = 0;
+
+    assert_int_equal(parse(text, &req, &status), -1);
+    assert_int_equal(status, want);
+}
+
+static void test_parse_get(void **state)
+{
+    const char *text = "GET /api/job?id=abc%2Ddef&x=1 HTTP/1.1\r\nHost: 127.0.0.1:8765\r\n"
+                       "Cookie: a=1; dentsync_session=s3cr3t ; b=2\r\nX-Empty:\r\n\r\n";
+    struct ds_http_request req;
+    char out[64];
+    size_t n = 0;
+    const char *v;
+    int status = 0;
+
+    (void)state;
+    assert_int_equal(parse(text, &req, &status), 1);
+    assert_string_equal(req.method, "GET");
+    assert_int_equal(req.minor, 1);
+    assert_int_equal(req.path_len, 8);
+    assert_memory_equal(req.path, "/api/job", 8);
+    assert_int_equal(req.query_len, strlen("id=abc%2Ddef&x=1"));
+    assert_int_equal(req.head_len, strlen(text));
+    assert_int_equal(req.content_length, -1);
+    v = ds_http_header(&req, "HOST", &n);
+    assert_non_null(v);
+    assert_int_equal(n, strlen("127.0.0.1:8765"));
+    v = ds_http_header(&req, "x-empty", &n);
+    assert_non_null(v);
+    assert_int_equal(n, 0);
+    assert_null(ds_http_header(&req, "x-missing", NULL));
+    assert_int_equal(ds_http_param(req.query, req.query_len, "id", out, sizeof(out)), 0);
+    assert_string_equal(out, "abc-def");
+    assert_int_equal(ds_http_param(req.query, req.query_len, "x", out, sizeof(out)), 0);
+    assert_string_equal(out, "1");
+    assert_int_equal(ds_http_param(req.query, req.query_len, "i", out, sizeof(out)), DS_ENOTFOUND);
+    v = ds_http_header(&req, "cookie", &n);
+    assert_int_equal(ds_http_cookie(v, n, "dentsync_session", out, sizeof(out)), 0);
+    assert_string_equal(out, "s3cr3t");
+    assert_int_equal(ds_http_cookie(v, n, "dentsync", out, sizeof(out)), DS_ENOTFOUND);
+    assert_int_equal(ds_http_cookie(v, n, "dentsync_session", out, 4), DS_ETOOBIG);
+}
+
+/* Fed one byte more at a time, the head is incomplete until its last byte. */
+static void test_parse_incremental(void **state)
+{
+    const char *text = "POST /api/import HTTP/1.1\r\nHost: localhost:8765\r\n"
+                       "Content-Length: 12\r\nX-CSRF-Token: t\r\n\r\nupload=abcde";
+    size_t head = strlen(text) - 12;
+    struct ds_http_request req;
+    int status = 0;
+
+    (void)state;
+    for (size_t n = 0; n < head; n++) {
+        assert_int_equal(ds_http_parse(text, n, 8192, &req, &status), 0);
+    }
+    assert_int_equal(ds_http_parse(text, head, 8192, &req, &status), 1);
+    assert_int_equal(req.head_len, head);
+    assert_int_equal(req.content_length, 12);
+    assert_string_equal(req.method, "POST");
+}
+
+static void test_parse_refusals(void **state)
+{
+    char big[9000];
+    size_t n;
+
+    (void)state;
+    /* Framing that could be read two ways. */
+    assert_refused("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n", 501);
+    assert_refused("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                   400);
+    assert_refused("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -5\r\n\r\n", 400);
+    assert_refused("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5x\r\n\r\n", 400);
+    assert_refused("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9999999999999999\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\nHost: h\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\r\nHost: h\r\n folded\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\r\nHost: h\rX\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\r\nBad Name: h\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\r\nHost: a\x01z\r\n\r\n", 400);
+    /* The request line. */
+    assert_refused("GET /a b HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    assert_refused("GET http://x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    assert_refused("GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505);
+    assert_refused("GET / HTTP/1.2\r\nHost: h\r\n\r\n", 505);
+    assert_refused("GET / FTP/1.1\r\nHost: h\r\n\r\n", 400);
+    assert_refused("LONGMETHOD / HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    assert_refused(" / HTTP/1.1\r\nHost: h\r\n\r\n", 400);
+    assert_refused("GET / HTTP/1.1\r\n\r\n", 400); /* HTTP/1.1 needs Host */
+    /* Bounds: a long target, a head that does not end, too many headers. */
+    memset(big, 'a', sizeof(big));
+    memcpy(big, "GET /", 5);
+    memcpy(big + 3000, " HTTP/1.1\r\nHost: h\r\n\r\n", 23);
+    big[3023] = '\0';
+    assert_refused(big, 414);
+    memcpy(big, "GET / HTTP/1.1\r\nX: ", 19);
+    memset(big + 19, 'a', sizeof(big) - 20);
+    big[sizeof(big) - 1] = '\0';
+    assert_refused(big, 431);
+    n = (size_t)snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nHost: h\r\n");
+    for (int i = 0; i < DS_HTTP_MAX_HEADERS; i++) {
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "X-A: b\r\n");
+    }
+    snprintf(big + n, sizeof(big) - n, "\r\n");
+    assert_refused(big, 431);
+}
+
+static void test_parse_http10_and_params(void **state)
+{
+    struct ds_http_request req;
+    char out[16];
+    int status = 0;
+
+    (void)state;
+    assert_int_equal(parse("GET /x HTTP/1.0\r\n\r\n", &req, &status), 1);
+    assert_int_equal(req.minor, 0);
+    assert_int_equal(req.query_len, 0);
+    /* Forms: '+' is a space, escapes decode, bad escapes and NULs are refused. */
+    assert_int_equal(ds_http_param("a=x+y%21&b=", 11, "a", out, sizeof(out)), 0);
+    assert_string_equal(out, "x y!");
+    assert_int_equal(ds_http_param("a=x+y%21&b=", 11, "b", out, sizeof(out)), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(ds_http_param("a=%4", 4, "a", out, sizeof(out)), DS_EINVAL);
+    assert_int_equal(ds_http_param("a=%zz", 5, "a", out, sizeof(out)), DS_EINVAL);
+    assert_int_equal(ds_http_param("a=%00", 5, "a", out, sizeof(out)), DS_EINVAL);
+    assert_int_equal(ds_http_param("a=0123456789abcdefXYZ", 21, "a", out, sizeof(out)), DS_ETOOBIG);
+    assert_int_equal(ds_http_param("a", 1, "a", out, sizeof(out)), 0);
+    assert_string_equal(out, "");
+}
+
+static void test_link_once(void **state)
+{
+    struct ds_web_auth *a = NULL;
+    char link[DS_WEB_TOKEN_HEX];
+    char sid[DS_WEB_TOKEN_HEX];
+    char sid2[DS_WEB_TOKEN_HEX];
+    char csrf[DS_WEB_TOKEN_HEX];
+    char first;
+
+    (void)state;
+    assert_int_equal(ds_web_auth_new(NULL, &a), 0);
+    assert_int_equal(ds_web_auth_link(a, 1000.0, link), 0);
+    assert_int_equal(strlen(link), 64);
+    /* A wrong token, then the right one once, then never again. */
+    first = link[0];
+    link[0] = first == 'a' ? 'b' : 'a';
+    assert_int_equal(ds_web_auth_use_link(a, link, 1001.0, sid), DS_EINVAL);
+    link[0] = first;
+    assert_int_equal(ds_web_auth_use_link(a, "", 1001.0, sid), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_link(a, link, 1001.0, sid), 0);
+    assert_int_equal(ds_web_auth_use_link(a, link, 1002.0, sid2), DS_EINVAL);
+    assert_int_equal(ds_web_auth_session(a, sid, 1003.0, csrf), 0);
+    assert_int_equal(strlen(csrf), 64);
+    assert_string_not_equal(csrf, sid);
+    /* A link not used within its time is dead. */
+    assert_int_equal(ds_web_auth_link(a, 2000.0, link), 0);
+    assert_int_equal(ds_web_auth_use_link(a, link, 2000.0 + DS_WEB_LINK_TTL + 1, sid2), DS_EINVAL);
+    /* No secret configured: no secret logs in. */
+    assert_int_equal(ds_web_auth_use_secret(a, "", 2001.0, sid2), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_secret(a, "anything", 2001.0, sid2), DS_EINVAL);
+    ds_web_auth_free(&a);
+    assert_null(a);
+    ds_web_auth_free(&a);
+}
+
+static void test_secret_session_csrf(void **state)
+{
+    struct ds_web_auth *a = NULL;
+    char s1[DS_WEB_TOKEN_HEX];
+    char s2[DS_WEB_TOKEN_HEX];
+    char c1[DS_WEB_TOKEN_HEX];
+    char c2[DS_WEB_TOKEN_HEX];
+
+    (void)state;
+    assert_int_equal(ds_web_auth_new("correct horse", &a), 0);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct hors", 10.0, s1), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct horse!", 10.0, s1), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct horse", 10.0, s1), 0);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct horse", 10.0, s2), 0);
+    assert_string_not_equal(s1, s2);
+    assert_int_equal(ds_web_auth_session(a, s1, 11.0, c1), 0);
+    assert_int_equal(ds_web_auth_session(a, s2, 11.0, c2), 0);
+    assert_string_not_equal(c1, c2);
+    /* A CSRF token holds for its own session only. */
+    assert_int_equal(ds_web_auth_check_csrf(a, s1, c1, 12.0), 0);
+    assert_int_equal(ds_web_auth_check_csrf(a, s1, c2, 12.0), DS_EINVAL);
+    assert_int_equal(ds_web_auth_check_csrf(a, s1, "", 12.0), DS_EINVAL);
+    assert_int_equal(ds_web_auth_check_csrf(a, s1, NULL, 12.0), DS_EINVAL);
+    assert_int_equal(ds_web_auth_check_csrf(a, "nosuch", c1, 12.0), DS_EINVAL);
+    assert_int_equal(ds_web_auth_check_csrf(a, "", "", 12.0), DS_EINVAL);
+    /* Use keeps a session alive; idleness ends it. */
+    assert_int_equal(ds_web_auth_session(a, s1, 11.0 + DS_WEB_SESSION_IDLE - 1, NULL), 0);
+    assert_int_equal(ds_web_auth_session(a, s2, 11.0 + DS_WEB_SESSION_IDLE, NULL), DS_ENOTFOUND);
+    assert_int_equal(ds_web_auth_check_csrf(a, s2, c2, 12.0 + DS_WEB_SESSION_IDLE), DS_EINVAL);
+    assert_int_equal(ds_web_auth_session(a, s1, 10.0 + 2 * DS_WEB_SESSION_IDLE - 1, NULL), 0);
+    /* A logout ends it at once. */
+    ds_web_auth_end(a, s1);
+    assert_int_equal(ds_web_auth_session(a, s1, 10.0 + 2 * DS_WEB_SESSION_IDLE, NULL),
+                     DS_ENOTFOUND);
+    ds_web_auth_free(&a);
+}
+
+/* More sessions than slots: the one unused longest goes, the others stay. */
+static void test_session_eviction(void **state)
+{
+    struct ds_web_auth *a = NULL;
+    char sids[DS_WEB_SESSIONS + 1][DS_WEB_TOKEN_HEX];
+
+    (void)state;
+    assert_int_equal(ds_web_auth_new("s3cret-s3cret", &a), 0);
+    for (int i = 0; i <= DS_WEB_SESSIONS; i++) {
+        assert_int_equal(ds_web_auth_use_secret(a, "s3cret-s3cret", 100.0 + i, sids[i]), 0);
+    }
+    assert_int_equal(ds_web_auth_session(a, sids[0], 200.0, NULL), DS_ENOTFOUND);
+    for (int i = 1; i <= DS_WEB_SESSIONS; i++) {
+        assert_int_equal(ds_web_auth_session(a, sids[i], 200.0, NULL), 0);
+    }
+    ds_web_auth_free(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_get),        cmocka_unit_test(test_parse_incremental),
+        cmocka_unit_test(test_parse_refusals),   cmocka_unit_test(test_parse_http10_and_params),
+        cmocka_unit_test(test_link_once),        cmocka_unit_test(test_secret_session_csrf),
+        cmocka_unit_test(test_session_eviction),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
