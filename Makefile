@@ -2,9 +2,11 @@
 #
 #   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
 #   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan,
-#                           then each fuzz target over its corpus and FUZZ_SHORT (3) seconds
+#                           the Nth allocation failing (alloc-loop), then each fuzz target
+#                           over its corpus and FUZZ_SHORT (3) seconds
 #   make fuzz               each fuzz target (libFuzzer) for FUZZ_SECONDS (60), with coverage
 #   make demo               the whole path on a throw-away PostgreSQL, with a summary
+#   make alloc-loop         the Nth allocation failing, over every unit test binary
 #   make soak               100 kill -9 of the agent mid-work (CRASH_KILLS, CRASH_SEED)
 #   make bench              speed, memory and idle cost against sqlite3 and psql
 #                           (several minutes; BENCH_ROWS, BENCH_GB; docs/performance.md)
@@ -134,7 +136,7 @@ $(CLOUD_BIN): $(CLOUD_OBJ)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLOUD_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o $(LIB)
 	$(say) LINK $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) $(TEST_LIBS) -lcmocka
@@ -191,6 +193,13 @@ fuzz-replay: $(FUZZ_BIN)
 asan:
 	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan unit fuzz-replay
 
+# The allocation-failure mode over every unit test binary, under ASan+UBSan
+# in `make test`: tests/tools/alloc-loop.sh (ALLOC_RUNS, ALLOC_DENSE and
+# ALLOC_SEED bound and shift the allocations it fails; ALLOC_RUNS=0: all).
+.PHONY: alloc-loop
+alloc-loop: $(UNIT_BIN)
+	$(Q)bash tests/tools/alloc-loop.sh $(BUILD)
+
 # The libFuzzer build: the library with clang, ASan, UBSan and the fuzzer's
 # coverage hooks, each target linked with libFuzzer.
 FUZZ_LF_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/libfuzzer/%)
@@ -230,6 +239,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
 	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e
 	$(Q)$(MAKE) --no-print-directory DEPS=0 asan
+	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan alloc-loop
 	$(Q)$(MAKE) --no-print-directory DEPS=0 fuzz-short
 
 demo: all

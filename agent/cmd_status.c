@@ -175,6 +175,11 @@ static void print_agent(const json_t *agent, int running)
            json_integer_value(json_object_get(agent, "retries")) == 1 ? "y" : "ies",
            json_is_true(json_object_get(agent, "ingest_busy")) ? "busy" : "idle",
            (long long)json_integer_value(json_object_get(agent, "ingest_queued")));
+    if (json_is_string(json_object_get(agent, "ingest_paused"))) {
+        printf("ingest:    PAUSED (%s): no space left in the state directory; it resumes by "
+               "itself once there is space (free some, or grow the disk)\n",
+               json_string_value(json_object_get(agent, "ingest_paused")));
+    }
     if (json_integer_value(json_object_get(agent, "failing")) > 0) {
         printf("cloud:     FAILING: last error %s, %lld failure(s) in a row; the agent retries "
                "by itself (`dentsync doctor` checks the connection)\n",

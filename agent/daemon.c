@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,12 +60,15 @@ struct ds_agent {
     uv_work_t work;              /* the ingest in progress */
     struct pending *current;     /* its task; NULL when idle */
     struct pending *queue;       /* waiting, oldest first */
+    struct pending *full;        /* the ingest that found no space; ingest pauses */
+    unsigned long long full_at;  /* free bytes in state_dir when it paused */
     atomic_int stop;             /* tells a running ingest to stop */
     int stopping;                /* a stop was requested */
     char agent_id[DS_UUID_LEN];  /* this installation */
 };
 
 static void start_next_ingest(struct ds_agent *a);
+static void resume_if_space(struct ds_agent *a);
 
 static int same_file(const struct pending *p, const char *folder, const char *path)
 {
@@ -74,6 +78,9 @@ static int same_file(const struct pending *p, const char *folder, const char *pa
 static int in_hand(const struct ds_agent *a, const char *folder, const char *path)
 {
     if (a->current != NULL && same_file(a->current, folder, path)) {
+        return 1;
+    }
+    if (a->full != NULL && same_file(a->full, folder, path)) {
         return 1;
     }
     for (const struct pending *p = a->queue; p != NULL; p = p->next) {
@@ -348,6 +355,7 @@ static void on_queue_poll(uv_timer_t *t)
     }
     maybe_purge(a, ds_clock_now());
     age_alarm(a, ds_clock_now());
+    resume_if_space(a);
     if (ds_store_retry_generation(a->store, &gen) == 0 && gen != a->retry_gen) {
         a->retry_gen = gen;
         ds_log_info("RETRY_NOTICED",
@@ -436,12 +444,58 @@ static void control_status(void *ctx, char *buf, size_t size)
     for (const struct pending *p = a->queue; p != NULL; p = p->next) {
         queued++;
     }
-    n = snprintf(buf, size, "\"pid\":%ld,\"stopping\":%s,\"ingest_busy\":%s,\"ingest_queued\":%zu,",
+    n = snprintf(buf, size,
+                 "\"pid\":%ld,\"stopping\":%s,\"ingest_busy\":%s,\"ingest_queued\":%zu,"
+                 "\"ingest_paused\":%s,",
                  (long)getpid(), a->stopping ? "true" : "false",
-                 a->current != NULL ? "true" : "false", queued);
+                 a->current != NULL ? "true" : "false", queued,
+                 a->full != NULL ? "\"DISK_FULL\"" : "null");
     if (n > 0 && (size_t)n < size && a->up != NULL) {
         ds_upload_status_json(a->up, buf + n, size - (size_t)n);
     }
+}
+
+/* Free bytes in the state directory, 0 when it cannot be told. */
+static unsigned long long free_bytes(const struct ds_agent *a)
+{
+    struct statvfs sv;
+
+    if (statvfs(a->cfg->state_dir, &sv) != 0) {
+        return 0;
+    }
+    return (unsigned long long)sv.f_bavail * sv.f_frsize;
+}
+
+/* The queue could not grow (DISK_FULL): ingest pauses with that task kept
+ * aside, uploads go on (an answer that cannot be recorded is asked again,
+ * which the replay rule makes safe). Each tick looks whether space came
+ * back; then the task's half-staged job is undone and the file ingested
+ * again from the start. */
+#define FULL_RESUME_BYTES (256ULL * 1024)
+
+static void resume_if_space(struct ds_agent *a)
+{
+    struct pending *p = a->full;
+    unsigned long long now = free_bytes(a);
+
+    if (p == NULL || a->current != NULL || a->stopping || now < a->full_at + FULL_RESUME_BYTES) {
+        return;
+    }
+    if (p->task.file_id != 0 && ds_store_file_unstage(a->store, p->task.file_id) != 0) {
+        a->full_at = now;
+        return;
+    }
+    ds_log_info("INGEST_RESUMED", "ingest resumes: %llu KiB free in %s", now / 1024,
+                a->cfg->state_dir);
+    a->full = NULL;
+    if (enqueue(a, p->task.folder, p->task.path, p->task.size, p->task.mtime_ns, p->task.file_id,
+                p->task.file_id != 0 ? p->task.sha256 : NULL) == 0) {
+        free(p);
+    }
+    else {
+        a->full = p;
+    }
+    start_next_ingest(a);
 }
 
 static int control_web_link(void *ctx, char *buf, size_t size)
@@ -463,6 +517,12 @@ static void ingest_done(uv_work_t *w, int status)
         note_held(a, &done->task);
     }
     report(&done->task);
+    if (done->task.rc == DS_EFULL && !a->stopping && a->full == NULL) {
+        a->full = done;
+        a->full_at = free_bytes(a);
+        ds_upload_kick(a->up);
+        return;
+    }
     if (done->task.rc == 0 && done->task.quarantined) {
         ds_dispose_quarantined(a->store, a->cfg, done->task.file_id);
     }
@@ -479,7 +539,7 @@ static void start_next_ingest(struct ds_agent *a)
 {
     int rc;
 
-    if (a->current != NULL || a->queue == NULL || a->stopping) {
+    if (a->current != NULL || a->queue == NULL || a->stopping || a->full != NULL) {
         return;
     }
     a->current = a->queue;
@@ -506,6 +566,8 @@ static void shutdown_if_idle(struct ds_agent *a)
         a->queue = p->next;
         free(p);
     }
+    free(a->full);
+    a->full = NULL;
     ds_upload_free(&a->up);
     ds_control_free(&a->control);
     ds_web_free(&a->web);
@@ -657,6 +719,9 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     if (rc == 0) {
         rc = ds_store_open(queue, &a->store, err);
     }
+    if (rc == 0) {
+        rc = ds_store_check(a->store, err);
+    }
     if (rc != 0) {
         goto out;
     }
@@ -765,6 +830,8 @@ out:
         a->queue = p->next;
         free(p);
     }
+    free(a->full);
+    a->full = NULL;
     ds_store_close(&a->store);
     free(a);
     return rc;

@@ -687,6 +687,14 @@ int ds_ingest_run(struct ds_ingest_task *t)
     }
     rc = finish_jobs(t, st, &ps, &held);
 out:
+    if (rc == DS_EFULL) {
+        /* Nothing of the file is kept half-staged: the daemon undoes its
+         * jobs and ingests the file again once there is space. */
+        ds_error_set(&t->err, rc,
+                     "no space left for the queue in %s (DISK_FULL); ingest is paused and "
+                     "resumes by itself once there is space",
+                     t->cfg->state_dir);
+    }
     for (size_t k = 0; k < DS_INGEST_MAX_JOBS; k++) {
         ds_map_free(&ps.p[k].mapper);
         ds_template_free(&ps.p[k].owned);

@@ -48,6 +48,10 @@
 #define MAX_CONNECTIONS_PER_CLIENT 64
 #define IDLE_TIMEOUT_S 30
 
+/* A request header must arrive whole within this many seconds of the
+ * connection opening or of its previous answer (see "slow clients"). */
+#define HEADER_DEADLINE_S 10
+
 struct request_state {
     char *body;            /* owned: the body as received */
     size_t len;            /* bytes in body */
@@ -56,6 +60,163 @@ struct request_state {
     int no_memory;         /* an allocation failed while reading */
     struct timespec start; /* when the request arrived */
 };
+
+/* ---- slow clients ---------------------------------------------------------
+ *
+ * The idle timeout alone does not stop a client that sends its header a
+ * byte at a time (slowloris): every byte counts as activity. So each
+ * connection is registered while it is open (MHD_OPTION_NOTIFY_CONNECTION)
+ * with the time it started waiting for a request header: when it opened,
+ * or when its previous request completed. Once a second a watchdog thread
+ * shuts down every connection that has waited longer than
+ * HEADER_DEADLINE_S; libmicrohttpd then reads the end of the stream and
+ * closes it. A body, once the header is in, is bounded by the idle timeout
+ * and the size cap only (a batch may take minutes over a slow line).
+ *
+ * Shutting a socket down under the registry's lock cannot hit another
+ * connection that reused its descriptor: libmicrohttpd reports a connection
+ * closed before it closes the socket, and that report takes the lock. */
+struct watched {
+    struct watchdog *dog; /* owner */
+    int fd;               /* the connection's socket */
+    double waiting_since; /* monotonic seconds; 0 while a request is handled */
+    struct watched *prev; /* registry list */
+    struct watched *next; /* registry list */
+};
+
+struct watchdog {
+    pthread_mutex_t lock;  /* guards everything below */
+    pthread_cond_t wake;   /* stop */
+    struct watched *head;  /* open connections */
+    int stop;              /* the thread ends */
+    unsigned long dropped; /* connections shut down for being slow */
+    pthread_t thread;      /* the watchdog */
+};
+
+static double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct watchdog *dog = cls;
+    struct watched *w = *socket_context;
+    const union MHD_ConnectionInfo *info;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        w = calloc(1, sizeof(*w));
+        if (w == NULL || info == NULL) {
+            free(w); /* not watched: the idle timeout still applies */
+            return;
+        }
+        w->dog = dog;
+        w->fd = info->connect_fd;
+        w->waiting_since = mono_now();
+        pthread_mutex_lock(&dog->lock);
+        w->next = dog->head;
+        if (dog->head != NULL) {
+            dog->head->prev = w;
+        }
+        dog->head = w;
+        pthread_mutex_unlock(&dog->lock);
+        *socket_context = w;
+        return;
+    }
+    if (w == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&dog->lock);
+    if (w->prev != NULL) {
+        w->prev->next = w->next;
+    }
+    else {
+        dog->head = w->next;
+    }
+    if (w->next != NULL) {
+        w->next->prev = w->prev;
+    }
+    pthread_mutex_unlock(&dog->lock);
+    free(w);
+    *socket_context = NULL;
+}
+
+/* A request header arrived (waiting = 0) or an answer was sent (waiting =
+ * now) on connection c. */
+static void set_waiting(struct MHD_Connection *c, double waiting)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct watched *w = info != NULL ? info->socket_context : NULL;
+
+    if (w != NULL) {
+        pthread_mutex_lock(&w->dog->lock);
+        w->waiting_since = waiting;
+        pthread_mutex_unlock(&w->dog->lock);
+    }
+}
+
+static void *watchdog_main(void *arg)
+{
+    struct watchdog *dog = arg;
+    struct timespec until;
+    unsigned long dropped;
+
+    pthread_mutex_lock(&dog->lock);
+    while (!dog->stop) {
+        double now = mono_now();
+
+        dropped = 0;
+        for (struct watched *w = dog->head; w != NULL; w = w->next) {
+            if (w->waiting_since > 0 && now - w->waiting_since > HEADER_DEADLINE_S) {
+                shutdown(w->fd, SHUT_RDWR);
+                w->waiting_since = 0;
+                dropped++;
+            }
+        }
+        dog->dropped += dropped;
+        if (dropped > 0) {
+            dsc_log_warn("serve: closed %lu connection(s) that sent no whole request header "
+                         "within %d s",
+                         dropped, HEADER_DEADLINE_S);
+        }
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_cond_timedwait(&dog->wake, &dog->lock, &until);
+    }
+    pthread_mutex_unlock(&dog->lock);
+    return NULL;
+}
+
+static int watchdog_start(struct watchdog *dog)
+{
+    memset(dog, 0, sizeof(*dog));
+    pthread_mutex_init(&dog->lock, NULL);
+    pthread_cond_init(&dog->wake, NULL);
+    if (pthread_create(&dog->thread, NULL, watchdog_main, dog) != 0) {
+        pthread_cond_destroy(&dog->wake);
+        pthread_mutex_destroy(&dog->lock);
+        return DSC_ENOMEM;
+    }
+    return 0;
+}
+
+/* After MHD_stop_daemon: every connection has been reported closed. */
+static void watchdog_stop(struct watchdog *dog)
+{
+    pthread_mutex_lock(&dog->lock);
+    dog->stop = 1;
+    pthread_cond_signal(&dog->wake);
+    pthread_mutex_unlock(&dog->lock);
+    pthread_join(dog->thread, NULL);
+    pthread_cond_destroy(&dog->wake);
+    pthread_mutex_destroy(&dog->lock);
+}
 
 static void state_free(struct request_state **st)
 {
@@ -307,6 +468,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
+        set_waiting(c, 0);
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -323,10 +485,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     struct request_state *st = *con_cls;
 
     (void)cls;
-    (void)c;
     (void)toe;
     state_free(&st);
     *con_cls = NULL;
+    set_waiting(c, mono_now());
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -420,7 +582,9 @@ int dsc_http_serve(const struct dsc_http_options *opt)
     struct addrinfo *ai = NULL;
     char *cert = NULL;
     char *key = NULL;
-    struct MHD_OptionItem extra[4];
+    struct MHD_OptionItem extra[5];
+    struct watchdog dog;
+    int dog_started = 0;
     unsigned int flags;
     int n = 0;
     sigset_t stop;
@@ -480,6 +644,13 @@ int dsc_http_serve(const struct dsc_http_options *opt)
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
     }
+    rc = watchdog_start(&dog);
+    if (rc != 0) {
+        goto out;
+    }
+    dog_started = 1;
+    extra[n++] =
+        (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)&on_connection, &dog};
     extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The logger goes first so that no message escapes it. */
     daemon = MHD_start_daemon(
@@ -504,6 +675,9 @@ int dsc_http_serve(const struct dsc_http_options *opt)
 out:
     if (daemon != NULL) {
         MHD_stop_daemon(daemon);
+    }
+    if (dog_started) {
+        watchdog_stop(&dog);
     }
     dsc_db_pool_free(&pool);
     dsc_db_close(&db);

@@ -140,6 +140,8 @@ static int store_map_rc(int sqlite_rc)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
         return DS_ECORRUPT;
+    case SQLITE_FULL:
+        return DS_EFULL;
     case SQLITE_CONSTRAINT:
         if (sqlite_rc == SQLITE_CONSTRAINT_PRIMARYKEY || sqlite_rc == SQLITE_CONSTRAINT_UNIQUE) {
             return DS_EEXIST;
@@ -677,6 +679,41 @@ void ds_store_close(struct ds_store **st)
 int ds_store_schema_version(struct ds_store *st)
 {
     return st != NULL ? st->version : 0;
+}
+
+int ds_store_check(struct ds_store *st, struct ds_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    const char *what = NULL;
+    int src;
+    int rc = 0;
+
+    if (st == NULL) {
+        return DS_EINVAL;
+    }
+    /* The first problem found is enough to refuse. */
+    src = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL);
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(s);
+    }
+    if (src == SQLITE_ROW) {
+        what = (const char *)sqlite3_column_text(s, 0);
+        if (what != NULL && strcmp(what, "ok") != 0) {
+            rc = ds_error_set(err, DS_ECORRUPT,
+                              "%s: the queue is damaged (%.200s); refusing to run on it "
+                              "(docs/operations.md, \"A damaged queue\")",
+                              st->path, what);
+        }
+    }
+    else {
+        rc = store_map_rc(src);
+        ds_error_set(err, rc,
+                     "%s: the queue cannot be checked (%s); refusing to run on it "
+                     "(docs/operations.md, \"A damaged queue\")",
+                     st->path, sqlite3_errmsg(st->db));
+    }
+    sqlite3_finalize(s);
+    return rc;
 }
 
 /* ---- the audit log ------------------------------------------------------ */

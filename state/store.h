@@ -42,6 +42,12 @@ void ds_store_close(struct ds_store **st);
 /* The schema version in force (the number of migrations applied). */
 int ds_store_schema_version(struct ds_store *st);
 
+/* SQLite's quick_check over the whole file (it reads every page once):
+ * 0 when the queue is sound, DS_ECORRUPT with the first problem in err
+ * when it is damaged, or the error that stopped the check. Changes
+ * nothing. `dentsync run` calls it at start, before recovery writes. */
+int ds_store_check(struct ds_store *st, struct ds_error *err);
+
 /* Start-up recovery, run once by the loop before anything else:
  *  - a job still `staging` was cut short by a crash: its items and batches
  *    are deleted, the job row too, and its file goes back to `detected`
@@ -307,6 +313,12 @@ int ds_store_file_of_job(struct ds_store *st, const char *job_id, ds_store_file_
  * file in `staging` is deleted with its items, so a retry ingests the file
  * again from the start. Event `file_held`. DS_EINVAL from any other state. */
 int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason);
+
+/* An ingest cut short while the agent runs (no space left): the file's jobs
+ * still `staging` (one per import type it routes to) are deleted with their
+ * items and the file goes back to `detected`, in one transaction. A file in another state is left alone.
+ * 0 or a DS_E code (DS_EFULL while there is still no space). */
+int ds_store_file_unstage(struct ds_store *st, int64_t file_id);
 
 /* An admin's retry of a held file: `held` -> `detected`, the reason
  * cleared, files.admin_retries + 1, the retry generation + 1. Event

@@ -12,7 +12,9 @@
  * The counters are process-wide (atomics): the allocator of a library is
  * process-wide too, and SQLite and libuv's thread pool allocate on other
  * threads. This is the one mutable global state the agent has, and only a
- * test turns it on.
+ * test turns it on: tests/unit/test_alloc.c scenario by scenario, and
+ * tests/unit/alloc_env.c (DS_UNIT_FAIL_ALLOC=N) in every unit test binary,
+ * which `make alloc-loop` runs with N = 1, 2, … (tests/tools/alloc-loop.sh).
  *
  * Not routed: the agent's own malloc calls, and libcsv, inih, libzip,
  * expat, freexl and libical, which call malloc directly or take no

@@ -42,6 +42,8 @@ const char *ds_strerror(int code)
         return "stopped";
     case DS_ERELOAD:
         return "reloading the configuration";
+    case DS_EFULL:
+        return "no space left on the device";
     default:
         return "unknown error";
     }

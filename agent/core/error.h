@@ -29,6 +29,7 @@ enum {
     DS_ECORRUPT = -13, /* stored state is damaged */
     DS_ESTOP = -14,    /* the operation was cancelled by a stop request */
     DS_ERELOAD = -15,  /* stopped to start again with a new configuration */
+    DS_EFULL = -16,    /* no space left on the device (the queue could not grow) */
 };
 
 /* What went wrong, for a person. All members are optional: empty string or

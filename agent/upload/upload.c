@@ -43,6 +43,7 @@
 #include "agent/core/crash.h"
 #include "agent/core/log.h"
 #include "agent/core/version.h"
+#include "agent/upload/answer.h"
 #include "agent/upload/http.h"
 
 #include "config/template.h"
@@ -200,48 +201,24 @@ static double note_outcome(struct ds_uploader *up, int retryable, double retry_a
 
 enum outcome { OUT_OK, OUT_RETRY, OUT_AUTH, OUT_SPLIT, OUT_REJECT };
 
-/* Classifies an answer once, and names it with a code for the queue. */
+/* Classifies an answer once (answer.c reads it), and names it with a code
+ * for the queue. */
 static enum outcome classify(const struct ds_http_response *res, char *code, size_t size,
                              char *message, size_t msize)
 {
-    json_t *doc = NULL;
-    json_t *err = NULL;
-    const char *c = NULL;
-    const char *m = NULL;
-    enum outcome o;
-
-    message[0] = '\0';
-    if (res->curl_code != 0) {
-        snprintf(code, size, "NET_%d", res->curl_code);
-        return OUT_RETRY;
-    }
-    if (res->status >= 200 && res->status < 300) {
-        snprintf(code, size, "OK");
+    switch (ds_answer_classify(res, code, size, message, msize)) {
+    case DS_ANSWER_OK:
         return OUT_OK;
-    }
-    snprintf(code, size, "HTTP_%ld", res->status);
-    if (res->status == 408 || res->status == 429 || res->status >= 500 || res->status < 200) {
+    case DS_ANSWER_AUTH:
+        return OUT_AUTH;
+    case DS_ANSWER_SPLIT:
+        return OUT_SPLIT;
+    case DS_ANSWER_REJECT:
+        return OUT_REJECT;
+    case DS_ANSWER_RETRY:
+    default:
         return OUT_RETRY;
     }
-    if (res->status == 401 || res->status == 403) {
-        o = OUT_AUTH;
-    }
-    else if (res->status == 413) {
-        o = OUT_SPLIT;
-    }
-    else {
-        o = OUT_REJECT;
-    }
-    doc = json_loadb(res->body, res->body_len, 0, NULL);
-    err = json_object_get(doc, "error");
-    if (json_unpack(err, "{s:s, s?s}", "code", &c, "message", &m) == 0) {
-        snprintf(code, size, "%s", c);
-        if (m != NULL) {
-            snprintf(message, msize, "%s", m);
-        }
-    }
-    json_decref(doc);
-    return o;
 }
 
 /* A practice's token was refused: pause it until the next probe. */
@@ -490,44 +467,13 @@ static int gzip(const char *in, size_t len, unsigned char **out, size_t *out_len
 /* Reads the per-row results of a 200 answer into the queue. */
 static int record_results(struct ds_uploader *up, struct op *op, const struct ds_http_response *res)
 {
-    json_t *doc = NULL;
-    json_t *results;
-    struct ds_item_result *items = NULL;
-    size_t n = 0;
-    int rc = DS_EPARSE;
+    struct ds_answer_results r;
+    int rc = ds_answer_results_parse(res->body, res->body_len, &r);
 
-    doc = json_loadb(res->body, res->body_len, 0, NULL);
-    results = json_object_get(doc, "results");
-    if (!json_is_array(results)) {
-        goto out;
+    if (rc == 0) {
+        rc = ds_store_batch_acked(up->store, op->job_id, op->seq, r.items, r.n);
     }
-    n = json_array_size(results);
-    items = calloc(n > 0 ? n : 1, sizeof(*items));
-    if (items == NULL) {
-        rc = DS_ENOMEM;
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *r = json_array_get(results, i);
-        json_int_t row = 0;
-        const char *status = NULL;
-        json_t *error = NULL;
-
-        if (json_unpack(r, "{s:I, s:s, s?s, s?o}", "row", &row, "status", &status, "record_id",
-                        &items[i].record_id, "error", &error) != 0) {
-            goto out;
-        }
-        items[i].row = (long)row;
-        items[i].status = status;
-        if (error != NULL) {
-            json_unpack(error, "{s?s, s?s}", "code", &items[i].error_code, "message",
-                        &items[i].error_msg);
-        }
-    }
-    rc = ds_store_batch_acked(up->store, op->job_id, op->seq, items, n);
-out:
-    free(items);
-    json_decref(doc);
+    ds_answer_results_close(&r);
     return rc;
 }
 
@@ -575,11 +521,19 @@ static void on_batch_done(void *ctx, const struct ds_http_response *res)
             ds_log_info("BATCH_ACKED", "job %s batch %ld: acknowledged", op->job_id, op->seq);
         }
         else {
-            /* A 200 we cannot read is the server's fault: try again. */
+            /* A 200 we cannot read is the server's fault, one we cannot
+             * record (no space left) ours: either way ask again, the
+             * replay rule answers the same. */
             o = OUT_RETRY;
-            snprintf(code, sizeof(code), "BAD_RESPONSE");
-            ds_log_error("BAD_RESPONSE", "job %s batch %ld: unreadable answer (%s)", op->job_id,
-                         op->seq, ds_strerror(rc));
+            snprintf(code, sizeof(code), rc == DS_EFULL ? "DISK_FULL" : "BAD_RESPONSE");
+            if (rc == DS_EFULL) {
+                ds_log_error("DISK_FULL", "job %s batch %ld: cannot record the answer (%s)",
+                             op->job_id, op->seq, ds_strerror(rc));
+            }
+            else {
+                ds_log_error("BAD_RESPONSE", "job %s batch %ld: unreadable answer (%s)", op->job_id,
+                             op->seq, ds_strerror(rc));
+            }
         }
     }
     delay = note_outcome(up, o == OUT_RETRY, res->retry_after, code);
@@ -889,16 +843,6 @@ static void mkdir_parent(const char *dir)
     }
 }
 
-static int template_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-
-    if (n == 0 || n > 200 || id[0] == '.') {
-        return 0;
-    }
-    return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
-}
-
 /* Writes text to path through a temporary file, fsynced, renamed. */
 static int write_atomic(const char *path, const char *text)
 {
@@ -963,64 +907,68 @@ static void prune_cache(const char *dir, json_t *keep)
     closedir(d);
 }
 
+/* What one pull caches. */
+struct cache {
+    struct pull *pull; /* the pull */
+    const char *dir;   /* where the practice's templates go */
+    json_t *kept;      /* ids written */
+    size_t cached;     /* how many */
+};
+
+/* One saved template of the answer: checked as a template, then cached. */
+static void cache_template(void *ctx, const char *id, const char *text)
+{
+    struct cache *c = ctx;
+    struct ds_uploader *up = c->pull->up;
+    struct ds_template *tpl = NULL;
+    char path[4200];
+
+    if (text != NULL && ds_template_parse(text, strlen(text), id, &tpl, NULL) == 0 &&
+        snprintf(path, sizeof(path), "%s/%s.json", c->dir, id) < (int)sizeof(path) &&
+        write_atomic(path, text) == 0) {
+        json_array_append_new(c->kept, json_string(id));
+        c->cached++;
+    }
+    else {
+        ds_log_warn("TEMPLATE_INVALID",
+                    "templates: saved template %s of practice %s is not a valid template; "
+                    "not used",
+                    id, up->cfg->practices[c->pull->practice].name);
+    }
+    ds_template_free(&tpl);
+}
+
 static void on_templates(void *ctx, const struct ds_http_response *res)
 {
     struct pull *p = ctx;
     struct ds_uploader *up = p->up;
-    json_t *doc = NULL;
-    json_t *list;
-    json_t *kept = json_array();
+    struct cache c;
     char dir[4096];
-    char path[4200];
-    size_t cached = 0;
 
+    memset(&c, 0, sizeof(c));
+    c.pull = p;
+    c.dir = dir;
+    c.kept = json_array();
     if (res->curl_code != 0 || res->status != 200) {
         ds_log_debug("TEMPLATES_NOT_PULLED",
                      "templates: not pulled for practice %s (curl %d, HTTP %ld)",
                      up->cfg->practices[p->practice].name, res->curl_code, res->status);
         goto out;
     }
-    doc = json_loadb(res->body, res->body_len, 0, NULL);
-    list = json_object_get(doc, "templates");
-    if (!json_is_array(list) ||
-        ds_config_cloud_templates_dir(up->cfg, up->cfg->practices[p->practice].name, dir,
+    if (ds_config_cloud_templates_dir(up->cfg, up->cfg->practices[p->practice].name, dir,
                                       sizeof(dir)) != 0) {
         goto out;
     }
     mkdir_parent(dir);
     mkdir(dir, 0700);
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        json_t *t = json_array_get(list, i);
-        const char *id = json_string_value(json_object_get(t, "id"));
-        json_t *mapping = json_object_get(t, "mapping_config");
-        struct ds_template *tpl = NULL;
-        char *text = NULL;
-
-        if (id == NULL || !template_id_ok(id) || !json_is_object(mapping)) {
-            continue;
-        }
-        text = json_dumps(mapping, JSON_COMPACT | JSON_SORT_KEYS);
-        if (text != NULL && ds_template_parse(text, strlen(text), id, &tpl, NULL) == 0 &&
-            snprintf(path, sizeof(path), "%s/%s.json", dir, id) < (int)sizeof(path) &&
-            write_atomic(path, text) == 0) {
-            json_array_append_new(kept, json_string(id));
-            cached++;
-        }
-        else {
-            ds_log_warn("TEMPLATE_INVALID",
-                        "templates: saved template %s of practice %s is not a valid template; "
-                        "not used",
-                        id, up->cfg->practices[p->practice].name);
-        }
-        ds_template_free(&tpl);
-        free(text);
+    if (ds_answer_templates(res->body, res->body_len, cache_template, &c) != 0) {
+        goto out;
     }
-    prune_cache(dir, kept);
+    prune_cache(dir, c.kept);
     ds_log_info("TEMPLATES_CACHED", "templates: %zu saved template(s) of practice %s cached",
-                cached, up->cfg->practices[p->practice].name);
+                c.cached, up->cfg->practices[p->practice].name);
 out:
-    json_decref(kept);
-    json_decref(doc);
+    json_decref(c.kept);
     free(p);
 }
 

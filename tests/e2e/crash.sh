@@ -15,7 +15,8 @@
 #
 # After each crash and restart: PostgreSQL holds every row of the file
 # exactly once (count and distinct external_id), every import_job_items row
-# once, one completed cloud job per file, and the agent's queue has no file,
+# once, one completed cloud job per file whose counters agree with its
+# items, and the agent's queue has no file,
 # job, batch or item left in a non-final state.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
@@ -193,6 +194,16 @@ verify() {
     _got=$(pq "SELECT count(*) || '/' || count(*) FILTER (WHERE status = 'completed')
                FROM import_jobs WHERE $in_practice AND filename LIKE '$3'")
     check "$1: one completed cloud job per file ($_got of $5)" test "$_got" = "$5/$5"
+    _got=$(pq "SELECT count(*) FILTER (WHERE NOT (j.processed_rows = c.n AND j.successful_rows = c.ok
+                   AND j.failed_rows = c.n - c.ok AND j.total_rows = c.n))
+               FROM import_jobs j,
+                    LATERAL (SELECT count(*) AS n,
+                                    count(*) FILTER (WHERE status IN
+                                        ('created', 'updated', 'unchanged', 'deleted')) AS ok
+                               FROM import_job_items WHERE job_id = j.id) c
+               WHERE j.$in_practice AND j.filename LIKE '$3'")
+    check "$1: every job's counters (processed, successful, failed, total) agree with its items ($_got disagree)" \
+        test "$_got" = 0
 }
 
 # --- 1. the named crash points ----------------------------------------------------

@@ -184,13 +184,18 @@ agent_pid=
 check "the agent stops cleanly afterwards (status $st)" test "$st" = 0
 
 # --- valgrind: the happy path under memcheck ------------------------------------------------
-# A fresh agent under valgrind delivers a good file and stops on SIGTERM:
-# no memory error, nothing definitely lost (--error-exitcode).
+# A fresh agent under valgrind delivers a good file through a cloud server
+# under valgrind too, and both stop on SIGTERM: no memory error, nothing
+# definitely lost (--error-exitcode), in either.
 if command -v valgrind >/dev/null 2>&1; then
     vg=$work/vg
     mkdir -p "$vg/inbox" "$vg/state"
-    sed -e "s|$work/state|$vg/state|" -e "s|$work/inbox|$vg/inbox|" "$work/dentsync.conf" \
-        >"$vg/dentsync.conf"
+    cloud_stop >/dev/null 2>&1
+    CLOUD_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+--show-leak-kinds=definite --log-file=$vg/cloud-valgrind.log" cloud_start "$BUILD" >/dev/null ||
+        not_ok "valgrind: the cloud server under memcheck did not start"
+    sed -e "s|$work/state|$vg/state|" -e "s|$work/inbox|$vg/inbox|" \
+        -e "s|^url = .*|url = $CLOUD_URL|" "$work/dentsync.conf" >"$vg/dentsync.conf"
     valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
         --show-leak-kinds=definite --log-file="$vg/valgrind.log" \
         "$agent" run -c "$vg/dentsync.conf" >>"$vg/agent.log" 2>&1 &
@@ -212,6 +217,19 @@ if command -v valgrind >/dev/null 2>&1; then
     agent_pid=
     check "valgrind: no memory error, nothing definitely lost (status $st)" test "$st" = 0
     [ "$st" = 0 ] || head -n 60 "$vg/valgrind.log"
+    cloud_pid=${CLOUD_PID:-}
+    if [ -n "$cloud_pid" ]; then
+        # valgrind's tool is the process itself (memcheck-amd64-linux).
+        check "valgrind: the cloud server runs under memcheck" \
+            grep -q '^memcheck' "/proc/$cloud_pid/comm"
+        kill -TERM "$cloud_pid"
+        wait "$cloud_pid"
+        st=$?
+        unset CLOUD_PID
+        check "valgrind: the cloud server served the whole path and stopped with no memory error, nothing definitely lost (status $st)" \
+            test "$st" = 0
+        [ "$st" = 0 ] || head -n 60 "$vg/cloud-valgrind.log"
+    fi
 else
     echo "# valgrind not installed: memcheck skipped"
 fi

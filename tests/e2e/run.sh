@@ -28,6 +28,7 @@ hostile
 read
 logscan
 web
+state
 "
 # Arguments name a subset to run: tests/e2e/run.sh route read
 [ $# -gt 0 ] && suites="$*"

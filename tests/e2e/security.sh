@@ -15,7 +15,10 @@
 #   5. paths: a symbolic link in an export folder pointing outside it is not
 #      followed; a name full of dots stays a name inside its folder;
 #   6. the cloud bounds the body (413), the header block, and the number of
-#      connections.
+#      connections, per client address and in all;
+#   7. slow clients (slowloris): connections sending a header a byte at a
+#      time are closed within the header deadline (10 s) while a normal
+#      client is served throughout.
 # Run by tests/e2e/run.sh (which starts PostgreSQL); alone it starts its own.
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -343,6 +346,106 @@ EOF
 )
 check "of 300 idle connections from one client the cloud keeps at most 64 (kept $held)" test "${held:-999}" -le 64
 check "the cloud answers once they are gone" wait_until 10 curl -sf -o /dev/null "$CLOUD_URL/v1/health"
+
+# 300 idle connections from five addresses (60 each, under the per-client
+# limit): the server keeps at most its 256 in all.
+held=$(python3 - "$CLOUD_PORT" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for a in range(2, 7):
+    for _ in range(60):
+        try:
+            s = socket.socket()
+            s.bind(("127.0.0.%d" % a, 0))
+            s.settimeout(2)
+            s.connect(("127.0.0.1", port))
+            socks.append(s)
+        except OSError:
+            pass
+time.sleep(1)
+alive = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        alive += 0 if s.recv(1) == b"" else 1
+    except BlockingIOError:
+        alive += 1
+    except OSError:
+        pass
+print(len(socks), alive)
+for s in socks:
+    s.close()
+EOF
+)
+check "of 300 idle connections from five addresses the cloud keeps at most 256 (opened, kept: $held)" \
+    test "${held#* }" -le 256 -a "${held#* }" -ge 200
+check "the cloud answers once they are gone" wait_until 10 curl -sf -o /dev/null "$CLOUD_URL/v1/health"
+
+# --- 7. slow clients (slowloris) --------------------------------------------------------------
+# 60 connections send a request header a byte every 0.5 s and never finish
+# it; meanwhile a normal client asks /v1/health every second from another
+# address. Each slow connection must be closed by the server within the
+# header deadline (10 s, plus the watchdog's second and some slack), well
+# before the 30 s idle timeout could, and every normal request answered.
+slow=$(python3 - "$CLOUD_PORT" <<'EOF'
+import socket, sys, time, urllib.request
+port = int(sys.argv[1])
+header = b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 200
+conns = []
+for _ in range(60):
+    s = socket.socket()
+    s.bind(("127.0.0.8", 0))
+    s.connect(("127.0.0.1", port))
+    s.setblocking(False)
+    conns.append([s, 0, None])
+start = time.time()
+served = asked = 0
+next_probe = start
+while time.time() - start < 25 and any(c[2] is None for c in conns):
+    now = time.time()
+    for c in conns:
+        if c[2] is not None:
+            continue
+        try:
+            if c[0].recv(1) == b"":
+                c[2] = now - start
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            c[2] = now - start
+            continue
+        try:
+            c[0].send(header[c[1] % len(header):c[1] % len(header) + 1])
+            c[1] += 1
+        except OSError:
+            c[2] = now - start
+    if now >= next_probe:
+        next_probe = now + 1
+        asked += 1
+        try:
+            req = urllib.request.Request("http://127.0.0.1:%d/v1/health" % port)
+            with urllib.request.urlopen(req, timeout=5) as r:
+                served += r.status == 200
+        except OSError:
+            pass
+    time.sleep(0.5)
+closed = [c[2] for c in conns if c[2] is not None]
+print(len(conns), len(closed), "%.1f" % (max(closed) if closed else -1),
+      min(c[1] for c in conns), served, asked)
+EOF
+)
+set -- $slow
+check "slowloris: all ${1:-?} slow connections closed by the server (closed ${2:-?}, the last after ${3:-?} s)" \
+    test "${1:-0}" = 60 -a "${2:-0}" = 60
+check "slowloris: ... within the header deadline, not the idle timeout (last after ${3:-?} s <= 15)" \
+    awk -v t="${3:--1}" 'BEGIN { exit !(t >= 9 && t <= 15) }'
+check "slowloris: each sent its header a byte at a time until then (at least ${4:-?} bytes)" \
+    test "${4:-0}" -ge 15
+check "slowloris: a normal client was served throughout (${5:-?} of ${6:-?})" \
+    test "${6:-0}" -ge 9 -a "${5:-x}" = "${6:-y}"
+check "slowloris: the server logged the closings" grep -q 'no whole request header within 10 s' "$CLOUD_LOG"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -247,6 +247,42 @@ static void test_hold_while_staging_drops_the_job(void **state)
     assert_int_equal(ds_store_file_hold(f->st, 2, DS_HOLD_SNAPSHOT, NULL), DS_EINVAL);
 }
 
+/* An ingest cut short by a full disk: its staging jobs go, the file is
+ * detected again and can be staged anew; other files are left alone. */
+static void test_unstage(void **state)
+{
+    struct fixture *f = *state;
+    int64_t id = add_file(f->st, "/in/c.csv", SHA_Y);
+
+    assert_int_equal(
+        ds_store_job_begin(f->st, id, JOB_A, "smile", "patients", "generic", "c.csv", SHA_Y), 0);
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_A, 1, "ext:1", "fp", DS_ITEM_VALID, "{}", NULL, NULL, NULL),
+        0);
+    /* A routed file has a staging job per import type: all of them go. */
+    assert_int_equal(ds_store_job_begin_routed(f->st, JOB_A, JOB_B, "financial", "ledger"), 0);
+    assert_int_equal(
+        ds_store_item_add(f->st, JOB_B, 2, "ext:2", "fp", DS_ITEM_VALID, "{}", NULL, NULL, NULL),
+        0);
+    file_state_is(f->st, id, "staging");
+    assert_int_equal(ds_store_file_unstage(f->st, id), 0);
+    file_state_is(f->st, id, "detected");
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM jobs"), 0);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items"), 0);
+    /* Twice is harmless; then it stages again from the start. */
+    assert_int_equal(ds_store_file_unstage(f->st, id), 0);
+    file_state_is(f->st, id, "detected");
+    assert_int_equal(
+        ds_store_job_begin(f->st, id, JOB_B, "smile", "patients", "generic", "c.csv", SHA_Y), 0);
+    file_state_is(f->st, id, "staging");
+    /* A staged file keeps its job and its state. */
+    id = staged_job(f->st, JOB_A, SHA_Z, 3, 2, 1);
+    assert_int_equal(ds_store_file_unstage(f->st, id), 0);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM jobs WHERE id = '" JOB_A "'"), 1);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE job_id = '" JOB_A "'"), 3);
+    assert_int_equal(ds_store_file_held(f->st, id), 0);
+}
+
 /* ---- rejected batches --------------------------------------------------------- */
 
 static void test_retry_rejected_batches(void **state)
@@ -428,6 +464,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_hold_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_while_staging_drops_the_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unstage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_rejected_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
