@@ -217,7 +217,7 @@ int ds_store_file_state(struct ds_store *st, int64_t file_id, char *state, size_
 }
 
 /* Deletes the file's jobs that are still `staging` (one per import type). */
-static int file_drop_staging(struct ds_store *st, int64_t file_id)
+int ds__store_file_drop_staging(struct ds_store *st, int64_t file_id)
 {
     sqlite3_stmt *s = NULL;
     char job_id[DS_UUID_LEN];
@@ -279,7 +279,7 @@ int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *c
         rc = DS_EINVAL;
         goto out;
     }
-    rc = file_drop_staging(st, file_id);
+    rc = ds__store_file_drop_staging(st, file_id);
     if (rc != 0) {
         goto out;
     }

@@ -129,9 +129,11 @@ int ds__store_file_set_state(struct ds_store *st, int64_t file_id, const char *f
                              int *changed);
 
 /* A file's jobs (store_route.c): how many are `staging`, and how many are
- * not completed yet; and deleting every `staging` job of the file. */
+ * not completed yet. */
 int ds__store_file_jobs_staging(struct ds_store *st, int64_t file_id, long *n);
 int ds__store_file_jobs_open(struct ds_store *st, int64_t file_id, long *n);
+
+/* Deletes every `staging` job of the file (store_ingest.c). */
 int ds__store_file_drop_staging(struct ds_store *st, int64_t file_id);
 
 /* Deletes a job that never finished staging, with its items and batches. */

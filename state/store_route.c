@@ -85,41 +85,6 @@ int ds__store_file_jobs_open(struct ds_store *st, int64_t file_id, long *n)
                       n);
 }
 
-int ds__store_file_drop_staging(struct ds_store *st, int64_t file_id)
-{
-    sqlite3_stmt *s = NULL;
-    char job_id[DS_UUID_LEN];
-    int src;
-    int rc;
-
-    rc = prepare(st, "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
-    if (rc != 0) {
-        return rc;
-    }
-    /* One job at a time, the select reset before the deletes run. */
-    for (;;) {
-        sqlite3_bind_int64(s, 1, file_id);
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "file jobs");
-            break;
-        }
-        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
-        sqlite3_reset(s);
-        if (rc == 0) {
-            rc = ds__store_job_delete(st, job_id);
-        }
-        if (rc != 0) {
-            break;
-        }
-    }
-    sqlite3_finalize(s);
-    return rc;
-}
-
 int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, const char *job_id,
                               const char *import_type, const char *template_id)
 {
