@@ -170,9 +170,6 @@ int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, c
  * does for every file, for this one. */
 int ds_store_file_unstage(struct ds_store *st, int64_t file_id)
 {
-    sqlite3_stmt *s = NULL;
-    char job_id[DS_UUID_LEN];
-    int src;
     int rc;
 
     if (st == NULL) {
@@ -182,37 +179,12 @@ int ds_store_file_unstage(struct ds_store *st, int64_t file_id)
     if (rc != 0) {
         return rc;
     }
-    /* Every staging job of the file (one per import type its template
-     * routes rows to), one at a time, the select finished before each
-     * delete. */
-    for (;;) {
-        rc =
-            prepare(st, "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
-        if (rc != 0) {
-            goto out;
-        }
-        sqlite3_bind_int64(s, 1, file_id);
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "file unstage");
-            goto out;
-        }
-        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
-        sqlite3_finalize(s);
-        s = NULL;
-        if (rc == 0) {
-            rc = ds__store_job_delete(st, job_id);
-        }
-        if (rc != 0) {
-            goto out;
-        }
+    /* Every staging job of the file: one per import type its template
+     * routes rows to. */
+    rc = ds__store_file_drop_staging(st, file_id);
+    if (rc == 0) {
+        rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
     }
-    rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
-out:
-    sqlite3_finalize(s);
     return finish(st, rc);
 }
 
