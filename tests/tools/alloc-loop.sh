@@ -36,7 +36,11 @@ dense=${ALLOC_DENSE:-5}
 budget=${ALLOC_RUNS:-20}
 seed=${ALLOC_SEED:-0}
 limit=${ALLOC_TIMEOUT:-120}
-export DS_TEST_SRCDIR=$top
+# The runs get a private /tmp (below), which hides the tree when it lies
+# under /tmp itself: run from the tree and name it relatively, through the
+# working directory, which the new mount does not hide.
+cd "$top" || exit 1
+export DS_TEST_SRCDIR=.
 # Leaks are looked for at exit; a report ends the run with exit code 23.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:exitcode=23}
 
