@@ -9,6 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An error code as the protocol writes them (docs/protocol.md): a few
+ * capitals, digits and underscores. Anything else (empty, long, free text
+ * from a server that is not ours) keeps the HTTP_<status> code, which is
+ * logged and stored. */
+static int code_ok(const char *c, size_t size)
+{
+    size_t n = 0;
+
+    for (; c[n] != '\0'; n++) {
+        if (!((c[n] >= 'A' && c[n] <= 'Z') || (c[n] >= '0' && c[n] <= '9') || c[n] == '_')) {
+            return 0;
+        }
+    }
+    return n > 0 && n < size;
+}
+
 enum ds_answer_kind ds_answer_classify(const struct ds_http_response *res, char *code, size_t size,
                                        char *message, size_t msize)
 {
@@ -45,7 +61,9 @@ enum ds_answer_kind ds_answer_classify(const struct ds_http_response *res, char 
     }
     err = json_object_get(doc, "error");
     if (json_unpack(err, "{s:s, s?s}", "code", &c, "message", &m) == 0) {
-        snprintf(code, size, "%s", c);
+        if (code_ok(c, size)) {
+            snprintf(code, size, "%s", c);
+        }
         if (m != NULL) {
             snprintf(message, msize, "%s", m);
         }
