@@ -13,54 +13,20 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+e2e_work agent
 
-work=$(mktemp -d /tmp/dentsync-e2e-agent.XXXXXX)
-own_cluster=0
-agent_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
-}
-trap cleanup EXIT
+e2e_pg
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-
-cloud=$BUILD/dentsync-cloud
 agent=$BUILD/dentsync
 
 # --- the cloud side: schema, a practice of our own, its token --------------
-"$cloud" migrate --db "$DS_OWNER_DB" >"$work/migrate.log" 2>&1 ||
-    { cat "$work/migrate.log"; echo "0 passed, 1 failed"; exit 1; }
-practice="e2e-agent-$$"
-"$cloud" practice create "$practice" --db "$DS_OWNER_DB" >/dev/null 2>>"$work/migrate.log"
-umask 077
-"$cloud" token create --practice "$practice" --db "$DS_OWNER_DB" 2>>"$work/migrate.log" |
-    tail -n 1 >"$work/token"
-umask 022
-practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_practice_migrated "e2e-agent-$$"
+e2e_cloud
 
 # Counts what PostgreSQL holds for our practice (as the owner: RLS is
 # tested in cloud.sh; here we count).
-pq() { pg_psql "$1"; }
 in_practice="practice_id = '$practice_id'"
 
 # --- the agent ---------------------------------------------------------------
@@ -110,18 +76,7 @@ stop_agent() { # stop_agent -> the agent's exit status
     return $status
 }
 
-# wait_for SECONDS SQL EXPECTED: polls PostgreSQL until SQL prints EXPECTED.
-wait_for() {
-    deadline=$(($(date +%s) + $1))
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        [ "$(pq "$2")" = "$3" ] && return 0
-        sleep 0.1
-    done
-    echo "# waited $1s for [$2] = $3, got $(pq "$2")"
-    return 1
-}
 
-queue_sql() { sqlite3 -readonly "$work/state/queue.db" "$1"; }
 
 write_config 7 2
 check "dentsync check-config accepts the test configuration" \
@@ -285,5 +240,4 @@ check "the agent log carries none of the sample's $(wc -l <"$work/values") patie
 check "the queue database is closed to others (0640: the service user and its group)" \
     test "$(stat -c %a "$work/state/queue.db")" = 640
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

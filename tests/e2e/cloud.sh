@@ -10,22 +10,9 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
-
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+. "$top/tests/lib/e2e.sh"
 
 work=$(mktemp -d /tmp/dentsync-e2e-cloud.XXXXXX)
-own_cluster=0
 cleanup() {
     cloud_stop >/dev/null 2>&1
     if [ "$failed" -ne 0 ] && [ -n "${CLOUD_LOG:-}" ] && [ -f "$CLOUD_LOG" ]; then
@@ -38,11 +25,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || { echo "not ok - dentsync-cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_pg
+cloud_start "$BUILD" >/dev/null || bail "dentsync-cloud did not start"
 
 A="e2e-cloud-a-$$"
 B="e2e-cloud-b-$$"
@@ -541,5 +525,4 @@ check "the server logged one line per request, with ids and codes" \
 cloud_stop
 check "serve stops cleanly on SIGTERM" grep -q 'serve: stopped' "$CLOUD_LOG"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

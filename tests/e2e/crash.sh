@@ -23,50 +23,16 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+e2e_work crash
 
-work=$(mktemp -d /tmp/dentsync-e2e-crash.XXXXXX)
-own_cluster=0
-agent_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
-}
-trap cleanup EXIT
+e2e_pg
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-
-cloud=$BUILD/dentsync-cloud
 agent=$BUILD/dentsync
 
-"$cloud" migrate --db "$DS_OWNER_DB" >"$work/migrate.log" 2>&1 ||
-    { cat "$work/migrate.log"; echo "0 passed, 1 failed"; exit 1; }
-practice="e2e-crash-$$"
-"$cloud" practice create "$practice" --db "$DS_OWNER_DB" >/dev/null 2>>"$work/migrate.log"
-umask 077
-"$cloud" token create --practice "$practice" --db "$DS_OWNER_DB" 2>>"$work/migrate.log" |
-    tail -n 1 >"$work/token"
-umask 022
-practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
-pq() { pg_psql "$1"; }
+e2e_practice_migrated "e2e-crash-$$"
+e2e_cloud
 in_practice="practice_id = '$practice_id'"
 
 # --- helpers -------------------------------------------------------------------
@@ -155,30 +121,7 @@ kill_agent() {
     agent_pid=
 }
 
-queue_sql() { sqlite3 -readonly "$1/state/queue.db" "$2" 2>/dev/null; }
-
-# Rows of the queue in a state that is not final: files, jobs, batches, items.
-# (A rejected batch waits for an admin; nothing here is rejected.)
-not_final_sql="SELECT (SELECT count(*) FROM files WHERE state NOT IN ('done', 'duplicate', 'quarantined'))
-    + (SELECT count(*) FROM jobs WHERE state NOT IN ('completed', 'completed_with_errors'))
-    + (SELECT count(*) FROM batches WHERE state NOT IN ('acked', 'split'))
-    + (SELECT count(*) FROM items WHERE status IN ('valid', 'sent'))"
-
-# wait_done DIR FILES SECONDS: until the queue has FILES files done and
-# nothing in a non-final state.
-wait_done() {
-    _deadline=$(($(date +%s) + $3))
-    while [ "$(date +%s)" -le "$_deadline" ]; do
-        if [ "$(queue_sql "$1" "SELECT count(*) FROM files WHERE state = 'done'")" = "$2" ] &&
-            [ "$(queue_sql "$1" "$not_final_sql")" = 0 ]; then
-            return 0
-        fi
-        sleep 0.05
-    done
-    echo "# $1: waited $3s; files: $(queue_sql "$1" "SELECT group_concat(state) FROM files")," \
-        "not final: $(queue_sql "$1" "$not_final_sql")"
-    return 1
-}
+poll=0.05 # wait_done
 
 # verify WHAT ID_LIKE FILE_LIKE ROWS FILES: PostgreSQL holds ROWS patients
 # with ids LIKE ID_LIKE, all distinct, ROWS items once each for the jobs of
@@ -318,5 +261,4 @@ check "a queue with a damaged header: the error says so" grep -q "queue.db: " "$
 check "a queue with a damaged header: the file is left untouched" \
     test "$(sha256sum <"$dir/state/queue.db")" = "$before"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

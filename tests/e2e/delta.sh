@@ -25,75 +25,19 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+e2e_work delta
 
-work=$(mktemp -d /tmp/dentsync-e2e-delta.XXXXXX)
-own_cluster=0
-agent_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
-}
-trap cleanup EXIT
+e2e_pg
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-
-cloud=$BUILD/dentsync-cloud
 agent=$BUILD/dentsync
 
 # --- the cloud side: schema, a practice of our own, its token --------------
-"$cloud" migrate --db "$DS_OWNER_DB" >"$work/migrate.log" 2>&1 ||
-    { cat "$work/migrate.log"; echo "0 passed, 1 failed"; exit 1; }
-practice="e2e-delta-$$"
-"$cloud" practice create "$practice" --db "$DS_OWNER_DB" >/dev/null 2>>"$work/migrate.log"
-umask 077
-"$cloud" token create --practice "$practice" --db "$DS_OWNER_DB" 2>>"$work/migrate.log" |
-    tail -n 1 >"$work/token"
-umask 022
-practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_practice_migrated "e2e-delta-$$"
+e2e_cloud
 
-pq() { pg_psql "$1"; }
 in_practice="practice_id = '$practice_id'"
-queue_sql() { sqlite3 -readonly "$work/state/queue.db" "$1"; }
-
-# wait_for SECONDS SQL EXPECTED: polls PostgreSQL until SQL prints EXPECTED.
-wait_for() {
-    deadline=$(($(date +%s) + $1))
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        [ "$(pq "$2")" = "$3" ] && return 0
-        sleep 0.1
-    done
-    echo "# waited $1s for [$2] = $3, got $(pq "$2")"
-    return 1
-}
-# wait_queue SECONDS SQL EXPECTED: the same on the agent's queue.
-wait_queue() {
-    deadline=$(($(date +%s) + $1))
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        [ "$(queue_sql "$2" 2>/dev/null)" = "$3" ] && return 0
-        sleep 0.1
-    done
-    echo "# waited $1s for [$2] = $3, got $(queue_sql "$2")"
-    return 1
-}
 
 # --- the agent ---------------------------------------------------------------
 mkdir -p "$work/inbox" "$work/auto" "$work/state"
@@ -157,7 +101,7 @@ check "the first snapshot's job completes in the cloud" \
 check "every patient arrived ($rows)" \
     test "$(pq "SELECT count(*) FROM patients WHERE $in_practice AND deleted_at IS NULL")" -eq $rows
 check "the agent's first job is completed and its keys are synced" \
-    wait_queue 30 "SELECT count(*) FROM synced" $rows
+    wait_queue "$work" 30 "SELECT count(*) FROM synced" $rows
 
 # --- 2. 1% changed, 0.5% removed ----------------------------------------------
 # Every 100th row changed (20), every 200th removed (10; half of them among
@@ -185,13 +129,13 @@ check "the changed patients carry their new e-mail" \
 check "the agent kept the rest as unchanged, locally" \
     test "$(queue_sql "SELECT count(*) FROM items i JOIN jobs j ON j.id = i.job_id WHERE j.filename = 'snap2.csv' AND i.status = 'unchanged'")" -eq $((rows - removed - changed))
 check "the removed keys left the synced table" \
-    wait_queue 10 "SELECT count(*) FROM synced" $((rows - removed))
+    wait_queue "$work" 10 "SELECT count(*) FROM synced" $((rows - removed))
 
 # --- 3. a snapshot missing 30% of its keys is held ---------------------------
 snapshot "$work/snap3.tmp" 0 0 $((rows * 7 / 10))
 mv "$work/snap3.tmp" "$work/inbox/snap3.csv"
 check "a snapshot missing 30% of its keys is held (SNAPSHOT_SANITY)" \
-    wait_queue 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/snap3.csv'" "held,SNAPSHOT_SANITY"
+    wait_queue "$work" 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/snap3.csv'" "held,SNAPSHOT_SANITY"
 check "… with nothing of it staged" \
     test "$(queue_sql "SELECT count(*) FROM jobs j JOIN files f ON f.id = j.file_id WHERE f.path LIKE '%/snap3.csv'")" -eq 0
 sleep 1
@@ -223,9 +167,9 @@ cp "$top/samples/pms/opendental-patients-raw.csv" "$work/auto/od.csv"
 # and is never echoed — tests/unit/test_detect.c.)
 printf 'Visit No,When,Mood,Email\n1,2024-01-01,fine,odd@example.com\n' >"$work/auto/odd.csv"
 check "an Open Dental export is read with the template detected from its header" \
-    wait_queue 30 "SELECT template_id FROM jobs WHERE filename = 'od.csv'" opendental-patients
+    wait_queue "$work" 30 "SELECT template_id FROM jobs WHERE filename = 'od.csv'" opendental-patients
 check "a header no template knows is held (NO_TEMPLATE)" \
-    wait_queue 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/odd.csv'" "held,NO_TEMPLATE"
+    wait_queue "$work" 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/odd.csv'" "held,NO_TEMPLATE"
 reason=$(queue_sql "SELECT reason FROM files WHERE path LIKE '%/odd.csv'")
 check "… naming the closest templates and the unknown columns" \
     test -n "$(echo "$reason" | grep 'closest: dentrix-patients (score [0-9]*, required columns missing), generic-patients' | grep 'Visit No, When, Mood')"
@@ -302,5 +246,4 @@ kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"
 agent_pid=
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

@@ -21,38 +21,16 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-faults.XXXXXX)
-own_cluster=0
-agent_pid=
+e2e_work faults
 proxy_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+e2e_on_exit() {
     [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
     pg_psql "ALTER ROLE dentsync_app IN DATABASE dentsync RESET synchronous_commit" >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
 }
-trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
+e2e_pg
 # A commit the cloud acknowledged must survive PostgreSQL's crash: the test
 # cluster runs with synchronous_commit off, so the application role turns
 # it on (with fsync off, a commit still reaches the OS before it returns).
@@ -60,18 +38,13 @@ fi
 cloud_start "$BUILD" >/dev/null &&
     pg_psql "ALTER ROLE dentsync_app IN DATABASE dentsync SET synchronous_commit = on" >/dev/null &&
     cloud_stop && cloud_start "$BUILD" >/dev/null ||
-    { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+    bail "cloud did not start"
 agent=$BUILD/dentsync
 proxy=$BUILD/tests/tools/faultproxy
-[ -x "$proxy" ] || { echo "not ok - $proxy not built"; echo "0 passed, 1 failed"; exit 1; }
+[ -x "$proxy" ] || bail "$proxy not built"
 
-practice="e2e-faults-$$"
-umask 077
-cloud_token "$practice" >"$work/token"
-umask 022
-practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+e2e_practice "e2e-faults-$$"
 in_practice="practice_id = '$practice_id'"
-pq() { pg_psql "$1"; }
 
 rows=40
 
@@ -137,26 +110,6 @@ template = generic-patients
 EOF
 }
 
-queue_sql() { sqlite3 -readonly "$1/state/queue.db" "$2" 2>/dev/null; }
-not_final_sql="SELECT (SELECT count(*) FROM files WHERE state NOT IN ('done', 'duplicate', 'quarantined'))
-    + (SELECT count(*) FROM jobs WHERE state NOT IN ('completed', 'completed_with_errors'))
-    + (SELECT count(*) FROM batches WHERE state NOT IN ('acked', 'split'))
-    + (SELECT count(*) FROM items WHERE status IN ('valid', 'sent'))"
-
-# wait_done DIR SECONDS: one file done and nothing non-final in the queue.
-wait_done() {
-    _deadline=$(($(date +%s) + $2))
-    while [ "$(date +%s)" -le "$_deadline" ]; do
-        if [ "$(queue_sql "$1" "SELECT count(*) FROM files WHERE state = 'done'")" = 1 ] &&
-            [ "$(queue_sql "$1" "$not_final_sql")" = 0 ]; then
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "# $1: waited $2s; files: $(queue_sql "$1" "SELECT group_concat(state) FROM files")," \
-        "not final: $(queue_sql "$1" "$not_final_sql")"
-    return 1
-}
 
 # verify NAME PREFIX FILE: rows once, items once, counters agree, completed.
 verify() {
@@ -198,7 +151,7 @@ run_case() {
     make_csv "$_prefix" $rows >"$_dir/$_file"
     mv "$_dir/$_file" "$_dir/inbox/$_file"
     [ $# -ge 4 ] && "$4" "$_dir"
-    check "$_name: the file is delivered, the queue final" wait_done "$_dir" 60
+    check "$_name: the file is delivered, the queue final" wait_done "$_dir" 1 60
     check "$_name: the proxy injected the fault ($3)" grep -q -- "$3" "$_dir/proxy.log"
     kill -TERM "$agent_pid" 2>/dev/null
     wait "$agent_pid" 2>/dev/null
@@ -313,5 +266,4 @@ mkdir -p "$work/pg-restart"
 printf '/batches/ pass x2\n/batches/ stall_answer 0.5 x2\n' >"$work/pg-restart/script"
 run_case pg-restart 5 "stall_answer PUT" restart_pg
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

@@ -12,42 +12,14 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+e2e_work hostile
 
-work=$(mktemp -d /tmp/dentsync-e2e-hostile.XXXXXX)
-own_cluster=0
-agent_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
-}
-trap cleanup EXIT
-
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_pg
+e2e_cloud
 agent=$BUILD/dentsync
-practice="e2e-hostile-$$"
-umask 077
-cloud_token "$practice" >"$work/token"
-umask 022
-practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+e2e_practice "e2e-hostile-$$"
 
 mkdir -p "$work/inbox" "$work/state" "$work/drop"
 cat >"$work/dentsync.conf" <<EOF
@@ -76,15 +48,6 @@ template = auto
 EOF
 
 queue_sql() { sqlite3 -readonly "$work/state/queue.db" "$1" 2>/dev/null; }
-wait_until() { # wait_until SECONDS COMMAND...
-    _deadline=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -le "$_deadline" ]; do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # The corpus, and two files too big to commit.
 cp "$top"/tests/data/hostile/* "$work/drop/"
@@ -234,5 +197,4 @@ else
     echo "# valgrind not installed: memcheck skipped"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

@@ -27,60 +27,22 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-logscan.XXXXXX)
-own_cluster=0
-agent_pid=
+e2e_work logscan
 proxy_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+e2e_on_exit() {
     [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
-}
-trap cleanup EXIT
-bail() {
-    not_ok "$1"
-    echo "$passed passed, $failed failed"
-    exit 1
 }
 
-wait_until() { # wait_until SECONDS COMMAND...
-    _deadline=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -le "$_deadline" ]; do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
-}
+poll=0.2
 
 agent=$BUILD/dentsync
 proxy=$BUILD/tests/tools/faultproxy
 [ -x "$proxy" ] || bail "$proxy not built"
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || bail "PostgreSQL did not start"
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || bail "cloud did not start"
-practice="e2e-logscan-$$"
-umask 077
-cloud_token "$practice" >"$work/token"
-umask 022
+e2e_pg
+e2e_cloud
+e2e_practice "e2e-logscan-$$"
 token=$(cat "$work/token")
 [ -n "$token" ] || bail "the cloud gave no token"
 
@@ -269,5 +231,4 @@ check "no patient value (of $nvalues) and no token in any of the $nfiles outputs
 check "every log line carries a level and an event code" \
     sh -c "! cat '$out'/agent-file.log* '$out/agent.stderr' '$out/import.err' | grep -vqE '^[0-9T:.-]+Z (error|warn |info |debug) [A-Z][A-Z0-9_]+ '"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

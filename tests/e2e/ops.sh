@@ -29,38 +29,19 @@ set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build_rel=${BUILD:-build}
-BUILD=$build_rel
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-ops.XXXXXX)
-own_cluster=0
-agent_pid=
+e2e_work ops
 listener_pid=
 grp=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+e2e_on_exit() {
     if [ -n "$grp" ]; then
         userdel "$grp-in" 2>/dev/null
         userdel "$grp-out" 2>/dev/null
         groupdel "$grp" 2>/dev/null
     fi
     [ -n "$listener_pid" ] && kill "$listener_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
 }
-trap cleanup EXIT
 
 agent=$BUILD/dentsync
 # Every output of the run lands in $work/out/ for the final scan.
@@ -177,15 +158,9 @@ check "templates test on a file no template reads: exit 1, says so" \
     sh -c "[ $status -eq 1 ] && grep -q 'no template reads this file' '$(out templates-test-odd.txt)'"
 
 # --- 5. a live agent: notifications, status, jobs, job, events --------------------
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { not_ok "PostgreSQL did not start"; echo "$passed passed, $failed failed"; exit 1; }
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || { not_ok "cloud did not start"; echo "$passed passed, $failed failed"; exit 1; }
-practice="e2e-ops-$$"
-umask 077
-cloud_token "$practice" >"$work/token"
-umask 022
+e2e_pg
+e2e_cloud
+e2e_practice "e2e-ops-$$"
 token=$(cat "$work/token")
 check "the cloud gave a token" test -n "$token"
 
@@ -258,26 +233,18 @@ for _ in $(seq 1 50); do [ -S "$sock" ] && break; sleep 0.1; done
 NOTIFY_SOCKET=$sock WATCHDOG_USEC=1000000 "$agent" run -c "$conf" >>"$(out agent.log)" 2>&1 &
 agent_pid=$!
 
-wait_for() { # wait_for SECONDS COMMAND...: until COMMAND succeeds
-    deadline=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-check "the agent sends READY=1 on NOTIFY_SOCKET" wait_for 10 grep -q '^READY=1' "$work/notify.log"
+poll=0.2
+check "the agent sends READY=1 on NOTIFY_SOCKET" wait_until 10 grep -q '^READY=1' "$work/notify.log"
 check "and WATCHDOG=1 with a STATUS line (at half of WATCHDOG_USEC)" \
-    wait_for 5 sh -c "[ \$(grep -c '^WATCHDOG=1|STATUS=' '$work/notify.log') -ge 2 ]"
+    wait_until 5 sh -c "[ \$(grep -c '^WATCHDOG=1|STATUS=' '$work/notify.log') -ge 2 ]"
 
 sample=$top/samples/patients.csv
 cp "$sample" "$work/inbox/patients.csv"
 printf 'Account,Amount\n1,2\n' >"$work/inbox/not-patients.csv"
 job_done() { "$agent" jobs -c "$conf" --json 2>/dev/null | grep -q '"filename":"patients.csv".*"state":"completed'; }
-check "the sample's job completes (dentsync jobs --json)" wait_for 60 job_done
+check "the sample's job completes (dentsync jobs --json)" wait_until 60 job_done
 check "the unreadable file is quarantined" \
-    wait_for 20 sh -c "'$agent' status -c '$conf' --json | grep -q '\"state\":\"quarantined\"'"
+    wait_until 20 sh -c "'$agent' status -c '$conf' --json | grep -q '\"state\":\"quarantined\"'"
 
 "$agent" status -c "$conf" >"$(out status.txt)" 2>&1
 check "status: exit 0" test $? -eq 0
@@ -435,7 +402,7 @@ check "doctor with a wrong token: exit 1, exactly one FAIL, the token refused" \
 check "the agent stops cleanly on SIGTERM" sh -c "kill -TERM $agent_pid && wait_pid=0; for i in \$(seq 100); do kill -0 $agent_pid 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
 wait "$agent_pid" 2>/dev/null
 agent_pid=
-check "the agent sent STOPPING=1" wait_for 5 grep -q '^STOPPING=1' "$work/notify.log"
+check "the agent sent STOPPING=1" wait_until 5 grep -q '^STOPPING=1' "$work/notify.log"
 "$agent" status -c "$conf" >"$(out status-stopped.txt)" 2>&1
 check "status after the stop: NOT RUNNING, said plainly, the queue still shown" \
     sh -c "grep -q 'NOT RUNNING' '$(out status-stopped.txt)' && grep -q 'practice main: uploads unknown (agent not running)' '$(out status-stopped.txt)' && grep -qE '^patients +main' '$(out status-stopped.txt)'"
@@ -548,5 +515,4 @@ done <"$work/values"
 check "no output of the run ($(ls "$work/out" | wc -l) files: logs, status, jobs, job, events, doctor, .error.txt) carries any of $(wc -l <"$work/values") patient values or the token" \
     test "$leaks" -eq 0 -a "$(wc -l <"$work/values")" -gt 20
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

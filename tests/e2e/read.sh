@@ -11,20 +11,10 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
+. "$top/tests/lib/e2e.sh"
 agent=$BUILD/dentsync
 corpus=$top/tests/fuzz/corpus
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
 work=$(mktemp -d /tmp/dentsync-e2e-read.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
@@ -110,5 +100,4 @@ check "unbalanced quote: the error names the file and the line the row starts on
 check "empty file: exit 1 and an end object with the error" \
     json_check "$work/empty.json" 'len(lines) == 1 and lines[0]["type"] == "end" and "empty.csv: no header row" in lines[0]["error"]'
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

@@ -26,76 +26,22 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-route.XXXXXX)
-own_cluster=0
-agent_pid=
+e2e_work route
 crash_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+e2e_on_exit() {
     [ -n "$crash_pid" ] && kill -9 "$crash_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
 }
-trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
+e2e_pg
 
-cloud=$BUILD/dentsync-cloud
 agent=$BUILD/dentsync
 
-"$cloud" migrate --db "$DS_OWNER_DB" >"$work/migrate.log" 2>&1 ||
-    { cat "$work/migrate.log"; echo "0 passed, 1 failed"; exit 1; }
-practice="e2e-route-$$"
-"$cloud" practice create "$practice" --db "$DS_OWNER_DB" >/dev/null 2>>"$work/migrate.log"
-umask 077
-"$cloud" token create --practice "$practice" --db "$DS_OWNER_DB" 2>>"$work/migrate.log" |
-    tail -n 1 >"$work/token"
-umask 022
-practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_practice_migrated "e2e-route-$$"
+e2e_cloud
 
-pq() { pg_psql "$1"; }
 in_practice="practice_id = '$practice_id'"
-queue_sql() { sqlite3 -readonly "$1/state/queue.db" "$2" 2>/dev/null; }
-
-# wait_for SECONDS SQL EXPECTED: polls PostgreSQL until SQL prints EXPECTED.
-wait_for() {
-    deadline=$(($(date +%s) + $1))
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        [ "$(pq "$2")" = "$3" ] && return 0
-        sleep 0.1
-    done
-    echo "# waited $1s for [$2] = $3, got $(pq "$2")"
-    return 1
-}
-# wait_queue DIR SECONDS SQL EXPECTED: the same on an agent's queue.
-wait_queue() {
-    deadline=$(($(date +%s) + $2))
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        [ "$(queue_sql "$1" "$3")" = "$4" ] && return 0
-        sleep 0.1
-    done
-    echo "# waited $2s for [$3] = $4, got $(queue_sql "$1" "$3")"
-    return 1
-}
 
 # setup_dir DIR SNAPSHOT BATCH_ROWS: a state dir, inboxes and a config.
 setup_dir() {
@@ -290,5 +236,4 @@ agent_pid=
 check "no log line carries a patient's name" \
     test -z "$(grep -hE 'Okafor|Haddad|Schmidt' "$work"/*/agent.log)"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

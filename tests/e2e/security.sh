@@ -24,40 +24,17 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-security.XXXXXX)
-own_cluster=0
-agent_pid=
+e2e_work security
 tls_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+e2e_on_exit() {
     [ -n "$tls_pid" ] && kill "$tls_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
 }
-trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_pg
+e2e_cloud
 agent=$BUILD/dentsync
-pq() { pg_psql "$1"; }
 
 pa="e2e-sec-a-$$"
 pb="e2e-sec-b-$$"
@@ -108,15 +85,6 @@ stop_agent() {
     kill -TERM "$agent_pid" 2>/dev/null
     wait "$agent_pid" 2>/dev/null
     agent_pid=
-}
-wait_until() { # wait_until SECONDS COMMAND...
-    _deadline=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -le "$_deadline" ]; do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
 }
 job_done() { # job_done FILENAME [STATUS]
     [ "$(pq "SELECT count(*) FROM import_jobs WHERE practice_id = '$a_id' AND filename = '$1'
@@ -447,5 +415,4 @@ check "slowloris: a normal client was served throughout (${5:-?} of ${6:-?})" \
     test "${6:-0}" -ge 9 -a "${5:-x}" = "${6:-y}"
 check "slowloris: the server logged the closings" grep -q 'no whole request header within 10 s' "$CLOUD_LOG"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

@@ -11,13 +11,8 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-own_cluster=0
 out=$(mktemp /tmp/dentsync-e2e-sql.XXXXXX)
 cleanup() {
     rm -f "$out"
@@ -25,10 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
+e2e_pg
 base=${DS_OWNER_DB%/*}
 
 for f in "$top"/tests/sql/*.sql; do
@@ -58,5 +50,4 @@ for f in "$top"/tests/sql/*.sql; do
     psql "$base/postgres" -X -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

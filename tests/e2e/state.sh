@@ -26,8 +26,6 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 
 # A private mount namespace for the tmpfs, entered once, before anything
 # starts: the agent, the cloud and this script then all see the mount, and
@@ -36,53 +34,21 @@ if [ -z "${DS_STATE_NS:-}" ] && [ "$(id -u)" = 0 ] &&
     unshare -m --propagation private true 2>/dev/null; then
     DS_STATE_NS=1 exec unshare -m --propagation private bash "$0" "$@"
 fi
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-state.XXXXXX)
-own_cluster=0
-agent_pid=
+e2e_work state
 holder_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+e2e_on_exit() {
     [ -n "$holder_pid" ] && kill -9 "$holder_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
     mountpoint -q "$work/full/state" 2>/dev/null && umount "$work/full/state"
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
 }
-trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_pg
+e2e_cloud
 agent=$BUILD/dentsync
-practice="e2e-state-$$"
-umask 077
-cloud_token "$practice" >"$work/token"
-umask 022
-practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
+e2e_practice "e2e-state-$$"
 
-wait_until() { # wait_until SECONDS COMMAND...
-    _deadline=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -le "$_deadline" ]; do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
-}
+poll=0.2
 
 # setup DIR: an inbox, a state dir and a config for one agent.
 setup() {
@@ -270,5 +236,4 @@ grep -i 'damaged\|malformed\|corrupt' "$dm/damaged.log" | head -n 2 | sed 's/^/#
 check "damaged queue: the file is left as it was" \
     test "$(sha256sum "$dm/state/queue.db" | cut -d' ' -f1)" = "$before"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

@@ -9,38 +9,16 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-sync.XXXXXX)
-own_cluster=0
-agent_pid=
+e2e_work sync
 writer_pid=
-cleanup() {
+e2e_on_exit() {
     [ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
 }
-trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_pg
+e2e_cloud
 agent=$BUILD/dentsync
 
 # Two practices of our own, each with its token.
@@ -122,18 +100,6 @@ make_csv() {
     }'
 }
 
-pq() { pg_psql "$1"; }
-queue_sql() { sqlite3 -readonly "$work/state/queue.db" "$1"; }
-# wait_until SECONDS COMMAND...: polls until COMMAND succeeds.
-wait_until() {
-    deadline=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 job_done() { # job_done PRACTICE_ID FILENAME
     [ "$(pq "SELECT count(*) FROM import_jobs WHERE practice_id = '$1' AND filename = '$2' AND status = 'completed'")" = 1 ]
 }
@@ -355,5 +321,4 @@ wait "$agent_pid"
 agent_pid=
 [ "$failed" -eq 0 ] && rm -rf "$ro"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary

@@ -23,38 +23,16 @@
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD=${BUILD:-build}
-case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
-. "$top/tests/lib/pg.sh"
+. "$top/tests/lib/e2e.sh"
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok - $*"; }
-not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
-check() { # check DESCRIPTION COMMAND...
-    desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-work=$(mktemp -d /tmp/dentsync-e2e-web.XXXXXX)
+e2e_work web
 outdir=$BUILD/test-output/web
-own_cluster=0
-agent_pid=
-cleanup() {
-    [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null
+e2e_on_exit() {
     [ -n "${CLOUD_PID:-}" ] && kill -CONT "$CLOUD_PID" 2>/dev/null
-    cloud_stop >/dev/null 2>&1
-    [ "$own_cluster" = 1 ] && pg_stop >/dev/null 2>&1
-    if [ "$failed" -eq 0 ]; then rm -rf "$work"; else echo "# kept $work for inspection"; fi
 }
-trap cleanup EXIT
 
-if [ -z "${DS_OWNER_DB:-}" ]; then
-    pg_start >/dev/null || { echo "not ok - PostgreSQL did not start"; echo "0 passed, 1 failed"; exit 1; }
-    own_cluster=1
-fi
-cloud_start "$BUILD" >/dev/null || { echo "not ok - cloud did not start"; echo "0 passed, 1 failed"; exit 1; }
+e2e_pg
+e2e_cloud
 agent=$BUILD/dentsync
 practice="e2e-web-$$"
 umask 077
@@ -114,16 +92,7 @@ make_csv() {
                 tolower(p), i;
     }'
 }
-pq() { pg_psql "$1"; }
-wait_until() {
-    deadline=$(($(date +%s) + $1))
-    shift
-    while [ "$(date +%s)" -le "$deadline" ]; do
-        "$@" && return 0
-        sleep 0.2
-    done
-    return 1
-}
+poll=0.2
 # curl with the options every check uses; -s, a 10 s bound.
 c() { curl -s -m 10 "$@"; }
 status_of() { c -o /dev/null -w '%{http_code}' "$@"; }
@@ -269,5 +238,4 @@ check "the agent stops cleanly with the page open (exit $agent_rc)" \
 check "no sanitizer report in the agent's log (an ASan build runs clean)" \
     sh -c "! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' '$work/agent.log'"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary
