@@ -264,7 +264,7 @@ bench-read: all $(BUILD)/tests/bench/read
 # --- lint ------------------------------------------------------------------
 
 LINT_SRC := $(wildcard agent/*.c agent/*/*.c agent/*.h agent/*/*.h config/*.[ch] \
-            state/*.[ch] cloud/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.c \
+            state/*.[ch] cloud/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.[ch] \
             tests/bench/*.c)
 BANNED := '\b(strcpy|sprintf|strtok|atoi|gets|strcat)[[:space:]]*\('
 

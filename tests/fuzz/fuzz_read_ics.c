@@ -4,72 +4,16 @@
  * out-of-bounds access. Mutated calendars exercise the component walk, time
  * zones, all-day dates and recurrence expansion.
  *
- * The input goes into an anonymous memory file (memfd) read through its
- * /proc path, so the real open/read path runs without touching the disk.
- * Dispatch is by content, so a mutation that breaks the signature lands in
- * another reader, which is fine: it must hold as well.
+ * The input goes through a memory file (fuzz_read.h). Dispatch is by
+ * content, so a mutation that breaks the signature lands in another reader,
+ * which is fine: it must hold as well.
  */
-#include "agent/read/read.h"
-
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#include "tests/fuzz/fuzz_read.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const struct ds_read_notice *notices;
-    struct ds_reader *r = NULL;
-    struct ds_error err;
-    struct ds_row row;
-    char path[64];
-    size_t done = 0;
-    size_t n = 0;
-    int fd;
-
-    fd = memfd_create("ds-fuzz-ics", MFD_CLOEXEC);
-    if (fd < 0) {
-        abort();
-    }
-    while (done < size) {
-        ssize_t k = write(fd, data + done, size - done);
-
-        if (k <= 0) {
-            abort();
-        }
-        done += (size_t)k;
-    }
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    if (ds_read_open(path, NULL, &r, &err) == 0) {
-        if (ds_read_dialect(r)->format == NULL) {
-            abort();
-        }
-        while (ds_read_next_row(r, &row, &err) == 1) {
-            if (row.row < 1 || row.nfields > DS_READ_MAX_FIELDS) {
-                abort();
-            }
-            /* A row cut at a cap says which cap, and keeps only the fields
-             * before the one over it. */
-            if (row.error < 0 || row.error > DS_READ_ROW_TOO_LARGE || row.error_msg == NULL ||
-                (row.error != 0) != (row.error_msg[0] != '\0') ||
-                (row.error != 0 && row.error_field > 0 && row.nfields >= row.error_field)) {
-                abort();
-            }
-            for (size_t i = 0; i < row.nfields; i++) {
-                if (row.fields[i][row.lens[i]] != '\0') {
-                    abort();
-                }
-            }
-        }
-        notices = ds_read_notices(r, &n, NULL);
-        if (n > DS_READ_MAX_NOTICES || (n > 0 && notices[n - 1].msg[0] == '\0')) {
-            abort();
-        }
-    }
-    ds_read_close(&r);
-    close(fd);
+    fuzz_read_all("ds-fuzz-ics", data, size);
     return 0;
 }
