@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/store_fixture.h"
+
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -30,68 +32,17 @@
 #define SHA_Z "cccc000000000000000000000000000000000000000000000000000000000003"
 #define DAY 86400.0
 
-struct fixture {
-    char dir[64];
-    char path[128];
-    struct ds_store *st;
-};
-
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    struct ds_error err;
-
-    assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_store_admin.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/queue.db", f->dir);
-    assert_int_equal(ds_store_open(f->path, &f->st, &err), 0);
-    *state = f;
-    return 0;
+    return store_setup(state, "test_store_admin");
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-    struct dirent *e;
-    char p[512];
-    DIR *d;
-
-    ds_store_close(&f->st);
-    d = opendir(f->dir);
-    for (e = d != NULL ? readdir(d) : NULL; e != NULL; e = readdir(d)) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-    }
-    if (d != NULL) {
-        closedir(d);
-    }
-    rmdir(f->dir);
-    free(f);
-    return 0;
+    return store_teardown(state);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* The first column of the first row of sql, on a connection of its own. */
-static long db_long(const char *path, const char *sql)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *s = NULL;
-    long v = -1;
-
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        v = (long)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-    return v;
-}
 
 static void db_exec(const char *path, const char *sql)
 {
