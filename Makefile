@@ -29,6 +29,24 @@ CC        ?= cc
 CFLAGS    ?= -O2 -g
 DEPS      ?= 1
 
+# The first pass installs what is missing (installer/deps.sh), then runs the
+# same goals in a make that parses this file afresh: the pkg-config lookups
+# below are expanded when the file is read, and on a fresh machine they
+# would read nothing before deps.sh has run. DEPS=0 is that second pass (and
+# skips the install outright).
+GOALS := $(or $(MAKECMDGOALS),all)
+ifeq ($(filter-out clean,$(GOALS)),)
+DEPS := 0
+endif
+ifeq ($(DEPS),1)
+.PHONY: $(GOALS) deps-then-make
+$(GOALS): deps-then-make
+	@:
+deps-then-make:
+	@sh installer/deps.sh
+	@$(MAKE) --no-print-directory DEPS=0 $(GOALS)
+else
+
 ifeq ($(V),1)
 Q :=
 say := @true
@@ -60,7 +78,7 @@ CLOUD_LIBS := $(call pc_libs,$(CLOUD_PKGS)) -lm -lpthread
 TEST_LIBS := $(call pc_libs,xlsxwriter)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
-LIB_SRC := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c)) \
+LIB_SRC := $(filter-out agent/cli/main.c,$(wildcard agent/*.c agent/*/*.c)) \
            $(wildcard config/*.c state/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/state_migrations.o \
            $(BUILD)/gen/builtin_templates.o
@@ -85,14 +103,10 @@ CLOUD_BIN := $(BUILD)/dentsync-cloud
 
 # Keep the objects of tests and fuzz targets (chained rules would delete them).
 .SECONDARY:
-all: deps $(AGENT_BIN) $(CLOUD_BIN)
+all: $(AGENT_BIN) $(CLOUD_BIN)
 
-# installer/deps.sh is quick when everything is present; DEPS=0 skips it
-# (the nested sanitizer build uses that).
+# The first pass has run installer/deps.sh already (see the top).
 deps:
-ifeq ($(DEPS),1)
-	$(Q)sh installer/deps.sh
-endif
 
 $(BUILD)/%.o: %.c
 	$(say) CC $<
@@ -128,7 +142,7 @@ $(LIB): $(LIB_OBJ)
 	$(say) AR $@
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(AGENT_BIN): $(BUILD)/agent/main.o $(LIB)
+$(AGENT_BIN): $(BUILD)/agent/cli/main.o $(LIB)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
@@ -328,3 +342,5 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
+
+endif

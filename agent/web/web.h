@@ -19,7 +19,7 @@
 #ifndef DS_WEB_WEB_H
 #define DS_WEB_WEB_H
 
-#include "agent/control.h"
+#include "agent/service/control.h"
 #include "agent/core/error.h"
 #include "config/config.h"
 #include "state/store.h"

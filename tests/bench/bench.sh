@@ -236,7 +236,7 @@ say "== sync: $SYNC_ROWS rows, file -> PostgreSQL through the cloud vs psql \\co
 pg_start >/dev/null || die "PostgreSQL did not start"
 cloud_start "$BUILD" >/dev/null || die "the cloud did not start"
 
-if grep -q ds_store_job_mark_unchanged "$top/agent/ingest.c" 2>/dev/null; then
+if grep -q ds_store_job_mark_unchanged "$top/agent/service/ingest.c" 2>/dev/null; then
     have_delta=1
 else
     have_delta=0

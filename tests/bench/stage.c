@@ -22,7 +22,7 @@
  */
 #include "agent/core/error.h"
 #include "agent/core/log.h"
-#include "agent/ingest.h"
+#include "agent/service/ingest.h"
 #include "config/config.h"
 
 #include <stdio.h>

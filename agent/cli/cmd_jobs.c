@@ -4,9 +4,9 @@
  * row counts and times. A table on a terminal, one JSON object per line
  * with --json. Ids, names, counts and codes only: never patient data.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/cmd_out.h"
+#include "agent/cli/out.h"
 
 #include <getopt.h>
 #include <jansson.h>

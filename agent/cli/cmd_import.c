@@ -22,15 +22,15 @@
  * A file outside its folder is the person's own: it is never moved,
  * deleted or quarantined (dispose.c), whatever the folder's `after`.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/control.h"
+#include "agent/service/control.h"
 #include "agent/core/buf.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
-#include "agent/daemon.h"
-#include "agent/dispose.h"
-#include "agent/ingest.h"
+#include "agent/service/daemon.h"
+#include "agent/service/dispose.h"
+#include "agent/service/ingest.h"
 #include "agent/upload/http.h"
 #include "agent/upload/upload.h"
 #include "config/config.h"

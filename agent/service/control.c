@@ -6,7 +6,7 @@
  * closing. Client side: plain blocking sockets with poll(2) timeouts, for
  * the short-lived CLI.
  */
-#include "agent/control.h"
+#include "agent/service/control.h"
 
 #include "agent/core/buf.h"
 #include "agent/core/log.h"

@@ -8,7 +8,7 @@
  * renamed, and holds the reason code and message recorded by the queue:
  * a file name, row, field and the kind of problem, never a value.
  */
-#include "agent/dispose.h"
+#include "agent/service/dispose.h"
 
 #include "agent/core/buf.h"
 #include "agent/core/log.h"

@@ -7,7 +7,7 @@
  *
  * It changes the queue in one transaction and may run while the agent runs.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
 #include "config/config.h"
 #include "state/store.h"

@@ -25,7 +25,7 @@
  * every job holds rows 1..N and the delta and the snapshot check work per
  * import type. The jobs go `uploading` together, in one transaction.
  */
-#include "agent/ingest.h"
+#include "agent/service/ingest.h"
 
 #include "agent/core/buf.h"
 #include "agent/core/crash.h"

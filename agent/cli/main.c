@@ -1,11 +1,11 @@
 /*
  * main.c — the `dentsync` command: git-style subcommands over one config.
  *
- * Each command is in its own agent/cmd_<name>.c (agent/commands.h); this
+ * Each command is in its own cli/cmd_<name>.c (cli/commands.h); this
  * file parses the global options and -c, and dispatches. Exit codes are
  * documented in docs/cli.md.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 #include "agent/core/version.h"
 #include "config/config.h"
 

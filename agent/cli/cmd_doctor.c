@@ -14,9 +14,9 @@
  * configuration itself is invalid (its problems are listed, nothing else
  * can be checked). Tokens are sent to the cloud, never printed.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/control.h"
+#include "agent/service/control.h"
 #include "agent/upload/http.h"
 #include "agent/upload/probe.h"
 #include "config/config.h"

@@ -5,9 +5,9 @@
  * with a count and the first row number; never a value). ID may be a unique
  * prefix of at least 8 characters, as `dentsync jobs` shows it.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/cmd_out.h"
+#include "agent/cli/out.h"
 
 #include <getopt.h>
 #include <jansson.h>

@@ -11,16 +11,16 @@
  * aborts uploads in flight (re-sent after the next start, which the cloud's
  * replay rule makes safe) and lets the loop end when the last handle closed.
  */
-#include "agent/daemon.h"
+#include "agent/service/daemon.h"
 
-#include "agent/control.h"
-#include "agent/dispose.h"
+#include "agent/service/control.h"
+#include "agent/service/dispose.h"
 #include "agent/core/clock.h"
 #include "agent/core/buf.h"
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
 #include "agent/core/notify.h"
-#include "agent/ingest.h"
+#include "agent/service/ingest.h"
 #include "agent/upload/upload.h"
 #include "agent/watch/watch.h"
 #include "agent/web/web.h"

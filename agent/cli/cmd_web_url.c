@@ -6,9 +6,9 @@
  * it works for whoever may use that socket (the service user and the
  * dentsync group).
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/control.h"
+#include "agent/service/control.h"
 #include "config/config.h"
 
 #include <jansson.h>

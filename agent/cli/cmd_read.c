@@ -13,7 +13,7 @@
  * (the configuration carries no dialect keys), so a missing or unreadable
  * config file is not an error.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
 #include "agent/read/read.h"
 

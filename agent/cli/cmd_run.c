@@ -1,10 +1,10 @@
 /*
  * cmd_run.c — `dentsync run`: load the config, run the service.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
 #include "agent/core/log.h"
-#include "agent/daemon.h"
+#include "agent/service/daemon.h"
 #include "agent/upload/http.h"
 #include "config/config.h"
 

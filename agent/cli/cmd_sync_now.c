@@ -3,9 +3,9 @@
  * every folder, take up files waiting in the queue and end every backoff
  * and pause now.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/control.h"
+#include "agent/service/control.h"
 #include "config/config.h"
 
 #include <stdio.h>

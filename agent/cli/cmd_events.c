@@ -5,9 +5,9 @@
  * a configuration reloaded). Oldest first; the newest 100 by default. One
  * JSON object per line with --json. Events never hold patient data.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/cmd_out.h"
+#include "agent/cli/out.h"
 
 #include <getopt.h>
 #include <jansson.h>

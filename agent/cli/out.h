@@ -1,13 +1,13 @@
 /*
- * cmd_out.h — what the read-only commands (status, jobs, job, events,
+ * out.h — what the read-only commands (status, jobs, job, events,
  * doctor) share: opening the queue read-only from the config, and writing
  * times for a person. Not a command itself: it has no entry in main.c.
  *
  * Everything these commands print is ids, names from the config, file
  * paths, states, counts and codes — never a value read from an export.
  */
-#ifndef DS_CMD_OUT_H
-#define DS_CMD_OUT_H
+#ifndef DS_CLI_OUT_H
+#define DS_CLI_OUT_H
 
 #include "config/config.h"
 #include "state/store.h"

@@ -1,9 +1,9 @@
 /*
- * cmd_out.c — shared by the read-only commands: the queue opened read-only
- * from the config, and times written for a person (cmd_out.h).
+ * out.c — shared by the read-only commands: the queue opened read-only
+ * from the config, and times written for a person (out.h).
  */
-#include "agent/cmd_out.h"
-#include "agent/commands.h"
+#include "agent/cli/out.h"
+#include "agent/cli/commands.h"
 #include "agent/core/clock.h"
 
 #include <errno.h>

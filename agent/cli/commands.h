@@ -1,6 +1,6 @@
 /*
  * commands.h — the `dentsync` subcommands. Each lives in its own
- * agent/cmd_<name>.c and has one entry point:
+ * agent/cli/cmd_<name>.c and has one entry point:
  *
  *   int ds_cmd_<name>(const char *config_path, int argc, char **argv);
  *

@@ -9,9 +9,9 @@
  * Rows whose original columns retention already purged keep their number
  * and errors, with the original columns empty; the command says how many.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/cmd_out.h"
+#include "agent/cli/out.h"
 #include "state/store.h"
 
 #include <errno.h>

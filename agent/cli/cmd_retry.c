@@ -11,7 +11,7 @@
  * rescan through the queue's retry generation. Nothing here prints patient
  * data: ids, paths, states and counts.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
 #include "config/config.h"
 #include "state/store.h"

@@ -10,7 +10,7 @@
  * its column. It prints template ids, field and column names — never a value
  * of a data row.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
 #include "agent/map/detect.h"
 #include "agent/map/map.h"

@@ -2,7 +2,7 @@
  * cmd_check_config.c — `dentsync check-config`: every problem of the
  * configuration as FILE:LINE: message on stderr, or OK.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
 #include "config/config.h"
 

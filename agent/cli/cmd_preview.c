@@ -20,7 +20,7 @@
  * user at the terminal, never a log. --json prints one JSON object per line:
  * the preview's header, one per row, then the summary.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
 #include "agent/core/buf.h"
 #include "agent/map/detect.h"

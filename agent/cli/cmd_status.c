@@ -13,10 +13,10 @@
  * A table on a terminal, one JSON object with --json. Ids, names from the
  * config, paths, counts and codes only: never patient data.
  */
-#include "agent/commands.h"
+#include "agent/cli/commands.h"
 
-#include "agent/cmd_out.h"
-#include "agent/control.h"
+#include "agent/cli/out.h"
+#include "agent/service/control.h"
 
 #include <getopt.h>
 #include <jansson.h>
