@@ -62,6 +62,19 @@ def wait(driver, fn, seconds):
     return None
 
 
+def click(driver, selector, seconds):
+    """Clicks the first element matching selector, looked up afresh at each
+    try: the page re-renders on its own timer, and an element found a moment
+    before may be gone by the click. True once a click went through."""
+    def go(d):
+        found = d.find_elements(By.CSS_SELECTOR, selector)
+        if not found:
+            return False
+        found[0].click()
+        return True
+    return wait(driver, go, seconds)
+
+
 def shot(driver, name):
     driver.save_screenshot(os.path.join(outdir, name + ".png"))
 
@@ -155,7 +168,7 @@ try:
     # 5. Confirm: the file goes into the folder's pipeline.
     buttons = driver.find_elements(By.ID, "confirm")
     if check("the preview offers to import the file", buttons):
-        buttons[0].click()
+        click(driver, "#confirm", 10)
         done = wait(driver, lambda d: d.find_element(By.ID, "import-result").text, 20)
         check("the page says the file is imported: %s" % done, done and "Imported" in done)
         shot(driver, "06-imported")
@@ -181,7 +194,7 @@ try:
 
     # 7. Sync now, and Retry on a held file.
     driver.set_window_size(1200, 900)
-    driver.find_element(By.ID, "sync-now").click()
+    click(driver, "#sync-now", 10)
     said = wait(driver, lambda d: "Sync started" in d.find_element(By.ID, "banner").text, 10)
     check("Sync now answers that the sync started", said)
     driver.get(link.split("/login")[0] + "/#/files")
@@ -191,8 +204,8 @@ try:
           btn and reason and reason[0].text == "NO_TEMPLATE")
     shot(driver, "09-files")
     if btn:
-        btn[0].click()
-        said = wait(driver, lambda d: "back in line" in d.find_element(By.ID, "banner").text, 10)
+        said = click(driver, ".file-row button", 10) and wait(
+            driver, lambda d: "back in line" in d.find_element(By.ID, "banner").text, 10)
         check("Retry puts the held file back in line", said)
         shot(driver, "10-retried")
 
