@@ -136,7 +136,67 @@ int dsc_api_text(struct dsc_response *resp, unsigned status, const char *text)
     return set_body(resp, status, strdup(text));
 }
 
+/* Walks the JSON text without building anything: how deep arrays and
+ * objects nest, how many values it holds and how many elements the widest
+ * array or object has, stopping at the first limit passed. A value is
+ * counted at its container's opening or at the comma before it, so the
+ * counts are exact for well-formed JSON; malformed JSON is left to the
+ * parser. Returns SHAPE_OK or the limit passed. */
+enum shape { SHAPE_OK, SHAPE_DEEP, SHAPE_MANY, SHAPE_WIDE };
+
+static enum shape json_shape(const char *s, size_t n, size_t max_width)
+{
+    size_t width[DSC_JSON_MAX_DEPTH]; /* commas seen in each open container */
+    size_t values = 1;
+    size_t containers = 0;
+    int depth = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '"':
+            /* Skip the string: its bytes are no structure. */
+            for (i++; i < n && s[i] != '"'; i++) {
+                if (s[i] == '\\') {
+                    i++;
+                }
+            }
+            break;
+        case '{':
+        case '[':
+            if (depth == DSC_JSON_MAX_DEPTH) {
+                return SHAPE_DEEP;
+            }
+            if (++containers > DSC_JSON_MAX_CONTAINERS) {
+                return SHAPE_MANY;
+            }
+            width[depth++] = 0;
+            break;
+        case '}':
+        case ']':
+            depth -= depth > 0;
+            break;
+        case ',':
+            if (++values > DSC_JSON_MAX_VALUES) {
+                return SHAPE_MANY;
+            }
+            if (depth > 0 && ++width[depth - 1] >= max_width) {
+                return SHAPE_WIDE;
+            }
+            break;
+        default:
+            break;
+        }
+    }
+    return SHAPE_OK;
+}
+
 int dsc_api_parse_body(const char *body, size_t len, struct dsc_response *resp, json_t **out)
+{
+    return dsc_api_parse_bounded(body, len, DSC_JSON_MAX_VALUES, resp, out);
+}
+
+int dsc_api_parse_bounded(const char *body, size_t len, size_t max_width, struct dsc_response *resp,
+                          json_t **out)
 {
     json_error_t err;
     json_t *root;
@@ -145,6 +205,21 @@ int dsc_api_parse_body(const char *body, size_t len, struct dsc_response *resp, 
     if (body == NULL || len == 0) {
         dsc_api_error(resp, 422, "INVALID_REQUEST", "body: empty, a JSON object is required");
         return DSC_EINVAL;
+    }
+    switch (json_shape(body, len, max_width)) {
+    case SHAPE_DEEP:
+        dsc_api_error(resp, 422, "INVALID_REQUEST", "body: arrays and objects nest deeper than %d",
+                      DSC_JSON_MAX_DEPTH);
+        return DSC_EINVAL;
+    case SHAPE_MANY:
+        dsc_api_error(resp, 422, "INVALID_REQUEST",
+                      "body: more than %d values or %d arrays and objects", DSC_JSON_MAX_VALUES,
+                      DSC_JSON_MAX_CONTAINERS);
+        return DSC_EINVAL;
+    case SHAPE_WIDE:
+        return DSC_ETOOBIG; /* the caller names its limit */
+    case SHAPE_OK:
+        break;
     }
     root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
     if (root == NULL) {
@@ -408,65 +483,123 @@ out:
     dsc_db_pool_put(pool, &db);
 }
 
-void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
-                    struct dsc_response *resp)
-{
-    char job_id[DSC_UUID_LEN];
-    char token_sha256[DSC_SHA256_HEX];
-    struct dsc_ctx ctx;
-    const char *token;
-    const char *seq = NULL;
-    const char *template_id = NULL;
-    dsc_api_handler_fn fn = NULL;
-    enum route r;
-    long long n;
+/* What routing and the Authorization header decide, before any body. */
+struct prepared {
+    enum route route;                  /* ROUTE_NONE when resp holds the answer */
+    dsc_api_handler_fn fn;             /* the route's handler for the method */
+    char job_id[DSC_UUID_LEN];         /* the {id} of a job path */
+    const char *template_id;           /* borrow: the {id} of a template path, or NULL */
+    const char *seq;                   /* borrow: the {seq} of a batch path, or NULL */
+    char token_sha256[DSC_SHA256_HEX]; /* the token's hash (not for health) */
+};
 
-    memset(&ctx, 0, sizeof(ctx));
-    ctx.req = req;
-    r = match(req->path, job_id, &template_id, &seq);
-    if (r == ROUTE_NONE) {
+/* Routes req and hashes its token. Returns 1 when resp holds the answer
+ * (404, 405, 401 without a token, 503), else 0. */
+static int prepare(const struct dsc_request *req, struct prepared *p, struct dsc_response *resp)
+{
+    const char *token;
+
+    memset(p, 0, sizeof(*p));
+    p->route = match(req->path, p->job_id, &p->template_id, &p->seq);
+    if (p->route == ROUTE_NONE) {
         dsc_api_error(resp, 404, "NOT_FOUND", "no such resource");
-        return;
+        return 1;
     }
     /* The template id is at most 200 bytes of [A-Za-z0-9._-]: safe to log. */
     snprintf(resp->route, sizeof(resp->route), "%s", req->path);
     for (int i = 0; i < 2; i++) {
-        if (routes[r].method[i] != NULL && strcmp(req->method, routes[r].method[i]) == 0) {
-            fn = routes[r].run[i];
+        if (routes[p->route].method[i] != NULL &&
+            strcmp(req->method, routes[p->route].method[i]) == 0) {
+            p->fn = routes[p->route].run[i];
         }
     }
-    if (fn == NULL && r != ROUTE_HEALTH) {
-        dsc_api_error(resp, 405, "METHOD_NOT_ALLOWED", "use %s on this resource", routes[r].allow);
-        resp->allow = routes[r].allow;
-        return;
+    if (p->fn == NULL && p->route != ROUTE_HEALTH) {
+        dsc_api_error(resp, 405, "METHOD_NOT_ALLOWED", "use %s on this resource",
+                      routes[p->route].allow);
+        resp->allow = routes[p->route].allow;
+        return 1;
     }
-    if (r == ROUTE_HEALTH && strcmp(req->method, "GET") != 0) {
+    if (p->route == ROUTE_HEALTH && strcmp(req->method, "GET") != 0) {
         dsc_api_error(resp, 405, "METHOD_NOT_ALLOWED", "use GET on this resource");
-        resp->allow = routes[r].allow;
-        return;
+        resp->allow = routes[p->route].allow;
+        return 1;
     }
-    if (r == ROUTE_HEALTH) {
-        health(pool, resp);
-        return;
+    if (p->route == ROUTE_HEALTH) {
+        return 0;
     }
     token = bearer_token(req->authorization);
     if (token == NULL) {
         dsc_api_error(resp, 401, "UNAUTHORIZED", "an Authorization: Bearer token is required");
-        return;
+        return 1;
     }
-    if (dsc_sha256_hex(token, strlen(token), token_sha256) != 0) {
+    if (dsc_sha256_hex(token, strlen(token), p->token_sha256) != 0) {
         unavailable(resp, DSC_ENOMEM);
+        return 1;
+    }
+    return 0;
+}
+
+int dsc_api_precheck(struct dsc_db_pool *pool, const struct dsc_request *req,
+                     struct dsc_response *resp)
+{
+    struct prepared p;
+    const char *params[1];
+    struct dsc_rows *rows = NULL;
+    struct dsc_db *db = NULL;
+    int rc;
+
+    if (prepare(req, &p, resp)) {
+        return 1;
+    }
+    if (p.route == ROUTE_HEALTH) {
+        return 0;
+    }
+    params[0] = p.token_sha256;
+    rc = begin(pool, &db);
+    if (rc == 0) {
+        rc = dsc_db_exec(db, "token lookup", "SELECT dsc_token_practice($1)", 1, params, &rows);
+    }
+    if (rc != 0) {
+        unavailable(resp, rc);
+    }
+    else if (dsc_rows_get(rows, 0, 0) == NULL) {
+        dsc_api_error(resp, 401, "UNAUTHORIZED", "unknown or revoked token");
+    }
+    dsc_rows_free(&rows);
+    if (db != NULL) {
+        dsc_db_rollback(db);
+    }
+    dsc_db_pool_put(pool, &db);
+    return resp->status != 0;
+}
+
+void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
+                    struct dsc_response *resp)
+{
+    struct prepared p;
+    struct dsc_ctx ctx;
+    enum route r;
+    long long n;
+
+    if (prepare(req, &p, resp)) {
         return;
     }
-    if (r == ROUTE_JOB || r == ROUTE_COMPLETE || r == ROUTE_ITEMS || r == ROUTE_BATCH) {
-        ctx.job_id = job_id;
+    r = p.route;
+    if (r == ROUTE_HEALTH) {
+        health(pool, resp);
+        return;
     }
-    ctx.template_id = template_id;
-    if (seq != NULL) {
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.req = req;
+    if (r == ROUTE_JOB || r == ROUTE_COMPLETE || r == ROUTE_ITEMS || r == ROUTE_BATCH) {
+        ctx.job_id = p.job_id;
+    }
+    ctx.template_id = p.template_id;
+    if (p.seq != NULL) {
         /* Out of range stays 0, which the batch handler answers with 422
          * once the token has been checked. */
-        n = strtoll(seq, NULL, 10);
+        n = strtoll(p.seq, NULL, 10);
         ctx.seq = n >= 1 && n <= INT_MAX ? (int)n : 0;
     }
-    run(pool, &ctx, fn, token_sha256, resp);
+    run(pool, &ctx, p.fn, p.token_sha256, resp);
 }

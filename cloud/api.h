@@ -23,6 +23,13 @@ struct dsc_db_pool;
 /* The largest request body, after decompression (and before it). */
 #define DSC_MAX_BODY ((size_t)32 * 1024 * 1024)
 
+/* The JSON a request body may hold, checked on its text before it is
+ * parsed (parsing builds every value in memory): nesting depth, values
+ * (array elements and object members) and arrays and objects in all. */
+#define DSC_JSON_MAX_DEPTH 32
+#define DSC_JSON_MAX_VALUES 1000000
+#define DSC_JSON_MAX_CONTAINERS 100000
+
 struct dsc_request {
     const char *method;        /* borrow: "GET", "PUT", ... */
     const char *path;          /* borrow: the URL path, without the query */
@@ -76,6 +83,14 @@ typedef int (*dsc_api_handler_fn)(const struct dsc_ctx *ctx, struct dsc_response
 void dsc_api_handle(struct dsc_db_pool *pool, const struct dsc_request *req,
                     struct dsc_response *resp);
 
+/* The checks that need no body, run once the request header is in: route
+ * (404, 405) and token (401; looked up in the database, 503 when it cannot
+ * be). Returns 1 when resp holds the answer and the body must not be read,
+ * 0 when the request goes on (dsc_api_handle checks all again). resp as
+ * for dsc_api_handle. */
+int dsc_api_precheck(struct dsc_db_pool *pool, const struct dsc_request *req,
+                     struct dsc_response *resp);
+
 void dsc_response_init(struct dsc_response *resp);
 /* Frees the body; NULL-safe. */
 void dsc_response_close(struct dsc_response *resp);
@@ -110,5 +125,13 @@ int dsc_api_parse_object(const struct dsc_ctx *ctx, struct dsc_response *resp, j
 /* The same for a body given as bytes (len of them; body may be NULL when
  * len is 0): no database, no request needed. */
 int dsc_api_parse_body(const char *body, size_t len, struct dsc_response *resp, json_t **out);
+
+/* The same, refusing before parsing a body deeper than DSC_JSON_MAX_DEPTH
+ * or holding more than DSC_JSON_MAX_VALUES values or
+ * DSC_JSON_MAX_CONTAINERS arrays and objects (422, DSC_EINVAL), and
+ * returning DSC_ETOOBIG, resp untouched, when an array or object has
+ * more than max_width elements. */
+int dsc_api_parse_bounded(const char *body, size_t len, size_t max_width, struct dsc_response *resp,
+                          json_t **out);
 
 #endif

@@ -386,7 +386,16 @@ int dsc_batch_parse(const char *body, size_t len, struct dsc_batch **out, struct
     if (b == NULL) {
         return DSC_ENOMEM;
     }
-    rc = dsc_api_parse_body(body, len, resp, &b->body);
+    /* No member of a batch may be longer than its rows: that bounds the
+     * rows before jansson builds any of them. */
+    rc = dsc_api_parse_bounded(body, len, DSC_BATCH_MAX_ROWS, resp, &b->body);
+    if (rc == DSC_ETOOBIG) {
+        rc = dsc_api_error(resp, 422, "INVALID_REQUEST",
+                           "rows: required, an array of 1 to %d rows (no array or object of a "
+                           "batch may hold more)",
+                           DSC_BATCH_MAX_ROWS);
+        rc = rc == 0 ? DSC_EINVAL : rc;
+    }
     if (rc == 0) {
         rc = parse_rows(b, resp);
     }

@@ -9,9 +9,17 @@
  * blocked before the daemon starts, so every thread inherits the mask, and the main thread takes
  * them with sigwait(); MHD_stop_daemon then lets running requests finish.
  *
- * Bodies are capped at DSC_MAX_BODY both as received and once inflated;
- * past the cap the rest of the upload is read and dropped, and the answer
- * is 413 TOO_LARGE, so the client always gets a response it can read.
+ * Nothing of a body is read before the request header has been judged:
+ * route, method and token (looked up in the database) are checked on the
+ * first call of the access handler, and a failure is answered at once,
+ * the body unread (libmicrohttpd then closes the connection after a POST
+ * or PUT; after another method it reads the rest, which is dropped). So is a
+ * Content-Length over DSC_MAX_BODY or an unknown Content-Encoding. A gzip
+ * body is inflated as it arrives into at most DSC_MAX_BODY bytes, its
+ * compressed bytes never kept; past the cap (as received or inflated) the
+ * rest of the upload is read and dropped, and the answer is 413 TOO_LARGE,
+ * so the client always gets a response it can read. After a large request
+ * the freed memory goes back to the system (malloc_trim).
  *
  * The log line carries the method, the path only when it matched a route
  * (ids and numbers, nothing else), the status, the time taken, the
@@ -33,8 +41,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <microhttpd.h>
 #include <zlib.h>
@@ -48,17 +61,40 @@
 #define MAX_CONNECTIONS_PER_CLIENT 64
 #define IDLE_TIMEOUT_S 30
 
+/* HTTPS: TLS 1.2 and 1.3 only (1.0 and 1.1 are deprecated, RFC 8996),
+ * with ephemeral key exchange and AEAD ciphers; GnuTLS's priority syntax
+ * (libmicrohttpd uses GnuTLS). */
+#define TLS_PRIORITIES                                                                             \
+    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:+AES-128-GCM:"            \
+    "+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-RSA:+ECDHE-ECDSA:%SERVER_PRECEDENCE"
+
 /* A request header must arrive whole within this many seconds of the
  * connection opening or of its previous answer (see "slow clients"). */
 #define HEADER_DEADLINE_S 10
 
+/* A request whose body took this much memory gives it back to the system
+ * once done (malloc_trim): the allocator would otherwise keep the peak. */
+#define TRIM_AFTER ((size_t)1024 * 1024)
+
+/* A body is inflated while it arrives, into at most DSC_MAX_BODY bytes:
+ * the compressed bytes are never kept, and a bomb stops at the cap. */
+struct inflater {
+    z_stream z;  /* the stream, once started */
+    int started; /* inflateInit2 succeeded: inflateEnd is due */
+    int ended;   /* the last member ended with the input consumed so far */
+    int bad;     /* not gzip, or trailing garbage */
+};
+
 struct request_state {
-    char *body;            /* owned: the body as received */
-    size_t len;            /* bytes in body */
-    size_t cap;            /* bytes allocated */
-    int too_large;         /* the body passed DSC_MAX_BODY; the rest is dropped */
-    int no_memory;         /* an allocation failed while reading */
-    struct timespec start; /* when the request arrived */
+    char *body;                     /* owned: the body (inflated when it was gzip) */
+    size_t len;                     /* bytes in body */
+    size_t cap;                     /* bytes allocated */
+    struct inflater *gz;            /* owned: the inflater of a gzip body, or NULL */
+    int too_large;                  /* the body passed DSC_MAX_BODY; the rest is dropped */
+    int no_memory;                  /* an allocation failed while reading */
+    int answered;                   /* answered from the header alone; the body is dropped */
+    char counted[INET6_ADDRSTRLEN]; /* the forwarded address it counts against, or "" */
+    struct timespec start;          /* when the request arrived */
 };
 
 /* ---- slow clients ---------------------------------------------------------
@@ -77,11 +113,12 @@ struct request_state {
  * connection that reused its descriptor: libmicrohttpd reports a connection
  * closed before it closes the socket, and that report takes the lock. */
 struct watched {
-    struct watchdog *dog; /* owner */
-    int fd;               /* the connection's socket */
-    double waiting_since; /* monotonic seconds; 0 while a request is handled */
-    struct watched *prev; /* registry list */
-    struct watched *next; /* registry list */
+    struct watchdog *dog;           /* owner */
+    int fd;                         /* the connection's socket */
+    double waiting_since;           /* monotonic seconds; 0 while a request is handled */
+    char counted[INET6_ADDRSTRLEN]; /* the address it counts against, or "" */
+    struct watched *prev;           /* registry list */
+    struct watched *next;           /* registry list */
 };
 
 struct watchdog {
@@ -92,6 +129,167 @@ struct watchdog {
     unsigned long dropped; /* connections shut down for being slow */
     pthread_t thread;      /* the watchdog */
 };
+
+/* ---- clients behind a trusted proxy --------------------------------------
+ *
+ * Without --trusted-proxy, libmicrohttpd counts connections per peer
+ * address (MHD_OPTION_PER_IP_CONNECTION_LIMIT). Behind a TLS proxy every
+ * agent has the proxy's address, so that limit would be one limit for all
+ * of them. With --trusted-proxy ADDR the server counts for itself instead:
+ * a connection from any other peer counts against its address (and is
+ * shut down past the limit, as libmicrohttpd would refuse it); a request
+ * from ADDR counts, while it is in flight, against the rightmost address of
+ * its X-Forwarded-For that is not ADDR (the address the proxy saw), or
+ * against ADDR when there is none, and past the limit is answered 503
+ * before anything else. X-Forwarded-For is ignored from any other peer:
+ * anyone can write it. A slot is held by a connection or a request in
+ * flight, of which there are at most 2 * MAX_CONNECTIONS. */
+struct client_count {
+    char addr[INET6_ADDRSTRLEN]; /* numeric, as inet_ntop writes it; "" for a free slot */
+    int n;                       /* connections or requests it holds */
+};
+
+struct clients {
+    pthread_mutex_t lock;                              /* guards slot */
+    char proxy[INET6_ADDRSTRLEN];                      /* the trusted proxy, or "" for none */
+    struct client_count slot[2 * MAX_CONNECTIONS + 1]; /* the addresses counted */
+};
+
+/* The server's state, shared by libmicrohttpd's callbacks. */
+struct server {
+    struct dsc_db_pool *pool; /* borrow */
+    struct watchdog dog;      /* slow clients */
+    struct clients clients;   /* per-client counts with a trusted proxy */
+};
+
+/* Writes the numeric form of a textual address into out, or returns 0
+ * when it is not an IPv4 or IPv6 address. */
+static int normalize_addr(const char *text, size_t n, char out[INET6_ADDRSTRLEN])
+{
+    char buf[INET6_ADDRSTRLEN];
+    unsigned char bin[sizeof(struct in6_addr)];
+
+    if (n == 0 || n >= sizeof(buf)) {
+        return 0;
+    }
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    if (inet_pton(AF_INET, buf, bin) == 1) {
+        return inet_ntop(AF_INET, bin, out, INET6_ADDRSTRLEN) != NULL;
+    }
+    if (inet_pton(AF_INET6, buf, bin) == 1) {
+        return inet_ntop(AF_INET6, bin, out, INET6_ADDRSTRLEN) != NULL;
+    }
+    return 0;
+}
+
+/* The peer address of c in numeric form, or 0 when unknown. */
+static int peer_addr(struct MHD_Connection *c, char out[INET6_ADDRSTRLEN])
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
+
+    if (sa == NULL) {
+        return 0;
+    }
+    if (sa->sa_family == AF_INET) {
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                         INET6_ADDRSTRLEN) != NULL;
+    }
+    if (sa->sa_family == AF_INET6) {
+        return inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                         INET6_ADDRSTRLEN) != NULL;
+    }
+    return 0;
+}
+
+/* Counts one more for addr. 0, or -1 (nothing counted) past the limit. */
+static int client_take(struct clients *cl, const char *addr)
+{
+    struct client_count *free_slot = NULL;
+    struct client_count *mine = NULL;
+    int rc = 0;
+
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < sizeof(cl->slot) / sizeof(cl->slot[0]) && mine == NULL; i++) {
+        if (cl->slot[i].addr[0] == '\0') {
+            free_slot = free_slot != NULL ? free_slot : &cl->slot[i];
+        }
+        else if (strcmp(cl->slot[i].addr, addr) == 0) {
+            mine = &cl->slot[i];
+        }
+    }
+    if (mine == NULL && free_slot != NULL) {
+        mine = free_slot;
+        snprintf(mine->addr, sizeof(mine->addr), "%s", addr);
+        mine->n = 0;
+    }
+    if (mine == NULL || mine->n >= MAX_CONNECTIONS_PER_CLIENT) {
+        rc = -1;
+    }
+    else {
+        mine->n++;
+    }
+    pthread_mutex_unlock(&cl->lock);
+    return rc;
+}
+
+/* Gives back what client_take counted for addr. */
+static void client_give(struct clients *cl, const char *addr)
+{
+    pthread_mutex_lock(&cl->lock);
+    for (size_t i = 0; i < sizeof(cl->slot) / sizeof(cl->slot[0]); i++) {
+        if (strcmp(cl->slot[i].addr, addr) == 0) {
+            if (--cl->slot[i].n <= 0) {
+                cl->slot[i].addr[0] = '\0';
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cl->lock);
+}
+
+/* The address a request from the trusted proxy counts against: walking
+ * X-Forwarded-For from the right, the first entry that is not the proxy
+ * itself; the proxy when there is none or an entry is not an address
+ * (what stands left of it cannot be trusted either). */
+static void forwarded_for(struct MHD_Connection *c, const char *proxy, char out[INET6_ADDRSTRLEN])
+{
+    const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+    char addr[INET6_ADDRSTRLEN];
+    size_t end = xff != NULL ? strlen(xff) : 0;
+    size_t start;
+    size_t a;
+    size_t b;
+
+    snprintf(out, INET6_ADDRSTRLEN, "%s", proxy);
+    while (end > 0) {
+        start = end;
+        while (start > 0 && xff[start - 1] != ',') {
+            start--;
+        }
+        a = start;
+        b = end;
+        while (a < b && (xff[a] == ' ' || xff[a] == '\t')) {
+            a++;
+        }
+        while (b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t')) {
+            b--;
+        }
+        if (!normalize_addr(xff + a, b - a, addr)) {
+            return;
+        }
+        if (strcmp(addr, proxy) != 0) {
+            snprintf(out, INET6_ADDRSTRLEN, "%s", addr);
+            return;
+        }
+        if (start == 0) {
+            return;
+        }
+        end = start - 1;
+    }
+}
 
 static double mono_now(void)
 {
@@ -104,9 +302,11 @@ static double mono_now(void)
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    struct watchdog *dog = cls;
+    struct server *srv = cls;
+    struct watchdog *dog = &srv->dog;
     struct watched *w = *socket_context;
     const union MHD_ConnectionInfo *info;
+    char addr[INET6_ADDRSTRLEN];
 
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -118,6 +318,15 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         w->dog = dog;
         w->fd = info->connect_fd;
         w->waiting_since = mono_now();
+        if (srv->clients.proxy[0] != '\0' && peer_addr(c, addr) &&
+            strcmp(addr, srv->clients.proxy) != 0) {
+            if (client_take(&srv->clients, addr) == 0) {
+                memcpy(w->counted, addr, sizeof(addr));
+            }
+            else {
+                shutdown(w->fd, SHUT_RDWR); /* over its limit: refused */
+            }
+        }
         pthread_mutex_lock(&dog->lock);
         w->next = dog->head;
         if (dog->head != NULL) {
@@ -142,6 +351,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         w->next->prev = w->prev;
     }
     pthread_mutex_unlock(&dog->lock);
+    if (w->counted[0] != '\0') {
+        client_give(&srv->clients, w->counted);
+    }
     free(w);
     *socket_context = NULL;
 }
@@ -218,112 +430,181 @@ static void watchdog_stop(struct watchdog *dog)
     pthread_mutex_destroy(&dog->lock);
 }
 
+static void inflater_free(struct inflater **gz)
+{
+    if (gz == NULL || *gz == NULL) {
+        return;
+    }
+    if ((*gz)->started) {
+        inflateEnd(&(*gz)->z);
+    }
+    free(*gz);
+    *gz = NULL;
+}
+
 static void state_free(struct request_state **st)
 {
     if (st == NULL || *st == NULL) {
         return;
     }
+    inflater_free(&(*st)->gz);
     free((*st)->body);
     free(*st);
     *st = NULL;
 }
 
-static void append(struct request_state *st, const char *data, size_t n)
+/* Makes room for at least one more byte of body, up to DSC_MAX_BODY + 1
+ * (one past the cap, so that passing it shows). 0 or DSC_ENOMEM. */
+static int grow(struct request_state *st, size_t want)
 {
     size_t cap;
     char *p;
 
-    if (st->too_large || st->no_memory) {
+    if (want <= st->cap) {
+        return 0;
+    }
+    cap = st->cap > 0 ? st->cap : 16384;
+    while (cap < want) {
+        cap *= 2;
+    }
+    cap = cap > DSC_MAX_BODY + 1 ? DSC_MAX_BODY + 1 : cap;
+    p = realloc(st->body, cap);
+    if (p == NULL) {
+        return DSC_ENOMEM;
+    }
+    st->body = p;
+    st->cap = cap;
+    return 0;
+}
+
+static void drop_body(struct request_state *st)
+{
+    free(st->body);
+    st->body = NULL;
+    st->len = st->cap = 0;
+    inflater_free(&st->gz);
+}
+
+/* Inflates n bytes of a gzip body into st->body. */
+static void inflate_more(struct request_state *st, const char *data, size_t n)
+{
+    struct inflater *gz = st->gz;
+    int ret;
+
+    if (gz->bad) {
+        return;
+    }
+    gz->z.next_in = (Bytef *)(uintptr_t)data;
+    gz->z.avail_in = (uInt)n;
+    while (gz->z.avail_in > 0) {
+        if (gz->ended) {
+            inflateReset(&gz->z); /* another gzip member follows */
+            gz->ended = 0;
+        }
+        if (grow(st, st->len + 1) != 0) {
+            st->no_memory = 1;
+            drop_body(st);
+            return;
+        }
+        gz->z.next_out = (Bytef *)st->body + st->len;
+        gz->z.avail_out = (uInt)(st->cap - st->len);
+        ret = inflate(&gz->z, Z_NO_FLUSH);
+        st->len = st->cap - gz->z.avail_out;
+        if (st->len > DSC_MAX_BODY) {
+            st->too_large = 1;
+            drop_body(st);
+            return;
+        }
+        if (ret == Z_STREAM_END) {
+            gz->ended = 1;
+        }
+        else if (ret == Z_MEM_ERROR) {
+            st->no_memory = 1;
+            drop_body(st);
+            return;
+        }
+        else if (ret != Z_OK && !(ret == Z_BUF_ERROR && gz->z.avail_out == 0)) {
+            gz->bad = 1;
+            return;
+        }
+    }
+}
+
+static void append(struct request_state *st, const char *data, size_t n)
+{
+    if (st->too_large || st->no_memory || st->answered) {
+        return;
+    }
+    if (st->gz != NULL) {
+        inflate_more(st, data, n);
         return;
     }
     if (n > DSC_MAX_BODY - st->len) {
         st->too_large = 1;
-        free(st->body);
-        st->body = NULL;
-        st->len = st->cap = 0;
+        drop_body(st);
         return;
     }
-    if (st->len + n > st->cap) {
-        cap = st->cap > 0 ? st->cap : 16384;
-        while (cap < st->len + n) {
-            cap *= 2;
-        }
-        p = realloc(st->body, cap);
-        if (p == NULL) {
-            st->no_memory = 1;
-            return;
-        }
-        st->body = p;
-        st->cap = cap;
+    if (grow(st, st->len + n) != 0) {
+        st->no_memory = 1;
+        return;
     }
     memcpy(st->body + st->len, data, n);
     st->len += n;
 }
 
+/* Prepares st to inflate a gzip body. 0 or DSC_ENOMEM. */
+static int start_inflate(struct request_state *st)
+{
+    st->gz = calloc(1, sizeof(*st->gz));
+    if (st->gz == NULL) {
+        return DSC_ENOMEM;
+    }
+    if (inflateInit2(&st->gz->z, 15 + 16) != Z_OK) {
+        free(st->gz);
+        st->gz = NULL;
+        return DSC_ENOMEM;
+    }
+    st->gz->started = 1;
+    return 0;
+}
+
+/* After the last byte: 0 when the gzip body inflated whole, DSC_ETOOBIG,
+ * DSC_ENOMEM or DSC_EINVAL. */
+static int body_status(const struct request_state *st)
+{
+    if (st->too_large) {
+        return DSC_ETOOBIG;
+    }
+    if (st->no_memory) {
+        return DSC_ENOMEM;
+    }
+    if (st->gz != NULL && (st->gz->bad || !st->gz->ended)) {
+        return DSC_EINVAL;
+    }
+    return 0;
+}
+
 int dsc_http_inflate(const char *in, size_t n, char **out, size_t *out_len)
 {
-    z_stream z;
-    size_t cap = n < DSC_MAX_BODY / 4 ? n * 4 + 1024 : DSC_MAX_BODY + 1;
-    size_t len = 0;
-    char *buf = NULL;
-    char *p;
-    int ret;
-    int rc = 0;
+    struct request_state st;
+    int rc;
 
     *out = NULL;
     *out_len = 0;
-    memset(&z, 0, sizeof(z));
-    if (inflateInit2(&z, 15 + 16) != Z_OK) {
-        return DSC_ENOMEM;
+    memset(&st, 0, sizeof(st));
+    rc = start_inflate(&st);
+    if (rc != 0) {
+        return rc;
     }
-    buf = malloc(cap);
-    if (buf == NULL) {
-        rc = DSC_ENOMEM;
-        goto out;
+    append(&st, in, n);
+    rc = body_status(&st);
+    if (rc == 0) {
+        *out = st.body;
+        *out_len = st.len;
+        st.body = NULL;
     }
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)n;
-    for (;;) {
-        if (len == cap) {
-            if (cap > DSC_MAX_BODY) {
-                rc = DSC_ETOOBIG;
-                goto out;
-            }
-            cap = cap * 2 > DSC_MAX_BODY + 1 ? DSC_MAX_BODY + 1 : cap * 2;
-            p = realloc(buf, cap);
-            if (p == NULL) {
-                rc = DSC_ENOMEM;
-                goto out;
-            }
-            buf = p;
-        }
-        z.next_out = (Bytef *)buf + len;
-        z.avail_out = (uInt)(cap - len);
-        ret = inflate(&z, Z_NO_FLUSH);
-        len = cap - z.avail_out;
-        if (len > DSC_MAX_BODY) {
-            rc = DSC_ETOOBIG;
-            goto out;
-        }
-        if (ret == Z_STREAM_END) {
-            if (z.avail_in == 0) {
-                break;
-            }
-            inflateReset(&z); /* another gzip member follows */
-            continue;
-        }
-        if (ret == Z_OK || (ret == Z_BUF_ERROR && z.avail_out == 0)) {
-            continue;
-        }
-        rc = ret == Z_MEM_ERROR ? DSC_ENOMEM : DSC_EINVAL;
-        goto out;
-    }
-    *out = buf;
-    *out_len = len;
-    buf = NULL;
-out:
-    inflateEnd(&z);
-    free(buf);
+    inflater_free(&st.gz);
+    free(st.body);
     return rc;
 }
 
@@ -366,90 +647,126 @@ static const char *query_arg(void *cls, const char *name)
     return MHD_lookup_connection_value(cls, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* Answers a request whose body is complete. */
-static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *c, const char *url,
-                               const char *method, struct request_state *st)
+/* Sends resp (filled, or empty after an allocation failure) and logs the
+ * request. */
+static enum MHD_Result send_answer(struct MHD_Connection *c, const char *method,
+                                   const struct request_state *st, struct dsc_response *resp)
 {
-    struct dsc_request req;
-    struct dsc_response resp;
     struct MHD_Response *r = NULL;
-    const char *encoding;
-    char *inflated = NULL;
-    size_t inflated_len = 0;
     char retry[16];
     enum MHD_Result ret = MHD_NO;
-    int rc;
 
-    dsc_response_init(&resp);
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.path = url;
-    req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    req.batch_digest = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Batch-Digest");
-    req.body = st->body;
-    req.body_len = st->len;
-    req.query = query_arg;
-    req.query_cls = c;
-    encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
-
-    if (st->too_large) {
-        dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %zu bytes", DSC_MAX_BODY);
-    }
-    else if (st->no_memory) {
-        dsc_api_error(&resp, 503, "UNAVAILABLE", "out of memory, retry later");
-        resp.retry_after = 1;
-    }
-    else if (encoding != NULL && strcasecmp(encoding, "identity") != 0 &&
-             strcasecmp(encoding, "gzip") != 0 && strcasecmp(encoding, "x-gzip") != 0) {
-        dsc_api_error(&resp, 422, "INVALID_REQUEST",
-                      "Content-Encoding: not supported (gzip or identity)");
-    }
-    else {
-        if (encoding != NULL && strcasecmp(encoding, "identity") != 0) {
-            rc = dsc_http_inflate(st->body, st->len, &inflated, &inflated_len);
-            if (rc == DSC_ETOOBIG) {
-                dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %zu bytes inflated",
-                              DSC_MAX_BODY);
-            }
-            else if (rc == DSC_ENOMEM) {
-                dsc_api_error(&resp, 503, "UNAVAILABLE", "out of memory, retry later");
-                resp.retry_after = 1;
-            }
-            else if (rc != 0) {
-                dsc_api_error(&resp, 422, "INVALID_REQUEST", "body: not valid gzip");
-            }
-            req.body = inflated;
-            req.body_len = inflated_len;
-        }
-        if (resp.status == 0) {
-            dsc_api_handle(pool, &req, &resp);
-        }
-    }
-    if (resp.body == NULL) {
+    if (resp->body == NULL) {
         /* Only an allocation failure gets here. */
-        resp.status = 500;
-        resp.body = strdup("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}");
-        resp.body_len = resp.body != NULL ? strlen(resp.body) : 0;
+        resp->status = 500;
+        resp->body = strdup("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"out of memory\"}}");
+        resp->body_len = resp->body != NULL ? strlen(resp->body) : 0;
     }
-    r = MHD_create_response_from_buffer(resp.body_len, resp.body != NULL ? resp.body : "",
+    r = MHD_create_response_from_buffer(resp->body_len, resp->body != NULL ? resp->body : "",
                                         MHD_RESPMEM_MUST_COPY);
     if (r == NULL) {
         goto out;
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (resp.retry_after > 0) {
-        snprintf(retry, sizeof(retry), "%d", resp.retry_after);
+    if (resp->retry_after > 0) {
+        snprintf(retry, sizeof(retry), "%d", resp->retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, retry);
     }
-    if (resp.allow != NULL) {
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp.allow);
+    if (resp->allow != NULL) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     }
-    ret = MHD_queue_response(c, resp.status, r);
+    ret = MHD_queue_response(c, resp->status, r);
 out:
-    log_request(method, &resp, st);
+    log_request(method, resp, st);
     MHD_destroy_response(r);
-    free(inflated);
+    return ret;
+}
+
+static void request_init(struct dsc_request *req, struct MHD_Connection *c, const char *url,
+                         const char *method)
+{
+    memset(req, 0, sizeof(*req));
+    req->method = method;
+    req->path = url;
+    req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    req->batch_digest = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Batch-Digest");
+    req->query = query_arg;
+    req->query_cls = c;
+}
+
+/* The request header is in, no byte of the body read yet: answers at once
+ * what needs no body (route, token, a declared length over the cap, an
+ * unknown encoding), so that nobody without a token makes the server hold
+ * or inflate a byte, and prepares the inflater of a gzip body. Returns 1
+ * when resp holds the answer. */
+static int check_header(struct dsc_db_pool *pool, struct MHD_Connection *c, const char *url,
+                        const char *method, struct request_state *st, struct dsc_response *resp)
+{
+    struct dsc_request req;
+    const char *length;
+    const char *encoding;
+    char *end = NULL;
+    unsigned long long n;
+
+    request_init(&req, c, url, method);
+    if (dsc_api_precheck(pool, &req, resp)) {
+        return 1;
+    }
+    length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length != NULL) {
+        n = strtoull(length, &end, 10);
+        if (end != length && n > DSC_MAX_BODY) {
+            dsc_api_error(resp, 413, "TOO_LARGE", "body larger than %zu bytes", DSC_MAX_BODY);
+            return 1;
+        }
+    }
+    encoding = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+    if (encoding == NULL || strcasecmp(encoding, "identity") == 0) {
+        return 0;
+    }
+    if (strcasecmp(encoding, "gzip") != 0 && strcasecmp(encoding, "x-gzip") != 0) {
+        dsc_api_error(resp, 422, "INVALID_REQUEST",
+                      "Content-Encoding: not supported (gzip or identity)");
+        return 1;
+    }
+    if (start_inflate(st) != 0) {
+        dsc_api_error(resp, 503, "UNAVAILABLE", "out of memory, retry later");
+        resp->retry_after = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Answers a request whose body is complete. */
+static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *c, const char *url,
+                               const char *method, struct request_state *st)
+{
+    struct dsc_request req;
+    struct dsc_response resp;
+    enum MHD_Result ret;
+
+    dsc_response_init(&resp);
+    request_init(&req, c, url, method);
+    req.body = st->body;
+    req.body_len = st->len;
+    switch (body_status(st)) {
+    case DSC_ETOOBIG:
+        dsc_api_error(&resp, 413, "TOO_LARGE", "body larger than %zu bytes%s", DSC_MAX_BODY,
+                      st->gz != NULL ? " inflated" : "");
+        break;
+    case DSC_ENOMEM:
+        dsc_api_error(&resp, 503, "UNAVAILABLE", "out of memory, retry later");
+        resp.retry_after = 1;
+        break;
+    case DSC_EINVAL:
+        dsc_api_error(&resp, 422, "INVALID_REQUEST", "body: not valid gzip");
+        break;
+    default:
+        dsc_api_handle(pool, &req, &resp);
+        break;
+    }
+    ret = send_answer(c, method, st, &resp);
     dsc_response_close(&resp);
     return ret;
 }
@@ -458,7 +775,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
+    struct server *srv = cls;
     struct request_state *st = *con_cls;
+    struct dsc_response resp;
+    char peer[INET6_ADDRSTRLEN];
+    enum MHD_Result ret;
 
     (void)version;
     if (st == NULL) {
@@ -469,25 +790,61 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
         set_waiting(c, 0);
-        return MHD_YES;
+        dsc_response_init(&resp);
+        if (srv->clients.proxy[0] != '\0' && peer_addr(c, peer) &&
+            strcmp(peer, srv->clients.proxy) == 0) {
+            forwarded_for(c, srv->clients.proxy, st->counted);
+            if (client_take(&srv->clients, st->counted) != 0) {
+                st->counted[0] = '\0';
+                dsc_api_error(&resp, 503, "UNAVAILABLE",
+                              "too many requests in flight from one client, retry later");
+                resp.retry_after = 1;
+            }
+        }
+        if (resp.status == 0 && !check_header(srv->pool, c, url, method, st, &resp)) {
+            dsc_response_close(&resp);
+            return MHD_YES;
+        }
+        /* libmicrohttpd sends the answer without reading the body of a
+         * POST or PUT, then closes the connection; any other body is
+         * dropped by append(). */
+        st->answered = 1;
+        ret = send_answer(c, method, st, &resp);
+        dsc_response_close(&resp);
+        return ret;
     }
     if (*upload_data_size > 0) {
         append(st, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return respond(cls, c, url, method, st);
+    if (st->answered) {
+        return MHD_YES;
+    }
+    return respond(srv->pool, c, url, method, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct server *srv = cls;
     struct request_state *st = *con_cls;
+    int big;
 
-    (void)cls;
     (void)toe;
+    big = st != NULL && st->cap >= TRIM_AFTER;
+    if (st != NULL && st->counted[0] != '\0') {
+        client_give(&srv->clients, st->counted);
+    }
     state_free(&st);
     *con_cls = NULL;
+#ifdef __GLIBC__
+    /* The body and its parse are freed: give the memory back to the
+     * system rather than keep a large request's peak for good. */
+    if (big) {
+        malloc_trim(0);
+    }
+#endif
     set_waiting(c, mono_now());
 }
 
@@ -582,8 +939,8 @@ int dsc_http_serve(const struct dsc_http_options *opt)
     struct addrinfo *ai = NULL;
     char *cert = NULL;
     char *key = NULL;
-    struct MHD_OptionItem extra[5];
-    struct watchdog dog;
+    struct MHD_OptionItem extra[8];
+    struct server *srv = NULL;
     int dog_started = 0;
     unsigned int flags;
     int n = 0;
@@ -619,6 +976,18 @@ int dsc_http_serve(const struct dsc_http_options *opt)
         goto out;
     }
     dsc_db_pool_set_wait(pool, opt->pool_wait);
+    srv = calloc(1, sizeof(*srv));
+    if (srv == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    srv->pool = pool;
+    pthread_mutex_init(&srv->clients.lock, NULL);
+    if (opt->trusted_proxy != NULL &&
+        !normalize_addr(opt->trusted_proxy, strlen(opt->trusted_proxy), srv->clients.proxy)) {
+        rc = DSC_EINVAL;
+        goto out;
+    }
 
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
@@ -643,22 +1012,27 @@ int dsc_http_serve(const struct dsc_http_options *opt)
     if (cert != NULL) {
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
         extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+        extra[n++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES};
     }
-    rc = watchdog_start(&dog);
+    if (srv->clients.proxy[0] == '\0') {
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                             MAX_CONNECTIONS_PER_CLIENT, NULL};
+    }
+    rc = watchdog_start(&srv->dog);
     if (rc != 0) {
         goto out;
     }
     dog_started = 1;
     extra[n++] =
-        (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)&on_connection, &dog};
+        (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)&on_connection, srv};
     extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     /* The logger goes first so that no message escapes it. */
     daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, &on_request, pool, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, NULL,
+        flags, 0, NULL, NULL, &on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, &on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, srv,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)MAX_CONNECTIONS_PER_CLIENT, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+        (unsigned int)MAX_CONNECTIONS, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
     if (daemon == NULL) {
         dsc_log_error("serve: cannot listen on %s", opt->listen);
         rc = DSC_EIO;
@@ -677,7 +1051,11 @@ out:
         MHD_stop_daemon(daemon);
     }
     if (dog_started) {
-        watchdog_stop(&dog);
+        watchdog_stop(&srv->dog);
+    }
+    if (srv != NULL) {
+        pthread_mutex_destroy(&srv->clients.lock);
+        free(srv);
     }
     dsc_db_pool_free(&pool);
     dsc_db_close(&db);

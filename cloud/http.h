@@ -15,13 +15,17 @@ struct dsc_http_options {
     int threads;          /* 0: a thread per connection; N: a pool of N threads */
     const char *tls_cert; /* borrow: PEM certificate (chain) file, or NULL for plain HTTP */
     const char *tls_key;  /* borrow: PEM private key file, or NULL */
+    /* borrow: the numeric address of a reverse proxy whose X-Forwarded-For
+     * is trusted for the per-client limits, or NULL (see http.c) */
+    const char *trusted_proxy;
 };
 
 /* Checks that the database URL connects as a role allowed to serve (see
  * dsc_schema_check_app_role), then serves the v1 API (HTTPS when a
  * certificate and key are given) until SIGINT or SIGTERM. Returns 0 after
  * a clean stop, DSC_EPERM when the role is refused, DSC_EUNAVAIL when the
- * database cannot be reached at start, DSC_EINVAL for a bad listen address,
+ * database cannot be reached at start, DSC_EINVAL for a bad listen (or
+ * trusted proxy) address,
  * DSC_EIO when it cannot listen or read the certificate or key. Call it
  * from the main thread, before any other thread exists. */
 int dsc_http_serve(const struct dsc_http_options *opt);

@@ -3,9 +3,11 @@
  *
  * The agent chooses the job id, so creating a job is idempotent: the same
  * id with the same content (import_type, sha256, total_rows) answers 200
- * with the stored job, other content 409 JOB_CONFLICT. Row-level security
- * hides other practices' jobs, so "not visible" and "does not exist" are
- * the same 404. Completing is idempotent too: the first call fixes the
+ * with the stored job, other content 409 JOB_CONFLICT. Job ids are unique
+ * per practice (the key is practice_id, id): another practice's job with
+ * the same id is another row, and creating one answers as for a fresh id.
+ * Row-level security hides other practices' jobs, so "not visible" and
+ * "does not exist" are the same 404. Completing is idempotent too: the first call fixes the
  * final status and completed_at, later calls return them unchanged.
  */
 #include "cloud/jobs.h"
@@ -249,7 +251,7 @@ int dsc_jobs_create(const struct dsc_ctx *ctx, struct dsc_response *resp)
                      "INSERT INTO import_jobs (id, practice_id, filename, import_type, sha256,"
                      " total_rows, template_id, agent_id, agent_version)"
                      " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                     " ON CONFLICT (id) DO NOTHING RETURNING id",
+                     " ON CONFLICT (practice_id, id) DO NOTHING RETURNING id",
                      9, params, &rows);
     if (rc != 0) {
         goto out;
@@ -281,8 +283,9 @@ int dsc_jobs_create(const struct dsc_ctx *ctx, struct dsc_response *resp)
         goto out;
     }
     if (dsc_rows_count(rows) == 0) {
-        /* The id is taken by a job that row-level security hides. */
-        rc = dsc_api_error(resp, 409, "JOB_CONFLICT", "job id already in use");
+        /* The conflicting job is of this practice (the key is practice_id,
+         * id), so it is visible: not finding it is a bug. */
+        rc = DSC_EDB;
         goto out;
     }
     v = dsc_rows_get(rows, 0, 0);

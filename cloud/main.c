@@ -14,6 +14,7 @@
 #include "cloud/log.h"
 #include "cloud/schema.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,7 @@ static const char usage_main[] =
     "  token revoke TOKEN_ID                 revoke an agent token\n"
     "  token list                            list the tokens (never the tokens themselves)\n"
     "  serve --listen HOST:PORT [--pool N] [--pool-wait S] [--threads N]\n"
-    "        [--tls-cert FILE --tls-key FILE]\n"
+    "        [--tls-cert FILE --tls-key FILE] [--trusted-proxy ADDR]\n"
     "                                        serve the v1 API\n"
     "\n"
     "Every command takes --db URL (default: $DENTSYNC_DB) and --help.\n"
@@ -76,14 +77,18 @@ static const char usage_token[] =
 
 static const char usage_serve[] =
     "usage: dentsync-cloud serve --listen HOST:PORT [--pool N] [--pool-wait S]\n"
-    "                            [--threads N] [--tls-cert FILE --tls-key FILE] [--db URL]\n"
+    "                            [--threads N] [--tls-cert FILE --tls-key FILE]\n"
+    "                            [--trusted-proxy ADDR] [--db URL]\n"
     "\n"
     "Serves the v1 API on HOST:PORT (numeric, e.g. 127.0.0.1:8080 or [::1]:8080)\n"
     "with at most N database connections (--pool, default 8), until SIGINT or\n"
     "SIGTERM. A request waits at most S seconds for a free connection (--pool-wait,\n"
     "1 to 60, default 30), then gets 503 with Retry-After. --threads N serves with\n"
     "a pool of N threads (default: a thread per connection). With --tls-cert and\n"
-    "--tls-key (PEM files) it speaks HTTPS. Logs one line per request to stderr.\n";
+    "--tls-key (PEM files) it speaks HTTPS (TLS 1.2 and 1.3). Behind a reverse\n"
+    "proxy at ADDR (--trusted-proxy, a numeric address), a request from ADDR counts\n"
+    "against the client its X-Forwarded-For names for the per-client limit.\n"
+    "Logs one line per request to stderr.\n";
 
 /* Options of one command, parsed. */
 struct cli {
@@ -95,6 +100,7 @@ struct cli {
     const char *policy;   /* --conflict-policy */
     const char *tls_cert; /* --tls-cert */
     const char *tls_key;  /* --tls-key */
+    const char *proxy;    /* --trusted-proxy */
     int pool;             /* --pool */
     int pool_wait;        /* --pool-wait */
     int threads;          /* --threads */
@@ -123,6 +129,7 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
         {"threads", required_argument, NULL, 'T'},
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
+        {"trusted-proxy", required_argument, NULL, 'X'},
         {"conflict-policy", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -183,6 +190,9 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
         case 'K':
             cli->tls_key = optarg;
             break;
+        case 'X':
+            cli->proxy = optarg;
+            break;
         case 'c':
             cli->policy = optarg;
             break;
@@ -209,7 +219,8 @@ static int only(const struct cli *cli, const char *usage, int timezone, int prac
     if ((cli->timezone != NULL && !timezone) || (cli->policy != NULL && !timezone) ||
         (cli->practice != NULL && !practice) || (cli->name != NULL && !name) ||
         (cli->listen != NULL && !listen) || (cli->tls_cert != NULL && !listen) ||
-        (cli->tls_key != NULL && !listen) || (cli->threads != 0 && !listen)) {
+        (cli->tls_key != NULL && !listen) || (cli->threads != 0 && !listen) ||
+        (cli->proxy != NULL && !listen)) {
         return usage_error(usage, "an option does not apply to this command");
     }
     return 0;
@@ -387,6 +398,7 @@ static int cmd_serve(int argc, char **argv)
 {
     struct dsc_http_options opt;
     struct cli cli;
+    unsigned char addr[16];
     int rc;
 
     rc = parse(argc, argv, usage_serve, &cli);
@@ -400,6 +412,10 @@ static int cmd_serve(int argc, char **argv)
     if ((cli.tls_cert == NULL) != (cli.tls_key == NULL)) {
         return usage_error(usage_serve, "--tls-cert and --tls-key go together");
     }
+    if (cli.proxy != NULL && inet_pton(AF_INET, cli.proxy, addr) != 1 &&
+        inet_pton(AF_INET6, cli.proxy, addr) != 1) {
+        return usage_error(usage_serve, "--trusted-proxy wants a numeric IPv4 or IPv6 address");
+    }
     opt.db_url = cli.db;
     opt.listen = cli.listen;
     opt.pool_size = cli.pool;
@@ -407,6 +423,7 @@ static int cmd_serve(int argc, char **argv)
     opt.threads = cli.threads;
     opt.tls_cert = cli.tls_cert;
     opt.tls_key = cli.tls_key;
+    opt.trusted_proxy = cli.proxy;
     rc = dsc_http_serve(&opt);
     if (rc == DSC_EINVAL) {
         return usage_error(usage_serve, "--listen wants HOST:PORT with a numeric address");

@@ -389,8 +389,31 @@ req "$token_b" GET /v1/templates
 expect "practice B: A's templates are not listed" 200 '.templates | length' 0
 req "$token_b" GET /v1/agents
 expect "practice B: A's agents are not listed" 200 '.agents | length' 0
-req "$token_b" POST /v1/jobs --data-binary "$(job_body "$job4" "$(fp appts)" 5 appointments)"
-expect "practice B: A's job id is 409 JOB_CONFLICT (never A's job)" 409 .error.code JOB_CONFLICT
+# Job ids are per practice: A's job id is, to B, an id never used — the
+# same answer as for a fresh id, and B's job is B's alone.
+req "$token_a" GET "/v1/jobs/$job4"
+jq -c 'del(.now)' "$work/body" >"$work/job4.a"
+req "$token_b" POST /v1/jobs --data-binary "$(job_body "$(uuid)" "$(fp b-own)" 1)"
+expect "practice B: a fresh job id is 201" 201 .status open
+req "$token_b" POST /v1/jobs --data-binary "$(job_body "$job4" "$(fp b-own)" 1)"
+expect "practice B: A's job id is 201 as well, a new open job of B (never A's job)" 201 \
+    '"\(.id) \(.import_type) \(.processed_rows) \(.batches)"' "$job4 patients 0 []"
+req "$token_b" POST /v1/jobs --data-binary "$(job_body "$job4" "$(fp b-own)" 1)"
+expect "... the same request again is 200 (B's own job, idempotent)" 200 .import_type patients
+batch "$work/b7.json" "1|ext:E1|$fp1|$(patient E1 Test Patientone 1980-01-31)"
+put_batch "$token_b" "$job4" 1 "$work/b7.json" "$digest"
+expect "... B's batch 1 to it is applied (B's own patient E1: unchanged)" 200 \
+    '.results[0].status' unchanged
+req "$token_b" POST "/v1/jobs/$job4/complete"
+expect "... and B completes it" 200 .status completed
+req "$token_a" GET "/v1/jobs/$job4"
+jq -c 'del(.now)' "$work/body" >"$work/job4.a2"
+check "... while A's job of that id is as it was (type, counts, batches, status)" \
+    cmp -s "$work/job4.a" "$work/job4.a2"
+req "$token_a" GET "/v1/jobs/$job4/items"
+expect "... and A still reads its items" 200 '.items | length' 6
+check "... each practice has its own job of that id" \
+    test "$(count "SELECT string_agg(import_type || ':' || status, ',' ORDER BY import_type) FROM import_jobs WHERE id = '$job4'")" = "appointments:open,patients:completed"
 req "$token_b" PUT /v1/templates/od-appointments --data-binary "$tpl"
 expect "practice B: the same template id is B's own template (201)" 201 .usage_count 0
 check "... and A's template is untouched" \

@@ -24,6 +24,7 @@ route
 ops
 faults
 security
+edge
 hostile
 read
 logscan
