@@ -106,7 +106,7 @@ if [ -n "$deb" ]; then
         lintian --no-tag-display-limit "$deb" >"$work/lintian.log" 2>&1
         check "lintian finds no error" sh -c "! grep -q '^E:' $work/lintian.log"
     else
-        echo "# lintian is not installed; skipped"
+        skip "lintian finds no error (lintian is not installed)"
     fi
 fi
 
