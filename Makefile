@@ -1,7 +1,7 @@
 # dentsync — the one entry point: build, test, demo, lint, install.
 #
 #   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
-#   make test               unit tests, end-to-end tests, then the unit tests under ASan+UBSan,
+#   make test               lint, unit tests, end-to-end tests, then the unit tests under ASan+UBSan,
 #                           the Nth allocation failing (alloc-loop), then each fuzz target
 #                           over its corpus and FUZZ_SHORT (3) seconds
 #   make fuzz               each fuzz target (libFuzzer) for FUZZ_SECONDS (60), with coverage
@@ -250,6 +250,7 @@ fuzz-short: fuzz-build
 	$(Q)sh tests/fuzz/run.sh build-fuzz/libfuzzer $(FUZZ_SHORT)
 
 test: deps
+	$(Q)$(MAKE) --no-print-directory DEPS=0 lint
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
 	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e
 	$(Q)$(MAKE) --no-print-directory DEPS=0 asan

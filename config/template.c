@@ -955,9 +955,16 @@ int ds_template_list_in(const char *const *dirs, size_t ndirs, struct ds_templat
             continue;
         }
         d = opendir(dir);
+        if (d == NULL && errno == ENOENT) {
+            /* Normal for the practice's saved templates until the first
+             * pull from the cloud makes the directory. */
+            ds_log_debug("TEMPLATE_DIR_ABSENT", "templates: no template directory %s (yet)", dir);
+            continue;
+        }
         if (d == NULL) {
             ds_log_warn("TEMPLATE_DIR_UNREADABLE",
-                        "templates: cannot read the template directory %s", dir);
+                        "templates: cannot read the template directory %s: %s", dir,
+                        strerror(errno));
             continue;
         }
         while (d != NULL) {

@@ -3,7 +3,8 @@
  * thread write.
  *
  * A settled file becomes a `files` row (or a `duplicate` of the content
- * seen before); ingest opens a job on it, adds one item per data row inside
+ * seen before; a held file seen again unchanged but for its mtime stays
+ * its one row); ingest opens a job on it, adds one item per data row inside
  * transactions of its own size, and ends with ds_store_job_staged, which cuts
  * the valid items into batches in a single pass over the job's rows.
  *
@@ -89,6 +90,57 @@ out:
     return rc;
 }
 
+/*
+ * A held file settling again with the same folder, path, size and content
+ * (only its mtime changed: an export program writing the same file again)
+ * is the file the queue holds, not a new one: its row takes the new mtime,
+ * so the watcher knows it from now on (ds_store_file_known), and nothing
+ * else is recorded. *id is that row's id, or 0 when there is none.
+ */
+static int file_held_again(struct ds_store *st, const char *folder, const char *path, int64_t size,
+                           int64_t mtime_ns, const char *sha256, int64_t *id)
+{
+    sqlite3_stmt *s = NULL;
+    int src;
+    int rc = 0;
+
+    *id = 0;
+    src = sqlite3_prepare_v2(st->db,
+                             "SELECT id FROM files WHERE folder = ?1 AND path = ?2 AND size = ?3 "
+                             "AND sha256 = ?4 AND state = 'held' ORDER BY id DESC LIMIT 1",
+                             -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        rc = ds__store_fail(st, src, "file held again");
+        goto out;
+    }
+    sqlite3_bind_text(s, 1, folder, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, size);
+    sqlite3_bind_text(s, 4, sha256, -1, SQLITE_STATIC);
+    src = sqlite3_step(s);
+    if (src == SQLITE_DONE) {
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = ds__store_fail(st, src, "file held again");
+        goto out;
+    }
+    *id = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    s = NULL;
+    src = sqlite3_prepare_v2(st->db, "UPDATE files SET mtime_ns = ?2 WHERE id = ?1", -1, &s, NULL);
+    if (src != SQLITE_OK) {
+        rc = ds__store_fail(st, src, "file held again");
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, *id);
+    sqlite3_bind_int64(s, 2, mtime_ns);
+    rc = ds__store_run(st, s, "file held again");
+out:
+    sqlite3_finalize(s);
+    return rc;
+}
+
 /* A new file arriving while the queue is over its disk budget is held
  * (DISK_BUDGET) instead of ingested; ds_store_purge releases it. */
 static int file_add_budget(struct ds_store *st, int64_t file_id)
@@ -111,7 +163,7 @@ int ds_store_file_add(struct ds_store *st, const char *folder, const char *path,
     sqlite3_stmt *s = NULL;
     char detail[48];
     int64_t dup_of = 0;
-    int64_t id;
+    int64_t id = 0;
     double now = ds__store_now();
     int rc;
 
@@ -123,6 +175,10 @@ int ds_store_file_add(struct ds_store *st, const char *folder, const char *path,
         return rc;
     }
     if (sha256 != NULL) {
+        rc = file_held_again(st, folder, path, size, mtime_ns, sha256, &id);
+        if (rc != 0 || id != 0) {
+            goto out;
+        }
         rc = file_find_dup(st, sha256, &dup_of);
         if (rc != 0) {
             goto out;

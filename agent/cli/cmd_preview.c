@@ -14,7 +14,8 @@
  * the template they go to, as ingest does in that type's job.
  *
  * It writes nothing to the queue: `unchanged` is counted by reading the
- * synced fingerprints, and only when the queue already exists.
+ * synced fingerprints, and only when the queue already exists, opened
+ * read-only (ds_store_open_readonly) as status opens it.
  *
  * This prints values from the file: it is a view for the authorised local
  * user at the terminal, never a log. --json prints one JSON object per line:
@@ -804,8 +805,11 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         fprintf(stderr, "dentsync preview: out of memory\n");
         goto out;
     }
+    /* Read-only, as status opens it: no migration, no VACUUM beside the
+     * running agent, and a member of the dentsync group (who may not write
+     * the queue) still gets the comparison with what was synced. */
     if (cfg != NULL && p.practice != NULL && ds_config_queue_path(cfg, queue, sizeof(queue)) == 0 &&
-        access(queue, R_OK) == 0 && ds_store_open(queue, &p.st, NULL) != 0) {
+        ds_store_open_readonly(queue, &p.st, NULL) != 0) {
         p.st = NULL;
     }
     /* The raw row is never shown here; the record only with --json, and its

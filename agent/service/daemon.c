@@ -227,6 +227,10 @@ static void report(const struct ds_ingest_task *t)
         ds_log_error("INGEST_FAILED", "%s: ingest failed: %s", t->path,
                      ds_error_format(&t->err, msg, sizeof(msg)));
     }
+    else if (t->held_again) {
+        ds_log_debug("FILE_STILL_HELD", "%s: the held file again, unchanged; it still waits",
+                     t->path);
+    }
     else if (t->duplicate) {
         ds_log_info("FILE_DUPLICATE", "%s: same content as a file taken before; not imported again",
                     t->path);
@@ -513,7 +517,7 @@ static void ingest_done(uv_work_t *w, int status)
     (void)status;
     a->current = NULL;
     if (done->task.rc == 0 && done->task.file_id != 0 && !done->task.duplicate &&
-        !done->task.quarantined) {
+        !done->task.quarantined && !done->task.held_again) {
         note_held(a, &done->task);
     }
     report(&done->task);

@@ -3,6 +3,8 @@
  *
  * What a file can end as here:
  *   duplicate    its sha256 was taken before (ds_store_file_add decides);
+ *   held again   the held file it was, with only its mtime changed: its
+ *                row is kept (ds_store_file_add), nothing else happens;
  *   quarantined  unreadable, a pinned template missing or of another
  *                type, header without a required column, or malformed in the
  *                middle: nothing of it is kept staged, and the reason (code +
@@ -89,6 +91,8 @@ static int quarantine(struct ds_ingest_task *t, struct ds_store *st, const char 
 static int record_file(struct ds_ingest_task *t, struct ds_store *st)
 {
     struct stat sb;
+    char state[24];
+    int64_t held_id = 0;
     int rc;
 
     rc = ds_sha256_file(t->path, t->sha256);
@@ -99,8 +103,18 @@ static int record_file(struct ds_ingest_task *t, struct ds_store *st)
         (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != t->mtime_ns) {
         return DS_EBUSY;
     }
-    return ds_store_file_add(st, t->folder->name, t->path, t->size, t->mtime_ns, t->sha256,
-                             &t->file_id, &t->duplicate);
+    /* A held file that settles again unchanged (ds_store_file_add keeps its
+     * row): nothing new to say of it. */
+    if (ds_store_file_find(st, t->path, &held_id, state, sizeof(state)) != 0 ||
+        strcmp(state, "held") != 0) {
+        held_id = 0;
+    }
+    rc = ds_store_file_add(st, t->folder->name, t->path, t->size, t->mtime_ns, t->sha256,
+                           &t->file_id, &t->duplicate);
+    if (rc == 0 && held_id != 0 && t->file_id == held_id) {
+        t->held_again = 1;
+    }
+    return rc;
 }
 
 /* The normalizer options of the folder's practice: its time zone (the

@@ -42,6 +42,7 @@ struct ds_ingest_task {
     /* out */
     int rc;                                /* 0, or why nothing was staged */
     int duplicate;                         /* the content was taken before */
+    int held_again;                        /* the held file it was, unchanged but for mtime */
     int quarantined;                       /* the file was refused, see err */
     int held;                              /* the file waits for an admin (set by the daemon) */
     char held_code[32];                    /* and why */

@@ -246,11 +246,13 @@ check "as dentsync_app with app.practice_id = B: B's 1 patient and none of A's" 
     test "$(pg_psql_app "SET app.practice_id = '$pb'" "SELECT count(*) || '/' || count(*) FILTER (WHERE practice_id = '$pa') FROM patients")" = "1/0"
 check "as dentsync_app without app.practice_id: no rows at all" \
     test "$(pg_psql_app "SELECT (SELECT count(*) FROM patients) + (SELECT count(*) FROM import_jobs) + (SELECT count(*) FROM import_job_items)")" = 0
-if pg_psql_app "SELECT count(*) FROM agent_tokens" >/dev/null 2>&1; then
-    not_ok "dentsync_app is denied agent_tokens"
-else
-    ok "dentsync_app is denied agent_tokens"
-fi
+# Denied by the grants, not failing for any other reason (a connection
+# refused, a typo): psql stops on the error and names it.
+tokens_denied() {
+    ! pg_psql_app "SELECT count(*) FROM agent_tokens" >/dev/null 2>"$work/agent-tokens.err" &&
+        grep -q 'permission denied for table agent_tokens' "$work/agent-tokens.err"
+}
+check "dentsync_app is denied agent_tokens (permission denied)" tokens_denied
 
 # --- appointments, deletions, conflicts -------------------------------------------------
 

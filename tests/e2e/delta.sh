@@ -12,14 +12,19 @@
 #      (SNAPSHOT_SANITY) and nothing of it reaches the cloud;
 #   4. a folder with template = auto takes the Open Dental sample with the
 #      template detected from its header, and holds a file no template
-#      knows (NO_TEMPLATE) with the closest templates and unknown columns;
+#      knows (NO_TEMPLATE) with the closest templates and unknown columns,
+#      and keeps it one held file over the rescans that follow (no
+#      duplicate, nothing logged again; dentsync retry FILE takes it);
 #   5. dentsync preview on a file with a wrong date order, an unknown status
 #      and (another file) a missing required column: the errors and their
 #      suggestions; --all counting repeated keys over 70,000 patients; and
 #      nothing written to the queue;
 #   6. date_order = auto: a file whose dates only read as DD/MM/YYYY is read
 #      so, in preview as in ingest (the dates in PostgreSQL); the same file
-#      under a practice that says MDY gets the suggestion.
+#      under a practice that says MDY gets the suggestion;
+#   7. on a fresh state directory, before any pull from the cloud, the
+#      practice's saved templates (none yet) are not warned about; a
+#      directory in their place that cannot be read is.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -174,6 +179,28 @@ reason=$(queue_sql "SELECT reason FROM files WHERE path LIKE '%/odd.csv'")
 check "… naming the closest templates and the unknown columns" \
     test -n "$(echo "$reason" | grep 'closest: dentrix-patients (score [0-9]*, required columns missing), generic-patients' | grep 'Visit No, When, Mood')"
 check "… and never a value" test -z "$(echo "$reason" | grep -E 'fine|2024-01-01|odd@example')"
+# A held file stays the one file it was, left as it is or written again
+# with the same content (an export program saving it anew: only its mtime
+# changes): the rescans (every 0.5 s) do not take it as a new `duplicate`.
+sleep 1.5
+for _ in 1 2 3; do
+    touch "$work/auto/odd.csv"
+    sleep 1
+done
+sleep 1
+said=$(grep -c 'odd.csv' "$work/agent.log")
+check "… written again three times with the same content: still its one row, held, no duplicate" \
+    test "$(queue_sql "SELECT count(*) || ',' || group_concat(state) FROM files WHERE path LIKE '%/odd.csv'")" = "1,held"
+check "… the log says it was held once, and nothing of a duplicate" \
+    test "$(grep -c 'FILE_HELD .*odd.csv' "$work/agent.log") $(grep -c 'FILE_DUPLICATE .*odd.csv' "$work/agent.log")" = "1 0"
+sleep 2
+check "… and the rescans that follow leave it alone (nothing more logged of it)" \
+    test "$(grep -c 'odd.csv' "$work/agent.log")" -eq "$said"
+"$agent" retry -c "$work/dentsync.conf" "$work/auto/odd.csv" >"$work/retry-odd.out" 2>&1
+check "… and dentsync retry FILE finds it held and takes it up again" \
+    grep -q "is detected again" "$work/retry-odd.out"
+check "… held again (NO_TEMPLATE), still one row" \
+    wait_queue "$work" 30 "SELECT count(*) || ',' || group_concat(state) FROM files WHERE path LIKE '%/odd.csv'" "1,held"
 
 kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"
@@ -242,6 +269,32 @@ cp "$work/dmy.csv" "$work/auto/dmy.csv"
 check "ingest reads it as DMY too: 1980-04-03, 1975-12-25 and 1990-02-01 in PostgreSQL" \
     wait_for 60 "SELECT string_agg(date_of_birth::text, ',' ORDER BY external_id) FROM patients
                  WHERE $in_practice AND external_id LIKE 'E_'" "1980-04-03,1975-12-25,1990-02-01"
+kill -TERM "$agent_pid" 2>/dev/null
+wait "$agent_pid"
+agent_pid=
+
+# --- 7. a fresh state directory, before the first pull from the cloud ---------------
+# The practice's saved templates are pulled from the cloud into state_dir;
+# until the first pull that directory does not exist, which is normal: no
+# warning. One that exists but cannot be read (a file in its place) is.
+fresh=$work/fresh
+mkdir -p "$fresh/state" "$fresh/auto" "$fresh/inbox"
+sed -e "s|^state_dir = .*|state_dir = $fresh/state|" -e "s|^url = .*|url = http://127.0.0.1:9|" \
+    -e "s|^path = $work/auto\$|path = $fresh/auto|" -e "s|^path = $work/inbox\$|path = $fresh/inbox|" \
+    "$work/dentsync.conf" >"$fresh/dentsync.conf"
+"$agent" run -c "$fresh/dentsync.conf" >>"$fresh/agent.log" 2>&1 &
+agent_pid=$!
+cp "$work/auto/odd.csv" "$fresh/auto/odd.csv"
+check "a fresh state_dir, the cloud not reached: a file for template = auto is read (held, NO_TEMPLATE)" \
+    wait_queue "$fresh" 30 "SELECT state || ',' || reason_code FROM files" "held,NO_TEMPLATE"
+check "… with no warning about the practice's saved templates not pulled yet" \
+    sh -c "! grep -q TEMPLATE_DIR_UNREADABLE '$fresh/agent.log'"
+rm -rf "$fresh/state/cloud-templates"
+mkdir -p "$fresh/state/cloud-templates"
+touch "$fresh/state/cloud-templates/main"
+"$agent" retry -c "$fresh/dentsync.conf" "$fresh/auto/odd.csv" >/dev/null 2>&1
+check "… but a saved-templates directory that cannot be read is warned about" \
+    wait_until 30 grep -q 'TEMPLATE_DIR_UNREADABLE .*cloud-templates/main' "$fresh/agent.log"
 kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"
 agent_pid=

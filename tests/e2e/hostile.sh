@@ -194,7 +194,7 @@ if command -v valgrind >/dev/null 2>&1; then
         [ "$st" = 0 ] || head -n 60 "$vg/cloud-valgrind.log"
     fi
 else
-    echo "# valgrind not installed: memcheck skipped"
+    skip_required "valgrind: the happy path under memcheck (valgrind is not installed)"
 fi
 
 e2e_summary

@@ -18,8 +18,9 @@
 #   7. no output of the run carries a sample patient's name, birth date,
 #      phone or email, nor the token;
 #   8. a member of the state directory's group (a system user made here)
-#      runs status, jobs, job, events and sync-now without root, with the
-#      agent running and stopped; a user outside the group cannot;
+#      runs status, jobs, job, events, preview (against what was synced)
+#      and sync-now without root, with the agent running and stopped; a
+#      user outside the group cannot; preview changes nothing in a queue;
 #   9. import FILE: through the running agent, and alone (taking the
 #      agent's lock), rows counted in PostgreSQL, plain progress lines
 #      when stdout is not a terminal.
@@ -106,7 +107,7 @@ if [ -n "$deb" ]; then
         lintian --no-tag-display-limit "$deb" >"$work/lintian.log" 2>&1
         check "lintian finds no error" sh -c "! grep -q '^E:' $work/lintian.log"
     else
-        echo "# lintian is not installed; skipped"
+        skip "lintian finds no error (lintian is not installed)"
     fi
 fi
 
@@ -362,6 +363,13 @@ check "agent.lock and agent-id stay 0600" \
 check "a member of the group runs status, jobs, job, events (agent running)" group_reads running
 check "... and status says the agent runs (it reached the control socket)" \
     grep -q '^agent: *running (pid' "$(out group-status-running.txt)"
+# preview prints the file's values: its output stays out of $work/out (the
+# scan of part 7 is for what must never carry them).
+chmod 755 "$work/imports"
+runuser -u "$grp-in" -- "$work/dentsync-any" preview -c "$conf" --all "$work/imports/a.csv" \
+    >"$work/group-preview.txt" 2>&1
+check "a member of the group previews a file against what was synced (its rows unchanged)" \
+    grep -qE '^[0-9]+ row\(s\) previewed .*, [1-9][0-9]* unchanged' "$work/group-preview.txt"
 as_user "$grp-in" group-sync-now.txt sync-now -c "$conf"
 check "a member of the group may ask for sync-now" test $? -eq 0
 as_user "$grp-in" group-retry.txt retry -c "$conf" --rejected
@@ -411,6 +419,20 @@ check "a member of the group still reads status, jobs, job, events with the agen
     group_reads stopped
 check "... and status says plainly that it does not run" \
     grep -q 'NOT RUNNING' "$(out group-status-stopped.txt)"
+
+# preview writes nothing to the queue, even one an agent would change on
+# opening it: a copy made as a queue from before incremental auto-vacuum
+# (an agent's open would VACUUM it).
+mkdir -p "$work/pv-state"
+cp "$work/state/queue.db" "$work/pv-state/queue.db"
+sqlite3 "$work/pv-state/queue.db" 'PRAGMA auto_vacuum = NONE; VACUUM;'
+sed "s|^state_dir = .*|state_dir = $work/pv-state|" "$conf" >"$work/pv.conf"
+pv_before=$(sha256sum <"$work/pv-state/queue.db")
+"$agent" preview -c "$work/pv.conf" --all "$work/imports/a.csv" >"$work/pv-preview.txt" 2>&1
+check "preview compares with the queue's synced rows (its rows unchanged)" \
+    grep -qE '^[0-9]+ row\(s\) previewed .*, [1-9][0-9]* unchanged' "$work/pv-preview.txt"
+check "... and leaves the queue as it was: the same sha256, no VACUUM, no -wal made" \
+    sh -c "[ \"\$(sha256sum <'$work/pv-state/queue.db')\" = '$pv_before' ] && [ \"\$(sqlite3 '$work/pv-state/queue.db' 'PRAGMA auto_vacuum')\" = 0 ] && ! [ -s '$work/pv-state/queue.db-wal' ]"
 
 # --- 9. import FILE alone: no agent runs, the command does the work ---------------------
 make_import B 400 "$work/imports/b.csv"

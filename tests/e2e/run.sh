@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh — every end-to-end suite, on one PostgreSQL cluster started here.
-# Each suite prints its own `N passed, N failed`; this prints the sum last.
+# Each suite prints its own `N passed, N failed[, N skipped]`; this prints
+# the sums last, skips included.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 export BUILD="${BUILD:-build}"
@@ -12,6 +13,7 @@ export PG_PORT PG_DIR DS_OWNER_DB DS_APP_DB
 
 total_passed=0
 total_failed=0
+total_skipped=0
 # One suite per line, so a new suite is a one-line change.
 suites="
 sql
@@ -47,6 +49,12 @@ for suite in $suites; do
     total_passed=$((total_passed + ${line%% passed*}))
     f=${line#*passed, }
     total_failed=$((total_failed + ${f%% failed*}))
+    case $line in
+    *skipped*)
+        s=${line#*failed, }
+        total_skipped=$((total_skipped + ${s%% skipped*}))
+        ;;
+    esac
 done
-echo "e2e: $total_passed passed, $total_failed failed"
+echo "e2e: $total_passed passed, $total_failed failed, $total_skipped skipped"
 [ "$total_failed" -eq 0 ]

@@ -19,8 +19,8 @@
 #      leaving the file as it was. (A file that is not a database and a
 #      damaged header: tests/e2e/crash.sh part 3.)
 #
-# Part 1 needs root for its mount namespace and tmpfs; without them it says
-# "skipped" and counts neither a pass nor a failure.
+# Part 1 needs root for its mount namespace and tmpfs; without them it is
+# counted as skipped (skip_required: a failure when CI=true).
 # Run by tests/e2e/run.sh (which starts PostgreSQL); alone it starts its own.
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -173,7 +173,7 @@ if [ "${DS_STATE_NS:-}" = 1 ] && mount -t tmpfs -o size=8m,mode=0700 tmpfs "$ful
     rm -f "$full/state/filler"
     umount "$full/state"
 else
-    echo "# skipped: disk full needs root for a private mount namespace and a tmpfs (unshare -m, mount -t tmpfs)"
+    skip_required "disk full: needs root for a private mount namespace and a tmpfs (unshare -m, mount -t tmpfs)"
 fi
 
 # --- 2. a locked queue ------------------------------------------------------------------------

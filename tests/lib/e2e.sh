@@ -1,5 +1,6 @@
 # tests/lib/e2e.sh — what the end-to-end suites (tests/e2e/*.sh) share: the
-# checks, their counters and the closing `N passed, N failed` line; a work
+# checks, their counters and the closing `N passed, N failed[, N skipped]`
+# line; a work
 # folder that stays for inspection when a check failed; a PostgreSQL cluster
 # of the suite's own when run alone (tests/e2e/run.sh starts one for all);
 # a practice and its agent token; polling helpers. bash; SOURCE it:
@@ -13,13 +14,18 @@
 #   check "what must hold" test "$(pq "SELECT ...")" = 3
 #   e2e_summary                   # the last line; its status is the suite's
 #
-# Sets BUILD (absolute; default $top/build), passed, failed, own_cluster,
-# agent_pid. Functions:
+# Sets BUILD (absolute; default $top/build), passed, failed, skipped,
+# own_cluster, agent_pid. Functions:
 #
 #   ok DESC / not_ok DESC   count a check and print `ok - DESC` / `not ok - DESC`
 #   check DESC COMMAND...   ok when COMMAND succeeds, else not_ok
+#   skip DESC               a check this machine cannot run: counted, printed
+#                           `skip - DESC`
+#   skip_required DESC      the same for a check docs/reliability.md relies
+#                           on; with CI=true (.ci/run) it is a failure instead
 #   bail DESC               not_ok, the summary line, exit 1
-#   e2e_summary             prints `N passed, N failed`; non-zero if any failed
+#   e2e_summary             prints `N passed, N failed` (`, N skipped` when
+#                           some were); non-zero if any failed
 #   e2e_work NAME           makes $work (/tmp/dentsync-e2e-NAME.*) and sets the
 #                           EXIT trap to e2e_cleanup: kill -9 of $agent_pid,
 #                           e2e_on_exit when the suite defines it (its own
@@ -51,6 +57,7 @@ case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 
 passed=0
 failed=0
+skipped=0
 own_cluster=0
 agent_pid=
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
@@ -60,8 +67,20 @@ check() { # check DESCRIPTION COMMAND...
     shift
     if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
+skip() { skipped=$((skipped + 1)); echo "skip - $*"; }
+skip_required() { # skip_required DESC: skip, but a failure in CI
+    if [ "${CI:-}" = true ]; then
+        not_ok "$* (skipped, and CI=true requires it: docs/reliability.md)"
+    else
+        skip "$* (required in CI: docs/reliability.md)"
+    fi
+}
 e2e_summary() {
-    echo "$passed passed, $failed failed"
+    if [ "$skipped" -gt 0 ]; then
+        echo "$passed passed, $failed failed, $skipped skipped"
+    else
+        echo "$passed passed, $failed failed"
+    fi
     [ "$failed" -eq 0 ]
 }
 bail() {

@@ -151,6 +151,24 @@ static void test_hold_and_retry(void **state)
             ds_store_file_add(f->st, "inbox", "/in/a2.csv", 100, 43, SHA_X, &other, &dup), 0);
         assert_int_equal(dup, 1);
     }
+    /* The held file itself settling again, only its mtime changed, is that
+     * file: no new row, no event, the row known at the new mtime. */
+    {
+        int64_t again = 0;
+        int dup = -1;
+        long events = db_long(f->path, "SELECT count(*) FROM events");
+
+        assert_int_equal(ds_store_file_known(f->st, "inbox", "/in/a.csv", 100, 77), 0);
+        assert_int_equal(
+            ds_store_file_add(f->st, "inbox", "/in/a.csv", 100, 77, SHA_X, &again, &dup), 0);
+        assert_true(again == id);
+        assert_int_equal(dup, 0);
+        assert_int_equal(ds_store_file_known(f->st, "inbox", "/in/a.csv", 100, 77), 1);
+        assert_int_equal(db_long(f->path, "SELECT count(*) FROM files WHERE path = '/in/a.csv'"),
+                         1);
+        assert_int_equal(db_long(f->path, "SELECT count(*) FROM events"), events);
+        file_state_is(f->st, id, "held");
+    }
     /* Holding twice, or a job on a held file, is refused. */
     assert_int_equal(ds_store_file_hold(f->st, id, DS_HOLD_NO_TEMPLATE, NULL), DS_EINVAL);
     assert_int_equal(

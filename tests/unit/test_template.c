@@ -1,7 +1,8 @@
 /*
  * test_template.c — template loading: the built-in generic-patients
  * template, the checks on a template's JSON (each complaint names its JSON
- * path and origin), and the lookup order (template_dir, then built-ins).
+ * path and origin), the lookup order (template_dir, then built-ins), and
+ * which missing template directory is worth a warning.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "agent/core/log.h"
 #include "config/template.h"
 
 #include <stdio.h>
@@ -276,6 +278,63 @@ static void test_find_bad_ids(void **state)
     assert_null(t);
 }
 
+/* How many lines of the log file at path carry code. */
+static int log_count(const char *path, const char *code)
+{
+    char line[1024];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        n += strstr(line, code) != NULL;
+    }
+    fclose(f);
+    return n;
+}
+
+/* A template directory that does not exist (the practice's saved templates
+ * before the first pull) is normal and not warned about; one that exists
+ * but cannot be read (here a file where a directory should be) is. */
+static void test_list_absent_dir_quiet(void **state)
+{
+    struct ds_template **list = NULL;
+    struct ds_error err;
+    char base[64];
+    char absent[96];
+    char notdir[96];
+    char logpath[96];
+    const char *dirs[2];
+    size_t n = 0;
+    FILE *f;
+
+    (void)state;
+    snprintf(base, sizeof(base), "/tmp/ds-test-tpl-XXXXXX");
+    assert_non_null(mkdtemp(base));
+    snprintf(absent, sizeof(absent), "%s/cloud-templates/main", base);
+    snprintf(notdir, sizeof(notdir), "%s/not-a-dir", base);
+    snprintf(logpath, sizeof(logpath), "%s/log", base);
+    f = fopen(notdir, "w");
+    assert_non_null(f);
+    fclose(f);
+    ds_log_set_level(DS_LOG_INFO);
+    assert_int_equal(ds_log_open_file(logpath, 1 << 20, 1), 0);
+    dirs[0] = absent;
+    dirs[1] = NULL;
+    ds_error_clear(&err);
+    assert_int_equal(ds_template_list_in(dirs, 2, &list, &n, &err), 0);
+    ds_template_list_free(&list, n);
+    assert_int_equal(log_count(logpath, "TEMPLATE_DIR_UNREADABLE"), 0);
+    dirs[1] = notdir;
+    assert_int_equal(ds_template_list_in(dirs, 2, &list, &n, &err), 0);
+    ds_template_list_free(&list, n);
+    ds_log_close_file();
+    assert_int_equal(log_count(logpath, "TEMPLATE_DIR_UNREADABLE"), 1);
+    unlink(logpath);
+    unlink(notdir);
+    rmdir(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -284,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_find_dir_override),
         cmocka_unit_test(test_find_bad_ids),
+        cmocka_unit_test(test_list_absent_dir_quiet),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
