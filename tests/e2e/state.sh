@@ -16,7 +16,9 @@
 #      the same state directory is refused by agent.lock: tests/e2e/sync.sh.)
 #   3. Damaged queue: a queue file whose pages were overwritten in the
 #      middle: `dentsync run` refuses to start and says the queue is damaged,
-#      leaving the file as it was. (A file that is not a database and a
+#      leaving the file as it was; `dentsync import FILE` without a running
+#      agent starts the same way, so it refuses with the same reason and
+#      leaves the file as it was too. (A file that is not a database and a
 #      damaged header: tests/e2e/crash.sh part 3.)
 #
 # Part 1 needs root for its mount namespace and tmpfs; without them it says
@@ -234,6 +236,21 @@ check "damaged queue: dentsync run refuses to start (exit $st)" test "$st" -ne 0
 check "damaged queue: it says the queue is damaged" grep -qi 'damaged\|malformed\|corrupt' "$dm/damaged.log"
 grep -i 'damaged\|malformed\|corrupt' "$dm/damaged.log" | head -n 2 | sed 's/^/# /'
 check "damaged queue: the file is left as it was" \
+    test "$(sha256sum "$dm/state/queue.db" | cut -d' ' -f1)" = "$before"
+
+# `dentsync import` with no agent running does the agent's work itself: it
+# must refuse the queue `dentsync run` refused, for the same reason.
+reason=$(sed -n 's/.* AGENT_START_FAILED cannot run: //p' "$dm/damaged.log" | head -n 1)
+patients "$dm/IMPORT.csv" IMP 10
+timeout 120 "$agent" import -c "$dm/dentsync.conf" --folder inbox "$dm/IMPORT.csv" \
+    >"$dm/import.log" 2>&1
+st=$?
+check "damaged queue: dentsync import without an agent refuses too (exit $st)" \
+    test "$st" -ne 0 -a "$st" -ne 124
+check "damaged queue: import gives the reason run gave" \
+    sh -c '[ -n "$1" ] && grep -qF -- "dentsync import: $1" "$2"' _ "$reason" "$dm/import.log"
+sed 's/^/# import: /' "$dm/import.log" | head -n 3
+check "damaged queue: import leaves the file as it was" \
     test "$(sha256sum "$dm/state/queue.db" | cut -d' ' -f1)" = "$before"
 
 e2e_summary
