@@ -2,7 +2,8 @@
  * cmd_run.c — `dentsync run`: load the config, run the service
  * (agent/service/daemon.c) on the runtime (agent/service/runtime.h), and
  * run it again with the new config after each reload. The runtime's lock
- * is held from the first start to the end.
+ * is held from the first start to the end, so a reload may not move
+ * state_dir.
  */
 #include "agent/cli/commands.h"
 
@@ -52,6 +53,10 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
             ds_log_error("CONFIG_INVALID",
                          "reload: the configuration changed again and has errors; going on "
                          "with the previous one");
+            continue;
+        }
+        if (!ds_runtime_reload_ok(&rt, next)) {
+            ds_config_free(&next);
             continue;
         }
         ds_config_free(&cfg);

@@ -588,8 +588,9 @@ static void on_signal(uv_signal_t *s, int signum)
     stop(a);
 }
 
-/* SIGHUP: a new configuration. It is checked first; a bad one is reported
- * and the agent goes on with the old. A good one stops the loop gently —
+/* SIGHUP: a new configuration. It is checked first; a bad one, or one that
+ * moves state_dir (runtime.h), is reported and the agent goes on with the
+ * old. A good one stops the loop gently —
  * the ingest in progress finishes, uploads in flight are abandoned (and
  * replayed) — and ds_daemon_run returns to be called again with it. */
 static void on_hup(uv_signal_t *s, int signum)
@@ -606,6 +607,10 @@ static void on_hup(uv_signal_t *s, int signum)
                      "SIGHUP: %s has errors (above); still running with the previous "
                      "configuration",
                      a->cfg->path);
+        return;
+    }
+    if (!ds_runtime_reload_ok(a->rt, next)) {
+        ds_config_free(&next);
         return;
     }
     ds_config_free(&next);

@@ -15,8 +15,9 @@
 /* Starts rt with cfg (taking the state directory's lock at the first call)
  * and runs until SIGINT or SIGTERM; rt is ended again before it returns,
  * its lock kept. Returns 0 after a clean stop; DS_ERELOAD after SIGHUP
- * brought a valid new configuration (call again with it); or a DS_E* code
- * with err set when the service could not start. */
+ * brought a valid new configuration (call again with it, after
+ * ds_runtime_reload_ok); or a DS_E* code with err set when the service
+ * could not start. */
 int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_error *err);
 
 #endif

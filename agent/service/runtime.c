@@ -234,3 +234,16 @@ void ds_runtime_close(struct ds_runtime *rt)
         rt->http = 0;
     }
 }
+
+int ds_runtime_reload_ok(const struct ds_runtime *rt, const struct ds_config *next)
+{
+    if (rt->lock_fd < 0 || holds_lock_of(rt, next->state_dir)) {
+        return 1;
+    }
+    ds_log_warn("STATE_DIR_CHANGED",
+                "%s moves state_dir to %s: a running agent keeps its queue, lock and control "
+                "socket in %s; still running with the previous configuration (restart the "
+                "service to move state_dir)",
+                next->path, next->state_dir, rt->cfg != NULL ? rt->cfg->state_dir : "?");
+    return 0;
+}

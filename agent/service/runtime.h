@@ -22,7 +22,8 @@
  * loop (uploads in flight are abandoned, re-sent after the next start,
  * which the cloud's replay rule makes safe), then ds_runtime_end once
  * uv_run returned. A reload of `dentsync run` ends and starts again under
- * the same lock.
+ * the same lock, which is why a new configuration may not move state_dir
+ * (ds_runtime_reload_ok).
  */
 #ifndef DS_RUNTIME_H
 #define DS_RUNTIME_H
@@ -78,5 +79,10 @@ void ds_runtime_end(struct ds_runtime *rt);
 
 /* ds_runtime_end, then the lock and libcurl's global state released. */
 void ds_runtime_close(struct ds_runtime *rt);
+
+/* 1 when next may replace the running configuration: it keeps the state
+ * directory whose lock rt holds. Otherwise 0, with STATE_DIR_CHANGED
+ * logged: the queue, its lock and the control socket stay where they are. */
+int ds_runtime_reload_ok(const struct ds_runtime *rt, const struct ds_config *next);
 
 #endif
