@@ -9,10 +9,12 @@
  *   - when an agent runs (its control socket answers), the file is handed
  *     to it ("import" on the socket: it goes first in line) and this
  *     process follows it in the queue, read-only: one writer, one truth;
- *   - otherwise this process does the agent's work itself, under the
- *     agent's lock: recovery, ingest on a worker thread, and the uploader
- *     on a libuv loop until the file's job completes (it sends whatever
- *     else waits in the queue too, as the agent would).
+ *   - otherwise this process does the agent's work itself, started as
+ *     `dentsync run` starts (agent/service/runtime.h: the agent's lock,
+ *     the queue's damage check — a damaged queue is refused, untouched —
+ *     recovery, the disposal sweep), ingest on a worker thread, and the
+ *     uploader on the runtime's loop until the file's job completes (it
+ *     sends whatever else waits in the queue too, as the agent would).
  *
  * Progress comes from the queue in both cases: rows staged so far, then
  * rows answered by the cloud out of the job's rows, with a rate and an
@@ -23,15 +25,14 @@
  * deleted or quarantined (dispose.c), whatever the folder's `after`.
  */
 #include "agent/cli/commands.h"
+#include "agent/cli/out.h"
 
 #include "agent/service/control.h"
-#include "agent/core/buf.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
-#include "agent/service/daemon.h"
 #include "agent/service/dispose.h"
 #include "agent/service/ingest.h"
-#include "agent/upload/http.h"
+#include "agent/service/runtime.h"
 #include "agent/upload/upload.h"
 #include "config/config.h"
 #include "state/store.h"
@@ -67,16 +68,13 @@ struct import {
     double printed_at;                   /* last plain line */
     long printed_done;                   /* its count */
 
-    /* without an agent: this process does the work */
-    uv_loop_t loop;
-    struct ds_store *st;    /* read-write, the loop thread's */
-    struct ds_uploader *up; /* owned */
+    /* without an agent: this process does the work, on the runtime */
+    struct ds_runtime rt; /* the lock, the queue (read-write), the loop, the uploader */
     uv_timer_t tick;
     uv_signal_t sigint, sigterm;
     uv_work_t work;
     struct ds_ingest_task task; /* the ingest of the file */
     int ingest_running;
-    atomic_int stop;
 };
 
 static void usage(FILE *out)
@@ -422,7 +420,7 @@ static int through_agent(struct import *im, const char *queue)
 
 static void alone_close(struct import *im)
 {
-    ds_upload_free(&im->up);
+    ds_runtime_stop(&im->rt);
     if (!uv_is_closing((uv_handle_t *)&im->tick)) {
         uv_close((uv_handle_t *)&im->tick, NULL);
         uv_close((uv_handle_t *)&im->sigint, NULL);
@@ -436,10 +434,10 @@ static void on_tick(uv_timer_t *t)
     char code[64];
 
     code[0] = '\0';
-    if (im->up != NULL) {
-        ds_upload_practice_paused(im->up, im->folder->practice, code, sizeof(code));
+    if (im->rt.up != NULL) {
+        ds_upload_practice_paused(im->rt.up, im->folder->practice, code, sizeof(code));
     }
-    step(im, im->st, !im->ingest_running, code);
+    step(im, im->rt.store, !im->ingest_running, code);
     if (im->finished) {
         alone_close(im);
     }
@@ -450,7 +448,7 @@ static void on_stop_signal(uv_signal_t *s, int signum)
     struct import *im = s->data;
 
     (void)signum;
-    atomic_store(&im->stop, 1);
+    atomic_store(&im->rt.stop, 1);
     finish(im, DS_EXIT_RUNTIME);
     fprintf(stderr, "dentsync import: interrupted; what was staged stays in the queue and the "
                     "agent sends it when it runs\n");
@@ -485,7 +483,7 @@ static void ingest_done(uv_work_t *w, int status)
     if (im->task.quarantined) {
         ds_log_error("FILE_QUARANTINED", "%s: quarantined: %s", im->path,
                      ds_error_format(&im->task.err, msg, sizeof(msg)));
-        ds_dispose_quarantined(im->st, im->cfg, im->task.file_id);
+        ds_dispose_quarantined(im->rt.store, im->cfg, im->task.file_id);
     }
     else if (im->task.duplicate) {
         ds_log_info("FILE_DUPLICATE", "%s: same content as a file taken before; not imported again",
@@ -497,29 +495,22 @@ static void ingest_done(uv_work_t *w, int status)
                     im->task.job_id, im->task.rows, im->task.valid, im->task.invalid,
                     im->task.duplicates);
     }
-    ds_upload_kick(im->up);
+    ds_upload_kick(im->rt.up);
 }
 
-static void on_job_done(void *ctx, const char *job_id)
+/* Starts the runtime as `dentsync run` does — the agent's lock, the
+ * queue's damage check, recovery, the sweep — then ingests the file and
+ * uploads until its job completes. */
+static int alone(struct import *im, const struct stat *sb)
 {
-    struct import *im = ctx;
-
-    ds_dispose_job(im->st, im->cfg, job_id);
-}
-
-static int alone(struct import *im, const char *queue, const struct stat *sb)
-{
+    struct ds_runtime *rt = &im->rt;
     struct ds_error err;
-    char agent_id[DS_UUID_LEN];
-    char msg[600];
-    int lock_fd = -1;
-    int loop_open = 0;
-    int http = 0;
     int rc;
 
     ds_error_clear(&err);
-    rc = ds_daemon_lock(im->cfg, &lock_fd, &err);
-    if (rc == DS_EBUSY) {
+    ds_runtime_init(rt);
+    rc = ds_runtime_start(rt, im->cfg, &err);
+    if (rc == DS_EBUSY && rt->lock_fd < 0) {
         fprintf(stderr,
                 "dentsync import: an agent holds %s but does not answer on its control "
                 "socket; try again in a moment\n",
@@ -527,55 +518,28 @@ static int alone(struct import *im, const char *queue, const struct stat *sb)
         return DS_EXIT_RUNTIME;
     }
     if (rc == 0) {
-        rc = ds_daemon_prepare_state(im->cfg, agent_id, &err);
-    }
-    if (rc == 0) {
-        rc = ds_store_open(queue, &im->st, &err);
-    }
-    if (rc == 0) {
-        rc = ds_store_recover(im->st, NULL, NULL);
-    }
-    if (rc == 0) {
-        rc = ds_store_files_last_id(im->st, &im->after_id);
-    }
-    if (rc == 0) {
-        rc = ds_http_global_init() == 0 ? 0 : DS_EIO;
-        http = rc == 0;
-    }
-    if (rc == 0) {
-        rc = uv_loop_init(&im->loop) == 0 ? 0 : DS_ENOMEM;
-        loop_open = rc == 0;
-    }
-    if (rc == 0) {
-        ds_store_set_budget(im->st, (int64_t)im->cfg->max_queue_mb * 1024 * 1024);
-        rc = ds_upload_new(&im->loop, im->cfg, im->st, agent_id, on_job_done, im, &im->up, &err);
+        rc = ds_store_files_last_id(rt->store, &im->after_id);
     }
     if (rc != 0) {
-        fprintf(stderr, "dentsync import: %s\n", ds_error_format(&err, msg, sizeof(msg)));
-        rc = DS_EXIT_RUNTIME;
+        rc = ds_out_queue_failed("import", im->cfg, rc, &err);
         goto out;
     }
     printf("import: %s (folder %s, %s); no agent runs, so this command sends it\n", im->path,
            im->folder->name, im->folder->import_type);
     fflush(stdout);
-    atomic_init(&im->stop, 0);
-    im->task.cfg = im->cfg;
-    im->task.folder = im->folder;
-    ds_str_copy(im->task.path, sizeof(im->task.path), im->path);
-    im->task.size = (int64_t)sb->st_size;
-    im->task.mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
-    im->task.stop = &im->stop;
+    ds_runtime_task(rt, &im->task, im->folder, im->path, (int64_t)sb->st_size,
+                    (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec);
     im->work.data = im;
-    uv_timer_init(&im->loop, &im->tick);
+    uv_timer_init(&rt->loop, &im->tick);
     im->tick.data = im;
-    uv_signal_init(&im->loop, &im->sigint);
-    uv_signal_init(&im->loop, &im->sigterm);
+    uv_signal_init(&rt->loop, &im->sigint);
+    uv_signal_init(&rt->loop, &im->sigterm);
     im->sigint.data = im;
     im->sigterm.data = im;
     uv_signal_start(&im->sigint, on_stop_signal, SIGINT);
     uv_signal_start(&im->sigterm, on_stop_signal, SIGTERM);
     im->ingest_running = 1;
-    if (uv_queue_work(&im->loop, &im->work, ingest_work, ingest_done) != 0) {
+    if (uv_queue_work(&rt->loop, &im->work, ingest_work, ingest_done) != 0) {
         im->ingest_running = 0;
         finish(im, DS_EXIT_RUNTIME);
         fprintf(stderr, "dentsync import: cannot start the ingest\n");
@@ -583,23 +547,12 @@ static int alone(struct import *im, const char *queue, const struct stat *sb)
     }
     else {
         uv_timer_start(&im->tick, on_tick, TICK_MS, TICK_MS);
-        ds_upload_kick(im->up);
+        ds_upload_kick(rt->up);
     }
-    uv_run(&im->loop, UV_RUN_DEFAULT);
+    uv_run(&rt->loop, UV_RUN_DEFAULT);
     rc = im->rc;
 out:
-    ds_upload_free(&im->up);
-    if (loop_open) {
-        uv_run(&im->loop, UV_RUN_DEFAULT);
-        uv_loop_close(&im->loop);
-    }
-    ds_store_close(&im->st);
-    if (http) {
-        ds_http_global_cleanup();
-    }
-    if (lock_fd >= 0) {
-        close(lock_fd);
-    }
+    ds_runtime_close(rt);
     return rc;
 }
 
@@ -674,7 +627,7 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
                                                              : (enum ds_log_level)cfg->log_level);
     rc = ds_control_request(cfg->state_dir, "status", answer, sizeof(answer), 3000);
     if (rc == DS_ENOTFOUND) {
-        rc = alone(im, queue, &sb);
+        rc = alone(im, &sb);
     }
     else {
         rc = through_agent(im, queue);

@@ -8,6 +8,7 @@
  * It changes the queue in one transaction and may run while the agent runs.
  */
 #include "agent/cli/commands.h"
+#include "agent/cli/out.h"
 
 #include "config/config.h"
 #include "state/store.h"
@@ -15,7 +16,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *out)
 {
@@ -34,14 +34,11 @@ int ds_cmd_resync(const char *config_path, int argc, char **argv)
                                         NULL};
     struct ds_config *cfg = NULL;
     struct ds_store *st = NULL;
-    struct ds_error err;
-    struct stat sb;
     const char *practice = NULL;
     const char *type = NULL;
-    char queue[4096];
-    char msg[600];
     long forgotten = 0;
     int known = 0;
+    int sync_rc;
     int opt;
     int rc = DS_EXIT_OK;
 
@@ -69,7 +66,6 @@ int ds_cmd_resync(const char *config_path, int argc, char **argv)
         usage(stderr);
         return DS_EXIT_USAGE;
     }
-    ds_error_clear(&err);
     if (ds_config_load(config_path, &cfg, stderr) != 0) {
         return DS_EXIT_CONFIG;
     }
@@ -78,13 +74,17 @@ int ds_cmd_resync(const char *config_path, int argc, char **argv)
         rc = DS_EXIT_USAGE;
         goto out;
     }
-    if (ds_config_queue_path(cfg, queue, sizeof(queue)) != 0 || stat(queue, &sb) != 0) {
+    rc = ds_out_open_write("resync", cfg, 1, &st);
+    if (rc != DS_EXIT_OK) {
+        goto out;
+    }
+    if (st == NULL) {
         printf("no queue yet: nothing was synced, the next snapshot is sent in full anyway\n");
         goto out;
     }
-    if (ds_store_open(queue, &st, &err) != 0 ||
-        ds_store_synced_forget(st, practice, type, &forgotten) != 0) {
-        fprintf(stderr, "dentsync resync: %s\n", ds_error_format(&err, msg, sizeof(msg)));
+    sync_rc = ds_store_synced_forget(st, practice, type, &forgotten);
+    if (sync_rc != 0) {
+        fprintf(stderr, "dentsync resync: %s\n", ds_strerror(sync_rc));
         rc = DS_EXIT_RUNTIME;
         goto out;
     }

@@ -12,6 +12,7 @@
  * data: ids, paths, states and counts.
  */
 #include "agent/cli/commands.h"
+#include "agent/cli/out.h"
 
 #include "config/config.h"
 #include "state/store.h"
@@ -20,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void usage(FILE *out)
 {
@@ -101,10 +101,6 @@ int ds_cmd_retry(const char *config_path, int argc, char **argv)
 {
     struct ds_config *cfg = NULL;
     struct ds_store *st = NULL;
-    struct ds_error err;
-    struct stat sb;
-    char queue[4096];
-    char msg[600];
     const char *target;
     int rc;
 
@@ -113,22 +109,11 @@ int ds_cmd_retry(const char *config_path, int argc, char **argv)
         return DS_EXIT_USAGE;
     }
     target = argv[1];
-    ds_error_clear(&err);
     if (ds_config_load(config_path, &cfg, stderr) != 0) {
         return DS_EXIT_CONFIG;
     }
-    rc = ds_config_queue_path(cfg, queue, sizeof(queue));
-    if (rc == 0 && stat(queue, &sb) != 0) {
-        fprintf(stderr, "dentsync retry: no queue at %s; nothing to retry\n", queue);
-        rc = DS_EXIT_RUNTIME;
-        goto out;
-    }
-    if (rc == 0) {
-        rc = ds_store_open(queue, &st, &err);
-    }
-    if (rc != 0) {
-        fprintf(stderr, "dentsync retry: %s\n", ds_error_format(&err, msg, sizeof(msg)));
-        rc = DS_EXIT_RUNTIME;
+    rc = ds_out_open_write("retry", cfg, 0, &st);
+    if (rc != DS_EXIT_OK) {
         goto out;
     }
     if (strcmp(target, "--rejected") == 0) {

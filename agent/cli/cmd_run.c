@@ -1,15 +1,18 @@
 /*
- * cmd_run.c — `dentsync run`: load the config, run the service.
+ * cmd_run.c — `dentsync run`: load the config, run the service
+ * (agent/service/daemon.c) on the runtime (agent/service/runtime.h), and
+ * run it again with the new config after each reload. The runtime's lock
+ * is held from the first start to the end, so a reload may not move
+ * state_dir.
  */
 #include "agent/cli/commands.h"
 
 #include "agent/core/log.h"
 #include "agent/service/daemon.h"
-#include "agent/upload/http.h"
+#include "agent/service/runtime.h"
 #include "config/config.h"
 
 #include <stdio.h>
-#include <unistd.h>
 
 /* [agent] log_file: the log goes there too, rotated by size. */
 static void open_log_file(const struct ds_config *cfg)
@@ -23,9 +26,9 @@ static void open_log_file(const struct ds_config *cfg)
 int ds_cmd_run(const char *config_path, int argc, char **argv)
 {
     struct ds_config *cfg = NULL;
+    struct ds_runtime rt;
     struct ds_error err;
     char msg[600];
-    int lock_fd = -1;
     int rc;
 
     (void)argc;
@@ -37,20 +40,11 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
     }
     ds_log_set_level((enum ds_log_level)cfg->log_level);
     open_log_file(cfg);
-    if (ds_daemon_lock(cfg, &lock_fd, &err) != 0) {
-        ds_log_error("AGENT_START_FAILED", "cannot run: %s",
-                     ds_error_format(&err, msg, sizeof(msg)));
-        ds_config_free(&cfg);
-        return DS_EXIT_RUNTIME;
-    }
-    if (ds_http_global_init() != 0) {
-        ds_config_free(&cfg);
-        return DS_EXIT_RUNTIME;
-    }
+    ds_runtime_init(&rt);
     for (;;) {
         struct ds_config *next = NULL;
 
-        rc = ds_daemon_run(cfg, &err);
+        rc = ds_daemon_run(&rt, cfg, &err);
         if (rc != DS_ERELOAD) {
             break;
         }
@@ -59,6 +53,10 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
             ds_log_error("CONFIG_INVALID",
                          "reload: the configuration changed again and has errors; going on "
                          "with the previous one");
+            continue;
+        }
+        if (!ds_runtime_reload_ok(&rt, next)) {
+            ds_config_free(&next);
             continue;
         }
         ds_config_free(&cfg);
@@ -70,9 +68,8 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
         ds_log_error("AGENT_START_FAILED", "cannot run: %s",
                      ds_error_format(&err, msg, sizeof(msg)));
     }
-    ds_http_global_cleanup();
+    ds_runtime_close(&rt); /* the lock goes with it */
     ds_log_close_file();
     ds_config_free(&cfg);
-    close(lock_fd); /* the lock goes with it */
     return rc == 0 ? DS_EXIT_OK : DS_EXIT_RUNTIME;
 }

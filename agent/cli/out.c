@@ -1,6 +1,7 @@
 /*
- * out.c — shared by the read-only commands: the queue opened read-only
- * from the config, and times written for a person (out.h).
+ * out.c — shared by the commands: the queue opened read-only, or for
+ * writing with a failure explained the same way by each, and times written
+ * for a person (out.h).
  */
 #include "agent/cli/out.h"
 #include "agent/cli/commands.h"
@@ -10,7 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+/* A queue not created yet, said the same way by every command. */
+static int no_queue(const char *name, const char *queue)
+{
+    fprintf(stderr, "dentsync %s: no queue at %s yet (the agent has not run)\n", name, queue);
+    return DS_EXIT_RUNTIME;
+}
 
 int ds_out_open(const char *name, const char *config_path, int missing_ok, struct ds_config **cfg,
                 struct ds_store **st)
@@ -34,7 +44,7 @@ int ds_out_open(const char *name, const char *config_path, int missing_ok, struc
         return DS_EXIT_OK;
     }
     if (rc == DS_ENOTFOUND) {
-        fprintf(stderr, "dentsync %s: no queue at %s yet (the agent has not run)\n", name, queue);
+        no_queue(name, queue);
         ds_config_free(cfg);
         return DS_EXIT_RUNTIME;
     }
@@ -44,6 +54,63 @@ int ds_out_open(const char *name, const char *config_path, int missing_ok, struc
         return DS_EXIT_RUNTIME;
     }
     return DS_EXIT_OK;
+}
+
+int ds_out_open_write(const char *name, const struct ds_config *cfg, int missing_ok,
+                      struct ds_store **st)
+{
+    struct ds_error err;
+    struct stat sb;
+    char queue[4096];
+    int rc;
+
+    *st = NULL;
+    ds_error_clear(&err);
+    rc = ds_config_queue_path(cfg, queue, sizeof(queue));
+    if (rc == 0 && stat(queue, &sb) != 0 && errno == ENOENT) {
+        return missing_ok ? DS_EXIT_OK : no_queue(name, queue);
+    }
+    if (rc == 0) {
+        rc = ds_store_open(queue, st, &err);
+    }
+    if (rc == 0) {
+        rc = ds_store_check(*st, &err);
+    }
+    if (rc != 0) {
+        ds_store_close(st);
+        return ds_out_queue_failed(name, cfg, rc, &err);
+    }
+    return DS_EXIT_OK;
+}
+
+int ds_out_queue_failed(const char *name, const struct ds_config *cfg, int rc,
+                        const struct ds_error *err)
+{
+    char queue[4096];
+    char msg[600];
+
+    ds_error_format(err, msg, sizeof(msg));
+    /* One line, as the log writes it: SQLite's own text may hold newlines. */
+    for (char *c = msg; *c != '\0'; c++) {
+        if (*c == '\n' || *c == '\r') {
+            *c = ' ';
+        }
+    }
+    fprintf(stderr, "dentsync %s: %s\n", name, msg[0] != '\0' ? msg : ds_strerror(rc));
+    if (ds_config_queue_path(cfg, queue, sizeof(queue)) == 0 && access(queue, F_OK) == 0 &&
+        access(queue, W_OK) != 0) {
+        fprintf(stderr,
+                "dentsync %s: %s is not writable by this user: run it as root or the "
+                "service user (the dentsync group may only read the queue)\n",
+                name, queue);
+    }
+    else if (rc == DS_EBUSY) {
+        fprintf(stderr,
+                "dentsync %s: another process holds the queue locked; try again once it "
+                "is done\n",
+                name);
+    }
+    return DS_EXIT_RUNTIME;
 }
 
 double ds_out_now(void)

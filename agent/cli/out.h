@@ -1,7 +1,9 @@
 /*
- * out.h — what the read-only commands (status, jobs, job, events,
- * doctor) share: opening the queue read-only from the config, and writing
- * times for a person. Not a command itself: it has no entry in main.c.
+ * out.h — what the commands share: opening the queue read-only from the
+ * config (status, jobs, job, events, errors), opening it for writing with
+ * a failure explained the same way (retry, resync, import without an
+ * agent), and writing times for a person. Not a command itself: it has no
+ * entry in main.c.
  *
  * Everything these commands print is ids, names from the config, file
  * paths, states, counts and codes — never a value read from an export.
@@ -21,6 +23,21 @@
  * NULL. name is the command's, for messages. */
 int ds_out_open(const char *name, const char *config_path, int missing_ok, struct ds_config **cfg,
                 struct ds_store **st);
+
+/* Opens cfg's queue for writing beside a running agent (WAL), refusing a
+ * damaged one as `dentsync run` does (ds_store_check). Returns DS_EXIT_OK
+ * with *st set (new: ds_store_close); with missing_ok, DS_EXIT_OK with *st
+ * NULL when there is no queue yet; else DS_EXIT_RUNTIME with the reason on
+ * stderr (ds_out_queue_failed). name is the command's, for messages. */
+int ds_out_open_write(const char *name, const struct ds_config *cfg, int missing_ok,
+                      struct ds_store **st);
+
+/* Says on stderr why command name could not open cfg's queue for writing
+ * (rc and err from ds_store_open, ds_store_check or ds_runtime_start):
+ * the reason, then what to do when the queue is not writable by this user
+ * or locked by another process. Returns DS_EXIT_RUNTIME. */
+int ds_out_queue_failed(const char *name, const struct ds_config *cfg, int rc,
+                        const struct ds_error *err);
 
 /* Seconds since the epoch, wall clock. */
 double ds_out_now(void);

@@ -5,11 +5,13 @@
  *                                                         |
  *   uploader <----------------- kick ---------------------+
  *
- * struct ds_agent owns everything; nothing here is global. Stopping
- * (SIGINT/SIGTERM) closes the watcher, asks a running ingest to stop at its
- * next commit (its partial job is cleared by recovery at the next start),
- * aborts uploads in flight (re-sent after the next start, which the cloud's
- * replay rule makes safe) and lets the loop end when the last handle closed.
+ * struct ds_agent owns everything but what the runtime (runtime.h) starts
+ * for it — the lock, the queue, the loop and the uploader — and nothing
+ * here is global. Stopping (SIGINT/SIGTERM) closes the watcher, asks a
+ * running ingest to stop at its next commit (its partial job is cleared by
+ * recovery at the next start), aborts uploads in flight (re-sent after the
+ * next start, which the cloud's replay rule makes safe) and lets the loop
+ * end when the last handle closed.
  */
 #include "agent/service/daemon.h"
 
@@ -21,16 +23,15 @@
 #include "agent/core/log.h"
 #include "agent/core/notify.h"
 #include "agent/service/ingest.h"
+#include "agent/service/runtime.h"
 #include "agent/upload/upload.h"
 #include "agent/watch/watch.h"
 #include "agent/web/web.h"
 #include "state/store.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,11 +43,9 @@ struct pending {
 };
 
 struct ds_agent {
-    uv_loop_t loop;              /* the one loop */
+    struct ds_runtime *rt;       /* borrow: the lock, the queue, the loop, the uploader */
     const struct ds_config *cfg; /* borrow */
-    struct ds_store *store;      /* the loop thread's connection */
     struct ds_watch *watch;      /* owned */
-    struct ds_uploader *up;      /* owned */
     uv_signal_t sigint, sigterm; /* stop requests */
     uv_signal_t sighup;          /* reload request */
     uv_timer_t queue_poll;       /* looks for files an admin's retry put back */
@@ -62,9 +61,7 @@ struct ds_agent {
     struct pending *queue;       /* waiting, oldest first */
     struct pending *full;        /* the ingest that found no space; ingest pauses */
     unsigned long long full_at;  /* free bytes in state_dir when it paused */
-    atomic_int stop;             /* tells a running ingest to stop */
     int stopping;                /* a stop was requested */
-    char agent_id[DS_UUID_LEN];  /* this installation */
 };
 
 static void start_next_ingest(struct ds_agent *a);
@@ -100,7 +97,7 @@ static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *
     if (in_hand(a, folder->name, path)) {
         return 1;
     }
-    known = ds_store_file_known(a->store, folder->name, path, size, mtime_ns);
+    known = ds_store_file_known(a->rt->store, folder->name, path, size, mtime_ns);
     /* On a queue error, do not settle: the next scan asks again. */
     return known != 0;
 }
@@ -114,16 +111,11 @@ static int enqueue(struct ds_agent *a, const struct ds_folder_conf *folder, cons
     if (p == NULL) {
         return DS_ENOMEM;
     }
-    p->task.cfg = a->cfg;
-    p->task.folder = folder;
-    snprintf(p->task.path, sizeof(p->task.path), "%s", path);
-    p->task.size = size;
-    p->task.mtime_ns = mtime_ns;
+    ds_runtime_task(a->rt, &p->task, folder, path, size, mtime_ns);
     p->task.file_id = file_id;
     if (sha256 != NULL) {
         snprintf(p->task.sha256, sizeof(p->task.sha256), "%s", sha256);
     }
-    p->task.stop = &a->stop;
     for (tail = &a->queue; *tail != NULL; tail = &(*tail)->next) {
     }
     *tail = p;
@@ -170,14 +162,6 @@ static int on_detected(void *ctx, const struct ds_file_info *f)
                    (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, f->id, f->sha256);
 }
 
-/* The cloud completed a job: what the folder wants done with its file. */
-static void on_job_done(void *ctx, const char *job_id)
-{
-    struct ds_agent *a = ctx;
-
-    ds_dispose_job(a->store, a->cfg, job_id);
-}
-
 static void ingest_work(uv_work_t *w)
 {
     struct ds_agent *a = w->data;
@@ -208,8 +192,8 @@ static void note_held(struct ds_agent *a, struct ds_ingest_task *t)
 {
     struct held_ctx h = {t->file_id, t};
 
-    if (ds_store_file_held(a->store, t->file_id) == 1) {
-        ds_store_files_in_state(a->store, "held", held_reason, &h);
+    if (ds_store_file_held(a->rt->store, t->file_id) == 1) {
+        ds_store_files_in_state(a->rt->store, "held", held_reason, &h);
     }
 }
 
@@ -263,13 +247,13 @@ static void on_notify_tick(uv_timer_t *t)
     struct ds_queue_stats qs;
 
     memset(&qs, 0, sizeof(qs));
-    if (ds_store_queue_stats(a->store, &qs) != 0) {
+    if (ds_store_queue_stats(a->rt->store, &qs) != 0) {
         qs.pending_rows = -1;
     }
     ds_notify_printf("WATCHDOG=1\nSTATUS=%zu folder(s); %ld row(s) waiting in %ld job(s); "
                      "%zu request(s) in flight; %lu retries; ingest %s",
                      a->cfg->nfolders, qs.pending_rows, qs.jobs_uploading,
-                     ds_upload_in_flight(a->up), ds_upload_retries(a->up),
+                     ds_upload_in_flight(a->rt->up), ds_upload_retries(a->rt->up),
                      a->current != NULL ? "busy" : "idle");
 }
 
@@ -284,7 +268,7 @@ static void notify_start(struct ds_agent *a)
     if (getenv("NOTIFY_SOCKET") == NULL) {
         return;
     }
-    uv_timer_init(&a->loop, &a->notify_tick);
+    uv_timer_init(&a->rt->loop, &a->notify_tick);
     a->notify_tick.data = a;
     uv_timer_start(&a->notify_tick, on_notify_tick, 0, ms > 0 ? ms : 1);
 }
@@ -296,7 +280,7 @@ static void take_detected(struct ds_agent *a)
     if (a->stopping) {
         return;
     }
-    if (ds_store_files_detected(a->store, on_detected, a) < 0) {
+    if (ds_store_files_detected(a->rt->store, on_detected, a) < 0) {
         ds_log_error("QUEUE_ERROR", "cannot read the queue's pending files; trying again later");
     }
     start_next_ingest(a);
@@ -309,14 +293,14 @@ static void maybe_purge(struct ds_agent *a, double now)
 {
     int64_t size = 0;
     long purged = 0;
-    int over = a->cfg->max_queue_mb > 0 && ds_store_size(a->store, &size) == 0 &&
+    int over = a->cfg->max_queue_mb > 0 && ds_store_size(a->rt->store, &size) == 0 &&
                size > (int64_t)a->cfg->max_queue_mb * 1024 * 1024;
 
     if (!over && now < a->next_purge) {
         return;
     }
     a->next_purge = now + 3600.0;
-    if (ds_store_purge(a->store, now, a->cfg->retention_days, &purged) != 0) {
+    if (ds_store_purge(a->rt->store, now, a->cfg->retention_days, &purged) != 0) {
         ds_log_error("PURGE_FAILED", "retention: the purge failed; it runs again within the hour");
     }
     else if (purged > 0) {
@@ -334,7 +318,7 @@ static void age_alarm(struct ds_agent *a, double now)
     struct ds_queue_stats qs;
     char hours[32];
 
-    if (now < a->next_age_alarm || ds_store_queue_stats(a->store, &qs) != 0 ||
+    if (now < a->next_age_alarm || ds_store_queue_stats(a->rt->store, &qs) != 0 ||
         qs.oldest_pending_at <= 0 || now - qs.oldest_pending_at < AGE_ALARM_SECONDS) {
         return;
     }
@@ -344,7 +328,7 @@ static void age_alarm(struct ds_agent *a, double now)
                 "queue: the oldest data has waited %s hours to reach the cloud (%ld row(s) "
                 "pending); see `dentsync status`",
                 hours, qs.pending_rows);
-    ds_store_event(a->store, "age_alarm", 0, NULL, 0, NULL, hours);
+    ds_store_event(a->rt->store, "age_alarm", 0, NULL, 0, NULL, hours);
 }
 
 /* Each rescan period: retention, the age alarm, and files an admin's retry (or the disk
@@ -360,12 +344,12 @@ static void on_queue_poll(uv_timer_t *t)
     maybe_purge(a, ds_clock_now());
     age_alarm(a, ds_clock_now());
     resume_if_space(a);
-    if (ds_store_retry_generation(a->store, &gen) == 0 && gen != a->retry_gen) {
+    if (ds_store_retry_generation(a->rt->store, &gen) == 0 && gen != a->retry_gen) {
         a->retry_gen = gen;
         ds_log_info("RETRY_NOTICED",
                     "queue: an admin's retry or freed space; taking up waiting work");
         take_detected(a);
-        ds_upload_kick(a->up);
+        ds_upload_kick(a->rt->up);
     }
 }
 
@@ -378,7 +362,7 @@ static void control_sync_now(void *ctx)
     }
     ds_watch_rescan(a->watch);
     take_detected(a);
-    ds_upload_sync_now(a->up);
+    ds_upload_sync_now(a->rt->up);
 }
 
 /* `dentsync import`: the file goes first in line, with its folder's
@@ -454,8 +438,8 @@ static void control_status(void *ctx, char *buf, size_t size)
                  (long)getpid(), a->stopping ? "true" : "false",
                  a->current != NULL ? "true" : "false", queued,
                  a->full != NULL ? "\"DISK_FULL\"" : "null");
-    if (n > 0 && (size_t)n < size && a->up != NULL) {
-        ds_upload_status_json(a->up, buf + n, size - (size_t)n);
+    if (n > 0 && (size_t)n < size && a->rt->up != NULL) {
+        ds_upload_status_json(a->rt->up, buf + n, size - (size_t)n);
     }
 }
 
@@ -485,7 +469,7 @@ static void resume_if_space(struct ds_agent *a)
     if (p == NULL || a->current != NULL || a->stopping || now < a->full_at + FULL_RESUME_BYTES) {
         return;
     }
-    if (p->task.file_id != 0 && ds_store_file_unstage(a->store, p->task.file_id) != 0) {
+    if (p->task.file_id != 0 && ds_store_file_unstage(a->rt->store, p->task.file_id) != 0) {
         a->full_at = now;
         return;
     }
@@ -524,18 +508,18 @@ static void ingest_done(uv_work_t *w, int status)
     if (done->task.rc == DS_EFULL && !a->stopping && a->full == NULL) {
         a->full = done;
         a->full_at = free_bytes(a);
-        ds_upload_kick(a->up);
+        ds_upload_kick(a->rt->up);
         return;
     }
     if (done->task.rc == 0 && done->task.quarantined) {
-        ds_dispose_quarantined(a->store, a->cfg, done->task.file_id);
+        ds_dispose_quarantined(a->rt->store, a->cfg, done->task.file_id);
     }
     free(done);
     if (a->stopping) {
         shutdown_if_idle(a);
         return;
     }
-    ds_upload_kick(a->up);
+    ds_upload_kick(a->rt->up);
     start_next_ingest(a);
 }
 
@@ -550,7 +534,7 @@ static void start_next_ingest(struct ds_agent *a)
     a->queue = a->queue->next;
     a->current->next = NULL;
     a->work.data = a;
-    rc = uv_queue_work(&a->loop, &a->work, ingest_work, ingest_done);
+    rc = uv_queue_work(&a->rt->loop, &a->work, ingest_work, ingest_done);
     if (rc != 0) {
         ds_log_error("INGEST_FAILED", "cannot start ingest: %s", uv_strerror(rc));
         free(a->current);
@@ -572,7 +556,7 @@ static void shutdown_if_idle(struct ds_agent *a)
     }
     free(a->full);
     a->full = NULL;
-    ds_upload_free(&a->up);
+    ds_runtime_stop(a->rt);
     ds_control_free(&a->control);
     ds_web_free(&a->web);
     if (!uv_is_closing((uv_handle_t *)&a->queue_poll)) {
@@ -604,12 +588,13 @@ static void on_signal(uv_signal_t *s, int signum)
         return;
     }
     ds_log_info("AGENT_STOPPING", "signal %d: stopping", signum);
-    atomic_store(&a->stop, 1);
+    atomic_store(&a->rt->stop, 1);
     stop(a);
 }
 
-/* SIGHUP: a new configuration. It is checked first; a bad one is reported
- * and the agent goes on with the old. A good one stops the loop gently —
+/* SIGHUP: a new configuration. It is checked first; a bad one, or one that
+ * moves state_dir (runtime.h), is reported and the agent goes on with the
+ * old. A good one stops the loop gently —
  * the ingest in progress finishes, uploads in flight are abandoned (and
  * replayed) — and ds_daemon_run returns to be called again with it. */
 static void on_hup(uv_signal_t *s, int signum)
@@ -628,146 +613,51 @@ static void on_hup(uv_signal_t *s, int signum)
                      a->cfg->path);
         return;
     }
+    if (!ds_runtime_reload_ok(a->rt, next)) {
+        ds_config_free(&next);
+        return;
+    }
     ds_config_free(&next);
     ds_log_info("CONFIG_RELOADED", "SIGHUP: reloading %s", a->cfg->path);
-    ds_store_event(a->store, "config_reloaded", 0, NULL, 0, NULL, NULL);
+    ds_store_event(a->rt->store, "config_reloaded", 0, NULL, 0, NULL, NULL);
     a->reload = 1;
     stop(a);
 }
 
-int ds_daemon_lock(const struct ds_config *cfg, int *fd, struct ds_error *err)
-{
-    char path[4096];
-    int lfd;
-
-    *fd = -1;
-    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
-        return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
-                            strerror(errno));
-    }
-    if (snprintf(path, sizeof(path), "%s/agent.lock", cfg->state_dir) >= (int)sizeof(path)) {
-        return ds_error_set(err, DS_ETOOBIG, "state_dir is too long");
-    }
-    lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lfd < 0) {
-        return ds_error_set(err, DS_EIO, "cannot open %s: %s", path, strerror(errno));
-    }
-    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        close(lfd);
-        return ds_error_set(err, DS_EBUSY,
-                            "another dentsync is already running on the state directory %s",
-                            cfg->state_dir);
-    }
-    *fd = lfd;
-    return 0;
-}
-
-int ds_daemon_prepare_state(const struct ds_config *cfg, char agent_id[37], struct ds_error *err)
-{
-    char path[4096];
-    char buf[64];
-    ssize_t n;
-    int fd;
-
-    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
-        return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
-                            strerror(errno));
-    }
-    snprintf(path, sizeof(path), "%s/agent-id", cfg->state_dir);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        if (n >= 36) {
-            memcpy(agent_id, buf, 36);
-            agent_id[36] = '\0';
-            return 0;
-        }
-    }
-    if (ds_uuid_v4(agent_id) != 0) {
-        return ds_error_set(err, DS_EIO, "cannot make an agent id");
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, agent_id, 36) != 36 || fsync(fd) != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return ds_error_set(err, DS_EIO, "cannot write %s: %s", path, strerror(errno));
-    }
-    close(fd);
-    return 0;
-}
-
-int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
+int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_error *err)
 {
     struct ds_agent *a = NULL;
-    char queue[4096];
     struct ds_control_ops ops;
     uint64_t poll_ms;
-    int restaged = 0;
-    int requeued = 0;
-    int loop_open = 0;
     int rc;
 
     a = calloc(1, sizeof(*a));
     if (a == NULL) {
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
+    a->rt = rt;
     a->cfg = cfg;
-    atomic_init(&a->stop, 0);
-    rc = ds_daemon_prepare_state(cfg, a->agent_id, err);
+    rc = ds_runtime_start(rt, cfg, err);
     if (rc != 0) {
         goto out;
     }
-    rc = ds_config_queue_path(cfg, queue, sizeof(queue));
-    if (rc == 0) {
-        rc = ds_store_open(queue, &a->store, err);
-    }
-    if (rc == 0) {
-        rc = ds_store_check(a->store, err);
-    }
-    if (rc != 0) {
-        goto out;
-    }
-    rc = ds_store_recover(a->store, &restaged, &requeued);
-    if (rc != 0) {
-        ds_error_set(err, rc, "cannot recover the queue at start");
-        goto out;
-    }
-    if (restaged > 0 || requeued > 0) {
-        ds_log_info("RECOVERY",
-                    "recovery: %d interrupted ingest(s) to redo, %d batch(es) to resend", restaged,
-                    requeued);
-    }
-    ds_dispose_sweep(a->store, cfg);
-    rc = uv_loop_init(&a->loop);
-    if (rc != 0) {
-        rc = ds_error_set(err, DS_ENOMEM, "cannot start the event loop: %s", uv_strerror(rc));
-        goto out;
-    }
-    loop_open = 1;
-    rc = ds_upload_new(&a->loop, cfg, a->store, a->agent_id, on_job_done, a, &a->up, err);
-    if (rc != 0) {
-        goto out;
-    }
-    uv_signal_init(&a->loop, &a->sigint);
-    uv_signal_init(&a->loop, &a->sigterm);
+    uv_signal_init(&a->rt->loop, &a->sigint);
+    uv_signal_init(&a->rt->loop, &a->sigterm);
     a->sigint.data = a;
     a->sigterm.data = a;
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-    uv_signal_init(&a->loop, &a->sighup);
+    uv_signal_init(&a->rt->loop, &a->sighup);
     a->sighup.data = a;
     uv_signal_start(&a->sighup, on_hup, SIGHUP);
-    ds_store_set_budget(a->store, (int64_t)cfg->max_queue_mb * 1024 * 1024);
-    ds_store_retry_generation(a->store, &a->retry_gen);
-    rc = ds_store_files_detected(a->store, on_detected, a);
+    ds_store_retry_generation(a->rt->store, &a->retry_gen);
+    rc = ds_store_files_detected(a->rt->store, on_detected, a);
     if (rc < 0) {
         ds_error_set(err, rc, "cannot read the queue's pending files");
         goto out;
     }
     maybe_purge(a, ds_clock_now());
-    uv_timer_init(&a->loop, &a->queue_poll);
+    uv_timer_init(&a->rt->loop, &a->queue_poll);
     a->queue_poll.data = a;
     poll_ms = (uint64_t)(cfg->rescan_seconds * 1000.0);
     uv_timer_start(&a->queue_poll, on_queue_poll, poll_ms, poll_ms > 0 ? poll_ms : 1000);
@@ -776,7 +666,7 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
     ops.import = control_import;
     ops.web_link = control_web_link;
     ops.ctx = a;
-    rc = ds_control_new(&a->loop, cfg, &ops, &a->control, err);
+    rc = ds_control_new(&a->rt->loop, cfg, &ops, &a->control, err);
     if (rc != 0) {
         /* The service matters more than its remote control. */
         ds_log_warn("CONTROL_UNAVAILABLE",
@@ -785,11 +675,11 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
                     err != NULL ? err->msg : ds_strerror(rc));
         rc = 0;
     }
-    if (cfg->web_enabled && ds_web_new(&a->loop, cfg, a->store, &ops, &a->web, err) != 0) {
+    if (cfg->web_enabled && ds_web_new(&a->rt->loop, cfg, a->rt->store, &ops, &a->web, err) != 0) {
         ds_log_warn("WEB_UNAVAILABLE", "no status page (%s); the agent runs on without it",
                     err != NULL ? err->msg : "cannot listen");
     }
-    rc = ds_watch_new(&a->loop, cfg, on_known, on_settled, a, &a->watch, err);
+    rc = ds_watch_new(&a->rt->loop, cfg, on_known, on_settled, a, &a->watch, err);
     if (rc != 0) {
         goto out;
     }
@@ -797,8 +687,8 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
                 cfg->state_dir);
     notify_start(a);
     start_next_ingest(a);
-    ds_upload_kick(a->up);
-    uv_run(&a->loop, UV_RUN_DEFAULT);
+    ds_upload_kick(a->rt->up);
+    uv_run(&a->rt->loop, UV_RUN_DEFAULT);
     rc = 0;
     if (a->reload) {
         rc = DS_ERELOAD;
@@ -807,27 +697,23 @@ int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err)
         ds_log_info("AGENT_STOPPED", "dentsync stopped");
     }
 out:
-    if (loop_open) {
-        if (rc != 0 && rc != DS_ERELOAD) {
-            ds_watch_free(&a->watch);
-            ds_upload_free(&a->up);
-            ds_control_free(&a->control);
-            ds_web_free(&a->web);
-            if (a->queue_poll.loop != NULL && !uv_is_closing((uv_handle_t *)&a->queue_poll)) {
-                uv_close((uv_handle_t *)&a->queue_poll, NULL);
-            }
-            if (a->notify_tick.loop != NULL && !uv_is_closing((uv_handle_t *)&a->notify_tick)) {
-                uv_close((uv_handle_t *)&a->notify_tick, NULL);
-            }
-            if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
-                uv_close((uv_handle_t *)&a->sigint, NULL);
-                uv_close((uv_handle_t *)&a->sigterm, NULL);
-                uv_close((uv_handle_t *)&a->sighup, NULL);
-            }
-            uv_run(&a->loop, UV_RUN_DEFAULT);
+    if (rc != 0 && rc != DS_ERELOAD) {
+        ds_watch_free(&a->watch);
+        ds_control_free(&a->control);
+        ds_web_free(&a->web);
+        if (a->queue_poll.loop != NULL && !uv_is_closing((uv_handle_t *)&a->queue_poll)) {
+            uv_close((uv_handle_t *)&a->queue_poll, NULL);
         }
-        uv_loop_close(&a->loop);
+        if (a->notify_tick.loop != NULL && !uv_is_closing((uv_handle_t *)&a->notify_tick)) {
+            uv_close((uv_handle_t *)&a->notify_tick, NULL);
+        }
+        if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
+            uv_close((uv_handle_t *)&a->sigint, NULL);
+            uv_close((uv_handle_t *)&a->sigterm, NULL);
+            uv_close((uv_handle_t *)&a->sighup, NULL);
+        }
     }
+    ds_runtime_end(rt);
     while (a->queue != NULL) {
         struct pending *p = a->queue;
 
@@ -836,7 +722,6 @@ out:
     }
     free(a->full);
     a->full = NULL;
-    ds_store_close(&a->store);
     free(a);
     return rc;
 }

@@ -1,27 +1,23 @@
 /*
  * daemon.h — `dentsync run`: the service. One libuv loop holds the watcher,
  * the uploader, the signal handlers and the loop's own connection to the
- * queue; ingest runs on libuv's thread pool, one file at a time.
+ * queue; ingest runs on libuv's thread pool, one file at a time. What it
+ * starts on (the lock, the queue, the loop, the uploader) is the runtime's
+ * (runtime.h).
  */
 #ifndef DS_DAEMON_H
 #define DS_DAEMON_H
 
 #include "agent/core/error.h"
+#include "agent/service/runtime.h"
 #include "config/config.h"
 
-/* Runs until SIGINT or SIGTERM. Returns 0 after a clean stop; DS_ERELOAD
- * after SIGHUP brought a valid new configuration (call again with it); or
- * a DS_E* code with err set when the service could not start. */
-int ds_daemon_run(const struct ds_config *cfg, struct ds_error *err);
-
-/* Takes the state directory's lock (state_dir/agent.lock, flock): one agent
- * per queue. *fd receives the descriptor, kept open for the process's life.
- * DS_EBUSY, with err naming the directory, when another agent holds it. */
-int ds_daemon_lock(const struct ds_config *cfg, int *fd, struct ds_error *err);
-
-/* Creates the state directory (0750) if it is missing, and reads the
- * installation's agent id from state_dir/agent-id, creating it on first use.
- * Shared by every command that opens the queue. */
-int ds_daemon_prepare_state(const struct ds_config *cfg, char agent_id[37], struct ds_error *err);
+/* Starts rt with cfg (taking the state directory's lock at the first call)
+ * and runs until SIGINT or SIGTERM; rt is ended again before it returns,
+ * its lock kept. Returns 0 after a clean stop; DS_ERELOAD after SIGHUP
+ * brought a valid new configuration (call again with it, after
+ * ds_runtime_reload_ok); or a DS_E* code with err set when the service
+ * could not start. */
+int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_error *err);
 
 #endif

@@ -16,8 +16,15 @@
 #      the same state directory is refused by agent.lock: tests/e2e/sync.sh.)
 #   3. Damaged queue: a queue file whose pages were overwritten in the
 #      middle: `dentsync run` refuses to start and says the queue is damaged,
-#      leaving the file as it was. (A file that is not a database and a
+#      leaving the file as it was; `dentsync import FILE` without a running
+#      agent starts the same way, so it refuses with the same reason and
+#      leaves the file as it was too. (A file that is not a database and a
 #      damaged header: tests/e2e/crash.sh part 3.)
+#   4. A SIGHUP whose configuration moves state_dir: refused with
+#      STATE_DIR_CHANGED; the agent runs on in the old state directory,
+#      holding its lock (a second `dentsync run` there is refused), with
+#      nothing created in the new one, and a file dropped in afterwards
+#      lands in the old queue.
 #
 # Part 1 needs root for its mount namespace and tmpfs; without them it is
 # counted as skipped (skip_required: a failure when CI=true).
@@ -235,5 +242,59 @@ check "damaged queue: it says the queue is damaged" grep -qi 'damaged\|malformed
 grep -i 'damaged\|malformed\|corrupt' "$dm/damaged.log" | head -n 2 | sed 's/^/# /'
 check "damaged queue: the file is left as it was" \
     test "$(sha256sum "$dm/state/queue.db" | cut -d' ' -f1)" = "$before"
+
+# `dentsync import` with no agent running does the agent's work itself: it
+# must refuse the queue `dentsync run` refused, for the same reason.
+reason=$(sed -n 's/.* AGENT_START_FAILED cannot run: //p' "$dm/damaged.log" | head -n 1)
+patients "$dm/IMPORT.csv" IMP 10
+timeout 120 "$agent" import -c "$dm/dentsync.conf" --folder inbox "$dm/IMPORT.csv" \
+    >"$dm/import.log" 2>&1
+st=$?
+check "damaged queue: dentsync import without an agent refuses too (exit $st)" \
+    test "$st" -ne 0 -a "$st" -ne 124
+check "damaged queue: import gives the reason run gave" \
+    sh -c '[ -n "$1" ] && grep -qF -- "dentsync import: $1" "$2"' _ "$reason" "$dm/import.log"
+sed 's/^/# import: /' "$dm/import.log" | head -n 3
+check "damaged queue: import leaves the file as it was" \
+    test "$(sha256sum "$dm/state/queue.db" | cut -d' ' -f1)" = "$before"
+
+# --- 4. a SIGHUP that moves state_dir ---------------------------------------------------------
+
+hup=$work/moved
+setup "$hup"
+cp "$hup/dentsync.conf" "$hup/first.conf"
+"$agent" run -c "$hup/dentsync.conf" >>"$hup/agent.log" 2>&1 &
+agent_pid=$!
+check "moved state_dir: the agent starts" wait_until 20 grep -q 'dentsync running' "$hup/agent.log"
+sed -i "s|^state_dir = .*|state_dir = $hup/state2|" "$hup/dentsync.conf"
+kill -HUP "$agent_pid"
+check "moved state_dir: SIGHUP is refused with STATE_DIR_CHANGED" \
+    wait_until 10 grep -q 'warn  STATE_DIR_CHANGED' "$hup/agent.log"
+grep 'STATE_DIR_CHANGED' "$hup/agent.log" | head -n 1 | sed 's/^/# /'
+check "moved state_dir: the agent runs on" kill -0 "$agent_pid"
+check "moved state_dir: it still holds the old state directory's lock" \
+    sh -c '! flock -n "$1" true' _ "$hup/state/agent.lock"
+patients "$hup/AFTER.csv" AFTER 20
+mv "$hup/AFTER.csv" "$hup/inbox/"
+check "moved state_dir: a file dropped in afterwards is delivered" wait_until 30 job_completed AFTER.csv
+# (queue_sql of tests/lib/e2e.sh is redefined by part 1: sqlite3 itself here.)
+in_old_queue() {
+    [ "$(sqlite3 -readonly "$hup/state/queue.db" "SELECT count(*) FROM files
+          WHERE path LIKE '%/AFTER.csv' AND state = 'done'" 2>/dev/null)" = 1 ]
+}
+check "moved state_dir: it went through the old queue" wait_until 20 in_old_queue
+check "moved state_dir: nothing created in the new state directory (no queue, no lock)" \
+    test -z "$(ls -A "$hup/state2" 2>/dev/null)"
+timeout 60 "$agent" run -c "$hup/first.conf" >"$hup/second.log" 2>&1
+st=$?
+check "moved state_dir: a second dentsync run on the old state directory is refused (exit $st)" \
+    test "$st" -ne 0 -a "$st" -ne 124
+check "moved state_dir: ... as locked by the running agent" \
+    grep -q 'another dentsync is already running on the state directory' "$hup/second.log"
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+st=$?
+agent_pid=
+check "moved state_dir: the agent stops cleanly (status $st)" test "$st" = 0
 
 e2e_summary
