@@ -48,6 +48,7 @@
 #include "agent/upload/http.h"
 
 #include "config/template.h"
+#include "proto/proto.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -557,7 +558,10 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
     int attempts = 0;
     int rc;
 
-    ds_buf_init(&bc.buf, (size_t)up->cfg->max_batch_bytes);
+    /* The config keeps max_batch_bytes within the protocol's body limit. */
+    ds_buf_init(&bc.buf, (size_t)up->cfg->max_batch_bytes < DS_PROTO_MAX_BODY
+                             ? (size_t)up->cfg->max_batch_bytes
+                             : DS_PROTO_MAX_BODY);
     bc.nrows = 0;
     if (op == NULL) {
         goto out;
