@@ -5,8 +5,8 @@
  * connection reading at most one line (MAX_REQUEST bytes), answering and
  * closing. Every answer is built whole in a growing buffer (capped at
  * DS_CONTROL_MAX_ANSWER) through the JSON writer, so it is one valid JSON
- * line or, past the cap, an error answer: never a cut one. Client side: plain blocking sockets with
- * poll(2) timeouts, for the short-lived CLI.
+ * line or, past the cap, an error answer: never a cut one. Client side:
+ * plain blocking sockets with poll(2) timeouts, for the short-lived CLI.
  */
 #include "agent/service/control.h"
 
