@@ -79,13 +79,14 @@ TEST_LIBS := $(call pc_libs,xlsxwriter)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 LIB_SRC := $(filter-out agent/cli/main.c,$(wildcard agent/*.c agent/*/*.c)) \
-           $(wildcard config/*.c state/*.c)
+           $(wildcard config/*.c state/*.c proto/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/state_migrations.o \
            $(BUILD)/gen/builtin_templates.o
 LIB_OBJ += $(BUILD)/gen/web_assets.o
 LIB     := $(BUILD)/libdentsync.a
 
-CLOUD_SRC := $(wildcard cloud/*.c)
+# proto/ (the wire protocol's shared facts) is linked by both sides.
+CLOUD_SRC := $(wildcard cloud/*.c proto/*.c)
 CLOUD_OBJ := $(CLOUD_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/cloud_migrations.o
 
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -279,7 +280,7 @@ bench-read: all $(BUILD)/tests/bench/read
 # --- lint ------------------------------------------------------------------
 
 LINT_SRC := $(wildcard agent/*.c agent/*/*.c agent/*.h agent/*/*.h config/*.[ch] \
-            state/*.[ch] cloud/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.[ch] \
+            state/*.[ch] cloud/*.[ch] proto/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.[ch] \
             tests/bench/*.c)
 BANNED := '\b(strcpy|sprintf|strtok|atoi|gets|strcat)[[:space:]]*\('
 

@@ -7,13 +7,13 @@
 #include "cloud/db.h"
 #include "cloud/error.h"
 #include "cloud/hash.h"
+#include "proto/proto.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_VERSION 64
-#define MAX_CODE 64
 
 #define STR(x) #x
 #define XSTR(x) STR(x)
@@ -84,11 +84,11 @@ int dsc_agents_heartbeat(const struct dsc_ctx *ctx, struct dsc_response *resp)
     v = json_object_get(body, "last_error_code");
     params[5] = NULL;
     if (v != NULL && !json_is_null(v)) {
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > MAX_CODE ||
-            strspn(json_string_value(v), "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") !=
-                json_string_length(v)) {
-            rc = dsc_api_error(resp, 422, "INVALID_REQUEST",
-                               "last_error_code: 1 to %d of A-Z, 0-9, _ or null", MAX_CODE);
+        if (!json_is_string(v) ||
+            !ds_proto_code_valid(json_string_value(v), json_string_length(v))) {
+            rc =
+                dsc_api_error(resp, 422, "INVALID_REQUEST",
+                              "last_error_code: 1 to %d of A-Z, 0-9, _ or null", DS_PROTO_CODE_MAX);
             goto out;
         }
         params[5] = json_string_value(v);

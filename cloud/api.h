@@ -16,12 +16,13 @@
 #include <jansson.h>
 
 #include "cloud/hash.h"
+#include "proto/proto.h"
 
 struct dsc_db;
 struct dsc_db_pool;
 
 /* The largest request body, after decompression (and before it). */
-#define DSC_MAX_BODY ((size_t)32 * 1024 * 1024)
+#define DSC_MAX_BODY DS_PROTO_MAX_BODY
 
 /* The JSON a request body may hold, checked on its text before it is
  * parsed (parsing builds every value in memory): nesting depth, values

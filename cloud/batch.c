@@ -37,8 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEY 512
-
 struct row {
     int number;              /* the data row's number in the file, >= 1 */
     const char *key;         /* borrow: the row's source key */
@@ -126,8 +124,8 @@ static int parse_rows(struct dsc_batch *b, struct dsc_response *resp)
         }
         r->number = (int)number;
         v = json_object_get(item, "key");
-        if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > MAX_KEY ||
-            strpbrk(json_string_value(v), "\t\n\r") != NULL) {
+        if (!json_is_string(v) ||
+            !ds_proto_key_valid(json_string_value(v), json_string_length(v))) {
             return bad(resp, ".key: required, 1 to 512 bytes without tab or line breaks", i);
         }
         r->key = json_string_value(v);
@@ -178,22 +176,21 @@ static int parse_rows(struct dsc_batch *b, struct dsc_response *resp)
     return 0;
 }
 
+static void digest_update(void *h, const void *p, size_t n)
+{
+    dsc_sha256_update(h, p, n);
+}
+
 static int compute_digest(struct dsc_batch *b)
 {
     struct dsc_sha256 *h = dsc_sha256_new();
-    char num[16];
-    int len;
 
     if (h == NULL) {
         return DSC_ENOMEM;
     }
     for (size_t i = 0; i < b->n; i++) {
-        len = snprintf(num, sizeof(num), "%d\t", b->row[i].number);
-        dsc_sha256_update(h, num, (size_t)len);
-        dsc_sha256_update(h, b->row[i].key, strlen(b->row[i].key));
-        dsc_sha256_update(h, "\t", 1);
-        dsc_sha256_update(h, b->row[i].fingerprint, strlen(b->row[i].fingerprint));
-        dsc_sha256_update(h, "\n", 1);
+        ds_proto_digest_row(digest_update, h, b->row[i].number, b->row[i].key,
+                            b->row[i].fingerprint);
     }
     dsc_sha256_final(h, b->digest);
     dsc_sha256_free(&h);

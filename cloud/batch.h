@@ -13,9 +13,10 @@
 
 #include "cloud/api.h"
 #include "cloud/record.h"
+#include "proto/proto.h"
 
 /* The most rows one batch may carry. */
-#define DSC_BATCH_MAX_ROWS 10000
+#define DSC_BATCH_MAX_ROWS DS_PROTO_MAX_BATCH_ROWS
 
 /* A parsed batch: its rows in ascending row order and its digest. */
 struct dsc_batch;

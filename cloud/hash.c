@@ -109,21 +109,5 @@ int dsc_hash_is_sha256_hex(const char *s)
 
 int dsc_hash_parse_uuid(const char *s, char out[DSC_UUID_LEN])
 {
-    if (s == NULL || strlen(s) != 36) {
-        return 0;
-    }
-    for (size_t i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) {
-            return 0;
-        }
-    }
-    if (out != NULL) {
-        for (size_t i = 0; i < 36; i++) {
-            out[i] = (char)tolower((unsigned char)s[i]);
-        }
-        out[36] = '\0';
-    }
-    return 1;
+    return ds_proto_uuid_parse(s, out);
 }

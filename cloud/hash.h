@@ -8,8 +8,10 @@
 
 #include <stddef.h>
 
-#define DSC_SHA256_HEX 65 /* 64 lowercase hex digits and the terminator */
-#define DSC_UUID_LEN 37   /* 36 characters and the terminator */
+#include "proto/proto.h"
+
+#define DSC_SHA256_HEX 65              /* 64 lowercase hex digits and the terminator */
+#define DSC_UUID_LEN DS_PROTO_UUID_LEN /* 36 characters and the terminator */
 
 struct dsc_sha256; /* opaque streaming context */
 

@@ -11,6 +11,7 @@
 #include "config/config.h"
 
 #include "agent/core/log.h"
+#include "proto/proto.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -372,7 +373,7 @@ static void cloud_key(struct loader *ld, const char *key, const char *value)
         set_string(ld, &cfg->ca_file, value);
     }
     else if (strcmp(key, "batch_rows") == 0) {
-        set_int(ld, &cfg->batch_rows, key, value, 1, 10000);
+        set_int(ld, &cfg->batch_rows, key, value, 1, DS_PROTO_MAX_BATCH_ROWS);
     }
     else if (strcmp(key, "max_in_flight") == 0) {
         set_int(ld, &cfg->max_in_flight, key, value, 1, 16);
@@ -392,7 +393,7 @@ static void cloud_key(struct loader *ld, const char *key, const char *value)
     else if (strcmp(key, "max_batch_kb") == 0) {
         int kib = 0;
 
-        set_int(ld, &kib, key, value, 1, 32 * 1024);
+        set_int(ld, &kib, key, value, 1, (int)(DS_PROTO_MAX_BODY / 1024));
         cfg->max_batch_bytes = kib > 0 ? (long)kib * 1024 : cfg->max_batch_bytes;
     }
     else if (strcmp(key, "connect_timeout_seconds") == 0) {

@@ -21,6 +21,7 @@
 
 #include "agent/core/crash.h"
 #include "agent/core/log.h"
+#include "proto/proto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -798,22 +799,16 @@ out:
     return rc;
 }
 
-/* Feeds one row's digest line "<row>\t<key>\t<fingerprint>\n" to h. The
- * uploader's digest (store_upload.c) uses the same function. */
+static void digest_update(void *h, const void *p, size_t n)
+{
+    ds_sha256_update(h, p, n);
+}
+
+/* Feeds one row's digest line (ds_proto_digest_row) to h. The uploader's
+ * digest (store_upload.c) uses the same function. */
 void ds__store_digest_row(struct ds_sha256 *h, long row, const char *key, const char *fingerprint)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%ld\t", row);
-
-    ds_sha256_update(h, num, (size_t)n);
-    if (key != NULL) {
-        ds_sha256_update(h, key, strlen(key));
-    }
-    ds_sha256_update(h, "\t", 1);
-    if (fingerprint != NULL) {
-        ds_sha256_update(h, fingerprint, strlen(fingerprint));
-    }
-    ds_sha256_update(h, "\n", 1);
+    ds_proto_digest_row(digest_update, h, row, key, fingerprint);
 }
 
 /*

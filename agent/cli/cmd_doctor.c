@@ -339,7 +339,6 @@ int ds_cmd_doctor(const char *config_path, int argc, char **argv)
 {
     struct ds_config *cfg = NULL;
     struct doctor d;
-    char answer[8192];
     char *problems = NULL;
     size_t plen = 0;
     FILE *mem = NULL;
@@ -389,7 +388,7 @@ int ds_cmd_doctor(const char *config_path, int argc, char **argv)
         }
         ds_http_global_cleanup();
     }
-    rc = ds_control_request(cfg->state_dir, "status", answer, sizeof(answer), 3000);
+    rc = ds_control_ask(cfg->state_dir, "status", 3000, NULL);
     printf("%s agent: %s\n", rc == 0 ? "INFO " : "WARN ",
            rc == 0 ? "running" : "not running (start it: systemctl start dentsync)");
     printf("\n%d check(s) passed, %d failed\n", d.passed, d.failed);

@@ -325,7 +325,6 @@ static void step(struct import *im, struct ds_store *st, int agent_idle, const c
 /* The agent's status: whether it has ingest work, and the practice's pause. */
 static int agent_state(const struct import *im, int *idle, char *code, size_t size)
 {
-    char answer[8192];
     json_t *doc;
     json_t *p;
     size_t i;
@@ -333,13 +332,9 @@ static int agent_state(const struct import *im, int *idle, char *code, size_t si
 
     *idle = 0;
     code[0] = '\0';
-    rc = ds_control_request(im->cfg->state_dir, "status", answer, sizeof(answer), 3000);
+    rc = ds_control_ask(im->cfg->state_dir, "status", 3000, &doc);
     if (rc != 0) {
         return rc;
-    }
-    doc = json_loads(answer, 0, NULL);
-    if (doc == NULL) {
-        return DS_EIO;
     }
     *idle = !json_is_true(json_object_get(doc, "ingest_busy")) &&
             json_integer_value(json_object_get(doc, "ingest_queued")) == 0;
@@ -363,7 +358,6 @@ static int through_agent(struct import *im, const char *queue)
     struct ds_error err;
     struct timespec ts = {0, TICK_MS * 1000000L};
     char request[PATH_MAX + 300];
-    char answer[1024];
     char code[64];
     char msg[600];
     json_t *doc;
@@ -381,8 +375,7 @@ static int through_agent(struct import *im, const char *queue)
         return DS_EXIT_RUNTIME;
     }
     snprintf(request, sizeof(request), "import\t%s\t%s", im->folder->name, im->path);
-    rc = ds_control_request(im->cfg->state_dir, request, answer, sizeof(answer), 5000);
-    doc = rc == 0 ? json_loads(answer, 0, NULL) : NULL;
+    rc = ds_control_ask(im->cfg->state_dir, request, 5000, &doc);
     if (doc == NULL || !json_is_true(json_object_get(doc, "ok"))) {
         const char *e = json_string_value(json_object_get(doc, "error"));
 
@@ -566,7 +559,6 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
     const char *type = NULL;
     const char *folder = NULL;
     char queue[4096];
-    char answer[8192];
     struct stat sb;
     int opt;
     int rc;
@@ -625,7 +617,7 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
      * warnings and errors only. */
     ds_log_set_level(im->tty && cfg->log_level > DS_LOG_WARN ? DS_LOG_WARN
                                                              : (enum ds_log_level)cfg->log_level);
-    rc = ds_control_request(cfg->state_dir, "status", answer, sizeof(answer), 3000);
+    rc = ds_control_ask(cfg->state_dir, "status", 3000, NULL);
     if (rc == DS_ENOTFOUND) {
         rc = alone(im, &sb);
     }

@@ -23,6 +23,7 @@
  */
 #include "agent/cli/commands.h"
 
+#include "agent/core/jsonw.h"
 #include "agent/core/buf.h"
 #include "agent/map/detect.h"
 #include "agent/map/map.h"
@@ -99,31 +100,6 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--folder NAME] [--json] "
                  "[--all]\n");
-}
-
-static void json_str(FILE *out, const char *s, size_t n)
-{
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch == '"' || ch == '\\') {
-            fputc('\\', out);
-            fputc(ch, out);
-        }
-        else if (ch < 0x20 || ch == 0x7f) {
-            fprintf(out, "\\u%04x", ch);
-        }
-        else {
-            fputc(ch, out);
-        }
-    }
-    fputc('"', out);
-}
-
-static void json_cstr(FILE *out, const char *s)
-{
-    json_str(out, s, strlen(s));
 }
 
 static int parse_opts(int argc, char **argv, struct preview_opts *o)
@@ -380,15 +356,15 @@ static void print_row(const struct preview *p, const struct ds_row *row, const c
             printf("\"import_type\":\"%s\",", routed_to);
         }
         printf("\"key\":");
-        json_cstr(stdout, m->key);
+        ds_jsonw_fputs(stdout, m->key);
         if (m->record_json != NULL) {
             printf(",\"record\":%s", m->record_json);
         }
         if (!m->valid) {
             printf(",\"reason\":");
-            json_cstr(stdout, m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "")
-                              : m->route != NULL ? m->route
-                                                 : m->error);
+            ds_jsonw_fputs(stdout, m->skipped ? (m->skip_reason != NULL ? m->skip_reason : "")
+                                   : m->route != NULL ? m->route
+                                                      : m->error);
         }
         printf("}\n");
         return;
@@ -475,10 +451,10 @@ static void print_summary(struct preview *p, long total_read, int complete)
         for (size_t i = 0; i < p->ngroups && i < PREVIEW_SHOWN; i++) {
             suggest(p, &p->groups[i], sug, sizeof(sug));
             printf("%s{\"error\":", i > 0 ? "," : "");
-            json_cstr(stdout, p->groups[i].error);
+            ds_jsonw_fputs(stdout, p->groups[i].error);
             printf(",\"rows\":%ld,\"first_row\":%ld,\"suggestion\":", p->groups[i].count,
                    p->groups[i].first_row);
-            json_cstr(stdout, sug);
+            ds_jsonw_fputs(stdout, sug);
             printf("}");
         }
         printf("]}\n");
@@ -511,16 +487,16 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
 
     if (p->o.json) {
         printf("{\"file\":");
-        json_cstr(stdout, p->o.file);
+        ds_jsonw_fputs(stdout, p->o.file);
         printf(",\"format\":\"%s\",\"encoding\":", dl->format);
-        json_cstr(stdout, dl->encoding);
+        ds_jsonw_fputs(stdout, dl->encoding);
         printf(",\"template\":");
-        json_cstr(stdout, ds_template_id(p->tpl));
+        ds_jsonw_fputs(stdout, ds_template_id(p->tpl));
         if (d != NULL) {
             printf(",\"score\":%.1f", d->best[0].score);
             if (d->nbest > 1) {
                 printf(",\"runner_up\":");
-                json_cstr(stdout, ds_template_id(d->best[1].t));
+                ds_jsonw_fputs(stdout, ds_template_id(d->best[1].t));
                 printf(",\"runner_up_score\":%.1f", d->best[1].score);
             }
         }
@@ -529,10 +505,10 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
             long col = ds_map_field_column(p->m, i);
 
             printf("%s", i > 0 ? "," : "");
-            json_cstr(stdout, ds_template_field(p->tpl, i)->name);
+            ds_jsonw_fputs(stdout, ds_template_field(p->tpl, i)->name);
             printf(":");
             if (col >= 0) {
-                json_cstr(stdout, p->header->fields[col]);
+                ds_jsonw_fputs(stdout, p->header->fields[col]);
             }
             else {
                 printf("null");

@@ -15,6 +15,7 @@
  */
 #include "agent/cli/commands.h"
 
+#include "agent/core/jsonw.h"
 #include "agent/read/read.h"
 
 #include <getopt.h>
@@ -41,41 +42,6 @@ static void usage(FILE *out)
                  "                     [--days-back N] [--days-ahead N]\n");
 }
 
-/* Writes s[0..n) as a JSON string. */
-static void json_str(FILE *out, const char *s, size_t n)
-{
-    fputc('"', out);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch == '"' || ch == '\\') {
-            fputc('\\', out);
-            fputc(ch, out);
-        }
-        else if (ch == '\n') {
-            fputs("\\n", out);
-        }
-        else if (ch == '\r') {
-            fputs("\\r", out);
-        }
-        else if (ch == '\t') {
-            fputs("\\t", out);
-        }
-        else if (ch < 0x20 || ch == 0x7f) {
-            fprintf(out, "\\u%04x", ch);
-        }
-        else {
-            fputc(ch, out);
-        }
-    }
-    fputc('"', out);
-}
-
-static void json_cstr(FILE *out, const char *s)
-{
-    json_str(out, s, strlen(s));
-}
-
 /* A one-character dialect value for people: ',' or TAB or none. */
 static const char *char_name(int ch, char buf[8])
 {
@@ -100,24 +66,24 @@ static void print_dialect(const char *path, const struct ds_reader *r, int json)
         char ch[2] = {0, 0};
 
         fputs("{\"type\":\"dialect\",\"file\":", stdout);
-        json_cstr(stdout, path);
+        ds_jsonw_fputs(stdout, path);
         printf(",\"format\":\"%s\",\"encoding\":", d->format);
-        json_cstr(stdout, d->encoding);
+        ds_jsonw_fputs(stdout, d->encoding);
         printf(",\"encoding_hint\":%s,\"delimiter\":", d->encoding_hint ? "true" : "false");
         ch[0] = (char)d->delimiter;
-        json_cstr(stdout, ch);
+        ds_jsonw_fputs(stdout, ch);
         fputs(",\"quote\":", stdout);
         ch[0] = (char)d->quote;
-        json_cstr(stdout, ch);
+        ds_jsonw_fputs(stdout, ch);
         printf(",\"header_line\":%ld,\"title_lines\":%ld,\"sheet\":", d->header_line,
                d->title_lines);
-        json_cstr(stdout, d->sheet);
+        ds_jsonw_fputs(stdout, d->sheet);
         fputs(",\"header\":[", stdout);
         for (size_t i = 0; i < h->nfields; i++) {
             if (i > 0) {
                 fputc(',', stdout);
             }
-            json_str(stdout, h->fields[i], h->lens[i]);
+            ds_jsonw_fwrite(stdout, h->fields[i], h->lens[i]);
         }
         fputs("]}\n", stdout);
         return;
@@ -147,14 +113,14 @@ static void print_row(const struct ds_row *row, int json)
             if (i > 0) {
                 fputc(',', stdout);
             }
-            json_str(stdout, row->fields[i], row->lens[i]);
+            ds_jsonw_fwrite(stdout, row->fields[i], row->lens[i]);
         }
         fputc(']', stdout);
         if (row->error != 0) {
             /* Cut at a cap: the fields are those before it. */
             printf(",\"error\":\"%s\",\"error_field\":%zu,\"error_message\":",
                    ds_read_row_error_code(row->error), row->error_field);
-            json_cstr(stdout, row->error_msg);
+            ds_jsonw_fputs(stdout, row->error_msg);
         }
         fputs("}\n", stdout);
         return;
@@ -194,7 +160,7 @@ static void print_end(const struct ds_reader *r, long rows, long cut, int comple
         if (json) {
             printf("{\"type\":\"notice\",\"kind\":%d,\"line\":%ld,\"row\":%ld,\"message\":",
                    list[i].kind, list[i].line, list[i].row);
-            json_cstr(stdout, list[i].msg);
+            ds_jsonw_fputs(stdout, list[i].msg);
             fputs("}\n", stdout);
         }
         else {
@@ -209,7 +175,7 @@ static void print_end(const struct ds_reader *r, long rows, long cut, int comple
                cut, total);
         if (error != NULL) {
             fputs(",\"error\":", stdout);
-            json_cstr(stdout, error);
+            ds_jsonw_fputs(stdout, error);
         }
         fputs("}\n", stdout);
         return;
@@ -344,7 +310,7 @@ int ds_cmd_read(const char *config_path, int argc, char **argv)
         fprintf(stderr, "dentsync read: %s\n", ds_error_format(&err, msg, sizeof(msg)));
         if (o.json) {
             fputs("{\"type\":\"end\",\"rows\":0,\"complete\":false,\"error\":", stdout);
-            json_cstr(stdout, msg);
+            ds_jsonw_fputs(stdout, msg);
             fputs("}\n", stdout);
         }
         rc = DS_EXIT_RUNTIME;

@@ -115,16 +115,14 @@ static int on_file(void *ctx, const struct ds_file_row *f)
  * is 1 if it answered, 0 if nothing listens, -1 if it failed to answer. */
 static json_t *ask_agent(const struct ds_config *cfg, int *running)
 {
-    char answer[8192];
     json_t *doc;
     int rc;
 
-    rc = ds_control_request(cfg->state_dir, "status", answer, sizeof(answer), 3000);
+    rc = ds_control_ask(cfg->state_dir, "status", 3000, &doc);
     if (rc == DS_ENOTFOUND) {
         *running = 0;
         return NULL;
     }
-    doc = rc == 0 ? json_loads(answer, 0, NULL) : NULL;
     if (doc == NULL || !json_is_true(json_object_get(doc, "ok"))) {
         json_decref(doc);
         *running = -1;

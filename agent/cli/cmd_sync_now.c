@@ -8,13 +8,14 @@
 #include "agent/service/control.h"
 #include "config/config.h"
 
+#include <jansson.h>
 #include <stdio.h>
-#include <string.h>
 
 int ds_cmd_sync_now(const char *config_path, int argc, char **argv)
 {
     struct ds_config *cfg = NULL;
-    char answer[512];
+    json_t *doc = NULL;
+    int ok;
     int rc;
 
     (void)argv;
@@ -25,13 +26,15 @@ int ds_cmd_sync_now(const char *config_path, int argc, char **argv)
     if (ds_config_load(config_path, &cfg, stderr) != 0) {
         return DS_EXIT_CONFIG;
     }
-    rc = ds_control_request(cfg->state_dir, "sync-now", answer, sizeof(answer), 5000);
+    rc = ds_control_ask(cfg->state_dir, "sync-now", 5000, &doc);
     ds_config_free(&cfg);
+    ok = json_is_true(json_object_get(doc, "ok"));
+    json_decref(doc);
     if (rc == DS_ENOTFOUND) {
         fprintf(stderr, "dentsync sync-now: the agent is not running (start the service)\n");
         return DS_EXIT_RUNTIME;
     }
-    if (rc != 0 || strstr(answer, "\"ok\":true") == NULL) {
+    if (rc != 0 || !ok) {
         fprintf(stderr, "dentsync sync-now: the agent did not answer (%s)\n", ds_strerror(rc));
         return DS_EXIT_RUNTIME;
     }

@@ -18,7 +18,6 @@
 int ds_cmd_web_url(const char *config_path, int argc, char **argv)
 {
     struct ds_config *cfg = NULL;
-    char answer[1024];
     json_t *doc = NULL;
     const char *url;
     int rc;
@@ -36,13 +35,12 @@ int ds_cmd_web_url(const char *config_path, int argc, char **argv)
         ds_config_free(&cfg);
         return DS_EXIT_RUNTIME;
     }
-    rc = ds_control_request(cfg->state_dir, "web-link", answer, sizeof(answer), 5000);
+    rc = ds_control_ask(cfg->state_dir, "web-link", 5000, &doc);
     ds_config_free(&cfg);
     if (rc == DS_ENOTFOUND) {
         fprintf(stderr, "dentsync web-url: the agent is not running (start the service)\n");
         return DS_EXIT_RUNTIME;
     }
-    doc = rc == 0 ? json_loads(answer, 0, NULL) : NULL;
     url = json_string_value(json_object_get(doc, "url"));
     if (url == NULL) {
         const char *why = json_string_value(json_object_get(doc, "error"));

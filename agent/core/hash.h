@@ -7,8 +7,10 @@
 
 #include <stddef.h>
 
-#define DS_SHA256_HEX 65 /* 64 hex digits and the terminator */
-#define DS_UUID_LEN 37   /* 36 characters and the terminator */
+#include "proto/proto.h"
+
+#define DS_SHA256_HEX 65              /* 64 hex digits and the terminator */
+#define DS_UUID_LEN DS_PROTO_UUID_LEN /* 36 characters and the terminator */
 
 struct ds_sha256; /* opaque streaming context */
 

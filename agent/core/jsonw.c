@@ -5,7 +5,7 @@
  * once, then the bytes are written in place: plain ASCII is copied as is,
  * multi-byte UTF-8 sequences are checked with the rules of jansson's
  * utf8_iterate, so a string jansson would refuse to dump is refused here
- * too.
+ * too (or, for text shown to people, each bad byte written as U+FFFD).
  */
 #include "agent/core/jsonw.h"
 
@@ -51,7 +51,8 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return k + 1;
 }
 
-int ds_jsonw_string(struct ds_buf *b, const char *str, size_t n)
+/* The quoted string; invalid UTF-8 refused (lossy 0) or written as U+FFFD. */
+static int write_string(struct ds_buf *b, const char *str, size_t n, int lossy)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *s = (const unsigned char *)str;
@@ -79,6 +80,12 @@ int ds_jsonw_string(struct ds_buf *b, const char *str, size_t n)
         if (c >= 0x80) {
             size_t k = utf8_seq(s + i, n - i);
 
+            if (k == 0 && lossy) {
+                memcpy(o, "\xef\xbf\xbd", 3); /* U+FFFD, in place of the byte */
+                o += 3;
+                i++;
+                continue;
+            }
             if (k == 0) {
                 b->data[b->len] = '\0'; /* nothing of the string is kept */
                 return DS_EINVAL;
@@ -123,4 +130,41 @@ int ds_jsonw_string(struct ds_buf *b, const char *str, size_t n)
     *o = '\0';
     b->len = (size_t)(o - b->data);
     return 0;
+}
+
+int ds_jsonw_string(struct ds_buf *b, const char *s, size_t n)
+{
+    return write_string(b, s, n, 0);
+}
+
+int ds_jsonw_text(struct ds_buf *b, const char *s, size_t n)
+{
+    return write_string(b, s, n, 1);
+}
+
+int ds_jsonw_str(struct ds_buf *b, const char *s)
+{
+    return s == NULL ? ds_buf_append(b, "null", 4) : write_string(b, s, strlen(s), 1);
+}
+
+int ds_jsonw_fwrite(FILE *out, const char *s, size_t n)
+{
+    struct ds_buf b;
+    int rc;
+
+    ds_buf_init(&b, n <= (SIZE_MAX - 2) / 6 ? 6 * n + 2 : SIZE_MAX);
+    rc = write_string(&b, s, n, 1);
+    if (rc == 0 && fwrite(b.data, 1, b.len, out) != b.len) {
+        rc = DS_EIO;
+    }
+    ds_buf_close(&b);
+    return rc;
+}
+
+int ds_jsonw_fputs(FILE *out, const char *s)
+{
+    if (s == NULL) {
+        return fputs("null", out) < 0 ? DS_EIO : 0;
+    }
+    return ds_jsonw_fwrite(out, s, strlen(s));
 }

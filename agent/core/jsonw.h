@@ -6,7 +6,11 @@
  * same string (the record's fingerprint is the sha256 of those bytes, so it
  * must not change): '"' and '\\' escaped, \b \f \n \r \t by name, the other
  * control characters (NUL included) as \u00XX in upper-case hex, '/' and
- * everything from 0x7f up as is.
+ * everything from 0x7f up as is (DEL included, as jansson leaves it).
+ *
+ * It is the agent's one JSON string writer: the record and the raw row, the
+ * batch bodies, the control socket's answers and the command line's --json
+ * all escape through it, so they agree on every byte.
  */
 #ifndef DS_CORE_JSONW_H
 #define DS_CORE_JSONW_H
@@ -14,11 +18,27 @@
 #include "agent/core/buf.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Appends s (n bytes) as a quoted JSON string. 0; DS_EINVAL when s is not
  * valid UTF-8 (by jansson's rules: no overlong form, surrogate or code point
  * past U+10FFFF), b unchanged; DS_ETOOBIG when b's cap has no room for the
  * worst case (6 bytes a byte, and the quotes), DS_ENOMEM. */
 int ds_jsonw_string(struct ds_buf *b, const char *s, size_t n);
+
+/* As ds_jsonw_string, but text that is not valid UTF-8 is still written:
+ * each byte that starts no valid sequence becomes U+FFFD, so the output is
+ * always valid JSON. For text from outside (a config name, a message, a file's
+ * field shown to a person). 0, DS_ETOOBIG, DS_ENOMEM. */
+int ds_jsonw_text(struct ds_buf *b, const char *s, size_t n);
+
+/* ds_jsonw_text on a C string; NULL is written as null. */
+int ds_jsonw_str(struct ds_buf *b, const char *s);
+
+/* Writes s (n bytes) to out as ds_jsonw_text does. 0, DS_EIO, DS_ENOMEM. */
+int ds_jsonw_fwrite(FILE *out, const char *s, size_t n);
+
+/* ds_jsonw_fwrite on a C string; NULL is written as null. */
+int ds_jsonw_fputs(FILE *out, const char *s);
 
 #endif

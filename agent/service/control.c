@@ -3,15 +3,19 @@
  *
  * Server side on the loop: a uv_pipe_t listening, one small struct per
  * connection reading at most one line (MAX_REQUEST bytes), answering and
- * closing. Client side: plain blocking sockets with poll(2) timeouts, for
- * the short-lived CLI.
+ * closing. Every answer is built whole in a growing buffer (capped at
+ * DS_CONTROL_MAX_ANSWER) through the JSON writer, so it is one valid JSON
+ * line or, past the cap, an error answer: never a cut one. Client side:
+ * plain blocking sockets with poll(2) timeouts, for the short-lived CLI.
  */
 #include "agent/service/control.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/jsonw.h"
 #include "agent/core/log.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +25,6 @@
 #include <unistd.h>
 
 #define MAX_REQUEST 4608 /* "import" with a folder and a path */
-#define MAX_ANSWER 4096
 
 struct ds_control {
     uv_loop_t *loop;           /* borrow */
@@ -33,35 +36,55 @@ struct ds_control {
 };
 
 struct conn {
-    uv_pipe_t pipe;          /* the client */
-    struct ds_control *c;    /* owner */
-    char req[MAX_REQUEST];   /* the line so far */
-    size_t len;              /* its length */
-    char answer[MAX_ANSWER]; /* kept alive until the write completes */
-    uv_write_t write;        /* the answer's write */
-    int answered;            /* an answer is on its way */
-    int privileged;          /* the peer is root or this process's user */
+    uv_pipe_t pipe;        /* the client */
+    struct ds_control *c;  /* owner */
+    char req[MAX_REQUEST]; /* the line so far */
+    size_t len;            /* its length */
+    struct ds_buf answer;  /* kept alive until the write completes */
+    uv_write_t write;      /* the answer's write */
+    int answered;          /* an answer is on its way */
+    int privileged;        /* the peer is root or this process's user */
 };
 
-/* {"ok":false,"error":"MSG"} with MSG's quotes, backslashes and control
- * characters escaped (it names a path). */
-static void json_escape_into(char *out, size_t size, const char *msg)
+/* {"ok":false,"error":"MSG"}, MSG through the JSON writer (it names a path). */
+static void answer_error(struct ds_buf *b, const char *msg)
 {
-    size_t n = (size_t)snprintf(out, size, "{\"ok\":false,\"error\":\"");
-
-    for (const char *p = msg; *p != '\0' && n + 8 < size; p++) {
-        if (*p == '"' || *p == '\\') {
-            out[n++] = '\\';
-            out[n++] = *p;
-        }
-        else if ((unsigned char)*p < 0x20) {
-            out[n++] = ' ';
-        }
-        else {
-            out[n++] = *p;
-        }
+    ds_buf_reset(b);
+    if (ds_buf_append_str(b, "{\"ok\":false,\"error\":") != 0 || ds_jsonw_str(b, msg) != 0 ||
+        ds_buf_append_str(b, "}\n") != 0) {
+        ds_buf_reset(b);
+        ds_buf_append_str(b, "{\"ok\":false,\"error\":\"out of memory\"}\n");
     }
-    snprintf(out + n, size - n, "\"}\n");
+}
+
+/* {"ok":true,"url":"URL"}. */
+static void answer_url(struct ds_buf *b, const char *url)
+{
+    if (ds_buf_append_str(b, "{\"ok\":true,\"url\":") != 0 || ds_jsonw_str(b, url) != 0 ||
+        ds_buf_append_str(b, "}\n") != 0) {
+        answer_error(b, "out of memory");
+    }
+}
+
+/* {"ok":true,MEMBERS} with the owner's members; an error answer, whole, when
+ * they pass the cap. */
+static void answer_status(struct ds_control *c, struct ds_buf *b)
+{
+    int rc = ds_buf_append_str(b, "{\"ok\":true,");
+
+    if (rc == 0) {
+        rc = c->ops.status(c->ops.ctx, b);
+    }
+    if (rc == 0 && b->data[b->len - 1] == ',') {
+        b->len--;
+    }
+    if (rc == 0) {
+        rc = ds_buf_append_str(b, "}\n");
+    }
+    if (rc != 0) {
+        ds_log_warn("CONTROL_STATUS", "control: no status answer: %s", ds_strerror(rc));
+        answer_error(b, rc == DS_ETOOBIG ? "the status answer is too long" : ds_strerror(rc));
+    }
 }
 
 static void maybe_free(struct ds_control *c)
@@ -76,6 +99,7 @@ static void on_conn_closed(uv_handle_t *h)
     struct conn *k = h->data;
     struct ds_control *c = k->c;
 
+    ds_buf_close(&k->answer);
     free(k);
     c->open_handles--;
     maybe_free(c);
@@ -107,61 +131,59 @@ static void answer_import(struct conn *k)
     char *path = strchr(folder, '\t');
 
     if (!k->privileged) {
-        snprintf(k->answer, sizeof(k->answer),
-                 "{\"ok\":false,\"error\":\"import needs root or the service user\"}\n");
+        answer_error(&k->answer, "import needs root or the service user");
         return;
     }
     if (path == NULL || c->ops.import == NULL) {
-        snprintf(k->answer, sizeof(k->answer), "{\"ok\":false,\"error\":\"bad import request\"}\n");
+        answer_error(&k->answer, "bad import request");
         return;
     }
     *path++ = '\0';
     msg[0] = '\0';
     if (c->ops.import(c->ops.ctx, folder, path, msg, sizeof(msg)) != 0) {
-        json_escape_into(k->answer, sizeof(k->answer), msg);
+        answer_error(&k->answer, msg);
         return;
     }
-    snprintf(k->answer, sizeof(k->answer), "{\"ok\":true}\n");
+    ds_buf_append_str(&k->answer, "{\"ok\":true}\n");
 }
 
 static void answer(struct conn *k)
 {
     struct ds_control *c = k->c;
     uv_buf_t b;
-    size_t n;
 
     k->req[strcspn(k->req, "\r\n")] = '\0';
     if (strcmp(k->req, "sync-now") == 0) {
         ds_log_info("SYNC_NOW", "control: sync-now");
         c->ops.sync_now(c->ops.ctx);
-        snprintf(k->answer, sizeof(k->answer), "{\"ok\":true}\n");
+        ds_buf_append_str(&k->answer, "{\"ok\":true}\n");
     }
     else if (strncmp(k->req, "import\t", 7) == 0) {
         answer_import(k);
     }
     else if (strcmp(k->req, "status") == 0) {
-        n = (size_t)snprintf(k->answer, sizeof(k->answer), "{\"ok\":true,");
-        c->ops.status(c->ops.ctx, k->answer + n, sizeof(k->answer) - n - 3);
-        n = strlen(k->answer);
-        snprintf(k->answer + n, sizeof(k->answer) - n, "}\n");
+        answer_status(c, &k->answer);
     }
     else if (strcmp(k->req, "web-link") == 0) {
         char url[256];
 
         if (c->ops.web_link != NULL && c->ops.web_link(c->ops.ctx, url, sizeof(url)) == 0) {
-            snprintf(k->answer, sizeof(k->answer), "{\"ok\":true,\"url\":\"%s\"}\n", url);
+            answer_url(&k->answer, url);
         }
         else {
-            snprintf(k->answer, sizeof(k->answer),
-                     "{\"ok\":false,\"error\":\"the status page is not running (off in "
-                     "[web], or its port was taken: see the log)\"}\n");
+            answer_error(&k->answer, "the status page is not running (off in [web], or its port "
+                                     "was taken: see the log)");
         }
     }
     else {
-        snprintf(k->answer, sizeof(k->answer), "{\"ok\":false,\"error\":\"unknown command\"}\n");
+        answer_error(&k->answer, "unknown command");
     }
     k->answered = 1;
-    b = uv_buf_init(k->answer, (unsigned int)strlen(k->answer));
+    if (k->answer.len == 0) {
+        conn_close(k); /* not even an error answer could be written */
+        return;
+    }
+    b = uv_buf_init(k->answer.data, (unsigned int)k->answer.len);
     k->write.data = k;
     if (uv_write(&k->write, (uv_stream_t *)&k->pipe, &b, 1, on_written) != 0) {
         conn_close(k);
@@ -222,6 +244,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     }
     k->c = c;
+    ds_buf_init(&k->answer, DS_CONTROL_MAX_ANSWER);
     uv_pipe_init(c->loop, &k->pipe, 0);
     k->pipe.data = k;
     c->open_handles++;
@@ -294,12 +317,13 @@ void ds_control_free(struct ds_control **cp)
     uv_close((uv_handle_t *)&c->server, on_server_closed);
 }
 
-int ds_control_request(const char *state_dir, const char *command, char *answer_buf, size_t size,
+int ds_control_request(const char *state_dir, const char *command, struct ds_buf *answer,
                        int timeout_ms)
 {
     struct sockaddr_un sa;
     struct pollfd pfd;
-    size_t len = 0;
+    char chunk[4096];
+    size_t start = answer->len;
     ssize_t n;
     int fd = -1;
     int rc = 0;
@@ -307,7 +331,7 @@ int ds_control_request(const char *state_dir, const char *command, char *answer_
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", state_dir, DS_CONTROL_SOCKET);
-    if (n < 0 || (size_t)n >= sizeof(sa.sun_path) || size == 0) {
+    if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
         return DS_ETOOBIG;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -324,12 +348,12 @@ int ds_control_request(const char *state_dir, const char *command, char *answer_
     }
     pfd.fd = fd;
     pfd.events = POLLIN;
-    while (len < size - 1) {
+    for (;;) {
         if (poll(&pfd, 1, timeout_ms) <= 0) {
             rc = DS_EIO;
             goto out;
         }
-        n = read(fd, answer_buf + len, size - 1 - len);
+        n = read(fd, chunk, sizeof(chunk));
         if (n < 0) {
             rc = DS_EIO;
             goto out;
@@ -337,11 +361,43 @@ int ds_control_request(const char *state_dir, const char *command, char *answer_
         if (n == 0) {
             break;
         }
-        len += (size_t)n;
+        rc = ds_buf_append(answer, chunk, (size_t)n);
+        if (rc != 0) {
+            goto out;
+        }
+        if (memchr(chunk, '\n', (size_t)n) != NULL) {
+            break; /* the one line is whole */
+        }
     }
-    answer_buf[len] = '\0';
-    answer_buf[strcspn(answer_buf, "\n")] = '\0';
+    if (answer->len > start) {
+        answer->len = start + strcspn(answer->data + start, "\n");
+        answer->data[answer->len] = '\0';
+    }
 out:
     close(fd);
+    return rc;
+}
+
+int ds_control_ask(const char *state_dir, const char *command, int timeout_ms, json_t **doc)
+{
+    struct ds_buf answer;
+    json_t *d = NULL;
+    int rc;
+
+    if (doc != NULL) {
+        *doc = NULL;
+    }
+    ds_buf_init(&answer, DS_CONTROL_MAX_ANSWER);
+    rc = ds_control_request(state_dir, command, &answer, timeout_ms);
+    if (rc == 0) {
+        d = json_loadb(answer.data != NULL ? answer.data : "", answer.len, 0, NULL);
+        rc = json_is_object(d) ? 0 : DS_EIO;
+    }
+    ds_buf_close(&answer);
+    if (rc == 0 && doc != NULL) {
+        *doc = d;
+        d = NULL;
+    }
+    json_decref(d);
     return rc;
 }

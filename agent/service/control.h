@@ -24,11 +24,15 @@
  *                                              -> {"ok":true,"url":"..."}
  *
  * Anything else answers {"ok":false,"error":"unknown command"}. The answers
- * carry counts, codes and names from the config: never patient data.
+ * carry counts, codes and names from the config: never patient data. An
+ * answer grows with the config (a status names every practice) up to
+ * DS_CONTROL_MAX_ANSWER bytes; past that the agent answers
+ * {"ok":false,"error":"..."}, never a cut line.
  */
 #ifndef DS_CONTROL_H
 #define DS_CONTROL_H
 
+#include "agent/core/buf.h"
 #include "agent/core/error.h"
 #include "config/config.h"
 
@@ -36,13 +40,14 @@
 #include <uv.h>
 
 #define DS_CONTROL_SOCKET "control.sock"
+#define DS_CONTROL_MAX_ANSWER ((size_t)1024 * 1024) /* bytes, the newline included */
 
 /* What the control server asks of its owner. */
 struct ds_control_ops {
     void (*sync_now)(void *ctx);
-    /* Appends the status members (without braces) as JSON to buf (size
-     * bytes, NUL-terminated). */
-    void (*status)(void *ctx, char *buf, size_t size);
+    /* Appends the status members (without braces, each followed by a
+     * comma) as JSON to b. 0, or DS_ETOOBIG past b's cap, DS_ENOMEM. */
+    int (*status)(void *ctx, struct ds_buf *b);
     /* Queues path for staging, next, with folder's settings; 0, or
      * non-zero with a message (no patient data) in msg. */
     int (*import)(void *ctx, const char *folder, const char *path, char *msg, size_t size);
@@ -64,10 +69,18 @@ int ds_control_new(uv_loop_t *loop, const struct ds_config *cfg, const struct ds
 void ds_control_free(struct ds_control **c);
 
 /* The client: sends command to the agent running with state_dir and
- * writes its one-line answer into answer. DS_ENOTFOUND when no agent
- * listens (not running), DS_EIO on other failures. Waits at most
- * timeout_ms. */
-int ds_control_request(const char *state_dir, const char *command, char *answer, size_t size,
+ * appends its one-line answer (without the newline) to answer, whose cap
+ * should be DS_CONTROL_MAX_ANSWER. DS_ENOTFOUND when no agent listens (not
+ * running), DS_ETOOBIG when the answer passes answer's cap, DS_EIO on other
+ * failures. Waits at most timeout_ms for each read. */
+int ds_control_request(const char *state_dir, const char *command, struct ds_buf *answer,
                        int timeout_ms);
+
+struct json_t; /* jansson's */
+
+/* ds_control_request, the answer parsed: *doc (new: json_decref) is the
+ * answer's object when 0 is returned, else NULL. DS_EIO when the answer is
+ * not JSON. doc may be NULL to learn only whether the agent answers. */
+int ds_control_ask(const char *state_dir, const char *command, int timeout_ms, struct json_t **doc);
 
 #endif

@@ -423,24 +423,25 @@ static int control_import(void *ctx, const char *folder_name, const char *path, 
     return 0;
 }
 
-static void control_status(void *ctx, char *buf, size_t size)
+static int control_status(void *ctx, struct ds_buf *b)
 {
     struct ds_agent *a = ctx;
     size_t queued = 0;
-    int n;
+    int rc;
 
     for (const struct pending *p = a->queue; p != NULL; p = p->next) {
         queued++;
     }
-    n = snprintf(buf, size,
-                 "\"pid\":%ld,\"stopping\":%s,\"ingest_busy\":%s,\"ingest_queued\":%zu,"
-                 "\"ingest_paused\":%s,",
-                 (long)getpid(), a->stopping ? "true" : "false",
-                 a->current != NULL ? "true" : "false", queued,
-                 a->full != NULL ? "\"DISK_FULL\"" : "null");
-    if (n > 0 && (size_t)n < size && a->rt->up != NULL) {
-        ds_upload_status_json(a->rt->up, buf + n, size - (size_t)n);
+    rc = ds_buf_printf(b,
+                       "\"pid\":%ld,\"stopping\":%s,\"ingest_busy\":%s,\"ingest_queued\":%zu,"
+                       "\"ingest_paused\":%s,",
+                       (long)getpid(), a->stopping ? "true" : "false",
+                       a->current != NULL ? "true" : "false", queued,
+                       a->full != NULL ? "\"DISK_FULL\"" : "null");
+    if (rc == 0 && a->rt->up != NULL) {
+        rc = ds_upload_status_json(a->rt->up, b);
     }
+    return rc;
 }
 
 /* Free bytes in the state directory, 0 when it cannot be told. */

@@ -4,25 +4,21 @@
  */
 #include "agent/upload/answer.h"
 
+#include "proto/proto.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* An error code as the protocol writes them (docs/protocol.md): a few
- * capitals, digits and underscores. Anything else (empty, long, free text
- * from a server that is not ours) keeps the HTTP_<status> code, which is
- * logged and stored. */
+/* An error code as the protocol spells them (proto.h), and one that fits
+ * code[size]. Anything else (free text from a server that is not ours)
+ * keeps the HTTP_<status> code, which is logged and stored. */
 static int code_ok(const char *c, size_t size)
 {
-    size_t n = 0;
+    size_t n = strlen(c);
 
-    for (; c[n] != '\0'; n++) {
-        if (!((c[n] >= 'A' && c[n] <= 'Z') || (c[n] >= '0' && c[n] <= '9') || c[n] == '_')) {
-            return 0;
-        }
-    }
-    return n > 0 && n < size;
+    return ds_proto_code_valid(c, n) && n < size;
 }
 
 enum ds_answer_kind ds_answer_classify(const struct ds_http_response *res, char *code, size_t size,

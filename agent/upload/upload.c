@@ -41,12 +41,14 @@
 #include "agent/core/clock.h"
 #include "agent/core/buf.h"
 #include "agent/core/crash.h"
+#include "agent/core/jsonw.h"
 #include "agent/core/log.h"
 #include "agent/core/version.h"
 #include "agent/upload/answer.h"
 #include "agent/upload/http.h"
 
 #include "config/template.h"
+#include "proto/proto.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -378,27 +380,6 @@ out:
 
 /* ---- sending a batch ------------------------------------------------------ */
 
-/* Appends s as a JSON string. Keys and fingerprints are ASCII, but a key
- * carries an external id from the export, so it is escaped properly. */
-static int append_json_string(struct ds_buf *b, const char *s)
-{
-    int rc = ds_buf_append(b, "\"", 1);
-
-    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p != '\0'; p++) {
-        if (*p == '"' || *p == '\\') {
-            char esc[2] = {'\\', (char)*p};
-            rc = ds_buf_append(b, esc, 2);
-        }
-        else if (*p < 0x20) {
-            rc = ds_buf_printf(b, "\\u%04x", *p);
-        }
-        else {
-            rc = ds_buf_append(b, p, 1);
-        }
-    }
-    return rc != 0 ? rc : ds_buf_append(b, "\"", 1);
-}
-
 struct body_ctx {
     struct ds_buf buf; /* the JSON being built */
     long nrows;        /* rows appended */
@@ -412,7 +393,7 @@ static int append_row(void *ctx, const struct ds_batch_row *r)
 
     rc = ds_buf_printf(b, "%s{\"row\":%ld,\"key\":", bc->nrows > 0 ? "," : "", r->row);
     if (rc == 0) {
-        rc = append_json_string(b, r->key);
+        rc = ds_jsonw_str(b, r->key);
     }
     if (rc == 0 && r->op_delete) {
         /* A deletion row (docs/protocol.md): its key, no record. */
@@ -577,7 +558,10 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
     int attempts = 0;
     int rc;
 
-    ds_buf_init(&bc.buf, (size_t)up->cfg->max_batch_bytes);
+    /* The config keeps max_batch_bytes within the protocol's body limit. */
+    ds_buf_init(&bc.buf, (size_t)up->cfg->max_batch_bytes < DS_PROTO_MAX_BODY
+                             ? (size_t)up->cfg->max_batch_bytes
+                             : DS_PROTO_MAX_BODY);
     bc.nrows = 0;
     if (op == NULL) {
         goto out;
@@ -1083,32 +1067,35 @@ void ds_upload_sync_now(struct ds_uploader *up)
     ds_upload_kick(up);
 }
 
-void ds_upload_status_json(const struct ds_uploader *up, char *buf, size_t size)
+int ds_upload_status_json(const struct ds_uploader *up, struct ds_buf *b)
 {
-    json_t *doc = json_object();
-    json_t *list = json_array();
-    char *text = NULL;
-    size_t len;
+    int rc;
 
-    buf[0] = '\0';
-    for (size_t i = 0; i < up->cfg->npractices && list != NULL; i++) {
-        json_array_append_new(list, json_pack("{s:s, s:b, s:s}", "name", up->cfg->practices[i].name,
-                                              "paused", up->practices[i].paused, "code",
-                                              up->practices[i].code));
+    rc = ds_buf_printf(b, "\"in_flight\":%zu,\"retries\":%lu,\"failing\":%d,\"last_error\":",
+                       up->in_flight, up->retries, up->fail_streak);
+    if (rc == 0) {
+        rc = ds_jsonw_str(b, up->last_error);
     }
-    json_object_set_new(doc, "in_flight", json_integer((json_int_t)up->in_flight));
-    json_object_set_new(doc, "retries", json_integer((json_int_t)up->retries));
-    json_object_set_new(doc, "failing", json_integer(up->fail_streak));
-    json_object_set_new(doc, "last_error", json_string(up->last_error));
-    json_object_set_new(doc, "practices", list);
-    text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-    len = text != NULL ? strlen(text) : 0;
-    if (len >= 2 && len - 2 < size) {
-        memcpy(buf, text + 1, len - 2); /* the members, without the braces */
-        buf[len - 2] = '\0';
+    if (rc == 0) {
+        rc = ds_buf_append_str(b, ",\"practices\":[");
     }
-    free(text);
-    json_decref(doc);
+    for (size_t i = 0; rc == 0 && i < up->cfg->npractices; i++) {
+        rc = ds_buf_append_str(b, i > 0 ? ",{\"name\":" : "{\"name\":");
+        if (rc == 0) {
+            rc = ds_jsonw_str(b, up->cfg->practices[i].name);
+        }
+        if (rc == 0) {
+            rc = ds_buf_printf(
+                b, ",\"paused\":%s,\"code\":", up->practices[i].paused ? "true" : "false");
+        }
+        if (rc == 0) {
+            rc = ds_jsonw_str(b, up->practices[i].code);
+        }
+        if (rc == 0) {
+            rc = ds_buf_append_str(b, "}");
+        }
+    }
+    return rc != 0 ? rc : ds_buf_append_str(b, "],");
 }
 
 size_t ds_upload_in_flight(const struct ds_uploader *up)

@@ -24,6 +24,7 @@
 #ifndef DS_UPLOAD_UPLOAD_H
 #define DS_UPLOAD_UPLOAD_H
 
+#include "agent/core/buf.h"
 #include "agent/core/error.h"
 #include "config/config.h"
 #include "state/store.h"
@@ -58,9 +59,10 @@ void ds_upload_kick(struct ds_uploader *up);
  * due, paused practices are probed, and the queue is looked at again. */
 void ds_upload_sync_now(struct ds_uploader *up);
 
-/* Appends the uploader's state as JSON members (no braces) to buf: requests
- * in flight, retries, and each practice with whether it is paused. */
-void ds_upload_status_json(const struct ds_uploader *up, char *buf, size_t size);
+/* Appends the uploader's state as JSON members (no braces, each followed by
+ * a comma) to b: requests in flight, retries, and each practice with whether
+ * it is paused. 0, DS_ETOOBIG past b's cap, DS_ENOMEM. */
+int ds_upload_status_json(const struct ds_uploader *up, struct ds_buf *b);
 
 /* Requests in flight. */
 size_t ds_upload_in_flight(const struct ds_uploader *up);

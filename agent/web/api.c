@@ -92,19 +92,20 @@ static void session(struct ds__web_conn *c)
 /* The agent's own view: the members the control socket's status answers. */
 static json_t *agent_status(struct ds_web *w)
 {
-    char buf[8192];
-    size_t n;
+    struct ds_buf b;
+    json_t *doc = NULL;
 
-    buf[0] = '{';
-    buf[1] = '\0';
-    w->ops.status(w->ops.ctx, buf + 1, sizeof(buf) - 3);
-    n = strlen(buf);
-    if (n > 1 && buf[n - 1] == ',') {
-        n--;
+    ds_buf_init(&b, DS_CONTROL_MAX_ANSWER);
+    if (ds_buf_append(&b, "{", 1) == 0 && w->ops.status(w->ops.ctx, &b) == 0) {
+        if (b.data[b.len - 1] == ',') {
+            b.len--;
+        }
+        if (ds_buf_append(&b, "}", 1) == 0) {
+            doc = json_loadb(b.data, b.len, 0, NULL);
+        }
     }
-    buf[n] = '}';
-    buf[n + 1] = '\0';
-    return json_loads(buf, 0, NULL);
+    ds_buf_close(&b);
+    return doc;
 }
 
 static int on_batch(void *ctx, const struct ds_batch_status *b)

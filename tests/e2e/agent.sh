@@ -7,7 +7,9 @@
 #   2. the same file dropped again is imported once (file `duplicate`);
 #   3. a cloud outage in the middle of a many-batch upload loses and
 #      duplicates nothing, and the agent retried;
-#   4. the agent stops cleanly on SIGTERM, and its log carries no patient data.
+#   4. the agent stops cleanly on SIGTERM, and its log carries no patient data;
+#   5. with 60 practices of long names, the status answer on the control
+#      socket is still whole JSON, and `dentsync status` and `import` use it.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -239,5 +241,63 @@ check "the agent log carries none of the sample's $(wc -l <"$work/values") patie
     test "$leaks" -eq 0 -a "$(wc -l <"$work/values")" -gt 20
 check "the queue database is closed to others (0640: the service user and its group)" \
     test "$(stat -c %a "$work/state/queue.db")" = 640
+
+# --- 6. many practices with long names: the status answer stays whole JSON -------
+# Their part of the answer is far past any fixed buffer; cut, it was invalid
+# JSON and the commands said the agent had stopped answering.
+mkdir -p "$work/many-state" "$work/many-inbox"
+many_name='North Valley Family Dental & Café'
+{
+    printf '[agent]\nstate_dir = %s\nlog_level = info\n' "$work/many-state"
+    printf 'settle_seconds = 0.2\nrescan_seconds = 0.5\n\n'
+    printf '[cloud]\nurl = %s\ntimeout_seconds = 5\nheartbeat_seconds = 0\n\n' "$CLOUD_URL"
+    for i in $(seq -w 1 60); do
+        printf '[practice %s %s]\ntoken_file = %s\n\n' "$many_name" "$i" "$work/token"
+    done
+    printf '[folder patients]\npath = %s\npractice = %s 01\n' "$work/many-inbox" "$many_name"
+    printf 'import_type = patients\ntemplate = generic-patients\n'
+} >"$work/many.conf"
+"$agent" run -c "$work/many.conf" >>"$work/many.log" 2>&1 &
+agent_pid=$!
+check "the agent with 60 practices listens on its control socket" \
+    wait_until 10 test -S "$work/many-state/control.sock"
+# The raw answer to "status" on the socket, as a client reads it.
+python3 - "$work/many-state/control.sock" >"$work/many-status.json" 2>&1 <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"status\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+sys.stdout.write(data.decode())
+PY
+check "its status answer is whole JSON with the 60 practices ($(wc -c <"$work/many-status.json") bytes)" \
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ok"] is True and d["ingest_paused"] is None
+names = [p["name"] for p in d["practices"]]
+assert len(names) == 60 and names[59] == "North Valley Family Dental & Caf\u00e9 60", names[-1:]
+' "$work/many-status.json"
+"$agent" status -c "$work/many.conf" --json >"$work/many-status-cmd.json" 2>&1
+check "dentsync status --json sees the agent running and its 60 practices" \
+    python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["agent"] == "running", d["agent"]
+assert len(d["practices"]) == 60
+' "$work/many-status-cmd.json"
+printf 'Patient ID,First Name,Last Name\n' >"$work/many-empty.csv"
+"$agent" import -c "$work/many.conf" --folder patients "$work/many-empty.csv" \
+    >"$work/many-import.txt" 2>&1
+sed 's/^/# /' "$work/many-import.txt"
+check "dentsync import goes through the running agent, which keeps answering" \
+    sh -c "grep -q 'handed to the running agent' '$work/many-import.txt' && ! grep -q 'stopped answering' '$work/many-import.txt'"
+check "that agent stops cleanly on SIGTERM (exit 0)" stop_agent
 
 e2e_summary

@@ -115,6 +115,130 @@ static void test_random_strings(void **state)
     }
 }
 
+/* Checks what one writer call appended to an empty buffer. */
+static void writes(int (*w)(struct ds_buf *, const char *, size_t), const char *s, size_t n,
+                   const char *want, size_t wn)
+{
+    struct ds_buf b;
+
+    ds_buf_init(&b, 4096);
+    assert_int_equal(w(&b, s, n), 0);
+    assert_int_equal(b.len, wn);
+    assert_memory_equal(b.data, want, wn);
+    ds_buf_close(&b);
+}
+
+#define WRITES(w, s, want) writes(w, s, sizeof(s) - 1, want, sizeof(want) - 1)
+
+/* The one escaping rule, spelled out (jansson's, which test_every_byte checks
+ * byte by byte): \r \t and the other named escapes by name, the other
+ * control characters as upper-case \u00XX, DEL and '/' as they are. */
+static void test_escaping_rule(void **state)
+{
+    (void)state;
+    WRITES(ds_jsonw_string, "a\rb", "\"a\\rb\"");
+    WRITES(ds_jsonw_string, "a\tb", "\"a\\tb\"");
+    WRITES(ds_jsonw_string, "\n\b\f\"\\", "\"\\n\\b\\f\\\"\\\\\"");
+    WRITES(ds_jsonw_string,
+           "a\x7f"
+           "b",
+           "\"a\x7f"
+           "b\"");
+    WRITES(ds_jsonw_string, "\x01\x1b\x1f\v", "\"\\u0001\\u001B\\u001F\\u000B\"");
+    WRITES(ds_jsonw_string, "a\0b", "\"a\\u0000b\"");
+    WRITES(ds_jsonw_string, "a/b", "\"a/b\"");
+    /* The text writer escapes alike. */
+    WRITES(ds_jsonw_text, "\r\t\x7f\x01", "\"\\r\\t\x7f\\u0001\"");
+}
+
+/* Text that is not UTF-8: refused by the record's writer (jansson would not
+ * dump it), written with U+FFFD for each bad byte by the text writer, so a
+ * message or a config name never makes invalid JSON. */
+static void test_invalid_utf8(void **state)
+{
+    struct ds_buf b;
+
+    (void)state;
+    ds_buf_init(&b, 4096);
+    assert_int_equal(ds_jsonw_string(&b, "ok", 2), 0);
+    assert_int_equal(ds_jsonw_string(&b,
+                                     "a\xff"
+                                     "b",
+                                     3),
+                     DS_EINVAL);
+    assert_string_equal(b.data, "\"ok\""); /* nothing of the refused string */
+    ds_buf_close(&b);
+
+    WRITES(ds_jsonw_text,
+           "a\xff"
+           "b",
+           "\"a\xef\xbf\xbd"
+           "b\"");
+    WRITES(ds_jsonw_text, "caf\xe9", "\"caf\xef\xbf\xbd\""); /* Latin-1 */
+    WRITES(ds_jsonw_text, "\xc3", "\"\xef\xbf\xbd\"");       /* cut short */
+    WRITES(ds_jsonw_text, "\xed\xa0\x80", "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
+    WRITES(ds_jsonw_text, "Jos\xc3\xa9", "\"Jos\xc3\xa9\""); /* valid: as is */
+
+    /* Whatever the bytes, the text writer's output parses, to the same
+     * string where it was valid. */
+    for (int c = 0; c < 256; c++) {
+        char s[3] = {'a', (char)c, 'z'};
+        json_t *j;
+
+        ds_buf_init(&b, 4096);
+        assert_int_equal(ds_jsonw_text(&b, s, 3), 0);
+        j = json_loadb(b.data, b.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        assert_non_null(j);
+        if (c < 0x80) {
+            assert_int_equal(json_string_length(j), 3);
+            assert_memory_equal(json_string_value(j), s, 3);
+        }
+        json_decref(j);
+        ds_buf_close(&b);
+    }
+}
+
+/* A C string (NULL as null), and the same bytes written to a stream. */
+static void test_cstr_and_stream(void **state)
+{
+    struct ds_buf b;
+    char *mem = NULL;
+    size_t mlen = 0;
+    FILE *f;
+
+    (void)state;
+    ds_buf_init(&b, 4096);
+    assert_int_equal(ds_jsonw_str(&b, "x\ty"), 0);
+    assert_int_equal(ds_buf_append(&b, ",", 1), 0);
+    assert_int_equal(ds_jsonw_str(&b, NULL), 0);
+    assert_string_equal(b.data, "\"x\\ty\",null");
+    ds_buf_close(&b);
+
+    f = open_memstream(&mem, &mlen);
+    assert_non_null(f);
+    assert_int_equal(ds_jsonw_fputs(f, "x\ty"), 0);
+    assert_int_equal(ds_jsonw_fwrite(f, "\r\x7f\xff", 3), 0);
+    assert_int_equal(ds_jsonw_fputs(f, NULL), 0);
+    fclose(f);
+    assert_int_equal(mlen, strlen("\"x\\ty\"\"\\r\x7f\xef\xbf\xbd\"null"));
+    assert_memory_equal(mem, "\"x\\ty\"\"\\r\x7f\xef\xbf\xbd\"null", mlen);
+    free(mem);
+}
+
+/* A buffer's cap is a hard limit: DS_ETOOBIG, the buffer as it was. */
+static void test_cap(void **state)
+{
+    struct ds_buf b;
+
+    (void)state;
+    ds_buf_init(&b, 16);
+    assert_int_equal(ds_jsonw_str(&b, "ab"), 0);
+    assert_int_equal(ds_jsonw_str(&b, "a long string past the cap"), DS_ETOOBIG);
+    assert_int_equal(b.len, 4);
+    assert_string_equal(b.data, "\"ab\"");
+    ds_buf_close(&b);
+}
+
 /* A row of n fields (up to 16) from C strings. */
 struct row16 {
     struct ds_row row;
@@ -249,8 +373,14 @@ static void test_record_is_jansson(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_byte),        cmocka_unit_test(test_crafted_utf8),
-        cmocka_unit_test(test_random_strings),    cmocka_unit_test(test_raw_names),
+        cmocka_unit_test(test_every_byte),
+        cmocka_unit_test(test_crafted_utf8),
+        cmocka_unit_test(test_random_strings),
+        cmocka_unit_test(test_escaping_rule),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_cstr_and_stream),
+        cmocka_unit_test(test_cap),
+        cmocka_unit_test(test_raw_names),
         cmocka_unit_test(test_record_is_jansson),
     };
 
