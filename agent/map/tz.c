@@ -420,11 +420,6 @@ out:
     return rc;
 }
 
-const char *ds_tz_name(const struct ds_tz *tz)
-{
-    return tz->name;
-}
-
 void ds_tz_free(struct ds_tz **tz)
 {
     if (tz == NULL || *tz == NULL) {
@@ -438,7 +433,8 @@ void ds_tz_free(struct ds_tz **tz)
 
 /* ---- conversion ---------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+/* Days since 1970-01-01 of a proleptic Gregorian date (tz.h). */
+int64_t ds_tz_days_from_civil(int64_t y, int64_t m, int64_t d)
 {
     int64_t era;
     int64_t yoe;
@@ -465,14 +461,14 @@ static int64_t rule_local(const struct rule_date *r, int64_t y)
     int64_t day;
 
     if (r->kind == 'J') {
-        day = days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60 ? 1 : 0);
+        day = ds_tz_days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60 ? 1 : 0);
     }
     else if (r->kind == 'N') {
-        day = days_from_civil(y, 1, 1) + r->n;
+        day = ds_tz_days_from_civil(y, 1, 1) + r->n;
     }
     else {
         static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int64_t first = days_from_civil(y, r->m, 1);
+        int64_t first = ds_tz_days_from_civil(y, r->m, 1);
         int wd = (int)((first % 7 + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
         int64_t dim = mdays[r->m - 1] + (r->m == 2 && is_leap(y) ? 1 : 0);
         int64_t d = (r->d - wd + 7) % 7 + (int64_t)(r->w - 1) * 7;
@@ -497,10 +493,10 @@ static int footer_offset(const struct posix_tz *p, int64_t utc)
     }
     /* The year of utc, close enough: rule dates are far from new year. */
     y = 1970 + days / 365;
-    while (days_from_civil(y, 1, 1) > days) {
+    while (ds_tz_days_from_civil(y, 1, 1) > days) {
         y--;
     }
-    while (days_from_civil(y + 1, 1, 1) <= days) {
+    while (ds_tz_days_from_civil(y + 1, 1, 1) <= days) {
         y++;
     }
     start = rule_local(&p->start, y) - p->std;
