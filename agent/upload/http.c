@@ -436,11 +436,6 @@ out:
     return rc;
 }
 
-size_t ds_http_pending(const struct ds_http *h)
-{
-    return h->pending;
-}
-
 void ds_http_free(struct ds_http **hp)
 {
     struct ds_http *h;
