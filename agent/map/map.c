@@ -24,6 +24,7 @@
  */
 #include "agent/map/map_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/map/canon.h"
 #include "agent/map/normalize.h"
 
@@ -72,8 +73,8 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
         rc = ds_error_set(err, DS_EINVAL, "import type not supported by the mapper");
         goto out;
     }
-    m = calloc(1, sizeof(*m));
-    hkeys = calloc(nh + 1, sizeof(*hkeys));
+    m = ds_calloc(1, sizeof(*m));
+    hkeys = ds_calloc(nh + 1, sizeof(*hkeys));
     if (m == NULL || hkeys == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto out;
@@ -89,13 +90,13 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     ds_map_set_options(m, NULL);
     m->opts.date_order = DS_DATE_AUTO;
     m->nheader = nh;
-    m->header = calloc(nh + 1, sizeof(*m->header));
+    m->header = ds_calloc(nh + 1, sizeof(*m->header));
     m->nfields = ds_template_nfields(t);
-    m->fields = calloc(m->nfields + 1, sizeof(*m->fields));
-    m->state = calloc(m->nfields + 1, sizeof(*m->state));
-    m->order = calloc(m->nfields + 1, sizeof(*m->order));
-    m->voff = calloc(m->nfields + 1, sizeof(*m->voff));
-    m->vlen = calloc(m->nfields + 1, sizeof(*m->vlen));
+    m->fields = ds_calloc(m->nfields + 1, sizeof(*m->fields));
+    m->state = ds_calloc(m->nfields + 1, sizeof(*m->state));
+    m->order = ds_calloc(m->nfields + 1, sizeof(*m->order));
+    m->voff = ds_calloc(m->nfields + 1, sizeof(*m->voff));
+    m->vlen = ds_calloc(m->nfields + 1, sizeof(*m->vlen));
     ds_buf_init(&m->vals, (m->nfields + 1) * (MAP_VALUE_MAX + 32));
     m->sha = ds_sha256_new();
     if (m->header == NULL || m->fields == NULL || m->state == NULL || m->order == NULL ||
@@ -137,9 +138,9 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
 out:
     if (hkeys != NULL) {
         for (size_t j = 0; j < nh; j++) {
-            free(hkeys[j]);
+            ds_free(hkeys[j]);
         }
-        free(hkeys);
+        ds_free(hkeys);
     }
     ds_map_free(&m);
     return rc;
@@ -152,14 +153,14 @@ void ds_map_free(struct ds_mapper **m)
     }
     if ((*m)->fields != NULL) {
         for (size_t i = 0; i < (*m)->nfields; i++) {
-            free((*m)->fields[i].name);
+            ds_free((*m)->fields[i].name);
             ds__map_free_list(&(*m)->fields[i].map_keys);
             if ((*m)->fields[i].has_re) {
                 regfree(&(*m)->fields[i].re);
             }
             json_decref((*m)->fields[i].seen);
-            free((*m)->fields[i].cols);
-            free((*m)->fields[i].jkey);
+            ds_free((*m)->fields[i].cols);
+            ds_free((*m)->fields[i].jkey);
         }
     }
     if ((*m)->rules != NULL) {
@@ -167,32 +168,32 @@ void ds_map_free(struct ds_mapper **m)
             ds__map_free_list(&(*m)->rules[i].values);
         }
     }
-    free((*m)->rules);
+    ds_free((*m)->rules);
     ds_buf_close(&(*m)->part);
     if ((*m)->header != NULL) {
         for (size_t j = 0; j < (*m)->nheader; j++) {
-            free((*m)->header[j]);
+            ds_free((*m)->header[j]);
         }
     }
     if ((*m)->rawkey != NULL) {
         for (size_t j = 0; j < (*m)->nheader; j++) {
-            free((*m)->rawkey[j]);
+            ds_free((*m)->rawkey[j]);
         }
     }
-    free((*m)->rawkey);
-    free((*m)->rawkeylen);
-    free((*m)->fields);
-    free((*m)->state);
-    free((*m)->order);
-    free((*m)->voff);
-    free((*m)->vlen);
+    ds_free((*m)->rawkey);
+    ds_free((*m)->rawkeylen);
+    ds_free((*m)->fields);
+    ds_free((*m)->state);
+    ds_free((*m)->order);
+    ds_free((*m)->voff);
+    ds_free((*m)->vlen);
     ds_buf_close(&(*m)->vals);
     ds_buf_close(&(*m)->json);
     ds_sha256_free(&(*m)->sha);
-    free((*m)->header);
+    ds_free((*m)->header);
     ds_buf_close(&(*m)->value);
     ds_buf_close(&(*m)->hash);
-    free(*m);
+    ds_free(*m);
     *m = NULL;
 }
 
@@ -201,8 +202,8 @@ void ds_mapped_close(struct ds_mapped *out)
     if (out == NULL) {
         return;
     }
-    free(out->record_json);
-    free(out->raw_json);
+    ds_free(out->record_json);
+    ds_free(out->raw_json);
     memset(out, 0, sizeof(*out));
 }
 

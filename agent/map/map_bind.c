@@ -7,6 +7,7 @@
  */
 #include "agent/map/map_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/map/canon.h"
 #include "agent/map/normalize.h"
 
@@ -18,7 +19,7 @@
 /* A NUL-terminated copy of s[0..n) (map_int.h). */
 char *ds__map_dup_n(const char *s, size_t n)
 {
-    char *p = malloc(n + 1);
+    char *p = ds_malloc(n + 1);
 
     if (p != NULL) {
         memcpy(p, s, n);
@@ -31,7 +32,7 @@ char *ds__map_dup_n(const char *s, size_t n)
 static char *header_key(const char *s, size_t n)
 {
     size_t need = ds_norm_header(s, n, NULL, 0);
-    char *k = malloc(need + 1);
+    char *k = ds_malloc(need + 1);
 
     if (k != NULL) {
         ds_norm_header(s, n, k, need + 1);
@@ -51,11 +52,11 @@ static long resolve_column(const char *const *aliases, char *const *hkeys, size_
         }
         for (size_t j = 0; j < nh; j++) {
             if (hkeys[j][0] != '\0' && strcmp(hkeys[j], k) == 0) {
-                free(k);
+                ds_free(k);
                 return (long)j;
             }
         }
-        free(k);
+        ds_free(k);
     }
     return -1;
 }
@@ -65,7 +66,7 @@ static long resolve_column(const char *const *aliases, char *const *hkeys, size_
 static int resolve_all(const char *const *aliases, char *const *hkeys, size_t nh, long **out)
 {
     size_t n = 0;
-    long *cols = calloc(nh + 1, sizeof(*cols));
+    long *cols = ds_calloc(nh + 1, sizeof(*cols));
 
     if (cols == NULL) {
         return DS_ENOMEM;
@@ -74,7 +75,7 @@ static int resolve_all(const char *const *aliases, char *const *hkeys, size_t nh
         char *k = header_key(*a, strlen(*a));
 
         if (k == NULL) {
-            free(cols);
+            ds_free(cols);
             return DS_ENOMEM;
         }
         for (size_t j = 0; j < nh; j++) {
@@ -88,7 +89,7 @@ static int resolve_all(const char *const *aliases, char *const *hkeys, size_t nh
                 break;
             }
         }
-        free(k);
+        ds_free(k);
     }
     cols[n] = -1;
     *out = cols;
@@ -108,7 +109,7 @@ static int fold_list(const char *const *in, char ***out)
     while (in[n] != NULL) {
         n++;
     }
-    l = calloc(n + 1, sizeof(*l));
+    l = ds_calloc(n + 1, sizeof(*l));
     if (l == NULL) {
         return DS_ENOMEM;
     }
@@ -116,9 +117,9 @@ static int fold_list(const char *const *in, char ***out)
         l[i] = header_key(in[i], strlen(in[i]));
         if (l[i] == NULL) {
             for (size_t j = 0; j < i; j++) {
-                free(l[j]);
+                ds_free(l[j]);
             }
-            free(l);
+            ds_free(l);
             return DS_ENOMEM;
         }
     }
@@ -132,9 +133,9 @@ void ds__map_free_list(char ***l)
         return;
     }
     for (char **p = *l; *p != NULL; p++) {
-        free(*p);
+        ds_free(*p);
     }
-    free(*l);
+    ds_free(*l);
     *l = NULL;
 }
 
@@ -167,7 +168,7 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
     int oom = 0;
     int rc;
 
-    f->name = strdup(tf->name);
+    f->name = ds_strdup(tf->name);
     f->fn = ds_norm_lookup_opt(tf->transform);
     f->required = tf->required;
     f->integer = ds_map_field_is_integer(tf->name);
@@ -248,7 +249,7 @@ int ds__map_bind_rules(struct ds_mapper *m, const struct ds_template *t, char *c
     int rc;
 
     m->nrules = ds_template_nrules(t);
-    m->rules = calloc(m->nrules + 1, sizeof(*m->rules));
+    m->rules = ds_calloc(m->nrules + 1, sizeof(*m->rules));
     if (m->rules == NULL) {
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }

@@ -10,6 +10,7 @@
  */
 #include "agent/map/map_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/jsonw.h"
 #include "agent/map/normalize.h"
 
@@ -58,11 +59,11 @@ static int extra_column_name(const char *s, size_t n)
 int ds__map_raw_names(struct ds_mapper *m)
 {
     char name[320];
-    char **names = calloc(m->nheader + 1, sizeof(*names));
+    char **names = ds_calloc(m->nheader + 1, sizeof(*names));
     int rc = 0;
 
-    m->rawkey = calloc(m->nheader + 1, sizeof(*m->rawkey));
-    m->rawkeylen = calloc(m->nheader + 1, sizeof(*m->rawkeylen));
+    m->rawkey = ds_calloc(m->nheader + 1, sizeof(*m->rawkey));
+    m->rawkeylen = ds_calloc(m->nheader + 1, sizeof(*m->rawkeylen));
     if (names == NULL || m->rawkey == NULL || m->rawkeylen == NULL) {
         rc = DS_ENOMEM;
         goto out;
@@ -97,7 +98,7 @@ int ds__map_raw_names(struct ds_mapper *m)
         if (extra_column_name(name, m->nheader)) {
             m->raw_fast = 0;
         }
-        names[j] = strdup(name);
+        names[j] = ds_strdup(name);
         m->rawkey[j] = names[j] != NULL ? ds__map_json_key(name, &m->rawkeylen[j]) : NULL;
         if (m->rawkey[j] == NULL) {
             rc = DS_ENOMEM;
@@ -107,9 +108,9 @@ int ds__map_raw_names(struct ds_mapper *m)
 out:
     if (names != NULL) {
         for (size_t j = 0; j < m->nheader; j++) {
-            free(names[j]);
+            ds_free(names[j]);
         }
-        free(names);
+        ds_free(names);
     }
     return rc;
 }
@@ -123,12 +124,12 @@ static char *dump(const json_t *j, size_t flags)
     if (n == 0) {
         return NULL;
     }
-    s = malloc(n + 1);
+    s = ds_malloc(n + 1);
     if (s == NULL) {
         return NULL;
     }
     if (json_dumpb(j, s, n, flags) != n) {
-        free(s);
+        ds_free(s);
         return NULL;
     }
     s[n] = '\0';
@@ -180,7 +181,7 @@ out:
     return rc;
 }
 
-/* A copy of what m->json holds, for the caller to free(). */
+/* A copy of what m->json holds, for the caller to ds_free(). */
 static int copy_json(const struct ds_mapper *m, char **out)
 {
     *out = ds__map_dup_n(m->json.data, m->json.len);
@@ -287,8 +288,8 @@ int ds__map_put_cut_raw(const struct ds_mapper *m, const struct ds_row *row, cha
     if (m->no_raw) {
         return 0;
     }
-    fields = calloc(m->nheader + 1, sizeof(*fields));
-    lens = calloc(m->nheader + 1, sizeof(*lens));
+    fields = ds_calloc(m->nheader + 1, sizeof(*fields));
+    lens = ds_calloc(m->nheader + 1, sizeof(*lens));
     if (fields != NULL && lens != NULL) {
         for (size_t j = 0; j < m->nheader; j++) {
             fields[j] = j < row->nfields ? row->fields[j] : "";
@@ -299,7 +300,7 @@ int ds__map_put_cut_raw(const struct ds_mapper *m, const struct ds_row *row, cha
         cut.lens = lens;
         rc = build_raw(m, &cut, out);
     }
-    free(fields);
-    free(lens);
+    ds_free(fields);
+    ds_free(lens);
     return rc;
 }

@@ -11,6 +11,8 @@
  */
 #include "agent/map/tz.h"
 
+#include "agent/core/alloc.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,15 +300,15 @@ int ds_tz_parse(const unsigned char *data, size_t len, const char *name, struct 
             goto out;
         }
     }
-    tz = calloc(1, sizeof(*tz));
+    tz = ds_calloc(1, sizeof(*tz));
     if (tz == NULL) {
         rc = DS_ENOMEM;
         goto out;
     }
     snprintf(tz->name, sizeof(tz->name), "%s", name != NULL ? name : "");
     tz->ntrans = h.timecnt;
-    tz->trans = calloc(h.timecnt + 1, sizeof(*tz->trans));
-    tz->trans_off = calloc(h.timecnt + 1, sizeof(*tz->trans_off));
+    tz->trans = ds_calloc(h.timecnt + 1, sizeof(*tz->trans));
+    tz->trans_off = ds_calloc(h.timecnt + 1, sizeof(*tz->trans_off));
     if (tz->trans == NULL || tz->trans_off == NULL) {
         rc = DS_ENOMEM;
         goto out;
@@ -402,7 +404,7 @@ int ds_tz_load(const char *name, struct ds_tz **out, struct ds_error *err)
                           "time zone %s: cannot open %s", name, path);
         goto out;
     }
-    data = malloc(TZ_MAX_BYTES);
+    data = ds_malloc(TZ_MAX_BYTES);
     if (data == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto out;
@@ -416,7 +418,7 @@ out:
     if (f != NULL) {
         fclose(f);
     }
-    free(data);
+    ds_free(data);
     return rc;
 }
 
@@ -425,9 +427,9 @@ void ds_tz_free(struct ds_tz **tz)
     if (tz == NULL || *tz == NULL) {
         return;
     }
-    free((*tz)->trans);
-    free((*tz)->trans_off);
-    free(*tz);
+    ds_free((*tz)->trans);
+    ds_free((*tz)->trans_off);
+    ds_free(*tz);
     *tz = NULL;
 }
 
