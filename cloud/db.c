@@ -185,11 +185,6 @@ int dsc_db_script(struct dsc_db *db, const char *label, const char *sql)
     return rc;
 }
 
-const char *dsc_db_sqlstate(const struct dsc_db *db)
-{
-    return db->sqlstate;
-}
-
 int dsc_db_begin(struct dsc_db *db)
 {
     return dsc_db_exec(db, "begin", "BEGIN", 0, NULL, NULL);

@@ -43,9 +43,6 @@ int dsc_db_exec(struct dsc_db *db, const char *label, const char *sql, int n,
  * only). Same results as dsc_db_exec. */
 int dsc_db_script(struct dsc_db *db, const char *label, const char *sql);
 
-/* The SQLSTATE of the last failed statement on db, "" after a success. */
-const char *dsc_db_sqlstate(const struct dsc_db *db);
-
 int dsc_db_begin(struct dsc_db *db);
 int dsc_db_commit(struct dsc_db *db);
 /* Rolls back if a transaction is open; errors are ignored (a broken

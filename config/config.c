@@ -10,6 +10,7 @@
  */
 #include "config/config.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/log.h"
 #include "proto/proto.h"
 
@@ -79,7 +80,7 @@ static int in_list(const char *const *list, const char *s)
 
 static char *dup_or_fail(struct loader *ld, const char *s)
 {
-    char *p = strdup(s);
+    char *p = ds_strdup(s);
 
     if (p == NULL) {
         problem(ld, ld->line, "out of memory");
@@ -89,7 +90,7 @@ static char *dup_or_fail(struct loader *ld, const char *s)
 
 static void set_string(struct loader *ld, char **slot, const char *value)
 {
-    free(*slot);
+    ds_free(*slot);
     *slot = dup_or_fail(ld, value);
 }
 
@@ -181,7 +182,7 @@ static struct ds_practice_conf *practice_slot(struct loader *ld, const char *nam
         problem(ld, ld->section_line, "too many [practice] sections (at most %d)", MAX_SECTIONS);
         return NULL;
     }
-    p = realloc(cfg->practices, (cfg->npractices + 1) * sizeof(*p));
+    p = ds_realloc(cfg->practices, (cfg->npractices + 1) * sizeof(*p));
     if (p == NULL) {
         problem(ld, ld->line, "out of memory");
         return NULL;
@@ -214,7 +215,7 @@ static struct ds_folder_conf *folder_slot(struct loader *ld, const char *name)
         problem(ld, ld->section_line, "too many [folder] sections (at most %d)", MAX_SECTIONS);
         return NULL;
     }
-    f = realloc(cfg->folders, (cfg->nfolders + 1) * sizeof(*f));
+    f = ds_realloc(cfg->folders, (cfg->nfolders + 1) * sizeof(*f));
     if (f == NULL) {
         problem(ld, ld->line, "out of memory");
         return NULL;
@@ -794,7 +795,7 @@ int ds_config_load(const char *path, struct ds_config **out, FILE *errs)
         }
         return DS_EIO;
     }
-    cfg = calloc(1, sizeof(*cfg));
+    cfg = ds_calloc(1, sizeof(*cfg));
     if (cfg == NULL) {
         rc = DS_ENOMEM;
         goto out;
@@ -819,8 +820,8 @@ int ds_config_load(const char *path, struct ds_config **out, FILE *errs)
     cfg->web_enabled = 1;
     cfg->web_port = 8765;
     cfg->web_max_upload_kb = 20480;
-    cfg->web_listen = strdup("127.0.0.1");
-    cfg->path = strdup(path);
+    cfg->web_listen = ds_strdup("127.0.0.1");
+    cfg->path = ds_strdup(path);
     if (cfg->path == NULL || cfg->web_listen == NULL) {
         rc = DS_ENOMEM;
         goto out;
@@ -849,33 +850,33 @@ void ds_config_free(struct ds_config **cfgp)
     }
     cfg = *cfgp;
     for (size_t i = 0; i < cfg->npractices; i++) {
-        free(cfg->practices[i].name);
-        free(cfg->practices[i].token_file);
-        free(cfg->practices[i].timezone);
+        ds_free(cfg->practices[i].name);
+        ds_free(cfg->practices[i].token_file);
+        ds_free(cfg->practices[i].timezone);
     }
     for (size_t i = 0; i < cfg->nfolders; i++) {
-        free(cfg->folders[i].name);
-        free(cfg->folders[i].path);
-        free(cfg->folders[i].practice);
-        free(cfg->folders[i].import_type);
-        free(cfg->folders[i].template_id);
-        free(cfg->folders[i].include);
-        free(cfg->folders[i].exclude);
-        free(cfg->folders[i].processed_dir);
-        free(cfg->folders[i].quarantine_dir);
+        ds_free(cfg->folders[i].name);
+        ds_free(cfg->folders[i].path);
+        ds_free(cfg->folders[i].practice);
+        ds_free(cfg->folders[i].import_type);
+        ds_free(cfg->folders[i].template_id);
+        ds_free(cfg->folders[i].include);
+        ds_free(cfg->folders[i].exclude);
+        ds_free(cfg->folders[i].processed_dir);
+        ds_free(cfg->folders[i].quarantine_dir);
     }
-    free(cfg->practices);
-    free(cfg->folders);
-    free(cfg->path);
-    free(cfg->state_dir);
-    free(cfg->template_dir);
-    free(cfg->log_file);
-    free(cfg->cloud_url);
-    free(cfg->ca_file);
-    free(cfg->proxy);
-    free(cfg->web_listen);
-    free(cfg->web_secret_file);
-    free(cfg);
+    ds_free(cfg->practices);
+    ds_free(cfg->folders);
+    ds_free(cfg->path);
+    ds_free(cfg->state_dir);
+    ds_free(cfg->template_dir);
+    ds_free(cfg->log_file);
+    ds_free(cfg->cloud_url);
+    ds_free(cfg->ca_file);
+    ds_free(cfg->proxy);
+    ds_free(cfg->web_listen);
+    ds_free(cfg->web_secret_file);
+    ds_free(cfg);
     *cfgp = NULL;
 }
 

@@ -14,6 +14,7 @@
  */
 #include "config/template.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/map/canon.h"
 #include "agent/map/normalize.h"
@@ -478,13 +479,13 @@ static int str_list(struct ds_template *t, json_t *arr, const char *const **out)
     if (arr == NULL) {
         return 0;
     }
-    l = calloc(json_array_size(arr) + 1, sizeof(*l));
-    grown = realloc(t->lists, (t->nlists + 1) * sizeof(*grown));
+    l = ds_calloc(json_array_size(arr) + 1, sizeof(*l));
+    grown = ds_realloc(t->lists, (t->nlists + 1) * sizeof(*grown));
     if (grown != NULL) {
         t->lists = grown;
     }
     if (l == NULL || grown == NULL) {
-        free(l);
+        ds_free(l);
         return DS_ENOMEM;
     }
     t->lists[t->nlists++] = l;
@@ -544,8 +545,8 @@ static int build_fields(struct ds_template *t, json_t *fields, const char *const
         ncols += json_array_size(json_object_get(f, "columns")) +
                  json_array_size(json_object_get(f, "date")) + 1;
     }
-    t->fields = calloc(json_object_size(fields) + 1, sizeof(*t->fields));
-    t->columns = calloc(ncols + 1, sizeof(*t->columns));
+    t->fields = ds_calloc(json_object_size(fields) + 1, sizeof(*t->fields));
+    t->columns = ds_calloc(ncols + 1, sizeof(*t->columns));
     if (t->fields == NULL || t->columns == NULL) {
         return DS_ENOMEM;
     }
@@ -627,7 +628,7 @@ static int build_rest(struct ds_template *t)
     }
     t->optional = (const char **)l;
     if (rules != NULL) {
-        t->rules = calloc(json_array_size(rules) + 1, sizeof(*t->rules));
+        t->rules = ds_calloc(json_array_size(rules) + 1, sizeof(*t->rules));
         if (t->rules == NULL) {
             return DS_ENOMEM;
         }
@@ -684,7 +685,7 @@ int ds_template_parse(const char *json, size_t len, const char *origin, struct d
         rc = tpl_fail(err, DS_ETOOBIG, origin, "", "template larger than 1 MiB");
         goto out;
     }
-    t = calloc(1, sizeof(*t));
+    t = ds_calloc(1, sizeof(*t));
     if (t != NULL) {
         t->kept = json_array();
     }
@@ -893,7 +894,7 @@ void ds_template_list_free(struct ds_template ***list, size_t n)
     for (size_t i = 0; i < n; i++) {
         ds_template_free(&(*list)[i]);
     }
-    free(*list);
+    ds_free(*list);
     *list = NULL;
 }
 
@@ -910,7 +911,7 @@ static int list_put(struct ds_template ***list, size_t *n, struct ds_template **
             return 0;
         }
     }
-    grown = realloc(*list, (*n + 1) * sizeof(*grown));
+    grown = ds_realloc(*list, (*n + 1) * sizeof(*grown));
     if (grown == NULL) {
         ds_template_free(t);
         return DS_ENOMEM;
@@ -1098,15 +1099,15 @@ void ds_template_free(struct ds_template **t)
     if (t == NULL || *t == NULL) {
         return;
     }
-    free((*t)->fields);
-    free((*t)->columns);
+    ds_free((*t)->fields);
+    ds_free((*t)->columns);
     for (size_t i = 0; i < (*t)->nlists; i++) {
-        free((*t)->lists[i]);
+        ds_free((*t)->lists[i]);
     }
-    free((*t)->lists);
-    free((*t)->rules);
+    ds_free((*t)->lists);
+    ds_free((*t)->rules);
     json_decref((*t)->kept);
     json_decref((*t)->root);
-    free(*t);
+    ds_free(*t);
     *t = NULL;
 }

@@ -91,6 +91,7 @@
  */
 #include "state/store_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 
@@ -604,7 +605,7 @@ int ds_store_open(const char *path, struct ds_store **out, struct ds_error *err)
         return ds_error_set(err, DS_EINVAL, "no database path");
     }
     *out = NULL;
-    st = calloc(1, sizeof(*st));
+    st = ds_calloc(1, sizeof(*st));
     if (st == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto out;
@@ -671,8 +672,8 @@ void ds_store_close(struct ds_store **st)
     }
     sqlite3_close(s->db);
     ds_sha256_free(&s->sha);
-    free(s->staged_keys);
-    free(s);
+    ds_free(s->staged_keys);
+    ds_free(s);
     *st = NULL;
 }
 

@@ -19,6 +19,7 @@
  */
 #include "state/store_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/crash.h"
 #include "agent/core/log.h"
 #include "proto/proto.h"
@@ -375,9 +376,9 @@ struct file_copy {
 
 static void file_copy_free(struct file_copy *c)
 {
-    free(c->folder);
-    free(c->path);
-    free(c->sha256);
+    ds_free(c->folder);
+    ds_free(c->path);
+    ds_free(c->sha256);
     memset(c, 0, sizeof(*c));
 }
 
@@ -385,7 +386,7 @@ static char *dup_text(sqlite3_stmt *s, int col)
 {
     const char *t = (const char *)sqlite3_column_text(s, col);
 
-    return t != NULL ? strdup(t) : NULL;
+    return t != NULL ? ds_strdup(t) : NULL;
 }
 
 int ds_store_files_detected(struct ds_store *st, ds_store_file_cb cb, void *ctx)
@@ -592,7 +593,7 @@ static int staged_keys_start(struct ds_store *st, const char *job_id)
     int src;
     int rc;
 
-    free(st->staged_keys);
+    ds_free(st->staged_keys);
     st->staged_keys = NULL;
     rc = ds__store_stmt(st, DS__Q_ITEM_ANY, "SELECT 1 FROM items WHERE job_id = ?1 LIMIT 1", &s);
     if (rc != 0) {
@@ -602,7 +603,7 @@ static int staged_keys_start(struct ds_store *st, const char *job_id)
     src = sqlite3_step(s);
     if (src == SQLITE_DONE) {
         /* Out of memory here only costs speed: every key is probed. */
-        st->staged_keys = calloc(STAGED_KEY_BITS / 64, sizeof(uint64_t));
+        st->staged_keys = ds_calloc(STAGED_KEY_BITS / 64, sizeof(uint64_t));
     }
     else if (src != SQLITE_ROW) {
         rc = ds__store_fail(st, src, "job items");

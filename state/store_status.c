@@ -17,6 +17,7 @@
  */
 #include "state/store.h"
 
+#include "agent/core/alloc.h"
 #include "state/store_int.h"
 
 #include <errno.h>
@@ -79,7 +80,7 @@ int ds_store_open_readonly(const char *path, struct ds_store **out, struct ds_er
                             "%s: %s (run as root, the service user, or a member of its group)",
                             path, strerror(errno));
     }
-    st = calloc(1, sizeof(*st));
+    st = ds_calloc(1, sizeof(*st));
     if (st == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto out;

@@ -27,6 +27,7 @@
 #include "agent/cli/commands.h"
 #include "agent/cli/out.h"
 
+#include "agent/core/alloc.h"
 #include "agent/service/control.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
@@ -584,7 +585,7 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
         usage(stderr);
         return DS_EXIT_USAGE;
     }
-    im = calloc(1, sizeof(*im));
+    im = ds_calloc(1, sizeof(*im));
     if (im == NULL) {
         return DS_EXIT_RUNTIME;
     }
@@ -593,16 +594,16 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
         !S_ISREG(sb.st_mode)) {
         fprintf(stderr, "dentsync import: %s: %s\n", argv[optind],
                 errno != 0 ? strerror(errno) : "not a regular file");
-        free(im);
+        ds_free(im);
         return DS_EXIT_RUNTIME;
     }
     if (strpbrk(im->path, "\t\n\r") != NULL) {
         fprintf(stderr, "dentsync import: a file name with a tab or a newline; rename it\n");
-        free(im);
+        ds_free(im);
         return DS_EXIT_USAGE;
     }
     if (ds_config_load(config_path, &cfg, stderr) != 0) {
-        free(im);
+        ds_free(im);
         return DS_EXIT_CONFIG;
     }
     im->cfg = cfg;
@@ -626,6 +627,6 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
     }
 out:
     ds_config_free(&cfg);
-    free(im);
+    ds_free(im);
     return rc;
 }

@@ -23,6 +23,7 @@
  */
 #include "agent/cli/commands.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/jsonw.h"
 #include "agent/core/buf.h"
 #include "agent/map/detect.h"
@@ -217,7 +218,7 @@ static uint64_t *key_slot(uint64_t (*t)[2], size_t n, const uint64_t d[2])
 static void keys_grow(struct preview *p)
 {
     size_t n = p->nslots * 2;
-    uint64_t(*t)[2] = calloc(n, sizeof(*t));
+    uint64_t(*t)[2] = ds_calloc(n, sizeof(*t));
 
     if (t == NULL) {
         return;
@@ -230,7 +231,7 @@ static void keys_grow(struct preview *p)
             slot[1] = p->keys[i][1];
         }
     }
-    free(p->keys);
+    ds_free(p->keys);
     p->keys = t;
     p->nslots = n;
 }
@@ -775,7 +776,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         fprintf(stderr, "dentsync preview: %s\n", msg);
         goto out;
     }
-    p.keys = calloc(PREVIEW_KEYS, sizeof(*p.keys));
+    p.keys = ds_calloc(PREVIEW_KEYS, sizeof(*p.keys));
     p.nslots = PREVIEW_KEYS;
     if (p.keys == NULL) {
         fprintf(stderr, "dentsync preview: out of memory\n");
@@ -820,7 +821,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     exit_code = DS_EXIT_OK;
 out:
     ds_mapped_close(&m);
-    free(p.keys);
+    ds_free(p.keys);
     ds_store_close(&p.st);
     ds_map_free(&p.m);
     for (size_t i = 0; i < p.nroutes; i++) {

@@ -12,6 +12,7 @@
  */
 #include "agent/cli/commands.h"
 
+#include "agent/core/alloc.h"
 #include "agent/map/detect.h"
 #include "agent/map/map.h"
 #include "agent/read/read.h"
@@ -32,14 +33,14 @@ static void usage(FILE *out)
 }
 
 /* The config's template_dir, or NULL when there is no readable config
- * (the built-in templates are listed anyway). new: free(). */
+ * (the built-in templates are listed anyway). new: ds_free(). */
 static char *template_dir(const char *config_path)
 {
     struct ds_config *cfg = NULL;
     char *dir = NULL;
 
     if (ds_config_load(config_path, &cfg, NULL) == 0 && cfg->template_dir != NULL) {
-        dir = strdup(cfg->template_dir);
+        dir = ds_strdup(cfg->template_dir);
     }
     ds_config_free(&cfg);
     return dir;
@@ -286,6 +287,6 @@ int ds_cmd_templates(const char *config_path, int argc, char **argv)
         rc = cmd_test(list, n, argv[1], type, json);
     }
     ds_template_list_free(&list, n);
-    free(dir);
+    ds_free(dir);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * main.c — the `dentsync` command: git-style subcommands over one config.
  *
- * Each command is in its own cli/cmd_<name>.c (cli/commands.h); this
+ * Each command is in its own agent/cli/cmd_<name>.c (commands.h); this
  * file parses the global options and -c, and dispatches. Exit codes are
  * documented in docs/cli.md.
  */
@@ -71,7 +71,7 @@ static void command_usage(const struct command *c, FILE *out)
 
 /* Takes -c FILE, --config FILE and --config=FILE out of argv wherever they
  * stand, so each command's own getopt sees only its options. Returns the
- * path, or NULL; -1 in *bad when -c lacks its value. */
+ * path, or NULL; sets *bad to 1 when -c lacks its value. */
 static const char *take_config(int *argc, char **argv, int *bad)
 {
     const char *path = NULL;

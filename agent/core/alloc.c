@@ -24,6 +24,7 @@ static int persistent; /* every request after it fails too */
 static long count;     /* requests since ds_alloc_fail_at */
 static int failed;     /* a request failed on purpose */
 static long live;      /* blocks not freed */
+static int routed;     /* ds_alloc_install ran: the agent's own blocks are counted too */
 
 /* 1 when this request must fail. */
 static int must_fail(void)
@@ -159,29 +160,9 @@ int ds_alloc_install(void)
                              ds_alloc_strdup, ds_alloc_calloc) != CURLE_OK) {
         goto out;
     }
+    __atomic_store_n(&routed, 1, __ATOMIC_SEQ_CST);
     rc = 0;
 out:
-    return rc;
-}
-
-int ds_alloc_install_from_env(void)
-{
-    const char *v = getenv("DS_FAIL_ALLOC");
-    char *end = NULL;
-    long n;
-    int rc;
-
-    if (v == NULL || *v == '\0') {
-        return 0;
-    }
-    n = strtol(v, &end, 10);
-    if (end == v || n < 0 || (*end != '\0' && strcmp(end, "+") != 0)) {
-        return DS_EINVAL;
-    }
-    rc = ds_alloc_install();
-    if (rc == 0) {
-        ds_alloc_fail_at(n, *end == '+');
-    }
     return rc;
 }
 
@@ -207,4 +188,58 @@ int ds_alloc_failed(void)
 long ds_alloc_live(void)
 {
     return __atomic_load_n(&live, __ATOMIC_SEQ_CST);
+}
+
+/* ---- the agent's own allocations ------------------------------------------ */
+
+void *ds_malloc(size_t n)
+{
+    return __atomic_load_n(&routed, __ATOMIC_RELAXED) ? ds_alloc_malloc(n) : malloc(n);
+}
+
+void *ds_calloc(size_t k, size_t n)
+{
+    return __atomic_load_n(&routed, __ATOMIC_RELAXED) ? ds_alloc_calloc(k, n) : calloc(k, n);
+}
+
+void *ds_realloc(void *p, size_t n)
+{
+    return __atomic_load_n(&routed, __ATOMIC_RELAXED) ? ds_alloc_realloc(p, n) : realloc(p, n);
+}
+
+char *ds_strdup(const char *s)
+{
+    return __atomic_load_n(&routed, __ATOMIC_RELAXED) ? ds_alloc_strdup(s) : strdup(s);
+}
+
+char *ds_strndup(const char *s, size_t n)
+{
+    size_t len = strnlen(s, n);
+    char *p = ds_malloc(len + 1);
+
+    if (p != NULL) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+void ds_free(void *p)
+{
+    if (__atomic_load_n(&routed, __ATOMIC_RELAXED)) {
+        ds_alloc_free(p);
+    }
+    else {
+        free(p);
+    }
+}
+
+void ds_alloc_json_free(void *p)
+{
+    json_free_t fn = NULL;
+
+    json_get_alloc_funcs(NULL, &fn);
+    if (fn != NULL) {
+        fn(p);
+    }
 }

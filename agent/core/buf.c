@@ -3,6 +3,7 @@
  */
 #include "agent/core/buf.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/error.h"
 
 #include <stdarg.h>
@@ -23,7 +24,7 @@ void ds_buf_close(struct ds_buf *b)
     if (b == NULL) {
         return;
     }
-    free(b->data);
+    ds_free(b->data);
     b->data = NULL;
     b->len = 0;
     b->cap = 0;
@@ -54,7 +55,7 @@ static int buf_reserve(struct ds_buf *b, size_t extra)
     while (cap < need) {
         cap *= 2;
     }
-    p = realloc(b->data, cap);
+    p = ds_realloc(b->data, cap);
     if (p == NULL) {
         return DS_ENOMEM;
     }
@@ -129,7 +130,7 @@ char *ds_buf_steal(struct ds_buf *b)
     char *p = b->data;
 
     if (p == NULL) {
-        p = calloc(1, 1);
+        p = ds_calloc(1, 1);
     }
     b->data = NULL;
     b->len = 0;

@@ -38,7 +38,7 @@ int ds_buf_append_str(struct ds_buf *b, const char *s);
 
 int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Hands the data over: the caller frees it with free(). The buffer is left
+/* Hands the data over: the caller frees it with ds_free(). The buffer is left
  * empty. Returns "" (allocated) for an empty buffer; NULL on DS_ENOMEM. */
 char *ds_buf_steal(struct ds_buf *b);
 

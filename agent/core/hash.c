@@ -4,6 +4,7 @@
  */
 #include "agent/core/hash.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/error.h"
 
 #include <fcntl.h>
@@ -19,7 +20,7 @@ struct ds_sha256 {
 
 struct ds_sha256 *ds_sha256_new(void)
 {
-    struct ds_sha256 *h = malloc(sizeof(*h));
+    struct ds_sha256 *h = ds_malloc(sizeof(*h));
 
     if (h == NULL) {
         return NULL;
@@ -27,7 +28,7 @@ struct ds_sha256 *ds_sha256_new(void)
     h->ctx = EVP_MD_CTX_new();
     if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(h->ctx);
-        free(h);
+        ds_free(h);
         return NULL;
     }
     return h;
@@ -61,7 +62,7 @@ void ds_sha256_free(struct ds_sha256 **h)
         return;
     }
     EVP_MD_CTX_free((*h)->ctx);
-    free(*h);
+    ds_free(*h);
     *h = NULL;
 }
 

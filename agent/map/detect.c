@@ -8,6 +8,7 @@
  */
 #include "agent/map/detect.h"
 
+#include "agent/core/alloc.h"
 #include "agent/map/normalize.h"
 
 #include <stdio.h>
@@ -230,9 +231,9 @@ int ds_detect_template(struct ds_template *const *list, size_t n, const char *im
     memset(&h, 0, sizeof(h));
     h.n = header != NULL ? header->nfields : 0;
     h.raw = header != NULL ? header->fields : NULL;
-    h.key = calloc(h.n + 1, sizeof(*h.key));
-    h.known = calloc(h.n + 1, 1);
-    h.mine = calloc(h.n + 1, 1);
+    h.key = ds_calloc(h.n + 1, sizeof(*h.key));
+    h.known = ds_calloc(h.n + 1, 1);
+    h.mine = ds_calloc(h.n + 1, 1);
     if (h.key == NULL || h.known == NULL || h.mine == NULL) {
         rc = DS_ENOMEM;
         goto out;
@@ -269,9 +270,9 @@ int ds_detect_template(struct ds_template *const *list, size_t n, const char *im
         }
     }
 out:
-    free(h.key);
-    free(h.known);
-    free(h.mine);
+    ds_free(h.key);
+    ds_free(h.known);
+    ds_free(h.mine);
     return rc;
 }
 

@@ -55,22 +55,6 @@ static int days_in_month(long y, long m)
     return days[m - 1];
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    int64_t era;
-    int64_t yoe;
-    int64_t doy;
-    int64_t doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* The date of a day number since 1970-01-01. */
 static void civil_from_days(int64_t z, int *y, int *m, int *d)
 {
@@ -260,7 +244,7 @@ static int from_serial(const char *s, size_t len, struct ds_norm_dt *dt)
         return -1;
     }
     /* 1899-12-30 is day 0 from day 61 on; before the phantom day, 1899-12-31. */
-    z = days_from_civil(1899, 12, days < 60 ? 31 : 30) + days;
+    z = ds_tz_days_from_civil(1899, 12, days < 60 ? 31 : 30) + days;
     civil_from_days(z, &dt->y, &dt->mo, &dt->d);
     secs = (long)(frac * 86400.0 + 0.5);
     if (secs >= 86400) {
@@ -572,7 +556,8 @@ int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, s
     int64_t secs;
     int rc;
 
-    local = days_from_civil(dt->y, dt->mo, dt->d) * 86400 + dt->h * 3600 + dt->mi * 60 + dt->s;
+    local =
+        ds_tz_days_from_civil(dt->y, dt->mo, dt->d) * 86400 + dt->h * 3600 + dt->mi * 60 + dt->s;
     utc = local;
     if (o != NULL && o->tz != NULL) {
         rc = ds_tz_local_to_utc(o->tz, local, &utc, NULL);
@@ -582,7 +567,7 @@ int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, s
         }
     }
     civil_from_days(utc >= 0 ? utc / 86400 : (utc - 86399) / 86400, &y, &m, &d);
-    secs = utc - days_from_civil(y, m, d) * 86400;
+    secs = utc - ds_tz_days_from_civil(y, m, d) * 86400;
     rc = ds_buf_printf(out, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(secs / 3600),
                        (int)(secs / 60 % 60), (int)(secs % 60));
     return rc != 0 ? rc : DS_NORM_PRESENT;

@@ -11,6 +11,8 @@
  */
 #include "agent/map/tz.h"
 
+#include "agent/core/alloc.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,15 +300,15 @@ int ds_tz_parse(const unsigned char *data, size_t len, const char *name, struct 
             goto out;
         }
     }
-    tz = calloc(1, sizeof(*tz));
+    tz = ds_calloc(1, sizeof(*tz));
     if (tz == NULL) {
         rc = DS_ENOMEM;
         goto out;
     }
     snprintf(tz->name, sizeof(tz->name), "%s", name != NULL ? name : "");
     tz->ntrans = h.timecnt;
-    tz->trans = calloc(h.timecnt + 1, sizeof(*tz->trans));
-    tz->trans_off = calloc(h.timecnt + 1, sizeof(*tz->trans_off));
+    tz->trans = ds_calloc(h.timecnt + 1, sizeof(*tz->trans));
+    tz->trans_off = ds_calloc(h.timecnt + 1, sizeof(*tz->trans_off));
     if (tz->trans == NULL || tz->trans_off == NULL) {
         rc = DS_ENOMEM;
         goto out;
@@ -402,7 +404,7 @@ int ds_tz_load(const char *name, struct ds_tz **out, struct ds_error *err)
                           "time zone %s: cannot open %s", name, path);
         goto out;
     }
-    data = malloc(TZ_MAX_BYTES);
+    data = ds_malloc(TZ_MAX_BYTES);
     if (data == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto out;
@@ -416,13 +418,8 @@ out:
     if (f != NULL) {
         fclose(f);
     }
-    free(data);
+    ds_free(data);
     return rc;
-}
-
-const char *ds_tz_name(const struct ds_tz *tz)
-{
-    return tz->name;
 }
 
 void ds_tz_free(struct ds_tz **tz)
@@ -430,15 +427,16 @@ void ds_tz_free(struct ds_tz **tz)
     if (tz == NULL || *tz == NULL) {
         return;
     }
-    free((*tz)->trans);
-    free((*tz)->trans_off);
-    free(*tz);
+    ds_free((*tz)->trans);
+    ds_free((*tz)->trans_off);
+    ds_free(*tz);
     *tz = NULL;
 }
 
 /* ---- conversion ---------------------------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+/* Days since 1970-01-01 of a proleptic Gregorian date (tz.h). */
+int64_t ds_tz_days_from_civil(int64_t y, int64_t m, int64_t d)
 {
     int64_t era;
     int64_t yoe;
@@ -465,14 +463,14 @@ static int64_t rule_local(const struct rule_date *r, int64_t y)
     int64_t day;
 
     if (r->kind == 'J') {
-        day = days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60 ? 1 : 0);
+        day = ds_tz_days_from_civil(y, 1, 1) + r->n - 1 + (is_leap(y) && r->n >= 60 ? 1 : 0);
     }
     else if (r->kind == 'N') {
-        day = days_from_civil(y, 1, 1) + r->n;
+        day = ds_tz_days_from_civil(y, 1, 1) + r->n;
     }
     else {
         static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-        int64_t first = days_from_civil(y, r->m, 1);
+        int64_t first = ds_tz_days_from_civil(y, r->m, 1);
         int wd = (int)((first % 7 + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
         int64_t dim = mdays[r->m - 1] + (r->m == 2 && is_leap(y) ? 1 : 0);
         int64_t d = (r->d - wd + 7) % 7 + (int64_t)(r->w - 1) * 7;
@@ -497,10 +495,10 @@ static int footer_offset(const struct posix_tz *p, int64_t utc)
     }
     /* The year of utc, close enough: rule dates are far from new year. */
     y = 1970 + days / 365;
-    while (days_from_civil(y, 1, 1) > days) {
+    while (ds_tz_days_from_civil(y, 1, 1) > days) {
         y--;
     }
-    while (days_from_civil(y + 1, 1, 1) <= days) {
+    while (ds_tz_days_from_civil(y + 1, 1, 1) <= days) {
         y++;
     }
     start = rule_local(&p->start, y) - p->std;

@@ -45,9 +45,6 @@ int ds_tz_load(const char *name, struct ds_tz **out, struct ds_error *err);
  * last transition). name is kept for messages. new: free with ds_tz_free. */
 int ds_tz_parse(const unsigned char *data, size_t len, const char *name, struct ds_tz **out);
 
-/* The zone's name. borrow. */
-const char *ds_tz_name(const struct ds_tz *tz);
-
 /* The UTC offset in seconds (east positive) in force at utc. */
 int ds_tz_offset_at(const struct ds_tz *tz, int64_t utc);
 
@@ -55,6 +52,10 @@ int ds_tz_offset_at(const struct ds_tz *tz, int64_t utc);
  * clock) to UTC by the rules in the file comment. *kind (may be NULL)
  * receives DS_TZ_NORMAL, DS_TZ_GAP or DS_TZ_OVERLAP. Returns 0. */
 int ds_tz_local_to_utc(const struct ds_tz *tz, int64_t local, int64_t *utc, int *kind);
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+ * days_from_civil): m 1-12, d 1-31, any year. */
+int64_t ds_tz_days_from_civil(int64_t y, int64_t m, int64_t d);
 
 /* NULL-safe; sets *tz to NULL. */
 void ds_tz_free(struct ds_tz **tz);

@@ -14,6 +14,7 @@
  */
 #include "agent/read/read.h"
 
+#include "agent/core/alloc.h"
 #include "agent/read/read_int.h"
 
 #include "agent/core/buf.h"
@@ -192,7 +193,7 @@ int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_
         rc = ds__read_fail(err, n, path, 0, NULL, "cannot open or read the file");
         goto out;
     }
-    r = calloc(1, sizeof(*r));
+    r = ds_calloc(1, sizeof(*r));
     if (r == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -219,7 +220,7 @@ int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_
     *out = r;
     r = NULL;
 out:
-    free(r);
+    ds_free(r);
     return rc;
 }
 
@@ -290,6 +291,6 @@ void ds_read_close(struct ds_reader **r)
         return;
     }
     (*r)->ops->close((*r)->impl);
-    free(*r);
+    ds_free(*r);
     *r = NULL;
 }

@@ -68,6 +68,7 @@
  */
 #include "agent/read/read_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 
 #include <csv.h>
@@ -432,7 +433,7 @@ static int cells_reserve(struct rec *rec, size_t need)
     while (cap < need + 1) {
         cap *= 2;
     }
-    p = realloc(b->data, cap);
+    p = ds_realloc(b->data, cap);
     if (p == NULL) {
         return -1;
     }
@@ -871,8 +872,8 @@ static int keep_header(struct csv_reader *c, const struct rec *rec)
 {
     int rc;
 
-    c->hlens = calloc(rec->n, sizeof(*c->hlens));
-    c->hptrs = calloc(rec->n, sizeof(*c->hptrs));
+    c->hlens = ds_calloc(rec->n, sizeof(*c->hlens));
+    c->hptrs = ds_calloc(rec->n, sizeof(*c->hptrs));
     if (c->hlens == NULL || c->hptrs == NULL) {
         return DS_ENOMEM;
     }
@@ -981,7 +982,7 @@ int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struc
     if (rc != 0) {
         goto out;
     }
-    c = calloc(1, sizeof(*c));
+    c = ds_calloc(1, sizeof(*c));
     if (c == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -993,9 +994,9 @@ int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struc
     c->keep_trailers = hints != NULL && hints->keep_trailers;
     ds_buf_init(&c->hcells, CSV_ROW_MAX);
     ds_buf_init(&c->hraw, CSV_RAW_MAX);
-    c->path = strdup(path);
-    c->block = malloc(CSV_BLOCK + 1);
-    c->recs = calloc(CSV_NRECS, sizeof(*c->recs));
+    c->path = ds_strdup(path);
+    c->block = ds_malloc(CSV_BLOCK + 1);
+    c->recs = ds_calloc(CSV_NRECS, sizeof(*c->recs));
     if (c->path == NULL || c->block == NULL || c->recs == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -1171,10 +1172,10 @@ static void csv_close(void *impl)
     }
     ds_buf_close(&c->hcells);
     ds_buf_close(&c->hraw);
-    free(c->hlens);
-    free(c->hptrs);
-    free(c->recs);
-    free(c->block);
-    free(c->path);
-    free(c);
+    ds_free(c->hlens);
+    ds_free(c->hptrs);
+    ds_free(c->recs);
+    ds_free(c->block);
+    ds_free(c->path);
+    ds_free(c);
 }

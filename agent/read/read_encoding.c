@@ -28,6 +28,8 @@
  */
 #include "agent/read/read_int.h"
 
+#include "agent/core/alloc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <iconv.h>
@@ -385,14 +387,14 @@ int ds__read_src_open(const char *path, const char *encoding, struct ds__read_sr
     int rc = 0;
 
     *out = NULL;
-    s = calloc(1, sizeof(*s));
+    s = ds_calloc(1, sizeof(*s));
     if (s == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
     s->fd = -1;
     s->cd = (iconv_t)-1;
-    s->in = malloc(SRC_BLOCK);
+    s->in = ds_malloc(SRC_BLOCK);
     if (s->in == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -446,7 +448,7 @@ void ds__read_src_close(struct ds__read_src **s)
     if ((*s)->fd >= 0) {
         close((*s)->fd);
     }
-    free((*s)->in);
-    free(*s);
+    ds_free((*s)->in);
+    ds_free(*s);
     *s = NULL;
 }

@@ -48,6 +48,7 @@
  */
 #include "agent/read/read_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 
 #include <libical/ical.h>
@@ -458,7 +459,7 @@ static void drop_event(struct ics_reader *c)
         icalrecur_iterator_free(c->it);
         c->it = NULL;
     }
-    free(c->rdates);
+    ds_free(c->rdates);
     c->rdates = NULL;
     c->nrdates = 0;
     c->rdate_pos = 0;
@@ -582,7 +583,7 @@ static int take_rdates(struct ics_reader *c)
                 break;
             }
             cap = cap == 0 ? 16 : cap * 2;
-            more = realloc(c->rdates, cap * sizeof(*more));
+            more = ds_realloc(c->rdates, cap * sizeof(*more));
             if (more == NULL) {
                 cut = 1;
                 break;
@@ -1005,7 +1006,7 @@ int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struc
     time_t now = time(NULL);
     int rc;
 
-    c = calloc(1, sizeof(*c));
+    c = ds_calloc(1, sizeof(*c));
     if (c == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -1018,9 +1019,9 @@ int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struc
     ds_buf_init(&c->cells, ICS_ROW_MAX);
     ds_buf_init(&c->raw, ICS_RAW_MAX);
     ds_buf_init(&c->ovr, ICS_MAX_OVERRIDE_BYTES);
-    c->path = strdup(path);
-    c->block = malloc(ICS_BLOCK);
-    c->ovr_off = malloc(ICS_MAX_OVERRIDES * sizeof(*c->ovr_off));
+    c->path = ds_strdup(path);
+    c->block = ds_malloc(ICS_BLOCK);
+    c->ovr_off = ds_malloc(ICS_MAX_OVERRIDES * sizeof(*c->ovr_off));
     if (c->path == NULL || c->block == NULL || c->ovr_off == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -1130,8 +1131,8 @@ static void ics_close(void *impl)
     ds_buf_close(&c->cells);
     ds_buf_close(&c->raw);
     ds_buf_close(&c->ovr);
-    free(c->ovr_off);
-    free(c->block);
-    free(c->path);
-    free(c);
+    ds_free(c->ovr_off);
+    ds_free(c->block);
+    ds_free(c->path);
+    ds_free(c);
 }

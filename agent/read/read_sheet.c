@@ -39,6 +39,7 @@
  */
 #include "agent/read/read_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 
 #include <stdio.h>
@@ -328,8 +329,8 @@ static int keep_header(struct sheet *s)
     int rc;
 
     s->hn = rec->width;
-    s->hlens = calloc(s->hn + 1, sizeof(*s->hlens));
-    s->hptrs = calloc(s->hn + 1, sizeof(*s->hptrs));
+    s->hlens = ds_calloc(s->hn + 1, sizeof(*s->hlens));
+    s->hptrs = ds_calloc(s->hn + 1, sizeof(*s->hptrs));
     if (s->hlens == NULL || s->hptrs == NULL) {
         return DS_ENOMEM;
     }
@@ -365,7 +366,7 @@ int ds__read_sheet_open(struct ds_reader *r, const char *path, const char *what,
     struct sheet *s = NULL;
     int rc;
 
-    s = calloc(1, sizeof(*s));
+    s = ds_calloc(1, sizeof(*s));
     if (s == NULL) {
         free_src(src);
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
@@ -379,7 +380,7 @@ int ds__read_sheet_open(struct ds_reader *r, const char *path, const char *what,
     s->keep_trailers = hints != NULL && hints->keep_trailers;
     ds_buf_init(&s->hcells, SHEET_ROW_MAX);
     ds_buf_init(&s->hraw, SHEET_RAW_MAX);
-    s->path = strdup(path);
+    s->path = ds_strdup(path);
     if (s->path == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -387,8 +388,8 @@ int ds__read_sheet_open(struct ds_reader *r, const char *path, const char *what,
     for (size_t i = 0; i < SHEET_NRECS; i++) {
         ds_buf_init(&s->recs[i].cells, SHEET_ROW_MAX);
         ds_buf_init(&s->recs[i].raw, SHEET_RAW_MAX);
-        s->recs[i].offs = calloc(DS_READ_MAX_FIELDS, sizeof(size_t));
-        s->recs[i].lens = calloc(DS_READ_MAX_FIELDS, sizeof(size_t));
+        s->recs[i].offs = ds_calloc(DS_READ_MAX_FIELDS, sizeof(size_t));
+        s->recs[i].lens = ds_calloc(DS_READ_MAX_FIELDS, sizeof(size_t));
         if (s->recs[i].offs == NULL || s->recs[i].lens == NULL) {
             rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
             goto out;
@@ -537,13 +538,13 @@ static void sheet_close(void *impl)
     for (size_t i = 0; i < SHEET_NRECS; i++) {
         ds_buf_close(&s->recs[i].cells);
         ds_buf_close(&s->recs[i].raw);
-        free(s->recs[i].offs);
-        free(s->recs[i].lens);
+        ds_free(s->recs[i].offs);
+        ds_free(s->recs[i].lens);
     }
     ds_buf_close(&s->hcells);
     ds_buf_close(&s->hraw);
-    free(s->hlens);
-    free(s->hptrs);
-    free(s->path);
-    free(s);
+    ds_free(s->hlens);
+    ds_free(s->hptrs);
+    ds_free(s->path);
+    ds_free(s);
 }

@@ -51,6 +51,7 @@
  */
 #include "agent/read/read_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 
 #include <errno.h>
@@ -606,9 +607,9 @@ static void xls_src_free(void *src)
     reap(x, 1, NULL);
     ds_buf_close(&x->msg);
     ds_buf_close(&x->raw);
-    free(x->in);
-    free(x->path);
-    free(x);
+    ds_free(x->in);
+    ds_free(x->path);
+    ds_free(x);
 }
 
 int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
@@ -620,7 +621,7 @@ int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struc
     struct stat sb;
     int rc;
 
-    x = calloc(1, sizeof(*x));
+    x = ds_calloc(1, sizeof(*x));
     if (x == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -628,8 +629,8 @@ int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struc
     x->fd = -1;
     ds_buf_init(&x->msg, XLS_MSG_MAX);
     ds_buf_init(&x->raw, XLS_RAW_MAX);
-    x->path = strdup(path);
-    x->in = malloc(XLS_PIPE_BUF);
+    x->path = ds_strdup(path);
+    x->in = ds_malloc(XLS_PIPE_BUF);
     if (x->path == NULL || x->in == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;

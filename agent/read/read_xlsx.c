@@ -40,6 +40,7 @@
  */
 #include "agent/read/read_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 
 #include <expat.h>
@@ -552,7 +553,7 @@ static void XMLCALL sst_end(void *data, const XML_Char *name)
         }
         if (x->nsst == x->sst_cap) {
             size_t cap = x->sst_cap != 0 ? x->sst_cap * 2 : 1024;
-            size_t *p = realloc(x->sst_off, cap * sizeof(*p));
+            size_t *p = ds_realloc(x->sst_off, cap * sizeof(*p));
 
             if (p == NULL) {
                 cb_fail(x, DS_ENOMEM, "out of memory");
@@ -949,7 +950,7 @@ int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, stru
     int zerr = 0;
     int rc;
 
-    x = calloc(1, sizeof(*x));
+    x = ds_calloc(1, sizeof(*x));
     if (x == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -961,8 +962,8 @@ int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, stru
     ds_buf_init(&x->text, (size_t)DS_READ_MAX_FIELD);
     ds_buf_init(&x->cells, XLSX_ROW_MAX);
     ds_buf_init(&x->raw, XLSX_RAW_MAX);
-    x->path = strdup(path);
-    x->xf = malloc(XLSX_MAX_XF);
+    x->path = ds_strdup(path);
+    x->xf = ds_malloc(XLSX_MAX_XF);
     if (x->path == NULL || x->xf == NULL) {
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
@@ -1046,8 +1047,8 @@ static void xlsx_close(void *impl)
     ds_buf_close(&x->text);
     ds_buf_close(&x->cells);
     ds_buf_close(&x->raw);
-    free(x->sst_off);
-    free(x->xf);
-    free(x->path);
-    free(x);
+    ds_free(x->sst_off);
+    ds_free(x->xf);
+    ds_free(x->path);
+    ds_free(x);
 }

@@ -10,6 +10,7 @@
  */
 #include "agent/service/control.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/jsonw.h"
 #include "agent/core/log.h"
@@ -90,7 +91,7 @@ static void answer_status(struct ds_control *c, struct ds_buf *b)
 static void maybe_free(struct ds_control *c)
 {
     if (c->closing && c->open_handles == 0) {
-        free(c);
+        ds_free(c);
     }
 }
 
@@ -100,7 +101,7 @@ static void on_conn_closed(uv_handle_t *h)
     struct ds_control *c = k->c;
 
     ds_buf_close(&k->answer);
-    free(k);
+    ds_free(k);
     c->open_handles--;
     maybe_free(c);
 }
@@ -239,7 +240,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (status < 0 || c->closing) {
         return;
     }
-    k = calloc(1, sizeof(*k));
+    k = ds_calloc(1, sizeof(*k));
     if (k == NULL) {
         return;
     }
@@ -269,7 +270,7 @@ static void on_server_closed(uv_handle_t *h)
 int ds_control_new(uv_loop_t *loop, const struct ds_config *cfg, const struct ds_control_ops *ops,
                    struct ds_control **out, struct ds_error *err)
 {
-    struct ds_control *c = calloc(1, sizeof(*c));
+    struct ds_control *c = ds_calloc(1, sizeof(*c));
     int n;
     int rc;
 
@@ -281,7 +282,7 @@ int ds_control_new(uv_loop_t *loop, const struct ds_config *cfg, const struct ds
     c->ops = *ops;
     n = snprintf(c->path, sizeof(c->path), "%s/%s", cfg->state_dir, DS_CONTROL_SOCKET);
     if (n < 0 || (size_t)n >= sizeof(c->path)) {
-        free(c);
+        ds_free(c);
         return ds_error_set(err, DS_ETOOBIG, "state_dir is too long for a control socket");
     }
     unlink(c->path); /* a stale socket of a previous run */

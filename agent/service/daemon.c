@@ -15,6 +15,7 @@
  */
 #include "agent/service/daemon.h"
 
+#include "agent/core/alloc.h"
 #include "agent/service/control.h"
 #include "agent/service/dispose.h"
 #include "agent/core/clock.h"
@@ -105,7 +106,7 @@ static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *
 static int enqueue(struct ds_agent *a, const struct ds_folder_conf *folder, const char *path,
                    int64_t size, int64_t mtime_ns, int64_t file_id, const char *sha256)
 {
-    struct pending *p = calloc(1, sizeof(*p));
+    struct pending *p = ds_calloc(1, sizeof(*p));
     struct pending **tail;
 
     if (p == NULL) {
@@ -479,7 +480,7 @@ static void resume_if_space(struct ds_agent *a)
     a->full = NULL;
     if (enqueue(a, p->task.folder, p->task.path, p->task.size, p->task.mtime_ns, p->task.file_id,
                 p->task.file_id != 0 ? p->task.sha256 : NULL) == 0) {
-        free(p);
+        ds_free(p);
     }
     else {
         a->full = p;
@@ -515,7 +516,7 @@ static void ingest_done(uv_work_t *w, int status)
     if (done->task.rc == 0 && done->task.quarantined) {
         ds_dispose_quarantined(a->rt->store, a->cfg, done->task.file_id);
     }
-    free(done);
+    ds_free(done);
     if (a->stopping) {
         shutdown_if_idle(a);
         return;
@@ -538,7 +539,7 @@ static void start_next_ingest(struct ds_agent *a)
     rc = uv_queue_work(&a->rt->loop, &a->work, ingest_work, ingest_done);
     if (rc != 0) {
         ds_log_error("INGEST_FAILED", "cannot start ingest: %s", uv_strerror(rc));
-        free(a->current);
+        ds_free(a->current);
         a->current = NULL;
     }
 }
@@ -553,9 +554,9 @@ static void shutdown_if_idle(struct ds_agent *a)
         struct pending *p = a->queue;
 
         a->queue = p->next;
-        free(p);
+        ds_free(p);
     }
-    free(a->full);
+    ds_free(a->full);
     a->full = NULL;
     ds_runtime_stop(a->rt);
     ds_control_free(&a->control);
@@ -632,7 +633,7 @@ int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_
     uint64_t poll_ms;
     int rc;
 
-    a = calloc(1, sizeof(*a));
+    a = ds_calloc(1, sizeof(*a));
     if (a == NULL) {
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
@@ -719,10 +720,10 @@ out:
         struct pending *p = a->queue;
 
         a->queue = p->next;
-        free(p);
+        ds_free(p);
     }
-    free(a->full);
+    ds_free(a->full);
     a->full = NULL;
-    free(a);
+    ds_free(a);
     return rc;
 }

@@ -4,6 +4,7 @@
  */
 #include "agent/upload/answer.h"
 
+#include "agent/core/alloc.h"
 #include "proto/proto.h"
 
 #include <jansson.h>
@@ -85,7 +86,7 @@ int ds_answer_results_parse(const char *body, size_t len, struct ds_answer_resul
         return DS_EPARSE;
     }
     n = json_array_size(results);
-    out->items = calloc(n > 0 ? n : 1, sizeof(*out->items));
+    out->items = ds_calloc(n > 0 ? n : 1, sizeof(*out->items));
     if (out->items == NULL) {
         return DS_ENOMEM;
     }
@@ -115,7 +116,7 @@ void ds_answer_results_close(struct ds_answer_results *out)
     if (out == NULL) {
         return;
     }
-    free(out->items);
+    ds_free(out->items);
     json_decref(out->doc);
     memset(out, 0, sizeof(*out));
 }
@@ -155,7 +156,7 @@ int ds_answer_templates(const char *body, size_t len, ds_answer_template_cb cb, 
         }
         text = json_dumps(mapping, JSON_COMPACT | JSON_SORT_KEYS);
         cb(ctx, id, text);
-        free(text);
+        ds_alloc_json_free(text);
     }
     rc = 0;
 out:

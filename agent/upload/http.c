@@ -13,6 +13,7 @@
  */
 #include "agent/upload/http.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/version.h"
 
@@ -71,9 +72,9 @@ void ds_http_global_cleanup(void)
 static void maybe_free(struct ds_http *h)
 {
     if (h->closing && h->open_handles == 0) {
-        free(h->ca_file);
-        free(h->proxy);
-        free(h);
+        ds_free(h->ca_file);
+        ds_free(h->proxy);
+        ds_free(h);
     }
 }
 
@@ -90,7 +91,7 @@ static void on_sock_closed(uv_handle_t *handle)
     struct sock_ctx *sc = handle->data;
     struct ds_http *h = sc->h;
 
-    free(sc);
+    ds_free(sc);
     h->open_handles--;
     maybe_free(h);
 }
@@ -99,9 +100,9 @@ static void request_free(struct request *r)
 {
     curl_slist_free_all(r->headers);
     curl_easy_cleanup(r->easy);
-    free(r->body);
+    ds_free(r->body);
     ds_buf_close(&r->resp);
-    free(r);
+    ds_free(r);
 }
 
 static void unlink_request(struct ds_http *h, struct request *r)
@@ -210,14 +211,14 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
         return 0;
     }
     if (sc == NULL) {
-        sc = calloc(1, sizeof(*sc));
+        sc = ds_calloc(1, sizeof(*sc));
         if (sc == NULL) {
             return -1;
         }
         sc->fd = fd;
         sc->h = h;
         if (uv_poll_init_socket(h->loop, &sc->poll, fd) != 0) {
-            free(sc);
+            ds_free(sc);
             return -1;
         }
         sc->poll.data = sc;
@@ -236,14 +237,14 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
 
 static void options_free(struct ds_http *h)
 {
-    free(h->ca_file);
-    free(h->proxy);
-    free(h);
+    ds_free(h->ca_file);
+    ds_free(h->proxy);
+    ds_free(h);
 }
 
 int ds_http_new(uv_loop_t *loop, const struct ds_http_options *opt, struct ds_http **out)
 {
-    struct ds_http *h = calloc(1, sizeof(*h));
+    struct ds_http *h = ds_calloc(1, sizeof(*h));
 
     *out = NULL;
     if (h == NULL) {
@@ -255,10 +256,10 @@ int ds_http_new(uv_loop_t *loop, const struct ds_http_options *opt, struct ds_ht
     h->low_speed_bytes = opt->low_speed_bytes;
     h->low_speed_seconds = opt->low_speed_seconds;
     if (opt->ca_file != NULL) {
-        h->ca_file = strdup(opt->ca_file);
+        h->ca_file = ds_strdup(opt->ca_file);
     }
     if (opt->proxy != NULL) {
-        h->proxy = strdup(opt->proxy);
+        h->proxy = ds_strdup(opt->proxy);
     }
     if ((opt->ca_file != NULL && h->ca_file == NULL) || (opt->proxy != NULL && h->proxy == NULL)) {
         options_free(h);
@@ -329,7 +330,7 @@ int ds_http_request(struct ds_http *h, const char *method, const char *url, cons
     if (h->closing) {
         return DS_ESTOP;
     }
-    r = calloc(1, sizeof(*r));
+    r = ds_calloc(1, sizeof(*r));
     if (r == NULL) {
         goto out;
     }
@@ -375,7 +376,7 @@ int ds_http_request(struct ds_http *h, const char *method, const char *url, cons
         r->headers = l;
     }
     if (body != NULL) {
-        r->body = malloc(len + 1);
+        r->body = ds_malloc(len + 1);
         if (r->body == NULL) {
             goto out;
         }
@@ -434,11 +435,6 @@ out:
         request_free(r);
     }
     return rc;
-}
-
-size_t ds_http_pending(const struct ds_http *h)
-{
-    return h->pending;
 }
 
 void ds_http_free(struct ds_http **hp)

@@ -49,9 +49,6 @@ int ds_http_request(struct ds_http *h, const char *method, const char *url, cons
                     const void *body, size_t len, const char *content_encoding, const char *digest,
                     ds_http_cb cb, void *ctx);
 
-/* Requests in flight. */
-size_t ds_http_pending(const struct ds_http *h);
-
 /* Aborts every request in flight without calling their callbacks, closes the
  * handles; the structure is freed once libuv has closed them, so run the
  * loop afterwards. NULL-safe; sets *h to NULL. */

@@ -5,6 +5,7 @@
  */
 #include "agent/upload/probe.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/version.h"
 
@@ -101,7 +102,7 @@ int ds_probe_get(const struct ds_config *cfg, const char *path, const char *toke
     if (n < 0 || (size_t)n >= sizeof(url)) {
         return DS_EINVAL;
     }
-    buf = calloc(1, sizeof(*buf));
+    buf = ds_calloc(1, sizeof(*buf));
     easy = curl_easy_init();
     if (buf == NULL || easy == NULL) {
         rc = DS_ENOMEM;
@@ -166,7 +167,7 @@ out:
     json_decref(doc);
     curl_slist_free_all(headers);
     curl_easy_cleanup(easy);
-    free(buf);
+    ds_free(buf);
     /* The token was in auth: leave no copy on the stack. */
     memset(auth, 0, sizeof(auth));
     return rc;

@@ -38,6 +38,7 @@
  */
 #include "agent/upload/upload.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/buf.h"
 #include "agent/core/crash.h"
@@ -139,7 +140,7 @@ static struct op *op_get(struct ds_uploader *up, enum op_kind kind, const struct
     if (op != NULL) {
         return op;
     }
-    op = calloc(1, sizeof(*op));
+    op = ds_calloc(1, sizeof(*op));
     if (op == NULL) {
         return NULL;
     }
@@ -158,7 +159,7 @@ static void op_drop(struct ds_uploader *up, struct op *op)
     for (struct op **p = &up->ops; *p != NULL; p = &(*p)->next) {
         if (*p == op) {
             *p = op->next;
-            free(op);
+            ds_free(op);
             return;
         }
     }
@@ -374,7 +375,7 @@ static void start_job_call(struct ds_uploader *up, const struct ds_job_info *job
     op->busy = 1;
     up->in_flight++;
 out:
-    free(text);
+    ds_alloc_json_free(text);
     json_decref(body);
 }
 
@@ -425,7 +426,7 @@ static int gzip(const char *in, size_t len, unsigned char **out, size_t *out_len
         return DS_ENOMEM;
     }
     cap = deflateBound(&zs, (uLong)len) + 32;
-    p = malloc(cap);
+    p = ds_malloc(cap);
     if (p == NULL) {
         deflateEnd(&zs);
         return DS_ENOMEM;
@@ -438,7 +439,7 @@ static int gzip(const char *in, size_t len, unsigned char **out, size_t *out_len
     *out_len = zs.total_out;
     deflateEnd(&zs);
     if (rc != Z_STREAM_END) {
-        free(p);
+        ds_free(p);
         return DS_EIO;
     }
     *out = p;
@@ -601,7 +602,7 @@ static void start_batch(struct ds_uploader *up, const struct ds_job_info *job, l
     ds_log_debug("BATCH_SENDING", "job %s batch %ld: sending %ld rows, attempt %d", job->id, seq,
                  bc.nrows, attempts);
 out:
-    free(gz);
+    ds_free(gz);
     ds_buf_close(&bc.buf);
 }
 
@@ -729,7 +730,7 @@ void ds_upload_kick(struct ds_uploader *up)
         arm_timer(up, up->pause_until);
         return;
     }
-    l = malloc(sizeof(*l));
+    l = ds_malloc(sizeof(*l));
     if (l == NULL) {
         arm_timer(up, now + 1.0);
         return;
@@ -742,7 +743,7 @@ void ds_upload_kick(struct ds_uploader *up)
     for (size_t i = 0; i < l->n && up->in_flight < slots(up); i++) {
         kick_job(up, &l->jobs[i], now, &wake);
     }
-    free(l);
+    ds_free(l);
     if (wake > 0) {
         arm_timer(up, wake);
     }
@@ -800,7 +801,7 @@ static void on_heartbeat(uv_timer_t *t)
             ds_http_request(up->http, "POST", url, up->practices[i].token, text, strlen(text), NULL,
                             NULL, on_heartbeat_done, up);
         }
-        free(text);
+        ds_alloc_json_free(text);
         json_decref(body);
     }
 }
@@ -953,7 +954,7 @@ static void on_templates(void *ctx, const struct ds_http_response *res)
                 c.cached, up->cfg->practices[p->practice].name);
 out:
     json_decref(c.kept);
-    free(p);
+    ds_free(p);
 }
 
 static void on_templates_timer(uv_timer_t *t)
@@ -963,7 +964,7 @@ static void on_templates_timer(uv_timer_t *t)
 
     snprintf(url, sizeof(url), "%s/v1/templates", up->base_url);
     for (size_t i = 0; i < up->cfg->npractices; i++) {
-        struct pull *p = calloc(1, sizeof(*p));
+        struct pull *p = ds_calloc(1, sizeof(*p));
 
         if (p == NULL) {
             return;
@@ -972,7 +973,7 @@ static void on_templates_timer(uv_timer_t *t)
         p->practice = i;
         if (ds_http_request(up->http, "GET", url, up->practices[i].token, NULL, 0, NULL, NULL,
                             on_templates, p) != 0) {
-            free(p);
+            ds_free(p);
         }
     }
 }
@@ -990,7 +991,7 @@ int ds_upload_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store 
     int rc;
 
     *out = NULL;
-    up = calloc(1, sizeof(*up));
+    up = ds_calloc(1, sizeof(*up));
     if (up == NULL) {
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
@@ -1006,7 +1007,7 @@ int ds_upload_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store 
     while (len > 0 && up->base_url[len - 1] == '/') {
         up->base_url[--len] = '\0';
     }
-    up->practices = calloc(cfg->npractices > 0 ? cfg->npractices : 1, sizeof(*up->practices));
+    up->practices = ds_calloc(cfg->npractices > 0 ? cfg->npractices : 1, sizeof(*up->practices));
     if (up->practices == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto fail;
@@ -1127,7 +1128,7 @@ static void on_timer_closed(uv_handle_t *h)
     struct ds_uploader *up = h->data;
 
     if (--up->handles_open == 0) {
-        free(up);
+        ds_free(up);
     }
 }
 
@@ -1146,7 +1147,7 @@ void ds_upload_free(struct ds_uploader **upp)
     }
     if (up->practices != NULL) {
         memset(up->practices, 0, up->cfg->npractices * sizeof(*up->practices));
-        free(up->practices);
+        ds_free(up->practices);
         up->practices = NULL;
     }
     if (up->handles_open > 0) {
@@ -1158,6 +1159,6 @@ void ds_upload_free(struct ds_uploader **upp)
         uv_close((uv_handle_t *)&up->templates, on_timer_closed);
     }
     else {
-        free(up);
+        ds_free(up);
     }
 }

@@ -14,6 +14,7 @@
  */
 #include "agent/watch/watch.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/log.h"
 
 #include <dirent.h>
@@ -149,8 +150,8 @@ static void candidate_remove(struct ds_watch *w, struct candidate *gone)
     for (struct candidate **p = &w->candidates; *p != NULL; p = &(*p)->next) {
         if (*p == gone) {
             *p = gone->next;
-            free(gone->path);
-            free(gone);
+            ds_free(gone->path);
+            ds_free(gone);
             return;
         }
     }
@@ -185,12 +186,12 @@ static void consider(struct ds_watch *w, size_t fi, const char *path, const stru
         return;
     }
     if (c == NULL) {
-        c = calloc(1, sizeof(*c));
+        c = ds_calloc(1, sizeof(*c));
         if (c != NULL) {
-            c->path = strdup(path);
+            c->path = ds_strdup(path);
         }
         if (c == NULL || c->path == NULL) {
-            free(c);
+            ds_free(c);
             return; /* out of memory: the next scan tries again */
         }
         c->folder = fi;
@@ -320,7 +321,7 @@ int ds_watch_new(uv_loop_t *loop, const struct ds_config *cfg, ds_watch_known_cb
                  ds_watch_settled_cb settled, void *ctx, struct ds_watch **out,
                  struct ds_error *err)
 {
-    struct ds_watch *w = calloc(1, sizeof(*w));
+    struct ds_watch *w = ds_calloc(1, sizeof(*w));
     uint64_t period = (uint64_t)(cfg->rescan_seconds * 1000.0);
     int rc;
 
@@ -328,12 +329,12 @@ int ds_watch_new(uv_loop_t *loop, const struct ds_config *cfg, ds_watch_known_cb
     if (w == NULL) {
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
-    w->events = calloc(cfg->nfolders > 0 ? cfg->nfolders : 1, sizeof(*w->events));
-    w->event_open = calloc(cfg->nfolders > 0 ? cfg->nfolders : 1, sizeof(*w->event_open));
+    w->events = ds_calloc(cfg->nfolders > 0 ? cfg->nfolders : 1, sizeof(*w->events));
+    w->event_open = ds_calloc(cfg->nfolders > 0 ? cfg->nfolders : 1, sizeof(*w->event_open));
     if (w->events == NULL || w->event_open == NULL) {
-        free(w->events);
-        free(w->event_open);
-        free(w);
+        ds_free(w->events);
+        ds_free(w->event_open);
+        ds_free(w);
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
     w->loop = loop;
@@ -377,9 +378,9 @@ static void on_closed(uv_handle_t *h)
     struct ds_watch *w = h->data;
 
     if (--w->open_handles == 0) {
-        free(w->events);
-        free(w->event_open);
-        free(w);
+        ds_free(w->events);
+        ds_free(w->event_open);
+        ds_free(w);
     }
 }
 

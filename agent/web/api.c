@@ -18,6 +18,7 @@
  */
 #include "agent/web/web_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/watch/watch.h"
@@ -459,7 +460,7 @@ static void files(struct ds__web_conn *c)
 static char *child_message(const struct ds_buf *out, const struct ds_buf *err)
 {
     const struct ds_buf *b = err->len > 0 ? err : out;
-    char *m = strndup(b->data != NULL ? b->data : "", 600);
+    char *m = ds_strndup(b->data != NULL ? b->data : "", 600);
 
     if (m != NULL) {
         m[strcspn(m, "\n")] = '\0';
@@ -484,7 +485,7 @@ static void on_errors_done(struct ds__web_conn *c, int status, const struct ds_b
 
         unlink(path);
         ds__web_error(c, 500, "ERRORS_CSV", m != NULL ? m : "dentsync errors failed");
-        free(m);
+        ds_free(m);
         return;
     }
     ds_buf_init(&csv, CSV_MAX);
@@ -748,14 +749,14 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
     doc = status == 0 ? preview_doc(out) : NULL;
     if (doc == NULL || json_is_null(json_object_get(doc, "summary"))) {
         char *m = status >= 0 ? child_message(out, err)
-                              : strdup("the preview took too long or grew too large");
+                              : ds_strdup("the preview took too long or grew too large");
 
         json_decref(doc);
         upload_drop(u);
         ds__web_json(c, 422,
                      json_pack("{s:{s:s, s:s}}", "error", "code", "PREVIEW", "message",
                                m != NULL && m[0] != '\0' ? m : "the file cannot be read"));
-        free(m);
+        ds_free(m);
         return;
     }
     json_object_set_new(doc, "upload", json_string(u->id));

@@ -7,6 +7,7 @@
  */
 #include "agent/web/auth.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/error.h"
 
 #include <stdlib.h>
@@ -58,16 +59,16 @@ static int random_hex(char out[DS_WEB_TOKEN_HEX])
 
 int ds_web_auth_new(const char *secret, struct ds_web_auth **out)
 {
-    struct ds_web_auth *a = calloc(1, sizeof(*a));
+    struct ds_web_auth *a = ds_calloc(1, sizeof(*a));
 
     *out = NULL;
     if (a == NULL) {
         return DS_ENOMEM;
     }
     if (secret != NULL && secret[0] != '\0') {
-        a->secret = strdup(secret);
+        a->secret = ds_strdup(secret);
         if (a->secret == NULL) {
-            free(a);
+            ds_free(a);
             return DS_ENOMEM;
         }
     }
@@ -86,10 +87,10 @@ void ds_web_auth_free(struct ds_web_auth **ap)
     *ap = NULL;
     if (a->secret != NULL) {
         memset(a->secret, 0, strlen(a->secret));
-        free(a->secret);
+        ds_free(a->secret);
     }
     memset(a, 0, sizeof(*a));
-    free(a);
+    ds_free(a);
 }
 
 /* The live slot holding token, or NULL; expired slots met on the way are

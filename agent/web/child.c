@@ -7,6 +7,8 @@
  */
 #include "agent/web/web_int.h"
 
+#include "agent/core/alloc.h"
+
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,7 @@ static void on_closed(uv_handle_t *h)
     }
     ds_buf_close(&k->obuf);
     ds_buf_close(&k->ebuf);
-    free(k);
+    ds_free(k);
     c->w->open_handles--;
     ds__web_conn_unref(c);
 }
@@ -124,7 +126,7 @@ int ds__web_child_run(struct ds__web_conn *c, const char *const *args, size_t ma
     if (c->w->exe[0] == '\0' || c->child != NULL) {
         return DS_EINVAL;
     }
-    k = calloc(1, sizeof(*k));
+    k = ds_calloc(1, sizeof(*k));
     if (k == NULL) {
         return DS_ENOMEM;
     }

@@ -16,6 +16,7 @@
  */
 #include "agent/web/web_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 
@@ -36,7 +37,7 @@ static void maybe_free(struct ds_web *w)
 {
     if (w->closing && w->open_handles == 0) {
         ds_web_auth_free(&w->auth);
-        free(w);
+        ds_free(w);
     }
 }
 
@@ -49,7 +50,7 @@ void ds__web_conn_unref(struct ds__web_conn *c)
     }
     ds_buf_close(&c->in);
     ds_buf_close(&c->out);
-    free(c);
+    ds_free(c);
     maybe_free(w);
 }
 
@@ -121,7 +122,7 @@ static void on_shutdown(uv_shutdown_t *s, int status)
     struct ds__web_conn *c = s->data;
 
     (void)status;
-    free(s);
+    ds_free(s);
     conn_close(c);
 }
 
@@ -134,14 +135,14 @@ static void on_written(uv_write_t *wr, int status)
         conn_close(c);
         return;
     }
-    s = calloc(1, sizeof(*s));
+    s = ds_calloc(1, sizeof(*s));
     if (s == NULL) {
         conn_close(c);
         return;
     }
     s->data = c;
     if (uv_shutdown(s, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
-        free(s);
+        ds_free(s);
         conn_close(c);
     }
 }
@@ -193,7 +194,7 @@ void ds__web_json(struct ds__web_conn *c, int status, json_t *doc)
         return;
     }
     ds__web_respond(c, status, "application/json", NULL, text, strlen(text));
-    free(text);
+    ds_alloc_json_free(text);
 }
 
 void ds__web_error(struct ds__web_conn *c, int status, const char *code, const char *message)
@@ -509,7 +510,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (status < 0 || w->closing) {
         return;
     }
-    c = calloc(1, sizeof(*c));
+    c = ds_calloc(1, sizeof(*c));
     if (c == NULL) {
         return;
     }
@@ -605,10 +606,10 @@ int ds_web_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *st
         read_secret(cfg->web_secret_file, secret, sizeof(secret), err) != 0) {
         return err != NULL ? err->code : DS_EINVAL;
     }
-    w = calloc(1, sizeof(*w));
+    w = ds_calloc(1, sizeof(*w));
     if (w == NULL || ds_web_auth_new(secret, &w->auth) != 0) {
         memset(secret, 0, sizeof(secret));
-        free(w);
+        ds_free(w);
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
     memset(secret, 0, sizeof(secret));
@@ -624,7 +625,7 @@ int ds_web_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *st
             (int)sizeof(w->upload_dir) ||
         (mkdir(w->upload_dir, 0700) != 0 && errno != EEXIST)) {
         ds_web_auth_free(&w->auth);
-        free(w);
+        ds_free(w);
         return ds_error_set(err, DS_EIO, "cannot create %s: %s", cfg->state_dir, strerror(errno));
     }
     ds__web_uploads_expire(w, 0, 1); /* what a previous run left */

@@ -1,16 +1,18 @@
 /*
  * test_alloc.c — allocation failure, one allocation at a time: each
- * scenario runs again and again, the Nth allocation of its libraries
- * (SQLite, jansson, libuv, libcurl) failing in run N, until a run completes
- * without reaching N. Every run must end in a return code, never a crash
- * (the ASan build runs this too), and give back every block it took.
+ * scenario runs again and again, the Nth allocation of the agent (ds_malloc
+ * and the others) and its libraries (SQLite, jansson, libuv, libcurl)
+ * failing in run N, until a run completes without reaching N. Every run
+ * must end in a return code, never a crash (the ASan build runs this too),
+ * and give back every block it took.
  *
- * The agent's own malloc calls and the libraries that take no allocator
- * (libcsv, inih, libzip, expat, freexl, libical) are not covered: see
- * agent/core/alloc.h.
+ * The libraries that take no allocator (libcsv, inih, libzip, expat,
+ * freexl, libical) are not covered: see agent/core/alloc.h.
  */
 #include "agent/core/alloc.h"
+#include "agent/core/buf.h"
 #include "agent/core/error.h"
+#include "agent/map/map.h"
 #include "agent/upload/http.h"
 #include "config/template.h"
 #include "state/store.h"
@@ -73,6 +75,69 @@ static void torture(const char *name, scenario_fn fn, void *ctx)
     }
     assert_true(runs < MAX_RUNS - 1 || first == last);
     printf("# %s: %ld runs, %ld ended with an error\n", name, runs, failures);
+}
+
+/* --- the agent's own allocations ------------------------------------------ */
+
+/* ds_malloc and the others count, fail when armed and are freed by ds_free. */
+static void test_own(void **state)
+{
+    long live = ds_alloc_live();
+    char *s;
+    void *p;
+
+    (void)state;
+    ds_alloc_fail_at(1, 0);
+    assert_null(ds_malloc(16));
+    assert_true(ds_alloc_failed());
+    s = ds_strdup("kept");
+    assert_non_null(s);
+    assert_int_equal(ds_alloc_count(), 2);
+    assert_int_equal(ds_alloc_live(), live + 1);
+    p = ds_realloc(s, 64);
+    assert_non_null(p);
+    assert_string_equal(p, "kept");
+    assert_int_equal(ds_alloc_live(), live + 1);
+    ds_free(p);
+    assert_int_equal(ds_alloc_live(), live);
+
+    ds_alloc_fail_at(2, 0);
+    p = ds_calloc(4, 8);
+    assert_non_null(p);
+    assert_null(ds_strndup("abc", 2));
+    s = ds_strndup("abc", 2);
+    assert_string_equal(s, "ab");
+    ds_free(s);
+    ds_free(p);
+    ds_alloc_fail_at(0, 0);
+    assert_int_equal(ds_alloc_live(), live);
+}
+
+/* A buffer grown, its text handed over and freed. */
+static int buf_scenario(void *arg)
+{
+    struct ds_buf b;
+    char *s = NULL;
+    int rc = 0;
+
+    (void)arg;
+    ds_buf_init(&b, 1 << 20);
+    for (int i = 0; i < 200 && rc == 0; i++) {
+        rc = ds_buf_printf(&b, "%d,", i);
+    }
+    if (rc == 0) {
+        s = ds_buf_steal(&b);
+        rc = s != NULL ? 0 : DS_ENOMEM;
+    }
+    ds_free(s);
+    ds_buf_close(&b);
+    return rc;
+}
+
+static void test_buf(void **state)
+{
+    (void)state;
+    torture("buffer grown and stolen", buf_scenario, NULL);
 }
 
 /* --- SQLite: a queue opened (migrations), a file recorded, closed -------- */
@@ -154,6 +219,46 @@ static void test_template(void **state)
     torture("template parse", template_scenario, NULL);
 }
 
+/* --- the mapper: a template bound to a header, a row mapped ---------------- */
+
+static int map_scenario(void *arg)
+{
+    static const char *const hnames[] = {"ID", "First Name", "Last Name"};
+    static const size_t hlens[] = {2, 10, 9};
+    static const char *const vals[] = {"7", "Ann", "Lee"};
+    static const size_t vlens[] = {1, 3, 3};
+    struct ds_row header = {.nfields = 3, .fields = hnames, .lens = hlens};
+    struct ds_row row = {.nfields = 3, .fields = vals, .lens = vlens, .row = 1, .line = 2};
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_mapped out;
+    struct ds_error err;
+    int rc;
+
+    (void)arg;
+    memset(&out, 0, sizeof(out));
+    rc = ds_template_parse(template_json, sizeof(template_json) - 1, "test", &t, &err);
+    if (rc == 0) {
+        rc = ds_map_new(t, &header, &m, &err);
+    }
+    if (rc == 0) {
+        rc = ds_map_row(m, &row, &out);
+    }
+    if (rc == 0 && (!out.valid || strcmp(out.key, "ext:7") != 0 || out.record_json == NULL)) {
+        rc = DS_EINVAL;
+    }
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    ds_template_free(&t);
+    return rc;
+}
+
+static void test_map(void **state)
+{
+    (void)state;
+    torture("mapper bound and one row mapped", map_scenario, NULL);
+}
+
 /* --- libuv and libcurl: the HTTP client on a loop, made and freed ----------- */
 
 static int http_scenario(void *arg)
@@ -187,9 +292,8 @@ static void test_http(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_store),
-        cmocka_unit_test(test_template),
-        cmocka_unit_test(test_http),
+        cmocka_unit_test(test_own),      cmocka_unit_test(test_buf), cmocka_unit_test(test_store),
+        cmocka_unit_test(test_template), cmocka_unit_test(test_map), cmocka_unit_test(test_http),
     };
 
     /* First, before any library allocates. */

@@ -1,0 +1,118 @@
+/*
+ * map_dates.c — date-order voting (map.h, "Date order"): with date_order
+ * auto, each date column's d/d/y values vote for DD/MM or MM/DD before the
+ * file is mapped, and ds_map_date_decide fixes the order of each column and
+ * the hint its failed dates carry.
+ */
+#include "agent/map/map_int.h"
+
+#include "agent/map/normalize.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int ds_map_wants_date_votes(const struct ds_mapper *m)
+{
+    if (!m->auto_order) {
+        return 0;
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dated && m->fields[i].col >= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        struct map_field *f = &m->fields[i];
+
+        if (f->dated && f->col >= 0 && (size_t)f->col < row->nfields) {
+            ds_norm_date_vote(&f->votes, row->fields[f->col], row->lens[f->col]);
+        }
+    }
+}
+
+/* The order a set of votes tells: DMY or MDY when only that one reads some
+ * values, else AUTO (nothing decisive, or both: inconsistent). */
+static enum ds_date_order votes_tell(const struct ds_date_votes *v)
+{
+    if (v->dmy_only > 0 && v->mdy_only == 0) {
+        return DS_DATE_DMY;
+    }
+    if (v->mdy_only > 0 && v->dmy_only == 0) {
+        return DS_DATE_MDY;
+    }
+    return DS_DATE_AUTO;
+}
+
+/*
+ * Decides the order of each date column from its votes, when the order is
+ * auto: a column whose values read only one way takes that way; a column
+ * that cannot tell (every value fits both) takes what the file's date
+ * columns together tell; a column that reads both ways (inconsistent) is
+ * not guessed: it stays MDY, and its failures say how many rows only read
+ * as DD/MM/YYYY. Whatever the order, a column with values only the other
+ * order reads gets that hint for its failed rows.
+ */
+void ds_map_date_decide(struct ds_mapper *m)
+{
+    struct ds_date_votes all;
+    enum ds_date_order file_order;
+
+    memset(&all, 0, sizeof(all));
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dated) {
+            all.seen += m->fields[i].votes.seen;
+            all.dmy_only += m->fields[i].votes.dmy_only;
+            all.mdy_only += m->fields[i].votes.mdy_only;
+        }
+    }
+    file_order = votes_tell(&all);
+    for (size_t i = 0; i < m->nfields; i++) {
+        struct map_field *f = &m->fields[i];
+        enum ds_date_order in_force;
+
+        if (!f->dated) {
+            continue;
+        }
+        if (m->auto_order) {
+            f->order = votes_tell(&f->votes);
+            if (f->order == DS_DATE_AUTO && f->votes.dmy_only == 0 && f->votes.mdy_only == 0) {
+                f->order = file_order;
+            }
+            if (f->order == DS_DATE_AUTO) {
+                f->order = DS_DATE_MDY;
+            }
+        }
+        in_force = f->order != 0 ? f->order : m->opts.date_order;
+        f->hint[0] = '\0';
+        if (in_force != DS_DATE_DMY && in_force != DS_DATE_YMD && f->votes.dmy_only > 0) {
+            snprintf(f->hint, sizeof(f->hint),
+                     "does not fit MM/DD/YYYY; %ld rows in this column only read as DD/MM/YYYY "
+                     "\xe2\x80\x94 set date_order = DMY",
+                     f->votes.dmy_only);
+        }
+        else if (in_force == DS_DATE_DMY && f->votes.mdy_only > 0) {
+            snprintf(f->hint, sizeof(f->hint),
+                     "does not fit DD/MM/YYYY; %ld rows in this column only read as MM/DD/YYYY "
+                     "\xe2\x80\x94 set date_order = MDY",
+                     f->votes.mdy_only);
+        }
+    }
+}
+
+enum ds_date_order ds_map_field_date_order(const struct ds_mapper *m, size_t i)
+{
+    if (i >= m->nfields || !m->fields[i].dated) {
+        return DS_DATE_AUTO;
+    }
+    return m->fields[i].order != 0 ? m->fields[i].order : m->opts.date_order;
+}
+
+const struct ds_date_votes *ds_map_field_date_votes(const struct ds_mapper *m, size_t i)
+{
+    return i < m->nfields && m->fields[i].dated ? &m->fields[i].votes : NULL;
+}
