@@ -71,7 +71,8 @@ enum ds__store_q {
     DS__Q_BATCH_ITEMS_REJECTED,
     DS__Q_BATCHES_IN_FLIGHT,
     DS__Q_BATCH_REQUEUE,
-    DS__Q_COUNT
+    DS__Q_COUNT, /* the number of slots */
+    DS__Q_ONCE   /* no slot: prepared for one call and finalized after it */
 };
 
 struct ds_store {
@@ -97,8 +98,51 @@ int ds__store_fail(struct ds_store *st, int sqlite_rc, const char *what);
 /* The cached statement for slot q, preparing sql on first use. borrow. */
 int ds__store_stmt(struct ds_store *st, enum ds__store_q q, const char *sql, sqlite3_stmt **out);
 
+/* ---- running a statement (store_stmt.c, which has the formats) ---------- */
+
+/* Prepares sql (the cached statement of slot q, or with DS__Q_ONCE one for
+ * this call) and binds ?1, ?2, ... from the values after the format `in`.
+ * new: release with ds__store_done(q, out). */
+int ds__store_prep(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                   sqlite3_stmt **out, const char *in, ...);
+
+/* Resets s and binds its parameters again (a statement stepped in a loop). */
+int ds__store_bind(struct ds_store *st, sqlite3_stmt *s, const char *what, const char *in, ...);
+
+/* One step: 1 on a row, 0 at the end, or the DS_E code of the failure. */
+int ds__store_step(struct ds_store *st, sqlite3_stmt *s, const char *what);
+
+/* Reads the current row's columns into the pointers after the format out.
+ * 0, or DS_ETOOBIG when a text did not fit (the other columns are read). */
+int ds__store_cols(sqlite3_stmt *s, const char *out, ...);
+
+/* Resets a slot's statement (finalizes a DS__Q_ONCE one); sets *s to NULL.
+ * NULL-safe. */
+void ds__store_done(enum ds__store_q q, sqlite3_stmt **s);
+
+/* The whole sequence for a query of one row: prepare, bind the values of
+ * `in`, step, read the columns of `out` (the pointers follow the values),
+ * reset. 0, DS_ENOTFOUND when there is no row, or the DS_E code. */
+int ds__store_row(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                  const char *in, const char *out, ...);
+
+/* The same for a statement that returns no row: runs it to its end.
+ * sqlite3_changes(st->db) says how many rows it changed. */
+int ds__store_exec(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                   const char *in, ...);
+
+/* Ends a state change opened with ds__store_begin: commits when rc is 0,
+ * else rolls back and returns rc. */
+int ds__store_end(struct ds_store *st, int rc);
+
 /* Resets a statement and clears its bindings. NULL-safe. */
 void ds__store_reset(sqlite3_stmt *s);
+
+/* Prepares and steps a PRAGMA (or a query of no parameter) for this call
+ * only: the SQLite code of the step (SQLITE_ROW with a row). *out is new:
+ * sqlite3_finalize. ds__store_pragma_int reads one integer the same way. */
+int ds__store_pragma(struct ds_store *st, const char *sql, sqlite3_stmt **out);
+int ds__store_pragma_int(struct ds_store *st, const char *sql, int *value);
 
 /* Runs a statement that returns no row to its end. */
 int ds__store_run(struct ds_store *st, sqlite3_stmt *s, const char *what);
