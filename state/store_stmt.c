@@ -19,6 +19,7 @@
  *   d  double                            l  long *
  *   I  int64_t, 0 binds NULL             n  int *
  *   L  long, 0 binds NULL                d  double *
+ *                                        -  (no pointer) not read
  *
  * Values are only ever bound, never formatted into the SQL text.
  *
@@ -101,6 +102,8 @@ static int stmt_cols(sqlite3_stmt *s, const char *out, va_list *ap)
                 c = ds__store_copy(buf, size, (const char *)sqlite3_column_text(s, i));
                 rc = rc != 0 ? rc : c;
             }
+            break;
+        case '-':
             break;
         case 's':
             text = va_arg(*ap, const char **);
