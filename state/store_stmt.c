@@ -19,7 +19,7 @@
  *   d  double                            l  long *
  *   I  int64_t, 0 binds NULL             n  int *
  *   L  long, 0 binds NULL                d  double *
- *                                        -  (no pointer) not read
+ *   -  (no value) left unbound           -  (no pointer) not read
  *
  * Values are only ever bound, never formatted into the SQL text.
  *
@@ -67,6 +67,8 @@ static int stmt_bind(sqlite3_stmt *s, const char *in, va_list *ap)
             if (l != 0) {
                 src = sqlite3_bind_int64(s, i, l);
             }
+            break;
+        case '-':
             break;
         default:
             return SQLITE_MISUSE;
