@@ -745,10 +745,10 @@ int ds_store_event(struct ds_store *st, const char *kind, int64_t file_id, const
 int ds__store_file_set_state(struct ds_store *st, int64_t file_id, const char *from, const char *to,
                              int *changed)
 {
-    int rc = ds__store_exec(
-        st, DS__Q_FILE_SET_STATE,
-        "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state = ?4", "file state",
-        "itdt", file_id, to, ds__store_now(), from);
+    int rc =
+        ds__store_exec(st, DS__Q_FILE_SET_STATE,
+                       "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state = ?4",
+                       "file state", "itdt", file_id, to, ds__store_now(), from);
 
     if (rc == 0 && changed != NULL) {
         *changed = sqlite3_changes(st->db);

@@ -316,8 +316,8 @@ int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, c
 
 /* An ingest cut short while the agent runs (no space left): the file's jobs
  * still `staging` (one per import type it routes to) are deleted with their
- * items and the file goes back to `detected`, in one transaction. A file in another state is left alone.
- * 0 or a DS_E code (DS_EFULL while there is still no space). */
+ * items and the file goes back to `detected`, in one transaction. A file in another state is left
+ * alone. 0 or a DS_E code (DS_EFULL while there is still no space). */
 int ds_store_file_unstage(struct ds_store *st, int64_t file_id);
 
 /* An admin's retry of a held file: `held` -> `detected`, the reason

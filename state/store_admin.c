@@ -39,10 +39,6 @@
 #define PURGE_VACUUM_PAGES 4096
 #define SECONDS_PER_DAY 86400.0
 
-
-
-
-
 /* One integer from a statement without parameters. */
 static int query_int64(struct ds_store *st, const char *sql, int64_t *value)
 {
@@ -51,9 +47,9 @@ static int query_int64(struct ds_store *st, const char *sql, int64_t *value)
 
 int ds__store_bump_generation(struct ds_store *st)
 {
-    return ds__store_exec(
-        st, DS__Q_ONCE, "UPDATE store_meta SET value = value + 1 WHERE name = 'retry_generation'",
-        "retry generation", "");
+    return ds__store_exec(st, DS__Q_ONCE,
+                          "UPDATE store_meta SET value = value + 1 WHERE name = 'retry_generation'",
+                          "retry generation", "");
 }
 
 int ds_store_retry_generation(struct ds_store *st, int64_t *generation)
@@ -445,8 +441,8 @@ static int purge_chunk(struct ds_store *st, double cutoff, double now, long *pur
             "purge mark", &m, "");
     }
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = ds__store_bind(st, u, "purge items", jobs ? "t" : "tll", keys[i].job_id,
-                            keys[i].first, keys[i].last);
+        rc = ds__store_bind(st, u, "purge items", jobs ? "t" : "tll", keys[i].job_id, keys[i].first,
+                            keys[i].last);
         if (rc == 0) {
             rc = ds__store_run(st, u, "purge items");
         }

@@ -35,8 +35,6 @@
 #include <stdio.h>
 #include <string.h>
 
-
-
 /* The practice and import type of a job that must be `staging`. */
 static int job_scope(struct ds_store *st, const char *job_id, char practice[128],
                      char import_type[32])
@@ -44,9 +42,9 @@ static int job_scope(struct ds_store *st, const char *job_id, char practice[128]
     char state[24];
     int rc;
 
-    rc = ds__store_row(st, DS__Q_ONCE, "SELECT state, practice, import_type FROM jobs WHERE id = ?1",
-                       "delta job", "t", "ttt", job_id, state, sizeof(state), practice,
-                       (size_t)128, import_type, (size_t)32);
+    rc = ds__store_row(
+        st, DS__Q_ONCE, "SELECT state, practice, import_type FROM jobs WHERE id = ?1", "delta job",
+        "t", "ttt", job_id, state, sizeof(state), practice, (size_t)128, import_type, (size_t)32);
     if (rc == 0 && strcmp(state, "staging") != 0) {
         ds_log_error("STORE_STATE",
                      "store: job %s is not staging; its delta is decided while staging", job_id);
@@ -102,8 +100,6 @@ out:
     }
     return rc;
 }
-
-
 
 /* The keys synced for the scope that no item of the job carries. The
  * items_key index answers the NOT EXISTS per synced key. */
@@ -238,9 +234,10 @@ int ds_store_synced_forget(struct ds_store *st, const char *practice, const char
     if (rc != 0) {
         return rc;
     }
-    rc = ds__store_exec(st, DS__Q_ONCE,
-                        "DELETE FROM synced WHERE practice = ?1 AND (?2 IS NULL OR import_type = ?2)",
-                        "synced forget", "tt", practice, import_type);
+    rc = ds__store_exec(
+        st, DS__Q_ONCE,
+        "DELETE FROM synced WHERE practice = ?1 AND (?2 IS NULL OR import_type = ?2)",
+        "synced forget", "tt", practice, import_type);
     if (rc == 0 && forgotten != NULL) {
         *forgotten = (long)sqlite3_changes(st->db);
     }

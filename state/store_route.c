@@ -36,8 +36,6 @@
 
 #include <string.h>
 
-
-
 /* The number of jobs of file_id that sql (with ?1 the file id) counts. */
 static int count_jobs(struct ds_store *st, int64_t file_id, const char *sql, long *n)
 {

@@ -14,6 +14,8 @@
  *   bind                                 column (a NULL pointer skips it)
  *   t  const char *  (NULL binds NULL)   t  char *buf, size_t size: a copy
  *   i  int64_t                                (DS_ETOOBIG if it does not fit)
+ *                                        c  char *buf, size_t size: a copy cut
+ *                                           to fit, "" for NULL (for display)
  *   l  long                              s  const char **: borrowed until reset
  *   n  int                               i  int64_t *
  *   d  double                            l  long *
@@ -31,6 +33,7 @@
 #include "agent/core/log.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static int stmt_bind(sqlite3_stmt *s, const char *in, va_list *ap)
@@ -80,6 +83,7 @@ static int stmt_bind(sqlite3_stmt *s, const char *in, va_list *ap)
 static int stmt_cols(sqlite3_stmt *s, const char *out, va_list *ap)
 {
     const char **text;
+    const char *value;
     char *buf;
     size_t size;
     int64_t *i64;
@@ -103,6 +107,14 @@ static int stmt_cols(sqlite3_stmt *s, const char *out, va_list *ap)
             if (buf != NULL) {
                 c = ds__store_copy(buf, size, (const char *)sqlite3_column_text(s, i));
                 rc = rc != 0 ? rc : c;
+            }
+            break;
+        case 'c':
+            buf = va_arg(*ap, char *);
+            size = va_arg(*ap, size_t);
+            value = (const char *)sqlite3_column_text(s, i);
+            if (buf != NULL && size > 0) {
+                snprintf(buf, size, "%s", value != NULL ? value : "");
             }
             break;
         case '-':

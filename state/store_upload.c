@@ -170,8 +170,7 @@ static int count_by(struct ds_store *st, enum ds__store_q q, const char *sql, co
 
 int ds_store_job_batch_counts(struct ds_store *st, const char *job_id, struct ds_batch_counts *out)
 {
-    static const char *const names[] = {"pending", "in_flight", "retry_wait", "acked",
-                                        "rejected"};
+    static const char *const names[] = {"pending", "in_flight", "retry_wait", "acked", "rejected"};
     long *slot[sizeof(names) / sizeof(names[0])];
 
     if (st == NULL || job_id == NULL || out == NULL) {
