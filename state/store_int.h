@@ -1,26 +1,48 @@
 /*
  * store_int.h — what the store's files share and nobody else sees.
  *
- * The store is split by who calls it: store.c opens the database, applies
- * the migrations, runs transactions, start-up recovery and the audit log;
- * store_ingest.c records files and stages jobs (the watcher and the ingest
- * thread); store_upload.c walks batches through delivery (the loop thread);
- * store_admin.c holds files, takes an admin's retries, keeps the disk budget
- * and purges acknowledged rows.
+ * The store is split by who calls it, one public header per caller:
+ *   store.c         open, migrations, transactions, recovery, the audit log,
+ *                   the rows several transitions share (store.h)
+ *   store_ingest.c  files and staging: the watcher, the ingest thread;
+ *                   store_route.c the jobs of rows routed to another import
+ *                   type, store_rowerr.c a cut row's code (store_ingest.h)
+ *   store_delta.c   what was synced before (store_delta.h)
+ *   store_upload.c  batches through delivery on the loop thread;
+ *                   store_split.c a batch too large cut in two (store_upload.h)
+ *   store_admin.c   held files, an admin's retries, the disk budget, the
+ *                   purge (store_admin.h)
+ *   store_status.c  read-only views for the command line and the web page;
+ *                   store_stats.c and store_errors.c the same (store_status.h)
+ *   store_stmt.c    the statement helper below, used by all of them
  * They share one struct ds_store and the helpers below; only these files
  * include sqlite3.h.
  *
- * Every statement is prepared once per connection and kept in st->stmt
- * (sqlite3_prepare_v3 with SQLITE_PREPARE_PERSISTENT), bound with
- * sqlite3_bind_*, and reset by ds__store_reset when the caller is done with
- * it. No SQL text is ever built from a value, with one exception in store.c:
- * PRAGMA user_version takes no parameter, so the schema version (an integer
- * of our own) is formatted into it.
+ * Every query runs through store_stmt.c: ds__store_row (a query of one row),
+ * ds__store_exec (a statement of no row), or ds__store_prep, ds__store_step,
+ * ds__store_cols and ds__store_done for a walk over many rows. A query
+ * names its SQL, a slot and two formats: the values bound to ?1, ?2, ...
+ * and the columns copied out. A statement in a slot of enum ds__store_q is
+ * prepared once per connection and kept (SQLITE_PREPARE_PERSISTENT); one
+ * run rarely is prepared for the call with DS__Q_ONCE and finalized after
+ * it. A SQLite failure takes one path, ds__store_fail: a DS_E code, logged
+ * without values. The one exception to the helper is the per-row insert of
+ * staging (ds_store_item_add and its duplicate probe), which binds and
+ * steps its cached statements by hand: it runs once per row read.
+ *
+ * No SQL text is ever built from a value. A PRAGMA takes no parameter, so
+ * three carry an integer of our own in their text: user_version and
+ * cache_size (store.c), incremental_vacuum (store_admin.c).
  */
 #ifndef DS_STATE_STORE_INT_H
 #define DS_STATE_STORE_INT_H
 
 #include "state/store.h"
+#include "state/store_admin.h"
+#include "state/store_delta.h"
+#include "state/store_ingest.h"
+#include "state/store_status.h"
+#include "state/store_upload.h"
 
 #include <sqlite3.h>
 #include <stdint.h>

@@ -29,7 +29,7 @@
 #include "agent/read/read.h"
 #include "config/config.h"
 #include "config/template.h"
-#include "state/store.h"
+#include "state/store_delta.h"
 
 #include <getopt.h>
 #include <limits.h>

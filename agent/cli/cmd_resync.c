@@ -10,7 +10,7 @@
 #include "agent/cli/commands.h"
 
 #include "config/config.h"
-#include "state/store.h"
+#include "state/store_delta.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
 #include "agent/cli/commands.h"
 
 #include "config/config.h"
-#include "state/store.h"
+#include "state/store_admin.h"
 
 #include <limits.h>
 #include <stdio.h>

@@ -47,6 +47,9 @@
 #include "agent/upload/http.h"
 
 #include "config/template.h"
+#include "state/store_admin.h"
+#include "state/store_status.h"
+#include "state/store_upload.h"
 
 #include <dirent.h>
 #include <fcntl.h>
