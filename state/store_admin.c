@@ -65,36 +65,15 @@ int ds_store_retry_generation(struct ds_store *st, int64_t *generation)
 
 int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason)
 {
-    char state[24];
-    int rc;
+    int rc = ds__store_file_set_aside(st, file_id, DS__Q_ONCE,
+                                      "UPDATE files SET state = 'held', reason_code = ?2, "
+                                      "reason = ?3, updated_at = ?4 WHERE id = ?1",
+                                      "held", code, reason);
 
-    rc = ds_store_file_state(st, file_id, state, sizeof(state));
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be held", (long long)file_id,
-                     state);
-        rc = DS_EINVAL;
-        goto out;
-    }
-    /* Partial jobs go: a retry ingests the file again from the start. */
-    rc = ds__store_file_drop_staging(st, file_id);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = ds__store_exec(st, DS__Q_ONCE,
-                        "UPDATE files SET state = 'held', reason_code = ?2, reason = ?3, "
-                        "updated_at = ?4 WHERE id = ?1",
-                        "file hold", "ittd", file_id, code, reason, ds__store_now());
-    if (rc == 0) {
-        rc = ds__store_event(st, "file_held", file_id, NULL, 0, code, reason);
-    }
     if (rc == 0) {
         ds_log_warn("FILE_HELD", "store: file %lld held for an admin: %s", (long long)file_id,
                     code);
     }
-out:
     return rc;
 }
 

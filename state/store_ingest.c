@@ -168,10 +168,39 @@ int ds__store_file_drop_staging(struct ds_store *st, int64_t file_id)
     }
 }
 
+int ds__store_file_set_aside(struct ds_store *st, int64_t file_id, enum ds__store_q q,
+                             const char *sql, const char *to, const char *code, const char *reason)
+{
+    char state[24];
+    char event[32];
+    int rc;
+
+    rc = file_get_state(st, file_id, state, sizeof(state));
+    if (rc != 0) {
+        return rc;
+    }
+    /* Once staged, the rows are in the queue and the file is not read again;
+     * a final state stays final. */
+    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
+        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be %s", (long long)file_id,
+                     state, to);
+        return DS_EINVAL;
+    }
+    /* Partial jobs go: a retry ingests the file again from the start. */
+    rc = ds__store_file_drop_staging(st, file_id);
+    snprintf(event, sizeof(event), "file_%s", to);
+    if (rc == 0) {
+        rc = ds__store_exec(st, q, sql, event, "ittd", file_id, code, reason, ds__store_now());
+    }
+    if (rc == 0) {
+        rc = ds__store_event(st, event, file_id, NULL, 0, code, reason);
+    }
+    return rc;
+}
+
 int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *code,
                              const char *reason)
 {
-    char state[24];
     int rc;
 
     if (st == NULL || code == NULL) {
@@ -181,30 +210,10 @@ int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *c
     if (rc != 0) {
         return rc;
     }
-    rc = file_get_state(st, file_id, state, sizeof(state));
-    if (rc != 0) {
-        goto out;
-    }
-    /* Once staged, the rows are in the queue and the file is not read again;
-     * a final state stays final. */
-    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be quarantined",
-                     (long long)file_id, state);
-        rc = DS_EINVAL;
-        goto out;
-    }
-    rc = ds__store_file_drop_staging(st, file_id);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = ds__store_exec(st, DS__Q_FILE_QUARANTINE,
-                        "UPDATE files SET state = 'quarantined', reason_code = ?2, reason = ?3, "
-                        "updated_at = ?4 WHERE id = ?1",
-                        "file quarantine", "ittd", file_id, code, reason, ds__store_now());
-    if (rc == 0) {
-        rc = ds__store_event(st, "file_quarantined", file_id, NULL, 0, code, reason);
-    }
-out:
+    rc = ds__store_file_set_aside(st, file_id, DS__Q_FILE_QUARANTINE,
+                                  "UPDATE files SET state = 'quarantined', reason_code = ?2, "
+                                  "reason = ?3, updated_at = ?4 WHERE id = ?1",
+                                  "quarantined", code, reason);
     return ds__store_end(st, rc);
 }
 
@@ -447,30 +456,14 @@ static int item_job_staging(struct ds_store *st, const char *job_id)
  * row added. (It also makes preparing fail loudly if the index is gone.) */
 static int item_find_dup(struct ds_store *st, const char *job_id, const char *key, long *row)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
     int rc;
 
     *row = 0;
-    rc = ds__store_stmt(st, DS__Q_ITEM_DUP,
-                        "SELECT row FROM items INDEXED BY items_key "
-                        "WHERE job_id = ?1 AND key = ?2 AND status = 'valid' LIMIT 1",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *row = (long)sqlite3_column_int64(s, 0);
-    }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "item duplicate");
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    rc = ds__store_row(st, DS__Q_ITEM_DUP,
+                       "SELECT row FROM items INDEXED BY items_key "
+                       "WHERE job_id = ?1 AND key = ?2 AND status = 'valid' LIMIT 1",
+                       "item duplicate", "tt", "l", job_id, key, row);
+    return rc == DS_ENOTFOUND ? 0 : rc;
 }
 
 int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const char *key,

@@ -18,17 +18,19 @@
  * They share one struct ds_store and the helpers below; only these files
  * include sqlite3.h.
  *
- * Every query runs through store_stmt.c: ds__store_row (a query of one row),
- * ds__store_exec (a statement of no row), or ds__store_prep, ds__store_step,
- * ds__store_cols and ds__store_done for a walk over many rows. A query
- * names its SQL, a slot and two formats: the values bound to ?1, ?2, ...
- * and the columns copied out. A statement in a slot of enum ds__store_q is
- * prepared once per connection and kept (SQLITE_PREPARE_PERSISTENT); one
- * run rarely is prepared for the call with DS__Q_ONCE and finalized after
- * it. A SQLite failure takes one path, ds__store_fail: a DS_E code, logged
- * without values. The one exception to the helper is the per-row insert of
- * staging (ds_store_item_add and its duplicate probe), which binds and
- * steps its cached statements by hand: it runs once per row read.
+ * Every query of the tables runs through store_stmt.c (PRAGMAs and
+ * transaction control are constant SQL that store.c runs): ds__store_row
+ * (a query of one row), ds__store_exec (a statement of no row), or
+ * ds__store_prep, ds__store_step, ds__store_cols and ds__store_done for a
+ * walk over many rows. A query names its SQL, a slot and two formats: the
+ * values bound to ?1, ?2, ... and the columns copied out. A statement in a
+ * slot of enum ds__store_q is prepared once per connection and kept
+ * (SQLITE_PREPARE_PERSISTENT); one run rarely is prepared for the call
+ * with DS__Q_ONCE and finalized after it. A SQLite failure takes one
+ * path, ds__store_fail: a DS_E code, logged without values. The one
+ * exception to the helper is the insert of ds_store_item_add, which binds
+ * and steps its cached statement by hand: it runs once per row read, and
+ * staging goes at its speed.
  *
  * No SQL text is ever built from a value. A PRAGMA takes no parameter, so
  * three carry an integer of our own in their text: user_version and
@@ -212,6 +214,13 @@ void ds__store_digest_row(struct ds_sha256 *h, long row, const char *key, const 
 /* Whether the queue uses more than st->max_bytes: 1 yes, 0 no (or no
  * budget), negative on error. *used (may be NULL) receives the bytes used. */
 int ds__store_over_budget(struct ds_store *st, int64_t *used);
+
+/* Sets a file aside inside the current transaction: `detected` or
+ * `staging` -> `to` ("held", "quarantined") with sql (?1 id, ?2 code, ?3
+ * reason, ?4 now), its staging jobs deleted, event file_<to>. DS_EINVAL
+ * from any other state (store_ingest.c). */
+int ds__store_file_set_aside(struct ds_store *st, int64_t file_id, enum ds__store_q q,
+                             const char *sql, const char *to, const char *code, const char *reason);
 
 /* Holds a file inside the current transaction (ds_store_file_hold). */
 int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason);

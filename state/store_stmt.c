@@ -25,8 +25,9 @@
  *
  * Values are only ever bound, never formatted into the SQL text.
  *
- * The per-row statements of staging (store_ingest.c) use the same cached
- * slots but bind and step by hand: the format walk would cost on every row.
+ * The item insert of staging (ds_store_item_add) uses a cached slot but
+ * binds and steps by hand: it runs once per row read, and the format walk
+ * would cost on each.
  */
 #include "state/store_int.h"
 
