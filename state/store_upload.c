@@ -42,11 +42,31 @@ static int batch_get(struct ds_store *st, const char *job_id, long seq, struct b
                          sizeof(b->digest));
 }
 
-static int refuse(const char *job_id, long seq, const char *state, const char *what)
+/* Opens the state change of batch (job_id, seq): begins, reads the batch
+ * into *b and checks that it is in one of the states of `from` (a list
+ * ending in NULL). From any other it is refused (DS_EINVAL), as a late or
+ * doubled call must be. On failure nothing stays open. */
+static int batch_begin(struct ds_store *st, const char *job_id, long seq, struct batch *b,
+                       const char *const *from, const char *what)
 {
-    ds_log_error("STORE_STATE", "store: job %s batch %ld is %s; cannot %s", job_id, seq, state,
-                 what);
-    return DS_EINVAL;
+    int rc = ds__store_begin(st);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rc = batch_get(st, job_id, seq, b);
+    for (size_t i = 0; rc == 0 && from[i] != NULL; i++) {
+        if (strcmp(b->state, from[i]) == 0) {
+            return 0;
+        }
+    }
+    if (rc == 0) {
+        ds_log_error("STORE_STATE", "store: job %s batch %ld is %s; cannot %s", job_id, seq,
+                     b->state, what);
+        rc = DS_EINVAL;
+    }
+    ds__store_rollback(st);
+    return rc;
 }
 
 /* ---- jobs --------------------------------------------------------------- */
@@ -431,23 +451,16 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
 int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_store_row_cb cb,
                         void *ctx, char digest[DS_SHA256_HEX], int *attempts)
 {
+    static const char *const from[] = {"pending", "retry_wait", NULL};
     struct batch b;
     int rc;
 
     if (st == NULL || job_id == NULL || digest == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "send it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "pending") != 0 && strcmp(b.state, "retry_wait") != 0) {
-        rc = refuse(job_id, seq, b.state, "send it");
-        goto out;
     }
     rc = send_mark(st, job_id, seq, &b);
     if (rc == 0) {
@@ -456,7 +469,6 @@ int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_st
          * the store. */
         rc = send_rows(st, job_id, seq, &b, cb, ctx);
     }
-out:
     rc = ds__store_end(st, rc);
     if (rc == 0) {
         ds_crash_point("batch_in_flight_after_commit");
@@ -541,6 +553,7 @@ static int batch_set(struct ds_store *st, enum ds__store_q q, const char *sql, c
 int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
                          const struct ds_item_result *results, size_t n)
 {
+    static const char *const from[] = {"in_flight", NULL};
     struct batch b;
     char detail[96];
     long unknown = 0;
@@ -550,17 +563,9 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
     if (st == NULL || job_id == NULL || (results == NULL && n > 0)) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "acknowledge it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "in_flight") != 0) {
-        rc = refuse(job_id, seq, b.state, "acknowledge it");
-        goto out;
     }
     rc = acked_results(st, job_id, seq, &b, results, n, &unknown);
     if (rc == 0) {
@@ -602,23 +607,16 @@ out:
 int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, double next_at,
                          const char *code)
 {
+    static const char *const from[] = {"in_flight", NULL};
     struct batch b;
     int rc;
 
     if (st == NULL || job_id == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "retry it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "in_flight") != 0) {
-        rc = refuse(job_id, seq, b.state, "retry it");
-        goto out;
     }
     rc = batch_set(st, DS__Q_BATCH_RETRY,
                    "UPDATE batches SET state = 'retry_wait', updated_at = ?3, "
@@ -628,31 +626,22 @@ int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, doub
     if (rc == 0) {
         rc = ds__store_event(st, "batch_retry", 0, job_id, seq, code, NULL);
     }
-out:
     return ds__store_end(st, rc);
 }
 
 int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, const char *code,
                             const char *message)
 {
+    static const char *const from[] = {"pending", "in_flight", "retry_wait", NULL};
     struct batch b;
     int rc;
 
     if (st == NULL || job_id == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "reject it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "pending") != 0 && strcmp(b.state, "in_flight") != 0 &&
-        strcmp(b.state, "retry_wait") != 0) {
-        rc = refuse(job_id, seq, b.state, "reject it");
-        goto out;
     }
     rc = batch_set(st, DS__Q_BATCH_REJECTED,
                    "UPDATE batches SET state = 'rejected', updated_at = ?3, "
