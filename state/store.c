@@ -408,24 +408,33 @@ static int store_create_file(const char *path, struct ds_error *err)
     return 0;
 }
 
-static int store_pragma_int(struct ds_store *st, const char *sql, int *value)
+int ds__store_pragma(struct ds_store *st, const char *sql, sqlite3_stmt **out)
+{
+    int src = sqlite3_prepare_v2(st->db, sql, -1, out, NULL);
+
+    if (src == SQLITE_OK) {
+        src = sqlite3_step(*out);
+    }
+    return src;
+}
+
+int ds__store_pragma_int(struct ds_store *st, const char *sql, int *value)
 {
     sqlite3_stmt *s = NULL;
-    int src;
-    int rc = 0;
+    int src = ds__store_pragma(st, sql, &s);
 
-    src = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    if (src == SQLITE_OK) {
-        src = sqlite3_step(s);
+    if (src == SQLITE_ROW) {
+        *value = sqlite3_column_int(s, 0);
     }
-    if (src != SQLITE_ROW) {
-        rc = store_map_rc(src);
-        goto out;
-    }
-    *value = sqlite3_column_int(s, 0);
-out:
     sqlite3_finalize(s);
-    return rc;
+    return src;
+}
+
+static int store_pragma_int(struct ds_store *st, const char *sql, int *value)
+{
+    int src = ds__store_pragma_int(st, sql, value);
+
+    return src == SQLITE_ROW ? 0 : store_map_rc(src);
 }
 
 static int store_migrations_known(void)
@@ -533,10 +542,7 @@ static int store_configure(struct ds_store *st, struct ds_error *err)
     int rc = 0;
 
     sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
-    src = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
-    if (src == SQLITE_OK) {
-        src = sqlite3_step(s);
-    }
+    src = ds__store_pragma(st, "PRAGMA journal_mode = WAL", &s);
     if (src != SQLITE_ROW) {
         rc = store_map_rc(src);
         if (rc == DS_ECORRUPT) {
@@ -693,10 +699,7 @@ int ds_store_check(struct ds_store *st, struct ds_error *err)
         return DS_EINVAL;
     }
     /* The first problem found is enough to refuse. */
-    src = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(1)", -1, &s, NULL);
-    if (src == SQLITE_OK) {
-        src = sqlite3_step(s);
-    }
+    src = ds__store_pragma(st, "PRAGMA quick_check(1)", &s);
     if (src == SQLITE_ROW) {
         what = (const char *)sqlite3_column_text(s, 0);
         if (what != NULL && strcmp(what, "ok") != 0) {
@@ -722,31 +725,11 @@ int ds_store_check(struct ds_store *st, struct ds_error *err)
 int ds__store_event(struct ds_store *st, const char *kind, int64_t file_id, const char *job_id,
                     long seq, const char *code, const char *detail)
 {
-    sqlite3_stmt *s = NULL;
-    int rc;
-
-    rc = ds__store_stmt(st, DS__Q_EVENT,
-                        "INSERT INTO events (at, kind, file_id, job_id, seq, code, detail) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_double(s, 1, ds__store_now());
-    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-    if (file_id != 0) {
-        sqlite3_bind_int64(s, 3, file_id);
-    }
-    ds__store_bind_text(s, 4, job_id);
-    if (seq != 0) {
-        sqlite3_bind_int64(s, 5, seq);
-    }
-    ds__store_bind_text(s, 6, code);
-    ds__store_bind_text(s, 7, detail);
-    rc = ds__store_run(st, s, "event");
-out:
-    ds__store_reset(s);
-    return rc;
+    return ds__store_exec(st, DS__Q_EVENT,
+                          "INSERT INTO events (at, kind, file_id, job_id, seq, code, detail) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                          "event", "dtItLtt", ds__store_now(), kind, file_id, job_id, seq, code,
+                          detail);
 }
 
 int ds_store_event(struct ds_store *st, const char *kind, int64_t file_id, const char *job_id,
@@ -763,57 +746,21 @@ int ds_store_event(struct ds_store *st, const char *kind, int64_t file_id, const
 int ds__store_file_set_state(struct ds_store *st, int64_t file_id, const char *from, const char *to,
                              int *changed)
 {
-    sqlite3_stmt *s = NULL;
-    int rc;
+    int rc =
+        ds__store_exec(st, DS__Q_FILE_SET_STATE,
+                       "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state = ?4",
+                       "file state", "itdt", file_id, to, ds__store_now(), from);
 
-    rc = ds__store_stmt(st, DS__Q_FILE_SET_STATE,
-                        "UPDATE files SET state = ?2, updated_at = ?3 WHERE id = ?1 AND state = ?4",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    sqlite3_bind_text(s, 2, to, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 3, ds__store_now());
-    sqlite3_bind_text(s, 4, from, -1, SQLITE_STATIC);
-    rc = ds__store_run(st, s, "file state");
     if (rc == 0 && changed != NULL) {
         *changed = sqlite3_changes(st->db);
     }
-out:
-    ds__store_reset(s);
     return rc;
 }
 
 int ds__store_job_state(struct ds_store *st, const char *job_id, char state[24], int64_t *file_id)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
-    rc = ds__store_stmt(st, DS__Q_JOB_STATE, "SELECT state, file_id FROM jobs WHERE id = ?1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        rc = DS_ENOTFOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "job state");
-        goto out;
-    }
-    if (state != NULL) {
-        rc = ds__store_copy(state, 24, (const char *)sqlite3_column_text(s, 0));
-    }
-    if (file_id != NULL) {
-        *file_id = sqlite3_column_int64(s, 1);
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    return ds__store_row(st, DS__Q_JOB_STATE, "SELECT state, file_id FROM jobs WHERE id = ?1",
+                         "job state", "t", "ti", job_id, state, (size_t)24, file_id);
 }
 
 int ds__store_job_delete(struct ds_store *st, const char *job_id)
@@ -826,28 +773,18 @@ int ds__store_job_delete(struct ds_store *st, const char *job_id)
         {DS__Q_JOB_DELETE_BATCHES, "DELETE FROM batches WHERE job_id = ?1"},
         {DS__Q_JOB_DELETE, "DELETE FROM jobs WHERE id = ?1"},
     };
-    sqlite3_stmt *s = NULL;
-    int rc = 0;
+    int rc;
 
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        rc = ds__store_stmt(st, steps[i].q, steps[i].sql, &s);
+        rc = ds__store_exec(st, steps[i].q, steps[i].sql, "delete job", "t", job_id);
         if (rc != 0) {
-            goto out;
-        }
-        sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-        rc = ds__store_run(st, s, "delete job");
-        ds__store_reset(s);
-        s = NULL;
-        if (rc != 0) {
-            goto out;
+            return rc;
         }
     }
     if (strcmp(st->staging_job, job_id) == 0) {
         st->staging_job[0] = '\0';
     }
-out:
-    ds__store_reset(s);
-    return rc;
+    return 0;
 }
 
 /* ---- start-up recovery -------------------------------------------------- */
@@ -855,107 +792,67 @@ out:
 /* Jobs left in `staging` by a crash go, their files back to `detected`. */
 static int store_recover_staging(struct ds_store *st, int *count)
 {
-    sqlite3_stmt *s = NULL;
     char job_id[DS_UUID_LEN];
     int64_t file_id;
-    int src;
     int rc;
 
-    rc = ds__store_stmt(st, DS__Q_JOBS_STAGING,
-                        "SELECT id, file_id FROM jobs WHERE state = 'staging' LIMIT 1", &s);
-    if (rc != 0) {
-        goto out;
-    }
     /* One job at a time, the select reset before the deletes run. */
     for (;;) {
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
+        rc = ds__store_row(st, DS__Q_JOBS_STAGING,
+                           "SELECT id, file_id FROM jobs WHERE state = 'staging' LIMIT 1",
+                           "recover", "", "ti", job_id, sizeof(job_id), &file_id);
+        if (rc == DS_ENOTFOUND) {
+            return 0;
         }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "recover");
-            goto out;
-        }
-        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
-        file_id = sqlite3_column_int64(s, 1);
-        ds__store_reset(s);
         if (rc != 0) {
-            goto out;
+            return rc;
         }
         rc = ds__store_job_delete(st, job_id);
-        if (rc != 0) {
-            goto out;
+        if (rc == 0) {
+            rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
         }
-        rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
         if (rc == 0) {
             rc = ds__store_event(st, "job_restaged", file_id, job_id, 0, NULL,
                                  "staging cut short; the file is ingested again");
         }
         if (rc != 0) {
-            goto out;
+            return rc;
         }
         (*count)++;
     }
-out:
-    ds__store_reset(s);
-    return rc;
 }
 
 /* Batches left `in_flight` go back to `pending`: the cloud replays a batch it
  * has seen, so sending it again is safe. */
 static int store_recover_in_flight(struct ds_store *st, int *count)
 {
-    sqlite3_stmt *s = NULL;
-    sqlite3_stmt *u = NULL;
     char job_id[DS_UUID_LEN];
     long seq;
-    int src;
     int rc;
 
-    rc = ds__store_stmt(st, DS__Q_BATCHES_IN_FLIGHT,
-                        "SELECT job_id, seq FROM batches WHERE state = 'in_flight' LIMIT 1", &s);
-    if (rc == 0) {
-        rc = ds__store_stmt(st, DS__Q_BATCH_REQUEUE,
+    for (;;) {
+        rc = ds__store_row(st, DS__Q_BATCHES_IN_FLIGHT,
+                           "SELECT job_id, seq FROM batches WHERE state = 'in_flight' LIMIT 1",
+                           "recover", "", "tl", job_id, sizeof(job_id), &seq);
+        if (rc == DS_ENOTFOUND) {
+            return 0;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        rc = ds__store_exec(st, DS__Q_BATCH_REQUEUE,
                             "UPDATE batches SET state = 'pending', updated_at = ?3 "
                             "WHERE job_id = ?1 AND seq = ?2",
-                            &u);
-    }
-    if (rc != 0) {
-        goto out;
-    }
-    for (;;) {
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "recover");
-            goto out;
-        }
-        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
-        seq = (long)sqlite3_column_int64(s, 1);
-        ds__store_reset(s);
-        if (rc != 0) {
-            goto out;
-        }
-        sqlite3_bind_text(u, 1, job_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(u, 2, seq);
-        sqlite3_bind_double(u, 3, ds__store_now());
-        rc = ds__store_run(st, u, "requeue batch");
-        ds__store_reset(u);
+                            "requeue batch", "tld", job_id, seq, ds__store_now());
         if (rc == 0) {
             rc = ds__store_event(st, "batch_requeued", 0, job_id, seq, NULL,
                                  "in flight at a restart; sent again");
         }
         if (rc != 0) {
-            goto out;
+            return rc;
         }
         (*count)++;
     }
-out:
-    ds__store_reset(s);
-    ds__store_reset(u);
-    return rc;
 }
 
 int ds_store_recover(struct ds_store *st, int *restaged, int *requeued)

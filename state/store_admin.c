@@ -39,59 +39,17 @@
 #define PURGE_VACUUM_PAGES 4096
 #define SECONDS_PER_DAY 86400.0
 
-static int prepare(struct ds_store *st, const char *sql, sqlite3_stmt **s)
-{
-    int src = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
-
-    if (src != SQLITE_OK) {
-        *s = NULL;
-        return ds__store_fail(st, src, "prepare");
-    }
-    return 0;
-}
-
-static int finish(struct ds_store *st, int rc)
-{
-    if (rc == 0) {
-        return ds__store_commit(st);
-    }
-    ds__store_rollback(st);
-    return rc;
-}
-
 /* One integer from a statement without parameters. */
 static int query_int64(struct ds_store *st, const char *sql, int64_t *value)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
-    rc = prepare(st, sql, &s);
-    if (rc != 0) {
-        return rc;
-    }
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *value = sqlite3_column_int64(s, 0);
-    }
-    else {
-        rc = ds__store_fail(st, src, "query");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return ds__store_row(st, DS__Q_ONCE, sql, "query", "", "i", value);
 }
 
 int ds__store_bump_generation(struct ds_store *st)
 {
-    sqlite3_stmt *s = NULL;
-    int rc;
-
-    rc = prepare(st, "UPDATE store_meta SET value = value + 1 WHERE name = 'retry_generation'", &s);
-    if (rc == 0) {
-        rc = ds__store_run(st, s, "retry generation");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return ds__store_exec(st, DS__Q_ONCE,
+                          "UPDATE store_meta SET value = value + 1 WHERE name = 'retry_generation'",
+                          "retry generation", "");
 }
 
 int ds_store_retry_generation(struct ds_store *st, int64_t *generation)
@@ -107,46 +65,15 @@ int ds_store_retry_generation(struct ds_store *st, int64_t *generation)
 
 int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason)
 {
-    sqlite3_stmt *s = NULL;
-    char state[24];
-    int rc;
+    int rc = ds__store_file_set_aside(st, file_id, DS__Q_ONCE,
+                                      "UPDATE files SET state = 'held', reason_code = ?2, "
+                                      "reason = ?3, updated_at = ?4 WHERE id = ?1",
+                                      "held", code, reason);
 
-    rc = ds_store_file_state(st, file_id, state, sizeof(state));
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be held", (long long)file_id,
-                     state);
-        rc = DS_EINVAL;
-        goto out;
-    }
-    /* Partial jobs go: a retry ingests the file again from the start. */
-    rc = ds__store_file_drop_staging(st, file_id);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = prepare(st,
-                 "UPDATE files SET state = 'held', reason_code = ?2, reason = ?3, "
-                 "updated_at = ?4 WHERE id = ?1",
-                 &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    sqlite3_bind_text(s, 2, code, -1, SQLITE_STATIC);
-    ds__store_bind_text(s, 3, reason);
-    sqlite3_bind_double(s, 4, ds__store_now());
-    rc = ds__store_run(st, s, "file hold");
-    if (rc == 0) {
-        rc = ds__store_event(st, "file_held", file_id, NULL, 0, code, reason);
-    }
     if (rc == 0) {
         ds_log_warn("FILE_HELD", "store: file %lld held for an admin: %s", (long long)file_id,
                     code);
     }
-out:
-    sqlite3_finalize(s);
     return rc;
 }
 
@@ -161,7 +88,7 @@ int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, c
     if (rc != 0) {
         return rc;
     }
-    return finish(st, ds__store_file_hold(st, file_id, code, reason));
+    return ds__store_end(st, ds__store_file_hold(st, file_id, code, reason));
 }
 
 /* Undoes an ingest cut short while the agent runs (the disk was full): the
@@ -185,7 +112,7 @@ int ds_store_file_unstage(struct ds_store *st, int64_t file_id)
     if (rc == 0) {
         rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
     }
-    return finish(st, rc);
+    return ds__store_end(st, rc);
 }
 
 int ds_store_file_held(struct ds_store *st, int64_t file_id)
@@ -205,7 +132,6 @@ int ds_store_file_held(struct ds_store *st, int64_t file_id)
 
 int ds_store_file_retry(struct ds_store *st, int64_t file_id)
 {
-    sqlite3_stmt *s = NULL;
     char state[24];
     int rc;
 
@@ -226,16 +152,10 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
         rc = DS_EINVAL;
         goto out;
     }
-    rc = prepare(st,
-                 "UPDATE files SET state = 'detected', reason_code = NULL, reason = NULL, "
-                 "admin_retries = admin_retries + 1, updated_at = ?2 WHERE id = ?1",
-                 &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    sqlite3_bind_double(s, 2, ds__store_now());
-    rc = ds__store_run(st, s, "file retry");
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "UPDATE files SET state = 'detected', reason_code = NULL, reason = NULL, "
+                        "admin_retries = admin_retries + 1, updated_at = ?2 WHERE id = ?1",
+                        "file retry", "id", file_id, ds__store_now());
     if (rc == 0) {
         rc = ds__store_bump_generation(st);
     }
@@ -243,68 +163,27 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
         rc = ds__store_event(st, "file_retried", file_id, NULL, 0, NULL, "by an admin");
     }
 out:
-    sqlite3_finalize(s);
-    return finish(st, rc);
+    return ds__store_end(st, rc);
 }
 
 int ds_store_file_admin_retries(struct ds_store *st, int64_t file_id, int *retries)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
     if (st == NULL || retries == NULL) {
         return DS_EINVAL;
     }
-    rc = prepare(st, "SELECT admin_retries FROM files WHERE id = ?1", &s);
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *retries = sqlite3_column_int(s, 0);
-    }
-    else if (src == SQLITE_DONE) {
-        rc = DS_ENOTFOUND;
-    }
-    else {
-        rc = ds__store_fail(st, src, "file admin retries");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return ds__store_row(st, DS__Q_ONCE, "SELECT admin_retries FROM files WHERE id = ?1",
+                         "file admin retries", "i", "n", file_id, retries);
 }
 
 int ds_store_file_find(struct ds_store *st, const char *path, int64_t *file_id, char *state,
                        size_t size)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
     if (st == NULL || path == NULL || file_id == NULL) {
         return DS_EINVAL;
     }
-    rc = prepare(st, "SELECT id, state FROM files WHERE path = ?1 ORDER BY id DESC LIMIT 1", &s);
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *file_id = sqlite3_column_int64(s, 0);
-        if (state != NULL) {
-            rc = ds__store_copy(state, size, (const char *)sqlite3_column_text(s, 1));
-        }
-    }
-    else if (src == SQLITE_DONE) {
-        rc = DS_ENOTFOUND;
-    }
-    else {
-        rc = ds__store_fail(st, src, "file find");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return ds__store_row(st, DS__Q_ONCE,
+                         "SELECT id, state FROM files WHERE path = ?1 ORDER BY id DESC LIMIT 1",
+                         "file find", "t", "it", path, file_id, state, size);
 }
 
 /* ---- rejected batches ------------------------------------------------------- */
@@ -312,44 +191,24 @@ int ds_store_file_find(struct ds_store *st, const char *path, int64_t *file_id, 
 /* Puts one rejected batch of an uploading job back to pending. */
 static int retry_batch(struct ds_store *st, const char *job_id, long seq, long first, long last)
 {
-    sqlite3_stmt *s = NULL;
     int rc;
 
-    rc = prepare(st,
-                 "UPDATE batches SET state = 'pending', next_attempt_at = NULL, updated_at = ?3 "
-                 "WHERE job_id = ?1 AND seq = ?2 AND state = 'rejected'",
-                 &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, seq);
-    sqlite3_bind_double(s, 3, ds__store_now());
-    rc = ds__store_run(st, s, "batch retry");
-    sqlite3_finalize(s);
-    s = NULL;
-    if (rc != 0) {
-        goto out;
-    }
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "UPDATE batches SET state = 'pending', next_attempt_at = NULL, "
+                        "updated_at = ?3 WHERE job_id = ?1 AND seq = ?2 AND state = 'rejected'",
+                        "batch retry", "tld", job_id, seq, ds__store_now());
     /* ds_store_batch_rejected made every valid or sent item of the range
      * rejected, with the batch's code. */
-    rc = prepare(st,
-                 "UPDATE items SET status = 'valid', error_code = NULL, error = NULL "
-                 "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
-                 "AND status = 'rejected'",
-                 &s);
-    if (rc != 0) {
-        goto out;
+    if (rc == 0) {
+        rc = ds__store_exec(st, DS__Q_ONCE,
+                            "UPDATE items SET status = 'valid', error_code = NULL, error = NULL "
+                            "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
+                            "AND status = 'rejected'",
+                            "batch items retry", "tll", job_id, first, last);
     }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, first);
-    sqlite3_bind_int64(s, 3, last);
-    rc = ds__store_run(st, s, "batch items retry");
     if (rc == 0) {
         rc = ds__store_event(st, "batch_retried", 0, job_id, seq, NULL, "by an admin");
     }
-out:
-    sqlite3_finalize(s);
     return rc;
 }
 
@@ -363,7 +222,6 @@ int ds_store_batches_retry_rejected(struct ds_store *st, const char *job_id, lon
     long seq;
     long first;
     long last;
-    int src;
     int rc;
 
     if (st == NULL) {
@@ -379,63 +237,38 @@ int ds_store_batches_retry_rejected(struct ds_store *st, const char *job_id, lon
             goto out;
         }
     }
-    rc = prepare(st,
-                 "SELECT count(*) FROM batches b JOIN jobs j ON j.id = b.job_id "
-                 "WHERE b.state = 'rejected' AND j.state <> 'uploading' "
-                 "AND (?1 IS NULL OR b.job_id = ?1)",
-                 &s);
+    rc = ds__store_row(st, DS__Q_ONCE,
+                       "SELECT count(*) FROM batches b JOIN jobs j ON j.id = b.job_id "
+                       "WHERE b.state = 'rejected' AND j.state <> 'uploading' "
+                       "AND (?1 IS NULL OR b.job_id = ?1)",
+                       "batches retry", "t", "l", job_id, &ncompleted);
     if (rc != 0) {
         goto out;
     }
-    ds__store_bind_text(s, 1, job_id);
-    src = sqlite3_step(s);
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "batches retry");
-        goto out;
-    }
-    ncompleted = (long)sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    s = NULL;
     /* One batch per query: each one leaves the `rejected` state, so the
      * select finds the next one. */
-    rc = prepare(st,
-                 "SELECT b.job_id, b.seq, b.first_row, b.last_row FROM batches b "
-                 "JOIN jobs j ON j.id = b.job_id WHERE b.state = 'rejected' "
-                 "AND j.state = 'uploading' AND (?1 IS NULL OR b.job_id = ?1) "
-                 "ORDER BY b.job_id, b.seq LIMIT 1",
-                 &s);
-    if (rc != 0) {
-        goto out;
-    }
-    for (;;) {
-        ds__store_bind_text(s, 1, job_id);
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "batches retry");
-            goto out;
-        }
-        rc = ds__store_copy(id, sizeof(id), (const char *)sqlite3_column_text(s, 0));
-        seq = (long)sqlite3_column_int64(s, 1);
-        first = (long)sqlite3_column_int64(s, 2);
-        last = (long)sqlite3_column_int64(s, 3);
+    rc = ds__store_prep(st, DS__Q_ONCE,
+                        "SELECT b.job_id, b.seq, b.first_row, b.last_row FROM batches b "
+                        "JOIN jobs j ON j.id = b.job_id WHERE b.state = 'rejected' "
+                        "AND j.state = 'uploading' AND (?1 IS NULL OR b.job_id = ?1) "
+                        "ORDER BY b.job_id, b.seq LIMIT 1",
+                        "batches retry", &s, "t", job_id);
+    while (rc == 0 && (rc = ds__store_step(st, s, "batches retry")) == 1) {
+        rc = ds__store_cols(s, "tlll", id, sizeof(id), &seq, &first, &last);
         sqlite3_reset(s);
         if (rc == 0) {
             rc = retry_batch(st, id, seq, first, last);
         }
-        if (rc != 0) {
-            goto out;
+        if (rc == 0) {
+            nretried++;
         }
-        nretried++;
     }
-    if (nretried > 0) {
+    if (rc == 0 && nretried > 0) {
         rc = ds__store_bump_generation(st);
     }
 out:
-    sqlite3_finalize(s);
-    rc = finish(st, rc);
+    ds__store_done(DS__Q_ONCE, &s);
+    rc = ds__store_end(st, rc);
     if (rc == 0) {
         if (batches != NULL) {
             *batches = nretried;
@@ -492,7 +325,6 @@ int ds__store_over_budget(struct ds_store *st, int64_t *used)
  * under it again. */
 static int budget_release(struct ds_store *st, long *released)
 {
-    sqlite3_stmt *s = NULL;
     char detail[32];
     int rc;
 
@@ -505,15 +337,10 @@ static int budget_release(struct ds_store *st, long *released)
     if (rc != 0) {
         return rc;
     }
-    rc = prepare(st,
-                 "UPDATE files SET state = 'detected', reason_code = NULL, reason = NULL, "
-                 "updated_at = ?1 WHERE state = 'held' AND reason_code = 'DISK_BUDGET'",
-                 &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_double(s, 1, ds__store_now());
-    rc = ds__store_run(st, s, "budget release");
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "UPDATE files SET state = 'detected', reason_code = NULL, reason = NULL, "
+                        "updated_at = ?1 WHERE state = 'held' AND reason_code = 'DISK_BUDGET'",
+                        "budget release", "d", ds__store_now());
     if (rc != 0) {
         goto out;
     }
@@ -526,8 +353,7 @@ static int budget_release(struct ds_store *st, long *released)
         }
     }
 out:
-    sqlite3_finalize(s);
-    return finish(st, rc);
+    return ds__store_end(st, rc);
 }
 
 /* ---- retention ------------------------------------------------------------------ */
@@ -557,7 +383,6 @@ static int purge_chunk(struct ds_store *st, double cutoff, double now, long *pur
     sqlite3_stmt *m = NULL;
     int n = 0;
     int jobs = 0;
-    int src;
     int rc;
 
     *more = 0;
@@ -565,79 +390,56 @@ static int purge_chunk(struct ds_store *st, double cutoff, double now, long *pur
     if (rc != 0) {
         return rc;
     }
-    for (int pass = 0; pass < 2 && n == 0; pass++) {
+    for (int pass = 0; pass < 2 && n == 0 && rc == 0; pass++) {
         jobs = pass;
-        rc = prepare(st, pass == 0 ? batches_sql : jobs_sql, &s);
-        if (rc != 0) {
-            goto out;
-        }
-        sqlite3_bind_double(s, 1, cutoff);
-        sqlite3_bind_int(s, 2, PURGE_CHUNK);
-        for (;;) {
-            src = sqlite3_step(s);
-            if (src != SQLITE_ROW || n == PURGE_CHUNK) {
-                break;
-            }
-            rc = ds__store_copy(keys[n].job_id, sizeof(keys[n].job_id),
-                                (const char *)sqlite3_column_text(s, 0));
-            if (rc != 0) {
-                goto out;
-            }
-            keys[n].seq = (long)sqlite3_column_int64(s, 1);
-            keys[n].first = (long)sqlite3_column_int64(s, 2);
-            keys[n].last = (long)sqlite3_column_int64(s, 3);
+        rc = ds__store_prep(st, DS__Q_ONCE, pass == 0 ? batches_sql : jobs_sql, "purge", &s, "dn",
+                            cutoff, PURGE_CHUNK);
+        while (rc == 0 && n < PURGE_CHUNK && (rc = ds__store_step(st, s, "purge")) == 1) {
+            rc = ds__store_cols(s, "tlll", keys[n].job_id, sizeof(keys[n].job_id), &keys[n].seq,
+                                &keys[n].first, &keys[n].last);
             n++;
         }
-        if (src != SQLITE_DONE && src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "purge");
-            goto out;
-        }
-        sqlite3_finalize(s);
-        s = NULL;
+        ds__store_done(DS__Q_ONCE, &s);
     }
-    if (n == 0) {
+    if (rc != 0 || n == 0) {
         goto out;
     }
-    rc = prepare(st,
-                 jobs ? "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
-                        "AND outbound = 0 AND (record IS NOT NULL OR raw IS NOT NULL)"
-                      : "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
-                        "AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
-                        "AND (record IS NOT NULL OR raw IS NOT NULL)",
-                 &u);
+    /* The items of a job's local rows (?1), or of a batch's range (?1-?3). */
+    rc = ds__store_prep(st, DS__Q_ONCE,
+                        jobs ? "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
+                               "AND outbound = 0 AND (record IS NOT NULL OR raw IS NOT NULL)"
+                             : "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
+                               "AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
+                               "AND (record IS NOT NULL OR raw IS NOT NULL)",
+                        "purge items", &u, "");
     if (rc == 0) {
-        rc = prepare(st,
-                     jobs ? "UPDATE jobs SET purged_at = ?3 WHERE id = ?1 AND ?2 = 0"
-                          : "UPDATE batches SET purged_at = ?3 WHERE job_id = ?1 AND seq = ?2",
-                     &m);
-    }
-    if (rc != 0) {
-        goto out;
+        rc = ds__store_prep(
+            st, DS__Q_ONCE,
+            jobs ? "UPDATE jobs SET purged_at = ?3 WHERE id = ?1 AND ?2 = 0"
+                 : "UPDATE batches SET purged_at = ?3 WHERE job_id = ?1 AND seq = ?2",
+            "purge mark", &m, "");
     }
     for (int i = 0; i < n && rc == 0; i++) {
-        sqlite3_bind_text(u, 1, keys[i].job_id, -1, SQLITE_STATIC);
-        if (!jobs) {
-            sqlite3_bind_int64(u, 2, keys[i].first);
-            sqlite3_bind_int64(u, 3, keys[i].last);
+        rc = ds__store_bind(st, u, "purge items", jobs ? "t" : "tll", keys[i].job_id, keys[i].first,
+                            keys[i].last);
+        if (rc == 0) {
+            rc = ds__store_run(st, u, "purge items");
         }
-        rc = ds__store_run(st, u, "purge items");
-        sqlite3_reset(u);
         if (rc != 0) {
             break;
         }
         *purged += sqlite3_changes(st->db);
-        sqlite3_bind_text(m, 1, keys[i].job_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(m, 2, keys[i].seq);
-        sqlite3_bind_double(m, 3, now);
-        rc = ds__store_run(st, m, "purge mark");
-        sqlite3_reset(m);
+        rc = ds__store_bind(st, m, "purge mark", "tld", keys[i].job_id, keys[i].seq, now);
+        if (rc == 0) {
+            rc = ds__store_run(st, m, "purge mark");
+        }
     }
     *more = n == PURGE_CHUNK || !jobs;
 out:
-    sqlite3_finalize(s);
-    sqlite3_finalize(u);
-    sqlite3_finalize(m);
-    return finish(st, rc);
+    ds__store_done(DS__Q_ONCE, &s);
+    ds__store_done(DS__Q_ONCE, &u);
+    ds__store_done(DS__Q_ONCE, &m);
+    return ds__store_end(st, rc);
 }
 
 int ds_store_vacuum(struct ds_store *st, long max_pages, long *freed)

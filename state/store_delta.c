@@ -35,62 +35,29 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Prepares sql on this connection. new: finalize. */
-static int prepare(struct ds_store *st, const char *sql, sqlite3_stmt **s, const char *what)
-{
-    int src = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
-
-    if (src != SQLITE_OK) {
-        *s = NULL;
-        return ds__store_fail(st, src, what);
-    }
-    return 0;
-}
-
 /* The practice and import type of a job that must be `staging`. */
 static int job_scope(struct ds_store *st, const char *job_id, char practice[128],
                      char import_type[32])
 {
-    sqlite3_stmt *s = NULL;
-    int src;
+    char state[24];
     int rc;
 
-    rc = prepare(st, "SELECT state, practice, import_type FROM jobs WHERE id = ?1", &s, "delta");
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        rc = DS_ENOTFOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "delta job");
-        goto out;
-    }
-    if (strcmp((const char *)sqlite3_column_text(s, 0), "staging") != 0) {
+    rc = ds__store_row(
+        st, DS__Q_ONCE, "SELECT state, practice, import_type FROM jobs WHERE id = ?1", "delta job",
+        "t", "ttt", job_id, state, sizeof(state), practice, (size_t)128, import_type, (size_t)32);
+    if (rc == 0 && strcmp(state, "staging") != 0) {
         ds_log_error("STORE_STATE",
                      "store: job %s is not staging; its delta is decided while staging", job_id);
         rc = DS_EINVAL;
-        goto out;
     }
-    rc = ds__store_copy(practice, 128, (const char *)sqlite3_column_text(s, 1));
-    if (rc == 0) {
-        rc = ds__store_copy(import_type, 32, (const char *)sqlite3_column_text(s, 2));
-    }
-out:
-    sqlite3_finalize(s);
     return rc;
 }
 
 int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *unchanged)
 {
-    sqlite3_stmt *s = NULL;
     char practice[128];
     char import_type[32];
     long n = 0;
-    int src;
     int rc;
 
     if (st == NULL || job_id == NULL) {
@@ -106,64 +73,32 @@ int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *u
     }
     /* Nothing synced yet for the practice and type (a first sync): no row
      * can be unchanged, and the walk over every item of the job is saved. */
-    rc = prepare(st, "SELECT 1 FROM synced WHERE practice = ?1 AND import_type = ?2 LIMIT 1", &s,
-                 "mark unchanged");
+    rc = ds__store_row(st, DS__Q_ONCE,
+                       "SELECT 1 FROM synced WHERE practice = ?1 AND import_type = ?2 LIMIT 1",
+                       "mark unchanged", "tt", "-", practice, import_type);
+    if (rc == DS_ENOTFOUND) {
+        rc = 0;
+        goto out;
+    }
     if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    sqlite3_finalize(s);
-    s = NULL;
-    if (src == SQLITE_DONE) {
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "mark unchanged");
         goto out;
     }
     /* A duplicate row keeps its state: the first row with its key decides. */
-    rc = prepare(st,
-                 "UPDATE items SET status = 'unchanged', outbound = 0 "
-                 "WHERE job_id = ?1 AND status = 'valid' AND op IS NULL AND EXISTS ("
-                 "SELECT 1 FROM synced s WHERE s.practice = ?2 AND s.import_type = ?3 "
-                 "AND s.key = items.key AND s.fingerprint = items.fingerprint)",
-                 &s, "mark unchanged");
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
-    rc = ds__store_run(st, s, "mark unchanged");
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "UPDATE items SET status = 'unchanged', outbound = 0 "
+                        "WHERE job_id = ?1 AND status = 'valid' AND op IS NULL AND EXISTS ("
+                        "SELECT 1 FROM synced s WHERE s.practice = ?2 AND s.import_type = ?3 "
+                        "AND s.key = items.key AND s.fingerprint = items.fingerprint)",
+                        "mark unchanged", "ttt", job_id, practice, import_type);
     if (rc == 0) {
         n = sqlite3_changes(st->db);
     }
 out:
-    sqlite3_finalize(s);
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
+    rc = ds__store_end(st, rc);
     if (rc == 0 && unchanged != NULL) {
         *unchanged = n;
     }
     return rc;
-}
-
-/* Runs a statement returning one integer. */
-static int one_long(struct ds_store *st, sqlite3_stmt *s, long *out, const char *what)
-{
-    int src = sqlite3_step(s);
-
-    if (src != SQLITE_ROW) {
-        return ds__store_fail(st, src, what);
-    }
-    *out = (long)sqlite3_column_int64(s, 0);
-    return 0;
 }
 
 /* The keys synced for the scope that no item of the job carries. The
@@ -175,7 +110,6 @@ static int one_long(struct ds_store *st, sqlite3_stmt *s, long *out, const char 
 int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_rows,
                           int max_missing_percent, int allow_shrink, struct ds_snapshot_check *out)
 {
-    sqlite3_stmt *s = NULL;
     char practice[128];
     char import_type[32];
     struct ds_snapshot_check c;
@@ -191,30 +125,15 @@ int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_row
     }
     rc = job_scope(st, job_id, practice, import_type);
     if (rc == 0) {
-        rc = prepare(st, "SELECT count(*) FROM synced WHERE practice = ?2 AND import_type = ?3", &s,
-                     "snapshot");
+        rc = ds__store_row(st, DS__Q_ONCE,
+                           "SELECT count(*) FROM synced WHERE practice = ?2 AND import_type = ?3",
+                           "snapshot synced", "-tt", "l", practice, import_type, &c.synced);
     }
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
-    rc = one_long(st, s, &c.synced, "snapshot synced");
-    sqlite3_finalize(s);
-    s = NULL;
     if (rc != 0 || c.synced == 0) {
         goto out;
     }
-    rc = prepare(st, "SELECT count(*) " MISSING_WHERE, &s, "snapshot");
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
-    rc = one_long(st, s, &c.missing, "snapshot missing");
-    sqlite3_finalize(s);
-    s = NULL;
+    rc = ds__store_row(st, DS__Q_ONCE, "SELECT count(*) " MISSING_WHERE, "snapshot missing", "ttt",
+                       "l", job_id, practice, import_type, &c.missing);
     if (rc != 0 || c.missing == 0) {
         goto out;
     }
@@ -223,30 +142,16 @@ int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_row
         c.shrank = 1;
         goto out;
     }
-    rc = prepare(st,
-                 "INSERT INTO items (job_id, row, key, fingerprint, status, outbound, op) "
-                 "SELECT ?1, ?4 + row_number() OVER (ORDER BY s.key), s.key, 'delete', 'valid', "
-                 "1, 'delete' " MISSING_WHERE " ORDER BY s.key",
-                 &s, "snapshot deletions");
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, import_type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, data_rows);
-    rc = ds__store_run(st, s, "snapshot deletions");
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "INSERT INTO items (job_id, row, key, fingerprint, status, outbound, op) "
+                        "SELECT ?1, ?4 + row_number() OVER (ORDER BY s.key), s.key, 'delete', "
+                        "'valid', 1, 'delete' " MISSING_WHERE " ORDER BY s.key",
+                        "snapshot deletions", "tttl", job_id, practice, import_type, data_rows);
     if (rc == 0) {
         c.deletions = sqlite3_changes(st->db);
     }
 out:
-    sqlite3_finalize(s);
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
+    rc = ds__store_end(st, rc);
     if (rc == 0) {
         *out = c;
     }
@@ -272,24 +177,14 @@ int ds__store_synced_acked(struct ds_store *st, const char *job_id, long first_r
         "WHERE i.job_id = ?1 AND i.row BETWEEN ?2 AND ?3 AND i.outbound = 1 "
         "AND i.op = 'delete' AND i.status IN ('deleted', 'unchanged'))",
     };
-    sqlite3_stmt *s = NULL;
+    /* The deletion takes no time (?4). */
+    static const char *const in[] = {"tlld", "tll"};
     double now = ds__store_now();
     int rc = 0;
 
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == 0; i++) {
-        rc = prepare(st, sql[i], &s, "synced");
-        if (rc != 0) {
-            break;
-        }
-        sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, first_row);
-        sqlite3_bind_int64(s, 3, last_row);
-        if (i == 0) {
-            sqlite3_bind_double(s, 4, now);
-        }
-        rc = ds__store_run(st, s, "synced");
-        sqlite3_finalize(s);
-        s = NULL;
+        rc = ds__store_exec(st, DS__Q_ONCE, sql[i], "synced", in[i], job_id, first_row, last_row,
+                            now);
     }
     return rc;
 }
@@ -297,63 +192,39 @@ int ds__store_synced_acked(struct ds_store *st, const char *job_id, long first_r
 int ds_store_synced_get(struct ds_store *st, const char *practice, const char *import_type,
                         const char *key, char fingerprint[DS_SHA256_HEX])
 {
-    sqlite3_stmt *s = NULL;
-    int src;
     int rc;
 
     if (st == NULL || practice == NULL || import_type == NULL || key == NULL) {
         return DS_EINVAL;
     }
-    rc = prepare(st,
-                 "SELECT fingerprint FROM synced WHERE practice = ?1 AND import_type = ?2 "
-                 "AND key = ?3",
-                 &s, "synced get");
-    if (rc != 0) {
-        return rc;
+    rc = ds__store_row(st, DS__Q_ONCE,
+                       "SELECT fingerprint FROM synced WHERE practice = ?1 AND import_type = ?2 "
+                       "AND key = ?3",
+                       "synced get", "ttt", "t", practice, import_type, key, fingerprint,
+                       (size_t)DS_SHA256_HEX);
+    if (rc == DS_ENOTFOUND) {
+        return 0;
     }
-    sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, key, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        rc = 1;
-        if (fingerprint != NULL && ds__store_copy(fingerprint, DS_SHA256_HEX,
-                                                  (const char *)sqlite3_column_text(s, 0)) != 0) {
-            rc = DS_ECORRUPT;
-        }
+    if (rc == DS_ETOOBIG) {
+        return DS_ECORRUPT;
     }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "synced get");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return rc == 0 ? 1 : rc;
 }
 
 int ds_store_synced_count(struct ds_store *st, const char *practice, const char *import_type,
                           long *count)
 {
-    sqlite3_stmt *s = NULL;
-    int rc;
-
     if (st == NULL || practice == NULL || import_type == NULL || count == NULL) {
         return DS_EINVAL;
     }
-    rc = prepare(st, "SELECT count(*) FROM synced WHERE practice = ?1 AND import_type = ?2", &s,
-                 "synced count");
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
-    rc = one_long(st, s, count, "synced count");
-    sqlite3_finalize(s);
-    return rc;
+    return ds__store_row(st, DS__Q_ONCE,
+                         "SELECT count(*) FROM synced WHERE practice = ?1 AND import_type = ?2",
+                         "synced count", "tt", "l", practice, import_type, count);
 }
 
 int ds_store_synced_forget(struct ds_store *st, const char *practice, const char *import_type,
                            long *forgotten)
 {
-    sqlite3_stmt *s = NULL;
     int rc;
 
     if (st == NULL || practice == NULL) {
@@ -363,23 +234,15 @@ int ds_store_synced_forget(struct ds_store *st, const char *practice, const char
     if (rc != 0) {
         return rc;
     }
-    rc = prepare(st, "DELETE FROM synced WHERE practice = ?1 AND (?2 IS NULL OR import_type = ?2)",
-                 &s, "synced forget");
-    if (rc == 0) {
-        sqlite3_bind_text(s, 1, practice, -1, SQLITE_STATIC);
-        ds__store_bind_text(s, 2, import_type);
-        rc = ds__store_run(st, s, "synced forget");
-    }
+    rc = ds__store_exec(
+        st, DS__Q_ONCE,
+        "DELETE FROM synced WHERE practice = ?1 AND (?2 IS NULL OR import_type = ?2)",
+        "synced forget", "tt", practice, import_type);
     if (rc == 0 && forgotten != NULL) {
         *forgotten = (long)sqlite3_changes(st->db);
     }
-    sqlite3_finalize(s);
     if (rc == 0) {
         rc = ds__store_event(st, "resync", 0, NULL, 0, import_type, NULL);
     }
-    if (rc != 0) {
-        ds__store_rollback(st);
-        return rc;
-    }
-    return ds__store_commit(st);
+    return ds__store_end(st, rc);
 }

@@ -33,63 +33,33 @@
 int ds_store_file_known(struct ds_store *st, const char *folder, const char *path, int64_t size,
                         int64_t mtime_ns)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
     int rc;
 
     if (st == NULL || folder == NULL || path == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_stmt(st, DS__Q_FILE_KNOWN,
-                        "SELECT 1 FROM files WHERE folder = ?1 AND path = ?2 AND size = ?3 "
-                        "AND mtime_ns = ?4 LIMIT 1",
-                        &s);
-    if (rc != 0) {
-        goto out;
+    rc = ds__store_row(st, DS__Q_FILE_KNOWN,
+                       "SELECT 1 FROM files WHERE folder = ?1 AND path = ?2 AND size = ?3 "
+                       "AND mtime_ns = ?4 LIMIT 1",
+                       "file known", "ttii", "-", folder, path, size, mtime_ns);
+    if (rc == DS_ENOTFOUND) {
+        return 0;
     }
-    sqlite3_bind_text(s, 1, folder, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, size);
-    sqlite3_bind_int64(s, 4, mtime_ns);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        rc = 1;
-    }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "file known");
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    return rc == 0 ? 1 : rc;
 }
 
 /* The id of a file with this content that was taken before (any state but
  * `quarantined`), or 0. */
 static int file_find_dup(struct ds_store *st, const char *sha256, int64_t *dup_of)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
     int rc;
 
     *dup_of = 0;
-    rc = ds__store_stmt(st, DS__Q_FILE_DUP,
-                        "SELECT id FROM files WHERE sha256 = ?1 AND state <> 'quarantined' "
-                        "ORDER BY id LIMIT 1",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *dup_of = sqlite3_column_int64(s, 0);
-    }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "file duplicate");
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    rc = ds__store_row(st, DS__Q_FILE_DUP,
+                       "SELECT id FROM files WHERE sha256 = ?1 AND state <> 'quarantined' "
+                       "ORDER BY id LIMIT 1",
+                       "file duplicate", "t", "i", sha256, dup_of);
+    return rc == DS_ENOTFOUND ? 0 : rc;
 }
 
 /*
@@ -102,45 +72,18 @@ out:
 static int file_held_again(struct ds_store *st, const char *folder, const char *path, int64_t size,
                            int64_t mtime_ns, const char *sha256, int64_t *id)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc = 0;
+    int rc;
 
     *id = 0;
-    src = sqlite3_prepare_v2(st->db,
-                             "SELECT id FROM files WHERE folder = ?1 AND path = ?2 AND size = ?3 "
-                             "AND sha256 = ?4 AND state = 'held' ORDER BY id DESC LIMIT 1",
-                             -1, &s, NULL);
-    if (src != SQLITE_OK) {
-        rc = ds__store_fail(st, src, "file held again");
-        goto out;
+    rc = ds__store_row(st, DS__Q_ONCE,
+                       "SELECT id FROM files WHERE folder = ?1 AND path = ?2 AND size = ?3 "
+                       "AND sha256 = ?4 AND state = 'held' ORDER BY id DESC LIMIT 1",
+                       "file held again", "ttit", "i", folder, path, size, sha256, id);
+    if (rc != 0) {
+        return rc == DS_ENOTFOUND ? 0 : rc;
     }
-    sqlite3_bind_text(s, 1, folder, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, size);
-    sqlite3_bind_text(s, 4, sha256, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "file held again");
-        goto out;
-    }
-    *id = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    s = NULL;
-    src = sqlite3_prepare_v2(st->db, "UPDATE files SET mtime_ns = ?2 WHERE id = ?1", -1, &s, NULL);
-    if (src != SQLITE_OK) {
-        rc = ds__store_fail(st, src, "file held again");
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, *id);
-    sqlite3_bind_int64(s, 2, mtime_ns);
-    rc = ds__store_run(st, s, "file held again");
-out:
-    sqlite3_finalize(s);
-    return rc;
+    return ds__store_exec(st, DS__Q_ONCE, "UPDATE files SET mtime_ns = ?2 WHERE id = ?1",
+                          "file held again", "ii", *id, mtime_ns);
 }
 
 /* A new file arriving while the queue is over its disk budget is held
@@ -162,7 +105,6 @@ static int file_add_budget(struct ds_store *st, int64_t file_id)
 int ds_store_file_add(struct ds_store *st, const char *folder, const char *path, int64_t size,
                       int64_t mtime_ns, const char *sha256, int64_t *file_id, int *duplicate)
 {
-    sqlite3_stmt *s = NULL;
     char detail[48];
     int64_t dup_of = 0;
     int64_t id = 0;
@@ -186,25 +128,12 @@ int ds_store_file_add(struct ds_store *st, const char *folder, const char *path,
             goto out;
         }
     }
-    rc = ds__store_stmt(st, DS__Q_FILE_INSERT,
+    rc = ds__store_exec(st, DS__Q_FILE_INSERT,
                         "INSERT INTO files (folder, path, size, mtime_ns, sha256, state, "
                         "duplicate_of, created_at, updated_at) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, folder, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, size);
-    sqlite3_bind_int64(s, 4, mtime_ns);
-    ds__store_bind_text(s, 5, sha256);
-    sqlite3_bind_text(s, 6, dup_of != 0 ? "duplicate" : "detected", -1, SQLITE_STATIC);
-    if (dup_of != 0) {
-        sqlite3_bind_int64(s, 7, dup_of);
-    }
-    sqlite3_bind_double(s, 8, now);
-    rc = ds__store_run(st, s, "file add");
+                        "file add", "ttiittId", folder, path, size, mtime_ns, sha256,
+                        dup_of != 0 ? "duplicate" : "detected", dup_of, now);
     if (rc != 0) {
         goto out;
     }
@@ -220,13 +149,7 @@ int ds_store_file_add(struct ds_store *st, const char *folder, const char *path,
         rc = file_add_budget(st, id);
     }
 out:
-    ds__store_reset(s);
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
+    rc = ds__store_end(st, rc);
     if (rc == 0) {
         ds_crash_point("file_added_after_commit");
         if (file_id != NULL) {
@@ -242,28 +165,8 @@ out:
 /* Reads a file's state into state[size]. */
 static int file_get_state(struct ds_store *st, int64_t file_id, char *state, size_t size)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
-    rc = ds__store_stmt(st, DS__Q_FILE_GET, "SELECT state FROM files WHERE id = ?1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        rc = DS_ENOTFOUND;
-    }
-    else if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "file state");
-    }
-    else {
-        rc = ds__store_copy(state, size, (const char *)sqlite3_column_text(s, 0));
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    return ds__store_row(st, DS__Q_FILE_GET, "SELECT state FROM files WHERE id = ?1", "file state",
+                         "i", "t", file_id, state, size);
 }
 
 int ds_store_file_state(struct ds_store *st, int64_t file_id, char *state, size_t size)
@@ -277,45 +180,58 @@ int ds_store_file_state(struct ds_store *st, int64_t file_id, char *state, size_
 /* Deletes the file's jobs that are still `staging` (one per import type). */
 int ds__store_file_drop_staging(struct ds_store *st, int64_t file_id)
 {
-    sqlite3_stmt *s = NULL;
     char job_id[DS_UUID_LEN];
-    int src;
     int rc;
 
-    rc = ds__store_stmt(st, DS__Q_FILE_JOBS_STAGING,
-                        "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1", &s);
-    if (rc != 0) {
-        goto out;
-    }
     for (;;) {
-        sqlite3_bind_int64(s, 1, file_id);
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
+        rc = ds__store_row(st, DS__Q_FILE_JOBS_STAGING,
+                           "SELECT id FROM jobs WHERE file_id = ?1 AND state = 'staging' LIMIT 1",
+                           "file jobs", "i", "t", file_id, job_id, sizeof(job_id));
+        if (rc == DS_ENOTFOUND) {
+            return 0;
         }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "file jobs");
-            goto out;
-        }
-        rc = ds__store_copy(job_id, sizeof(job_id), (const char *)sqlite3_column_text(s, 0));
-        ds__store_reset(s);
         if (rc == 0) {
             rc = ds__store_job_delete(st, job_id);
         }
         if (rc != 0) {
-            goto out;
+            return rc;
         }
     }
-out:
-    ds__store_reset(s);
+}
+
+int ds__store_file_set_aside(struct ds_store *st, int64_t file_id, enum ds__store_q q,
+                             const char *sql, const char *to, const char *code, const char *reason)
+{
+    char state[24];
+    char event[32];
+    int rc;
+
+    rc = file_get_state(st, file_id, state, sizeof(state));
+    if (rc != 0) {
+        return rc;
+    }
+    /* Once staged, the rows are in the queue and the file is not read again;
+     * a final state stays final. */
+    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
+        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be %s", (long long)file_id,
+                     state, to);
+        return DS_EINVAL;
+    }
+    /* Partial jobs go: a retry ingests the file again from the start. */
+    rc = ds__store_file_drop_staging(st, file_id);
+    snprintf(event, sizeof(event), "file_%s", to);
+    if (rc == 0) {
+        rc = ds__store_exec(st, q, sql, event, "ittd", file_id, code, reason, ds__store_now());
+    }
+    if (rc == 0) {
+        rc = ds__store_event(st, event, file_id, NULL, 0, code, reason);
+    }
     return rc;
 }
 
 int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *code,
                              const char *reason)
 {
-    sqlite3_stmt *s = NULL;
-    char state[24];
     int rc;
 
     if (st == NULL || code == NULL) {
@@ -325,46 +241,11 @@ int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *c
     if (rc != 0) {
         return rc;
     }
-    rc = file_get_state(st, file_id, state, sizeof(state));
-    if (rc != 0) {
-        goto out;
-    }
-    /* Once staged, the rows are in the queue and the file is not read again;
-     * a final state stays final. */
-    if (strcmp(state, "detected") != 0 && strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: file %lld is %s and cannot be quarantined",
-                     (long long)file_id, state);
-        rc = DS_EINVAL;
-        goto out;
-    }
-    rc = ds__store_file_drop_staging(st, file_id);
-    if (rc != 0) {
-        goto out;
-    }
-    rc = ds__store_stmt(st, DS__Q_FILE_QUARANTINE,
-                        "UPDATE files SET state = 'quarantined', reason_code = ?2, reason = ?3, "
-                        "updated_at = ?4 WHERE id = ?1",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    sqlite3_bind_text(s, 2, code, -1, SQLITE_STATIC);
-    ds__store_bind_text(s, 3, reason);
-    sqlite3_bind_double(s, 4, ds__store_now());
-    rc = ds__store_run(st, s, "file quarantine");
-    if (rc == 0) {
-        rc = ds__store_event(st, "file_quarantined", file_id, NULL, 0, code, reason);
-    }
-out:
-    ds__store_reset(s);
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
-    return rc;
+    rc = ds__store_file_set_aside(st, file_id, DS__Q_FILE_QUARANTINE,
+                                  "UPDATE files SET state = 'quarantined', reason_code = ?2, "
+                                  "reason = ?3, updated_at = ?4 WHERE id = ?1",
+                                  "quarantined", code, reason);
+    return ds__store_end(st, rc);
 }
 
 /* Copies of one files row, so the callback may call back into the store. */
@@ -395,38 +276,30 @@ int ds_store_files_detected(struct ds_store *st, ds_store_file_cb cb, void *ctx)
     struct file_copy c = {0};
     struct ds_file_info info;
     int64_t last = 0;
-    int src;
     int rc;
 
     if (st == NULL || cb == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_stmt(st, DS__Q_FILES_DETECTED,
-                        "SELECT id, folder, path, sha256 FROM files "
-                        "WHERE state = 'detected' AND id > ?1 ORDER BY id LIMIT 1",
-                        &s);
-    if (rc != 0) {
-        return rc;
-    }
     /* One row per query, the statement reset before the callback runs. */
     for (;;) {
-        sqlite3_bind_int64(s, 1, last);
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
+        rc = ds__store_prep(st, DS__Q_FILES_DETECTED,
+                            "SELECT id, folder, path, sha256 FROM files "
+                            "WHERE state = 'detected' AND id > ?1 ORDER BY id LIMIT 1",
+                            "files detected", &s, "i", last);
+        if (rc == 0) {
+            rc = ds__store_step(st, s, "files detected");
+        }
+        if (rc == 1) {
+            last = sqlite3_column_int64(s, 0);
+            c.folder = dup_text(s, 1);
+            c.path = dup_text(s, 2);
+            c.sha256 = dup_text(s, 3);
+            rc = c.folder == NULL || c.path == NULL ? DS_ENOMEM : 1;
+        }
+        ds__store_done(DS__Q_FILES_DETECTED, &s);
+        if (rc != 1) {
             break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "files detected");
-            goto out;
-        }
-        last = sqlite3_column_int64(s, 0);
-        c.folder = dup_text(s, 1);
-        c.path = dup_text(s, 2);
-        c.sha256 = dup_text(s, 3);
-        ds__store_reset(s);
-        if (c.folder == NULL || c.path == NULL) {
-            rc = DS_ENOMEM;
-            goto out;
         }
         info.id = last;
         info.folder = c.folder;
@@ -436,11 +309,9 @@ int ds_store_files_detected(struct ds_store *st, ds_store_file_cb cb, void *ctx)
         rc = cb(ctx, &info);
         file_copy_free(&c);
         if (rc != 0) {
-            goto out;
+            break;
         }
     }
-out:
-    ds__store_reset(s);
     file_copy_free(&c);
     return rc;
 }
@@ -463,7 +334,6 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
                        const char *filename, const char *sha256)
 {
     struct ds_job_info sz; /* only for the sizes of its members */
-    sqlite3_stmt *s = NULL;
     const char *base;
     int changed = 0;
     int rc;
@@ -509,35 +379,17 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
         rc = DS_EINVAL;
         goto out;
     }
-    rc = ds__store_stmt(st, DS__Q_JOB_INSERT,
+    rc = ds__store_exec(st, DS__Q_JOB_INSERT,
                         "INSERT INTO jobs (id, file_id, practice, import_type, template_id, "
                         "filename, sha256, state, created_at) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staging', ?8)",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, file_id);
-    sqlite3_bind_text(s, 3, practice, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, import_type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, template_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, base, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, sha256, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 8, ds__store_now());
-    rc = ds__store_run(st, s, "job begin");
+                        "job begin", "titttttd", job_id, file_id, practice, import_type,
+                        template_id, base, sha256, ds__store_now());
     if (rc == 0) {
         rc = ds__store_event(st, "job_created", file_id, job_id, 0, import_type, NULL);
     }
 out:
-    ds__store_reset(s);
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
-    return rc;
+    return ds__store_end(st, rc);
 }
 
 /*
@@ -589,27 +441,17 @@ static int staged_key(struct ds_store *st, const char *key, int set)
 /* A fresh filter for job_id if it has no item yet, else none. */
 static int staged_keys_start(struct ds_store *st, const char *job_id)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
     int rc;
 
     ds_free(st->staged_keys);
     st->staged_keys = NULL;
-    rc = ds__store_stmt(st, DS__Q_ITEM_ANY, "SELECT 1 FROM items WHERE job_id = ?1 LIMIT 1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
+    rc = ds__store_row(st, DS__Q_ITEM_ANY, "SELECT 1 FROM items WHERE job_id = ?1 LIMIT 1",
+                       "job items", "t", "-", job_id);
+    if (rc == DS_ENOTFOUND) {
         /* Out of memory here only costs speed: every key is probed. */
         st->staged_keys = ds_calloc(STAGED_KEY_BITS / 64, sizeof(uint64_t));
+        rc = 0;
     }
-    else if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "job items");
-    }
-out:
-    ds__store_reset(s);
     return rc;
 }
 
@@ -645,30 +487,14 @@ static int item_job_staging(struct ds_store *st, const char *job_id)
  * row added. (It also makes preparing fail loudly if the index is gone.) */
 static int item_find_dup(struct ds_store *st, const char *job_id, const char *key, long *row)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
     int rc;
 
     *row = 0;
-    rc = ds__store_stmt(st, DS__Q_ITEM_DUP,
-                        "SELECT row FROM items INDEXED BY items_key "
-                        "WHERE job_id = ?1 AND key = ?2 AND status = 'valid' LIMIT 1",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, key, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *row = (long)sqlite3_column_int64(s, 0);
-    }
-    else if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "item duplicate");
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    rc = ds__store_row(st, DS__Q_ITEM_DUP,
+                       "SELECT row FROM items INDEXED BY items_key "
+                       "WHERE job_id = ?1 AND key = ?2 AND status = 'valid' LIMIT 1",
+                       "item duplicate", "tt", "l", job_id, key, row);
+    return rc == DS_ENOTFOUND ? 0 : rc;
 }
 
 int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const char *key,
@@ -770,33 +596,20 @@ struct cut {
  * outbound items in [first, last]: nothing is written on them. */
 static int cut_flush(struct ds_store *st, const char *job_id, struct cut *c, double now)
 {
-    sqlite3_stmt *s = NULL;
     char digest[DS_SHA256_HEX];
     int rc;
 
     ds_sha256_final(st->sha, digest);
-    rc = ds__store_stmt(st, DS__Q_BATCH_INSERT,
+    rc = ds__store_exec(st, DS__Q_BATCH_INSERT,
                         "INSERT INTO batches (job_id, seq, state, first_row, last_row, nrows, "
                         "digest, created_at, updated_at) "
                         "VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?7)",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, c->seq);
-    sqlite3_bind_int64(s, 3, c->first);
-    sqlite3_bind_int64(s, 4, c->last);
-    sqlite3_bind_int64(s, 5, c->nrows);
-    sqlite3_bind_text(s, 6, digest, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_double(s, 7, now);
-    rc = ds__store_run(st, s, "batch insert");
+                        "batch insert", "tlllltd", job_id, c->seq, c->first, c->last, c->nrows,
+                        digest, now);
     if (rc == 0) {
         c->seq++;
         c->nrows = 0;
     }
-out:
-    ds__store_reset(s);
     return rc;
 }
 
@@ -828,27 +641,18 @@ static int job_cut(struct ds_store *st, const char *job_id, long total_rows, int
     long count = 0;
     long maxrow = 0;
     long row;
-    int src;
     int rc;
 
-    rc = ds__store_stmt(st, DS__Q_ITEM_SCAN,
+    rc = ds__store_prep(st, DS__Q_ITEM_SCAN,
                         "SELECT row, key, fingerprint, outbound FROM items "
                         "WHERE job_id = ?1 ORDER BY row",
-                        &s);
+                        "job cut", &s, "t", job_id);
     if (rc != 0) {
         goto out;
     }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
     ds_sha256_final(st->sha, scratch); /* starts a fresh digest */
-    for (;;) {
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "job cut");
-            goto out;
-        }
+    /* One step per item: the columns are read directly, without a format. */
+    while ((rc = ds__store_step(st, s, "job cut")) == 1) {
         row = (long)sqlite3_column_int64(s, 0);
         count++;
         maxrow = row;
@@ -869,6 +673,9 @@ static int job_cut(struct ds_store *st, const char *job_id, long total_rows, int
             }
         }
     }
+    if (rc != 0) {
+        goto out;
+    }
     if (c.nrows > 0) {
         rc = cut_flush(st, job_id, &c, now);
         if (rc != 0) {
@@ -885,13 +692,12 @@ static int job_cut(struct ds_store *st, const char *job_id, long total_rows, int
     }
     *nbatches = c.seq - 1;
 out:
-    ds__store_reset(s);
+    ds__store_done(DS__Q_ITEM_SCAN, &s);
     return rc;
 }
 
 int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows, int batch_rows)
 {
-    sqlite3_stmt *s = NULL;
     char state[24];
     char detail[64];
     int64_t file_id = 0;
@@ -920,17 +726,10 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     if (rc != 0) {
         goto out;
     }
-    rc = ds__store_stmt(st, DS__Q_JOB_STAGED,
+    rc = ds__store_exec(st, DS__Q_JOB_STAGED,
                         "UPDATE jobs SET state = 'uploading', total_rows = ?2, staged_at = ?3 "
                         "WHERE id = ?1",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, total_rows);
-    sqlite3_bind_double(s, 3, ds__store_now());
-    rc = ds__store_run(st, s, "job staged");
+                        "job staged", "tld", job_id, total_rows, ds__store_now());
     if (rc != 0) {
         goto out;
     }
@@ -953,15 +752,8 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
         ds_crash_point("job_staged_before_commit");
     }
 out:
-    ds__store_reset(s);
     if (strcmp(st->staging_job, job_id) == 0) {
         st->staging_job[0] = '\0';
     }
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
-    return rc;
+    return ds__store_end(st, rc);
 }

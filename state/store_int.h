@@ -1,26 +1,50 @@
 /*
  * store_int.h — what the store's files share and nobody else sees.
  *
- * The store is split by who calls it: store.c opens the database, applies
- * the migrations, runs transactions, start-up recovery and the audit log;
- * store_ingest.c records files and stages jobs (the watcher and the ingest
- * thread); store_upload.c walks batches through delivery (the loop thread);
- * store_admin.c holds files, takes an admin's retries, keeps the disk budget
- * and purges acknowledged rows.
+ * The store is split by who calls it, one public header per caller:
+ *   store.c         open, migrations, transactions, recovery, the audit log,
+ *                   the rows several transitions share (store.h)
+ *   store_ingest.c  files and staging: the watcher, the ingest thread;
+ *                   store_route.c the jobs of rows routed to another import
+ *                   type, store_rowerr.c a cut row's code (store_ingest.h)
+ *   store_delta.c   what was synced before (store_delta.h)
+ *   store_upload.c  batches through delivery on the loop thread;
+ *                   store_split.c a batch too large cut in two (store_upload.h)
+ *   store_admin.c   held files, an admin's retries, the disk budget, the
+ *                   purge (store_admin.h)
+ *   store_status.c  read-only views for the command line and the web page;
+ *                   store_stats.c and store_errors.c the same (store_status.h)
+ *   store_stmt.c    the statement helper below, used by all of them
  * They share one struct ds_store and the helpers below; only these files
  * include sqlite3.h.
  *
- * Every statement is prepared once per connection and kept in st->stmt
- * (sqlite3_prepare_v3 with SQLITE_PREPARE_PERSISTENT), bound with
- * sqlite3_bind_*, and reset by ds__store_reset when the caller is done with
- * it. No SQL text is ever built from a value, with one exception in store.c:
- * PRAGMA user_version takes no parameter, so the schema version (an integer
- * of our own) is formatted into it.
+ * Every query of the tables runs through store_stmt.c (PRAGMAs and
+ * transaction control are constant SQL that store.c runs): ds__store_row
+ * (a query of one row), ds__store_exec (a statement of no row), or
+ * ds__store_prep, ds__store_step, ds__store_cols and ds__store_done for a
+ * walk over many rows. A query names its SQL, a slot and two formats: the
+ * values bound to ?1, ?2, ... and the columns copied out. A statement in a
+ * slot of enum ds__store_q is prepared once per connection and kept
+ * (SQLITE_PREPARE_PERSISTENT); one run rarely is prepared for the call
+ * with DS__Q_ONCE and finalized after it. A SQLite failure takes one
+ * path, ds__store_fail: a DS_E code, logged without values. The one
+ * exception to the helper is the insert of ds_store_item_add, which binds
+ * and steps its cached statement by hand: it runs once per row read, and
+ * staging goes at its speed.
+ *
+ * No SQL text is ever built from a value. A PRAGMA takes no parameter, so
+ * three carry an integer of our own in their text: user_version and
+ * cache_size (store.c), incremental_vacuum (store_admin.c).
  */
 #ifndef DS_STATE_STORE_INT_H
 #define DS_STATE_STORE_INT_H
 
 #include "state/store.h"
+#include "state/store_admin.h"
+#include "state/store_delta.h"
+#include "state/store_ingest.h"
+#include "state/store_status.h"
+#include "state/store_upload.h"
 
 #include <sqlite3.h>
 #include <stdint.h>
@@ -71,7 +95,8 @@ enum ds__store_q {
     DS__Q_BATCH_ITEMS_REJECTED,
     DS__Q_BATCHES_IN_FLIGHT,
     DS__Q_BATCH_REQUEUE,
-    DS__Q_COUNT
+    DS__Q_COUNT, /* the number of slots */
+    DS__Q_ONCE   /* no slot: prepared for one call and finalized after it */
 };
 
 struct ds_store {
@@ -97,8 +122,51 @@ int ds__store_fail(struct ds_store *st, int sqlite_rc, const char *what);
 /* The cached statement for slot q, preparing sql on first use. borrow. */
 int ds__store_stmt(struct ds_store *st, enum ds__store_q q, const char *sql, sqlite3_stmt **out);
 
+/* ---- running a statement (store_stmt.c, which has the formats) ---------- */
+
+/* Prepares sql (the cached statement of slot q, or with DS__Q_ONCE one for
+ * this call) and binds ?1, ?2, ... from the values after the format `in`.
+ * new: release with ds__store_done(q, out). */
+int ds__store_prep(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                   sqlite3_stmt **out, const char *in, ...);
+
+/* Resets s and binds its parameters again (a statement stepped in a loop). */
+int ds__store_bind(struct ds_store *st, sqlite3_stmt *s, const char *what, const char *in, ...);
+
+/* One step: 1 on a row, 0 at the end, or the DS_E code of the failure. */
+int ds__store_step(struct ds_store *st, sqlite3_stmt *s, const char *what);
+
+/* Reads the current row's columns into the pointers after the format out.
+ * 0, or DS_ETOOBIG when a text did not fit (the other columns are read). */
+int ds__store_cols(sqlite3_stmt *s, const char *out, ...);
+
+/* Resets a slot's statement (finalizes a DS__Q_ONCE one); sets *s to NULL.
+ * NULL-safe. */
+void ds__store_done(enum ds__store_q q, sqlite3_stmt **s);
+
+/* The whole sequence for a query of one row: prepare, bind the values of
+ * `in`, step, read the columns of `out` (the pointers follow the values),
+ * reset. 0, DS_ENOTFOUND when there is no row, or the DS_E code. */
+int ds__store_row(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                  const char *in, const char *out, ...);
+
+/* The same for a statement that returns no row: runs it to its end.
+ * sqlite3_changes(st->db) says how many rows it changed. */
+int ds__store_exec(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                   const char *in, ...);
+
+/* Ends a state change opened with ds__store_begin: commits when rc is 0,
+ * else rolls back and returns rc. */
+int ds__store_end(struct ds_store *st, int rc);
+
 /* Resets a statement and clears its bindings. NULL-safe. */
 void ds__store_reset(sqlite3_stmt *s);
+
+/* Prepares and steps a PRAGMA (or a query of no parameter) for this call
+ * only: the SQLite code of the step (SQLITE_ROW with a row). *out is new:
+ * sqlite3_finalize. ds__store_pragma_int reads one integer the same way. */
+int ds__store_pragma(struct ds_store *st, const char *sql, sqlite3_stmt **out);
+int ds__store_pragma_int(struct ds_store *st, const char *sql, int *value);
 
 /* Runs a statement that returns no row to its end. */
 int ds__store_run(struct ds_store *st, sqlite3_stmt *s, const char *what);
@@ -146,6 +214,13 @@ void ds__store_digest_row(struct ds_sha256 *h, long row, const char *key, const 
 /* Whether the queue uses more than st->max_bytes: 1 yes, 0 no (or no
  * budget), negative on error. *used (may be NULL) receives the bytes used. */
 int ds__store_over_budget(struct ds_store *st, int64_t *used);
+
+/* Sets a file aside inside the current transaction: `detected` or
+ * `staging` -> `to` ("held", "quarantined") with sql (?1 id, ?2 code, ?3
+ * reason, ?4 now), its staging jobs deleted, event file_<to>. DS_EINVAL
+ * from any other state (store_ingest.c). */
+int ds__store_file_set_aside(struct ds_store *st, int64_t file_id, enum ds__store_q q,
+                             const char *sql, const char *to, const char *code, const char *reason);
 
 /* Holds a file inside the current transaction (ds_store_file_hold). */
 int ds__store_file_hold(struct ds_store *st, int64_t file_id, const char *code, const char *reason);

@@ -36,39 +36,11 @@
 
 #include <string.h>
 
-static int prepare(struct ds_store *st, const char *sql, sqlite3_stmt **s)
-{
-    int src = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
-
-    if (src != SQLITE_OK) {
-        *s = NULL;
-        return ds__store_fail(st, src, "prepare");
-    }
-    return 0;
-}
-
 /* The number of jobs of file_id that sql (with ?1 the file id) counts. */
 static int count_jobs(struct ds_store *st, int64_t file_id, const char *sql, long *n)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
     *n = 0;
-    rc = prepare(st, sql, &s);
-    if (rc != 0) {
-        return rc;
-    }
-    sqlite3_bind_int64(s, 1, file_id);
-    src = sqlite3_step(s);
-    if (src == SQLITE_ROW) {
-        *n = (long)sqlite3_column_int64(s, 0);
-    }
-    else {
-        rc = ds__store_fail(st, src, "file jobs");
-    }
-    sqlite3_finalize(s);
-    return rc;
+    return ds__store_row(st, DS__Q_ONCE, sql, "file jobs", "i", "l", file_id, n);
 }
 
 int ds__store_file_jobs_staging(struct ds_store *st, int64_t file_id, long *n)
@@ -89,7 +61,6 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
                               const char *import_type, const char *template_id)
 {
     struct ds_job_info sz; /* only for the sizes of its members */
-    sqlite3_stmt *s = NULL;
     char state[24];
     int64_t file_id = 0;
     long same = 0;
@@ -114,17 +85,12 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
         rc = DS_EINVAL;
         goto out;
     }
-    rc = prepare(st, "SELECT count(*) FROM jobs WHERE file_id = ?1 AND import_type = ?2", &s);
+    rc = ds__store_row(st, DS__Q_ONCE,
+                       "SELECT count(*) FROM jobs WHERE file_id = ?1 AND import_type = ?2",
+                       "routed job begin", "it", "l", file_id, import_type, &same);
     if (rc != 0) {
         goto out;
     }
-    sqlite3_bind_int64(s, 1, file_id);
-    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        same = (long)sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-    s = NULL;
     if (same > 0) {
         ds_log_error("STORE_STATE",
                      "store: file %lld has a %s job already; one job per import type",
@@ -132,32 +98,17 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
         rc = DS_EEXIST;
         goto out;
     }
-    rc = prepare(st,
-                 "INSERT INTO jobs (id, file_id, practice, import_type, template_id, filename, "
-                 "sha256, state, created_at) "
-                 "SELECT ?1, file_id, practice, ?2, ?3, filename, sha256, 'staging', ?4 "
-                 "FROM jobs WHERE id = ?5",
-                 &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, import_type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, template_id != NULL ? template_id : "", -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 4, ds__store_now());
-    sqlite3_bind_text(s, 5, first_job_id, -1, SQLITE_STATIC);
-    rc = ds__store_run(st, s, "routed job begin");
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "INSERT INTO jobs (id, file_id, practice, import_type, template_id, "
+                        "filename, sha256, state, created_at) "
+                        "SELECT ?1, file_id, practice, ?2, ?3, filename, sha256, 'staging', ?4 "
+                        "FROM jobs WHERE id = ?5",
+                        "routed job begin", "tttdt", job_id, import_type,
+                        template_id != NULL ? template_id : "", ds__store_now(), first_job_id);
     if (rc == 0) {
         rc = ds__store_event(st, "job_created", file_id, job_id, 0, import_type,
                              "rows routed from the file's first job");
     }
 out:
-    sqlite3_finalize(s);
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
-    return rc;
+    return ds__store_end(st, rc);
 }

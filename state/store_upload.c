@@ -33,131 +33,78 @@ struct batch {
 
 static int batch_get(struct ds_store *st, const char *job_id, long seq, struct batch *b)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
     memset(b, 0, sizeof(*b));
-    rc = ds__store_stmt(st, DS__Q_BATCH_GET,
-                        "SELECT state, first_row, last_row, nrows, attempts, digest FROM batches "
-                        "WHERE job_id = ?1 AND seq = ?2",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, seq);
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        rc = DS_ENOTFOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "batch get");
-        goto out;
-    }
-    rc = ds__store_copy(b->state, sizeof(b->state), (const char *)sqlite3_column_text(s, 0));
-    b->first_row = (long)sqlite3_column_int64(s, 1);
-    b->last_row = (long)sqlite3_column_int64(s, 2);
-    b->nrows = (long)sqlite3_column_int64(s, 3);
-    b->attempts = sqlite3_column_int(s, 4);
-    if (rc == 0) {
-        rc = ds__store_copy(b->digest, sizeof(b->digest), (const char *)sqlite3_column_text(s, 5));
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    return ds__store_row(st, DS__Q_BATCH_GET,
+                         "SELECT state, first_row, last_row, nrows, attempts, digest FROM batches "
+                         "WHERE job_id = ?1 AND seq = ?2",
+                         "batch get", "tl", "tlllnt", job_id, seq, b->state, sizeof(b->state),
+                         &b->first_row, &b->last_row, &b->nrows, &b->attempts, b->digest,
+                         sizeof(b->digest));
 }
 
-/* Ends a state change: commit on success, roll back otherwise. */
-static int finish(struct ds_store *st, int rc)
+/* Opens the state change of batch (job_id, seq): begins, reads the batch
+ * into *b and checks that it is in one of the states of `from` (a list
+ * ending in NULL). From any other it is refused (DS_EINVAL), as a late or
+ * doubled call must be. On failure nothing stays open. */
+static int batch_begin(struct ds_store *st, const char *job_id, long seq, struct batch *b,
+                       const char *const *from, const char *what)
 {
+    int rc = ds__store_begin(st);
+
+    if (rc != 0) {
+        return rc;
+    }
+    rc = batch_get(st, job_id, seq, b);
+    for (size_t i = 0; rc == 0 && from[i] != NULL; i++) {
+        if (strcmp(b->state, from[i]) == 0) {
+            return 0;
+        }
+    }
     if (rc == 0) {
-        return ds__store_commit(st);
+        ds_log_error("STORE_STATE", "store: job %s batch %ld is %s; cannot %s", job_id, seq,
+                     b->state, what);
+        rc = DS_EINVAL;
     }
     ds__store_rollback(st);
     return rc;
-}
-
-static int refuse(const char *job_id, long seq, const char *state, const char *what)
-{
-    ds_log_error("STORE_STATE", "store: job %s batch %ld is %s; cannot %s", job_id, seq, state,
-                 what);
-    return DS_EINVAL;
 }
 
 /* ---- jobs --------------------------------------------------------------- */
 
 int ds_store_job_get(struct ds_store *st, const char *job_id, struct ds_job_info *out)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
+    struct ds_job_info j;
     int rc;
 
     if (st == NULL || job_id == NULL || out == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_stmt(st, DS__Q_JOB_GET,
-                        "SELECT id, practice, import_type, template_id, filename, sha256, state, "
-                        "total_rows, remote_open FROM jobs WHERE id = ?1",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    src = sqlite3_step(s);
-    if (src == SQLITE_DONE) {
-        rc = DS_ENOTFOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "job get");
-        goto out;
-    }
-    memset(out, 0, sizeof(*out));
+    memset(&j, 0, sizeof(j));
     /* ds_store_job_begin checked every length, so these copies fit. */
-    rc = ds__store_copy(out->id, sizeof(out->id), (const char *)sqlite3_column_text(s, 0));
-    if (rc == 0) {
-        rc = ds__store_copy(out->practice, sizeof(out->practice),
-                            (const char *)sqlite3_column_text(s, 1));
-    }
-    if (rc == 0) {
-        rc = ds__store_copy(out->import_type, sizeof(out->import_type),
-                            (const char *)sqlite3_column_text(s, 2));
-    }
-    if (rc == 0) {
-        rc = ds__store_copy(out->template_id, sizeof(out->template_id),
-                            (const char *)sqlite3_column_text(s, 3));
-    }
-    if (rc == 0) {
-        rc = ds__store_copy(out->filename, sizeof(out->filename),
-                            (const char *)sqlite3_column_text(s, 4));
-    }
-    if (rc == 0) {
-        rc = ds__store_copy(out->sha256, sizeof(out->sha256),
-                            (const char *)sqlite3_column_text(s, 5));
-    }
-    if (rc == 0) {
-        rc =
-            ds__store_copy(out->state, sizeof(out->state), (const char *)sqlite3_column_text(s, 6));
-    }
-    out->total_rows = (long)sqlite3_column_int64(s, 7);
-    out->remote_open = sqlite3_column_int(s, 8);
-    if (rc != 0) {
+    rc = ds__store_row(st, DS__Q_JOB_GET,
+                       "SELECT id, practice, import_type, template_id, filename, sha256, state, "
+                       "total_rows, remote_open FROM jobs WHERE id = ?1",
+                       "job get", "t", "tttttttln", job_id, j.id, sizeof(j.id), j.practice,
+                       sizeof(j.practice), j.import_type, sizeof(j.import_type), j.template_id,
+                       sizeof(j.template_id), j.filename, sizeof(j.filename), j.sha256,
+                       sizeof(j.sha256), j.state, sizeof(j.state), &j.total_rows, &j.remote_open);
+    if (rc == DS_ETOOBIG) {
         rc = DS_ECORRUPT;
     }
-out:
-    ds__store_reset(s);
+    if (rc != DS_ENOTFOUND && rc != DS_ECORRUPT && rc != 0) {
+        return rc;
+    }
+    if (rc != DS_ENOTFOUND) {
+        *out = j;
+    }
     return rc;
 }
 
 int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
 {
-    sqlite3_stmt *s = NULL;
     struct ds_job_info job;
     char id[DS_UUID_LEN];
-    sqlite3_int64 last = 0;
-    int src;
+    int64_t last = 0;
     int rc;
 
     if (st == NULL || cb == NULL) {
@@ -166,26 +113,14 @@ int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
     /* Oldest first: jobs.rowid grows with each job created. One job per
      * query, the statement reset before the callback runs, so the callback
      * may call back into the store. */
-    rc = ds__store_stmt(st, DS__Q_JOBS_UPLOADING,
-                        "SELECT rowid, id FROM jobs WHERE state = 'uploading' AND rowid > ?1 "
-                        "ORDER BY rowid LIMIT 1",
-                        &s);
-    if (rc != 0) {
-        return rc;
-    }
     for (;;) {
-        sqlite3_bind_int64(s, 1, last);
-        src = sqlite3_step(s);
-        if (src == SQLITE_DONE) {
-            break;
+        rc = ds__store_row(st, DS__Q_JOBS_UPLOADING,
+                           "SELECT rowid, id FROM jobs WHERE state = 'uploading' AND rowid > ?1 "
+                           "ORDER BY rowid LIMIT 1",
+                           "jobs uploading", "i", "it", last, &last, id, sizeof(id));
+        if (rc == DS_ENOTFOUND) {
+            return 0;
         }
-        if (src != SQLITE_ROW) {
-            rc = ds__store_fail(st, src, "jobs uploading");
-            goto out;
-        }
-        last = sqlite3_column_int64(s, 0);
-        rc = ds__store_copy(id, sizeof(id), (const char *)sqlite3_column_text(s, 1));
-        ds__store_reset(s);
         if (rc == 0) {
             rc = ds_store_job_get(st, id, &job);
         }
@@ -193,17 +128,13 @@ int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
             rc = cb(ctx, &job);
         }
         if (rc != 0) {
-            goto out;
+            return rc;
         }
     }
-out:
-    ds__store_reset(s);
-    return rc;
 }
 
 int ds_store_job_opened(struct ds_store *st, const char *job_id)
 {
-    sqlite3_stmt *s = NULL;
     int rc;
 
     if (st == NULL || job_id == NULL) {
@@ -213,70 +144,67 @@ int ds_store_job_opened(struct ds_store *st, const char *job_id)
     if (rc != 0) {
         return rc;
     }
-    rc = ds__store_stmt(st, DS__Q_JOB_OPENED, "UPDATE jobs SET remote_open = 1 WHERE id = ?1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    rc = ds__store_run(st, s, "job opened");
+    rc = ds__store_exec(st, DS__Q_JOB_OPENED, "UPDATE jobs SET remote_open = 1 WHERE id = ?1",
+                        "job opened", "t", job_id);
     if (rc == 0 && sqlite3_changes(st->db) == 0) {
         rc = DS_ENOTFOUND;
     }
     if (rc == 0) {
         rc = ds__store_event(st, "job_opened", 0, job_id, 0, NULL, NULL);
     }
-out:
-    ds__store_reset(s);
-    return finish(st, rc);
+    return ds__store_end(st, rc);
+}
+
+/* Counts of a job's rows by a column: sql selects (name, count) pairs;
+ * each count goes to the slot of its name in names (a name not there is
+ * left out) and adds to *total (may be NULL). */
+static int count_by(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                    const char *job_id, const char *const *names, long *const *slot, size_t n,
+                    long *total)
+{
+    sqlite3_stmt *s = NULL;
+    const char *name;
+    long count;
+    int rc;
+
+    rc = ds__store_job_state(st, job_id, NULL, NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_prep(st, q, sql, what, &s, "t", job_id);
+    while (rc == 0 && (rc = ds__store_step(st, s, what)) == 1) {
+        rc = ds__store_cols(s, "sl", &name, &count);
+        if (total != NULL) {
+            *total += count;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(name, names[i]) == 0) {
+                *slot[i] = count;
+                break;
+            }
+        }
+    }
+    ds__store_done(q, &s);
+    return rc;
 }
 
 int ds_store_job_batch_counts(struct ds_store *st, const char *job_id, struct ds_batch_counts *out)
 {
-    sqlite3_stmt *s = NULL;
-    const char *state;
-    long n;
-    int src;
-    int rc;
+    static const char *const names[] = {"pending", "in_flight", "retry_wait", "acked", "rejected"};
+    long *slot[sizeof(names) / sizeof(names[0])];
 
     if (st == NULL || job_id == NULL || out == NULL) {
         return DS_EINVAL;
     }
     memset(out, 0, sizeof(*out));
-    rc = ds__store_job_state(st, job_id, NULL, NULL);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = ds__store_stmt(st, DS__Q_BATCH_COUNTS,
-                        "SELECT state, count(*) FROM batches WHERE job_id = ?1 GROUP BY state", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        state = (const char *)sqlite3_column_text(s, 0);
-        n = (long)sqlite3_column_int64(s, 1);
-        if (strcmp(state, "pending") == 0) {
-            out->pending = n;
-        }
-        else if (strcmp(state, "in_flight") == 0) {
-            out->in_flight = n;
-        }
-        else if (strcmp(state, "retry_wait") == 0) {
-            out->retry_wait = n;
-        }
-        else if (strcmp(state, "acked") == 0) {
-            out->acked = n;
-        }
-        else if (strcmp(state, "rejected") == 0) {
-            out->rejected = n;
-        }
-    }
-    if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "batch counts");
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    slot[0] = &out->pending;
+    slot[1] = &out->in_flight;
+    slot[2] = &out->retry_wait;
+    slot[3] = &out->acked;
+    slot[4] = &out->rejected;
+    return count_by(st, DS__Q_BATCH_COUNTS,
+                    "SELECT state, count(*) FROM batches WHERE job_id = ?1 GROUP BY state",
+                    "batch counts", job_id, names, slot, sizeof(names) / sizeof(names[0]), NULL);
 }
 
 int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_item_counts *out)
@@ -284,12 +212,7 @@ int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_
     static const char *const names[] = {"valid",        "invalid",  "duplicate", "sent",
                                         "created",      "updated",  "unchanged", "conflict",
                                         "needs_review", "rejected", "skipped",   "deleted"};
-    sqlite3_stmt *s = NULL;
-    const char *status;
     long *slot[sizeof(names) / sizeof(names[0])];
-    long n;
-    int src;
-    int rc;
 
     if (st == NULL || job_id == NULL || out == NULL) {
         return DS_EINVAL;
@@ -307,38 +230,14 @@ int ds_store_job_item_counts(struct ds_store *st, const char *job_id, struct ds_
     slot[9] = &out->rejected;
     slot[10] = &out->skipped;
     slot[11] = &out->deleted;
-    rc = ds__store_job_state(st, job_id, NULL, NULL);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = ds__store_stmt(st, DS__Q_ITEM_COUNTS,
-                        "SELECT status, count(*) FROM items WHERE job_id = ?1 GROUP BY status", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        status = (const char *)sqlite3_column_text(s, 0);
-        n = (long)sqlite3_column_int64(s, 1);
-        out->total += n;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-            if (strcmp(status, names[i]) == 0) {
-                *slot[i] = n;
-                break;
-            }
-        }
-    }
-    if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "item counts");
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    return count_by(st, DS__Q_ITEM_COUNTS,
+                    "SELECT status, count(*) FROM items WHERE job_id = ?1 GROUP BY status",
+                    "item counts", job_id, names, slot, sizeof(names) / sizeof(names[0]),
+                    &out->total);
 }
 
 int ds_store_job_completed(struct ds_store *st, const char *job_id)
 {
-    sqlite3_stmt *s = NULL;
     struct ds_batch_counts b;
     struct ds_item_counts c;
     const char *final;
@@ -388,15 +287,9 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
     final = c.invalid + c.rejected + c.conflict + c.needs_review + c.valid + c.sent > 0
                 ? "completed_with_errors"
                 : "completed";
-    rc = ds__store_stmt(st, DS__Q_JOB_COMPLETED,
-                        "UPDATE jobs SET state = ?2, completed_at = ?3 WHERE id = ?1", &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, final, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 3, ds__store_now());
-    rc = ds__store_run(st, s, "job completed");
+    rc = ds__store_exec(st, DS__Q_JOB_COMPLETED,
+                        "UPDATE jobs SET state = ?2, completed_at = ?3 WHERE id = ?1",
+                        "job completed", "ttd", job_id, final, ds__store_now());
     if (rc == 0) {
         /* A file of several jobs (rows routed to other types) is done with
          * the last of them (store_route.c). */
@@ -422,8 +315,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
         ds_crash_point("job_completed_before_commit");
     }
 out:
-    ds__store_reset(s);
-    rc = finish(st, rc);
+    rc = ds__store_end(st, rc);
     if (rc == 0) {
         ds_crash_point("job_completed_after_commit");
     }
@@ -436,31 +328,11 @@ out:
  * 0. */
 static int batch_next_due(struct ds_store *st, const char *job_id, double now, double *next_due)
 {
-    sqlite3_stmt *s = NULL;
-    int src;
-    int rc;
-
-    *next_due = 0;
-    rc = ds__store_stmt(st, DS__Q_BATCH_NEXT_DUE,
-                        "SELECT min(next_attempt_at) FROM batches WHERE job_id = ?1 "
-                        "AND state = 'retry_wait' AND next_attempt_at > ?2",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 2, now);
-    src = sqlite3_step(s);
-    if (src != SQLITE_ROW) {
-        rc = ds__store_fail(st, src, "batch next due");
-        goto out;
-    }
-    if (sqlite3_column_type(s, 0) != SQLITE_NULL) {
-        *next_due = sqlite3_column_double(s, 0);
-    }
-out:
-    ds__store_reset(s);
-    return rc;
+    /* min() of no row is NULL, which reads as 0. */
+    return ds__store_row(st, DS__Q_BATCH_NEXT_DUE,
+                         "SELECT min(next_attempt_at) FROM batches WHERE job_id = ?1 "
+                         "AND state = 'retry_wait' AND next_attempt_at > ?2",
+                         "batch next due", "td", "d", job_id, now, next_due);
 }
 
 int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
@@ -469,42 +341,30 @@ int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
     sqlite3_stmt *s = NULL;
     long candidate;
     int found = 0;
-    int src;
     int rc;
 
     if (st == NULL || job_id == NULL || seq == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_stmt(
+    rc = ds__store_prep(
         st, DS__Q_BATCH_DUE,
         "SELECT seq FROM batches WHERE job_id = ?1 "
         "AND (state = 'pending' OR (state = 'retry_wait' AND next_attempt_at <= ?2)) "
         "ORDER BY seq",
-        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_double(s, 2, now);
+        "batch next", &s, "td", job_id, now);
     /* skip looks only at the uploader's own bookkeeping; it must not call
      * into the store while this statement runs. */
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        candidate = (long)sqlite3_column_int64(s, 0);
+    while (rc == 0 && !found && (rc = ds__store_step(st, s, "batch next")) == 1) {
+        rc = ds__store_cols(s, "l", &candidate);
         if (skip == NULL || skip(ctx, candidate) == 0) {
             *seq = candidate;
             found = 1;
-            break;
         }
     }
-    if (!found && src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "batch next");
-        goto out;
-    }
-    if (next_due != NULL) {
+    if (rc == 0 && next_due != NULL) {
         rc = batch_next_due(st, job_id, now, next_due);
     }
-out:
-    ds__store_reset(s);
+    ds__store_done(DS__Q_BATCH_DUE, &s);
     return rc != 0 ? rc : found;
 }
 
@@ -512,7 +372,6 @@ out:
  * job's first batch. */
 static int send_mark(struct ds_store *st, const char *job_id, long seq, const struct batch *b)
 {
-    sqlite3_stmt *s = NULL;
     int64_t file_id = 0;
     char state[24];
     char detail[32];
@@ -521,44 +380,25 @@ static int send_mark(struct ds_store *st, const char *job_id, long seq, const st
 
     rc = ds__store_job_state(st, job_id, state, &file_id);
     if (rc != 0) {
-        goto out;
+        return rc;
     }
     if (strcmp(state, "uploading") != 0) {
         ds_log_error("STORE_STATE", "store: job %s is %s; its batches are not sent", job_id, state);
-        rc = DS_EINVAL;
-        goto out;
+        return DS_EINVAL;
     }
-    rc = ds__store_stmt(st, DS__Q_BATCH_IN_FLIGHT,
+    rc = ds__store_exec(st, DS__Q_BATCH_IN_FLIGHT,
                         "UPDATE batches SET state = 'in_flight', attempts = attempts + 1, "
                         "next_attempt_at = NULL, updated_at = ?3 WHERE job_id = ?1 AND seq = ?2",
-                        &s);
-    if (rc != 0) {
-        goto out;
+                        "batch in flight", "tld", job_id, seq, ds__store_now());
+    if (rc == 0) {
+        rc = ds__store_exec(st, DS__Q_BATCH_ITEMS_SENT,
+                            "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
+                            "AND row BETWEEN ?2 AND ?3 AND outbound = 1 AND status = 'valid'",
+                            "items sent", "tll", job_id, b->first_row, b->last_row);
     }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, seq);
-    sqlite3_bind_double(s, 3, ds__store_now());
-    rc = ds__store_run(st, s, "batch in flight");
-    ds__store_reset(s);
-    s = NULL;
-    if (rc != 0) {
-        goto out;
+    if (rc == 0) {
+        rc = ds__store_file_set_state(st, file_id, "staged", "uploading", &changed);
     }
-    rc = ds__store_stmt(st, DS__Q_BATCH_ITEMS_SENT,
-                        "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
-                        "AND row BETWEEN ?2 AND ?3 AND outbound = 1 AND status = 'valid'",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, b->first_row);
-    sqlite3_bind_int64(s, 3, b->last_row);
-    rc = ds__store_run(st, s, "items sent");
-    if (rc != 0) {
-        goto out;
-    }
-    rc = ds__store_file_set_state(st, file_id, "staged", "uploading", &changed);
     if (rc == 0 && changed) {
         rc = ds__store_event(st, "file_uploading", file_id, job_id, 0, NULL, NULL);
     }
@@ -566,8 +406,6 @@ static int send_mark(struct ds_store *st, const char *job_id, long seq, const st
         snprintf(detail, sizeof(detail), "attempt %d", b->attempts + 1);
         rc = ds__store_event(st, "batch_sent", 0, job_id, seq, NULL, detail);
     }
-out:
-    ds__store_reset(s);
     return rc;
 }
 
@@ -580,38 +418,25 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     struct ds_batch_row r;
     char digest[DS_SHA256_HEX];
     long n = 0;
-    int src;
     int rc;
 
-    rc = ds__store_stmt(st, DS__Q_BATCH_ROWS,
+    rc = ds__store_prep(st, DS__Q_BATCH_ROWS,
                         "SELECT row, key, fingerprint, record, op FROM items WHERE job_id = ?1 "
                         "AND row BETWEEN ?2 AND ?3 AND outbound = 1 ORDER BY row",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, b->first_row);
-    sqlite3_bind_int64(s, 3, b->last_row);
+                        "batch rows", &s, "tll", job_id, b->first_row, b->last_row);
     ds_sha256_final(st->sha, digest); /* starts a fresh digest */
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        r.row = (long)sqlite3_column_int64(s, 0);
-        r.key = (const char *)sqlite3_column_text(s, 1);
-        r.fingerprint = (const char *)sqlite3_column_text(s, 2);
-        r.record_json = (const char *)sqlite3_column_text(s, 3);
+    while (rc == 0 && (rc = ds__store_step(st, s, "batch rows")) == 1) {
+        rc = ds__store_cols(s, "lsss-", &r.row, &r.key, &r.fingerprint, &r.record_json);
         r.op_delete = sqlite3_column_type(s, 4) != SQLITE_NULL;
         ds__store_digest_row(st->sha, r.row, r.key, r.fingerprint);
         n++;
         if (cb != NULL) {
             rc = cb(ctx, &r);
-            if (rc != 0) {
-                goto out;
-            }
         }
     }
-    if (src != SQLITE_DONE) {
-        rc = ds__store_fail(st, src, "batch rows");
-        goto out;
+    ds__store_done(DS__Q_BATCH_ROWS, &s);
+    if (rc != 0) {
+        return rc;
     }
     ds_sha256_final(st->sha, digest);
     if (n != b->nrows || strcmp(digest, b->digest) != 0) {
@@ -620,31 +445,22 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
                      job_id, seq, n, b->nrows);
         rc = DS_ECORRUPT;
     }
-out:
-    ds__store_reset(s);
     return rc;
 }
 
 int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_store_row_cb cb,
                         void *ctx, char digest[DS_SHA256_HEX], int *attempts)
 {
+    static const char *const from[] = {"pending", "retry_wait", NULL};
     struct batch b;
     int rc;
 
     if (st == NULL || job_id == NULL || digest == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "send it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "pending") != 0 && strcmp(b.state, "retry_wait") != 0) {
-        rc = refuse(job_id, seq, b.state, "send it");
-        goto out;
     }
     rc = send_mark(st, job_id, seq, &b);
     if (rc == 0) {
@@ -653,8 +469,7 @@ int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_st
          * the store. */
         rc = send_rows(st, job_id, seq, &b, cb, ctx);
     }
-out:
-    rc = finish(st, rc);
+    rc = ds__store_end(st, rc);
     if (rc == 0) {
         ds_crash_point("batch_in_flight_after_commit");
         memcpy(digest, b.digest, DS_SHA256_HEX);
@@ -683,108 +498,62 @@ static int result_status_ok(const char *status)
 static int acked_results(struct ds_store *st, const char *job_id, long seq, const struct batch *b,
                          const struct ds_item_result *results, size_t n, long *unknown)
 {
-    sqlite3_stmt *s = NULL;
     int rc;
 
-    rc = ds__store_stmt(st, DS__Q_BATCH_RESULT,
-                        "UPDATE items SET status = ?4, record_id = ?5, error_code = ?6, error = ?7 "
-                        "WHERE job_id = ?1 AND row = ?2 AND row BETWEEN ?3 AND ?8 AND outbound = 1 "
-                        "AND status = 'sent'",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         if (!result_status_ok(results[i].status)) {
             ds_log_error("BAD_RESPONSE", "store: job %s batch %ld row %ld: unknown result status",
                          job_id, seq, results[i].row);
-            rc = DS_EINVAL;
-            goto out;
+            return DS_EINVAL;
         }
-        sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, results[i].row);
-        sqlite3_bind_int64(s, 3, b->first_row);
-        sqlite3_bind_int64(s, 8, b->last_row);
-        sqlite3_bind_text(s, 4, results[i].status, -1, SQLITE_STATIC);
-        ds__store_bind_text(s, 5, results[i].record_id);
-        ds__store_bind_text(s, 6, results[i].error_code);
-        ds__store_bind_text(s, 7, results[i].error_msg);
-        rc = ds__store_run(st, s, "item result");
-        ds__store_reset(s);
+        rc = ds__store_exec(
+            st, DS__Q_BATCH_RESULT,
+            "UPDATE items SET status = ?4, record_id = ?5, error_code = ?6, error = ?7 "
+            "WHERE job_id = ?1 AND row = ?2 AND row BETWEEN ?3 AND ?8 AND outbound = 1 "
+            "AND status = 'sent'",
+            "item result", "tllttttl", job_id, results[i].row, b->first_row, results[i].status,
+            results[i].record_id, results[i].error_code, results[i].error_msg, b->last_row);
         if (rc != 0) {
-            goto out;
+            return rc;
         }
         if (sqlite3_changes(st->db) == 0) {
             (*unknown)++;
         }
     }
-out:
-    ds__store_reset(s);
-    return rc;
+    return 0;
 }
 
 /* Items of the batch the answer did not mention: `rejected`. */
 static int acked_missing(struct ds_store *st, const char *job_id, const struct batch *b,
                          long *missing)
 {
-    sqlite3_stmt *s = NULL;
-    int rc;
+    int rc = ds__store_exec(st, DS__Q_BATCH_MISSING,
+                            "UPDATE items SET status = 'rejected', error_code = 'MISSING_RESULT', "
+                            "error = 'the cloud returned no result for this row' "
+                            "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
+                            "AND status = 'sent'",
+                            "items missing", "tll", job_id, b->first_row, b->last_row);
 
-    rc = ds__store_stmt(st, DS__Q_BATCH_MISSING,
-                        "UPDATE items SET status = 'rejected', error_code = 'MISSING_RESULT', "
-                        "error = 'the cloud returned no result for this row' "
-                        "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
-                        "AND status = 'sent'",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, b->first_row);
-    sqlite3_bind_int64(s, 3, b->last_row);
-    rc = ds__store_run(st, s, "items missing");
     if (rc == 0) {
         *missing = sqlite3_changes(st->db);
     }
-out:
-    ds__store_reset(s);
     return rc;
 }
 
 /* Moves a batch to `acked`, `retry_wait` or `rejected` with its error. */
+/* Moves a batch to `retry_wait` or `rejected` with its error: ?1 job, ?2
+ * seq, ?3 now, ?4 next attempt, ?5 code, ?6 message. */
 static int batch_set(struct ds_store *st, enum ds__store_q q, const char *sql, const char *job_id,
                      long seq, double next_at, const char *code, const char *message)
 {
-    sqlite3_stmt *s = NULL;
-    int nparams;
-    int rc;
-
-    rc = ds__store_stmt(st, q, sql, &s);
-    if (rc != 0) {
-        goto out;
-    }
-    /* ?1 job, ?2 seq, ?3 now, then what the statement uses of ?4 next
-     * attempt, ?5 code, ?6 message. */
-    nparams = sqlite3_bind_parameter_count(s);
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, seq);
-    sqlite3_bind_double(s, 3, ds__store_now());
-    if (nparams >= 4) {
-        sqlite3_bind_double(s, 4, next_at);
-    }
-    if (nparams >= 6) {
-        ds__store_bind_text(s, 5, code);
-        ds__store_bind_text(s, 6, message);
-    }
-    rc = ds__store_run(st, s, "batch state");
-out:
-    ds__store_reset(s);
-    return rc;
+    return ds__store_exec(st, q, sql, "batch state", "tlddtt", job_id, seq, ds__store_now(),
+                          next_at, code, message);
 }
 
 int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
                          const struct ds_item_result *results, size_t n)
 {
+    static const char *const from[] = {"in_flight", NULL};
     struct batch b;
     char detail[96];
     long unknown = 0;
@@ -794,17 +563,9 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
     if (st == NULL || job_id == NULL || (results == NULL && n > 0)) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "acknowledge it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "in_flight") != 0) {
-        rc = refuse(job_id, seq, b.state, "acknowledge it");
-        goto out;
     }
     rc = acked_results(st, job_id, seq, &b, results, n, &unknown);
     if (rc == 0) {
@@ -814,10 +575,10 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
         rc = ds__store_synced_acked(st, job_id, b.first_row, b.last_row);
     }
     if (rc == 0) {
-        rc = batch_set(st, DS__Q_BATCH_ACKED,
-                       "UPDATE batches SET state = 'acked', updated_at = ?3 "
-                       "WHERE job_id = ?1 AND seq = ?2",
-                       job_id, seq, 0, NULL, NULL);
+        rc = ds__store_exec(st, DS__Q_BATCH_ACKED,
+                            "UPDATE batches SET state = 'acked', updated_at = ?3 "
+                            "WHERE job_id = ?1 AND seq = ?2",
+                            "batch state", "tld", job_id, seq, ds__store_now());
     }
     if (rc != 0) {
         goto out;
@@ -836,7 +597,7 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
         ds_crash_point("batch_acked_before_commit");
     }
 out:
-    rc = finish(st, rc);
+    rc = ds__store_end(st, rc);
     if (rc == 0) {
         ds_crash_point("batch_acked_after_commit");
     }
@@ -846,23 +607,16 @@ out:
 int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, double next_at,
                          const char *code)
 {
+    static const char *const from[] = {"in_flight", NULL};
     struct batch b;
     int rc;
 
     if (st == NULL || job_id == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "retry it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "in_flight") != 0) {
-        rc = refuse(job_id, seq, b.state, "retry it");
-        goto out;
     }
     rc = batch_set(st, DS__Q_BATCH_RETRY,
                    "UPDATE batches SET state = 'retry_wait', updated_at = ?3, "
@@ -872,32 +626,22 @@ int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, doub
     if (rc == 0) {
         rc = ds__store_event(st, "batch_retry", 0, job_id, seq, code, NULL);
     }
-out:
-    return finish(st, rc);
+    return ds__store_end(st, rc);
 }
 
 int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, const char *code,
                             const char *message)
 {
-    sqlite3_stmt *s = NULL;
+    static const char *const from[] = {"pending", "in_flight", "retry_wait", NULL};
     struct batch b;
     int rc;
 
     if (st == NULL || job_id == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_begin(st);
+    rc = batch_begin(st, job_id, seq, &b, from, "reject it");
     if (rc != 0) {
         return rc;
-    }
-    rc = batch_get(st, job_id, seq, &b);
-    if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(b.state, "pending") != 0 && strcmp(b.state, "in_flight") != 0 &&
-        strcmp(b.state, "retry_wait") != 0) {
-        rc = refuse(job_id, seq, b.state, "reject it");
-        goto out;
     }
     rc = batch_set(st, DS__Q_BATCH_REJECTED,
                    "UPDATE batches SET state = 'rejected', updated_at = ?3, "
@@ -907,24 +651,14 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
     if (rc != 0) {
         goto out;
     }
-    rc = ds__store_stmt(st, DS__Q_BATCH_ITEMS_REJECTED,
+    rc = ds__store_exec(st, DS__Q_BATCH_ITEMS_REJECTED,
                         "UPDATE items SET status = 'rejected', error_code = ?4, error = ?5 "
                         "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
                         "AND status IN ('valid', 'sent')",
-                        &s);
-    if (rc != 0) {
-        goto out;
-    }
-    sqlite3_bind_text(s, 1, job_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, b.first_row);
-    sqlite3_bind_int64(s, 3, b.last_row);
-    ds__store_bind_text(s, 4, code);
-    ds__store_bind_text(s, 5, message);
-    rc = ds__store_run(st, s, "items rejected");
+                        "items rejected", "tlltt", job_id, b.first_row, b.last_row, code, message);
     if (rc == 0) {
         rc = ds__store_event(st, "batch_rejected", 0, job_id, seq, code, message);
     }
 out:
-    ds__store_reset(s);
-    return finish(st, rc);
+    return ds__store_end(st, rc);
 }

@@ -12,7 +12,7 @@
 #include "agent/cli/commands.h"
 
 #include "agent/cli/out.h"
-#include "state/store.h"
+#include "state/store_status.h"
 
 #include <errno.h>
 #include <fcntl.h>

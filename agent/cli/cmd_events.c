@@ -8,6 +8,7 @@
 #include "agent/cli/commands.h"
 
 #include "agent/cli/out.h"
+#include "state/store_status.h"
 
 #include <getopt.h>
 #include <jansson.h>

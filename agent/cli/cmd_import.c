@@ -36,7 +36,8 @@
 #include "agent/service/runtime.h"
 #include "agent/upload/upload.h"
 #include "config/config.h"
-#include "state/store.h"
+#include "state/store_admin.h"
+#include "state/store_status.h"
 
 #include <errno.h>
 #include <getopt.h>

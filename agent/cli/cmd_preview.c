@@ -32,7 +32,8 @@
 #include "agent/read/read.h"
 #include "config/config.h"
 #include "config/template.h"
-#include "state/store.h"
+#include "state/store_delta.h"
+#include "state/store_status.h"
 
 #include <getopt.h>
 #include <limits.h>

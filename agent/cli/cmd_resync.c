@@ -11,7 +11,7 @@
 #include "agent/cli/out.h"
 
 #include "config/config.h"
-#include "state/store.h"
+#include "state/store_delta.h"
 
 #include <getopt.h>
 #include <stdio.h>

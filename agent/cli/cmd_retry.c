@@ -15,7 +15,7 @@
 #include "agent/cli/out.h"
 
 #include "config/config.h"
-#include "state/store.h"
+#include "state/store_admin.h"
 
 #include <limits.h>
 #include <stdio.h>

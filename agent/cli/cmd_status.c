@@ -17,6 +17,7 @@
 
 #include "agent/cli/out.h"
 #include "agent/service/control.h"
+#include "state/store_status.h"
 
 #include <getopt.h>
 #include <jansson.h>

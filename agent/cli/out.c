@@ -6,6 +6,7 @@
 #include "agent/cli/out.h"
 #include "agent/cli/commands.h"
 #include "agent/core/clock.h"
+#include "state/store_status.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -28,7 +28,9 @@
 #include "agent/upload/upload.h"
 #include "agent/watch/watch.h"
 #include "agent/web/web.h"
-#include "state/store.h"
+#include "state/store_admin.h"
+#include "state/store_ingest.h"
+#include "state/store_status.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -12,6 +12,7 @@
 
 #include "agent/core/buf.h"
 #include "agent/core/log.h"
+#include "state/store_status.h"
 
 #include <errno.h>
 #include <fcntl.h>

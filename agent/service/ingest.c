@@ -37,7 +37,9 @@
 #include "agent/map/tz.h"
 #include "agent/read/read.h"
 #include "config/template.h"
-#include "state/store.h"
+#include "state/store_admin.h"
+#include "state/store_delta.h"
+#include "state/store_ingest.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -11,6 +11,7 @@
 #include "agent/core/log.h"
 #include "agent/service/dispose.h"
 #include "agent/upload/http.h"
+#include "state/store_admin.h"
 
 #include <errno.h>
 #include <fcntl.h>

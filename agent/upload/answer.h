@@ -14,7 +14,7 @@
 #define DS_UPLOAD_ANSWER_H
 
 #include "agent/upload/http.h"
-#include "state/store.h"
+#include "state/store_upload.h"
 
 #include <stddef.h>
 

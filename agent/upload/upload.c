@@ -49,6 +49,9 @@
 #include "agent/upload/http.h"
 
 #include "config/template.h"
+#include "state/store_admin.h"
+#include "state/store_status.h"
+#include "state/store_upload.h"
 #include "proto/proto.h"
 
 #include <dirent.h>

@@ -22,6 +22,8 @@
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 #include "agent/watch/watch.h"
+#include "state/store_admin.h"
+#include "state/store_status.h"
 
 #include <dirent.h>
 #include <errno.h>

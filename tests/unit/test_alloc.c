@@ -15,7 +15,7 @@
 #include "agent/map/map.h"
 #include "agent/upload/http.h"
 #include "config/template.h"
-#include "state/store.h"
+#include "state/store_ingest.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -8,7 +8,8 @@
  * purpose; the digest is checked against SHA-256 computed with libcrypto,
  * not with the store's own hashing.
  */
-#include "state/store.h"
+#include "state/store_ingest.h"
+#include "state/store_upload.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

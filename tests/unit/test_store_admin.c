@@ -8,7 +8,9 @@
  * read directly only to see what the interface does not show (record and
  * raw after a purge, the auto_vacuum mode, events).
  */
-#include "state/store.h"
+#include "state/store_admin.h"
+#include "state/store_ingest.h"
+#include "state/store_upload.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

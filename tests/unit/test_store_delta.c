@@ -8,7 +8,9 @@
  * read directly only to see what the interface does not show.
  */
 #include "agent/core/hash.h"
-#include "state/store.h"
+#include "state/store_delta.h"
+#include "state/store_ingest.h"
+#include "state/store_upload.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

@@ -6,7 +6,10 @@
  * start-up recovery drop every staging job of the file; each job's delta
  * and snapshot check see only its own import type.
  */
-#include "state/store.h"
+#include "state/store_admin.h"
+#include "state/store_delta.h"
+#include "state/store_ingest.h"
+#include "state/store_upload.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

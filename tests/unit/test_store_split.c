@@ -3,7 +3,9 @@
  * batches with fresh sequence numbers and their own digests; the job still
  * completes once both halves are acknowledged.
  */
-#include "state/store.h"
+#include "state/store_ingest.h"
+#include "state/store_status.h"
+#include "state/store_upload.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
