@@ -16,7 +16,8 @@
  *                   store_stats.c and store_errors.c the same (store_status.h)
  *   store_stmt.c    the statement helper below, used by all of them
  * They share one struct ds_store and the helpers below; only these files
- * include sqlite3.h.
+ * open the database (agent/core/alloc.c includes sqlite3.h too, to hand
+ * SQLite the counting allocator of the test mode, and opens nothing).
  *
  * Every query of the tables runs through store_stmt.c (PRAGMAs and
  * transaction control are constant SQL that store.c runs): ds__store_row
