@@ -174,6 +174,7 @@ if [ -z "$url" ]; then
 elif [ -t 0 ] && [ -t 1 ]; then
     echo "   status page (the agent keeps running; the link works once, on this machine):"
     echo "   $url"
+    echo "   (from another machine: ssh -L $web_port:127.0.0.1:$web_port THIS-HOST, then open it there)"
     printf '   press Enter to stop the demo '
     read -r _
 else
