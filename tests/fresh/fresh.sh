@@ -21,6 +21,7 @@
 #
 #   FRESH_REV=e5374ab bash tests/fresh/fresh.sh   # another commit's tree
 #   FRESH_KEEP=1                                  # keep the root in /tmp
+#   FRESH_TIMEOUT=3600                            # seconds before the chroot is killed
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -147,7 +148,10 @@ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$root/dev/pts" &&
 chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"
 '
-in_root() { unshare --mount --pid --fork --propagation private bash -c "$inner" inner "$root" "$@"; }
+in_root() {
+    timeout "${FRESH_TIMEOUT:-3600}" unshare --mount --pid --fork --kill-child --propagation private \
+        bash -c "$inner" inner "$root" "$@"
+}
 
 t0=$(now)
 t_deps=
