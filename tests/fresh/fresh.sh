@@ -40,10 +40,14 @@ done
 # The first deb.debian.org-style mirror this machine's apt uses for the
 # suite (one-line .list or deb822 .sources), and its security mirror.
 apt_uris() {
-    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+    # One file at a time: a line or stanza must not run on into the next file.
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
         awk -v s="$1" '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[|=|\]$/) break;
-                                     if ($(i + 1) == s) print $i }'
-    cat /etc/apt/sources.list.d/*.sources 2>/dev/null |
+                                     if ($(i + 1) == s) print $i }' "$f"
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
         awk -v s="$1" 'BEGIN { RS = ""; FS = "\n" }
             { t = 0; u = ""; k = 0
               for (i = 1; i <= NF; i++) {
@@ -52,7 +56,8 @@ apt_uris() {
                   if ($i ~ /^Suites:/ && (" " substr($i, 8) " ") ~ (" " s " ")) k = 1
                   if ($i ~ /^Enabled:[ \t]*no/) t = 0
               }
-              if (t && k && u != "") print u }'
+              if (t && k && u != "") print u }' "$f"
+    done
 }
 mirror=${FRESH_MIRROR:-$(apt_uris "$suite" | head -n 1)}
 security=$(apt_uris "$suite-security" | head -n 1)
