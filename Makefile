@@ -6,6 +6,8 @@
 #                           over its corpus and FUZZ_SHORT (3) seconds
 #   make fuzz               each fuzz target (libFuzzer) for FUZZ_SECONDS (60), with coverage
 #   make demo               the whole path on a throw-away PostgreSQL, with a summary
+#   make test-fresh         `make demo` as a new user's first run, in a bare Debian
+#                           root (debootstrap, chroot; as root; before each release)
 #   make alloc-loop         the Nth allocation failing, over every unit test binary
 #   make soak               100 kill -9 of the agent mid-work (CRASH_KILLS, CRASH_SEED)
 #   make bench              speed, memory and idle cost against sqlite3 and psql
@@ -100,7 +102,7 @@ FUZZ_SECONDS ?= 60
 AGENT_BIN := $(BUILD)/dentsync
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
-.PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo bench bench-read soak lint install clean
+.PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo test-fresh bench bench-read soak lint install clean
 
 # Keep the objects of tests and fuzz targets (chained rules would delete them).
 .SECONDARY:
@@ -260,6 +262,14 @@ test: deps
 
 demo: all
 	$(Q)BUILD=$(BUILD) sh samples/demo.sh
+
+# Not part of `make test` (minutes; run before each release): `make demo`
+# as the README says, in a bare Debian root with none of the packages
+# (tests/fresh/fresh.sh). FRESH_REV picks the commit whose tree is tried.
+FRESH_REV ?= HEAD
+test-fresh:
+	$(Q)sh installer/deps.sh fresh
+	$(Q)FRESH_REV=$(FRESH_REV) bash tests/fresh/fresh.sh
 
 # Not part of `make test`: crash.sh with CRASH_KILLS (default 100) random
 # kill -9 of the agent on one queue (CRASH_SEED picks the instants).

@@ -16,10 +16,13 @@ systemd man-db lintian passwd
 chromium chromium-driver python3-selenium
 "
 
-# `deps.sh fuzz` adds what `make fuzz` needs (clang's libFuzzer).
-if [ "${1:-}" = fuzz ]; then
-    PACKAGES="$PACKAGES clang"
-fi
+# `deps.sh fuzz` adds what `make fuzz` needs (clang's libFuzzer);
+# `deps.sh fresh` what `make test-fresh` needs (debootstrap builds the
+# bare Debian root it runs `make demo` in).
+case "${1:-}" in
+fuzz) PACKAGES="$PACKAGES clang" ;;
+fresh) PACKAGES="$PACKAGES debootstrap" ;;
+esac
 
 missing=""
 for p in $PACKAGES; do

@@ -71,11 +71,13 @@ _pg_bin_dir()
     return 1
 }
 
-# Runs a command as the postgres system user when we are root.
+# Runs a command as the postgres system user when we are root, from /: the
+# caller's directory (a checkout in /root, say) may be closed to postgres,
+# and pg_ctl and initdb complain when they cannot enter it.
 _pg_as()
 {
     if [ "$(id -u)" = 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd / && runuser -u postgres -- "$@")
     else
         "$@"
     fi
