@@ -35,6 +35,7 @@ struct ds_ingest_task {
     char path[4096];                     /* the file */
     int64_t size;                        /* as settled */
     int64_t mtime_ns;                    /* as settled */
+    int64_t dev, ino;                    /* as settled; 0 when not known */
     int64_t file_id;                     /* its queue row, or 0 for a file not yet recorded */
     char sha256[DS_SHA256_HEX];          /* its content hash when file_id != 0 */
     atomic_int *stop;                    /* set non-zero to abandon; may be NULL */
