@@ -151,9 +151,13 @@ int ds_fsafe_reopen(int fd)
 int ds_fsafe_open_dir(const char *path, int *why)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat sb;
 
     if (fd < 0) {
-        set_why(why, why_of_errno(errno));
+        int e = errno;
+
+        set_why(why,
+                lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode) ? DS_FSAFE_LINK : why_of_errno(e));
         return -1;
     }
     set_why(why, DS_FSAFE_OK);
@@ -171,8 +175,12 @@ int ds_fsafe_subdir(int dirfd, const char *name, int *why)
     }
     fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        /* A link fails with ELOOP, a file with ENOTDIR. */
-        set_why(why, why_of_errno(errno));
+        /* Linux says ENOTDIR for a link as for a file: look at which. */
+        int e = errno;
+
+        set_why(why, fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(sb.st_mode)
+                         ? DS_FSAFE_LINK
+                         : why_of_errno(e));
         return -1;
     }
     if (fstat(fd, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
