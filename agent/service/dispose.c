@@ -188,6 +188,40 @@ static void refuse_target(struct ctx *c, const struct ds_file_row *f, const char
     ds_store_event(c->st, "dispose_dir_unsafe", f->id, NULL, 0, "DISPOSE_DIR_UNSAFE", what);
 }
 
+/* Opens the export folder f lies in, without following a link; says why
+ * under code when it cannot. */
+static int open_source(const struct ds_folder_conf *folder, const struct ds_file_row *f,
+                       const char *code)
+{
+    int why = 0;
+    int fd = ds_fsafe_open_dir(folder->path, &why);
+
+    if (fd < 0) {
+        ds_log_warn(code, "%s: left in place: its folder cannot be opened (%s)", f->path,
+                    ds_fsafe_why_text(why));
+    }
+    return fd;
+}
+
+/*
+ * Moves f from the export folder (from) into the folder `what`
+ * ("quarantine", "processed"; dir is the admin's setting or NULL): 0 with
+ * *to open on that folder and the name given in dest; -1 when the folder is
+ * refused (and said so); or an errno.
+ */
+static int move_aside(struct ctx *c, int from, const struct ds_file_row *f, const char *dir,
+                      const char *what, int *to, char *dest, size_t size)
+{
+    int why = 0;
+
+    *to = open_target(from, dir, what, &why);
+    if (*to < 0 && why != DS_FSAFE_ERROR && why != DS_FSAFE_GONE) {
+        refuse_target(c, f, what, why);
+        return -1;
+    }
+    return *to < 0 ? EACCES : move_into(from, *to, f, dest, size);
+}
+
 static int quarantine_one(void *arg, const struct ds_file_row *f)
 {
     struct ctx *c = arg;
@@ -195,27 +229,23 @@ static int quarantine_one(void *arg, const struct ds_file_row *f)
     char dest[300];
     int from = -1;
     int to = -1;
-    int why = 0;
     int e;
 
     if (folder == NULL || !in_folder(folder, f->path)) {
         return 0;
     }
-    from = ds_fsafe_open_dir(folder->path, &why);
+    from = open_source(folder, f, "QUARANTINE_MOVE_FAILED");
     if (from < 0 || !unchanged(from, f)) {
         goto out;
     }
-    to = open_target(from, folder->quarantine_dir, "quarantine", &why);
-    if (to < 0 && why != DS_FSAFE_ERROR && why != DS_FSAFE_GONE) {
-        refuse_target(c, f, "quarantine", why);
-        goto out;
-    }
-    e = to < 0 ? EACCES : move_into(from, to, f, dest, sizeof(dest));
-    if (e != 0) {
+    e = move_aside(c, from, f, folder->quarantine_dir, "quarantine", &to, dest, sizeof(dest));
+    if (e > 0) {
         ds_log_warn("QUARANTINE_MOVE_FAILED",
                     "%s: quarantined but left in place (%s); it is not taken again until it "
                     "changes",
                     f->path, strerror(e));
+    }
+    if (e != 0) {
         goto out;
     }
     write_reason(to, f, dest);
@@ -239,14 +269,13 @@ static int deliver_one(void *arg, const struct ds_file_row *f)
     char dest[300];
     int from = -1;
     int to = -1;
-    int why = 0;
     int e;
 
     if (folder == NULL || folder->after == DS_AFTER_LEAVE || strcmp(f->state, "done") != 0 ||
         !in_folder(folder, f->path)) {
         return 0;
     }
-    from = ds_fsafe_open_dir(folder->path, &why);
+    from = open_source(folder, f, "FILE_DISPOSE_FAILED");
     if (from < 0 || !unchanged(from, f)) {
         goto out;
     }
@@ -262,17 +291,12 @@ static int deliver_one(void *arg, const struct ds_file_row *f)
         ds_store_event(c->st, "file_deleted", f->id, NULL, 0, NULL, NULL);
         goto out;
     }
-    to = open_target(from, folder->processed_dir, "processed", &why);
-    if (to < 0 && why != DS_FSAFE_ERROR && why != DS_FSAFE_GONE) {
-        refuse_target(c, f, "processed", why);
-        goto out;
+    e = move_aside(c, from, f, folder->processed_dir, "processed", &to, dest, sizeof(dest));
+    if (e > 0) {
+        ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot move it aside: %s", f->path,
+                    strerror(e));
     }
-    e = to < 0 ? EACCES : move_into(from, to, f, dest, sizeof(dest));
     if (e != 0) {
-        ds_log_warn("FILE_DISPOSE_FAILED",
-                    "%s: delivered, but cannot move it to the processed "
-                    "folder: %s",
-                    f->path, strerror(e));
         goto out;
     }
     ds_log_info("FILE_MOVED", "%s: delivered and moved to the processed folder as %s", f->path,
