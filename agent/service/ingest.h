@@ -61,7 +61,8 @@ struct ds_ingest_task {
 
 /* Runs the task; the result is in the task. Returns t->rc:
  * 0 (staged, duplicate or quarantined — see the flags), DS_EBUSY (the file
- * changed while it was hashed: the watcher will settle it again), DS_ESTOP,
+ * changed while it was hashed, or its name no longer leads to the regular
+ * file that settled: the watcher will settle it again), DS_ESTOP,
  * or an error of the queue itself (DS_ESTORE, DS_ENOMEM), which leaves the
  * file to be retried. */
 int ds_ingest_run(struct ds_ingest_task *t);
