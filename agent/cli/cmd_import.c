@@ -498,6 +498,7 @@ static void ingest_done(uv_work_t *w, int status)
  * uploads until its job completes. */
 static int alone(struct import *im, const struct stat *sb)
 {
+    struct ds_file_id id;
     struct ds_runtime *rt = &im->rt;
     struct ds_error err;
     int rc;
@@ -522,8 +523,11 @@ static int alone(struct import *im, const struct stat *sb)
     printf("import: %s (folder %s, %s); no agent runs, so this command sends it\n", im->path,
            im->folder->name, im->folder->import_type);
     fflush(stdout);
-    ds_runtime_task(rt, &im->task, im->folder, im->path, (int64_t)sb->st_size,
-                    (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec);
+    id.dev = (int64_t)sb->st_dev;
+    id.ino = (int64_t)sb->st_ino;
+    id.size = (int64_t)sb->st_size;
+    id.mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+    ds_runtime_task(rt, &im->task, im->folder, im->path, &id);
     im->work.data = im;
     uv_timer_init(&rt->loop, &im->tick);
     im->tick.data = im;

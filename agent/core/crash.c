@@ -1,5 +1,5 @@
 /*
- * crash.c — the test-only crash switch (see crash.h).
+ * crash.c — the test-only crash switch and pause points (see crash.h).
  *
  * The switch's state is process-wide by nature (it models the process
  * dying); it is initialised once through pthread_once, so the ingest thread
@@ -7,24 +7,48 @@
  */
 #include "agent/core/crash.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static pthread_once_t crash_once = PTHREAD_ONCE_INIT;
 static char crash_name[128];   /* the armed point, "" when off */
 static long crash_after = 1;   /* fire at this hit */
 static atomic_long crash_hits; /* hits of the armed point so far */
+static char pause_name[128];   /* the pause point, "" when off */
+static long pause_ms;          /* how long it sleeps */
+
+static void pause_init(void)
+{
+    const char *at = getenv("DENTSYNC_PAUSE_AT");
+    const char *colon = at != NULL ? strchr(at, ':') : NULL;
+    size_t n;
+
+    if (colon == NULL) {
+        return;
+    }
+    n = (size_t)(colon - at);
+    if (n >= sizeof(pause_name)) {
+        return;
+    }
+    memcpy(pause_name, at, n);
+    pause_name[n] = '\0';
+    pause_ms = strtol(colon + 1, NULL, 10);
+}
 
 static void crash_init(void)
 {
     const char *at = getenv("DENTSYNC_CRASH_AT");
     const char *colon;
     size_t n;
+
+    pause_init();
 
     if (at == NULL || at[0] == '\0') {
         return;
@@ -44,19 +68,12 @@ static void crash_init(void)
     }
 }
 
-void ds_crash_point(const char *name)
+/* Appends name to $DENTSYNC_CRASH_LOG, if set. */
+static void log_point(const char *name)
 {
-    const char *log;
+    const char *log = getenv("DENTSYNC_CRASH_LOG");
     int fd;
 
-    pthread_once(&crash_once, crash_init);
-    if (crash_name[0] == '\0' || strcmp(name, crash_name) != 0) {
-        return;
-    }
-    if (atomic_fetch_add(&crash_hits, 1) + 1 < crash_after) {
-        return;
-    }
-    log = getenv("DENTSYNC_CRASH_LOG");
     if (log != NULL) {
         fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (fd >= 0) {
@@ -66,6 +83,33 @@ void ds_crash_point(const char *name)
             close(fd);
         }
     }
+}
+
+void ds_crash_point(const char *name)
+{
+    pthread_once(&crash_once, crash_init);
+    if (crash_name[0] == '\0' || strcmp(name, crash_name) != 0) {
+        return;
+    }
+    if (atomic_fetch_add(&crash_hits, 1) + 1 < crash_after) {
+        return;
+    }
+    log_point(name);
     kill(getpid(), SIGKILL);
     _exit(137);
+}
+
+void ds_crash_pause(const char *name)
+{
+    struct timespec ts;
+
+    pthread_once(&crash_once, crash_init);
+    if (pause_name[0] == '\0' || strcmp(name, pause_name) != 0 || pause_ms <= 0) {
+        return;
+    }
+    log_point(name);
+    ts.tv_sec = pause_ms / 1000;
+    ts.tv_nsec = (pause_ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }

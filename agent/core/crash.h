@@ -17,4 +17,10 @@
 
 void ds_crash_point(const char *name);
 
+/* A test's window into a race: sleeps for MS milliseconds when the
+ * environment variable DENTSYNC_PAUSE_AT is NAME:MS and names this point,
+ * after appending the name to DENTSYNC_CRASH_LOG (so the test knows when to
+ * act); does nothing otherwise. Read once, like the crash switch. */
+void ds_crash_pause(const char *name);
+
 #endif

@@ -7,7 +7,6 @@
 #include "agent/core/alloc.h"
 #include "agent/core/error.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,26 +78,21 @@ int ds_sha256_hex(const void *p, size_t n, char hex[DS_SHA256_HEX])
     return 0;
 }
 
-int ds_sha256_file(const char *path, char hex[DS_SHA256_HEX])
+int ds_sha256_fd(int fd, char hex[DS_SHA256_HEX])
 {
     struct ds_sha256 *h = NULL;
     char block[65536];
+    off_t off = 0;
     ssize_t n;
-    int fd = -1;
     int rc = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = DS_EIO;
-        goto out;
-    }
     h = ds_sha256_new();
     if (h == NULL) {
         rc = DS_ENOMEM;
         goto out;
     }
     for (;;) {
-        n = read(fd, block, sizeof(block));
+        n = pread(fd, block, sizeof(block), off);
         if (n == 0) {
             break;
         }
@@ -107,12 +101,10 @@ int ds_sha256_file(const char *path, char hex[DS_SHA256_HEX])
             goto out;
         }
         ds_sha256_update(h, block, (size_t)n);
+        off += n;
     }
     ds_sha256_final(h, hex);
 out:
-    if (fd >= 0) {
-        close(fd);
-    }
     ds_sha256_free(&h);
     return rc;
 }

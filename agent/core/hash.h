@@ -24,8 +24,9 @@ void ds_sha256_free(struct ds_sha256 **h);
 /* One-shot digest of a buffer. Returns 0 or DS_ENOMEM. */
 int ds_sha256_hex(const void *p, size_t n, char hex[DS_SHA256_HEX]);
 
-/* Digest of a whole file, read in blocks. 0, DS_EIO or DS_ENOMEM. */
-int ds_sha256_file(const char *path, char hex[DS_SHA256_HEX]);
+/* Digest of the whole file fd is open on (from its start, whatever the
+ * descriptor's offset), read in blocks. 0, DS_EIO or DS_ENOMEM. */
+int ds_sha256_fd(int fd, char hex[DS_SHA256_HEX]);
 
 /* A random (version 4) UUID in its canonical lowercase form. 0 or DS_EIO. */
 int ds_uuid_v4(char out[DS_UUID_LEN]);

@@ -18,9 +18,9 @@
 #include "agent/read/read_int.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/fsafe.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,39 +32,27 @@
 
 enum kind { KIND_CSV, KIND_XLSX, KIND_XLS, KIND_ICS };
 
-/* Reads up to n leading bytes of path. Returns the count or DS_EIO. */
-static int read_magic(const char *path, unsigned char *p, size_t n)
+/* Reads up to n leading bytes of the file fd is open on, whatever its
+ * offset. Returns the count or DS_EIO. */
+static int read_magic(int fd, unsigned char *p, size_t n)
 {
     size_t got = 0;
     ssize_t k;
-    int fd = -1;
-    int rc = 0;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = DS_EIO;
-        goto out;
-    }
     while (got < n) {
-        k = read(fd, p + got, n - got);
+        k = pread(fd, p + got, n - got, (off_t)got);
         if (k < 0 && errno == EINTR) {
             continue;
         }
         if (k < 0) {
-            rc = DS_EIO;
-            goto out;
+            return DS_EIO;
         }
         if (k == 0) {
             break;
         }
         got += (size_t)k;
     }
-    rc = (int)got;
-out:
-    if (fd >= 0) {
-        close(fd);
-    }
-    return rc;
+    return (int)got;
 }
 
 /* BEGIN:VCALENDAR in UTF-8 (optionally with a BOM) or ASCII-range UTF-16. */
@@ -175,8 +163,8 @@ void ds__read_notice(struct ds_reader *r, int kind, long line, long row, const c
     va_end(ap);
 }
 
-int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_reader **out,
-                 struct ds_error *err)
+int ds_read_open_fd(int fd, const char *path, const struct ds_read_hints *hints,
+                    struct ds_reader **out, struct ds_error *err)
 {
     struct ds_reader *r = NULL;
     unsigned char magic[MAGIC_LEN];
@@ -188,7 +176,7 @@ int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_
         ds_error_clear(err);
         (void)ds_str_copy(err->file, sizeof(err->file), path);
     }
-    n = read_magic(path, magic, sizeof(magic));
+    n = read_magic(fd, magic, sizeof(magic));
     if (n < 0) {
         rc = ds__read_fail(err, n, path, 0, NULL, "cannot open or read the file");
         goto out;
@@ -200,16 +188,16 @@ int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_
     }
     switch (sniff_kind(magic, (size_t)n)) {
     case KIND_XLSX:
-        rc = ds__read_xlsx_open(path, hints, r, err);
+        rc = ds__read_xlsx_open(fd, path, hints, r, err);
         break;
     case KIND_XLS:
-        rc = ds__read_xls_open(path, hints, r, err);
+        rc = ds__read_xls_open(fd, path, hints, r, err);
         break;
     case KIND_ICS:
-        rc = ds__read_ics_open(path, hints, r, err);
+        rc = ds__read_ics_open(fd, path, hints, r, err);
         break;
     default:
-        rc = ds__read_csv_open(path, hints, r, err);
+        rc = ds__read_csv_open(fd, path, hints, r, err);
         break;
     }
     if (rc != 0) {
@@ -221,6 +209,24 @@ int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_
     r = NULL;
 out:
     ds_free(r);
+    return rc;
+}
+
+int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_reader **out,
+                 struct ds_error *err)
+{
+    int fd = ds_fsafe_open_file(path, 1, NULL, NULL);
+    int rc;
+
+    if (fd < 0) {
+        *out = NULL;
+        if (err != NULL) {
+            ds_error_clear(err);
+        }
+        return ds__read_fail(err, DS_EIO, path, 0, NULL, "cannot open or read the file");
+    }
+    rc = ds_read_open_fd(fd, path, hints, out, err);
+    close(fd);
     return rc;
 }
 

@@ -116,6 +116,12 @@ struct ds_reader; /* opaque */
 int ds_read_open(const char *path, const struct ds_read_hints *hints, struct ds_reader **out,
                  struct ds_error *err);
 
+/* The same on a file already open and checked (fd, borrowed for the call;
+ * the reader reads through descriptors of its own on the same file, never
+ * a new lookup of a name). path only names the file in errors. */
+int ds_read_open_fd(int fd, const char *path, const struct ds_read_hints *hints,
+                    struct ds_reader **out, struct ds_error *err);
+
 /* The header row. borrow: valid until ds_read_close. */
 const struct ds_row *ds_read_header(const struct ds_reader *r);
 

@@ -967,8 +967,8 @@ static int find_header(struct csv_reader *c, long hint_line, struct ds_error *er
 /* ------------------------------------------------------------------------ */
 /* The reader's operations                                                  */
 
-int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                      struct ds_error *err)
+int ds__read_csv_open(int fd, const char *path, const struct ds_read_hints *hints,
+                      struct ds_reader *r, struct ds_error *err)
 {
     struct csv_reader *c = NULL;
     struct rec *hrec;
@@ -1005,7 +1005,7 @@ int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struc
         ds_buf_init(&c->recs[i].cells, CSV_ROW_MAX);
         ds_buf_init(&c->recs[i].raw, CSV_RAW_MAX);
     }
-    rc = ds__read_src_open(path, hints != NULL ? hints->encoding : NULL, &c->src, err);
+    rc = ds__read_src_open(fd, path, hints != NULL ? hints->encoding : NULL, &c->src, err);
     if (rc != 0) {
         goto out;
     }

@@ -29,9 +29,9 @@
 #include "agent/read/read_int.h"
 
 #include "agent/core/alloc.h"
+#include "agent/core/fsafe.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <iconv.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -380,7 +380,7 @@ static int src_choose(struct ds__read_src *s, const char *hint, struct ds_error 
     return 0;
 }
 
-int ds__read_src_open(const char *path, const char *encoding, struct ds__read_src **out,
+int ds__read_src_open(int fd, const char *path, const char *encoding, struct ds__read_src **out,
                       struct ds_error *err)
 {
     struct ds__read_src *s = NULL;
@@ -399,7 +399,7 @@ int ds__read_src_open(const char *path, const char *encoding, struct ds__read_sr
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
+    s->fd = ds_fsafe_reopen(fd);
     if (s->fd < 0) {
         rc = ds__read_fail(err, DS_EIO, path, 0, NULL, "cannot open the file");
         goto out;

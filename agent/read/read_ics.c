@@ -953,7 +953,7 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
  * other VEVENTs change (their UID and RECURRENCE-ID), then starts again at
  * the top. An error met here is left for the second pass to report at its
  * place. */
-static int scan_overrides(struct ics_reader *c, const char *encoding, struct ds_error *err)
+static int scan_overrides(struct ics_reader *c, int fd, const char *encoding, struct ds_error *err)
 {
     struct ds_error ignored;
 
@@ -988,14 +988,14 @@ static int scan_overrides(struct ics_reader *c, const char *encoding, struct ds_
                    "more than %d changed occurrences: the rest may also come with their series",
                    ICS_MAX_OVERRIDES);
     }
-    return ds__read_src_open(c->path, encoding, &c->src, err);
+    return ds__read_src_open(fd, c->path, encoding, &c->src, err);
 }
 
 /* ------------------------------------------------------------------------ */
 /* The reader's operations                                                  */
 
-int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                      struct ds_error *err)
+int ds__read_ics_open(int fd, const char *path, const struct ds_read_hints *hints,
+                      struct ds_reader *r, struct ds_error *err)
 {
     struct ics_reader *c = NULL;
     int back =
@@ -1034,9 +1034,9 @@ int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struc
     }
     c->from = icaltime_from_timet_with_zone(now - (time_t)back * 86400, 1, NULL);
     c->until = icaltime_from_timet_with_zone(now + (time_t)ahead * 86400, 1, NULL);
-    rc = ds__read_src_open(path, hints != NULL ? hints->encoding : NULL, &c->src, err);
+    rc = ds__read_src_open(fd, path, hints != NULL ? hints->encoding : NULL, &c->src, err);
     if (rc == 0) {
-        rc = scan_overrides(c, hints != NULL ? hints->encoding : NULL, err);
+        rc = scan_overrides(c, fd, hints != NULL ? hints->encoding : NULL, err);
     }
     if (rc != 0) {
         goto out;

@@ -40,17 +40,19 @@ void ds__read_notice(struct ds_reader *r, int kind, long line, long row, const c
 int ds__read_fail(struct ds_error *err, int code, const char *path, long row, const char *field,
                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Each reader opens path into r: on success r->ops, r->impl, r->header and
- * r->dialect are set; on failure r->impl is left NULL. Errors as for
+/* Each reader opens the file fd is open on (borrowed for the call; path
+ * names it in errors) into r: on success r->ops, r->impl, r->header and
+ * r->dialect are set; on failure r->impl is left NULL. A reader that keeps
+ * reading takes a descriptor of its own (ds_fsafe_reopen). Errors as for
  * ds_read_open. */
-int ds__read_csv_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                      struct ds_error *err);
-int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                       struct ds_error *err);
-int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                      struct ds_error *err);
-int ds__read_ics_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                      struct ds_error *err);
+int ds__read_csv_open(int fd, const char *path, const struct ds_read_hints *hints,
+                      struct ds_reader *r, struct ds_error *err);
+int ds__read_xlsx_open(int fd, const char *path, const struct ds_read_hints *hints,
+                       struct ds_reader *r, struct ds_error *err);
+int ds__read_xls_open(int fd, const char *path, const struct ds_read_hints *hints,
+                      struct ds_reader *r, struct ds_error *err);
+int ds__read_ics_open(int fd, const char *path, const struct ds_read_hints *hints,
+                      struct ds_reader *r, struct ds_error *err);
 
 /* Does the text start with a word that trailer and totals lines use
  * ("total", "records", "count", "end of", ...), after leading spaces and
@@ -102,12 +104,14 @@ int ds__read_sheet_open(struct ds_reader *r, const char *path, const char *what,
 
 struct ds__read_src; /* opaque */
 
-/* Opens path for reading as text. encoding is the hint (NULL: sniff the
+/* Opens the file fd is open on (borrowed for the call; the source reads
+ * through a descriptor of its own) for reading as text; path names it in
+ * errors. encoding is the hint (NULL: sniff the
  * byte order mark, UTF-16 without one, else UTF-8 that turns into
  * windows-1252 at the first byte that is not UTF-8 if no other non-ASCII
  * text came before). new: free with ds__read_src_close.
  * Errors: DS_EIO, DS_EINVAL (unknown encoding, field "encoding"), DS_ENOMEM. */
-int ds__read_src_open(const char *path, const char *encoding, struct ds__read_src **out,
+int ds__read_src_open(int fd, const char *path, const char *encoding, struct ds__read_src **out,
                       struct ds_error *err);
 
 /* Decodes the next bytes into buf (cap >= 64): returns how many (always

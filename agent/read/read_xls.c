@@ -53,6 +53,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
+#include "agent/core/fsafe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +65,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,18 +128,12 @@ static const char *open_reason(int rc)
 
 /* Does the file hold the UTF-16 stream name "EncryptedPackage" in its
  * first 64 KiB (the directory of an encrypted OOXML file)? */
-static int is_encrypted_ooxml(const char *path)
+static int is_encrypted_ooxml(int fd)
 {
     static const char name[] = "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
     unsigned char buf[65536];
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = pread(fd, buf, sizeof(buf), 0);
 
-    if (fd < 0) {
-        return 0;
-    }
-    n = read(fd, buf, sizeof(buf));
-    close(fd);
     return n > 0 && memmem(buf, (size_t)n, name, sizeof(name) - 1) != NULL;
 }
 
@@ -304,9 +298,14 @@ static void child_row(struct xls_out *o, const void *h, unsigned r, unsigned sho
     }
 }
 
-/* Opens the workbook, picks the sheet and streams its rows. Never returns. */
-__attribute__((noreturn)) static void child_main(const char *path, const char *want, int fd)
+/* Opens the workbook, picks the sheet and streams its rows. Never returns.
+ * freexl takes only a path; file is the checked descriptor the parent
+ * passed down through fork, and the child opens it as /proc/self/fd/N:
+ * the kernel resolves that to the inode the descriptor holds, so nothing
+ * put under the file's name since can take its place. */
+__attribute__((noreturn)) static void child_main(int file, const char *want, int fd)
 {
+    char path[64];
     struct xls_out o;
     const void *h = NULL;
     const char *name = NULL;
@@ -327,6 +326,7 @@ __attribute__((noreturn)) static void child_main(const char *path, const char *w
     }
     o.fd = fd;
     o.len = 0;
+    ds_fsafe_fd_path(file, path, sizeof(path));
     rc = freexl_open(path, &h);
     if (rc != FREEXL_OK) {
         child_fail(&o, rc == FREEXL_INSUFFICIENT_MEMORY ? DS_ENOMEM : DS_EPARSE, "",
@@ -612,13 +612,13 @@ static void xls_src_free(void *src)
     ds_free(x);
 }
 
-int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                      struct ds_error *err)
+int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hints,
+                      struct ds_reader *r, struct ds_error *err)
 {
     struct xls_src *x = NULL;
     const char *want = hints != NULL ? hints->sheet : NULL;
     int fds[2] = {-1, -1};
-    struct stat sb;
+    struct ds_file_id id;
     int rc;
 
     x = ds_calloc(1, sizeof(*x));
@@ -635,17 +635,17 @@ int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struc
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
-    if (stat(path, &sb) != 0) {
+    if (ds_fsafe_fd_id(file, &id) != 0) {
         rc = ds__read_fail(err, DS_EIO, path, 0, NULL, "cannot open the file");
         goto out;
     }
-    if (sb.st_size > XLS_MAX_FILE) {
+    if (id.size > XLS_MAX_FILE) {
         rc = ds__read_fail(err, DS_ETOOBIG, path, 0, NULL,
                            "XLS: the file is larger than the limit (%lld bytes)",
                            (long long)XLS_MAX_FILE);
         goto out;
     }
-    if (is_encrypted_ooxml(path)) {
+    if (is_encrypted_ooxml(file)) {
         rc = ds__read_fail(err, DS_EPARSE, path, 0, NULL,
                            "XLSX: the workbook is encrypted (password-protected)");
         goto out;
@@ -662,7 +662,7 @@ int ds__read_xls_open(const char *path, const struct ds_read_hints *hints, struc
     }
     if (x->pid == 0) {
         close(fds[0]);
-        child_main(path, want, fds[1]);
+        child_main(file, want, fds[1]);
     }
     close(fds[1]);
     fds[1] = -1;

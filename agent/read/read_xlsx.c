@@ -42,6 +42,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
+#include "agent/core/fsafe.h"
 
 #include <expat.h>
 #include <math.h>
@@ -50,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zip.h>
 
 #define XLSX_CHUNK ((size_t)64 * 1024)                 /* bytes fed to expat at a time */
@@ -943,11 +945,12 @@ static int xlsx_pull(void *src, struct ds__sheet_row *row, struct ds_error *err)
 /* ------------------------------------------------------------------------ */
 /* The reader's operations                                                  */
 
-int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, struct ds_reader *r,
-                       struct ds_error *err)
+int ds__read_xlsx_open(int fd, const char *path, const struct ds_read_hints *hints,
+                       struct ds_reader *r, struct ds_error *err)
 {
     struct xlsx_reader *x = NULL;
     int zerr = 0;
+    int zfd = -1;
     int rc;
 
     x = ds_calloc(1, sizeof(*x));
@@ -968,7 +971,17 @@ int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, stru
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
-    x->za = zip_open(path, ZIP_RDONLY, &zerr);
+    /* libzip reads through a descriptor of its own on the checked file;
+     * it closes it with the archive. */
+    zfd = ds_fsafe_reopen(fd);
+    if (zfd < 0) {
+        rc = ds__read_fail(err, DS_EIO, path, 0, NULL, "cannot open the file");
+        goto out;
+    }
+    x->za = zip_fdopen(zfd, 0, &zerr);
+    if (x->za != NULL) {
+        zfd = -1;
+    }
     if (x->za == NULL) {
         rc = ds__read_fail(err, zerr == ZIP_ER_OPEN || zerr == ZIP_ER_READ ? DS_EIO : DS_EPARSE,
                            path, 0, NULL,
@@ -1022,6 +1035,9 @@ int ds__read_xlsx_open(const char *path, const struct ds_read_hints *hints, stru
     rc = ds__read_sheet_open(r, path, "XLSX", hints, x, xlsx_pull, xlsx_close, err);
     x = NULL;
 out:
+    if (zfd >= 0) {
+        close(zfd);
+    }
     xlsx_close(x);
     return rc;
 }

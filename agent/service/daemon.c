@@ -20,6 +20,7 @@
 #include "agent/service/dispose.h"
 #include "agent/core/clock.h"
 #include "agent/core/buf.h"
+#include "agent/core/fsafe.h"
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
 #include "agent/core/notify.h"
@@ -105,8 +106,10 @@ static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *
     return known != 0;
 }
 
+/* id: the file as settled or recorded; ingest reads it only while it is
+ * still that file. */
 static int enqueue(struct ds_agent *a, const struct ds_folder_conf *folder, const char *path,
-                   int64_t size, int64_t mtime_ns, int64_t file_id, const char *sha256)
+                   const struct ds_file_id *id, int64_t file_id, const char *sha256)
 {
     struct pending *p = ds_calloc(1, sizeof(*p));
     struct pending **tail;
@@ -114,7 +117,7 @@ static int enqueue(struct ds_agent *a, const struct ds_folder_conf *folder, cons
     if (p == NULL) {
         return DS_ENOMEM;
     }
-    ds_runtime_task(a->rt, &p->task, folder, path, size, mtime_ns);
+    ds_runtime_task(a->rt, &p->task, folder, path, id);
     p->task.file_id = file_id;
     if (sha256 != NULL) {
         snprintf(p->task.sha256, sizeof(p->task.sha256), "%s", sha256);
@@ -126,7 +129,7 @@ static int enqueue(struct ds_agent *a, const struct ds_folder_conf *folder, cons
 }
 
 static void on_settled(void *ctx, const struct ds_folder_conf *folder, const char *path,
-                       int64_t size, int64_t mtime_ns)
+                       const struct ds_file_id *id)
 {
     struct ds_agent *a = ctx;
 
@@ -134,8 +137,8 @@ static void on_settled(void *ctx, const struct ds_folder_conf *folder, const cha
         return;
     }
     ds_log_info("FILE_SETTLED", "folder %s: %s settled (%lld bytes)", folder->name, path,
-                (long long)size);
-    if (enqueue(a, folder, path, size, mtime_ns, 0, NULL) == 0) {
+                (long long)id->size);
+    if (enqueue(a, folder, path, id, 0, NULL) == 0) {
         start_next_ingest(a);
     }
 }
@@ -146,7 +149,8 @@ static int on_detected(void *ctx, const struct ds_file_info *f)
 {
     struct ds_agent *a = ctx;
     const struct ds_folder_conf *folder = ds_config_folder(a->cfg, f->folder);
-    struct stat sb;
+    struct ds_file_id id = {0, 0, 0, 0};
+    int why = 0;
 
     if (folder == NULL) {
         ds_log_warn("FOLDER_GONE",
@@ -157,12 +161,14 @@ static int on_detected(void *ctx, const struct ds_file_info *f)
     if (in_hand(a, f->folder, f->path)) {
         return 0;
     }
-    if (stat(f->path, &sb) != 0) {
+    /* Not followed if it is a link now: ingest refuses what is no longer a
+     * regular file (NOT_REGULAR_FILE), and reads only the file it opened. */
+    if (ds_fsafe_stat_file(f->path, &id, &why) != 0 && why != DS_FSAFE_LINK &&
+        why != DS_FSAFE_NOT_FILE) {
         ds_log_warn("FILE_GONE", "file %lld: %s is gone; left as it is", (long long)f->id, f->path);
         return 0;
     }
-    return enqueue(a, folder, f->path, (int64_t)sb.st_size,
-                   (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, f->id, f->sha256);
+    return enqueue(a, folder, f->path, &id, f->id, f->sha256);
 }
 
 static void ingest_work(uv_work_t *w)
@@ -377,7 +383,8 @@ static int control_import(void *ctx, const char *folder_name, const char *path, 
     const struct ds_folder_conf *folder = ds_config_folder(a->cfg, folder_name);
     const char *why = NULL;
     struct pending *p;
-    struct stat sb;
+    struct ds_file_id id;
+    int refused = 0;
 
     if (a->stopping) {
         snprintf(msg, size, "the agent is stopping");
@@ -390,11 +397,13 @@ static int control_import(void *ctx, const char *folder_name, const char *path, 
     if (path[0] != '/') {
         why = "not an absolute path";
     }
-    else if (stat(path, &sb) != 0 || (S_ISREG(sb.st_mode) && access(path, R_OK) != 0)) {
-        why = strerror(errno);
+    else if (ds_fsafe_stat_file(path, &id, &refused) != 0 &&
+             (refused == DS_FSAFE_LINK || refused == DS_FSAFE_NOT_FILE)) {
+        why = refused == DS_FSAFE_LINK ? "a symbolic link (name the file itself)"
+                                       : "not a regular file";
     }
-    else if (!S_ISREG(sb.st_mode)) {
-        why = "not a regular file";
+    else if (refused != DS_FSAFE_OK || access(path, R_OK) != 0) {
+        why = strerror(errno);
     }
     if (why != NULL) {
         snprintf(msg, size, "the agent (uid %ld) cannot read %s: %s", (long)geteuid(), path, why);
@@ -403,8 +412,7 @@ static int control_import(void *ctx, const char *folder_name, const char *path, 
     if (in_hand(a, folder->name, path)) {
         return 0;
     }
-    if (enqueue(a, folder, path, (int64_t)sb.st_size,
-                (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec, 0, NULL) != 0) {
+    if (enqueue(a, folder, path, &id, 0, NULL) != 0) {
         snprintf(msg, size, "out of memory");
         return DS_ENOMEM;
     }
@@ -469,6 +477,7 @@ static void resume_if_space(struct ds_agent *a)
 {
     struct pending *p = a->full;
     unsigned long long now = free_bytes(a);
+    struct ds_file_id id;
 
     if (p == NULL || a->current != NULL || a->stopping || now < a->full_at + FULL_RESUME_BYTES) {
         return;
@@ -480,7 +489,11 @@ static void resume_if_space(struct ds_agent *a)
     ds_log_info("INGEST_RESUMED", "ingest resumes: %llu KiB free in %s", now / 1024,
                 a->cfg->state_dir);
     a->full = NULL;
-    if (enqueue(a, p->task.folder, p->task.path, p->task.size, p->task.mtime_ns, p->task.file_id,
+    id.dev = p->task.dev;
+    id.ino = p->task.ino;
+    id.size = p->task.size;
+    id.mtime_ns = p->task.mtime_ns;
+    if (enqueue(a, p->task.folder, p->task.path, &id, p->task.file_id,
                 p->task.file_id != 0 ? p->task.sha256 : NULL) == 0) {
         ds_free(p);
     }

@@ -7,10 +7,20 @@
  * suffix. The .error.txt is written to a temporary name, fsynced and
  * renamed, and holds the reason code and message recorded by the queue:
  * a file name, row, field and the kind of problem, never a value.
+ *
+ * Whoever can write into the export folder could plant a link where the
+ * agent writes (the quarantine folder, or NAME.error.txt.tmp inside it) to
+ * make it overwrite a file of its own, such as the queue. So the agent
+ * makes these folders itself (0700), refuses one that is a link, not a
+ * directory or another user's (DISPOSE_DIR_UNSAFE: the file stays where it
+ * is, nothing is written), and does every create, rename and unlink
+ * relative to the open folders' descriptors, creating files exclusively
+ * and never following a link (agent/core/fsafe.h).
  */
 #include "agent/service/dispose.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/fsafe.h"
 #include "agent/core/log.h"
 #include "state/store_status.h"
 
@@ -33,23 +43,14 @@ static const char *base_name(const char *path)
     return slash != NULL ? slash + 1 : path;
 }
 
-/* Still the file that was read? */
-static int unchanged(const struct ds_file_row *f)
+/* Still the file that was read? It is looked at inside the open export
+ * folder without following a link. */
+static int unchanged(int from, const struct ds_file_row *f)
 {
-    struct stat sb;
+    struct ds_file_id id;
 
-    return stat(f->path, &sb) == 0 && (int64_t)sb.st_size == f->size &&
-           (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec == f->mtime_ns;
-}
-
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
+    return ds_fsafe_stat_at(from, base_name(f->path), &id) == 0 && id.size == f->size &&
+           id.mtime_ns == f->mtime_ns;
 }
 
 static void parent_of(const char *path, char *buf, size_t size)
@@ -60,19 +61,7 @@ static void parent_of(const char *path, char *buf, size_t size)
         ds_str_copy(buf, size, ".");
         return;
     }
-    snprintf(buf, size, "%.*s", (int)(slash - path), path);
-}
-
-/* dir, or folder/default_sub when dir is NULL. */
-static void target_dir(const struct ds_folder_conf *folder, const char *dir, const char *sub,
-                       char *buf, size_t size)
-{
-    if (dir != NULL) {
-        ds_str_copy(buf, size, dir);
-    }
-    else {
-        snprintf(buf, size, "%s/%s", folder->path, sub);
-    }
+    snprintf(buf, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
 }
 
 /* Whether path lies directly in the folder. A file given to `dentsync
@@ -97,44 +86,71 @@ static int in_folder(const struct ds_folder_conf *folder, const char *path)
     return m == n && strncmp(path, folder->path, n) == 0;
 }
 
-/* Renames f into dir; the final path is written into dest. 0, or an errno. */
-static int move_into(const struct ds_file_row *f, const char *dir, char *dest, size_t size)
+/*
+ * Opens the folder a file is moved into: dir (an admin's setting), or
+ * default_sub inside the export folder. Its last component is opened
+ * inside its parent's descriptor without following a link, created 0700
+ * when absent, and refused when it is a link, not a directory, or another
+ * user's (ds_fsafe_subdir). Returns the descriptor, or -1 with *why set.
+ */
+static int open_target(int from, const char *dir, const char *default_sub, int *why)
 {
-    char from_dir[4096];
-    struct stat sb;
+    char parent[4096];
+    int pfd;
+    int fd;
 
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
-        return errno;
+    if (dir == NULL) {
+        return ds_fsafe_subdir(from, default_sub, why);
     }
-    if (snprintf(dest, size, "%s/%s", dir, base_name(f->path)) >= (int)size) {
+    parent_of(dir, parent, sizeof(parent));
+    pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        *why = DS_FSAFE_ERROR;
+        return -1;
+    }
+    fd = ds_fsafe_subdir(pfd, base_name(dir), why);
+    close(pfd);
+    return fd;
+}
+
+/* Renames f from the export folder (from) into the folder to, under its
+ * name or, when that is taken, its name with the queue id as a suffix;
+ * the name given is written into name. 0, or an errno. */
+static int move_into(int from, int to, const struct ds_file_row *f, char *name, size_t size)
+{
+    int e;
+
+    if (snprintf(name, size, "%s", base_name(f->path)) >= (int)size) {
         return ENAMETOOLONG;
     }
-    if (lstat(dest, &sb) == 0 && snprintf(dest, size, "%s/%s.%lld", dir, base_name(f->path),
-                                          (long long)f->id) >= (int)size) {
+    if (ds_fsafe_exists(to, name) &&
+        snprintf(name, size, "%s.%lld", base_name(f->path), (long long)f->id) >= (int)size) {
         return ENAMETOOLONG;
     }
-    if (rename(f->path, dest) != 0) {
-        return errno;
+    e = ds_fsafe_rename(from, base_name(f->path), to, name);
+    if (e != 0) {
+        return e;
     }
-    parent_of(f->path, from_dir, sizeof(from_dir));
-    fsync_dir(from_dir);
-    fsync_dir(dir);
+    ds_fsafe_sync_dir(from);
+    ds_fsafe_sync_dir(to);
     return 0;
 }
 
-/* NAME.error.txt beside the quarantined file, written whole or not at all. */
-static void write_reason(const struct ds_file_row *f, const char *dest)
+/* NAME.error.txt beside the quarantined file, written whole or not at all,
+ * inside the quarantine folder's descriptor: the temporary name is created
+ * exclusively (a planted entry of that name is removed, never followed). */
+static void write_reason(int to, const struct ds_file_row *f, const char *dest)
 {
-    char path[4200];
-    char tmp[4300];
+    char name[400];
+    char tmp[420];
     FILE *fp;
     int fd;
 
-    if (snprintf(path, sizeof(path), "%s.error.txt", dest) >= (int)sizeof(path) ||
+    if (snprintf(name, sizeof(name), "%s.error.txt", dest) >= (int)sizeof(name) ||
         snprintf(tmp, sizeof(tmp), "%s.error.txt.tmp", dest) >= (int)sizeof(tmp)) {
         return;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fd = ds_fsafe_create(to, tmp);
     if (fd < 0) {
         return;
     }
@@ -155,34 +171,95 @@ static void write_reason(const struct ds_file_row *f, const char *dest)
     fflush(fp);
     fsync(fd);
     fclose(fp);
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
+    if (ds_fsafe_rename(to, tmp, to, name) != 0) {
+        ds_fsafe_unlink(to, tmp);
     }
+    ds_fsafe_sync_dir(to);
+}
+
+/* A folder the agent would move into that it must not use: the file stays
+ * where it is, nothing is written, and the log and the audit trail say why
+ * (DISPOSE_DIR_UNSAFE). */
+static void refuse_target(struct ctx *c, const struct ds_file_row *f, const char *what, int why)
+{
+    ds_log_error("DISPOSE_DIR_UNSAFE",
+                 "%s: left in place: its %s folder is %s; nothing is written there until an "
+                 "admin replaces it",
+                 f->path, what, ds_fsafe_why_text(why));
+    ds_store_event(c->st, "dispose_dir_unsafe", f->id, NULL, 0, "DISPOSE_DIR_UNSAFE", what);
+}
+
+/* Opens the export folder f lies in, without following a link; says why
+ * under code when it cannot. */
+static int open_source(const struct ds_folder_conf *folder, const struct ds_file_row *f,
+                       const char *code)
+{
+    int why = 0;
+    int fd = ds_fsafe_open_dir(folder->path, &why);
+
+    if (fd < 0) {
+        ds_log_warn(code, "%s: left in place: its folder cannot be opened (%s)", f->path,
+                    ds_fsafe_why_text(why));
+    }
+    return fd;
+}
+
+/*
+ * Moves f from the export folder (from) into the folder `what`
+ * ("quarantine", "processed"; dir is the admin's setting or NULL): 0 with
+ * *to open on that folder and the name given in dest; -1 when the folder is
+ * refused (and said so); or an errno.
+ */
+static int move_aside(struct ctx *c, int from, const struct ds_file_row *f, const char *dir,
+                      const char *what, int *to, char *dest, size_t size)
+{
+    int why = 0;
+
+    *to = open_target(from, dir, what, &why);
+    if (*to < 0 && why != DS_FSAFE_ERROR && why != DS_FSAFE_GONE) {
+        refuse_target(c, f, what, why);
+        return -1;
+    }
+    return *to < 0 ? EACCES : move_into(from, *to, f, dest, size);
 }
 
 static int quarantine_one(void *arg, const struct ds_file_row *f)
 {
     struct ctx *c = arg;
     const struct ds_folder_conf *folder = ds_config_folder(c->cfg, f->folder);
-    char dir[4096];
-    char dest[4400];
+    char dest[300];
+    int from = -1;
+    int to = -1;
     int e;
 
-    if (folder == NULL || !in_folder(folder, f->path) || !unchanged(f)) {
+    if (folder == NULL || !in_folder(folder, f->path)) {
         return 0;
     }
-    target_dir(folder, folder->quarantine_dir, "quarantine", dir, sizeof(dir));
-    e = move_into(f, dir, dest, sizeof(dest));
-    if (e != 0) {
+    from = open_source(folder, f, "QUARANTINE_MOVE_FAILED");
+    if (from < 0 || !unchanged(from, f)) {
+        goto out;
+    }
+    e = move_aside(c, from, f, folder->quarantine_dir, "quarantine", &to, dest, sizeof(dest));
+    if (e > 0) {
         ds_log_warn("QUARANTINE_MOVE_FAILED",
                     "%s: quarantined but left in place (%s); it is not taken again until it "
                     "changes",
                     f->path, strerror(e));
-        return 0;
     }
-    write_reason(f, dest);
-    ds_log_info("FILE_QUARANTINE_MOVED", "%s: moved to %s with its reason", f->path, dest);
+    if (e != 0) {
+        goto out;
+    }
+    write_reason(to, f, dest);
+    ds_log_info("FILE_QUARANTINE_MOVED", "%s: moved to the quarantine folder as %s with its reason",
+                f->path, dest);
     ds_store_event(c->st, "file_quarantine_moved", f->id, NULL, 0, f->reason_code, NULL);
+out:
+    if (to >= 0) {
+        close(to);
+    }
+    if (from >= 0) {
+        close(from);
+    }
     return 0;
 }
 
@@ -190,35 +267,49 @@ static int deliver_one(void *arg, const struct ds_file_row *f)
 {
     struct ctx *c = arg;
     const struct ds_folder_conf *folder = ds_config_folder(c->cfg, f->folder);
-    char dir[4096];
-    char dest[4400];
+    char dest[300];
+    int from = -1;
+    int to = -1;
     int e;
 
     if (folder == NULL || folder->after == DS_AFTER_LEAVE || strcmp(f->state, "done") != 0 ||
-        !in_folder(folder, f->path) || !unchanged(f)) {
+        !in_folder(folder, f->path)) {
         return 0;
+    }
+    from = open_source(folder, f, "FILE_DISPOSE_FAILED");
+    if (from < 0 || !unchanged(from, f)) {
+        goto out;
     }
     if (folder->after == DS_AFTER_DELETE) {
-        if (unlink(f->path) != 0) {
+        e = ds_fsafe_unlink(from, base_name(f->path));
+        if (e != 0) {
             ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot delete it: %s", f->path,
-                        strerror(errno));
-            return 0;
+                        strerror(e));
+            goto out;
         }
-        parent_of(f->path, dir, sizeof(dir));
-        fsync_dir(dir);
+        ds_fsafe_sync_dir(from);
         ds_log_info("FILE_DELETED", "%s: delivered and deleted", f->path);
         ds_store_event(c->st, "file_deleted", f->id, NULL, 0, NULL, NULL);
-        return 0;
+        goto out;
     }
-    target_dir(folder, folder->processed_dir, "processed", dir, sizeof(dir));
-    e = move_into(f, dir, dest, sizeof(dest));
+    e = move_aside(c, from, f, folder->processed_dir, "processed", &to, dest, sizeof(dest));
+    if (e > 0) {
+        ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot move it aside: %s", f->path,
+                    strerror(e));
+    }
     if (e != 0) {
-        ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot move it to %s: %s", f->path,
-                    dir, strerror(e));
-        return 0;
+        goto out;
     }
-    ds_log_info("FILE_MOVED", "%s: delivered and moved to %s", f->path, dest);
+    ds_log_info("FILE_MOVED", "%s: delivered and moved to the processed folder as %s", f->path,
+                dest);
     ds_store_event(c->st, "file_moved", f->id, NULL, 0, NULL, NULL);
+out:
+    if (to >= 0) {
+        close(to);
+    }
+    if (from >= 0) {
+        close(from);
+    }
     return 0;
 }
 

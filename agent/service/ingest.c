@@ -31,6 +31,7 @@
 
 #include "agent/core/buf.h"
 #include "agent/core/crash.h"
+#include "agent/core/fsafe.h"
 #include "agent/core/log.h"
 #include "agent/map/detect.h"
 #include "agent/map/map.h"
@@ -43,7 +44,7 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 /* Rows per transaction while staging. These commits do not fsync (the job
  * stays `staging` until ds_store_job_staged, which does), so they can be
@@ -90,21 +91,73 @@ static int quarantine(struct ds_ingest_task *t, struct ds_store *st, const char 
     return rc;
 }
 
-static int record_file(struct ds_ingest_task *t, struct ds_store *st)
+/*
+ * Opens the file once, without following a link and without blocking on a
+ * FIFO, and checks through the descriptor that it is the file that settled
+ * (or was recorded): a regular file with the same device, inode, size and
+ * mtime. Everything after reads this descriptor, never the name again.
+ * A file whose name now leads elsewhere (swapped, a link, gone) is not
+ * read: DS_EBUSY, so the watcher settles what is there now. A recorded
+ * file (a retry, a recovery) that became a link or another kind of file is
+ * refused for good (NOT_REGULAR_FILE); *done is set then.
+ */
+static int open_file(struct ds_ingest_task *t, struct ds_store *st, int *fd, int *done)
 {
-    struct stat sb;
+    struct ds_file_id id;
+    int why = 0;
+
+    ds_crash_pause("ingest_before_open");
+    *fd = ds_fsafe_open_file(t->path, 0, &id, &why);
+    if (*fd < 0 && t->file_id != 0 && (why == DS_FSAFE_LINK || why == DS_FSAFE_NOT_FILE)) {
+        ds_error_set(&t->err, DS_EINVAL, "the file is now %s; it is neither followed nor read",
+                     ds_fsafe_why_text(why));
+        *done = 1;
+        return quarantine(t, st, "NOT_REGULAR_FILE");
+    }
+    if (*fd < 0) {
+        return why == DS_FSAFE_ERROR && t->file_id != 0 ? DS_EIO : DS_EBUSY;
+    }
+    if (id.size != t->size || id.mtime_ns != t->mtime_ns ||
+        (t->ino != 0 && (id.dev != t->dev || id.ino != t->ino))) {
+        return DS_EBUSY;
+    }
+    t->dev = id.dev;
+    t->ino = id.ino;
+    return 0;
+}
+
+/*
+ * Hashes what the descriptor holds, and checks it did not change while
+ * hashed. A new file is recorded under that hash; a recorded one (a retry,
+ * a recovery) must still hash as recorded, else the bytes are not those
+ * the queue took: FILE_CHANGED, and *done is set. The jobs carry t->sha256,
+ * the hash of the bytes they stage.
+ */
+static int record_file(struct ds_ingest_task *t, struct ds_store *st, int fd, int *done)
+{
+    struct ds_file_id id;
+    char hex[DS_SHA256_HEX];
     char state[24];
     int64_t held_id = 0;
     int rc;
 
-    rc = ds_sha256_file(t->path, t->sha256);
+    rc = ds_sha256_fd(fd, hex);
     if (rc != 0) {
         return ds_error_set(&t->err, rc, "cannot read the file to hash it");
     }
-    if (stat(t->path, &sb) != 0 || (int64_t)sb.st_size != t->size ||
-        (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec != t->mtime_ns) {
+    if (ds_fsafe_fd_id(fd, &id) != 0 || id.size != t->size || id.mtime_ns != t->mtime_ns) {
         return DS_EBUSY;
     }
+    if (t->file_id != 0) {
+        if (strcmp(hex, t->sha256) != 0) {
+            ds_error_set(&t->err, DS_EINVAL,
+                         "the file's content is no longer what was recorded; it is not read");
+            *done = 1;
+            return quarantine(t, st, "FILE_CHANGED");
+        }
+        return 0;
+    }
+    memcpy(t->sha256, hex, sizeof(hex));
     /* A held file that settles again unchanged (ds_store_file_add keeps its
      * row): nothing new to say of it. */
     if (ds_store_file_find(st, t->path, &held_id, state, sizeof(state)) != 0 ||
@@ -117,6 +170,21 @@ static int record_file(struct ds_ingest_task *t, struct ds_store *st)
         t->held_again = 1;
     }
     return rc;
+}
+
+/* After staging: the file must still have the size and mtime it had when
+ * hashed, or what was staged may not be the bytes the hash names (it was
+ * written to in place while read): FILE_CHANGED, and *done is set. */
+static int still_as_hashed(struct ds_ingest_task *t, struct ds_store *st, int fd, int *done)
+{
+    struct ds_file_id id;
+
+    if (ds_fsafe_fd_id(fd, &id) == 0 && id.size == t->size && id.mtime_ns == t->mtime_ns) {
+        return 0;
+    }
+    ds_error_set(&t->err, DS_EINVAL, "the file was written to while it was read");
+    *done = 1;
+    return quarantine(t, st, "FILE_CHANGED");
 }
 
 /* The normalizer options of the folder's practice: its time zone (the
@@ -475,7 +543,7 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
  * each date column is read in the order its whole column tells
  * (ds_map_date_decide). One more read of the file, only when a mapper
  * reads dates in the order auto. */
-static int infer_date_order(struct ds_ingest_task *t, struct passes *ps)
+static int infer_date_order(struct ds_ingest_task *t, int fd, struct passes *ps)
 {
     struct ds_reader *r = NULL;
     struct ds_row row;
@@ -489,7 +557,7 @@ static int infer_date_order(struct ds_ingest_task *t, struct passes *ps)
     if (!need) {
         return 0;
     }
-    rc = ds_read_open(t->path, NULL, &r, &t->err);
+    rc = ds_read_open_fd(fd, t->path, NULL, &r, &t->err);
     while (rc == 0) {
         rc = ds_read_next_row(r, &row, &t->err);
         if (rc <= 0) {
@@ -547,15 +615,15 @@ static int begin_jobs(struct ds_ingest_task *t, struct ds_store *st, struct pass
 /* Stages every pass, each over the file from its start (the first one
  * reads on from the header already read). A pass that reads another number
  * of rows than the first means the file changed under us: quarantined. */
-static int stage_passes(struct ds_ingest_task *t, struct ds_store *st, struct ds_reader **reader,
-                        struct passes *ps, int *done)
+static int stage_passes(struct ds_ingest_task *t, struct ds_store *st, int fd,
+                        struct ds_reader **reader, struct passes *ps, int *done)
 {
     int rc = 0;
 
     for (ps->cur = 0; ps->cur < ps->n; ps->cur++) {
         if (ps->cur > 0) {
             ds_read_close(reader);
-            rc = ds_read_open(t->path, NULL, reader, &t->err);
+            rc = ds_read_open_fd(fd, t->path, NULL, reader, &t->err);
             if (rc != 0) {
                 break;
             }
@@ -624,6 +692,8 @@ int ds_ingest_run(struct ds_ingest_task *t)
     char queue[4096];
     int held = 0;
     int done = 0;
+    int fd = -1;
+    int fresh;
     int rc;
 
     memset(&ps, 0, sizeof(ps));
@@ -636,14 +706,17 @@ int ds_ingest_run(struct ds_ingest_task *t)
         goto out;
     }
     ds_store_set_budget(st, (int64_t)t->cfg->max_queue_mb * 1024 * 1024);
-    if (t->file_id == 0) {
-        rc = record_file(t, st);
-        if (rc != 0 || t->duplicate || ds_store_file_held(st, t->file_id) == 1) {
-            goto out;
-        }
+    rc = open_file(t, st, &fd, &done);
+    if (rc != 0 || done) {
+        goto out;
+    }
+    fresh = t->file_id == 0;
+    rc = record_file(t, st, fd, &done);
+    if (rc != 0 || done || t->duplicate || (fresh && ds_store_file_held(st, t->file_id) == 1)) {
+        goto out;
     }
 
-    rc = ds_read_open(t->path, NULL, &reader, &t->err);
+    rc = ds_read_open_fd(fd, t->path, NULL, &reader, &t->err);
     if (rc != 0) {
         rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
         goto out;
@@ -671,7 +744,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     for (size_t k = 0; k < ps.n; k++) {
         ds_map_set_options(ps.p[k].mapper, &opts);
     }
-    rc = infer_date_order(t, &ps);
+    rc = infer_date_order(t, fd, &ps);
     if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {
         rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
         goto out;
@@ -683,7 +756,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     if (rc != 0) {
         goto out;
     }
-    rc = stage_passes(t, st, &reader, &ps, &done);
+    rc = stage_passes(t, st, fd, &reader, &ps, &done);
     if (done) {
         goto out;
     }
@@ -699,6 +772,10 @@ int ds_ingest_run(struct ds_ingest_task *t)
         goto out;
     }
     if (rc != 0) {
+        goto out;
+    }
+    rc = still_as_hashed(t, st, fd, &done);
+    if (rc != 0 || done) {
         goto out;
     }
     rc = finish_jobs(t, st, &ps, &held);
@@ -720,6 +797,9 @@ out:
     ds_template_free(&tpl);
     ds_template_list_free(&list, nlist);
     ds_store_close(&st);
+    if (fd >= 0) {
+        close(fd);
+    }
     t->rc = rc;
     return rc;
 }

@@ -35,6 +35,7 @@ struct ds_ingest_task {
     char path[4096];                     /* the file */
     int64_t size;                        /* as settled */
     int64_t mtime_ns;                    /* as settled */
+    int64_t dev, ino;                    /* as settled; 0 when not known */
     int64_t file_id;                     /* its queue row, or 0 for a file not yet recorded */
     char sha256[DS_SHA256_HEX];          /* its content hash when file_id != 0 */
     atomic_int *stop;                    /* set non-zero to abandon; may be NULL */
@@ -61,7 +62,8 @@ struct ds_ingest_task {
 
 /* Runs the task; the result is in the task. Returns t->rc:
  * 0 (staged, duplicate or quarantined — see the flags), DS_EBUSY (the file
- * changed while it was hashed: the watcher will settle it again), DS_ESTOP,
+ * changed while it was hashed, or its name no longer leads to the regular
+ * file that settled: the watcher will settle it again), DS_ESTOP,
  * or an error of the queue itself (DS_ESTORE, DS_ENOMEM), which leaves the
  * file to be retried. */
 int ds_ingest_run(struct ds_ingest_task *t);

@@ -196,14 +196,16 @@ out:
 }
 
 void ds_runtime_task(struct ds_runtime *rt, struct ds_ingest_task *t,
-                     const struct ds_folder_conf *folder, const char *path, int64_t size,
-                     int64_t mtime_ns)
+                     const struct ds_folder_conf *folder, const char *path,
+                     const struct ds_file_id *id)
 {
     t->cfg = rt->cfg;
     t->folder = folder;
     snprintf(t->path, sizeof(t->path), "%s", path);
-    t->size = size;
-    t->mtime_ns = mtime_ns;
+    t->size = id->size;
+    t->mtime_ns = id->mtime_ns;
+    t->dev = id->dev;
+    t->ino = id->ino;
     t->stop = &rt->stop;
 }
 

@@ -29,6 +29,7 @@
 #define DS_RUNTIME_H
 
 #include "agent/core/error.h"
+#include "agent/core/fsafe.h"
 #include "agent/core/hash.h"
 #include "agent/service/ingest.h"
 #include "agent/upload/upload.h"
@@ -62,11 +63,11 @@ void ds_runtime_init(struct ds_runtime *rt);
  * another state_dir. */
 int ds_runtime_start(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_error *err);
 
-/* Fills the inputs of an ingest of path (as settled: size, mtime) with the
+/* Fills the inputs of an ingest of path (as settled: id) with the
  * settings of folder, stoppable through rt->stop; file_id 0, no hash. */
 void ds_runtime_task(struct ds_runtime *rt, struct ds_ingest_task *t,
-                     const struct ds_folder_conf *folder, const char *path, int64_t size,
-                     int64_t mtime_ns);
+                     const struct ds_folder_conf *folder, const char *path,
+                     const struct ds_file_id *id);
 
 /* From a callback on the loop: the uploader is freed and its handles
  * close. Idempotent. */

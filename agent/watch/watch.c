@@ -36,6 +36,7 @@ struct candidate {
     char *path;             /* owned */
     int64_t size;           /* as last seen */
     int64_t mtime_ns;       /* as last seen */
+    int64_t dev, ino;       /* as last seen */
     uint64_t stable_since;  /* loop time (ms) since which size and mtime held */
     int seen;               /* seen by the scan in progress */
     struct candidate *next; /* in w->candidates */
@@ -158,10 +159,11 @@ static void candidate_remove(struct ds_watch *w, struct candidate *gone)
 }
 
 /* A file is readable when it opens for reading: a writer on Windows shares
- * holding a lock makes this fail, and we try again at the next check. */
+ * holding a lock makes this fail, and we try again at the next check. The
+ * open follows no link and opens nothing but a regular file. */
 static int opens_for_reading(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = ds_fsafe_open_file(path, 0, NULL, NULL);
 
     if (fd < 0) {
         return 0;
@@ -175,6 +177,7 @@ static void consider(struct ds_watch *w, size_t fi, const char *path, const stru
     const struct ds_folder_conf *folder = &w->cfg->folders[fi];
     int64_t size = (int64_t)sb->st_size;
     int64_t mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+    struct ds_file_id id = {(int64_t)sb->st_dev, (int64_t)sb->st_ino, size, mtime_ns};
     uint64_t now = uv_now(w->loop);
     uint64_t settle_ms = (uint64_t)(w->cfg->settle_seconds * 1000.0);
     struct candidate *c = candidate_find(w, fi, path);
@@ -197,20 +200,24 @@ static void consider(struct ds_watch *w, size_t fi, const char *path, const stru
         c->folder = fi;
         c->size = size;
         c->mtime_ns = mtime_ns;
+        c->dev = id.dev;
+        c->ino = id.ino;
         c->stable_since = now;
         c->next = w->candidates;
         w->candidates = c;
         ds_log_debug("FILE_NEW", "folder %s: new file %s", folder->name, path);
     }
-    else if (c->size != size || c->mtime_ns != mtime_ns) {
+    else if (c->size != size || c->mtime_ns != mtime_ns || c->dev != id.dev || c->ino != id.ino) {
         c->size = size;
         c->mtime_ns = mtime_ns;
+        c->dev = id.dev;
+        c->ino = id.ino;
         c->stable_since = now;
     }
     c->seen = 1;
     if (now - c->stable_since >= settle_ms && opens_for_reading(path)) {
         candidate_remove(w, c);
-        w->settled(w->ctx, folder, path, size, mtime_ns);
+        w->settled(w->ctx, folder, path, &id);
     }
 }
 

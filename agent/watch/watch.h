@@ -19,6 +19,7 @@
 #define DS_WATCH_WATCH_H
 
 #include "agent/core/error.h"
+#include "agent/core/fsafe.h"
 #include "config/config.h"
 
 #include <stdint.h>
@@ -31,9 +32,11 @@ struct ds_watch; /* opaque */
 typedef int (*ds_watch_known_cb)(void *ctx, const struct ds_folder_conf *folder, const char *path,
                                  int64_t size, int64_t mtime_ns);
 
-/* A file has settled. path is borrowed for the call. */
+/* A file has settled: id is what the last look saw of it (device, inode,
+ * size, mtime); a file whose inode changed under its name settles anew.
+ * path and id are borrowed for the call. */
 typedef void (*ds_watch_settled_cb)(void *ctx, const struct ds_folder_conf *folder,
-                                    const char *path, int64_t size, int64_t mtime_ns);
+                                    const char *path, const struct ds_file_id *id);
 
 /* Starts watching every folder of cfg (borrowed for the watcher's life).
  * new: free with ds_watch_free. A folder that cannot be watched for events

@@ -13,7 +13,11 @@
 #   4. injection: quotes, SQL, Unicode and long strings in every text field
 #      arrive in PostgreSQL as the same data;
 #   5. paths: a symbolic link in an export folder pointing outside it is not
-#      followed; a name full of dots stays a name inside its folder;
+#      followed; a name full of dots stays a name inside its folder; links
+#      planted where the agent writes (quarantine/, processed/, a reason's
+#      temporary name) write nothing through them; a held file turned into a
+#      link and retried, or a file swapped between settle and read, is not
+#      read through the link (docs/security.md, "The export folder");
 #   6. the cloud bounds the body (413), the header block, and the number of
 #      connections, per client address and in all;
 #   7. slow clients (slowloris): connections sending a header a byte at a
@@ -270,6 +274,135 @@ check "a symbolic link to a file outside the folder is not followed" \
     test "$(pq "SELECT count(*) FROM import_jobs WHERE filename IN ('link.csv', 'secret.csv')")" = 0 \
     -a "$(sqlite3 -readonly "$d/state/queue.db" "SELECT count(*) FROM files WHERE path LIKE '%link%'")" = 0
 check "... and the file it points to is left alone" test -f "$work/outside/secret.csv"
+
+# --- 5b. planted links: writes ---------------------------------------------------------------
+# Whoever can write into an export folder plants links where the agent
+# writes: NAME.error.txt.tmp in quarantine/ (to a sentinel file, and to the
+# queue itself), a quarantine/ that is a link elsewhere, a processed/ that
+# is one. Nothing is written through any of them; the queue stays whole.
+d=$work/links-w
+mkdir -p "$d/inbox" "$d/state" "$d/in2" "$d/in3" "$d/elsewhere" "$d/elsewhere3"
+write_config "$d" "$CLOUD_URL"
+cat >>"$d/dentsync.conf" <<EOF2
+
+[folder in2]
+path = $d/in2
+practice = a
+import_type = patients
+template = generic-patients
+
+[folder in3]
+path = $d/in3
+practice = a
+import_type = patients
+template = generic-patients
+after = move
+EOF2
+echo 'the sentinel: left exactly as it is' >"$d/sentinel"
+cp "$d/sentinel" "$d/sentinel.orig"
+mkdir -m 700 "$d/inbox/quarantine"
+ln -s "$d/sentinel" "$d/inbox/quarantine/bad.csv.error.txt.tmp"
+ln -s "$d/state/queue.db" "$d/inbox/quarantine/badq.csv.error.txt.tmp"
+ln -s "$d/elsewhere" "$d/in2/quarantine"
+ln -s "$d/elsewhere3" "$d/in3/processed"
+make_csv LNKW 3 >"$d/good.csv"
+start_agent "$d"
+wait_until 20 test -s "$d/state/queue.db"
+printf 'Nothing,Useful\n1,2\n' >"$d/inbox/bad.csv"
+printf 'Nothing,Useful\n3,4\n' >"$d/inbox/badq.csv"
+printf 'Nothing,Useful\n5,6\n' >"$d/in2/bad2.csv"
+cp "$d/good.csv" "$d/in3/good3.csv"
+check "a refused file is moved to quarantine/ with its reason beside it" \
+    wait_until 20 test -f "$d/inbox/quarantine/bad.csv.error.txt" -a \
+    -f "$d/inbox/quarantine/badq.csv.error.txt"
+check "... the reason is a file of its own, not the planted link" \
+    test ! -L "$d/inbox/quarantine/bad.csv.error.txt" -a ! -L "$d/inbox/quarantine/badq.csv.error.txt"
+check "... and names the code" grep -q '^code:' "$d/inbox/quarantine/bad.csv.error.txt"
+check "a link planted as NAME.error.txt.tmp: the file it points to is unchanged" \
+    cmp -s "$d/sentinel" "$d/sentinel.orig"
+check "a link planted to the queue: the queue is whole, and knows each file" \
+    test "$(sqlite3 -readonly "$d/state/queue.db" 'PRAGMA integrity_check')" = ok -a \
+    "$(sqlite3 -readonly "$d/state/queue.db" \
+        "SELECT count(*) FROM files WHERE path LIKE '%/inbox/bad%' AND state = 'quarantined'")" = 2
+check "a quarantine/ that is a link: the file is held in place, DISPOSE_DIR_UNSAFE" \
+    wait_until 20 grep -q 'DISPOSE_DIR_UNSAFE.*bad2.csv' "$d/agent.log"
+check "... nothing is written where it points" test -z "$(ls -A "$d/elsewhere")" -a -f "$d/in2/bad2.csv"
+check "a processed/ that is a link: the file is delivered" wait_until 30 job_done good3.csv
+check "... and held in place, DISPOSE_DIR_UNSAFE" \
+    wait_until 20 grep -q 'DISPOSE_DIR_UNSAFE.*good3.csv' "$d/agent.log"
+check "... nothing is written where it points" \
+    test -z "$(ls -A "$d/elsewhere3")" -a -f "$d/in3/good3.csv"
+check "the agent runs on" kill -0 "$agent_pid"
+stop_agent
+check "the agent starts again on its queue" \
+    sh -c "'$agent' status -c '$d/dentsync.conf' >/dev/null 2>&1"
+
+# --- 5c. planted links: reads -----------------------------------------------------------------
+# A held file replaced by a link to another practice's export, then
+# `dentsync retry`: nothing of the other file is read; the link is refused
+# (NOT_REGULAR_FILE). A file swapped between settle and read (the agent
+# paused there by DENTSYNC_PAUSE_AT): for a link, nothing is read; for
+# another regular file, it is settled anew and the job carries the hash of
+# the bytes it staged.
+d=$work/links-r
+mkdir -p "$d/inbox" "$d/state" "$d/other"
+write_config "$d" "$CLOUD_URL"
+sed -i 's/^template = generic-patients$/template = auto/' "$d/dentsync.conf"
+make_csv OTHERPRAC 4 >"$d/other/export.csv"
+start_agent "$d"
+printf 'Nothing,Useful\n1,2\n' >"$d/inbox/held.csv"
+held() { [ "$(queue_sql "$d" "SELECT state FROM files WHERE path LIKE '%/held.csv'")" = held ]; }
+check "a file no template knows is held" wait_until 20 held
+rm "$d/inbox/held.csv"
+ln -s "$d/other/export.csv" "$d/inbox/held.csv"
+check "dentsync retry takes the held file up again" \
+    sh -c "'$agent' retry -c '$d/dentsync.conf' '$d/inbox/held.csv' >/dev/null"
+refused() {
+    [ "$(queue_sql "$d" "SELECT reason_code FROM files WHERE path LIKE '%/held.csv'")" = NOT_REGULAR_FILE ]
+}
+check "... it is now a link: refused, NOT_REGULAR_FILE" wait_until 20 refused
+sleep 1
+check "... nothing of the file it points to reaches the cloud" \
+    test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$a_id'
+                AND external_id LIKE 'OTHERPRAC-%'")" = 0
+check "... and the file it points to is left alone" test -f "$d/other/export.csv"
+stop_agent
+
+sed -i 's/^template = auto$/template = generic-patients/' "$d/dentsync.conf"
+: >"$d/pause.log"
+DENTSYNC_PAUSE_AT=ingest_before_open:2500 DENTSYNC_CRASH_LOG=$d/pause.log start_agent "$d"
+paused() { [ "$(grep -c ingest_before_open "$d/pause.log")" -ge "$1" ]; }
+make_csv SWAPA 3 >"$d/inbox/swap.csv"
+check "the agent pauses between settle and read" wait_until 20 paused 1
+# The decoy has the size and mtime of the file it replaces.
+make_csv DECOY 3 >"$d/other/decoy.csv"
+touch -r "$d/inbox/swap.csv" "$d/other/decoy.csv"
+ln -s "$d/other/decoy.csv" "$d/swap.link"
+mv -T "$d/swap.link" "$d/inbox/swap.csv"
+check "a file swapped for a link before it is read: not read, it will settle again" \
+    wait_until 20 grep -q 'FILE_CHANGED.*swap.csv' "$d/agent.log"
+sleep 1
+check "... nothing of the file the link points to reaches the cloud" \
+    test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$a_id'
+                AND external_id LIKE 'DECOY-%'")" = 0
+make_csv SWAPB 3 >"$d/inbox/swap2.csv"
+make_csv SWAPC 3 >"$d/swap2.new"
+touch -r "$d/inbox/swap2.csv" "$d/swap2.new"
+check "the agent pauses before reading the next file" wait_until 20 paused 2
+mv -T "$d/swap2.new" "$d/inbox/swap2.csv"
+settled_twice() { [ "$(grep -c 'FILE_SETTLED.*swap2.csv' "$d/agent.log")" -ge 2 ]; }
+check "a file swapped for another of the same size and mtime: settled anew" \
+    wait_until 20 settled_twice
+check "... and delivered" wait_until 30 job_done swap2.csv
+want=$(sha256sum "$d/inbox/swap2.csv" | cut -d' ' -f1)
+check "... its job carries the hash of the bytes it staged" \
+    test "$(queue_sql "$d" "SELECT sha256 FROM jobs WHERE filename = 'swap2.csv'")" = "$want"
+check "... which are the new file's" \
+    test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$a_id'
+                AND external_id LIKE 'SWAPC-%'")" = 3 -a \
+    "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$a_id'
+           AND external_id LIKE 'SWAPB-%'")" = 0
+stop_agent
 
 # --- 6. the cloud's bounds ------------------------------------------------------------------
 head -c $((33 * 1024 * 1024)) /dev/zero >"$work/big.body"
