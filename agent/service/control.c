@@ -148,8 +148,12 @@ static void answer(struct conn *k)
     else if (strcmp(k->req, "web-link") == 0) {
         char url[256];
 
-        if (c->ops.web_link != NULL && c->ops.web_link(c->ops.ctx, url, sizeof(url)) == 0) {
-            snprintf(k->answer, sizeof(k->answer), "{\"ok\":true,\"url\":\"%s\"}\n", url);
+        /* The page's session gets the rights the peer has here. */
+        if (c->ops.web_link != NULL &&
+            c->ops.web_link(c->ops.ctx, k->privileged, url, sizeof(url)) == 0) {
+            snprintf(k->answer, sizeof(k->answer),
+                     "{\"ok\":true,\"url\":\"%s\",\"read_only\":%s}\n", url,
+                     k->privileged ? "false" : "true");
         }
         else {
             snprintf(k->answer, sizeof(k->answer),
