@@ -217,12 +217,8 @@ static void guess_wrong(struct ds_web_auth *a, const char *client, double now)
 {
     struct guess *g = guess_find(a, client);
 
-    for (size_t i = 0; i < DS_WEB_CLIENTS && g == NULL; i++) {
-        if (a->guesses[i].addr[0] == '\0') {
-            g = &a->guesses[i];
-        }
-    }
     if (g == NULL) {
+        /* A free entry's wait ended at 0. */
         g = &a->guesses[0];
         for (size_t i = 1; i < DS_WEB_CLIENTS; i++) {
             if (a->guesses[i].after < g->after) {
