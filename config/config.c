@@ -720,8 +720,8 @@ static void check_folder(struct loader *ld, const struct ds_folder_conf *f)
     }
 }
 
-/* [web]: the address must be an IP literal; one that is not loopback
- * needs a login secret (docs/web.md). */
+/* [web]: the address must be a loopback IP literal: the page has no TLS
+ * (docs/web.md). */
 static void check_web(struct loader *ld)
 {
     struct ds_config *cfg = ld->cfg;
@@ -735,8 +735,11 @@ static void check_web(struct loader *ld)
     if (!v4 && !v6) {
         problem(ld, 1, "[web] listen must be an IP address, e.g. 127.0.0.1");
     }
-    else if (cfg->web_enabled && !loopback && cfg->web_secret_file == NULL) {
-        problem(ld, 1, "[web] listen %s is not loopback: set secret_file too", cfg->web_listen);
+    else if (cfg->web_enabled && !loopback) {
+        problem(ld, 1,
+                "[web] listen %s is not loopback: the status page has no TLS, so it listens on "
+                "127.0.0.1 or ::1 only (reach it from another machine through an SSH tunnel)",
+                cfg->web_listen);
     }
     if (cfg->web_secret_file != NULL) {
         if (stat(cfg->web_secret_file, &sb) != 0) {

@@ -4,7 +4,8 @@
  * its first use and expires after ten minutes; it carries a random token,
  * never patient data. Like sync-now it goes through the control socket, so
  * it works for whoever may use that socket (the service user and the
- * dentsync group).
+ * dentsync group); the page's session gets the rights the socket gives the
+ * asker (a group member's may not import or retry).
  */
 #include "agent/cli/commands.h"
 
@@ -51,6 +52,10 @@ int ds_cmd_web_url(const char *config_path, int argc, char **argv)
         return DS_EXIT_RUNTIME;
     }
     printf("%s\n", url);
+    if (json_is_true(json_object_get(doc, "read_only"))) {
+        fprintf(stderr, "dentsync web-url: a read-only link: its page shows everything but may "
+                        "not import or retry (that needs root or the service user)\n");
+    }
     json_decref(doc);
     return DS_EXIT_OK;
 }

@@ -59,10 +59,11 @@ static void answer_error(struct ds_buf *b, const char *msg)
 }
 
 /* {"ok":true,"url":"URL"}. */
-static void answer_url(struct ds_buf *b, const char *url)
+static void answer_url(struct ds_buf *b, const char *url, int read_only)
 {
     if (ds_buf_append_str(b, "{\"ok\":true,\"url\":") != 0 || ds_jsonw_str(b, url) != 0 ||
-        ds_buf_append_str(b, "}\n") != 0) {
+        ds_buf_append_str(b, read_only ? ",\"read_only\":true}\n" : ",\"read_only\":false}\n") !=
+            0) {
         answer_error(b, "out of memory");
     }
 }
@@ -168,8 +169,10 @@ static void answer(struct conn *k)
     else if (strcmp(k->req, "web-link") == 0) {
         char url[256];
 
-        if (c->ops.web_link != NULL && c->ops.web_link(c->ops.ctx, url, sizeof(url)) == 0) {
-            answer_url(&k->answer, url);
+        /* The page's session gets the rights the peer has here. */
+        if (c->ops.web_link != NULL &&
+            c->ops.web_link(c->ops.ctx, k->privileged, url, sizeof(url)) == 0) {
+            answer_url(&k->answer, url, !k->privileged);
         }
         else {
             answer_error(&k->answer, "the status page is not running (off in [web], or its port "

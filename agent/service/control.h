@@ -20,8 +20,11 @@
  *              agent's own user (SO_PEERCRED), as it writes to the queue
  *                                              -> {"ok":true} or
  *                                                 {"ok":false,"error":"..."}
- *   web-link   a one-time login link of the status page (docs/web.md)
- *                                              -> {"ok":true,"url":"..."}
+ *   web-link   a one-time login link of the status page (docs/web.md),
+ *              whose session has the asker's rights here: full for root
+ *              and the agent's own user, read-only (no import, no retry)
+ *              for anyone else         -> {"ok":true,"url":"...",
+ *                                          "read_only":true|false}
  *
  * Anything else answers {"ok":false,"error":"unknown command"}. The answers
  * carry counts, codes and names from the config: never patient data. An
@@ -52,8 +55,10 @@ struct ds_control_ops {
      * non-zero with a message (no patient data) in msg. */
     int (*import)(void *ctx, const char *folder, const char *path, char *msg, size_t size);
     /* Writes a one-time login link of the status page into buf; non-zero
-     * when there is none (the page is off). May be NULL. */
-    int (*web_link)(void *ctx, char *buf, size_t size);
+     * when there is none (the page is off). full: the asker is root or the
+     * service's user, and its session may do what they may over this
+     * socket (import); otherwise it is read-only. May be NULL. */
+    int (*web_link)(void *ctx, int full, char *buf, size_t size);
     void *ctx;
 };
 

@@ -503,11 +503,11 @@ static void resume_if_space(struct ds_agent *a)
     start_next_ingest(a);
 }
 
-static int control_web_link(void *ctx, char *buf, size_t size)
+static int control_web_link(void *ctx, int full, char *buf, size_t size)
 {
     struct ds_agent *a = ctx;
 
-    return a->web != NULL ? ds_web_link(a->web, buf, size) : DS_ENOTFOUND;
+    return a->web != NULL ? ds_web_link(a->web, full, buf, size) : DS_ENOTFOUND;
 }
 
 static void ingest_done(uv_work_t *w, int status)

@@ -86,9 +86,11 @@ static void session(struct ds__web_conn *c)
                                         f->practice, "import_type", f->import_type, "template",
                                         f->template_id != NULL ? f->template_id : "auto"));
     }
+    /* write: whether the page offers the actions that change the queue. */
     ds__web_json(c, 200,
-                 json_pack("{s:s, s:o, s:I}", "csrf", csrf, "folders", folders, "max_upload_kb",
-                           (json_int_t)c->w->cfg->web_max_upload_kb));
+                 json_pack("{s:s, s:o, s:I, s:b}", "csrf", csrf, "folders", folders,
+                           "max_upload_kb", (json_int_t)c->w->cfg->web_max_upload_kb, "write",
+                           c->rights == DS_WEB_FULL));
     memset(csrf, 0, sizeof(csrf));
 }
 
@@ -978,6 +980,15 @@ static int is(const struct ds__web_conn *c, const char *method, const char *path
 {
     return strcmp(c->req.method, method) == 0 && c->req.path_len == strlen(path) &&
            memcmp(c->req.path, path, c->req.path_len) == 0;
+}
+
+int ds__web_api_writes(const struct ds__web_conn *c)
+{
+    /* Sync now is not among them: the control socket grants it to the
+     * dentsync group too. A preview keeps the dropped file in the state
+     * directory, and leads only to an import. */
+    return is(c, "POST", "/api/retry-file") || is(c, "POST", "/api/retry-job") ||
+           is(c, "POST", "/api/preview") || is(c, "POST", "/api/import");
 }
 
 void ds__web_api(struct ds__web_conn *c)

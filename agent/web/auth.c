@@ -4,12 +4,18 @@
  * Fixed tables, no allocation after ds_web_auth_new: the page serves one
  * practice PC, a handful of browsers. Lookups compare every slot in
  * constant time, so the time taken says nothing about a token.
+ *
+ * Wrong guesses of the secret are remembered per client address, in a table
+ * of DS_WEB_CLIENTS; when it is full the entry whose wait ends first is
+ * reused, so one client cannot lock another out by filling it (a client
+ * with more addresses than that guesses a little faster instead).
  */
 #include "agent/web/auth.h"
 
 #include "agent/core/alloc.h"
 #include "agent/core/error.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -19,12 +25,19 @@ struct slot {
     char csrf[DS_WEB_TOKEN_HEX];  /* sessions only */
     double until;                 /* expiry (links: fixed; sessions: idle) */
     double used;                  /* sessions: last use, for eviction */
+    int rights;                   /* DS_WEB_READ or DS_WEB_FULL (links: their session's) */
+};
+
+struct guess {
+    char addr[DS_WEB_ADDR]; /* the client's address; "" when free */
+    double after;           /* no guess from it before this */
 };
 
 struct ds_web_auth {
     char *secret; /* owned; NULL: no secret login */
     struct slot sessions[DS_WEB_SESSIONS];
     struct slot links[DS_WEB_LINKS];
+    struct guess guesses[DS_WEB_CLIENTS];
 };
 
 /* Equal strings, in time that depends on the lengths only. */
@@ -126,7 +139,7 @@ static struct slot *take(struct slot *slots, size_t n)
     return best;
 }
 
-int ds_web_auth_link(struct ds_web_auth *a, double now, char token[DS_WEB_TOKEN_HEX])
+int ds_web_auth_link(struct ds_web_auth *a, double now, int rights, char token[DS_WEB_TOKEN_HEX])
 {
     struct slot *s;
 
@@ -138,11 +151,12 @@ int ds_web_auth_link(struct ds_web_auth *a, double now, char token[DS_WEB_TOKEN_
         return DS_EIO;
     }
     s->until = now + DS_WEB_LINK_TTL;
+    s->rights = rights == DS_WEB_FULL ? DS_WEB_FULL : DS_WEB_READ;
     memcpy(token, s->token, DS_WEB_TOKEN_HEX);
     return 0;
 }
 
-static int open_session(struct ds_web_auth *a, double now, char sid[DS_WEB_TOKEN_HEX])
+static int open_session(struct ds_web_auth *a, double now, int rights, char sid[DS_WEB_TOKEN_HEX])
 {
     struct slot *s;
 
@@ -155,6 +169,7 @@ static int open_session(struct ds_web_auth *a, double now, char sid[DS_WEB_TOKEN
     }
     s->until = now + DS_WEB_SESSION_IDLE;
     s->used = now;
+    s->rights = rights;
     memcpy(sid, s->token, DS_WEB_TOKEN_HEX);
     return 0;
 }
@@ -163,21 +178,72 @@ int ds_web_auth_use_link(struct ds_web_auth *a, const char *token, double now,
                          char sid[DS_WEB_TOKEN_HEX])
 {
     struct slot *s = find(a->links, DS_WEB_LINKS, token, now);
+    int rights;
 
     if (s == NULL) {
         return DS_EINVAL;
     }
+    rights = s->rights;
     memset(s, 0, sizeof(*s)); /* spent */
-    return open_session(a, now, sid);
+    return open_session(a, now, rights, sid);
 }
 
-int ds_web_auth_use_secret(struct ds_web_auth *a, const char *secret, double now,
-                           char sid[DS_WEB_TOKEN_HEX])
+/* A client's key: its address, or "?" when it has none. */
+static const char *client_key(const char *client)
 {
+    return client != NULL && client[0] != '\0' ? client : "?";
+}
+
+/* The entry of client, or NULL. */
+static struct guess *guess_find(struct ds_web_auth *a, const char *client)
+{
+    for (size_t i = 0; i < DS_WEB_CLIENTS; i++) {
+        if (a->guesses[i].addr[0] != '\0' && strcmp(a->guesses[i].addr, client) == 0) {
+            return &a->guesses[i];
+        }
+    }
+    return NULL;
+}
+
+int ds_web_auth_may_guess(struct ds_web_auth *a, const char *client, double now)
+{
+    struct guess *g = guess_find(a, client_key(client));
+
+    return g != NULL && now < g->after ? DS_EBUSY : 0;
+}
+
+/* client guessed wrong: it waits, in its own entry, a free one or the one
+ * whose wait ends first. */
+static void guess_wrong(struct ds_web_auth *a, const char *client, double now)
+{
+    struct guess *g = guess_find(a, client);
+
+    if (g == NULL) {
+        /* A free entry's wait ended at 0. */
+        g = &a->guesses[0];
+        for (size_t i = 1; i < DS_WEB_CLIENTS; i++) {
+            if (a->guesses[i].after < g->after) {
+                g = &a->guesses[i];
+            }
+        }
+    }
+    snprintf(g->addr, sizeof(g->addr), "%s", client);
+    g->after = now + DS_WEB_GUESS_WAIT;
+}
+
+int ds_web_auth_use_secret(struct ds_web_auth *a, const char *secret, const char *client,
+                           double now, char sid[DS_WEB_TOKEN_HEX])
+{
+    const char *who = client_key(client);
+
+    if (ds_web_auth_may_guess(a, who, now) != 0) {
+        return DS_EBUSY;
+    }
     if (a->secret == NULL || secret[0] == '\0' || !ct_equal(a->secret, secret)) {
+        guess_wrong(a, who, now);
         return DS_EINVAL;
     }
-    return open_session(a, now, sid);
+    return open_session(a, now, DS_WEB_FULL, sid);
 }
 
 int ds_web_auth_session(struct ds_web_auth *a, const char *sid, double now,
@@ -194,6 +260,13 @@ int ds_web_auth_session(struct ds_web_auth *a, const char *sid, double now,
         memcpy(csrf, s->csrf, DS_WEB_TOKEN_HEX);
     }
     return 0;
+}
+
+int ds_web_auth_rights(struct ds_web_auth *a, const char *sid, double now)
+{
+    struct slot *s = find(a->sessions, DS_WEB_SESSIONS, sid, now);
+
+    return s != NULL ? s->rights : DS_ENOTFOUND;
 }
 
 int ds_web_auth_check_csrf(struct ds_web_auth *a, const char *sid, const char *csrf, double now)

@@ -3,7 +3,8 @@
  * (docs/web.md).
  *
  * A small HTTP/1.1 server on a uv_tcp_t, bound to [web] listen:port
- * (127.0.0.1 unless configured otherwise), one request per connection. It
+ * (127.0.0.1 by default; a loopback address only), one request per
+ * connection. It
  * serves the page's HTML, CSS and JS, embedded in the binary at build time,
  * and a JSON API over the queue: the overview that `dentsync status`
  * shows, the job history and each job's errors, held and quarantined files,
@@ -11,8 +12,10 @@
  *
  * Only a logged-in browser gets anything but the page's static files: a
  * session comes from a one-time link (ds_web_link, printed by `dentsync
- * web-url`) or the login secret. Every POST carries the session's CSRF
- * token; every answer says Cache-Control: no-store. Values from export
+ * web-url`, with the rights the control socket gives its asker) or the
+ * login secret. It listens on loopback only: it has no TLS. Every POST
+ * carries the session's CSRF token; every answer says Cache-Control:
+ * no-store. Values from export
  * files appear only in answers to a logged-in session, never in a URL or
  * a log line.
  */
@@ -43,7 +46,8 @@ int ds_web_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *st
 void ds_web_free(struct ds_web **w);
 
 /* Mints a one-time login link, "http://ADDRESS:PORT/login?t=TOKEN", into
- * url[size]. */
-int ds_web_link(struct ds_web *w, char *url, size_t size);
+ * url[size]. full: its session may change the queue and import (asked by
+ * root or the service's user); otherwise it may look and sync only. */
+int ds_web_link(struct ds_web *w, int full, char *url, size_t size);
 
 #endif

@@ -44,8 +44,7 @@ struct ds_web {
     uv_timer_t sweep;            /* closes idle connections, expires uploads */
     int open_handles;            /* server + sweep + connections not closed yet */
     int closing;                 /* ds_web_free was called */
-    int loopback;                /* bound to a loopback address: Host is checked */
-    double login_after;          /* no secret login before this (after a wrong one) */
+    char cookie[32];             /* the session cookie's name, "dentsync_PORT" */
     char origin[96];             /* "http://ADDRESS:PORT" */
     char exe[PATH_MAX];          /* this binary, for `preview` and `errors` children */
     char upload_dir[3072];       /* state_dir/web-uploads */
@@ -66,6 +65,8 @@ struct ds__web_conn {
     size_t need;                 /* head + body bytes of the whole request */
     double last;                 /* last activity, for the idle sweep */
     char sid[DS_WEB_TOKEN_HEX];  /* this request's live session, "" if none */
+    int rights;                  /* its DS_WEB_READ or DS_WEB_FULL, 0 if none */
+    char peer[DS_WEB_ADDR];      /* the client's address, for the login throttle */
     struct ds_buf out;           /* the answer being written */
     uv_write_t wr;               /* its write */
     int answered;                /* an answer is on its way: read no more */
@@ -95,9 +96,13 @@ void ds__web_conn_unref(struct ds__web_conn *c);
 
 /* ---- api.c ---------------------------------------------------------------- */
 
-/* Answers an /api/ request of a logged-in session (CSRF checked already
- * for POST). */
+/* Answers an /api/ request of a logged-in session (CSRF and rights checked
+ * already, before the body was read). */
 void ds__web_api(struct ds__web_conn *c);
+
+/* 1 when the route of c's request changes the queue or the folders, so
+ * needs a DS_WEB_FULL session. */
+int ds__web_api_writes(const struct ds__web_conn *c);
 
 /* Removes the dropped files not imported: all of them (all = 1) or those
  * older than DS_WEB_UPLOAD_TTL. */

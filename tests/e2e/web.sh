@@ -3,20 +3,28 @@
 # PostgreSQL. Run by tests/e2e/run.sh (which starts PostgreSQL); alone it
 # starts its own.
 #
-#   1. the page listens on 127.0.0.1 only; a non-loopback listen without a
-#      login secret is a configuration error;
+#   1. the page listens on 127.0.0.1 only; a non-loopback listen is a
+#      configuration error, login secret or not (the page has no TLS);
 #   2. with curl: nothing but the page's static files without a session;
-#      a one-time link logs in once (HttpOnly, SameSite=Strict cookie);
-#      the login secret logs in, a wrong one does not; a POST without the
-#      CSRF token, with a wrong one or from another origin is refused; a
-#      foreign Host is refused; oversized requests are refused; every
-#      answer is no-store; the errors CSV holds the failed row;
+#      a one-time link logs in once (HttpOnly, SameSite=Strict cookie
+#      named after the port); a request refused on its head (no session,
+#      a read-only session's import) is answered before its body is sent
+#      and the agent never holds that body; the login secret logs in, a
+#      wrong one does not, and makes only its own client address wait; a
+#      POST without the CSRF token, with a wrong one or from another origin
+#      is refused; a foreign Host is refused; oversized requests are
+#      refused; every answer is no-store; the errors CSV holds the failed
+#      row;
 #   3. in headless Chromium (tests/tools/web_browser.py): the link opens
 #      the overview, a job reaches 100 %, its page shows its errors, a file
 #      dropped on the page is previewed and imported after the confirm,
 #      the page fits a phone, Sync now answers, a held file is retried; a
 #      screenshot per step in $BUILD/test-output/web/;
-#   4. the dropped file's rows are in PostgreSQL; no patient value reached
+#   3b. rights: the link a member of the dentsync group gets (a system user
+#      made here) opens a read-only session: it views, syncs, but its
+#      import, retry and preview answer 403 and nothing reaches the folder
+#      or the queue; root's link imports;
+#   4. the dropped files' rows are in PostgreSQL; no patient value reached
 #      the agent's log.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
@@ -27,8 +35,13 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 
 e2e_work web
 outdir=$BUILD/test-output/web
+grp=
 e2e_on_exit() {
     [ -n "${CLOUD_PID:-}" ] && kill -CONT "$CLOUD_PID" 2>/dev/null
+    if [ -n "$grp" ]; then
+        userdel "$grp-in" 2>/dev/null
+        groupdel "$grp" 2>/dev/null
+    fi
 }
 
 e2e_pg
@@ -44,6 +57,17 @@ port=$(free_port)
 base=http://127.0.0.1:$port
 mkdir -p "$work/inbox" "$work/auto" "$work/state" "$outdir"
 rm -f "$outdir"/*.png
+# The state directory as the package makes it (0750, setgid, of the
+# service's group), with a group made here and one member, as ops.sh does:
+# the member reaches the control socket, as root does.
+grp=dsweb$$
+groupadd -r "$grp" && useradd -r -M -N -g nogroup -G "$grp" -s /usr/sbin/nologin "$grp-in" || grp=
+chgrp "${grp:-root}" "$work/state"
+chmod 2750 "$work/state"
+chmod 711 "$work"
+cp "$agent" "$work/dentsync-any"
+chmod 755 "$work/dentsync-any"
+cookie=dentsync_$port
 
 cat >"$work/dentsync.conf" <<CONF
 [agent]
@@ -100,8 +124,13 @@ status_of() { c -o /dev/null -w '%{http_code}' "$@"; }
 # --- 1. binding --------------------------------------------------------------
 sed 's/^secret_file = .*//; s/^port = .*/port = 8765\nlisten = 0.0.0.0/' "$work/dentsync.conf" >"$work/open.conf"
 "$agent" check-config -c "$work/open.conf" >"$work/open.out" 2>&1
-check "listen on a non-loopback address without secret_file is a configuration error" \
-    sh -c "test $? -eq 3 && grep -q 'not loopback: set secret_file' '$work/open.out'"
+check "listen on a non-loopback address is a configuration error" \
+    sh -c "test $? -eq 3 && grep -q 'listen 0.0.0.0 is not loopback: the status page has no TLS' '$work/open.out'"
+# A login secret does not make plain HTTP on a network safe.
+sed 's/^port = .*/port = 8765\nlisten = 192.0.2.10/' "$work/dentsync.conf" >"$work/open2.conf"
+"$agent" check-config -c "$work/open2.conf" >"$work/open2.out" 2>&1
+check "... with a login secret too (the page has no TLS)" \
+    sh -c "test $? -eq 3 && grep -q 'listen 192.0.2.10 is not loopback: the status page has no TLS' '$work/open2.out'"
 
 "$agent" run -c "$work/dentsync.conf" >"$work/agent.log" 2>&1 &
 agent_pid=$!
@@ -120,7 +149,7 @@ code=$(status_of -X POST "$base/api/sync-now")
 check "POST /api/sync-now without a session: $code (401)" test "$code" = 401
 code=$(status_of -X POST -H 'Content-Type: application/octet-stream' --data-binary 'x' "$base/api/preview?folder=inbox")
 check "POST /api/preview without a session: $code (401)" test "$code" = 401
-code=$(status_of -b "dentsync_session=$(printf '%064d' 0)" "$base/api/overview")
+code=$(status_of -b "$cookie=$(printf '%064d' 0)" "$base/api/overview")
 check "a made-up session cookie: $code (401)" test "$code" = 401
 code=$(status_of "$base/login?t=$(printf '%064d' 7)")
 check "a made-up one-time link: $code (403)" test "$code" = 403
@@ -132,8 +161,8 @@ secrets="${link##*t=}"
 c -D "$work/login.h" -o /dev/null -c "$work/jar" "$link"
 check "the link answers 303 to / with a session cookie" \
     sh -c "head -n 1 '$work/login.h' | grep -q ' 303' && grep -qi '^Location: /' '$work/login.h'"
-check "the session cookie is HttpOnly and SameSite=Strict" \
-    grep -qiE '^Set-Cookie: dentsync_session=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict' "$work/login.h"
+check "the session cookie is named after the port ($cookie: cookies ignore ports), HttpOnly, SameSite=Strict, Path=/" \
+    sh -c "grep -qE '^Set-Cookie: $cookie=[0-9a-f]{64}; Path=/; HttpOnly; SameSite=Strict' '$work/login.h' && test \$(grep -ci '^Set-Cookie:' '$work/login.h') -eq 1"
 code=$(status_of "$link")
 check "the same link a second time: $code (403)" test "$code" = 403
 
@@ -143,7 +172,7 @@ check "the overview names the folder" grep -q '"name":"inbox"' "$work/ov.json"
 check "every answer is Cache-Control: no-store (overview)" grep -qi '^Cache-Control: no-store' "$work/ov.h"
 csrf=$(c -b "$work/jar" "$base/api/session" | sed -n 's/.*"csrf":"\([0-9a-f]*\)".*/\1/p')
 check "the session has a 64-hex-digit CSRF token" test "${#csrf}" -eq 64
-secrets="$secrets|$csrf|$(awk '$6 == "dentsync_session" { print $7 }' "$work/jar")"
+secrets="$secrets|$csrf|$(awk -v n="$cookie" '$6 == n { print $7 }' "$work/jar")"
 
 code=$(status_of -b "$work/jar" -X POST "$base/api/sync-now")
 check "POST without a CSRF token: $code (403)" test "$code" = 403
@@ -160,14 +189,73 @@ code=$(status_of -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" --data-binary @
 check "a POST body over 64 KiB: $code (413)" test "$code" = 413
 code=$(status_of -b "$work/jar" -H "X-Long: $(head -c 20000 /dev/zero | tr '\0' a)" "$base/api/overview")
 check "a request head over 16 KiB: $code (431)" test "$code" = 431
-code=$(status_of -X POST --data 'secret=wrong-secret' "$base/login")
-check "the login form with a wrong secret: $code (403)" test "$code" = 403
-code=$(status_of -X POST --data 'secret=another-guess' "$base/login")
-check "another guess at once: $code (429, one guess a second)" test "$code" = 429
-sleep 1.1
+# A guesser on 127.0.0.2 (all of 127/8 is this PC's loopback) waits after
+# each wrong guess; the person on 127.0.0.1 is not made to wait with it.
+code=$(status_of --interface 127.0.0.2 -X POST --data 'secret=wrong-secret' "$base/login")
+check "the login form with a wrong secret (from 127.0.0.2): $code (403)" test "$code" = 403
+code=$(status_of --interface 127.0.0.2 -X POST --data 'secret=another-guess' "$base/login")
+check "another guess at once from the same address: $code (429, one guess a second)" test "$code" = 429
 c -D "$work/secret.h" -o /dev/null -c "$work/jar2" -X POST --data-urlencode "secret=$(cat "$work/secret")" "$base/login"
-check "the login form with the configured secret opens a session" \
+check "meanwhile the configured secret from 127.0.0.1 opens a session (the throttle is per client)" \
     sh -c "head -n 1 '$work/secret.h' | grep -q ' 200' && test \"\$(curl -s -o /dev/null -w '%{http_code}' -b '$work/jar2' '$base/api/overview')\" = 200"
+code=$(status_of --interface 127.0.0.2 -X POST --data-urlencode "secret=$(cat "$work/secret")" "$base/login")
+check "the guesser's own address still waits, even with the right secret: $code (429)" test "$code" = 429
+sleep 1.1
+code=$(status_of --interface 127.0.0.2 -X POST --data-urlencode "secret=$(cat "$work/secret")" "$base/login")
+check "a second later it may try again: $code (200)" test "$code" = 200
+
+# Judged on the head, before the body: a POST declaring 15 MB is answered
+# before a byte of its body is sent (head_only prints the status line, or
+# "timeout" after 3 s), and one that sends its 15 MB anyway does not make
+# the agent hold them (its peak resident memory, reset first, grows by far
+# less than the body).
+cat >"$work/post15.py" <<'PY'
+import socket, sys
+port, path, send_body = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "body"
+extra = sys.argv[4:]
+head = "POST %s HTTP/1.1\r\nContent-Type: application/octet-stream\r\n" \
+       "Content-Length: 15000000\r\n" % path
+if not any(h.lower().startswith("host:") for h in extra):
+    head += "Host: 127.0.0.1:%d\r\n" % port
+for h in extra:
+    head += h + "\r\n"
+s = socket.create_connection(("127.0.0.1", port), timeout=3)
+s.sendall((head + "\r\n").encode())
+if send_body:
+    chunk = b"x" * 65536
+    try:
+        for _ in range(229):
+            s.sendall(chunk)
+    except OSError:
+        pass
+try:
+    print(s.recv(4096).split(b"\r\n")[0].decode() or "closed")
+except socket.timeout:
+    print("timeout")
+except OSError:
+    print("reset")
+PY
+post15() { python3 "$work/post15.py" "$port" "$@"; }
+line=$(post15 "/api/preview?folder=inbox" head)
+check "a 15 MB preview POST without a session: 401 before its body is sent ($line)" \
+    sh -c "echo '$line' | grep -q '^HTTP/1.1 401'"
+line=$(post15 "/api/preview?folder=inbox" head "Cookie: $cookie=$(printf '%064d' 0)")
+check "... with a made-up session cookie: 401 before its body ($line)" \
+    sh -c "echo '$line' | grep -q '^HTTP/1.1 401'"
+line=$(post15 "/api/preview?folder=inbox" head "Cookie: $(awk -v n="$cookie" '$6 == n { print n "=" $7 }' "$work/jar")")
+check "... with a session but no CSRF token: 403 before its body ($line)" \
+    sh -c "echo '$line' | grep -q '^HTTP/1.1 403'"
+line=$(post15 "/api/preview?folder=inbox" head "Host: evil.example:$port")
+check "... with a foreign Host: 403 before its body ($line)" \
+    sh -c "echo '$line' | grep -q '^HTTP/1.1 403'"
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$agent_pid/status"; }
+echo 5 >"/proc/$agent_pid/clear_refs"
+hwm0=$(hwm)
+line=$(post15 "/api/preview?folder=inbox" body)
+hwm1=$(hwm)
+check "a 15 MB body sent without a session: the agent's peak memory grew by $((hwm1 - hwm0)) KiB (< 4096)" \
+    test $((hwm1 - hwm0)) -lt 4096
+check "... and the agent still answers" test "$(status_of "$base/")" = 200
 
 # --- 3. the browser ----------------------------------------------------------
 # A first export with one bad row, for the browser to watch: the cloud is
@@ -214,10 +302,58 @@ c -D "$work/job.h" -o "$work/job.json" -b "$work/jar" "$base/api/job?id=$job"
 check "the job answer groups the failed row with a suggestion" \
     sh -c "grep -q '\"status\":\"invalid\"' '$work/job.json' && grep -q 'date_order' '$work/job.json'"
 
+# --- 3b. rights: what the control socket refuses a user, the page refuses
+# that user's link ------------------------------------------------------------
+check "a system group with a member was made" test -n "$grp"
+mlink=$(runuser -u "$grp-in" -- "$work/dentsync-any" web-url -c "$work/dentsync.conf" 2>"$work/mlink.err")
+check "a member of the group gets a link from web-url" \
+    sh -c "echo '$mlink' | grep -qE '^http://127\\.0\\.0\\.1:$port/login\\?t=[0-9a-f]{64}\$'"
+check "... which web-url says is read-only" grep -q 'read-only link' "$work/mlink.err"
+secrets="$secrets|${mlink##*t=}"
+c -o /dev/null -c "$work/mjar" "$mlink"
+c -o "$work/msession.json" -b "$work/mjar" "$base/api/session"
+mcsrf=$(sed -n 's/.*"csrf":"\([0-9a-f]*\)".*/\1/p' "$work/msession.json")
+secrets="$secrets|$mcsrf|$(awk -v n="$cookie" '$6 == n { print $7 }' "$work/mjar")"
+check "the member's session views: the overview answers 200" \
+    test "$(status_of -b "$work/mjar" "$base/api/overview")" = 200
+check "the member's session says it may not write (the page hides import and retry)" \
+    grep -q '"write":false' "$work/msession.json"
+check "root's session says it may" sh -c "curl -s -b '$work/jar' '$base/api/session' | grep -q '\"write\":true'"
+code=$(status_of -b "$work/mjar" -X POST -H "X-CSRF-Token: $mcsrf" "$base/api/sync-now")
+check "the member's session may ask for a sync, as the socket lets the group: $code (200)" test "$code" = 200
+# A file previewed by root's session: its upload id is what an import takes.
+make_csv R 5 >"$work/rights.csv"
+up=$(c -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/octet-stream' \
+    -H 'X-Filename: rights-patients.csv' --data-binary @"$work/rights.csv" "$base/api/preview?folder=inbox" |
+    sed -n 's/.*"upload":"\([0-9a-f-]*\)".*/\1/p')
+check "root's session previews a file (an upload id)" test -n "$up"
+code=$(c -o "$work/mimport.json" -w '%{http_code}' -b "$work/mjar" -X POST -H "X-CSRF-Token: $mcsrf" \
+    --data "upload=$up" "$base/api/import")
+check "the member's session imports that upload: $code (403, READ_ONLY, says why)" \
+    sh -c "test '$code' = 403 && grep -q '\"code\":\"READ_ONLY\"' '$work/mimport.json' && grep -q 'may look but not change' '$work/mimport.json'"
+check "... and nothing reached the folder" test ! -e "$work/inbox/rights-patients.csv"
+fid=$(sqlite3 -readonly "$work/state/queue.db" "SELECT id FROM files WHERE path LIKE '%/odd.csv' ORDER BY id DESC LIMIT 1")
+retries=$(sqlite3 -readonly "$work/state/queue.db" "SELECT admin_retries FROM files WHERE id = $fid")
+code=$(status_of -b "$work/mjar" -X POST -H "X-CSRF-Token: $mcsrf" --data "id=$fid" "$base/api/retry-file")
+check "the member's session retries the held file: $code (403)" test "$code" = 403
+check "... and the queue did not change (admin_retries still $retries)" \
+    test "$(sqlite3 -readonly "$work/state/queue.db" "SELECT admin_retries FROM files WHERE id = $fid")" = "$retries"
+code=$(status_of -b "$work/mjar" -X POST -H "X-CSRF-Token: $mcsrf" --data "id=$job" "$base/api/retry-job")
+check "the member's session retries a job's rejected batches: $code (403)" test "$code" = 403
+line=$(post15 "/api/preview?folder=inbox" head "Cookie: $cookie=$(awk -v n="$cookie" '$6 == n { print $7 }' "$work/mjar")" "X-CSRF-Token: $mcsrf")
+check "the member's session previews a 15 MB file: 403 before its body is sent ($line)" \
+    sh -c "echo '$line' | grep -q '^HTTP/1.1 403'"
+code=$(status_of -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" --data "upload=$up" "$base/api/import")
+check "root's session imports the same upload: $code (200)" test "$code" = 200
+check "... into the folder" test -e "$work/inbox/rights-patients.csv"
+
 # --- 4. PostgreSQL and the log -----------------------------------------------
 wait_until 60 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'W%'\")\" -eq 9"
 check "the 9 rows of the file dropped on the page are in PostgreSQL" \
     test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'W%'")" -eq 9
+wait_until 60 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'R%'\")\" -eq 5"
+check "the 5 rows of the file root's link imported are in PostgreSQL" \
+    test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'R%'")" -eq 5
 check "the first export's 9 valid rows are in PostgreSQL too" \
     test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'J%'")" -eq 9
 check "the imported copy in the folder is 0600" \

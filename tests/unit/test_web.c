@@ -172,7 +172,7 @@ static void test_link_once(void **state)
 
     (void)state;
     assert_int_equal(ds_web_auth_new(NULL, &a), 0);
-    assert_int_equal(ds_web_auth_link(a, 1000.0, link), 0);
+    assert_int_equal(ds_web_auth_link(a, 1000.0, DS_WEB_READ, link), 0);
     assert_int_equal(strlen(link), 64);
     /* A wrong token, then the right one once, then never again. */
     first = link[0];
@@ -186,11 +186,11 @@ static void test_link_once(void **state)
     assert_int_equal(strlen(csrf), 64);
     assert_string_not_equal(csrf, sid);
     /* A link not used within its time is dead. */
-    assert_int_equal(ds_web_auth_link(a, 2000.0, link), 0);
+    assert_int_equal(ds_web_auth_link(a, 2000.0, DS_WEB_READ, link), 0);
     assert_int_equal(ds_web_auth_use_link(a, link, 2000.0 + DS_WEB_LINK_TTL + 1, sid2), DS_EINVAL);
     /* No secret configured: no secret logs in. */
-    assert_int_equal(ds_web_auth_use_secret(a, "", 2001.0, sid2), DS_EINVAL);
-    assert_int_equal(ds_web_auth_use_secret(a, "anything", 2001.0, sid2), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_secret(a, "", "127.0.0.1", 2001.0, sid2), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_secret(a, "anything", "127.0.0.1", 2003.0, sid2), DS_EINVAL);
     ds_web_auth_free(&a);
     assert_null(a);
     ds_web_auth_free(&a);
@@ -206,10 +206,10 @@ static void test_secret_session_csrf(void **state)
 
     (void)state;
     assert_int_equal(ds_web_auth_new("correct horse", &a), 0);
-    assert_int_equal(ds_web_auth_use_secret(a, "correct hors", 10.0, s1), DS_EINVAL);
-    assert_int_equal(ds_web_auth_use_secret(a, "correct horse!", 10.0, s1), DS_EINVAL);
-    assert_int_equal(ds_web_auth_use_secret(a, "correct horse", 10.0, s1), 0);
-    assert_int_equal(ds_web_auth_use_secret(a, "correct horse", 10.0, s2), 0);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct hors", "127.0.0.1", 8.0, s1), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct horse!", "127.0.0.1", 9.0, s1), DS_EINVAL);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct horse", "127.0.0.1", 10.0, s1), 0);
+    assert_int_equal(ds_web_auth_use_secret(a, "correct horse", "127.0.0.1", 10.0, s2), 0);
     assert_string_not_equal(s1, s2);
     assert_int_equal(ds_web_auth_session(a, s1, 11.0, c1), 0);
     assert_int_equal(ds_web_auth_session(a, s2, 11.0, c2), 0);
@@ -242,7 +242,7 @@ static void test_session_eviction(void **state)
     (void)state;
     assert_int_equal(ds_web_auth_new("s3cret-s3cret", &a), 0);
     for (int i = 0; i <= DS_WEB_SESSIONS; i++) {
-        assert_int_equal(ds_web_auth_use_secret(a, "s3cret-s3cret", 100.0 + i, sids[i]), 0);
+        assert_int_equal(ds_web_auth_use_secret(a, "s3cret-s3cret", "::1", 100.0 + i, sids[i]), 0);
     }
     assert_int_equal(ds_web_auth_session(a, sids[0], 200.0, NULL), DS_ENOTFOUND);
     for (int i = 1; i <= DS_WEB_SESSIONS; i++) {
@@ -251,13 +251,73 @@ static void test_session_eviction(void **state)
     ds_web_auth_free(&a);
 }
 
+/* A session has the rights of its link; the secret's session has them all. */
+static void test_rights(void **state)
+{
+    struct ds_web_auth *a = NULL;
+    char link[DS_WEB_TOKEN_HEX];
+    char ro[DS_WEB_TOKEN_HEX];
+    char rw[DS_WEB_TOKEN_HEX];
+    char sec[DS_WEB_TOKEN_HEX];
+
+    (void)state;
+    assert_int_equal(ds_web_auth_new("s3cret-s3cret", &a), 0);
+    assert_int_equal(ds_web_auth_link(a, 10.0, DS_WEB_READ, link), 0);
+    assert_int_equal(ds_web_auth_use_link(a, link, 11.0, ro), 0);
+    assert_int_equal(ds_web_auth_link(a, 10.0, DS_WEB_FULL, link), 0);
+    assert_int_equal(ds_web_auth_use_link(a, link, 11.0, rw), 0);
+    /* Anything but DS_WEB_FULL is read-only. */
+    assert_int_equal(ds_web_auth_link(a, 10.0, 0, link), 0);
+    assert_int_equal(ds_web_auth_use_link(a, link, 11.0, sec), 0);
+    assert_int_equal(ds_web_auth_rights(a, sec, 12.0), DS_WEB_READ);
+    assert_int_equal(ds_web_auth_use_secret(a, "s3cret-s3cret", "127.0.0.1", 11.0, sec), 0);
+    assert_int_equal(ds_web_auth_rights(a, ro, 12.0), DS_WEB_READ);
+    assert_int_equal(ds_web_auth_rights(a, rw, 12.0), DS_WEB_FULL);
+    assert_int_equal(ds_web_auth_rights(a, sec, 12.0), DS_WEB_FULL);
+    assert_int_equal(ds_web_auth_rights(a, "", 12.0), DS_ENOTFOUND);
+    assert_int_equal(ds_web_auth_rights(a, rw, 12.0 + DS_WEB_SESSION_IDLE), DS_ENOTFOUND);
+    ds_web_auth_free(&a);
+}
+
+/* A wrong secret makes its own client wait, not another. */
+static void test_guesses_per_client(void **state)
+{
+    struct ds_web_auth *a = NULL;
+    char sid[DS_WEB_TOKEN_HEX];
+    char addr[DS_WEB_ADDR];
+
+    (void)state;
+    assert_int_equal(ds_web_auth_new("s3cret-s3cret", &a), 0);
+    assert_int_equal(ds_web_auth_may_guess(a, "127.0.0.2", 10.0), 0);
+    assert_int_equal(ds_web_auth_use_secret(a, "wrong", "127.0.0.2", 10.0, sid), DS_EINVAL);
+    assert_int_equal(ds_web_auth_may_guess(a, "127.0.0.2", 10.5), DS_EBUSY);
+    /* While it waits, even the right secret from it is not compared. */
+    assert_int_equal(ds_web_auth_use_secret(a, "s3cret-s3cret", "127.0.0.2", 10.5, sid), DS_EBUSY);
+    /* Another address logs in meanwhile. */
+    assert_int_equal(ds_web_auth_may_guess(a, "127.0.0.1", 10.5), 0);
+    assert_int_equal(ds_web_auth_use_secret(a, "s3cret-s3cret", "127.0.0.1", 10.5, sid), 0);
+    /* After its wait, the first one may again. */
+    assert_int_equal(
+        ds_web_auth_use_secret(a, "s3cret-s3cret", "127.0.0.2", 10.0 + DS_WEB_GUESS_WAIT, sid), 0);
+    /* More guessing addresses than the table holds: a new one is still
+     * free to try, and the table keeps the newest waits. */
+    for (int i = 0; i < DS_WEB_CLIENTS + 8; i++) {
+        snprintf(addr, sizeof(addr), "127.1.0.%d", i);
+        assert_int_equal(ds_web_auth_use_secret(a, "wrong", addr, 20.0 + i * 0.01, sid), DS_EINVAL);
+    }
+    assert_int_equal(ds_web_auth_may_guess(a, addr, 20.9), DS_EBUSY);
+    assert_int_equal(ds_web_auth_use_secret(a, "s3cret-s3cret", "127.0.0.1", 20.9, sid), 0);
+    ds_web_auth_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_get),        cmocka_unit_test(test_parse_incremental),
-        cmocka_unit_test(test_parse_refusals),   cmocka_unit_test(test_parse_http10_and_params),
-        cmocka_unit_test(test_link_once),        cmocka_unit_test(test_secret_session_csrf),
-        cmocka_unit_test(test_session_eviction),
+        cmocka_unit_test(test_parse_get),          cmocka_unit_test(test_parse_incremental),
+        cmocka_unit_test(test_parse_refusals),     cmocka_unit_test(test_parse_http10_and_params),
+        cmocka_unit_test(test_link_once),          cmocka_unit_test(test_secret_session_csrf),
+        cmocka_unit_test(test_session_eviction),   cmocka_unit_test(test_rights),
+        cmocka_unit_test(test_guesses_per_client),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

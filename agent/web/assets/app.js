@@ -8,7 +8,9 @@
  */
 "use strict";
 
-var state = { csrf: "", folders: [], maxKb: 0, timer: 0, busy: true, in: false };
+/* write: the session may change the queue and import (false for a link a
+ * member of the dentsync group asked for: the server refuses those with 403). */
+var state = { csrf: "", folders: [], maxKb: 0, timer: 0, busy: true, in: false, write: false };
 
 /* h("tag", {attr: v, onclick: f}, child, ...): an element; strings become text. */
 function h(tag, attrs) {
@@ -283,7 +285,7 @@ function job(id) {
       h("div", { class: "actions" },
         j.failed ? h("a", { href: "/api/job/errors.csv?id=" + encodeURIComponent(j.id), download: "errors-" + j.id.slice(0, 8) + ".csv",
           id: "errors-csv" }, "Download the failed rows (CSV)") : null,
-        b.rejected ? h("button", { type: "button", onclick: function (e) {
+        b.rejected && state.write ? h("button", { type: "button", onclick: function (e) {
           e.target.disabled = true;
           post("/api/retry-job", { id: j.id }).then(function (x) {
             flash("ok", x.batches + " rejected batch(es) back in line.");
@@ -320,7 +322,7 @@ function files() {
             h("td", null, f.name, h("div", { class: "muted small" }, f.path)),
             h("td", null, f.folder),
             h("td", null, f.reason_code ? h("code", null, f.reason_code) : null, " ", f.reason || ""),
-            h("td", null, retry ? h("button", { type: "button", onclick: function (e) {
+            h("td", null, retry && state.write ? h("button", { type: "button", onclick: function (e) {
               e.target.disabled = true;
               post("/api/retry-file", { id: f.id }).then(function () {
                 flash("ok", f.name + " is back in line.");
@@ -340,6 +342,12 @@ function files() {
 /* ---- import: drop, preview, confirm --------------------------------------- */
 
 function importView() {
+  if (!state.write) {
+    show([h("h1", null, "Import a file"),
+      h("p", { id: "read-only" }, "This session may look but not import: its link was asked for by a user " +
+        "who may not import. Run dentsync web-url as root or as the service user for a link that may.")]);
+    return Promise.resolve();
+  }
   var select = h("select", { id: "folder-select", "aria-label": "folder" },
     state.folders.map(function (f) { return h("option", { value: f.name }, f.name + " (" + f.import_type + ", " + f.practice + ")"); }));
   var input = h("input", { type: "file", id: "file-input", hidden: "hidden" });
@@ -502,6 +510,9 @@ function start() {
     state.csrf = s.csrf;
     state.folders = s.folders;
     state.maxKb = s.max_upload_kb;
+    state.write = s.write === true;
+    document.querySelector('#nav a[data-view="import"]').hidden = !state.write;
+    document.getElementById("read-only-note").hidden = state.write;
     state.in = true;
     document.getElementById("logout").hidden = false;
     navigate();
