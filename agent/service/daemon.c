@@ -326,7 +326,7 @@ static void maybe_purge(struct ds_agent *a, double now)
     }
     else if (purged > 0) {
         ds_log_info("QUEUE_PURGED",
-                    "retention: %ld acknowledged row(s) kept only as key and fingerprint", purged);
+                    "retention: %ld settled row(s) kept only as key and fingerprint", purged);
     }
 }
 
