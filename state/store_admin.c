@@ -16,10 +16,13 @@
  * (ds_store_retry_generation) and walks its `detected` files again.
  *
  * Retention never touches key and fingerprint: the delta compares them and
- * the Batch-Digest is computed from them. It strips record and raw only
- * from items whose fate is settled: the outbound items of `acked` batches,
- * and the items decided locally (invalid, duplicate) of completed jobs.
- * Items of a rejected batch keep their data for an admin's retry.
+ * the Batch-Digest is computed from them, nor an item's status and codes.
+ * It strips record and raw only from items whose fate is settled: the
+ * outbound items of `acked` batches, and the items decided locally
+ * (invalid, duplicate) of completed jobs and of jobs still `uploading` with
+ * no activity (staged, or a batch's last change) for retention_days — a job
+ * stuck on a rejected batch. Items still to deliver (of a pending, waiting
+ * or rejected batch) keep their data for the upload or an admin's retry.
  *
  * None of this is a hot path: statements are prepared per call.
  */
@@ -366,7 +369,7 @@ struct purge_key {
 };
 
 /* Strips one chunk: up to PURGE_CHUNK acknowledged batches, or when none is
- * left, up to PURGE_CHUNK completed jobs' local items. *more is 1 when the
+ * left, up to PURGE_CHUNK completed or idle jobs' local items. *more is 1 when the
  * chunk was full. */
 static int purge_chunk(struct ds_store *st, double cutoff, double now, long *purged, int *more)
 {
@@ -374,9 +377,14 @@ static int purge_chunk(struct ds_store *st, double cutoff, double now, long *pur
         "SELECT job_id, seq, first_row, last_row FROM batches INDEXED BY batches_unpurged "
         "WHERE state = 'acked' AND purged_at IS NULL AND updated_at < ?1 "
         "ORDER BY updated_at LIMIT ?2";
+    /* A completed job, or one still uploading whose last activity (staged,
+     * or a batch's last change) is older: its local items are settled. */
     static const char jobs_sql[] =
-        "SELECT id, 0, 0, 0 FROM jobs WHERE state IN ('completed', 'completed_with_errors') "
-        "AND purged_at IS NULL AND completed_at < ?1 LIMIT ?2";
+        "SELECT id, 0, 0, 0 FROM jobs j WHERE purged_at IS NULL "
+        "AND ((state IN ('completed', 'completed_with_errors') AND completed_at < ?1) "
+        "OR (state = 'uploading' AND coalesce(staged_at, created_at) < ?1 "
+        "AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.job_id = j.id "
+        "AND b.updated_at >= ?1))) LIMIT ?2";
     struct purge_key keys[PURGE_CHUNK];
     sqlite3_stmt *s = NULL;
     sqlite3_stmt *u = NULL;

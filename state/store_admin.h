@@ -72,8 +72,11 @@ int ds_store_file_held(struct ds_store *st, int64_t file_id);
 
 /* Retention: strips the patient data (record, raw) of the items of batches
  * acknowledged more than retention_days before now, and of the items decided
- * locally (invalid, duplicate) of jobs completed that long ago; key and
- * fingerprint stay for the delta and the digest. In transactions of a few
+ * locally (invalid, duplicate) of jobs completed that long ago or still
+ * uploading with no activity (staged, a batch's change) for that long; key,
+ * fingerprint, status and codes stay for the delta, the digest and the
+ * job's state. Items still to deliver (a pending or rejected batch's) keep
+ * their data. In transactions of a few
  * batches each. Then gives up to a bounded number of free pages back to the
  * file system (PRAGMA incremental_vacuum), and releases files held for the
  * disk budget if the queue is under it again. *purged (may be NULL) receives

@@ -1,8 +1,10 @@
 /*
  * cmd_errors.c — `dentsync errors JOB --csv OUT`: the rows of a job that
  * did not go through (invalid, rejected, conflict, needs review), with
- * their original columns followed by the row number, status, error code
- * and message, as a CSV an admin can fix and drop into the folder again.
+ * their columns as read — those the template reads, the only ones the
+ * queue keeps (agent/map/map_json.c) — followed by the row number,
+ * status, error code and message, as a CSV an admin can fix and drop into
+ * the folder again.
  *
  * The file holds patient data: it is created 0600 and never overwrites an
  * existing file. It is written to a temporary name, fsynced and renamed.

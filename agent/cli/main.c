@@ -43,7 +43,7 @@ static const struct command commands[] = {
      "FILE [--type T] [--template ID] [--folder NAME] [--json] [--all]"},
     {"resync", ds_cmd_resync, "forget what was synced so the next snapshot goes in full",
      "--practice NAME [--type TYPE]"},
-    {"errors", ds_cmd_errors, "write a job's failed rows, original columns and errors, as CSV",
+    {"errors", ds_cmd_errors, "write a job's failed rows, columns as read and errors, as CSV",
      "JOB --csv OUT"},
     {"web-url", ds_cmd_web_url, "print a one-time login link to the local status page", ""},
     {NULL, NULL, NULL, NULL},

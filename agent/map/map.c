@@ -123,6 +123,9 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     if (rc == 0) {
         rc = ds__map_bind_rules(m, t, hkeys, err);
     }
+    if (rc == 0 && ds__map_raw_keep(m) != 0) {
+        rc = ds_error_set(err, DS_ENOMEM, "out of memory");
+    }
     if (rc != 0) {
         goto out;
     }
@@ -182,6 +185,7 @@ void ds_map_free(struct ds_mapper **m)
     }
     ds_free((*m)->rawkey);
     ds_free((*m)->rawkeylen);
+    ds_free((*m)->rawkeep);
     ds_free((*m)->fields);
     ds_free((*m)->state);
     ds_free((*m)->order);

@@ -125,6 +125,7 @@ struct ds_mapper {
     struct ds_buf json;        /* scratch: the record or the raw row being written */
     char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
     size_t *rawkeylen;
+    char *rawkeep;         /* owned: per header column, 1 when a field or rule reads it */
     int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
     int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
     int no_record;         /* 1: record_json and fingerprint are left out */
@@ -198,8 +199,13 @@ char *ds__map_json_key(const char *s, size_t *len);
  * DS_ENOMEM. */
 int ds__map_raw_names(struct ds_mapper *m);
 
-/* The raw row as {"<header>":"<value>",...} into *out (new), unless
- * m->no_raw. DS_ENOMEM. */
+/* Marks the header columns the template reads (m->rawkeep): a field's
+ * column or any column it may pick from, a rule's column. Only those go
+ * into raw_json. Called once the fields and rules are bound. DS_ENOMEM. */
+int ds__map_raw_keep(struct ds_mapper *m);
+
+/* The raw row as {"<header>":"<value>",...} of the columns the template
+ * reads, into *out (new), unless m->no_raw. DS_ENOMEM. */
 int ds__map_put_raw(struct ds_mapper *m, const struct ds_row *row, char **out);
 
 /* The raw columns of a row the reader cut at a cap, unless m->no_raw. */

@@ -1,7 +1,14 @@
 /*
- * map_json.c — the two JSON texts of a row: raw_json (every column under
- * its header name) and record_json (the present fields, sorted by name,
- * whose sha256 is the fingerprint).
+ * map_json.c — the two JSON texts of a row: raw_json (the columns the
+ * template reads, under their header names) and record_json (the present
+ * fields, sorted by name, whose sha256 is the fingerprint).
+ *
+ * raw_json is what the queue keeps of the row as read, for `dentsync
+ * errors` (docs/security.md): the columns a field or a rule of the template
+ * reads (ds__map_raw_keep), never the others — an export's unmapped columns
+ * (notes, balances, ...) are not the agent's to keep. Their names are still
+ * chosen as if every column were there, so a kept column's name does not
+ * depend on which others are left out.
  *
  * Both are written straight into m->json by agent/core/jsonw.h, byte for
  * byte as jansson's dump wrote them from a tree, with every escaped name
@@ -136,17 +143,52 @@ static char *dump(const json_t *j, size_t flags)
     return s;
 }
 
-/* Builds {"<header>":"<value>",...} in column order. Extra columns and
+int ds__map_raw_keep(struct ds_mapper *m)
+{
+    m->rawkeep = ds_calloc(m->nheader + 1, sizeof(*m->rawkeep));
+    if (m->rawkeep == NULL) {
+        return DS_ENOMEM;
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        const struct map_field *f = &m->fields[i];
+
+        if (f->col >= 0 && (size_t)f->col < m->nheader) {
+            m->rawkeep[f->col] = 1;
+        }
+        for (size_t k = 0; f->cols != NULL && f->cols[k] >= 0; k++) {
+            if ((size_t)f->cols[k] < m->nheader) {
+                m->rawkeep[f->cols[k]] = 1;
+            }
+        }
+    }
+    for (size_t i = 0; i < m->nrules; i++) {
+        if (m->rules[i].col >= 0 && (size_t)m->rules[i].col < m->nheader) {
+            m->rawkeep[m->rules[i].col] = 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether column j (0-based) goes into raw_json: a header column the
+ * template reads; never one past the header. */
+static int kept(const struct ds_mapper *m, size_t j)
+{
+    return j < m->nheader && m->rawkeep != NULL && m->rawkeep[j];
+}
+
+/* Builds {"<header>":"<value>",...} of the kept columns in column order. Extra columns and
  * columns with an empty or repeated name are keyed "#<n>" / "<name>#<n>"
  * (n 1-based), so no value is lost or overwritten. */
 static int build_raw(const struct ds_mapper *m, const struct ds_row *row, char **out)
 {
     json_t *raw = json_object();
+    json_t *all = json_object(); /* every column's name: names are chosen among them all */
     char name[320];
     int rc = 0;
 
-    if (raw == NULL) {
-        return DS_ENOMEM;
+    if (raw == NULL || all == NULL) {
+        rc = DS_ENOMEM;
+        goto out;
     }
     for (size_t j = 0; j < row->nfields; j++) {
         const char *h = j < m->nheader ? m->header[j] : "";
@@ -155,7 +197,7 @@ static int build_raw(const struct ds_mapper *m, const struct ds_row *row, char *
         if (h[0] == '\0' || !ds_norm_utf8_valid(h, strlen(h))) {
             snprintf(name, sizeof(name), "#%zu", j + 1);
         }
-        else if (json_object_get(raw, h) != NULL || strlen(h) >= sizeof(name) - 24) {
+        else if (json_object_get(all, h) != NULL || strlen(h) >= sizeof(name) - 24) {
             snprintf(name, sizeof(name), "%.256s#%zu", h, j + 1);
         }
         else {
@@ -163,6 +205,16 @@ static int build_raw(const struct ds_mapper *m, const struct ds_row *row, char *
         }
         if (!ds_norm_utf8_valid(name, strlen(name))) {
             snprintf(name, sizeof(name), "#%zu", j + 1);
+        }
+        if (json_object_set_new(all, name, json_null()) != 0) {
+            rc = DS_ENOMEM;
+            goto out;
+        }
+        if (!kept(m, j)) {
+            /* A kept column of the same name written earlier goes, as a
+             * later column overwrites it in the full row. */
+            json_object_del(raw, name);
+            continue;
         }
         v = ds_norm_utf8_valid(row->fields[j], row->lens[j])
                 ? json_stringn_nocheck(row->fields[j], row->lens[j])
@@ -178,6 +230,7 @@ static int build_raw(const struct ds_mapper *m, const struct ds_row *row, char *
     }
 out:
     json_decref(raw);
+    json_decref(all);
     return rc;
 }
 
@@ -188,9 +241,9 @@ static int copy_json(const struct ds_mapper *m, char **out)
     return *out != NULL ? 0 : DS_ENOMEM;
 }
 
-/* Writes the raw row as build_raw would, without a tree: each column's name
- * was escaped once (raw_names), each value is escaped straight into m->json;
- * a value that is not valid UTF-8 (or holds a NUL) is null. */
+/* Writes the raw row as build_raw would, without a tree: each kept column's
+ * name was escaped once (raw_names), each value is escaped straight into
+ * m->json; a value that is not valid UTF-8 (or holds a NUL) is null. */
 int ds__map_put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
 {
     struct ds_buf *b = &m->json;
@@ -204,13 +257,15 @@ int ds__map_put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
     }
     ds_buf_reset(b);
     rc = ds_buf_append(b, "{", 1);
-    for (size_t j = 0; j < row->nfields && rc == 0; j++) {
-        if (j > 0) {
+    for (size_t j = 0, n = 0; j < row->nfields && rc == 0; j++) {
+        if (!kept(m, j)) {
+            continue;
+        }
+        if (n++ > 0) {
             rc = ds_buf_append(b, ",", 1);
         }
         if (rc == 0) {
-            rc = j < m->nheader ? ds_buf_append(b, m->rawkey[j], m->rawkeylen[j])
-                                : ds_buf_printf(b, "\"#%zu\":", j + 1);
+            rc = ds_buf_append(b, m->rawkey[j], m->rawkeylen[j]);
         }
         if (rc == 0) {
             rc = memchr(row->fields[j], '\0', row->lens[j]) == NULL
@@ -274,8 +329,8 @@ int ds__map_put_record(struct ds_mapper *m, struct ds_mapped *out)
     return copy_json(m, &out->record_json);
 }
 
-/* The raw columns of a row the reader cut at a cap: exactly the header's
- * columns (as for any row, so `dentsync errors` keeps one set of columns),
+/* The raw columns of a row the reader cut at a cap: exactly the kept
+ * header columns (as for any row, so `dentsync errors` keeps one set of columns),
  * the fields before the cap filled in, the others empty; none when the
  * caller asked for no raw row. */
 int ds__map_put_cut_raw(const struct ds_mapper *m, const struct ds_row *row, char **out)

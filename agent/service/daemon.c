@@ -55,6 +55,7 @@ struct ds_agent {
     uv_timer_t queue_poll;       /* looks for files an admin's retry put back */
     int64_t retry_gen;           /* the queue's retry generation last seen */
     double next_purge;           /* when retention runs next (wall clock) */
+    double next_sweep;           /* when the disposal sweep runs next (wall clock) */
     double next_age_alarm;       /* when the age alarm may speak again */
     struct ds_control *control;  /* the control socket; owned */
     struct ds_web *web;          /* the status page ([web]); owned, may be NULL */
@@ -296,8 +297,12 @@ static void take_detected(struct ds_agent *a)
 }
 
 /* Retention: once an hour strips the patient data of rows acknowledged
- * retention_days ago and gives free pages back; while the queue is over
- * its disk budget, on every tick, since that is what releases held files. */
+ * retention_days ago (and of the settled rows of jobs idle that long) and
+ * gives free pages back; while the queue is over its disk budget, on every
+ * tick, since that is what releases held files. Once a day the disposal
+ * sweep deletes what quarantine/ and processed/ kept past retention_days. */
+#define SWEEP_SECONDS 86400.0
+
 static void maybe_purge(struct ds_agent *a, double now)
 {
     int64_t size = 0;
@@ -309,12 +314,19 @@ static void maybe_purge(struct ds_agent *a, double now)
         return;
     }
     a->next_purge = now + 3600.0;
+    if (a->next_sweep == 0.0) {
+        a->next_sweep = now + SWEEP_SECONDS; /* start-up ran it (runtime.c) */
+    }
+    else if (now >= a->next_sweep) {
+        a->next_sweep = now + SWEEP_SECONDS;
+        ds_dispose_sweep(a->rt->store, a->cfg);
+    }
     if (ds_store_purge(a->rt->store, now, a->cfg->retention_days, &purged) != 0) {
         ds_log_error("PURGE_FAILED", "retention: the purge failed; it runs again within the hour");
     }
     else if (purged > 0) {
         ds_log_info("QUEUE_PURGED",
-                    "retention: %ld acknowledged row(s) kept only as key and fingerprint", purged);
+                    "retention: %ld settled row(s) kept only as key and fingerprint", purged);
     }
 }
 

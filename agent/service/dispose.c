@@ -16,20 +16,32 @@
  * is, nothing is written), and does every create, rename and unlink
  * relative to the open folders' descriptors, creating files exclusively
  * and never following a link (agent/core/fsafe.h).
+ *
+ * What is moved aside is patient data at rest: the sweep deletes the files
+ * of both folders (exports and their reasons alike) once they are older
+ * than retention_days by their modification time, relative to the folder's
+ * descriptor. Only regular files the agent's user owns are deleted; a link,
+ * a folder or another user's file is left as it is, and a folder that is a
+ * link or another user's is not entered. The log says how many, and which
+ * names, never what they hold.
  */
 #include "agent/service/dispose.h"
 
 #include "agent/core/buf.h"
+#include "agent/core/clock.h"
 #include "agent/core/fsafe.h"
 #include "agent/core/log.h"
 #include "state/store_status.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define SECONDS_PER_DAY 86400.0
 
 struct ctx {
     const struct ds_config *cfg; /* borrow */
@@ -341,10 +353,115 @@ void ds_dispose_quarantined(struct ds_store *st, const struct ds_config *cfg, in
     ds_store_files_in_state(st, "quarantined", quarantine_if_id, &ic);
 }
 
+/* ---- retention of what was moved aside ---------------------------------------- */
+
+/* Deletes, inside the open folder dir, the regular files of the agent's
+ * user last modified before cutoff; a link or anything else is looked at
+ * without being followed and left alone. The number deleted. */
+static long expire_in(int dir, const char *folder, const char *what, double cutoff)
+{
+    struct dirent *e;
+    struct stat sb;
+    long n = 0;
+    int err;
+    int fd = dup(dir);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+    if (d == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        ds_log_warn("RETENTION_SWEEP_FAILED", "%s: cannot list its %s folder: %s", folder, what,
+                    strerror(errno));
+        return 0;
+    }
+    while ((e = readdir(d)) != NULL) {
+        double mtime;
+
+        if (fstatat(dir, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
+            sb.st_uid != geteuid()) {
+            continue;
+        }
+        mtime = (double)sb.st_mtim.tv_sec + (double)sb.st_mtim.tv_nsec / 1e9;
+        if (mtime >= cutoff) {
+            continue;
+        }
+        err = ds_fsafe_unlink(dir, e->d_name);
+        if (err != 0) {
+            ds_log_warn("RETENTION_SWEEP_FAILED", "%s: cannot delete %s from its %s folder: %s",
+                        folder, e->d_name, what, strerror(err));
+            continue;
+        }
+        ds_log_info("FILE_EXPIRED", "%s: %s deleted from its %s folder (past retention_days)",
+                    folder, e->d_name, what);
+        n++;
+    }
+    closedir(d);
+    if (n > 0) {
+        ds_fsafe_sync_dir(dir);
+    }
+    return n;
+}
+
+/* The folder `what` of an export folder (from), when it exists: opened as
+ * the moves open it, never created here. -1 when absent or refused. */
+static int open_existing(int from, const char *dir, const char *what)
+{
+    struct stat sb;
+    int why = 0;
+
+    if (dir == NULL ? fstatat(from, what, &sb, AT_SYMLINK_NOFOLLOW) != 0 : lstat(dir, &sb) != 0) {
+        return -1;
+    }
+    return open_target(from, dir, what, &why);
+}
+
+static void expire_folder(struct ds_store *st, const struct ds_folder_conf *folder, double cutoff)
+{
+    static const char *const what[2] = {"quarantine", "processed"};
+    const char *dirs[2] = {folder->quarantine_dir, folder->processed_dir};
+    char detail[64];
+    int why = 0;
+    int from = ds_fsafe_open_dir(folder->path, &why);
+
+    if (from < 0) {
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        int to = open_existing(from, dirs[i], what[i]);
+        long n;
+
+        if (to < 0) {
+            continue;
+        }
+        n = expire_in(to, folder->path, what[i], cutoff);
+        close(to);
+        if (n > 0) {
+            ds_log_info("RETENTION_SWEEP",
+                        "%s: %ld file(s) past retention_days deleted from its %s "
+                        "folder",
+                        folder->path, n, what[i]);
+            snprintf(detail, sizeof(detail), "%ld file(s) from %s", n, what[i]);
+            ds_store_event(st, "files_expired", 0, NULL, 0, NULL, detail);
+        }
+    }
+    close(from);
+}
+
+void ds_dispose_expire(struct ds_store *st, const struct ds_config *cfg, double now)
+{
+    double cutoff = now - cfg->retention_days * SECONDS_PER_DAY;
+
+    for (size_t i = 0; i < cfg->nfolders; i++) {
+        expire_folder(st, &cfg->folders[i], cutoff);
+    }
+}
+
 void ds_dispose_sweep(struct ds_store *st, const struct ds_config *cfg)
 {
     struct ctx c = {cfg, st};
 
     ds_store_files_in_state(st, "done", deliver_one, &c);
     ds_store_files_in_state(st, "quarantined", quarantine_one, &c);
+    ds_dispose_expire(st, cfg, ds_clock_now());
 }

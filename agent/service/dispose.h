@@ -22,9 +22,16 @@ void ds_dispose_job(struct ds_store *st, const struct ds_config *cfg, const char
  * says so) when the folder is read-only. */
 void ds_dispose_quarantined(struct ds_store *st, const struct ds_config *cfg, int64_t file_id);
 
-/* At start: after-delivery for every `done` file still in place, and
- * quarantine for every `quarantined` one, in case a crash came between the
- * queue's record and the file system's change. */
+/* At start and then daily: after-delivery for every `done` file still in
+ * place, and quarantine for every `quarantined` one, in case a crash came
+ * between the queue's record and the file system's change; then
+ * ds_dispose_expire. */
 void ds_dispose_sweep(struct ds_store *st, const struct ds_config *cfg);
+
+/* Deletes from every folder's quarantine and processed folders (when they
+ * exist) the regular files of the agent's user last modified more than
+ * retention_days before now (seconds since the epoch), never following a
+ * link. */
+void ds_dispose_expire(struct ds_store *st, const struct ds_config *cfg, double now);
 
 #endif

@@ -25,6 +25,11 @@
 #      holding its lock (a second `dentsync run` there is refused), with
 #      nothing created in the new one, and a file dropped in afterwards
 #      lands in the old queue.
+#   5. Retention of what was moved aside (retention_days = 1, after = move):
+#      a delivered file goes to processed/; with a refused file and its
+#      .error.txt in quarantine/, aged two days (touch -d), they are deleted
+#      by the sweep of the next start, while a fresh file stays and a link
+#      planted in quarantine/ is left as it is, its target intact.
 #
 # Part 1 needs root for its mount namespace and tmpfs; without them it is
 # counted as skipped (skip_required: a failure when CI=true).
@@ -296,5 +301,49 @@ wait "$agent_pid"
 st=$?
 agent_pid=
 check "moved state_dir: the agent stops cleanly (status $st)" test "$st" = 0
+
+# --- 5. retention of quarantine/ and processed/ --------------------------------------------------
+
+ret=$work/retention
+setup "$ret"
+sed -i -e 's/^log_level = info$/&\nretention_days = 1/' -e 's/^template = auto$/&\nafter = move/' \
+    "$ret/dentsync.conf"
+"$agent" run -c "$ret/dentsync.conf" >>"$ret/agent.log" 2>&1 &
+agent_pid=$!
+patients "$ret/KEEP.csv" KEEP 5
+mv "$ret/KEEP.csv" "$ret/inbox/"
+check "retention: the delivered file is moved to processed/" \
+    wait_until 30 test -f "$ret/inbox/processed/KEEP.csv"
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+agent_pid=
+# A quarantine folder as the agent leaves it: a refused file and its reason.
+q=$ret/inbox/quarantine
+mkdir -m 700 "$q"
+printf 'Account,Amount\n1,2\n' >"$q/refused.csv"
+printf 'code:   MAPPING_ERROR\n' >"$q/refused.csv.error.txt"
+echo "not the agent's to delete" >"$ret/outside.txt"
+ln -s "$ret/outside.txt" "$q/planted.csv"
+echo "fresh" >"$q/fresh.csv"
+touch -d '2 days ago' "$ret/inbox/processed/KEEP.csv" "$q/refused.csv" "$q/refused.csv.error.txt" \
+    "$ret/outside.txt"
+touch -h -d '2 days ago' "$q/planted.csv"
+"$agent" run -c "$ret/dentsync.conf" >>"$ret/agent.log" 2>&1 &
+agent_pid=$!
+check "retention: the sweep deletes the processed file older than retention_days" \
+    wait_until 20 test ! -e "$ret/inbox/processed/KEEP.csv"
+check "retention: ... and the quarantined file and its .error.txt" \
+    sh -c 'test ! -e "$1/refused.csv" && test ! -e "$1/refused.csv.error.txt"' _ "$q"
+check "retention: a fresh quarantined file stays" test -f "$q/fresh.csv"
+check "retention: the planted link is not followed: it stays, its target intact" \
+    sh -c 'test -L "$1/planted.csv" && [ "$(cat "$2")" = "not the agent'"'"'s to delete" ]' _ "$q" \
+    "$ret/outside.txt"
+check "retention: the log counts them by folder" \
+    sh -c 'grep -q "RETENTION_SWEEP .* 1 file(s) past retention_days deleted from its processed" "$1" &&
+           grep -q "RETENTION_SWEEP .* 2 file(s) past retention_days deleted from its quarantine" "$1"' \
+    _ "$ret/agent.log"
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+agent_pid=
 
 e2e_summary

@@ -386,12 +386,13 @@ static void test_purge(void **state)
     /* Thirty-one days later. */
     assert_int_equal(ds_store_size(f->st, &before), 0);
     assert_int_equal(ds_store_purge(f->st, now + 31 * DAY, 30, &purged), 0);
-    /* Job A: every item (320 sent, 80 invalid); job B: batch 1 only (its
-     * rows 1-4, row 5 invalid but its job not completed). */
-    assert_int_equal(purged, 400 + 4);
+    /* Job A: every item (320 sent, 80 invalid); job B, idle as long while
+     * stuck on its rejected batch: batch 1 (rows 1-4) and its invalid rows
+     * 5 and 10. */
+    assert_int_equal(purged, 400 + 4 + 2);
     assert_int_equal(
         db_long(f->path, "SELECT count(*) FROM items WHERE record IS NOT NULL OR raw IS NOT NULL"),
-        6);
+        4);
     /* Rejected rows keep their data for a retry; keys and fingerprints stay. */
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE job_id = '" JOB_B
                                       "' AND status = 'rejected' AND record IS NOT NULL"),
@@ -412,6 +413,69 @@ static void test_purge(void **state)
     assert_int_equal(purged, 0);
     assert_int_equal(ds_store_purge(NULL, now, 30, &purged), DS_EINVAL);
     assert_int_equal(ds_store_purge(f->st, now, -1, &purged), DS_EINVAL);
+}
+
+/* Items of job B with data (record and raw) in the given status. */
+static long with_data(const char *path, const char *status)
+{
+    char sql[200];
+
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM items WHERE job_id = '" JOB_B "' AND status = '%s' "
+             "AND record IS NOT NULL AND raw IS NOT NULL",
+             status);
+    return db_long(path, sql);
+}
+
+/* A job that never completes (stuck on a rejected batch, another still
+ * pending): once idle for retention_days — counted from its last activity,
+ * a batch's change — its settled items (invalid, acknowledged) lose their
+ * patient data but keep their status and codes; the items still to
+ * deliver keep theirs, and the job stays as it was. */
+static void test_purge_stuck_job(void **state)
+{
+    struct fixture *f = *state;
+    char digest[DS_SHA256_HEX];
+    double now;
+    long purged = -1;
+
+    staged_job(f->st, JOB_B, SHA_Y, 10, 3, 10);
+    assert_int_equal(ds_store_job_opened(f->st, JOB_B), 0);
+    assert_int_equal(ds_store_batch_send(f->st, JOB_B, 1, NULL, NULL, digest, NULL), 0);
+    assert_int_equal(ds_store_batch_acked(f->st, JOB_B, 1, NULL, 0), 0);
+    assert_int_equal(ds_store_batch_rejected(f->st, JOB_B, 2, "VALIDATION", "bad"), 0);
+    now = (double)db_long(f->path, "SELECT max(updated_at) FROM batches") + 1;
+    assert_int_equal(with_data(f->path, "invalid"), 2);
+    assert_true(with_data(f->path, "rejected") > 0);
+    assert_true(with_data(f->path, "valid") > 0);
+
+    /* Its last batch changed twenty days later: thirty-one days after the
+     * start only the acknowledged batch goes. */
+    {
+        char sql[160];
+
+        snprintf(sql, sizeof(sql),
+                 "UPDATE batches SET updated_at = %.0f WHERE job_id = '" JOB_B "' AND seq = 3",
+                 now + 20 * DAY);
+        db_exec(f->path, sql);
+    }
+    assert_int_equal(ds_store_purge(f->st, now + 31 * DAY, 30, &purged), 0);
+    assert_int_equal(purged, 3);
+    assert_int_equal(with_data(f->path, "invalid"), 2);
+
+    /* Idle for thirty days since: its invalid rows are stripped, nothing
+     * else. */
+    assert_int_equal(ds_store_purge(f->st, now + 51 * DAY, 30, &purged), 0);
+    assert_int_equal(purged, 2);
+    assert_int_equal(with_data(f->path, "invalid"), 0);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE job_id = '" JOB_B
+                                      "' AND status = 'invalid' AND error IS NOT NULL "
+                                      "AND key IS NOT NULL"),
+                     2);
+    assert_int_equal(with_data(f->path, "rejected") + with_data(f->path, "valid"), 5);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM jobs WHERE id = '" JOB_B
+                                      "' AND state = 'uploading'"),
+                     1);
 }
 
 /* A queue made before migration 0003 (auto_vacuum NONE) is switched to
@@ -439,6 +503,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retry_rejected_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_disk_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_stuck_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto_vacuum_switch, setup, teardown),
     };
 
