@@ -81,10 +81,7 @@ int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, c
 {
     int rc;
 
-    if (st == NULL || code == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && code != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -99,10 +96,7 @@ int ds_store_file_unstage(struct ds_store *st, int64_t file_id)
 {
     int rc;
 
-    if (st == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -135,10 +129,7 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
     char state[24];
     int rc;
 
-    if (st == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -159,9 +150,7 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
     if (rc == 0) {
         rc = ds__store_bump_generation(st);
     }
-    if (rc == 0) {
-        rc = ds__store_event(st, "file_retried", file_id, NULL, 0, NULL, "by an admin");
-    }
+    rc = ds__store_then_event(st, rc, "file_retried", file_id, NULL, 0, NULL, "by an admin");
 out:
     return ds__store_end(st, rc);
 }
@@ -206,9 +195,7 @@ static int retry_batch(struct ds_store *st, const char *job_id, long seq, long f
                             "AND status = 'rejected'",
                             "batch items retry", "tll", job_id, first, last);
     }
-    if (rc == 0) {
-        rc = ds__store_event(st, "batch_retried", 0, job_id, seq, NULL, "by an admin");
-    }
+    rc = ds__store_then_event(st, rc, "batch_retried", 0, job_id, seq, NULL, "by an admin");
     return rc;
 }
 
@@ -224,10 +211,7 @@ int ds_store_batches_retry_rejected(struct ds_store *st, const char *job_id, lon
     long last;
     int rc;
 
-    if (st == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -348,9 +332,7 @@ static int budget_release(struct ds_store *st, long *released)
     if (*released > 0) {
         snprintf(detail, sizeof(detail), "%ld file(s)", *released);
         rc = ds__store_bump_generation(st);
-        if (rc == 0) {
-            rc = ds__store_event(st, "files_released", 0, NULL, 0, "DISK_BUDGET", detail);
-        }
+        rc = ds__store_then_event(st, rc, "files_released", 0, NULL, 0, "DISK_BUDGET", detail);
     }
 out:
     return ds__store_end(st, rc);

@@ -21,16 +21,15 @@
  * Every query of the tables runs through store_stmt.c (PRAGMAs and
  * transaction control are constant SQL that store.c runs): ds__store_row
  * (a query of one row), ds__store_exec (a statement of no row), or
- * ds__store_prep, ds__store_step, ds__store_cols and ds__store_done for a
- * walk over many rows. A query names its SQL, a slot and two formats: the
- * values bound to ?1, ?2, ... and the columns copied out. A statement in a
- * slot of enum ds__store_q is prepared once per connection and kept
- * (SQLITE_PREPARE_PERSISTENT); one run rarely is prepared for the call
- * with DS__Q_ONCE and finalized after it. A SQLite failure takes one
- * path, ds__store_fail: a DS_E code, logged without values. The one
- * exception to the helper is the insert of ds_store_item_add, which binds
- * and steps its cached statement by hand: it runs once per row read, and
- * staging goes at its speed.
+ * ds__store_prep, ds__store_next (or ds__store_step and ds__store_cols) and
+ * ds__store_done for a walk over many rows, ds__store_each for a walk of one
+ * query per row whose callback may use the store. A query names its SQL, a slot and two formats:
+ * the values bound to ?1, ?2, ... and the columns copied out. A statement in a slot of enum
+ * ds__store_q is prepared once per connection and kept (SQLITE_PREPARE_PERSISTENT); one run rarely
+ * is prepared for the call with DS__Q_ONCE and finalized after it. A SQLite failure takes one path,
+ * ds__store_fail: a DS_E code, logged without values. The one exception to the helper is the insert
+ * of ds_store_item_add, which binds and steps its cached statement by hand: it runs once per row
+ * read, and staging goes at its speed.
  *
  * No SQL text is ever built from a value. A PRAGMA takes no parameter, so
  * three carry an integer of our own in their text: user_version and
@@ -144,6 +143,10 @@ int ds__store_cols(sqlite3_stmt *s, const char *out, ...);
  * NULL-safe. */
 void ds__store_done(enum ds__store_q q, sqlite3_stmt **s);
 
+/* One step and, on a row, its columns read as ds__store_cols does: 1 on a
+ * row, 0 at the end, or the DS_E code (of the step or of the columns). */
+int ds__store_next(struct ds_store *st, sqlite3_stmt *s, const char *what, const char *out, ...);
+
 /* The whole sequence for a query of one row: prepare, bind the values of
  * `in`, step, read the columns of `out` (the pointers follow the values),
  * reset. 0, DS_ENOTFOUND when there is no row, or the DS_E code. */
@@ -154,6 +157,25 @@ int ds__store_row(struct ds_store *st, enum ds__store_q q, const char *sql, cons
  * sqlite3_changes(st->db) says how many rows it changed. */
 int ds__store_exec(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
                    const char *in, ...);
+
+/* Walks rows one query each: runs the query of one row (as ds__store_row,
+ * the statement reset after it), then cb(st, ctx), which may call into the
+ * store, again until the query finds no row. A parameter bound with the
+ * letter p is read through its pointer at each run: a cursor the callback
+ * or the columns move on. 0 at the end, else the first non-zero code of
+ * the query or of cb. */
+typedef int (*ds__store_each_cb)(struct ds_store *st, void *ctx);
+int ds__store_each(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                   ds__store_each_cb cb, void *ctx, const char *in, const char *out, ...);
+
+/* Opens a state change (ds__store_begin) when args_ok, the caller's check
+ * of its arguments; DS_EINVAL without a transaction when not. */
+int ds__store_change(struct ds_store *st, int args_ok);
+
+/* rc, or when rc is 0 the event appended (ds__store_event): the tail of a
+ * step that records what it did. */
+int ds__store_then_event(struct ds_store *st, int rc, const char *kind, int64_t file_id,
+                         const char *job_id, long seq, const char *code, const char *detail);
 
 /* Ends a state change opened with ds__store_begin: commits when rc is 0,
  * else rolls back and returns rc. */

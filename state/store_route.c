@@ -66,12 +66,10 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
     long same = 0;
     int rc;
 
-    if (st == NULL || first_job_id == NULL || job_id == NULL || import_type == NULL ||
-        strlen(job_id) >= sizeof(sz.id) || strlen(import_type) >= sizeof(sz.import_type) ||
-        (template_id != NULL && strlen(template_id) >= sizeof(sz.template_id))) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(
+        st, st != NULL && first_job_id != NULL && job_id != NULL && import_type != NULL &&
+                strlen(job_id) < sizeof(sz.id) && strlen(import_type) < sizeof(sz.import_type) &&
+                (template_id == NULL || strlen(template_id) < sizeof(sz.template_id)));
     if (rc != 0) {
         return rc;
     }
@@ -105,10 +103,8 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
                         "FROM jobs WHERE id = ?5",
                         "routed job begin", "tttdt", job_id, import_type,
                         template_id != NULL ? template_id : "", ds__store_now(), first_job_id);
-    if (rc == 0) {
-        rc = ds__store_event(st, "job_created", file_id, job_id, 0, import_type,
-                             "rows routed from the file's first job");
-    }
+    rc = ds__store_then_event(st, rc, "job_created", file_id, job_id, 0, import_type,
+                              "rows routed from the file's first job");
 out:
     return ds__store_end(st, rc);
 }

@@ -100,12 +100,27 @@ int ds_store_job_get(struct ds_store *st, const char *job_id, struct ds_job_info
     return rc;
 }
 
+/* ds_store_jobs_uploading's walk: the caller's callback and the row read. */
+struct jobs_walk {
+    ds_store_job_cb cb;
+    void *ctx;
+    int64_t last;
+    char id[DS_UUID_LEN];
+};
+
+static int jobs_walk_row(struct ds_store *st, void *ctx)
+{
+    struct jobs_walk *w = ctx;
+    struct ds_job_info job;
+    int rc;
+
+    rc = ds_store_job_get(st, w->id, &job);
+    return rc != 0 ? rc : w->cb(w->ctx, &job);
+}
+
 int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
 {
-    struct ds_job_info job;
-    char id[DS_UUID_LEN];
-    int64_t last = 0;
-    int rc;
+    struct jobs_walk w = {cb, ctx, 0, ""};
 
     if (st == NULL || cb == NULL) {
         return DS_EINVAL;
@@ -113,34 +128,18 @@ int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
     /* Oldest first: jobs.rowid grows with each job created. One job per
      * query, the statement reset before the callback runs, so the callback
      * may call back into the store. */
-    for (;;) {
-        rc = ds__store_row(st, DS__Q_JOBS_UPLOADING,
-                           "SELECT rowid, id FROM jobs WHERE state = 'uploading' AND rowid > ?1 "
-                           "ORDER BY rowid LIMIT 1",
-                           "jobs uploading", "i", "it", last, &last, id, sizeof(id));
-        if (rc == DS_ENOTFOUND) {
-            return 0;
-        }
-        if (rc == 0) {
-            rc = ds_store_job_get(st, id, &job);
-        }
-        if (rc == 0) {
-            rc = cb(ctx, &job);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
+    return ds__store_each(st, DS__Q_JOBS_UPLOADING,
+                          "SELECT rowid, id FROM jobs WHERE state = 'uploading' AND rowid > ?1 "
+                          "ORDER BY rowid LIMIT 1",
+                          "jobs uploading", jobs_walk_row, &w, "p", "it", &w.last, &w.last, w.id,
+                          sizeof(w.id));
 }
 
 int ds_store_job_opened(struct ds_store *st, const char *job_id)
 {
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && job_id != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -149,9 +148,7 @@ int ds_store_job_opened(struct ds_store *st, const char *job_id)
     if (rc == 0 && sqlite3_changes(st->db) == 0) {
         rc = DS_ENOTFOUND;
     }
-    if (rc == 0) {
-        rc = ds__store_event(st, "job_opened", 0, job_id, 0, NULL, NULL);
-    }
+    rc = ds__store_then_event(st, rc, "job_opened", 0, job_id, 0, NULL, NULL);
     return ds__store_end(st, rc);
 }
 
@@ -248,10 +245,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
     int changed = 0;
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && job_id != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -623,9 +617,7 @@ int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, doub
                    "next_attempt_at = ?4, last_error_code = ?5, last_error = ?6 "
                    "WHERE job_id = ?1 AND seq = ?2",
                    job_id, seq, next_at, code, NULL);
-    if (rc == 0) {
-        rc = ds__store_event(st, "batch_retry", 0, job_id, seq, code, NULL);
-    }
+    rc = ds__store_then_event(st, rc, "batch_retry", 0, job_id, seq, code, NULL);
     return ds__store_end(st, rc);
 }
 
@@ -656,9 +648,7 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
                         "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
                         "AND status IN ('valid', 'sent')",
                         "items rejected", "tlltt", job_id, b.first_row, b.last_row, code, message);
-    if (rc == 0) {
-        rc = ds__store_event(st, "batch_rejected", 0, job_id, seq, code, message);
-    }
+    rc = ds__store_then_event(st, rc, "batch_rejected", 0, job_id, seq, code, message);
 out:
     return ds__store_end(st, rc);
 }
