@@ -763,6 +763,34 @@ int ds__store_job_state(struct ds_store *st, const char *job_id, char state[24],
                          "job state", "t", "ti", job_id, state, (size_t)24, file_id);
 }
 
+int ds__store_job_in(struct ds_store *st, const char *job_id, const char *want, int64_t *file_id,
+                     const char *why)
+{
+    char state[24];
+    int rc;
+
+    rc = ds__store_job_state(st, job_id, state, file_id);
+    if (rc == 0 && strcmp(state, want) != 0) {
+        ds_log_error("STORE_STATE", "store: job %s is %s%s", job_id, state, why);
+        rc = DS_EINVAL;
+    }
+    return rc;
+}
+
+int ds__store_batch_move(struct ds_store *st, const struct ds__store_sql move[2],
+                         const char *job_id, long seq, long first_row, long last_row)
+{
+    int rc;
+
+    rc = ds__store_exec(st, move[0].q, move[0].sql, move[0].what, "tld", job_id, seq,
+                        ds__store_now());
+    if (rc == 0) {
+        rc = ds__store_exec(st, move[1].q, move[1].sql, move[1].what, "tll", job_id, first_row,
+                            last_row);
+    }
+    return rc;
+}
+
 int ds__store_job_delete(struct ds_store *st, const char *job_id)
 {
     static const struct {
@@ -834,8 +862,6 @@ int ds_store_recover(struct ds_store *st, int *restaged, int *requeued)
 {
     struct recovery staging = {0};
     struct recovery in_flight = {0};
-    int nrestaged;
-    int nrequeued;
     int rc;
 
     rc = ds__store_change(st, st != NULL);
@@ -857,18 +883,16 @@ int ds_store_recover(struct ds_store *st, int *restaged, int *requeued)
     if (rc != 0) {
         return rc;
     }
-    nrestaged = staging.count;
-    nrequeued = in_flight.count;
-    if (nrestaged > 0 || nrequeued > 0) {
+    if (staging.count > 0 || in_flight.count > 0) {
         ds_log_info("RECOVERY",
                     "store: recovered %d job(s) cut short while staging, %d batch(es) in flight",
-                    nrestaged, nrequeued);
+                    staging.count, in_flight.count);
     }
     if (restaged != NULL) {
-        *restaged = nrestaged;
+        *restaged = staging.count;
     }
     if (requeued != NULL) {
-        *requeued = nrequeued;
+        *requeued = in_flight.count;
     }
     return 0;
 }

@@ -180,23 +180,23 @@ int ds_store_file_find(struct ds_store *st, const char *path, int64_t *file_id, 
 /* Puts one rejected batch of an uploading job back to pending. */
 static int retry_batch(struct ds_store *st, const char *job_id, long seq, long first, long last)
 {
-    int rc;
-
-    rc = ds__store_exec(st, DS__Q_ONCE,
-                        "UPDATE batches SET state = 'pending', next_attempt_at = NULL, "
-                        "updated_at = ?3 WHERE job_id = ?1 AND seq = ?2 AND state = 'rejected'",
-                        "batch retry", "tld", job_id, seq, ds__store_now());
     /* ds_store_batch_rejected made every valid or sent item of the range
      * rejected, with the batch's code. */
-    if (rc == 0) {
-        rc = ds__store_exec(st, DS__Q_ONCE,
-                            "UPDATE items SET status = 'valid', error_code = NULL, error = NULL "
-                            "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
-                            "AND status = 'rejected'",
-                            "batch items retry", "tll", job_id, first, last);
-    }
-    rc = ds__store_then_event(st, rc, "batch_retried", 0, job_id, seq, NULL, "by an admin");
-    return rc;
+    static const struct ds__store_sql retry[2] = {
+        {DS__Q_ONCE,
+         "UPDATE batches SET state = 'pending', next_attempt_at = NULL, "
+         "updated_at = ?3 WHERE job_id = ?1 AND seq = ?2 AND state = 'rejected'",
+         "batch retry"},
+        {DS__Q_ONCE,
+         "UPDATE items SET status = 'valid', error_code = NULL, error = NULL "
+         "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
+         "AND status = 'rejected'",
+         "batch items retry"},
+    };
+    int rc;
+
+    rc = ds__store_batch_move(st, retry, job_id, seq, first, last);
+    return ds__store_then_event(st, rc, "batch_retried", 0, job_id, seq, NULL, "by an admin");
 }
 
 int ds_store_batches_retry_rejected(struct ds_store *st, const char *job_id, long *batches,

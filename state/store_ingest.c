@@ -438,20 +438,14 @@ static int staged_keys_start(struct ds_store *st, const char *job_id)
  * connection so a million rows cost one lookup. */
 static int item_job_staging(struct ds_store *st, const char *job_id)
 {
-    char state[24];
     int rc;
 
     if (st->staging_job[0] != '\0' && strcmp(st->staging_job, job_id) == 0) {
         return 0;
     }
-    rc = ds__store_job_state(st, job_id, state, NULL);
+    rc = ds__store_job_in(st, job_id, "staging", NULL, "; items are added only while staging");
     if (rc != 0) {
         return rc;
-    }
-    if (strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s; items are added only while staging",
-                     job_id, state);
-        return DS_EINVAL;
     }
     rc = staged_keys_start(st, job_id);
     if (rc != 0) {
@@ -677,7 +671,6 @@ out:
 
 int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows, int batch_rows)
 {
-    char state[24];
     char detail[64];
     int64_t file_id = 0;
     long nbatches = 0;
@@ -689,13 +682,8 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     if (rc != 0) {
         return rc;
     }
-    rc = ds__store_job_state(st, job_id, state, &file_id);
+    rc = ds__store_job_in(st, job_id, "staging", &file_id, ", not staging");
     if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s, not staging", job_id, state);
-        rc = DS_EINVAL;
         goto out;
     }
     rc = job_cut(st, job_id, total_rows, batch_rows, &nbatches);

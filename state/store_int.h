@@ -213,6 +213,26 @@ int ds__store_event(struct ds_store *st, const char *kind, int64_t file_id, cons
  * state (may be NULL) receives at most 24 bytes. */
 int ds__store_job_state(struct ds_store *st, const char *job_id, char state[24], int64_t *file_id);
 
+/* Reads a job's file id (file_id may be NULL) and checks that the job is
+ * in state `want`: DS_EINVAL, logged as "job <id> is <state><why>", when
+ * it is not; DS_ENOTFOUND if there is no such job. */
+int ds__store_job_in(struct ds_store *st, const char *job_id, const char *want, int64_t *file_id,
+                     const char *why);
+
+/* A statement of the store: its slot, its SQL, and what it does (for the
+ * message when it fails). */
+struct ds__store_sql {
+    enum ds__store_q q;
+    const char *sql;
+    const char *what;
+};
+
+/* Moves a batch and its items with it: runs move[0] (?1 job, ?2 seq, ?3
+ * now) on the batch, then move[1] (?1 job, ?2 first row, ?3 last row) on
+ * its items. */
+int ds__store_batch_move(struct ds_store *st, const struct ds__store_sql move[2],
+                         const char *job_id, long seq, long first_row, long last_row);
+
 /* Moves a file from state `from` to `to`; *changed (may be NULL) is 1 if
  * it was in `from`, else 0. */
 int ds__store_file_set_state(struct ds_store *st, int64_t file_id, const char *from, const char *to,

@@ -61,7 +61,6 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
                               const char *import_type, const char *template_id)
 {
     struct ds_job_info sz; /* only for the sizes of its members */
-    char state[24];
     int64_t file_id = 0;
     long same = 0;
     int rc;
@@ -73,14 +72,9 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
     if (rc != 0) {
         return rc;
     }
-    rc = ds__store_job_state(st, first_job_id, state, &file_id);
+    rc = ds__store_job_in(st, first_job_id, "staging", &file_id,
+                          "; routed jobs join a job still staging");
     if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s; routed jobs join a job still staging",
-                     first_job_id, state);
-        rc = DS_EINVAL;
         goto out;
     }
     rc = ds__store_row(st, DS__Q_ONCE,

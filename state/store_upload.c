@@ -42,14 +42,15 @@ static int batch_get(struct ds_store *st, const char *job_id, long seq, struct b
                          sizeof(b->digest));
 }
 
-/* Opens the state change of batch (job_id, seq): begins, reads the batch
+/* Opens the state change of batch (job_id, seq), DS_EINVAL unless args_ok
+ * (the caller's check of its arguments) and job_id: begins, reads the batch
  * into *b and checks that it is in one of the states of `from` (a list
  * ending in NULL). From any other it is refused (DS_EINVAL), as a late or
  * doubled call must be. On failure nothing stays open. */
-static int batch_begin(struct ds_store *st, const char *job_id, long seq, struct batch *b,
-                       const char *const *from, const char *what)
+static int batch_begin(struct ds_store *st, int args_ok, const char *job_id, long seq,
+                       struct batch *b, const char *const *from, const char *what)
 {
-    int rc = ds__store_begin(st);
+    int rc = ds__store_change(st, args_ok && job_id != NULL);
 
     if (rc != 0) {
         return rc;
@@ -366,29 +367,24 @@ int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
  * job's first batch. */
 static int send_mark(struct ds_store *st, const char *job_id, long seq, const struct batch *b)
 {
+    static const struct ds__store_sql send[2] = {
+        {DS__Q_BATCH_IN_FLIGHT,
+         "UPDATE batches SET state = 'in_flight', attempts = attempts + 1, "
+         "next_attempt_at = NULL, updated_at = ?3 WHERE job_id = ?1 AND seq = ?2",
+         "batch in flight"},
+        {DS__Q_BATCH_ITEMS_SENT,
+         "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
+         "AND row BETWEEN ?2 AND ?3 AND outbound = 1 AND status = 'valid'",
+         "items sent"},
+    };
     int64_t file_id = 0;
-    char state[24];
     char detail[32];
     int changed = 0;
     int rc;
 
-    rc = ds__store_job_state(st, job_id, state, &file_id);
-    if (rc != 0) {
-        return rc;
-    }
-    if (strcmp(state, "uploading") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s; its batches are not sent", job_id, state);
-        return DS_EINVAL;
-    }
-    rc = ds__store_exec(st, DS__Q_BATCH_IN_FLIGHT,
-                        "UPDATE batches SET state = 'in_flight', attempts = attempts + 1, "
-                        "next_attempt_at = NULL, updated_at = ?3 WHERE job_id = ?1 AND seq = ?2",
-                        "batch in flight", "tld", job_id, seq, ds__store_now());
+    rc = ds__store_job_in(st, job_id, "uploading", &file_id, "; its batches are not sent");
     if (rc == 0) {
-        rc = ds__store_exec(st, DS__Q_BATCH_ITEMS_SENT,
-                            "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
-                            "AND row BETWEEN ?2 AND ?3 AND outbound = 1 AND status = 'valid'",
-                            "items sent", "tll", job_id, b->first_row, b->last_row);
+        rc = ds__store_batch_move(st, send, job_id, seq, b->first_row, b->last_row);
     }
     if (rc == 0) {
         rc = ds__store_file_set_state(st, file_id, "staged", "uploading", &changed);
@@ -449,10 +445,7 @@ int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_st
     struct batch b;
     int rc;
 
-    if (st == NULL || job_id == NULL || digest == NULL) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "send it");
+    rc = batch_begin(st, st != NULL && digest != NULL, job_id, seq, &b, from, "send it");
     if (rc != 0) {
         return rc;
     }
@@ -534,7 +527,6 @@ static int acked_missing(struct ds_store *st, const char *job_id, const struct b
     return rc;
 }
 
-/* Moves a batch to `acked`, `retry_wait` or `rejected` with its error. */
 /* Moves a batch to `retry_wait` or `rejected` with its error: ?1 job, ?2
  * seq, ?3 now, ?4 next attempt, ?5 code, ?6 message. */
 static int batch_set(struct ds_store *st, enum ds__store_q q, const char *sql, const char *job_id,
@@ -554,10 +546,8 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
     long missing = 0;
     int rc;
 
-    if (st == NULL || job_id == NULL || (results == NULL && n > 0)) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "acknowledge it");
+    rc = batch_begin(st, st != NULL && (results != NULL || n == 0), job_id, seq, &b, from,
+                     "acknowledge it");
     if (rc != 0) {
         return rc;
     }
@@ -605,10 +595,7 @@ int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, doub
     struct batch b;
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "retry it");
+    rc = batch_begin(st, st != NULL, job_id, seq, &b, from, "retry it");
     if (rc != 0) {
         return rc;
     }
@@ -628,10 +615,7 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
     struct batch b;
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "reject it");
+    rc = batch_begin(st, st != NULL, job_id, seq, &b, from, "reject it");
     if (rc != 0) {
         return rc;
     }
