@@ -19,17 +19,19 @@
  * include sqlite3.h.
  *
  * Every query of the tables runs through store_stmt.c (PRAGMAs and
- * transaction control are constant SQL that store.c runs): ds__store_row
- * (a query of one row), ds__store_exec (a statement of no row), or
+ * transaction control are constant SQL that store.c runs): ds__store_row (a
+ * query of one row), ds__store_exec (a statement of no row),
  * ds__store_prep, ds__store_next (or ds__store_step and ds__store_cols) and
- * ds__store_done for a walk over many rows, ds__store_each for a walk of one
- * query per row whose callback may use the store. A query names its SQL, a slot and two formats:
- * the values bound to ?1, ?2, ... and the columns copied out. A statement in a slot of enum
- * ds__store_q is prepared once per connection and kept (SQLITE_PREPARE_PERSISTENT); one run rarely
- * is prepared for the call with DS__Q_ONCE and finalized after it. A SQLite failure takes one path,
- * ds__store_fail: a DS_E code, logged without values. The one exception to the helper is the insert
- * of ds_store_item_add, which binds and steps its cached statement by hand: it runs once per row
- * read, and staging goes at its speed.
+ * ds__store_done for a walk over many rows, or ds__store_each for a walk of
+ * one query per row whose callback may use the store. A query names its
+ * SQL, a slot and two formats: the values bound to ?1, ?2, ... and the
+ * columns copied out. A statement in a slot of enum ds__store_q is prepared
+ * once per connection and kept (SQLITE_PREPARE_PERSISTENT); one run rarely
+ * is prepared for the call with DS__Q_ONCE and finalized after it. A SQLite
+ * failure takes one path, ds__store_fail: a DS_E code, logged without
+ * values. The one exception to the helper is the insert of
+ * ds_store_item_add, which binds and steps its cached statement by hand: it
+ * runs once per row read, and staging goes at its speed.
  *
  * No SQL text is ever built from a value. A PRAGMA takes no parameter, so
  * three carry an integer of our own in their text: user_version and
@@ -168,10 +170,6 @@ typedef int (*ds__store_each_cb)(struct ds_store *st, void *ctx);
 int ds__store_each(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
                    ds__store_each_cb cb, void *ctx, const char *in, const char *out, ...);
 
-/* Opens a state change (ds__store_begin) when args_ok, the caller's check
- * of its arguments; DS_EINVAL without a transaction when not. */
-int ds__store_change(struct ds_store *st, int args_ok);
-
 /* rc, or when rc is 0 the event appended (ds__store_event): the tail of a
  * step that records what it did. */
 int ds__store_then_event(struct ds_store *st, int rc, const char *kind, int64_t file_id,
@@ -204,6 +202,14 @@ int ds__store_bind_text(sqlite3_stmt *s, int i, const char *text);
 int ds__store_begin(struct ds_store *st);
 int ds__store_commit(struct ds_store *st);
 void ds__store_rollback(struct ds_store *st);
+
+/* Opens a state change (ds__store_begin) when args_ok, the caller's check
+ * of its arguments; DS_EINVAL without a transaction when not. Inline, so
+ * that the analyzer sees a refused call return. */
+static inline int ds__store_change(struct ds_store *st, int args_ok)
+{
+    return args_ok ? ds__store_begin(st) : DS_EINVAL;
+}
 
 /* Appends an event inside the current transaction. */
 int ds__store_event(struct ds_store *st, const char *kind, int64_t file_id, const char *job_id,

@@ -91,10 +91,10 @@ static int stmt_bind(sqlite3_stmt *s, const char *in, va_list *ap)
 }
 
 /* Stores value through the next pointer of ap, of type `type *`, unless it
- * is NULL. */
+ * is NULL. A type cannot be put in parentheses, hence the NOLINT. */
 #define STMT_SET(ap, type, value)                                                                  \
     do {                                                                                           \
-        type *to_ = va_arg(*(ap), type *);                                                         \
+        type *to_ = va_arg(*(ap), type *); /* NOLINT(bugprone-macro-parentheses) */                \
         if (to_ != NULL) {                                                                         \
             *to_ = (value);                                                                        \
         }                                                                                          \
@@ -355,11 +355,6 @@ int ds__store_exec(struct ds_store *st, enum ds__store_q q, const char *sql, con
     }
     ds__store_done(q, &s);
     return rc;
-}
-
-int ds__store_change(struct ds_store *st, int args_ok)
-{
-    return args_ok ? ds__store_begin(st) : DS_EINVAL;
 }
 
 int ds__store_then_event(struct ds_store *st, int rc, const char *kind, int64_t file_id,
