@@ -763,6 +763,34 @@ int ds__store_job_state(struct ds_store *st, const char *job_id, char state[24],
                          "job state", "t", "ti", job_id, state, (size_t)24, file_id);
 }
 
+int ds__store_job_in(struct ds_store *st, const char *job_id, const char *want, int64_t *file_id,
+                     const char *why)
+{
+    char state[24];
+    int rc;
+
+    rc = ds__store_job_state(st, job_id, state, file_id);
+    if (rc == 0 && strcmp(state, want) != 0) {
+        ds_log_error("STORE_STATE", "store: job %s is %s%s", job_id, state, why);
+        rc = DS_EINVAL;
+    }
+    return rc;
+}
+
+int ds__store_batch_move(struct ds_store *st, const struct ds__store_sql move[2],
+                         const char *job_id, long seq, long first_row, long last_row)
+{
+    int rc;
+
+    rc = ds__store_exec(st, move[0].q, move[0].sql, move[0].what, "tld", job_id, seq,
+                        ds__store_now());
+    if (rc == 0) {
+        rc = ds__store_exec(st, move[1].q, move[1].sql, move[1].what, "tll", job_id, first_row,
+                            last_row);
+    }
+    return rc;
+}
+
 int ds__store_job_delete(struct ds_store *st, const char *job_id)
 {
     static const struct {
@@ -789,108 +817,82 @@ int ds__store_job_delete(struct ds_store *st, const char *job_id)
 
 /* ---- start-up recovery -------------------------------------------------- */
 
-/* Jobs left in `staging` by a crash go, their files back to `detected`. */
-static int store_recover_staging(struct ds_store *st, int *count)
-{
+/* What start-up recovery reads of a row, and how many rows it mended. */
+struct recovery {
     char job_id[DS_UUID_LEN];
     int64_t file_id;
+    long seq;
+    int count;
+};
+
+/* A job left in `staging` by a crash goes, its file back to `detected`. */
+static int recover_staging(struct ds_store *st, void *ctx)
+{
+    struct recovery *r = ctx;
     int rc;
 
-    /* One job at a time, the select reset before the deletes run. */
-    for (;;) {
-        rc = ds__store_row(st, DS__Q_JOBS_STAGING,
-                           "SELECT id, file_id FROM jobs WHERE state = 'staging' LIMIT 1",
-                           "recover", "", "ti", job_id, sizeof(job_id), &file_id);
-        if (rc == DS_ENOTFOUND) {
-            return 0;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        rc = ds__store_job_delete(st, job_id);
-        if (rc == 0) {
-            rc = ds__store_file_set_state(st, file_id, "staging", "detected", NULL);
-        }
-        if (rc == 0) {
-            rc = ds__store_event(st, "job_restaged", file_id, job_id, 0, NULL,
-                                 "staging cut short; the file is ingested again");
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        (*count)++;
+    rc = ds__store_job_delete(st, r->job_id);
+    if (rc == 0) {
+        rc = ds__store_file_set_state(st, r->file_id, "staging", "detected", NULL);
     }
+    rc = ds__store_then_event(st, rc, "job_restaged", r->file_id, r->job_id, 0, NULL,
+                              "staging cut short; the file is ingested again");
+    r->count += rc == 0;
+    return rc;
 }
 
-/* Batches left `in_flight` go back to `pending`: the cloud replays a batch it
- * has seen, so sending it again is safe. */
-static int store_recover_in_flight(struct ds_store *st, int *count)
+/* A batch left `in_flight` goes back to `pending`: the cloud replays a batch
+ * it has seen, so sending it again is safe. */
+static int recover_in_flight(struct ds_store *st, void *ctx)
 {
-    char job_id[DS_UUID_LEN];
-    long seq;
+    struct recovery *r = ctx;
     int rc;
 
-    for (;;) {
-        rc = ds__store_row(st, DS__Q_BATCHES_IN_FLIGHT,
-                           "SELECT job_id, seq FROM batches WHERE state = 'in_flight' LIMIT 1",
-                           "recover", "", "tl", job_id, sizeof(job_id), &seq);
-        if (rc == DS_ENOTFOUND) {
-            return 0;
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        rc = ds__store_exec(st, DS__Q_BATCH_REQUEUE,
-                            "UPDATE batches SET state = 'pending', updated_at = ?3 "
-                            "WHERE job_id = ?1 AND seq = ?2",
-                            "requeue batch", "tld", job_id, seq, ds__store_now());
-        if (rc == 0) {
-            rc = ds__store_event(st, "batch_requeued", 0, job_id, seq, NULL,
-                                 "in flight at a restart; sent again");
-        }
-        if (rc != 0) {
-            return rc;
-        }
-        (*count)++;
-    }
+    rc = ds__store_exec(st, DS__Q_BATCH_REQUEUE,
+                        "UPDATE batches SET state = 'pending', updated_at = ?3 "
+                        "WHERE job_id = ?1 AND seq = ?2",
+                        "requeue batch", "tld", r->job_id, r->seq, ds__store_now());
+    rc = ds__store_then_event(st, rc, "batch_requeued", 0, r->job_id, r->seq, NULL,
+                              "in flight at a restart; sent again");
+    r->count += rc == 0;
+    return rc;
 }
 
 int ds_store_recover(struct ds_store *st, int *restaged, int *requeued)
 {
-    int nrestaged = 0;
-    int nrequeued = 0;
+    struct recovery staging = {0};
+    struct recovery in_flight = {0};
     int rc;
 
-    if (st == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL);
     if (rc != 0) {
         return rc;
     }
-    rc = store_recover_staging(st, &nrestaged);
+    /* One row a query, the select reset before the row is mended. */
+    rc = ds__store_each(st, DS__Q_JOBS_STAGING,
+                        "SELECT id, file_id FROM jobs WHERE state = 'staging' LIMIT 1", "recover",
+                        recover_staging, &staging, "", "ti", staging.job_id, sizeof(staging.job_id),
+                        &staging.file_id);
     if (rc == 0) {
-        rc = store_recover_in_flight(st, &nrequeued);
+        rc = ds__store_each(st, DS__Q_BATCHES_IN_FLIGHT,
+                            "SELECT job_id, seq FROM batches WHERE state = 'in_flight' LIMIT 1",
+                            "recover", recover_in_flight, &in_flight, "", "tl", in_flight.job_id,
+                            sizeof(in_flight.job_id), &in_flight.seq);
     }
-    if (rc == 0) {
-        rc = ds__store_commit(st);
-    }
-    else {
-        ds__store_rollback(st);
-    }
+    rc = ds__store_end(st, rc);
     if (rc != 0) {
         return rc;
     }
-    if (nrestaged > 0 || nrequeued > 0) {
+    if (staging.count > 0 || in_flight.count > 0) {
         ds_log_info("RECOVERY",
                     "store: recovered %d job(s) cut short while staging, %d batch(es) in flight",
-                    nrestaged, nrequeued);
+                    staging.count, in_flight.count);
     }
     if (restaged != NULL) {
-        *restaged = nrestaged;
+        *restaged = staging.count;
     }
     if (requeued != NULL) {
-        *requeued = nrequeued;
+        *requeued = in_flight.count;
     }
     return 0;
 }

@@ -84,10 +84,7 @@ int ds_store_file_hold(struct ds_store *st, int64_t file_id, const char *code, c
 {
     int rc;
 
-    if (st == NULL || code == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && code != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -102,10 +99,7 @@ int ds_store_file_unstage(struct ds_store *st, int64_t file_id)
 {
     int rc;
 
-    if (st == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -138,10 +132,7 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
     char state[24];
     int rc;
 
-    if (st == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -162,9 +153,7 @@ int ds_store_file_retry(struct ds_store *st, int64_t file_id)
     if (rc == 0) {
         rc = ds__store_bump_generation(st);
     }
-    if (rc == 0) {
-        rc = ds__store_event(st, "file_retried", file_id, NULL, 0, NULL, "by an admin");
-    }
+    rc = ds__store_then_event(st, rc, "file_retried", file_id, NULL, 0, NULL, "by an admin");
 out:
     return ds__store_end(st, rc);
 }
@@ -194,25 +183,23 @@ int ds_store_file_find(struct ds_store *st, const char *path, int64_t *file_id, 
 /* Puts one rejected batch of an uploading job back to pending. */
 static int retry_batch(struct ds_store *st, const char *job_id, long seq, long first, long last)
 {
-    int rc;
-
-    rc = ds__store_exec(st, DS__Q_ONCE,
-                        "UPDATE batches SET state = 'pending', next_attempt_at = NULL, "
-                        "updated_at = ?3 WHERE job_id = ?1 AND seq = ?2 AND state = 'rejected'",
-                        "batch retry", "tld", job_id, seq, ds__store_now());
     /* ds_store_batch_rejected made every valid or sent item of the range
      * rejected, with the batch's code. */
-    if (rc == 0) {
-        rc = ds__store_exec(st, DS__Q_ONCE,
-                            "UPDATE items SET status = 'valid', error_code = NULL, error = NULL "
-                            "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
-                            "AND status = 'rejected'",
-                            "batch items retry", "tll", job_id, first, last);
-    }
-    if (rc == 0) {
-        rc = ds__store_event(st, "batch_retried", 0, job_id, seq, NULL, "by an admin");
-    }
-    return rc;
+    static const struct ds__store_sql retry[2] = {
+        {DS__Q_ONCE,
+         "UPDATE batches SET state = 'pending', next_attempt_at = NULL, "
+         "updated_at = ?3 WHERE job_id = ?1 AND seq = ?2 AND state = 'rejected'",
+         "batch retry"},
+        {DS__Q_ONCE,
+         "UPDATE items SET status = 'valid', error_code = NULL, error = NULL "
+         "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
+         "AND status = 'rejected'",
+         "batch items retry"},
+    };
+    int rc;
+
+    rc = ds__store_batch_move(st, retry, job_id, seq, first, last);
+    return ds__store_then_event(st, rc, "batch_retried", 0, job_id, seq, NULL, "by an admin");
 }
 
 int ds_store_batches_retry_rejected(struct ds_store *st, const char *job_id, long *batches,
@@ -227,10 +214,7 @@ int ds_store_batches_retry_rejected(struct ds_store *st, const char *job_id, lon
     long last;
     int rc;
 
-    if (st == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -351,9 +335,7 @@ static int budget_release(struct ds_store *st, long *released)
     if (*released > 0) {
         snprintf(detail, sizeof(detail), "%ld file(s)", *released);
         rc = ds__store_bump_generation(st);
-        if (rc == 0) {
-            rc = ds__store_event(st, "files_released", 0, NULL, 0, "DISK_BUDGET", detail);
-        }
+        rc = ds__store_then_event(st, rc, "files_released", 0, NULL, 0, "DISK_BUDGET", detail);
     }
 out:
     return ds__store_end(st, rc);

@@ -60,10 +60,7 @@ int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *u
     long n = 0;
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && job_id != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -227,10 +224,7 @@ int ds_store_synced_forget(struct ds_store *st, const char *practice, const char
 {
     int rc;
 
-    if (st == NULL || practice == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && practice != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -241,8 +235,6 @@ int ds_store_synced_forget(struct ds_store *st, const char *practice, const char
     if (rc == 0 && forgotten != NULL) {
         *forgotten = (long)sqlite3_changes(st->db);
     }
-    if (rc == 0) {
-        rc = ds__store_event(st, "resync", 0, NULL, 0, import_type, NULL);
-    }
+    rc = ds__store_then_event(st, rc, "resync", 0, NULL, 0, import_type, NULL);
     return ds__store_end(st, rc);
 }

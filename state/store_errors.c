@@ -17,9 +17,9 @@ int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_f
                         "WHERE job_id = ?1 AND status IN ('invalid', 'rejected', 'conflict', "
                         "'needs_review') ORDER BY row",
                         "failed rows", &s, "t", job_id);
-    while (rc == 0 && (rc = ds__store_step(st, s, "failed rows")) == 1) {
-        rc = ds__store_cols(s, "lssss", &r.row, &r.status, &r.error_code, &r.error, &r.raw_json);
-        rc = rc != 0 ? rc : cb(ctx, &r);
+    while (rc == 0 && (rc = ds__store_next(st, s, "failed rows", "lssss", &r.row, &r.status,
+                                           &r.error_code, &r.error, &r.raw_json)) == 1) {
+        rc = cb(ctx, &r);
     }
     ds__store_done(DS__Q_ONCE, &s);
     return rc;

@@ -111,10 +111,7 @@ int ds_store_file_add(struct ds_store *st, const char *folder, const char *path,
     double now = ds__store_now();
     int rc;
 
-    if (st == NULL || folder == NULL || path == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && folder != NULL && path != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -223,10 +220,7 @@ int ds__store_file_set_aside(struct ds_store *st, int64_t file_id, enum ds__stor
     if (rc == 0) {
         rc = ds__store_exec(st, q, sql, event, "ittd", file_id, code, reason, ds__store_now());
     }
-    if (rc == 0) {
-        rc = ds__store_event(st, event, file_id, NULL, 0, code, reason);
-    }
-    return rc;
+    return ds__store_then_event(st, rc, event, file_id, NULL, 0, code, reason);
 }
 
 int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *code,
@@ -234,10 +228,7 @@ int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *c
 {
     int rc;
 
-    if (st == NULL || code == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && code != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -248,71 +239,61 @@ int ds_store_file_quarantine(struct ds_store *st, int64_t file_id, const char *c
     return ds__store_end(st, rc);
 }
 
-/* Copies of one files row, so the callback may call back into the store. */
-struct file_copy {
+/* ds_store_files_detected's walk: the caller's callback, and copies of one
+ * files row, so that callback may call back into the store. */
+struct files_walk {
+    ds_store_file_cb cb;
+    void *ctx;
+    int64_t last;
     char *folder;
     char *path;
     char *sha256;
 };
 
-static void file_copy_free(struct file_copy *c)
+static void files_walk_free(struct files_walk *w)
 {
-    ds_free(c->folder);
-    ds_free(c->path);
-    ds_free(c->sha256);
-    memset(c, 0, sizeof(*c));
+    ds_free(w->folder);
+    ds_free(w->path);
+    ds_free(w->sha256);
+    w->folder = NULL;
+    w->path = NULL;
+    w->sha256 = NULL;
 }
 
-static char *dup_text(sqlite3_stmt *s, int col)
+static int files_walk_row(struct ds_store *st, void *ctx)
 {
-    const char *t = (const char *)sqlite3_column_text(s, col);
+    struct files_walk *w = ctx;
+    struct ds_file_info info;
+    int rc = DS_ENOMEM;
 
-    return t != NULL ? ds_strdup(t) : NULL;
+    (void)st;
+    if (w->folder != NULL && w->path != NULL) {
+        info.id = w->last;
+        info.folder = w->folder;
+        info.path = w->path;
+        info.sha256 = w->sha256;
+        info.state = "detected";
+        rc = w->cb(w->ctx, &info);
+    }
+    files_walk_free(w);
+    return rc;
 }
 
 int ds_store_files_detected(struct ds_store *st, ds_store_file_cb cb, void *ctx)
 {
-    sqlite3_stmt *s = NULL;
-    struct file_copy c = {0};
-    struct ds_file_info info;
-    int64_t last = 0;
+    struct files_walk w = {cb, ctx, 0, NULL, NULL, NULL};
     int rc;
 
     if (st == NULL || cb == NULL) {
         return DS_EINVAL;
     }
     /* One row per query, the statement reset before the callback runs. */
-    for (;;) {
-        rc = ds__store_prep(st, DS__Q_FILES_DETECTED,
-                            "SELECT id, folder, path, sha256 FROM files "
-                            "WHERE state = 'detected' AND id > ?1 ORDER BY id LIMIT 1",
-                            "files detected", &s, "i", last);
-        if (rc == 0) {
-            rc = ds__store_step(st, s, "files detected");
-        }
-        if (rc == 1) {
-            last = sqlite3_column_int64(s, 0);
-            c.folder = dup_text(s, 1);
-            c.path = dup_text(s, 2);
-            c.sha256 = dup_text(s, 3);
-            rc = c.folder == NULL || c.path == NULL ? DS_ENOMEM : 1;
-        }
-        ds__store_done(DS__Q_FILES_DETECTED, &s);
-        if (rc != 1) {
-            break;
-        }
-        info.id = last;
-        info.folder = c.folder;
-        info.path = c.path;
-        info.sha256 = c.sha256;
-        info.state = "detected";
-        rc = cb(ctx, &info);
-        file_copy_free(&c);
-        if (rc != 0) {
-            break;
-        }
-    }
-    file_copy_free(&c);
+    rc = ds__store_each(st, DS__Q_FILES_DETECTED,
+                        "SELECT id, folder, path, sha256 FROM files "
+                        "WHERE state = 'detected' AND id > ?1 ORDER BY id LIMIT 1",
+                        "files detected", files_walk_row, &w, "p", "immm", &w.last, &w.last,
+                        &w.folder, &w.path, &w.sha256);
+    files_walk_free(&w);
     return rc;
 }
 
@@ -385,9 +366,7 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'staging', ?8)",
                         "job begin", "titttttd", job_id, file_id, practice, import_type,
                         template_id, base, sha256, ds__store_now());
-    if (rc == 0) {
-        rc = ds__store_event(st, "job_created", file_id, job_id, 0, import_type, NULL);
-    }
+    rc = ds__store_then_event(st, rc, "job_created", file_id, job_id, 0, import_type, NULL);
 out:
     return ds__store_end(st, rc);
 }
@@ -459,20 +438,14 @@ static int staged_keys_start(struct ds_store *st, const char *job_id)
  * connection so a million rows cost one lookup. */
 static int item_job_staging(struct ds_store *st, const char *job_id)
 {
-    char state[24];
     int rc;
 
     if (st->staging_job[0] != '\0' && strcmp(st->staging_job, job_id) == 0) {
         return 0;
     }
-    rc = ds__store_job_state(st, job_id, state, NULL);
+    rc = ds__store_job_in(st, job_id, "staging", NULL, "; items are added only while staging");
     if (rc != 0) {
         return rc;
-    }
-    if (strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s; items are added only while staging",
-                     job_id, state);
-        return DS_EINVAL;
     }
     rc = staged_keys_start(st, job_id);
     if (rc != 0) {
@@ -698,7 +671,6 @@ out:
 
 int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows, int batch_rows)
 {
-    char state[24];
     char detail[64];
     int64_t file_id = 0;
     long nbatches = 0;
@@ -706,20 +678,12 @@ int ds_store_job_staged(struct ds_store *st, const char *job_id, long total_rows
     int changed = 0;
     int rc;
 
-    if (st == NULL || job_id == NULL || total_rows < 0 || batch_rows < 1) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && job_id != NULL && total_rows >= 0 && batch_rows >= 1);
     if (rc != 0) {
         return rc;
     }
-    rc = ds__store_job_state(st, job_id, state, &file_id);
+    rc = ds__store_job_in(st, job_id, "staging", &file_id, ", not staging");
     if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s, not staging", job_id, state);
-        rc = DS_EINVAL;
         goto out;
     }
     rc = job_cut(st, job_id, total_rows, batch_rows, &nbatches);

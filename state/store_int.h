@@ -20,18 +20,19 @@
  * SQLite the counting allocator of the test mode, and opens nothing).
  *
  * Every query of the tables runs through store_stmt.c (PRAGMAs and
- * transaction control are constant SQL that store.c runs): ds__store_row
- * (a query of one row), ds__store_exec (a statement of no row), or
- * ds__store_prep, ds__store_step, ds__store_cols and ds__store_done for a
- * walk over many rows. A query names its SQL, a slot and two formats: the
- * values bound to ?1, ?2, ... and the columns copied out. A statement in a
- * slot of enum ds__store_q is prepared once per connection and kept
- * (SQLITE_PREPARE_PERSISTENT); one run rarely is prepared for the call
- * with DS__Q_ONCE and finalized after it. A SQLite failure takes one
- * path, ds__store_fail: a DS_E code, logged without values. The one
- * exception to the helper is the insert of ds_store_item_add, which binds
- * and steps its cached statement by hand: it runs once per row read, and
- * staging goes at its speed.
+ * transaction control are constant SQL that store.c runs): ds__store_row (a
+ * query of one row), ds__store_exec (a statement of no row),
+ * ds__store_prep, ds__store_next (or ds__store_step and ds__store_cols) and
+ * ds__store_done for a walk over many rows, or ds__store_each for a walk of
+ * one query per row whose callback may use the store. A query names its
+ * SQL, a slot and two formats: the values bound to ?1, ?2, ... and the
+ * columns copied out. A statement in a slot of enum ds__store_q is prepared
+ * once per connection and kept (SQLITE_PREPARE_PERSISTENT); one run rarely
+ * is prepared for the call with DS__Q_ONCE and finalized after it. A SQLite
+ * failure takes one path, ds__store_fail: a DS_E code, logged without
+ * values. The one exception to the helper is the insert of
+ * ds_store_item_add, which binds and steps its cached statement by hand: it
+ * runs once per row read, and staging goes at its speed.
  *
  * No SQL text is ever built from a value. A PRAGMA takes no parameter, so
  * three carry an integer of our own in their text: user_version and
@@ -145,6 +146,10 @@ int ds__store_cols(sqlite3_stmt *s, const char *out, ...);
  * NULL-safe. */
 void ds__store_done(enum ds__store_q q, sqlite3_stmt **s);
 
+/* One step and, on a row, its columns read as ds__store_cols does: 1 on a
+ * row, 0 at the end, or the DS_E code (of the step or of the columns). */
+int ds__store_next(struct ds_store *st, sqlite3_stmt *s, const char *what, const char *out, ...);
+
 /* The whole sequence for a query of one row: prepare, bind the values of
  * `in`, step, read the columns of `out` (the pointers follow the values),
  * reset. 0, DS_ENOTFOUND when there is no row, or the DS_E code. */
@@ -155,6 +160,21 @@ int ds__store_row(struct ds_store *st, enum ds__store_q q, const char *sql, cons
  * sqlite3_changes(st->db) says how many rows it changed. */
 int ds__store_exec(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
                    const char *in, ...);
+
+/* Walks rows one query each: runs the query of one row (as ds__store_row,
+ * the statement reset after it), then cb(st, ctx), which may call into the
+ * store, again until the query finds no row. A parameter bound with the
+ * letter p is read through its pointer at each run: a cursor the callback
+ * or the columns move on. 0 at the end, else the first non-zero code of
+ * the query or of cb. */
+typedef int (*ds__store_each_cb)(struct ds_store *st, void *ctx);
+int ds__store_each(struct ds_store *st, enum ds__store_q q, const char *sql, const char *what,
+                   ds__store_each_cb cb, void *ctx, const char *in, const char *out, ...);
+
+/* rc, or when rc is 0 the event appended (ds__store_event): the tail of a
+ * step that records what it did. */
+int ds__store_then_event(struct ds_store *st, int rc, const char *kind, int64_t file_id,
+                         const char *job_id, long seq, const char *code, const char *detail);
 
 /* Ends a state change opened with ds__store_begin: commits when rc is 0,
  * else rolls back and returns rc. */
@@ -184,6 +204,14 @@ int ds__store_begin(struct ds_store *st);
 int ds__store_commit(struct ds_store *st);
 void ds__store_rollback(struct ds_store *st);
 
+/* Opens a state change (ds__store_begin) when args_ok, the caller's check
+ * of its arguments; DS_EINVAL without a transaction when not. Inline, so
+ * that the analyzer sees a refused call return. */
+static inline int ds__store_change(struct ds_store *st, int args_ok)
+{
+    return args_ok ? ds__store_begin(st) : DS_EINVAL;
+}
+
 /* Appends an event inside the current transaction. */
 int ds__store_event(struct ds_store *st, const char *kind, int64_t file_id, const char *job_id,
                     long seq, const char *code, const char *detail);
@@ -191,6 +219,26 @@ int ds__store_event(struct ds_store *st, const char *kind, int64_t file_id, cons
 /* Reads a job's state and file id. DS_ENOTFOUND if there is no such job.
  * state (may be NULL) receives at most 24 bytes. */
 int ds__store_job_state(struct ds_store *st, const char *job_id, char state[24], int64_t *file_id);
+
+/* Reads a job's file id (file_id may be NULL) and checks that the job is
+ * in state `want`: DS_EINVAL, logged as "job <id> is <state><why>", when
+ * it is not; DS_ENOTFOUND if there is no such job. */
+int ds__store_job_in(struct ds_store *st, const char *job_id, const char *want, int64_t *file_id,
+                     const char *why);
+
+/* A statement of the store: its slot, its SQL, and what it does (for the
+ * message when it fails). */
+struct ds__store_sql {
+    enum ds__store_q q;
+    const char *sql;
+    const char *what;
+};
+
+/* Moves a batch and its items with it: runs move[0] (?1 job, ?2 seq, ?3
+ * now) on the batch, then move[1] (?1 job, ?2 first row, ?3 last row) on
+ * its items. */
+int ds__store_batch_move(struct ds_store *st, const struct ds__store_sql move[2],
+                         const char *job_id, long seq, long first_row, long last_row);
 
 /* Moves a file from state `from` to `to`; *changed (may be NULL) is 1 if
  * it was in `from`, else 0. */

@@ -61,28 +61,20 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
                               const char *import_type, const char *template_id)
 {
     struct ds_job_info sz; /* only for the sizes of its members */
-    char state[24];
     int64_t file_id = 0;
     long same = 0;
     int rc;
 
-    if (st == NULL || first_job_id == NULL || job_id == NULL || import_type == NULL ||
-        strlen(job_id) >= sizeof(sz.id) || strlen(import_type) >= sizeof(sz.import_type) ||
-        (template_id != NULL && strlen(template_id) >= sizeof(sz.template_id))) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(
+        st, st != NULL && first_job_id != NULL && job_id != NULL && import_type != NULL &&
+                strlen(job_id) < sizeof(sz.id) && strlen(import_type) < sizeof(sz.import_type) &&
+                (template_id == NULL || strlen(template_id) < sizeof(sz.template_id)));
     if (rc != 0) {
         return rc;
     }
-    rc = ds__store_job_state(st, first_job_id, state, &file_id);
+    rc = ds__store_job_in(st, first_job_id, "staging", &file_id,
+                          "; routed jobs join a job still staging");
     if (rc != 0) {
-        goto out;
-    }
-    if (strcmp(state, "staging") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s; routed jobs join a job still staging",
-                     first_job_id, state);
-        rc = DS_EINVAL;
         goto out;
     }
     rc = ds__store_row(st, DS__Q_ONCE,
@@ -105,10 +97,8 @@ int ds_store_job_begin_routed(struct ds_store *st, const char *first_job_id, con
                         "FROM jobs WHERE id = ?5",
                         "routed job begin", "tttdt", job_id, import_type,
                         template_id != NULL ? template_id : "", ds__store_now(), first_job_id);
-    if (rc == 0) {
-        rc = ds__store_event(st, "job_created", file_id, job_id, 0, import_type,
-                             "rows routed from the file's first job");
-    }
+    rc = ds__store_then_event(st, rc, "job_created", file_id, job_id, 0, import_type,
+                              "rows routed from the file's first job");
 out:
     return ds__store_end(st, rc);
 }

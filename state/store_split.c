@@ -110,9 +110,7 @@ int ds_store_batch_split(struct ds_store *st, const char *job_id, long seq, cons
                         "UPDATE batches SET state = 'split', last_error_code = ?3, "
                         "updated_at = ?4 WHERE job_id = ?1 AND seq = ?2",
                         "split: mark", "tltd", job_id, seq, code, ds__store_now());
-    if (rc == 0) {
-        rc = ds__store_event(st, "batch_split", 0, job_id, seq, code, NULL);
-    }
+    rc = ds__store_then_event(st, rc, "batch_split", 0, job_id, seq, code, NULL);
 out:
     rc = ds__store_end(st, rc);
     if (rc == 0) {

@@ -28,10 +28,10 @@ static int file_rows(struct ds_store *st, const char *sql, const char *arg, ds_s
     int rc;
 
     rc = ds__store_prep(st, DS__Q_ONCE, sql, "file rows", &s, "t", arg);
-    while (rc == 0 && (rc = ds__store_step(st, s, "file rows")) == 1) {
-        rc = ds__store_cols(s, "issiisss", &f.id, &f.folder, &f.path, &f.size, &f.mtime_ns,
-                            &f.state, &f.reason_code, &f.reason);
-        rc = rc != 0 ? rc : cb(ctx, &f);
+    while (rc == 0 &&
+           (rc = ds__store_next(st, s, "file rows", "issiisss", &f.id, &f.folder, &f.path, &f.size,
+                                &f.mtime_ns, &f.state, &f.reason_code, &f.reason)) == 1) {
+        rc = cb(ctx, &f);
     }
     ds__store_done(DS__Q_ONCE, &s);
     return rc;

@@ -239,9 +239,9 @@ int ds_store_job_errors(struct ds_store *st, const char *job_id, long limit,
                         "GROUP BY status, error_code, error "
                         "ORDER BY count(*) DESC, min(row) LIMIT ?2",
                         "job errors", &s, "tl", job_id, limit > 0 ? limit : -1L);
-    while (rc == 0 && (rc = ds__store_step(st, s, "job errors")) == 1) {
-        rc = ds__store_cols(s, "sssll", &g.status, &g.code, &g.message, &g.count, &g.first_row);
-        rc = rc != 0 ? rc : cb(ctx, &g);
+    while (rc == 0 && (rc = ds__store_next(st, s, "job errors", "sssll", &g.status, &g.code,
+                                           &g.message, &g.count, &g.first_row)) == 1) {
+        rc = cb(ctx, &g);
     }
     ds__store_done(DS__Q_ONCE, &s);
     return rc;
@@ -259,10 +259,10 @@ int ds_store_events_list(struct ds_store *st, double since, long limit, ds_store
                         "(SELECT * FROM events WHERE at >= ?1 ORDER BY id DESC LIMIT ?2) "
                         "ORDER BY id",
                         "events", &s, "dl", since, limit > 0 ? limit : -1L);
-    while (rc == 0 && (rc = ds__store_step(st, s, "events")) == 1) {
-        rc = ds__store_cols(s, "idsislss", &e.id, &e.at, &e.kind, &e.file_id, &e.job_id, &e.seq,
-                            &e.code, &e.detail);
-        rc = rc != 0 ? rc : cb(ctx, &e);
+    while (rc == 0 &&
+           (rc = ds__store_next(st, s, "events", "idsislss", &e.id, &e.at, &e.kind, &e.file_id,
+                                &e.job_id, &e.seq, &e.code, &e.detail)) == 1) {
+        rc = cb(ctx, &e);
     }
     ds__store_done(DS__Q_ONCE, &s);
     return rc;

@@ -42,14 +42,15 @@ static int batch_get(struct ds_store *st, const char *job_id, long seq, struct b
                          sizeof(b->digest));
 }
 
-/* Opens the state change of batch (job_id, seq): begins, reads the batch
+/* Opens the state change of batch (job_id, seq), DS_EINVAL unless args_ok
+ * (the caller's check of its arguments) and job_id: begins, reads the batch
  * into *b and checks that it is in one of the states of `from` (a list
  * ending in NULL). From any other it is refused (DS_EINVAL), as a late or
  * doubled call must be. On failure nothing stays open. */
-static int batch_begin(struct ds_store *st, const char *job_id, long seq, struct batch *b,
-                       const char *const *from, const char *what)
+static int batch_begin(struct ds_store *st, int args_ok, const char *job_id, long seq,
+                       struct batch *b, const char *const *from, const char *what)
 {
-    int rc = ds__store_begin(st);
+    int rc = ds__store_change(st, args_ok && job_id != NULL);
 
     if (rc != 0) {
         return rc;
@@ -100,12 +101,27 @@ int ds_store_job_get(struct ds_store *st, const char *job_id, struct ds_job_info
     return rc;
 }
 
+/* ds_store_jobs_uploading's walk: the caller's callback and the row read. */
+struct jobs_walk {
+    ds_store_job_cb cb;
+    void *ctx;
+    int64_t last;
+    char id[DS_UUID_LEN];
+};
+
+static int jobs_walk_row(struct ds_store *st, void *ctx)
+{
+    struct jobs_walk *w = ctx;
+    struct ds_job_info job;
+    int rc;
+
+    rc = ds_store_job_get(st, w->id, &job);
+    return rc != 0 ? rc : w->cb(w->ctx, &job);
+}
+
 int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
 {
-    struct ds_job_info job;
-    char id[DS_UUID_LEN];
-    int64_t last = 0;
-    int rc;
+    struct jobs_walk w = {cb, ctx, 0, ""};
 
     if (st == NULL || cb == NULL) {
         return DS_EINVAL;
@@ -113,34 +129,18 @@ int ds_store_jobs_uploading(struct ds_store *st, ds_store_job_cb cb, void *ctx)
     /* Oldest first: jobs.rowid grows with each job created. One job per
      * query, the statement reset before the callback runs, so the callback
      * may call back into the store. */
-    for (;;) {
-        rc = ds__store_row(st, DS__Q_JOBS_UPLOADING,
-                           "SELECT rowid, id FROM jobs WHERE state = 'uploading' AND rowid > ?1 "
-                           "ORDER BY rowid LIMIT 1",
-                           "jobs uploading", "i", "it", last, &last, id, sizeof(id));
-        if (rc == DS_ENOTFOUND) {
-            return 0;
-        }
-        if (rc == 0) {
-            rc = ds_store_job_get(st, id, &job);
-        }
-        if (rc == 0) {
-            rc = cb(ctx, &job);
-        }
-        if (rc != 0) {
-            return rc;
-        }
-    }
+    return ds__store_each(st, DS__Q_JOBS_UPLOADING,
+                          "SELECT rowid, id FROM jobs WHERE state = 'uploading' AND rowid > ?1 "
+                          "ORDER BY rowid LIMIT 1",
+                          "jobs uploading", jobs_walk_row, &w, "p", "it", &w.last, &w.last, w.id,
+                          sizeof(w.id));
 }
 
 int ds_store_job_opened(struct ds_store *st, const char *job_id)
 {
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && job_id != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -149,9 +149,7 @@ int ds_store_job_opened(struct ds_store *st, const char *job_id)
     if (rc == 0 && sqlite3_changes(st->db) == 0) {
         rc = DS_ENOTFOUND;
     }
-    if (rc == 0) {
-        rc = ds__store_event(st, "job_opened", 0, job_id, 0, NULL, NULL);
-    }
+    rc = ds__store_then_event(st, rc, "job_opened", 0, job_id, 0, NULL, NULL);
     return ds__store_end(st, rc);
 }
 
@@ -248,10 +246,7 @@ int ds_store_job_completed(struct ds_store *st, const char *job_id)
     int changed = 0;
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = ds__store_begin(st);
+    rc = ds__store_change(st, st != NULL && job_id != NULL);
     if (rc != 0) {
         return rc;
     }
@@ -372,29 +367,24 @@ int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
  * job's first batch. */
 static int send_mark(struct ds_store *st, const char *job_id, long seq, const struct batch *b)
 {
+    static const struct ds__store_sql send[2] = {
+        {DS__Q_BATCH_IN_FLIGHT,
+         "UPDATE batches SET state = 'in_flight', attempts = attempts + 1, "
+         "next_attempt_at = NULL, updated_at = ?3 WHERE job_id = ?1 AND seq = ?2",
+         "batch in flight"},
+        {DS__Q_BATCH_ITEMS_SENT,
+         "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
+         "AND row BETWEEN ?2 AND ?3 AND outbound = 1 AND status = 'valid'",
+         "items sent"},
+    };
     int64_t file_id = 0;
-    char state[24];
     char detail[32];
     int changed = 0;
     int rc;
 
-    rc = ds__store_job_state(st, job_id, state, &file_id);
-    if (rc != 0) {
-        return rc;
-    }
-    if (strcmp(state, "uploading") != 0) {
-        ds_log_error("STORE_STATE", "store: job %s is %s; its batches are not sent", job_id, state);
-        return DS_EINVAL;
-    }
-    rc = ds__store_exec(st, DS__Q_BATCH_IN_FLIGHT,
-                        "UPDATE batches SET state = 'in_flight', attempts = attempts + 1, "
-                        "next_attempt_at = NULL, updated_at = ?3 WHERE job_id = ?1 AND seq = ?2",
-                        "batch in flight", "tld", job_id, seq, ds__store_now());
+    rc = ds__store_job_in(st, job_id, "uploading", &file_id, "; its batches are not sent");
     if (rc == 0) {
-        rc = ds__store_exec(st, DS__Q_BATCH_ITEMS_SENT,
-                            "UPDATE items SET status = 'sent' WHERE job_id = ?1 "
-                            "AND row BETWEEN ?2 AND ?3 AND outbound = 1 AND status = 'valid'",
-                            "items sent", "tll", job_id, b->first_row, b->last_row);
+        rc = ds__store_batch_move(st, send, job_id, seq, b->first_row, b->last_row);
     }
     if (rc == 0) {
         rc = ds__store_file_set_state(st, file_id, "staged", "uploading", &changed);
@@ -455,10 +445,7 @@ int ds_store_batch_send(struct ds_store *st, const char *job_id, long seq, ds_st
     struct batch b;
     int rc;
 
-    if (st == NULL || job_id == NULL || digest == NULL) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "send it");
+    rc = batch_begin(st, st != NULL && digest != NULL, job_id, seq, &b, from, "send it");
     if (rc != 0) {
         return rc;
     }
@@ -540,7 +527,6 @@ static int acked_missing(struct ds_store *st, const char *job_id, const struct b
     return rc;
 }
 
-/* Moves a batch to `acked`, `retry_wait` or `rejected` with its error. */
 /* Moves a batch to `retry_wait` or `rejected` with its error: ?1 job, ?2
  * seq, ?3 now, ?4 next attempt, ?5 code, ?6 message. */
 static int batch_set(struct ds_store *st, enum ds__store_q q, const char *sql, const char *job_id,
@@ -560,10 +546,8 @@ int ds_store_batch_acked(struct ds_store *st, const char *job_id, long seq,
     long missing = 0;
     int rc;
 
-    if (st == NULL || job_id == NULL || (results == NULL && n > 0)) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "acknowledge it");
+    rc = batch_begin(st, st != NULL && (results != NULL || n == 0), job_id, seq, &b, from,
+                     "acknowledge it");
     if (rc != 0) {
         return rc;
     }
@@ -611,10 +595,7 @@ int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, doub
     struct batch b;
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "retry it");
+    rc = batch_begin(st, st != NULL, job_id, seq, &b, from, "retry it");
     if (rc != 0) {
         return rc;
     }
@@ -623,9 +604,7 @@ int ds_store_batch_retry(struct ds_store *st, const char *job_id, long seq, doub
                    "next_attempt_at = ?4, last_error_code = ?5, last_error = ?6 "
                    "WHERE job_id = ?1 AND seq = ?2",
                    job_id, seq, next_at, code, NULL);
-    if (rc == 0) {
-        rc = ds__store_event(st, "batch_retry", 0, job_id, seq, code, NULL);
-    }
+    rc = ds__store_then_event(st, rc, "batch_retry", 0, job_id, seq, code, NULL);
     return ds__store_end(st, rc);
 }
 
@@ -636,10 +615,7 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
     struct batch b;
     int rc;
 
-    if (st == NULL || job_id == NULL) {
-        return DS_EINVAL;
-    }
-    rc = batch_begin(st, job_id, seq, &b, from, "reject it");
+    rc = batch_begin(st, st != NULL, job_id, seq, &b, from, "reject it");
     if (rc != 0) {
         return rc;
     }
@@ -656,9 +632,7 @@ int ds_store_batch_rejected(struct ds_store *st, const char *job_id, long seq, c
                         "WHERE job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
                         "AND status IN ('valid', 'sent')",
                         "items rejected", "tlltt", job_id, b.first_row, b.last_row, code, message);
-    if (rc == 0) {
-        rc = ds__store_event(st, "batch_rejected", 0, job_id, seq, code, message);
-    }
+    rc = ds__store_then_event(st, rc, "batch_rejected", 0, job_id, seq, code, message);
 out:
     return ds__store_end(st, rc);
 }

@@ -412,6 +412,41 @@ static void test_file_add_duplicate(void **state)
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM events WHERE kind = 'file_seen'"), 4);
 }
 
+/* A walk's callback may write to the store (the statement is reset before
+ * it runs), and its first non-zero return ends the walk and is returned. */
+struct quarantining {
+    struct ds_store *st;
+    int n;
+};
+
+static int quarantine_two(void *ctx, const struct ds_file_info *info)
+{
+    struct quarantining *q = ctx;
+
+    assert_int_equal(ds_store_file_quarantine(q->st, info->id, "WALK", "seen by the walk"), 0);
+    return ++q->n == 2 ? DS_ETOOBIG : 0;
+}
+
+static void test_files_detected_callback_writes(void **state)
+{
+    struct fixture *f = *state;
+    struct quarantining q = {f->st, 0};
+    struct detected d = {0};
+    int64_t a, b, c;
+
+    a = add_file(f->st, "a.csv", SHA_X);
+    b = add_file(f->st, "b.csv", SHA_Y);
+    c = add_file(f->st, "c.csv", SHA_Z);
+    assert_int_equal(ds_store_files_detected(f->st, quarantine_two, &q), DS_ETOOBIG);
+    assert_int_equal(q.n, 2);
+    file_state_is(f->st, a, "quarantined");
+    file_state_is(f->st, b, "quarantined");
+    file_state_is(f->st, c, "detected");
+    assert_int_equal(ds_store_files_detected(f->st, collect_file, &d), 0);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.ids[0], c);
+}
+
 /* ---- the whole way through ---------------------------------------------- */
 
 static void test_lifecycle(void **state)
@@ -970,6 +1005,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_foreign_database_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_add_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_files_detected_callback_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_and_empty_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
