@@ -8,6 +8,14 @@
  * stale: api.c notices at BEGIN on a reused connection, flushes the idle
  * ones and retries once on a fresh connection, before any statement of the
  * request has run, so the restart costs no request at all.
+ *
+ * A pooled connection keeps no state between transactions: its timeouts
+ * are set inside each transaction (set_config(..., true), as
+ * app.practice_id is), every statement is an unnamed one (PQexecParams)
+ * and the ingest's temporary table empties at commit. So the connection
+ * may as well be a PgBouncer client in transaction pooling mode, whose
+ * server connection changes from one transaction to the next
+ * (docs/scaling.md).
  */
 #include "cloud/db.h"
 #include "cloud/error.h"
@@ -25,6 +33,7 @@
 struct dsc_db {
     PGconn *conn;     /* owned */
     int verbose;      /* log PostgreSQL's messages (command line only) */
+    int pooled;       /* a request thread's: each transaction sets its timeouts */
     char sqlstate[6]; /* of the last failure, "" after a success */
 };
 
@@ -42,9 +51,12 @@ struct dsc_db_pool {
 #define POOL_WAIT_SECONDS 30
 
 /* Limits every statement of the server, so a stuck lock turns into a 503
- * instead of a hung agent. */
-static const char session_setup[] = "SET statement_timeout = '60s'; SET lock_timeout = '30s'; "
-                                    "SET idle_in_transaction_session_timeout = '120s'";
+ * instead of a hung agent. Transaction-local, so that nothing outlives the
+ * transaction on a server connection that a pooler hands on. */
+static const char pooled_begin[] =
+    "BEGIN; SELECT set_config('statement_timeout', '60s', true),"
+    " set_config('lock_timeout', '30s', true),"
+    " set_config('idle_in_transaction_session_timeout', '120s', true)";
 
 /* Copies libpq's message onto one line: its newlines and tabs become
  * spaces and the trailing ones go, so a log line stays one line. */
@@ -187,6 +199,9 @@ int dsc_db_script(struct dsc_db *db, const char *label, const char *sql)
 
 int dsc_db_begin(struct dsc_db *db)
 {
+    if (db->pooled) {
+        return dsc_db_script(db, "begin", pooled_begin);
+    }
     return dsc_db_exec(db, "begin", "BEGIN", 0, NULL, NULL);
 }
 
@@ -315,10 +330,9 @@ int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
 
     rc = dsc_db_open(pool->url, 0, db);
     if (rc == 0) {
-        rc = dsc_db_script(*db, "session setup", session_setup);
+        (*db)->pooled = 1;
     }
-    if (rc != 0) {
-        dsc_db_close(db);
+    else {
         pthread_mutex_lock(&pool->lock);
         pool->open--;
         pthread_cond_signal(&pool->changed);

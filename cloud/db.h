@@ -43,6 +43,9 @@ int dsc_db_exec(struct dsc_db *db, const char *label, const char *sql, int n,
  * only). Same results as dsc_db_exec. */
 int dsc_db_script(struct dsc_db *db, const char *label, const char *sql);
 
+/* Opens a transaction; on a pool's connection it also sets the statement,
+ * lock and idle-in-transaction timeouts of the request, for that
+ * transaction only. */
 int dsc_db_begin(struct dsc_db *db);
 int dsc_db_commit(struct dsc_db *db);
 /* Rolls back if a transaction is open; errors are ignored (a broken

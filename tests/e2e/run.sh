@@ -21,6 +21,7 @@ cloud
 agent
 crash
 sync
+scale
 delta
 route
 ops
