@@ -43,9 +43,11 @@ struct dsc_db_pool {
     int open;               /* connections open, idle or out */
     int nidle;              /* entries used in idle */
     struct dsc_db **idle;   /* owned stack of idle connections */
-    pthread_mutex_t lock;   /* guards open, nidle, idle */
+    pthread_mutex_t lock;   /* guards open, nidle, idle, waits, timeouts */
     pthread_cond_t changed; /* signalled when a connection is put back or closed */
     int wait;               /* seconds dsc_db_pool_get waits for a free connection */
+    unsigned long waits;    /* dsc_db_pool_get calls that waited */
+    unsigned long timeouts; /* ... and gave up */
 };
 
 #define POOL_WAIT_SECONDS 30
@@ -312,8 +314,12 @@ int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += pool->wait;
     pthread_mutex_lock(&pool->lock);
+    if (pool->nidle == 0 && pool->open >= pool->size) {
+        pool->waits++;
+    }
     while (pool->nidle == 0 && pool->open >= pool->size) {
         if (pthread_cond_timedwait(&pool->changed, &pool->lock, &deadline) == ETIMEDOUT) {
+            pool->timeouts++;
             pthread_mutex_unlock(&pool->lock);
             dsc_log_warn("database: no pooled connection free after %d s", pool->wait);
             return DSC_EBUSY;
@@ -339,6 +345,17 @@ int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
         pthread_mutex_unlock(&pool->lock);
     }
     return rc;
+}
+
+void dsc_db_pool_stats(struct dsc_db_pool *pool, struct dsc_db_pool_stats *out)
+{
+    pthread_mutex_lock(&pool->lock);
+    out->size = pool->size;
+    out->open = pool->open;
+    out->idle = pool->nidle;
+    out->waits = pool->waits;
+    out->timeouts = pool->timeouts;
+    pthread_mutex_unlock(&pool->lock);
 }
 
 void dsc_db_pool_flush(struct dsc_db_pool *pool)

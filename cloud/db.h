@@ -79,6 +79,16 @@ void dsc_db_pool_set_wait(struct dsc_db_pool *pool, int seconds);
  * DSC_EBUSY or DSC_ENOMEM. */
 int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused);
 
+/* The pool's use, for the metrics. */
+struct dsc_db_pool_stats {
+    int size;               /* most connections */
+    int open;               /* connections open, idle or out */
+    int idle;               /* connections idle in the pool */
+    unsigned long waits;    /* dsc_db_pool_get calls that had to wait */
+    unsigned long timeouts; /* ... and found none in time */
+};
+void dsc_db_pool_stats(struct dsc_db_pool *pool, struct dsc_db_pool_stats *out);
+
 /* Closes every idle connection: after one was found broken, the others
  * (opened before the same PostgreSQL restart) most likely are too. */
 void dsc_db_pool_flush(struct dsc_db_pool *pool);

@@ -22,6 +22,7 @@ agent
 crash
 sync
 scale
+metrics
 delta
 route
 ops
