@@ -259,11 +259,14 @@ verify balanced LB 45
 check "balanced: the balancer sent connections to both servers" \
     test "$(grep -c 'upstream 0' "$work/balancer.log")" -gt 0 -a \
     "$(grep -c 'upstream 1' "$work/balancer.log")" -gt 0
-check "balanced: both servers answered the agent's requests" \
-    test "$(grep -c '/batches/' "$CLOUD_LOG")" -gt 0 -a "$(grep -c '/batches/' "$work/B.log")" -gt 0
+# The server logs name the job; CLOUD_LOG may hold other suites' lines.
+lb_job=$(pq "SELECT id FROM import_jobs WHERE $in_practice AND filename = 'LB.csv'")
+check "balanced: both servers answered batches of the agent's job" \
+    test "$(grep -c "/v1/jobs/$lb_job/batches/" "$CLOUD_LOG")" -gt 0 -a \
+    "$(grep -c "/v1/jobs/$lb_job/batches/" "$work/B.log")" -gt 0
 check "balanced: faultproxy cut off the answer of batch 2" grep -q 'reset.*/batches/2 ' "$work/lb/proxy.log"
 check "balanced: the resent batch 2 got its stored answer (a replay)" \
-    grep -qh 'PUT /v1/jobs/.*/batches/2 200 .* replay' "$CLOUD_LOG" "$work/B.log"
+    grep -qh "PUT /v1/jobs/$lb_job/batches/2 200 .* replay" "$CLOUD_LOG" "$work/B.log"
 
 # --- 3. PgBouncer in transaction pooling mode -----------------------------------------
 
@@ -317,8 +320,9 @@ start_port FP2_PORT "$work/pgb-agent/proxy.out" "$proxy" -u "${URL_P#http://}" \
 check "pgbouncer: the agent's upload through it is done" \
     run_agent "$work/pgb-agent" "http://127.0.0.1:$FP2_PORT" PGB 45
 verify pgbouncer PGB 45
+pgb_job=$(pq "SELECT id FROM import_jobs WHERE $in_practice AND filename = 'PGB.csv'")
 check "pgbouncer: the resent batch 3 got its stored answer (a replay)" \
-    grep -q 'PUT /v1/jobs/.*/batches/3 200 .* replay' "$work/P.log"
+    grep -q "PUT /v1/jobs/$pgb_job/batches/3 200 .* replay" "$work/P.log"
 check "pgbouncer: no database error in that server's log" \
     test "$(grep -c 'database:' "$work/P.log")" = 0
 # One server connection served every transaction of the cloud: what the
