@@ -69,6 +69,21 @@ static const struct {
     [ROUTE_AGENTS] = {{"GET", NULL}, {dsc_agents_list, NULL}, "GET"},
 };
 
+/* Each route's path template: the endpoint label of the metrics. */
+static const char *const route_names[] = {
+    [ROUTE_NONE] = NULL,
+    [ROUTE_HEALTH] = "/v1/health",
+    [ROUTE_JOBS] = "/v1/jobs",
+    [ROUTE_JOB] = "/v1/jobs/{id}",
+    [ROUTE_COMPLETE] = "/v1/jobs/{id}/complete",
+    [ROUTE_ITEMS] = "/v1/jobs/{id}/items",
+    [ROUTE_BATCH] = "/v1/jobs/{id}/batches/{seq}",
+    [ROUTE_TEMPLATES] = "/v1/templates",
+    [ROUTE_TEMPLATE] = "/v1/templates/{id}",
+    [ROUTE_HEARTBEAT] = "/v1/agents/heartbeat",
+    [ROUTE_AGENTS] = "/v1/agents",
+};
+
 void dsc_response_init(struct dsc_response *resp)
 {
     memset(resp, 0, sizeof(*resp));
@@ -507,6 +522,7 @@ static int prepare(const struct dsc_request *req, struct prepared *p, struct dsc
     }
     /* The template id is at most 200 bytes of [A-Za-z0-9._-]: safe to log. */
     snprintf(resp->route, sizeof(resp->route), "%s", req->path);
+    resp->endpoint = route_names[p->route];
     for (int i = 0; i < 2; i++) {
         if (routes[p->route].method[i] != NULL &&
             strcmp(req->method, routes[p->route].method[i]) == 0) {

@@ -51,6 +51,8 @@ struct dsc_response {
     const char *allow;              /* static: the Allow header of a 405, or NULL */
     const char *error;              /* static: the error code sent, for the log, or NULL */
     char route[256];                /* the path when it matched a route (safe to log), else "-" */
+    const char *endpoint;           /* static: the matched route's template, or NULL */
+    const char *import_type;        /* static: batch: the job's import type, or NULL */
     char practice_id[DSC_UUID_LEN]; /* the authenticated practice, "" if none */
     int rows;                       /* batch: rows in the request */
     int created;                    /* batch: per-status counts, for the log */

@@ -254,6 +254,9 @@ static int check_rows_new(const struct dsc_ctx *ctx, const struct dsc_batch *b,
     return rc;
 }
 
+/* The import types by enum dsc_record_type, for the metrics. */
+static const char *const type_names[] = {"patients", "appointments", "treatments", "financial"};
+
 /* Counts the statuses of the answer's results for the log line. */
 static void count_results(json_t *answer, struct dsc_response *resp)
 {
@@ -459,6 +462,7 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
         rc = DSC_EDB; /* the table's values are ours: cannot happen */
         goto out;
     }
+    resp->import_type = type_names[type];
     dsc_rows_free(&rows);
 
     snprintf(seq, sizeof(seq), "%d", ctx->seq);

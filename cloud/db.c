@@ -8,6 +8,14 @@
  * stale: api.c notices at BEGIN on a reused connection, flushes the idle
  * ones and retries once on a fresh connection, before any statement of the
  * request has run, so the restart costs no request at all.
+ *
+ * A pooled connection keeps no state between transactions: its timeouts
+ * are set inside each transaction (set_config(..., true), as
+ * app.practice_id is), every statement is an unnamed one (PQexecParams)
+ * and the ingest's temporary table empties at commit. So the connection
+ * may as well be a PgBouncer client in transaction pooling mode, whose
+ * server connection changes from one transaction to the next
+ * (docs/scaling.md).
  */
 #include "cloud/db.h"
 #include "cloud/error.h"
@@ -25,6 +33,7 @@
 struct dsc_db {
     PGconn *conn;     /* owned */
     int verbose;      /* log PostgreSQL's messages (command line only) */
+    int pooled;       /* a request thread's: each transaction sets its timeouts */
     char sqlstate[6]; /* of the last failure, "" after a success */
 };
 
@@ -34,17 +43,22 @@ struct dsc_db_pool {
     int open;               /* connections open, idle or out */
     int nidle;              /* entries used in idle */
     struct dsc_db **idle;   /* owned stack of idle connections */
-    pthread_mutex_t lock;   /* guards open, nidle, idle */
+    pthread_mutex_t lock;   /* guards open, nidle, idle, waits, timeouts */
     pthread_cond_t changed; /* signalled when a connection is put back or closed */
     int wait;               /* seconds dsc_db_pool_get waits for a free connection */
+    unsigned long waits;    /* dsc_db_pool_get calls that waited */
+    unsigned long timeouts; /* ... and gave up */
 };
 
 #define POOL_WAIT_SECONDS 30
 
 /* Limits every statement of the server, so a stuck lock turns into a 503
- * instead of a hung agent. */
-static const char session_setup[] = "SET statement_timeout = '60s'; SET lock_timeout = '30s'; "
-                                    "SET idle_in_transaction_session_timeout = '120s'";
+ * instead of a hung agent. Transaction-local, so that nothing outlives the
+ * transaction on a server connection that a pooler hands on. */
+static const char pooled_begin[] =
+    "BEGIN; SELECT set_config('statement_timeout', '60s', true),"
+    " set_config('lock_timeout', '30s', true),"
+    " set_config('idle_in_transaction_session_timeout', '120s', true)";
 
 /* Copies libpq's message onto one line: its newlines and tabs become
  * spaces and the trailing ones go, so a log line stays one line. */
@@ -187,6 +201,9 @@ int dsc_db_script(struct dsc_db *db, const char *label, const char *sql)
 
 int dsc_db_begin(struct dsc_db *db)
 {
+    if (db->pooled) {
+        return dsc_db_script(db, "begin", pooled_begin);
+    }
     return dsc_db_exec(db, "begin", "BEGIN", 0, NULL, NULL);
 }
 
@@ -297,8 +314,12 @@ int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += pool->wait;
     pthread_mutex_lock(&pool->lock);
+    if (pool->nidle == 0 && pool->open >= pool->size) {
+        pool->waits++;
+    }
     while (pool->nidle == 0 && pool->open >= pool->size) {
         if (pthread_cond_timedwait(&pool->changed, &pool->lock, &deadline) == ETIMEDOUT) {
+            pool->timeouts++;
             pthread_mutex_unlock(&pool->lock);
             dsc_log_warn("database: no pooled connection free after %d s", pool->wait);
             return DSC_EBUSY;
@@ -315,16 +336,26 @@ int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused)
 
     rc = dsc_db_open(pool->url, 0, db);
     if (rc == 0) {
-        rc = dsc_db_script(*db, "session setup", session_setup);
+        (*db)->pooled = 1;
     }
-    if (rc != 0) {
-        dsc_db_close(db);
+    else {
         pthread_mutex_lock(&pool->lock);
         pool->open--;
         pthread_cond_signal(&pool->changed);
         pthread_mutex_unlock(&pool->lock);
     }
     return rc;
+}
+
+void dsc_db_pool_stats(struct dsc_db_pool *pool, struct dsc_db_pool_stats *out)
+{
+    pthread_mutex_lock(&pool->lock);
+    out->size = pool->size;
+    out->open = pool->open;
+    out->idle = pool->nidle;
+    out->waits = pool->waits;
+    out->timeouts = pool->timeouts;
+    pthread_mutex_unlock(&pool->lock);
 }
 
 void dsc_db_pool_flush(struct dsc_db_pool *pool)

@@ -43,6 +43,9 @@ int dsc_db_exec(struct dsc_db *db, const char *label, const char *sql, int n,
  * only). Same results as dsc_db_exec. */
 int dsc_db_script(struct dsc_db *db, const char *label, const char *sql);
 
+/* Opens a transaction; on a pool's connection it also sets the statement,
+ * lock and idle-in-transaction timeouts of the request, for that
+ * transaction only. */
 int dsc_db_begin(struct dsc_db *db);
 int dsc_db_commit(struct dsc_db *db);
 /* Rolls back if a transaction is open; errors are ignored (a broken
@@ -75,6 +78,16 @@ void dsc_db_pool_set_wait(struct dsc_db_pool *pool, int seconds);
  * since). new: *db, give it back with dsc_db_pool_put. 0, DSC_EUNAVAIL,
  * DSC_EBUSY or DSC_ENOMEM. */
 int dsc_db_pool_get(struct dsc_db_pool *pool, struct dsc_db **db, int *reused);
+
+/* The pool's use, for the metrics. */
+struct dsc_db_pool_stats {
+    int size;               /* most connections */
+    int open;               /* connections open, idle or out */
+    int idle;               /* connections idle in the pool */
+    unsigned long waits;    /* dsc_db_pool_get calls that had to wait */
+    unsigned long timeouts; /* ... and found none in time */
+};
+void dsc_db_pool_stats(struct dsc_db_pool *pool, struct dsc_db_pool_stats *out);
 
 /* Closes every idle connection: after one was found broken, the others
  * (opened before the same PostgreSQL restart) most likely are too. */

@@ -23,13 +23,21 @@
  *
  * The log line carries the method, the path only when it matched a route
  * (ids and numbers, nothing else), the status, the time taken, the
- * practice id, the error code and the batch counts.
+ * practice id, the error code and the batch counts; the same request is
+ * counted in the metrics (metrics.c).
+ *
+ * With --metrics-listen, a second daemon serves the operator on an
+ * address of its own: GET /metrics and GET /v1/agents (every practice's
+ * agents; ?stale=1 those not heard from). It takes no token — the address
+ * is its access control, a loopback or private one — and the API's
+ * listener answers neither path (404).
  */
 #include "cloud/http.h"
 #include "cloud/api.h"
 #include "cloud/db.h"
 #include "cloud/error.h"
 #include "cloud/log.h"
+#include "cloud/metrics.h"
 #include "cloud/schema.h"
 
 #include <netdb.h>
@@ -60,6 +68,9 @@
 #define MAX_CONNECTIONS 256
 #define MAX_CONNECTIONS_PER_CLIENT 64
 #define IDLE_TIMEOUT_S 30
+
+/* The operator's listener serves a scraper or two. */
+#define OPERATOR_CONNECTIONS 16
 
 /* HTTPS: TLS 1.2 and 1.3 only (1.0 and 1.1 are deprecated, RFC 8996),
  * with ephemeral key exchange and AEAD ciphers; GnuTLS's priority syntax
@@ -157,9 +168,10 @@ struct clients {
 
 /* The server's state, shared by libmicrohttpd's callbacks. */
 struct server {
-    struct dsc_db_pool *pool; /* borrow */
-    struct watchdog dog;      /* slow clients */
-    struct clients clients;   /* per-client counts with a trusted proxy */
+    struct dsc_db_pool *pool;    /* borrow */
+    struct dsc_metrics *metrics; /* owned */
+    struct watchdog dog;         /* slow clients */
+    struct clients clients;      /* per-client counts with a trusted proxy */
 };
 
 /* Writes the numeric form of a textual address into out, or returns 0
@@ -620,7 +632,7 @@ static const char *log_method(const char *method)
     return "OTHER";
 }
 
-static void log_request(const char *method, const struct dsc_response *resp,
+static void log_request(struct server *srv, const char *method, const struct dsc_response *resp,
                         const struct request_state *st)
 {
     struct timespec now;
@@ -640,6 +652,9 @@ static void log_request(const char *method, const struct dsc_response *resp,
                  ms, resp->practice_id[0] != '\0' ? resp->practice_id : "-",
                  resp->error != NULL ? " error=" : "", resp->error != NULL ? resp->error : "",
                  counts);
+    dsc_metrics_request(srv->metrics, log_method(method), resp,
+                        (double)(now.tv_sec - st->start.tv_sec) +
+                            (double)(now.tv_nsec - st->start.tv_nsec) / 1e9);
 }
 
 static const char *query_arg(void *cls, const char *name)
@@ -649,7 +664,7 @@ static const char *query_arg(void *cls, const char *name)
 
 /* Sends resp (filled, or empty after an allocation failure) and logs the
  * request. */
-static enum MHD_Result send_answer(struct MHD_Connection *c, const char *method,
+static enum MHD_Result send_answer(struct server *srv, struct MHD_Connection *c, const char *method,
                                    const struct request_state *st, struct dsc_response *resp)
 {
     struct MHD_Response *r = NULL;
@@ -678,7 +693,7 @@ static enum MHD_Result send_answer(struct MHD_Connection *c, const char *method,
     }
     ret = MHD_queue_response(c, resp->status, r);
 out:
-    log_request(method, resp, st);
+    log_request(srv, method, resp, st);
     MHD_destroy_response(r);
     return ret;
 }
@@ -739,7 +754,7 @@ static int check_header(struct dsc_db_pool *pool, struct MHD_Connection *c, cons
 }
 
 /* Answers a request whose body is complete. */
-static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *c, const char *url,
+static enum MHD_Result respond(struct server *srv, struct MHD_Connection *c, const char *url,
                                const char *method, struct request_state *st)
 {
     struct dsc_request req;
@@ -763,10 +778,10 @@ static enum MHD_Result respond(struct dsc_db_pool *pool, struct MHD_Connection *
         dsc_api_error(&resp, 422, "INVALID_REQUEST", "body: not valid gzip");
         break;
     default:
-        dsc_api_handle(pool, &req, &resp);
+        dsc_api_handle(srv->pool, &req, &resp);
         break;
     }
-    ret = send_answer(c, method, st, &resp);
+    ret = send_answer(srv, c, method, st, &resp);
     dsc_response_close(&resp);
     return ret;
 }
@@ -809,7 +824,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * POST or PUT, then closes the connection; any other body is
          * dropped by append(). */
         st->answered = 1;
-        ret = send_answer(c, method, st, &resp);
+        ret = send_answer(srv, c, method, st, &resp);
         dsc_response_close(&resp);
         return ret;
     }
@@ -821,7 +836,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (st->answered) {
         return MHD_YES;
     }
-    return respond(srv->pool, c, url, method, st);
+    return respond(srv, c, url, method, st);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -931,11 +946,104 @@ out:
     return rc;
 }
 
+/* The operator's listener: GET /metrics and GET /v1/agents, no token, no
+ * body (one is read and dropped). One log line per request. */
+static enum MHD_Result on_operator(void *cls, struct MHD_Connection *c, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+    static int started; /* its address marks a request whose header is in */
+    struct server *srv = cls;
+    struct dsc_request req;
+    struct dsc_response resp;
+    struct MHD_Response *r = NULL;
+    const char *path = "-";
+    enum MHD_Result ret = MHD_NO;
+    int text = 0;
+
+    (void)version;
+    (void)upload_data;
+    if (*con_cls == NULL) {
+        *con_cls = &started;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    dsc_response_init(&resp);
+    if (strcmp(url, "/metrics") == 0 || strcmp(url, "/v1/agents") == 0) {
+        path = strcmp(url, "/metrics") == 0 ? "/metrics" : "/v1/agents";
+    }
+    if (strcmp(path, "-") == 0) {
+        dsc_api_error(&resp, 404, "NOT_FOUND", "no such resource");
+    }
+    else if (strcmp(method, "GET") != 0) {
+        dsc_api_error(&resp, 405, "METHOD_NOT_ALLOWED", "use GET on this resource");
+        resp.allow = "GET";
+    }
+    else if (path[1] == 'm') {
+        text = dsc_metrics_render(srv->metrics, srv->pool, &resp) == 0;
+    }
+    else {
+        request_init(&req, c, url, method);
+        dsc_metrics_agents(srv->pool, &req, &resp);
+    }
+    if (resp.body == NULL) {
+        resp.status = 500; /* only an allocation failure gets here */
+    }
+    r = MHD_create_response_from_buffer(resp.body_len, resp.body != NULL ? resp.body : "",
+                                        MHD_RESPMEM_MUST_COPY);
+    if (r != NULL) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                text ? "text/plain; version=0.0.4; charset=utf-8"
+                                     : "application/json");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+        if (resp.allow != NULL) {
+            MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp.allow);
+        }
+        ret = MHD_queue_response(c, resp.status, r);
+        MHD_destroy_response(r);
+    }
+    dsc_log_info("operator: %s %s %u", log_method(method), path, resp.status);
+    dsc_response_close(&resp);
+    return ret;
+}
+
+/* Starts the operator's listener on listen (see on_operator). */
+static int operator_start(struct server *srv, const char *listen, struct MHD_Daemon **out)
+{
+    struct addrinfo *ai = NULL;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    int rc;
+
+    *out = NULL;
+    rc = parse_listen(listen, &ai);
+    if (rc != 0) {
+        return rc;
+    }
+    if (ai->ai_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    *out = MHD_start_daemon(flags, 0, NULL, NULL, &on_operator, srv, MHD_OPTION_EXTERNAL_LOGGER,
+                            &on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)IDLE_TIMEOUT_S,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)OPERATOR_CONNECTIONS,
+                            MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (*out == NULL) {
+        dsc_log_error("serve: cannot listen on %s (metrics)", listen);
+        return DSC_EIO;
+    }
+    return 0;
+}
+
 int dsc_http_serve(const struct dsc_http_options *opt)
 {
     struct dsc_db *db = NULL;
     struct dsc_db_pool *pool = NULL;
     struct MHD_Daemon *daemon = NULL;
+    struct MHD_Daemon *operator= NULL;
     struct addrinfo *ai = NULL;
     char *cert = NULL;
     char *key = NULL;
@@ -949,6 +1057,14 @@ int dsc_http_serve(const struct dsc_http_options *opt)
     int rc;
 
     rc = parse_listen(opt->listen, &ai);
+    if (rc == 0 && opt->metrics_listen != NULL) {
+        struct addrinfo *check = NULL;
+
+        rc = parse_listen(opt->metrics_listen, &check);
+        if (check != NULL) {
+            freeaddrinfo(check);
+        }
+    }
     if (rc != 0) {
         goto out; /* the caller explains the usage */
     }
@@ -983,6 +1099,10 @@ int dsc_http_serve(const struct dsc_http_options *opt)
     }
     srv->pool = pool;
     pthread_mutex_init(&srv->clients.lock, NULL);
+    rc = dsc_metrics_new(&srv->metrics);
+    if (rc != 0) {
+        goto out;
+    }
     if (opt->trusted_proxy != NULL &&
         !normalize_addr(opt->trusted_proxy, strlen(opt->trusted_proxy), srv->clients.proxy)) {
         rc = DSC_EINVAL;
@@ -1038,6 +1158,14 @@ int dsc_http_serve(const struct dsc_http_options *opt)
         rc = DSC_EIO;
         goto out;
     }
+    if (opt->metrics_listen != NULL) {
+        rc = operator_start(srv, opt->metrics_listen, &operator);
+        if (rc != 0) {
+            goto out;
+        }
+        dsc_log_info("serve: metrics and the operator's agent list on %s (http)",
+                     opt->metrics_listen);
+    }
     dsc_log_info("serve: listening on %s (%s), up to %d database connections, %s", opt->listen,
                  cert != NULL ? "https" : "http", opt->pool_size,
                  opt->threads > 0 ? "a thread pool" : "a thread per connection");
@@ -1047,6 +1175,9 @@ int dsc_http_serve(const struct dsc_http_options *opt)
     daemon = NULL;
     dsc_log_info("serve: stopped");
 out:
+    if (operator!= NULL) {
+        MHD_stop_daemon(operator);
+    }
     if (daemon != NULL) {
         MHD_stop_daemon(daemon);
     }
@@ -1055,6 +1186,7 @@ out:
     }
     if (srv != NULL) {
         pthread_mutex_destroy(&srv->clients.lock);
+        dsc_metrics_free(&srv->metrics);
         free(srv);
     }
     dsc_db_pool_free(&pool);

@@ -18,6 +18,9 @@ struct dsc_http_options {
     /* borrow: the numeric address of a reverse proxy whose X-Forwarded-For
      * is trusted for the per-client limits, or NULL (see http.c) */
     const char *trusted_proxy;
+    /* borrow: "HOST:PORT" of the operator's listener (GET /metrics, GET
+     * /v1/agents of every practice; no token), or NULL for none */
+    const char *metrics_listen;
 };
 
 /* Checks that the database URL connects as a role allowed to serve (see

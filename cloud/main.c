@@ -42,6 +42,7 @@ static const char usage_main[] =
     "  token list                            list the tokens (never the tokens themselves)\n"
     "  serve --listen HOST:PORT [--pool N] [--pool-wait S] [--threads N]\n"
     "        [--tls-cert FILE --tls-key FILE] [--trusted-proxy ADDR]\n"
+    "        [--metrics-listen HOST:PORT]\n"
     "                                        serve the v1 API\n"
     "\n"
     "Every command takes --db URL (default: $DENTSYNC_DB) and --help.\n"
@@ -78,7 +79,8 @@ static const char usage_token[] =
 static const char usage_serve[] =
     "usage: dentsync-cloud serve --listen HOST:PORT [--pool N] [--pool-wait S]\n"
     "                            [--threads N] [--tls-cert FILE --tls-key FILE]\n"
-    "                            [--trusted-proxy ADDR] [--db URL]\n"
+    "                            [--trusted-proxy ADDR] [--metrics-listen HOST:PORT]\n"
+    "                            [--db URL]\n"
     "\n"
     "Serves the v1 API on HOST:PORT (numeric, e.g. 127.0.0.1:8080 or [::1]:8080)\n"
     "with at most N database connections (--pool, default 8), until SIGINT or\n"
@@ -88,6 +90,11 @@ static const char usage_serve[] =
     "--tls-key (PEM files) it speaks HTTPS (TLS 1.2 and 1.3). Behind a reverse\n"
     "proxy at ADDR (--trusted-proxy, a numeric address), a request from ADDR counts\n"
     "against the client its X-Forwarded-For names for the per-client limit.\n"
+    "--metrics-listen HOST:PORT serves the operator, in plain HTTP and without a\n"
+    "token, on an address of its own (keep it on loopback or a private network):\n"
+    "GET /metrics (Prometheus text) and GET /v1/agents[?stale=1][&stale_after=S]\n"
+    "(every practice's agents; with stale=1 those not heard from in S seconds,\n"
+    "default 600). Off unless given.\n"
     "Logs one line per request to stderr.\n";
 
 /* Options of one command, parsed. */
@@ -101,6 +108,7 @@ struct cli {
     const char *tls_cert; /* --tls-cert */
     const char *tls_key;  /* --tls-key */
     const char *proxy;    /* --trusted-proxy */
+    const char *metrics;  /* --metrics-listen */
     int pool;             /* --pool */
     int pool_wait;        /* --pool-wait */
     int threads;          /* --threads */
@@ -130,6 +138,7 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
         {"trusted-proxy", required_argument, NULL, 'X'},
+        {"metrics-listen", required_argument, NULL, 'M'},
         {"conflict-policy", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -193,6 +202,9 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
         case 'X':
             cli->proxy = optarg;
             break;
+        case 'M':
+            cli->metrics = optarg;
+            break;
         case 'c':
             cli->policy = optarg;
             break;
@@ -220,7 +232,7 @@ static int only(const struct cli *cli, const char *usage, int timezone, int prac
         (cli->practice != NULL && !practice) || (cli->name != NULL && !name) ||
         (cli->listen != NULL && !listen) || (cli->tls_cert != NULL && !listen) ||
         (cli->tls_key != NULL && !listen) || (cli->threads != 0 && !listen) ||
-        (cli->proxy != NULL && !listen)) {
+        (cli->proxy != NULL && !listen) || (cli->metrics != NULL && !listen)) {
         return usage_error(usage, "an option does not apply to this command");
     }
     return 0;
@@ -424,9 +436,11 @@ static int cmd_serve(int argc, char **argv)
     opt.tls_cert = cli.tls_cert;
     opt.tls_key = cli.tls_key;
     opt.trusted_proxy = cli.proxy;
+    opt.metrics_listen = cli.metrics;
     rc = dsc_http_serve(&opt);
     if (rc == DSC_EINVAL) {
-        return usage_error(usage_serve, "--listen wants HOST:PORT with a numeric address");
+        return usage_error(usage_serve, "--listen and --metrics-listen want HOST:PORT with a "
+                                        "numeric address");
     }
     if (rc != 0) {
         fprintf(stderr, "dentsync-cloud: serve: %s\n",

@@ -8,7 +8,7 @@ PACKAGES="
 build-essential pkg-config
 libuv1-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
 libsqlite3-dev sqlite3 libjansson-dev libcsv-dev libinih-dev
-libmicrohttpd-dev libpq-dev postgresql postgresql-client postgresql-15-pgtap
+libmicrohttpd-dev libpq-dev postgresql postgresql-client postgresql-15-pgtap pgbouncer
 libcmocka-dev
 libzip-dev libexpat1-dev libfreexl-dev libical-dev libxlsxwriter-dev
 curl ca-certificates procps util-linux python3 openssl valgrind

@@ -21,6 +21,8 @@ cloud
 agent
 crash
 sync
+scale
+metrics
 delta
 route
 ops
