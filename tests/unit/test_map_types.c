@@ -394,6 +394,8 @@ static void test_wire_records(void **state)
 {
     static const char *const ah[] = {"appointment_id", "patient_id", "start", "duration", "status"};
     static const char *const av[] = {"A1", "1001", "2024-03-27 10:45", "45", "Kept"};
+    static const char *const nh[] = {"appointment_id", "start", "duration", "status"};
+    static const char *const nv[] = {"A1", "2024-03-27 10:45", "45", "Kept"};
     static const char *const dh[] = {"appointment_id",   "patient_id", "patient_name",
                                      "appointment_date", "start_hour", "start_minute",
                                      "length",           "status_id"};
@@ -413,6 +415,11 @@ static void test_wire_records(void **state)
     assert_int_equal(ds_tz_load("America/Chicago", &tz, NULL), 0);
     memset(&o, 0, sizeof(o));
     o.tz = tz;
+    /* Its own id and no patient reference: the cloud would reject it. */
+    map_one("generic-appointments", nh, nv, 4, &o, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error_field, "record");
+    ds_mapped_close(&out);
     map_one("generic-appointments", ah, av, 5, &o, &out);
     assert_true(out.valid);
     assert_string_equal(out.record_json,
