@@ -394,7 +394,7 @@ int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, c
         }
         if (end != NULL) {
             span = instant_seconds(end) - instant_seconds(start);
-            if (span <= 0 || span > 24 * 3600) {
+            if (span <= 0 || span > 24LL * 3600) {
                 *field = "end_at";
                 snprintf(msg, msg_size, "must be after start_at, at most 24 hours");
                 return -1;
