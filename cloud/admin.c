@@ -143,6 +143,23 @@ int dsc_admin_practice_policy(struct dsc_db *db, const char *id, const char *pol
     return rc;
 }
 
+int dsc_admin_practice_name_only(struct dsc_db *db, const char *name, int on)
+{
+    const char *params[2] = {name, on ? "true" : "false"};
+    struct dsc_rows *rows = NULL;
+    int rc;
+
+    rc = dsc_db_exec(db, "practice name-only match",
+                     "UPDATE practices SET name_only_match = $2::boolean WHERE name = $1 "
+                     "RETURNING id",
+                     2, params, &rows);
+    if (rc == 0 && dsc_rows_count(rows) == 0) {
+        rc = DSC_ENOTFOUND;
+    }
+    dsc_rows_free(&rows);
+    return rc;
+}
+
 /* Prints every row of rows, tab-separated, NULL as "-". */
 static void print_rows(const struct dsc_rows *rows, int ncols, FILE *out)
 {
@@ -164,12 +181,13 @@ int dsc_admin_practice_list(struct dsc_db *db, FILE *out)
 
     rc = dsc_db_exec(db, "practice list",
                      "SELECT id, name, timezone, conflict_policy,"
-                     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                     " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                     " CASE WHEN name_only_match THEN 'on' ELSE 'off' END"
                      " FROM practices ORDER BY name",
                      0, NULL, &rows);
     if (rc == 0) {
-        fprintf(out, "id\tname\ttimezone\tconflict_policy\tcreated_at\n");
-        print_rows(rows, 5, out);
+        fprintf(out, "id\tname\ttimezone\tconflict_policy\tcreated_at\tname_only_match\n");
+        print_rows(rows, 6, out);
     }
     dsc_rows_free(&rows);
     return rc;

@@ -26,8 +26,13 @@ int dsc_admin_practice_create(struct dsc_db *db, const char *name, const char *t
  * DSC_EINVAL for another policy, DSC_ENOTFOUND, or a database error. */
 int dsc_admin_practice_policy(struct dsc_db *db, const char *id, const char *policy);
 
+/* Turns matching name-only patient references (docs/protocol.md) on or off
+ * for the practice called name. DSC_ENOTFOUND, or a database error. */
+int dsc_admin_practice_name_only(struct dsc_db *db, const char *name, int on);
+
 /* Writes every practice to out, one line each: id, name, timezone,
- * conflict policy, created (tab-separated, a header line first). */
+ * conflict policy, created, name-only match (tab-separated, a header line
+ * first). */
 int dsc_admin_practice_list(struct dsc_db *db, FILE *out);
 
 /* Writes every token to out, one line each: id, practice name, label,

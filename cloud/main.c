@@ -35,6 +35,8 @@ static const char usage_main[] =
     "                                        the application role dentsync_app\n"
     "  practice create NAME [--timezone TZ] [--conflict-policy flag|reject]\n"
     "                                        create a practice; prints its id\n"
+    "  practice set NAME --name-only-match on|off\n"
+    "                                        match name-only patient references or not\n"
     "  practice list                         list the practices\n"
     "  token create --practice NAME [--name LABEL]\n"
     "                                        create an agent token; prints it once\n"
@@ -60,11 +62,14 @@ static const char usage_migrate[] =
 
 static const char usage_practice[] =
     "usage: dentsync-cloud practice create NAME [--timezone TZ] [--conflict-policy P] [--db URL]\n"
+    "       dentsync-cloud practice set NAME --name-only-match on|off [--db URL]\n"
     "       dentsync-cloud practice list [--db URL]\n"
     "\n"
     "create makes the practice NAME (IANA timezone TZ, default UTC; conflict policy\n"
-    "flag, the default, or reject) and prints its id. list prints every practice:\n"
-    "id, name, timezone, conflict policy, created (tab-separated).\n";
+    "flag, the default, or reject) and prints its id. set turns the matching of\n"
+    "records that name their patient by last and first name only on (the default)\n"
+    "or off. list prints every practice: id, name, timezone, conflict policy,\n"
+    "created, name-only match (tab-separated).\n";
 
 static const char usage_token[] =
     "usage: dentsync-cloud token create --practice NAME [--name LABEL] [--db URL]\n"
@@ -105,6 +110,7 @@ struct cli {
     const char *name;     /* --name */
     const char *listen;   /* --listen */
     const char *policy;   /* --conflict-policy */
+    const char *byname;   /* --name-only-match */
     const char *tls_cert; /* --tls-cert */
     const char *tls_key;  /* --tls-key */
     const char *proxy;    /* --trusted-proxy */
@@ -140,6 +146,7 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
         {"trusted-proxy", required_argument, NULL, 'X'},
         {"metrics-listen", required_argument, NULL, 'M'},
         {"conflict-policy", required_argument, NULL, 'c'},
+        {"name-only-match", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -208,6 +215,9 @@ static int parse(int argc, char **argv, const char *usage, struct cli *cli)
         case 'c':
             cli->policy = optarg;
             break;
+        case 'N':
+            cli->byname = optarg;
+            break;
         case 'h':
             cli->help = 1;
             break;
@@ -229,10 +239,11 @@ static int only(const struct cli *cli, const char *usage, int timezone, int prac
                 int listen)
 {
     if ((cli->timezone != NULL && !timezone) || (cli->policy != NULL && !timezone) ||
-        (cli->practice != NULL && !practice) || (cli->name != NULL && !name) ||
-        (cli->listen != NULL && !listen) || (cli->tls_cert != NULL && !listen) ||
-        (cli->tls_key != NULL && !listen) || (cli->threads != 0 && !listen) ||
-        (cli->proxy != NULL && !listen) || (cli->metrics != NULL && !listen)) {
+        cli->byname != NULL || (cli->practice != NULL && !practice) ||
+        (cli->name != NULL && !name) || (cli->listen != NULL && !listen) ||
+        (cli->tls_cert != NULL && !listen) || (cli->tls_key != NULL && !listen) ||
+        (cli->threads != 0 && !listen) || (cli->proxy != NULL && !listen) ||
+        (cli->metrics != NULL && !listen)) {
         return usage_error(usage, "an option does not apply to this command");
     }
     return 0;
@@ -273,6 +284,37 @@ static int cmd_migrate(int argc, char **argv)
     return rc == 0 ? 0 : EXIT_RUNTIME;
 }
 
+/* practice set NAME --name-only-match on|off */
+static int practice_set(const struct cli *cli)
+{
+    struct cli rest = *cli;
+    struct dsc_db *db = NULL;
+    int on;
+    int rc;
+
+    rest.byname = NULL;
+    if (only(&rest, usage_practice, 0, 0, 0, 0) != 0) {
+        return EXIT_USAGE;
+    }
+    if (cli->byname == NULL ||
+        (strcmp(cli->byname, "on") != 0 && strcmp(cli->byname, "off") != 0)) {
+        return usage_error(usage_practice, "practice set wants --name-only-match on or off");
+    }
+    on = strcmp(cli->byname, "on") == 0;
+    rc = open_db(cli, &db);
+    if (rc == 0) {
+        rc = dsc_admin_practice_name_only(db, cli->pos[1], on);
+        if (rc == DSC_ENOTFOUND) {
+            fprintf(stderr, "dentsync-cloud: no practice of that name\n");
+        }
+        else if (rc != 0) {
+            fprintf(stderr, "dentsync-cloud: practice set failed: %s\n", dsc_strerror(rc));
+        }
+    }
+    dsc_db_close(&db);
+    return rc == 0 ? 0 : EXIT_RUNTIME;
+}
+
 static int cmd_practice(int argc, char **argv)
 {
     char id[DSC_UUID_LEN];
@@ -295,6 +337,9 @@ static int cmd_practice(int argc, char **argv)
         }
         dsc_db_close(&db);
         return rc == 0 ? 0 : EXIT_RUNTIME;
+    }
+    if (cli.npos == 2 && strcmp(cli.pos[0], "set") == 0) {
+        return practice_set(&cli);
     }
     if (cli.npos != 2 || strcmp(cli.pos[0], "create") != 0 ||
         only(&cli, usage_practice, 1, 0, 0, 0) != 0) {

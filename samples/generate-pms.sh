@@ -112,14 +112,15 @@ awk 'BEGIN {
         print 9000 + i, type[i % 3 + 1], sprintf("3/%d/2024", i), sprintf("%d.%02d", 20 * i, i * 3), (i % 2 ? 3000 + i : ""), "", "", 1000 + i, "", sprintf("3/%d/2024", i), 0, "false", "None"
 }' > "$dir/opendental-payments-human.csv"
 
-# Dentrix v_patient.
+# Dentrix v_patient. Every name differs: the ledger names its patients
+# by "Last, First" only, and a name two patients share matches neither.
 awk 'BEGIN {
     OFS = ","
-    split("Okafor,Haddad,Schmidt,Nakamura", last, ",")
-    split("Robert,Maria,Zoe,Kenji", first, ",")
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien,McDonald,Novak,Garcia", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Liam,Ana,Ivan,Sofia", first, ",")
     print "patient_id,first_name,last_name,birth_date,address_line1,address_line2,city,state,zipcode,home_phone,mobile_phone,email"
     for (i = 1; i <= 8; i++) {
-        k = (i - 1) % 4 + 1
+        k = i
         print 1000 + i, first[k], last[k], sprintf("%02d/%02d/19%02d", 1 + i % 12, 1 + i, 60 + i), i " Elm St", (i % 3 ? "" : "Apt " i), "Burlington", "VT", "05401", sprintf("802-555-01%02d", i), (i % 2 ? sprintf("802-555-01%02d", 40 + i) : ""), tolower(first[k]) "." tolower(last[k]) i "@example.com"
     }
 }' > "$dir/dentrix-patients.csv"
@@ -218,12 +219,12 @@ awk 'BEGIN {
 # Dentrix v_appointment: date + start_hour + start_minute, "Last, First".
 awk 'BEGIN {
     OFS = ","
-    split("Okafor,Haddad,Schmidt,Nakamura", last, ",")
-    split("Robert,Maria,Zoe,Kenji", first, ",")
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien,McDonald,Novak,Garcia", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Liam,Ana,Ivan,Sofia", first, ",")
     split("Scheduled,Confirmed,Complete,Broken,Cancelled", st, ",")
     print "appointment_id,patient_id,patient_name,appointment_date,start_hour,start_minute,length,provider_id,operatory_id,status_id,note"
     for (i = 1; i <= 10; i++) {
-        k = (i - 1) % 4 + 1
+        k = (i - 1) % 8 + 1
         print 600 + i, 1000 + i, "\"" last[k] ", " first[k] "\"", sprintf("03/%02d/2024", i), 8 + i % 8, (i % 4) * 15, 30 + (i % 3) * 15, "DDS1", "OP" (i % 3 + 1), st[(i - 1) % 5 + 1], ""
     }
 }' > "$dir/dentrix-appointments.csv"

@@ -27,6 +27,7 @@
 #include "agent/core/alloc.h"
 #include "agent/map/canon.h"
 #include "agent/map/normalize.h"
+#include "proto/rules.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -118,6 +119,11 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
         if (rc != 0) {
             goto out;
         }
+    }
+    m->rtype = ds_rules_type(m->import_type);
+    for (size_t i = 0; i < m->nfields; i++) {
+        m->fields[i].rule =
+            m->rtype != NULL ? ds_rules_field_index(m->rtype, m->fields[i].name) : -1;
     }
     rc = ds__map_record_order(m, err);
     if (rc == 0) {
@@ -242,6 +248,53 @@ static int keep_value(struct ds_mapper *m, size_t i, long long integer)
     return rc;
 }
 
+/* The rule book (proto/rules.h) on the row's kept values, as the cloud
+ * applies it: a row the cloud would reject is invalid here, with the same
+ * field and problem. */
+static void check_rules(struct ds_mapper *m, struct ds_mapped *out)
+{
+    const char *v[DS_RULES_MAX_FIELDS];
+    const char *field;
+    char problem[192];
+    int rc;
+
+    if (m->rtype == NULL || !out->valid) {
+        return;
+    }
+    memset(v, 0, sizeof(v));
+    for (size_t i = 0; i < m->nfields; i++) {
+        const struct map_field *f = &m->fields[i];
+        const char *text = m->vals.data + m->voff[i];
+
+        if (m->state[i] != FIELD_OK) {
+            continue;
+        }
+        if (f->rule < 0) {
+            set_invalid(out, f->name, "not a field of this import type");
+            return;
+        }
+        if (f->integer) {
+            rc = ds_rules_check_int(&m->rtype->fields[f->rule], strtoll(text, NULL, 10), problem,
+                                    sizeof(problem));
+        }
+        else if (m->vlen[i] == 0) {
+            continue; /* the cloud reads "" as absent */
+        }
+        else {
+            rc = ds_rules_check_text(&m->rtype->fields[f->rule], text, m->vlen[i], problem,
+                                     sizeof(problem));
+        }
+        if (rc != 0) {
+            set_invalid(out, f->name, problem);
+            return;
+        }
+        v[f->rule] = text;
+    }
+    if (ds_rules_check_record(m->rtype, v, &field, problem, sizeof(problem)) != 0) {
+        set_invalid(out, field, problem);
+    }
+}
+
 int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *out)
 {
     const char *problem;
@@ -364,6 +417,7 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
                         : "no key: external_id or a patient reference (patient_external_id, "
                           "e-mail, phone or patient name)");
     }
+    check_rules(m, out);
     rc = ds__map_put_raw(m, row, &out->raw_json);
     if (rc == 0 && out->valid && !m->no_record) {
         rc = ds__map_put_record(m, out);

@@ -77,6 +77,7 @@ struct map_field {
     struct ds_date_votes votes; /* the column's d/d/y values (ds_map_date_vote) */
     enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
     char hint[160];             /* after a failed date: which order the column reads in */
+    int rule;                   /* its index in the rule book's fields (proto/rules.h), or -1 */
     char *jkey;                 /* owned: "<name>": as written in the record */
     size_t jkeylen;
 };
@@ -93,6 +94,8 @@ struct map_rule {
     long col;                         /* the column tested, -1 if the file has none */
     char **values;                    /* owned: values in header form, NULL-ended */
 };
+
+struct ds_rules_type;
 
 struct ds_mapper {
     const char *import_type;   /* borrow (static canon): patients, ... */
@@ -130,6 +133,7 @@ struct ds_mapper {
     int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
     int no_record;         /* 1: record_json and fingerprint are left out */
     struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest */
+    const struct ds_rules_type *rtype; /* borrow (static): the import type's rules, or NULL */
 };
 
 /* Binding (map_bind.c). */

@@ -34,6 +34,7 @@ read
 logscan
 web
 state
+agree
 "
 # Arguments name a subset to run: tests/e2e/run.sh route read
 [ $# -gt 0 ] && suites="$*"

@@ -394,10 +394,13 @@ static void test_wire_records(void **state)
 {
     static const char *const ah[] = {"appointment_id", "patient_id", "start", "duration", "status"};
     static const char *const av[] = {"A1", "1001", "2024-03-27 10:45", "45", "Kept"};
-    static const char *const dh[] = {
-        "appointment_id", "patient_id",   "patient_name", "appointment_date",
-        "start_hour",     "start_minute", "length"};
-    static const char *const dv[] = {"7", "1001", "OKAFOR, ROBERT", "03/10/2024", "2", "30", "60"};
+    static const char *const nh[] = {"appointment_id", "start", "duration", "status"};
+    static const char *const nv[] = {"A1", "2024-03-27 10:45", "45", "Kept"};
+    static const char *const dh[] = {"appointment_id",   "patient_id", "patient_name",
+                                     "appointment_date", "start_hour", "start_minute",
+                                     "length",           "status_id"};
+    static const char *const dv[] = {"7",  "1001", "OKAFOR, ROBERT", "03/10/2024", "2",
+                                     "30", "60",   "Scheduled"};
     static const char *const th[] = {"patient_id", "code",         "tooth", "surface",
                                      "fee",        "service_date", "status"};
     static const char *const tv[] = {"1001", "d2392", "#3", "dom", "$1,234.50", "3/27/2024", "C"};
@@ -412,6 +415,11 @@ static void test_wire_records(void **state)
     assert_int_equal(ds_tz_load("America/Chicago", &tz, NULL), 0);
     memset(&o, 0, sizeof(o));
     o.tz = tz;
+    /* Its own id and no patient reference: the cloud would reject it. */
+    map_one("generic-appointments", nh, nv, 4, &o, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error_field, "record");
+    ds_mapped_close(&out);
     map_one("generic-appointments", ah, av, 5, &o, &out);
     assert_true(out.valid);
     assert_string_equal(out.record_json,
@@ -420,12 +428,17 @@ static void test_wire_records(void **state)
     assert_string_equal(out.key, "ext:A1");
     ds_mapped_close(&out);
     /* Dentrix: date + hour + minute, in the spring-forward gap; Last, First. */
-    map_one("dentrix-appointments", dh, dv, 7, &o, &out);
+    map_one("dentrix-appointments", dh, dv, 8, &o, &out);
     assert_true(out.valid);
     assert_non_null(strstr(out.record_json, "\"start_at\":\"2024-03-10T08:30:00Z\""));
     assert_non_null(strstr(out.record_json, "\"patient_last_name\":\"Okafor\""));
     assert_non_null(strstr(out.record_json, "\"patient_first_name\":\"Robert\""));
     assert_non_null(strstr(out.record_json, "\"duration_minutes\":60"));
+    ds_mapped_close(&out);
+    /* Without a status the cloud would reject it (the rule book): invalid. */
+    map_one("dentrix-appointments", dh, dv, 7, &o, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error, "status: required");
     ds_mapped_close(&out);
     map_one("generic-treatments", th, tv, 7, &o, &out);
     assert_true(out.valid);

@@ -1,7 +1,8 @@
 /*
  * test_proto.c — the wire protocol's shared facts (proto/) as
  * docs/protocol.md states them: the Batch-Digest lines of its example, the
- * key and id syntax, the spelling of an error code, and the limits.
+ * key and id syntax, the spelling of an error code, and the limits; the
+ * rule book of records (proto/rules.h) that the agent and the cloud share.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include "agent/core/hash.h"
 #include "proto/proto.h"
+#include "proto/rules.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -117,12 +119,86 @@ static void test_limits(void **state)
     assert_string_equal(DS_PROTO_KEY_HASH, "h:");
 }
 
+/* check_record on the fields given as name, value pairs (NULL-ended). */
+static int record_ok(const char *type, const char *const *pairs, const char **field)
+{
+    const struct ds_rules_type *t = ds_rules_type(type);
+    const char *v[DS_RULES_MAX_FIELDS];
+    char msg[256];
+
+    assert_non_null(t);
+    memset(v, 0, sizeof(v));
+    for (; pairs[0] != NULL; pairs += 2) {
+        int i = ds_rules_field_index(t, pairs[0]);
+
+        assert_true(i >= 0);
+        v[i] = pairs[1];
+    }
+    return ds_rules_check_record(t, v, field, msg, sizeof(msg));
+}
+
+static void test_rules(void **state)
+{
+    static const char *const only_ext[] = {"external_id",      "A1", "start_at", "x", "status", "x",
+                                           "duration_minutes", "1",  NULL};
+    static const char *const by_name[] = {"patient_last_name",
+                                          "Okafor",
+                                          "patient_first_name",
+                                          "Robert",
+                                          "date",
+                                          "x",
+                                          "amount_cents",
+                                          "1",
+                                          "kind",
+                                          "x",
+                                          NULL};
+    static const char *const last_only[] = {
+        "patient_last_name", "Okafor", "date", "x", "amount_cents", "1", "kind", "x", NULL};
+    static const char *const by_appt[] = {
+        "appointment_external_id", "8801", "procedure_code", "x", "status", "x", NULL};
+    static const char *const no_status[] = {"patient_external_id", "1", "procedure_code", "x",
+                                            NULL};
+    const struct ds_rules_type *t = ds_rules_type("treatments");
+    const char *field = NULL;
+    char msg[128];
+
+    (void)state;
+    assert_null(ds_rules_type("invoices"));
+    /* A record's own id is no patient reference. */
+    assert_int_equal(record_ok("appointments", only_ext, &field), -1);
+    assert_string_equal(field, "record");
+    /* Last + first name is (name-only); the last name alone is not. */
+    assert_int_equal(record_ok("financial", by_name, &field), 0);
+    assert_int_equal(record_ok("financial", last_only, &field), -1);
+    /* A treatment may name its appointment instead. */
+    assert_int_equal(record_ok("treatments", by_appt, &field), 0);
+    assert_int_equal(record_ok("treatments", no_status, &field), -1);
+    assert_string_equal(field, "status");
+    /* Values: code lists, CDT syntax, ranges, dates. */
+    assert_int_equal(ds_rules_check_text(&t->fields[ds_rules_field_index(t, "status")], "planned",
+                                         7, msg, sizeof(msg)),
+                     0);
+    assert_int_equal(ds_rules_check_text(&t->fields[ds_rules_field_index(t, "status")], "done", 4,
+                                         msg, sizeof(msg)),
+                     -1);
+    assert_string_equal(msg, "not a canonical value");
+    assert_int_equal(ds_rules_check_text(&t->fields[ds_rules_field_index(t, "procedure_code")],
+                                         "D012", 4, msg, sizeof(msg)),
+                     -1);
+    assert_int_equal(
+        ds_rules_check_int(&t->fields[ds_rules_field_index(t, "fee_cents")], -1, msg, sizeof(msg)),
+        -1);
+    assert_int_equal(ds_rules_check_text(&t->fields[ds_rules_field_index(t, "service_date")],
+                                         "2023-02-29", 10, msg, sizeof(msg)),
+                     -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_digest_lines), cmocka_unit_test(test_keys),
         cmocka_unit_test(test_uuids),        cmocka_unit_test(test_codes),
-        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_limits),       cmocka_unit_test(test_rules),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

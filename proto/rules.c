@@ -1,0 +1,406 @@
+/*
+ * rules.c — the rule book of canonical records (see rules.h), linked by both
+ * the agent and the cloud. Each import type is a table of fields with the
+ * shape their value must have, then the rules that span fields. Unknown
+ * fields are the caller's to refuse (ds_rules_field_index returns -1). No
+ * allocation, no state.
+ */
+#include "proto/rules.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const patient_statuses[] = {"active",   "inactive", "archived",
+                                               "deceased", "prospect", NULL};
+static const char *const appointment_statuses[] = {"scheduled", "confirmed", "completed",
+                                                   "cancelled", "no_show",   "unscheduled",
+                                                   "planned",   "tentative", NULL};
+static const char *const treatment_statuses[] = {"planned",  "completed", "existing", "referred",
+                                                 "declined", "cancelled", NULL};
+static const char *const kinds[] = {"payment", "refund", "adjustment", "charge", NULL};
+static const char *const methods[] = {"cash", "check", "card", "insurance", "other", NULL};
+
+#define TEXT(n, m)                                                                                 \
+    {                                                                                              \
+        n, DS_RULES_TEXT, m, NULL, 0, 0                                                            \
+    }
+#define DATE(n)                                                                                    \
+    {                                                                                              \
+        n, DS_RULES_DATE, 10, NULL, 0, 0                                                           \
+    }
+#define INSTANT(n)                                                                                 \
+    {                                                                                              \
+        n, DS_RULES_INSTANT, 20, NULL, 0, 0                                                        \
+    }
+#define ENUM(n, v)                                                                                 \
+    {                                                                                              \
+        n, DS_RULES_ENUM, 20, v, 0, 0                                                              \
+    }
+#define INT(n, lo, hi)                                                                             \
+    {                                                                                              \
+        n, DS_RULES_INT, 0, NULL, lo, hi                                                           \
+    }
+#define EMAIL(n)                                                                                   \
+    {                                                                                              \
+        n, DS_RULES_EMAIL, 254, NULL, 0, 0                                                         \
+    }
+#define PHONE(n)                                                                                   \
+    {                                                                                              \
+        n, DS_RULES_PHONE, 16, NULL, 0, 0                                                          \
+    }
+#define END                                                                                        \
+    {                                                                                              \
+        NULL, DS_RULES_TEXT, 0, NULL, 0, 0                                                         \
+    }
+#define PATIENT_REF                                                                                \
+    TEXT("patient_external_id", 200), TEXT("patient_last_name", 200),                              \
+        TEXT("patient_first_name", 200), DATE("patient_date_of_birth"), EMAIL("patient_email"),    \
+        PHONE("patient_phone")
+
+static const struct ds_rules_field patient_fields[] = {
+    TEXT("external_id", 200),
+    TEXT("first_name", 200),
+    TEXT("last_name", 200),
+    TEXT("middle_name", 200),
+    TEXT("preferred_name", 200),
+    DATE("date_of_birth"),
+    TEXT("gender", 50),
+    EMAIL("email"),
+    PHONE("phone_mobile"),
+    PHONE("phone_home"),
+    PHONE("phone_work"),
+    TEXT("address_line1", 500),
+    TEXT("address_line2", 500),
+    TEXT("city", 200),
+    TEXT("state", 100),
+    TEXT("postal_code", 20),
+    TEXT("country", 100),
+    ENUM("status", patient_statuses),
+    TEXT("provider_external_id", 200),
+    DATE("first_visit_date"),
+    DATE("last_visit_date"),
+    TEXT("notes", 20000),
+    END,
+};
+
+static const struct ds_rules_field appointment_fields[] = {
+    TEXT("external_id", 200),
+    PATIENT_REF,
+    INSTANT("start_at"),
+    INSTANT("end_at"),
+    INT("duration_minutes", 1, 1440),
+    ENUM("status", appointment_statuses),
+    TEXT("provider", 200),
+    TEXT("operatory", 200),
+    TEXT("appointment_type", 200),
+    TEXT("notes", 20000),
+    END,
+};
+
+static const struct ds_rules_field treatment_fields[] = {
+    TEXT("external_id", 200),
+    PATIENT_REF,
+    {"procedure_code", DS_RULES_CDT, 5, NULL, 0, 0},
+    TEXT("description", 1000),
+    TEXT("tooth", 10),
+    TEXT("surface", 10),
+    ENUM("status", treatment_statuses),
+    INT("fee_cents", 0, INT_MAX),
+    DATE("service_date"),
+    TEXT("provider", 200),
+    TEXT("appointment_external_id", 200),
+    END,
+};
+
+static const struct ds_rules_field financial_fields[] = {
+    TEXT("external_id", 200),
+    PATIENT_REF,
+    DATE("date"),
+    INT("amount_cents", INT_MIN, INT_MAX),
+    ENUM("kind", kinds),
+    ENUM("method", methods),
+    TEXT("reference", 200),
+    TEXT("description", 1000),
+    END,
+};
+
+const struct ds_rules_type ds_rules_types[DS_RULES_NTYPES] = {
+    {"patients", patient_fields, (const char *const[]){NULL}},
+    {"appointments", appointment_fields, (const char *const[]){"start_at", "status", NULL}},
+    {"treatments", treatment_fields, (const char *const[]){"procedure_code", "status", NULL}},
+    {"financial", financial_fields, (const char *const[]){"date", "amount_cents", "kind", NULL}},
+};
+
+const struct ds_rules_type *ds_rules_type(const char *import_type)
+{
+    for (size_t i = 0; i < DS_RULES_NTYPES && import_type != NULL; i++) {
+        if (strcmp(ds_rules_types[i].name, import_type) == 0) {
+            return &ds_rules_types[i];
+        }
+    }
+    return NULL;
+}
+
+int ds_rules_field_index(const struct ds_rules_type *t, const char *name)
+{
+    for (int i = 0; t->fields[i].name != NULL; i++) {
+        if (strcmp(t->fields[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int number(const char *s, size_t n)
+{
+    int v = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+/* A real calendar date "YYYY-MM-DD" at the start of s, year >= 1800. */
+static int date_prefix(const char *s)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y;
+    int m;
+    int d;
+    int max;
+
+    if (s[4] != '-' || s[7] != '-' || !digits(s, 4) || !digits(s + 5, 2) || !digits(s + 8, 2)) {
+        return 0;
+    }
+    y = number(s, 4);
+    m = number(s + 5, 2);
+    d = number(s + 8, 2);
+    if (y < 1800 || m < 1 || m > 12 || d < 1) {
+        return 0;
+    }
+    max = mdays[m - 1];
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) {
+        max = 29;
+    }
+    return d <= max;
+}
+
+static int valid_date(const char *s, size_t n)
+{
+    return n == 10 && date_prefix(s);
+}
+
+/* "YYYY-MM-DDTHH:MM:SSZ", UTC. */
+static int valid_instant(const char *s, size_t n)
+{
+    return n == 20 && date_prefix(s) && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+           s[19] == 'Z' && digits(s + 11, 2) && digits(s + 14, 2) && digits(s + 17, 2) &&
+           number(s + 11, 2) < 24 && number(s + 14, 2) < 60 && number(s + 17, 2) < 60;
+}
+
+/* Seconds since the epoch of a valid instant. */
+static long long instant_seconds(const char *s)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = number(s, 4) - 1900;
+    tm.tm_mon = number(s + 5, 2) - 1;
+    tm.tm_mday = number(s + 8, 2);
+    tm.tm_hour = number(s + 11, 2);
+    tm.tm_min = number(s + 14, 2);
+    tm.tm_sec = number(s + 17, 2);
+    return (long long)timegm(&tm);
+}
+
+static int valid_email(const char *s, size_t n)
+{
+    const char *at = memchr(s, '@', n);
+    const char *dot = NULL;
+
+    if (at == NULL || at == s || memchr(at + 1, '@', n - (size_t)(at + 1 - s)) != NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) {
+            return 0;
+        }
+        if (s + i > at && s[i] == '.') {
+            dot = s + i;
+        }
+    }
+    return dot != NULL && dot > at + 1 && dot < s + n - 1;
+}
+
+static int valid_phone(const char *s, size_t n)
+{
+    return n >= 8 && n <= 16 && s[0] == '+' && s[1] != '0' && digits(s + 1, n - 1);
+}
+
+static int valid_enum(const char *s, size_t n, const char *const *values)
+{
+    for (; *values != NULL; values++) {
+        if (strlen(*values) == n && memcmp(s, *values, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const char *problem(enum ds_rules_kind kind)
+{
+    switch (kind) {
+    case DS_RULES_DATE:
+        return "not a date (YYYY-MM-DD)";
+    case DS_RULES_INSTANT:
+        return "not a UTC instant (YYYY-MM-DDTHH:MM:SSZ)";
+    case DS_RULES_EMAIL:
+        return "not an email address";
+    case DS_RULES_PHONE:
+        return "not an E.164 phone number";
+    case DS_RULES_CDT:
+        return "not a CDT code (D and 4 digits)";
+    case DS_RULES_ENUM:
+        return "not a canonical value";
+    default:
+        return "not acceptable";
+    }
+}
+
+int ds_rules_check_text(const struct ds_rules_field *f, const char *s, size_t n, char *msg,
+                        size_t msg_size)
+{
+    int ok;
+
+    if (f->kind == DS_RULES_INT) {
+        snprintf(msg, msg_size, "must be an integer");
+        return -1;
+    }
+    if (n > f->max) {
+        snprintf(msg, msg_size, "longer than %zu bytes", f->max);
+        return -1;
+    }
+    switch (f->kind) {
+    case DS_RULES_DATE:
+        ok = valid_date(s, n);
+        break;
+    case DS_RULES_INSTANT:
+        ok = valid_instant(s, n);
+        break;
+    case DS_RULES_EMAIL:
+        ok = valid_email(s, n);
+        break;
+    case DS_RULES_PHONE:
+        ok = valid_phone(s, n);
+        break;
+    case DS_RULES_ENUM:
+        ok = valid_enum(s, n, f->values);
+        break;
+    case DS_RULES_CDT:
+        ok = n == 5 && s[0] == 'D' && digits(s + 1, 4);
+        break;
+    default:
+        ok = 1;
+        break;
+    }
+    if (!ok) {
+        snprintf(msg, msg_size, "%s", problem(f->kind));
+        return -1;
+    }
+    return 0;
+}
+
+int ds_rules_check_int(const struct ds_rules_field *f, long long v, char *msg, size_t msg_size)
+{
+    if (f->kind != DS_RULES_INT) {
+        snprintf(msg, msg_size, "must be a string");
+        return -1;
+    }
+    if (v < f->min || v > f->maxv) {
+        snprintf(msg, msg_size, "must be from %lld to %lld", f->min, f->maxv);
+        return -1;
+    }
+    return 0;
+}
+
+/* The value of field name, or NULL when absent. */
+static const char *value_of(const struct ds_rules_type *t, const char *const *v, const char *name)
+{
+    int i = ds_rules_field_index(t, name);
+
+    return i < 0 ? NULL : v[i];
+}
+
+int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, const char **field,
+                          char *msg, size_t msg_size)
+{
+    const char *start;
+    const char *end;
+    long long span;
+
+    *field = "record";
+#define HAS(name) (value_of(t, v, name) != NULL)
+    if (t == &ds_rules_types[0]) {
+        if (!HAS("external_id") && !HAS("email") && !HAS("phone_mobile") && !HAS("phone_home") &&
+            !HAS("phone_work") &&
+            (!HAS("last_name") || !HAS("first_name") || !HAS("date_of_birth"))) {
+            snprintf(msg, msg_size,
+                     "nothing to match on (external_id, email, a phone, or last_name + "
+                     "first_name + date_of_birth)");
+            return -1;
+        }
+        return 0;
+    }
+    /* A patient reference: the last name + first name alone is a name-only
+     * reference the cloud resolves when exactly one patient has that name
+     * (docs/protocol.md); a treatment may name its appointment instead, whose
+     * patient it then is. */
+    if (!HAS("patient_external_id") && !HAS("patient_email") && !HAS("patient_phone") &&
+        (!HAS("patient_last_name") || !HAS("patient_first_name")) &&
+        !HAS("appointment_external_id")) {
+        snprintf(msg, msg_size,
+                 "no patient reference (patient_external_id, patient_email, patient_phone, "
+                 "patient_last_name + patient_first_name, or a treatment's "
+                 "appointment_external_id)");
+        return -1;
+    }
+    for (const char *const *r = t->required; *r != NULL; r++) {
+        if (!HAS(*r)) {
+            *field = *r;
+            snprintf(msg, msg_size, "required");
+            return -1;
+        }
+    }
+    if (strcmp(t->name, "appointments") == 0) {
+        start = value_of(t, v, "start_at");
+        end = value_of(t, v, "end_at");
+        if (end == NULL && !HAS("duration_minutes")) {
+            *field = "end_at";
+            snprintf(msg, msg_size, "required when duration_minutes is absent");
+            return -1;
+        }
+        if (end != NULL) {
+            span = instant_seconds(end) - instant_seconds(start);
+            if (span <= 0 || span > 24LL * 3600) {
+                *field = "end_at";
+                snprintf(msg, msg_size, "must be after start_at, at most 24 hours");
+                return -1;
+            }
+        }
+    }
+#undef HAS
+    return 0;
+}

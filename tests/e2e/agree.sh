@@ -1,0 +1,215 @@
+#!/bin/bash
+# agree.sh — what `dentsync preview` calls valid is what the cloud takes.
+# Every sample export under samples/ that a built-in template maps goes
+# through `dentsync preview --json` and then, with `dentsync import`, through
+# the real cloud and PostgreSQL. Run by tests/e2e/run.sh, which starts the
+# PostgreSQL cluster; run alone it starts its own.
+#
+#   1. the list below names every sample file (a new sample must be added);
+#   2. one practice per practice-management system, a folder per import
+#      type; one agent takes the patients first, then the appointments, then
+#      the rest, so that ledgers and services refer to patients and
+#      appointments that exist;
+#   3. row by row, preview and the cloud agree: a row valid in preview is
+#      never `rejected` by the cloud (the agent and the cloud apply one rule
+#      book, proto/rules.c): it is created, or waits in needs_review (a
+#      sample appointment of a patient the samples do not have); a row
+#      preview does not call valid makes no record; every file creates
+#      records;
+#   4. the records are there: PostgreSQL holds one row of patients,
+#      appointments, treatments or payments per created item, per practice;
+#   5. name-only references (the Dentrix ledger) link to the patient of that
+#      name and say so (patient_match); with name-only matching turned off
+#      for the practice they wait in needs_review instead.
+#
+# Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/e2e.sh"
+
+e2e_work agree
+e2e_pg
+
+agent=$BUILD/dentsync
+cloud=$BUILD/dentsync-cloud
+
+# practice  import type  sample file (patients first in each practice)
+files="dentrix patients pms/dentrix-patients.csv
+dentrix appointments pms/dentrix-appointments.csv
+dentrix financial pms/dentrix-ledger.txt
+eaglesoft patients pms/eaglesoft-patients.csv
+eaglesoft appointments pms/eaglesoft-appointments.csv
+eaglesoft treatments pms/eaglesoft-services.csv
+odhuman patients pms/opendental-patients-human.csv
+odhuman appointments pms/opendental-appointments-human.csv
+odhuman treatments pms/opendental-procedures-human.csv
+odhuman financial pms/opendental-payments-human.csv
+odraw patients pms/opendental-patients-raw.csv
+odraw appointments pms/opendental-appointments-raw.csv
+odraw treatments pms/opendental-procedures-raw.csv
+odraw financial pms/opendental-payments-raw.csv
+softdent patients pms/softdent-patients.txt
+softdent appointments pms/softdent-appointments.txt
+softdent financial pms/softdent-transactions.txt
+generic patients patients.csv
+generic appointments pms/generic-appointments.csv
+generic treatments pms/generic-treatments.csv
+generic financial pms/generic-financial.csv"
+practices="dentrix eaglesoft odhuman odraw softdent generic"
+
+# --- 1. every sample is listed ----------------------------------------------------------
+missing=
+for f in "$top"/samples/patients.csv "$top"/samples/pms/*; do
+    rel=${f#"$top"/samples/}
+    echo "$files" | grep -q " $rel\$" || missing="$missing $rel"
+done
+check "every sample export is in the list${missing:+ (missing:$missing)}" test -z "$missing"
+
+# --- 2. a practice per system, a folder per practice and type ----------------------------
+e2e_practice_migrated "e2e-agree-dentrix-$$"
+mv "$work/token" "$work/token.dentrix"
+e2e_cloud
+conf=$work/dentsync.conf
+cat >"$conf" <<EOF
+[agent]
+state_dir = $work/state
+log_level = info
+settle_seconds = 0.1
+rescan_seconds = 0.3
+
+[cloud]
+url = $CLOUD_URL
+batch_rows = 100
+timeout_seconds = 5
+retry_min_seconds = 0.05
+retry_max_seconds = 0.3
+EOF
+mkdir -p "$work/state"
+for p in $practices; do
+    if [ "$p" != dentrix ]; then
+        e2e_practice "e2e-agree-$p-$$"
+        mv "$work/token" "$work/token.$p"
+    fi
+    printf '\n[practice %s]\ntoken_file = %s\ntimezone = America/Chicago\n' \
+        "$p" "$work/token.$p" >>"$conf"
+    for t in patients appointments treatments financial; do
+        mkdir -p "$work/in/$p-$t"
+        printf '\n[folder %s-%s]\npath = %s\npractice = %s\nimport_type = %s\n' \
+            "$p" "$t" "$work/in/$p-$t" "$p" "$t" >>"$conf"
+    done
+done
+check "the config with a folder per practice and type is accepted" \
+    "$agent" check-config -c "$conf"
+
+# --- 3. preview, import, and the verdicts row by row ------------------------------------
+# practice_of NAME: the id of practice e2e-agree-NAME.
+practice_of() { pq "SELECT id FROM practices WHERE name = 'e2e-agree-$1-$$'"; }
+
+# verdicts PREVIEW_JSON TYPE: "type row verdict" per row of the preview.
+verdicts() {
+    jq -r --arg t "$2" 'select(.row != null) | "\(.import_type // $t) \(.row) \(.status)"' "$1"
+}
+
+echo "$files" >"$work/files"
+while read -r p t rel; do
+    name=$(basename "$rel")
+    out=$work/preview.$p.$name.json
+    "$agent" preview -c "$conf" "$top/samples/$rel" --folder "$p-$t" --json --all >"$out" 2>"$out.err"
+    verdicts "$out" "$t" | awk -v p="$p" -v n="$name" '{ print p, n, $0 }' >>"$work/verdicts"
+done <"$work/files"
+
+# The agent, then the files in three waves: patients, appointments, the rest
+# (ledgers, services, payments refer to the patients and appointments).
+"$agent" run -c "$conf" >>"$work/agent.log" 2>&1 &
+agent_pid=$!
+# drop TYPES: every listed file of those import types into its folder.
+drop() {
+    while read -r p t rel; do
+        case " $1 " in *" $t "*) ;; *) continue ;; esac
+        cp "$top/samples/$rel" "$work/in/$p-$t/.$(basename "$rel").tmp"
+        mv "$work/in/$p-$t/.$(basename "$rel").tmp" "$work/in/$p-$t/$(basename "$rel")"
+    done <"$work/files"
+}
+drop patients
+check "every patients sample is imported" wait_done "$work" 6 60
+drop appointments
+check "every appointments sample is imported" wait_done "$work" 12 60
+drop "treatments financial"
+check "every treatments and financial sample is imported" wait_done "$work" 21 60
+
+# Row by row: valid in preview -> never rejected by the cloud (created,
+# updated, unchanged, or waiting in needs_review); otherwise no record.
+while read -r p t rel; do
+    name=$(basename "$rel")
+    pid=$(practice_of "$p")
+    pq "SELECT j.import_type, i.row_number, i.status
+          FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id AND j.practice_id = i.practice_id
+         WHERE j.practice_id = '$pid' AND j.filename = '$name'" | tr '|' ' ' >"$work/cloud.$name"
+    valid=$(awk -v p="$p" -v n="$name" '$1 == p && $2 == n && $5 == "valid"' "$work/verdicts" | wc -l)
+    check "$rel: preview calls rows valid ($valid)" test "$valid" -gt 0
+    bad=$(awk -v p="$p" -v n="$name" '$1 == p && $2 == n { print $3, $4, $5 }' "$work/verdicts" |
+        awk -v cloud="$work/cloud.$name" '
+        BEGIN { while ((getline l < cloud) > 0) { split(l, f, " "); st[f[1] " " f[2]] = f[3] } }
+        { k = $1 " " $2; c = (k in st) ? st[k] : "none"
+          if ($3 == "valid" && (c == "rejected" || c == "none")) print k ": preview valid, cloud " c
+          if ($3 != "valid" && (c == "created" || c == "updated" || c == "unchanged")) print k ": preview " $3 ", cloud " c }')
+    check "$rel: no row valid in preview is rejected by the cloud, no other row makes a record${bad:+ ($(echo "$bad" | head -n 3 | tr '\n' ';'))}" \
+        test -z "$bad"
+    check "$rel: the cloud created records from it" \
+        test "$(grep -c ' created$' "$work/cloud.$name")" -gt 0
+done <"$work/files"
+
+# --- 4. the records, per practice and table ----------------------------------------------
+for p in $practices; do
+    pid=$(practice_of "$p")
+    for t in patients appointments treatments financial; do
+        table=$t
+        [ "$t" = financial ] && table=payments
+        want=$(pq "SELECT count(DISTINCT i.created_record_id) FROM import_job_items i
+                     JOIN import_jobs j ON j.id = i.job_id AND j.practice_id = i.practice_id
+                    WHERE j.practice_id = '$pid' AND j.import_type = '$t' AND i.status = 'created'")
+        got=$(pq "SELECT count(*) FROM $table WHERE practice_id = '$pid' AND deleted_at IS NULL")
+        check "$p: $want $t items created, $got records in PostgreSQL" test "$got" -eq "$want"
+    done
+    check "$p: every appointment, treatment and payment is tied to a patient of the practice" \
+        test "$(pq "SELECT (SELECT count(*) FROM appointments WHERE practice_id = '$pid' AND patient_id IS NULL)
+                  + (SELECT count(*) FROM treatments WHERE practice_id = '$pid' AND patient_id IS NULL)
+                  + (SELECT count(*) FROM payments WHERE practice_id = '$pid' AND patient_id IS NULL)")" -eq 0
+done
+
+# --- 5. name-only references ---------------------------------------------------------------
+pid=$(practice_of dentrix)
+check "the Dentrix ledger's rows say their patient was matched by name only" \
+    test "$(pq "SELECT count(*) FILTER (WHERE i.patient_match = 'name_only') || '/' || count(*)
+              FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id AND j.practice_id = i.practice_id
+             WHERE j.practice_id = '$pid' AND j.filename = 'dentrix-ledger.txt'")" = "12/12"
+check "… and each is tied to the patient of that name" \
+    test "$(pq "SELECT count(*) FROM payments t JOIN patients p ON p.id = t.patient_id
+              WHERE t.practice_id = '$pid' AND p.last_name IN ('Okafor', 'Haddad')")" -eq 6
+pid=$(practice_of eaglesoft)
+check "the Eaglesoft services are tied to their appointment's patient" \
+    test "$(pq "SELECT count(*) FROM treatments t JOIN appointments a ON a.practice_id = t.practice_id
+                 AND a.external_id = t.appointment_external_id AND a.patient_id = t.patient_id
+              WHERE t.practice_id = '$pid'")" -eq 10
+"$cloud" practice set "e2e-agree-dentrix-$$" --name-only-match off --db "$DS_OWNER_DB" >/dev/null
+check "practice set --name-only-match off is stored" \
+    test "$(pq "SELECT name_only_match FROM practices WHERE name = 'e2e-agree-dentrix-$$'")" = f
+# The ledger again, every amount another: new rows that name their patients only.
+sed '2,$ s/\.00/.01/g' "$top/samples/pms/dentrix-ledger.txt" >"$work/ledger2.txt"
+cp "$work/ledger2.txt" "$work/in/dentrix-financial/.ledger2.tmp"
+mv "$work/in/dentrix-financial/.ledger2.tmp" "$work/in/dentrix-financial/ledger2.txt"
+wait_done "$work" 22 60
+pid=$(practice_of dentrix)
+check "with name-only matching off, the ledger's rows wait in needs_review (PATIENT_NOT_FOUND)" \
+    test "$(pq "SELECT string_agg(DISTINCT i.status || ':' || i.error_code, ',') || '/' || count(*)
+              FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id AND j.practice_id = i.practice_id
+             WHERE j.practice_id = '$pid' AND j.filename = 'ledger2.txt'")" = "needs_review:PATIENT_NOT_FOUND/12"
+
+kill -TERM "$agent_pid" 2>/dev/null
+wait "$agent_pid"
+check "the agent stops cleanly (exit 0)" test $? -eq 0
+agent_pid=
+check "no log carries a patient's name" test -z "$(grep -lE 'Okafor|Haddad' "$work"/*.log)"
+
+e2e_summary
