@@ -30,7 +30,7 @@ JOBS=${DS_WIN_JOBS:-2}
 PREFIX=$CACHE/prefix
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Bumped when a recipe below changes in a way that needs a rebuild.
-RECIPE=1
+RECIPE=2
 
 mkdir -p "$CACHE/src" "$CACHE/logs" "$PREFIX/include" "$PREFIX/lib/pkgconfig" \
     "$PREFIX/stamps" || exit 1
@@ -93,10 +93,16 @@ download() {
 }
 
 # Unpacks the downloaded source package $1 version $2 into its source/ and
-# enters it (dpkg-source -x applies Debian's patches).
+# enters it (dpkg-source -x applies Debian's patches); with ORIG_ONLY=1,
+# only its upstream tarball.
 unpack() {
     WORK=$CACHE/src/$1_$2
     cd "$WORK" && rm -rf source || return 1
+    if [ "$ORIG_ONLY" = 1 ]; then
+        mkdir source && tar -xf ./*.orig.tar.* -C source --strip-components=1 &&
+            cd source
+        return
+    fi
     dsc=$(ls ./*.dsc) || return 1
     dpkg-source --no-check -x "$dsc" source >/dev/null || return 1
     cd source
@@ -184,7 +190,12 @@ build_curl() {
     # HTTP and HTTPS only, through Windows' own TLS (Schannel) and
     # certificate store; proxies (HTTP, SOCKS) and their authentication
     # (Basic, Digest, NTLM through SSPI) stay in.
-    autoreconf -fi >/dev/null 2>&1 || return 1
+    # debian/rules builds libcurl (the OpenSSL flavour the Linux build
+    # links) with its last two patches popped: they rename the library to
+    # libcurl-gnutls and libcurl-nss for the other flavours.
+    patch -R -p1 <debian/patches/99_nss.patch >/dev/null &&
+        patch -R -p1 <debian/patches/90_gnutls.patch >/dev/null || return 1
+    nice -n 15 autoreconf -fi >/dev/null 2>&1 || return 1
     configure_host --with-schannel --without-openssl --without-gnutls \
         --without-mbedtls --without-wolfssl --without-rustls --without-bearssl \
         --with-zlib --without-brotli --without-zstd --without-libpsl \
@@ -203,11 +214,15 @@ build_sqlite3() {
     # The source is SQLite's tree, not the amalgamation: generate sqlite3.c
     # with the build machine's tools (tclsh), then cross-compile that one
     # file with the compile-time options debian/rules gives the Linux build.
+    # The options go to the generation too: some (UPDATE_DELETE_LIMIT)
+    # change the grammar lemon turns into the parser.
+    flags="-DSQLITE_THREADSAFE=1 $(debian_sqlite_flags)"
+    echo "win-deps: SQLite options: $flags"
     mkdir -p _native && cd _native || return 1
-    nice -n 15 ../configure >/dev/null && make_j sqlite3.c sqlite3.h >/dev/null || return 1
-    # shellcheck disable=SC2046
-    nice -n 15 $HOST-gcc -O2 -DSQLITE_THREADSAFE=1 $(debian_sqlite_flags) \
-        -c sqlite3.c -o sqlite3.o || return 1
+    nice -n 15 ../configure CFLAGS="-O2 $flags" >/dev/null &&
+        make_j sqlite3.c sqlite3.h >/dev/null || return 1
+    # shellcheck disable=SC2086
+    nice -n 15 $HOST-gcc -O2 $flags -c sqlite3.c -o sqlite3.o || return 1
     rm -f "$PREFIX/lib/libsqlite3.a"
     $HOST-ar rcs "$PREFIX/lib/libsqlite3.a" sqlite3.o &&
         cp sqlite3.h ../src/sqlite3ext.h "$PREFIX/include/" || return 1
@@ -217,7 +232,8 @@ build_sqlite3() {
 
 # The -D options of the Linux build, read from debian/rules.
 debian_sqlite_flags() {
-    tr ' \\\t' '\n\n\n' <../debian/rules | grep '^-DSQLITE_' | sort -u | tr '\n' ' '
+    tr ' \\\t' '\n\n\n' <debian/rules | grep '^-DSQLITE_' | grep -v THREADSAFE |
+        sort -u | tr '\n' ' '
 }
 
 build_jansson() {
@@ -248,11 +264,13 @@ debian_meson_flags() {
 }
 
 build_expat() {
-    # Debian's source is expat's git tree (no generated configure; Debian
-    # runs autoreconf): its cmake build, the library only.
-    cd expat && cmake_build -DEXPAT_SHARED_LIBS=OFF -DEXPAT_BUILD_TOOLS=OFF \
-        -DEXPAT_BUILD_EXAMPLES=OFF -DEXPAT_BUILD_TESTS=OFF -DEXPAT_BUILD_DOCS=OFF \
-        -DEXPAT_BUILD_PKGCONFIG=ON || return 1
+    # Debian's source is expat's git tree: autoreconf, then configure, as
+    # debian/rules does (its cmake build would not do: Debian's patches
+    # test XML_DTD == 1, which only configure's config header defines).
+    cd expat && nice -n 15 autoreconf -fi >/dev/null 2>&1 || return 1
+    configure_host --without-docbook --without-xmlwf --without-examples \
+        --without-tests || return 1
+    make_j -C lib && make -C lib install && make install-pkgconfigDATA || return 1
     # expat's headers want XML_STATIC when it is linked statically.
     sed -i 's/^Cflags: \(.*\)/Cflags: \1 -DXML_STATIC/' "$PREFIX/lib/pkgconfig/expat.pc"
 }
@@ -347,11 +365,30 @@ lib() {
         fi
         echo "win-deps: $1 $v could not be downloaded; trying an older one" >&2
     done
+    stamp=$PREFIX/stamps/$1_${ver}_r$RECIPE
     if [ -z "$ver" ]; then
-        echo "win-deps: $1: no source package could be downloaded (tried: $(echo $versions))" >&2
-        tail -n 5 "$log" >&2
-        FAILED="$FAILED $1"
-        return 1
+        # No complete source package: the mirror may still have served the
+        # upstream tarball (checked against the .dsc by apt-get). Build
+        # from it, without Debian's patches, and say so.
+        for v in $versions; do
+            if ls "$CACHE/src/$1_$v/"*.orig.tar.* >/dev/null 2>&1; then
+                ver=$v
+                break
+            fi
+        done
+        if [ -z "$ver" ]; then
+            echo "win-deps: $1: no source package could be downloaded (tried: $(echo $versions))" >&2
+            tail -n 5 "$log" >&2
+            FAILED="$FAILED $1"
+            return 1
+        fi
+        stamp=$PREFIX/stamps/$1_${ver}_r${RECIPE}_orig
+        echo "win-deps: $1 $ver: only its upstream tarball could be downloaded;" \
+            "building it WITHOUT Debian's patches" >&2
+        [ -e "$stamp" ] && return 0
+        ORIG_ONLY=1
+    else
+        ORIG_ONLY=0
     fi
     installed=$(dpkg-query -W -f='${source:Version}' "$2" 2>/dev/null || true)
     if [ "$ver" != "$installed" ]; then
@@ -362,7 +399,7 @@ lib() {
     # (set -e would be void here, in the condition of an if: chain with &&)
     if (unpack "$1" "$ver" && "build_$(echo "$1" | tr - _)") >>"$log" 2>&1; then
         rm -f "$PREFIX/stamps/$1"_*
-        echo "$ver" >"$PREFIX/stamps/$1_${ver}_r$RECIPE"
+        echo "$ver" >"$stamp"
         BUILT="$BUILT $1"
         echo "win-deps: built $1 $ver in $(($(date +%s) - start)) s"
     else

@@ -1,11 +1,14 @@
 /*
- * iconv.c — iconv over Windows code pages (see iconv.h). Each conversion
- * goes through UTF-16: the input into wide characters, then out of them.
+ * iconv.c — iconv over Windows code pages (see iconv.h), and libcharset's
+ * locale_charset() (localcharset.h). Each conversion goes through UTF-16:
+ * the input into wide characters, then out of them.
  */
 #include "iconv.h"
+#include "localcharset.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <windows.h>
@@ -177,4 +180,11 @@ size_t iconv(iconv_t cd, char **inbuf, size_t *inbytesleft, char **outbuf, size_
 out:
     free(wide);
     return rc;
+}
+
+const char *locale_charset(void)
+{
+    static char name[16];
+    snprintf(name, sizeof(name), "CP%u", (unsigned)GetACP());
+    return name;
 }
