@@ -211,13 +211,21 @@ static void check_libzip(void)
     }
     if (za != NULL) {
         zip_source_t *file = zip_source_buffer(za, text, sizeof(text), 0);
-        ok = file != NULL && zip_file_add(za, "a.txt", file, 0) == 0 && zip_close(za) == 0;
+        if (file != NULL && zip_file_add(za, "a.txt", file, 0) < 0) {
+            zip_source_free(file);
+            file = NULL;
+        }
+        ok = file != NULL && zip_close(za) == 0;
+        if (!ok) {
+            zip_discard(za);
+        }
         za = NULL;
     }
     if (ok) {
         char back[sizeof(text)] = {0};
         zip_file_t *f = NULL;
-        ok = 0;
+        /* zip_discard() below drops the reference this open takes over. */
+        zip_source_keep(src);
         za = zip_open_from_source(src, ZIP_RDONLY, &err);
         f = za != NULL ? zip_fopen(za, "a.txt", 0) : NULL;
         ok = f != NULL && zip_fread(f, back, sizeof(back)) == (zip_int64_t)sizeof(text) &&
