@@ -109,7 +109,8 @@ unpack() {
 }
 
 write_cross_files() {
-    cat >"$CACHE/toolchain.cmake" <<EOF
+    # Each written aside and renamed: another run may be reading it.
+    cat >"$CACHE/toolchain.cmake.tmp" <<EOF
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 set(CMAKE_C_COMPILER $HOST-gcc)
@@ -121,7 +122,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 EOF
-    cat >"$CACHE/cross.meson" <<EOF
+    cat >"$CACHE/cross.meson.tmp" <<EOF
 [binaries]
 c = '$HOST-gcc'
 cpp = '$HOST-g++'
@@ -139,7 +140,7 @@ endian = 'little'
 EOF
     # --static: the prefix has static libraries only, so a consumer needs
     # their own dependencies (Libs.private) on its link line too.
-    cat >"$CACHE/pkg-config" <<EOF
+    cat >"$CACHE/pkg-config.tmp" <<EOF
 #!/bin/sh
 # pkg-config for the Windows cross build: sees only $PREFIX and the
 # cross compiler's own zlib.
@@ -149,7 +150,10 @@ PKG_CONFIG_SYSROOT_DIR=
 export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 exec pkg-config --static "\$@"
 EOF
-    chmod 755 "$CACHE/pkg-config"
+    chmod 755 "$CACHE/pkg-config.tmp"
+    for f in toolchain.cmake cross.meson pkg-config; do
+        mv "$CACHE/$f.tmp" "$CACHE/$f" || return 1
+    done
 }
 
 cmake_configure() {
@@ -412,7 +416,7 @@ lib() {
 }
 
 ensure_deb_src || exit 1
-write_cross_files
+write_cross_files || exit 1
 check_zlib || exit 1
 
 lib libuv1 libuv1-dev
