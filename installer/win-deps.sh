@@ -110,7 +110,7 @@ unpack() {
 
 write_cross_files() {
     # Each written aside and renamed: another run may be reading it.
-    cat >"$CACHE/toolchain.cmake.tmp" <<EOF
+    cat >"$CACHE/toolchain.cmake.tmp$$" <<EOF
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 set(CMAKE_C_COMPILER $HOST-gcc)
@@ -122,7 +122,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 EOF
-    cat >"$CACHE/cross.meson.tmp" <<EOF
+    cat >"$CACHE/cross.meson.tmp$$" <<EOF
 [binaries]
 c = '$HOST-gcc'
 cpp = '$HOST-g++'
@@ -140,7 +140,7 @@ endian = 'little'
 EOF
     # --static: the prefix has static libraries only, so a consumer needs
     # their own dependencies (Libs.private) on its link line too.
-    cat >"$CACHE/pkg-config.tmp" <<EOF
+    cat >"$CACHE/pkg-config.tmp$$" <<EOF
 #!/bin/sh
 # pkg-config for the Windows cross build: sees only $PREFIX and the
 # cross compiler's own zlib.
@@ -150,9 +150,9 @@ PKG_CONFIG_SYSROOT_DIR=
 export PKG_CONFIG_LIBDIR PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 exec pkg-config --static "\$@"
 EOF
-    chmod 755 "$CACHE/pkg-config.tmp"
+    chmod 755 "$CACHE/pkg-config.tmp$$"
     for f in toolchain.cmake cross.meson pkg-config; do
-        mv "$CACHE/$f.tmp" "$CACHE/$f" || return 1
+        mv "$CACHE/$f.tmp$$" "$CACHE/$f" || return 1
     done
 }
 
