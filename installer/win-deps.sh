@@ -100,12 +100,12 @@ unpack() {
     cd "$WORK" && rm -rf source || return 1
     if [ "$ORIG_ONLY" = 1 ]; then
         mkdir source && tar -xf ./*.orig.tar.* -C source --strip-components=1 &&
-            cd source
+            cd source || return 1
         return
     fi
     dsc=$(ls ./*.dsc) || return 1
     dpkg-source --no-check -x "$dsc" source >/dev/null || return 1
-    cd source
+    cd source || return 1
 }
 
 write_cross_files() {
