@@ -17,6 +17,8 @@
 #                           (LINT_JOBS clang-tidy at once, default: the cores)
 #   make install PREFIX=/usr/local DESTDIR=   binaries, units, man pages, docs, config
 #   make deb                a Debian package in $(BUILD)/ (dpkg-deb)
+#   make windows-deps       the libraries cross-built for Windows (docs/windows.md)
+#   make windows-linkcheck  one call into each of them, in one .exe under wine
 #   make SANITIZER=address BUILD=build-asan   a sanitizer build in its own folder
 #   V=1                     show the commands
 #
@@ -218,6 +220,26 @@ asan:
 alloc-loop: $(UNIT_BIN)
 	$(Q)bash tests/tools/alloc-loop.sh $(BUILD)
 
+# The Windows cross build (docs/windows.md). windows-deps installs MinGW-w64,
+# wine and the build tools (deps.sh windows), then cross-compiles the
+# libraries from Debian's source packages into WIN_CACHE (installer/win-deps.sh;
+# seconds once cached). windows-linkcheck links one call into each of them
+# statically into one .exe and runs it under wine.
+WIN_CACHE ?= /var/cache/dentsync-win
+
+.PHONY: windows-deps windows-linkcheck
+windows-deps:
+	$(Q)sh installer/deps.sh windows
+	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh
+
+# Runs even when a library failed to build: the check then reports it.
+windows-linkcheck:
+	$(Q)sh installer/deps.sh windows
+	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh || true
+	$(say) WINCC $(BUILD)/win/linkcheck.exe
+	$(Q)WIN_CFLAGS='-std=c11 -O2 $(WARN)' \
+	    sh tests/win/linkcheck.sh $(WIN_CACHE) $(BUILD)/win/linkcheck.exe
+
 # The libFuzzer build: the library with clang, ASan, UBSan and the fuzzer's
 # coverage hooks, each target linked with libFuzzer.
 FUZZ_LF_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/libfuzzer/%)
@@ -293,6 +315,9 @@ bench-read: all $(BUILD)/tests/bench/read
 LINT_SRC := $(wildcard agent/*.c agent/*/*.c agent/*.h agent/*/*.h config/*.[ch] \
             state/*.[ch] cloud/*.[ch] proto/*.[ch] tests/unit/*.[ch] tests/tools/*.c tests/fuzz/*.[ch] \
             tests/bench/*.c)
+# The Windows-only sources: formatted and free of the banned calls too, but
+# not given to clang-tidy, which would need Windows' headers.
+LINT_WIN_SRC := $(wildcard installer/win/*.[ch] tests/win/*.c)
 BANNED := '\b(strcpy|sprintf|strtok|atoi|gets|strcat)[[:space:]]*\('
 
 TIDY_CHECKS := -*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-parameters,-bugprone-reserved-identifier,-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling
@@ -304,8 +329,8 @@ LINT_JOBS  ?= $(shell nproc 2>/dev/null || echo 1)
 LINT_CHUNK ?= 8
 
 lint:
-	$(Q)clang-format --dry-run --Werror $(LINT_SRC)
-	$(Q)! grep -nE $(BANNED) $(LINT_SRC)
+	$(Q)clang-format --dry-run --Werror $(LINT_SRC) $(LINT_WIN_SRC)
+	$(Q)! grep -nE $(BANNED) $(LINT_SRC) $(LINT_WIN_SRC)
 	$(Q)printf '%s\n' $(filter %.c,$(LINT_SRC)) | xargs -n $(LINT_CHUNK) -P $(LINT_JOBS) sh -c \
 	    'out=$$(clang-tidy --quiet -checks="$$0" "$$@" -- $(AGENT_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS)) 2>&1); \
 	     rc=$$?; [ -z "$$out" ] || printf "%s\n" "$$out"; exit $$rc' '$(TIDY_CHECKS)'
