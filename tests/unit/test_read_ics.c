@@ -422,11 +422,26 @@ static void test_broken(void **state)
 }
 
 /* Appends text to a growing string. */
+/* The room put keeps for n bytes: the next power of two, so a calendar
+ * built from many small pieces grows in O(n) (a realloc per piece is
+ * quadratic where realloc always moves, as under ASan). */
+static size_t room(size_t n)
+{
+    size_t c = 64;
+
+    while (c < n) {
+        c *= 2;
+    }
+    return c;
+}
+
 static void put(char **s, size_t *n, const char *text)
 {
     size_t len = strlen(text);
 
-    *s = realloc(*s, *n + len + 1);
+    if (*s == NULL || room(*n + 1) < *n + len + 1) {
+        *s = realloc(*s, room(*n + len + 1));
+    }
     assert_non_null(*s);
     memcpy(*s + *n, text, len + 1);
     *n += len;
