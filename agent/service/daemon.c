@@ -572,11 +572,10 @@ static void start_next_ingest(struct ds_agent *a)
 }
 
 /* Closes what is left once no ingest runs. */
-static void shutdown_if_idle(struct ds_agent *a)
+/* Forgets the files waiting for an ingest, and the one held back by a full
+ * disk: at shutdown they are taken again from the queue or a rescan. */
+static void drop_pending(struct ds_agent *a)
 {
-    if (a->current != NULL) {
-        return; /* ingest_done comes back here */
-    }
     while (a->queue != NULL) {
         struct pending *p = a->queue;
 
@@ -585,6 +584,14 @@ static void shutdown_if_idle(struct ds_agent *a)
     }
     ds_free(a->full);
     a->full = NULL;
+}
+
+static void shutdown_if_idle(struct ds_agent *a)
+{
+    if (a->current != NULL) {
+        return; /* ingest_done comes back here */
+    }
+    drop_pending(a);
     ds_runtime_stop(a->rt);
     ds_control_free(&a->control);
     ds_web_free(&a->web);
@@ -743,14 +750,7 @@ out:
         }
     }
     ds_runtime_end(rt);
-    while (a->queue != NULL) {
-        struct pending *p = a->queue;
-
-        a->queue = p->next;
-        ds_free(p);
-    }
-    ds_free(a->full);
-    a->full = NULL;
+    drop_pending(a);
     ds_free(a);
     return rc;
 }
