@@ -237,7 +237,7 @@ EOF
 start_agent "$d"
 mv "$d/inject.csv" "$d/inbox/inject.csv"
 check "a file of hostile values is delivered" \
-    wait_until 20 job_done inject.csv completed_with_errors
+    wait_until 20 job_done inject.csv
 stop_agent
 n=0
 while IFS= read -r v; do
@@ -249,11 +249,18 @@ while IFS= read -r v; do
               AND city = \$v\$${v}\$v\$" 2>&1)
     check "hostile value $n (${v:0:24}…) arrives unchanged in every text field" test "$got" = 1
 done <"$d/values"
-check "a 3000-byte value is rejected by the cloud with its reason, not stored" \
-    test "$(pq "SELECT i.status || ' ' || i.error_code FROM import_job_items i
-                JOIN import_jobs j ON j.id = i.job_id
+# The agent applies the cloud's rules (proto/rules.c): the row the cloud
+# would reject is invalid before it is sent, with the cloud's reason.
+check "a 3000-byte value is refused by the agent with the cloud's reason" \
+    test "$(queue_sql "$d" "SELECT i.status || ' ' || i.outbound || ' ' || i.error FROM items i
+                            JOIN jobs j ON j.id = i.job_id
+                            WHERE j.filename = 'inject.csv' AND i.row = 8")" = \
+    "invalid 0 first_name: longer than 200 bytes"
+check "... never sent: the cloud holds no item and no record of it" \
+    test "$(pq "SELECT count(*) FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id
                 WHERE j.practice_id = '$a_id' AND j.filename = 'inject.csv'
-                AND i.row_number = 8")" = "rejected INVALID_RECORD"
+                AND i.row_number = 8")/$(pq "SELECT count(*) FROM patients
+                WHERE practice_id = '$a_id' AND external_id = 'INJ-LONG'")" = 0/0
 check "the patients table is still there, whole" \
     test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$a_id' AND external_id LIKE 'INJ-%'")" = 7
 
