@@ -12,6 +12,7 @@
  */
 #include "agent/core/fsafe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -209,7 +210,34 @@ int ds_fsafe_exists(int dirfd, const char *name)
 {
     struct stat sb;
 
-    return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+    return fstatat(dirfd >= 0 ? dirfd : AT_FDCWD, name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int ds_fsafe_each_old(int dirfd, double cutoff, void (*fn)(int dirfd, const char *name, void *ctx),
+                      void *ctx)
+{
+    struct dirent *e;
+    struct stat sb;
+    int fd = dup(dirfd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    int err = errno;
+
+    if (d == NULL) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return err;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (fstatat(dirfd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
+            sb.st_uid != geteuid() ||
+            (double)sb.st_mtim.tv_sec + (double)sb.st_mtim.tv_nsec / 1e9 >= cutoff) {
+            continue;
+        }
+        fn(dirfd, e->d_name, ctx);
+    }
+    closedir(d);
+    return 0;
 }
 
 int ds_fsafe_stat_at(int dirfd, const char *name, struct ds_file_id *id)

@@ -81,8 +81,16 @@ int ds_fsafe_subdir(int dirfd, const char *name, int *why);
  * itself, never what it points to. Returns the descriptor, or -1. */
 int ds_fsafe_create(int dirfd, const char *name);
 
-/* Whether name exists inside dirfd (a link counts; it is not followed). */
+/* Whether name exists inside dirfd, or as a path of its own when dirfd is
+ * -1 (a link counts; it is not followed). */
 int ds_fsafe_exists(int dirfd, const char *name);
+
+/* Calls fn(dirfd, name, ctx) for each regular file inside dirfd that the
+ * agent's user owns and last modified before cutoff (seconds since the
+ * epoch); entries are looked at without following links, and anything
+ * else is passed over. 0, or an errno when dirfd cannot be listed. */
+int ds_fsafe_each_old(int dirfd, double cutoff, void (*fn)(int dirfd, const char *name, void *ctx),
+                      void *ctx);
 
 /* What lstat says of name inside dirfd; 0 for a regular file, else -1. */
 int ds_fsafe_stat_at(int dirfd, const char *name, struct ds_file_id *id);

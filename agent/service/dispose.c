@@ -33,12 +33,10 @@
 #include "agent/core/log.h"
 #include "state/store_status.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define SECONDS_PER_DAY 86400.0
@@ -355,62 +353,54 @@ void ds_dispose_quarantined(struct ds_store *st, const struct ds_config *cfg, in
 
 /* ---- retention of what was moved aside ---------------------------------------- */
 
+/* What one folder's expiry deletes and counts. */
+struct expiry {
+    const char *folder; /* the export folder, for the log */
+    const char *what;   /* "quarantine" or "processed" */
+    long n;             /* files deleted */
+};
+
+static void expire_one(int dir, const char *name, void *arg)
+{
+    struct expiry *x = arg;
+    int err = ds_fsafe_unlink(dir, name);
+
+    if (err != 0) {
+        ds_log_warn("RETENTION_SWEEP_FAILED", "%s: cannot delete %s from its %s folder: %s",
+                    x->folder, name, x->what, strerror(err));
+        return;
+    }
+    ds_log_info("FILE_EXPIRED", "%s: %s deleted from its %s folder (past retention_days)",
+                x->folder, name, x->what);
+    x->n++;
+}
+
 /* Deletes, inside the open folder dir, the regular files of the agent's
  * user last modified before cutoff; a link or anything else is looked at
  * without being followed and left alone. The number deleted. */
 static long expire_in(int dir, const char *folder, const char *what, double cutoff)
 {
-    struct dirent *e;
-    struct stat sb;
-    long n = 0;
-    int err;
-    int fd = dup(dir);
-    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    struct expiry x = {folder, what, 0};
+    int err = ds_fsafe_each_old(dir, cutoff, expire_one, &x);
 
-    if (d == NULL) {
-        if (fd >= 0) {
-            close(fd);
-        }
+    if (err != 0) {
         ds_log_warn("RETENTION_SWEEP_FAILED", "%s: cannot list its %s folder: %s", folder, what,
-                    strerror(errno));
+                    strerror(err));
         return 0;
     }
-    while ((e = readdir(d)) != NULL) {
-        double mtime;
-
-        if (fstatat(dir, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
-            sb.st_uid != geteuid()) {
-            continue;
-        }
-        mtime = (double)sb.st_mtim.tv_sec + (double)sb.st_mtim.tv_nsec / 1e9;
-        if (mtime >= cutoff) {
-            continue;
-        }
-        err = ds_fsafe_unlink(dir, e->d_name);
-        if (err != 0) {
-            ds_log_warn("RETENTION_SWEEP_FAILED", "%s: cannot delete %s from its %s folder: %s",
-                        folder, e->d_name, what, strerror(err));
-            continue;
-        }
-        ds_log_info("FILE_EXPIRED", "%s: %s deleted from its %s folder (past retention_days)",
-                    folder, e->d_name, what);
-        n++;
-    }
-    closedir(d);
-    if (n > 0) {
+    if (x.n > 0) {
         ds_fsafe_sync_dir(dir);
     }
-    return n;
+    return x.n;
 }
 
 /* The folder `what` of an export folder (from), when it exists: opened as
  * the moves open it, never created here. -1 when absent or refused. */
 static int open_existing(int from, const char *dir, const char *what)
 {
-    struct stat sb;
     int why = 0;
 
-    if (dir == NULL ? fstatat(from, what, &sb, AT_SYMLINK_NOFOLLOW) != 0 : lstat(dir, &sb) != 0) {
+    if (!(dir == NULL ? ds_fsafe_exists(from, what) : ds_fsafe_exists(-1, dir))) {
         return -1;
     }
     return open_target(from, dir, what, &why);
