@@ -404,3 +404,65 @@ int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, c
 #undef HAS
     return 0;
 }
+
+/* Reader caps keep their code; the rest is told by the problem's words,
+ * tested most specific first. */
+const char *ds_rules_problem_code(const char *problem)
+{
+    static const char *const caps[] = {"FIELD_TOO_LONG", "TOO_MANY_COLUMNS", "ROW_TOO_LARGE", NULL};
+    static const struct {
+        const char *words;
+        const char *code;
+    } words[] = {
+        {"required", "REQUIRED"},
+        {"unknown field", "UNKNOWN_FIELD"},
+        {"unknown value", "UNKNOWN_VALUE"},
+        {"accepted values", "UNKNOWN_VALUE"},
+        {"canonical value", "UNKNOWN_VALUE"},
+        {"nothing to match on", "NO_MATCH_KEY"},
+        {"no match key", "NO_MATCH_KEY"},
+        {"no key", "NO_MATCH_KEY"},
+        {"no patient reference", "NO_MATCH_KEY"},
+        {"no identity key", "NO_MATCH_KEY"},
+        {"not unique", "NOT_UNIQUE"},
+        {"longer than", "TOO_LONG"},
+        {"too long", "TOO_LONG"},
+        {"email", "BAD_EMAIL"},
+        {"e-mail", "BAD_EMAIL"},
+        {"valid address", "BAD_EMAIL"},
+        {"phone", "BAD_PHONE"},
+        {"length in minutes", "BAD_NUMBER"},
+        {"CDT", "BAD_CODE"},
+        {"tooth", "BAD_CODE"},
+        {"date", "BAD_DATE"},
+        {"instant", "BAD_DATE"},
+        {"time", "BAD_DATE"},
+        {"hour", "BAD_DATE"},
+        {"minute", "BAD_DATE"},
+        {"UTC", "BAD_DATE"},
+        {"start_at", "BAD_DATE"},
+        {"number", "BAD_NUMBER"},
+        {"integer", "BAD_NUMBER"},
+        {"amount", "BAD_NUMBER"},
+        {"range", "BAD_NUMBER"},
+        {"must be from", "BAD_NUMBER"},
+    };
+    const char *p;
+
+    if (problem == NULL) {
+        return "INVALID_VALUE";
+    }
+    for (size_t i = 0; caps[i] != NULL; i++) {
+        if (strstr(problem, caps[i]) != NULL) {
+            return caps[i];
+        }
+    }
+    p = strstr(problem, ": ");
+    p = p != NULL ? p + 2 : problem;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strstr(p, words[i].words) != NULL) {
+            return words[i].code;
+        }
+    }
+    return "INVALID_VALUE";
+}

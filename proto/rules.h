@@ -71,4 +71,15 @@ int ds_rules_check_int(const struct ds_rules_field *f, long long v, char *msg, s
 int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, const char **field,
                           char *msg, size_t msg_size);
 
+/* The code of a problem: what kind of mistake a field holds, for a person
+ * to sort and count by and for the agent and the cloud to spell alike
+ * (docs/protocol.md, "All errors of a record"). problem is a message of
+ * this rule book or of the agent's normalizers, with or without its
+ * "<field>: " prefix; a reader's cap ("FIELD_TOO_LONG: ...") keeps its own
+ * code. Always one of: REQUIRED, UNKNOWN_VALUE, NO_MATCH_KEY, BAD_DATE,
+ * BAD_EMAIL, BAD_PHONE, BAD_CODE, TOO_LONG, BAD_NUMBER, NOT_UNIQUE,
+ * UNKNOWN_FIELD, FIELD_TOO_LONG, TOO_MANY_COLUMNS, ROW_TOO_LARGE,
+ * INVALID_VALUE. borrow (static). */
+const char *ds_rules_problem_code(const char *problem);
+
 #endif

@@ -30,6 +30,7 @@
 #include "proto/rules.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,21 +215,34 @@ void ds_mapped_close(struct ds_mapped *out)
     }
     ds_free(out->record_json);
     ds_free(out->raw_json);
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, offsetof(struct ds_mapped, errors)); /* nerrors is 0: errors are gone */
 }
 
 /* ------------------------------------------------------------------------ */
 /* One row                                                                  */
 
-/* Marks the row invalid with "<field>: <problem>" unless it already is. */
-static void set_invalid(struct ds_mapped *out, const char *field, const char *problem)
+void ds_map_add_error(struct ds_mapped *out, const char *field, const char *problem)
 {
-    if (!out->valid) {
-        return;
+    struct ds_map_error *e;
+
+    if (out->nerrors == 0) {
+        snprintf(out->error, sizeof(out->error), "%s: %s", field, problem);
+        snprintf(out->error_field, sizeof(out->error_field), "%s", field);
     }
     out->valid = 0;
-    snprintf(out->error, sizeof(out->error), "%s: %s", field, problem);
-    snprintf(out->error_field, sizeof(out->error_field), "%s", field);
+    if (out->nerrors >= DS_MAP_ERRORS_MAX) {
+        return;
+    }
+    e = &out->errors[out->nerrors++];
+    snprintf(e->field, sizeof(e->field), "%s", field);
+    snprintf(e->message, sizeof(e->message), "%s: %s", field, problem);
+    snprintf(e->code, sizeof(e->code), "%s", ds_rules_problem_code(problem));
+}
+
+/* Marks the row invalid with "<field>: <problem>", one more of its errors. */
+static void set_invalid(struct ds_mapped *out, const char *field, const char *problem)
+{
+    ds_map_add_error(out, field, problem);
 }
 
 /* Keeps field i's normalized value (m->value) for the record and the keys.
@@ -258,7 +272,7 @@ static void check_rules(struct ds_mapper *m, struct ds_mapped *out)
     char problem[192];
     int rc;
 
-    if (m->rtype == NULL || !out->valid) {
+    if (m->rtype == NULL) {
         return;
     }
     memset(v, 0, sizeof(v));
@@ -271,7 +285,7 @@ static void check_rules(struct ds_mapper *m, struct ds_mapped *out)
         }
         if (f->rule < 0) {
             set_invalid(out, f->name, "not a field of this import type");
-            return;
+            continue;
         }
         if (f->integer) {
             rc = ds_rules_check_int(&m->rtype->fields[f->rule], strtoll(text, NULL, 10), problem,
@@ -286,11 +300,13 @@ static void check_rules(struct ds_mapper *m, struct ds_mapped *out)
         }
         if (rc != 0) {
             set_invalid(out, f->name, problem);
-            return;
+            continue;
         }
         v[f->rule] = text;
     }
-    if (ds_rules_check_record(m->rtype, v, &field, problem, sizeof(problem)) != 0) {
+    /* The rules across fields only on a row whose fields are sound: with a
+     * bad field, "nothing to match on" would blame the wrong thing. */
+    if (out->valid && ds_rules_check_record(m->rtype, v, &field, problem, sizeof(problem)) != 0) {
         set_invalid(out, field, problem);
     }
 }
@@ -302,7 +318,7 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     int got;
     int rc = 0;
 
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, offsetof(struct ds_mapped, errors)); /* the errors: nerrors says */
     if (row->error != 0) {
         /* The reader cut the row at a cap: invalid, naming the column and
          * the cap; the fields read before it are the raw columns. */
@@ -321,6 +337,10 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
             snprintf(out->error, sizeof(out->error), "record: %s: %s", code, row->error_msg);
         }
         snprintf(out->error_field, sizeof(out->error_field), "record");
+        out->nerrors = 1;
+        snprintf(out->errors[0].field, sizeof(out->errors[0].field), "record");
+        snprintf(out->errors[0].code, sizeof(out->errors[0].code), "%s", code);
+        snprintf(out->errors[0].message, sizeof(out->errors[0].message), "%s", out->error);
         return ds__map_put_cut_raw(m, row, &out->raw_json);
     }
     out->valid = 1;
@@ -409,7 +429,7 @@ int ds_map_row(struct ds_mapper *m, const struct ds_row *row, struct ds_mapped *
     if (rc != 0) {
         goto out;
     }
-    if (none) {
+    if (none && out->valid) {
         set_invalid(out, "record",
                     m->patients
                         ? "no match key (external_id, email, phone, or last_name + "

@@ -32,6 +32,16 @@
 
 struct ds_mapper; /* opaque */
 
+/* Errors kept per row, at most; a row with more keeps the first ones. */
+#define DS_MAP_ERRORS_MAX 16
+
+/* One problem of a row: its field, its code and its message; no value. */
+struct ds_map_error {
+    char field[64];    /* the canonical field, or "record" for the whole row */
+    char code[24];     /* ds_rules_problem_code (proto/rules.h): REQUIRED, BAD_DATE, ... */
+    char message[256]; /* "<field>: <problem>" */
+};
+
 /* The outcome for one row. */
 struct ds_mapped {
     int valid;                       /* 1: a valid record; 0: invalid, see error */
@@ -47,6 +57,9 @@ struct ds_mapped {
     const char *skip_reason;         /* borrow (the template): why, no patient data */
     const char *route;               /* borrow: a route rule matched: the template id the
                                         row belongs to (not mapped here), else NULL */
+    size_t nerrors;                  /* every problem of an invalid row, in canonical field
+                                        order (errors[0] is error / error_field) */
+    struct ds_map_error errors[DS_MAP_ERRORS_MAX]; /* last: ds_map_row clears only nerrors */
 };
 
 /* Binds a template to a file's header row: resolves each canonical field to
@@ -110,6 +123,33 @@ void ds_map_date_decide(struct ds_mapper *m);
  * no date), and its column's votes (NULL for no date). borrow. */
 enum ds_date_order ds_map_field_date_order(const struct ds_mapper *m, size_t i);
 const struct ds_date_votes *ds_map_field_date_votes(const struct ds_mapper *m, size_t i);
+
+/* Adds a problem to an invalid row's errors (and makes error / error_field
+ * the first one); a row already holding DS_MAP_ERRORS_MAX keeps them. For a
+ * caller that finds a problem the mapper does not (ingest's "no identity
+ * key"): marks out invalid. */
+void ds_map_add_error(struct ds_mapped *out, const char *field, const char *problem);
+
+/* The errors of out as a JSON array, allocated into *json:
+ * [{"field":"date_of_birth","code":"BAD_DATE","message":"date_of_birth: ..."}, ...];
+ * an invalid row with no error listed gets one from error / error_field.
+ * DS_ENOMEM. */
+int ds_map_errors_json(const struct ds_mapped *out, char **json);
+
+/* What an office manager can do about a problem of field with code,
+ * into buf: names the canonical field, never a value. */
+void ds_map_suggest(const char *field, const char *code, char *buf, size_t size);
+
+/* The suggestion for a row of status (a queue item's: invalid, rejected,
+ * conflict, needs_review, duplicate) with one error code and message:
+ * ds_map_suggest for an invalid row's problem, a fixed text for the
+ * cloud's verdicts. Never a value. */
+void ds_map_suggest_status(const char *status, const char *code, const char *message, char *buf,
+                           size_t size);
+
+/* The field a message "<field>: <problem>" names, into buf ("record" when
+ * it names none). */
+void ds_map_message_field(const char *message, char *buf, size_t size);
 
 /* Frees the members of out (NULL-safe) and clears it. */
 void ds_mapped_close(struct ds_mapped *out);

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "agent/core/buf.h"
+#include "agent/core/alloc.h"
 #include "agent/map/map.h"
 #include "agent/map/normalize.h"
 
@@ -518,6 +519,52 @@ static void test_first_error_wins_and_required(void **state)
     ds_mapped_close(&out);
 }
 
+/* Every problem of a row is reported, in field order, each with its field
+ * and code; error / error_field stay the first; the JSON holds no value. */
+static void test_all_errors_of_a_row(void **state)
+{
+    static const char *const four_bad[NCOL] = {
+        "1001", "Ann", "Lee", "31/12/1985", "Q", "zorro.example.com", "555-0147", "", "", "", "",
+    };
+    static const struct {
+        const char *field;
+        const char *code;
+        const char *message;
+    } want[] = {
+        {"date_of_birth", "BAD_DATE", "date_of_birth: not a valid date"},
+        {"gender", "UNKNOWN_VALUE", "gender: unknown value"},
+        {"email", "BAD_EMAIL", "email: not a valid address"},
+        {"phone_mobile", "BAD_PHONE", "phone_mobile: not a valid phone number"},
+    };
+    struct ds_mapped out;
+    char *json = NULL;
+    char sug[512];
+
+    map(state, four_bad, &out);
+    assert_false(out.valid);
+    assert_int_equal(out.nerrors, 4);
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(out.errors[i].field, want[i].field);
+        assert_string_equal(out.errors[i].code, want[i].code);
+        assert_string_equal(out.errors[i].message, want[i].message);
+        ds_map_suggest(out.errors[i].field, out.errors[i].code, sug, sizeof(sug));
+        assert_non_null(strstr(sug, want[i].field));
+        assert_null(strstr(sug, "zorro"));
+    }
+    assert_string_equal(out.error, "date_of_birth: not a valid date");
+    assert_string_equal(out.error_field, "date_of_birth");
+    assert_int_equal(ds_map_errors_json(&out, &json), 0);
+    assert_string_equal(json, "[{\"field\":\"date_of_birth\",\"code\":\"BAD_DATE\",\"message\":"
+                              "\"date_of_birth: not a valid date\"},{\"field\":\"gender\",\"code\":"
+                              "\"UNKNOWN_VALUE\",\"message\":\"gender: unknown value\"},{\"field\":"
+                              "\"email\",\"code\":\"BAD_EMAIL\",\"message\":\"email: not a valid "
+                              "address\"},{\"field\":\"phone_mobile\",\"code\":\"BAD_PHONE\","
+                              "\"message\":\"phone_mobile: not a valid phone number\"}]");
+    ds_free(json);
+    ds_mapped_close(&out);
+    assert_int_equal(out.nerrors, 0);
+}
+
 static void test_ragged_and_raw(void **state)
 {
     struct fixture *fx = *state;
@@ -640,6 +687,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_record_json_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unicode_and_newline_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_external_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_all_errors_of_a_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_name_dob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_email_phone_none, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
