@@ -13,12 +13,13 @@ int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_f
     int rc;
 
     rc = ds__store_prep(st, DS__Q_ONCE,
-                        "SELECT row, status, error_code, error, raw FROM items "
+                        "SELECT row, status, error_code, error, raw, errors FROM items "
                         "WHERE job_id = ?1 AND status IN ('invalid', 'rejected', 'conflict', "
                         "'needs_review') ORDER BY row",
                         "failed rows", &s, "t", job_id);
-    while (rc == 0 && (rc = ds__store_next(st, s, "failed rows", "lssss", &r.row, &r.status,
-                                           &r.error_code, &r.error, &r.raw_json)) == 1) {
+    while (rc == 0 &&
+           (rc = ds__store_next(st, s, "failed rows", "lsssss", &r.row, &r.status, &r.error_code,
+                                &r.error, &r.raw_json, &r.errors_json)) == 1) {
         rc = cb(ctx, &r);
     }
     ds__store_done(DS__Q_ONCE, &s);

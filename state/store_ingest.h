@@ -89,6 +89,13 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
  * not cached. DS_ENOTFOUND when there is no such invalid item. */
 int ds_store_item_set_code(struct ds_store *st, const char *job_id, long row, const char *code);
 
+/* Gives invalid item `row` of a job all its problems: errors_json, a JSON
+ * array of {"field","code","message"} (ds_map_errors_json; never a value),
+ * and the first one's code as its error_code when it has none yet.
+ * DS_ENOTFOUND when there is no such invalid item. */
+int ds_store_item_set_errors(struct ds_store *st, const char *job_id, long row, const char *code,
+                             const char *errors_json);
+
 /* Ends staging: records total_rows, cuts the job's valid items into batches
  * of at most batch_rows rows in row order (seq 1, 2, ...; each with its
  * Batch-Digest, see below), sets the job `uploading` and the file `staged`.

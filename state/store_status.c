@@ -233,11 +233,14 @@ int ds_store_job_errors(struct ds_store *st, const char *job_id, long limit,
     int rc;
 
     rc = ds__store_prep(st, DS__Q_ONCE,
-                        "SELECT status, error_code, error, count(*), min(row) FROM items "
-                        "WHERE job_id = ?1 AND status IN ('invalid', 'duplicate', 'conflict', "
-                        "      'needs_review', 'rejected') "
-                        "GROUP BY status, error_code, error "
-                        "ORDER BY count(*) DESC, min(row) LIMIT ?2",
+                        "SELECT i.status, coalesce(json_extract(e.value, '$.code'), "
+                        "       i.error_code), coalesce(json_extract(e.value, '$.message'), "
+                        "       i.error) AS msg, count(*), min(i.row) "
+                        "FROM items i LEFT JOIN json_each(i.errors) e "
+                        "WHERE i.job_id = ?1 AND i.status IN ('invalid', 'duplicate', "
+                        "      'conflict', 'needs_review', 'rejected') "
+                        "GROUP BY 1, 2, 3 "
+                        "ORDER BY count(*) DESC, min(i.row) LIMIT ?2",
                         "job errors", &s, "tl", job_id, limit > 0 ? limit : -1L);
     while (rc == 0 && (rc = ds__store_next(st, s, "job errors", "sssll", &g.status, &g.code,
                                            &g.message, &g.count, &g.first_row)) == 1) {

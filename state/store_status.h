@@ -137,9 +137,12 @@ int ds_store_file_of_job(struct ds_store *st, const char *job_id, ds_store_file_
 struct ds_failed_row {
     long row;
     const char *status;
-    const char *error_code; /* may be NULL */
-    const char *error;      /* may be NULL */
-    const char *raw_json;   /* may be NULL */
+    const char *error_code;  /* may be NULL */
+    const char *error;       /* may be NULL */
+    const char *raw_json;    /* may be NULL */
+    const char *errors_json; /* every problem of an invalid row: a JSON array of
+                                {"field","code","message"}; NULL: error_code and
+                                error are the row's one problem */
 };
 typedef int (*ds_store_failed_row_cb)(void *ctx, const struct ds_failed_row *r);
 

@@ -411,12 +411,14 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     int rc;
 
     rc = ds__store_prep(st, DS__Q_BATCH_ROWS,
-                        "SELECT row, key, fingerprint, record, op FROM items WHERE job_id = ?1 "
+                        "SELECT row, key, fingerprint, record, op, raw FROM items "
+                        "WHERE job_id = ?1 "
                         "AND row BETWEEN ?2 AND ?3 AND outbound = 1 ORDER BY row",
                         "batch rows", &s, "tll", job_id, b->first_row, b->last_row);
     ds_sha256_final(st->sha, digest); /* starts a fresh digest */
     while (rc == 0 && (rc = ds__store_step(st, s, "batch rows")) == 1) {
-        rc = ds__store_cols(s, "lsss-", &r.row, &r.key, &r.fingerprint, &r.record_json);
+        rc = ds__store_cols(s, "lsss-s", &r.row, &r.key, &r.fingerprint, &r.record_json,
+                            &r.raw_json);
         r.op_delete = sqlite3_column_type(s, 4) != SQLITE_NULL;
         ds__store_digest_row(st->sha, r.row, r.key, r.fingerprint);
         n++;

@@ -46,6 +46,7 @@ struct ds_batch_row {
     const char *key;
     const char *fingerprint; /* "delete" for a deletion row */
     const char *record_json; /* NULL for a deletion row */
+    const char *raw_json;    /* the row's original mapped columns, or NULL */
     int op_delete;           /* 1: a deletion row ("op":"delete", no record) */
 };
 typedef int (*ds_store_row_cb)(void *ctx, const struct ds_batch_row *r);

@@ -29,6 +29,7 @@
  */
 #include "agent/service/ingest.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/crash.h"
 #include "agent/core/fsafe.h"
@@ -459,19 +460,33 @@ static int stage_own(struct ds_ingest_task *t, struct ds_store *st, struct pass 
     else if (m->route != NULL) {
         /* Only a route rule whose target has no job of its own gets here,
          * which route_targets rules out; kept invalid, not lost. */
-        ds_str_copy(m->error, sizeof(m->error), "record: routed to another import type");
+        ds_map_add_error(m, "record", "routed to another import type");
     }
     if (m->valid && m->key[0] == '\0') {
         /* The mapper promises a key for every valid record; hold it to
          * that rather than stage a row nothing can identify. */
-        m->valid = 0;
-        ds_str_copy(m->error, sizeof(m->error), "record: no identity key");
+        ds_map_add_error(m, "record", "no identity key");
+    }
+    if (!m->skipped) {
+        status = m->valid ? DS_ITEM_VALID : DS_ITEM_INVALID;
+        error = m->valid ? NULL : m->error;
     }
     rc = ds_store_item_add(st, p->job_id, row->row, m->key[0] != '\0' ? m->key : NULL,
                            m->valid ? m->fingerprint : NULL, status, m->record_json, m->raw_json,
                            error, &stored);
     if (rc == 0 && row->error != 0 && stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
         rc = ds_store_item_set_code(st, p->job_id, row->row, ds_read_row_error_code(row->error));
+    }
+    if (rc == 0 && stored != NULL && strcmp(stored, DS_ITEM_INVALID) == 0) {
+        /* Every problem of the row, not only the first (items.errors). */
+        char *errors = NULL;
+
+        rc = ds_map_errors_json(m, &errors);
+        if (rc == 0) {
+            rc = ds_store_item_set_errors(st, p->job_id, row->row,
+                                          m->nerrors > 0 ? m->errors[0].code : NULL, errors);
+        }
+        ds_free(errors);
     }
     ds_mapped_close(m);
     if (rc != 0) {
