@@ -3,8 +3,9 @@
  * did not go through (invalid, rejected, conflict, needs review), with
  * their columns as read — those the template reads, the only ones the
  * queue keeps (agent/map/map_json.c) — followed by the row number,
- * status, error code and message, as a CSV an admin can fix and drop into
- * the folder again.
+ * status, error codes, messages and suggestions (one line per row, all its
+ * errors in the last three columns, "; " between them), as a CSV an admin
+ * can fix and drop into the folder again.
  *
  * The file holds patient data: it is created 0600 and never overwrites an
  * existing file. It is written to a temporary name, fsynced and renamed.
@@ -14,6 +15,8 @@
 #include "agent/cli/commands.h"
 
 #include "agent/cli/out.h"
+#include "agent/core/buf.h"
+#include "agent/map/map.h"
 #include "state/store_status.h"
 
 #include <errno.h>
@@ -74,8 +77,49 @@ static void put_header(struct errors_ctx *c)
     put_field(c->out, "dentsync_status", 0);
     put_field(c->out, "dentsync_error_code", 0);
     put_field(c->out, "dentsync_error", 0);
+    put_field(c->out, "dentsync_suggestion", 0);
     fputs("\r\n", c->out);
     c->header_done = 1;
+}
+
+/* The row's errors, each list in one cell, joined by "; " in the same
+ * order: the codes, the messages, and what to do about each. A row staged
+ * before items.errors, or answered by the cloud, has its one error. */
+static void put_errors(FILE *out, const struct ds_failed_row *r)
+{
+    json_t *errs = r->errors_json != NULL ? json_loads(r->errors_json, 0, NULL) : NULL;
+    struct ds_buf codes, msgs, sugs;
+    char sug[512];
+    size_t n = json_array_size(errs);
+
+    ds_buf_init(&codes, 1 << 16);
+    ds_buf_init(&msgs, 1 << 16);
+    ds_buf_init(&sugs, 1 << 16);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(errs, i);
+        const char *code = json_string_value(json_object_get(e, "code"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+
+        ds_map_suggest_status(r->status, code, msg, sug, sizeof(sug));
+        ds_buf_printf(&codes, "%s%s", i > 0 ? "; " : "", code != NULL ? code : "");
+        ds_buf_printf(&msgs, "%s%s", i > 0 ? "; " : "", msg != NULL ? msg : "");
+        ds_buf_printf(&sugs, "%s%s", i > 0 ? "; " : "", sug);
+    }
+    if (n == 0) {
+        ds_map_suggest_status(r->status, r->error_code, r->error, sug, sizeof(sug));
+        put_field(out, r->error_code, 0);
+        put_field(out, r->error, 0);
+        put_field(out, r->error != NULL || r->error_code != NULL ? sug : NULL, 0);
+    }
+    else {
+        put_field(out, codes.data != NULL ? codes.data : "", 0);
+        put_field(out, msgs.data != NULL ? msgs.data : "", 0);
+        put_field(out, sugs.data != NULL ? sugs.data : "", 0);
+    }
+    ds_buf_close(&codes);
+    ds_buf_close(&msgs);
+    ds_buf_close(&sugs);
+    json_decref(errs);
 }
 
 static int on_row(void *ctx, const struct ds_failed_row *r)
@@ -108,8 +152,7 @@ static int on_row(void *ctx, const struct ds_failed_row *r)
     snprintf(num, sizeof(num), "%ld", r->row);
     put_field(c->out, num, n == 0);
     put_field(c->out, r->status, 0);
-    put_field(c->out, r->error_code, 0);
-    put_field(c->out, r->error, 0);
+    put_errors(c->out, r);
     fputs("\r\n", c->out);
     c->rows++;
     json_decref(raw);

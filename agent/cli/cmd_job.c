@@ -8,6 +8,7 @@
 #include "agent/cli/commands.h"
 
 #include "agent/cli/out.h"
+#include "agent/map/map.h"
 #include "state/store_status.h"
 
 #include <getopt.h>
@@ -73,23 +74,31 @@ static int on_job(void *ctx, const struct ds_job_row *j)
 static int on_group(void *ctx, const struct ds_error_group *g)
 {
     struct job_ctx *c = ctx;
+    char field[64];
+    char sug[512];
 
+    ds_map_message_field(g->message, field, sizeof(field));
+    ds_map_suggest_status(g->status, g->code, g->message, sug, sizeof(sug));
     if (c->json) {
         json_array_append_new(json_object_get(c->doc, "errors"),
-                              json_pack("{s:s, s:s?, s:s?, s:I, s:I}", "status", g->status, "code",
-                                        g->code, "message", g->message, "rows",
-                                        (json_int_t)g->count, "first_row",
-                                        (json_int_t)g->first_row));
+                              json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:I, s:s}", "status",
+                                        g->status, "code", g->code, "field", field, "message",
+                                        g->message, "rows", (json_int_t)g->count, "first_row",
+                                        (json_int_t)g->first_row, "suggestion", sug));
         c->groups++;
         return 0;
     }
     if (c->groups == 0) {
-        printf("\nrows that did not go through (by status and error):\n"
+        printf("\nrows that did not go through (by status and error; a row with several errors"
+               " counts under each):\n"
                "  %-13s %-22s %7s %9s  %s\n",
                "STATUS", "CODE", "ROWS", "FIRST ROW", "ERROR");
     }
     printf("  %-13s %-22s %7ld %9ld  %s\n", g->status, g->code != NULL ? g->code : "-", g->count,
            g->first_row, g->message != NULL ? g->message : "");
+    if (strcmp(g->status, "duplicate") != 0) {
+        printf("  %-13s fix: %s\n", "", sug);
+    }
     c->groups++;
     return 0;
 }

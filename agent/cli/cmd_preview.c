@@ -36,6 +36,7 @@
 #include "state/store_status.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -275,16 +276,16 @@ static long field_index(const struct ds_template *t, const char *name)
     return -1;
 }
 
-static void note_error(struct preview *p, const struct ds_template *tpl,
-                       const struct ds_mapper *mapper, const struct ds_row *row,
-                       const struct ds_mapped *m)
+static void note_one(struct preview *p, const struct ds_template *tpl,
+                     const struct ds_mapper *mapper, const struct ds_row *row, const char *error,
+                     const char *field)
 {
     struct group *g = NULL;
     long fi;
     long col = -1;
 
     for (size_t i = 0; i < p->ngroups; i++) {
-        if (strcmp(p->groups[i].error, m->error) == 0) {
+        if (strcmp(p->groups[i].error, error) == 0) {
             g = &p->groups[i];
             break;
         }
@@ -295,12 +296,12 @@ static void note_error(struct preview *p, const struct ds_template *tpl,
         }
         g = &p->groups[p->ngroups++];
         memset(g, 0, sizeof(*g));
-        ds_str_copy(g->error, sizeof(g->error), m->error);
-        ds_str_copy(g->field, sizeof(g->field), m->error_field);
+        ds_str_copy(g->error, sizeof(g->error), error);
+        ds_str_copy(g->field, sizeof(g->field), field);
         g->first_row = row->row;
         g->tpl = tpl;
         g->m = mapper;
-        fi = field_index(tpl, m->error_field);
+        fi = field_index(tpl, field);
         g->fi = fi;
         col = fi >= 0 ? ds_map_field_column(mapper, (size_t)fi) : -1;
         g->column = col;
@@ -310,6 +311,57 @@ static void note_error(struct preview *p, const struct ds_template *tpl,
         }
     }
     g->count++;
+}
+
+/* Every error of an invalid row counts in its group. */
+static void note_error(struct preview *p, const struct ds_template *tpl,
+                       const struct ds_mapper *mapper, const struct ds_row *row,
+                       const struct ds_mapped *m)
+{
+    if (m->nerrors == 0) {
+        note_one(p, tpl, mapper, row, m->error, m->error_field);
+    }
+    for (size_t i = 0; i < m->nerrors; i++) {
+        note_one(p, tpl, mapper, row, m->errors[i].message, m->errors[i].field);
+    }
+}
+
+/* The row's errors, "; " between them, for the table. */
+static void print_errors_text(const struct ds_mapped *m)
+{
+    if (m->nerrors == 0) {
+        fputs(m->error, stdout);
+    }
+    for (size_t i = 0; i < m->nerrors; i++) {
+        printf("%s%s", i > 0 ? "; " : "", m->errors[i].message);
+    }
+}
+
+/* The row's errors as a JSON array of {field, code, message, suggestion}. */
+static void print_errors_json(const struct ds_mapped *m)
+{
+    char *json = NULL;
+    json_t *a;
+    json_t *e;
+    size_t i;
+    char sug[512];
+
+    if (ds_map_errors_json(m, &json) != 0 || (a = json_loads(json, 0, NULL)) == NULL) {
+        ds_free(json);
+        printf("[]");
+        return;
+    }
+    ds_free(json);
+    json_array_foreach(a, i, e)
+    {
+        ds_map_suggest(json_string_value(json_object_get(e, "field")),
+                       json_string_value(json_object_get(e, "code")), sug, sizeof(sug));
+        json_object_set_new(e, "suggestion", json_string(sug));
+    }
+    json = json_dumps(a, JSON_COMPACT);
+    fputs(json != NULL ? json : "[]", stdout);
+    free(json);
+    json_decref(a);
 }
 
 static const char *classify(struct preview *p, const struct ds_template *tpl,
@@ -368,15 +420,23 @@ static void print_row(const struct preview *p, const struct ds_row *row, const c
                                    : m->route != NULL ? m->route
                                                       : m->error);
         }
+        if (!m->valid && !m->skipped && m->route == NULL) {
+            printf(",\"errors\":");
+            print_errors_json(m);
+        }
         printf("}\n");
         return;
     }
-    printf("%7ld  %-9s  %s%s%s%s\n", row->row, status, routed_to != NULL ? "[" : "",
-           routed_to != NULL ? routed_to : "", routed_to != NULL ? "] " : "",
-           m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "skip rule")
-           : m->route != NULL ? m->route
-           : !m->valid        ? m->error
-                              : m->key);
+    printf("%7ld  %-9s  %s%s%s", row->row, status, routed_to != NULL ? "[" : "",
+           routed_to != NULL ? routed_to : "", routed_to != NULL ? "] " : "");
+    if (!m->valid && !m->skipped && m->route == NULL) {
+        print_errors_text(m);
+        fputs("\n", stdout);
+        return;
+    }
+    printf("%s\n", m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "skip rule")
+                   : m->route != NULL ? m->route
+                                      : m->key);
 }
 
 /* The suggestion for an error group, into buf. */

@@ -21,6 +21,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
+#include "agent/map/map.h"
 #include "agent/watch/watch.h"
 #include "state/store_admin.h"
 #include "state/store_status.h"
@@ -375,26 +376,58 @@ static int on_job_detail(void *ctx, const struct ds_job_row *j)
 static int on_group(void *ctx, const struct ds_error_group *g)
 {
     struct job_ctx *k = ctx;
+    char field[64];
+    char sug[512];
 
+    ds_map_message_field(g->message, field, sizeof(field));
+    if (strcmp(g->status, "invalid") == 0) {
+        ds_map_suggest_status(g->status, g->code, g->message, sug, sizeof(sug));
+    }
+    else {
+        ds_str_copy(sug, sizeof(sug), suggestion(g->status, g->code, g->message));
+    }
     json_array_append_new(json_object_get(k->doc, "errors"),
-                          json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:s}", "status", g->status, "code",
-                                    g->code, "message", g->message, "rows", (json_int_t)g->count,
-                                    "first_row", (json_int_t)g->first_row, "suggestion",
-                                    suggestion(g->status, g->code, g->message)));
+                          json_pack("{s:s, s:s?, s:s, s:s?, s:I, s:I, s:s}", "status", g->status,
+                                    "code", g->code, "field", field, "message", g->message, "rows",
+                                    (json_int_t)g->count, "first_row", (json_int_t)g->first_row,
+                                    "suggestion", sug));
     return 0;
 }
 
 static int on_failed(void *ctx, const struct ds_failed_row *r)
 {
     struct job_ctx *k = ctx;
+    json_t *errs;
+    json_t *e;
+    size_t i;
+    char sug[512];
 
     if (k->rows >= FAILED_ROWS_SHOWN) {
         return 1; /* enough for a page: the CSV has them all */
     }
     k->rows++;
+    errs = r->errors_json != NULL ? json_loads(r->errors_json, 0, NULL) : NULL;
+    if (!json_is_array(errs) || json_array_size(errs) == 0) {
+        json_decref(errs);
+        errs = json_array();
+        if (r->error_code != NULL || r->error != NULL) {
+            char field[64];
+
+            ds_map_message_field(r->error, field, sizeof(field));
+            json_array_append_new(errs, json_pack("{s:s, s:s?, s:s?}", "field", field, "code",
+                                                  r->error_code, "message", r->error));
+        }
+    }
+    json_array_foreach(errs, i, e)
+    {
+        ds_map_suggest_status(r->status, json_string_value(json_object_get(e, "code")),
+                              json_string_value(json_object_get(e, "message")), sug, sizeof(sug));
+        json_object_set_new(e, "suggestion", json_string(sug));
+    }
     json_array_append_new(json_object_get(k->doc, "failed_rows"),
-                          json_pack("{s:I, s:s, s:s?, s:s?}", "row", (json_int_t)r->row, "status",
-                                    r->status, "code", r->error_code, "error", r->error));
+                          json_pack("{s:I, s:s, s:s?, s:s?, s:o}", "row", (json_int_t)r->row,
+                                    "status", r->status, "code", r->error_code, "error", r->error,
+                                    "errors", errs));
     return 0;
 }
 

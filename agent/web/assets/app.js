@@ -302,9 +302,16 @@ function job(id) {
           })))] : h("p", { class: "muted" }, "No row failed."),
       j.failed_rows.length ? [h("h2", null, "Failed rows"),
         h("div", { class: "scroll" }, h("table", { id: "failed-rows" },
-          h("tr", null, ["row", "status", "code", "error"].map(function (t) { return h("th", null, t); })),
+          h("tr", null, ["row", "status", "errors (all of the row)", "what to do"].map(function (t) { return h("th", null, t); })),
           j.failed_rows.map(function (x) {
-            return h("tr", null, h("td", null, String(x.row)), h("td", null, x.status), h("td", null, x.code || ""), h("td", null, x.error || ""));
+            var errs = x.errors || [];
+            return h("tr", null, h("td", null, String(x.row)), h("td", null, x.status),
+              h("td", { class: "row-errors" }, h("ul", null, errs.map(function (e) {
+                return h("li", null, e.code ? h("code", null, e.code) : null, " ", e.message || "");
+              }))),
+              h("td", { class: "suggestion" }, h("ul", null, errs.map(function (e) {
+                return h("li", null, e.suggestion || "");
+              }))));
           })))] : null
     ]);
   });
