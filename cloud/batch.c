@@ -309,9 +309,10 @@ int dsc_batch_stage(const struct dsc_batch *b, enum dsc_record_type type, char *
     for (size_t i = 0; i < b->n; i++) {
         const struct row *r = &b->row[i];
 
-        o = json_pack("{s:i,s:s,s:s,s:s,s:O?,s:O?}", "row", r->number, "key", r->key, "fingerprint",
-                      r->fingerprint, "op", r->del ? "delete" : "upsert", "record", r->record,
-                      "raw", r->raw);
+        /* raw is not staged: only the rows that did not go through keep it
+         * (keep_failed), which dsc_ingest_batch cannot know beforehand. */
+        o = json_pack("{s:i,s:s,s:s,s:s,s:O?}", "row", r->number, "key", r->key, "fingerprint",
+                      r->fingerprint, "op", r->del ? "delete" : "upsert", "record", r->record);
         if (o == NULL || json_array_append_new(rows, o) != 0) {
             rc = DSC_ENOMEM;
             goto out;
@@ -330,6 +331,92 @@ int dsc_batch_stage(const struct dsc_batch *b, enum dsc_record_type type, char *
     }
 out:
     json_decref(rows);
+    return rc;
+}
+
+/* For the items the answer calls rejected, conflict or needs_review:
+ * stores the row's original columns (raw_data, as the agent sent them) and
+ * every error of the item (errors: all of a record the rule book refuses,
+ * else the one the ingest found). The other items keep neither: what went
+ * through needs no one's look, and its raw text would only double what the
+ * cloud stores. Rare rows, one statement; in the request's transaction. */
+static int keep_failed(const struct dsc_ctx *ctx, const struct dsc_batch *b,
+                       enum dsc_record_type type, json_t *answer)
+{
+    json_t *results = json_object_get(answer, "results");
+    json_t *keep = json_array();
+    json_t *res;
+    const char *params[2];
+    struct dsc_rows *rows = NULL;
+    char *text = NULL;
+    size_t i;
+    size_t k = 0;
+    int rc = 0;
+
+    if (keep == NULL) {
+        return DSC_ENOMEM;
+    }
+    json_array_foreach(results, i, res)
+    {
+        const char *st = json_string_value(json_object_get(res, "status"));
+        json_int_t row = json_integer_value(json_object_get(res, "row"));
+        json_t *errors = NULL;
+        json_t *o;
+
+        if (st == NULL || (strcmp(st, "rejected") != 0 && strcmp(st, "conflict") != 0 &&
+                           strcmp(st, "needs_review") != 0)) {
+            continue;
+        }
+        while (k < b->n && b->row[k].number < row) {
+            k++; /* results and rows are both in ascending row order */
+        }
+        if (k == b->n || b->row[k].number != row) {
+            continue;
+        }
+        if (strcmp(st, "rejected") == 0 && !b->row[k].del && b->row[k].record != NULL) {
+            const char *code =
+                json_string_value(json_object_get(json_object_get(res, "error"), "code"));
+
+            if (code != NULL && strcmp(code, "INVALID_RECORD") == 0) {
+                rc = dsc_record_errors(type, b->row[k].record, &errors);
+                if (rc != 0) {
+                    goto out;
+                }
+            }
+        }
+        o = json_pack("{s:I,s:O?,s:o?}", "row", row, "raw", b->row[k].raw, "errors", errors);
+        if (o == NULL || json_array_append_new(keep, o) != 0) {
+            rc = DSC_ENOMEM;
+            goto out;
+        }
+    }
+    if (json_array_size(keep) == 0) {
+        goto out;
+    }
+    text = json_dumps(keep, JSON_COMPACT);
+    if (text == NULL) {
+        rc = DSC_ENOMEM;
+        goto out;
+    }
+    params[0] = ctx->job_id;
+    params[1] = text;
+    rc = dsc_db_exec(ctx->db, "item details",
+                     "UPDATE import_job_items i"
+                     "   SET raw_data = x.raw,"
+                     "       errors = CASE WHEN jsonb_array_length(coalesce(x.errors, '[]')) > 0"
+                     "                     THEN x.errors"
+                     "                     WHEN i.error_code IS NOT NULL"
+                     "                     THEN jsonb_build_array(jsonb_build_object("
+                     "                              'code', i.error_code,"
+                     "                              'message', i.error_message)) END"
+                     "  FROM jsonb_to_recordset($2::jsonb) AS x(\"row\" integer, raw jsonb,"
+                     "                                          errors jsonb)"
+                     " WHERE i.job_id = $1::uuid AND i.row_number = x.\"row\"",
+                     2, params, &rows);
+out:
+    dsc_rows_free(&rows);
+    free(text);
+    json_decref(keep);
     return rc;
 }
 
@@ -365,6 +452,10 @@ static int apply(const struct dsc_ctx *ctx, const struct dsc_batch *b, enum dsc_
     answer = json_loads(dsc_rows_get(rows, 0, 0), 0, NULL);
     if (answer == NULL) {
         rc = DSC_ENOMEM;
+        goto out;
+    }
+    rc = keep_failed(ctx, b, type, answer);
+    if (rc != 0) {
         goto out;
     }
     count_results(answer, resp);

@@ -64,6 +64,7 @@ static const char items_sql[] =
     "     'record_id', i.created_record_id,"
     "     'error', CASE WHEN i.error_code IS NOT NULL THEN"
     "              json_build_object('code', i.error_code, 'message', i.error_message) END,"
+    "     'errors', i.errors,"
     "     'candidates', to_json(i.candidates), 'conflict_with', i.conflict_with,"
     "     'patient_match', i.patient_match))"
     "     ORDER BY i.row_number), '[]'::json)::text"

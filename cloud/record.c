@@ -79,14 +79,42 @@ static int check_value(const struct ds_rules_field *f, json_t *value, const char
     return 0;
 }
 
-int dsc_record_validate(enum dsc_record_type type, json_t *record, char *msg, size_t msg_size)
+/* Adds "<field>: <problem>" to errs (when not NULL) and keeps the first
+ * message in msg. */
+static int note(json_t *errs, int *n, const char *text, char *msg, size_t msg_size)
+{
+    char field[72];
+    const char *colon = strstr(text, ": ");
+    size_t len = colon != NULL ? (size_t)(colon - text) : 0;
+
+    if (*n == 0) {
+        snprintf(msg, msg_size, "%s", text);
+    }
+    (*n)++;
+    if (errs == NULL) {
+        return 0;
+    }
+    snprintf(field, sizeof(field), "%.*s", len > 0 && len < 64 ? (int)len : 6,
+             len > 0 && len < 64 ? text : "record");
+    return json_array_append_new(errs, json_pack("{s:s,s:s,s:s}", "field", field, "code",
+                                                 ds_rules_problem_code(text), "message", text)) == 0
+               ? 0
+               : DSC_ENOMEM;
+}
+
+/* Every problem of the record into errs (NULL: only the first, into msg).
+ * The rules across fields only when every field is sound, as the agent's
+ * validation (agent/map/map.c) does. */
+static int walk(enum dsc_record_type type, json_t *record, json_t *errs, char *msg, size_t msg_size)
 {
     const struct ds_rules_type *t = &ds_rules_types[type];
     const char *v[DS_RULES_MAX_FIELDS];
     const char *field;
     char problem[256];
+    char text[320];
     const char *name;
     json_t *value;
+    int n = 0;
     int i;
 
     memset(v, 0, sizeof(v));
@@ -94,16 +122,46 @@ int dsc_record_validate(enum dsc_record_type type, json_t *record, char *msg, si
     {
         i = ds_rules_field_index(t, name);
         if (i < 0) {
-            unknown_field(name, msg, msg_size);
-            return DSC_EINVAL;
+            unknown_field(name, text, sizeof(text));
         }
-        if (check_value(&t->fields[i], value, &v[i], msg, msg_size) != 0) {
+        else if (check_value(&t->fields[i], value, &v[i], text, sizeof(text)) == 0) {
+            continue;
+        }
+        if (note(errs, &n, text, msg, msg_size) != 0) {
+            return DSC_ENOMEM;
+        }
+        if (errs == NULL) {
             return DSC_EINVAL;
         }
     }
-    if (ds_rules_check_record(t, v, &field, problem, sizeof(problem)) != 0) {
-        snprintf(msg, msg_size, "%s: %s", field, problem);
-        return DSC_EINVAL;
+    if (n == 0 && ds_rules_check_record(t, v, &field, problem, sizeof(problem)) != 0) {
+        snprintf(text, sizeof(text), "%s: %s", field, problem);
+        if (note(errs, &n, text, msg, msg_size) != 0) {
+            return DSC_ENOMEM;
+        }
+    }
+    return n > 0 ? DSC_EINVAL : 0;
+}
+
+int dsc_record_validate(enum dsc_record_type type, json_t *record, char *msg, size_t msg_size)
+{
+    return walk(type, record, NULL, msg, msg_size);
+}
+
+int dsc_record_errors(enum dsc_record_type type, json_t *record, json_t **errors)
+{
+    char msg[320];
+    int rc;
+
+    *errors = json_array();
+    if (*errors == NULL) {
+        return DSC_ENOMEM;
+    }
+    rc = walk(type, record, *errors, msg, sizeof(msg));
+    if (rc == DSC_ENOMEM) {
+        json_decref(*errors);
+        *errors = NULL;
+        return rc;
     }
     return 0;
 }

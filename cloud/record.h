@@ -26,4 +26,10 @@ int dsc_record_type_parse(const char *name, enum dsc_record_type *type);
  * DSC_EINVAL; 0 when the record is acceptable. */
 int dsc_record_validate(enum dsc_record_type type, json_t *record, char *msg, size_t msg_size);
 
+/* Every problem of record, as dsc_record_validate finds the first: a new
+ * JSON array into *errors of {"field","code","message"} (code by
+ * ds_rules_problem_code, proto/rules.h; never a value), empty when the
+ * record is acceptable. 0, or DSC_ENOMEM. */
+int dsc_record_errors(enum dsc_record_type type, json_t *record, json_t **errors);
+
 #endif

@@ -408,6 +408,15 @@ static int append_row(void *ctx, const struct ds_batch_row *r)
         if (rc == 0) {
             rc = ds_buf_append_str(b, r->record_json != NULL ? r->record_json : "{}");
         }
+        /* The original mapped columns: the cloud keeps them for the rows
+         * it does not take (rejected, conflict, needs_review) and drops
+         * them for the others (docs/protocol.md, "raw"). */
+        if (rc == 0 && r->raw_json != NULL && r->raw_json[0] == '{') {
+            rc = ds_buf_append_str(b, ",\"raw\":");
+            if (rc == 0) {
+                rc = ds_buf_append_str(b, r->raw_json);
+            }
+        }
     }
     if (rc == 0) {
         rc = ds_buf_append(b, "}", 1);
