@@ -206,13 +206,72 @@ err_job=$(queue_sql "SELECT id FROM jobs WHERE filename = 'with-errors.csv'")
 check "dentsync errors writes the job's failed rows ($(tr -d '\n' <"$work/errors.out"))" \
     grep -q ": 2 row(s) of job $err_job that did not go through" "$work/errors.out"
 check "… with the original columns first and the errors after" \
-    test "$(head -n 1 "$work/errors.csv" | tr -d '\r')" = "Patient ID,First Name,Last Name,Date of Birth,Email,dentsync_row,dentsync_status,dentsync_error_code,dentsync_error"
+    test "$(head -n 1 "$work/errors.csv" | tr -d '\r')" = "Patient ID,First Name,Last Name,Date of Birth,Email,dentsync_row,dentsync_status,dentsync_error_code,dentsync_error,dentsync_suggestion"
 check "… each bad row as it was read, with its field and problem" \
     sh -c "grep -q '^E1,Errfirst,Errlast,1980-13-45,e1@example.com,1,invalid,.*date_of_birth' '$work/errors.csv' &&
            grep -q '^E2,.*not-an-email,2,invalid,.*email' '$work/errors.csv' && ! grep -q '^E3' '$work/errors.csv'"
 check "… in a file only its owner can read" test "$(stat -c %a "$work/errors.csv")" = 600
 "$agent" errors -c "$work/dentsync.conf" "$err_job" --csv "$work/errors.csv" >/dev/null 2>&1
 check "… and never over an existing file (usage error)" test $? -eq 2
+
+# --- 4c. every error of a row, and the original columns of the rows the cloud did not take --
+# Row 1 has four bad fields; row 2 names no id and matches two patients by
+# e-mail and date of birth (the cloud: needs_review); "Internal Memo" is a
+# column no field reads, which must never leave the agent.
+printf 'Patient ID,First Name,Last Name,Date of Birth,Email\r\nD2,Twinone,Twinlast,1990-01-01,twin4c@example.com\r\nD3,Twintwo,Twinlast,1990-01-01,twin4c@example.com\r\n' \
+    >"$work/inbox/twins.csv"
+check "two patients sharing an e-mail and a birth date are in the cloud" \
+    wait_for 30 "SELECT count(*) FROM import_jobs j WHERE j.$in_practice AND j.filename = 'twins.csv' AND j.status = 'completed'" 1
+printf 'Patient ID,First Name,Last Name,Date of Birth,Gender,Email,Mobile Phone,Internal Memo\r\nA1,Allfirst,Alllast,1980-13-45,Q,not-an-email,555-0147,memo-one\r\n,Twinthree,Twinlast,1990-01-01,,twin4c@example.com,,memo-two\r\nA4,Okfirst,Oklast,1982-03-04,F,ok4c@example.com,,memo-four\r\n' \
+    >"$work/all-errors.csv"
+"$agent" preview -c "$work/dentsync.conf" "$work/all-errors.csv" --folder patients --json --all \
+    >"$work/all-errors.preview" 2>&1
+check "preview --json lists the four errors of row 1, each with field, code and suggestion" \
+    test "$(jq -r 'select(.row == 1) | [.errors[] | "\(.field)=\(.code)" + (if (.suggestion | length) > 0 then "" else "?" end)] | join(" ")' "$work/all-errors.preview")" \
+    = "date_of_birth=BAD_DATE gender=UNKNOWN_VALUE email=BAD_EMAIL phone_mobile=BAD_PHONE"
+check "… and the row's errors hold no value of it" \
+    sh -c "! jq -c 'select(.row == 1) | .errors' '$work/all-errors.preview' | grep -q -e 1980-13-45 -e not-an-email -e 555-0147"
+"$agent" preview -c "$work/dentsync.conf" "$work/all-errors.csv" --folder patients --all \
+    >"$work/all-errors.preview.txt" 2>&1
+check "preview on the terminal shows the four errors of row 1 on its line" \
+    grep -q '^ *1  invalid *date_of_birth: .*; gender: .*; email: .*; phone_mobile: ' "$work/all-errors.preview.txt"
+mv "$work/all-errors.csv" "$work/inbox/all-errors.csv"
+all_job_sql="SELECT count(*) FROM import_jobs j WHERE j.$in_practice AND j.filename = 'all-errors.csv' AND j.status LIKE 'completed%'"
+check "the file with four bad fields in a row completes with errors" wait_for 30 "$all_job_sql" 1
+all_job=$(queue_sql "SELECT id FROM jobs WHERE filename = 'all-errors.csv'")
+check "the queue keeps the four errors of row 1" \
+    test "$(queue_sql "SELECT json_array_length(errors) FROM items WHERE job_id = '$all_job' AND row = 1")" = 4
+"$agent" job -c "$work/dentsync.conf" --json "$all_job" >"$work/all-errors.job" 2>&1
+check "dentsync job --json shows each error of row 1 with its field" \
+    test "$(jq -r '[.errors[] | select(.status == "invalid" and .first_row == 1) | .field] | sort | join(" ")' "$work/all-errors.job")" \
+    = "date_of_birth email gender phone_mobile"
+"$agent" job -c "$work/dentsync.conf" "$all_job" >"$work/all-errors.job.txt" 2>&1
+check "dentsync job on the terminal lists them, each with what to do" \
+    sh -c "grep -q 'BAD_PHONE .*phone_mobile' '$work/all-errors.job.txt' && grep -q 'fix: ' '$work/all-errors.job.txt'"
+"$agent" errors -c "$work/dentsync.conf" "$all_job" --csv "$work/all-errors.out.csv" >/dev/null 2>&1
+check "the errors CSV has one line for row 1 with its four codes, messages and suggestions" \
+    python3 - "$work/all-errors.out.csv" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
+r1 = [r for r in rows if r["dentsync_row"] == "1"]
+assert len(r1) == 1, r1
+r = r1[0]
+assert r["dentsync_error_code"] == "BAD_DATE; UNKNOWN_VALUE; BAD_EMAIL; BAD_PHONE", r
+assert len(r["dentsync_error"].split("; ")) == 4 and len(r["dentsync_suggestion"].split("; ")) == 4, r
+assert r["Date of Birth"] == "1980-13-45" and "Internal Memo" not in r, r
+assert any(x["dentsync_row"] == "2" and x["dentsync_status"] == "needs_review" for x in rows), rows
+PY
+all_items="FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE j.$in_practice AND j.filename = 'all-errors.csv'"
+check "the invalid row stays in the agent: the cloud has rows 2 and 3" \
+    test "$(pq "SELECT string_agg(row_number::text, ',' ORDER BY row_number) $all_items")" = "2,3"
+check "the needs_review row's raw_data holds exactly the mapped columns, as read" \
+    test "$(pq "SELECT i.status || ' ' || (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(i.raw_data) k) || ' ' || (i.raw_data->>'First Name') $all_items AND i.row_number = 2")" \
+    = "needs_review Date of Birth,Email,First Name,Gender,Last Name,Mobile Phone,Patient ID Twinthree"
+check "… never the unmapped column, in no item" \
+    test "$(pq "SELECT count(*) $all_items AND (i.raw_data ? 'Internal Memo' OR i.raw_data::text LIKE '%memo-%')")" = 0
+check "… with its errors as an array; the created rows keep no raw_data" \
+    test "$(pq "SELECT string_agg(i.row_number || ':' || coalesce(i.errors->0->>'code', '-') || ':' || (i.raw_data IS NULL)::text, ' ' ORDER BY i.row_number) $all_items")" \
+    = "2:AMBIGUOUS_PATIENT:false 3:-:true"
 
 # --- 5. clean stop, and no patient data in the log --------------------------------
 check "the agent stops cleanly on SIGTERM again (exit 0)" stop_agent

@@ -137,7 +137,7 @@ fp3=$(fp p3v1)
 batch "$work/b1.json" \
     "2|ext:E2|$fp2|$(patient E2 Test Patienttwo 1985-06-15)" \
     "1|ext:E1|$fp1|$(patient E1 Test Patientone 1980-01-31)" \
-    "3|ext:E3|$fp3|{\"external_id\":\"E3\",\"last_name\":\"Patientthree\",\"date_of_birth\":\"1990-02-30\"}"
+    "3|ext:E3|$fp3|{\"external_id\":\"E3\",\"last_name\":\"Patientthree\",\"date_of_birth\":\"1990-02-30\",\"email\":\"not-an-email\",\"phone_mobile\":\"555\"}"
 d1=$digest
 put_batch "$token_a" "$job1" 1 "$work/b1.json" "$d1"
 cp "$work/body" "$work/b1.answer"
@@ -154,6 +154,17 @@ check "PostgreSQL holds the 2 patients and 3 items" \
     test "$(count "SELECT (SELECT count(*) FROM patients WHERE practice_id = '$pa') || '/' || (SELECT count(*) FROM import_job_items WHERE job_id = '$job1')")" = "2/3"
 check "the record is stored in typed columns" \
     test "$(count "SELECT last_name || '|' || date_of_birth || '|' || email FROM patients WHERE practice_id = '$pa' AND source_key = 'ext:E2'")" = "Patienttwo|1985-06-15|test.patienttwo@example.com"
+check "the rejected item keeps every error of its record, each with field and code" \
+    test "$(count "SELECT string_agg(e->>'field' || '=' || (e->>'code'), ',') FROM import_job_items i, jsonb_array_elements(i.errors) e WHERE i.job_id = '$job1' AND i.row_number = 3")" \
+    = "date_of_birth=BAD_DATE,email=BAD_EMAIL,phone_mobile=BAD_PHONE"
+check "… and the first in error_code / error_message, as before" \
+    test "$(count "SELECT error_code || ' ' || error_message FROM import_job_items WHERE job_id = '$job1' AND row_number = 3")" \
+    = "INVALID_RECORD date_of_birth: not a date (YYYY-MM-DD)"
+check "the rejected item keeps the raw columns sent; the created ones keep none" \
+    test "$(count "SELECT string_agg(row_number || ':' || coalesce(raw_data::text, '-'), ' ' ORDER BY row_number) FROM import_job_items WHERE job_id = '$job1'")" \
+    = '1:- 2:- 3:{"Patient ID": "E3"}'
+req "$token_a" GET "/v1/jobs/$job1/items?status=rejected"
+expect "GET …/items shows the rejected item's errors" 200 '[.items[0].errors[].code] | join(",")' "BAD_DATE,BAD_EMAIL,BAD_PHONE"
 
 put_batch "$token_a" "$job1" 1 "$work/b1.json" "$d1"
 check "replaying batch 1 answers 200 with a byte-identical body" cmp -s "$work/body" "$work/b1.answer"

@@ -301,6 +301,9 @@ check "the errors CSV holds the failed row with its original columns" \
 c -D "$work/job.h" -o "$work/job.json" -b "$work/jar" "$base/api/job?id=$job"
 check "the job answer groups the failed row with a suggestion" \
     sh -c "grep -q '\"status\":\"invalid\"' '$work/job.json' && grep -q 'date_order' '$work/job.json'"
+check "each failed row carries all its errors with field, code and what to do" \
+    test "$(jq -r '.failed_rows[] | select(.status == "invalid") | .errors[] | "\(.field) \(.code) \(.suggestion | length > 0)"' "$work/job.json")" \
+    = "date_of_birth BAD_DATE true"
 
 # --- 3b. rights: what the control socket refuses a user, the page refuses
 # that user's link ------------------------------------------------------------
