@@ -12,6 +12,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/log.h"
+#include "agent/os/os_fs.h"
 #include "proto/proto.h"
 
 #include <arpa/inet.h>
@@ -65,7 +66,7 @@ const char *ds_config_default_path(void)
 {
     const char *env = getenv(DS_CONFIG_ENV);
 
-    return env != NULL && env[0] != '\0' ? env : DS_CONFIG_DEFAULT_PATH;
+    return env != NULL && env[0] != '\0' ? env : ds_os_default_path(DS_OS_CONFIG_FILE);
 }
 
 static int in_list(const char *const *list, const char *s)
