@@ -144,6 +144,11 @@ void ds_os_sync_dir(int dirfd);
  * set. */
 int ds_os_create_private(const char *path, int flags);
 
+/* Whether the file fd is open on is private: 1 when no one but its owner
+ * (and on Windows SYSTEM and Administrators) may read or write it, 0 when
+ * others may, -1 when it cannot be told. */
+int ds_os_fd_private(int fd);
+
 /* Opens path for reading (not inherited by children). -1 with errno. */
 int ds_os_open_read(const char *path);
 

@@ -280,6 +280,16 @@ int ds_os_create_private(const char *path, int flags)
     return open(path, oflags, 0600);
 }
 
+int ds_os_fd_private(int fd)
+{
+    struct stat sb;
+
+    if (fstat(fd, &sb) != 0) {
+        return -1;
+    }
+    return (sb.st_mode & 077) == 0;
+}
+
 int ds_os_open_read(const char *path)
 {
     return open(path, O_RDONLY | O_CLOEXEC);
