@@ -15,9 +15,11 @@
  *   job no longer open ....................... 409 JOB_CONFLICT
  *   a row already received in another batch .. 409 BATCH_CONFLICT
  *   per row: validate the record (C, by import type)
- *   dsc_ingest_batch(): the whole batch in a handful of set-based
- *     statements — matching, duplicates, conflicts, writes, deletions,
- *     items, counters, the stored answer (migration 0002)
+ *   dsc_ingest_batch(practice, ...): the whole batch in a handful of
+ *     set-based statements — matching, duplicates, conflicts, writes,
+ *     deletions, items, counters, the stored answer (migrations 0002,
+ *     0003, 0006, 0008); the practice is the token's, passed as its first
+ *     argument, and row-level security on app.practice_id stays around it
  *
  * The job row lock serializes all batches of a job, so two identical PUTs
  * racing apply once: the second waits, then finds the stored batch. The
@@ -425,7 +427,7 @@ static int apply(const struct dsc_ctx *ctx, const struct dsc_batch *b, enum dsc_
                  struct dsc_response *resp)
 {
     char seq[16];
-    const char *params[4];
+    const char *params[5];
     struct dsc_rows *rows = NULL;
     json_t *answer = NULL;
     char *text = NULL;
@@ -436,12 +438,14 @@ static int apply(const struct dsc_ctx *ctx, const struct dsc_batch *b, enum dsc_
         goto out;
     }
     snprintf(seq, sizeof(seq), "%d", ctx->seq);
-    params[0] = ctx->job_id;
-    params[1] = seq;
-    params[2] = b->digest;
-    params[3] = text;
-    rc = dsc_db_exec(ctx->db, "batch ingest", "SELECT dsc_ingest_batch($1, $2, $3, $4::jsonb)", 4,
-                     params, &rows);
+    params[0] = ctx->practice_id;
+    params[1] = ctx->job_id;
+    params[2] = seq;
+    params[3] = b->digest;
+    params[4] = text;
+    rc = dsc_db_exec(ctx->db, "batch ingest",
+                     "SELECT dsc_ingest_batch($1::uuid, $2::uuid, $3, $4, $5::jsonb)", 5, params,
+                     &rows);
     if (rc != 0) {
         goto out;
     }

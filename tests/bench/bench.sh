@@ -15,6 +15,8 @@
 #   BENCH_IDLE_S   how long the idle agent is watched (default 60)
 #   BENCH_DIR      where the files and databases go (default a new dir in /tmp)
 #   BENCH_KEEP=1   keep BENCH_DIR afterwards
+#   BENCH_ONLY     sync: only the sync (and delta) and the cloud's figures;
+#                  cloud: only the cloud's (tests/bench/cloud.sh); default all
 #
 # Figures (docs/performance.md has the goals and the latest numbers):
 #   stage_ratio    agent staging rows/s (tests/bench/stage: ds_ingest_run on a
@@ -22,6 +24,9 @@
 #   stage_cpu_ratio  the same from CPU seconds (steadier on a busy machine)
 #   sync_ratio     file dropped -> every row in PostgreSQL through the cloud API,
 #                  / psql \copy of the same CSV into an unindexed text table
+#   sync_floor_ratio  the same sync / an INSERT ... SELECT of the rows it
+#                  stored into a copy of their table with its indexes (the
+#                  storage floor), run by run
 #   delta_ratio    the same snapshot again with 1% of rows changed / first sync
 #   peak_rss_mb    peak resident set while staging a BENCH_GB file
 #   read_mb_per_s, read_cpu_mb_per_s  the CSV reader alone (tests/bench/read:
@@ -49,6 +54,12 @@ SYNC_ROWS=${BENCH_SYNC_ROWS:-$ROWS}
 GB=${BENCH_GB:-1}
 RUNS=${BENCH_RUNS:-3}
 IDLE_S=${BENCH_IDLE_S:-60}
+ONLY=${BENCH_ONLY:-all}
+case $ONLY in all | sync | cloud) ;; *)
+    printf 'bench: BENCH_ONLY is sync, cloud or unset\n' >&2
+    exit 2
+    ;;
+esac
 agent=$BUILD/dentsync
 stage=$BUILD/tests/bench/stage
 csvparse=$BUILD/tests/bench/csvparse
@@ -62,6 +73,12 @@ die() {
 for tool in sqlite3 psql awk python3 /usr/bin/time; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
 done
+if [ "$ONLY" = cloud ]; then
+    # The cloud's figures alone, with their own cluster.
+    BUILD=$BUILD exec bash "$top/tests/bench/cloud.sh"
+fi
+# want SECTION: whether BENCH_ONLY runs it (sync keeps the sync and the cloud)
+want() { [ "$ONLY" = all ] || [ "$1" = sync ]; }
 [ -x "$agent" ] && [ -x "$stage" ] && [ -x "$BUILD/tests/bench/read" ] && [ -x "$csvparse" ] &&
     [ -x "$BUILD/dentsync-cloud" ] ||
     die "build first: make $BUILD/dentsync $BUILD/dentsync-cloud $BUILD/tests/bench/stage $BUILD/tests/bench/read $BUILD/tests/bench/csvparse"
@@ -172,7 +189,7 @@ stage_rps=()
 import_rps=()
 stage_ratios=()
 stage_cpu_ratios=()
-for r in $(seq 1 "$RUNS"); do
+for r in $(want stage && seq 1 "$RUNS"); do
     rm -f "$work/import.db"
     t0=$(now)
     /usr/bin/time -f '%U %S' -o "$work/import.cpu" \
@@ -206,7 +223,8 @@ done
 say "== reading: the CSV reader alone ($RUNS runs)"
 read_mbs=()
 read_cpu_mbs=()
-for r in $(seq 1 "$RUNS"); do
+read_rss=n/a
+for r in $(want read && seq 1 "$RUNS"); do
     out=$("$BUILD/tests/bench/read" "$work/export.csv") || die "reading failed"
     read_mbs+=("$(printf '%s\n' "$out" | awk '$1 == "read_mb_per_s" { print $2 }')")
     read_cpu_mbs+=("$(printf '%s\n' "$out" | awk '$1 == "read_cpu_mb_per_s" { print $2 }')")
@@ -217,7 +235,7 @@ read_big_rss=n/a
 
 # --- 2. peak memory on a large file --------------------------------------------
 peak_rss=n/a
-if awk -v g="$GB" 'BEGIN { exit !(g > 0) }'; then
+if want memory && awk -v g="$GB" 'BEGIN { exit !(g > 0) }'; then
     big_rows=$(awk -v g="$GB" -v s="$size" -v n="$ROWS" 'BEGIN { printf "%d", g * 1073741824 / (s / n) }')
     say "== peak memory: staging $big_rows rows (about $GB GB)"
     gen -t "$type" -n "$big_rows" -m "$npat" -o "$work/big.csv" || die "generator failed"
@@ -268,6 +286,8 @@ cols=$(seq 1 "$ncols" | sed 's/^/c/; s/$/ text/' | paste -sd, -)
 sync_s=()
 copy_s=()
 sync_ratios=()
+floor_s=()
+sync_floor_ratios=()
 delta_s=()
 delta_ratios=()
 delta_sent=()
@@ -324,6 +344,20 @@ for r in $(seq 1 "$RUNS"); do
                               FROM (SELECT status, count(*) AS n FROM import_job_items
                                     WHERE practice_id = '$practice_id' GROUP BY status) s")
         say "   run $r: sync $ss s ($got rows in $table; items: $statuses), psql \\copy $cs s"
+        # The floor: the rows the sync stored, inserted again into a copy of
+        # their table with all its indexes (no API, matching or items).
+        pg_psql "SET client_min_messages = warning" "DROP TABLE IF EXISTS bench_floor" \
+            "CREATE TABLE bench_floor (LIKE $table INCLUDING ALL)" >/dev/null ||
+            die "cannot create the floor table"
+        t0=$(now)
+        pg_psql "INSERT INTO bench_floor SELECT * FROM $table WHERE practice_id = '$practice_id'" \
+            >/dev/null || die "the floor insert failed"
+        t1=$(now)
+        fs=$(elapsed "$t0" "$t1")
+        pg_psql "DROP TABLE bench_floor" >/dev/null
+        floor_s+=("$fs")
+        sync_floor_ratios+=("$(ratio "$ss" "$fs")")
+        say "   run $r: indexed INSERT ... SELECT of the same $got rows $fs s: sync_floor_ratio ${sync_floor_ratios[-1]}"
     fi
 
     if [ "$have_delta" = 1 ] && [ -z "$sync_bound" ]; then
@@ -351,6 +385,7 @@ done
 # --- 4. latency: settled -> first batch acknowledged ------------------------------
 say "== latency: file settled -> first batch acknowledged ($RUNS files)"
 lat=()
+if want latency; then
 run=$work/latency
 rm -rf "$run" && mkdir -p "$run/state" "$run/in"
 write_conf "$run/agent.conf" "$run/state" "$CLOUD_URL" "$work/token-1" debug 0.5 "$run/in"
@@ -373,6 +408,7 @@ done
 kill -TERM "$apid" 2>/dev/null
 wait "$apid" 2>/dev/null
 agent_pids=
+fi
 
 # --- 5. idle: 5 empty folders -------------------------------------------------------
 say "== idle: $RUNS agents watching 5 empty folders for $IDLE_S s (side by side)"
@@ -381,7 +417,7 @@ idle_cpu=()
 idle_rss=()
 idle_anon=() # the agent's own memory, without the shared libraries' pages
 pids=()
-for r in $(seq 1 "$RUNS"); do
+for r in $(want idle && seq 1 "$RUNS"); do
     run=$work/idle-$r
     rm -rf "$run" && mkdir -p "$run/state" "$run/a" "$run/b" "$run/c" "$run/d" "$run/e"
     write_conf "$run/agent.conf" "$run/state" "$CLOUD_URL" "$work/token-1" info 2 \
@@ -390,13 +426,15 @@ for r in $(seq 1 "$RUNS"); do
     pids+=("$!")
     agent_pids="$agent_pids $!"
 done
-sleep 3 # start-up: migrations, the first scan, the templates pulled
 cpu_of() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 start=()
-for p in "${pids[@]}"; do start+=("$(cpu_of "$p")"); done
-sleep "$IDLE_S"
+if want idle; then
+    sleep 3 # start-up: migrations, the first scan, the templates pulled
+    for p in "${pids[@]}"; do start+=("$(cpu_of "$p")"); done
+    sleep "$IDLE_S"
+fi
 i=0
-for p in "${pids[@]}"; do
+for p in ${pids[@]+"${pids[@]}"}; do
     end=$(cpu_of "$p")
     idle_cpu+=("$(awk -v a="${start[$i]}" -v b="$end" -v t="$tck" 'BEGIN { printf "%.2f", (b - a) / t }')")
     idle_rss+=("$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$p/status")")
@@ -415,7 +453,7 @@ preview_all=n/a
 csv_s=n/a
 preview_all_ratio=n/a
 preview_all_cpu_ratio=n/a
-if "$agent" --help 2>&1 | grep -qE '^ +preview '; then
+if want preview && "$agent" --help 2>&1 | grep -qE '^ +preview '; then
     say "== preview: the default and --all, against libcsv alone ($RUNS runs)"
     pv=()
     pva=()
@@ -452,6 +490,7 @@ fi
 # --- the report -----------------------------------------------------------------
 stage_ratio=$(median "${stage_ratios[@]}")
 sync_ratio=$sync_bound$(median "${sync_ratios[@]}")
+sync_floor_ratio=$(median ${sync_floor_ratios[@]+"${sync_floor_ratios[@]}"})
 if [ -n "$sync_bound" ]; then
     delta_ratio="n/a (the first sync ran out of time)"
 elif [ "$have_delta" = 1 ]; then
@@ -472,6 +511,7 @@ file $size bytes, $ncols columns; median of $RUNS runs; $(nproc) CPU(s), $(uname
   stage_ratio     $(printf '%-12s' "$stage_ratio") >= 1.0    agent $(median "${stage_rps[@]}") rows/s, sqlite3 .import $(median "${import_rps[@]}") rows/s
   stage_cpu_ratio $(printf '%-12s' "$(median "${stage_cpu_ratios[@]}")") >= 1.0    the same from CPU seconds (steadier on a busy machine)
   sync_ratio      $(printf '%-12s' "$sync_ratio") <= 2.0    $SYNC_ROWS rows: sync $sync_bound$(median "${sync_s[@]}") s, psql \\copy $(median "${copy_s[@]}") s
+  sync_floor_ratio $(printf '%-11s' "$sync_floor_ratio") <= 2.0    the same sync / indexed INSERT ... SELECT of the rows it stored, $(median ${floor_s[@]+"${floor_s[@]}"}) s
   delta_ratio     $(printf '%-12s' "${delta_ratio%% *}") <= 0.25   $([ "$have_delta" = 1 ] && [ -z "$sync_bound" ] && echo "delta $(median "${delta_s[@]}") s, rows sent $(median "${delta_sent[@]}")" || echo "${delta_ratio#n/a }")
   peak_rss_mb     $(printf '%-12s' "$peak_rss") <= 64     staging a $GB GB file
   read_mb_per_s   $(printf '%-12s' "$(median "${read_mbs[@]}")") >= 200    CSV reader alone, wall; from CPU time $(median "${read_cpu_mbs[@]}") MB/s
@@ -493,6 +533,8 @@ echo "sync_rows $SYNC_ROWS"
 echo "sync_s $sync_bound$(median "${sync_s[@]}")"
 echo "psql_copy_s $(median "${copy_s[@]}")"
 echo "sync_ratio $sync_ratio"
+echo "sync_floor_s $(median ${floor_s[@]+"${floor_s[@]}"})"
+echo "sync_floor_ratio $sync_floor_ratio"
 echo "delta_ratio $delta_ratio"
 echo "peak_rss_mb $peak_rss"
 echo "read_mb_per_s $(median "${read_mbs[@]}")"

@@ -12,6 +12,12 @@
 #   BENCH_CLOUD_PATIENTS  patients loaded first (default rows / 4)
 #   BENCH_CLOUD_BATCH     rows per batch (default 1000)
 #   BENCH_CLOUD_INFLIGHT  requests in flight (default 2, the agent's default)
+#   BENCH_CLOUD_AGENTS    the numbers of agents of the concurrency figure
+#                         (default "1 10 50"; "" skips it)
+#   BENCH_CLOUD_AGENT_ROWS  appointments of each concurrency run, split evenly
+#                         between its agents (default 20000)
+#   BENCH_CLOUD_AGENT_BATCH rows per batch of each agent (default 500, the
+#                         agent's default)
 #
 # Prints what it does on stderr, then `name value` lines:
 #   cloud_ingest_rows, cloud_ingest_s, cloud_ingest_rows_per_s
@@ -21,7 +27,15 @@
 #   cloud_indexed_insert_rows_per_s  INSERT ... SELECT of the same rows, typed,
 #       into a copy of the appointments table with its indexes: what storing
 #       the rows alone costs, without the API, matching or conflicts
+#   cloud_floor_ratio       ingest rows/s / indexed insert rows/s (goal >= 0.5)
 #   cloud_patients_rows_per_s  the patients' own ingest, through the API
+#   cloud_agents_<N>_rows_per_s, _p50_s, _p99_s, _errors, _deadlocks,
+#   _wrong_practice         N simulated agents at once, each its own
+#       practice and token (tests/bench/cloudload agents): aggregate rows/s,
+#       batch latency (sent -> answered), errors (answers other than 200 and
+#       503, rows not created, rows missing), deadlocks PostgreSQL counted,
+#       and rows (appointments, their patients, items) found in SQL in
+#       another practice than the one whose token sent them
 #   cloud_loadavg           the 1-minute load average at the start and the end
 set -u
 
@@ -114,6 +128,69 @@ t1=$(now)
 idx_rps=$(rate "$ROWS" "$(elapsed "$t0" "$t1")")
 say "   INSERT ... SELECT into an indexed copy of appointments: $idx_rps rows/s"
 ratio=$(awk -v a="$ing_rps" -v b="$copy_rps" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }')
+floor_ratio=$(awk -v a="$ing_rps" -v b="$idx_rps" 'BEGIN { if (b > 0) printf "%.3f", a / b; else printf "n/a" }')
+say "   cloud_ingest_ratio $ratio (against \\copy), cloud_floor_ratio $floor_ratio (against the indexed insert)"
+pg_psql "DROP TABLE bench_copy" "DROP TABLE bench_indexed" "DROP TABLE bench_patients" >/dev/null
+
+# --- N agents at once, each its own practice and token ---------------------------
+AGENTS=${BENCH_CLOUD_AGENTS-1 10 50}
+AGENT_ROWS=${BENCH_CLOUD_AGENT_ROWS:-20000}
+AGENT_BATCH=${BENCH_CLOUD_AGENT_BATCH:-500}
+agent_lines=
+for n in $AGENTS; do
+    per=$((AGENT_ROWS / n))
+    [ "$per" -ge 1 ] || per=1
+    npat=$((per / 4))
+    [ "$npat" -ge 1 ] || npat=1
+    say "== $n agents at once: $per appointments each (batches of $AGENT_BATCH, $INFLIGHT in flight), $npat patients each"
+    : >"$work/tokens-$n"
+    for k in $(seq 1 "$n"); do
+        pre="n${n}k$k-"
+        umask 077
+        cloud_token "bench-n${n}k$k" >"$work/tok" || die "no token"
+        umask 022
+        printf '%s %s\n' "$pre" "$(cat "$work/tok")" >>"$work/tokens-$n"
+        CLOUDLOAD_PREFIX=$pre "$load" post "$CLOUD_URL" "$work/tok" patients "$npat" "$AGENT_BATCH" \
+            "$INFLIGHT" >/dev/null 2>&1 || die "loading the patients of agent $k failed (see $CLOUD_LOG)"
+    done
+    rm -f "$work/tok"
+    dl0=$(pg_psql "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+    out=$("$load" agents "$CLOUD_URL" "$work/tokens-$n" "$npat" "$per" "$AGENT_BATCH" "$INFLIGHT") ||
+        die "the agents' run failed (see $CLOUD_LOG)"
+    sleep 1 # the statistics of the last transactions
+    dl1=$(pg_psql "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()")
+    get() { printf '%s\n' "$out" | awk -v k="$1" '$1 == k { print $2 }'; }
+    # Every row where its token put it: the practice named bench-nNkK holds
+    # only ids, keys and patients that start with nNkK-.
+    wrong=$(pg_psql "SELECT (SELECT count(*) FROM appointments a
+                               JOIN practices p ON p.id = a.practice_id
+                               JOIN patients q ON q.practice_id = a.practice_id AND q.id = a.patient_id
+                              WHERE p.name LIKE 'bench-n${n}k%'
+                                AND (a.external_id NOT LIKE substr(p.name, 7) || '-%'
+                                     OR a.source_key NOT LIKE 'ext:' || substr(p.name, 7) || '-%'
+                                     OR q.external_id NOT LIKE substr(p.name, 7) || '-%'))
+                          + (SELECT count(*) FROM import_job_items i
+                               JOIN practices p ON p.id = i.practice_id
+                              WHERE p.name LIKE 'bench-n${n}k%'
+                                AND i.key NOT LIKE 'ext:' || substr(p.name, 7) || '-%')")
+    stored=$(pg_psql "SELECT count(*) FROM appointments a JOIN practices p ON p.id = a.practice_id
+                       WHERE p.name LIKE 'bench-n${n}k%'")
+    errors=$(($(get agents_errors) + n * per - $(get agents_created)))
+    [ "$stored" = $((n * per)) ] || errors=$((errors + n * per - stored))
+    dead=$((dl1 - dl0))
+    say "   $(get agents_rows_per_s) rows/s in all ($(get agents_seconds) s), batch p50 $(get agents_batch_p50_s) s," \
+        "p99 $(get agents_batch_p99_s) s, max $(get agents_batch_max_s) s; errors $errors" \
+        "($(get agents_busy_503) retried 503), deadlocks $dead, rows in a wrong practice $wrong," \
+        "$stored stored (load $(load1))"
+    agent_lines="${agent_lines}cloud_agents_${n}_rows_per_s $(get agents_rows_per_s)
+cloud_agents_${n}_p50_s $(get agents_batch_p50_s)
+cloud_agents_${n}_p99_s $(get agents_batch_p99_s)
+cloud_agents_${n}_errors $errors
+cloud_agents_${n}_busy_503 $(get agents_busy_503)
+cloud_agents_${n}_deadlocks $dead
+cloud_agents_${n}_wrong_practice $wrong
+"
+done
 load_end=$(load1)
 
 echo "cloud_ingest_rows $ROWS"
@@ -122,5 +199,7 @@ echo "cloud_ingest_rows_per_s $ing_rps"
 echo "cloud_copy_rows_per_s $copy_rps"
 echo "cloud_ingest_ratio $ratio"
 echo "cloud_indexed_insert_rows_per_s $idx_rps"
+echo "cloud_floor_ratio $floor_ratio"
 echo "cloud_patients_rows_per_s $pat_rps"
+printf '%s' "$agent_lines"
 echo "cloud_loadavg $load_start $load_end"

@@ -18,6 +18,17 @@
  *         cloud_rows_per_s R
  *         cloud_<status> N      the rows answered with each status
  *
+ *       CLOUDLOAD_PREFIX (environment, up to 12 characters) starts every
+ *       external id and key, so that rows name the practice they were
+ *       sent for.
+ *   cloudload agents URL TOKENS_FILE PATIENTS ROWS BATCH INFLIGHT
+ *       simulated agents uploading at once, one per "PREFIX TOKEN" line
+ *       (see agents() below); prints agents_n, agents_rows,
+ *       agents_seconds, agents_rows_per_s (aggregate), agents_batch_p50_s,
+ *       agents_batch_p99_s, agents_batch_max_s (first send -> answer),
+ *       agents_errors (answers other than 200 and 503, and failed
+ *       completions), agents_busy_503 (retried) and agents_<status>
+ *
  * Every value is made up and deterministic: patient i (1 .. PATIENTS) is
  * P<i> with its own e-mail and phone; appointment i is A<i> of patient
  * P<(i - 1) % PATIENTS + 1>, in one of 40 provider/operatory pairs, each
@@ -164,22 +175,22 @@ static void instant(long long epoch, char out[21])
 
 /* The fields of appointment i (1-based) of a practice of npat patients. */
 struct appt {
-    char ext[24];
-    char patient[24];
+    char ext[32];
+    char patient[32];
     char start[21];
     char end[21];
     char provider[8];
     char operatory[8];
 };
 
-static void appt_of(long i, long npat, struct appt *a)
+static void appt_of(const char *pre, long i, long npat, struct appt *a)
 {
     long pair = (i - 1) % PAIRS;
     long slot = (i - 1) / PAIRS;
     long long start = BASE_EPOCH + (long long)slot * 3600 + (pair % 4) * 60;
 
-    snprintf(a->ext, sizeof(a->ext), "A%ld", i);
-    snprintf(a->patient, sizeof(a->patient), "P%ld", (i - 1) % npat + 1);
+    snprintf(a->ext, sizeof(a->ext), "%sA%ld", pre, i);
+    snprintf(a->patient, sizeof(a->patient), "%sP%ld", pre, (i - 1) % npat + 1);
     instant(start, a->start);
     instant(start + 30LL * 60, a->end);
     snprintf(a->provider, sizeof(a->provider), "DR%02ld", pair + 1);
@@ -187,7 +198,7 @@ static void appt_of(long i, long npat, struct appt *a)
 }
 
 /* The canonical record of row i as JSON text into rec. */
-static void record_of(int patients, long i, long npat, struct buf *rec)
+static void record_of(const char *pre, int patients, long i, long npat, struct buf *rec)
 {
     rec->len = 0;
     if (patients) {
@@ -196,15 +207,16 @@ static void record_of(int patients, long i, long npat, struct buf *rec)
         long d = 1 + i % 28;
 
         buf_printf(rec,
-                   "{\"external_id\":\"P%ld\",\"first_name\":\"%s\",\"last_name\":\"%s\","
+                   "{\"external_id\":\"%sP%ld\",\"first_name\":\"%s\",\"last_name\":\"%s\","
                    "\"date_of_birth\":\"%04ld-%02ld-%02ld\",\"email\":\"p%ld@example.com\","
                    "\"phone_mobile\":\"+1555%07ld\",\"status\":\"active\"}",
-                   i, first_names[i % 10], last_names[(i / 10) % 10], y, m, d, i, i % 10000000);
+                   pre, i, first_names[i % 10], last_names[(i / 10) % 10], y, m, d, i,
+                   i % 10000000);
     }
     else {
         struct appt a;
 
-        appt_of(i, npat, &a);
+        appt_of(pre, i, npat, &a);
         buf_printf(rec,
                    "{\"external_id\":\"%s\",\"patient_external_id\":\"%s\",\"start_at\":\"%s\","
                    "\"end_at\":\"%s\",\"duration_minutes\":30,\"status\":\"scheduled\","
@@ -225,7 +237,7 @@ static void write_csv(long npat, long rows, const char *path)
           "operatory,appointment_type\n",
           f);
     for (long i = 1; i <= rows; i++) {
-        appt_of(i, npat, &a);
+        appt_of("", i, npat, &a);
         fprintf(f, "%s,%s,%s,%s,30,scheduled,%s,%s,Cleaning\n", a.ext, a.patient, a.start, a.end,
                 a.provider, a.operatory);
     }
@@ -260,7 +272,8 @@ static void gzip_into(const struct buf *in, struct batch *b)
 }
 
 /* All batches of the job, built and compressed. new: *out (n of them). */
-static struct batch *build_batches(int patients, long rows, long npat, long per_batch, size_t *n)
+static struct batch *build_batches(const char *pre, int patients, long rows, long npat,
+                                   long per_batch, size_t *n)
 {
     struct batch *all;
     struct buf body = {0};
@@ -281,14 +294,15 @@ static struct batch *build_batches(int patients, long rows, long npat, long per_
         lines.len = 0;
         buf_add(&body, "{\"rows\":[", 9);
         for (long i = first; i <= last; i++) {
-            record_of(patients, i, npat, &rec);
+            record_of(pre, patients, i, npat, &rec);
             sha256_hex(rec.data, rec.len, fp);
             buf_printf(&body,
-                       "%s{\"row\":%ld,\"key\":\"ext:%c%ld\",\"fingerprint\":\"%s\",\"record\":",
-                       i == first ? "" : ",", i, patients ? 'P' : 'A', i, fp);
+                       "%s{\"row\":%ld,\"key\":\"ext:%s%c%ld\",\"fingerprint\":\"%s\","
+                       "\"record\":",
+                       i == first ? "" : ",", i, pre, patients ? 'P' : 'A', i, fp);
             buf_add(&body, rec.data, rec.len);
             buf_add(&body, "}", 1);
-            buf_printf(&lines, "%ld\text:%c%ld\t%s\n", i, patients ? 'P' : 'A', i, fp);
+            buf_printf(&lines, "%ld\text:%s%c%ld\t%s\n", i, pre, patients ? 'P' : 'A', i, fp);
         }
         buf_add(&body, "]}", 2);
         sha256_hex(lines.data, lines.len, all[k].digest);
@@ -421,6 +435,11 @@ static void post(int argc, char **argv)
     double secs;
     long st;
     int a = 5;
+    const char *pre = getenv("CLOUDLOAD_PREFIX");
+
+    if (pre == NULL || strlen(pre) > 12) {
+        pre = "";
+    }
 
     if (!patients && strcmp(argv[4], "appointments") != 0) {
         die("the type is patients or appointments");
@@ -459,7 +478,7 @@ static void post(int argc, char **argv)
 
     fprintf(stderr, "cloudload: building %ld %s rows in batches of %ld\n", rows, argv[4],
             per_batch);
-    all = build_batches(patients, rows, npat, per_batch, &nb);
+    all = build_batches(pre, patients, rows, npat, per_batch, &nb);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
         die("curl_global_init failed");
     }
@@ -561,6 +580,315 @@ static void post(int argc, char **argv)
     free(answer.data);
 }
 
+static void new_uuid(char job[40])
+{
+    unsigned char rnd[16];
+    FILE *f = fopen("/dev/urandom", "r");
+
+    if (f == NULL || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
+        die("no /dev/urandom");
+    }
+    fclose(f);
+    rnd[6] = (unsigned char)((rnd[6] & 0x0f) | 0x40);
+    rnd[8] = (unsigned char)((rnd[8] & 0x3f) | 0x80);
+    snprintf(job, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9],
+             rnd[10], rnd[11], rnd[12], rnd[13], rnd[14], rnd[15]);
+}
+
+/* One simulated agent of `cloudload agents`: its practice's token, its job
+ * and its batches, sent INFLIGHT at a time as the agent sends them. */
+struct agent {
+    char prefix[16];       /* of every external id and key it sends */
+    char auth[300];        /* Authorization: Bearer ... */
+    char job[40];          /* its job's id */
+    char bind[32];         /* its own loopback source address, or "" */
+    struct batch *batches; /* owned */
+    size_t nb;
+    size_t next; /* the next batch to send */
+    size_t done; /* batches answered 200 */
+};
+
+struct aslot {
+    CURL *easy; /* owned */
+    struct curl_slist *hdrs;
+    struct buf answer;
+    struct agent *agent; /* borrow */
+    size_t batch;
+    double sent;     /* when the batch was first sent */
+    double retry_at; /* 0, or when to send again after a 503 */
+    int busy;
+};
+
+static void astart(CURLM *multi, struct aslot *s, const char *base)
+{
+    struct agent *ag = s->agent;
+    const struct batch *b = &ag->batches[s->batch];
+    char url[512];
+    char dh[96];
+
+    snprintf(url, sizeof(url), "%s/v1/jobs/%s/batches/%d", base, ag->job, b->seq);
+    snprintf(dh, sizeof(dh), "Batch-Digest: %s", b->digest);
+    curl_slist_free_all(s->hdrs);
+    s->hdrs = NULL;
+    s->hdrs = curl_slist_append(s->hdrs, ag->auth);
+    s->hdrs = curl_slist_append(s->hdrs, dh);
+    s->hdrs = curl_slist_append(s->hdrs, "Content-Type: application/json");
+    s->hdrs = curl_slist_append(s->hdrs, "Content-Encoding: gzip");
+    s->answer.len = 0;
+    curl_easy_setopt(s->easy, CURLOPT_URL, url);
+    curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
+    curl_easy_setopt(s->easy, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, (const char *)b->body);
+    curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)b->len);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, &s->answer);
+    curl_easy_setopt(s->easy, CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+    if (ag->bind[0] != '\0') {
+        curl_easy_setopt(s->easy, CURLOPT_INTERFACE, ag->bind);
+    }
+    s->busy = 1;
+    s->retry_at = 0;
+    if (curl_multi_add_handle(multi, s->easy) != CURLM_OK) {
+        die("curl_multi_add_handle failed");
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile (0..1) of n sorted values, nearest rank. */
+static double quantile(const double *v, size_t n, double q)
+{
+    size_t k;
+
+    if (n == 0) {
+        return 0;
+    }
+    k = (size_t)(q * (double)n + 0.999999);
+    k = k < 1 ? 1 : k > n ? n : k;
+    return v[k - 1];
+}
+
+/*
+ * cloudload agents URL TOKENS_FILE PATIENTS ROWS BATCH INFLIGHT: one agent
+ * per line "PREFIX TOKEN" of TOKENS_FILE, each its own practice (whose
+ * patients PREFIXP1 .. PREFIXP<PATIENTS> are there already), each with a
+ * job of ROWS appointments PREFIXA1 .. sent in batches of BATCH, INFLIGHT
+ * requests at once per agent, every agent at the same time, each from its
+ * own loopback address when the URL is on 127.0.0.1 (as agents are
+ * separate clients). The jobs are created before the clock starts; the
+ * clock stops when the last job is completed.
+ */
+static void agents(char **argv)
+{
+    const char *base = argv[2];
+    long npat = strtol(argv[4], NULL, 10);
+    long rows = strtol(argv[5], NULL, 10);
+    long per_batch = strtol(argv[6], NULL, 10);
+    long inflight = strtol(argv[7], NULL, 10);
+    int local = strncmp(base, "http://127.0.0.1:", 17) == 0;
+    struct agent *ag = NULL;
+    struct aslot *slots;
+    struct buf answer = {0};
+    long counts[NSTATUS] = {0};
+    double *lat;
+    size_t nag = 0;
+    size_t nslots;
+    size_t total = 0;
+    size_t nlat = 0;
+    size_t done = 0;
+    long errors = 0;
+    long busy = 0;
+    char line[512];
+    char url[512];
+    char jobbody[512];
+    FILE *f;
+    CURLM *multi;
+    double t0;
+    double secs;
+    long st;
+
+    if (npat < 1 || rows < 1 || per_batch < 1 || per_batch > 10000 || inflight < 1 ||
+        inflight > MAX_INFLIGHT) {
+        die("PATIENTS and ROWS >= 1, BATCH 1 to 10000, INFLIGHT 1 to %d", MAX_INFLIGHT);
+    }
+    f = fopen(argv[3], "r");
+    if (f == NULL) {
+        die("cannot read %s", argv[3]);
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char pre[16];
+        char tok[260];
+        struct agent *p;
+
+        if (sscanf(line, "%15s %259s", pre, tok) != 2) {
+            continue;
+        }
+        p = realloc(ag, (nag + 1) * sizeof(*ag));
+        if (p == NULL) {
+            die("out of memory");
+        }
+        ag = p;
+        memset(&ag[nag], 0, sizeof(ag[nag]));
+        snprintf(ag[nag].prefix, sizeof(ag[nag].prefix), "%s", pre);
+        snprintf(ag[nag].auth, sizeof(ag[nag].auth), "Authorization: Bearer %s", tok);
+        if (local && nag < 250) {
+            snprintf(ag[nag].bind, sizeof(ag[nag].bind), "127.0.0.%zu", nag + 2);
+        }
+        nag++;
+    }
+    fclose(f);
+    if (nag == 0) {
+        die("no \"PREFIX TOKEN\" line in %s", argv[3]);
+    }
+    fprintf(stderr, "cloudload: %zu agents, %ld appointments each in batches of %ld\n", nag, rows,
+            per_batch);
+    for (size_t k = 0; k < nag; k++) {
+        ag[k].batches = build_batches(ag[k].prefix, 0, rows, npat, per_batch, &ag[k].nb);
+        total += ag[k].nb;
+    }
+    lat = calloc(total, sizeof(*lat));
+    nslots = nag * (size_t)inflight;
+    slots = calloc(nslots, sizeof(*slots));
+    if (lat == NULL || slots == NULL) {
+        die("out of memory");
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        die("curl_global_init failed");
+    }
+    snprintf(url, sizeof(url), "%s/v1/jobs", base);
+    for (size_t k = 0; k < nag; k++) {
+        new_uuid(ag[k].job);
+        snprintf(jobbody, sizeof(jobbody),
+                 "{\"id\":\"%s\",\"import_type\":\"appointments\",\"filename\":\"bench-%s.csv\","
+                 "\"sha256\":\"%064d\",\"total_rows\":%ld}",
+                 ag[k].job, ag[k].prefix, 0, rows);
+        st = request(url, ag[k].auth, "POST", jobbody, &answer);
+        if (st != 201) {
+            die("POST /v1/jobs: %ld %.300s", st, answer.data ? answer.data : "");
+        }
+    }
+    multi = curl_multi_init();
+    if (multi == NULL) {
+        die("curl_multi_init failed");
+    }
+    for (size_t i = 0; i < nslots; i++) {
+        slots[i].easy = curl_easy_init();
+        slots[i].agent = &ag[i / (size_t)inflight];
+        if (slots[i].easy == NULL) {
+            die("curl_easy_init failed");
+        }
+    }
+
+    t0 = now_seconds();
+    while (done < total) {
+        int running = 0;
+        int left = 0;
+        CURLMsg *msg;
+        double t = now_seconds();
+
+        for (size_t i = 0; i < nslots; i++) {
+            struct aslot *s = &slots[i];
+
+            if (s->busy && s->retry_at > 0 && t >= s->retry_at) {
+                astart(multi, s, base);
+            }
+            else if (!s->busy && s->agent->next < s->agent->nb) {
+                s->batch = s->agent->next++;
+                s->sent = now_seconds();
+                astart(multi, s, base);
+            }
+        }
+        if (curl_multi_perform(multi, &running) != CURLM_OK ||
+            curl_multi_poll(multi, NULL, 0, 50, NULL) != CURLM_OK) {
+            die("curl_multi failed");
+        }
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+            struct aslot *s = NULL;
+
+            if (msg->msg != CURLMSG_DONE) {
+                continue;
+            }
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&s);
+            curl_multi_remove_handle(multi, s->easy);
+            st = 0;
+            if (msg->data.result == CURLE_OK) {
+                curl_easy_getinfo(s->easy, CURLINFO_RESPONSE_CODE, &st);
+            }
+            if (st == 503) {
+                busy++;
+                s->retry_at = now_seconds() + 1.0;
+                continue;
+            }
+            lat[nlat++] = now_seconds() - s->sent;
+            if (st == 200) {
+                count_statuses(s->answer.data, counts);
+                s->agent->done++;
+            }
+            else {
+                errors++;
+                fprintf(stderr, "cloudload: %s batch %d: %ld %.200s\n", s->agent->prefix,
+                        s->agent->batches[s->batch].seq, st,
+                        msg->data.result != CURLE_OK ? curl_easy_strerror(msg->data.result)
+                        : s->answer.data != NULL     ? s->answer.data
+                                                     : "");
+            }
+            s->busy = 0;
+            done++;
+        }
+    }
+    for (size_t k = 0; k < nag; k++) {
+        snprintf(url, sizeof(url), "%s/v1/jobs/%s/complete", base, ag[k].job);
+        st = request(url, ag[k].auth, "POST", "", &answer);
+        if (st != 200) {
+            errors++;
+            fprintf(stderr, "cloudload: %s complete: %ld %.200s\n", ag[k].prefix, st,
+                    answer.data ? answer.data : "");
+        }
+    }
+    secs = now_seconds() - t0;
+    qsort(lat, nlat, sizeof(*lat), cmp_double);
+
+    printf("agents_n %zu\n", nag);
+    printf("agents_rows %ld\n", rows * (long)nag);
+    printf("agents_seconds %.3f\n", secs);
+    printf("agents_rows_per_s %.0f\n", (double)rows * (double)nag / secs);
+    printf("agents_batches %zu\n", total);
+    printf("agents_batch_p50_s %.3f\n", quantile(lat, nlat, 0.50));
+    printf("agents_batch_p99_s %.3f\n", quantile(lat, nlat, 0.99));
+    printf("agents_batch_max_s %.3f\n", nlat > 0 ? lat[nlat - 1] : 0.0);
+    printf("agents_errors %ld\n", errors);
+    printf("agents_busy_503 %ld\n", busy);
+    for (size_t s = 0; s < NSTATUS; s++) {
+        printf("agents_%s %ld\n", statuses[s], counts[s]);
+    }
+
+    for (size_t i = 0; i < nslots; i++) {
+        curl_slist_free_all(slots[i].hdrs);
+        free(slots[i].answer.data);
+        curl_easy_cleanup(slots[i].easy);
+    }
+    curl_multi_cleanup(multi);
+    curl_global_cleanup();
+    for (size_t k = 0; k < nag; k++) {
+        for (size_t b = 0; b < ag[k].nb; b++) {
+            free(ag[k].batches[b].body);
+        }
+        free(ag[k].batches);
+    }
+    free(ag);
+    free(slots);
+    free(lat);
+    free(answer.data);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 5 && strcmp(argv[1], "csv") == 0) {
@@ -573,6 +901,10 @@ int main(int argc, char **argv)
         write_csv(npat, rows, argv[4]);
         return 0;
     }
+    if (argc == 8 && strcmp(argv[1], "agents") == 0) {
+        agents(argv);
+        return 0;
+    }
     if (argc >= 5 && strcmp(argv[1], "post") == 0) {
         post(argc, argv);
         return 0;
@@ -580,6 +912,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: cloudload csv PATIENTS ROWS FILE\n"
                     "       cloudload post URL TOKEN_FILE patients PATIENTS BATCH INFLIGHT\n"
                     "       cloudload post URL TOKEN_FILE appointments PATIENTS ROWS BATCH "
-                    "INFLIGHT\n");
+                    "INFLIGHT\n"
+                    "       cloudload agents URL TOKENS_FILE PATIENTS ROWS BATCH INFLIGHT\n");
     return 2;
 }

@@ -34,7 +34,7 @@ CREATE FUNCTION pg_temp.pid(ext text) RETURNS uuid LANGUAGE sql AS $$
     SELECT id FROM patients WHERE external_id = ext $$;
 
 -- --- batch 1: patients, in-batch duplicates, a rejected row -------------------
-INSERT INTO ans SELECT 1, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000101', 1, repeat('1', 64), '[
+INSERT INTO ans SELECT 1, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000101', 1, repeat('1', 64), '[
  {"row":1,"key":"ext:E1","fingerprint":"f1","record":{"external_id":"E1","first_name":"Test","last_name":"One","date_of_birth":"1980-01-01","email":"one@example.com"}},
  {"row":2,"key":"ext:E1","fingerprint":"f1","record":{"external_id":"E1","first_name":"Test","last_name":"One","date_of_birth":"1980-01-01","email":"one@example.com"}},
  {"row":3,"key":"ext:E3","fingerprint":"f3","record":{"external_id":"E3","email":"three@example.com"}},
@@ -64,11 +64,20 @@ SELECT is((SELECT response FROM import_batches WHERE job_id = 'aaaaaaaa-0000-400
           (SELECT a FROM ans WHERE seq = 1), 'the batch is stored with its answer');
 SELECT is((SELECT count(*) FROM import_job_items WHERE job_id = 'aaaaaaaa-0000-4000-8000-000000000101'), 10::bigint,
           'every row became an item');
-SELECT throws_ok($$SELECT dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000101', 1, repeat('1', 64), '[{"row":11,"key":"ext:X","fingerprint":"x","record":{"external_id":"X"}}]')$$,
+SELECT is((SELECT count(*) FROM import_job_items WHERE job_id = 'aaaaaaaa-0000-4000-8000-000000000101'
+             AND status IN ('created', 'unchanged') AND processed_data IS NOT NULL), 0::bigint,
+          'an item of a stored row keeps no second copy of the record (it is in patients)');
+SELECT is((SELECT processed_data->>'external_id' FROM import_job_items
+            WHERE job_id = 'aaaaaaaa-0000-4000-8000-000000000101' AND row_number = 8), 'E9',
+          '... an item of a row not stored keeps it');
+SELECT is((SELECT count(*) FROM pg_indexes
+            WHERE indexname IN ('appointments_listing', 'appointments_patient', 'import_job_items_status')),
+          0::bigint, 'no index that no statement of the server reads on the ingest''s tables');
+SELECT throws_ok($$SELECT dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000101', 1, repeat('1', 64), '[{"row":11,"key":"ext:X","fingerprint":"x","record":{"external_id":"X"}}]')$$,
                  '23505', NULL, 'the same (job, seq) cannot be stored twice');
 
 -- --- batch 2: the matching rules, one row each, and their ambiguity --------------
-INSERT INTO ans SELECT 2, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000101', 2, repeat('2', 64), '[
+INSERT INTO ans SELECT 2, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000101', 2, repeat('2', 64), '[
  {"row":21,"key":"ext:DUP","fingerprint":"d","record":{"external_id":"DUP","last_name":"Dup"}},
  {"row":22,"key":"h:k22","fingerprint":"g22","record":{"email":"Three@Example.com","first_name":"Test"}},
  {"row":23,"key":"h:k23","fingerprint":"g23","record":{"email":"shared@example.com"}},
@@ -104,7 +113,7 @@ SELECT is((SELECT source_key FROM patients WHERE external_id = 'E3'), 'ext:E3',
 SELECT is((SELECT middle_name FROM patients WHERE external_id = 'E5'), 'M', 'a matched patient takes the row''s fields');
 
 -- --- appointments, treatments, financial: the patient reference -------------------
-INSERT INTO ans SELECT 3, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000102', 1, repeat('3', 64), '[
+INSERT INTO ans SELECT 3, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000102', 1, repeat('3', 64), '[
  {"row":1,"key":"ext:A1","fingerprint":"a1","record":{"external_id":"A1","patient_external_id":"E1","start_at":"2024-03-27T10:00:00Z","end_at":"2024-03-27T10:30:00Z","status":"scheduled","provider":"DR1","operatory":"OP1"}},
  {"row":2,"key":"ext:A2","fingerprint":"a2","record":{"external_id":"A2","patient_email":"three@example.com","start_at":"2024-03-27T10:15:00Z","duration_minutes":30,"status":"scheduled","provider":"DR1","operatory":"OP9"}},
  {"row":3,"key":"ext:A3","fingerprint":"a3","record":{"external_id":"A3","patient_phone":"+15555550104","start_at":"2024-03-27T10:20:00Z","duration_minutes":10,"status":"confirmed","provider":"DR2","operatory":"OP1"}},
@@ -133,7 +142,7 @@ RESET ROLE;
 UPDATE practices SET conflict_policy = 'reject' WHERE id = 'aaaaaaaa-0000-4000-8000-000000000001';
 SET ROLE dentsync_app;
 SELECT set_config('app.practice_id', 'aaaaaaaa-0000-4000-8000-000000000001', true);
-INSERT INTO ans SELECT 4, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000102', 2, repeat('4', 64), '[
+INSERT INTO ans SELECT 4, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000102', 2, repeat('4', 64), '[
  {"row":8,"key":"ext:A8","fingerprint":"a8","record":{"external_id":"A8","patient_external_id":"E1","start_at":"2024-03-27T11:10:00Z","duration_minutes":10,"status":"scheduled","provider":"DR3"}},
  {"row":9,"key":"ext:A1","op":"delete","fingerprint":"delete"},
  {"row":10,"key":"ext:A1","op":"delete","fingerprint":"delete"},
@@ -144,25 +153,25 @@ SELECT is(pg_temp.st(4), '8:rejected,9:deleted,10:unchanged,11:unchanged',
 SELECT is(pg_temp.res(4, 8)->'error'->>'code', 'SCHEDULE_CONFLICT', '... with SCHEDULE_CONFLICT');
 SELECT is((SELECT count(*) FROM appointments WHERE external_id = 'A8'), 0::bigint, '... and is not stored');
 SELECT isnt((SELECT deleted_at FROM appointments WHERE external_id = 'A1'), NULL, 'a deletion sets deleted_at');
-INSERT INTO ans SELECT 5, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000102', 3, repeat('5', 64), '[
+INSERT INTO ans SELECT 5, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000102', 3, repeat('5', 64), '[
  {"row":12,"key":"ext:A12","fingerprint":"a12","record":{"external_id":"A12","patient_external_id":"E1","start_at":"2024-03-27T10:00:00Z","duration_minutes":10,"status":"scheduled","provider":"DR1"}}
 ]')::jsonb;
 SELECT is(pg_temp.st(5), '12:created', 'a deleted appointment no longer causes conflicts');
-INSERT INTO ans SELECT 6, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000105', 1, repeat('6', 64), '[
+INSERT INTO ans SELECT 6, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000105', 1, repeat('6', 64), '[
  {"row":1,"key":"ext:A1","fingerprint":"a1","record":{"external_id":"A1","patient_external_id":"E1","start_at":"2024-03-26T10:00:00Z","end_at":"2024-03-26T10:30:00Z","status":"scheduled","provider":"DR1","operatory":"OP1"}},
  {"row":2,"key":"ext:A7","fingerprint":"a7","record":{"external_id":"A7","patient_external_id":"E1","start_at":"2024-03-27T11:00:00Z","duration_minutes":30,"status":"scheduled","provider":"DR3","operatory":"OP3"}}
 ]')::jsonb;
 SELECT is(pg_temp.st(6), '1:updated,2:unchanged', 'a deleted record sent again comes back (updated); same fingerprint: unchanged');
 SELECT is((SELECT deleted_at FROM appointments WHERE external_id = 'A1'), NULL, '... with deleted_at cleared');
 
-INSERT INTO ans SELECT 7, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000103', 1, repeat('7', 64), '[
+INSERT INTO ans SELECT 7, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000103', 1, repeat('7', 64), '[
  {"row":1,"key":"ext:T1","fingerprint":"t1","record":{"external_id":"T1","patient_external_id":"E1","procedure_code":"D1110","status":"completed","fee_cents":9500,"service_date":"2024-03-27","appointment_external_id":"A7"}},
  {"row":2,"key":"ext:T2","fingerprint":"t2","record":{"external_id":"T2","patient_email":"nobody@example.com","procedure_code":"D0120","status":"planned"}}
 ]')::jsonb;
 SELECT is(pg_temp.st(7), '1:created,2:needs_review', 'treatments: created; unresolved patient');
 SELECT is((SELECT appointment_id FROM treatments WHERE external_id = 'T1'),
           (SELECT id FROM appointments WHERE external_id = 'A7'), 'a treatment links its appointment');
-INSERT INTO ans SELECT 8, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000104', 1, repeat('8', 64), '[
+INSERT INTO ans SELECT 8, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000104', 1, repeat('8', 64), '[
  {"row":1,"key":"ext:F1","fingerprint":"p1","record":{"external_id":"F1","patient_external_id":"E1","date":"2024-03-27","amount_cents":-9500,"kind":"payment","method":"card"}},
  {"row":2,"key":"ext:F1","fingerprint":"p1b","record":{"external_id":"F1","patient_external_id":"E1","date":"2024-03-27","amount_cents":-9000,"kind":"payment","method":"card"}}
 ]')::jsonb;
@@ -172,7 +181,7 @@ SELECT is((SELECT amount_cents FROM payments WHERE external_id = 'F1'), -9000, '
 -- --- the overlap search reaches back as far as the longest appointment ----------------
 SELECT is((SELECT max_appointment_minutes FROM practices WHERE id = 'aaaaaaaa-0000-4000-8000-000000000001'), 60,
           'the practice''s longest appointment so far is kept (a cancelled one counts): 60 minutes');
-INSERT INTO ans SELECT 9, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000107', 1, repeat('9', 64), '[
+INSERT INTO ans SELECT 9, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000107', 1, repeat('9', 64), '[
  {"row":1,"key":"ext:L1","fingerprint":"l1","record":{"external_id":"L1","patient_external_id":"E1","start_at":"2024-04-01T08:00:00Z","end_at":"2024-04-01T13:00:00Z","status":"scheduled","provider":"DR9"}},
  {"row":2,"key":"ext:L2","fingerprint":"l2","record":{"external_id":"L2","patient_external_id":"E1","start_at":"2024-04-01T12:00:00Z","duration_minutes":30,"status":"scheduled","provider":"DR9"}}
 ]')::jsonb;
@@ -180,7 +189,7 @@ SELECT is(pg_temp.st(9), '1:created,2:rejected',
           'in one batch: an appointment starting 4 hours into a 5-hour one of the same provider conflicts');
 SELECT is((SELECT max_appointment_minutes FROM practices WHERE id = 'aaaaaaaa-0000-4000-8000-000000000001'), 300,
           'a 5-hour appointment raises the practice''s bound to 300 minutes');
-INSERT INTO ans SELECT 10, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000107', 2, repeat('a', 64), '[
+INSERT INTO ans SELECT 10, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000107', 2, repeat('a', 64), '[
  {"row":3,"key":"ext:L3","fingerprint":"l3","record":{"external_id":"L3","patient_external_id":"E1","start_at":"2024-04-01T12:30:00Z","duration_minutes":15,"status":"scheduled","provider":"DR9","operatory":"OP8"}}
 ]')::jsonb;
 SELECT is(pg_temp.st(10), '3:rejected',
@@ -188,7 +197,7 @@ SELECT is(pg_temp.st(10), '3:rejected',
 SELECT is(pg_temp.res(10, 3)->>'conflict_with', pg_temp.res(9, 1)->>'record_id', '... naming it');
 
 -- --- new patients of one batch matching each other by phone ----------------------------
-INSERT INTO ans SELECT 11, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000106', 1, repeat('b', 64), '[
+INSERT INTO ans SELECT 11, dsc_ingest_batch('aaaaaaaa-0000-4000-8000-000000000001', 'aaaaaaaa-0000-4000-8000-000000000106', 1, repeat('b', 64), '[
  {"row":1,"key":"h:p1","fingerprint":"q1","record":{"phone_mobile":"+15555550301","first_name":"Test"}},
  {"row":2,"key":"h:p2","fingerprint":"q2","record":{"phone_home":"+15555550301","first_name":"Test"}},
  {"row":3,"key":"ext:E30","fingerprint":"q3","record":{"external_id":"E30","phone_mobile":"+15555550302"}},

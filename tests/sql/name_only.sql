@@ -22,13 +22,13 @@ CREATE FUNCTION pg_temp.res(s integer, n integer) RETURNS jsonb LANGUAGE sql AS 
     SELECT r FROM ans, jsonb_array_elements(ans.a->'results') r
      WHERE ans.seq = s AND (r->>'row')::int = n $$;
 
-INSERT INTO ans SELECT 1, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000101', 1, repeat('1', 64), '[
+INSERT INTO ans SELECT 1, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000001', 'bbbbbbbb-0000-4000-8000-000000000101', 1, repeat('1', 64), '[
  {"row":1,"key":"ext:P1","fingerprint":"p1","record":{"external_id":"P1","first_name":"Solo","last_name":"Only"}},
  {"row":2,"key":"ext:P2","fingerprint":"p2","record":{"external_id":"P2","first_name":"Twin","last_name":"Same"}},
  {"row":3,"key":"ext:P3","fingerprint":"p3","record":{"external_id":"P3","first_name":"Twin","last_name":"Same"}}
 ]')::jsonb;
 
-INSERT INTO ans SELECT 2, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000102', 1, repeat('2', 64), '[
+INSERT INTO ans SELECT 2, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000001', 'bbbbbbbb-0000-4000-8000-000000000102', 1, repeat('2', 64), '[
  {"row":1,"key":"h:f1","fingerprint":"f1","record":{"patient_last_name":"ONLY","patient_first_name":"solo","date":"2024-03-01","amount_cents":-100,"kind":"payment"}},
  {"row":2,"key":"h:f2","fingerprint":"f2","record":{"patient_last_name":"Same","patient_first_name":"Twin","date":"2024-03-01","amount_cents":-200,"kind":"payment"}},
  {"row":3,"key":"h:f3","fingerprint":"f3","record":{"patient_last_name":"Nobody","patient_first_name":"Here","date":"2024-03-01","amount_cents":-300,"kind":"payment"}},
@@ -47,10 +47,10 @@ SELECT is(pg_temp.res(2, 3)#>>'{error,code}', 'PATIENT_NOT_FOUND', 'no patient o
 SELECT ok(pg_temp.res(2, 4)->>'status' = 'created' AND NOT pg_temp.res(2, 4) ? 'patient_match',
           'a reference by external id says nothing of how it matched');
 
-INSERT INTO ans SELECT 3, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000103', 1, repeat('3', 64), '[
+INSERT INTO ans SELECT 3, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000001', 'bbbbbbbb-0000-4000-8000-000000000103', 1, repeat('3', 64), '[
  {"row":1,"key":"ext:A1","fingerprint":"a1","record":{"external_id":"A1","patient_external_id":"P2","start_at":"2024-03-01T15:00:00Z","duration_minutes":30,"status":"scheduled"}}
 ]')::jsonb;
-INSERT INTO ans SELECT 4, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000104', 1, repeat('4', 64), '[
+INSERT INTO ans SELECT 4, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000001', 'bbbbbbbb-0000-4000-8000-000000000104', 1, repeat('4', 64), '[
  {"row":1,"key":"h:t1","fingerprint":"t1","record":{"appointment_external_id":"A1","procedure_code":"D0120","status":"planned"}},
  {"row":2,"key":"h:t2","fingerprint":"t2","record":{"appointment_external_id":"A9","procedure_code":"D0120","status":"planned"}}
 ]')::jsonb;
@@ -63,7 +63,7 @@ RESET ROLE;
 UPDATE practices SET name_only_match = false WHERE id = 'bbbbbbbb-0000-4000-8000-000000000001';
 SET ROLE dentsync_app;
 SELECT set_config('app.practice_id', 'bbbbbbbb-0000-4000-8000-000000000001', true);
-INSERT INTO ans SELECT 5, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000105', 1, repeat('5', 64), '[
+INSERT INTO ans SELECT 5, dsc_ingest_batch('bbbbbbbb-0000-4000-8000-000000000001', 'bbbbbbbb-0000-4000-8000-000000000105', 1, repeat('5', 64), '[
  {"row":1,"key":"h:g1","fingerprint":"g1","record":{"patient_last_name":"Only","patient_first_name":"Solo","date":"2024-03-02","amount_cents":-500,"kind":"payment"}}
 ]')::jsonb;
 SELECT is(pg_temp.res(5, 1)#>>'{error,code}', 'PATIENT_NOT_FOUND',

@@ -132,10 +132,12 @@ SELECT throws_ok($$INSERT INTO payments (practice_id, source_key, fingerprint, p
 SELECT throws_ok($$INSERT INTO import_templates (practice_id, id, name, import_type, mapping_config) VALUES ('bbbbbbbb-0000-4000-8000-00000000000b', 't2', 'T', 'patients', '{}')$$, '42501', NULL, 'import_templates: no row for practice B');
 SELECT throws_ok($$INSERT INTO agent_heartbeats (practice_id, agent_id) VALUES ('bbbbbbbb-0000-4000-8000-00000000000b', gen_random_uuid())$$, '42501', NULL, 'agent_heartbeats: no row for practice B');
 SELECT throws_ok($$UPDATE patients SET practice_id = 'bbbbbbbb-0000-4000-8000-00000000000b' WHERE practice_id = 'aaaaaaaa-0000-4000-8000-00000000000a'$$, '42501', NULL, 'a row cannot be moved to practice B');
-SELECT throws_ok($$SELECT dsc_ingest_batch('bbbbbbbb-0000-4000-8000-0000000000b1', 9, repeat('0', 64), '[]')$$, 'P0002', NULL, 'dsc_ingest_batch on practice B''s job: no such job');
+SELECT throws_ok($$SELECT dsc_ingest_batch('aaaaaaaa-0000-4000-8000-00000000000a', 'bbbbbbbb-0000-4000-8000-0000000000b1', 9, repeat('0', 64), '[]')$$, 'P0002', NULL, 'dsc_ingest_batch on practice B''s job: no such job');
+SELECT throws_ok($$SELECT dsc_ingest_batch('bbbbbbbb-0000-4000-8000-00000000000b', 'bbbbbbbb-0000-4000-8000-0000000000b1', 9, repeat('0', 64), '[]')$$, '42501', NULL, 'dsc_ingest_batch for practice B in practice A''s session: refused');
 
 -- Without app.practice_id a session sees nothing at all.
 SELECT set_config('app.practice_id', '', true);
+SELECT throws_ok($$SELECT dsc_ingest_batch('aaaaaaaa-0000-4000-8000-00000000000a', 'aaaaaaaa-0000-4000-8000-0000000000a1', 9, repeat('0', 64), '[]')$$, 'P0002', NULL, 'dsc_ingest_batch given practice A without app.practice_id: row-level security still hides its job');
 SELECT is(pg_temp.rows_of(tbl, 'aaaaaaaa-0000-4000-8000-00000000000a'), 0::bigint,
           name || ': without app.practice_id nothing is visible')
   FROM owned WHERE name <> 'agent_tokens' ORDER BY name;
