@@ -7,6 +7,7 @@
  */
 #include "agent/cli/commands.h"
 #include "agent/core/version.h"
+#include "agent/read/read.h"
 #include "config/config.h"
 
 #include <stdio.h>
@@ -104,6 +105,7 @@ int main(int argc, char **argv)
     const char *config_path = NULL;
     int bad = 0;
 
+    ds_read_child_dispatch(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return DS_EXIT_USAGE;
