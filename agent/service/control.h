@@ -3,9 +3,11 @@
  * uses to talk to it.
  *
  * The agent listens on state_dir/control.sock (a unix stream socket, mode
- * 0660: the service user and the dentsync group). A client sends one line,
- * a command, and reads one line back, a JSON object, then the agent closes
- * the connection:
+ * 0660: the service user and the dentsync group); on Windows on a named
+ * pipe, \\.\pipe\dentsync-HASH of the state directory, which only its
+ * owner, the administrators and LocalSystem may write to
+ * (agent/os/os_net.h). A client sends one line, a command, and reads one
+ * line back, a JSON object, then the agent closes the connection:
  *
  *   sync-now   rescan every folder, take up files waiting in the queue
  *              (`detected` again after a retry), and end every backoff and
@@ -42,7 +44,6 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define DS_CONTROL_SOCKET "control.sock"
 #define DS_CONTROL_MAX_ANSWER ((size_t)1024 * 1024) /* bytes, the newline included */
 
 /* What the control server asks of its owner. */
