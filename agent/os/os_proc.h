@@ -71,4 +71,19 @@ int ds_os_child_write(const void *p, size_t n);
  * flush. */
 void ds_os_child_exit(int code) __attribute__((noreturn));
 
+/* The signals (libuv's numbers, for uv_signal_start) the running agent
+ * stops on, and the one it reloads its configuration on.
+ *   POSIX    SIGINT, SIGTERM stop; SIGHUP reloads.
+ *   Windows  SIGINT (Ctrl+C), SIGBREAK (Ctrl+Break) and SIGHUP (libuv's
+ *            name for the console window closing) stop; no signal
+ *            reloads. A service hears neither: the service code stops it.
+ * Everywhere the control endpoint's `reload` (`dentsync reload`) reloads. */
+#define DS_OS_STOP_SIGNALS_MAX 3
+
+/* Fills sig with the stop signals; their count. */
+int ds_os_stop_signals(int sig[DS_OS_STOP_SIGNALS_MAX]);
+
+/* The reload signal, or 0 when there is none. */
+int ds_os_reload_signal(void);
+
 #endif

@@ -226,3 +226,15 @@ void ds_os_child_exit(int code)
 {
     _exit(code);
 }
+
+int ds_os_stop_signals(int sig[DS_OS_STOP_SIGNALS_MAX])
+{
+    sig[0] = SIGINT;
+    sig[1] = SIGTERM;
+    return 2;
+}
+
+int ds_os_reload_signal(void)
+{
+    return SIGHUP;
+}

@@ -14,9 +14,11 @@
 
 #include <fcntl.h>
 #include <io.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 #include <windows.h>
 
 #define KILLED_CODE 0xDEADu /* the exit code ds_os_child_finish kills with */
@@ -299,4 +301,17 @@ int ds_os_child_write(const void *p, size_t n)
 void ds_os_child_exit(int code)
 {
     _exit(code);
+}
+
+int ds_os_stop_signals(int sig[DS_OS_STOP_SIGNALS_MAX])
+{
+    sig[0] = SIGINT;
+    sig[1] = SIGBREAK;
+    sig[2] = SIGHUP; /* uv.h's: the console window closes */
+    return 3;
+}
+
+int ds_os_reload_signal(void)
+{
+    return 0;
 }

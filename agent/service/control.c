@@ -148,6 +148,29 @@ static void answer_import(struct conn *k)
     ds_buf_append_str(&k->answer, "{\"ok\":true}\n");
 }
 
+/* "reload": the configuration again; root and the service's user only,
+ * as it can change what is read and where it goes. */
+static void answer_reload(struct conn *k)
+{
+    struct ds_control *c = k->c;
+    char msg[256];
+
+    if (!k->privileged) {
+        answer_error(&k->answer, "reload needs root or the service user");
+        return;
+    }
+    if (c->ops.reload == NULL) {
+        answer_error(&k->answer, "unknown command");
+        return;
+    }
+    msg[0] = '\0';
+    if (c->ops.reload(c->ops.ctx, msg, sizeof(msg)) != 0) {
+        answer_error(&k->answer, msg);
+        return;
+    }
+    ds_buf_append_str(&k->answer, "{\"ok\":true}\n");
+}
+
 static void answer(struct conn *k)
 {
     struct ds_control *c = k->c;
@@ -161,6 +184,9 @@ static void answer(struct conn *k)
     }
     else if (strncmp(k->req, "import\t", 7) == 0) {
         answer_import(k);
+    }
+    else if (strcmp(k->req, "reload") == 0) {
+        answer_reload(k);
     }
     else if (strcmp(k->req, "status") == 0) {
         answer_status(c, &k->answer);

@@ -22,6 +22,12 @@
  *              agent's own user (SO_PEERCRED), as it writes to the queue
  *                                              -> {"ok":true} or
  *                                                 {"ok":false,"error":"..."}
+ *   reload     read the configuration file again and, when it is valid
+ *              and keeps state_dir, start again with it (what SIGHUP does
+ *              on POSIX; Windows has no such signal); only from root or
+ *              the agent's own user
+ *                                              -> {"ok":true} or
+ *                                                 {"ok":false,"error":"..."}
  *   web-link   a one-time login link of the status page (docs/web.md),
  *              whose session has the asker's rights here: full for root
  *              and the agent's own user, read-only (no import, no retry)
@@ -60,6 +66,9 @@ struct ds_control_ops {
      * service's user, and its session may do what they may over this
      * socket (import); otherwise it is read-only. May be NULL. */
     int (*web_link)(void *ctx, int full, char *buf, size_t size);
+    /* Reloads the configuration (see reload above): 0, or non-zero with a
+     * message (no patient data) in msg. May be NULL. */
+    int (*reload)(void *ctx, char *msg, size_t size);
     void *ctx;
 };
 
