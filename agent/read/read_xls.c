@@ -681,7 +681,8 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
     }
     rc = ds_os_child_start(args, file, &lim, &x->child);
     if (rc != 0) {
-        rc = ds__read_fail(err, DS_EIO, path, 0, NULL, "XLS: cannot start the parser (%s)",
+        rc = ds__read_fail(err, rc == DS_ENOMEM ? DS_ENOMEM : DS_EIO, path, 0, NULL,
+                           "XLS: cannot start the parser (%s)",
                            rc == DS_EINVAL ? "this program does not run it" : ds_strerror(rc));
         goto out;
     }
