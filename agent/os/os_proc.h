@@ -71,6 +71,10 @@ int ds_os_child_write(const void *p, size_t n);
  * flush. */
 void ds_os_child_exit(int code) __attribute__((noreturn));
 
+/* Who this process runs as, for a message: "uid N" on POSIX, "user NAME"
+ * on Windows. */
+void ds_os_whoami(char *buf, size_t size);
+
 /* The signals (libuv's numbers, for uv_signal_start) the running agent
  * stops on, and the one it reloads its configuration on.
  *   POSIX    SIGINT, SIGTERM stop; SIGHUP reloads.

@@ -238,3 +238,8 @@ int ds_os_reload_signal(void)
 {
     return SIGHUP;
 }
+
+void ds_os_whoami(char *buf, size_t size)
+{
+    snprintf(buf, size, "uid %ld", (long)geteuid());
+}

@@ -315,3 +315,17 @@ int ds_os_reload_signal(void)
 {
     return 0;
 }
+
+void ds_os_whoami(char *buf, size_t size)
+{
+    wchar_t name[257];
+    char utf8[4 * 257];
+    DWORD n = sizeof(name) / sizeof(name[0]);
+
+    if (!GetUserNameW(name, &n) ||
+        WideCharToMultiByte(CP_UTF8, 0, name, -1, utf8, sizeof(utf8), NULL, NULL) == 0) {
+        snprintf(buf, size, "user unknown");
+        return;
+    }
+    snprintf(buf, size, "user %s", utf8);
+}

@@ -420,7 +420,10 @@ static int control_import(void *ctx, const char *folder_name, const char *path, 
         why = strerror(errno);
     }
     if (why != NULL) {
-        snprintf(msg, size, "the agent (uid %ld) cannot read %s: %s", (long)geteuid(), path, why);
+        char who[300];
+
+        ds_os_whoami(who, sizeof(who));
+        snprintf(msg, size, "the agent (%s) cannot read %s: %s", who, path, why);
         return DS_EIO;
     }
     if (in_hand(a, folder->name, path)) {
