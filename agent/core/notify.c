@@ -67,6 +67,7 @@ int ds_notify_printf(const char *fmt, ...)
     int n;
 
     va_start(ap, fmt);
+    /* A false positive of the analyzer (va_start is right above). NOLINTNEXTLINE */
     n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(buf)) {
