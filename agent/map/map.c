@@ -167,6 +167,9 @@ void ds_map_free(struct ds_mapper **m)
             if ((*m)->fields[i].has_re) {
                 regfree(&(*m)->fields[i].re);
             }
+            if ((*m)->fields[i].has_xre) {
+                regfree(&(*m)->fields[i].xre);
+            }
             json_decref((*m)->fields[i].seen);
             ds_free((*m)->fields[i].cols);
             ds_free((*m)->fields[i].jkey);

@@ -193,7 +193,14 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
     if (oom) {
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
-    if (tf->pick != NULL && strcmp(tf->pick, "header") != 0) {
+    if (tf->join != NULL) {
+        f->pick = PICK_JOIN;
+        f->join = tf->join;
+        if (resolve_all(tf->columns, hkeys, nh, &f->cols) != 0) {
+            return ds_error_set(err, DS_ENOMEM, "out of memory");
+        }
+    }
+    else if (tf->pick != NULL && strcmp(tf->pick, "header") != 0) {
         f->pick = strcmp(tf->pick, "value") == 0     ? PICK_VALUE
                   : strcmp(tf->pick, "nonzero") == 0 ? PICK_NONZERO
                                                      : PICK_NONZERO_COL;
@@ -226,6 +233,15 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
             return field_fail(err, tf->name, "pattern is not a valid regular expression");
         }
         f->has_re = 1;
+    }
+    if (tf->extract != NULL) {
+        if (regcomp(&f->xre, tf->extract, REG_EXTENDED) != 0) {
+            return field_fail(err, tf->name, "extract is not a valid regular expression");
+        }
+        f->has_xre = 1;
+        if (f->xre.re_nsub != 1) {
+            return field_fail(err, tf->name, "extract must have exactly one group");
+        }
     }
     f->enumv = tf->enum_values;
     f->has_min = tf->has_min;
