@@ -303,7 +303,7 @@ static void child_row(struct xls_out *o, const void *h, unsigned r, unsigned sho
  * passed down through fork, and the child opens it as /proc/self/fd/N:
  * the kernel resolves that to the inode the descriptor holds, so nothing
  * put under the file's name since can take its place. */
-__attribute__((noreturn)) static void child_main(int file, const char *want, int fd)
+__attribute__((noreturn)) static void child_main(int file, const char *want, int index, int fd)
 {
     char path[64];
     struct xls_out o;
@@ -343,12 +343,15 @@ __attribute__((noreturn)) static void child_main(int file, const char *want, int
         if (freexl_get_worksheet_name(h, sheet, &name) != FREEXL_OK) {
             name = NULL;
         }
-        if (want == NULL || (name != NULL && strcmp(name, want) == 0)) {
+        if (index > 0 ? sheet + 1 == index
+                      : want == NULL || (name != NULL && strcmp(name, want) == 0)) {
             break;
         }
     }
     if (sheet == nsheets) {
-        child_fail(&o, DS_ENOTFOUND, "sheet", "XLS: the workbook has no sheet of that name");
+        child_fail(&o, DS_ENOTFOUND, "sheet",
+                   index > 0 ? "XLS: the workbook has no sheet at that position"
+                             : "XLS: the workbook has no sheet of that name");
     }
     if (freexl_select_active_worksheet(h, sheet) != FREEXL_OK ||
         freexl_worksheet_dimensions(h, &rows, &cols) != FREEXL_OK) {
@@ -662,7 +665,7 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
     }
     if (x->pid == 0) {
         close(fds[0]);
-        child_main(file, want, fds[1]);
+        child_main(file, want, hints != NULL ? hints->sheet_index : 0, fds[1]);
     }
     close(fds[1]);
     fds[1] = -1;
@@ -680,6 +683,11 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
     snprintf(r->dialect.encoding, sizeof(r->dialect.encoding), "utf-8");
     snprintf(r->dialect.sheet, sizeof(r->dialect.sheet), "%.*s", (int)x->msg.len,
              x->msg.data != NULL ? x->msg.data : "");
+    /* The child names the sheet, not its position: known when it was
+     * chosen by position, or is the first one. */
+    r->dialect.sheet_index = hints != NULL && hints->sheet_index > 0 ? hints->sheet_index
+                             : want == NULL                          ? 1
+                                                                     : 0;
     rc = ds__read_sheet_open(r, path, "XLS", hints, x, xls_pull, xls_src_free, err);
     x = NULL;
 out:
