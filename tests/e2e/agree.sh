@@ -59,6 +59,7 @@ softdent patients pms/softdent-patients.txt
 softdent appointments pms/softdent-appointments.txt
 softdent financial pms/softdent-transactions.txt
 generic patients patients.csv
+generic patients pms/multi-sheet.xlsx
 generic appointments pms/generic-appointments.csv
 generic appointments pms/calendar-appointments.ics
 generic treatments pms/generic-treatments.csv
@@ -139,11 +140,11 @@ drop() {
     done <"$work/files"
 }
 drop patients
-check "every patients sample is imported" wait_done "$work" 6 60
+check "every patients sample is imported" wait_done "$work" 7 60
 drop appointments
-check "every appointments sample is imported" wait_done "$work" 13 60
+check "every appointments sample is imported" wait_done "$work" 14 60
 drop "treatments financial"
-check "every treatments and financial sample is imported" wait_done "$work" 22 60
+check "every treatments and financial sample is imported" wait_done "$work" 23 60
 
 # Row by row: valid in preview -> never rejected by the cloud (created,
 # updated, unchanged, or waiting in needs_review); otherwise no record.
@@ -206,7 +207,7 @@ check "practice set --name-only-match off is stored" \
 sed '2,$ s/\.00/.01/g' "$top/samples/pms/dentrix-ledger.txt" >"$work/ledger2.txt"
 cp "$work/ledger2.txt" "$work/in/dentrix-financial/.ledger2.tmp"
 mv "$work/in/dentrix-financial/.ledger2.tmp" "$work/in/dentrix-financial/ledger2.txt"
-wait_done "$work" 23 60
+wait_done "$work" 24 60
 pid=$(practice_of dentrix)
 check "with name-only matching off, the ledger's rows wait in needs_review (PATIENT_NOT_FOUND)" \
     test "$(pq "SELECT string_agg(DISTINCT i.status || ':' || i.error_code, ',') || '/' || count(*)
@@ -249,7 +250,7 @@ check "calendar: none of them stands at the time the change moved away from" \
 sed -e 's/20270108T090000/20270108T100000/' -e 's/20270108T094500/20270108T104500/' \
     "$top/samples/pms/calendar-appointments.ics" >"$work/in/generic-appointments/.cal2.tmp"
 mv "$work/in/generic-appointments/.cal2.tmp" "$work/in/generic-appointments/calendar2.ics"
-wait_done "$work" 24 60
+wait_done "$work" 25 60
 check "calendar: exported again, the moved occurrence updates its appointment" \
     test "$(appt ics-series-5@clinic.example/20270107T220000Z)" = "2027-01-08T16:00:00Z|45|confirmed|Nakamura|hyg.kim@clinic.example|Hyg 1"
 check "… and it alone is sent again, as an update (the other events are unchanged)" \
