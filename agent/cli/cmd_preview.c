@@ -696,6 +696,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     struct ds_reader *r = NULL;
     struct ds_tz *tz = NULL;
     struct ds_detection d;
+    const struct ds_detection *shown = NULL; /* the scores, when detected */
     struct ds_mapped m;
     struct ds_row row;
     struct ds_error err;
@@ -743,6 +744,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
             goto out;
         }
         p->tpl = d.best[0].t;
+        shown = &d;
     }
     rc = ds_map_new(p->tpl, p->header, &p->m, &err);
     if (rc != 0) {
@@ -789,7 +791,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
      * fingerprint only against a queue's synced rows: what is not used is
      * not written. */
     ds_map_set_outputs(p->m, p->o.json || p->st != NULL ? DS_MAP_RECORD : 0);
-    print_head(p, r, p->o.template == NULL && p->use == NULL ? &d : NULL);
+    print_head(p, r, shown);
     limit = p->o.all ? LONG_MAX : PREVIEW_ROWS;
     while (p->rows < limit) {
         rc = ds_read_next_row(r, &row, &err);
