@@ -747,8 +747,25 @@ static int first_matching_sheet(struct ds_ingest_task *t, int fd, struct ds_read
     return rc;
 }
 
+/* The rank of an import type in a file's jobs: patients before the types
+ * that refer to them, appointments before the treatments that may name
+ * one. */
+static int type_rank(const struct ds_template *t)
+{
+    static const char *const order[] = {"patients", "appointments", "treatments", "financial"};
+    const char *type = ds_template_import_type(t);
+
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(order[i], type) == 0) {
+            return i;
+        }
+    }
+    return 4;
+}
+
 /* sheet = *: a pass per sheet a template matches, each with that template
- * and its own mapper; *held when none does (NO_TEMPLATE). */
+ * and its own mapper, patients first (a file's jobs are sent in order:
+ * ds_store_batch_next); *held when none matches (NO_TEMPLATE). */
 static int every_sheet(struct ds_ingest_task *t, struct ds_store *st, int fd,
                        const struct ds_read_hints *base, struct passes *ps,
                        struct ds_template ***list, size_t *nlist, int *held, int *done)
@@ -773,6 +790,14 @@ static int every_sheet(struct ds_ingest_task *t, struct ds_store *st, int fd,
                                 "sheet = *: no sheet's header matches a template");
         *held = rc == 0;
         return rc;
+    }
+    for (size_t k = 1; k < n; k++) {
+        for (size_t j = k; j > 0 && type_rank(ch[j].tpl) < type_rank(ch[j - 1].tpl); j--) {
+            struct ds_sheet_choice c = ch[j];
+
+            ch[j] = ch[j - 1];
+            ch[j - 1] = c;
+        }
     }
     ps->sheets = 1;
     for (size_t k = 0; k < n && rc == 0; k++) {
