@@ -260,7 +260,7 @@ static const char *const web_keys[] = {"enabled",     "listen",        "port",
 static const char *const folder_keys[] = {
     "path",    "practice", "import_type", "template",      "snapshot",       "max_missing_percent",
     "include", "exclude",  "after",       "processed_dir", "quarantine_dir", "network",
-    NULL};
+    "sheet",   NULL};
 
 /* Edit distance of a and b (both short: config keys), capped at 9. */
 static int distance(const char *a, const char *b)
@@ -457,6 +457,14 @@ static void folder_key(struct loader *ld, const char *name, const char *key, con
     }
     else if (strcmp(key, "template") == 0) {
         set_string(ld, &f->template_id, value);
+    }
+    else if (strcmp(key, "sheet") == 0) {
+        if (value[0] == '\0' || strlen(value) > 127) {
+            problem(ld, ld->line, "sheet: expected a sheet's name (1-127 bytes) or *");
+        }
+        else {
+            set_string(ld, &f->sheet, value);
+        }
     }
     else if (strcmp(key, "snapshot") == 0) {
         if (strcmp(value, "full") == 0 || strcmp(value, "incremental") == 0) {
@@ -719,6 +727,13 @@ static void check_folder(struct loader *ld, const struct ds_folder_conf *f)
                 "financial",
                 f->name);
     }
+    if (f->sheet != NULL && strcmp(f->sheet, "*") == 0 && f->template_id != NULL &&
+        strcmp(f->template_id, "auto") != 0) {
+        problem(ld, f->line,
+                "[folder %s]: sheet = * detects a template for each sheet: it needs template = "
+                "auto",
+                f->name);
+    }
 }
 
 /* [web]: the address must be a loopback IP literal: the page has no TLS
@@ -864,6 +879,7 @@ void ds_config_free(struct ds_config **cfgp)
         ds_free(cfg->folders[i].practice);
         ds_free(cfg->folders[i].import_type);
         ds_free(cfg->folders[i].template_id);
+        ds_free(cfg->folders[i].sheet);
         ds_free(cfg->folders[i].include);
         ds_free(cfg->folders[i].exclude);
         ds_free(cfg->folders[i].processed_dir);

@@ -329,10 +329,10 @@ static int check_rules(json_t *rules, const char *origin, struct ds_error *err)
 static int check_field(const char *name, json_t *f, const char *const *canon, const char *origin,
                        struct ds_error *err)
 {
-    static const char *const keys[] = {"columns", "transform", "required", "date", "time",
-                                       "hour",    "minute",    "split",    "part", "map",
-                                       "default", "multiply",  "pattern",  "enum", "min",
-                                       "max",     "unique",    "pick",     NULL};
+    static const char *const keys[] = {
+        "columns", "transform", "required", "date",    "time",     "hour",    "minute",
+        "split",   "part",      "map",      "default", "multiply", "pattern", "enum",
+        "min",     "max",       "unique",   "pick",    "extract",  "join",    NULL};
     static const char *const lists[] = {"date", "time", "hour", "minute", "enum", NULL};
     const char *bad = NULL;
     const char *msg = NULL;
@@ -458,6 +458,44 @@ static int check_field(const char *name, json_t *f, const char *const *canon, co
         if (json_object_get(f, "date") != NULL || json_object_get(f, "split") != NULL) {
             return tpl_fail(err, DS_EINVAL, origin, path,
                             "a picked column cannot be combined with date or split");
+        }
+    }
+    v = json_object_get(f, "extract");
+    if (v != NULL) {
+        struct ds_regex *re = NULL;
+        int ok;
+        int rc;
+
+        snprintf(path, sizeof(path), "fields.%.40s.extract", name);
+        if (!json_is_string(v) || json_string_length(v) > 256) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "not a valid regular expression");
+        }
+        rc = ds_regex_compile(&re, json_string_value(v), DS_REGEX_GROUPS);
+        if (rc == DS_ENOMEM) {
+            return tpl_fail(err, rc, origin, path, "out of memory");
+        }
+        if (rc != 0) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "not a valid regular expression");
+        }
+        ok = ds_regex_groups(re) == 1;
+        ds_regex_free(&re);
+        if (!ok) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "must have exactly one group");
+        }
+        if (json_object_get(f, "date") != NULL || json_object_get(f, "split") != NULL) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "cannot be combined with date or split");
+        }
+    }
+    v = json_object_get(f, "join");
+    if (v != NULL) {
+        snprintf(path, sizeof(path), "fields.%.40s.join", name);
+        if (!json_is_string(v) || json_string_length(v) > 8) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "must be a string (at most 8 bytes)");
+        }
+        if (json_object_get(f, "date") != NULL || json_object_get(f, "split") != NULL ||
+            json_object_get(f, "pick") != NULL) {
+            return tpl_fail(err, DS_EINVAL, origin, path,
+                            "cannot be combined with date, split or pick");
         }
     }
     v = json_object_get(f, "required");
@@ -608,6 +646,8 @@ static int build_fields(struct ds_template *t, json_t *fields, const char *const
         t->fields[k].max = v != NULL ? json_number_value(v) : 0;
         t->fields[k].unique = json_is_true(json_object_get(f, "unique"));
         t->fields[k].pick = json_string_value(json_object_get(f, "pick"));
+        t->fields[k].extract = json_string_value(json_object_get(f, "extract"));
+        t->fields[k].join = json_string_value(json_object_get(f, "join"));
         k++;
     }
     t->nfields = k;

@@ -43,6 +43,13 @@ struct ds_template_field {
      * value, "nonzero" the first holding an amount other than 0, and
      * "nonzero_column" that column's header name instead of its value. */
     const char *pick;
+    /* A POSIX extended regular expression with one group: the value is the
+     * text the group matched in the column's text (before the value map),
+     * absent when the expression does not match; or NULL. */
+    const char *extract;
+    /* Every listed column with a value, in the order listed, joined with
+     * this text (0-8 bytes); or NULL. */
+    const char *join;
 };
 
 /* A row rule: rows whose column holds one of the values (compared like

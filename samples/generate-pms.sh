@@ -269,3 +269,44 @@ awk 'BEGIN {
     for (i = 1; i <= 10; i++)
         print "P" i, 1000 + i, sprintf("2024-04-%02d", i), (i % 4 == 2 ? "(" : "") sprintf("%d.25", 10 * i) (i % 4 == 2 ? ")" : ""), kind[(i - 1) % 4 + 1], method[(i - 1) % 5 + 1], "R" i, ""
 }' > "$dir/generic-financial.csv"
+
+# A calendar (iCalendar), as booking systems export appointments: a TZID
+# event with its VTIMEZONE, a UTC event with a DURATION, a cancelled one,
+# the patient by e-mail or tel: attendee or by the id written in SUMMARY,
+# and a monthly series (no end: it has occurrences in the reader's window
+# whatever the day) with one occurrence changed by a RECURRENCE-ID. The
+# patients are those of samples/patients.csv.
+printf '%s\r\n' \
+    'BEGIN:VCALENDAR' 'VERSION:2.0' 'PRODID:-//Synthetic Dental Practice//Appointments//EN' 'CALSCALE:GREGORIAN' \
+    'BEGIN:VTIMEZONE' 'TZID:Europe/London' \
+    'BEGIN:DAYLIGHT' 'TZOFFSETFROM:+0000' 'TZOFFSETTO:+0100' 'TZNAME:BST' 'DTSTART:19700329T010000' \
+    'RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU' 'END:DAYLIGHT' \
+    'BEGIN:STANDARD' 'TZOFFSETFROM:+0100' 'TZOFFSETTO:+0000' 'TZNAME:GMT' 'DTSTART:19701025T020000' \
+    'RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU' 'END:STANDARD' 'END:VTIMEZONE' \
+    'BEGIN:VEVENT' 'UID:ics-tz-1@clinic.example' 'DTSTAMP:20261201T120000Z' \
+    'DTSTART;TZID=Europe/London:20270615T100000' 'DTEND;TZID=Europe/London:20270615T104500' \
+    'SUMMARY:Check-up' 'DESCRIPTION:Bring the new X-rays' 'LOCATION:Op 3' 'STATUS:CONFIRMED' \
+    'ORGANIZER;CN=Dr Lee:mailto:dr.lee@clinic.example' \
+    'ATTENDEE;CN=Dr Lee;ROLE=CHAIR:mailto:dr.lee@clinic.example' \
+    'ATTENDEE;ROLE=REQ-PARTICIPANT:mailto:robert.okafor1@example.com' 'END:VEVENT' \
+    'BEGIN:VEVENT' 'UID:ics-utc-2@clinic.example' 'DTSTAMP:20261201T120000Z' \
+    'DTSTART:20270616T143000Z' 'DURATION:PT30M' 'SUMMARY:Filling' 'LOCATION:Op 1' 'STATUS:TENTATIVE' \
+    'ORGANIZER:mailto:dr.lee@clinic.example' 'ATTENDEE;CN=Patient:tel:+1-415-555-0114' 'END:VEVENT' \
+    'BEGIN:VEVENT' 'UID:ics-cxl-3@clinic.example' 'DTSTAMP:20261201T120000Z' \
+    'DTSTART;TZID=America/Chicago:20270617T080000' 'DTEND;TZID=America/Chicago:20270617T090000' \
+    'SUMMARY:Extraction' 'LOCATION:Op 2' 'STATUS:CANCELLED' 'ORGANIZER:mailto:dr.lee@clinic.example' \
+    'ATTENDEE:mailto:Zoe.Schmidt3@example.com' 'END:VEVENT' \
+    'BEGIN:VEVENT' 'UID:ics-sum-4@clinic.example' 'DTSTAMP:20261201T120000Z' \
+    'DTSTART;TZID=America/Chicago:20270618T133000' 'DTEND;TZID=America/Chicago:20270618T141500' \
+    'SUMMARY:Crown prep - Patient ID: 1005' 'LOCATION:Op 3' 'STATUS:CONFIRMED' \
+    'ORGANIZER:mailto:dr.patel@clinic.example' 'END:VEVENT' \
+    'BEGIN:VEVENT' 'UID:ics-series-5@clinic.example' 'DTSTAMP:20261201T120000Z' \
+    'DTSTART;TZID=America/Chicago:20261207T160000' 'DTEND;TZID=America/Chicago:20261207T163000' \
+    'RRULE:FREQ=MONTHLY' 'SUMMARY:Hygiene recall' 'LOCATION:Hyg 1' 'ORGANIZER:mailto:hyg.kim@clinic.example' \
+    'ATTENDEE:mailto:maria.nakamura4@example.org' 'END:VEVENT' \
+    'BEGIN:VEVENT' 'UID:ics-series-5@clinic.example' 'DTSTAMP:20261201T120000Z' \
+    'RECURRENCE-ID;TZID=America/Chicago:20270107T160000' \
+    'DTSTART;TZID=America/Chicago:20270108T090000' 'DTEND;TZID=America/Chicago:20270108T094500' \
+    'SUMMARY:Hygiene recall' 'DESCRIPTION:Moved by one day' 'LOCATION:Hyg 1' 'STATUS:CONFIRMED' \
+    'ORGANIZER:mailto:hyg.kim@clinic.example' 'ATTENDEE:mailto:maria.nakamura4@example.org' 'END:VEVENT' \
+    'END:VCALENDAR' >"$dir/calendar-appointments.ics"

@@ -345,6 +345,12 @@ int ds_store_batch_next(struct ds_store *st, const char *job_id, double now,
         st, DS__Q_BATCH_DUE,
         "SELECT seq FROM batches WHERE job_id = ?1 "
         "AND (state = 'pending' OR (state = 'retry_wait' AND next_attempt_at <= ?2)) "
+        /* A file's jobs go one after the other, in the order ingest began
+         * them: the sheets of a workbook (patients before the appointments
+         * that refer to them) and the jobs a route makes. */
+        "AND NOT EXISTS (SELECT 1 FROM jobs me JOIN jobs o ON o.file_id = me.file_id "
+        "AND o.rowid < me.rowid JOIN batches ob ON ob.job_id = o.id "
+        "WHERE me.id = ?1 AND ob.state NOT IN ('acked', 'rejected')) "
         "ORDER BY seq",
         "batch next", &s, "td", job_id, now);
     /* skip looks only at the uploader's own bookkeeping; it must not call

@@ -31,7 +31,10 @@ int ds_store_job_get(struct ds_store *st, const char *job_id, struct ds_job_info
 int ds_store_job_opened(struct ds_store *st, const char *job_id);
 
 /* The next batch of job_id that may be sent at time now: `pending`, or
- * `retry_wait` whose next attempt is due, lowest seq first, skipping seqs
+ * `retry_wait` whose next attempt is due, lowest seq first — none while a
+ * job of the same file begun before it has a batch not yet acked or
+ * rejected (a file's jobs go in order: a workbook's patients before its
+ * appointments) — skipping seqs
  * for which skip(ctx, seq) returns non-zero (the ones the uploader has in
  * hand). 1 and *seq set, 0 if none is due, negative on error. *next_due
  * (may be NULL) receives the earliest future next-attempt time among the

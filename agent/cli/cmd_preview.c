@@ -1,6 +1,7 @@
 /*
- * cmd_preview.c — `dentsync preview FILE [--type T] [--template ID] [--json]
- * [--all]`: what a folder would make of an export, before it takes one.
+ * cmd_preview.c — `dentsync preview FILE [--type T] [--template ID]
+ * [--sheet NAME|*] [--json] [--all]`: what a folder would make of an export,
+ * before it takes one.
  *
  * Shows the dialect, the template chosen with its score and the runner-up
  * (or the pinned one), the column -> field mapping, the first 100 rows
@@ -12,6 +13,11 @@
  * has rows only another order reads gets the date_order suggestion. Rows
  * the template routes to another import type are mapped and validated with
  * the template they go to, as ingest does in that type's job.
+ *
+ * A workbook's sheet is chosen as ingest chooses it (--sheet, else the
+ * folder's `sheet`, else the first sheet whose header a template matches;
+ * agent/map/detect_sheet.h): each sheet passed over is shown with why, and
+ * with `*` every matching sheet is previewed in turn with its own template.
  *
  * It writes nothing to the queue: `unchanged` is counted by reading the
  * synced fingerprints, and only when the queue already exists, opened
@@ -27,6 +33,7 @@
 #include "agent/core/jsonw.h"
 #include "agent/core/buf.h"
 #include "agent/map/detect.h"
+#include "agent/map/detect_sheet.h"
 #include "agent/map/map.h"
 #include "agent/map/tz.h"
 #include "agent/read/read.h"
@@ -35,6 +42,7 @@
 #include "state/store_delta.h"
 #include "state/store_status.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -55,6 +63,7 @@ struct preview_opts {
     const char *type;     /* --type, or NULL */
     const char *template; /* --template, or NULL */
     const char *folder;   /* --folder: read as that folder would, or NULL */
+    const char *sheet;    /* --sheet: a sheet's name or "*", or NULL */
     int json;             /* --json */
     int all;              /* --all */
 };
@@ -82,15 +91,18 @@ struct route {
 
 struct preview {
     struct preview_opts o;
+    struct ds_read_hints hints;    /* the sheet read */
+    const struct ds_template *use; /* borrow: the sheet's template chosen already, or NULL */
     const struct ds_template *tpl; /* borrow (list or pinned) */
     const struct ds_row *header;   /* borrow (the reader) */
     struct ds_mapper *m;
     struct route routes[PREVIEW_ROUTES];
     size_t nroutes;
-    const char *dirs[2];  /* template sources as ingest's: the cloud's, then template_dir */
-    char cloud[PATH_MAX]; /* the practice's templates saved in the cloud */
-    struct ds_store *st;  /* the queue if it exists, else NULL */
-    const char *practice; /* for unchanged */
+    const char *dirs[2];         /* template sources as ingest's: the cloud's, then template_dir */
+    char cloud[PATH_MAX];        /* the practice's templates saved in the cloud */
+    struct ds_store *st;         /* the queue if it exists, else NULL */
+    const struct ds_config *cfg; /* borrow, or NULL */
+    const char *practice;        /* for unchanged */
     struct group groups[PREVIEW_GROUPS];
     size_t ngroups;
     uint64_t (*keys)[2]; /* the key set: open addressing, 128-bit digests, {0, 0} empty */
@@ -101,23 +113,27 @@ struct preview {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--folder NAME] [--json] "
-                 "[--all]\n");
+    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--folder NAME] "
+                 "[--sheet NAME|*] [--json] [--all]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct preview_opts *o)
 {
     static const struct option longopts[] = {
-        {"type", required_argument, NULL, 't'},   {"template", required_argument, NULL, 'T'},
-        {"json", no_argument, NULL, 'j'},         {"all", no_argument, NULL, 'a'},
-        {"folder", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0},
+        {"type", required_argument, NULL, 't'},
+        {"template", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},
+        {"all", no_argument, NULL, 'a'},
+        {"folder", required_argument, NULL, 'F'},
+        {"sheet", required_argument, NULL, 's'},
+        {NULL, 0, NULL, 0},
     };
     int opt;
 
     memset(o, 0, sizeof(*o));
     optind = 1;
     for (;;) {
-        opt = getopt_long(argc, argv, "t:T:jaF:", longopts, NULL);
+        opt = getopt_long(argc, argv, "t:T:jaF:s:", longopts, NULL);
         if (opt == -1) {
             break;
         }
@@ -136,6 +152,9 @@ static int parse_opts(int argc, char **argv, struct preview_opts *o)
             break;
         case 'F':
             o->folder = optarg;
+            break;
+        case 's':
+            o->sheet = optarg;
             break;
         default:
             return -1;
@@ -584,7 +603,13 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
         printf(", delimiter %s", dl->delimiter == '\t' ? "TAB" : (char[2]){(char)dl->delimiter, 0});
     }
     printf(", header on line %ld\n", dl->header_line);
-    if (d != NULL) {
+    if (dl->sheet[0] != '\0') {
+        printf("sheet:     %s\n", dl->sheet);
+    }
+    if (p->use != NULL) {
+        printf("template:  %s (detected for this sheet)\n", ds_template_id(p->tpl));
+    }
+    else if (d != NULL) {
         printf("template:  %s (score %.0f)", ds_template_id(p->tpl), d->best[0].score);
         if (d->nbest > 1) {
             printf("; runner-up %s (score %.0f)", ds_template_id(d->best[1].t), d->best[1].score);
@@ -671,7 +696,7 @@ static int vote_dates(struct preview *p, struct ds_error *err)
 {
     struct ds_reader *r = NULL;
     struct ds_row row;
-    int rc = ds_read_open(p->o.file, NULL, &r, err);
+    int rc = ds_read_open(p->o.file, &p->hints, &r, err);
 
     while (rc == 0) {
         rc = ds_read_next_row(r, &row, err);
@@ -722,17 +747,16 @@ static int preview_row(struct preview *p, const struct ds_row *row, struct ds_ma
     return rc;
 }
 
-int ds_cmd_preview(const char *config_path, int argc, char **argv)
+/* Previews the file (the sheet p->hints names) with p->use, the pinned
+ * template or the one detected; frees what it made. An exit code. */
+static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
 {
-    struct preview p;
-    struct ds_config *cfg = NULL;
-    const struct ds_folder_conf *folder = NULL;
-    const struct ds_practice_conf *pc = NULL;
     struct ds_template **list = NULL;
     struct ds_template *pinned = NULL;
     struct ds_reader *r = NULL;
     struct ds_tz *tz = NULL;
     struct ds_detection d;
+    const struct ds_detection *shown = NULL; /* the scores, when detected */
     struct ds_mapped m;
     struct ds_row row;
     struct ds_error err;
@@ -744,9 +768,208 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     int rc;
     int exit_code = DS_EXIT_RUNTIME;
 
-    memset(&p, 0, sizeof(p));
     memset(&m, 0, sizeof(m));
     ds_error_clear(&err);
+    rc = ds_read_open(p->o.file, &p->hints, &r, &err);
+    if (rc != 0) {
+        ds_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dentsync preview: %s\n", msg);
+        goto out;
+    }
+    p->header = ds_read_header(r);
+    if (p->use != NULL) {
+        p->tpl = p->use;
+    }
+    else if (p->o.template != NULL) {
+        rc = ds_template_find_in(p->dirs, 2, p->o.template, &pinned, &err);
+        if (rc != 0) {
+            ds_error_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "dentsync preview: %s\n", msg);
+            goto out;
+        }
+        p->tpl = pinned;
+    }
+    else {
+        rc = ds_template_list_in(p->dirs, 2, &list, &n, &err);
+        if (rc == 0) {
+            rc = ds_detect_template(list, n, p->o.type, p->header, &d);
+        }
+        if (rc != 0) {
+            fprintf(stderr, "dentsync preview: %s\n", ds_strerror(rc));
+            goto out;
+        }
+        if (!d.matched) {
+            ds_detect_explain(&d, msg, sizeof(msg));
+            printf("%s\n", msg);
+            goto out;
+        }
+        p->tpl = d.best[0].t;
+        shown = &d;
+    }
+    rc = ds_map_new(p->tpl, p->header, &p->m, &err);
+    if (rc != 0) {
+        const long fi = field_index(p->tpl, err.field);
+
+        printf("template %s cannot read this file: %s", ds_template_id(p->tpl), err.msg);
+        if (fi >= 0) {
+            printf(" (field %s reads one of:", err.field);
+            for (const char *const *c = ds_template_field(p->tpl, (size_t)fi)->columns; *c != NULL;
+                 c++) {
+                printf(" '%s'", *c);
+            }
+            printf(")");
+        }
+        printf("\n  add the column to the export, or copy the template and adjust it "
+               "(docs/templates.md)\n");
+        goto out;
+    }
+    load_routes(p);
+    rc = set_options(p, pc, &tz, &err);
+    if (rc == 0) {
+        rc = vote_dates(p, &err);
+    }
+    if (rc != 0) {
+        ds_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dentsync preview: %s\n", msg);
+        goto out;
+    }
+    p->keys = ds_calloc(PREVIEW_KEYS, sizeof(*p->keys));
+    p->nslots = PREVIEW_KEYS;
+    if (p->keys == NULL) {
+        fprintf(stderr, "dentsync preview: out of memory\n");
+        goto out;
+    }
+    /* Read-only, as status opens it: no migration, no VACUUM beside the
+     * running agent, and a member of the dentsync group (who may not write
+     * the queue) still gets the comparison with what was synced. */
+    if (p->cfg != NULL && p->practice != NULL &&
+        ds_config_queue_path(p->cfg, queue, sizeof(queue)) == 0 &&
+        ds_store_open_readonly(queue, &p->st, NULL) != 0) {
+        p->st = NULL;
+    }
+    /* The raw row is never shown here; the record only with --json, and its
+     * fingerprint only against a queue's synced rows: what is not used is
+     * not written. */
+    ds_map_set_outputs(p->m, p->o.json || p->st != NULL ? DS_MAP_RECORD : 0);
+    print_head(p, r, shown);
+    limit = p->o.all ? LONG_MAX : PREVIEW_ROWS;
+    while (p->rows < limit) {
+        rc = ds_read_next_row(r, &row, &err);
+        if (rc == 0) {
+            complete = 1;
+            break;
+        }
+        if (rc < 0) {
+            ds_error_format(&err, msg, sizeof(msg));
+            fprintf(stderr, "dentsync preview: %s\n", msg);
+            goto out;
+        }
+        rc = preview_row(p, &row, &m);
+        if (rc != 0) {
+            fprintf(stderr, "dentsync preview: row %ld: %s\n", row.row, ds_strerror(rc));
+            goto out;
+        }
+        p->rows++;
+        ds_mapped_close(&m);
+    }
+    if (!complete && ds_read_next_row(r, &row, &err) == 0) {
+        complete = 1;
+    }
+    print_summary(p, p->rows, complete);
+    exit_code = DS_EXIT_OK;
+out:
+    ds_mapped_close(&m);
+    ds_free(p->keys);
+    p->keys = NULL;
+    ds_store_close(&p->st);
+    ds_map_free(&p->m);
+    for (size_t i = 0; i < p->nroutes; i++) {
+        ds_map_free(&p->routes[i].m);
+        ds_template_free(&p->routes[i].tpl);
+    }
+    p->nroutes = 0;
+    ds_tz_free(&tz);
+    ds_read_close(&r);
+    ds_template_free(&pinned);
+    ds_template_list_free(&list, n);
+    return exit_code;
+}
+
+/* A sheet passed over: shown with why. */
+static void sheet_skipped(void *arg, const char *sheet, const char *reason)
+{
+    const struct preview *p = arg;
+
+    if (p->o.json) {
+        printf("{\"notice\":\"sheet skipped\",\"sheet\":");
+        ds_jsonw_fputs(stdout, sheet);
+        printf(",\"reason\":");
+        ds_jsonw_fputs(stdout, reason);
+        printf("}\n");
+        return;
+    }
+    printf("notice: sheet '%s' skipped: %s\n", sheet, reason);
+}
+
+/* The sheets to preview (see the top of the file): *n choices into ch. A
+ * sheet given by name, a pinned template with the default rule, and a
+ * file that is no workbook give one choice with index 0 (p->hints says).
+ * An exit code, DS_EXIT_OK to go on. */
+static int choose_sheets(struct preview *p, const char *sheet, struct ds_template ***list,
+                         size_t *nlist, struct ds_sheet_choice *ch, size_t *n)
+{
+    struct ds_error err;
+    char msg[768];
+    int fd;
+    int rc;
+
+    *n = 1;
+    memset(ch, 0, sizeof(*ch) * DS_SHEETS_MAX);
+    if (sheet != NULL && !ds_sheet_all(sheet)) {
+        p->hints.sheet = sheet;
+        return DS_EXIT_OK;
+    }
+    if (!ds_sheet_all(sheet) && p->o.template != NULL) {
+        return DS_EXIT_OK;
+    }
+    ds_error_clear(&err);
+    rc = ds_template_list_in(p->dirs, 2, list, nlist, &err);
+    fd = rc == 0 ? open(p->o.file, O_RDONLY | O_CLOEXEC) : -1;
+    if (rc == 0 && fd < 0) {
+        rc = ds_error_set(&err, DS_EIO, "cannot open %s", p->o.file);
+    }
+    if (rc == 0) {
+        rc = ds_detect_sheets(fd, p->o.file, sheet, &p->hints, *list, *nlist, p->o.type, ch, n,
+                              sheet_skipped, p, &err);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (rc != 0) {
+        ds_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dentsync preview: %s\n", msg);
+        return DS_EXIT_RUNTIME;
+    }
+    if (*n == 0) {
+        printf("no sheet's header matches a template\n");
+    }
+    return DS_EXIT_OK;
+}
+
+int ds_cmd_preview(const char *config_path, int argc, char **argv)
+{
+    struct preview p;
+    struct ds_config *cfg = NULL;
+    const struct ds_folder_conf *folder = NULL;
+    const struct ds_practice_conf *pc = NULL;
+    struct ds_template **list = NULL;
+    struct ds_sheet_choice ch[DS_SHEETS_MAX];
+    const char *sheet;
+    size_t nlist = 0;
+    size_t nch = 0;
+    int exit_code = DS_EXIT_RUNTIME;
+
+    memset(&p, 0, sizeof(p));
     if (parse_opts(argc, argv, &p.o) != 0) {
         usage(stderr);
         return DS_EXIT_USAGE;
@@ -756,6 +979,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     if (ds_config_load(config_path, &cfg, NULL) != 0) {
         cfg = NULL;
     }
+    p.cfg = cfg;
     folder = p.o.folder != NULL && cfg != NULL ? ds_config_folder(cfg, p.o.folder)
                                                : folder_of(cfg, p.o.file);
     if (p.o.folder != NULL && folder == NULL) {
@@ -777,122 +1001,46 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         p.dirs[0] = p.cloud;
     }
     p.dirs[1] = cfg != NULL ? cfg->template_dir : NULL;
+    sheet = p.o.sheet != NULL ? p.o.sheet : (folder != NULL ? folder->sheet : NULL);
+    if (ds_sheet_all(sheet) && p.o.template != NULL) {
+        fprintf(stderr, "dentsync preview: --sheet * detects a template for each sheet: it "
+                        "cannot be combined with a pinned template\n");
+        exit_code = DS_EXIT_USAGE;
+        goto out;
+    }
+    exit_code = choose_sheets(&p, sheet, &list, &nlist, ch, &nch);
+    if (exit_code != DS_EXIT_OK || nch == 0) {
+        goto out;
+    }
+    if (!ds_sheet_all(sheet) || ch[0].index == 0) {
+        /* One source: the named sheet, the one the default rule chose, or
+         * a file without sheets. */
+        if (ch[0].index > 0) {
+            p.hints.sheet_index = ch[0].index;
+        }
+        exit_code = preview_file(&p, pc);
+        goto out;
+    }
+    for (size_t k = 0; k < nch && exit_code == DS_EXIT_OK; k++) {
+        struct preview one = p;
 
-    rc = ds_read_open(p.o.file, NULL, &r, &err);
-    if (rc != 0) {
-        ds_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "dentsync preview: %s\n", msg);
-        goto out;
-    }
-    p.header = ds_read_header(r);
-    if (p.o.template != NULL) {
-        rc = ds_template_find_in(p.dirs, 2, p.o.template, &pinned, &err);
-        if (rc != 0) {
-            ds_error_format(&err, msg, sizeof(msg));
-            fprintf(stderr, "dentsync preview: %s\n", msg);
-            goto out;
+        one.hints.sheet_index = ch[k].index;
+        one.use = ch[k].tpl;
+        if (p.o.json) {
+            printf("{\"sheet\":");
+            ds_jsonw_fputs(stdout, ch[k].name);
+            printf(",\"template\":");
+            ds_jsonw_fputs(stdout, ds_template_id(ch[k].tpl));
+            printf("}\n");
         }
-        p.tpl = pinned;
-    }
-    else {
-        rc = ds_template_list_in(p.dirs, 2, &list, &n, &err);
-        if (rc == 0) {
-            rc = ds_detect_template(list, n, p.o.type, p.header, &d);
+        else {
+            printf("%s== sheet '%s' (%s) ==\n", k > 0 ? "\n" : "", ch[k].name,
+                   ds_template_import_type(ch[k].tpl));
         }
-        if (rc != 0) {
-            fprintf(stderr, "dentsync preview: %s\n", ds_strerror(rc));
-            goto out;
-        }
-        if (!d.matched) {
-            ds_detect_explain(&d, msg, sizeof(msg));
-            printf("%s\n", msg);
-            goto out;
-        }
-        p.tpl = d.best[0].t;
+        exit_code = preview_file(&one, pc);
     }
-    rc = ds_map_new(p.tpl, p.header, &p.m, &err);
-    if (rc != 0) {
-        const long fi = field_index(p.tpl, err.field);
-
-        printf("template %s cannot read this file: %s", ds_template_id(p.tpl), err.msg);
-        if (fi >= 0) {
-            printf(" (field %s reads one of:", err.field);
-            for (const char *const *c = ds_template_field(p.tpl, (size_t)fi)->columns; *c != NULL;
-                 c++) {
-                printf(" '%s'", *c);
-            }
-            printf(")");
-        }
-        printf("\n  add the column to the export, or copy the template and adjust it "
-               "(docs/templates.md)\n");
-        goto out;
-    }
-    load_routes(&p);
-    rc = set_options(&p, pc, &tz, &err);
-    if (rc == 0) {
-        rc = vote_dates(&p, &err);
-    }
-    if (rc != 0) {
-        ds_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "dentsync preview: %s\n", msg);
-        goto out;
-    }
-    p.keys = ds_calloc(PREVIEW_KEYS, sizeof(*p.keys));
-    p.nslots = PREVIEW_KEYS;
-    if (p.keys == NULL) {
-        fprintf(stderr, "dentsync preview: out of memory\n");
-        goto out;
-    }
-    /* Read-only, as status opens it: no migration, no VACUUM beside the
-     * running agent, and a member of the dentsync group (who may not write
-     * the queue) still gets the comparison with what was synced. */
-    if (cfg != NULL && p.practice != NULL && ds_config_queue_path(cfg, queue, sizeof(queue)) == 0 &&
-        ds_store_open_readonly(queue, &p.st, NULL) != 0) {
-        p.st = NULL;
-    }
-    /* The raw row is never shown here; the record only with --json, and its
-     * fingerprint only against a queue's synced rows: what is not used is
-     * not written. */
-    ds_map_set_outputs(p.m, p.o.json || p.st != NULL ? DS_MAP_RECORD : 0);
-    print_head(&p, r, p.o.template == NULL ? &d : NULL);
-    limit = p.o.all ? LONG_MAX : PREVIEW_ROWS;
-    while (p.rows < limit) {
-        rc = ds_read_next_row(r, &row, &err);
-        if (rc == 0) {
-            complete = 1;
-            break;
-        }
-        if (rc < 0) {
-            ds_error_format(&err, msg, sizeof(msg));
-            fprintf(stderr, "dentsync preview: %s\n", msg);
-            goto out;
-        }
-        rc = preview_row(&p, &row, &m);
-        if (rc != 0) {
-            fprintf(stderr, "dentsync preview: row %ld: %s\n", row.row, ds_strerror(rc));
-            goto out;
-        }
-        p.rows++;
-        ds_mapped_close(&m);
-    }
-    if (!complete && ds_read_next_row(r, &row, &err) == 0) {
-        complete = 1;
-    }
-    print_summary(&p, p.rows, complete);
-    exit_code = DS_EXIT_OK;
 out:
-    ds_mapped_close(&m);
-    ds_free(p.keys);
-    ds_store_close(&p.st);
-    ds_map_free(&p.m);
-    for (size_t i = 0; i < p.nroutes; i++) {
-        ds_map_free(&p.routes[i].m);
-        ds_template_free(&p.routes[i].tpl);
-    }
-    ds_tz_free(&tz);
-    ds_read_close(&r);
-    ds_template_free(&pinned);
-    ds_template_list_free(&list, n);
+    ds_template_list_free(&list, nlist);
     ds_config_free(&cfg);
     return exit_code;
 }

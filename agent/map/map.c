@@ -166,6 +166,7 @@ void ds_map_free(struct ds_mapper **m)
             ds_free((*m)->fields[i].name);
             ds__map_free_list(&(*m)->fields[i].map_keys);
             ds_regex_free(&(*m)->fields[i].re);
+            ds_regex_free(&(*m)->fields[i].xre);
             json_decref((*m)->fields[i].seen);
             ds_free((*m)->fields[i].cols);
             ds_free((*m)->fields[i].jkey);

@@ -193,7 +193,14 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
     if (oom) {
         return ds_error_set(err, DS_ENOMEM, "out of memory");
     }
-    if (tf->pick != NULL && strcmp(tf->pick, "header") != 0) {
+    if (tf->join != NULL) {
+        f->pick = PICK_JOIN;
+        f->join = tf->join;
+        if (resolve_all(tf->columns, hkeys, nh, &f->cols) != 0) {
+            return ds_error_set(err, DS_ENOMEM, "out of memory");
+        }
+    }
+    else if (tf->pick != NULL && strcmp(tf->pick, "header") != 0) {
         f->pick = strcmp(tf->pick, "value") == 0     ? PICK_VALUE
                   : strcmp(tf->pick, "nonzero") == 0 ? PICK_NONZERO
                                                      : PICK_NONZERO_COL;
@@ -228,6 +235,18 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
         }
         if (rc != 0) {
             return field_fail(err, tf->name, "pattern is not a valid regular expression");
+        }
+    }
+    if (tf->extract != NULL) {
+        rc = ds_regex_compile(&f->xre, tf->extract, DS_REGEX_GROUPS);
+        if (rc == DS_ENOMEM) {
+            return ds_error_set(err, rc, "out of memory");
+        }
+        if (rc != 0) {
+            return field_fail(err, tf->name, "extract is not a valid regular expression");
+        }
+        if (ds_regex_groups(f->xre) != 1) {
+            return field_fail(err, tf->name, "extract must have exactly one group");
         }
     }
     f->enumv = tf->enum_values;

@@ -2,7 +2,8 @@
  * map_field.c — the per-field pipeline on one row, in this order: the
  * column's text (or, for a combined instant, date + time or date + hour +
  * minute columns; for a split name, its part; with a pick, the first listed
- * column that qualifies), the template's value map (compared like header
+ * column that qualifies; with a join, every listed column with a value),
+ * the extract expression's group, the template's value map (compared like header
  * names), the default when the value is absent, the transform, the
  * multiplier (slot units), then the validation rules (pattern, enum, range,
  * unique within the file). Also the test of a row rule (skip, route), which
@@ -101,6 +102,62 @@ static void pick_cell(const struct ds_mapper *m, const struct map_field *f,
     *n = 0;
 }
 
+/* The listed columns with a value, in order, joined with f->join into
+ * m->part. 0 or DS_ETOOBIG / DS_ENOMEM. */
+static int join_cells(struct ds_mapper *m, const struct map_field *f, const struct ds_row *row)
+{
+    size_t sep = strlen(f->join);
+    int any = 0;
+    int rc = 0;
+
+    ds_buf_reset(&m->part);
+    for (const long *c = f->cols; *c >= 0 && rc == 0; c++) {
+        const char *p;
+        size_t n;
+
+        cell(row, *c, &p, &n);
+        if (n == 0) {
+            continue;
+        }
+        if (any) {
+            rc = ds_buf_append(&m->part, f->join, sep);
+        }
+        if (rc == 0) {
+            rc = ds_buf_append(&m->part, p, n);
+        }
+        any = 1;
+    }
+    return rc;
+}
+
+/* The text the extract expression's group matched in in[0..len), into
+ * *in and *len; *len is 0 when it does not match. 0 or DS_ETOOBIG /
+ * DS_ENOMEM. */
+static int extract_cell(struct ds_mapper *m, const struct map_field *f, const char **in,
+                        size_t *len)
+{
+    size_t so = 0;
+    size_t eo = 0;
+    int rc = 0;
+
+    if (*in != m->part.data) {
+        ds_buf_reset(&m->part);
+        rc = ds_buf_append(&m->part, *in, *len);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (m->part.data == NULL || !ds_regex_group1(f->xre, m->part.data, &so, &eo)) {
+        *in = "";
+        *len = 0;
+        return 0;
+    }
+    *in = m->part.data + so;
+    *len = eo - so;
+    ds_norm_trim(in, len);
+    return 0;
+}
+
 /* An instant from a date column and a time, or an hour and a minute,
  * column. */
 static int combined_instant(struct ds_mapper *m, struct map_field *f, const struct ds_row *row,
@@ -181,7 +238,19 @@ int ds__map_field_value(struct ds_mapper *m, struct map_field *f, const struct d
         }
         return combined_instant(m, f, row, problem);
     }
-    if (f->pick != PICK_HEADER) {
+    if (f->pick == PICK_JOIN) {
+        rc = join_cells(m, f, row);
+        if (rc == DS_ETOOBIG) {
+            *problem = "the joined columns are too long";
+            return DS_EINVAL;
+        }
+        if (rc != 0) {
+            return rc;
+        }
+        in = m->part.data != NULL ? m->part.data : "";
+        len = m->part.len;
+    }
+    else if (f->pick != PICK_HEADER) {
         pick_cell(m, f, row, &in, &len);
     }
     else {
@@ -190,6 +259,12 @@ int ds__map_field_value(struct ds_mapper *m, struct map_field *f, const struct d
     if (len > 0 && !ds_norm_utf8_valid(in, len)) {
         *problem = "not valid UTF-8";
         return DS_EINVAL;
+    }
+    if (len > 0 && f->xre != NULL) {
+        rc = extract_cell(m, f, &in, &len);
+        if (rc != 0) {
+            return rc;
+        }
     }
     if (f->split != 0) {
         ds_buf_reset(&m->part);

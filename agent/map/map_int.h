@@ -68,11 +68,13 @@ struct map_field {
     const char *const *enumv;  /* borrow: accepted values, or NULL */
     int has_min, has_max;
     double min, max;
-    struct json_t *seen; /* owned: values seen, when unique */
-    int integer;         /* a JSON integer on the wire */
-    int pick;            /* PICK_*: where a row's value comes from */
-    long *cols;          /* owned, with a pick: every listed column the header has, -1 ended */
-    int dated;           /* a date, a local date-time or a combined instant: its column votes */
+    struct json_t *seen;  /* owned: values seen, when unique */
+    int integer;          /* a JSON integer on the wire */
+    int pick;             /* PICK_*: where a row's value comes from */
+    struct ds_regex *xre; /* owned: extract, the value is what its group matched; or NULL */
+    const char *join;     /* borrow (template): with PICK_JOIN, what goes between values */
+    long *cols;           /* owned, with a pick: every listed column the header has, -1 ended */
+    int dated;            /* a date, a local date-time or a combined instant: its column votes */
     struct ds_date_votes votes; /* the column's d/d/y values (ds_map_date_vote) */
     enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
     char hint[160];             /* after a failed date: which order the column reads in */
@@ -82,10 +84,11 @@ struct map_field {
 };
 
 enum {
-    PICK_HEADER = 0,     /* the first listed column the header has */
-    PICK_VALUE = 1,      /* per row: the first of them with a value */
-    PICK_NONZERO = 2,    /* per row: the first holding an amount other than 0 */
-    PICK_NONZERO_COL = 3 /* ... and the field takes that column's header name */
+    PICK_HEADER = 0,      /* the first listed column the header has */
+    PICK_VALUE = 1,       /* per row: the first of them with a value */
+    PICK_NONZERO = 2,     /* per row: the first holding an amount other than 0 */
+    PICK_NONZERO_COL = 3, /* ... and the field takes that column's header name */
+    PICK_JOIN = 4         /* per row: every one of them with a value, joined */
 };
 
 struct map_rule {

@@ -124,6 +124,11 @@ int ds_norm_date_opt(const struct ds_norm_opts *o, const char *in, size_t len, s
  * refused: an instant needs a time. */
 int ds_norm_datetime(const struct ds_norm_opts *o, const char *in, size_t len, struct ds_buf *out,
                      const char **problem);
+/* A reader's instant: YYYY-MM-DDTHH:MM:SSZ (a calendar's UTC time, kept);
+ * a local YYYY-MM-DDTHH:MM:SS or any date-time ds_norm_datetime takes (with
+ * o->tz); a date alone (an all-day event) as its local midnight. */
+int ds_norm_reader_instant(const struct ds_norm_opts *o, const char *in, size_t len,
+                           struct ds_buf *out, const char **problem);
 /* Appends the UTC instant of the local dt (has_time ignored: 00:00 then). */
 int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, struct ds_buf *out,
                     const char **problem);

@@ -598,6 +598,7 @@ ds_norm_opt_fn ds_norm_lookup_opt(const char *transform)
         {"gender", opt_gender},
         {"date", ds_norm_date_opt},
         {"datetime", ds_norm_datetime},
+        {"instant", ds_norm_reader_instant},
         {"time", ds_norm_time},
         {"phone", ds_norm_phone_opt},
         {"name", ds_norm_name},

@@ -589,6 +589,33 @@ int ds_norm_datetime(const struct ds_norm_opts *o, const char *in, size_t len, s
     return ds_norm_instant(o, &dt, out, problem);
 }
 
+int ds_norm_reader_instant(const struct ds_norm_opts *o, const char *in, size_t len,
+                           struct ds_buf *out, const char **problem)
+{
+    struct ds_norm_opts utc = {0};
+    struct ds_norm_dt dt;
+    int rc;
+
+    if (len == 20 && in[10] == 'T' && in[19] == 'Z') {
+        /* Already UTC: the date and time are checked, not moved. */
+        if (o != NULL) {
+            utc = *o;
+        }
+        utc.tz = NULL;
+        utc.date_order = DS_DATE_YMD;
+        rc = ds_norm_parse_date(&utc, in, len - 1, &dt, problem);
+        if (rc != DS_NORM_PRESENT) {
+            return rc;
+        }
+        return ds_norm_instant(&utc, &dt, out, problem);
+    }
+    rc = ds_norm_parse_date(o, in, len, &dt, problem);
+    if (rc != DS_NORM_PRESENT) {
+        return rc;
+    }
+    return ds_norm_instant(o, &dt, out, problem);
+}
+
 int ds_norm_time(const struct ds_norm_opts *o, const char *in, size_t len, struct ds_buf *out,
                  const char **problem)
 {

@@ -15,7 +15,10 @@
 #ifndef DS_OS_TEXT_H
 #define DS_OS_TEXT_H
 
-#define DS_REGEX_ICASE 1 /* ds_regex_compile: letters match either case */
+#define DS_REGEX_ICASE 1  /* ds_regex_compile: letters match either case */
+#define DS_REGEX_GROUPS 2 /* ds_regex_compile: keep the groups (ds_regex_group1) */
+
+#include <stddef.h>
 
 struct ds_regex; /* opaque: one compiled expression */
 
@@ -25,6 +28,13 @@ int ds_regex_compile(struct ds_regex **out, const char *pattern, int flags);
 
 /* 1 when s (NUL-terminated) holds a match of re anywhere, else 0. */
 int ds_regex_match(const struct ds_regex *re, const char *s);
+
+/* The number of groups in re. */
+size_t ds_regex_groups(const struct ds_regex *re);
+
+/* 1 when s holds a match of re (compiled with DS_REGEX_GROUPS) whose first
+ * group took part, with that group's bytes at [*start, *end) of s; else 0. */
+int ds_regex_group1(const struct ds_regex *re, const char *s, size_t *start, size_t *end);
 
 /* Frees *re and sets it to NULL. NULL-safe. */
 void ds_regex_free(struct ds_regex **re);

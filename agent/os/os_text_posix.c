@@ -17,7 +17,8 @@ struct ds_regex {
 int ds_regex_compile(struct ds_regex **out, const char *pattern, int flags)
 {
     struct ds_regex *r = ds_malloc(sizeof(*r));
-    int cflags = REG_EXTENDED | REG_NOSUB | ((flags & DS_REGEX_ICASE) != 0 ? REG_ICASE : 0);
+    int cflags = REG_EXTENDED | ((flags & DS_REGEX_ICASE) != 0 ? REG_ICASE : 0) |
+                 ((flags & DS_REGEX_GROUPS) != 0 ? 0 : REG_NOSUB);
     int rc;
 
     *out = NULL;
@@ -36,6 +37,23 @@ int ds_regex_compile(struct ds_regex **out, const char *pattern, int flags)
 int ds_regex_match(const struct ds_regex *re, const char *s)
 {
     return regexec(&re->re, s, 0, NULL, 0) == 0;
+}
+
+size_t ds_regex_groups(const struct ds_regex *re)
+{
+    return re->re.re_nsub;
+}
+
+int ds_regex_group1(const struct ds_regex *re, const char *s, size_t *start, size_t *end)
+{
+    regmatch_t mt[2];
+
+    if (regexec(&re->re, s, 2, mt, 0) != 0 || mt[1].rm_so < 0 || mt[1].rm_eo < mt[1].rm_so) {
+        return 0;
+    }
+    *start = (size_t)mt[1].rm_so;
+    *end = (size_t)mt[1].rm_eo;
+    return 1;
 }
 
 void ds_regex_free(struct ds_regex **re)

@@ -48,6 +48,8 @@ struct ds_read_hints {
     long header_line;      /* CSV: physical line of the header row (1-based), or 0 */
     int keep_trailers;     /* CSV: 1 = never take end lines for a trailer */
     const char *sheet;     /* XLSX/XLS: the sheet's name, or NULL for the first */
+    int sheet_index;       /* XLSX/XLS: the sheet at this 1-based position in the workbook
+                              (wins over sheet; DS_ENOTFOUND past the last), or 0 */
     int window_days_back;  /* ICS: expand recurrences from this many days ago (0: 365) */
     int window_days_ahead; /* ICS: ... up to this many days ahead (0: 365) */
 };
@@ -66,6 +68,7 @@ struct ds_read_dialect {
     long blank_lines;   /* blank lines (no values) skipped */
     long ragged_rows;   /* data rows with more or fewer fields than the header */
     char sheet[128];    /* XLSX, XLS: the sheet read */
+    int sheet_index;    /* XLSX, XLS: its 1-based position in the workbook */
 };
 
 /* Kinds of notice. */

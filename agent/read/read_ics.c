@@ -14,7 +14,15 @@
  * Row fields (the header is fixed): UID, RECURRENCE-ID (the occurrence's
  * original start for an expanded or overriding occurrence, else empty),
  * DTSTART, DTEND, SUMMARY, DESCRIPTION, LOCATION, STATUS, ORGANIZER and
- * ATTENDEE (every attendee, "; " between them; "mailto:" left out). Times
+ * ATTENDEE (every attendee, "; " between them; "mailto:" left out), then
+ * three columns derived from them for the mapper: EVENT-ID (the UID, and
+ * for an occurrence of a recurring event or a changed occurrence "/" and
+ * its RECURRENCE-ID in the compact form 20240327T154500Z, so that each
+ * occurrence is its own appointment and a change replaces the occurrence
+ * it changes; when that is longer than 64 characters or not printable
+ * ASCII, "ics-" and 32 hex digits of the UID's SHA-256 stand for the UID),
+ * ATTENDEE-EMAIL (the first mailto: attendee who is not the organizer) and
+ * ATTENDEE-TEL (the first tel: attendee, without "tel:"). Times
  * are ISO 8601: an all-day date as YYYY-MM-DD; a time in UTC or with a
  * TZID (from the calendar's VTIMEZONE, else the system's zone database)
  * converted to UTC as YYYY-MM-DDTHH:MM:SSZ; a floating time (no zone) as
@@ -50,6 +58,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
+#include "agent/core/hash.h"
 
 #include <libical/ical.h>
 #include <stdarg.h>
@@ -67,14 +76,16 @@
 #define ICS_MAX_OCCURRENCES 5000                 /* occurrences of one recurring event */
 #define ICS_ROW_MAX ((size_t)4 * 1024 * 1024)    /* bytes of one row's fields */
 #define ICS_RAW_MAX ((size_t)64 * 1024)          /* bytes of the raw text kept */
-#define ICS_NFIELDS 10                           /* fields of a row */
+#define ICS_NFIELDS 13                           /* fields of a row */
+#define ICS_NREAD 10                             /* of them, read from the event as they are */
+#define ICS_EXT_MAX 64                           /* an EVENT-ID kept as it is */
 #define ICS_DEFAULT_DAYS 365                     /* the window either side of today */
 #define ICS_MAX_OVERRIDES 65536                  /* changed occurrences remembered */
 #define ICS_MAX_OVERRIDE_BYTES ((size_t)8 << 20) /* their keys together */
 
 static const char *const ics_header[ICS_NFIELDS] = {
-    "UID",         "RECURRENCE-ID", "DTSTART", "DTEND",     "SUMMARY",
-    "DESCRIPTION", "LOCATION",      "STATUS",  "ORGANIZER", "ATTENDEE",
+    "UID",    "RECURRENCE-ID", "DTSTART",  "DTEND",    "SUMMARY",        "DESCRIPTION",  "LOCATION",
+    "STATUS", "ORGANIZER",     "ATTENDEE", "EVENT-ID", "ATTENDEE-EMAIL", "ATTENDEE-TEL",
 };
 
 struct ics_reader {
@@ -371,6 +382,40 @@ static void row_cut(struct ics_reader *c, int error, size_t field)
     ds__read_row_msg(c->row_err_msg, sizeof(c->row_err_msg), error, field, ICS_ROW_MAX);
 }
 
+/* EVENT-ID (see the top of the file) of the event uid's occurrence whose
+ * RECURRENCE-ID is rid (ISO text, "" when it has none) into out. */
+static int event_id(const char *uid, const char *rid, char *out, size_t size)
+{
+    char compact[48];
+    size_t k = 0;
+    int plain = 1;
+    int rc;
+
+    for (const char *p = rid; *p != '\0' && k + 1 < sizeof(compact); p++) {
+        if (*p != '-' && *p != ':') {
+            compact[k++] = *p;
+        }
+    }
+    compact[k] = '\0';
+    for (const unsigned char *p = (const unsigned char *)uid; *p != '\0'; p++) {
+        plain &= *p > 0x20 && *p < 0x7f;
+    }
+    if (plain && strlen(uid) + (k > 0 ? k + 1 : 0) <= ICS_EXT_MAX) {
+        snprintf(out, size, "%s%s%s", uid, k > 0 ? "/" : "", compact);
+        return 0;
+    }
+    {
+        char hex[DS_SHA256_HEX];
+
+        rc = ds_sha256_hex(uid, strlen(uid), hex);
+        if (rc != 0) {
+            return rc;
+        }
+        snprintf(out, size, "ics-%.32s%s%s", hex, k > 0 ? "/" : "", compact);
+    }
+    return 0;
+}
+
 /* Fills the row of the current event's occurrence; a field over the cap
  * cuts the row (row_err) before it. 0 or DS_ENOMEM. */
 static int fill_row(struct ics_reader *c, struct icaltimetype start, struct icaltimetype end,
@@ -382,6 +427,9 @@ static int fill_row(struct ics_reader *c, struct icaltimetype start, struct ical
     char ts[3][48];
     const char *vals[ICS_NFIELDS];
     const char *org = NULL;
+    const char *email = NULL;
+    const char *tel = NULL;
+    char eid[ICS_EXT_MAX + 48];
     int att_over = 0;
     int rc = 0;
 
@@ -408,6 +456,12 @@ static int fill_row(struct ics_reader *c, struct icaltimetype start, struct ical
         }
         if (strncasecmp(a, "mailto:", 7) == 0) {
             a += 7;
+            if (email == NULL && (org == NULL || strcasecmp(a, org) != 0)) {
+                email = a;
+            }
+        }
+        else if (tel == NULL && strncasecmp(a, "tel:", 4) == 0) {
+            tel = a + 4;
         }
         rc = ds_buf_printf(&att, "%s%s", att.len > 0 ? "; " : "", a);
     }
@@ -429,8 +483,18 @@ static int fill_row(struct ics_reader *c, struct icaltimetype start, struct ical
     vals[7] = p != NULL ? icalproperty_get_value_as_string(p) : "";
     vals[8] = org;
     vals[9] = att.data;
+    vals[10] = "";
+    if (vals[0] != NULL && vals[0][0] != '\0') {
+        rc = event_id(vals[0], ts[2], eid, sizeof(eid));
+        if (rc != 0) {
+            goto out;
+        }
+        vals[10] = eid;
+    }
+    vals[11] = email;
+    vals[12] = tel;
     for (size_t i = 0; i < ICS_NFIELDS; i++) {
-        if ((i == ICS_NFIELDS - 1 && att_over) ||
+        if ((i == ICS_NREAD - 1 && att_over) ||
             (vals[i] != NULL && strlen(vals[i]) > (size_t)DS_READ_MAX_FIELD)) {
             row_cut(c, DS_READ_ROW_FIELD_TOO_LONG, i + 1);
             break;
@@ -775,7 +839,7 @@ static size_t line_field(const struct ds_buf *line)
     while (k < line->len && line->data[k] != ':' && line->data[k] != ';') {
         k++;
     }
-    for (size_t i = 0; i < ICS_NFIELDS; i++) {
+    for (size_t i = 0; i < ICS_NREAD; i++) {
         if (strlen(ics_header[i]) == k && strncasecmp(line->data, ics_header[i], k) == 0) {
             return i + 1;
         }

@@ -314,8 +314,9 @@ static void child_row(struct xls_out *o, const void *h, unsigned r, unsigned sho
  * passed down as stdin, and the child opens it through the path of its own
  * descriptor (ds_fsafe_fd_path: /proc/self/fd/0 on Linux, which the kernel
  * resolves to the inode the descriptor holds, so nothing put under the
- * file's name since can take its place). */
-__attribute__((noreturn)) static void child_main(const char *want)
+ * file's name since can take its place). The sheet is the one named want,
+ * or, when index is above 0, the one at that position (1-based). */
+__attribute__((noreturn)) static void child_main(const char *want, int index)
 {
     static struct xls_out o;
     char path[4096];
@@ -349,12 +350,15 @@ __attribute__((noreturn)) static void child_main(const char *want)
         if (freexl_get_worksheet_name(h, sheet, &name) != FREEXL_OK) {
             name = NULL;
         }
-        if (want == NULL || (name != NULL && strcmp(name, want) == 0)) {
+        if (index > 0 ? sheet + 1 == index
+                      : want == NULL || (name != NULL && strcmp(name, want) == 0)) {
             break;
         }
     }
     if (sheet == nsheets) {
-        child_fail(&o, DS_ENOTFOUND, "sheet", "XLS: the workbook has no sheet of that name");
+        child_fail(&o, DS_ENOTFOUND, "sheet",
+                   index > 0 ? "XLS: the workbook has no sheet at that position"
+                             : "XLS: the workbook has no sheet of that name");
     }
     if (freexl_select_active_worksheet(h, sheet) != FREEXL_OK ||
         freexl_worksheet_dimensions(h, &rows, &cols) != FREEXL_OK) {
@@ -403,7 +407,16 @@ void ds_read_child_dispatch(int argc, char **argv)
     hex = argc == 3 ? argv[2] : "";
     n = strlen(hex);
     if (strcmp(hex, "-") == 0) {
-        child_main(NULL);
+        child_main(NULL, 0);
+    }
+    if (hex[0] == '#') {
+        char *end = NULL;
+        long index = strtol(hex + 1, &end, 10);
+
+        if (end == hex + 1 || *end != '\0' || index < 1 || index > 0xffff) {
+            ds_os_child_exit(2);
+        }
+        child_main(NULL, (int)index);
     }
     if (n == 0 || n % 2 != 0 || n / 2 > XLS_SHEET_MAX) {
         ds_os_child_exit(2);
@@ -418,7 +431,7 @@ void ds_read_child_dispatch(int argc, char **argv)
         want[i] = (char)(hi * 16 + lo);
     }
     want[n / 2] = '\0';
-    child_main(want);
+    child_main(want, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -675,9 +688,16 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
                            "XLS: the workbook has no sheet of that name");
         goto out;
     }
+    /* The sheet travels as its name in hexadecimal, as #N for a position
+     * (1-based), or as - for the first. */
     snprintf(hex, sizeof(hex), "-");
-    for (size_t i = 0; want != NULL && want[i] != '\0'; i++) {
-        snprintf(hex + 2 * i, 3, "%02x", (unsigned)(unsigned char)want[i]);
+    if (hints != NULL && hints->sheet_index > 0) {
+        snprintf(hex, sizeof(hex), "#%d", hints->sheet_index);
+    }
+    else {
+        for (size_t i = 0; want != NULL && want[i] != '\0'; i++) {
+            snprintf(hex + 2 * i, 3, "%02x", (unsigned)(unsigned char)want[i]);
+        }
     }
     rc = ds_os_child_start(args, file, &lim, &x->child);
     if (rc != 0) {
@@ -698,6 +718,11 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
     snprintf(r->dialect.encoding, sizeof(r->dialect.encoding), "utf-8");
     snprintf(r->dialect.sheet, sizeof(r->dialect.sheet), "%.*s", (int)x->msg.len,
              x->msg.data != NULL ? x->msg.data : "");
+    /* The child names the sheet, not its position: known when it was
+     * chosen by position, or is the first one. */
+    r->dialect.sheet_index = hints != NULL && hints->sheet_index > 0 ? hints->sheet_index
+                             : want == NULL                          ? 1
+                                                                     : 0;
     rc = ds__read_sheet_open(r, path, "XLS", hints, x, xls_pull, xls_src_free, err);
     x = NULL;
 out:

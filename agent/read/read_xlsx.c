@@ -98,6 +98,8 @@ struct xlsx_reader {
     char sheet_rid[128];  /* r:id of the chosen sheet */
     char sheet_name[128]; /* its name */
     const char *want;     /* the hinted sheet name, or NULL */
+    int want_index;       /* the hinted sheet position (1-based), or 0 */
+    int sheet_index;      /* the chosen sheet's position */
     int nsheets;          /* sheets seen */
     char target[512];     /* the chosen sheet's part name */
     /* sheet rows */
@@ -356,7 +358,9 @@ static void XMLCALL wb_start(void *data, const XML_Char *name, const XML_Char **
         if (sname == NULL || rid == NULL || x->sheet_rid[0] != '\0') {
             return;
         }
-        if (x->want == NULL || strcmp(x->want, sname) == 0) {
+        if (x->want_index > 0 ? x->nsheets == x->want_index
+                              : x->want == NULL || strcmp(x->want, sname) == 0) {
+            x->sheet_index = x->nsheets;
             snprintf(x->sheet_rid, sizeof(x->sheet_rid), "%s", rid);
             snprintf(x->sheet_name, sizeof(x->sheet_name), "%s", sname);
         }
@@ -960,6 +964,7 @@ int ds__read_xlsx_open(int fd, const char *path, const struct ds_read_hints *hin
     }
     x->r = r;
     x->want = hints != NULL ? hints->sheet : NULL;
+    x->want_index = hints != NULL && hints->sheet_index > 0 ? hints->sheet_index : 0;
     ds_buf_init(&x->sst, XLSX_MAX_SST_BYTES);
     ds_buf_init(&x->numfmts, (size_t)1 << 20);
     ds_buf_init(&x->text, (size_t)DS_READ_MAX_FIELD);
@@ -995,7 +1000,10 @@ int ds__read_xlsx_open(int fd, const char *path, const struct ds_read_hints *hin
         goto out;
     }
     if (x->sheet_rid[0] == '\0') {
-        rc = x->want != NULL
+        rc = x->want_index > 0 && x->nsheets > 0
+                 ? ds__read_fail(err, DS_ENOTFOUND, path, 0, "sheet",
+                                 "XLSX: the workbook has no sheet at that position")
+             : x->want != NULL
                  ? ds__read_fail(err, DS_ENOTFOUND, path, 0, "sheet",
                                  "XLSX: the workbook has no sheet of that name")
                  : ds__read_fail(err, DS_EPARSE, path, 0, NULL, "XLSX: the workbook has no sheet");
@@ -1032,6 +1040,7 @@ int ds__read_xlsx_open(int fd, const char *path, const struct ds_read_hints *hin
     r->dialect.format = "xlsx";
     snprintf(r->dialect.encoding, sizeof(r->dialect.encoding), "utf-8");
     snprintf(r->dialect.sheet, sizeof(r->dialect.sheet), "%s", x->sheet_name);
+    r->dialect.sheet_index = x->sheet_index;
     rc = ds__read_sheet_open(r, path, "XLSX", hints, x, xlsx_pull, xlsx_close, err);
     x = NULL;
 out:

@@ -26,6 +26,14 @@
  * own template and keeping the others as `skipped` ("routed to T"), so
  * every job holds rows 1..N and the delta and the snapshot check work per
  * import type. The jobs go `uploading` together, in one transaction.
+ *
+ * Workbooks (docs/config.md, "sheet"): a folder's `sheet = NAME` reads that
+ * sheet; without it, the first sheet whose header a template of the
+ * folder's type matches (agent/map/detect_sheet.h); with `sheet = *` every
+ * sheet whose header a template of any type matches is a pass and a job of
+ * its own, reading its own sheet with its own template (its rows numbered
+ * 1..N in its sheet). Each sheet passed over is logged (SHEET_SKIPPED) with
+ * the file's and the sheet's names and why.
  */
 #include "agent/service/ingest.h"
 
@@ -35,6 +43,7 @@
 #include "agent/core/fsafe.h"
 #include "agent/core/log.h"
 #include "agent/map/detect.h"
+#include "agent/map/detect_sheet.h"
 #include "agent/map/map.h"
 #include "agent/map/tz.h"
 #include "agent/read/read.h"
@@ -59,7 +68,8 @@ struct pass {
     struct ds_template *owned;     /* a route target found by its id, or NULL */
     struct ds_mapper *mapper;      /* owned */
     char job_id[DS_UUID_LEN];
-    long rows; /* data rows read in this pass */
+    long rows;                  /* data rows read in this pass */
+    struct ds_read_hints hints; /* how its rows are read (the sheet) */
 };
 
 /* The jobs of one file, and which of them the current pass stages. */
@@ -67,6 +77,7 @@ struct passes {
     struct pass p[DS_INGEST_MAX_JOBS];
     size_t n;   /* jobs */
     size_t cur; /* the pass being staged */
+    int sheets; /* 1: each pass reads a sheet of its own (sheet = *), not a route */
 };
 
 static const char *base_name(const char *path)
@@ -526,7 +537,7 @@ static int stage_rows(struct ds_ingest_task *t, struct ds_store *st, struct ds_r
         if (rc <= 0) {
             break;
         }
-        if (ps->n > 1) {
+        if (ps->n > 1 && !ps->sheets) {
             owner = row_owner(ps, &row, &why);
         }
         rc = owner == ps->cur ? stage_own(t, st, p, &row, &m)
@@ -564,7 +575,7 @@ static int infer_date_order(struct ds_ingest_task *t, int fd, struct passes *ps)
     struct ds_row row;
     long n = 0;
     int need = 0;
-    int rc;
+    int rc = 0;
 
     for (size_t k = 0; k < ps->n; k++) {
         need |= ds_map_wants_date_votes(ps->p[k].mapper);
@@ -572,21 +583,26 @@ static int infer_date_order(struct ds_ingest_task *t, int fd, struct passes *ps)
     if (!need) {
         return 0;
     }
-    rc = ds_read_open_fd(fd, t->path, NULL, &r, &t->err);
-    while (rc == 0) {
-        rc = ds_read_next_row(r, &row, &t->err);
-        if (rc <= 0) {
-            break;
+    /* One read for every pass of one file; one per pass of its own sheet. */
+    for (size_t s = 0; s < (ps->sheets ? ps->n : 1) && rc == 0; s++) {
+        rc = ds_read_open_fd(fd, t->path, &ps->p[s].hints, &r, &t->err);
+        while (rc == 0) {
+            rc = ds_read_next_row(r, &row, &t->err);
+            if (rc <= 0) {
+                break;
+            }
+            rc = 0;
+            for (size_t k = 0; k < ps->n; k++) {
+                if (!ps->sheets || k == s) {
+                    ds_map_date_vote(ps->p[k].mapper, &row);
+                }
+            }
+            if (++n % ROWS_PER_COMMIT == 0 && t->stop != NULL && atomic_load(t->stop)) {
+                rc = DS_ESTOP;
+            }
         }
-        rc = 0;
-        for (size_t k = 0; k < ps->n; k++) {
-            ds_map_date_vote(ps->p[k].mapper, &row);
-        }
-        if (++n % ROWS_PER_COMMIT == 0 && t->stop != NULL && atomic_load(t->stop)) {
-            rc = DS_ESTOP;
-        }
+        ds_read_close(&r);
     }
-    ds_read_close(&r);
     if (rc != 0) {
         return rc;
     }
@@ -608,7 +624,7 @@ static int begin_jobs(struct ds_ingest_task *t, struct ds_store *st, struct pass
         rc = ds_uuid_v4(p->job_id);
         if (rc == 0 && k == 0) {
             rc = ds_store_job_begin(st, t->file_id, p->job_id, t->folder->practice,
-                                    t->folder->import_type, ds_template_id(p->tpl),
+                                    ds_template_import_type(p->tpl), ds_template_id(p->tpl),
                                     base_name(t->path), t->sha256);
         }
         else if (rc == 0) {
@@ -635,10 +651,11 @@ static int stage_passes(struct ds_ingest_task *t, struct ds_store *st, int fd,
 {
     int rc = 0;
 
+    t->rows = 0;
     for (ps->cur = 0; ps->cur < ps->n; ps->cur++) {
-        if (ps->cur > 0) {
+        if (ps->cur > 0 || ps->sheets) {
             ds_read_close(reader);
-            rc = ds_read_open_fd(fd, t->path, NULL, reader, &t->err);
+            rc = ds_read_open_fd(fd, t->path, &ps->p[ps->cur].hints, reader, &t->err);
             if (rc != 0) {
                 break;
             }
@@ -648,7 +665,10 @@ static int stage_passes(struct ds_ingest_task *t, struct ds_store *st, int fd,
         if (rc != 0) {
             break;
         }
-        if (ps->p[ps->cur].rows != ps->p[0].rows) {
+        if (ps->sheets) {
+            t->rows += ps->p[ps->cur].rows;
+        }
+        else if (ps->p[ps->cur].rows != ps->p[0].rows) {
             ds_error_set(&t->err, DS_EINVAL,
                          "the file changed while it was read: %ld data rows, then %ld",
                          ps->p[0].rows, ps->p[ps->cur].rows);
@@ -656,7 +676,9 @@ static int stage_passes(struct ds_ingest_task *t, struct ds_store *st, int fd,
             return quarantine(t, st, "FILE_CHANGED");
         }
     }
-    t->rows = ps->p[0].rows;
+    if (!ps->sheets) {
+        t->rows = ps->p[0].rows;
+    }
     return rc;
 }
 
@@ -677,11 +699,13 @@ static int finish_jobs(struct ds_ingest_task *t, struct ds_store *st, struct pas
     }
     ds_crash_point("after_stage_commit");
     if (ps->n == 1) {
-        return ds_store_job_staged(st, ps->p[0].job_id, t->rows + deletions[0], t->cfg->batch_rows);
+        return ds_store_job_staged(st, ps->p[0].job_id, ps->p[0].rows + deletions[0],
+                                   t->cfg->batch_rows);
     }
     rc = ds_store_tx_begin(st);
     for (size_t k = 0; k < ps->n && rc == 0; k++) {
-        rc = ds_store_job_staged(st, ps->p[k].job_id, t->rows + deletions[k], t->cfg->batch_rows);
+        rc = ds_store_job_staged(st, ps->p[k].job_id, ps->p[k].rows + deletions[k],
+                                 t->cfg->batch_rows);
         if (rc == 0) {
             ds_crash_point("routed_job_staged");
         }
@@ -691,6 +715,128 @@ static int finish_jobs(struct ds_ingest_task *t, struct ds_store *st, struct pas
         return rc;
     }
     return ds_store_tx_commit(st);
+}
+
+/* A sheet passed over: logged with the file's and the sheet's names. */
+static void sheet_skipped(void *arg, const char *sheet, const char *reason)
+{
+    const struct ds_ingest_task *t = arg;
+
+    ds_log_info("SHEET_SKIPPED", "%s: sheet '%s' skipped: %s", base_name(t->path), sheet, reason);
+}
+
+/* Is the reader on a workbook? */
+static int is_workbook(const struct ds_reader *r)
+{
+    const char *f = ds_read_dialect(r)->format;
+
+    return strcmp(f, "xlsx") == 0 || strcmp(f, "xls") == 0;
+}
+
+/* The default rule (no `sheet` option, template auto): when the first
+ * sheet's header matches no template but a later sheet's does, *reader is
+ * reopened on that sheet, and base says so for the passes. */
+static int first_matching_sheet(struct ds_ingest_task *t, int fd, struct ds_read_hints *base,
+                                struct ds_reader **reader)
+{
+    struct ds_sheet_choice ch[DS_SHEETS_MAX];
+    struct ds_template **list = NULL;
+    char cloud[4096];
+    const char *dirs[2];
+    size_t nlist = 0;
+    size_t n = 0;
+    int rc;
+
+    template_dirs(t, cloud, sizeof(cloud), dirs);
+    rc = ds_template_list_in(dirs, 2, &list, &nlist, &t->err);
+    if (rc == 0) {
+        rc = ds_detect_sheets(fd, t->path, NULL, base, list, nlist, t->folder->import_type, ch, &n,
+                              sheet_skipped, t, &t->err);
+    }
+    ds_template_list_free(&list, nlist);
+    if (rc == 0 && n > 0 && ch[0].index > 1) {
+        base->sheet_index = ch[0].index;
+        ds_read_close(reader);
+        rc = ds_read_open_fd(fd, t->path, base, reader, &t->err);
+    }
+    return rc;
+}
+
+/* The rank of an import type in a file's jobs: patients before the types
+ * that refer to them, appointments before the treatments that may name
+ * one. */
+static int type_rank(const struct ds_template *t)
+{
+    static const char *const order[] = {"patients", "appointments", "treatments", "financial"};
+    const char *type = ds_template_import_type(t);
+
+    for (int i = 0; i < 4; i++) {
+        if (strcmp(order[i], type) == 0) {
+            return i;
+        }
+    }
+    return 4;
+}
+
+/* sheet = *: a pass per sheet a template matches, each with that template
+ * and its own mapper, patients first (a file's jobs are sent in order:
+ * ds_store_batch_next); *held when none matches (NO_TEMPLATE). */
+static int every_sheet(struct ds_ingest_task *t, struct ds_store *st, int fd,
+                       const struct ds_read_hints *base, struct passes *ps,
+                       struct ds_template ***list, size_t *nlist, int *held, int *done)
+{
+    struct ds_sheet_choice ch[DS_SHEETS_MAX];
+    char cloud[4096];
+    const char *dirs[2];
+    size_t n = 0;
+    int rc;
+
+    template_dirs(t, cloud, sizeof(cloud), dirs);
+    rc = ds_template_list_in(dirs, 2, list, nlist, &t->err);
+    if (rc == 0) {
+        rc = ds_detect_sheets(fd, t->path, "*", base, *list, *nlist, NULL, ch, &n, sheet_skipped, t,
+                              &t->err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (n == 0) {
+        rc = ds_store_file_hold(st, t->file_id, DS_HOLD_NO_TEMPLATE,
+                                "sheet = *: no sheet's header matches a template");
+        *held = rc == 0;
+        return rc;
+    }
+    for (size_t k = 1; k < n; k++) {
+        for (size_t j = k; j > 0 && type_rank(ch[j].tpl) < type_rank(ch[j - 1].tpl); j--) {
+            struct ds_sheet_choice c = ch[j];
+
+            ch[j] = ch[j - 1];
+            ch[j - 1] = c;
+        }
+    }
+    ps->sheets = 1;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        struct ds_reader *r = NULL;
+
+        ps->p[k].tpl = ch[k].tpl;
+        ps->p[k].hints = *base;
+        ps->p[k].hints.sheet = NULL;
+        ps->p[k].hints.sheet_index = ch[k].index;
+        ps->n = k + 1;
+        ds_log_info("TEMPLATE_DETECTED", "%s: sheet '%s': template %s (score %.0f)",
+                    base_name(t->path), ch[k].name, ds_template_id(ch[k].tpl), ch[k].score);
+        rc = ds_read_open_fd(fd, t->path, &ps->p[k].hints, &r, &t->err);
+        if (rc == 0) {
+            rc = ds_map_new(ch[k].tpl, ds_read_header(r), &ps->p[k].mapper, &t->err);
+            if (rc == DS_EINVAL) {
+                ds_read_close(&r);
+                *done = 1;
+                return quarantine(t, st, "MAPPING_ERROR");
+            }
+        }
+        ds_read_close(&r);
+    }
+    return rc;
 }
 
 int ds_ingest_run(struct ds_ingest_task *t)
@@ -704,6 +850,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     struct passes ps;
     struct ds_tz *tz = NULL;
     struct ds_norm_opts opts;
+    struct ds_read_hints base;
     char queue[4096];
     int held = 0;
     int done = 0;
@@ -712,7 +859,11 @@ int ds_ingest_run(struct ds_ingest_task *t)
     int rc;
 
     memset(&ps, 0, sizeof(ps));
+    memset(&base, 0, sizeof(base));
     ds_error_clear(&t->err);
+    if (t->folder->sheet != NULL && !ds_sheet_all(t->folder->sheet)) {
+        base.sheet = t->folder->sheet;
+    }
     rc = ds_config_queue_path(t->cfg, queue, sizeof(queue));
     if (rc == 0) {
         rc = ds_store_open(queue, &st, &t->err);
@@ -731,25 +882,45 @@ int ds_ingest_run(struct ds_ingest_task *t)
         goto out;
     }
 
-    rc = ds_read_open_fd(fd, t->path, NULL, &reader, &t->err);
+    rc = ds_read_open_fd(fd, t->path, &base, &reader, &t->err);
+    if (rc == 0 && is_workbook(reader) && t->folder->sheet == NULL &&
+        (t->folder->template_id == NULL || strcmp(t->folder->template_id, "auto") == 0)) {
+        rc = first_matching_sheet(t, fd, &base, &reader);
+    }
     if (rc != 0) {
         rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
         goto out;
     }
-    rc = choose_template(t, st, ds_read_header(reader), &tpl, &list, &nlist, &use, &held);
-    if (rc != 0 || held || use == NULL) {
-        goto out;
+    if (is_workbook(reader) && ds_sheet_all(t->folder->sheet)) {
+        rc = every_sheet(t, st, fd, &base, &ps, &list, &nlist, &held, &done);
+        if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {
+            rc = quarantine(t, st, rc == DS_EIO ? "READ_ERROR" : "PARSE_ERROR");
+            goto out;
+        }
+        if (rc != 0 || held || done) {
+            goto out;
+        }
     }
-    ps.p[0].tpl = use;
-    ps.n = 1;
-    rc = ds_map_new(use, ds_read_header(reader), &ps.p[0].mapper, &t->err);
-    if (rc != 0) {
-        rc = quarantine(t, st, "MAPPING_ERROR");
-        goto out;
-    }
-    rc = route_targets(t, st, &ps, ds_read_header(reader), &done);
-    if (rc != 0 || done) {
-        goto out;
+    else {
+        rc = choose_template(t, st, ds_read_header(reader), &tpl, &list, &nlist, &use, &held);
+        if (rc != 0 || held || use == NULL) {
+            goto out;
+        }
+        ps.p[0].tpl = use;
+        ps.p[0].hints = base;
+        ps.n = 1;
+        rc = ds_map_new(use, ds_read_header(reader), &ps.p[0].mapper, &t->err);
+        if (rc != 0) {
+            rc = quarantine(t, st, "MAPPING_ERROR");
+            goto out;
+        }
+        rc = route_targets(t, st, &ps, ds_read_header(reader), &done);
+        if (rc != 0 || done) {
+            goto out;
+        }
+        for (size_t k = 1; k < ps.n; k++) {
+            ps.p[k].hints = base;
+        }
     }
     rc = practice_options(t, &opts, &tz);
     if (rc != 0) {

@@ -20,7 +20,13 @@
 #      appointments, treatments or payments per created item, per practice;
 #   5. name-only references (the Dentrix ledger) link to the patient of that
 #      name and say so (patient_match); with name-only matching turned off
-#      for the practice they wait in needs_review instead.
+#      for the practice they wait in needs_review instead;
+#   6. the calendar (ics-appointments) arrives field by field: the start in
+#      UTC whatever the event's TZID, the length, the status, the patient
+#      found by the attendee's e-mail or phone or the id in SUMMARY, the
+#      organizer as provider, the location as operatory; a changed
+#      occurrence is its own appointment, and a calendar exported again
+#      with it moved updates that appointment.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -53,7 +59,9 @@ softdent patients pms/softdent-patients.txt
 softdent appointments pms/softdent-appointments.txt
 softdent financial pms/softdent-transactions.txt
 generic patients patients.csv
+generic patients pms/multi-sheet.xlsx
 generic appointments pms/generic-appointments.csv
+generic appointments pms/calendar-appointments.ics
 generic treatments pms/generic-treatments.csv
 generic financial pms/generic-financial.csv"
 practices="dentrix eaglesoft odhuman odraw softdent generic"
@@ -132,11 +140,11 @@ drop() {
     done <"$work/files"
 }
 drop patients
-check "every patients sample is imported" wait_done "$work" 6 60
+check "every patients sample is imported" wait_done "$work" 7 60
 drop appointments
-check "every appointments sample is imported" wait_done "$work" 12 60
+check "every appointments sample is imported" wait_done "$work" 14 60
 drop "treatments financial"
-check "every treatments and financial sample is imported" wait_done "$work" 21 60
+check "every treatments and financial sample is imported" wait_done "$work" 23 60
 
 # Row by row: valid in preview -> never rejected by the cloud (created,
 # updated, unchanged, or waiting in needs_review); otherwise no record.
@@ -199,12 +207,56 @@ check "practice set --name-only-match off is stored" \
 sed '2,$ s/\.00/.01/g' "$top/samples/pms/dentrix-ledger.txt" >"$work/ledger2.txt"
 cp "$work/ledger2.txt" "$work/in/dentrix-financial/.ledger2.tmp"
 mv "$work/in/dentrix-financial/.ledger2.tmp" "$work/in/dentrix-financial/ledger2.txt"
-wait_done "$work" 22 60
+wait_done "$work" 24 60
 pid=$(practice_of dentrix)
 check "with name-only matching off, the ledger's rows wait in needs_review (PATIENT_NOT_FOUND)" \
     test "$(pq "SELECT string_agg(DISTINCT i.status || ':' || i.error_code, ',') || '/' || count(*)
               FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id AND j.practice_id = i.practice_id
              WHERE j.practice_id = '$pid' AND j.filename = 'ledger2.txt'")" = "needs_review:PATIENT_NOT_FOUND/12"
+
+# --- 6. the calendar, field by field -----------------------------------------------------
+pid=$(practice_of generic)
+# appt EXTERNAL_ID: start (UTC), minutes, status, the patient (external id, else last
+# name), provider and operatory of the appointment, "|"-separated.
+appt() {
+    pq "SELECT to_char(a.start_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+               a.duration_minutes, a.status, coalesce(p.external_id, p.last_name),
+               coalesce(a.provider, '-'), coalesce(a.operatory, '-')
+          FROM appointments a JOIN patients p ON p.id = a.patient_id
+         WHERE a.practice_id = '$pid' AND a.external_id = '$1' AND a.deleted_at IS NULL"
+}
+check "calendar: a TZID event (Europe/London, summer) starts at 09:00 UTC, 45 min, confirmed, patient by e-mail" \
+    test "$(appt ics-tz-1@clinic.example)" = "2027-06-15T09:00:00Z|45|confirmed|1001|dr.lee@clinic.example|Op 3"
+check "calendar: a UTC event with a DURATION, tentative, patient by tel: attendee" \
+    test "$(appt ics-utc-2@clinic.example)" = "2027-06-16T14:30:00Z|30|tentative|1002|dr.lee@clinic.example|Op 1"
+check "calendar: a cancelled event (America/Chicago) is stored cancelled" \
+    test "$(appt ics-cxl-3@clinic.example)" = "2027-06-17T13:00:00Z|60|cancelled|1003|dr.lee@clinic.example|Op 2"
+check "calendar: the patient id written in SUMMARY links the patient" \
+    test "$(appt ics-sum-4@clinic.example)" = "2027-06-18T18:30:00Z|45|confirmed|1005|dr.patel@clinic.example|Op 3"
+check "calendar: the changed occurrence is its own appointment at its new time" \
+    test "$(appt ics-series-5@clinic.example/20270107T220000Z)" = "2027-01-08T15:00:00Z|45|confirmed|Nakamura|hyg.kim@clinic.example|Hyg 1"
+check "calendar: SUMMARY and DESCRIPTION are the notes" \
+    test "$(pq "SELECT notes FROM appointments WHERE practice_id = '$pid'
+                AND external_id = 'ics-tz-1@clinic.example'")" = "$(printf 'Check-up\nBring the new X-rays')"
+series=$(jq -r 'select(.row != null and .status == "valid") | .key' \
+    "$work/preview.generic.calendar-appointments.ics.json" | grep -c '^ext:ics-series-5@')
+check "calendar: every occurrence of the series in the window is an appointment ($series)" \
+    test "$(pq "SELECT count(*) FROM appointments WHERE practice_id = '$pid'
+                AND external_id LIKE 'ics-series-5@clinic.example/%' AND deleted_at IS NULL")" -eq "$series"
+check "calendar: none of them stands at the time the change moved away from" \
+    test "$(pq "SELECT count(*) FROM appointments WHERE practice_id = '$pid'
+                AND start_at = '2027-01-07T22:00:00Z'")" -eq 0
+# The calendar exported again, the changed occurrence moved by an hour.
+sed -e 's/20270108T090000/20270108T100000/' -e 's/20270108T094500/20270108T104500/' \
+    "$top/samples/pms/calendar-appointments.ics" >"$work/in/generic-appointments/.cal2.tmp"
+mv "$work/in/generic-appointments/.cal2.tmp" "$work/in/generic-appointments/calendar2.ics"
+wait_done "$work" 25 60
+check "calendar: exported again, the moved occurrence updates its appointment" \
+    test "$(appt ics-series-5@clinic.example/20270107T220000Z)" = "2027-01-08T16:00:00Z|45|confirmed|Nakamura|hyg.kim@clinic.example|Hyg 1"
+check "… and it alone is sent again, as an update (the other events are unchanged)" \
+    test "$(pq "SELECT string_agg(DISTINCT i.status, ',' ORDER BY i.status)
+              FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id AND j.practice_id = i.practice_id
+             WHERE j.practice_id = '$pid' AND j.filename = 'calendar2.ics'")" = "updated"
 
 kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"

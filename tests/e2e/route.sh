@@ -20,7 +20,13 @@
 #      complete and PostgreSQL holds every row once;
 #   5. the delta and the full-snapshot check hold per import type: the file
 #      again with one procedure changed and one payment gone sends one update
-#      in the treatments job and one deletion in the financial job.
+#      in the treatments job and one deletion in the financial job;
+#   6. a workbook (samples/pms/multi-sheet.xlsx: a cover sheet, patients,
+#      appointments) in a folder with `sheet = *` makes a job per sheet a
+#      template matches, each arriving in PostgreSQL, and the cover sheet is
+#      a SHEET_SKIPPED log line naming the file and the sheet; in a folder
+#      without the option the first sheet a template of its type matches is
+#      read, the cover sheet noticed the same way; preview shows the notice.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -45,7 +51,7 @@ in_practice="practice_id = '$practice_id'"
 
 # setup_dir DIR SNAPSHOT BATCH_ROWS: a state dir, inboxes and a config.
 setup_dir() {
-    mkdir -p "$1/patients" "$1/ledger" "$1/dentrix" "$1/state"
+    mkdir -p "$1/patients" "$1/ledger" "$1/dentrix" "$1/workbook" "$1/state"
     cat >"$1/dentsync.conf" <<EOF
 [agent]
 state_dir = $1/state
@@ -82,6 +88,12 @@ max_missing_percent = 20
 path = $1/dentrix
 practice = main
 import_type = financial
+
+[folder workbook]
+path = $1/workbook
+practice = main
+import_type = patients
+sheet = *
 EOF
 }
 
@@ -228,6 +240,41 @@ check "the financial job sent only the deletion of the vanished payment" \
 check "… the payment is soft-deleted, the procedure carries its new fee" \
     test "$(pq "SELECT (SELECT count(*) FROM payments WHERE $in_practice AND deleted_at IS NOT NULL) || '/' ||
               (SELECT count(*) FROM treatments WHERE $in_practice AND fee_cents = 6600)")" = "1/1"
+
+# --- 6. a workbook of several sheets --------------------------------------------------------
+wb=$top/samples/pms/multi-sheet.xlsx
+cp "$wb" "$main/workbook/wb.tmp"
+mv "$main/workbook/wb.tmp" "$main/workbook/multi-sheet.xlsx"
+check "sheet = *: the workbook makes a patients and an appointments job, both completed" \
+    wait_for 60 "SELECT string_agg(import_type || ':' || status || ':' || total_rows, ',' ORDER BY import_type)
+                 FROM import_jobs WHERE $in_practice AND filename = 'multi-sheet.xlsx'" \
+    "appointments:completed:5,patients:completed:4"
+check "… its 4 patients are in PostgreSQL, the date of birth from a date cell" \
+    test "$(pq "SELECT count(*) || ':' || max(date_of_birth)::text FROM patients
+              WHERE $in_practice AND external_id LIKE '300%'")" = "4:1977-10-18"
+check "… its 5 appointments, each tied to its patient of the Patients sheet" \
+    test "$(pq "SELECT count(*) FROM appointments a JOIN patients p ON p.id = a.patient_id
+              WHERE a.$in_practice AND a.external_id LIKE 'WB%' AND p.external_id = a.patient_external_id")" -eq 5
+check "… and the cover sheet is a log line naming the file and the sheet" \
+    grep -q "SHEET_SKIPPED.*multi-sheet.xlsx: sheet 'Read me' skipped: no template matches its header" "$main/agent.log"
+check "the agent's file is done with its two jobs" \
+    wait_queue "$main" 30 "SELECT f.state || ':' || count(j.id) FROM files f JOIN jobs j ON j.file_id = f.id
+                           WHERE f.path LIKE '%/multi-sheet.xlsx'" "done:2"
+# Without the option: the first sheet a template of the folder's type matches.
+# (Another zip comment: the same workbook, not the same file's content.)
+python3 -c 'import shutil, sys, zipfile
+shutil.copy(sys.argv[1], sys.argv[2])
+with zipfile.ZipFile(sys.argv[2], "a") as z:
+    z.comment = b"copy"' "$wb" "$main/patients/wb.tmp"
+mv "$main/patients/wb.tmp" "$main/patients/wb-default.xlsx"
+check "without sheet: a patients folder reads the Patients sheet (4 rows, generic-patients)" \
+    wait_queue "$main" 60 "SELECT j.template_id || ':' || count(*) FROM jobs j JOIN files f ON f.id = j.file_id
+                           JOIN items i ON i.job_id = j.id WHERE f.path LIKE '%/wb-default.xlsx' AND f.state = 'done'
+                           GROUP BY j.id" "generic-patients:4"
+check "… the cover sheet before it noticed in the log" \
+    grep -q "SHEET_SKIPPED.*wb-default.xlsx: sheet 'Read me' skipped" "$main/agent.log"
+check "preview --sheet '*' shows the skipped sheet and previews the other two" \
+    test "$("$agent" preview "$wb" --sheet '*' | grep -cE "^notice: sheet 'Read me' skipped|^== sheet '(Patients|Appointments)'")" -eq 3
 
 kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"

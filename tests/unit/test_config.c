@@ -369,6 +369,42 @@ static void test_practice_and_snapshot_keys(void **state)
     free(report);
 }
 
+/* sheet: a name or "*"; "*" detects a template per sheet, so a pinned
+ * template with it is refused. */
+static void test_sheet_key(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char expect[512];
+    char *report = load(f,
+                        "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
+                        "[practice main]\ntoken_file = @TOKEN@\n"
+                        "[folder p]\npath = @EXPORTS@\npractice = main\n"
+                        "import_type = patients\nsheet = Patient List\n"
+                        "[folder q]\npath = @EXPORTS@\npractice = main\n"
+                        "import_type = patients\nsheet = *\ntemplate = auto\n",
+                        &cfg, &rc);
+
+    assert_int_equal(rc, 0);
+    assert_string_equal(cfg->folders[0].sheet, "Patient List");
+    assert_string_equal(cfg->folders[1].sheet, "*");
+    ds_config_free(&cfg);
+    free(report);
+    report = load(f,
+                  "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
+                  "[practice main]\ntoken_file = @TOKEN@\n"
+                  "[folder p]\npath = @EXPORTS@\npractice = main\n" /* 7 */
+                  "import_type = patients\nsheet = *\ntemplate = generic-patients\n",
+                  &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    snprintf(expect, sizeof(expect), "%s:7: [folder p]: sheet = * detects a template", f->conf);
+    if (strstr(report, expect) == NULL) {
+        fail_msg("%s", report);
+    }
+    free(report);
+}
+
 static void test_did_you_mean(void **state)
 {
     struct fixture *f = *state;
@@ -550,6 +586,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sync_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cloud_url_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_practice_and_snapshot_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sheet_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_did_you_mean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),

@@ -14,6 +14,7 @@
 #include "agent/core/alloc.h"
 #include "agent/map/map.h"
 #include "agent/map/normalize.h"
+#include "agent/map/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -633,6 +634,106 @@ static void test_raw_only_mapped(void **state)
     ds_template_free(&t);
 }
 
+/* extract takes the group of its expression (absent when it does not
+ * match, before the default); join puts every listed column with a value
+ * together. */
+static void test_extract_and_join(void **state)
+{
+    static const char tpl[] =
+        "{\"id\":\"x\",\"import_type\":\"appointments\","
+        "\"recognition\":{\"required\":[\"Start\"]},\"fields\":{"
+        "\"external_id\":{\"columns\":[\"Id\"]},"
+        "\"patient_external_id\":{\"columns\":[\"Summary\"],"
+        "\"extract\":\"[Pp]atient [Ii][Dd]:? *([0-9]+)\",\"default\":\"none\"},"
+        "\"patient_phone\":{\"columns\":[\"Summary\"],\"extract\":\"tel ([-+0-9 ]+)\","
+        "\"transform\":\"phone\"},"
+        "\"start_at\":{\"columns\":[\"Start\"],\"transform\":\"instant\",\"required\":true},"
+        "\"duration_minutes\":{\"columns\":[\"Mins\"],\"default\":\"30\",\"transform\":"
+        "\"duration\"},"
+        "\"status\":{\"columns\":[\"Status\"],\"default\":\"scheduled\"},"
+        "\"notes\":{\"columns\":[\"Summary\",\"Description\"],\"join\":\" | \"}}}";
+    static const struct norm_case instants[] = {
+        {"instant", "2027-06-15T09:00:00Z", DS_NORM_PRESENT, "2027-06-15T09:00:00Z"},
+        {"instant", "2027-06-15T09:00:00", DS_NORM_PRESENT, "2027-06-15T14:00:00Z"},
+        {"instant", "2024-12-25", DS_NORM_PRESENT, "2024-12-25T06:00:00Z"},
+        {"instant", "2027-02-30T09:00:00Z", DS_EINVAL, NULL},
+        {"instant", "2027-06-15T25:00:00Z", DS_EINVAL, NULL},
+        {"instant", "2027-06-15T09:00:00+01:00", DS_EINVAL, NULL},
+        {"instant", "", DS_NORM_ABSENT, NULL},
+    };
+    static const char *const h[] = {"Id", "Summary", "Description", "Start", "Status", "Mins"};
+    static const char *const both[] = {"A1",
+                                       "Crown - Patient ID: 1005 - tel 617 555 0107",
+                                       "  Bring X-rays ",
+                                       "2027-06-15T09:00:00Z",
+                                       "",
+                                       ""};
+    static const char *const none[] = {"A2", "Lunch", "", "2027-06-15T10:00:00Z", "", ""};
+    static const char *const desc[] = {"A3", "", "Only this", "2027-06-15T11:00:00Z", "", ""};
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_mapped out;
+    struct ds_error err;
+    struct fake_row hr;
+    struct fake_row r;
+    struct ds_norm_opts o;
+    struct ds_buf buf;
+    struct ds_tz *tz = NULL;
+
+    (void)state;
+    /* The instant transform: a reader's UTC time kept, a local one in the
+     * practice's zone, a date alone its local midnight; a text zone other
+     * than Z refused. */
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(ds_tz_load("America/Chicago", &tz, NULL), 0);
+    o.tz = tz;
+    ds_buf_init(&buf, 1024);
+    for (size_t i = 0; i < sizeof(instants) / sizeof(instants[0]); i++) {
+        const char *problem = NULL;
+        int rc;
+
+        ds_buf_reset(&buf);
+        rc = ds_norm_lookup_opt("instant")(&o, instants[i].in, strlen(instants[i].in), &buf,
+                                           &problem);
+        if (rc != instants[i].rc) {
+            fail_msg("instant case %zu: rc %d, want %d", i, rc, instants[i].rc);
+        }
+        if (rc == DS_NORM_PRESENT) {
+            assert_string_equal(buf.data, instants[i].want);
+        }
+    }
+    ds_buf_close(&buf);
+    ds_tz_free(&tz);
+    assert_int_equal(ds_template_parse(tpl, strlen(tpl), "test", &t, &err), 0);
+    fake_row(&hr, h, 6);
+    assert_int_equal(ds_map_new(t, &hr.row, &m, &err), 0);
+    fake_row(&r, both, 6);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    if (!out.valid) {
+        fail_msg("%s", out.error);
+    }
+    assert_string_equal(out.record_json,
+                        "{\"duration_minutes\":30,\"external_id\":\"A1\","
+                        "\"notes\":\"Crown - Patient ID: 1005 - tel 617 555 0107 | Bring X-rays\","
+                        "\"patient_external_id\":\"1005\",\"patient_phone\":\"+16175550107\","
+                        "\"start_at\":\"2027-06-15T09:00:00Z\",\"status\":\"scheduled\"}");
+    ds_mapped_close(&out);
+    fake_row(&r, none, 6);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json,
+                        "{\"duration_minutes\":30,\"external_id\":\"A2\",\"notes\":\"Lunch\","
+                        "\"patient_external_id\":\"none\",\"start_at\":\"2027-06-15T10:00:00Z\","
+                        "\"status\":\"scheduled\"}");
+    ds_mapped_close(&out);
+    fake_row(&r, desc, 6);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_non_null(strstr(out.record_json, "\"notes\":\"Only this\""));
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    ds_template_free(&t);
+}
+
 static void test_binding(void **state)
 {
     static const char *const odd_case[] = {"FIRST_NAME", "last-name", "d o b", "Cell Phone", "x"};
@@ -696,6 +797,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ragged_and_raw, setup, teardown),
         cmocka_unit_test(test_raw_only_mapped),
         cmocka_unit_test(test_binding),
+        cmocka_unit_test(test_extract_and_join),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "agent/map/detect.h"
 #include "agent/map/map.h"
 #include "agent/map/tz.h"
 #include "agent/read/read.h"
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The columns ../shared/pms-exports.md lists for each shape, as written
  * there (NULL-ended). */
@@ -357,6 +359,116 @@ static void test_every_sample_maps(void **state)
     ds_tz_free(&tz);
 }
 
+/* The calendar sample (samples/pms/calendar-appointments.ics) with the
+ * built-in ics-appointments: the template is detected for the calendar's
+ * header, and each event's record is what the calendar says, in UTC. */
+static void test_calendar_sample(void **state)
+{
+    static const struct {
+        const char *key;
+        const char *record;
+    } want[] = {
+        {"ext:ics-tz-1@clinic.example",
+         "{\"end_at\":\"2027-06-15T09:45:00Z\",\"external_id\":\"ics-tz-1@clinic.example\","
+         "\"notes\":\"Check-up\\nBring the new X-rays\",\"operatory\":\"Op 3\","
+         "\"patient_email\":\"robert.okafor1@example.com\",\"provider\":\"dr.lee@clinic.example\","
+         "\"start_at\":\"2027-06-15T09:00:00Z\",\"status\":\"confirmed\"}"},
+        {"ext:ics-utc-2@clinic.example",
+         "{\"end_at\":\"2027-06-16T15:00:00Z\",\"external_id\":\"ics-utc-2@clinic.example\","
+         "\"notes\":\"Filling\",\"operatory\":\"Op 1\",\"patient_phone\":\"+14155550114\","
+         "\"provider\":\"dr.lee@clinic.example\",\"start_at\":\"2027-06-16T14:30:00Z\","
+         "\"status\":\"tentative\"}"},
+        {"ext:ics-cxl-3@clinic.example",
+         "{\"end_at\":\"2027-06-17T14:00:00Z\",\"external_id\":\"ics-cxl-3@clinic.example\","
+         "\"notes\":\"Extraction\",\"operatory\":\"Op 2\","
+         "\"patient_email\":\"zoe.schmidt3@example.com\",\"provider\":\"dr.lee@clinic.example\","
+         "\"start_at\":\"2027-06-17T13:00:00Z\",\"status\":\"cancelled\"}"},
+        {"ext:ics-sum-4@clinic.example",
+         "{\"end_at\":\"2027-06-18T19:15:00Z\",\"external_id\":\"ics-sum-4@clinic.example\","
+         "\"notes\":\"Crown prep - Patient ID: 1005\",\"operatory\":\"Op 3\","
+         "\"patient_external_id\":\"1005\",\"provider\":\"dr.patel@clinic.example\","
+         "\"start_at\":\"2027-06-18T18:30:00Z\",\"status\":\"confirmed\"}"},
+        {"ext:ics-series-5@clinic.example/20270107T220000Z",
+         "{\"end_at\":\"2027-01-08T15:45:00Z\","
+         "\"external_id\":\"ics-series-5@clinic.example/20270107T220000Z\","
+         "\"notes\":\"Hygiene recall\\nMoved by one day\",\"operatory\":\"Hyg 1\","
+         "\"patient_email\":\"maria.nakamura4@example.org\",\"provider\":\"hyg.kim@clinic."
+         "example\","
+         "\"start_at\":\"2027-01-08T15:00:00Z\",\"status\":\"confirmed\"}"},
+    };
+    struct ds_template **all = NULL;
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_reader *r = NULL;
+    struct ds_read_hints hints;
+    struct ds_error err;
+    struct ds_mapped out;
+    struct ds_row row;
+    struct ds_detection det;
+    char path[4096];
+    const char *src = getenv("DS_TEST_SRCDIR");
+    size_t nall = 0;
+    size_t found = 0;
+    long series = 0;
+    int rc;
+
+    (void)state;
+    memset(&hints, 0, sizeof(hints));
+    /* The series starts on 2026-12-07: a window from 2026-11-01 to (at
+     * least) the end of 2027 holds its 13 occurrences of 2026 and 2027,
+     * whatever today is. */
+    {
+        time_t now = time(NULL);
+        long today = (long)(now / 86400);
+        long from = 20758;  /* 2026-11-01 in days since 1970 */
+        long until = 21183; /* 2027-12-31 */
+
+        hints.window_days_back = (int)(today - from > 1 ? today - from : 1);
+        hints.window_days_ahead = (int)(until - today > 1 ? until - today : 1);
+    }
+    snprintf(path, sizeof(path), "%s/samples/pms/calendar-appointments.ics",
+             src != NULL ? src : ".");
+    assert_int_equal(ds_read_open(path, &hints, &r, &err), 0);
+    assert_int_equal(ds_template_list(NULL, &all, &nall, &err), 0);
+    assert_int_equal(ds_detect_template(all, nall, "appointments", ds_read_header(r), &det), 0);
+    assert_true(det.matched);
+    assert_string_equal(ds_template_id(det.best[0].t), "ics-appointments");
+    ds_template_list_free(&all, nall);
+    assert_int_equal(ds_template_find(NULL, "ics-appointments", &t, &err), 0);
+    assert_int_equal(ds_map_new(t, ds_read_header(r), &m, &err), 0);
+    while ((rc = ds_read_next_row(r, &row, &err)) == 1) {
+        int matched = 0;
+
+        assert_int_equal(ds_map_row(m, &row, &out), 0);
+        if (!out.valid) {
+            fail_msg("row %ld: %s", row.row, out.error);
+        }
+        for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+            if (strcmp(out.key, want[i].key) == 0) {
+                assert_string_equal(out.record_json, want[i].record);
+                found++;
+                matched = 1;
+            }
+        }
+        if (!matched) {
+            /* An occurrence of the series: its own id, Maria's e-mail. */
+            assert_true(strncmp(out.key, "ext:ics-series-5@clinic.example/", 32) == 0);
+            assert_non_null(strstr(out.record_json, "\"patient_email\":\"maria.nakamura4@"));
+            assert_non_null(strstr(out.record_json, "\"status\":\"scheduled\""));
+            /* (a run after 2027 also sees later occurrences) */
+            series += strcmp(out.key + 32, "20280101") < 0;
+        }
+        ds_mapped_close(&out);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(found, 5);
+    /* 2026-12-07 to 2027-12-07 monthly, less the changed 2027-01-07. */
+    assert_int_equal(series, 12);
+    ds_map_free(&m);
+    ds_read_close(&r);
+    ds_template_free(&t);
+}
+
 /* Maps one row of a small in-memory file with a built-in template. */
 static void map_one(const char *tid, const char *const *hdr, const char *const *vals, size_t n,
                     const struct ds_norm_opts *o, struct ds_mapped *out)
@@ -588,6 +700,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_sample_maps),
+        cmocka_unit_test(test_calendar_sample),
         cmocka_unit_test(test_wire_records),
         cmocka_unit_test(test_pick_nonzero_column),
         cmocka_unit_test(test_unknown_status_is_an_error),

@@ -22,7 +22,22 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { F_UID, F_RID, F_START, F_END, F_SUMMARY, F_DESC, F_LOC, F_STATUS, F_ORG, F_ATT };
+enum {
+    F_UID,
+    F_RID,
+    F_START,
+    F_END,
+    F_SUMMARY,
+    F_DESC,
+    F_LOC,
+    F_STATUS,
+    F_ORG,
+    F_ATT,
+    F_EVENT_ID,
+    F_ATT_EMAIL,
+    F_ATT_TEL,
+    F_COUNT
+};
 
 static const char calendar[] = "BEGIN:VCALENDAR\r\n"
                                "VERSION:2.0\r\n"
@@ -130,10 +145,13 @@ static void test_events(void **state)
     tmp_write(&t, calendar);
     assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
     assert_string_equal(ds_read_dialect(r)->format, "ics");
-    assert_int_equal(ds_read_header(r)->nfields, 10);
+    assert_int_equal(ds_read_header(r)->nfields, F_COUNT);
     assert_string_equal(ds_read_header(r)->fields[F_START], "DTSTART");
+    assert_string_equal(ds_read_header(r)->fields[F_EVENT_ID], "EVENT-ID");
+    assert_string_equal(ds_read_header(r)->fields[F_ATT_EMAIL], "ATTENDEE-EMAIL");
+    assert_string_equal(ds_read_header(r)->fields[F_ATT_TEL], "ATTENDEE-TEL");
     assert_int_equal(ds_read_next_row(r, &row, &err), 1);
-    assert_int_equal(row.nfields, 10);
+    assert_int_equal(row.nfields, F_COUNT);
     assert_int_equal(row.line, 19);
     assert_string_equal(row.fields[F_UID], "appt-1@example.com");
     assert_string_equal(row.fields[F_RID], "");
@@ -145,6 +163,9 @@ static void test_events(void **state)
     assert_string_equal(row.fields[F_STATUS], "CONFIRMED");
     assert_string_equal(row.fields[F_ORG], "desk@example.com");
     assert_string_equal(row.fields[F_ATT], "a@example.com; b@example.org");
+    assert_string_equal(row.fields[F_EVENT_ID], "appt-1@example.com");
+    assert_string_equal(row.fields[F_ATT_EMAIL], "a@example.com");
+    assert_string_equal(row.fields[F_ATT_TEL], "");
     assert_int_equal(ds_read_next_row(r, &row, &err), 1);
     assert_string_equal(row.fields[F_UID], "appt-2");
     assert_string_equal(row.fields[F_START], "2024-03-27T15:45:00Z");
@@ -355,6 +376,75 @@ static void test_overrides_rdate_exdate(void **state)
     }
 }
 
+/* The columns made for the mapper: EVENT-ID is the UID, with the
+ * RECURRENCE-ID of an occurrence (compact, UTC) so that a changed
+ * occurrence has the id of the occurrence it changes; a UID too long for
+ * an external id is replaced by its hash; the patient's e-mail is the
+ * first attendee who is not the organizer, the phone the first tel:. */
+static void test_event_id_and_attendees(void **state)
+{
+    char long_uid[200];
+    char text[4096];
+    char d0[40];
+    char d1[40];
+    char want[128];
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    struct tmp t;
+    int seen_change = 0;
+    int seen_first = 0;
+
+    (void)state;
+    memset(long_uid, 'u', 100);
+    long_uid[100] = '\0';
+    day(d0, sizeof(d0), -3);
+    day(d1, sizeof(d1), 4);
+    snprintf(text, sizeof(text),
+             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"
+             "BEGIN:VEVENT\r\nUID:one\r\nDTSTART:20240327T154500Z\r\n"
+             "ORGANIZER:mailto:Dr@Example.com\r\n"
+             "ATTENDEE;ROLE=CHAIR:mailto:dr@example.com\r\n"
+             "ATTENDEE:tel:+1-617-555-0107\r\n"
+             "ATTENDEE:mailto:pat@example.org\r\n"
+             "ATTENDEE:tel:+44 20 7946 0000\r\nEND:VEVENT\r\n"
+             "BEGIN:VEVENT\r\nUID:%s\r\nDTSTART:20240328T100000Z\r\nEND:VEVENT\r\n"
+             "BEGIN:VEVENT\r\nUID:ser\r\nDTSTART:%sT100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=2\r\n"
+             "END:VEVENT\r\n"
+             "BEGIN:VEVENT\r\nUID:ser\r\nRECURRENCE-ID:%sT100000Z\r\n"
+             "DTSTART:%sT120000Z\r\nEND:VEVENT\r\n"
+             "END:VCALENDAR\r\n",
+             long_uid, d0, d1, d1);
+    tmp_write(&t, text);
+    assert_int_equal(ds_read_open(t.path, NULL, &r, &err), 0);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[F_EVENT_ID], "one");
+    assert_string_equal(row.fields[F_ATT_EMAIL], "pat@example.org");
+    assert_string_equal(row.fields[F_ATT_TEL], "+1-617-555-0107");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[F_UID], long_uid);
+    assert_int_equal(strncmp(row.fields[F_EVENT_ID], "ics-", 4), 0);
+    assert_int_equal(strlen(row.fields[F_EVENT_ID]), 36);
+    assert_string_equal(row.fields[F_ATT_EMAIL], "");
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+        assert_string_equal(row.fields[F_UID], "ser");
+        if (strcmp(row.fields[F_START] + 10, "T12:00:00Z") == 0) {
+            snprintf(want, sizeof(want), "ser/%sT100000Z", d1);
+            seen_change = 1;
+        }
+        else {
+            snprintf(want, sizeof(want), "ser/%sT100000Z", d0);
+            seen_first = 1;
+        }
+        assert_string_equal(row.fields[F_EVENT_ID], want);
+    }
+    assert_true(seen_change && seen_first);
+    assert_int_equal(ds_read_next_row(r, &row, &err), 0);
+    ds_read_close(&r);
+    unlink(t.path);
+}
+
 /* RDATE without RRULE: DTSTART and each RDATE, in time order, with a
  * zone; EXDATE takes one out; an override in a zone replaces its own. */
 static void test_rdate_only(void **state)
@@ -559,6 +649,7 @@ int main(void)
         cmocka_unit_test(test_events),
         cmocka_unit_test(test_recurrence),
         cmocka_unit_test(test_overrides_rdate_exdate),
+        cmocka_unit_test(test_event_id_and_attendees),
         cmocka_unit_test(test_rdate_only),
         cmocka_unit_test(test_broken),
         cmocka_unit_test(test_caps),

@@ -13,11 +13,14 @@
 
 #include <cmocka.h>
 
+#include "agent/map/detect_sheet.h"
 #include "agent/read/read.h"
+#include "config/template.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <xlsxwriter.h>
 #include <zip.h>
@@ -181,6 +184,254 @@ static void test_sheet_hint(void **state)
     assert_string_equal(err.field, "sheet");
     assert_int_equal(ds_read_open(t.path, &line, &r, &err), DS_EPARSE);
     assert_string_equal(err.field, "header_line");
+    unlink(t.path);
+}
+
+/* The workbook of samples/pms/multi-sheet.xlsx: a cover sheet of notes
+ * first, then patients and their appointments (generic columns; the
+ * patients are none of samples/patients.csv's, made up like them). Run
+ * with DS_WRITE_SAMPLE=PATH to write the sample again. */
+static void make_multi_sheet(const char *path)
+{
+    static const char *const first[] = {"Ines", "Tomas", "Keiko", "Samuel"};
+    static const char *const last[] = {"Varga", "Lindqvist", "Abe", "Mensah"};
+    static const char *const email[] = {"ines.varga31@example.com", "", "keiko.abe33@example.org",
+                                        ""};
+    static const char *const phone[] = {"", "(617) 555-0131", "", "415.555.0134"};
+    static const char *const status[] = {"scheduled", "confirmed", "completed", "cancelled",
+                                         "scheduled"};
+    lxw_workbook *wb = workbook_new(path);
+    lxw_worksheet *ws;
+    lxw_format *date;
+
+    assert_non_null(wb);
+    date = workbook_add_format(wb);
+    format_set_num_format(date, "mm/dd/yyyy");
+    ws = workbook_add_worksheet(wb, "Read me");
+    worksheet_write_string(ws, 0, 0, "Synthetic practice export: patients and appointments", NULL);
+    worksheet_write_string(ws, 1, 0, "Printed 12/01/2026 by the front desk", NULL);
+    ws = workbook_add_worksheet(wb, "Patients");
+    worksheet_write_string(ws, 0, 0, "Patient ID", NULL);
+    worksheet_write_string(ws, 0, 1, "First Name", NULL);
+    worksheet_write_string(ws, 0, 2, "Last Name", NULL);
+    worksheet_write_string(ws, 0, 3, "Date of Birth", NULL);
+    worksheet_write_string(ws, 0, 4, "Email", NULL);
+    worksheet_write_string(ws, 0, 5, "Mobile Phone", NULL);
+    for (int i = 0; i < 4; i++) {
+        lxw_datetime dob = {1950 + 9 * i, 1 + 3 * i, 3 + 5 * i, 0, 0, 0};
+
+        worksheet_write_number(ws, (lxw_row_t)(1 + i), 0, 3001 + i, NULL);
+        worksheet_write_string(ws, (lxw_row_t)(1 + i), 1, first[i], NULL);
+        worksheet_write_string(ws, (lxw_row_t)(1 + i), 2, last[i], NULL);
+        worksheet_write_datetime(ws, (lxw_row_t)(1 + i), 3, &dob, date);
+        if (email[i][0] != '\0') {
+            worksheet_write_string(ws, (lxw_row_t)(1 + i), 4, email[i], NULL);
+        }
+        if (phone[i][0] != '\0') {
+            worksheet_write_string(ws, (lxw_row_t)(1 + i), 5, phone[i], NULL);
+        }
+    }
+    ws = workbook_add_worksheet(wb, "Appointments");
+    worksheet_write_string(ws, 0, 0, "appointment_id", NULL);
+    worksheet_write_string(ws, 0, 1, "patient_id", NULL);
+    worksheet_write_string(ws, 0, 2, "start", NULL);
+    worksheet_write_string(ws, 0, 3, "duration", NULL);
+    worksheet_write_string(ws, 0, 4, "status", NULL);
+    worksheet_write_string(ws, 0, 5, "provider", NULL);
+    worksheet_write_string(ws, 0, 6, "operatory", NULL);
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        char start[32];
+
+        snprintf(id, sizeof(id), "WB%d", i + 1);
+        snprintf(start, sizeof(start), "2027-03-%02d %02d:30", 1 + i, 9 + i);
+        worksheet_write_string(ws, (lxw_row_t)(1 + i), 0, id, NULL);
+        worksheet_write_number(ws, (lxw_row_t)(1 + i), 1, 3001 + i % 4, NULL);
+        worksheet_write_string(ws, (lxw_row_t)(1 + i), 2, start, NULL);
+        worksheet_write_number(ws, (lxw_row_t)(1 + i), 3, 30 + 15 * (i % 3), NULL);
+        worksheet_write_string(ws, (lxw_row_t)(1 + i), 4, status[i], NULL);
+        worksheet_write_string(ws, (lxw_row_t)(1 + i), 5, "DR9", NULL);
+        worksheet_write_string(ws, (lxw_row_t)(1 + i), 6, "Chair 9", NULL);
+    }
+    assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+}
+
+/* sheet_index: the sheet at a position, its name and position in the
+ * dialect; past the last one DS_ENOTFOUND. */
+static void test_sheet_index(void **state)
+{
+    static const char *const names[] = {"Read me", "Patients", "Appointments"};
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct tmp t;
+
+    (void)state;
+    tmp_name(&t);
+    make_multi_sheet(t.path);
+    for (int k = 1; k <= 3; k++) {
+        struct ds_read_hints h = {.sheet = "Appointments", .sheet_index = k};
+
+        assert_int_equal(ds_read_open(t.path, &h, &r, &err), 0);
+        assert_string_equal(ds_read_dialect(r)->sheet, names[k - 1]);
+        assert_int_equal(ds_read_dialect(r)->sheet_index, k);
+        ds_read_close(&r);
+    }
+    {
+        struct ds_read_hints h = {.sheet_index = 4};
+
+        assert_int_equal(ds_read_open(t.path, &h, &r, &err), DS_ENOTFOUND);
+        assert_string_equal(err.field, "sheet");
+    }
+    unlink(t.path);
+}
+
+struct skips {
+    char text[512];
+    int n;
+};
+
+static void note_skip(void *arg, const char *sheet, const char *reason)
+{
+    struct skips *s = arg;
+    size_t len = strlen(s->text);
+
+    snprintf(s->text + len, sizeof(s->text) - len, "%s%s: %s", s->n > 0 ? "; " : "", sheet, reason);
+    s->n++;
+}
+
+/* Which sheets are read: by default the first whose header a template of
+ * the type matches (the sheets before it noticed), the first when none
+ * does (nothing noticed: the file is held for it); "*" every matching
+ * sheet with its own template, each other one noticed; a file that is no
+ * workbook has no sheets to choose. */
+static void test_sheet_selection(void **state)
+{
+    struct ds_sheet_choice ch[DS_SHEETS_MAX];
+    struct ds_template **list = NULL;
+    struct ds_error err;
+    struct skips sk;
+    struct tmp t;
+    size_t nlist = 0;
+    size_t n = 0;
+    int fd;
+
+    (void)state;
+    assert_int_equal(ds_template_list(NULL, &list, &nlist, &err), 0);
+    tmp_name(&t);
+    make_multi_sheet(t.path);
+    fd = open(t.path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+
+    memset(&sk, 0, sizeof(sk));
+    assert_int_equal(ds_detect_sheets(fd, t.path, NULL, NULL, list, nlist, "patients", ch, &n,
+                                      note_skip, &sk, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ch[0].index, 2);
+    assert_string_equal(ch[0].name, "Patients");
+    assert_string_equal(ds_template_id(ch[0].tpl), "generic-patients");
+    assert_string_equal(sk.text, "Read me: no template matches its header");
+
+    memset(&sk, 0, sizeof(sk));
+    assert_int_equal(ds_detect_sheets(fd, t.path, NULL, NULL, list, nlist, "appointments", ch, &n,
+                                      note_skip, &sk, &err),
+                     0);
+    assert_int_equal(ch[0].index, 3);
+    assert_string_equal(ds_template_id(ch[0].tpl), "generic-appointments");
+    assert_string_equal(sk.text, "Read me: no template matches its header; "
+                                 "Patients: no template matches its header");
+
+    memset(&sk, 0, sizeof(sk));
+    assert_int_equal(ds_detect_sheets(fd, t.path, NULL, NULL, list, nlist, "financial", ch, &n,
+                                      note_skip, &sk, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ch[0].index, 1);
+    assert_null(ch[0].tpl);
+    assert_int_equal(sk.n, 0);
+
+    memset(&sk, 0, sizeof(sk));
+    assert_int_equal(
+        ds_detect_sheets(fd, t.path, "*", NULL, list, nlist, NULL, ch, &n, note_skip, &sk, &err),
+        0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ch[0].index, 2);
+    assert_string_equal(ds_template_id(ch[0].tpl), "generic-patients");
+    assert_int_equal(ch[1].index, 3);
+    assert_string_equal(ch[1].name, "Appointments");
+    assert_string_equal(ds_template_id(ch[1].tpl), "generic-appointments");
+    assert_string_equal(sk.text, "Read me: no template matches its header");
+    close(fd);
+    unlink(t.path);
+
+    /* Not a workbook: one choice without a sheet. */
+    {
+        FILE *f;
+
+        tmp_name(&t);
+        f = fopen(t.path, "w");
+        assert_non_null(f);
+        fputs("Patient ID,First Name,Last Name\n1,Ann,Lee\n", f);
+        fclose(f);
+        fd = open(t.path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(ds_detect_sheets(fd, t.path, "*", NULL, list, nlist, NULL, ch, &n,
+                                          note_skip, &sk, &err),
+                         0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ch[0].index, 0);
+        close(fd);
+        unlink(t.path);
+    }
+    ds_template_list_free(&list, nlist);
+}
+
+/* samples/pms/multi-sheet.xlsx is this workbook: its sheets and every
+ * row's fields are the generator's. */
+static void test_multi_sheet_sample(void **state)
+{
+    const char *src = getenv("DS_TEST_SRCDIR");
+    const char *out = getenv("DS_WRITE_SAMPLE");
+    char path[4096];
+    struct tmp t;
+
+    (void)state;
+    if (out != NULL) {
+        make_multi_sheet(out);
+    }
+    snprintf(path, sizeof(path), "%s/samples/pms/multi-sheet.xlsx", src != NULL ? src : ".");
+    tmp_name(&t);
+    make_multi_sheet(t.path);
+    for (int k = 1; k <= 4; k++) {
+        struct ds_read_hints h = {.sheet_index = k};
+        struct ds_reader *a = NULL;
+        struct ds_reader *b = NULL;
+        struct ds_error err;
+        struct ds_row ra;
+        struct ds_row rb;
+        int rca = ds_read_open(t.path, &h, &a, &err);
+        int rcb = ds_read_open(path, &h, &b, &err);
+        int more = 1;
+
+        assert_int_equal(rca, rcb);
+        if (rca != 0) {
+            assert_int_equal(k, 4);
+            break;
+        }
+        assert_string_equal(ds_read_dialect(a)->sheet, ds_read_dialect(b)->sheet);
+        while (more) {
+            rca = ds_read_next_row(a, &ra, &err);
+            rcb = ds_read_next_row(b, &rb, &err);
+            assert_int_equal(rca, rcb);
+            more = rca == 1;
+            for (size_t i = 0; more && i < ra.nfields; i++) {
+                assert_int_equal(ra.nfields, rb.nfields);
+                assert_string_equal(ra.fields[i], rb.fields[i]);
+            }
+        }
+        ds_read_close(&a);
+        ds_read_close(&b);
+    }
     unlink(t.path);
 }
 
@@ -585,10 +836,12 @@ static void test_caps(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shared_strings), cmocka_unit_test(test_inline_strings),
-        cmocka_unit_test(test_sheet_hint),     cmocka_unit_test(test_date1904),
-        cmocka_unit_test(test_not_a_workbook), cmocka_unit_test(test_hostile),
-        cmocka_unit_test(test_title_trailer),  cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_shared_strings),     cmocka_unit_test(test_inline_strings),
+        cmocka_unit_test(test_sheet_hint),         cmocka_unit_test(test_date1904),
+        cmocka_unit_test(test_not_a_workbook),     cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_title_trailer),      cmocka_unit_test(test_caps),
+        cmocka_unit_test(test_sheet_index),        cmocka_unit_test(test_sheet_selection),
+        cmocka_unit_test(test_multi_sheet_sample),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,6 +149,24 @@ static void test_file_done_with_its_last_job(void **state)
     assert_int_equal(synced, 2);
 }
 
+/* A file's jobs are sent in the order they were begun: the second one's
+ * batch is not due while the first one has a batch not acked (a
+ * workbook's appointments wait for its patients). */
+static void test_jobs_of_a_file_go_in_order(void **state)
+{
+    struct fixture *f = *state;
+    long seq = 0;
+
+    begin_and_fill(f);
+    stage_both(f);
+    assert_int_equal(ds_store_batch_next(f->st, JOB_F, 1e12, NULL, NULL, &seq, NULL), 0);
+    assert_int_equal(ds_store_batch_next(f->st, JOB_T, 1e12, NULL, NULL, &seq, NULL), 1);
+    assert_int_equal(seq, 1);
+    deliver(f, JOB_T, 1, 3);
+    assert_int_equal(ds_store_batch_next(f->st, JOB_F, 1e12, NULL, NULL, &seq, NULL), 1);
+    assert_int_equal(seq, 1);
+}
+
 /* Staging one job alone leaves the file staging; a crash then (the caller
  * never committed the sibling) restages both, and none of them stays. */
 static void test_recover_drops_every_staging_job(void **state)
@@ -258,6 +276,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_done_with_its_last_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_of_a_file_go_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover_drops_every_staging_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_staging_is_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_and_quarantine_drop_both, setup, teardown),

@@ -196,6 +196,28 @@ static void test_parse_errors(void **state)
     expect_parse(TPL_HEAD
                  "\"fields\":{\"last_name\":{\"columns\":[\"L\",\"M\"],\"pick\":\"value\"}}}",
                  0, NULL);
+    /* extract: a valid expression with exactly one group; join: a short
+     * separator, not with pick. */
+    expect_parse(TPL_HEAD
+                 "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"extract\":\"([a-z]+\"}}}",
+                 DS_EINVAL, "fields.last_name.extract");
+    expect_parse(TPL_HEAD
+                 "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"extract\":\"[a-z]+\"}}}",
+                 DS_EINVAL, "fields.last_name.extract");
+    expect_parse(TPL_HEAD
+                 "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"extract\":\"(a)(b)\"}}}",
+                 DS_EINVAL, "fields.last_name.extract");
+    expect_parse(TPL_HEAD
+                 "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"extract\":\"x([a-z]+)\"}}}",
+                 0, NULL);
+    expect_parse(TPL_HEAD
+                 "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"join\":\"123456789\"}}}",
+                 DS_EINVAL, "fields.last_name.join");
+    expect_parse(TPL_HEAD "\"fields\":{\"last_name\":{\"columns\":[\"L\"],\"join\":\" \","
+                          "\"pick\":\"value\"}}}",
+                 DS_EINVAL, "fields.last_name.join");
+    expect_parse(TPL_HEAD "\"fields\":{\"last_name\":{\"columns\":[\"L\",\"M\"],\"join\":\" \"}}}",
+                 0, NULL);
     expect_parse(good, 0, NULL);
 }
 
