@@ -41,7 +41,8 @@ struct ds_folder_conf {
     char *name;              /* the NAME of [folder NAME] */
     char *path;              /* the export folder watched */
     char *practice;          /* the NAME of a [practice] section */
-    char *import_type;       /* patients, appointments, treatments, financial */
+    char *import_type;       /* patients, appointments, treatments, financial, or
+                                "auto": each file's from its best template */
     char *template_id;       /* a template id, or "auto" */
     int snapshot_full;       /* 1: snapshot = full (absent keys are deleted) */
     int max_missing_percent; /* a full snapshot missing more keys is held (default 5) */
