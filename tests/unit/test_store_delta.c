@@ -123,7 +123,8 @@ static void test_migration_after_0003(void **state)
     struct ds_error err;
 
     /* A database made before 0004 (version 2: 0001 and 0003) gets the delta
-     * as version 3; nothing is applied twice. */
+     * as version 3 (and the later migrations after it); nothing is applied
+     * twice. */
     ds_store_close(&f->st);
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'synced'"),
                      1);
@@ -133,13 +134,14 @@ static void test_migration_after_0003(void **state)
         assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
         assert_int_equal(sqlite3_exec(db,
                                       "DROP TABLE synced; ALTER TABLE items DROP COLUMN op; "
+                                      "ALTER TABLE jobs DROP COLUMN binding; "
                                       "PRAGMA user_version = 2",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
     }
     assert_int_equal(ds_store_open(f->path, &f->st, &err), 0);
-    assert_int_equal(ds_store_schema_version(f->st), 3);
+    assert_int_equal(ds_store_schema_version(f->st), 4); /* 0004, then 0005 */
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'synced'"),
                      1);
 }
