@@ -354,9 +354,9 @@ static void test_detect_auto(void **state)
 
     (void)state;
     assert_int_equal(ds_template_list(NULL, &list, &n, &err), 0);
-    all = calloc(n + 2, sizeof(*all));
+    all = calloc(n + 2, sizeof(struct ds_template *));
     assert_non_null(all);
-    memcpy(all, list, n * sizeof(*all));
+    memcpy(all, list, n * sizeof(struct ds_template *));
     all[n] = parse(a_json);
     all[n + 1] = parse(f_json);
 
