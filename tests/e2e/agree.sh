@@ -24,6 +24,7 @@
 #   6. columns no template lists arrive by synonym, field by field: a UK
 #      patient list (Forename, D.O.B., County) and a Dentrix appointment
 #      list whose status is "Appt Status" (docs/templates.md, "Synonyms");
+#      the job's binding is shown by `dentsync job` and kept by the cloud;
 #   7. a folder with import_type = auto: a patients file and an
 #      appointments file arrive as their types, a file two admin templates
 #      of two types fit equally is held (AMBIGUOUS_TYPE) with both.
@@ -248,6 +249,11 @@ check "… dentsync job says which columns the synonyms bound" \
     "Forename>first_name,D.O.B.>date_of_birth,County>state"
 "$agent" job -c "$conf" "$job" >"$work/job.out" 2>&1
 check "… in words too" grep -q 'Forename -> first_name (synonym)' "$work/job.out"
+check "… and the cloud keeps it with the import job" \
+    test "$(pq "SELECT string_agg(f->>'column' || '>' || (f->>'field'), ',')
+              FROM import_jobs j, jsonb_array_elements(j.binding->'fields') f
+             WHERE j.filename = 'uk-patients.csv' AND f->>'by' = 'synonym'")" = \
+    "Forename>first_name,D.O.B.>date_of_birth,County>state"
 
 # --- 7. import_type = auto ------------------------------------------------------------------
 sed 's/UK1/AU1/; s/example\.co\.uk/example.com.au/' "$top/samples/pms/uk-patients.csv" >"$work/au-patients.csv"
