@@ -18,12 +18,14 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
 #define MAX_FILENAME 1024
 #define MAX_TEMPLATE 200
 #define MAX_VERSION 64
+#define MAX_BINDING 65536 /* the binding member, serialized */
 
 /* The job as JSON, built by PostgreSQL in a fixed key order; jansson then
  * re-encodes it compactly. JOB_FIELDS is shared by one job and the list. */
@@ -140,6 +142,7 @@ struct job_fields {
     const char *template_id;     /* borrow, or NULL */
     char agent_id[DSC_UUID_LEN]; /* "" when absent */
     const char *agent_version;   /* borrow, or NULL */
+    char *binding;               /* owned (free): the binding member as JSON text, or NULL */
 };
 
 /* Validates the POST /v1/jobs body into f; on failure fills resp (422) and
@@ -201,6 +204,17 @@ static int parse_job(json_t *body, struct job_fields *f, struct dsc_response *re
                       MAX_TEMPLATE);
         return DSC_EINVAL;
     }
+    v = json_object_get(body, "binding");
+    if (v != NULL && !json_is_null(v)) {
+        f->binding = json_is_object(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+        if (f->binding == NULL || strlen(f->binding) > MAX_BINDING) {
+            free(f->binding);
+            f->binding = NULL;
+            dsc_api_error(resp, 422, "INVALID_REQUEST", "binding: an object of at most %d bytes",
+                          MAX_BINDING);
+            return DSC_EINVAL;
+        }
+    }
     agent = json_object_get(body, "agent");
     if (agent != NULL && !json_is_null(agent)) {
         if (!json_is_object(agent)) {
@@ -228,10 +242,11 @@ int dsc_jobs_create(const struct dsc_ctx *ctx, struct dsc_response *resp)
     struct job_fields f;
     struct dsc_rows *rows = NULL;
     json_t *body = NULL;
-    const char *params[9];
+    const char *params[10];
     const char *v;
     int rc;
 
+    memset(&f, 0, sizeof(f));
     rc = dsc_api_parse_object(ctx, resp, &body);
     if (rc != 0) {
         rc = 0; /* resp holds the 422 */
@@ -249,12 +264,13 @@ int dsc_jobs_create(const struct dsc_ctx *ctx, struct dsc_response *resp)
     params[6] = f.template_id;
     params[7] = f.agent_id[0] != '\0' ? f.agent_id : NULL;
     params[8] = f.agent_version;
+    params[9] = f.binding;
     rc = dsc_db_exec(ctx->db, "job insert",
                      "INSERT INTO import_jobs (id, practice_id, filename, import_type, sha256,"
-                     " total_rows, template_id, agent_id, agent_version)"
-                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                     " total_rows, template_id, agent_id, agent_version, binding)"
+                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)"
                      " ON CONFLICT (practice_id, id) DO NOTHING RETURNING id",
-                     9, params, &rows);
+                     10, params, &rows);
     if (rc != 0) {
         goto out;
     }
@@ -309,6 +325,7 @@ int dsc_jobs_create(const struct dsc_ctx *ctx, struct dsc_response *resp)
 out:
     dsc_rows_free(&rows);
     json_decref(body);
+    free(f.binding);
     return rc;
 }
 

@@ -721,10 +721,10 @@ static void check_folder(struct loader *ld, const struct ds_folder_conf *f)
     if (f->import_type == NULL) {
         problem(ld, f->line, "[folder %s]: import_type is required", f->name);
     }
-    else if (!in_list(import_types, f->import_type)) {
+    else if (!in_list(import_types, f->import_type) && strcmp(f->import_type, "auto") != 0) {
         problem(ld, f->line,
-                "[folder %s]: import_type must be patients, appointments, treatments or "
-                "financial",
+                "[folder %s]: import_type must be patients, appointments, treatments, "
+                "financial or auto",
                 f->name);
     }
     if (f->sheet != NULL && strcmp(f->sheet, "*") == 0 && f->template_id != NULL &&

@@ -40,7 +40,8 @@ struct ds_folder_conf {
     char *name;              /* the NAME of [folder NAME] */
     char *path;              /* the export folder watched */
     char *practice;          /* the NAME of a [practice] section */
-    char *import_type;       /* patients, appointments, treatments, financial */
+    char *import_type;       /* patients, appointments, treatments, financial, or
+                                "auto": each file's from its best template */
     char *template_id;       /* a template id, or "auto" */
     char *sheet;             /* workbooks: a sheet's name, "*" (every sheet), or NULL (the first
                                 whose header a template matches, else the first) */

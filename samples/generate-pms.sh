@@ -310,3 +310,36 @@ printf '%s\r\n' \
     'SUMMARY:Hygiene recall' 'DESCRIPTION:Moved by one day' 'LOCATION:Hyg 1' 'STATUS:CONFIRMED' \
     'ORGANIZER:mailto:hyg.kim@clinic.example' 'ATTENDEE:mailto:maria.nakamura4@example.org' 'END:VEVENT' \
     'END:VCALENDAR' >"$dir/calendar-appointments.ics"
+
+# A patient list from UK software: English names for the columns that no
+# built-in template lists (Forename, Surname, Postcode, Mobile, County),
+# dates of birth as DD/MM/YYYY (days above 12 tell the order), numbers in
+# Ofcom's drama ranges (+44 7700 900xxx, +44 20 7946 0xxx). It maps through
+# the synonyms (docs/templates.md, "Synonyms").
+awk 'BEGIN {
+    OFS = ","
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien,McDonald,Novak,Garcia", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Liam,Ana,Ivan,Sofia", first, ",")
+    split("Leeds,York,Bath,Derby,Cork,Perth,Halifax,Ely", town, ",")
+    split("West Yorkshire,North Yorkshire,Somerset,Derbyshire,Co. Cork,Perthshire,Nova Scotia,Cambridgeshire", county, ",")
+    split("LS1 4AP,YO1 7HH,BA1 1LZ,DE1 3AH,T12 X2P3,PH1 5QH,B3H 1A1,CB7 4DL", pc, ",")
+    print "Patient No,Title,Forename,Surname,D.O.B.,Sex,Address Line 1,Town,County,Postcode,Mobile,Home Phone,E-mail"
+    for (i = 1; i <= 8; i++)
+        print "UK" 100 + i, (i % 2 ? "Mr" : "Ms"), first[i], last[i], sprintf("%02d/%02d/%d", 13 + i, (i % 12) + 1, 1950 + 5 * i), (i % 2 ? "M" : "F"), 10 * i " High Street", town[i], county[i], pc[i], sprintf("+44 7700 900%03d", 100 + i), (i % 3 ? sprintf("+44 20 7946 0%03d", 100 + i) : ""), tolower(first[i]) "." tolower(last[i]) "@example.co.uk"
+}' > "$dir/uk-patients.csv"
+
+# Dentrix v_appointment as some practices export it: the status under the
+# name "Appt Status" (the template reads status_id) and an "Appointment
+# Type" column the template does not list. Both map through the synonyms.
+awk 'BEGIN {
+    OFS = ","
+    split("Okafor,Haddad,Schmidt,Nakamura,OBrien,McDonald,Novak,Garcia", last, ",")
+    split("Robert,Maria,Zoe,Kenji,Liam,Ana,Ivan,Sofia", first, ",")
+    split("Scheduled,Confirmed,Complete,Broken,Cancelled", st, ",")
+    split("Recall,Filling,Emergency", ty, ",")
+    print "appointment_id,patient_id,patient_name,appointment_date,start_hour,start_minute,length,provider_id,operatory_id,Appt Status,Appointment Type,note"
+    for (i = 1; i <= 10; i++) {
+        k = (i - 1) % 8 + 1
+        print 700 + i, 1000 + i, "\"" last[k] ", " first[k] "\"", sprintf("04/%02d/2024", i), 8 + i % 8, (i % 4) * 15, 30 + (i % 3) * 15, "DDS1", "OP" (i % 3 + 1), st[(i - 1) % 5 + 1], ty[(i - 1) % 3 + 1], ""
+    }
+}' > "$dir/dentrix-appointments-status.csv"

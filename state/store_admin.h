@@ -9,9 +9,10 @@
 #include "state/store.h"
 
 /* Why a file is `held`: it waits for an admin (`dentsync retry`), in place. */
-#define DS_HOLD_NO_TEMPLATE "NO_TEMPLATE"  /* no template matched the header */
-#define DS_HOLD_SNAPSHOT "SNAPSHOT_SANITY" /* a full snapshot lost too many keys */
-#define DS_HOLD_DISK_BUDGET "DISK_BUDGET"  /* the queue is over max_queue_mb */
+#define DS_HOLD_NO_TEMPLATE "NO_TEMPLATE"       /* no template matched the header */
+#define DS_HOLD_SNAPSHOT "SNAPSHOT_SANITY"      /* a full snapshot lost too many keys */
+#define DS_HOLD_DISK_BUDGET "DISK_BUDGET"       /* the queue is over max_queue_mb */
+#define DS_HOLD_AMBIGUOUS_TYPE "AMBIGUOUS_TYPE" /* import_type auto: two types fit equally */
 
 /* Holds a file for an admin: `detected` or `staging` -> `held`, with a code
  * (DS_HOLD_* or another) and a message without patient data. A job of the

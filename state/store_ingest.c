@@ -721,3 +721,38 @@ out:
     }
     return ds__store_end(st, rc);
 }
+
+/* ---- the binding of a job's template ------------------------------------- */
+
+int ds_store_job_set_binding(struct ds_store *st, const char *job_id, const char *binding)
+{
+    int rc;
+
+    rc = ds__store_change(st, st != NULL && job_id != NULL && binding != NULL);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = ds__store_exec(st, DS__Q_ONCE, "UPDATE jobs SET binding = ?2 WHERE id = ?1", "job binding",
+                        "tt", job_id, binding);
+    if (rc == 0 && sqlite3_changes(st->db) == 0) {
+        rc = DS_ENOTFOUND;
+    }
+    return ds__store_end(st, rc);
+}
+
+int ds_store_job_binding(struct ds_store *st, const char *job_id, char *buf, size_t size)
+{
+    int rc;
+
+    if (st == NULL || job_id == NULL || buf == NULL || size == 0) {
+        return DS_EINVAL;
+    }
+    buf[0] = '\0';
+    rc = ds__store_row(st, DS__Q_ONCE,
+                       "SELECT binding FROM jobs WHERE id = ?1 AND binding IS NOT NULL",
+                       "job binding", "t", "t", job_id, buf, size);
+    if (rc != 0 && rc != DS_ETOOBIG) {
+        buf[0] = '\0';
+    }
+    return rc;
+}

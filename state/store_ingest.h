@@ -55,6 +55,15 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
                        const char *practice, const char *import_type, const char *template_id,
                        const char *filename, const char *sha256);
 
+/* Records how the job's template bound to the file's header: the JSON of
+ * ds_map_binding_json (header and field names only, never values), shown
+ * by `dentsync job`. DS_ENOTFOUND when there is no such job. */
+int ds_store_job_set_binding(struct ds_store *st, const char *job_id, const char *binding);
+
+/* The job's binding into buf (size bytes): 0, DS_ENOTFOUND (no such job, or
+ * a job staged before bindings were kept: buf is ""), DS_ETOOBIG when cut. */
+int ds_store_job_binding(struct ds_store *st, const char *job_id, char *buf, size_t size);
+
 /* One more job on the file of first_job_id (still `staging`) for the rows
  * its template routes to another import type (store_route.c): same file,
  * practice, file name and sha256, state `staging`. DS_EEXIST when the file

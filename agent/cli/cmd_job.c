@@ -9,6 +9,7 @@
 
 #include "agent/cli/out.h"
 #include "agent/map/map.h"
+#include "state/store_ingest.h"
 #include "state/store_status.h"
 
 #include <getopt.h>
@@ -103,6 +104,45 @@ static int on_group(void *ctx, const struct ds_error_group *g)
     return 0;
 }
 
+/* Which column fed which field (the template's or a synonym), as the job
+ * keeps it; nothing for a job staged before bindings were kept. */
+static void show_binding(struct ds_store *st, struct job_ctx *c)
+{
+    char buf[16384];
+    json_t *b;
+    json_t *e;
+    size_t i;
+
+    if (ds_store_job_binding(st, c->id, buf, sizeof(buf)) != 0 ||
+        (b = json_loads(buf, 0, NULL)) == NULL) {
+        return;
+    }
+    if (c->json) {
+        json_object_set_new(c->doc, "binding", b);
+        return;
+    }
+    printf("columns   ");
+    json_array_foreach(json_object_get(b, "fields"), i, e)
+    {
+        const char *tc = json_string_value(json_object_get(e, "time_column"));
+
+        printf("%s %s%s%s -> %s%s", i > 0 ? "," : "",
+               json_string_value(json_object_get(e, "column")), tc != NULL ? " + " : "",
+               tc != NULL ? tc : "", json_string_value(json_object_get(e, "field")),
+               json_is_string(json_object_get(e, "by")) &&
+                       strcmp(json_string_value(json_object_get(e, "by")), "synonym") == 0
+                   ? " (synonym)"
+                   : "");
+    }
+    printf("\n");
+    json_array_foreach(json_object_get(b, "ambiguous"), i, e)
+    {
+        printf("unbound    %s: two columns name it\n",
+               json_string_value(json_object_get(e, "field")));
+    }
+    json_decref(b);
+}
+
 int ds_cmd_job(const char *config_path, int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
@@ -145,6 +185,9 @@ int ds_cmd_job(const char *config_path, int argc, char **argv)
     }
     if (rc == 0) {
         rc = ds_store_job_batch_counts(st, c.id, &bc);
+    }
+    if (rc == 0) {
+        show_binding(st, &c);
     }
     if (rc == 0 && c.json) {
         json_object_set_new(c.doc, "batches",

@@ -565,6 +565,7 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
                        const struct ds_detection *d)
 {
     const struct ds_read_dialect *dl = ds_read_dialect(r);
+    char *binding = NULL;
 
     if (p->o.json) {
         printf("{\"file\":");
@@ -582,11 +583,11 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
             }
         }
         printf(",\"mapping\":{");
-        for (size_t i = 0; i < ds_template_nfields(p->tpl); i++) {
+        for (size_t i = 0; i < ds_map_nfields(p->m); i++) {
             long col = ds_map_field_column(p->m, i);
 
             printf("%s", i > 0 ? "," : "");
-            ds_jsonw_fputs(stdout, ds_template_field(p->tpl, i)->name);
+            ds_jsonw_fputs(stdout, ds_map_field_name(p->m, i));
             printf(":");
             if (col >= 0) {
                 ds_jsonw_fputs(stdout, p->header->fields[col]);
@@ -595,7 +596,12 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
                 printf("null");
             }
         }
-        printf("}}\n");
+        printf("}");
+        if (ds_map_binding_json(p->m, &binding) == 0) {
+            printf(",\"binding\":%s", binding);
+            ds_free(binding);
+        }
+        printf("}\n");
         return;
     }
     printf("file:      %s\nformat:    %s, %s", p->o.file, dl->format, dl->encoding);
@@ -620,11 +626,30 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
         printf("template:  %s (chosen with --template or by the folder)\n", ds_template_id(p->tpl));
     }
     printf("\nColumn -> field\n");
-    for (size_t i = 0; i < ds_template_nfields(p->tpl); i++) {
+    for (size_t i = 0; i < ds_map_nfields(p->m); i++) {
         long col = ds_map_field_column(p->m, i);
+        long tcol = ds_map_field_time_column(p->m, i);
+        int by = ds_map_field_bound_by(p->m, i);
+        char name[160];
 
-        printf("  %-28s -> %s\n", col >= 0 ? p->header->fields[col] : "(not in the file)",
-               ds_template_field(p->tpl, i)->name);
+        if (col >= 0 && tcol >= 0) {
+            snprintf(name, sizeof(name), "%s + %s", p->header->fields[col],
+                     p->header->fields[tcol]);
+        }
+        else {
+            snprintf(name, sizeof(name), "%s",
+                     col >= 0 ? p->header->fields[col] : "(not in the file)");
+        }
+        printf("  %-28s -> %s%s\n", name, ds_map_field_name(p->m, i),
+               by == DS_MAP_BY_SYNONYM ? " (by synonym)" : "");
+    }
+    for (size_t k = 0; k < ds_map_nambiguous(p->m); k++) {
+        long c1 = -1;
+        long c2 = -1;
+        const char *f = ds_map_ambiguous(p->m, k, &c1, &c2);
+
+        printf("  %-28s -> %s? left unbound: two columns name it (%s, %s)\n", "(ambiguous)", f,
+               p->header->fields[c1], p->header->fields[c2]);
     }
     printf("\n    row  status     key or reason\n");
 }
@@ -791,7 +816,10 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     }
     else {
         rc = ds_template_list_in(p->dirs, 2, &list, &n, &err);
-        if (rc == 0) {
+        if (rc == 0 && (p->o.type == NULL || ds_detect_type_is_auto(p->o.type))) {
+            rc = ds_detect_any_type(list, n, p->header, &d); /* as a folder of import_type auto */
+        }
+        else if (rc == 0) {
             rc = ds_detect_template(list, n, p->o.type, p->header, &d);
         }
         if (rc != 0) {

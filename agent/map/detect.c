@@ -9,7 +9,9 @@
 #include "agent/map/detect.h"
 
 #include "agent/core/alloc.h"
+#include "agent/map/canon.h"
 #include "agent/map/normalize.h"
+#include "agent/map/synonyms.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,47 @@ struct folded {
     char (*key)[NAME_MAX_KEY];
     unsigned char *known; /* per column: some candidate knows it */
     unsigned char *mine;  /* per column: the template being scored knows it */
+    const char **syn[4];  /* per import type (types[]) and column: the canonical
+                             field its name is a synonym of, or NULL */
 };
+
+static const char *const types[4] = {"patients", "appointments", "treatments", "financial"};
+
+static const char *const *syn_of(struct folded *h, const char *import_type)
+{
+    for (size_t k = 0; k < 4; k++) {
+        if (strcmp(types[k], import_type) == 0) {
+            return h->syn[k];
+        }
+    }
+    return NULL;
+}
+
+/* 1 if name is a canonical field of import_type. */
+static int canonical(const char *import_type, const char *name)
+{
+    const char *const *c = ds_map_canonical_fields(import_type);
+
+    while (c != NULL && *c != NULL && strcmp(*c, name) != 0) {
+        c++;
+    }
+    return c != NULL && *c != NULL;
+}
+
+/* Marks the columns whose name is a synonym of canonical field name;
+ * returns 1 when there is one, else 0. */
+static int mark_synonyms(struct folded *h, const char *const *syn, const char *name)
+{
+    int found = 0;
+
+    for (size_t j = 0; syn != NULL && j < h->n; j++) {
+        if (syn[j] != NULL && strcmp(syn[j], name) == 0) {
+            h->mine[j] = 1;
+            found = 1;
+        }
+    }
+    return found;
+}
 
 static void fold(const char *s, char key[NAME_MAX_KEY])
 {
@@ -103,6 +145,19 @@ static int recognised(struct folded *h, const struct ds_template *t, const char 
             best = m;
         }
     }
+    /* A canonical field is also there when a column is one of its synonyms:
+     * the mapper binds it (map_synonym.c). So is a recognition name one of
+     * whose aliases is a canonical field ("start": ["start_at", ...]). */
+    if (canonical(ds_template_import_type(t), r) &&
+        mark_synonyms(h, syn_of(h, ds_template_import_type(t)), r) && best == 0) {
+        best = 1;
+    }
+    for (const char *const *a = ds_template_header_aliases(t, r); a != NULL && *a != NULL; a++) {
+        if (canonical(ds_template_import_type(t), *a) &&
+            mark_synonyms(h, syn_of(h, ds_template_import_type(t)), *a) && best == 0) {
+            best = 1;
+        }
+    }
     return best;
 }
 
@@ -141,6 +196,14 @@ static void score_one(struct folded *h, const struct ds_template *t, struct ds_d
     }
     for (size_t i = 0; i < ds_template_nrules(t); i++) {
         mark_list(h, ds_template_rule(t, i)->columns);
+    }
+    /* And every column the synonyms bind to a canonical field of its type. */
+    {
+        const char *const *syn = syn_of(h, ds_template_import_type(t));
+
+        for (size_t j = 0; syn != NULL && j < h->n; j++) {
+            h->mine[j] |= syn[j] != NULL;
+        }
     }
     for (size_t j = 0; j < h->n; j++) {
         if (h->key[j][0] != '\0') {
@@ -238,8 +301,18 @@ int ds_detect_template(struct ds_template *const *list, size_t n, const char *im
         rc = DS_ENOMEM;
         goto out;
     }
+    for (size_t k = 0; k < 4; k++) {
+        h.syn[k] = ds_calloc(h.n + 1, sizeof(*h.syn[k]));
+        if (h.syn[k] == NULL) {
+            rc = DS_ENOMEM;
+            goto out;
+        }
+    }
     for (size_t j = 0; j < h.n; j++) {
         fold(h.raw[j], h.key[j]);
+        for (size_t k = 0; k < 4; k++) {
+            h.syn[k][j] = ds_synonym_field(types[k], h.raw[j], strlen(h.raw[j]), NULL);
+        }
     }
     for (size_t i = 0; i < n; i++) {
         if (import_type != NULL && strcmp(ds_template_import_type(list[i]), import_type) != 0) {
@@ -273,23 +346,91 @@ out:
     ds_free(h.key);
     ds_free(h.known);
     ds_free(h.mine);
+    for (size_t k = 0; k < 4; k++) {
+        ds_free(h.syn[k]);
+    }
     return rc;
+}
+
+int ds_detect_type_is_auto(const char *import_type)
+{
+    return import_type != NULL && strcmp(import_type, "auto") == 0;
+}
+
+/* 1 if a route rule of a sends rows to b. */
+static int routes_to(const struct ds_template *a, const struct ds_template *b)
+{
+    for (size_t i = 0; i < ds_template_nrules(a); i++) {
+        const struct ds_template_rule *r = ds_template_rule(a, i);
+
+        if (r->kind == DS_RULE_ROUTE && strcmp(r->target, ds_template_id(b)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int ds_detect_any_type(struct ds_template *const *list, size_t n, const struct ds_row *header,
+                       struct ds_detection *out)
+{
+    int rc = ds_detect_template(list, n, NULL, header, out);
+    const struct ds_detect_score *w = &out->best[0];
+
+    out->any_type = 1;
+    if (rc != 0 || !out->matched) {
+        return rc;
+    }
+    for (size_t k = 1; k < out->nbest; k++) {
+        const struct ds_detect_score *s = &out->best[k];
+
+        if (s->required_missing > 0 || s->score < w->score - 1e-9) {
+            break; /* ranked: none after it ties either */
+        }
+        if (strcmp(ds_template_import_type(s->t), ds_template_import_type(w->t)) != 0 &&
+            !routes_to(w->t, s->t) && !routes_to(s->t, w->t)) {
+            out->matched = 0;
+            out->ambiguous = 1;
+            break;
+        }
+    }
+    return 0;
 }
 
 void ds_detect_explain(const struct ds_detection *d, char *buf, size_t size)
 {
     size_t len = 0;
-    char part[160];
+    char part[200];
 
     if (size == 0) {
         return;
     }
     buf[0] = '\0';
+    if (d->ambiguous) {
+        append(buf, size, &len,
+               "templates of two import types fit the header equally; candidates: ");
+        for (size_t i = 0; i < d->nbest; i++) {
+            snprintf(part, sizeof(part), "%s%s (%s, score %.0f%s)", i > 0 ? ", " : "",
+                     ds_template_id(d->best[i].t), ds_template_import_type(d->best[i].t),
+                     d->best[i].score,
+                     d->best[i].required_missing > 0 ? ", required columns missing" : "");
+            append(buf, size, &len, part);
+        }
+        append(buf, size, &len, "; set the folder's import_type, or make one template fit better");
+        return;
+    }
     append(buf, size, &len, "no template matches the header; closest: ");
     for (size_t i = 0; i < d->nbest; i++) {
-        snprintf(part, sizeof(part), "%s%s (score %.0f%s)", i > 0 ? ", " : "",
-                 ds_template_id(d->best[i].t), d->best[i].score,
-                 d->best[i].required_missing > 0 ? ", required columns missing" : "");
+        if (d->any_type) {
+            snprintf(part, sizeof(part), "%s%s (%s, score %.0f%s)", i > 0 ? ", " : "",
+                     ds_template_id(d->best[i].t), ds_template_import_type(d->best[i].t),
+                     d->best[i].score,
+                     d->best[i].required_missing > 0 ? ", required columns missing" : "");
+        }
+        else {
+            snprintf(part, sizeof(part), "%s%s (score %.0f%s)", i > 0 ? ", " : "",
+                     ds_template_id(d->best[i].t), d->best[i].score,
+                     d->best[i].required_missing > 0 ? ", required columns missing" : "");
+        }
         append(buf, size, &len, part);
     }
     if (d->nbest == 0) {

@@ -47,6 +47,8 @@ struct ds_detection {
                             all when no column is known (see known) */
     size_t known;        /* header columns some candidate knows */
     size_t columns;      /* header columns */
+    int any_type;        /* scored across every import type (import_type auto) */
+    int ambiguous;       /* any_type: templates of two import types tie for best */
 };
 
 /* Scores every template of list (of import_type when it is not NULL)
@@ -54,6 +56,18 @@ struct ds_detection {
  * DS_DETECT_THRESHOLD with every required name. DS_ENOMEM. */
 int ds_detect_template(struct ds_template *const *list, size_t n, const char *import_type,
                        const struct ds_row *header, struct ds_detection *out);
+
+/* import_type = auto: every template of every import type is scored, and
+ * the file takes the import type of the best one. When a template of
+ * another import type ties with it (same score, every required name
+ * present) the file could be either: out->matched is 0 and out->ambiguous
+ * 1 — unless the two route rows to each other (a ledger read by a pair of
+ * templates: either one makes the same jobs). DS_ENOMEM. */
+int ds_detect_any_type(struct ds_template *const *list, size_t n, const struct ds_row *header,
+                       struct ds_detection *out);
+
+/* 1 if the folder setting import_type means "every type" (auto). */
+int ds_detect_type_is_auto(const char *import_type);
 
 /* A message for a person when nothing matched: the closest templates with
  * their scores and the unmatched columns, into buf (no values). */

@@ -39,6 +39,9 @@ static const struct ds_template *best_of(struct ds_template *const *list, size_t
 
     *score = 0;
     *why = "no template matches its header";
+    if (import_type != NULL && ds_detect_type_is_auto(import_type)) {
+        import_type = NULL; /* a folder of import_type auto: every type */
+    }
     for (const char *const *t = all_types; *t != NULL; t++) {
         const char *type = import_type != NULL ? import_type : *t;
 

@@ -68,6 +68,7 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     struct ds_mapper *m = NULL;
     char **hkeys = NULL;
     size_t nh = header->nfields;
+    size_t cap = 0;
     int rc = 0;
 
     *out = NULL;
@@ -93,13 +94,19 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     m->opts.date_order = DS_DATE_AUTO;
     m->nheader = nh;
     m->header = ds_calloc(nh + 1, sizeof(*m->header));
-    m->nfields = ds_template_nfields(t);
-    m->fields = ds_calloc(m->nfields + 1, sizeof(*m->fields));
-    m->state = ds_calloc(m->nfields + 1, sizeof(*m->state));
-    m->order = ds_calloc(m->nfields + 1, sizeof(*m->order));
-    m->voff = ds_calloc(m->nfields + 1, sizeof(*m->voff));
-    m->vlen = ds_calloc(m->nfields + 1, sizeof(*m->vlen));
-    ds_buf_init(&m->vals, (m->nfields + 1) * (MAP_VALUE_MAX + 32));
+    m->nfields = m->ntemplate = ds_template_nfields(t);
+    /* Room for every canonical field: the synonyms add the ones the
+     * template lacks (map_synonym.c). */
+    for (const char *const *c = ds_map_canonical_fields(m->import_type); *c != NULL; c++) {
+        cap++;
+    }
+    cap += m->nfields;
+    m->fields = ds_calloc(cap + 1, sizeof(*m->fields));
+    m->state = ds_calloc(cap + 1, sizeof(*m->state));
+    m->order = ds_calloc(cap + 1, sizeof(*m->order));
+    m->voff = ds_calloc(cap + 1, sizeof(*m->voff));
+    m->vlen = ds_calloc(cap + 1, sizeof(*m->vlen));
+    ds_buf_init(&m->vals, (cap + 1) * (MAP_VALUE_MAX + 32));
     m->sha = ds_sha256_new();
     if (m->header == NULL || m->fields == NULL || m->state == NULL || m->order == NULL ||
         m->voff == NULL || m->vlen == NULL || m->sha == NULL) {
@@ -121,15 +128,22 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
             goto out;
         }
     }
+    rc = ds__map_bind_rules(m, t, hkeys, err);
+    if (rc == 0) {
+        rc = ds__map_bind_synonyms(m, hkeys, err);
+    }
+    for (size_t i = 0; i < m->nfields && rc == 0; i++) {
+        rc = ds__map_check_field(m, i, err);
+    }
+    if (rc != 0) {
+        goto out;
+    }
     m->rtype = ds_rules_type(m->import_type);
     for (size_t i = 0; i < m->nfields; i++) {
         m->fields[i].rule =
             m->rtype != NULL ? ds_rules_field_index(m->rtype, m->fields[i].name) : -1;
     }
     rc = ds__map_record_order(m, err);
-    if (rc == 0) {
-        rc = ds__map_bind_rules(m, t, hkeys, err);
-    }
     if (rc == 0 && ds__map_raw_keep(m) != 0) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
     }
@@ -178,6 +192,7 @@ void ds_map_free(struct ds_mapper **m)
         }
     }
     ds_free((*m)->rules);
+    ds_free((*m)->ambig);
     ds_buf_close(&(*m)->part);
     if ((*m)->header != NULL) {
         for (size_t j = 0; j < (*m)->nheader; j++) {

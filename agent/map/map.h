@@ -86,6 +86,35 @@ void ds_map_set_outputs(struct ds_mapper *m, int outputs);
  * preview's column -> field table. */
 long ds_map_field_column(const struct ds_mapper *m, size_t i);
 
+/* How a mapper field found its column: not at all (absent, or a default
+ * only), through one of the template's names, or by synonym
+ * (agent/map/synonyms.h) for a field the template left unbound. */
+#define DS_MAP_UNBOUND 0
+#define DS_MAP_BY_TEMPLATE 1
+#define DS_MAP_BY_SYNONYM 2
+
+/* The mapper's fields: the template's (0 .. ds_template_nfields - 1, in
+ * its order), then those bound by synonym. For field i its canonical name
+ * (borrow), its column (-1: none), the column of the time of day of an
+ * instant read from two columns (-1: none), and DS_MAP_* how. */
+size_t ds_map_nfields(const struct ds_mapper *m);
+const char *ds_map_field_name(const struct ds_mapper *m, size_t i);
+long ds_map_field_time_column(const struct ds_mapper *m, size_t i);
+int ds_map_field_bound_by(const struct ds_mapper *m, size_t i);
+
+/* The canonical fields left unbound because two columns name them: field
+ * k's name (borrow) and two of its columns. */
+size_t ds_map_nambiguous(const struct ds_mapper *m);
+const char *ds_map_ambiguous(const struct ds_mapper *m, size_t k, long *col1, long *col2);
+
+/* The binding as JSON, for people and the job's record (header names and
+ * field names only, never values):
+ *   {"fields":[{"field":"status","column":"Status","by":"synonym"},...],
+ *    "ambiguous":[{"field":"provider","columns":["Dentist","Clinician"]}]}
+ * A field read from a date and a time column has "time_column" too; a
+ * field without column is left out. new: *out. DS_ENOMEM. */
+int ds_map_binding_json(const struct ds_mapper *m, char **out);
+
 /* Maps one data row. An invalid row is not an error: it returns 0 with
  * out->valid = 0 and out->error set. Negative only for DS_ENOMEM and the like.
  * out is overwritten; release its members with ds_mapped_close. */

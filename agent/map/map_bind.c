@@ -211,12 +211,6 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
     f->combined = tf->time_columns != NULL || tf->hour_columns != NULL;
     f->dated = f->combined || f->fn == ds_norm_lookup_opt("date") ||
                f->fn == ds_norm_lookup_opt("datetime");
-    if (f->col < 0 && f->required && tf->default_value == NULL) {
-        return field_fail(err, tf->name, "required field has no column in the header");
-    }
-    if (f->combined && f->col >= 0 && f->tcol < 0 && f->hcol < 0 && f->required) {
-        return field_fail(err, tf->name, "the time column of this instant is missing");
-    }
     if (tf->split != NULL) {
         f->split = strcmp(tf->split, "last_first") == 0 ? 1 : 2;
         f->part_first = tf->part != NULL && strcmp(tf->part, "first") == 0;
@@ -260,7 +254,21 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
             return ds_error_set(err, DS_ENOMEM, "out of memory");
         }
     }
+    f->by = f->col >= 0 ? DS_MAP_BY_TEMPLATE : DS_MAP_UNBOUND;
     ds__map_identity_bind(m, i);
+    return 0;
+}
+
+int ds__map_check_field(const struct ds_mapper *m, size_t i, struct ds_error *err)
+{
+    const struct map_field *f = &m->fields[i];
+
+    if (f->col < 0 && f->required && f->defval == NULL) {
+        return field_fail(err, f->name, "required field has no column in the header");
+    }
+    if (f->combined && f->col >= 0 && f->tcol < 0 && f->hcol < 0 && f->required) {
+        return field_fail(err, f->name, "the time column of this instant is missing");
+    }
     return 0;
 }
 

@@ -11,6 +11,8 @@
  *   map_identity.c  a row's key: the key fields and their precedence
  *   map_json.c      raw_json and record_json, written without a tree
  *   map_dates.c     date-order voting (ds_map_date_*)
+ *   map_synonym.c   after the template: the canonical fields it left
+ *                   unbound, bound from the remaining columns by synonym
  *
  * Nothing here is seen outside agent/map/map*.c.
  */
@@ -81,6 +83,13 @@ struct map_field {
     int rule;                   /* its index in the rule book's fields (proto/rules.h), or -1 */
     char *jkey;                 /* owned: "<name>": as written in the record */
     size_t jkeylen;
+    int by; /* DS_MAP_BY_*: how its column was found */
+};
+
+/* A canonical field the synonyms could not bind: two columns name it. */
+struct map_ambig {
+    const char *field; /* borrow (static canon) */
+    long col[2];       /* two of its columns */
 };
 
 enum {
@@ -136,6 +145,9 @@ struct ds_mapper {
     int no_record;         /* 1: record_json and fingerprint are left out */
     struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest */
     const struct ds_rules_type *rtype; /* borrow (static): the import type's rules, or NULL */
+    size_t ntemplate;                  /* fields[0..ntemplate) are the template's */
+    struct map_ambig *ambig;           /* owned: fields left unbound as ambiguous */
+    size_t nambig;
 };
 
 /* Binding (map_bind.c). */
@@ -155,6 +167,19 @@ int ds__map_bind_header(struct ds_mapper *m, const struct ds_row *header, char *
  * DS_ENOMEM; err is set either way. */
 int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_field *tf,
                        char *const *hkeys, struct ds_error *err);
+
+/* The checks of a bound field that need its final columns: a required
+ * field without column or default, an instant without its time. DS_EINVAL
+ * with err set. */
+int ds__map_check_field(const struct ds_mapper *m, size_t i, struct ds_error *err);
+
+/* Binds every canonical field the template left unbound from the header
+ * columns no field or rule reads, by synonym (agent/map/synonyms.h):
+ * appends a field for one the template lacks, sets the column of a
+ * template field that found none. A field two columns name is left
+ * unbound and noted in m->ambig. m->fields has room for every canonical
+ * field. DS_ENOMEM with err set. */
+int ds__map_bind_synonyms(struct ds_mapper *m, char *const *hkeys, struct ds_error *err);
 
 /* Binds the template's row rules to the header. DS_ENOMEM, with err set. */
 int ds__map_bind_rules(struct ds_mapper *m, const struct ds_template *t, char *const *hkeys,

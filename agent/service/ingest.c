@@ -291,10 +291,13 @@ static void template_dirs(const struct ds_ingest_task *t, char *cloud, size_t si
  * the built-in set, the practice's templates saved in the cloud (pulled by
  * the uploader into state_dir/cloud-templates/) and the admin's
  * template_dir, each later source replacing an earlier one's template of
- * the same id. When none scores above
- * the threshold the file is held (NO_TEMPLATE) with the closest templates
- * and the columns none of them knows — header names, never values — and
- * *held is set. *use borrows from *tpl or *list, which the caller frees.
+ * the same id. A folder with import_type auto scores the templates of
+ * every type and the file takes the best one's type (ds_detect_any_type).
+ * When none scores above the threshold the file is held (NO_TEMPLATE)
+ * with the closest templates and the columns none of them knows — header
+ * names, never values —, when two types tie (auto) it is held
+ * (AMBIGUOUS_TYPE) with the candidates and their scores, and *held is
+ * set. *use borrows from *tpl or *list, which the caller frees.
  */
 static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
                            const struct ds_row *header, struct ds_template **tpl,
@@ -314,7 +317,8 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
         if (rc != 0) {
             return quarantine(t, st, "TEMPLATE_NOT_FOUND");
         }
-        if (strcmp(ds_template_import_type(*tpl), t->folder->import_type) != 0) {
+        if (!ds_detect_type_is_auto(t->folder->import_type) &&
+            strcmp(ds_template_import_type(*tpl), t->folder->import_type) != 0) {
             ds_error_set(&t->err, DS_EINVAL, "template %s imports %s, the folder expects %s", id,
                          ds_template_import_type(*tpl), t->folder->import_type);
             return quarantine(t, st, "TEMPLATE_TYPE");
@@ -323,7 +327,10 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
         return 0;
     }
     rc = ds_template_list_in(dirs, 2, list, nlist, &t->err);
-    if (rc == 0) {
+    if (rc == 0 && ds_detect_type_is_auto(t->folder->import_type)) {
+        rc = ds_detect_any_type(*list, *nlist, header, &d);
+    }
+    else if (rc == 0) {
         rc = ds_detect_template(*list, *nlist, t->folder->import_type, header, &d);
     }
     if (rc != 0) {
@@ -331,12 +338,18 @@ static int choose_template(struct ds_ingest_task *t, struct ds_store *st,
     }
     if (!d.matched) {
         ds_detect_explain(&d, reason, sizeof(reason));
-        rc = ds_store_file_hold(st, t->file_id, DS_HOLD_NO_TEMPLATE, reason);
+        if (d.any_type) {
+            /* Template ids, import types and scores: no value of the file. */
+            ds_log_warn(d.ambiguous ? "TYPE_AMBIGUOUS" : "TYPE_UNKNOWN", "%s: import_type auto: %s",
+                        base_name(t->path), reason);
+        }
+        rc = ds_store_file_hold(st, t->file_id,
+                                d.ambiguous ? DS_HOLD_AMBIGUOUS_TYPE : DS_HOLD_NO_TEMPLATE, reason);
         *held = rc == 0;
         return rc;
     }
-    ds_log_info("TEMPLATE_DETECTED", "%s: template %s (score %.0f)", base_name(t->path),
-                ds_template_id(d.best[0].t), d.best[0].score);
+    ds_log_info("TEMPLATE_DETECTED", "%s: template %s (%s, score %.0f)", base_name(t->path),
+                ds_template_id(d.best[0].t), ds_template_import_type(d.best[0].t), d.best[0].score);
     *use = d.best[0].t;
     return 0;
 }
@@ -612,6 +625,21 @@ static int infer_date_order(struct ds_ingest_task *t, int fd, struct passes *ps)
     return 0;
 }
 
+/* Keeps with the job how its template bound to the header: which column
+ * feeds which field, by the template or by synonym (header and field
+ * names only). */
+static int record_binding(struct ds_store *st, const struct pass *p)
+{
+    char *binding = NULL;
+    int rc = ds_map_binding_json(p->mapper, &binding);
+
+    if (rc == 0) {
+        rc = ds_store_job_set_binding(st, p->job_id, binding);
+    }
+    ds_free(binding);
+    return rc;
+}
+
 /* Begins the jobs of every pass: the first on the file, the others routed
  * from it. */
 static int begin_jobs(struct ds_ingest_task *t, struct ds_store *st, struct passes *ps)
@@ -623,6 +651,8 @@ static int begin_jobs(struct ds_ingest_task *t, struct ds_store *st, struct pass
 
         rc = ds_uuid_v4(p->job_id);
         if (rc == 0 && k == 0) {
+            /* The template's type: the folder's, or with import_type auto
+             * the one detection chose. */
             rc = ds_store_job_begin(st, t->file_id, p->job_id, t->folder->practice,
                                     ds_template_import_type(p->tpl), ds_template_id(p->tpl),
                                     base_name(t->path), t->sha256);
@@ -630,6 +660,9 @@ static int begin_jobs(struct ds_ingest_task *t, struct ds_store *st, struct pass
         else if (rc == 0) {
             rc = ds_store_job_begin_routed(st, ps->p[0].job_id, p->job_id,
                                            ds_template_import_type(p->tpl), ds_template_id(p->tpl));
+        }
+        if (rc == 0) {
+            rc = record_binding(st, p);
         }
         if (rc == 0) {
             ds_str_copy(t->job_ids[k], sizeof(t->job_ids[k]), p->job_id);

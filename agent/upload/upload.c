@@ -51,6 +51,7 @@
 
 #include "config/template.h"
 #include "state/store_admin.h"
+#include "state/store_ingest.h"
 #include "state/store_status.h"
 #include "state/store_upload.h"
 #include "proto/proto.h"
@@ -66,7 +67,8 @@
 
 #define MAX_JOBS_PER_KICK 64
 #define TOKEN_MAX 512
-#define MAX_RETRY_AFTER 86400.0 /* a Retry-After beyond a day is taken as a day */
+#define MAX_RETRY_AFTER 86400.0     /* a Retry-After beyond a day is taken as a day */
+#define DS_UPLOAD_BINDING_MAX 65536 /* a job binding read back from the queue */
 
 enum op_kind { OP_OPEN, OP_BATCH, OP_COMPLETE };
 
@@ -339,6 +341,27 @@ static void on_complete_done(void *ctx, const struct ds_http_response *res)
     ds_upload_kick(up);
 }
 
+/* The job's column binding, as the queue keeps it (header and field names
+ * only), as the optional "binding" member of POST /v1/jobs; a job staged
+ * before bindings were kept sends none. */
+static void add_binding(struct ds_uploader *up, const char *job_id, json_t *body)
+{
+    char *buf = ds_malloc(DS_UPLOAD_BINDING_MAX);
+    json_t *b = NULL;
+
+    if (body != NULL && buf != NULL &&
+        ds_store_job_binding(up->store, job_id, buf, DS_UPLOAD_BINDING_MAX) == 0) {
+        b = json_loads(buf, 0, NULL);
+    }
+    if (json_is_object(b)) {
+        json_object_set_new(body, "binding", b);
+    }
+    else {
+        json_decref(b);
+    }
+    ds_free(buf);
+}
+
 static void start_job_call(struct ds_uploader *up, const struct ds_job_info *job, enum op_kind kind)
 {
     struct op *op = op_get(up, kind, job, 0);
@@ -355,6 +378,7 @@ static void start_job_call(struct ds_uploader *up, const struct ds_job_info *job
                          "import_type", job->import_type, "filename", job->filename, "sha256",
                          job->sha256, "total_rows", (json_int_t)job->total_rows, "template",
                          job->template_id, "agent", "id", up->agent_id, "version", DS_VERSION);
+        add_binding(up, job->id, body);
         text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
         if (text == NULL) {
             ds_log_error("LOCAL_ERROR", "job %s: out of memory building the open request", job->id);

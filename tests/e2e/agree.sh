@@ -27,6 +27,13 @@
 #      organizer as provider, the location as operatory; a changed
 #      occurrence is its own appointment, and a calendar exported again
 #      with it moved updates that appointment.
+#   7. columns no template lists arrive by synonym, field by field: a UK
+#      patient list (Forename, D.O.B., County) and a Dentrix appointment
+#      list whose status is "Appt Status" (docs/templates.md, "Synonyms");
+#      the job's binding is shown by `dentsync job` and kept by the cloud;
+#   8. a folder with import_type = auto: a patients file and an
+#      appointments file arrive as their types, a file two admin templates
+#      of two types fit equally is held (AMBIGUOUS_TYPE) with both.
 #
 # Prints `ok - …` / `not ok - …` per check and ends with `N passed, N failed`.
 set -u
@@ -43,6 +50,7 @@ cloud=$BUILD/dentsync-cloud
 # practice  import type  sample file (patients first in each practice)
 files="dentrix patients pms/dentrix-patients.csv
 dentrix appointments pms/dentrix-appointments.csv
+dentrix appointments pms/dentrix-appointments-status.csv
 dentrix financial pms/dentrix-ledger.txt
 eaglesoft patients pms/eaglesoft-patients.csv
 eaglesoft appointments pms/eaglesoft-appointments.csv
@@ -63,8 +71,9 @@ generic patients pms/multi-sheet.xlsx
 generic appointments pms/generic-appointments.csv
 generic appointments pms/calendar-appointments.ics
 generic treatments pms/generic-treatments.csv
-generic financial pms/generic-financial.csv"
-practices="dentrix eaglesoft odhuman odraw softdent generic"
+generic financial pms/generic-financial.csv
+uk patients pms/uk-patients.csv"
+practices="dentrix eaglesoft odhuman odraw softdent generic uk"
 
 # --- 1. every sample is listed ----------------------------------------------------------
 missing=
@@ -82,6 +91,7 @@ conf=$work/dentsync.conf
 cat >"$conf" <<EOF
 [agent]
 state_dir = $work/state
+template_dir = $work/templates
 log_level = info
 settle_seconds = 0.1
 rescan_seconds = 0.3
@@ -93,21 +103,29 @@ timeout_seconds = 5
 retry_min_seconds = 0.05
 retry_max_seconds = 0.3
 EOF
-mkdir -p "$work/state"
+mkdir -p "$work/state" "$work/templates" "$work/in/uk-auto"
+# Two admin templates of two import types that read one shape alike.
+for t in acme-visits:appointments acme-charges:financial; do
+    printf '{"id": "%s", "import_type": "%s", "recognition": {"required": ["Ref", "When", "Value"]},
+ "fields": {"external_id": {"columns": ["Ref"]}}}\n' "${t%%:*}" "${t#*:}" >"$work/templates/${t%%:*}.json"
+done
 for p in $practices; do
     if [ "$p" != dentrix ]; then
         e2e_practice "e2e-agree-$p-$$"
         mv "$work/token" "$work/token.$p"
     fi
-    printf '\n[practice %s]\ntoken_file = %s\ntimezone = America/Chicago\n' \
-        "$p" "$work/token.$p" >>"$conf"
+    tz=America/Chicago
+    [ "$p" = uk ] && tz=Europe/London
+    printf '\n[practice %s]\ntoken_file = %s\ntimezone = %s\n' \
+        "$p" "$work/token.$p" "$tz" >>"$conf"
     for t in patients appointments treatments financial; do
         mkdir -p "$work/in/$p-$t"
         printf '\n[folder %s-%s]\npath = %s\npractice = %s\nimport_type = %s\n' \
             "$p" "$t" "$work/in/$p-$t" "$p" "$t" >>"$conf"
     done
 done
-check "the config with a folder per practice and type is accepted" \
+printf '\n[folder uk-auto]\npath = %s\npractice = uk\nimport_type = auto\n' "$work/in/uk-auto" >>"$conf"
+check "the config with a folder per practice and type, and one of import_type auto, is accepted" \
     "$agent" check-config -c "$conf"
 
 # --- 3. preview, import, and the verdicts row by row ------------------------------------
@@ -257,6 +275,64 @@ check "… and it alone is sent again, as an update (the other events are unchan
     test "$(pq "SELECT string_agg(DISTINCT i.status, ',' ORDER BY i.status)
               FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id AND j.practice_id = i.practice_id
              WHERE j.practice_id = '$pid' AND j.filename = 'calendar2.ics'")" = "updated"
+# --- 6. synonyms, field by field ---------------------------------------------------------
+pid=$(practice_of uk)
+check "uk-patients.csv: Forename, Surname, D.O.B. (DD/MM/YYYY), County, Postcode, phones, E-mail arrive" \
+    test "$(pq "SELECT first_name || '|' || last_name || '|' || date_of_birth || '|' || state || '|' ||
+                     postal_code || '|' || phone_mobile || '|' || phone_home || '|' || email
+              FROM patients WHERE practice_id = '$pid' AND external_id = 'UK101'")" = \
+    "Robert|Okafor|1955-02-14|WEST YORKSHIRE|LS1 4AP|+447700900101|+442079460101|robert.okafor@example.co.uk"
+check "… every one of its 8 patients with a first name and a date of birth" \
+    test "$(pq "SELECT count(*) FROM patients WHERE practice_id = '$pid' AND external_id LIKE 'UK%'
+                  AND first_name IS NOT NULL AND date_of_birth IS NOT NULL")" -eq 8
+pid=$(practice_of dentrix)
+check "dentrix-appointments-status.csv: its Appt Status and Appointment Type arrive" \
+    test "$(pq "SELECT string_agg(external_id || ':' || status || ':' || appointment_type, ',' ORDER BY external_id)
+              FROM appointments WHERE practice_id = '$pid' AND external_id IN ('701', '703', '705')")" = \
+    "701:scheduled:Recall,703:completed:Emergency,705:cancelled:Filling"
+check "… every appointment of a known patient (8) with a status and a type" \
+    test "$(pq "SELECT count(*) FROM appointments WHERE practice_id = '$pid' AND external_id LIKE '7__'
+                  AND appointment_type IS NOT NULL")" -eq 8
+job=$(queue_sql "$work" "SELECT id FROM jobs WHERE filename = 'uk-patients.csv'")
+check "… dentsync job says which columns the synonyms bound" \
+    test "$("$agent" job -c "$conf" --json "$job" |
+        jq -r '[.binding.fields[] | select(.by == "synonym") | .column + ">" + .field] | join(",")')" = \
+    "Forename>first_name,D.O.B.>date_of_birth,County>state"
+"$agent" job -c "$conf" "$job" >"$work/job.out" 2>&1
+check "… in words too" grep -q 'Forename -> first_name (synonym)' "$work/job.out"
+check "… and the cloud keeps it with the import job" \
+    test "$(pq "SELECT string_agg(f->>'column' || '>' || (f->>'field'), ',')
+              FROM import_jobs j, jsonb_array_elements(j.binding->'fields') f
+             WHERE j.filename = 'uk-patients.csv' AND f->>'by' = 'synonym'")" = \
+    "Forename>first_name,D.O.B.>date_of_birth,County>state"
+
+# --- 7. import_type = auto ------------------------------------------------------------------
+sed 's/UK1/AU1/; s/example\.co\.uk/example.com.au/' "$top/samples/pms/uk-patients.csv" >"$work/au-patients.csv"
+printf '%s\r\n' 'Appt ID,Patient No,Appt Date,Appt Time,Mins,Appt Status,Surgery,Clinician' \
+    'V1,AU101,25/03/2024,09:30,30,Completed,Surgery 1,Dr Shah' \
+    'V2,AU102,26/03/2024,14:00,45,Cancelled,Surgery 2,Dr Shah' >"$work/au-appointments.csv"
+printf 'Ref,When,Value\nR1,2024-03-01,5\n' >"$work/acme.csv"
+cp "$work/au-patients.csv" "$work/in/uk-auto/.p.tmp" && mv "$work/in/uk-auto/.p.tmp" "$work/in/uk-auto/au-patients.csv"
+check "import_type auto: the patients file arrives as patients" \
+    wait_for 60 "SELECT import_type FROM import_jobs WHERE filename = 'au-patients.csv' AND status = 'completed'" patients
+cp "$work/au-appointments.csv" "$work/in/uk-auto/.a.tmp" && mv "$work/in/uk-auto/.a.tmp" "$work/in/uk-auto/au-appointments.csv"
+check "… the appointments file as appointments" \
+    wait_for 60 "SELECT import_type FROM import_jobs WHERE filename = 'au-appointments.csv' AND status = 'completed'" appointments
+pid=$(practice_of uk)
+check "… its records field by field, tied to their patients" \
+    test "$(pq "SELECT string_agg(a.external_id || ':' || a.status || ':' || a.operatory || ':' || a.provider || ':' ||
+                                  (a.start_at AT TIME ZONE 'UTC') || ':' || p.first_name, ',' ORDER BY a.external_id)
+              FROM appointments a JOIN patients p ON p.id = a.patient_id WHERE a.practice_id = '$pid'")" = \
+    "V1:completed:Surgery 1:Dr Shah:2024-03-25 09:30:00:Robert,V2:cancelled:Surgery 2:Dr Shah:2024-03-26 14:00:00:Maria"
+cp "$work/acme.csv" "$work/in/uk-auto/.c.tmp" && mv "$work/in/uk-auto/.c.tmp" "$work/in/uk-auto/acme.csv"
+check "… a file two types fit equally is held (AMBIGUOUS_TYPE)" \
+    wait_queue "$work" 30 "SELECT state || ',' || reason_code FROM files WHERE path LIKE '%/acme.csv'" "held,AMBIGUOUS_TYPE"
+check "… naming the candidates with their types and scores" \
+    test -n "$(queue_sql "$work" "SELECT reason FROM files WHERE path LIKE '%/acme.csv'" |
+        grep 'acme-charges (financial, score 100)' | grep 'acme-visits (appointments, score 100)')"
+check "… in the log too" grep -q 'TYPE_AMBIGUOUS.*acme.csv.*acme-charges (financial, score 100)' "$work/agent.log"
+"$agent" status -c "$conf" >"$work/status.out" 2>&1
+check "… and in dentsync status" grep -q 'AMBIGUOUS_TYPE.*acme-visits (appointments, score 100)' "$work/status.out"
 
 kill -TERM "$agent_pid" 2>/dev/null
 wait "$agent_pid"

@@ -46,6 +46,8 @@ static const struct sample samples[] = {
     {"samples/pms/generic-appointments.csv", "appointments", "generic-appointments"},
     {"samples/pms/generic-treatments.csv", "treatments", "generic-treatments"},
     {"samples/pms/generic-financial.csv", "financial", "generic-financial"},
+    {"samples/pms/uk-patients.csv", "patients", "generic-patients"},
+    {"samples/pms/dentrix-appointments-status.csv", "appointments", "dentrix-appointments"},
 };
 
 static void detect_file(const char *rel, const char *type, struct ds_template **list, size_t n,
