@@ -336,6 +336,37 @@ static void test_open_foreign_database_refused(void **state)
     assert_int_equal(db_long(path, "SELECT count(*) FROM sqlite_schema"), 1);
 }
 
+/* A new queue takes 16 KiB pages (fewer page splits and system calls while
+ * staging); a queue whose file already has its pages keeps their size and
+ * works as before. */
+static void test_page_size(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_store *st = NULL;
+    struct ds_error err;
+    char path[160];
+    int64_t id = 0;
+    int dup = 0;
+
+    assert_int_equal(db_long(f->path, "PRAGMA page_size"), 16384);
+
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    {
+        sqlite3 *db = NULL;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+    }
+    assert_int_equal(ds_store_open(path, &st, &err), 0);
+    assert_int_equal(ds_store_file_add(st, "inbox", "/in/a.csv", 10, 1, SHA_X, &id, &dup), 0);
+    ds_store_close(&st);
+    assert_int_equal(db_long(path, "PRAGMA page_size"), 4096);
+    assert_int_equal(db_long(path, "SELECT count(*) FROM files"), 1);
+}
+
 /* ---- files -------------------------------------------------------------- */
 
 struct detected {
@@ -1004,6 +1035,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_damaged_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_foreign_database_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_add_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_detected_callback_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
