@@ -724,6 +724,50 @@ static int count_job(void *ctx, const struct ds_job_info *job)
     return 0;
 }
 
+/* Every repeated key of a job is found, and no new key is taken for a
+ * repeat, over enough keys to fill the staging connection's key filter
+ * (every block of it sees several keys): 30,000 keys, then each 7th again. */
+static void test_duplicate_keys_many(void **state)
+{
+    struct fixture *f = *state;
+    const char *stored = NULL;
+    int64_t file_id = 0;
+    int dup = 0;
+    char key[32];
+    long row = 0;
+    long dups = 0;
+
+    assert_int_equal(ds_store_file_add(f->st, "inbox", "/in/many.csv", 1, 1, SHA_X, &file_id, &dup),
+                     0);
+    assert_int_equal(ds_store_job_begin(f->st, file_id, JOB_A, "smile", "patients",
+                                        "generic-patients", "/in/many.csv", SHA_X),
+                     0);
+    assert_int_equal(ds_store_tx_begin(f->st), 0);
+    for (long i = 0; i < 30000; i++) {
+        snprintf(key, sizeof(key), "ext:%ld", i * 7919);
+        assert_int_equal(ds_store_item_add(f->st, JOB_A, ++row, key, "fp", DS_ITEM_VALID, "{}",
+                                           NULL, NULL, &stored),
+                         0);
+        if (strcmp(stored, DS_ITEM_VALID) != 0) {
+            fail_msg("row %ld (%s): %s", row, key, stored);
+        }
+    }
+    for (long i = 0; i < 30000; i += 7) {
+        snprintf(key, sizeof(key), "ext:%ld", i * 7919);
+        assert_int_equal(ds_store_item_add(f->st, JOB_A, ++row, key, "fp", DS_ITEM_VALID, "{}",
+                                           NULL, NULL, &stored),
+                         0);
+        if (strcmp(stored, DS_ITEM_DUPLICATE) != 0) {
+            fail_msg("row %ld (%s): %s", row, key, stored);
+        }
+        dups++;
+    }
+    assert_int_equal(ds_store_tx_commit(f->st), 0);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE status = 'duplicate'"),
+                     dups);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE status = 'valid'"), 30000);
+}
+
 static void test_clean_and_empty_jobs(void **state)
 {
     struct fixture *f = *state;
@@ -1039,6 +1083,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_file_add_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_detected_callback_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_keys_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_and_empty_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_next, setup, teardown),
