@@ -92,6 +92,40 @@ int ds_buf_append_str(struct ds_buf *b, const char *s)
     return ds_buf_append(b, s, strlen(s));
 }
 
+size_t ds_fmt_int(char *dst, long long v, int width)
+{
+    char tmp[DS_FMT_INT_MAX];
+    /* The magnitude as unsigned: -LLONG_MIN does not fit a long long. */
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    size_t nd = 0;
+    size_t n = 0;
+
+    if (width > 20) {
+        width = 20;
+    }
+    do {
+        tmp[nd++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        dst[n++] = '-';
+    }
+    for (long pad = (long)width - (long)nd - (v < 0); pad > 0; pad--) {
+        dst[n++] = '0';
+    }
+    while (nd > 0) {
+        dst[n++] = tmp[--nd];
+    }
+    return n;
+}
+
+int ds_buf_append_int(struct ds_buf *b, long long v, int width)
+{
+    char tmp[DS_FMT_INT_MAX];
+
+    return ds_buf_append(b, tmp, ds_fmt_int(tmp, v, width));
+}
+
 int ds_buf_printf(struct ds_buf *b, const char *fmt, ...)
 {
     size_t room = b->cap > b->len ? b->cap - b->len : 0;

@@ -38,6 +38,18 @@ int ds_buf_append_str(struct ds_buf *b, const char *s);
 
 int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Room ds_fmt_int needs: a sign, 19 digits, and zeros up to a width of 20. */
+#define DS_FMT_INT_MAX 24
+
+/* Writes v in decimal at dst, zero-padded to width digits and sign (as
+ * printf's "%0*lld"; width 0: no padding, at most 20), without a terminator;
+ * returns the bytes written (at most DS_FMT_INT_MAX). For the hot paths that
+ * format a number per row: no vsnprintf. */
+size_t ds_fmt_int(char *dst, long long v, int width);
+
+/* Appends v as ds_fmt_int writes it. */
+int ds_buf_append_int(struct ds_buf *b, long long v, int width);
+
 /* Hands the data over: the caller frees it with ds_free(). The buffer is left
  * empty. Returns "" (allocated) for an empty buffer; NULL on DS_ENOMEM. */
 char *ds_buf_steal(struct ds_buf *b);

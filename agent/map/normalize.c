@@ -222,7 +222,7 @@ int ds_norm_date(const char *in, size_t len, struct ds_buf *out, const char **pr
         *problem = "not a valid date";
         return DS_EINVAL;
     }
-    rc = ds_buf_printf(out, "%04ld-%02ld-%02ld", y, m, d);
+    rc = ds__norm_put_date(out, y, m, d, NULL);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 
@@ -303,10 +303,12 @@ int ds_norm_phone(const char *in, size_t len, struct ds_buf *out, const char **p
     }
     digits[nd] = '\0';
     if ((plus && nd >= 8 && nd <= 15) || (!plus && nd == 11 && digits[0] == '1')) {
-        rc = ds_buf_printf(out, "+%s", digits);
+        rc = ds_buf_append(out, "+", 1);
+        rc = rc != 0 ? rc : ds_buf_append(out, digits, nd);
     }
     else if (!plus && nd == 10) {
-        rc = ds_buf_printf(out, "+1%s", digits);
+        rc = ds_buf_append(out, "+1", 2);
+        rc = rc != 0 ? rc : ds_buf_append(out, digits, nd);
     }
     else {
         goto bad;

@@ -672,22 +672,85 @@ static void test_tz_load_errors(void **state)
     ds_tz_free(&tz);
 }
 
+/* The digit writer behind the normalizers' output gives printf's bytes for
+ * every width and sign, the extremes included, and the date writer the
+ * normalized forms. */
+static void test_fmt_int(void **state)
+{
+    static const long long vals[] = {0,
+                                     1,
+                                     -1,
+                                     7,
+                                     -7,
+                                     9,
+                                     10,
+                                     -10,
+                                     99,
+                                     100,
+                                     1234,
+                                     -1234,
+                                     2026,
+                                     99999,
+                                     1000000,
+                                     -1000000,
+                                     2147483647LL,
+                                     -2147483648LL,
+                                     9223372036854775807LL,
+                                     -9223372036854775807LL - 1};
+    char want[64];
+    char got[DS_FMT_INT_MAX + 1];
+    struct ds_buf b;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        for (int w = 0; w <= 20; w++) {
+            size_t n = ds_fmt_int(got, vals[i], w);
+
+            assert_true(n <= DS_FMT_INT_MAX);
+            got[n] = '\0';
+            if (w == 0) {
+                snprintf(want, sizeof(want), "%lld", vals[i]);
+            }
+            else {
+                snprintf(want, sizeof(want), "%0*lld", w, vals[i]);
+            }
+            assert_string_equal(got, want);
+        }
+    }
+    for (long long v = -2000; v <= 2000; v++) {
+        size_t n = ds_fmt_int(got, v, 4);
+
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%04lld", v);
+        assert_string_equal(got, want);
+    }
+    ds_buf_init(&b, 256);
+    assert_int_equal(ds__norm_put_date(&b, 1800, 1, 9, NULL), 0);
+    assert_string_equal(b.data, "1800-01-09");
+    ds_buf_reset(&b);
+    {
+        const int hms[3] = {7, 5, 59};
+
+        assert_int_equal(ds__norm_put_date(&b, 2024, 12, 31, hms), 0);
+        assert_string_equal(b.data, "2024-12-31T07:05:59Z");
+    }
+    ds_buf_reset(&b);
+    assert_int_equal(ds_buf_append_int(&b, -42, 0), 0);
+    assert_int_equal(ds_buf_append_int(&b, 5, 3), 0);
+    assert_string_equal(b.data, "-42005");
+    ds_buf_close(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dates),
-        cmocka_unit_test(test_times),
-        cmocka_unit_test(test_instants),
-        cmocka_unit_test(test_phones),
-        cmocka_unit_test(test_emails),
-        cmocka_unit_test(test_names),
-        cmocka_unit_test(test_money),
-        cmocka_unit_test(test_codes),
-        cmocka_unit_test(test_statuses),
-        cmocka_unit_test(test_genders),
-        cmocka_unit_test(test_date_order_inference),
-        cmocka_unit_test(test_split_name),
-        cmocka_unit_test(test_tz_load_errors),
+        cmocka_unit_test(test_fmt_int),    cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_times),      cmocka_unit_test(test_instants),
+        cmocka_unit_test(test_phones),     cmocka_unit_test(test_emails),
+        cmocka_unit_test(test_names),      cmocka_unit_test(test_money),
+        cmocka_unit_test(test_codes),      cmocka_unit_test(test_statuses),
+        cmocka_unit_test(test_genders),    cmocka_unit_test(test_date_order_inference),
+        cmocka_unit_test(test_split_name), cmocka_unit_test(test_tz_load_errors),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
