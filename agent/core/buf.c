@@ -69,13 +69,10 @@ int ds_buf_reserve(struct ds_buf *b, size_t n)
     return buf_reserve(b, n);
 }
 
-int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
+int ds__buf_append_grow(struct ds_buf *b, const void *p, size_t n)
 {
-    int rc;
+    int rc = buf_reserve(b, n);
 
-    /* The room is there (and the cap allows it): the common case, with no
-     * call. cap - len is 0 for a buffer never grown. */
-    rc = n < b->cap - b->len && n <= b->max - b->len ? 0 : buf_reserve(b, n);
     if (rc != 0) {
         return rc;
     }

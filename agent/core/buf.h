@@ -9,6 +9,7 @@
 #define DS_CORE_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct ds_buf {
     char *data; /* owned; NULL until the first append */
@@ -31,8 +32,24 @@ void ds_buf_reset(struct ds_buf *b);
  * terminator). DS_ETOOBIG past the cap, DS_ENOMEM. */
 int ds_buf_reserve(struct ds_buf *b, size_t n);
 
-/* Appends n bytes. DS_ETOOBIG past the cap, DS_ENOMEM. */
-int ds_buf_append(struct ds_buf *b, const void *p, size_t n);
+/* ds_buf_append when the room is not there yet. */
+int ds__buf_append_grow(struct ds_buf *b, const void *p, size_t n);
+
+/* Appends n bytes. DS_ETOOBIG past the cap, DS_ENOMEM. Inline: the mapper
+ * appends a few dozen pieces per row, nearly always into room it has. */
+static inline int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
+{
+    /* cap - len is 0 for a buffer never grown. */
+    if (n < b->cap - b->len && n <= b->max - b->len) {
+        if (n > 0) {
+            memcpy(b->data + b->len, p, n);
+        }
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return ds__buf_append_grow(b, p, n);
+}
 
 int ds_buf_append_str(struct ds_buf *b, const char *s);
 

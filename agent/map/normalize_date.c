@@ -532,22 +532,52 @@ bad:
     return DS_EINVAL;
 }
 
+/* Two digits of v (0-99) at t. */
+static size_t put2(char *t, long v)
+{
+    t[0] = (char)('0' + v / 10);
+    t[1] = (char)('0' + v % 10);
+    return 2;
+}
+
 int ds__norm_put_date(struct ds_buf *out, long y, long m, long d, const int *hms)
 {
     char t[6 * DS_FMT_INT_MAX];
-    size_t n = ds_fmt_int(t, y, 4);
+    size_t n;
 
+    if (y < 0 || y > 9999 || m < 0 || m > 99 || d < 0 || d > 99 ||
+        (hms != NULL &&
+         (hms[0] < 0 || hms[0] > 99 || hms[1] < 0 || hms[1] > 99 || hms[2] < 0 || hms[2] > 99))) {
+        /* Out of the normalizers' ranges: printf's form, the slow way. */
+        n = ds_fmt_int(t, y, 4);
+        t[n++] = '-';
+        n += ds_fmt_int(t + n, m, 2);
+        t[n++] = '-';
+        n += ds_fmt_int(t + n, d, 2);
+        if (hms != NULL) {
+            t[n++] = 'T';
+            n += ds_fmt_int(t + n, hms[0], 2);
+            t[n++] = ':';
+            n += ds_fmt_int(t + n, hms[1], 2);
+            t[n++] = ':';
+            n += ds_fmt_int(t + n, hms[2], 2);
+            t[n++] = 'Z';
+        }
+        return ds_buf_append(out, t, n);
+    }
+    n = put2(t, y / 100);
+    n += put2(t + n, y % 100);
     t[n++] = '-';
-    n += ds_fmt_int(t + n, m, 2);
+    n += put2(t + n, m);
     t[n++] = '-';
-    n += ds_fmt_int(t + n, d, 2);
+    n += put2(t + n, d);
     if (hms != NULL) {
         t[n++] = 'T';
-        n += ds_fmt_int(t + n, hms[0], 2);
+        n += put2(t + n, hms[0]);
         t[n++] = ':';
-        n += ds_fmt_int(t + n, hms[1], 2);
+        n += put2(t + n, hms[1]);
         t[n++] = ':';
-        n += ds_fmt_int(t + n, hms[2], 2);
+        n += put2(t + n, hms[2]);
         t[n++] = 'Z';
     }
     return ds_buf_append(out, t, n);

@@ -735,6 +735,24 @@ static void test_fmt_int(void **state)
         assert_string_equal(b.data, "2024-12-31T07:05:59Z");
     }
     ds_buf_reset(&b);
+    /* Outside the ranges a normalizer gives: printf's form still. */
+    {
+        const int hms[3] = {100, -1, 5};
+
+        assert_int_equal(ds__norm_put_date(&b, 12345, 7, 100, hms), 0);
+        assert_string_equal(b.data, "12345-07-100T100:-1:05Z");
+    }
+    ds_buf_reset(&b);
+    for (long y = 0; y <= 9999; y += 37) {
+        const int hms[3] = {(int)(y % 24), (int)(y % 60), (int)(y % 59)};
+
+        snprintf(want, sizeof(want), "%04ld-%02ld-%02ldT%02d:%02d:%02dZ", y, y % 13, y % 32, hms[0],
+                 hms[1], hms[2]);
+        ds_buf_reset(&b);
+        assert_int_equal(ds__norm_put_date(&b, y, y % 13, y % 32, hms), 0);
+        assert_string_equal(b.data, want);
+    }
+    ds_buf_reset(&b);
     assert_int_equal(ds_buf_append_int(&b, -42, 0), 0);
     assert_int_equal(ds_buf_append_int(&b, 5, 3), 0);
     assert_string_equal(b.data, "-42005");
