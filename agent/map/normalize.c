@@ -43,6 +43,11 @@ void ds_norm_trim(const char **p, size_t *len)
     const unsigned char *s = (const unsigned char *)*p;
     size_t n = *len;
 
+    /* Most values have nothing to trim: a printable first and last byte
+     * (neither a space nor part of a no-break space, 0xc2 0xa0). */
+    if (n == 0 || (s[0] > ' ' && s[0] != 0xc2 && s[n - 1] > ' ' && s[n - 1] != 0xa0)) {
+        return;
+    }
     for (;;) {
         if (n >= 1 && is_space(s[0])) {
             s++;
@@ -455,6 +460,18 @@ int ds_norm_utf8_valid(const char *p, size_t n)
         unsigned char b = s[i];
         unsigned long cp;
         size_t k;
+
+        /* Eight ASCII bytes, none of them NUL, at a time: most text. */
+        if (n - i >= 8) {
+            uint64_t w;
+
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080u) == 0 &&
+                ((w - 0x0101010101010101u) & ~w & 0x8080808080808080u) == 0) {
+                i += 8;
+                continue;
+            }
+        }
 
         if (b == 0) {
             return 0;
