@@ -404,8 +404,9 @@ static void print_row(const struct preview *p, const struct ds_row *row, const c
         n += nl;
         head[n++] = ' ';
         head[n++] = ' ';
-        memcpy(head + n, status, sl);
-        n += sl;
+        for (size_t i = 0; i < sl; i++) {
+            head[n++] = status[i];
+        }
         for (size_t i = sl; i < 9; i++) {
             head[n++] = ' ';
         }

@@ -270,7 +270,7 @@ static int norm_slot_pattern(const struct ds_norm_opts *o, const char *in, size_
             goto bad;
         }
     }
-    rc = ds_buf_append_int(out, (long long)(len * 5), 0);
+    rc = ds_buf_append_int(out, (long long)len * 5, 0);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 bad:
     *problem = "not a time pattern (X and / per 5 minutes)";
