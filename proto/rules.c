@@ -145,8 +145,10 @@ const struct ds_rules_type *ds_rules_type(const char *import_type)
 
 int ds_rules_field_index(const struct ds_rules_type *t, const char *name)
 {
+    /* ds_rules_check_record asks a few names per row: the first byte rules
+     * out most fields without a call to strcmp. */
     for (int i = 0; t->fields[i].name != NULL; i++) {
-        if (strcmp(t->fields[i].name, name) == 0) {
+        if (t->fields[i].name[0] == name[0] && strcmp(t->fields[i].name, name) == 0) {
             return i;
         }
     }

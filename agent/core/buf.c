@@ -69,13 +69,10 @@ int ds_buf_reserve(struct ds_buf *b, size_t n)
     return buf_reserve(b, n);
 }
 
-int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
+int ds__buf_append_grow(struct ds_buf *b, const void *p, size_t n)
 {
-    int rc;
+    int rc = buf_reserve(b, n);
 
-    /* The room is there (and the cap allows it): the common case, with no
-     * call. cap - len is 0 for a buffer never grown. */
-    rc = n < b->cap - b->len && n <= b->max - b->len ? 0 : buf_reserve(b, n);
     if (rc != 0) {
         return rc;
     }
@@ -90,6 +87,40 @@ int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
 int ds_buf_append_str(struct ds_buf *b, const char *s)
 {
     return ds_buf_append(b, s, strlen(s));
+}
+
+size_t ds_fmt_int(char *dst, long long v, int width)
+{
+    char tmp[DS_FMT_INT_MAX];
+    /* The magnitude as unsigned: -LLONG_MIN does not fit a long long. */
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    size_t nd = 0;
+    size_t n = 0;
+
+    if (width > 20) {
+        width = 20;
+    }
+    do {
+        tmp[nd++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        dst[n++] = '-';
+    }
+    for (long pad = (long)width - (long)nd - (v < 0); pad > 0; pad--) {
+        dst[n++] = '0';
+    }
+    while (nd > 0) {
+        dst[n++] = tmp[--nd];
+    }
+    return n;
+}
+
+int ds_buf_append_int(struct ds_buf *b, long long v, int width)
+{
+    char tmp[DS_FMT_INT_MAX];
+
+    return ds_buf_append(b, tmp, ds_fmt_int(tmp, v, width));
 }
 
 int ds_buf_printf(struct ds_buf *b, const char *fmt, ...)

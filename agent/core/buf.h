@@ -9,6 +9,7 @@
 #define DS_CORE_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct ds_buf {
     char *data; /* owned; NULL until the first append */
@@ -31,12 +32,40 @@ void ds_buf_reset(struct ds_buf *b);
  * terminator). DS_ETOOBIG past the cap, DS_ENOMEM. */
 int ds_buf_reserve(struct ds_buf *b, size_t n);
 
-/* Appends n bytes. DS_ETOOBIG past the cap, DS_ENOMEM. */
-int ds_buf_append(struct ds_buf *b, const void *p, size_t n);
+/* ds_buf_append when the room is not there yet. */
+int ds__buf_append_grow(struct ds_buf *b, const void *p, size_t n);
+
+/* Appends n bytes. DS_ETOOBIG past the cap, DS_ENOMEM. Inline: the mapper
+ * appends a few dozen pieces per row, nearly always into room it has. */
+static inline int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
+{
+    /* cap - len is 0 for a buffer never grown. */
+    if (n < b->cap - b->len && n <= b->max - b->len) {
+        if (n > 0) {
+            memcpy(b->data + b->len, p, n);
+        }
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return ds__buf_append_grow(b, p, n);
+}
 
 int ds_buf_append_str(struct ds_buf *b, const char *s);
 
 int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Room ds_fmt_int needs: a sign, 19 digits, and zeros up to a width of 20. */
+#define DS_FMT_INT_MAX 24
+
+/* Writes v in decimal at dst, zero-padded to width digits and sign (as
+ * printf's "%0*lld"; width 0: no padding, at most 20), without a terminator;
+ * returns the bytes written (at most DS_FMT_INT_MAX). For the hot paths that
+ * format a number per row: no vsnprintf. */
+size_t ds_fmt_int(char *dst, long long v, int width);
+
+/* Appends v as ds_fmt_int writes it. */
+int ds_buf_append_int(struct ds_buf *b, long long v, int width);
 
 /* Hands the data over: the caller frees it with ds_free(). The buffer is left
  * empty. Returns "" (allocated) for an empty buffer; NULL on DS_ENOMEM. */

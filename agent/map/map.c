@@ -266,7 +266,7 @@ static int keep_value(struct ds_mapper *m, size_t i, long long integer)
     size_t start = m->vals.len;
     int rc;
 
-    rc = m->fields[i].integer ? ds_buf_printf(&m->vals, "%lld", integer)
+    rc = m->fields[i].integer ? ds_buf_append_int(&m->vals, integer, 0)
                               : ds_buf_append(&m->vals, m->value.data, m->value.len);
     m->voff[i] = start;
     m->vlen[i] = m->vals.len - start;

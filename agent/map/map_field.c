@@ -300,7 +300,7 @@ int ds__map_field_value(struct ds_mapper *m, struct map_field *f, const struct d
             return DS_EINVAL;
         }
         ds_buf_reset(&m->value);
-        rc = ds_buf_printf(&m->value, "%ld", v * f->multiply);
+        rc = ds_buf_append_int(&m->value, v * f->multiply, 0);
         if (rc == 0) {
             rc = DS_NORM_PRESENT;
         }

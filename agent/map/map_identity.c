@@ -134,6 +134,20 @@ struct key_part {
     int fold;         /* pass it through ds_norm_fold */
 };
 
+/* prefix then s into dst[size], cut to fit and terminated: what
+ * snprintf(dst, size, "%s%s", prefix, s) writes, without a printf per row. */
+static void put_prefixed(char *dst, size_t size, const char *prefix, const char *s)
+{
+    size_t pl = strlen(prefix);
+    size_t sl = strlen(s);
+
+    pl = pl < size - 1 ? pl : size - 1;
+    memcpy(dst, prefix, pl);
+    sl = sl < size - 1 - pl ? sl : size - 1 - pl;
+    memcpy(dst + pl, s, sl);
+    dst[pl + sl] = '\0';
+}
+
 /* Joins the parts with 0x1f and writes "h:<sha256 hex>" into key. */
 static int hash_key(struct ds_mapper *m, char key[DS_MAP_KEY_MAX], const struct key_part *parts,
                     size_t nparts)
@@ -156,7 +170,7 @@ static int hash_key(struct ds_mapper *m, char key[DS_MAP_KEY_MAX], const struct 
     }
     ds_sha256_update(m->sha, m->hash.data, m->hash.len);
     ds_sha256_final(m->sha, hex);
-    snprintf(key, DS_MAP_KEY_MAX, "h:%s", hex);
+    put_prefixed(key, DS_MAP_KEY_MAX, "h:", hex);
     return 0;
 }
 
@@ -173,7 +187,7 @@ static int compute_key(struct ds_mapper *m, struct ds_mapped *out, int *none)
     *none = 0;
     switch (key_state(m, K_EXTERNAL_ID)) {
     case FIELD_OK:
-        snprintf(out->key, sizeof(out->key), "ext:%s", key_value(m, K_EXTERNAL_ID));
+        put_prefixed(out->key, sizeof(out->key), "ext:", key_value(m, K_EXTERNAL_ID));
         return 0;
     case FIELD_BAD:
         return 0;
@@ -254,7 +268,7 @@ static int compute_ref_key(struct ds_mapper *m, struct ds_mapped *out, int *none
     *none = 0;
     switch (key_state(m, K_EXTERNAL_ID)) {
     case FIELD_OK:
-        snprintf(out->key, sizeof(out->key), "ext:%s", key_value(m, K_EXTERNAL_ID));
+        put_prefixed(out->key, sizeof(out->key), "ext:", key_value(m, K_EXTERNAL_ID));
         return 0;
     case FIELD_BAD:
         return 0;

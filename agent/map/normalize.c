@@ -43,6 +43,11 @@ void ds_norm_trim(const char **p, size_t *len)
     const unsigned char *s = (const unsigned char *)*p;
     size_t n = *len;
 
+    /* Most values have nothing to trim: a printable first and last byte
+     * (neither a space nor part of a no-break space, 0xc2 0xa0). */
+    if (n == 0 || (s[0] > ' ' && s[0] != 0xc2 && s[n - 1] > ' ' && s[n - 1] != 0xa0)) {
+        return;
+    }
     for (;;) {
         if (n >= 1 && is_space(s[0])) {
             s++;
@@ -222,7 +227,7 @@ int ds_norm_date(const char *in, size_t len, struct ds_buf *out, const char **pr
         *problem = "not a valid date";
         return DS_EINVAL;
     }
-    rc = ds_buf_printf(out, "%04ld-%02ld-%02ld", y, m, d);
+    rc = ds__norm_put_date(out, y, m, d, NULL);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 
@@ -303,10 +308,12 @@ int ds_norm_phone(const char *in, size_t len, struct ds_buf *out, const char **p
     }
     digits[nd] = '\0';
     if ((plus && nd >= 8 && nd <= 15) || (!plus && nd == 11 && digits[0] == '1')) {
-        rc = ds_buf_printf(out, "+%s", digits);
+        rc = ds_buf_append(out, "+", 1);
+        rc = rc != 0 ? rc : ds_buf_append(out, digits, nd);
     }
     else if (!plus && nd == 10) {
-        rc = ds_buf_printf(out, "+1%s", digits);
+        rc = ds_buf_append(out, "+1", 2);
+        rc = rc != 0 ? rc : ds_buf_append(out, digits, nd);
     }
     else {
         goto bad;
@@ -453,6 +460,18 @@ int ds_norm_utf8_valid(const char *p, size_t n)
         unsigned char b = s[i];
         unsigned long cp;
         size_t k;
+
+        /* Eight ASCII bytes, none of them NUL, at a time: most text. */
+        if (n - i >= 8) {
+            uint64_t w;
+
+            memcpy(&w, s + i, 8);
+            if ((w & 0x8080808080808080u) == 0 &&
+                ((w - 0x0101010101010101u) & ~w & 0x8080808080808080u) == 0) {
+                i += 8;
+                continue;
+            }
+        }
 
         if (b == 0) {
             return 0;

@@ -112,6 +112,11 @@ struct ds_norm_dt {
 int ds_norm_parse_date(const struct ds_norm_opts *o, const char *in, size_t len,
                        struct ds_norm_dt *dt, const char **problem);
 
+/* Appends YYYY-MM-DD, and THH:MM:SSZ when hms (hours, minutes, seconds) is
+ * given, written digit by digit: the normalizers run once per field of
+ * every row, where a printf was a fifth of `preview --all`'s work. */
+int ds__norm_put_date(struct ds_buf *out, long y, long m, long d, const int *hms);
+
 /* A time of day: 14:30, 14:30:15(.000), 2:30 PM, 2:30p, 2 PM, 1430, 930.
  * 12 AM is 00 h. DS_NORM_PRESENT, DS_NORM_ABSENT or DS_EINVAL. */
 int ds_norm_parse_time(const char *in, size_t len, int *h, int *mi, int *s, const char **problem);

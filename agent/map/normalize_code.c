@@ -178,7 +178,7 @@ int ds_norm_money(const struct ds_norm_opts *o, const char *in, size_t len, stru
     if (rc != DS_NORM_PRESENT) {
         return rc;
     }
-    rc = ds_buf_printf(out, "%lld", (long long)cents);
+    rc = ds_buf_append_int(out, (long long)cents, 0);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 
@@ -224,7 +224,7 @@ static int norm_integer(const struct ds_norm_opts *o, const char *in, size_t len
         *problem = "not a whole number";
         return DS_EINVAL;
     }
-    rc = ds_buf_printf(out, "%ld", v);
+    rc = ds_buf_append_int(out, v, 0);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 
@@ -244,7 +244,7 @@ static int norm_duration(const struct ds_norm_opts *o, const char *in, size_t le
         *problem = "not a length in minutes (1-1440)";
         return DS_EINVAL;
     }
-    rc = ds_buf_printf(out, "%ld", v);
+    rc = ds_buf_append_int(out, v, 0);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 
@@ -270,7 +270,7 @@ static int norm_slot_pattern(const struct ds_norm_opts *o, const char *in, size_
             goto bad;
         }
     }
-    rc = ds_buf_printf(out, "%zu", len * 5);
+    rc = ds_buf_append_int(out, (long long)len * 5, 0);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 bad:
     *problem = "not a time pattern (X and / per 5 minutes)";
@@ -309,7 +309,8 @@ static int norm_cdt(const struct ds_norm_opts *o, const char *in, size_t len, st
             goto bad;
         }
     }
-    rc = ds_buf_printf(out, "D%.4s", d);
+    rc = ds_buf_append(out, "D", 1);
+    rc = rc != 0 ? rc : ds_buf_append(out, d, 4);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 bad:
     *problem = "not a CDT code (D and 4 digits)";
@@ -334,11 +335,13 @@ static int norm_tooth(const struct ds_norm_opts *o, const char *in, size_t len, 
         return DS_NORM_ABSENT;
     }
     if (len == 1 && ((in[0] >= 'A' && in[0] <= 'T') || (in[0] >= 'a' && in[0] <= 't'))) {
-        rc = ds_buf_printf(out, "%c", in[0] >= 'a' ? in[0] - 32 : in[0]);
+        char c = (char)(in[0] >= 'a' ? in[0] - 32 : in[0]);
+
+        rc = ds_buf_append(out, &c, 1);
         return rc != 0 ? rc : DS_NORM_PRESENT;
     }
     if (len <= 3 && parse_count(in, len, 99, &v) == 0 && v >= 1 && v <= 32) {
-        rc = ds_buf_printf(out, "%ld", v);
+        rc = ds_buf_append_int(out, v, 0);
         return rc != 0 ? rc : DS_NORM_PRESENT;
     }
     *problem = "not a tooth number (1-32 or A-T)";

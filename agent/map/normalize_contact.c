@@ -89,6 +89,15 @@ static size_t find_extension(const char *s, size_t len, size_t *digits_at)
     return len;
 }
 
+/* Appends +CC then the national number's nd digits. */
+static int put_intl(struct ds_buf *out, const char *cc, const char *num, size_t nd)
+{
+    int rc = ds_buf_append(out, "+", 1);
+
+    rc = rc != 0 ? rc : ds_buf_append_str(out, cc);
+    return rc != 0 ? rc : ds_buf_append(out, num, nd);
+}
+
 int ds_norm_phone_opt(const struct ds_norm_opts *o, const char *in, size_t len, struct ds_buf *out,
                       const char **problem)
 {
@@ -158,7 +167,8 @@ int ds_norm_phone_opt(const struct ds_norm_opts *o, const char *in, size_t len, 
         if (nd < 8 || nd > 15 || num[0] == '0') {
             goto bad;
         }
-        rc = ds_buf_printf(out, "+%s", num);
+        rc = ds_buf_append(out, "+", 1);
+        rc = rc != 0 ? rc : ds_buf_append(out, num, nd);
     }
     else if (!r->trunk0) {
         if (nd == (size_t)r->max + 1 && strncmp(num, r->cc, strlen(r->cc)) == 0) {
@@ -168,7 +178,7 @@ int ds_norm_phone_opt(const struct ds_norm_opts *o, const char *in, size_t len, 
         if (nd != (size_t)r->max || num[0] == '0' || num[0] == '1') {
             goto bad;
         }
-        rc = ds_buf_printf(out, "+%s%s", r->cc, num);
+        rc = put_intl(out, r->cc, num, nd);
     }
     else {
         if (nd > 0 && num[0] == '0') {
@@ -178,10 +188,11 @@ int ds_norm_phone_opt(const struct ds_norm_opts *o, const char *in, size_t len, 
         if (nd < (size_t)r->min || nd > (size_t)r->max || num[0] == '0') {
             goto bad;
         }
-        rc = ds_buf_printf(out, "+%s%s", r->cc, num);
+        rc = put_intl(out, r->cc, num, nd);
     }
     if (rc == 0 && ne > 0) {
-        rc = ds_buf_printf(out, ";ext=%s", ext);
+        rc = ds_buf_append(out, ";ext=", 5);
+        rc = rc != 0 ? rc : ds_buf_append(out, ext, ne);
     }
     return rc != 0 ? rc : DS_NORM_PRESENT;
 bad:

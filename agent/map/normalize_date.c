@@ -532,6 +532,57 @@ bad:
     return DS_EINVAL;
 }
 
+/* Two digits of v (0-99) at t. */
+static size_t put2(char *t, long v)
+{
+    t[0] = (char)('0' + v / 10);
+    t[1] = (char)('0' + v % 10);
+    return 2;
+}
+
+int ds__norm_put_date(struct ds_buf *out, long y, long m, long d, const int *hms)
+{
+    char t[6 * DS_FMT_INT_MAX];
+    size_t n;
+
+    if (y < 0 || y > 9999 || m < 0 || m > 99 || d < 0 || d > 99 ||
+        (hms != NULL &&
+         (hms[0] < 0 || hms[0] > 99 || hms[1] < 0 || hms[1] > 99 || hms[2] < 0 || hms[2] > 99))) {
+        /* Out of the normalizers' ranges: printf's form, the slow way. */
+        n = ds_fmt_int(t, y, 4);
+        t[n++] = '-';
+        n += ds_fmt_int(t + n, m, 2);
+        t[n++] = '-';
+        n += ds_fmt_int(t + n, d, 2);
+        if (hms != NULL) {
+            t[n++] = 'T';
+            n += ds_fmt_int(t + n, hms[0], 2);
+            t[n++] = ':';
+            n += ds_fmt_int(t + n, hms[1], 2);
+            t[n++] = ':';
+            n += ds_fmt_int(t + n, hms[2], 2);
+            t[n++] = 'Z';
+        }
+        return ds_buf_append(out, t, n);
+    }
+    n = put2(t, y / 100);
+    n += put2(t + n, y % 100);
+    t[n++] = '-';
+    n += put2(t + n, m);
+    t[n++] = '-';
+    n += put2(t + n, d);
+    if (hms != NULL) {
+        t[n++] = 'T';
+        n += put2(t + n, hms[0]);
+        t[n++] = ':';
+        n += put2(t + n, hms[1]);
+        t[n++] = ':';
+        n += put2(t + n, hms[2]);
+        t[n++] = 'Z';
+    }
+    return ds_buf_append(out, t, n);
+}
+
 int ds_norm_date_opt(const struct ds_norm_opts *o, const char *in, size_t len, struct ds_buf *out,
                      const char **problem)
 {
@@ -541,7 +592,7 @@ int ds_norm_date_opt(const struct ds_norm_opts *o, const char *in, size_t len, s
     if (rc != DS_NORM_PRESENT) {
         return rc;
     }
-    rc = ds_buf_printf(out, "%04d-%02d-%02d", dt.y, dt.mo, dt.d);
+    rc = ds__norm_put_date(out, dt.y, dt.mo, dt.d, NULL);
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 
@@ -568,8 +619,11 @@ int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, s
     }
     civil_from_days(utc >= 0 ? utc / 86400 : (utc - 86399) / 86400, &y, &m, &d);
     secs = utc - ds_tz_days_from_civil(y, m, d) * 86400;
-    rc = ds_buf_printf(out, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d, (int)(secs / 3600),
-                       (int)(secs / 60 % 60), (int)(secs % 60));
+    {
+        const int hms[3] = {(int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60)};
+
+        rc = ds__norm_put_date(out, y, m, d, hms);
+    }
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 
@@ -629,7 +683,16 @@ int ds_norm_time(const struct ds_norm_opts *o, const char *in, size_t len, struc
     if (rc != DS_NORM_PRESENT) {
         return rc;
     }
-    rc = ds_buf_printf(out, "%02d:%02d:%02d", h, mi, s);
+    {
+        char t[3 * DS_FMT_INT_MAX];
+        size_t n = ds_fmt_int(t, h, 2);
+
+        t[n++] = ':';
+        n += ds_fmt_int(t + n, mi, 2);
+        t[n++] = ':';
+        n += ds_fmt_int(t + n, s, 2);
+        rc = ds_buf_append(out, t, n);
+    }
     return rc != 0 ? rc : DS_NORM_PRESENT;
 }
 

@@ -672,9 +672,209 @@ static void test_tz_load_errors(void **state)
     ds_tz_free(&tz);
 }
 
+/* The digit writer behind the normalizers' output gives printf's bytes for
+ * every width and sign, the extremes included, and the date writer the
+ * normalized forms. */
+static void test_fmt_int(void **state)
+{
+    static const long long vals[] = {0,
+                                     1,
+                                     -1,
+                                     7,
+                                     -7,
+                                     9,
+                                     10,
+                                     -10,
+                                     99,
+                                     100,
+                                     1234,
+                                     -1234,
+                                     2026,
+                                     99999,
+                                     1000000,
+                                     -1000000,
+                                     2147483647LL,
+                                     -2147483648LL,
+                                     9223372036854775807LL,
+                                     -9223372036854775807LL - 1};
+    char want[64];
+    char got[DS_FMT_INT_MAX + 1];
+    struct ds_buf b;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        for (int w = 0; w <= 20; w++) {
+            size_t n = ds_fmt_int(got, vals[i], w);
+
+            assert_true(n <= DS_FMT_INT_MAX);
+            got[n] = '\0';
+            if (w == 0) {
+                snprintf(want, sizeof(want), "%lld", vals[i]);
+            }
+            else {
+                snprintf(want, sizeof(want), "%0*lld", w, vals[i]);
+            }
+            assert_string_equal(got, want);
+        }
+    }
+    for (long long v = -2000; v <= 2000; v++) {
+        size_t n = ds_fmt_int(got, v, 4);
+
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%04lld", v);
+        assert_string_equal(got, want);
+    }
+    ds_buf_init(&b, 256);
+    assert_int_equal(ds__norm_put_date(&b, 1800, 1, 9, NULL), 0);
+    assert_string_equal(b.data, "1800-01-09");
+    ds_buf_reset(&b);
+    {
+        const int hms[3] = {7, 5, 59};
+
+        assert_int_equal(ds__norm_put_date(&b, 2024, 12, 31, hms), 0);
+        assert_string_equal(b.data, "2024-12-31T07:05:59Z");
+    }
+    ds_buf_reset(&b);
+    /* Outside the ranges a normalizer gives: printf's form still. */
+    {
+        const int hms[3] = {100, -1, 5};
+
+        assert_int_equal(ds__norm_put_date(&b, 12345, 7, 100, hms), 0);
+        assert_string_equal(b.data, "12345-07-100T100:-1:05Z");
+    }
+    ds_buf_reset(&b);
+    for (long y = 0; y <= 9999; y += 37) {
+        const int hms[3] = {(int)(y % 24), (int)(y % 60), (int)(y % 59)};
+
+        snprintf(want, sizeof(want), "%04ld-%02ld-%02ldT%02d:%02d:%02dZ", y, y % 13, y % 32, hms[0],
+                 hms[1], hms[2]);
+        ds_buf_reset(&b);
+        assert_int_equal(ds__norm_put_date(&b, y, y % 13, y % 32, hms), 0);
+        assert_string_equal(b.data, want);
+    }
+    ds_buf_reset(&b);
+    assert_int_equal(ds_buf_append_int(&b, -42, 0), 0);
+    assert_int_equal(ds_buf_append_int(&b, 5, 3), 0);
+    assert_string_equal(b.data, "-42005");
+    ds_buf_close(&b);
+}
+
+/* ds_norm_utf8_valid as it was, a byte at a time: the reference for the
+ * word-at-a-time version. */
+static int utf8_valid_ref(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+
+    while (i < n) {
+        unsigned char b = s[i];
+        unsigned long cp;
+        size_t k;
+
+        if (b == 0) {
+            return 0;
+        }
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        if (b >= 0xc2 && b <= 0xdf) {
+            k = 1;
+            cp = b & 0x1fu;
+        }
+        else if (b >= 0xe0 && b <= 0xef) {
+            k = 2;
+            cp = b & 0x0fu;
+        }
+        else if (b >= 0xf0 && b <= 0xf4) {
+            k = 3;
+            cp = b & 0x07u;
+        }
+        else {
+            return 0;
+        }
+        if (n - i <= k) {
+            return 0;
+        }
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + j] & 0x3fu);
+        }
+        if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+            (cp >= 0xd800 && cp <= 0xdfff)) {
+            return 0;
+        }
+        i += k + 1;
+    }
+    return 1;
+}
+
+/* The fast paths of UTF-8 checking and trimming answer as the byte-by-byte
+ * code did, on 200,000 random strings: mostly ASCII, with NULs, spaces,
+ * no-break spaces, accents and stray bytes at every offset. */
+static void test_utf8_trim_fast_paths(void **state)
+{
+    static const unsigned char pool[] = {'a',  'Z',  '0',  ' ',  '\t', '\r', 0,    0xc2, 0xa0, 0xc3,
+                                         0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xff};
+    unsigned char buf[40];
+    unsigned long seed = 12345;
+
+    (void)state;
+    for (int t = 0; t < 200000; t++) {
+        size_t n;
+
+        seed = seed * 6364136223846793005ul + 1442695040888963407ul;
+        n = (seed >> 33) % sizeof(buf);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 6364136223846793005ul + 1442695040888963407ul;
+            /* Three in four bytes plain letters, so long ASCII runs occur. */
+            buf[i] = (seed >> 40) % 4 != 0 ? (unsigned char)('a' + (seed >> 20) % 26)
+                                           : pool[(seed >> 28) % sizeof(pool)];
+        }
+        assert_int_equal(ds_norm_utf8_valid((const char *)buf, n), utf8_valid_ref(buf, n));
+        {
+            const char *p = (const char *)buf;
+            size_t len = n;
+            size_t a = 0;
+            size_t b = n;
+
+            /* The reference trim: spaces and no-break spaces at both ends. */
+            for (;;) {
+                if (b - a >= 1 && (buf[a] == ' ' || (buf[a] >= '\t' && buf[a] <= '\r'))) {
+                    a++;
+                }
+                else if (b - a >= 2 && buf[a] == 0xc2 && buf[a + 1] == 0xa0) {
+                    a += 2;
+                }
+                else {
+                    break;
+                }
+            }
+            for (;;) {
+                if (b - a >= 1 &&
+                    (buf[b - 1] == ' ' || (buf[b - 1] >= '\t' && buf[b - 1] <= '\r'))) {
+                    b--;
+                }
+                else if (b - a >= 2 && buf[b - 2] == 0xc2 && buf[b - 1] == 0xa0) {
+                    b -= 2;
+                }
+                else {
+                    break;
+                }
+            }
+            ds_norm_trim(&p, &len);
+            assert_ptr_equal(p, (const char *)buf + a);
+            assert_int_equal(len, b - a);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fmt_int),
+        cmocka_unit_test(test_utf8_trim_fast_paths),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_instants),

@@ -336,6 +336,37 @@ static void test_open_foreign_database_refused(void **state)
     assert_int_equal(db_long(path, "SELECT count(*) FROM sqlite_schema"), 1);
 }
 
+/* A new queue takes 16 KiB pages (fewer page splits and system calls while
+ * staging); a queue whose file already has its pages keeps their size and
+ * works as before. */
+static void test_page_size(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_store *st = NULL;
+    struct ds_error err;
+    char path[160];
+    int64_t id = 0;
+    int dup = 0;
+
+    assert_int_equal(db_long(f->path, "PRAGMA page_size"), 16384);
+
+    snprintf(path, sizeof(path), "%s/old.db", f->dir);
+    {
+        sqlite3 *db = NULL;
+
+        assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "PRAGMA page_size = 4096; PRAGMA journal_mode = WAL",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+    }
+    assert_int_equal(ds_store_open(path, &st, &err), 0);
+    assert_int_equal(ds_store_file_add(st, "inbox", "/in/a.csv", 10, 1, SHA_X, &id, &dup), 0);
+    ds_store_close(&st);
+    assert_int_equal(db_long(path, "PRAGMA page_size"), 4096);
+    assert_int_equal(db_long(path, "SELECT count(*) FROM files"), 1);
+}
+
 /* ---- files -------------------------------------------------------------- */
 
 struct detected {
@@ -693,6 +724,50 @@ static int count_job(void *ctx, const struct ds_job_info *job)
     return 0;
 }
 
+/* Every repeated key of a job is found, and no new key is taken for a
+ * repeat, over enough keys to fill the staging connection's key filter
+ * (every block of it sees several keys): 30,000 keys, then each 7th again. */
+static void test_duplicate_keys_many(void **state)
+{
+    struct fixture *f = *state;
+    const char *stored = NULL;
+    int64_t file_id = 0;
+    int dup = 0;
+    char key[32];
+    long row = 0;
+    long dups = 0;
+
+    assert_int_equal(ds_store_file_add(f->st, "inbox", "/in/many.csv", 1, 1, SHA_X, &file_id, &dup),
+                     0);
+    assert_int_equal(ds_store_job_begin(f->st, file_id, JOB_A, "smile", "patients",
+                                        "generic-patients", "/in/many.csv", SHA_X),
+                     0);
+    assert_int_equal(ds_store_tx_begin(f->st), 0);
+    for (long i = 0; i < 30000; i++) {
+        snprintf(key, sizeof(key), "ext:%ld", i * 7919);
+        assert_int_equal(ds_store_item_add(f->st, JOB_A, ++row, key, "fp", DS_ITEM_VALID, "{}",
+                                           NULL, NULL, &stored),
+                         0);
+        if (strcmp(stored, DS_ITEM_VALID) != 0) {
+            fail_msg("row %ld (%s): %s", row, key, stored);
+        }
+    }
+    for (long i = 0; i < 30000; i += 7) {
+        snprintf(key, sizeof(key), "ext:%ld", i * 7919);
+        assert_int_equal(ds_store_item_add(f->st, JOB_A, ++row, key, "fp", DS_ITEM_VALID, "{}",
+                                           NULL, NULL, &stored),
+                         0);
+        if (strcmp(stored, DS_ITEM_DUPLICATE) != 0) {
+            fail_msg("row %ld (%s): %s", row, key, stored);
+        }
+        dups++;
+    }
+    assert_int_equal(ds_store_tx_commit(f->st), 0);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE status = 'duplicate'"),
+                     dups);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE status = 'valid'"), 30000);
+}
+
 static void test_clean_and_empty_jobs(void **state)
 {
     struct fixture *f = *state;
@@ -1004,9 +1079,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_check_damaged_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_newer_schema_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_foreign_database_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_add_duplicate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_files_detected_callback_writes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_keys_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_clean_and_empty_jobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_next, setup, teardown),
