@@ -118,8 +118,8 @@ cap_job=$(queue_sql "SELECT j.id FROM jobs j JOIN files f ON f.id = j.file_id
 "$agent" errors -c "$work/dentsync.conf" "$cap_job" --csv "$work/cap-errors.csv" >/dev/null 2>&1
 check "huge-field.csv: the errors CSV keeps the header's columns, the field over the cap empty" \
     test "$(tr -d '\r' <"$work/cap-errors.csv")" = "$(printf '%s\n%s' \
-        'Patient ID,First Name,Last Name,Date of Birth,Email,dentsync_row,dentsync_status,dentsync_error_code,dentsync_error' \
-        'H-1,,,,,1,invalid,FIELD_TOO_LONG,First Name: FIELD_TOO_LONG: field 2 is longer than the limit of 65536 bytes')"
+        'Patient ID,First Name,Last Name,Date of Birth,Email,dentsync_row,dentsync_status,dentsync_error_code,dentsync_error,dentsync_suggestion' \
+        'H-1,,,,,1,invalid,FIELD_TOO_LONG,First Name: FIELD_TOO_LONG: field 2 is longer than the limit of 65536 bytes,"the row is over a reader limit and stays out: often a wrong quote or delimiter, or a long note (docs/formats.md)"')"
 
 check "the agent is still running" kill -0 "$agent_pid"
 
