@@ -7,7 +7,8 @@
  *
  * struct ds_agent owns everything but what the runtime (runtime.h) starts
  * for it — the lock, the queue, the loop and the uploader — and nothing
- * here is global. Stopping (SIGINT/SIGTERM) closes the watcher, asks a
+ * here is global. Stopping (SIGINT/SIGTERM, or a stop from the service
+ * manager: agent/os/os_service.h) closes the watcher, asks a
  * running ingest to stop at its next commit (its partial job is cleared by
  * recovery at the next start), aborts uploads in flight (re-sent after the
  * next start, which the cloud's replay rule makes safe) and lets the loop
@@ -24,6 +25,7 @@
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
 #include "agent/core/notify.h"
+#include "agent/os/os_service.h"
 #include "agent/service/ingest.h"
 #include "agent/service/runtime.h"
 #include "agent/upload/upload.h"
@@ -52,6 +54,7 @@ struct ds_agent {
     struct ds_watch *watch;      /* owned */
     uv_signal_t sigint, sigterm; /* stop requests */
     uv_signal_t sighup;          /* reload request */
+    uv_async_t service_stop;     /* a stop from the service manager (os_service.h) */
     uv_timer_t queue_poll;       /* looks for files an admin's retry put back */
     int64_t retry_gen;           /* the queue's retry generation last seen */
     double next_purge;           /* when retention runs next (wall clock) */
@@ -602,9 +605,11 @@ static void shutdown_if_idle(struct ds_agent *a)
         uv_close((uv_handle_t *)&a->notify_tick, NULL);
     }
     if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
+        os_service_on_stop(NULL, NULL);
         uv_close((uv_handle_t *)&a->sigint, NULL);
         uv_close((uv_handle_t *)&a->sigterm, NULL);
         uv_close((uv_handle_t *)&a->sighup, NULL);
+        uv_close((uv_handle_t *)&a->service_stop, NULL);
     }
 }
 
@@ -626,6 +631,28 @@ static void on_signal(uv_signal_t *s, int signum)
     ds_log_info("AGENT_STOPPING", "signal %d: stopping", signum);
     atomic_store(&a->rt->stop, 1);
     stop(a);
+}
+
+/* A stop from the service manager (Windows: SERVICE_CONTROL_STOP or
+ * SHUTDOWN): the same clean stop as SIGTERM, on the loop's thread. */
+static void on_service_stop(uv_async_t *h)
+{
+    struct ds_agent *a = h->data;
+
+    if (a->stopping) {
+        return;
+    }
+    ds_log_info("AGENT_STOPPING", "the service manager asks to stop: stopping");
+    atomic_store(&a->rt->stop, 1);
+    stop(a);
+}
+
+/* Called on the service manager's thread: only hands the stop over. */
+static void service_stop_request(void *ctx)
+{
+    struct ds_agent *a = ctx;
+
+    uv_async_send(&a->service_stop);
 }
 
 /* SIGHUP: a new configuration. It is checked first; a bad one, or one that
@@ -686,6 +713,9 @@ int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_
     uv_signal_init(&a->rt->loop, &a->sighup);
     a->sighup.data = a;
     uv_signal_start(&a->sighup, on_hup, SIGHUP);
+    uv_async_init(&a->rt->loop, &a->service_stop, on_service_stop);
+    a->service_stop.data = a;
+    os_service_on_stop(service_stop_request, a);
     ds_store_retry_generation(a->rt->store, &a->retry_gen);
     rc = ds_store_files_detected(a->rt->store, on_detected, a);
     if (rc < 0) {
@@ -722,6 +752,7 @@ int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_
     ds_log_info("AGENT_STARTED", "dentsync running: %zu folder(s), state in %s", cfg->nfolders,
                 cfg->state_dir);
     notify_start(a);
+    os_service_ready();
     start_next_ingest(a);
     ds_upload_kick(a->rt->up);
     uv_run(&a->rt->loop, UV_RUN_DEFAULT);
@@ -744,9 +775,11 @@ out:
             uv_close((uv_handle_t *)&a->notify_tick, NULL);
         }
         if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
+            os_service_on_stop(NULL, NULL);
             uv_close((uv_handle_t *)&a->sigint, NULL);
             uv_close((uv_handle_t *)&a->sigterm, NULL);
             uv_close((uv_handle_t *)&a->sighup, NULL);
+            uv_close((uv_handle_t *)&a->service_stop, NULL);
         }
     }
     ds_runtime_end(rt);
