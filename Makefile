@@ -67,25 +67,61 @@ ifneq ($(SANITIZER),)
 SAN := -fsanitize=$(SANITIZER),undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-# Third-party headers come in as system headers so our warnings stay ours.
-pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null | sed 's/-I/-isystem /g')
-pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+# WIN=1 (set by `make windows` and `make windows-test` for their inner
+# make, with BUILD=$(WIN_BUILD)): the same rules cross-compile the agent for
+# 64-bit Windows with MinGW-w64, against the static libraries of WIN_CACHE
+# (installer/win-deps.sh) through the cache's own pkg-config.
+WIN       ?= 0
+WIN_CACHE ?= /var/cache/dentsync-win
+WIN_BUILD ?= build-win
+WIN_HOST  := x86_64-w64-mingw32
 
+ifeq ($(WIN),1)
+CC         := $(WIN_HOST)-gcc
+AR         := $(WIN_HOST)-ar
+PKG_CONFIG := $(WIN_CACHE)/pkg-config
+EXE        := .exe
+# The other half of the platform layer (agent/os/NAME_posix.c).
+OS_OTHER   := agent/os/%_posix.c
+OS_ENTRY   := agent/os/os_entry_win.c
+# Windows 10 and later; the C library's printf as C99 has it (%zu, %lld).
+PLATFORM_CFLAGS := -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -D__USE_MINGW_ANSI_STDIO=1
+# SHA-256 comes from Windows' CNG (bcrypt), not libcrypto; regcomp from TRE.
+AGENT_PKGS := libuv libcurl sqlite3 jansson inih zlib libzip expat freexl libical tre
+PLATFORM_LIBS := -static -lws2_32 -liphlpapi -luserenv -lbcrypt -lcrypt32 -lsecur32 \
+                 -ladvapi32 -lshell32 -lole32
+else
+AR         ?= ar
+PKG_CONFIG := pkg-config
+EXE        :=
+OS_OTHER   := agent/os/%_win.c
+OS_ENTRY   := agent/os/os_entry_posix.c
+PLATFORM_CFLAGS := -D_GNU_SOURCE
 AGENT_PKGS := libuv libcurl sqlite3 jansson inih libcrypto zlib libzip expat freexl libical
+PLATFORM_LIBS := -lpthread
+endif
+
+# Third-party headers come in as system headers so our warnings stay ours.
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null | sed 's/-I/-isystem /g')
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
 CLOUD_PKGS := libmicrohttpd libpq jansson libcrypto zlib
 
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(BUILD)/gen $(SAN) -MMD -MP
+BASE_CFLAGS := -std=c11 $(PLATFORM_CFLAGS) $(WARN) -I. -I$(BUILD)/gen $(SAN) -MMD -MP
 AGENT_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(AGENT_PKGS)) $(CFLAGS)
 CLOUD_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS)) $(CFLAGS)
-AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lcsv -lm -lpthread
+AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lcsv -lm $(PLATFORM_LIBS)
 CLOUD_LIBS := $(call pc_libs,$(CLOUD_PKGS)) -lm -lpthread
 # Only the unit tests link these (libxlsxwriter writes the XLSX fixtures).
 TEST_LIBS := $(call pc_libs,xlsxwriter)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 # agent/os/ is the platform layer: each piece as NAME_posix.c and NAME_win.c
-# behind one header; this build takes the POSIX half (docs/windows.md).
-LIB_SRC := $(filter-out agent/cli/main.c agent/os/%_win.c,$(wildcard agent/*.c agent/*/*.c)) \
+# behind one header; each build takes its own half (docs/windows.md). The
+# program's entry (os_entry_*.c, main() around ds_main) is linked into the
+# binary only, not into the library the tests link.
+LIB_SRC := $(filter-out agent/cli/main.c $(OS_OTHER) agent/os/os_entry_%.c,\
+             $(wildcard agent/*.c agent/*/*.c)) \
            $(wildcard config/*.c state/*.c proto/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/state_migrations.o \
            $(BUILD)/gen/builtin_templates.o
@@ -104,7 +140,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-AGENT_BIN := $(BUILD)/dentsync
+AGENT_BIN := $(BUILD)/dentsync$(EXE)
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
 .PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo test-fresh bench bench-read soak lint install clean
@@ -148,9 +184,9 @@ $(BUILD)/gen/web_assets.c: installer/embed.sh $(sort $(wildcard agent/web/assets
 
 $(LIB): $(LIB_OBJ)
 	$(say) AR $@
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(AGENT_BIN): $(BUILD)/agent/cli/main.o $(LIB)
+$(AGENT_BIN): $(BUILD)/agent/cli/main.o $(OS_ENTRY:%.c=$(BUILD)/%.o) $(LIB)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
@@ -227,9 +263,15 @@ alloc-loop: $(UNIT_BIN)
 # libraries from Debian's source packages into WIN_CACHE (installer/win-deps.sh;
 # seconds once cached). windows-linkcheck links one call into each of them
 # statically into one .exe and runs it under wine.
-WIN_CACHE ?= /var/cache/dentsync-win
+.PHONY: windows windows-deps windows-linkcheck
+# dentsync.exe: one static .exe (docs/windows.md), built by an inner make
+# that reads this file afresh with WIN=1, once the cache is there.
+windows:
+	$(Q)sh installer/deps.sh windows
+	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh
+	$(Q)$(MAKE) --no-print-directory DEPS=0 WIN=1 BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) \
+	    $(WIN_BUILD)/dentsync.exe
 
-.PHONY: windows-deps windows-linkcheck
 windows-deps:
 	$(Q)sh installer/deps.sh windows
 	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh
