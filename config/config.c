@@ -13,6 +13,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/log.h"
 #include "proto/proto.h"
+#include "agent/os/os_cc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -43,8 +44,7 @@ struct loader {
     int cloud_url_line;    /* where [cloud] url was set */
 };
 
-static void problem(struct loader *ld, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void problem(struct loader *ld, int line, const char *fmt, ...) DS_PRINTF(3, 4);
 
 static void problem(struct loader *ld, int line, const char *fmt, ...)
 {

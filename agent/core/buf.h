@@ -8,6 +8,8 @@
 #ifndef DS_CORE_BUF_H
 #define DS_CORE_BUF_H
 
+#include "agent/os/os_cc.h"
+
 #include <stddef.h>
 
 struct ds_buf {
@@ -36,7 +38,7 @@ int ds_buf_append(struct ds_buf *b, const void *p, size_t n);
 
 int ds_buf_append_str(struct ds_buf *b, const char *s);
 
-int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) DS_PRINTF(2, 3);
 
 /* Hands the data over: the caller frees it with ds_free(). The buffer is left
  * empty. Returns "" (allocated) for an empty buffer; NULL on DS_ENOMEM. */

@@ -54,6 +54,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/fsafe.h"
+#include "agent/os/os_cc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -201,7 +202,7 @@ static int out_head(struct xls_out *o, int type, size_t len)
 
 /* Sends an error and leaves. */
 static void child_fail(struct xls_out *o, int code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5), noreturn));
+    DS_PRINTF(4, 5) __attribute__((noreturn));
 
 static void child_fail(struct xls_out *o, int code, const char *field, const char *fmt, ...)
 {
