@@ -1,7 +1,8 @@
 # dentsync — the one entry point: build, test, demo, lint, install.
 #
 #   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
-#   make test               lint, unit tests, end-to-end tests, then the unit tests under ASan+UBSan,
+#   make test               lint, unit tests, end-to-end tests, the Windows build under wine,
+#                           then the unit tests under ASan+UBSan,
 #                           the Nth allocation failing (alloc-loop), then each fuzz target
 #                           over its corpus and FUZZ_SHORT (3) seconds
 #   make fuzz               each fuzz target (libFuzzer) for FUZZ_SECONDS (60), with coverage
@@ -19,6 +20,8 @@
 #   make deb                a Debian package in $(BUILD)/ (dpkg-deb)
 #   make windows-deps       the libraries cross-built for Windows (docs/windows.md)
 #   make windows-linkcheck  one call into each of them, in one .exe under wine
+#   make windows            build-win/dentsync.exe and its installer (.msi)
+#   make windows-test       the Windows build under wine (part of make test)
 #   make SANITIZER=address BUILD=build-asan   a sanitizer build in its own folder
 #   V=1                     show the commands
 #
@@ -263,14 +266,23 @@ alloc-loop: $(UNIT_BIN)
 # libraries from Debian's source packages into WIN_CACHE (installer/win-deps.sh;
 # seconds once cached). windows-linkcheck links one call into each of them
 # statically into one .exe and runs it under wine.
-.PHONY: windows windows-deps windows-linkcheck
-# dentsync.exe: one static .exe (docs/windows.md), built by an inner make
-# that reads this file afresh with WIN=1, once the cache is there.
+.PHONY: windows windows-deps windows-linkcheck windows-msi windows-test
+# dentsync.exe, one static .exe, and its installer dentsync-VERSION-x64.msi
+# (docs/windows.md), built by an inner make that reads this file afresh
+# with WIN=1, once the cache is there.
+WIN_MAKE = $(MAKE) --no-print-directory DEPS=0 WIN=1 BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE)
 windows:
 	$(Q)sh installer/deps.sh windows
 	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh
-	$(Q)$(MAKE) --no-print-directory DEPS=0 WIN=1 BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) \
-	    $(WIN_BUILD)/dentsync.exe
+	$(Q)$(WIN_MAKE) $(WIN_BUILD)/dentsync.exe
+	$(Q)$(WIN_MAKE) windows-msi
+
+# The Windows build under wine, in `make test` (tests/win/test.sh): the
+# unit tests of the platform layer and the readers, the service layer
+# against wine's service manager, the installer's tables, the file-sharing
+# helper. A skip, with its reason, when the libraries cannot be built here.
+windows-test:
+	$(Q)WIN_BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) bash tests/win/test.sh
 
 windows-deps:
 	$(Q)sh installer/deps.sh windows
@@ -323,6 +335,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory DEPS=0 lint
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
 	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e
+	$(Q)$(MAKE) --no-print-directory DEPS=0 windows-test
 	$(Q)$(MAKE) --no-print-directory DEPS=0 asan
 	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan alloc-loop
 	$(Q)$(MAKE) --no-print-directory DEPS=0 fuzz-short
@@ -381,6 +394,40 @@ lint:
 	$(Q)printf '%s\n' $(filter %.c,$(LINT_SRC)) | xargs -n $(LINT_CHUNK) -P $(LINT_JOBS) sh -c \
 	    'out=$$(clang-tidy --quiet -checks="$$0" "$$@" -- $(AGENT_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS)) 2>&1); \
 	     rc=$$?; [ -z "$$out" ] || printf "%s\n" "$$out"; exit $$rc' '$(TIDY_CHECKS)'
+
+# --- the Windows installer (WIN=1) ------------------------------------------
+
+# wixl (msitools) from installer/win/dentsync.wxs, then what wixl cannot
+# say added with msibuild (installer/win/msi-extra.sh). wixl takes the
+# .exe from the directory it runs in.
+WIN_MSI := $(WIN_BUILD)/dentsync-$(VERSION)-x64.msi
+ifeq ($(WIN),1)
+windows-msi: $(WIN_MSI)
+$(WIN_MSI): $(AGENT_BIN) installer/win/dentsync.wxs installer/win/msi-extra.sh
+	$(say) WIXL $@
+	$(Q)rm -f $@.tmp && cd $(@D) && wixl -a x64 -D Version=$(VERSION) -D Exe=dentsync.exe \
+	    -o $(@F).tmp $(CURDIR)/installer/win/dentsync.wxs
+	$(Q)sh installer/win/msi-extra.sh $@.tmp && mv $@.tmp $@
+
+# The unit tests as .exe, and the helpers of tests/win/.
+$(BUILD)/tests/%.exe: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o $(LIB)
+	$(say) LINK $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) -lcmocka
+
+$(BUILD)/win/holdopen.exe: tests/win/holdopen.c
+	$(say) WINCC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -O2 -static -o $@ $<
+
+$(BUILD)/win/svccheck.exe: tests/win/svccheck.c agent/os/os_service_win.c agent/os/os_service.h
+	$(say) WINCC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -I. -O2 -static -o $@ \
+	    tests/win/svccheck.c agent/os/os_service_win.c -ladvapi32
+else
+windows-msi: windows
+endif
 
 # --- install ---------------------------------------------------------------
 
