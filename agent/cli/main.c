@@ -46,7 +46,7 @@ static const struct command commands[] = {
      "--practice NAME [--type TYPE]"},
     {"errors", ds_cmd_errors, "write a job's failed rows, columns as read and errors, as CSV",
      "JOB --csv OUT"},
-    {"web-url", ds_cmd_web_url, "print a one-time login link to the local status page", ""},
+    {"web-url", ds_cmd_web_url, "print a one-time login link to the local status page", "[--open]"},
     {"setup", ds_cmd_setup, "write a first configuration and a practice's token",
      "--cloud-url URL --practice NAME --folder PATH [--type T] (--token-stdin | --token T)"},
     {"service", ds_cmd_service, "register, start, stop the Windows service (Linux: systemd)",
