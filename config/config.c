@@ -12,6 +12,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/log.h"
+#include "agent/os/os_fs.h"
 #include "proto/proto.h"
 #include "agent/os/os_cc.h"
 
@@ -65,7 +66,7 @@ const char *ds_config_default_path(void)
 {
     const char *env = getenv(DS_CONFIG_ENV);
 
-    return env != NULL && env[0] != '\0' ? env : DS_CONFIG_DEFAULT_PATH;
+    return env != NULL && env[0] != '\0' ? env : ds_os_default_path(DS_OS_CONFIG_FILE);
 }
 
 static int in_list(const char *const *list, const char *s)
@@ -906,19 +907,22 @@ const struct ds_practice_conf *ds_config_practice(const struct ds_config *cfg, c
 int ds_config_read_token(const struct ds_practice_conf *p, char *buf, size_t size,
                          struct ds_error *err)
 {
-    struct stat sb;
     ssize_t n;
     size_t len;
     int fd = -1;
+    int priv = -1;
     int rc = 0;
 
-    fd = open(p->token_file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
+    fd = ds_os_open_read(p->token_file);
+    if (fd >= 0) {
+        priv = ds_os_fd_private(fd);
+    }
+    if (fd < 0 || priv < 0) {
         rc = ds_error_set(err, DS_EIO, "practice %s: cannot read token_file %s: %s", p->name,
                           p->token_file, strerror(errno));
         goto out;
     }
-    if ((sb.st_mode & 077) != 0) {
+    if (priv == 0) {
         rc = ds_error_set(err, DS_EINVAL, "practice %s: token_file %s is readable by others",
                           p->name, p->token_file);
         goto out;

@@ -25,7 +25,6 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define DS_CONFIG_DEFAULT_PATH "/etc/dentsync/dentsync.conf"
 #define DS_CONFIG_ENV "DENTSYNC_CONFIG"
 
 struct ds_practice_conf {
@@ -100,7 +99,8 @@ struct ds_config {
     size_t nfolders;
 };
 
-/* The path to use when no -c is given: $DENTSYNC_CONFIG, else the default. */
+/* The path to use when no -c is given: $DENTSYNC_CONFIG, else the
+ * platform's default (ds_os_default_path: /etc/dentsync/dentsync.conf). */
 const char *ds_config_default_path(void);
 
 /* Reads and checks path. On success *out holds the config (new: free with

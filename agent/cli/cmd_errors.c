@@ -14,10 +14,10 @@
 #include "agent/cli/commands.h"
 
 #include "agent/cli/out.h"
+#include "agent/os/os_fs.h"
 #include "state/store_status.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -138,6 +138,7 @@ int ds_cmd_errors(const char *config_path, int argc, char **argv)
     int fd = -1;
     int opt;
     int rc;
+    int e;
 
     memset(&c, 0, sizeof(c));
     optind = 1;
@@ -176,7 +177,7 @@ int ds_cmd_errors(const char *config_path, int argc, char **argv)
         rc = DS_EXIT_USAGE;
         goto out;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    fd = ds_os_create_private(tmp, DS_OS_EXCL);
     c.out = fd >= 0 ? fdopen(fd, "w") : NULL;
     c.columns = json_array();
     if (c.out == NULL || c.columns == NULL) {
@@ -189,15 +190,16 @@ int ds_cmd_errors(const char *config_path, int argc, char **argv)
     if (rc == 0 && !c.header_done) {
         put_header(&c);
     }
-    if (rc != 0 || fflush(c.out) != 0 || fsync(fileno(c.out)) != 0) {
+    if (rc != 0 || fflush(c.out) != 0 || ds_os_fsync(fileno(c.out)) != 0) {
         fprintf(stderr, "dentsync errors: cannot read the queue or write %s\n", tmp);
         rc = DS_EXIT_RUNTIME;
         goto out;
     }
     fclose(c.out);
     c.out = NULL;
-    if (rename(tmp, out_path) != 0) {
-        fprintf(stderr, "dentsync errors: cannot rename %s: %s\n", tmp, strerror(errno));
+    e = ds_os_rename(tmp, out_path, 1);
+    if (e != 0) {
+        fprintf(stderr, "dentsync errors: cannot rename %s: %s\n", tmp, strerror(e));
         rc = DS_EXIT_RUNTIME;
         goto out;
     }
@@ -211,11 +213,11 @@ int ds_cmd_errors(const char *config_path, int argc, char **argv)
 out:
     if (c.out != NULL) {
         fclose(c.out);
-        unlink(tmp);
+        ds_os_unlink(tmp);
     }
     if (fd >= 0) {
         close(fd);
-        unlink(tmp);
+        ds_os_unlink(tmp);
     }
     json_decref(c.columns);
     ds_store_close(&st);

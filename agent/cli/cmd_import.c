@@ -34,6 +34,7 @@
 #include "agent/service/dispose.h"
 #include "agent/service/ingest.h"
 #include "agent/service/runtime.h"
+#include "agent/os/os_fs.h"
 #include "agent/upload/upload.h"
 #include "config/config.h"
 #include "state/store_admin.h"
@@ -47,7 +48,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -97,7 +97,8 @@ static int same_dir(const char *a, const char *b)
     char ra[PATH_MAX];
     char rb[PATH_MAX];
 
-    return realpath(a, ra) != NULL && realpath(b, rb) != NULL && strcmp(ra, rb) == 0;
+    return ds_os_realpath(a, ra, sizeof(ra)) == 0 && ds_os_realpath(b, rb, sizeof(rb)) == 0 &&
+           strcmp(ra, rb) == 0;
 }
 
 static const struct ds_folder_conf *pick_folder(const struct ds_config *cfg, const char *path,
@@ -496,9 +497,8 @@ static void ingest_done(uv_work_t *w, int status)
 /* Starts the runtime as `dentsync run` does — the agent's lock, the
  * queue's damage check, recovery, the sweep — then ingests the file and
  * uploads until its job completes. */
-static int alone(struct import *im, const struct stat *sb)
+static int alone(struct import *im, const struct ds_file_id *id)
 {
-    struct ds_file_id id;
     struct ds_runtime *rt = &im->rt;
     struct ds_error err;
     int rc;
@@ -523,11 +523,7 @@ static int alone(struct import *im, const struct stat *sb)
     printf("import: %s (folder %s, %s); no agent runs, so this command sends it\n", im->path,
            im->folder->name, im->folder->import_type);
     fflush(stdout);
-    id.dev = (int64_t)sb->st_dev;
-    id.ino = (int64_t)sb->st_ino;
-    id.size = (int64_t)sb->st_size;
-    id.mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
-    ds_runtime_task(rt, &im->task, im->folder, im->path, &id);
+    ds_runtime_task(rt, &im->task, im->folder, im->path, id);
     im->work.data = im;
     uv_timer_init(&rt->loop, &im->tick);
     im->tick.data = im;
@@ -565,7 +561,7 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
     const char *type = NULL;
     const char *folder = NULL;
     char queue[4096];
-    struct stat sb;
+    struct ds_file_id id;
     int opt;
     int rc;
 
@@ -595,8 +591,8 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
         return DS_EXIT_RUNTIME;
     }
     errno = 0;
-    if (realpath(argv[optind], im->path) == NULL || stat(im->path, &sb) != 0 ||
-        !S_ISREG(sb.st_mode)) {
+    if (ds_os_realpath(argv[optind], im->path, sizeof(im->path)) != 0 ||
+        ds_os_stat_follow(im->path, &id) != 0) {
         fprintf(stderr, "dentsync import: %s: %s\n", argv[optind],
                 errno != 0 ? strerror(errno) : "not a regular file");
         ds_free(im);
@@ -625,7 +621,7 @@ int ds_cmd_import(const char *config_path, int argc, char **argv)
                                                              : (enum ds_log_level)cfg->log_level);
     rc = ds_control_ask(cfg->state_dir, "status", 3000, NULL);
     if (rc == DS_ENOTFOUND) {
-        rc = alone(im, &sb);
+        rc = alone(im, &id);
     }
     else {
         rc = through_agent(im, queue);

@@ -8,6 +8,7 @@
 #include "agent/cli/commands.h"
 #include "agent/core/version.h"
 #include "agent/os/os_entry.h"
+#include "agent/os/os_fs.h"
 #include "config/config.h"
 
 #include <stdio.h>
@@ -65,7 +66,7 @@ static void usage(FILE *out)
             "\nEvery command takes -c FILE / --config FILE (default: $%s, else %s).\n"
             "Exit codes: 0 success, 1 runtime failure, 2 usage error, 3 invalid "
             "configuration.\n",
-            DS_CONFIG_ENV, DS_CONFIG_DEFAULT_PATH);
+            DS_CONFIG_ENV, ds_os_default_path(DS_OS_CONFIG_FILE));
 }
 
 static void command_usage(const struct command *c, FILE *out)

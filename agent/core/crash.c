@@ -7,8 +7,9 @@
  */
 #include "agent/core/crash.h"
 
+#include "agent/os/os_fs.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -75,11 +76,11 @@ static void log_point(const char *name)
     int fd;
 
     if (log != NULL) {
-        fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        fd = ds_os_create_private(log, DS_OS_APPEND);
         if (fd >= 0) {
             (void)!write(fd, name, strlen(name));
             (void)!write(fd, "\n", 1);
-            fsync(fd);
+            ds_os_fsync(fd);
             close(fd);
         }
     }

@@ -1,58 +1,41 @@
 /*
- * hash.c — SHA-256 through libcrypto's EVP interface, UUIDs from the
- * kernel's random source through uv_random.
+ * hash.c — SHA-256 from the platform's crypto library (agent/os/os_hash.h:
+ * libcrypto on Linux, CNG on Windows), UUIDs from the system's random
+ * source through uv_random.
  */
 #include "agent/core/hash.h"
 
 #include "agent/core/alloc.h"
 #include "agent/core/error.h"
 
-#include <openssl/evp.h>
+#include "agent/os/os_fs.h"
+#include "agent/os/os_hash.h"
+
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <uv.h>
-
-struct ds_sha256 {
-    EVP_MD_CTX *ctx; /* owned */
-};
 
 struct ds_sha256 *ds_sha256_new(void)
 {
-    struct ds_sha256 *h = ds_malloc(sizeof(*h));
-
-    if (h == NULL) {
-        return NULL;
-    }
-    h->ctx = EVP_MD_CTX_new();
-    if (h->ctx == NULL || EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(h->ctx);
-        ds_free(h);
-        return NULL;
-    }
-    return h;
+    return ds_os_sha256_new();
 }
 
 void ds_sha256_update(struct ds_sha256 *h, const void *p, size_t n)
 {
-    EVP_DigestUpdate(h->ctx, p, n);
+    ds_os_sha256_update(h, p, n);
 }
 
 void ds_sha256_final(struct ds_sha256 *h, char hex[DS_SHA256_HEX])
 {
     static const char digits[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
+    unsigned char md[DS_OS_SHA256_LEN];
 
-    EVP_DigestFinal_ex(h->ctx, md, &len);
-    for (unsigned int i = 0; i < 32; i++) {
+    ds_os_sha256_digest(h, md);
+    for (unsigned int i = 0; i < DS_OS_SHA256_LEN; i++) {
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];
     }
     hex[64] = '\0';
-    /* The same digest again: no type given, so OpenSSL 3 does not look the
-     * algorithm up anew (a fetch per hash cost more than the hash of a row). */
-    EVP_DigestInit_ex(h->ctx, NULL, NULL);
 }
 
 void ds_sha256_free(struct ds_sha256 **h)
@@ -60,8 +43,7 @@ void ds_sha256_free(struct ds_sha256 **h)
     if (h == NULL || *h == NULL) {
         return;
     }
-    EVP_MD_CTX_free((*h)->ctx);
-    ds_free(*h);
+    ds_os_sha256_free(*h);
     *h = NULL;
 }
 
@@ -82,8 +64,8 @@ int ds_sha256_fd(int fd, char hex[DS_SHA256_HEX])
 {
     struct ds_sha256 *h = NULL;
     char block[65536];
-    off_t off = 0;
-    ssize_t n;
+    int64_t off = 0;
+    size_t n;
     int rc = 0;
 
     h = ds_sha256_new();
@@ -92,16 +74,15 @@ int ds_sha256_fd(int fd, char hex[DS_SHA256_HEX])
         goto out;
     }
     for (;;) {
-        n = pread(fd, block, sizeof(block), off);
-        if (n == 0) {
-            break;
-        }
-        if (n < 0) {
+        if (ds_os_pread(fd, block, sizeof(block), off, &n) != 0) {
             rc = DS_EIO;
             goto out;
         }
-        ds_sha256_update(h, block, (size_t)n);
-        off += n;
+        if (n == 0) {
+            break;
+        }
+        ds_sha256_update(h, block, n);
+        off += (int64_t)n;
     }
     ds_sha256_final(h, hex);
 out:

@@ -18,16 +18,15 @@
 #include "agent/core/log.h"
 
 #include "agent/core/error.h"
+#include "agent/os/os_fs.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,10 +51,10 @@ static void journal_detect(void)
     const char *js = getenv("JOURNAL_STREAM");
     unsigned long long dev = 0;
     unsigned long long ino = 0;
-    struct stat sb;
+    struct ds_file_id id;
 
-    if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && fstat(2, &sb) == 0 &&
-        (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino) {
+    if (js != NULL && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && ds_os_fd_id(2, &id) == 0 &&
+        (unsigned long long)id.dev == dev && (unsigned long long)id.ino == ino) {
         journal = 1;
     }
 }
@@ -84,16 +83,16 @@ int ds_log_journal(void)
 /* Opens file_path for appending; with file_lock held. */
 static int file_reopen(void)
 {
-    struct stat sb;
+    struct ds_file_id id;
 
     if (file_fd >= 0) {
         close(file_fd);
     }
-    file_fd = open(file_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    file_fd = ds_os_create_private(file_path, DS_OS_APPEND);
     if (file_fd < 0) {
         return DS_EIO;
     }
-    file_size = fstat(file_fd, &sb) == 0 ? (long long)sb.st_size : 0;
+    file_size = ds_os_fd_id(file_fd, &id) == 0 ? (long long)id.size : 0;
     return 0;
 }
 
@@ -103,16 +102,19 @@ static int file_rotate(void)
 {
     char from[4200];
     char to[4200];
+    int e;
 
     for (int k = file_keep - 1; k >= 1; k--) {
         snprintf(from, sizeof(from), "%s.%d", file_path, k);
         snprintf(to, sizeof(to), "%s.%d", file_path, k + 1);
-        if (rename(from, to) != 0 && errno != ENOENT) {
+        e = ds_os_rename(from, to, 1);
+        if (e != 0 && e != ENOENT) {
             return DS_EIO;
         }
     }
     snprintf(to, sizeof(to), "%s.1", file_path);
-    if (rename(file_path, to) != 0 && errno != ENOENT) {
+    e = ds_os_rename(file_path, to, 1);
+    if (e != 0 && e != ENOENT) {
         return DS_EIO;
     }
     return file_reopen();

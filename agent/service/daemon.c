@@ -25,6 +25,7 @@
 #include "agent/core/hash.h"
 #include "agent/core/log.h"
 #include "agent/core/notify.h"
+#include "agent/os/os_fs.h"
 #include "agent/os/os_service.h"
 #include "agent/service/ingest.h"
 #include "agent/service/runtime.h"
@@ -38,7 +39,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -320,9 +320,11 @@ static void maybe_purge(struct ds_agent *a, double now)
     if (a->next_sweep == 0.0) {
         a->next_sweep = now + SWEEP_SECONDS; /* start-up ran it (runtime.c) */
     }
-    else if (now >= a->next_sweep) {
+    else if (now >= a->next_sweep || (a->rt->dispose_busy > 0 && !over)) {
+        /* A delivered file another program still held open is tried
+         * again hourly rather than the next day. */
         a->next_sweep = now + SWEEP_SECONDS;
-        ds_dispose_sweep(a->rt->store, a->cfg);
+        a->rt->dispose_busy = ds_dispose_sweep(a->rt->store, a->cfg);
     }
     if (ds_store_purge(a->rt->store, now, a->cfg->retention_days, &purged) != 0) {
         ds_log_error("PURGE_FAILED", "retention: the purge failed; it runs again within the hour");
@@ -473,12 +475,7 @@ static int control_status(void *ctx, struct ds_buf *b)
 /* Free bytes in the state directory, 0 when it cannot be told. */
 static unsigned long long free_bytes(const struct ds_agent *a)
 {
-    struct statvfs sv;
-
-    if (statvfs(a->cfg->state_dir, &sv) != 0) {
-        return 0;
-    }
-    return (unsigned long long)sv.f_bavail * sv.f_frsize;
+    return ds_os_disk_free(a->cfg->state_dir);
 }
 
 /* The queue could not grow (DISK_FULL): ingest pauses with that task kept

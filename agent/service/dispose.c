@@ -17,6 +17,11 @@
  * relative to the open folders' descriptors, creating files exclusively
  * and never following a link (agent/core/fsafe.h).
  *
+ * On Windows a program that still has a delivered export open (without
+ * FILE_SHARE_DELETE) makes its move or delete fail with EBUSY: that is
+ * said once, when the job completes (FILE_DISPOSE_BUSY), and the sweep
+ * tries again quietly until the file is let go.
+ *
  * What is moved aside is patient data at rest: the sweep deletes the files
  * of both folders (exports and their reasons alike) once they are older
  * than retention_days by their modification time, relative to the folder's
@@ -31,10 +36,10 @@
 #include "agent/core/clock.h"
 #include "agent/core/fsafe.h"
 #include "agent/core/log.h"
+#include "agent/os/os_fs.h"
 #include "state/store_status.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -44,6 +49,8 @@
 struct ctx {
     const struct ds_config *cfg; /* borrow */
     struct ds_store *st;         /* borrow */
+    int sweep;                   /* 1 in the sweep: a file still held is not said again */
+    int busy;                    /* delivered files still held by another program */
 };
 
 static const char *base_name(const char *path)
@@ -113,7 +120,7 @@ static int open_target(int from, const char *dir, const char *default_sub, int *
         return ds_fsafe_subdir(from, default_sub, why);
     }
     parent_of(dir, parent, sizeof(parent));
-    pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    pfd = ds_os_open_dir(parent, 1, why);
     if (pfd < 0) {
         *why = DS_FSAFE_ERROR;
         return -1;
@@ -179,7 +186,7 @@ static void write_reason(int to, const struct ds_file_row *f, const char *dest)
             base_name(f->path), f->reason_code != NULL ? f->reason_code : "UNKNOWN",
             f->reason != NULL ? f->reason : "(none recorded)");
     fflush(fp);
-    fsync(fd);
+    ds_os_fsync(fd);
     fclose(fp);
     if (ds_fsafe_rename(to, tmp, to, name) != 0) {
         ds_fsafe_unlink(to, tmp);
@@ -273,6 +280,19 @@ out:
     return 0;
 }
 
+/* A delivered file another program holds open against a move or delete:
+ * counted for a sooner sweep, said once (not again by the sweep). */
+static void held_open(struct ctx *c, const struct ds_file_row *f)
+{
+    c->busy++;
+    if (!c->sweep) {
+        ds_log_warn("FILE_DISPOSE_BUSY",
+                    "%s: delivered, but another program still has it open; it is moved or "
+                    "deleted once it is let go",
+                    f->path);
+    }
+}
+
 static int deliver_one(void *arg, const struct ds_file_row *f)
 {
     struct ctx *c = arg;
@@ -292,6 +312,10 @@ static int deliver_one(void *arg, const struct ds_file_row *f)
     }
     if (folder->after == DS_AFTER_DELETE) {
         e = ds_fsafe_unlink(from, base_name(f->path));
+        if (e == EBUSY) {
+            held_open(c, f);
+            goto out;
+        }
         if (e != 0) {
             ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot delete it: %s", f->path,
                         strerror(e));
@@ -303,7 +327,10 @@ static int deliver_one(void *arg, const struct ds_file_row *f)
         goto out;
     }
     e = move_aside(c, from, f, folder->processed_dir, "processed", &to, dest, sizeof(dest));
-    if (e > 0) {
+    if (e == EBUSY) {
+        held_open(c, f);
+    }
+    else if (e > 0) {
         ds_log_warn("FILE_DISPOSE_FAILED", "%s: delivered, but cannot move it aside: %s", f->path,
                     strerror(e));
     }
@@ -337,16 +364,17 @@ static int quarantine_if_id(void *arg, const struct ds_file_row *f)
     return f->id == ic->id ? quarantine_one(&ic->c, f) : 0;
 }
 
-void ds_dispose_job(struct ds_store *st, const struct ds_config *cfg, const char *job_id)
+int ds_dispose_job(struct ds_store *st, const struct ds_config *cfg, const char *job_id)
 {
-    struct ctx c = {cfg, st};
+    struct ctx c = {cfg, st, 0, 0};
 
     ds_store_file_of_job(st, job_id, deliver_one, &c);
+    return c.busy;
 }
 
 void ds_dispose_quarantined(struct ds_store *st, const struct ds_config *cfg, int64_t file_id)
 {
-    struct id_ctx ic = {{cfg, st}, file_id};
+    struct id_ctx ic = {{cfg, st, 0, 0}, file_id};
 
     ds_store_files_in_state(st, "quarantined", quarantine_if_id, &ic);
 }
@@ -447,11 +475,12 @@ void ds_dispose_expire(struct ds_store *st, const struct ds_config *cfg, double 
     }
 }
 
-void ds_dispose_sweep(struct ds_store *st, const struct ds_config *cfg)
+int ds_dispose_sweep(struct ds_store *st, const struct ds_config *cfg)
 {
-    struct ctx c = {cfg, st};
+    struct ctx c = {cfg, st, 1, 0};
 
     ds_store_files_in_state(st, "done", deliver_one, &c);
     ds_store_files_in_state(st, "quarantined", quarantine_one, &c);
     ds_dispose_expire(st, cfg, ds_clock_now());
+    return c.busy;
 }

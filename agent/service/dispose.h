@@ -15,8 +15,10 @@
 #include "config/config.h"
 #include "state/store.h"
 
-/* After-delivery for the file of a completed job (a file in state `done`). */
-void ds_dispose_job(struct ds_store *st, const struct ds_config *cfg, const char *job_id);
+/* After-delivery for the file of a completed job (a file in state `done`).
+ * Returns 1 when another program still holds the file open against a move
+ * or delete (said once, FILE_DISPOSE_BUSY), else 0. */
+int ds_dispose_job(struct ds_store *st, const struct ds_config *cfg, const char *job_id);
 
 /* Moves a refused file aside with its reason, or leaves it in place (and
  * says so) when the folder is read-only. */
@@ -25,8 +27,11 @@ void ds_dispose_quarantined(struct ds_store *st, const struct ds_config *cfg, in
 /* At start and then daily: after-delivery for every `done` file still in
  * place, and quarantine for every `quarantined` one, in case a crash came
  * between the queue's record and the file system's change; then
- * ds_dispose_expire. */
-void ds_dispose_sweep(struct ds_store *st, const struct ds_config *cfg);
+ * ds_dispose_expire. Returns how many delivered files another program
+ * still holds open against a move or delete (Windows): the caller sweeps
+ * again sooner. Those were said once, when their job completed; the
+ * sweep's further tries are quiet. */
+int ds_dispose_sweep(struct ds_store *st, const struct ds_config *cfg);
 
 /* Deletes from every folder's quarantine and processed folders (when they
  * exist) the regular files of the agent's user last modified more than

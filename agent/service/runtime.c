@@ -13,39 +13,39 @@
 #include "agent/upload/http.h"
 #include "state/store_admin.h"
 
+#include "agent/os/os_fs.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* Takes the state directory's lock (state_dir/agent.lock, flock): one
- * process doing the agent's work per queue. *fd receives the descriptor.
+/* Takes the state directory's lock (state_dir/agent.lock, ds_os_lock_file):
+ * one process doing the agent's work per queue. *fd receives the descriptor.
  * DS_EBUSY, with err naming the directory, when another one holds it. */
 static int lock_state(const struct ds_config *cfg, int *fd, struct ds_error *err)
 {
     char path[4096];
     int lfd;
+    int e;
 
     *fd = -1;
-    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
+    e = ds_os_mkdir(cfg->state_dir, 1);
+    if (e != 0) {
         return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
-                            strerror(errno));
+                            strerror(e));
     }
     if (snprintf(path, sizeof(path), "%s/agent.lock", cfg->state_dir) >= (int)sizeof(path)) {
         return ds_error_set(err, DS_ETOOBIG, "state_dir is too long");
     }
-    lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lfd < 0) {
-        return ds_error_set(err, DS_EIO, "cannot open %s: %s", path, strerror(errno));
-    }
-    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-        close(lfd);
+    lfd = ds_os_lock_file(path);
+    if (lfd < 0 && errno == EBUSY) {
         return ds_error_set(err, DS_EBUSY,
                             "another dentsync is already running on the state directory %s",
                             cfg->state_dir);
+    }
+    if (lfd < 0) {
+        return ds_error_set(err, DS_EIO, "cannot open %s: %s", path, strerror(errno));
     }
     *fd = lfd;
     return 0;
@@ -55,19 +55,17 @@ static int lock_state(const struct ds_config *cfg, int *fd, struct ds_error *err
  * directory is spelled. */
 static int holds_lock_of(const struct ds_runtime *rt, const char *state_dir)
 {
-    struct stat held;
-    struct stat other;
     char path[4096];
 
     if (snprintf(path, sizeof(path), "%s/agent.lock", state_dir) >= (int)sizeof(path)) {
         return 0;
     }
-    return fstat(rt->lock_fd, &held) == 0 && stat(path, &other) == 0 &&
-           held.st_dev == other.st_dev && held.st_ino == other.st_ino;
+    return ds_os_same_file(rt->lock_fd, path);
 }
 
-/* Creates the state directory (0750) if it is missing, and reads the
- * installation's agent id from state_dir/agent-id, creating it on first use. */
+/* Creates the state directory (readable by the agent's group) if it is
+ * missing, and reads the installation's agent id from state_dir/agent-id,
+ * creating it (private) on first use. */
 static int prepare_state(const struct ds_config *cfg, char agent_id[DS_UUID_LEN],
                          struct ds_error *err)
 {
@@ -75,13 +73,15 @@ static int prepare_state(const struct ds_config *cfg, char agent_id[DS_UUID_LEN]
     char buf[64];
     ssize_t n;
     int fd;
+    int e;
 
-    if (mkdir(cfg->state_dir, 0750) != 0 && errno != EEXIST) {
+    e = ds_os_mkdir(cfg->state_dir, 1);
+    if (e != 0) {
         return ds_error_set(err, DS_EIO, "cannot create state_dir %s: %s", cfg->state_dir,
-                            strerror(errno));
+                            strerror(e));
     }
     snprintf(path, sizeof(path), "%s/agent-id", cfg->state_dir);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = ds_os_open_read(path);
     if (fd >= 0) {
         n = read(fd, buf, sizeof(buf) - 1);
         close(fd);
@@ -94,8 +94,8 @@ static int prepare_state(const struct ds_config *cfg, char agent_id[DS_UUID_LEN]
     if (ds_uuid_v4(agent_id) != 0) {
         return ds_error_set(err, DS_EIO, "cannot make an agent id");
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, agent_id, 36) != 36 || fsync(fd) != 0) {
+    fd = ds_os_create_private(path, DS_OS_TRUNC);
+    if (fd < 0 || write(fd, agent_id, 36) != 36 || ds_os_fsync(fd) != 0) {
         if (fd >= 0) {
             close(fd);
         }
@@ -141,7 +141,7 @@ static void on_job_done(void *ctx, const char *job_id)
 {
     struct ds_runtime *rt = ctx;
 
-    ds_dispose_job(rt->store, rt->cfg, job_id);
+    rt->dispose_busy += ds_dispose_job(rt->store, rt->cfg, job_id);
 }
 
 void ds_runtime_init(struct ds_runtime *rt)
@@ -179,7 +179,7 @@ int ds_runtime_start(struct ds_runtime *rt, const struct ds_config *cfg, struct 
     if (rc != 0) {
         goto out;
     }
-    ds_dispose_sweep(rt->store, cfg);
+    rt->dispose_busy = ds_dispose_sweep(rt->store, cfg);
     ds_store_set_budget(rt->store, (int64_t)cfg->max_queue_mb * 1024 * 1024);
     rc = uv_loop_init(&rt->loop);
     if (rc != 0) {

@@ -51,6 +51,7 @@ struct ds_runtime {
     int loop_open;               /* loop initialised: ds_runtime_end closes it */
     struct ds_uploader *up;      /* owned; NULL once stopped */
     atomic_int stop;             /* set non-zero: a running ingest stops at its next commit */
+    int dispose_busy;            /* delivered files another program held open at the last try */
 };
 
 void ds_runtime_init(struct ds_runtime *rt);

@@ -47,6 +47,7 @@
 #include "agent/core/version.h"
 #include "agent/upload/answer.h"
 #include "agent/upload/http.h"
+#include "agent/os/os_fs.h"
 
 #include "config/template.h"
 #include "state/store_admin.h"
@@ -55,10 +56,8 @@
 #include "proto/proto.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -827,7 +826,7 @@ static void mkdir_parent(const char *dir)
     if (slash != NULL && (size_t)(slash - dir) < sizeof(parent)) {
         memcpy(parent, dir, (size_t)(slash - dir));
         parent[slash - dir] = '\0';
-        mkdir(parent, 0700);
+        ds_os_mkdir(parent, 0);
     }
 }
 
@@ -842,19 +841,19 @@ static int write_atomic(const char *path, const char *text)
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
         return DS_ETOOBIG;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    fd = ds_os_create_private(tmp, DS_OS_TRUNC);
     if (fd < 0) {
         return DS_EIO;
     }
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+    if (write(fd, text, len) != (ssize_t)len || ds_os_fsync(fd) != 0) {
         rc = DS_EIO;
     }
     close(fd);
-    if (rc == 0 && rename(tmp, path) != 0) {
+    if (rc == 0 && ds_os_rename(tmp, path, 1) != 0) {
         rc = DS_EIO;
     }
     if (rc != 0) {
-        unlink(tmp);
+        ds_os_unlink(tmp);
     }
     return rc;
 }
@@ -889,7 +888,7 @@ static void prune_cache(const char *dir, json_t *keep)
             }
         }
         if (!found && snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) < (int)sizeof(path)) {
-            unlink(path);
+            ds_os_unlink(path);
         }
     }
     closedir(d);
@@ -948,7 +947,7 @@ static void on_templates(void *ctx, const struct ds_http_response *res)
         goto out;
     }
     mkdir_parent(dir);
-    mkdir(dir, 0700);
+    ds_os_mkdir(dir, 0);
     if (ds_answer_templates(res->body, res->body_len, cache_template, &c) != 0) {
         goto out;
     }

@@ -21,17 +21,16 @@
 #include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
+#include "agent/os/os_fs.h"
 #include "agent/watch/watch.h"
 #include "state/store_admin.h"
 #include "state/store_status.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -487,13 +486,13 @@ static void on_errors_done(struct ds__web_conn *c, int status, const struct ds_b
     if (status != 0) {
         char *m = child_message(out, err);
 
-        unlink(path);
+        ds_os_unlink(path);
         ds__web_error(c, 500, "ERRORS_CSV", m != NULL ? m : "dentsync errors failed");
         ds_free(m);
         return;
     }
     ds_buf_init(&csv, CSV_MAX);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    fd = ds_os_open_read(path);
     while (fd >= 0) {
         n = read(fd, chunk, sizeof(chunk));
         if (n <= 0 || ds_buf_append(&csv, chunk, (size_t)n) != 0) {
@@ -503,7 +502,7 @@ static void on_errors_done(struct ds__web_conn *c, int status, const struct ds_b
     if (fd >= 0) {
         close(fd);
     }
-    unlink(path);
+    ds_os_unlink(path);
     snprintf(headers, sizeof(headers),
              "Content-Disposition: attachment; filename=\"errors.csv\"\r\n");
     ds__web_respond(c, 200, "text/csv; charset=utf-8", headers, csv.data != NULL ? csv.data : "",
@@ -645,7 +644,7 @@ static struct ds__web_upload *upload_find(struct ds_web *w, const char *id)
 
 static void upload_drop(struct ds__web_upload *u)
 {
-    unlink(u->path);
+    ds_os_unlink(u->path);
     memset(u, 0, sizeof(*u));
 }
 
@@ -670,7 +669,7 @@ void ds__web_uploads_expire(struct ds_web *w, double now, int all)
             }
             if (e->d_name[0] != '.' && snprintf(path, sizeof(path), "%s/%s", w->upload_dir,
                                                 e->d_name) < (int)sizeof(path)) {
-                unlink(path);
+                ds_os_unlink(path);
             }
         }
         if (dir != NULL) {
@@ -833,8 +832,8 @@ static void preview(struct ds__web_conn *c)
 
         snprintf(u->path, sizeof(u->path), "%s/%s%s", w->upload_dir, u->id, ext != NULL ? ext : "");
     }
-    fd = open(u->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0 || write_all(fd, body, n) != 0 || fsync(fd) != 0) {
+    fd = ds_os_create_private(u->path, DS_OS_EXCL);
+    if (fd < 0 || write_all(fd, body, n) != 0 || ds_os_fsync(fd) != 0) {
         if (fd >= 0) {
             close(fd);
         }
@@ -870,13 +869,14 @@ static int copy_into(const char *src, const char *dir, const char *name, struct 
     int in = -1;
     int out = -1;
     int rc = 0;
+    int e;
 
     if (snprintf(tmp, sizeof(tmp), "%s/.%s.part", dir, name) >= (int)sizeof(tmp) ||
         snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= (int)sizeof(dst)) {
         return ds_error_set(err, DS_ETOOBIG, "the folder's path is too long");
     }
-    in = open(src, O_RDONLY | O_CLOEXEC);
-    out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    in = ds_os_open_read(src);
+    out = ds_os_create_private(tmp, DS_OS_EXCL);
     if (in < 0 || out < 0) {
         rc = ds_error_set(err, DS_EIO, "cannot write into the folder: %s", strerror(errno));
         goto out;
@@ -891,24 +891,21 @@ static int copy_into(const char *src, const char *dir, const char *name, struct 
             goto out;
         }
     }
-    if (n < 0 || fsync(out) != 0) {
+    if (n < 0 || ds_os_fsync(out) != 0) {
         rc = ds_error_set(err, DS_EIO, "cannot write into the folder: %s", strerror(errno));
         goto out;
     }
     close(out);
     out = -1;
-    if (link(tmp, dst) != 0) {
-        /* link, not rename: an existing file of that name is never replaced. */
-        rc = ds_error_set(err, errno == EEXIST ? DS_EEXIST : DS_EIO, "cannot name it %s: %s", name,
-                          strerror(errno));
+    /* An existing file of that name is never replaced; the folder is
+     * synced once the name is there. */
+    e = ds_os_rename(tmp, dst, 0);
+    if (e != 0) {
+        rc = ds_error_set(err, e == EEXIST ? DS_EEXIST : DS_EIO, "cannot name it %s: %s", name,
+                          strerror(e));
         goto out;
     }
-    unlink(tmp);
     tmp[0] = '\0';
-    out = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (out >= 0) {
-        fsync(out);
-    }
 out:
     if (in >= 0) {
         close(in);
@@ -917,7 +914,7 @@ out:
         close(out);
     }
     if (rc != 0 && tmp[0] != '\0') {
-        unlink(tmp);
+        ds_os_unlink(tmp);
     }
     return rc;
 }

@@ -148,6 +148,52 @@ static void test_good_config(void **state)
     free(report);
 }
 
+/* A configuration saved by Notepad: a UTF-8 byte order mark first and
+ * CRLF line ends. Read as the same configuration, with nothing of the \r
+ * left in a value (a path, a name) and the same line numbers. */
+static void test_bom_and_crlf(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    char tmpl[2048] = "\xEF\xBB\xBF";
+    size_t n = 3;
+    int rc;
+    char *report;
+
+    for (const char *p = good; *p != '\0' && n < sizeof(tmpl) - 3; p++) {
+        if (*p == '\n') {
+            tmpl[n++] = '\r';
+        }
+        tmpl[n++] = *p;
+    }
+    tmpl[n] = '\0';
+    report = load(f, tmpl, &cfg, &rc);
+    assert_string_equal(report, "");
+    assert_int_equal(rc, 0);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->state_dir, "/tmp/state");
+    assert_int_equal(cfg->batch_rows, 7);
+    assert_int_equal(cfg->log_level, 3);
+    assert_string_equal(cfg->practices[0].name, "main");
+    assert_string_equal(cfg->practices[0].timezone, "America/Chicago");
+    assert_string_equal(cfg->practices[0].token_file, f->token);
+    assert_int_equal(cfg->practices[0].line, 11);
+    assert_string_equal(cfg->folders[0].name, "patients");
+    assert_string_equal(cfg->folders[0].path, f->exports);
+    assert_string_equal(cfg->folders[0].template_id, "generic-patients");
+    assert_int_equal(cfg->folders[0].line, 15);
+    ds_config_free(&cfg);
+    free(report);
+
+    /* A problem is still reported on its own line. */
+    memcpy(tmpl + 3, "[agnet]\r\n", 9);
+    report = load(f, tmpl, &cfg, &rc);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(report, "dentsync.conf:1: unknown section [agnet]"));
+    ds_config_free(&cfg);
+    free(report);
+}
+
 static void test_sync_keys(void **state)
 {
     struct fixture *f = *state;
@@ -463,7 +509,7 @@ static void test_default_path(void **state)
 {
     (void)state;
     unsetenv(DS_CONFIG_ENV);
-    assert_string_equal(ds_config_default_path(), DS_CONFIG_DEFAULT_PATH);
+    assert_string_equal(ds_config_default_path(), "/etc/dentsync/dentsync.conf");
     setenv(DS_CONFIG_ENV, "/tmp/x.conf", 1);
     assert_string_equal(ds_config_default_path(), "/tmp/x.conf");
     unsetenv(DS_CONFIG_ENV);
@@ -499,6 +545,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_good_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bom_and_crlf, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_error_has_its_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cloud_url_host, setup, teardown),
