@@ -18,13 +18,13 @@
 #include "agent/core/buf.h"
 #include "agent/map/canon.h"
 #include "agent/map/normalize.h"
+#include "agent/os/os_text.h"
 
 #include "agent/core/log.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,14 +424,21 @@ static int check_field(const char *name, json_t *f, const char *const *canon, co
     }
     v = json_object_get(f, "pattern");
     if (v != NULL) {
-        regex_t re;
+        struct ds_regex *re = NULL;
+        int rc;
 
         snprintf(path, sizeof(path), "fields.%.40s.pattern", name);
-        if (!json_is_string(v) || json_string_length(v) > 256 ||
-            regcomp(&re, json_string_value(v), REG_EXTENDED | REG_NOSUB) != 0) {
+        if (!json_is_string(v) || json_string_length(v) > 256) {
             return tpl_fail(err, DS_EINVAL, origin, path, "not a valid regular expression");
         }
-        regfree(&re);
+        rc = ds_regex_compile(&re, json_string_value(v), 0);
+        if (rc == DS_ENOMEM) {
+            return tpl_fail(err, rc, origin, path, "out of memory");
+        }
+        if (rc != 0) {
+            return tpl_fail(err, DS_EINVAL, origin, path, "not a valid regular expression");
+        }
+        ds_regex_free(&re);
     }
     if ((json_object_get(f, "min") != NULL && !json_is_number(json_object_get(f, "min"))) ||
         (json_object_get(f, "max") != NULL && !json_is_number(json_object_get(f, "max")))) {

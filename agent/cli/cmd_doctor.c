@@ -25,7 +25,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,12 +212,34 @@ static int url_host(const char *url, char *host, size_t size)
     return 0;
 }
 
+/* Resolves host as a stream socket's peer: 0, or libuv's error. Through
+ * libuv (blocking, on a loop of its own), which readies the platform's
+ * sockets first where that is needed (Windows). */
+static int resolve(const char *host)
+{
+    uv_loop_t loop;
+    uv_getaddrinfo_t req;
+    struct addrinfo hints;
+    int rc = uv_loop_init(&loop);
+
+    if (rc != 0) {
+        return rc;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    rc = uv_getaddrinfo(&loop, &req, NULL, host, NULL, &hints);
+    if (rc == 0) {
+        uv_freeaddrinfo(req.addrinfo);
+    }
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    return rc;
+}
+
 /* DNS, connection and TLS, the clock. 0 when the cloud answered. */
 static int check_cloud(struct doctor *d, const struct ds_config *cfg)
 {
     struct ds_probe_result r;
-    struct addrinfo hints;
-    struct addrinfo *ai = NULL;
     char host[256];
     double skew;
     int gai;
@@ -228,17 +249,14 @@ static int check_cloud(struct doctor *d, const struct ds_config *cfg)
         return DS_EINVAL;
     }
     if (cfg->proxy == NULL) {
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_socktype = SOCK_STREAM;
-        gai = getaddrinfo(host, NULL, &hints, &ai);
+        gai = resolve(host);
         if (gai != 0) {
             fail(d,
                  "cloud DNS: %s does not resolve (%s) - fix: check the url, the network and "
                  "/etc/resolv.conf",
-                 host, gai_strerror(gai));
+                 host, uv_strerror(gai));
             return DS_ENET;
         }
-        freeaddrinfo(ai);
         ok(d, "cloud DNS: %s resolves", host);
     }
     if (ds_probe_get(cfg, "/v1/health", NULL, &r) != 0) {

@@ -9,6 +9,7 @@
 #include "agent/cli/commands.h"
 
 #include "agent/core/log.h"
+#include "agent/os/os_notify.h"
 #include "agent/os/os_service.h"
 #include "agent/service/daemon.h"
 #include "agent/service/runtime.h"
@@ -79,11 +80,26 @@ static int run_daemon(void *ctx)
 
 /* `run --service`: the same daemon under the platform's service manager
  * (agent/os/os_service.h: Windows' Service Control Manager). */
+/* The daemon's READY=1 (ds_notify, where systemd hears it) is when the
+ * service manager is told the service runs. */
+static void on_service_event(enum ds_os_service_event event, void *ctx)
+{
+    (void)ctx;
+    if (event == DS_OS_SERVICE_READY) {
+        os_service_ready();
+    }
+}
+
 int ds_cmd_run(const char *config_path, int argc, char **argv)
 {
+    int rc;
+
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--service") == 0) {
-            return os_service_dispatch(run_daemon, (void *)config_path);
+            ds_os_ready_hook_set(on_service_event, NULL);
+            rc = os_service_dispatch(run_daemon, (void *)config_path);
+            ds_os_ready_hook_set(NULL, NULL);
+            return rc;
         }
     }
     return run_daemon((void *)config_path);

@@ -23,6 +23,7 @@ enum {
 int ds_cmd_run(const char *config_path, int argc, char **argv);
 int ds_cmd_check_config(const char *config_path, int argc, char **argv);
 int ds_cmd_sync_now(const char *config_path, int argc, char **argv);
+int ds_cmd_reload(const char *config_path, int argc, char **argv);
 int ds_cmd_resync(const char *config_path, int argc, char **argv);
 int ds_cmd_errors(const char *config_path, int argc, char **argv);
 int ds_cmd_read(const char *config_path, int argc, char **argv);

@@ -9,6 +9,7 @@
 #include "agent/core/version.h"
 #include "agent/os/os_entry.h"
 #include "agent/os/os_fs.h"
+#include "agent/read/read.h"
 #include "config/config.h"
 
 #include <stdio.h>
@@ -34,6 +35,7 @@ static const struct command commands[] = {
     {"import", ds_cmd_import, "stage and upload one file now, showing its progress",
      "FILE [--type T] [--folder NAME]"},
     {"sync-now", ds_cmd_sync_now, "rescan every folder and retry everything now", ""},
+    {"reload", ds_cmd_reload, "make the running agent read its configuration again", ""},
     {"status", ds_cmd_status, "is the data in the cloud: folders, queue, pauses", "[--json]"},
     {"jobs", ds_cmd_jobs, "the job history, newest first", "[--json] [--limit N]"},
     {"job", ds_cmd_job, "one job in detail, with a summary of its failed rows", "[--json] ID"},
@@ -111,6 +113,7 @@ int ds_main(int argc, char **argv)
     const char *config_path = NULL;
     int bad = 0;
 
+    ds_read_child_dispatch(argc, argv);
     if (argc < 2) {
         usage(stderr);
         return DS_EXIT_USAGE;

@@ -1,57 +1,63 @@
 /*
- * notify.c — sd_notify over $NOTIFY_SOCKET (notify.h): one datagram per
- * call on a unix socket, a path or an abstract name ("@name").
+ * notify.c — the service notification protocol (notify.h): the lines go to
+ * the platform's service manager (agent/os/os_notify_*.c), and READY=1,
+ * RELOADING=1 and STOPPING=1 also to the hook the service code may set
+ * (how the Windows service reports its state).
  */
 #include "agent/core/notify.h"
 
 #include "agent/core/error.h"
+#include "agent/os/os_notify.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
+
+static ds_os_ready_hook_fn hook_fn;
+static void *hook_ctx;
+
+void ds_os_ready_hook_set(ds_os_ready_hook_fn fn, void *ctx)
+{
+    hook_fn = fn;
+    hook_ctx = ctx;
+}
+
+/* Calls the hook for each state line of state it knows. */
+static void call_hook(const char *state)
+{
+    static const struct {
+        const char *line;
+        enum ds_os_service_event event;
+    } events[] = {
+        {"READY=1", DS_OS_SERVICE_READY},
+        {"RELOADING=1", DS_OS_SERVICE_RELOADING},
+        {"STOPPING=1", DS_OS_SERVICE_STOPPING},
+    };
+    const char *p = state;
+
+    while (hook_fn != NULL && *p != '\0') {
+        size_t n = strcspn(p, "\n");
+
+        for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+            if (n == strlen(events[i].line) && memcmp(p, events[i].line, n) == 0) {
+                hook_fn(events[i].event, hook_ctx);
+            }
+        }
+        p += n;
+        if (*p == '\n') {
+            p++;
+        }
+    }
+}
 
 int ds_notify(const char *state)
 {
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa;
-    socklen_t salen;
-    size_t len;
-    ssize_t n;
-    int fd = -1;
-    int rc = 0;
-
-    if (path == NULL || path[0] == '\0' || state == NULL) {
+    if (state == NULL) {
         return 0;
     }
-    len = strlen(path);
-    if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path)) {
-        return DS_EINVAL;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, len);
-    if (path[0] == '@') {
-        sa.sun_path[0] = '\0'; /* an abstract socket */
-    }
-    salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '/' ? 1 : 0));
-    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return DS_EIO;
-    }
-    do {
-        n = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 || (size_t)n != strlen(state)) {
-        rc = DS_EIO;
-    }
-    close(fd);
-    return rc;
+    call_hook(state);
+    return ds_os_notify_send(state);
 }
 
 int ds_notify_printf(const char *fmt, ...)
@@ -61,6 +67,7 @@ int ds_notify_printf(const char *fmt, ...)
     int n;
 
     va_start(ap, fmt);
+    /* A false positive of the analyzer (va_start is right above). NOLINTNEXTLINE */
     n = vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof(buf)) {
@@ -71,25 +78,5 @@ int ds_notify_printf(const char *fmt, ...)
 
 uint64_t ds_notify_watchdog_usec(void)
 {
-    const char *usec = getenv("WATCHDOG_USEC");
-    const char *pid = getenv("WATCHDOG_PID");
-    char *end = NULL;
-    unsigned long long v;
-
-    if (usec == NULL || usec[0] == '\0') {
-        return 0;
-    }
-    if (pid != NULL && pid[0] != '\0') {
-        long p = strtol(pid, &end, 10);
-
-        if (end == pid || *end != '\0' || p != (long)getpid()) {
-            return 0;
-        }
-    }
-    errno = 0;
-    v = strtoull(usec, &end, 10);
-    if (errno != 0 || end == usec || *end != '\0') {
-        return 0;
-    }
-    return (uint64_t)v;
+    return ds_os_notify_watchdog_usec();
 }

@@ -10,6 +10,9 @@
  * returns 0, so the same binary runs from a terminal.
  *
  * STATUS lines carry counts only: never patient data.
+ *
+ * The platform half is agent/os/os_notify.h: on Windows nothing is sent,
+ * and the service code learns READY and STOPPING through its hook.
  */
 #ifndef DS_CORE_NOTIFY_H
 #define DS_CORE_NOTIFY_H

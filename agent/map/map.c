@@ -164,9 +164,7 @@ void ds_map_free(struct ds_mapper **m)
         for (size_t i = 0; i < (*m)->nfields; i++) {
             ds_free((*m)->fields[i].name);
             ds__map_free_list(&(*m)->fields[i].map_keys);
-            if ((*m)->fields[i].has_re) {
-                regfree(&(*m)->fields[i].re);
-            }
+            ds_regex_free(&(*m)->fields[i].re);
             json_decref((*m)->fields[i].seen);
             ds_free((*m)->fields[i].cols);
             ds_free((*m)->fields[i].jkey);

@@ -222,10 +222,13 @@ int ds__map_bind_field(struct ds_mapper *m, size_t i, const struct ds_template_f
     f->defval = tf->default_value;
     f->multiply = tf->multiply > 0 ? tf->multiply : 1;
     if (tf->pattern != NULL) {
-        if (regcomp(&f->re, tf->pattern, REG_EXTENDED | REG_NOSUB) != 0) {
+        rc = ds_regex_compile(&f->re, tf->pattern, 0);
+        if (rc == DS_ENOMEM) {
+            return ds_error_set(err, rc, "out of memory");
+        }
+        if (rc != 0) {
             return field_fail(err, tf->name, "pattern is not a valid regular expression");
         }
-        f->has_re = 1;
     }
     f->enumv = tf->enum_values;
     f->has_min = tf->has_min;

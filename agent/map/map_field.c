@@ -237,7 +237,7 @@ int ds__map_field_value(struct ds_mapper *m, struct map_field *f, const struct d
  * *problem; DS_ENOMEM. */
 int ds__map_field_validate(struct map_field *f, const char *v, const char **problem)
 {
-    if (f->has_re && regexec(&f->re, v, 0, NULL, 0) != 0) {
+    if (f->re != NULL && !ds_regex_match(f->re, v)) {
         *problem = "does not match the pattern";
         return DS_EINVAL;
     }

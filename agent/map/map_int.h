@@ -19,8 +19,8 @@
 
 #include "agent/core/buf.h"
 #include "agent/map/map.h"
+#include "agent/os/os_text.h"
 
-#include <regex.h>
 #include <stddef.h>
 
 struct json_t;
@@ -64,9 +64,8 @@ struct map_field {
     const char *const *map_to; /* borrow (template): what they stand for */
     const char *defval;        /* borrow: default, or NULL */
     long multiply;             /* 1, or the slot unit */
-    regex_t re;                /* pattern, when has_re */
-    int has_re;
-    const char *const *enumv; /* borrow: accepted values, or NULL */
+    struct ds_regex *re;       /* owned: pattern, or NULL */
+    const char *const *enumv;  /* borrow: accepted values, or NULL */
     int has_min, has_max;
     double min, max;
     struct json_t *seen; /* owned: values seen, when unique */

@@ -21,7 +21,9 @@ typedef void (*os_service_stop_fn)(void *ctx);
 void os_service_on_stop(os_service_stop_fn fn, void *ctx);
 
 /* The daemon is up (watching, its control socket open): the service
- * manager is told that the service runs. Nothing outside a service. */
+ * manager is told that the service runs. Nothing outside a service.
+ * `run --service` calls it on the daemon's READY=1 (ds_os_ready_hook_set,
+ * agent/os/os_notify.h). */
 void os_service_ready(void);
 
 /* `run --service`: runs run(ctx) as the service and returns its exit code.

@@ -109,6 +109,14 @@ struct ds_row {
 
 struct ds_reader; /* opaque */
 
+/* Call first in main() of every program that reads files. The XLS parser
+ * runs as this program started again with a hidden subcommand (read_xls.c):
+ * when argv is that command line, this runs the parser and never returns;
+ * otherwise it marks the program as one that can start it, and returns. A
+ * program that never called it refuses XLS files with an error rather than
+ * run itself again. */
+void ds_read_child_dispatch(int argc, char **argv);
+
 /* Opens path and reads up to and including the header row.
  * new: *out is freed with ds_read_close. hints may be NULL.
  * Errors: DS_EIO (cannot open or read), DS_EPARSE (no header, malformed),

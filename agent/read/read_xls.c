@@ -4,18 +4,23 @@
  *
  * freexl 1.0.6 reads past its buffers on some damaged files (a fuzzer
  * found one; it is kept in tests/fuzz/corpus/read_xls/). So the
- * workbook is parsed in a forked child: it opens the file with freexl,
+ * workbook is parsed in a child process: this program started again with
+ * the hidden subcommand `__read-xls` (agent/os/os_proc.h: posix_spawn, or
+ * CreateProcess on Windows), its stdin the file the agent opened and
+ * checked (never reopened by name: the export folder is hostile), its
+ * stdout a pipe to the parent, under limits (no core file, CPU time,
+ * memory; a Job Object on Windows). Every program that reads files calls
+ * ds_read_child_dispatch first in main(). The child opens the file with freexl,
  * turns each cell into text and streams the sheet's rows to the parent
  * over a pipe; the parent checks them and hands them to the sheet framer
  * (read_sheet.c), which finds the header below title rows, holds back
  * trailer rows, skips blank rows and numbers the data rows. A child that
  * crashes, exits early or says nothing for XLS_CHILD_TIMEOUT_MS is an
  * error naming the file and the last sheet row received, never a crash of
- * the agent. The child writes nothing to stderr (a sanitizer report or a
- * library's message could quote the file) and leaves with _exit, so it
- * neither flushes the parent's stdio buffers nor runs its exit handlers.
+ * the agent. The child's stderr is the null device (a sanitizer report or
+ * a library's message could quote the file), and it leaves without running
+ * exit handlers.
  *
- * freexl parses the whole workbook when it opens it, so the child's memory
  * A cell longer than DS_READ_MAX_FIELD (32767 characters can take more
  * bytes than that in UTF-8), or a row whose cells together pass
  * XLS_ROW_MAX, cuts that row: it comes with the cells before the one over
@@ -36,7 +41,12 @@
  *
  * A password-protected workbook, and an encrypted XLSX (which is an OLE2
  * file holding an "EncryptedPackage" stream, so it lands here), are refused
- * with that reason.
+ * with that reason (the child looks for the stream before freexl opens
+ * the file).
+ *
+ * The child's command line is `PROGRAM __read-xls SHEET`, SHEET the hinted
+ * sheet's name in hexadecimal (no quoting to get wrong on either
+ * platform), or "-" for the first sheet.
  *
  * The pipe carries messages of a type byte, a 32-bit length (host order)
  * and the payload:
@@ -55,33 +65,37 @@
 #include "agent/core/buf.h"
 #include "agent/core/fsafe.h"
 #include "agent/os/os_cc.h"
+#include "agent/os/os_proc.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <freexl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #define XLS_MAX_FILE ((off_t)256 * 1024 * 1024) /* bytes of an .xls file */
 #define XLS_ROW_MAX ((size_t)4 * 1024 * 1024)   /* bytes of one row's fields */
 #define XLS_RAW_MAX ((size_t)64 * 1024)         /* bytes of a row's raw text kept */
 #define XLS_PIPE_BUF ((size_t)64 * 1024)        /* bytes buffered each way */
 #define XLS_CHILD_TIMEOUT_MS (120 * 1000)       /* silence of the child before it is killed */
+#define XLS_CHILD_CPU_SECONDS 600u              /* CPU time of the child */
+#define XLS_CHILD_SUBCOMMAND "__read-xls"
+#define XLS_SHEET_MAX 255 /* bytes of a hinted sheet name */
+/* The child's memory: the format bounds what freexl holds (see above).
+ * Not under AddressSanitizer, which reserves terabytes of address space. */
+#if defined(__SANITIZE_ADDRESS__)
+#define XLS_CHILD_MEMORY ((size_t)0)
+#else
+#define XLS_CHILD_MEMORY ((size_t)4096 * 1024 * 1024)
+#endif
 /* The payload of one message: a row's text, its index, count and error, a length per cell. */
 #define XLS_MSG_MAX (XLS_ROW_MAX + 16 + (size_t)4 * DS_READ_MAX_FIELDS)
 
 /* The parent's end: the child and the row being handed over. */
 struct xls_src {
     char *path;                      /* owned: for error reports */
-    pid_t pid;                       /* the child, or 0 once reaped */
-    int fd;                          /* the pipe's read end, or -1 */
+    struct ds_os_child *child;       /* the child, or NULL once reaped */
     unsigned char *in;               /* owned: XLS_PIPE_BUF bytes read ahead */
     size_t in_pos;                   /* next byte to take from in */
     size_t in_len;                   /* bytes in in */
@@ -95,9 +109,8 @@ struct xls_src {
     size_t lens[DS_READ_MAX_FIELDS]; /* field lengths */
 };
 
-/* The child's end: a buffered writer. */
+/* The child's end: a buffered writer to its stdout. */
 struct xls_out {
-    int fd;                          /* the pipe's write end */
     size_t len;                      /* bytes in buf */
     unsigned char buf[XLS_PIPE_BUF]; /* pending bytes */
 };
@@ -127,38 +140,36 @@ static const char *open_reason(int rc)
     }
 }
 
-/* Does the file hold the UTF-16 stream name "EncryptedPackage" in its
- * first 64 KiB (the directory of an encrypted OOXML file)? */
-static int is_encrypted_ooxml(int fd)
+/* Does the file at path (the child's own descriptor) hold the UTF-16
+ * stream name "EncryptedPackage" in its first 64 KiB (the directory of an
+ * encrypted OOXML file)? */
+static int is_encrypted_ooxml(const char *path)
 {
     static const char name[] = "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
-    unsigned char buf[65536];
-    ssize_t n = pread(fd, buf, sizeof(buf), 0);
+    static unsigned char buf[65536];
+    FILE *f = fopen(path, "rb");
+    size_t n;
 
-    return n > 0 && memmem(buf, (size_t)n, name, sizeof(name) - 1) != NULL;
+    if (f == NULL) {
+        return 0; /* freexl says why next */
+    }
+    n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    for (size_t i = 0; n >= sizeof(name) - 1 && i <= n - (sizeof(name) - 1); i++) {
+        if (buf[i] == 'E' && memcmp(buf + i, name, sizeof(name) - 1) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
 /* The child                                                                */
 
-/* A sanitizer's death callback (libFuzzer sets one to save the input)
- * must not run in the child: its crash is the parent's error to report. */
-extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
-
 static int out_flush(struct xls_out *o)
 {
-    size_t done = 0;
-
-    while (done < o->len) {
-        ssize_t k = write(o->fd, o->buf + done, o->len - done);
-
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return -1;
-        }
-        done += (size_t)k;
+    if (ds_os_child_write(o->buf, o->len) != 0) {
+        return -1;
     }
     o->len = 0;
     return 0;
@@ -222,7 +233,7 @@ static void child_fail(struct xls_out *o, int code, const char *field, const cha
         (void)(out_put(o, &fl, 1) == 0 && out_put(o, field, flen) == 0 &&
                out_put(o, msg, mlen) == 0 && out_flush(o) == 0);
     }
-    _exit(0);
+    ds_os_child_exit(0);
 }
 
 /* The text of one cell into num (or a pointer to freexl's text). */
@@ -286,28 +297,29 @@ static void child_row(struct xls_out *o, const void *h, unsigned r, unsigned sho
     }
     if (out_head(o, 'R', 16 + 4 * width + bytes) != 0 || out_u32(o, r) != 0 ||
         out_u32(o, (uint32_t)width) != 0 || out_u32(o, error) != 0 || out_u32(o, efield) != 0) {
-        _exit(1);
+        ds_os_child_exit(1);
     }
     for (size_t c = 0; c < width; c++) {
         if (freexl_get_cell_value(h, r, (unsigned short)c, &v) != FREEXL_OK) {
-            _exit(1);
+            ds_os_child_exit(1);
         }
         s = cell_text(&v, num, sizeof(num));
         if (out_u32(o, (uint32_t)strlen(s)) != 0 || out_put(o, s, strlen(s)) != 0) {
-            _exit(1);
+            ds_os_child_exit(1);
         }
     }
 }
 
 /* Opens the workbook, picks the sheet and streams its rows. Never returns.
- * freexl takes only a path; file is the checked descriptor the parent
- * passed down through fork, and the child opens it as /proc/self/fd/N:
- * the kernel resolves that to the inode the descriptor holds, so nothing
- * put under the file's name since can take its place. */
-__attribute__((noreturn)) static void child_main(int file, const char *want, int fd)
+ * freexl takes only a path; the file is the checked descriptor the parent
+ * passed down as stdin, and the child opens it through the path of its own
+ * descriptor (ds_fsafe_fd_path: /proc/self/fd/0 on Linux, which the kernel
+ * resolves to the inode the descriptor holds, so nothing put under the
+ * file's name since can take its place). */
+__attribute__((noreturn)) static void child_main(const char *want)
 {
-    char path[64];
-    struct xls_out o;
+    static struct xls_out o;
+    char path[4096];
     const void *h = NULL;
     const char *name = NULL;
     unsigned info = 0;
@@ -315,19 +327,13 @@ __attribute__((noreturn)) static void child_main(int file, const char *want, int
     unsigned rows = 0;
     unsigned short cols = 0;
     unsigned short sheet;
-    int null_fd;
     int rc;
 
-    if (__sanitizer_set_death_callback != NULL) {
-        __sanitizer_set_death_callback(NULL);
-    }
-    null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null_fd >= 0) {
-        (void)dup2(null_fd, STDERR_FILENO);
-    }
-    o.fd = fd;
     o.len = 0;
-    ds_fsafe_fd_path(file, path, sizeof(path));
+    ds_fsafe_fd_path(0, path, sizeof(path));
+    if (is_encrypted_ooxml(path)) {
+        child_fail(&o, DS_EPARSE, "", "XLSX: the workbook is encrypted (password-protected)");
+    }
     rc = freexl_open(path, &h);
     if (rc != FREEXL_OK) {
         child_fail(&o, rc == FREEXL_INSUFFICIENT_MEMORY ? DS_ENOMEM : DS_EPARSE, "",
@@ -360,16 +366,60 @@ __attribute__((noreturn)) static void child_main(int file, const char *want, int
     }
     name = name != NULL ? name : "";
     if (out_head(&o, 'S', strlen(name)) != 0 || out_put(&o, name, strlen(name)) != 0) {
-        _exit(1);
+        ds_os_child_exit(1);
     }
     for (unsigned r = 0; r < rows; r++) {
         child_row(&o, h, r, cols);
     }
     if (out_head(&o, 'D', 0) != 0 || out_flush(&o) != 0) {
-        _exit(1);
+        ds_os_child_exit(1);
     }
     freexl_close(h);
-    _exit(0);
+    ds_os_child_exit(0);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+void ds_read_child_dispatch(int argc, char **argv)
+{
+    static const struct ds_os_child_limits lim = {XLS_CHILD_MEMORY, XLS_CHILD_CPU_SECONDS};
+    char want[XLS_SHEET_MAX + 1];
+    const char *hex;
+    size_t n;
+
+    if (argc < 2 || strcmp(argv[1], XLS_CHILD_SUBCOMMAND) != 0) {
+        ds_os_child_routes();
+        return;
+    }
+    ds_os_child_limit_self(&lim);
+    hex = argc == 3 ? argv[2] : "";
+    n = strlen(hex);
+    if (strcmp(hex, "-") == 0) {
+        child_main(NULL);
+    }
+    if (n == 0 || n % 2 != 0 || n / 2 > XLS_SHEET_MAX) {
+        ds_os_child_exit(2);
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+        int hi = hex_value(hex[2 * i]);
+        int lo = hex_value(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0) {
+            ds_os_child_exit(2);
+        }
+        want[i] = (char)(hi * 16 + lo);
+    }
+    want[n / 2] = '\0';
+    child_main(want);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -382,20 +432,10 @@ static int in_get(struct xls_src *x, void *p, size_t n)
 
     while (n > 0) {
         if (x->in_pos == x->in_len) {
-            struct pollfd pfd = {.fd = x->fd, .events = POLLIN};
-            ssize_t k;
-            int prc = poll(&pfd, 1, XLS_CHILD_TIMEOUT_MS);
+            long k = x->child != NULL
+                         ? ds_os_child_read(x->child, x->in, XLS_PIPE_BUF, XLS_CHILD_TIMEOUT_MS)
+                         : -1;
 
-            if (prc < 0 && errno == EINTR) {
-                continue;
-            }
-            if (prc <= 0) {
-                return -1;
-            }
-            k = read(x->fd, x->in, XLS_PIPE_BUF);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
             if (k <= 0) {
                 return -1;
             }
@@ -412,51 +452,38 @@ static int in_get(struct xls_src *x, void *p, size_t n)
     return 0;
 }
 
-/* Stops the child (if it still runs) and reaps it; *status its status. */
-static void reap(struct xls_src *x, int kill_it, int *status)
+/* Stops the child (if it still runs) and reaps it; *how how it ended. */
+static void reap(struct xls_src *x, int kill_it, struct ds_os_child_exit *how)
 {
-    int st = 0;
-
-    if (x->pid > 0) {
-        if (kill_it) {
-            (void)kill(x->pid, SIGKILL);
-        }
-        while (waitpid(x->pid, &st, 0) < 0 && errno == EINTR) {
-        }
-        x->pid = 0;
-    }
-    if (status != NULL) {
-        *status = st;
-    }
+    ds_os_child_finish(x->child, kill_it, how);
+    x->child = NULL;
 }
 
 /* The child stopped without saying why: an error naming how it ended. */
 static int child_died(struct xls_src *x, struct ds_error *err)
 {
     char where[64];
-    int st = 0;
+    struct ds_os_child_exit how;
 
     /* A silent child is killed; one that closed its end is waited for. */
-    reap(x, 1, &st);
+    reap(x, 1, &how);
     if (x->line > 0) {
         snprintf(where, sizeof(where), "after sheet row %ld", x->line);
     }
     else {
         snprintf(where, sizeof(where), "before the first sheet row");
     }
-    if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL) {
+    if (how.crashed) {
         return ds__read_fail(err, DS_EPARSE, x->path, 0, NULL,
-                             "XLS: the workbook crashed the parser (signal %d) %s; the file is "
-                             "damaged",
-                             WTERMSIG(st), where);
+                             "XLS: the workbook crashed the parser (%s) %s; the file is damaged",
+                             how.how, where);
     }
-    if (WIFSIGNALED(st)) {
+    if (how.killed && how.code < 0) {
         return ds__read_fail(err, DS_EPARSE, x->path, 0, NULL,
                              "XLS: the parser stopped answering %s", where);
     }
     return ds__read_fail(err, DS_EPARSE, x->path, 0, NULL,
-                         "XLS: the parser failed (exit status %d) %s; the file is damaged",
-                         WIFEXITED(st) ? WEXITSTATUS(st) : -1, where);
+                         "XLS: the parser failed (%s) %s; the file is damaged", how.how, where);
 }
 
 static uint32_t get_u32(const char *p)
@@ -602,9 +629,6 @@ static void xls_src_free(void *src)
     if (x == NULL) {
         return;
     }
-    if (x->fd >= 0) {
-        close(x->fd);
-    }
     reap(x, 1, NULL);
     ds_buf_close(&x->msg);
     ds_buf_close(&x->raw);
@@ -617,8 +641,10 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
                       struct ds_reader *r, struct ds_error *err)
 {
     struct xls_src *x = NULL;
+    static const struct ds_os_child_limits lim = {XLS_CHILD_MEMORY, XLS_CHILD_CPU_SECONDS};
     const char *want = hints != NULL ? hints->sheet : NULL;
-    int fds[2] = {-1, -1};
+    char hex[2 * XLS_SHEET_MAX + 1];
+    const char *args[3] = {XLS_CHILD_SUBCOMMAND, hex, NULL};
     struct ds_file_id id;
     int rc;
 
@@ -627,7 +653,6 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
         rc = ds__read_fail(err, DS_ENOMEM, path, 0, NULL, "out of memory");
         goto out;
     }
-    x->fd = -1;
     ds_buf_init(&x->msg, XLS_MSG_MAX);
     ds_buf_init(&x->raw, XLS_RAW_MAX);
     x->path = ds_strdup(path);
@@ -646,29 +671,22 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
                            (long long)XLS_MAX_FILE);
         goto out;
     }
-    if (is_encrypted_ooxml(file)) {
-        rc = ds__read_fail(err, DS_EPARSE, path, 0, NULL,
-                           "XLSX: the workbook is encrypted (password-protected)");
+    if (want != NULL && strlen(want) > XLS_SHEET_MAX) {
+        rc = ds__read_fail(err, DS_ENOTFOUND, path, 0, "sheet",
+                           "XLS: the workbook has no sheet of that name");
         goto out;
     }
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        rc = ds__read_fail(err, DS_EIO, path, 0, NULL, "XLS: cannot start the parser (pipe)");
+    snprintf(hex, sizeof(hex), "-");
+    for (size_t i = 0; want != NULL && want[i] != '\0'; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned)(unsigned char)want[i]);
+    }
+    rc = ds_os_child_start(args, file, &lim, &x->child);
+    if (rc != 0) {
+        rc = ds__read_fail(err, rc == DS_ENOMEM ? DS_ENOMEM : DS_EIO, path, 0, NULL,
+                           "XLS: cannot start the parser (%s)",
+                           rc == DS_EINVAL ? "this program does not run it" : ds_strerror(rc));
         goto out;
     }
-    x->pid = fork();
-    if (x->pid < 0) {
-        x->pid = 0;
-        rc = ds__read_fail(err, DS_EIO, path, 0, NULL, "XLS: cannot start the parser (fork)");
-        goto out;
-    }
-    if (x->pid == 0) {
-        close(fds[0]);
-        child_main(file, want, fds[1]);
-    }
-    close(fds[1]);
-    fds[1] = -1;
-    x->fd = fds[0];
-    fds[0] = -1;
     rc = next_msg(x, err);
     if (rc == 0 && x->type != 'S') {
         rc = ds__read_fail(err, DS_EPARSE, path, 0, NULL,
@@ -684,12 +702,6 @@ int ds__read_xls_open(int file, const char *path, const struct ds_read_hints *hi
     rc = ds__read_sheet_open(r, path, "XLS", hints, x, xls_pull, xls_src_free, err);
     x = NULL;
 out:
-    if (fds[0] >= 0) {
-        close(fds[0]);
-    }
-    if (fds[1] >= 0) {
-        close(fds[1]);
-    }
     xls_src_free(x);
     return rc;
 }

@@ -6,7 +6,10 @@
  * closing. Every answer is built whole in a growing buffer (capped at
  * DS_CONTROL_MAX_ANSWER) through the JSON writer, so it is one valid JSON
  * line or, past the cap, an error answer: never a cut one. Client side:
- * plain blocking sockets with poll(2) timeouts, for the short-lived CLI.
+ * a uv_pipe_t too, on a short-lived loop of its own with a timer, for the
+ * CLI. uv_pipe_t is a unix socket on POSIX and a named pipe on Windows;
+ * the endpoint's name and who may use it are the platform layer's
+ * (agent/os/os_net.h).
  */
 #include "agent/service/control.h"
 
@@ -14,26 +17,22 @@
 #include "agent/core/buf.h"
 #include "agent/core/jsonw.h"
 #include "agent/core/log.h"
+#include "agent/os/os_net.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #define MAX_REQUEST 4608 /* "import" with a folder and a path */
 
 struct ds_control {
-    uv_loop_t *loop;           /* borrow */
-    uv_pipe_t server;          /* listening */
-    struct ds_control_ops ops; /* the owner's */
-    char path[108];            /* the socket file */
-    int open_handles;          /* server + connections not yet closed */
-    int closing;               /* ds_control_free was called */
+    uv_loop_t *loop;                   /* borrow */
+    uv_pipe_t server;                  /* listening */
+    struct ds_control_ops ops;         /* the owner's */
+    char path[DS_OS_CONTROL_NAME_MAX]; /* the endpoint's name */
+    int open_handles;                  /* server + connections not yet closed */
+    int closing;                       /* ds_control_free was called */
 };
 
 struct conn {
@@ -149,6 +148,29 @@ static void answer_import(struct conn *k)
     ds_buf_append_str(&k->answer, "{\"ok\":true}\n");
 }
 
+/* "reload": the configuration again; root and the service's user only,
+ * as it can change what is read and where it goes. */
+static void answer_reload(struct conn *k)
+{
+    struct ds_control *c = k->c;
+    char msg[256];
+
+    if (!k->privileged) {
+        answer_error(&k->answer, "reload needs root or the service user");
+        return;
+    }
+    if (c->ops.reload == NULL) {
+        answer_error(&k->answer, "unknown command");
+        return;
+    }
+    msg[0] = '\0';
+    if (c->ops.reload(c->ops.ctx, msg, sizeof(msg)) != 0) {
+        answer_error(&k->answer, msg);
+        return;
+    }
+    ds_buf_append_str(&k->answer, "{\"ok\":true}\n");
+}
+
 static void answer(struct conn *k)
 {
     struct ds_control *c = k->c;
@@ -162,6 +184,9 @@ static void answer(struct conn *k)
     }
     else if (strncmp(k->req, "import\t", 7) == 0) {
         answer_import(k);
+    }
+    else if (strcmp(k->req, "reload") == 0) {
+        answer_reload(k);
     }
     else if (strcmp(k->req, "status") == 0) {
         answer_status(c, &k->answer);
@@ -221,20 +246,6 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
-/* Root, or the user this process runs as (SO_PEERCRED). */
-static int peer_privileged(uv_pipe_t *pipe)
-{
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    uv_os_fd_t fd;
-
-    if (uv_fileno((uv_handle_t *)pipe, &fd) != 0 ||
-        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-        return 0;
-    }
-    return cred.uid == 0 || cred.uid == geteuid();
-}
-
 static void on_connection(uv_stream_t *server, int status)
 {
     struct ds_control *c = server->data;
@@ -256,7 +267,7 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(k);
         return;
     }
-    k->privileged = peer_privileged(&k->pipe);
+    k->privileged = ds_os_control_peer_privileged(&k->pipe);
     if (uv_read_start((uv_stream_t *)&k->pipe, on_alloc, on_read) != 0) {
         conn_close(k);
     }
@@ -274,7 +285,6 @@ int ds_control_new(uv_loop_t *loop, const struct ds_config *cfg, const struct ds
                    struct ds_control **out, struct ds_error *err)
 {
     struct ds_control *c = ds_calloc(1, sizeof(*c));
-    int n;
     int rc;
 
     *out = NULL;
@@ -283,18 +293,17 @@ int ds_control_new(uv_loop_t *loop, const struct ds_config *cfg, const struct ds
     }
     c->loop = loop;
     c->ops = *ops;
-    n = snprintf(c->path, sizeof(c->path), "%s/%s", cfg->state_dir, DS_CONTROL_SOCKET);
-    if (n < 0 || (size_t)n >= sizeof(c->path)) {
+    if (ds_os_control_name(cfg->state_dir, c->path, sizeof(c->path)) != 0) {
         ds_free(c);
         return ds_error_set(err, DS_ETOOBIG, "state_dir is too long for a control socket");
     }
-    unlink(c->path); /* a stale socket of a previous run */
+    ds_os_control_stale(c->path); /* a stale socket of a previous run */
     uv_pipe_init(loop, &c->server, 0);
     c->server.data = c;
     c->open_handles = 1;
     rc = uv_pipe_bind(&c->server, c->path);
     if (rc == 0) {
-        chmod(c->path, 0660);
+        (void)ds_os_control_restrict(&c->server, c->path);
         rc = uv_listen((uv_stream_t *)&c->server, 8, on_connection);
     }
     if (rc != 0) {
@@ -317,68 +326,144 @@ void ds_control_free(struct ds_control **cp)
     c = *cp;
     *cp = NULL;
     c->closing = 1;
-    unlink(c->path);
+    ds_os_control_gone(c->path);
     uv_close((uv_handle_t *)&c->server, on_server_closed);
+}
+
+/* The client's one request, on its own loop. */
+struct request {
+    uv_pipe_t pipe;
+    uv_timer_t timer;
+    uv_connect_t connect;
+    uv_write_t write;
+    uv_buf_t out[2];       /* the command and its newline */
+    struct ds_buf *answer; /* the caller's */
+    size_t start;          /* answer's length before */
+    char chunk[4096];      /* what is being read */
+    int timeout_ms;        /* for each step */
+    int rc;                /* the outcome so far */
+    int done;              /* the pipe is being closed */
+};
+
+static void request_end(struct request *q, int rc)
+{
+    if (q->done) {
+        return;
+    }
+    q->done = 1;
+    q->rc = rc;
+    uv_close((uv_handle_t *)&q->pipe, NULL);
+    uv_close((uv_handle_t *)&q->timer, NULL);
+}
+
+static void on_request_timeout(uv_timer_t *t)
+{
+    request_end(t->data, DS_EIO);
+}
+
+static void on_request_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct request *q = h->data;
+
+    (void)suggested;
+    *buf = uv_buf_init(q->chunk, sizeof(q->chunk));
+}
+
+static void on_request_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct request *q = s->data;
+    int rc;
+
+    (void)buf;
+    if (n == UV_EOF) {
+        request_end(q, 0);
+        return;
+    }
+    if (n < 0) {
+        request_end(q, DS_EIO);
+        return;
+    }
+    if (n == 0) {
+        return;
+    }
+    rc = ds_buf_append(q->answer, q->chunk, (size_t)n);
+    if (rc != 0 || memchr(q->chunk, '\n', (size_t)n) != NULL) {
+        request_end(q, rc); /* an error, or the one line is whole */
+        return;
+    }
+    uv_timer_start(&q->timer, on_request_timeout, (uint64_t)q->timeout_ms, 0);
+}
+
+static void on_request_written(uv_write_t *w, int status)
+{
+    struct request *q = w->data;
+
+    if (status != 0) {
+        request_end(q, DS_EIO);
+        return;
+    }
+    uv_timer_start(&q->timer, on_request_timeout, (uint64_t)q->timeout_ms, 0);
+    if (uv_read_start((uv_stream_t *)&q->pipe, on_request_alloc, on_request_read) != 0) {
+        request_end(q, DS_EIO);
+    }
+}
+
+static void on_request_connected(uv_connect_t *cr, int status)
+{
+    struct request *q = cr->data;
+
+    if (q->done) {
+        return;
+    }
+    if (status != 0) {
+        request_end(q, status == UV_ENOENT || status == UV_ECONNREFUSED ? DS_ENOTFOUND : DS_EIO);
+        return;
+    }
+    q->write.data = q;
+    if (uv_write(&q->write, (uv_stream_t *)&q->pipe, q->out, 2, on_request_written) != 0) {
+        request_end(q, DS_EIO);
+    }
 }
 
 int ds_control_request(const char *state_dir, const char *command, struct ds_buf *answer,
                        int timeout_ms)
 {
-    struct sockaddr_un sa;
-    struct pollfd pfd;
-    char chunk[4096];
-    size_t start = answer->len;
-    ssize_t n;
-    int fd = -1;
-    int rc = 0;
+    char name[DS_OS_CONTROL_NAME_MAX];
+    uv_loop_t loop;
+    struct request *q;
+    int rc;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", state_dir, DS_CONTROL_SOCKET);
-    if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
+    if (ds_os_control_name(state_dir, name, sizeof(name)) != 0) {
         return DS_ETOOBIG;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
+    q = ds_calloc(1, sizeof(*q));
+    if (q == NULL) {
+        return DS_ENOMEM;
+    }
+    if (uv_loop_init(&loop) != 0) {
+        ds_free(q);
         return DS_EIO;
     }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        rc = errno == ENOENT || errno == ECONNREFUSED ? DS_ENOTFOUND : DS_EIO;
-        goto out;
-    }
-    if (write(fd, command, strlen(command)) < 0 || write(fd, "\n", 1) != 1) {
-        rc = DS_EIO;
-        goto out;
-    }
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    for (;;) {
-        if (poll(&pfd, 1, timeout_ms) <= 0) {
-            rc = DS_EIO;
-            goto out;
-        }
-        n = read(fd, chunk, sizeof(chunk));
-        if (n < 0) {
-            rc = DS_EIO;
-            goto out;
-        }
-        if (n == 0) {
-            break;
-        }
-        rc = ds_buf_append(answer, chunk, (size_t)n);
-        if (rc != 0) {
-            goto out;
-        }
-        if (memchr(chunk, '\n', (size_t)n) != NULL) {
-            break; /* the one line is whole */
-        }
-    }
-    if (answer->len > start) {
-        answer->len = start + strcspn(answer->data + start, "\n");
+    q->answer = answer;
+    q->start = answer->len;
+    q->timeout_ms = timeout_ms;
+    q->out[0] = uv_buf_init((char *)command, (unsigned int)strlen(command));
+    q->out[1] = uv_buf_init("\n", 1);
+    uv_pipe_init(&loop, &q->pipe, 0);
+    uv_timer_init(&loop, &q->timer);
+    q->pipe.data = q;
+    q->timer.data = q;
+    q->connect.data = q;
+    uv_pipe_connect(&q->connect, &q->pipe, name, on_request_connected);
+    uv_timer_start(&q->timer, on_request_timeout, (uint64_t)timeout_ms, 0);
+    (void)uv_run(&loop, UV_RUN_DEFAULT);
+    rc = q->rc;
+    (void)uv_loop_close(&loop);
+    if (answer->len > q->start) {
+        answer->len = q->start + strcspn(answer->data + q->start, "\n");
         answer->data[answer->len] = '\0';
     }
-out:
-    close(fd);
+    ds_free(q);
     return rc;
 }
 

@@ -3,9 +3,11 @@
  * uses to talk to it.
  *
  * The agent listens on state_dir/control.sock (a unix stream socket, mode
- * 0660: the service user and the dentsync group). A client sends one line,
- * a command, and reads one line back, a JSON object, then the agent closes
- * the connection:
+ * 0660: the service user and the dentsync group); on Windows on a named
+ * pipe, \\.\pipe\dentsync-HASH of the state directory, which only its
+ * owner, the administrators and LocalSystem may write to
+ * (agent/os/os_net.h). A client sends one line, a command, and reads one
+ * line back, a JSON object, then the agent closes the connection:
  *
  *   sync-now   rescan every folder, take up files waiting in the queue
  *              (`detected` again after a retry), and end every backoff and
@@ -18,6 +20,12 @@
  *              of [folder FOLDER] (practice, import type, template), then upload
  *              it as any other (`dentsync import`); only from root or the
  *              agent's own user (SO_PEERCRED), as it writes to the queue
+ *                                              -> {"ok":true} or
+ *                                                 {"ok":false,"error":"..."}
+ *   reload     read the configuration file again and, when it is valid
+ *              and keeps state_dir, start again with it (what SIGHUP does
+ *              on POSIX; Windows has no such signal); only from root or
+ *              the agent's own user
  *                                              -> {"ok":true} or
  *                                                 {"ok":false,"error":"..."}
  *   web-link   a one-time login link of the status page (docs/web.md),
@@ -42,7 +50,6 @@
 #include <stddef.h>
 #include <uv.h>
 
-#define DS_CONTROL_SOCKET "control.sock"
 #define DS_CONTROL_MAX_ANSWER ((size_t)1024 * 1024) /* bytes, the newline included */
 
 /* What the control server asks of its owner. */
@@ -59,6 +66,9 @@ struct ds_control_ops {
      * service's user, and its session may do what they may over this
      * socket (import); otherwise it is read-only. May be NULL. */
     int (*web_link)(void *ctx, int full, char *buf, size_t size);
+    /* Reloads the configuration (see reload above): 0, or non-zero with a
+     * message (no patient data) in msg. May be NULL. */
+    int (*reload)(void *ctx, char *msg, size_t size);
     void *ctx;
 };
 

@@ -26,6 +26,7 @@
 #include "agent/core/log.h"
 #include "agent/core/notify.h"
 #include "agent/os/os_fs.h"
+#include "agent/os/os_proc.h"
 #include "agent/os/os_service.h"
 #include "agent/service/ingest.h"
 #include "agent/service/runtime.h"
@@ -52,24 +53,25 @@ struct ds_agent {
     struct ds_runtime *rt;       /* borrow: the lock, the queue, the loop, the uploader */
     const struct ds_config *cfg; /* borrow */
     struct ds_watch *watch;      /* owned */
-    uv_signal_t sigint, sigterm; /* stop requests */
-    uv_signal_t sighup;          /* reload request */
-    uv_async_t service_stop;     /* a stop from the service manager (os_service.h) */
-    uv_timer_t queue_poll;       /* looks for files an admin's retry put back */
-    int64_t retry_gen;           /* the queue's retry generation last seen */
-    double next_purge;           /* when retention runs next (wall clock) */
-    double next_sweep;           /* when the disposal sweep runs next (wall clock) */
-    double next_age_alarm;       /* when the age alarm may speak again */
-    struct ds_control *control;  /* the control socket; owned */
-    struct ds_web *web;          /* the status page ([web]); owned, may be NULL */
-    uv_timer_t notify_tick;      /* systemd: WATCHDOG=1 and STATUS= (notify.h) */
-    int reload;                  /* stopping to start again with a new config */
-    uv_work_t work;              /* the ingest in progress */
-    struct pending *current;     /* its task; NULL when idle */
-    struct pending *queue;       /* waiting, oldest first */
-    struct pending *full;        /* the ingest that found no space; ingest pauses */
-    unsigned long long full_at;  /* free bytes in state_dir when it paused */
-    int stopping;                /* a stop was requested */
+    uv_signal_t stop_sig[DS_OS_STOP_SIGNALS_MAX]; /* stop requests (agent/os/os_proc.h) */
+    int nstop;                                    /* of them started */
+    uv_signal_t sighup;                           /* reload request, where there is one */
+    uv_async_t service_stop;    /* a stop from the service manager (os_service.h) */
+    uv_timer_t queue_poll;      /* looks for files an admin's retry put back */
+    int64_t retry_gen;          /* the queue's retry generation last seen */
+    double next_purge;          /* when retention runs next (wall clock) */
+    double next_sweep;          /* when the disposal sweep runs next (wall clock) */
+    double next_age_alarm;      /* when the age alarm may speak again */
+    struct ds_control *control; /* the control socket; owned */
+    struct ds_web *web;         /* the status page ([web]); owned, may be NULL */
+    uv_timer_t notify_tick;     /* systemd: WATCHDOG=1 and STATUS= (notify.h) */
+    int reload;                 /* stopping to start again with a new config */
+    uv_work_t work;             /* the ingest in progress */
+    struct pending *current;    /* its task; NULL when idle */
+    struct pending *queue;      /* waiting, oldest first */
+    struct pending *full;       /* the ingest that found no space; ingest pauses */
+    unsigned long long full_at; /* free bytes in state_dir when it paused */
+    int stopping;               /* a stop was requested */
 };
 
 static void start_next_ingest(struct ds_agent *a);
@@ -423,7 +425,10 @@ static int control_import(void *ctx, const char *folder_name, const char *path, 
         why = strerror(errno);
     }
     if (why != NULL) {
-        snprintf(msg, size, "the agent (uid %ld) cannot read %s: %s", (long)geteuid(), path, why);
+        char who[300];
+
+        ds_os_whoami(who, sizeof(who));
+        snprintf(msg, size, "the agent (%s) cannot read %s: %s", who, path, why);
         return DS_EIO;
     }
     if (in_hand(a, folder->name, path)) {
@@ -586,6 +591,23 @@ static void drop_pending(struct ds_agent *a)
     a->full = NULL;
 }
 
+/* Closes the signal handles (once). */
+static void close_signals(struct ds_agent *a)
+{
+    for (int i = 0; i < a->nstop; i++) {
+        if (!uv_is_closing((uv_handle_t *)&a->stop_sig[i])) {
+            uv_close((uv_handle_t *)&a->stop_sig[i], NULL);
+        }
+    }
+    if (a->sighup.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sighup)) {
+        uv_close((uv_handle_t *)&a->sighup, NULL);
+    }
+    if (a->service_stop.loop != NULL && !uv_is_closing((uv_handle_t *)&a->service_stop)) {
+        os_service_on_stop(NULL, NULL);
+        uv_close((uv_handle_t *)&a->service_stop, NULL);
+    }
+}
+
 static void shutdown_if_idle(struct ds_agent *a)
 {
     if (a->current != NULL) {
@@ -601,13 +623,7 @@ static void shutdown_if_idle(struct ds_agent *a)
     if (a->notify_tick.loop != NULL && !uv_is_closing((uv_handle_t *)&a->notify_tick)) {
         uv_close((uv_handle_t *)&a->notify_tick, NULL);
     }
-    if (!uv_is_closing((uv_handle_t *)&a->sigint)) {
-        os_service_on_stop(NULL, NULL);
-        uv_close((uv_handle_t *)&a->sigint, NULL);
-        uv_close((uv_handle_t *)&a->sigterm, NULL);
-        uv_close((uv_handle_t *)&a->sighup, NULL);
-        uv_close((uv_handle_t *)&a->service_stop, NULL);
-    }
+    close_signals(a);
 }
 
 static void stop(struct ds_agent *a)
@@ -652,36 +668,55 @@ static void service_stop_request(void *ctx)
     uv_async_send(&a->service_stop);
 }
 
-/* SIGHUP: a new configuration. It is checked first; a bad one, or one that
- * moves state_dir (runtime.h), is reported and the agent goes on with the
- * old. A good one stops the loop gently —
+/* SIGHUP or the control endpoint's `reload` (why names which): a new
+ * configuration. It is checked first; a bad one, or one that moves
+ * state_dir (runtime.h), is reported and the agent goes on with the old
+ * (non-zero, with why in msg). A good one stops the loop gently —
  * the ingest in progress finishes, uploads in flight are abandoned (and
  * replayed) — and ds_daemon_run returns to be called again with it. */
-static void on_hup(uv_signal_t *s, int signum)
+static int reload(struct ds_agent *a, const char *why, char *msg, size_t size)
 {
-    struct ds_agent *a = s->data;
     struct ds_config *next = NULL;
 
-    (void)signum;
     if (a->stopping) {
-        return;
+        snprintf(msg, size, "the agent is stopping");
+        return DS_EBUSY;
     }
     if (ds_config_load(a->cfg->path, &next, stderr) != 0) {
         ds_log_error("CONFIG_INVALID",
-                     "SIGHUP: %s has errors (above); still running with the previous "
+                     "%s: %s has errors (above); still running with the previous "
                      "configuration",
-                     a->cfg->path);
-        return;
+                     why, a->cfg->path);
+        snprintf(msg, size,
+                 "the configuration has errors (see the agent's log or run check-config); "
+                 "still running with the previous one");
+        return DS_ECONFIG;
     }
     if (!ds_runtime_reload_ok(a->rt, next)) {
         ds_config_free(&next);
-        return;
+        snprintf(msg, size,
+                 "the new configuration needs a restart of the service (see the agent's log)");
+        return DS_ECONFIG;
     }
     ds_config_free(&next);
-    ds_log_info("CONFIG_RELOADED", "SIGHUP: reloading %s", a->cfg->path);
+    ds_log_info("CONFIG_RELOADED", "%s: reloading %s", why, a->cfg->path);
     ds_store_event(a->rt->store, "config_reloaded", 0, NULL, 0, NULL, NULL);
     a->reload = 1;
     stop(a);
+    return 0;
+}
+
+static void on_hup(uv_signal_t *s, int signum)
+{
+    char msg[160];
+
+    (void)signum;
+    (void)reload(s->data, "SIGHUP", msg, sizeof(msg));
+}
+
+static int control_reload(void *ctx, char *msg, size_t size)
+{
+    return reload(ctx, "reload", msg, size);
 }
 
 int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_error *err)
@@ -701,15 +736,21 @@ int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_
     if (rc != 0) {
         goto out;
     }
-    uv_signal_init(&a->rt->loop, &a->sigint);
-    uv_signal_init(&a->rt->loop, &a->sigterm);
-    a->sigint.data = a;
-    a->sigterm.data = a;
-    uv_signal_start(&a->sigint, on_signal, SIGINT);
-    uv_signal_start(&a->sigterm, on_signal, SIGTERM);
-    uv_signal_init(&a->rt->loop, &a->sighup);
-    a->sighup.data = a;
-    uv_signal_start(&a->sighup, on_hup, SIGHUP);
+    {
+        int sig[DS_OS_STOP_SIGNALS_MAX];
+        int n = ds_os_stop_signals(sig);
+
+        for (a->nstop = 0; a->nstop < n; a->nstop++) {
+            uv_signal_init(&a->rt->loop, &a->stop_sig[a->nstop]);
+            a->stop_sig[a->nstop].data = a;
+            uv_signal_start(&a->stop_sig[a->nstop], on_signal, sig[a->nstop]);
+        }
+    }
+    if (ds_os_reload_signal() != 0) {
+        uv_signal_init(&a->rt->loop, &a->sighup);
+        a->sighup.data = a;
+        uv_signal_start(&a->sighup, on_hup, ds_os_reload_signal());
+    }
     uv_async_init(&a->rt->loop, &a->service_stop, on_service_stop);
     a->service_stop.data = a;
     os_service_on_stop(service_stop_request, a);
@@ -728,6 +769,7 @@ int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_
     ops.status = control_status;
     ops.import = control_import;
     ops.web_link = control_web_link;
+    ops.reload = control_reload;
     ops.ctx = a;
     rc = ds_control_new(&a->rt->loop, cfg, &ops, &a->control, err);
     if (rc != 0) {
@@ -749,7 +791,6 @@ int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_
     ds_log_info("AGENT_STARTED", "dentsync running: %zu folder(s), state in %s", cfg->nfolders,
                 cfg->state_dir);
     notify_start(a);
-    os_service_ready();
     start_next_ingest(a);
     ds_upload_kick(a->rt->up);
     uv_run(&a->rt->loop, UV_RUN_DEFAULT);
@@ -771,13 +812,7 @@ out:
         if (a->notify_tick.loop != NULL && !uv_is_closing((uv_handle_t *)&a->notify_tick)) {
             uv_close((uv_handle_t *)&a->notify_tick, NULL);
         }
-        if (a->sigint.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sigint)) {
-            os_service_on_stop(NULL, NULL);
-            uv_close((uv_handle_t *)&a->sigint, NULL);
-            uv_close((uv_handle_t *)&a->sigterm, NULL);
-            uv_close((uv_handle_t *)&a->sighup, NULL);
-            uv_close((uv_handle_t *)&a->service_stop, NULL);
-        }
+        close_signals(a);
     }
     ds_runtime_end(rt);
     drop_pending(a);

@@ -16,11 +16,11 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/log.h"
+#include "agent/os/os_text.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <sys/vfs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +89,7 @@ static int matches_any(const char *patterns, const char *name)
         if (n - start > 0 && n - start < sizeof(pat)) {
             memcpy(pat, p + start, n - start);
             pat[n - start] = '\0';
-            if (fnmatch(pat, name, 0) == 0) {
+            if (ds_os_fnmatch(pat, name)) {
                 return 1;
             }
         }

@@ -23,10 +23,8 @@
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -654,10 +652,13 @@ out:
 /* 127.0.0.0/8 or ::1. */
 static int is_loopback(const struct sockaddr_storage *sa)
 {
+    static const unsigned char v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+
+    /* The addresses' bytes are in network order on every platform. */
     if (sa->ss_family == AF_INET6) {
-        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+        return memcmp(&((const struct sockaddr_in6 *)sa)->sin6_addr, v6_loopback, 16) == 0;
     }
-    return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+    return ((const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr)[0] == 127;
 }
 
 int ds_web_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *store,

@@ -261,6 +261,25 @@ check "a folder added by SIGHUP is watched" wait_until 20 job_done "$a_id" late.
 check "the reload is in the audit trail" \
     test "$(queue_sql "SELECT count(*) FROM events WHERE kind = 'config_reloaded'")" = 1
 
+# --- dentsync reload: the same over the control socket (Windows has no SIGHUP) --------------
+mkdir -p "$work/late2"
+cp "$work/dentsync.conf" "$work/good.conf"
+printf '\n[folder late2]\npath = %s/late2\npractice = nobody\n' "$work" >>"$work/dentsync.conf"
+"$agent" reload -c "$work/dentsync.conf" >"$work/reload.out" 2>&1
+check "reload with a bad configuration: refused before asking (exit 3), the agent runs on" \
+    test $? -eq 3 -a -n "$(grep 'nobody' "$work/reload.out")"
+check "the agent is still running" kill -0 "$agent_pid"
+cp "$work/good.conf" "$work/dentsync.conf"
+printf '\n[folder late2]\npath = %s/late2\npractice = a\nimport_type = patients\ntemplate = generic-patients\n' \
+    "$work" >>"$work/dentsync.conf"
+"$agent" reload -c "$work/dentsync.conf" >"$work/reload.out" 2>&1
+check "reload with a good configuration: exit 0" test $? -eq 0
+make_csv M 5 >"$work/late2/late2.csv"
+check "a folder added by reload is watched" wait_until 20 job_done "$a_id" late2.csv
+check "the second reload is in the audit trail" \
+    test "$(queue_sql "SELECT count(*) FROM events WHERE kind = 'config_reloaded'")" = 2
+check "the log says the reload came from the control socket" grep -q 'reload: reloading' "$work/agent.log"
+
 # --- clean stop --------------------------------------------------------------------------------
 kill -TERM "$agent_pid"
 status=0

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* A target's set-up, when it has one (libFuzzer calls it the same way). */
+int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static int run_file(const char *path)
 {
@@ -79,6 +81,9 @@ int main(int argc, char **argv)
     int failed = 0;
     int count = 0;
 
+    if (LLVMFuzzerInitialize != NULL) {
+        LLVMFuzzerInitialize(&argc, &argv);
+    }
     for (int i = 1; i < argc; i++) {
         failed |= run_path(argv[i], &count);
     }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -205,6 +206,66 @@ static void write_file(const char *path, const void *data, size_t n)
     fclose(f);
 }
 
+/* Copies the fixture to dst. */
+static void copy_fixture(const char *dst)
+{
+    char src[4096];
+    char buf[65536];
+    FILE *in;
+    FILE *out;
+    size_t n;
+
+    fixture(src, sizeof(src));
+    in = fopen(src, "rb");
+    out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    }
+    fclose(in);
+    assert_int_equal(fclose(out), 0);
+}
+
+/* The parsing child reads the file the caller opened, not whatever is
+ * under its name by then: the workbook is moved away after it was opened
+ * and a garbage file takes its name. The hinted sheet reaches the child. */
+static void test_opened_file(void **state)
+{
+    struct ds_read_hints sheet = {.sheet = "patients"};
+    struct ds_read_hints other = {.sheet = "p\xc3\xa4tients \"x\" 'y' \\ %s"};
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    struct ds_row row;
+    char dir[] = "/tmp/ds-test-xls-dir-XXXXXX";
+    char path[4096];
+    char moved[4096];
+    int fd;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/export.xls", dir);
+    snprintf(moved, sizeof(moved), "%s/moved.xls", dir);
+    copy_fixture(path);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(rename(path, moved), 0);
+    write_file(path, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not a workbook", 31);
+    assert_int_equal(ds_read_open_fd(fd, path, &sheet, &r, &err), 0);
+    assert_string_equal(ds_read_dialect(r)->sheet, "patients");
+    assert_int_equal(ds_read_next_row(r, &row, &err), 1);
+    assert_string_equal(row.fields[0], "1001");
+    ds_read_close(&r);
+    /* A sheet name no workbook has, with quotes and a backslash. */
+    assert_int_equal(ds_read_open_fd(fd, path, &other, &r, &err), DS_ENOTFOUND);
+    assert_string_equal(err.field, "sheet");
+    assert_null(r);
+    close(fd);
+    unlink(path);
+    unlink(moved);
+    rmdir(dir);
+}
+
 static void test_damaged(void **state)
 {
     static const unsigned char ole[] = {0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1};
@@ -247,13 +308,15 @@ static void test_damaged(void **state)
     unlink(tmp);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture),         cmocka_unit_test(test_hints),
         cmocka_unit_test(test_damaged),         cmocka_unit_test(test_title_trailer),
         cmocka_unit_test(test_freexl_overread), cmocka_unit_test(test_close_early),
+        cmocka_unit_test(test_opened_file),
     };
 
+    ds_read_child_dispatch(argc, argv); /* the parser's child runs this program */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
