@@ -13,10 +13,10 @@
  */
 #include "agent/cli/commands.h"
 
+#include "agent/os/os_fs.h"
 #include "config/config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,32 +72,35 @@ static int dir_of(const char *path, char *buf, size_t size)
     return 0;
 }
 
-/* Writes text to path: aside (path.tmp, 0600, new), flushed, renamed. */
+/* Writes text to path: aside (path.tmp, private, new), flushed, renamed
+ * over path (agent/os/os_fs.h: 0600, or an owner-only DACL on Windows). */
 static int write_file(const char *path, const char *text)
 {
     char tmp[4096];
     size_t len = strlen(text);
     int fd;
+    int rc;
 
     if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
         return -1;
     }
-    unlink(tmp); /* a leftover of an interrupted run */
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ds_os_unlink(tmp); /* a leftover of an interrupted run */
+    fd = ds_os_create_private(tmp, DS_OS_EXCL);
     if (fd < 0) {
         fprintf(stderr, "dentsync setup: cannot write %s: %s\n", tmp, strerror(errno));
         return -1;
     }
-    if (write(fd, text, len) != (ssize_t)len || fsync(fd) != 0) {
+    if (write(fd, text, (unsigned)len) != (int)len || ds_os_fsync(fd) != 0) {
         fprintf(stderr, "dentsync setup: cannot write %s: %s\n", tmp, strerror(errno));
         close(fd);
-        unlink(tmp);
+        ds_os_unlink(tmp);
         return -1;
     }
     close(fd);
-    if (rename(tmp, path) != 0) {
-        fprintf(stderr, "dentsync setup: cannot rename %s: %s\n", tmp, strerror(errno));
-        unlink(tmp);
+    rc = ds_os_rename(tmp, path, 1);
+    if (rc != 0) {
+        fprintf(stderr, "dentsync setup: cannot rename %s: %s\n", tmp, strerror(rc));
+        ds_os_unlink(tmp);
         return -1;
     }
     return 0;
@@ -221,7 +224,11 @@ int ds_cmd_setup(const char *config_path, int argc, char **argv)
         return DS_EXIT_RUNTIME;
     }
     printf("%s: the practice's token (0600)\n", token_path);
-    if (access(config_path, F_OK) == 0) {
+    n = ds_os_open_read(config_path);
+    if (n >= 0) {
+        close(n);
+    }
+    if (n >= 0 || errno != ENOENT) {
         printf("%s exists: kept as it is\n", config_path);
         return DS_EXIT_OK;
     }
@@ -252,15 +259,16 @@ int ds_cmd_setup(const char *config_path, int argc, char **argv)
         return DS_EXIT_RUNTIME;
     }
     if (ds_config_load(tmp_conf, &cfg, stderr) != 0) {
-        unlink(tmp_conf);
+        ds_os_unlink(tmp_conf);
         fputs("dentsync setup: the configuration has the problems above; nothing written\n",
               stderr);
         return DS_EXIT_CONFIG;
     }
     ds_config_free(&cfg);
-    if (rename(tmp_conf, config_path) != 0) {
-        fprintf(stderr, "dentsync setup: cannot rename %s: %s\n", tmp_conf, strerror(errno));
-        unlink(tmp_conf);
+    n = ds_os_rename(tmp_conf, config_path, 0); /* never over one written meanwhile */
+    if (n != 0) {
+        fprintf(stderr, "dentsync setup: cannot rename %s: %s\n", tmp_conf, strerror(n));
+        ds_os_unlink(tmp_conf);
         return DS_EXIT_RUNTIME;
     }
     printf("%s: written; `dentsync check-config` checks it after a change\n", config_path);
