@@ -87,8 +87,10 @@ EXE        := .exe
 # The other half of the platform layer (agent/os/NAME_posix.c).
 OS_OTHER   := agent/os/%_posix.c
 OS_ENTRY   := agent/os/os_entry_win.c
-# Windows 10 and later; the C library's printf as C99 has it (%zu, %lld).
-PLATFORM_CFLAGS := -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -D__USE_MINGW_ANSI_STDIO=1
+# Windows 10 and later; the C library's printf as C99 has it (%zu, %lld);
+# MinGW's gmtime_r and localtime_r (over gmtime_s, localtime_s).
+PLATFORM_CFLAGS := -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -D__USE_MINGW_ANSI_STDIO=1 \
+                   -D_POSIX_THREAD_SAFE_FUNCTIONS
 # SHA-256 comes from Windows' CNG (bcrypt), not libcrypto; regcomp from TRE.
 AGENT_PKGS := libuv libcurl sqlite3 jansson inih zlib libzip expat freexl libical tre
 PLATFORM_LIBS := -static -lws2_32 -liphlpapi -luserenv -lbcrypt -lcrypt32 -lsecur32 \
