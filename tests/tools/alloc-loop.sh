@@ -23,7 +23,10 @@
 # is tried (slow: test_store makes ~150,000 allocations).
 #
 # test_alloc is skipped: it is the same torture, scenario by scenario, with
-# its own exact leak count. Each run gets a private /tmp (unshare -m and a
+# its own exact leak count. test_control too: each control request runs a
+# libuv loop of its own, and libuv 1.44 aborts when an allocation in
+# uv_loop_init fails (it cannot grow its watcher array), which is libuv's
+# choice, not a failure this mode could find in the agent. Each run gets a private /tmp (unshare -m and a
 # tmpfs) when it can, since a test that fails half-way leaves its files.
 #
 # Prints one line per binary and ends with `N passed, N failed`.
@@ -71,6 +74,7 @@ run() {
 for bin in "$@"; do
     name=${bin##*/}
     [ "$name" = test_alloc ] && continue
+    [ "$name" = test_control ] && continue
     [ -x "$bin" ] || { echo "not ok - $name: no such binary"; failed=$((failed + 1)); continue; }
     # The count of a run without failure sets the stride.
     run "$bin" 0
