@@ -1,7 +1,8 @@
 # dentsync — the one entry point: build, test, demo, lint, install.
 #
 #   make                    build the agent (dentsync) and the cloud API (dentsync-cloud)
-#   make test               lint, unit tests, end-to-end tests, then the unit tests under ASan+UBSan,
+#   make test               lint, unit tests, end-to-end tests, the Windows build under wine,
+#                           then the unit tests under ASan+UBSan,
 #                           the Nth allocation failing (alloc-loop), then each fuzz target
 #                           over its corpus and FUZZ_SHORT (3) seconds
 #   make fuzz               each fuzz target (libFuzzer) for FUZZ_SECONDS (60), with coverage
@@ -19,6 +20,8 @@
 #   make deb                a Debian package in $(BUILD)/ (dpkg-deb)
 #   make windows-deps       the libraries cross-built for Windows (docs/windows.md)
 #   make windows-linkcheck  one call into each of them, in one .exe under wine
+#   make windows            build-win/dentsync.exe and its installer (.msi)
+#   make windows-test       the Windows build under wine
 #   make SANITIZER=address BUILD=build-asan   a sanitizer build in its own folder
 #   V=1                     show the commands
 #
@@ -67,25 +70,63 @@ ifneq ($(SANITIZER),)
 SAN := -fsanitize=$(SANITIZER),undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-# Third-party headers come in as system headers so our warnings stay ours.
-pc_cflags = $(shell pkg-config --cflags $(1) 2>/dev/null | sed 's/-I/-isystem /g')
-pc_libs   = $(shell pkg-config --libs $(1) 2>/dev/null)
+# WIN=1 (set by `make windows` and `make windows-test` for their inner
+# make, with BUILD=$(WIN_BUILD)): the same rules cross-compile the agent for
+# 64-bit Windows with MinGW-w64, against the static libraries of WIN_CACHE
+# (installer/win-deps.sh) through the cache's own pkg-config.
+WIN       ?= 0
+WIN_CACHE ?= /var/cache/dentsync-win
+WIN_BUILD ?= build-win
+WIN_HOST  := x86_64-w64-mingw32
 
+ifeq ($(WIN),1)
+CC         := $(WIN_HOST)-gcc
+AR         := $(WIN_HOST)-ar
+PKG_CONFIG := $(WIN_CACHE)/pkg-config
+EXE        := .exe
+# The other half of the platform layer (agent/os/NAME_posix.c).
+OS_OTHER   := agent/os/%_posix.c
+OS_ENTRY   := agent/os/os_entry_win.c
+# Windows 10 and later; the C library's printf as C99 has it (%zu, %lld);
+# MinGW's gmtime_r and localtime_r (over gmtime_s, localtime_s).
+PLATFORM_CFLAGS := -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -D__USE_MINGW_ANSI_STDIO=1 \
+                   -D_POSIX_THREAD_SAFE_FUNCTIONS
+# SHA-256 comes from Windows' CNG (bcrypt), not libcrypto; regcomp from TRE.
+AGENT_PKGS := libuv libcurl sqlite3 jansson inih zlib libzip expat freexl libical tre
+PLATFORM_LIBS := -static -lws2_32 -liphlpapi -luserenv -lbcrypt -lcrypt32 -lsecur32 \
+                 -ladvapi32 -lshell32 -lole32
+else
+AR         ?= ar
+PKG_CONFIG := pkg-config
+EXE        :=
+OS_OTHER   := agent/os/%_win.c
+OS_ENTRY   := agent/os/os_entry_posix.c
+PLATFORM_CFLAGS := -D_GNU_SOURCE
 AGENT_PKGS := libuv libcurl sqlite3 jansson inih libcrypto zlib libzip expat freexl libical
+PLATFORM_LIBS := -lpthread
+endif
+
+# Third-party headers come in as system headers so our warnings stay ours.
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null | sed 's/-I/-isystem /g')
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
 CLOUD_PKGS := libmicrohttpd libpq jansson libcrypto zlib
 
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. -I$(BUILD)/gen $(SAN) -MMD -MP
+BASE_CFLAGS := -std=c11 $(PLATFORM_CFLAGS) $(WARN) -I. -I$(BUILD)/gen $(SAN) -MMD -MP
 AGENT_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(AGENT_PKGS)) $(CFLAGS)
 CLOUD_CFLAGS := $(BASE_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS)) $(CFLAGS)
-AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lcsv -lm -lpthread
+AGENT_LIBS := $(call pc_libs,$(AGENT_PKGS)) -lcsv -lm $(PLATFORM_LIBS)
 CLOUD_LIBS := $(call pc_libs,$(CLOUD_PKGS)) -lm -lpthread
 # Only the unit tests link these (libxlsxwriter writes the XLSX fixtures).
 TEST_LIBS := $(call pc_libs,xlsxwriter)
 LDFLAGS_ALL := $(SAN) $(LDFLAGS)
 
 # agent/os/ is the platform layer: each piece as NAME_posix.c and NAME_win.c
-# behind one header; this build takes the POSIX half (docs/windows.md).
-LIB_SRC := $(filter-out agent/cli/main.c agent/os/%_win.c,$(wildcard agent/*.c agent/*/*.c)) \
+# behind one header; each build takes its own half (docs/windows.md). The
+# program's entry (os_entry_*.c, main() around ds_main) is linked into the
+# binary only, not into the library the tests link.
+LIB_SRC := $(filter-out agent/cli/main.c $(OS_OTHER) agent/os/os_entry_%.c,\
+             $(wildcard agent/*.c agent/*/*.c)) \
            $(wildcard config/*.c state/*.c proto/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/state_migrations.o \
            $(BUILD)/gen/builtin_templates.o
@@ -104,7 +145,7 @@ FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
 
-AGENT_BIN := $(BUILD)/dentsync
+AGENT_BIN := $(BUILD)/dentsync$(EXE)
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
 .PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo test-fresh bench bench-read soak lint install clean
@@ -148,9 +189,9 @@ $(BUILD)/gen/web_assets.c: installer/embed.sh $(sort $(wildcard agent/web/assets
 
 $(LIB): $(LIB_OBJ)
 	$(say) AR $@
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(AGENT_BIN): $(BUILD)/agent/cli/main.o $(LIB)
+$(AGENT_BIN): $(BUILD)/agent/cli/main.o $(OS_ENTRY:%.c=$(BUILD)/%.o) $(LIB)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS)
 
@@ -227,9 +268,24 @@ alloc-loop: $(UNIT_BIN)
 # libraries from Debian's source packages into WIN_CACHE (installer/win-deps.sh;
 # seconds once cached). windows-linkcheck links one call into each of them
 # statically into one .exe and runs it under wine.
-WIN_CACHE ?= /var/cache/dentsync-win
+.PHONY: windows windows-deps windows-linkcheck windows-msi windows-test
+# dentsync.exe, one static .exe, and its installer dentsync-VERSION-x64.msi
+# (docs/windows.md), built by an inner make that reads this file afresh
+# with WIN=1, once the cache is there.
+WIN_MAKE = $(MAKE) --no-print-directory DEPS=0 WIN=1 BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE)
+windows:
+	$(Q)sh installer/deps.sh windows
+	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh
+	$(Q)$(WIN_MAKE) $(WIN_BUILD)/dentsync.exe
+	$(Q)$(WIN_MAKE) windows-msi
 
-.PHONY: windows-deps windows-linkcheck
+# The Windows build under wine, in `make test` (tests/win/test.sh): the
+# unit tests of the platform layer and the readers, the service layer
+# against wine's service manager, the installer's tables, the file-sharing
+# helper. A skip, with its reason, when the libraries cannot be built here.
+windows-test:
+	$(Q)WIN_BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) bash tests/win/test.sh
+
 windows-deps:
 	$(Q)sh installer/deps.sh windows
 	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh
@@ -339,6 +395,40 @@ lint:
 	$(Q)printf '%s\n' $(filter %.c,$(LINT_SRC)) | xargs -n $(LINT_CHUNK) -P $(LINT_JOBS) sh -c \
 	    'out=$$(clang-tidy --quiet -checks="$$0" "$$@" -- $(AGENT_CFLAGS) $(call pc_cflags,$(CLOUD_PKGS)) 2>&1); \
 	     rc=$$?; [ -z "$$out" ] || printf "%s\n" "$$out"; exit $$rc' '$(TIDY_CHECKS)'
+
+# --- the Windows installer (WIN=1) ------------------------------------------
+
+# wixl (msitools) from installer/win/dentsync.wxs, then what wixl cannot
+# say added with msibuild (installer/win/msi-extra.sh). wixl takes the
+# .exe from the directory it runs in.
+WIN_MSI := $(WIN_BUILD)/dentsync-$(VERSION)-x64.msi
+ifeq ($(WIN),1)
+windows-msi: $(WIN_MSI)
+$(WIN_MSI): $(AGENT_BIN) installer/win/dentsync.wxs installer/win/msi-extra.sh
+	$(say) WIXL $@
+	$(Q)rm -f $@.tmp && cd $(@D) && wixl -a x64 -D Version=$(VERSION) -D Exe=dentsync.exe \
+	    -o $(@F).tmp $(CURDIR)/installer/win/dentsync.wxs
+	$(Q)sh installer/win/msi-extra.sh $@.tmp && mv $@.tmp $@
+
+# The unit tests as .exe, and the helpers of tests/win/.
+$(BUILD)/tests/%.exe: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o $(LIB)
+	$(say) LINK $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) -lcmocka
+
+$(BUILD)/win/holdopen.exe: tests/win/holdopen.c
+	$(say) WINCC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -O2 -static -o $@ $<
+
+$(BUILD)/win/svccheck.exe: tests/win/svccheck.c agent/os/os_service_win.c agent/os/os_service.h
+	$(say) WINCC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -I. -O2 -static -o $@ \
+	    tests/win/svccheck.c agent/os/os_service_win.c -ladvapi32
+else
+windows-msi: windows
+endif
 
 # --- install ---------------------------------------------------------------
 

@@ -14,6 +14,7 @@
 #include "agent/core/log.h"
 #include "agent/os/os_fs.h"
 #include "proto/proto.h"
+#include "agent/os/os_cc.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -44,8 +45,7 @@ struct loader {
     int cloud_url_line;    /* where [cloud] url was set */
 };
 
-static void problem(struct loader *ld, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void problem(struct loader *ld, int line, const char *fmt, ...) DS_PRINTF(3, 4);
 
 static void problem(struct loader *ld, int line, const char *fmt, ...)
 {

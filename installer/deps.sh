@@ -27,12 +27,13 @@ esac
 # `deps.sh windows` adds what cross-building for Windows needs
 # (installer/win-deps.sh, docs/windows.md): the MinGW-w64 compiler and its
 # zlib, Debian's source tooling, the build systems of the libraries that
-# are cross-compiled from their Debian sources, wine to run the result and
-# msitools for the installer.
+# are cross-compiled from their Debian sources, wine to run the result,
+# msitools to inspect the installer and wixl (its own package in bookworm,
+# not part of msitools there) to build it.
 if [ "${1:-}" = windows ]; then
     PACKAGES="$PACKAGES gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64
     libz-mingw-w64-dev dpkg-dev cmake meson ninja-build
-    autoconf automake libtool make xz-utils tcl wine wine64 msitools"
+    autoconf automake libtool make xz-utils tcl wine wine64 msitools wixl"
 fi
 
 missing=""

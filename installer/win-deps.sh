@@ -7,9 +7,12 @@
 #   sh installer/win-deps.sh          build what is missing, skip the rest
 #   sh installer/win-deps.sh PKG...   only these source packages (libuv1 curl
 #                                     sqlite3 jansson libcsv libinih expat
-#                                     libzip iconv freexl libical3)
+#                                     libzip iconv freexl libical3 tre cmocka)
 #   DS_WIN_CACHE=/some/dir            the cache (default /var/cache/dentsync-win)
 #   DS_WIN_JOBS=N                     parallel jobs of each build (default 2)
+#   DS_WIN_NEWER_SUITE=trixie         the suite whose source to fall back to
+#                                     when no version of the machine's own
+#                                     suites downloads whole ("" for none)
 #
 # Layout of the cache:
 #   src/<pkg>_<debian-version>/       the source package, unpacked and built
@@ -18,6 +21,8 @@
 #   logs/<pkg>.log                    the last build's output
 #   pkg-config                        pkg-config that sees only the prefix
 #   toolchain.cmake, cross.meson      cross files for cmake and meson
+#   apt/                              the private apt configuration of the
+#                                     newer suite (never the machine's own)
 #
 # A library whose stamp exists is skipped, so a second run costs seconds. A
 # library that fails to build is reported and the others are still built;
@@ -86,10 +91,60 @@ src_versions() {
 }
 
 # Downloads source package $1 version $2 into $CACHE/src/$1_$2 (apt-get
-# skips the files already there whose checksums match).
+# skips the files already there whose checksums match). Any further
+# arguments are options of apt-get (the private configuration below).
 download() {
-    mkdir -p "$CACHE/src/$1_$2" &&
-        (cd "$CACHE/src/$1_$2" && apt-get source -qq --download-only "$1=$2")
+    p=$1
+    v=$2
+    shift 2
+    mkdir -p "$CACHE/src/${p}_$v" &&
+        (cd "$CACHE/src/${p}_$v" && apt-get "$@" source -qq --download-only "$p=$v")
+}
+
+# The newer suite, through a private apt configuration in $CACHE/apt: its
+# own sources list (one deb-src line), lists and cache, so that the
+# machine's apt sources and indexes stay as they are. apt checks the
+# suite's signed Release against Debian's keyring and each downloaded file
+# against the checksums of its Sources index, as for the machine's own
+# suites. The index is fetched at most once a day.
+NEWER_SUITE=${DS_WIN_NEWER_SUITE-trixie}
+NEWER_APT="-o Dir::Etc::sourcelist=$CACHE/apt/sources.list
+    -o Dir::Etc::sourceparts=$CACHE/apt/sources.list.d
+    -o Dir::State::Lists=$CACHE/apt/lists -o Dir::Cache=$CACHE/apt/cache"
+NEWER_READY=""
+newer_apt_ready() {
+    [ -n "$NEWER_SUITE" ] || return 1
+    [ -n "$NEWER_READY" ] && return "$NEWER_READY"
+    NEWER_READY=1
+    mkdir -p "$CACHE/apt/lists/partial" "$CACHE/apt/cache/archives/partial" \
+        "$CACHE/apt/sources.list.d" || return 1
+    line="deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
+    line="$line http://deb.debian.org/debian $NEWER_SUITE main"
+    if [ "$(cat "$CACHE/apt/sources.list" 2>/dev/null)" != "$line" ]; then
+        echo "$line" >"$CACHE/apt/sources.list" || return 1
+        rm -f "$CACHE/apt/lists/"*Sources* "$CACHE/apt/updated"
+    fi
+    if [ -z "$(find "$CACHE/apt/updated" -mmin -1440 2>/dev/null)" ]; then
+        # shellcheck disable=SC2086
+        apt-get $NEWER_APT update -qq >"$CACHE/logs/apt-$NEWER_SUITE.log" 2>&1 || {
+            echo "win-deps: the $NEWER_SUITE source index could not be fetched" \
+                "(logs/apt-$NEWER_SUITE.log)" >&2
+            return 1
+        }
+        touch "$CACHE/apt/updated"
+    fi
+    NEWER_READY=0
+}
+
+# The version of source package $1 in the newer suite, if newer than $2.
+newer_version() {
+    newer_apt_ready || return 0
+    # shellcheck disable=SC2086
+    nv=$(apt-cache $NEWER_APT showsrc --only-source "$1" 2>/dev/null |
+        sed -n 's/^Version: //p' | head -n 1)
+    if [ -n "$nv" ] && { [ -z "$2" ] || dpkg --compare-versions "$nv" gt "$2"; }; then
+        echo "$nv"
+    fi
 }
 
 # Unpacks the downloaded source package $1 version $2 into its source/ and
@@ -130,7 +185,6 @@ ar = '$HOST-ar'
 strip = '$HOST-strip'
 windres = '$HOST-windres'
 pkgconfig = '$CACHE/pkg-config'
-exe_wrapper = 'false'
 
 [host_machine]
 system = 'windows'
@@ -320,6 +374,26 @@ build_libical3() {
         -DCMAKE_DISABLE_FIND_PACKAGE_Doxygen=True
 }
 
+build_tre() {
+    # regcomp/regexec for Windows, whose C library has none (tre_regcomp,
+    # <tre/tre.h>): the library only, static; no agrep, no NLS.
+    configure_host --disable-agrep --disable-nls || return 1
+    make_j -C lib && make -C lib install && make install-pkgconfigDATA
+}
+
+build_cmocka() {
+    # The unit tests' library, for the tests cross-built and run under
+    # wine: the static library only, installed as -lcmocka.
+    cmake_configure -DWITH_STATIC_LIB=ON -DBUILD_STATIC_LIB=ON \
+        -DUNIT_TESTING=OFF -DWITH_EXAMPLES=OFF -DPICKY_DEVELOPER=OFF &&
+        nice -n 15 ninja -C _win -j "$JOBS" cmocka-static || return 1
+    a=$(find _win -name 'libcmocka-static.a' | head -n 1)
+    [ -n "$a" ] && cp "$a" "$PREFIX/lib/libcmocka.a" &&
+        cp include/cmocka.h "$PREFIX/include/" || return 1
+    ver=$(sed -n 's/^project(cmocka VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)
+    write_pc cmocka "cmocka" "${ver:-0}" "-lcmocka" ""
+}
+
 write_pc() {
     cat >"$PREFIX/lib/pkgconfig/$1.pc" <<EOF
 prefix=$PREFIX
@@ -371,6 +445,31 @@ lib() {
         fi
         echo "win-deps: $1 $v could not be downloaded; trying an older one" >&2
     done
+    if [ -z "$ver" ]; then
+        # None of the machine's suites has a version that downloads whole:
+        # the newer suite's, through the private apt configuration.
+        newest=$(echo "$versions" | head -n 1)
+        nv=$(newer_version "$1" "$newest")
+        if [ -n "$nv" ]; then
+            if [ -e "$PREFIX/stamps/$1_${nv}_r$RECIPE" ]; then
+                echo "win-deps: $1: no version of the machine's suites downloads;" \
+                    "using $nv from $NEWER_SUITE (complete source package, Debian's patches)" >&2
+                return 0
+            fi
+            [ "$fresh" = 1 ] || : >"$log"
+            # shellcheck disable=SC2086
+            if download "$1" "$nv" $NEWER_APT >>"$log" 2>&1; then
+                ver=$nv
+                echo "win-deps: $1: no version of the machine's suites downloads;" \
+                    "building $nv from $NEWER_SUITE (complete source package, Debian's patches)" >&2
+            else
+                echo "win-deps: $1 $nv ($NEWER_SUITE) could not be downloaded either" >&2
+                # Its upstream tarball, if it came, only after the machine's own.
+                versions="$versions
+$nv"
+            fi
+        fi
+    fi
     stamp=$PREFIX/stamps/$1_${ver}_r$RECIPE
     if [ -z "$ver" ]; then
         # No complete source package: the mirror may still have served the
@@ -397,7 +496,7 @@ lib() {
         ORIG_ONLY=0
     fi
     installed=$(dpkg-query -W -f='${source:Version}' "$2" 2>/dev/null || true)
-    if [ "$ver" != "$installed" ]; then
+    if [ -n "$installed" ] && [ "$ver" != "$installed" ]; then
         echo "win-deps: $1: building $ver, not $installed (the Linux build's $2)" >&2
     fi
     echo "win-deps: building $1 $ver"
@@ -448,6 +547,10 @@ if [ "$want_iconv" = 1 ] && [ ! -e "$PREFIX/stamps/iconv_$ih" ]; then
 fi
 lib freexl libfreexl-dev
 lib libical3 libical-dev
+# TRE: the Linux build takes regcomp from glibc; no -dev package of it is
+# installed, so the newest version the archive has.
+lib tre libtre-dev
+lib cmocka libcmocka-dev
 
 if [ -n "$FAILED" ]; then
     echo "win-deps: FAILED:$FAILED (logs in $CACHE/logs)" >&2

@@ -20,6 +20,7 @@
 #include "agent/upload/http.h"
 #include "agent/upload/probe.h"
 #include "config/config.h"
+#include "agent/os/os_cc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,8 +46,8 @@ struct doctor {
     int passed; /* checks that passed */
 };
 
-static void ok(struct doctor *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(struct doctor *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(struct doctor *d, const char *fmt, ...) DS_PRINTF(2, 3);
+static void fail(struct doctor *d, const char *fmt, ...) DS_PRINTF(2, 3);
 
 static void ok(struct doctor *d, const char *fmt, ...)
 {

@@ -3,16 +3,20 @@
  * (agent/service/daemon.c) on the runtime (agent/service/runtime.h), and
  * run it again with the new config after each reload. The runtime's lock
  * is held from the first start to the end, so a reload may not move
- * state_dir.
+ * state_dir. `run --service` runs the same under the platform's service
+ * manager (Windows' Service Control Manager; agent/os/os_service.h).
  */
 #include "agent/cli/commands.h"
 
 #include "agent/core/log.h"
+#include "agent/os/os_notify.h"
+#include "agent/os/os_service.h"
 #include "agent/service/daemon.h"
 #include "agent/service/runtime.h"
 #include "config/config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* [agent] log_file: the log goes there too, rotated by size. */
 static void open_log_file(const struct ds_config *cfg)
@@ -23,16 +27,16 @@ static void open_log_file(const struct ds_config *cfg)
     }
 }
 
-int ds_cmd_run(const char *config_path, int argc, char **argv)
+/* The daemon, in the console or as the service (ctx: the config's path). */
+static int run_daemon(void *ctx)
 {
+    const char *config_path = ctx;
     struct ds_config *cfg = NULL;
     struct ds_runtime rt;
     struct ds_error err;
     char msg[600];
     int rc;
 
-    (void)argc;
-    (void)argv;
     ds_error_clear(&err);
     rc = ds_config_load(config_path, &cfg, stderr);
     if (rc != 0) {
@@ -72,4 +76,31 @@ int ds_cmd_run(const char *config_path, int argc, char **argv)
     ds_log_close_file();
     ds_config_free(&cfg);
     return rc == 0 ? DS_EXIT_OK : DS_EXIT_RUNTIME;
+}
+
+/* `run --service`: the same daemon under the platform's service manager
+ * (agent/os/os_service.h: Windows' Service Control Manager). */
+/* The daemon's READY=1 (ds_notify, where systemd hears it) is when the
+ * service manager is told the service runs. */
+static void on_service_event(enum ds_os_service_event event, void *ctx)
+{
+    (void)ctx;
+    if (event == DS_OS_SERVICE_READY) {
+        os_service_ready();
+    }
+}
+
+int ds_cmd_run(const char *config_path, int argc, char **argv)
+{
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--service") == 0) {
+            ds_os_ready_hook_set(on_service_event, NULL);
+            rc = os_service_dispatch(run_daemon, (void *)config_path);
+            ds_os_ready_hook_set(NULL, NULL);
+            return rc;
+        }
+    }
+    return run_daemon((void *)config_path);
 }

@@ -5,10 +5,12 @@
  * never patient data. Like sync-now it goes through the control socket, so
  * it works for whoever may use that socket (the service user and the
  * dentsync group); the page's session gets the rights the socket gives the
- * asker (a group member's may not import or retry).
+ * asker (a group member's may not import or retry). --open hands the link
+ * to the desktop's browser too (the Windows Start-menu link runs that).
  */
 #include "agent/cli/commands.h"
 
+#include "agent/os/os_browser.h"
 #include "agent/service/control.h"
 #include "config/config.h"
 
@@ -21,13 +23,14 @@ int ds_cmd_web_url(const char *config_path, int argc, char **argv)
     struct ds_config *cfg = NULL;
     json_t *doc = NULL;
     const char *url;
+    int open_it;
     int rc;
 
-    (void)argv;
-    if (argc > 1) {
-        fprintf(stderr, "usage: dentsync web-url [-c FILE]\n");
+    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--open") != 0)) {
+        fprintf(stderr, "usage: dentsync web-url [-c FILE] [--open]\n");
         return DS_EXIT_USAGE;
     }
+    open_it = argc == 2;
     if (ds_config_load(config_path, &cfg, stderr) != 0) {
         return DS_EXIT_CONFIG;
     }
@@ -52,6 +55,10 @@ int ds_cmd_web_url(const char *config_path, int argc, char **argv)
         return DS_EXIT_RUNTIME;
     }
     printf("%s\n", url);
+    fflush(stdout);
+    if (open_it && os_open_url(url) != 0) {
+        fprintf(stderr, "dentsync web-url: no browser could be started; open the link above\n");
+    }
     if (json_is_true(json_object_get(doc, "read_only"))) {
         fprintf(stderr, "dentsync web-url: a read-only link: its page shows everything but may "
                         "not import or retry (that needs root or the service user)\n");

@@ -37,5 +37,7 @@ int ds_cmd_templates(const char *config_path, int argc, char **argv);
 int ds_cmd_preview(const char *config_path, int argc, char **argv);
 int ds_cmd_import(const char *config_path, int argc, char **argv);
 int ds_cmd_web_url(const char *config_path, int argc, char **argv);
+int ds_cmd_setup(const char *config_path, int argc, char **argv);
+int ds_cmd_service(const char *config_path, int argc, char **argv);
 
 #endif

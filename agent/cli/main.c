@@ -7,6 +7,7 @@
  */
 #include "agent/cli/commands.h"
 #include "agent/core/version.h"
+#include "agent/os/os_entry.h"
 #include "agent/os/os_fs.h"
 #include "agent/read/read.h"
 #include "config/config.h"
@@ -24,7 +25,7 @@ struct command {
 
 /* One line per command, in the order `dentsync --help` lists them. */
 static const struct command commands[] = {
-    {"run", ds_cmd_run, "run the service: watch the folders, stage and upload", ""},
+    {"run", ds_cmd_run, "run the service: watch the folders, stage and upload", "[--service]"},
     {"check-config", ds_cmd_check_config, "check the configuration, report every error", ""},
     {"doctor", ds_cmd_doctor, "check folders, state, tokens and the cloud; say how to fix", ""},
     {"templates", ds_cmd_templates, "list the templates, show one, test which reads a file",
@@ -48,7 +49,11 @@ static const struct command commands[] = {
      "--practice NAME [--type TYPE]"},
     {"errors", ds_cmd_errors, "write a job's failed rows, columns as read and errors, as CSV",
      "JOB --csv OUT"},
-    {"web-url", ds_cmd_web_url, "print a one-time login link to the local status page", ""},
+    {"web-url", ds_cmd_web_url, "print a one-time login link to the local status page", "[--open]"},
+    {"setup", ds_cmd_setup, "write a first configuration and a practice's token",
+     "--cloud-url URL --practice NAME --folder PATH [--type T] (--token-stdin | --token T)"},
+    {"service", ds_cmd_service, "register, start, stop the Windows service (Linux: systemd)",
+     "install|uninstall|start|stop|status"},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -101,7 +106,8 @@ static const char *take_config(int *argc, char **argv, int *bad)
     return path;
 }
 
-int main(int argc, char **argv)
+/* main() is the platform's (agent/os/os_entry_*.c): argv is UTF-8 here. */
+int ds_main(int argc, char **argv)
 {
     const struct command *cmd = NULL;
     const char *config_path = NULL;

@@ -8,6 +8,8 @@
 #ifndef DS_CORE_BUF_H
 #define DS_CORE_BUF_H
 
+#include "agent/os/os_cc.h"
+
 #include <stddef.h>
 #include <string.h>
 
@@ -53,7 +55,7 @@ static inline int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
 
 int ds_buf_append_str(struct ds_buf *b, const char *s);
 
-int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ds_buf_printf(struct ds_buf *b, const char *fmt, ...) DS_PRINTF(2, 3);
 
 /* Room ds_fmt_int needs: a sign, 19 digits, and zeros up to a width of 20. */
 #define DS_FMT_INT_MAX 24

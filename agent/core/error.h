@@ -10,6 +10,8 @@
 #ifndef DS_CORE_ERROR_H
 #define DS_CORE_ERROR_H
 
+#include "agent/os/os_cc.h"
+
 #include <stddef.h>
 
 enum {
@@ -51,8 +53,7 @@ void ds_error_clear(struct ds_error *err);
 /* Sets err->code and err->msg from a printf format; leaves file, row and
  * field as they are so callers can fill them before or after. NULL-safe.
  * Returns code, so `return ds_error_set(err, DS_EINVAL, "...")` reads well. */
-int ds_error_set(struct ds_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int ds_error_set(struct ds_error *err, int code, const char *fmt, ...) DS_PRINTF(3, 4);
 
 /* Formats err as "FILE:ROW: field FIELD: MSG" (parts that are unknown are
  * left out) into buf. Returns buf. */

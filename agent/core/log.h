@@ -18,6 +18,8 @@
 #ifndef DS_CORE_LOG_H
 #define DS_CORE_LOG_H
 
+#include "agent/os/os_cc.h"
+
 enum ds_log_level {
     DS_LOG_ERROR = 0,
     DS_LOG_WARN = 1,
@@ -45,8 +47,7 @@ void ds_log_close_file(void);
 int ds_log_journal(void);
 
 /* One event: code is its event code (a literal), fmt its message. */
-void ds_log(enum ds_log_level level, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void ds_log(enum ds_log_level level, const char *code, const char *fmt, ...) DS_PRINTF(3, 4);
 
 #define ds_log_error(...) ds_log(DS_LOG_ERROR, __VA_ARGS__)
 #define ds_log_warn(...) ds_log(DS_LOG_WARN, __VA_ARGS__)

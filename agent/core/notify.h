@@ -17,6 +17,8 @@
 #ifndef DS_CORE_NOTIFY_H
 #define DS_CORE_NOTIFY_H
 
+#include "agent/os/os_cc.h"
+
 #include <stdint.h>
 
 /* Sends state (one or more "KEY=VALUE" lines) to $NOTIFY_SOCKET. 0 when
@@ -24,7 +26,7 @@
 int ds_notify(const char *state);
 
 /* ds_notify with a printf format. */
-int ds_notify_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int ds_notify_printf(const char *fmt, ...) DS_PRINTF(1, 2);
 
 /* The watchdog interval systemd expects, in microseconds: WATCHDOG_USEC
  * when set and (if WATCHDOG_PID is set) meant for this process; else 0.

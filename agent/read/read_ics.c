@@ -59,6 +59,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/hash.h"
+#include "agent/os/os_cc.h"
 
 #include <libical/ical.h>
 #include <stdarg.h>
@@ -151,7 +152,7 @@ static int ics_next(void *impl, struct ds_row *row, struct ds_error *err);
 static void ics_close(void *impl);
 
 static void ics_notice(struct ics_reader *c, int kind, long line, long row, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    DS_PRINTF(5, 6);
 
 /* A notice, except in the first pass (the second one says it again). */
 static void ics_notice(struct ics_reader *c, int kind, long line, long row, const char *fmt, ...)

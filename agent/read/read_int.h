@@ -11,6 +11,7 @@
 #define DS_READ_READ_INT_H
 
 #include "agent/read/read.h"
+#include "agent/os/os_cc.h"
 
 #include <sys/types.h>
 
@@ -33,12 +34,12 @@ struct ds_reader {
 
 /* Adds a notice to r (see ds_read_notices for what is kept). */
 void ds__read_notice(struct ds_reader *r, int kind, long line, long row, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    DS_PRINTF(5, 6);
 
 /* Fills err (NULL-safe) with the file, row, field (may be NULL) and a
  * message, and returns code. */
 int ds__read_fail(struct ds_error *err, int code, const char *path, long row, const char *field,
-                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+                  const char *fmt, ...) DS_PRINTF(6, 7);
 
 /* Each reader opens the file fd is open on (borrowed for the call; path
  * names it in errors) into r: on success r->ops, r->impl, r->header and

@@ -64,6 +64,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/fsafe.h"
+#include "agent/os/os_cc.h"
 #include "agent/os/os_proc.h"
 
 #include <freexl.h>
@@ -212,7 +213,7 @@ static int out_head(struct xls_out *o, int type, size_t len)
 
 /* Sends an error and leaves. */
 static void child_fail(struct xls_out *o, int code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5), noreturn));
+    DS_PRINTF(4, 5) __attribute__((noreturn));
 
 static void child_fail(struct xls_out *o, int code, const char *field, const char *fmt, ...)
 {

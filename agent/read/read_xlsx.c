@@ -43,6 +43,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/fsafe.h"
+#include "agent/os/os_cc.h"
 
 #include <expat.h>
 #include <math.h>
@@ -147,8 +148,7 @@ static const char *attr(const char **atts, const char *name)
     return NULL;
 }
 
-static void cb_fail(struct xlsx_reader *x, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void cb_fail(struct xlsx_reader *x, int code, const char *fmt, ...) DS_PRINTF(3, 4);
 
 static void cb_fail(struct xlsx_reader *x, int code, const char *fmt, ...)
 {
@@ -211,7 +211,7 @@ static XML_Parser new_parser(struct xlsx_reader *x, XML_StartElementHandler star
 }
 
 static int fail(struct xlsx_reader *x, struct ds_error *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+    DS_PRINTF(4, 5);
 
 static int fail(struct xlsx_reader *x, struct ds_error *err, int code, const char *fmt, ...)
 {

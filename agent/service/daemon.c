@@ -7,7 +7,8 @@
  *
  * struct ds_agent owns everything but what the runtime (runtime.h) starts
  * for it — the lock, the queue, the loop and the uploader — and nothing
- * here is global. Stopping (SIGINT/SIGTERM) closes the watcher, asks a
+ * here is global. Stopping (SIGINT/SIGTERM, or a stop from the service
+ * manager: agent/os/os_service.h) closes the watcher, asks a
  * running ingest to stop at its next commit (its partial job is cleared by
  * recovery at the next start), aborts uploads in flight (re-sent after the
  * next start, which the cloud's replay rule makes safe) and lets the loop
@@ -26,6 +27,7 @@
 #include "agent/core/notify.h"
 #include "agent/os/os_fs.h"
 #include "agent/os/os_proc.h"
+#include "agent/os/os_service.h"
 #include "agent/service/ingest.h"
 #include "agent/service/runtime.h"
 #include "agent/upload/upload.h"
@@ -54,9 +56,10 @@ struct ds_agent {
     uv_signal_t stop_sig[DS_OS_STOP_SIGNALS_MAX]; /* stop requests (agent/os/os_proc.h) */
     int nstop;                                    /* of them started */
     uv_signal_t sighup;                           /* reload request, where there is one */
-    uv_timer_t queue_poll;                        /* looks for files an admin's retry put back */
-    int64_t retry_gen;                            /* the queue's retry generation last seen */
-    double next_purge;                            /* when retention runs next (wall clock) */
+    uv_async_t service_stop;    /* a stop from the service manager (os_service.h) */
+    uv_timer_t queue_poll;      /* looks for files an admin's retry put back */
+    int64_t retry_gen;          /* the queue's retry generation last seen */
+    double next_purge;          /* when retention runs next (wall clock) */
     double next_sweep;          /* when the disposal sweep runs next (wall clock) */
     double next_age_alarm;      /* when the age alarm may speak again */
     struct ds_control *control; /* the control socket; owned */
@@ -599,6 +602,10 @@ static void close_signals(struct ds_agent *a)
     if (a->sighup.loop != NULL && !uv_is_closing((uv_handle_t *)&a->sighup)) {
         uv_close((uv_handle_t *)&a->sighup, NULL);
     }
+    if (a->service_stop.loop != NULL && !uv_is_closing((uv_handle_t *)&a->service_stop)) {
+        os_service_on_stop(NULL, NULL);
+        uv_close((uv_handle_t *)&a->service_stop, NULL);
+    }
 }
 
 static void shutdown_if_idle(struct ds_agent *a)
@@ -637,6 +644,28 @@ static void on_signal(uv_signal_t *s, int signum)
     ds_log_info("AGENT_STOPPING", "signal %d: stopping", signum);
     atomic_store(&a->rt->stop, 1);
     stop(a);
+}
+
+/* A stop from the service manager (Windows: SERVICE_CONTROL_STOP or
+ * SHUTDOWN): the same clean stop as SIGTERM, on the loop's thread. */
+static void on_service_stop(uv_async_t *h)
+{
+    struct ds_agent *a = h->data;
+
+    if (a->stopping) {
+        return;
+    }
+    ds_log_info("AGENT_STOPPING", "the service manager asks to stop: stopping");
+    atomic_store(&a->rt->stop, 1);
+    stop(a);
+}
+
+/* Called on the service manager's thread: only hands the stop over. */
+static void service_stop_request(void *ctx)
+{
+    struct ds_agent *a = ctx;
+
+    uv_async_send(&a->service_stop);
 }
 
 /* SIGHUP or the control endpoint's `reload` (why names which): a new
@@ -722,6 +751,9 @@ int ds_daemon_run(struct ds_runtime *rt, const struct ds_config *cfg, struct ds_
         a->sighup.data = a;
         uv_signal_start(&a->sighup, on_hup, ds_os_reload_signal());
     }
+    uv_async_init(&a->rt->loop, &a->service_stop, on_service_stop);
+    a->service_stop.data = a;
+    os_service_on_stop(service_stop_request, a);
     ds_store_retry_generation(a->rt->store, &a->retry_gen);
     rc = ds_store_files_detected(a->rt->store, on_detected, a);
     if (rc < 0) {

@@ -35,6 +35,7 @@ logscan
 web
 state
 agree
+setup
 "
 # Arguments name a subset to run: tests/e2e/run.sh route read
 [ $# -gt 0 ] && suites="$*"

@@ -166,6 +166,21 @@ check "the session cookie is named after the port ($cookie: cookies ignore ports
 code=$(status_of "$link")
 check "the same link a second time: $code (403)" test "$code" = 403
 
+# web-url --open: the link printed and handed to the desktop's opener (a
+# stand-in xdg-open here that notes what it was given); a missing opener
+# leaves the link printed and says so.
+mkdir -p "$work/bin"
+printf '#!/bin/sh\nprintf "%%s\\n" "$1" >"%s/opened"\n' "$work" >"$work/bin/xdg-open"
+chmod 755 "$work/bin/xdg-open"
+olink=$(PATH="$work/bin:$PATH" "$agent" web-url --open -c "$work/dentsync.conf")
+check "web-url --open prints a link" grep -qE '^http://127\.0\.0\.1:[0-9]+/login\?t=[0-9a-f]{64}$' <<<"$olink"
+check "web-url --open hands that link to xdg-open" test "$(cat "$work/opened" 2>/dev/null)" = "$olink"
+rm -f "$work/bin/xdg-open"
+nolink=$(PATH="$work/bin" "$agent" web-url --open -c "$work/dentsync.conf" 2>"$work/open.err")
+rc=$?
+check "without an opener: the link printed, exit 0 ($rc), and a note" \
+    sh -c "test '$rc' = 0 && test -n '$nolink' && grep -q 'no browser could be started' '$work/open.err'"
+
 c -D "$work/ov.h" -o "$work/ov.json" -b "$work/jar" "$base/api/overview"
 check "with the session the overview answers 200" sh -c "head -n 1 '$work/ov.h' | grep -q ' 200'"
 check "the overview names the folder" grep -q '"name":"inbox"' "$work/ov.json"

@@ -42,6 +42,17 @@
 #include <freexl.h>
 #include <iconv.h>
 #endif
+#ifdef HAVE_TRE
+#include <tre/tre.h>
+#endif
+#ifdef HAVE_CMOCKA
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#endif
 #ifdef HAVE_LIBICAL
 #include <libical/ical.h>
 #endif
@@ -163,7 +174,7 @@ static void check_csv(void)
 #endif
 
 #ifdef HAVE_INIH
-static int ini_handler(void *user, const char *section, const char *name, const char *value)
+static int ini_entry(void *user, const char *section, const char *name, const char *value)
 {
     if (strcmp(section, "s") == 0 && strcmp(name, "k") == 0 && strcmp(value, "v") == 0) {
         ++*(int *)user;
@@ -174,7 +185,7 @@ static int ini_handler(void *user, const char *section, const char *name, const 
 static void check_inih(void)
 {
     int found = 0;
-    check("inih", ini_parse_string("[s]\nk = v\n", ini_handler, &found) == 0 && found == 1, NULL);
+    check("inih", ini_parse_string("[s]\nk = v\n", ini_entry, &found) == 0 && found == 1, NULL);
 }
 #endif
 
@@ -311,6 +322,42 @@ static void check_libical(void)
 }
 #endif
 
+#ifdef HAVE_TRE
+/* POSIX extended syntax, as a template's pattern: a match, its group, a
+ * miss, and a bad pattern refused. */
+static void check_tre(void)
+{
+    regex_t re;
+    regmatch_t m[2];
+    regex_t bad;
+    int ok = tre_regcomp(&re, "^([A-Z]+)-[0-9]{3}$", REG_EXTENDED) == 0;
+
+    if (ok) {
+        ok = tre_regexec(&re, "ABC-123", 2, m, 0) == 0 && m[1].rm_so == 0 && m[1].rm_eo == 3 &&
+             tre_regexec(&re, "abc-123", 0, NULL, 0) == REG_NOMATCH;
+        tre_regfree(&re);
+    }
+    ok = ok && tre_regcomp(&bad, "a(b", REG_EXTENDED) != 0;
+    check("tre", ok, "0.8.0");
+}
+#endif
+
+#ifdef HAVE_CMOCKA
+static void cmocka_case(void **state)
+{
+    (void)state;
+    assert_int_equal(2 + 2, 4);
+}
+
+/* One test run through cmocka's runner (its output goes to the console). */
+static void check_cmocka(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(cmocka_case)};
+
+    check("cmocka", cmocka_run_group_tests_name("linkcheck", tests, NULL, NULL) == 0, NULL);
+}
+#endif
+
 int main(void)
 {
 #ifdef HAVE_LIBUV
@@ -362,6 +409,16 @@ int main(void)
     check_freexl();
 #else
     check("freexl", 0, "not in the cache");
+#endif
+#ifdef HAVE_TRE
+    check_tre();
+#else
+    check("tre", 0, "not in the cache");
+#endif
+#ifdef HAVE_CMOCKA
+    check_cmocka();
+#else
+    check("cmocka", 0, "not in the cache");
 #endif
 #ifdef HAVE_LIBICAL
     check_libical();

@@ -18,7 +18,7 @@ HERE=$(dirname "$0")
 }
 pkgs=""
 defs=""
-for p in libuv libcurl sqlite3 jansson inih zlib libzip expat freexl libical; do
+for p in libuv libcurl sqlite3 jansson inih zlib libzip expat freexl libical tre cmocka; do
     if "$PC" --exists "$p"; then
         pkgs="$pkgs $p"
         defs="$defs -DHAVE_$(echo "$p" | tr 'a-z' 'A-Z')"

@@ -1,0 +1,40 @@
+/*
+ * os_service.h — the agent under the platform's service manager, and its
+ * registration there (`dentsync service`, `dentsync run --service`).
+ *
+ * On Windows the agent is a service of the Service Control Manager:
+ * `run --service` enters its dispatcher and runs the same daemon as
+ * `dentsync run`; a stop or shutdown from the manager ends it the way
+ * SIGTERM does on Linux. On Linux the service is the systemd unit
+ * (installer/systemd/dentsync.service) and these calls only say so.
+ */
+#ifndef DS_OS_SERVICE_H
+#define DS_OS_SERVICE_H
+
+/* A stop asked by the service manager. It is called on the manager's own
+ * thread, so it may only hand the request over to the loop (uv_async_send). */
+typedef void (*os_service_stop_fn)(void *ctx);
+
+/* Registers the daemon's stop (fn NULL: none, before the daemon goes). A
+ * stop that came while none was registered is called at once: the daemon
+ * was still starting, or between a reload's two runs. */
+void os_service_on_stop(os_service_stop_fn fn, void *ctx);
+
+/* The daemon is up (watching, its control socket open): the service
+ * manager is told that the service runs. Nothing outside a service.
+ * `run --service` calls it on the daemon's READY=1 (ds_os_ready_hook_set,
+ * agent/os/os_notify.h). */
+void os_service_ready(void);
+
+/* `run --service`: runs run(ctx) as the service and returns its exit code.
+ * Returns 2 (a usage error) with a message on stderr where the program
+ * was not started by a service manager, or has none to talk to. */
+int os_service_dispatch(int (*run)(void *ctx), void *ctx);
+
+/* `dentsync service VERB` (install, uninstall, start, stop, status), the
+ * service running `run --service -c config_path`. Prints what it did on
+ * stdout, an error on stderr. Returns 0 done, 1 failed, 2 no such verb or
+ * no such thing on this platform. */
+int os_service_manage(const char *verb, const char *config_path);
+
+#endif
