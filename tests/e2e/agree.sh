@@ -157,12 +157,19 @@ drop() {
         mv "$work/in/$p-$t/.$(basename "$rel").tmp" "$work/in/$p-$t/$(basename "$rel")"
     done <"$work/files"
 }
+# count TYPES: how many listed files are of those import types.
+count() { awk -v types=" $1 " 'index(types, " " $2 " ") > 0' "$work/files" | wc -l; }
+n_patients=$(count patients)
+n_appointments=$(count "patients appointments")
+n_all=$(count "patients appointments treatments financial")
 drop patients
-check "every patients sample is imported" wait_done "$work" 7 60
+check "every patients sample is imported ($n_patients)" wait_done "$work" "$n_patients" 60
 drop appointments
-check "every appointments sample is imported" wait_done "$work" 14 60
+check "every appointments sample is imported ($n_appointments in all)" \
+    wait_done "$work" "$n_appointments" 60
 drop "treatments financial"
-check "every treatments and financial sample is imported" wait_done "$work" 23 60
+check "every treatments and financial sample is imported ($n_all in all)" \
+    wait_done "$work" "$n_all" 60
 
 # Row by row: valid in preview -> never rejected by the cloud (created,
 # updated, unchanged, or waiting in needs_review); otherwise no record.
@@ -225,7 +232,7 @@ check "practice set --name-only-match off is stored" \
 sed '2,$ s/\.00/.01/g' "$top/samples/pms/dentrix-ledger.txt" >"$work/ledger2.txt"
 cp "$work/ledger2.txt" "$work/in/dentrix-financial/.ledger2.tmp"
 mv "$work/in/dentrix-financial/.ledger2.tmp" "$work/in/dentrix-financial/ledger2.txt"
-wait_done "$work" 24 60
+check "the second ledger is done" wait_done "$work" $((n_all + 1)) 60
 pid=$(practice_of dentrix)
 check "with name-only matching off, the ledger's rows wait in needs_review (PATIENT_NOT_FOUND)" \
     test "$(pq "SELECT string_agg(DISTINCT i.status || ':' || i.error_code, ',') || '/' || count(*)
@@ -268,7 +275,7 @@ check "calendar: none of them stands at the time the change moved away from" \
 sed -e 's/20270108T090000/20270108T100000/' -e 's/20270108T094500/20270108T104500/' \
     "$top/samples/pms/calendar-appointments.ics" >"$work/in/generic-appointments/.cal2.tmp"
 mv "$work/in/generic-appointments/.cal2.tmp" "$work/in/generic-appointments/calendar2.ics"
-wait_done "$work" 25 60
+check "the calendar exported again is done" wait_done "$work" $((n_all + 2)) 60
 check "calendar: exported again, the moved occurrence updates its appointment" \
     test "$(appt ics-series-5@clinic.example/20270107T220000Z)" = "2027-01-08T16:00:00Z|45|confirmed|Nakamura|hyg.kim@clinic.example|Hyg 1"
 check "… and it alone is sent again, as an update (the other events are unchanged)" \
