@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -338,11 +339,54 @@ int ds_rules_check_int(const struct ds_rules_field *f, long long v, char *msg, s
     return 0;
 }
 
-/* The value of field name, or NULL when absent. */
-static const char *value_of(const struct ds_rules_type *t, const char *const *v, const char *name)
-{
-    int i = ds_rules_field_index(t, name);
+/* The names ds_rules_check_record looks up for every record, and room for
+ * each type's required names after them. */
+enum {
+    RN_EXTERNAL_ID,
+    RN_EMAIL,
+    RN_PHONE_MOBILE,
+    RN_PHONE_HOME,
+    RN_PHONE_WORK,
+    RN_LAST_NAME,
+    RN_FIRST_NAME,
+    RN_DATE_OF_BIRTH,
+    RN_PATIENT_EXTERNAL_ID,
+    RN_PATIENT_EMAIL,
+    RN_PATIENT_PHONE,
+    RN_PATIENT_LAST_NAME,
+    RN_PATIENT_FIRST_NAME,
+    RN_APPOINTMENT_EXTERNAL_ID,
+    RN_START_AT,
+    RN_END_AT,
+    RN_DURATION_MINUTES,
+    RN_REQUIRED, /* t->required[i] is slot RN_REQUIRED + i */
+    RN_SLOTS = RN_REQUIRED + 8,
+};
 
+/* Their field indexes, found once per type instead of a search through
+ * the type's fields for each name of each record: 0 not looked up yet,
+ * else the index + 2 (1: no such field). The tables are constant, so
+ * every thread that fills a slot stores the same value. */
+static _Atomic int rn_index[DS_RULES_NTYPES][RN_SLOTS];
+
+/* The value of field name (slot: its place in rn_index), or NULL when
+ * absent. */
+static const char *value_at(const struct ds_rules_type *t, const char *const *v, int slot,
+                            const char *name)
+{
+    int i;
+
+    for (size_t ti = 0; ti < DS_RULES_NTYPES; ti++) {
+        if (t == &ds_rules_types[ti] && slot < RN_SLOTS) {
+            i = atomic_load_explicit(&rn_index[ti][slot], memory_order_relaxed);
+            if (i == 0) {
+                i = ds_rules_field_index(t, name) + 2;
+                atomic_store_explicit(&rn_index[ti][slot], i, memory_order_relaxed);
+            }
+            return i < 2 ? NULL : v[i - 2];
+        }
+    }
+    i = ds_rules_field_index(t, name);
     return i < 0 ? NULL : v[i];
 }
 
@@ -352,13 +396,16 @@ int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, c
     const char *start;
     const char *end;
     long long span;
+    int k;
 
     *field = "record";
-#define HAS(name) (value_of(t, v, name) != NULL)
+#define HAS(slot, name) (value_at(t, v, (slot), (name)) != NULL)
     if (t == &ds_rules_types[0]) {
-        if (!HAS("external_id") && !HAS("email") && !HAS("phone_mobile") && !HAS("phone_home") &&
-            !HAS("phone_work") &&
-            (!HAS("last_name") || !HAS("first_name") || !HAS("date_of_birth"))) {
+        if (!HAS(RN_EXTERNAL_ID, "external_id") && !HAS(RN_EMAIL, "email") &&
+            !HAS(RN_PHONE_MOBILE, "phone_mobile") && !HAS(RN_PHONE_HOME, "phone_home") &&
+            !HAS(RN_PHONE_WORK, "phone_work") &&
+            (!HAS(RN_LAST_NAME, "last_name") || !HAS(RN_FIRST_NAME, "first_name") ||
+             !HAS(RN_DATE_OF_BIRTH, "date_of_birth"))) {
             snprintf(msg, msg_size,
                      "nothing to match on (external_id, email, a phone, or last_name + "
                      "first_name + date_of_birth)");
@@ -370,26 +417,29 @@ int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, c
      * reference the cloud resolves when exactly one patient has that name
      * (docs/protocol.md); a treatment may name its appointment instead, whose
      * patient it then is. */
-    if (!HAS("patient_external_id") && !HAS("patient_email") && !HAS("patient_phone") &&
-        (!HAS("patient_last_name") || !HAS("patient_first_name")) &&
-        !HAS("appointment_external_id")) {
+    if (!HAS(RN_PATIENT_EXTERNAL_ID, "patient_external_id") &&
+        !HAS(RN_PATIENT_EMAIL, "patient_email") && !HAS(RN_PATIENT_PHONE, "patient_phone") &&
+        (!HAS(RN_PATIENT_LAST_NAME, "patient_last_name") ||
+         !HAS(RN_PATIENT_FIRST_NAME, "patient_first_name")) &&
+        !HAS(RN_APPOINTMENT_EXTERNAL_ID, "appointment_external_id")) {
         snprintf(msg, msg_size,
                  "no patient reference (patient_external_id, patient_email, patient_phone, "
                  "patient_last_name + patient_first_name, or a treatment's "
                  "appointment_external_id)");
         return -1;
     }
-    for (const char *const *r = t->required; *r != NULL; r++) {
-        if (!HAS(*r)) {
+    k = RN_REQUIRED;
+    for (const char *const *r = t->required; *r != NULL; r++, k++) {
+        if (!HAS(k, *r)) {
             *field = *r;
             snprintf(msg, msg_size, "required");
             return -1;
         }
     }
-    if (strcmp(t->name, "appointments") == 0) {
-        start = value_of(t, v, "start_at");
-        end = value_of(t, v, "end_at");
-        if (end == NULL && !HAS("duration_minutes")) {
+    if (t == &ds_rules_types[1] || strcmp(t->name, "appointments") == 0) {
+        start = value_at(t, v, RN_START_AT, "start_at");
+        end = value_at(t, v, RN_END_AT, "end_at");
+        if (end == NULL && !HAS(RN_DURATION_MINUTES, "duration_minutes")) {
             *field = "end_at";
             snprintf(msg, msg_size, "required when duration_minutes is absent");
             return -1;

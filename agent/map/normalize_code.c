@@ -416,7 +416,7 @@ static int code_lookup(const struct code *table, const char *in, size_t len, str
     }
     if (ds_norm_header(in, len, key, sizeof(key)) < sizeof(key)) {
         for (const struct code *c = table; c->from != NULL; c++) {
-            if (strcmp(key, c->from) == 0) {
+            if (key[0] == c->from[0] && strcmp(key, c->from) == 0) {
                 if (c->to == NULL) {
                     *problem = "a note or condition, not a record of this type";
                     return DS_EINVAL;

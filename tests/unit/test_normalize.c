@@ -815,8 +815,9 @@ static int utf8_valid_ref(const unsigned char *s, size_t n)
  * no-break spaces, accents and stray bytes at every offset. */
 static void test_utf8_trim_fast_paths(void **state)
 {
-    static const unsigned char pool[] = {'a',  'Z',  '0',  ' ',  '\t', '\r', 0,    0xc2, 0xa0, 0xc3,
-                                         0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80, 0xff};
+    static const unsigned char pool[] = {'a',  'Z',  '0',  ' ',  '\t', '\r', 0,    0xc2,
+                                         0xa0, 0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f,
+                                         0x98, 0x80, 0xff, 0x7f, 0x80, 0x01};
     unsigned char buf[40];
     unsigned long seed = 12345;
 

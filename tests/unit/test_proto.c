@@ -193,12 +193,69 @@ static void test_rules(void **state)
                      -1);
 }
 
+/* The field indexes check_record keeps per type give, call after call and
+ * whichever type comes first, the answers of a type outside the table
+ * (looked up each time). */
+static void test_rules_repeat(void **state)
+{
+    static const char *const names[] = {"patients", "appointments", "treatments", "financial"};
+    const char *field = NULL;
+    char msg[256];
+
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+            const struct ds_rules_type *t = ds_rules_type(names[n]);
+            struct ds_rules_type copy = *t;
+            const char *v[DS_RULES_MAX_FIELDS];
+
+            memset(v, 0, sizeof(v));
+            /* Every field but one set, for each field in turn. */
+            for (int skip = -1; t->fields[skip + 1].name != NULL; skip++) {
+                const char *f1 = NULL;
+                const char *f2 = NULL;
+                int want;
+
+                for (int i = 0; t->fields[i].name != NULL; i++) {
+                    v[i] = i == skip
+                               ? NULL
+                               : (t->fields[i].kind == DS_RULES_INSTANT ? "2024-01-02T10:00:00Z"
+                                                                        : "1");
+                }
+                if (round == 1 && ds_rules_field_index(t, "end_at") >= 0) {
+                    v[ds_rules_field_index(t, "end_at")] = NULL;
+                }
+                if (n > 0) {
+                    want = ds_rules_check_record(&copy, v, &f1, msg, sizeof(msg));
+                }
+                else { /* the patients' rule is the table's own entry's */
+#define SET(name) (v[ds_rules_field_index(t, name)] != NULL)
+                    want = SET("external_id") || SET("email") || SET("phone_mobile") ||
+                                   SET("phone_home") || SET("phone_work") ||
+                                   (SET("last_name") && SET("first_name") && SET("date_of_birth"))
+                               ? 0
+                               : -1;
+#undef SET
+                    f1 = "record";
+                }
+                assert_int_equal(ds_rules_check_record(t, v, &f2, msg, sizeof(msg)), want);
+                assert_string_equal(f2, f1);
+            }
+            /* Nothing set: refused the same way. */
+            memset(v, 0, sizeof(v));
+            assert_int_equal(ds_rules_check_record(t, v, &field, msg, sizeof(msg)), -1);
+            assert_string_equal(field, "record");
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_digest_lines), cmocka_unit_test(test_keys),
         cmocka_unit_test(test_uuids),        cmocka_unit_test(test_codes),
         cmocka_unit_test(test_limits),       cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_rules_repeat),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
