@@ -86,6 +86,7 @@ int ds_map_set_location(struct ds_mapper *m, const char *fixed, struct ds_error 
         memset(&tf, 0, sizeof(tf));
         tf.name = "location";
         tf.columns = none;
+        tf.transform = "text";
         fi = (long)m->nfields++;
         rc = ds__map_bind_field(m, (size_t)fi, &tf, NULL, err);
         if (rc == 0) {
