@@ -101,6 +101,25 @@ int ds_map_set_location(struct ds_mapper *m, const char *fixed, struct ds_error 
     return 0;
 }
 
+void ds_map_location_text(const char *column, const char *fixed, char *buf, size_t size)
+{
+    int has_col = column != NULL && column[0] != '\0';
+    int has_fixed = fixed != NULL && fixed[0] != '\0';
+
+    if (size == 0) {
+        return;
+    }
+    if (has_col && has_fixed) {
+        snprintf(buf, size, "from column %s, else %s", column, fixed);
+    }
+    else if (has_col) {
+        snprintf(buf, size, "from column %s", column);
+    }
+    else {
+        snprintf(buf, size, "%s", has_fixed ? fixed : "");
+    }
+}
+
 void ds_map_set_outputs(struct ds_mapper *m, int outputs)
 {
     m->no_raw = (outputs & DS_MAP_RAW) == 0;
