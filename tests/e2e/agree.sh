@@ -164,12 +164,16 @@ drop() {
         mv "$work/in/$p-$t/.$(basename "$rel").tmp" "$work/in/$p-$t/$(basename "$rel")"
     done <"$work/files"
 }
+# The files done after each wave, counted from the list.
+n_pat=$(echo "$files" | awk '$2 == "patients"' | wc -l)
+n_appt=$((n_pat + $(echo "$files" | awk '$2 == "appointments"' | wc -l)))
+n_all=$(echo "$files" | wc -l)
 drop patients
-check "every patients sample is imported" wait_done "$work" 7 60
+check "every patients sample is imported ($n_pat)" wait_done "$work" "$n_pat" 60
 drop appointments
-check "every appointments sample is imported" wait_done "$work" 15 60
+check "every appointments sample is imported ($n_appt)" wait_done "$work" "$n_appt" 60
 drop "treatments financial"
-check "every treatments and financial sample is imported" wait_done "$work" 24 60
+check "every treatments and financial sample is imported ($n_all)" wait_done "$work" "$n_all" 60
 
 # Row by row: valid in preview -> never rejected by the cloud (created,
 # updated, unchanged, or waiting in needs_review); otherwise no record.
@@ -232,7 +236,7 @@ check "practice set --name-only-match off is stored" \
 sed '2,$ s/\.00/.01/g' "$top/samples/pms/dentrix-ledger.txt" >"$work/ledger2.txt"
 cp "$work/ledger2.txt" "$work/in/dentrix-financial/.ledger2.tmp"
 mv "$work/in/dentrix-financial/.ledger2.tmp" "$work/in/dentrix-financial/ledger2.txt"
-wait_done "$work" 25 60
+wait_done "$work" $((n_all + 1)) 60
 pid=$(practice_of dentrix)
 check "with name-only matching off, the ledger's rows wait in needs_review (PATIENT_NOT_FOUND)" \
     test "$(pq "SELECT string_agg(DISTINCT i.status || ':' || i.error_code, ',') || '/' || count(*)
@@ -275,7 +279,7 @@ check "calendar: none of them stands at the time the change moved away from" \
 sed -e 's/20270108T090000/20270108T100000/' -e 's/20270108T094500/20270108T104500/' \
     "$top/samples/pms/calendar-appointments.ics" >"$work/in/generic-appointments/.cal2.tmp"
 mv "$work/in/generic-appointments/.cal2.tmp" "$work/in/generic-appointments/calendar2.ics"
-wait_done "$work" 26 60
+wait_done "$work" $((n_all + 2)) 60
 check "calendar: exported again, the moved occurrence updates its appointment" \
     test "$(appt ics-series-5@clinic.example/20270107T220000Z)" = "2027-01-08T16:00:00Z|45|confirmed|Nakamura|hyg.kim@clinic.example|Hyg 1"
 check "… and it alone is sent again, as an update (the other events are unchanged)" \
