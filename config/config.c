@@ -260,7 +260,7 @@ static const char *const web_keys[] = {"enabled",     "listen",        "port",
 static const char *const folder_keys[] = {
     "path",    "practice", "import_type", "template",      "snapshot",       "max_missing_percent",
     "include", "exclude",  "after",       "processed_dir", "quarantine_dir", "network",
-    "sheet",   NULL};
+    "sheet",   "location", NULL};
 
 /* Edit distance of a and b (both short: config keys), capped at 9. */
 static int distance(const char *a, const char *b)
@@ -439,6 +439,23 @@ static void practice_key(struct loader *ld, const char *name, const char *key, c
     }
 }
 
+/* A location's name: the rule book's text of at most 100 bytes
+ * (proto/rules.c), printable. */
+static int location_ok(const char *value)
+{
+    size_t n = strlen(value);
+
+    if (n == 0 || n > 100) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void folder_key(struct loader *ld, const char *name, const char *key, const char *value)
 {
     struct ds_folder_conf *f = folder_slot(ld, name);
@@ -464,6 +481,16 @@ static void folder_key(struct loader *ld, const char *name, const char *key, con
         }
         else {
             set_string(ld, &f->sheet, value);
+        }
+    }
+    else if (strcmp(key, "location") == 0) {
+        if (!location_ok(value)) {
+            problem(ld, ld->line,
+                    "location: expected the name of a location (1-100 bytes, no control "
+                    "characters)");
+        }
+        else {
+            set_string(ld, &f->location, value);
         }
     }
     else if (strcmp(key, "snapshot") == 0) {
@@ -880,6 +907,7 @@ void ds_config_free(struct ds_config **cfgp)
         ds_free(cfg->folders[i].import_type);
         ds_free(cfg->folders[i].template_id);
         ds_free(cfg->folders[i].sheet);
+        ds_free(cfg->folders[i].location);
         ds_free(cfg->folders[i].include);
         ds_free(cfg->folders[i].exclude);
         ds_free(cfg->folders[i].processed_dir);

@@ -8,8 +8,8 @@
  *   [cloud]            url, ca_file, batch_rows, max_in_flight, timeout_seconds,
  *                      retry_min_seconds, retry_max_seconds
  *   [practice NAME]    token_file, timezone, phone_region, date_order
- *   [folder NAME]      path, practice, import_type, template, sheet, snapshot,
- *                      max_missing_percent, include, exclude, after,
+ *   [folder NAME]      path, practice, import_type, template, sheet, location,
+ *                      snapshot, max_missing_percent, include, exclude, after,
  *                      processed_dir, quarantine_dir, network
  *   [web]              enabled, listen, port, secret_file, max_upload_kb
  *
@@ -45,6 +45,8 @@ struct ds_folder_conf {
     char *template_id;       /* a template id, or "auto" */
     char *sheet;             /* workbooks: a sheet's name, "*" (every sheet), or NULL (the first
                                 whose header a template matches, else the first) */
+    char *location;          /* the fixed location of its rows (1-100 bytes), or NULL: a row's
+                                own location column wins over it */
     int snapshot_full;       /* 1: snapshot = full (absent keys are deleted) */
     int max_missing_percent; /* a full snapshot missing more keys is held (default 5) */
     char *include;           /* comma-separated name patterns to take, NULL: all */

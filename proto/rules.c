@@ -60,6 +60,11 @@ static const char *const methods[] = {"cash", "check", "card", "insurance", "oth
         TEXT("patient_first_name", 200), DATE("patient_date_of_birth"), EMAIL("patient_email"),    \
         PHONE("patient_phone")
 
+/* The clinic or site of a multi-location practice a record belongs to (a
+ * patient: the home clinic): optional text, the PMS's own code or name of
+ * the location, or the folder's fixed one. Never patient data. */
+#define LOCATION TEXT("location", 100)
+
 static const struct ds_rules_field patient_fields[] = {
     TEXT("external_id", 200),
     TEXT("first_name", 200),
@@ -83,6 +88,7 @@ static const struct ds_rules_field patient_fields[] = {
     DATE("first_visit_date"),
     DATE("last_visit_date"),
     TEXT("notes", 20000),
+    LOCATION,
     END,
 };
 
@@ -97,6 +103,7 @@ static const struct ds_rules_field appointment_fields[] = {
     TEXT("operatory", 200),
     TEXT("appointment_type", 200),
     TEXT("notes", 20000),
+    LOCATION,
     END,
 };
 
@@ -112,6 +119,7 @@ static const struct ds_rules_field treatment_fields[] = {
     DATE("service_date"),
     TEXT("provider", 200),
     TEXT("appointment_external_id", 200),
+    LOCATION,
     END,
 };
 
@@ -124,6 +132,7 @@ static const struct ds_rules_field financial_fields[] = {
     ENUM("method", methods),
     TEXT("reference", 200),
     TEXT("description", 1000),
+    LOCATION,
     END,
 };
 

@@ -26,6 +26,18 @@ awk 'BEGIN {
     }
 }' > "$dir/opendental-appointments-raw.csv"
 
+# Open Dental appointments of a practice with three clinics (ClinicNum 1-3;
+# 0 is "no clinic": the folder's location, if any, stands in).
+awk 'BEGIN {
+    OFS = ","
+    split("1,2,5,1", st, ",")
+    print "AptNum,PatNum,AptStatus,Pattern,Confirmed,Op,Note,ProvNum,ProvHyg,AptDateTime,NextAptNum,UnschedStatus,IsNewPatient,ProcDescript,Assistant,ClinicNum,IsHygiene,DateTStamp,DateTimeArrived,DateTimeSeated,DateTimeDismissed,AppointmentTypeNum,SecDateTEntry,Priority"
+    for (i = 1; i <= 12; i++) {
+        d = sprintf("2024-04-%02d %02d:%02d:00", 1 + i, 8 + i % 9, (i % 4) * 15)
+        print 5100 + i, 1000 + (i - 1) % 14 + 1, st[(i - 1) % 4 + 1], "XXXX//", 0, 1 + i % 3, "", 1 + i % 2, 0, d, 0, 0, 0, "Ex", 0, i % 4, 0, "2024-03-01 09:00:00", "0001-01-01 00:00:00", "0001-01-01 00:00:00", "0001-01-01 00:00:00", 0, "2024-03-01 09:00:00", 0
+    }
+}' > "$dir/opendental-appointments-clinics.csv"
+
 # The same in human-readable mode: status names, US short dates.
 awk 'BEGIN {
     OFS = ","

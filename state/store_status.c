@@ -153,7 +153,11 @@ int ds_store_batches_waiting(struct ds_store *st, ds_store_batch_status_cb cb, v
 /* The job columns both jobs_list and job_show select, in this order. */
 #define JOB_COLUMNS                                                                                \
     "SELECT j.id, f.folder, j.practice, j.import_type, j.template_id, j.filename, j.state, "       \
-    "       j.total_rows, j.created_at, j.staged_at, j.completed_at "                              \
+    "       j.total_rows, j.created_at, j.staged_at, j.completed_at, "                             \
+    "       CASE WHEN json_valid(j.binding) THEN "                                                 \
+    "           (SELECT json_extract(e.value, '$.column') FROM json_each(j.binding, '$.fields') "  \
+    "e "                                                                                           \
+    "             WHERE json_extract(e.value, '$.field') = 'location' LIMIT 1) END "               \
     "FROM jobs j LEFT JOIN files f ON f.id = j.file_id "
 
 static int job_rows(struct ds_store *st, sqlite3_stmt *s, ds_store_job_row_cb cb, void *ctx)
@@ -163,9 +167,9 @@ static int job_rows(struct ds_store *st, sqlite3_stmt *s, ds_store_job_row_cb cb
 
     while ((rc = ds__store_step(st, s, "jobs")) == 1) {
         memset(&j, 0, sizeof(j));
-        rc = ds__store_cols(s, "ssssssslddd", &j.id, &j.folder, &j.practice, &j.import_type,
+        rc = ds__store_cols(s, "ssssssslddds", &j.id, &j.folder, &j.practice, &j.import_type,
                             &j.template_id, &j.filename, &j.state, &j.total_rows, &j.created_at,
-                            &j.staged_at, &j.completed_at);
+                            &j.staged_at, &j.completed_at, &j.location_column);
         if (rc == 0) {
             rc = ds_store_job_item_counts(st, j.id, &j.counts);
         }

@@ -58,6 +58,8 @@ struct ds_job_row {
     long total_rows;
     double created_at, staged_at, completed_at; /* 0 when not yet */
     struct ds_item_counts counts;               /* its items by status */
+    const char *location_column; /* the header column its binding took the location from, or
+                                    NULL */
 };
 typedef int (*ds_store_job_row_cb)(void *ctx, const struct ds_job_row *j);
 

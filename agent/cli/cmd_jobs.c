@@ -1,12 +1,16 @@
 /*
  * cmd_jobs.c — `dentsync jobs`: the job history, newest first. One line per
  * job (an export file and its import type): file, type, template, state,
- * row counts and times. A table on a terminal, one JSON object per line
+ * row counts, times, and where its rows take their location from (the
+ * folder's fixed location, as the config says now, or the column the
+ * binding read it from). A table on a terminal, one JSON object per line
  * with --json. Ids, names, counts and codes only: never patient data.
  */
 #include "agent/cli/commands.h"
 
 #include "agent/cli/out.h"
+#include "agent/map/map.h"
+#include "config/config.h"
 #include "state/store_status.h"
 
 #include <getopt.h>
@@ -15,9 +19,10 @@
 #include <string.h>
 
 struct jobs_ctx {
-    int json;   /* --json */
-    double now; /* when the command ran */
-    long n;     /* jobs written */
+    const struct ds_config *cfg; /* borrow: the folders' fixed locations */
+    int json;                    /* --json */
+    double now;                  /* when the command ran */
+    long n;                      /* jobs written */
 };
 
 static void usage(FILE *out)
@@ -42,12 +47,17 @@ static int on_job(void *ctx, const struct ds_job_row *j)
     const struct ds_item_counts *k = &j->counts;
     char created[32];
     char done[32];
+    char where[400];
+    const struct ds_folder_conf *f =
+        c->cfg != NULL && j->folder != NULL ? ds_config_folder(c->cfg, j->folder) : NULL;
+    const char *fixed = f != NULL ? f->location : NULL;
     json_t *o;
 
+    ds_map_location_text(j->location_column, fixed, where, sizeof(where));
     if (c->json) {
         o = json_pack(
             "{s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:I, s:s?, s:s?, s:{s:I, s:I, s:I, "
-            "s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+            "s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:s?, s:s?, s:s}}",
             "id", j->id, "folder", j->folder, "practice", j->practice, "import_type",
             j->import_type, "template", j->template_id, "filename", j->filename, "state", j->state,
             "total_rows", (json_int_t)j->total_rows, "created_at",
@@ -58,7 +68,8 @@ static int on_job(void *ctx, const struct ds_job_row *j)
             (json_int_t)k->unchanged, "duplicate", (json_int_t)k->duplicate, "invalid",
             (json_int_t)k->invalid, "conflict", (json_int_t)k->conflict, "needs_review",
             (json_int_t)k->needs_review, "rejected", (json_int_t)k->rejected, "pending",
-            (json_int_t)(k->valid + k->sent), "total", (json_int_t)k->total);
+            (json_int_t)(k->valid + k->sent), "total", (json_int_t)k->total, "location", "column",
+            j->location_column, "fixed", fixed, "text", where);
         json_dumpf(o, stdout, JSON_COMPACT);
         printf("\n");
         json_decref(o);
@@ -66,13 +77,14 @@ static int on_job(void *ctx, const struct ds_job_row *j)
         return 0;
     }
     if (c->n == 0) {
-        printf("%-8s %-19s %-22s %-12s %-24s %-21s %6s %6s %6s %6s %6s\n", "JOB", "CREATED", "FILE",
-               "TYPE", "TEMPLATE", "STATE", "ROWS", "OK", "FAILED", "DUP", "WAIT");
+        printf("%-8s %-19s %-22s %-12s %-24s %-21s %6s %6s %6s %6s %6s  %s\n", "JOB", "CREATED",
+               "FILE", "TYPE", "TEMPLATE", "STATE", "ROWS", "OK", "FAILED", "DUP", "WAIT",
+               "LOCATION");
     }
-    printf("%-8.8s %-19s %-22.22s %-12s %-24.24s %-21s %6ld %6ld %6ld %6ld %6ld\n", j->id,
+    printf("%-8.8s %-19s %-22.22s %-12s %-24.24s %-21s %6ld %6ld %6ld %6ld %6ld  %s\n", j->id,
            ds_out_time(j->created_at, created, sizeof(created)), j->filename, j->import_type,
            j->template_id, j->state, j->total_rows, rows_ok(k), rows_failed(k), k->duplicate,
-           k->valid + k->sent);
+           k->valid + k->sent, where[0] != '\0' ? where : "-");
     c->n++;
     return 0;
 }
@@ -113,6 +125,7 @@ int ds_cmd_jobs(const char *config_path, int argc, char **argv)
         return rc;
     }
     c.now = ds_out_now();
+    c.cfg = cfg;
     if (st != NULL) {
         rc = ds_store_jobs_list(st, limit, on_job, &c);
     }

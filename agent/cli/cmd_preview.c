@@ -103,6 +103,7 @@ struct preview {
     struct ds_store *st;         /* the queue if it exists, else NULL */
     const struct ds_config *cfg; /* borrow, or NULL */
     const char *practice;        /* for unchanged */
+    const char *location;        /* --folder's fixed location, or NULL */
     struct group groups[PREVIEW_GROUPS];
     size_t ngroups;
     uint64_t (*keys)[2]; /* the key set: open addressing, 128-bit digests, {0, 0} empty */
@@ -723,10 +724,12 @@ static int set_options(struct preview *p, const struct ds_practice_conf *pc, str
                                                             : DS_DATE_AUTO;
     }
     ds_map_set_options(p->m, &o);
-    for (size_t i = 0; i < p->nroutes; i++) {
+    rc = ds_map_set_location(p->m, p->location, err);
+    for (size_t i = 0; i < p->nroutes && rc == 0; i++) {
         ds_map_set_options(p->routes[i].m, &o);
+        rc = ds_map_set_location(p->routes[i].m, p->location, err);
     }
-    return 0;
+    return rc;
 }
 
 /* The templates the file's template routes rows to, bound to the header
@@ -1072,6 +1075,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     pc = folder != NULL ? ds_config_practice(cfg, folder->practice)
                         : (cfg != NULL && cfg->npractices > 0 ? &cfg->practices[0] : NULL);
     p.practice = pc != NULL ? pc->name : NULL;
+    p.location = folder != NULL ? folder->location : NULL;
     if (cfg != NULL && p.practice != NULL &&
         ds_config_cloud_templates_dir(cfg, p.practice, p.cloud, sizeof(p.cloud)) == 0) {
         p.dirs[0] = p.cloud;

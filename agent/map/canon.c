@@ -36,6 +36,7 @@ static const char *const patient_fields[] = {
     "first_visit_date",
     "last_visit_date",
     "notes",
+    "location",
     NULL,
 };
 
@@ -44,9 +45,8 @@ static const char *const patient_fields[] = {
         "patient_email", "patient_phone"
 
 static const char *const appointment_fields[] = {
-    "external_id",      PATIENT_REF, "start_at", "end_at",
-    "duration_minutes", "status",    "provider", "operatory",
-    "appointment_type", "notes",     NULL,
+    "external_id", PATIENT_REF, "start_at",         "end_at", "duration_minutes", "status",
+    "provider",    "operatory", "appointment_type", "notes",  "location",         NULL,
 };
 
 static const char *const treatment_fields[] = {
@@ -61,12 +61,13 @@ static const char *const treatment_fields[] = {
     "service_date",
     "provider",
     "appointment_external_id",
+    "location",
     NULL,
 };
 
 static const char *const financial_fields[] = {
     "external_id", PATIENT_REF, "date",        "amount_cents", "kind",
-    "method",      "reference", "description", NULL,
+    "method",      "reference", "description", "location",     NULL,
 };
 
 static const char *const integer_fields[] = {"duration_minutes", "fee_cents", "amount_cents", NULL};

@@ -51,6 +51,75 @@ void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o)
     m->auto_order = m->opts.date_order == DS_DATE_AUTO;
 }
 
+int ds_map_set_location(struct ds_mapper *m, const char *fixed, struct ds_error *err)
+{
+    static const char *const none[] = {NULL};
+    long fi = -1;
+    int rule;
+
+    if (fixed == NULL || fixed[0] == '\0' || m->rtype == NULL) {
+        return 0;
+    }
+    rule = ds_rules_field_index(m->rtype, "location");
+    if (rule < 0) {
+        return 0;
+    }
+    if (strlen(fixed) > m->rtype->fields[rule].max) {
+        return ds_error_set(err, DS_EINVAL, "location: longer than %zu bytes",
+                            m->rtype->fields[rule].max);
+    }
+    ds_free(m->location);
+    m->location = ds_strdup(fixed);
+    if (m->location == NULL) {
+        return ds_error_set(err, DS_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (strcmp(m->fields[i].name, "location") == 0) {
+            fi = (long)i;
+        }
+    }
+    if (fi < 0) {
+        /* m->fields has room for every canonical field (ds_map_new). */
+        struct ds_template_field tf;
+        int rc;
+
+        memset(&tf, 0, sizeof(tf));
+        tf.name = "location";
+        tf.columns = none;
+        tf.transform = "text";
+        fi = (long)m->nfields++;
+        rc = ds__map_bind_field(m, (size_t)fi, &tf, NULL, err);
+        if (rc == 0) {
+            m->fields[fi].rule = rule;
+            rc = ds__map_record_order(m, err);
+        }
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    m->fields[fi].defval = m->location;
+    return 0;
+}
+
+void ds_map_location_text(const char *column, const char *fixed, char *buf, size_t size)
+{
+    int has_col = column != NULL && column[0] != '\0';
+    int has_fixed = fixed != NULL && fixed[0] != '\0';
+
+    if (size == 0) {
+        return;
+    }
+    if (has_col && has_fixed) {
+        snprintf(buf, size, "from column %s, else %s", column, fixed);
+    }
+    else if (has_col) {
+        snprintf(buf, size, "from column %s", column);
+    }
+    else {
+        snprintf(buf, size, "%s", has_fixed ? fixed : "");
+    }
+}
+
 void ds_map_set_outputs(struct ds_mapper *m, int outputs)
 {
     m->no_raw = (outputs & DS_MAP_RAW) == 0;
@@ -193,6 +262,7 @@ void ds_map_free(struct ds_mapper **m)
     }
     ds_free((*m)->rules);
     ds_free((*m)->ambig);
+    ds_free((*m)->location);
     ds_buf_close(&(*m)->part);
     if ((*m)->header != NULL) {
         for (size_t j = 0; j < (*m)->nheader; j++) {

@@ -74,6 +74,21 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
  * dialect date_order / decimal_comma win over o's when given. */
 void ds_map_set_options(struct ds_mapper *m, const struct ds_norm_opts *o);
 
+/* The folder's fixed location (config: location = NAME), or NULL for none:
+ * the location of every row whose own location column is absent or empty.
+ * A row that names its location keeps it (the export knows its clinic
+ * better than the folder does). Adds the location field when neither the
+ * template nor a synonym bound it. Call before the first ds_map_row.
+ * DS_EINVAL when fixed breaks the rule book (over 100 bytes), DS_ENOMEM;
+ * err is set either way. */
+int ds_map_set_location(struct ds_mapper *m, const char *fixed, struct ds_error *err);
+
+/* Where a job's rows take their location from, in words, into buf:
+ * "from column ClinicNum", "Main Street", "from column ClinicNum, else Main
+ * Street", or "" when neither (column: the header column bound to location;
+ * fixed: the folder's location). Names only, never a row's value. */
+void ds_map_location_text(const char *column, const char *fixed, char *buf, size_t size);
+
 /* What ds_map_row writes besides the verdict and the key: by default both.
  * A caller that neither shows nor keeps one (preview) leaves it out:
  * without DS_MAP_RAW raw_json stays NULL; without DS_MAP_RECORD record_json

@@ -148,6 +148,7 @@ struct ds_mapper {
     size_t ntemplate;                  /* fields[0..ntemplate) are the template's */
     struct map_ambig *ambig;           /* owned: fields left unbound as ambiguous */
     size_t nambig;
+    char *location; /* owned: the folder's fixed location (ds_map_set_location), or NULL */
 };
 
 /* Binding (map_bind.c). */

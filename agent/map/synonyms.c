@@ -96,6 +96,9 @@ static const struct syn table[] = {
      NAMES("lastvisitdate", "lastvisit", "lastseen", "lastdateseen", "patlastvisit")},
     {"patients", "notes", "text", DS_SYN_WHOLE,
      NAMES("notes", "note", "comments", "comment", "memo", "remarks")},
+    {"patients", "location", "text", DS_SYN_WHOLE,
+     NAMES("location", "clinic", "clinicnum", "clinicid", "clinicname", "site", "branch", "office",
+           "locationname")},
 
     /* appointments */
     {"appointments", "external_id", "text", DS_SYN_WHOLE,
@@ -124,6 +127,9 @@ static const struct syn table[] = {
      NAMES("appointmenttype", "appttype", "type", "visittype", "reason")},
     {"appointments", "notes", "text", DS_SYN_WHOLE,
      NAMES("notes", "note", "comments", "comment", "memo", "appointmentnotes", "apptnotes")},
+    {"appointments", "location", "text", DS_SYN_WHOLE,
+     NAMES("location", "clinic", "clinicnum", "clinicid", "clinicname", "site", "branch", "office",
+           "locationname")},
 
     /* treatments */
     {"treatments", "external_id", "text", DS_SYN_WHOLE,
@@ -148,6 +154,9 @@ static const struct syn table[] = {
      NAMES("provider", "providerid", "dentist", "clinician", "practitioner", "doctor")},
     {"treatments", "appointment_external_id", "text", DS_SYN_WHOLE,
      NAMES("appointmentexternalid", "appointmentid", "apptid", "aptnum")},
+    {"treatments", "location", "text", DS_SYN_WHOLE,
+     NAMES("location", "clinic", "clinicnum", "clinicid", "clinicname", "site", "branch", "office",
+           "locationname")},
 
     /* financial */
     {"financial", "external_id", "text", DS_SYN_WHOLE,
@@ -166,6 +175,9 @@ static const struct syn table[] = {
      NAMES("reference", "ref", "checknumber", "check#", "chequenumber", "checknum")},
     {"financial", "description", "text", DS_SYN_WHOLE,
      NAMES("description", "desc", "note", "notes", "memo", "comments", "paynote")},
+    {"financial", "location", "text", DS_SYN_WHOLE,
+     NAMES("location", "clinic", "clinicnum", "clinicid", "clinicname", "site", "branch", "office",
+           "locationname")},
 };
 
 #define NTABLE (sizeof(table) / sizeof(table[0]))

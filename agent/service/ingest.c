@@ -962,6 +962,10 @@ int ds_ingest_run(struct ds_ingest_task *t)
     }
     for (size_t k = 0; k < ps.n; k++) {
         ds_map_set_options(ps.p[k].mapper, &opts);
+        if (ds_map_set_location(ps.p[k].mapper, t->folder->location, &t->err) != 0) {
+            rc = quarantine(t, st, "MAPPING_ERROR");
+            goto out;
+        }
     }
     rc = infer_date_order(t, fd, &ps);
     if (rc == DS_EPARSE || rc == DS_ETOOBIG || rc == DS_EIO) {

@@ -266,15 +266,21 @@ static int progress(const struct ds_job_row *j)
     return (int)((k->total - open) * 100 / k->total);
 }
 
-static json_t *job_json(const struct ds_job_row *j)
+/* A job as the page shows it; cfg (may be NULL) gives the folder's fixed
+ * location. */
+static json_t *job_json(const struct ds_job_row *j, const struct ds_config *cfg)
 {
     const struct ds_item_counts *k = &j->counts;
+    const struct ds_folder_conf *f =
+        cfg != NULL && j->folder != NULL ? ds_config_folder(cfg, j->folder) : NULL;
     char a[32];
     char b[32];
+    char where[400];
 
+    ds_map_location_text(j->location_column, f != NULL ? f->location : NULL, where, sizeof(where));
     return json_pack(
         "{s:s, s:s?, s:s, s:s, s:s?, s:s, s:s, s:I, s:s?, s:s?, s:i, s:{s:I, s:I, s:I, s:I, s:I, "
-        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I}",
+        "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:s?}",
         "id", j->id, "folder", j->folder, "practice", j->practice, "import_type", j->import_type,
         "template", j->template_id, "filename", j->filename, "state", j->state, "total_rows",
         (json_int_t)j->total_rows, "created_at", iso(j->created_at, a, sizeof(a)), "completed_at",
@@ -285,14 +291,20 @@ static json_t *job_json(const struct ds_job_row *j)
         (json_int_t)k->skipped, "conflict", (json_int_t)k->conflict, "needs_review",
         (json_int_t)k->needs_review, "rejected", (json_int_t)k->rejected, "waiting",
         (json_int_t)k->valid + k->sent, "sent", (json_int_t)k->sent, "failed",
-        (json_int_t)k->invalid + k->conflict + k->needs_review + k->rejected);
+        (json_int_t)k->invalid + k->conflict + k->needs_review + k->rejected, "location",
+        where[0] != '\0' ? where : NULL);
 }
+
+struct jobs_ctx {
+    json_t *list;
+    const struct ds_config *cfg; /* borrow */
+};
 
 static int on_job(void *ctx, const struct ds_job_row *j)
 {
-    json_t *list = ctx;
+    struct jobs_ctx *c = ctx;
 
-    json_array_append_new(list, job_json(j));
+    json_array_append_new(c->list, job_json(j, c->cfg));
     return 0;
 }
 
@@ -301,12 +313,13 @@ static void jobs(struct ds__web_conn *c)
     char text[16];
     long limit = JOBS_SHOWN;
     json_t *list = json_array();
+    struct jobs_ctx jc = {list, c->w->cfg};
 
     if (param(c, "limit", text, sizeof(text)) == 0) {
         limit = strtol(text, NULL, 10);
         limit = limit > 0 && limit <= 1000 ? limit : JOBS_SHOWN;
     }
-    if (ds_store_jobs_list(c->w->store, limit, on_job, list) != 0) {
+    if (ds_store_jobs_list(c->w->store, limit, on_job, &jc) != 0) {
         json_decref(list);
         ds__web_error(c, 500, "QUEUE", "cannot read the queue");
         return;
@@ -358,7 +371,8 @@ static const char *suggestion(const char *status, const char *code, const char *
 }
 
 struct job_ctx {
-    json_t *doc; /* the job */
+    json_t *doc;                 /* the job */
+    const struct ds_config *cfg; /* borrow */
     char id[DS_UUID_LEN];
     long rows; /* failed rows listed */
 };
@@ -368,7 +382,7 @@ static int on_job_detail(void *ctx, const struct ds_job_row *j)
     struct job_ctx *k = ctx;
 
     snprintf(k->id, sizeof(k->id), "%s", j->id);
-    k->doc = job_json(j);
+    k->doc = job_json(j, k->cfg);
     return k->doc != NULL ? 0 : DS_ENOMEM;
 }
 
@@ -438,6 +452,7 @@ static void job(struct ds__web_conn *c)
     int rc;
 
     memset(&k, 0, sizeof(k));
+    k.cfg = c->w->cfg;
     if (param(c, "id", id, sizeof(id)) != 0) {
         ds__web_error(c, 400, "BAD_REQUEST", "which job? (id)");
         return;

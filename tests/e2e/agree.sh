@@ -31,6 +31,11 @@
 #      patient list (Forename, D.O.B., County) and a Dentrix appointment
 #      list whose status is "Appt Status" (docs/templates.md, "Synonyms");
 #      the job's binding is shown by `dentsync job` and kept by the cloud;
+#   9. locations: the Open Dental appointments of three clinics arrive with
+#      their ClinicNum as location, field by field; their folder says
+#      location = Main Street, which the rows without a clinic (ClinicNum
+#      0, and every row of the raw sample) take; dentsync jobs and the
+#      status page's jobs say so.
 #   8. a folder with import_type = auto: a patients file and an
 #      appointments file arrive as their types, a file two admin templates
 #      of two types fit equally is held (AMBIGUOUS_TYPE) with both.
@@ -61,6 +66,7 @@ odhuman treatments pms/opendental-procedures-human.csv
 odhuman financial pms/opendental-payments-human.csv
 odraw patients pms/opendental-patients-raw.csv
 odraw appointments pms/opendental-appointments-raw.csv
+odraw appointments pms/opendental-appointments-clinics.csv
 odraw treatments pms/opendental-procedures-raw.csv
 odraw financial pms/opendental-payments-raw.csv
 softdent patients pms/softdent-patients.txt
@@ -122,6 +128,7 @@ for p in $practices; do
         mkdir -p "$work/in/$p-$t"
         printf '\n[folder %s-%s]\npath = %s\npractice = %s\nimport_type = %s\n' \
             "$p" "$t" "$work/in/$p-$t" "$p" "$t" >>"$conf"
+        [ "$p-$t" = odraw-appointments ] && printf 'location = Main Street\n' >>"$conf"
     done
 done
 printf '\n[folder uk-auto]\npath = %s\npractice = uk\nimport_type = auto\n' "$work/in/uk-auto" >>"$conf"
@@ -312,6 +319,44 @@ check "… and the cloud keeps it with the import job" \
               FROM import_jobs j, jsonb_array_elements(j.binding->'fields') f
              WHERE j.filename = 'uk-patients.csv' AND f->>'by' = 'synonym'")" = \
     "Forename>first_name,D.O.B.>date_of_birth,County>state"
+
+# --- 9. locations ---------------------------------------------------------------------------
+pid=$(practice_of odraw)
+# od_appt EXTERNAL_ID: start (UTC), minutes, status, patient, provider, operatory, location.
+od_appt() {
+    pq "SELECT to_char(a.start_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),
+               a.duration_minutes, a.status, p.external_id, a.provider, a.operatory,
+               coalesce(a.location, '-')
+          FROM appointments a JOIN patients p ON p.id = a.patient_id
+         WHERE a.practice_id = '$pid' AND a.external_id = '$1' AND a.deleted_at IS NULL"
+}
+check "locations: an appointment of clinic 1 arrives field by field with its location" \
+    test "$(od_appt 5101)" = "2024-04-02T14:15:00Z|30|scheduled|1001|2|2|1"
+check "locations: … one of clinic 3" \
+    test "$(od_appt 5103)" = "2024-04-04T16:45:00Z|30|no_show|1003|2|1|3"
+check "locations: a row of no clinic (ClinicNum 0) takes the folder's location" \
+    test "$(od_appt 5104)" = "2024-04-05T17:00:00Z|30|scheduled|1004|1|2|Main Street"
+check "locations: the clinics file's appointments by location" \
+    test "$(pq "SELECT string_agg(l || ':' || n, ',' ORDER BY l) FROM
+                  (SELECT location AS l, count(*) AS n FROM appointments
+                    WHERE practice_id = '$pid' AND external_id LIKE '51__' GROUP BY 1) x")" = \
+    "1:3,2:3,3:3,Main Street:3"
+check "locations: every appointment of the raw sample (no clinic) has the folder's location" \
+    test "$(pq "SELECT string_agg(DISTINCT coalesce(location, '-'), ',') || '/' || count(*)
+              FROM appointments WHERE practice_id = '$pid' AND external_id LIKE '50__'")" = \
+    "Main Street/$(pq "SELECT count(*) FROM appointments WHERE practice_id = '$pid' AND external_id LIKE '50__'")"
+check "locations: other folders' records have none" \
+    test "$(pq "SELECT count(*) FROM payments WHERE location IS NOT NULL")" -eq 0
+"$agent" jobs -c "$conf" --json --limit 100 >"$work/jobs.json"
+check "locations: dentsync jobs says the clinics file's location is ClinicNum, else Main Street" \
+    test "$(jq -r 'select(.filename == "opendental-appointments-clinics.csv") | .location.text' "$work/jobs.json")" = \
+    "from column ClinicNum, else Main Street"
+check "locations: … and the patients of that practice take it from ClinicNum" \
+    test "$(jq -r 'select(.filename == "opendental-patients-raw.csv") | .location.column + "/" + (.location.fixed // "-")' "$work/jobs.json")" = \
+    "ClinicNum/-"
+"$agent" jobs -c "$conf" >"$work/jobs.out"
+check "locations: … in the table too" \
+    grep -q 'opendental-appointme.*from column ClinicNum, else Main Street' "$work/jobs.out"
 
 # --- 7. import_type = auto ------------------------------------------------------------------
 sed 's/UK1/AU1/; s/example\.co\.uk/example.com.au/' "$top/samples/pms/uk-patients.csv" >"$work/au-patients.csv"

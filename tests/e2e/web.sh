@@ -97,6 +97,7 @@ practice = main
 import_type = patients
 template = generic-patients
 include = *.csv
+location = Main Street
 
 [folder auto]
 path = $work/auto
@@ -308,6 +309,8 @@ check "the page's Retry reached the queue (the held file was retried)" \
 # The first export's job, from curl: its errors CSV and error groups.
 wait_until 60 sh -c "curl -s -b '$work/jar' '$base/api/jobs' | grep -q '\"filename\":\"first.csv\",\"state\":\"completed'"
 job=$(c -b "$work/jar" "$base/api/jobs" | grep -o '"id":"[0-9a-f-]\{36\}","folder":"inbox","practice":"main","import_type":"patients","template":"generic-patients","filename":"first.csv"' | cut -d'"' -f4)
+check "the jobs list says where a job's locations come from (its folder's location)" \
+    test "$(c -b "$work/jar" "$base/api/jobs" | jq -r --arg id "$job" '.jobs[] | select(.id == $id) | .location')" = "Main Street"
 c -D "$work/csv.h" -o "$work/errors.csv" -b "$work/jar" "$base/api/job/errors.csv?id=$job"
 check "the errors CSV is no-store and an attachment" \
     sh -c "grep -qi '^Cache-Control: no-store' '$work/csv.h' && grep -qi '^Content-Disposition: attachment' '$work/csv.h'"

@@ -405,6 +405,56 @@ static void test_sheet_key(void **state)
     free(report);
 }
 
+/* location: a folder's fixed location, 1-100 bytes of text; none by
+ * default. */
+static void test_location_key(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    int rc;
+    char expect[512];
+    char conf[1024];
+    char *report = load(f,
+                        "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
+                        "[practice main]\ntoken_file = @TOKEN@\n"
+                        "[folder p]\npath = @EXPORTS@\npractice = main\n"
+                        "import_type = appointments\nlocation = Main Street\n"
+                        "[folder q]\npath = @EXPORTS@\npractice = main\n"
+                        "import_type = appointments\n",
+                        &cfg, &rc);
+
+    assert_int_equal(rc, 0);
+    assert_string_equal(cfg->folders[0].location, "Main Street");
+    assert_null(cfg->folders[1].location);
+    ds_config_free(&cfg);
+    free(report);
+    snprintf(conf, sizeof(conf),
+             "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
+             "[practice main]\ntoken_file = @TOKEN@\n"
+             "[folder p]\npath = @EXPORTS@\npractice = main\n" /* 7 */
+             "import_type = appointments\nlocation = %0101d\n",
+             0);
+    report = load(f, conf, &cfg, &rc);
+    assert_int_equal(rc, DS_ECONFIG);
+    snprintf(expect, sizeof(expect), "%s:11: location: expected the name of a location", f->conf);
+    if (strstr(report, expect) == NULL) {
+        fail_msg("%s", report);
+    }
+    free(report);
+    /* 100 bytes are the rule book's most. */
+    snprintf(conf, sizeof(conf),
+             "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
+             "[practice main]\ntoken_file = @TOKEN@\n"
+             "[folder p]\npath = @EXPORTS@\npractice = main\n"
+             "import_type = appointments\nlocation = %0100d\n",
+             0);
+    report = load(f, conf, &cfg, &rc);
+    assert_int_equal(rc, 0);
+    assert_int_equal(strlen(cfg->folders[0].location), 100);
+    ds_config_free(&cfg);
+    free(report);
+}
+
 static void test_did_you_mean(void **state)
 {
     struct fixture *f = *state;
@@ -587,6 +637,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cloud_url_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_practice_and_snapshot_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sheet_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_location_key, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_required, setup, teardown),
         cmocka_unit_test_setup_teardown(test_did_you_mean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_token_file_mode, setup, teardown),

@@ -780,6 +780,84 @@ static void test_binding(void **state)
     ds_template_free(&t);
 }
 
+/* location: a column (here by synonym: Clinic) wins; the folder's fixed
+ * location fills a row without one, and stands alone in a file without the
+ * column; longer than the rule book's 100 bytes it is refused. */
+static void test_location(void **state)
+{
+    static const char *const with[] = {"First Name", "Last Name", "DOB", "Clinic"};
+    static const char *const without[] = {"First Name", "Last Name", "DOB"};
+    static const char *const north[] = {"Ann", "Lee", "1985-03-07", "North"};
+    static const char *const blank[] = {"Ann", "Lee", "1985-03-07", ""};
+    struct ds_template *t = NULL;
+    struct ds_mapper *m = NULL;
+    struct ds_mapped out;
+    struct ds_error err;
+    struct fake_row h;
+    struct fake_row r;
+    char text[128];
+    char big[102];
+
+    (void)state;
+    assert_int_equal(ds_template_find(NULL, "generic-patients", &t, NULL), 0);
+    fake_row(&h, with, 4);
+    /* No fixed location: the column's value, or none. */
+    assert_int_equal(ds_map_new(t, &h.row, &m, &err), 0);
+    assert_int_equal(ds_map_set_location(m, NULL, &err), 0);
+    fake_row(&r, north, 4);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_true(out.valid);
+    assert_non_null(strstr(out.record_json, "\"location\":\"North\""));
+    ds_mapped_close(&out);
+    fake_row(&r, blank, 4);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_true(out.valid);
+    assert_null(strstr(out.record_json, "location"));
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    /* A fixed location: the row's own wins, a blank takes the fixed one. */
+    assert_int_equal(ds_map_new(t, &h.row, &m, &err), 0);
+    assert_int_equal(ds_map_set_location(m, "Main Street", &err), 0);
+    fake_row(&r, north, 4);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_non_null(strstr(out.record_json, "\"location\":\"North\""));
+    ds_mapped_close(&out);
+    fake_row(&r, blank, 4);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_non_null(strstr(out.record_json, "\"location\":\"Main Street\""));
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    /* No column: the field is added, in the record's sorted order. */
+    fake_row(&h, without, 3);
+    assert_int_equal(ds_map_new(t, &h.row, &m, &err), 0);
+    assert_int_equal(ds_map_set_location(m, "Main Street", &err), 0);
+    fake_row(&r, north, 3);
+    assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+    assert_true(out.valid);
+    assert_string_equal(out.record_json, "{\"date_of_birth\":\"1985-03-07\",\"first_name\":\"Ann\","
+                                         "\"last_name\":\"Lee\",\"location\":\"Main Street\"}");
+    ds_mapped_close(&out);
+    ds_map_free(&m);
+    /* Too long for the rule book. */
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(ds_map_new(t, &h.row, &m, &err), 0);
+    assert_int_equal(ds_map_set_location(m, big, &err), DS_EINVAL);
+    big[100] = '\0';
+    assert_int_equal(ds_map_set_location(m, big, &err), 0);
+    ds_map_free(&m);
+    ds_template_free(&t);
+    /* In words, for jobs and the status page. */
+    ds_map_location_text("ClinicNum", "Main Street", text, sizeof(text));
+    assert_string_equal(text, "from column ClinicNum, else Main Street");
+    ds_map_location_text("ClinicNum", NULL, text, sizeof(text));
+    assert_string_equal(text, "from column ClinicNum");
+    ds_map_location_text(NULL, "Main Street", text, sizeof(text));
+    assert_string_equal(text, "Main Street");
+    ds_map_location_text(NULL, "", text, sizeof(text));
+    assert_string_equal(text, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -797,6 +875,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ragged_and_raw, setup, teardown),
         cmocka_unit_test(test_raw_only_mapped),
         cmocka_unit_test(test_binding),
+        cmocka_unit_test(test_location),
         cmocka_unit_test(test_extract_and_join),
     };
 

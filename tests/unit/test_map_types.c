@@ -171,6 +171,9 @@ static const struct sample samples[] = {
      "AptStatus", "0,1,2,3,4,5,6,7,8"},
     {"opendental-appointments-human.csv", "opendental-appointments", 18, 6, 0, od_appointment,
      "AptStatus", "None,Scheduled,Complete,UnschedList,ASAP,Broken,Planned,PtNote,PtNoteCompleted"},
+    /* Three clinics and "no clinic" (0): every ClinicNum appears. */
+    {"opendental-appointments-clinics.csv", "opendental-appointments", 12, 0, 0, od_appointment,
+     "ClinicNum", "0,1,2,3"},
     {"opendental-procedures-raw.csv", "opendental-procedures", 16, 2, 0, od_procedure, "ProcStatus",
      "1,2,3,4,5,6,7,8"},
     {"opendental-procedures-human.csv", "opendental-procedures", 16, 2, 0, od_procedure,

@@ -131,6 +131,12 @@ static void test_lookup(void **state)
     expect("appointments", "status", "status");
     expect("appointments", "Surgery", "operatory");
     expect("appointments", "Chair", "operatory");
+    expect("appointments", "Clinic", "location");
+    expect("appointments", "ClinicNum", "location");
+    expect("patients", "Location", "location");
+    expect("treatments", "Site", "location");
+    expect("financial", "Branch", "location");
+    expect("financial", "Office", "location");
     expect("appointments", "Clinician", "provider");
     expect("appointments", "Mins", "duration_minutes");
     expect("appointments", "Account Number", "patient_external_id");

@@ -246,7 +246,8 @@ function jobs() {
     var rows = r.jobs.map(function (j) {
       return h("tr", { class: "clickable job-row", "data-id": j.id, "data-state": j.state,
         onclick: function () { location.hash = "#/job/" + j.id; } },
-        h("td", null, h("a", { href: "#/job/" + j.id }, j.filename), h("div", { class: "muted small" }, j.folder || "")),
+        h("td", null, h("a", { href: "#/job/" + j.id }, j.filename), h("div", { class: "muted small" }, j.folder || ""),
+          j.location ? h("div", { class: "muted small job-location" }, "location: " + j.location) : null),
         h("td", null, bar(j.progress)),
         h("td", null, h("span", { class: "tag " + (j.state === "completed" ? "ok" : j.state === "completed_with_errors" ? "warn" : "") }, j.state)),
         h("td", null, String(j.total_rows)),
@@ -275,6 +276,7 @@ function job(id) {
           h("dt", null, "state"), h("dd", { id: "job-state" }, j.state),
           h("dt", null, "folder"), h("dd", null, (j.folder || "-") + ", practice " + j.practice),
           h("dt", null, "template"), h("dd", null, j.template || "-"),
+          h("dt", null, "location"), h("dd", { id: "job-location" }, j.location || "-"),
           h("dt", null, "rows"), h("dd", null, j.total_rows + " in the file: " + r.created + " created, " + r.updated + " updated, " +
             r.unchanged + " unchanged, " + r.duplicate + " duplicate, " + r.invalid + " invalid, " + r.conflict + " conflict, " +
             r.needs_review + " needs review, " + r.rejected + " rejected, " + r.waiting + " waiting"),
