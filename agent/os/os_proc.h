@@ -71,6 +71,15 @@ int ds_os_child_write(const void *p, size_t n);
  * flush. */
 void ds_os_child_exit(int code) __attribute__((noreturn));
 
+/* Ends this process at once, as a crash or a power cut would: no exit
+ * handlers, no flush (SIGKILL on POSIX; TerminateProcess with code 137 on
+ * Windows). For the crash points of the tests. */
+void ds_os_kill_self(void) __attribute__((noreturn));
+
+/* The usable size of a block the C library's malloc returned (p not NULL):
+ * malloc_usable_size, on Windows _msize. */
+size_t ds_os_alloc_size(void *p);
+
 /* Who this process runs as, for a message: "uid N" on POSIX, "user NAME"
  * on Windows. */
 void ds_os_whoami(char *buf, size_t size);

@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <io.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,4 +329,15 @@ void ds_os_whoami(char *buf, size_t size)
         return;
     }
     snprintf(buf, size, "user %s", utf8);
+}
+
+void ds_os_kill_self(void)
+{
+    TerminateProcess(GetCurrentProcess(), 137);
+    _exit(137);
+}
+
+size_t ds_os_alloc_size(void *p)
+{
+    return _msize(p);
 }
