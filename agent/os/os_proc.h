@@ -80,6 +80,11 @@ void ds_os_kill_self(void) __attribute__((noreturn));
  * malloc_usable_size, on Windows _msize. */
 size_t ds_os_alloc_size(void *p);
 
+/* Whether a child process this process started is left to be reaped
+ * (POSIX: waitpid(-1, WNOHANG) finds one, running or ended); on Windows
+ * nothing is left once ds_os_child_finish closed its handles: 0. */
+int ds_os_children_left(void);
+
 /* Who this process runs as, for a message: "uid N" on POSIX, "user NAME"
  * on Windows. */
 void ds_os_whoami(char *buf, size_t size);

@@ -255,3 +255,8 @@ size_t ds_os_alloc_size(void *p)
 {
     return malloc_usable_size(p);
 }
+
+int ds_os_children_left(void)
+{
+    return waitpid(-1, NULL, WNOHANG) != -1;
+}

@@ -341,3 +341,8 @@ size_t ds_os_alloc_size(void *p)
 {
     return _msize(p);
 }
+
+int ds_os_children_left(void)
+{
+    return 0;
+}
