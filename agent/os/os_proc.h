@@ -85,6 +85,11 @@ size_t ds_os_alloc_size(void *p);
  * nothing is left once ds_os_child_finish closed its handles: 0. */
 int ds_os_children_left(void);
 
+/* The most memory this process has held resident so far, in KiB
+ * (getrusage's ru_maxrss; Windows: the peak working set). -1 when it
+ * cannot be told. */
+long ds_os_peak_memory_kib(void);
+
 /* Who this process runs as, for a message: "uid N" on POSIX, "user NAME"
  * on Windows. */
 void ds_os_whoami(char *buf, size_t size);

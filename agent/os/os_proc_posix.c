@@ -260,3 +260,10 @@ int ds_os_children_left(void)
 {
     return waitpid(-1, NULL, WNOHANG) != -1;
 }
+
+long ds_os_peak_memory_kib(void)
+{
+    struct rusage ru;
+
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}

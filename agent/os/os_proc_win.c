@@ -21,6 +21,7 @@
 #include <string.h>
 #include <uv.h>
 #include <windows.h>
+#include <psapi.h>
 
 #define KILLED_CODE 0xDEADu /* the exit code ds_os_child_finish kills with */
 #define CMD_MAX 32768       /* characters of a command line */
@@ -345,4 +346,14 @@ size_t ds_os_alloc_size(void *p)
 int ds_os_children_left(void)
 {
     return 0;
+}
+
+long ds_os_peak_memory_kib(void)
+{
+    PROCESS_MEMORY_COUNTERS pmc;
+
+    if (!GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof(pmc))) {
+        return -1;
+    }
+    return (long)(pmc.PeakWorkingSetSize / 1024);
 }
