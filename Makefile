@@ -92,9 +92,10 @@ OS_ENTRY   := agent/os/os_entry_win.c
 PLATFORM_CFLAGS := -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -D__USE_MINGW_ANSI_STDIO=1 \
                    -D_POSIX_THREAD_SAFE_FUNCTIONS
 # SHA-256 comes from Windows' CNG (bcrypt), not libcrypto; regcomp from TRE.
+# The known-folder IDs (FOLDERID_ProgramData) are in libuuid.
 AGENT_PKGS := libuv libcurl sqlite3 jansson inih zlib libzip expat freexl libical tre
 PLATFORM_LIBS := -static -lws2_32 -liphlpapi -luserenv -lbcrypt -lcrypt32 -lsecur32 \
-                 -ladvapi32 -lshell32 -lole32
+                 -ladvapi32 -lshell32 -lole32 -luuid
 else
 AR         ?= ar
 PKG_CONFIG := pkg-config

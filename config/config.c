@@ -16,7 +16,6 @@
 #include "proto/proto.h"
 #include "agent/os/os_cc.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +26,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define MAX_SECTIONS 256
 
@@ -770,8 +770,8 @@ static void check_web(struct loader *ld)
     struct ds_config *cfg = ld->cfg;
     unsigned char addr[16];
     struct stat sb;
-    int v4 = inet_pton(AF_INET, cfg->web_listen, addr) == 1;
-    int v6 = !v4 && inet_pton(AF_INET6, cfg->web_listen, addr) == 1;
+    int v4 = uv_inet_pton(AF_INET, cfg->web_listen, addr) == 0;
+    int v6 = !v4 && uv_inet_pton(AF_INET6, cfg->web_listen, addr) == 0;
     int loopback =
         (v4 && addr[0] == 127) || (v6 && memcmp(addr, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
 

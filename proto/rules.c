@@ -223,19 +223,30 @@ static int valid_instant(const char *s, size_t n)
            number(s + 11, 2) < 24 && number(s + 14, 2) < 60 && number(s + 17, 2) < 60;
 }
 
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (m 1..12):
+ * the days-from-civil computation, so that no C library's timegm (absent
+ * from Windows' runtime) is needed. */
+static long long days_from_civil(long long y, int m, int d)
+{
+    long long era;
+    long long yoe;
+    long long doy;
+    long long doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 /* Seconds since the epoch of a valid instant. */
 static long long instant_seconds(const char *s)
 {
-    struct tm tm;
+    long long days = days_from_civil(number(s, 4), number(s + 5, 2), number(s + 8, 2));
 
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = number(s, 4) - 1900;
-    tm.tm_mon = number(s + 5, 2) - 1;
-    tm.tm_mday = number(s + 8, 2);
-    tm.tm_hour = number(s + 11, 2);
-    tm.tm_min = number(s + 14, 2);
-    tm.tm_sec = number(s + 17, 2);
-    return (long long)timegm(&tm);
+    return days * 86400 + number(s + 11, 2) * 3600LL + number(s + 14, 2) * 60LL + number(s + 17, 2);
 }
 
 static int valid_email(const char *s, size_t n)

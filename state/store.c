@@ -94,6 +94,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
+#include "agent/os/os_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -370,50 +371,27 @@ static void store_side_files_mode(const char *path)
 {
     static const char *const suffix[] = {"-wal", "-shm"};
     char side[4200];
-    struct stat sb;
 
     for (int i = 0; i < 2; i++) {
         snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
-        if (lstat(side, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) != DS_STORE_MODE) {
-            chmod(side, DS_STORE_MODE);
-        }
+        ds_os_share_file(side);
     }
 }
 
 static int store_create_file(const char *path, struct ds_error *err)
 {
-    struct stat sb;
-    int fd;
+    int why = DS_FSAFE_OK;
 
-    if (lstat(path, &sb) == 0) {
-        if (S_ISLNK(sb.st_mode)) {
+    if (ds_os_create_shared(path, &why) != 0) {
+        if (why == DS_FSAFE_LINK) {
             return ds_error_set(err, DS_EIO, "%s: cannot open: a symbolic link", path);
         }
-        if (!S_ISREG(sb.st_mode)) {
+        if (why == DS_FSAFE_NOT_FILE) {
             return ds_error_set(err, DS_EINVAL, "%s: not a regular file", path);
         }
-        if ((sb.st_mode & 0777) != DS_STORE_MODE && chmod(path, DS_STORE_MODE) != 0) {
-            return ds_error_set(err, DS_EIO, "%s: cannot make it 0640: %s", path, strerror(errno));
-        }
-        store_side_files_mode(path);
-        return 0;
+        return ds_error_set(err, DS_EIO, "%s: cannot create it 0640: %s", path, strerror(errno));
     }
-    if (errno != ENOENT) {
-        return ds_error_set(err, DS_EIO, "%s: cannot stat: %s", path, strerror(errno));
-    }
-    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno == EEXIST) {
-        return store_create_file(path, err); /* created by another connection meanwhile */
-    }
-    if (fd < 0) {
-        return ds_error_set(err, DS_EIO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    /* Created 0600 (the umask may only narrow it), then given to the group. */
-    if (fchmod(fd, DS_STORE_MODE) != 0) {
-        close(fd);
-        return ds_error_set(err, DS_EIO, "%s: cannot make it 0640: %s", path, strerror(errno));
-    }
-    close(fd);
+    store_side_files_mode(path);
     return 0;
 }
 

@@ -21,6 +21,8 @@
 #include "agent/upload/probe.h"
 #include "config/config.h"
 #include "agent/os/os_cc.h"
+#include "agent/os/os_fs.h"
+#include "agent/os/os_text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -48,6 +49,20 @@ struct doctor {
 
 static void ok(struct doctor *d, const char *fmt, ...) DS_PRINTF(2, 3);
 static void fail(struct doctor *d, const char *fmt, ...) DS_PRINTF(2, 3);
+static void warn(const char *fmt, ...) DS_PRINTF(1, 2);
+
+/* A finding that is no failure yet: the check passes, the line says why
+ * it may not stay so. */
+static void warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    printf("WARN  ");
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+}
 
 static void ok(struct doctor *d, const char *fmt, ...)
 {
@@ -92,6 +107,12 @@ static void check_folders(struct doctor *d, const struct ds_config *cfg)
             files += e->d_name[0] != '.';
         }
         closedir(dir);
+        if (ds_os_path_kind(f->path) == DS_OS_PATH_MAPPED) {
+            warn("folder %s: %s is a drive letter mapped to a network share, which the "
+                 "service's account does not see - fix: name the share by its UNC path "
+                 "(\\\\server\\share\\folder)",
+                 f->name, f->path);
+        }
         if (access(f->path, R_OK | X_OK) != 0) {
             fail(d, "folder %s: %s cannot be read by this user (%s) - fix: chmod/chown it", f->name,
                  f->path, strerror(errno));
@@ -111,7 +132,7 @@ static void check_folders(struct doctor *d, const struct ds_config *cfg)
 
 static void check_state(struct doctor *d, const struct ds_config *cfg)
 {
-    struct statvfs vfs;
+    unsigned long long free_bytes;
     struct stat sb;
     char queue[4096];
     double free_mb;
@@ -146,11 +167,12 @@ static void check_state(struct doctor *d, const struct ds_config *cfg)
             ok(d, "queue %s: mode %04o", queue, (unsigned)(sb.st_mode & 07777));
         }
     }
-    if (statvfs(cfg->state_dir, &vfs) != 0) {
-        fail(d, "disk: cannot read the free space of %s (%s)", cfg->state_dir, strerror(errno));
+    free_bytes = ds_os_disk_free(cfg->state_dir);
+    if (free_bytes == 0) {
+        fail(d, "disk: cannot read the free space of %s", cfg->state_dir);
         return;
     }
-    free_mb = (double)vfs.f_bavail * (double)vfs.f_frsize / (1024.0 * 1024.0);
+    free_mb = (double)free_bytes / (1024.0 * 1024.0);
     if (free_mb < DOCTOR_MIN_FREE_MB) {
         fail(d, "disk: only %.0f MiB free for %s - fix: free space (at least %d MiB)", free_mb,
              cfg->state_dir, DOCTOR_MIN_FREE_MB);
@@ -359,7 +381,7 @@ int ds_cmd_doctor(const char *config_path, int argc, char **argv)
     struct ds_config *cfg = NULL;
     struct doctor d;
     char *problems = NULL;
-    size_t plen = 0;
+    struct ds_os_memstream *ms = NULL;
     FILE *mem = NULL;
     int rc;
 
@@ -369,11 +391,9 @@ int ds_cmd_doctor(const char *config_path, int argc, char **argv)
         return DS_EXIT_USAGE;
     }
     memset(&d, 0, sizeof(d));
-    mem = open_memstream(&problems, &plen);
+    mem = ds_os_memstream_open(&ms);
     rc = ds_config_load(config_path, &cfg, mem != NULL ? mem : stdout);
-    if (mem != NULL) {
-        fclose(mem);
-    }
+    problems = ds_os_memstream_finish(ms);
     if (rc != 0) {
         /* Each problem says its fix ("chmod 600 it", "did you mean"). */
         for (char *line = problems; line != NULL && *line != '\0';) {

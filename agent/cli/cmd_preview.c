@@ -36,13 +36,13 @@
 #include "agent/map/detect_sheet.h"
 #include "agent/map/map.h"
 #include "agent/map/tz.h"
+#include "agent/os/os_fs.h"
 #include "agent/read/read.h"
 #include "config/config.h"
 #include "config/template.h"
 #include "state/store_delta.h"
 #include "state/store_status.h"
 
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
@@ -175,15 +175,19 @@ static const struct ds_folder_conf *folder_of(const struct ds_config *cfg, const
     char real[PATH_MAX];
     char *slash;
 
-    if (cfg == NULL || realpath(file, dir) == NULL) {
+    if (cfg == NULL || ds_os_realpath(file, dir, sizeof(dir)) != 0) {
         return NULL;
     }
     slash = strrchr(dir, '/');
+    if (strrchr(dir, '\\') > slash) {
+        slash = strrchr(dir, '\\');
+    }
     if (slash != NULL) {
         *slash = '\0';
     }
     for (size_t i = 0; i < cfg->nfolders; i++) {
-        if (cfg->folders[i].path != NULL && realpath(cfg->folders[i].path, real) != NULL &&
+        if (cfg->folders[i].path != NULL &&
+            ds_os_realpath(cfg->folders[i].path, real, sizeof(real)) == 0 &&
             strcmp(real, dir) == 0) {
             return &cfg->folders[i];
         }
@@ -1013,7 +1017,7 @@ static int choose_sheets(struct preview *p, const char *sheet, struct ds_templat
     }
     ds_error_clear(&err);
     rc = ds_template_list_in(p->dirs, 2, list, nlist, &err);
-    fd = rc == 0 ? open(p->o.file, O_RDONLY | O_CLOEXEC) : -1;
+    fd = rc == 0 ? ds_os_open_read(p->o.file) : -1;
     if (rc == 0 && fd < 0) {
         rc = ds_error_set(&err, DS_EIO, "cannot open %s", p->o.file);
     }

@@ -14,6 +14,7 @@
 #include "agent/cli/commands.h"
 #include "agent/cli/out.h"
 
+#include "agent/os/os_fs.h"
 #include "config/config.h"
 #include "state/store_admin.h"
 
@@ -73,7 +74,7 @@ static int retry_file(struct ds_store *st, const char *arg)
     int64_t id = 0;
     int rc = ds_store_file_find(st, arg, &id, state, sizeof(state));
 
-    if (rc == DS_ENOTFOUND && realpath(arg, resolved) != NULL) {
+    if (rc == DS_ENOTFOUND && ds_os_realpath(arg, resolved, sizeof(resolved)) == 0) {
         rc = ds_store_file_find(st, resolved, &id, state, sizeof(state));
     }
     if (rc == DS_ENOTFOUND) {

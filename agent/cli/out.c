@@ -187,6 +187,66 @@ int ds_out_parse_count(const char *text, long *out)
     return 0;
 }
 
+/* Reads 1 to max digits at *p into *v, between lo and hi, and moves *p
+ * past them. 0, or -1. */
+static int take_number(const char **p, int max, int lo, int hi, int *v)
+{
+    int n = 0;
+    int k = 0;
+
+    while (k < max && (*p)[k] >= '0' && (*p)[k] <= '9') {
+        n = n * 10 + ((*p)[k] - '0');
+        k++;
+    }
+    if (k == 0 || n < lo || n > hi) {
+        return -1;
+    }
+    *p += k;
+    *v = n;
+    return 0;
+}
+
+/* Parses YYYY-MM-DD, optionally followed by T or a space and HH:MM or
+ * HH:MM:SS, into *tm (local time; the rest of *tm untouched). The whole
+ * text must be used. 0, or -1. */
+static int parse_local_time(const char *s, struct tm *tm)
+{
+    int y = 0;
+    int mo = 0;
+    int d = 0;
+    int h = 0;
+    int mi = 0;
+    int sec = 0;
+
+    if (take_number(&s, 4, 0, 9999, &y) != 0 || *s++ != '-' ||
+        take_number(&s, 2, 1, 12, &mo) != 0 || *s++ != '-' || take_number(&s, 2, 1, 31, &d) != 0) {
+        return -1;
+    }
+    if (*s == 'T' || *s == ' ') {
+        s++;
+        if (take_number(&s, 2, 0, 23, &h) != 0 || *s++ != ':' ||
+            take_number(&s, 2, 0, 59, &mi) != 0) {
+            return -1;
+        }
+        if (*s == ':') {
+            s++;
+            if (take_number(&s, 2, 0, 60, &sec) != 0) {
+                return -1;
+            }
+        }
+    }
+    if (*s != '\0') {
+        return -1;
+    }
+    tm->tm_year = y - 1900;
+    tm->tm_mon = mo - 1;
+    tm->tm_mday = d;
+    tm->tm_hour = h;
+    tm->tm_min = mi;
+    tm->tm_sec = sec;
+    return 0;
+}
+
 int ds_out_parse_since(const char *text, double now, double *out)
 {
     struct tm tm;
@@ -204,19 +264,7 @@ int ds_out_parse_since(const char *text, double now, double *out)
         return 0;
     }
     memset(&tm, 0, sizeof(tm));
-    end = strptime(text, "%Y-%m-%d", &tm);
-    if (end == NULL) {
-        return DS_EINVAL;
-    }
-    if (*end == 'T' || *end == ' ') {
-        char *rest = strptime(end + 1, "%H:%M:%S", &tm);
-
-        if (rest == NULL) {
-            rest = strptime(end + 1, "%H:%M", &tm);
-        }
-        end = rest;
-    }
-    if (end == NULL || *end != '\0') {
+    if (parse_local_time(text, &tm) != 0) {
         return DS_EINVAL;
     }
     tm.tm_isdst = -1;

@@ -10,10 +10,10 @@
 #include "agent/core/alloc.h"
 
 #include "agent/core/error.h"
+#include "agent/os/os_proc.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
-#include <malloc.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +122,7 @@ static void *sq_realloc(void *p, int n)
 
 static int sq_size(void *p)
 {
-    return p != NULL ? (int)malloc_usable_size(p) : 0;
+    return p != NULL ? (int)ds_os_alloc_size(p) : 0;
 }
 
 static int sq_roundup(int n)

@@ -8,6 +8,7 @@
 #include "agent/core/crash.h"
 
 #include "agent/os/os_fs.h"
+#include "agent/os/os_proc.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -96,8 +97,7 @@ void ds_crash_point(const char *name)
         return;
     }
     log_point(name);
-    kill(getpid(), SIGKILL);
-    _exit(137);
+    ds_os_kill_self();
 }
 
 void ds_crash_pause(const char *name)

@@ -149,6 +149,17 @@ int ds_os_create_private(const char *path, int flags);
  * others may, -1 when it cannot be told. */
 int ds_os_fd_private(int fd);
 
+/* Makes path a regular file the agent's group may read (0640; on Windows
+ * the owner-only DACL of ds_os_create_private stays), creating it empty
+ * when absent, exclusively and without following a link; an existing
+ * file is given the mode. 0, or -1 with *why DS_FSAFE_LINK (a link),
+ * DS_FSAFE_NOT_FILE (not a regular file) or DS_FSAFE_ERROR, and errno. */
+int ds_os_create_shared(const char *path, int *why);
+
+/* Gives path the mode of ds_os_create_shared when it is a regular file
+ * (a link or anything else is left alone; nothing on Windows). */
+void ds_os_share_file(const char *path);
+
 /* Opens path for reading (not inherited by children). -1 with errno. */
 int ds_os_open_read(const char *path);
 
@@ -203,6 +214,12 @@ enum ds_os_path_kind {
 
 /* What kind of place path is (an enum ds_os_path_kind). */
 int ds_os_path_kind(const char *path);
+
+/* The kind of network file system path is on, for a message ("cifs",
+ * "smb2", "nfs", "fuse"; on Windows "smb" or "smb, mapped drive"), or
+ * NULL for a local one or one that cannot be told. Change notifications
+ * are not to be trusted there. */
+const char *ds_os_network_fs(const char *path);
 
 /* The platform's default places (ds_os_default_path). */
 enum ds_os_default {

@@ -290,6 +290,63 @@ int ds_os_fd_private(int fd)
     return (sb.st_mode & 077) == 0;
 }
 
+#define SHARED_FILE_MODE 0640
+
+int ds_os_create_shared(const char *path, int *why)
+{
+    struct stat sb;
+    int fd;
+    int e;
+
+    *why = DS_FSAFE_ERROR;
+    if (lstat(path, &sb) == 0) {
+        if (S_ISLNK(sb.st_mode)) {
+            *why = DS_FSAFE_LINK;
+            errno = ELOOP;
+            return -1;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            *why = DS_FSAFE_NOT_FILE;
+            errno = EINVAL;
+            return -1;
+        }
+        if ((sb.st_mode & 0777) != SHARED_FILE_MODE && chmod(path, SHARED_FILE_MODE) != 0) {
+            return -1;
+        }
+        *why = DS_FSAFE_OK;
+        return 0;
+    }
+    if (errno != ENOENT) {
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        return ds_os_create_shared(path, why); /* created by another opener meanwhile */
+    }
+    if (fd < 0) {
+        return -1;
+    }
+    /* Created 0600 (the umask may only narrow it), then given to the group. */
+    if (fchmod(fd, SHARED_FILE_MODE) != 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    close(fd);
+    *why = DS_FSAFE_OK;
+    return 0;
+}
+
+void ds_os_share_file(const char *path)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && (sb.st_mode & 0777) != SHARED_FILE_MODE) {
+        chmod(path, SHARED_FILE_MODE);
+    }
+}
+
 int ds_os_open_read(const char *path)
 {
     return open(path, O_RDONLY | O_CLOEXEC);
@@ -432,6 +489,29 @@ int ds_os_path_kind(const char *path)
         return DS_OS_PATH_SHARE;
     }
     return DS_OS_PATH_LOCAL;
+}
+
+const char *ds_os_network_fs(const char *path)
+{
+    struct statfs sf;
+
+    if (statfs(path, &sf) != 0) {
+        return NULL;
+    }
+    switch ((unsigned long)sf.f_type) {
+    case 0xFF534D42UL:
+        return "cifs";
+    case 0xFE534D42UL:
+        return "smb2";
+    case 0x517BUL:
+        return "smb";
+    case 0x6969UL:
+        return "nfs";
+    case 0x65735546UL:
+        return "fuse";
+    default:
+        return NULL;
+    }
 }
 
 const char *ds_os_default_path(int kind)

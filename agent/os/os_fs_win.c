@@ -1112,6 +1112,45 @@ static BOOL CALLBACK find_defaults(PINIT_ONCE once, PVOID param, PVOID *ctx)
     return TRUE;
 }
 
+int ds_os_create_shared(const char *path, int *why)
+{
+    struct ds_file_id id;
+    int fd = ds_os_create_private(path, DS_OS_EXCL);
+
+    if (fd >= 0) {
+        _close(fd);
+        *why = DS_FSAFE_OK;
+        return 0;
+    }
+    if (errno != EEXIST) {
+        *why = DS_FSAFE_ERROR;
+        return -1;
+    }
+    if (ds_os_stat_file(path, &id, why) != 0) {
+        errno = *why == DS_FSAFE_LINK ? ELOOP : EINVAL;
+        return -1;
+    }
+    *why = DS_FSAFE_OK;
+    return 0;
+}
+
+void ds_os_share_file(const char *path)
+{
+    (void)path; /* the owner-only DACL stays: the service account alone reads the queue */
+}
+
+const char *ds_os_network_fs(const char *path)
+{
+    switch (ds_os_path_kind(path)) {
+    case DS_OS_PATH_SHARE:
+        return "smb";
+    case DS_OS_PATH_MAPPED:
+        return "smb, mapped drive";
+    default:
+        return NULL;
+    }
+}
+
 const char *ds_os_default_path(int kind)
 {
     InitOnceExecuteOnce(&default_once, find_defaults, NULL, NULL);

@@ -71,6 +71,25 @@ int ds_os_child_write(const void *p, size_t n);
  * flush. */
 void ds_os_child_exit(int code) __attribute__((noreturn));
 
+/* Ends this process at once, as a crash or a power cut would: no exit
+ * handlers, no flush (SIGKILL on POSIX; TerminateProcess with code 137 on
+ * Windows). For the crash points of the tests. */
+void ds_os_kill_self(void) __attribute__((noreturn));
+
+/* The usable size of a block the C library's malloc returned (p not NULL):
+ * malloc_usable_size, on Windows _msize. */
+size_t ds_os_alloc_size(void *p);
+
+/* Whether a child process this process started is left to be reaped
+ * (POSIX: waitpid(-1, WNOHANG) finds one, running or ended); on Windows
+ * nothing is left once ds_os_child_finish closed its handles: 0. */
+int ds_os_children_left(void);
+
+/* The most memory this process has held resident so far, in KiB
+ * (getrusage's ru_maxrss; Windows: the peak working set). -1 when it
+ * cannot be told. */
+long ds_os_peak_memory_kib(void);
+
 /* Who this process runs as, for a message: "uid N" on POSIX, "user NAME"
  * on Windows. */
 void ds_os_whoami(char *buf, size_t size);

@@ -14,12 +14,14 @@
 
 #include <fcntl.h>
 #include <io.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 #include <windows.h>
+#include <psapi.h>
 
 #define KILLED_CODE 0xDEADu /* the exit code ds_os_child_finish kills with */
 #define CMD_MAX 32768       /* characters of a command line */
@@ -328,4 +330,30 @@ void ds_os_whoami(char *buf, size_t size)
         return;
     }
     snprintf(buf, size, "user %s", utf8);
+}
+
+void ds_os_kill_self(void)
+{
+    TerminateProcess(GetCurrentProcess(), 137);
+    _exit(137);
+}
+
+size_t ds_os_alloc_size(void *p)
+{
+    return _msize(p);
+}
+
+int ds_os_children_left(void)
+{
+    return 0;
+}
+
+long ds_os_peak_memory_kib(void)
+{
+    PROCESS_MEMORY_COUNTERS pmc;
+
+    if (!GetProcessMemoryInfo(GetCurrentProcess(), &pmc, sizeof(pmc))) {
+        return -1;
+    }
+    return (long)(pmc.PeakWorkingSetSize / 1024);
 }

@@ -19,6 +19,19 @@
 #define DS_REGEX_GROUPS 2 /* ds_regex_compile: keep the groups (ds_regex_group1) */
 
 #include <stddef.h>
+#include <stdio.h>
+
+/* A stream whose text is collected to be read back (open_memstream on
+ * POSIX; a temporary file deleted on close on Windows, whose C runtime has
+ * no memory stream). */
+struct ds_os_memstream; /* opaque */
+
+/* Opens a collecting stream into *ms. The FILE to write, or NULL. */
+FILE *ds_os_memstream_open(struct ds_os_memstream **ms);
+
+/* Closes the stream and returns what was written, NUL-terminated (free()
+ * it: the C library allocates it), or NULL when nothing can be had. */
+char *ds_os_memstream_finish(struct ds_os_memstream *ms);
 
 struct ds_regex; /* opaque: one compiled expression */
 

@@ -9,6 +9,8 @@
 #include <fnmatch.h>
 #include <regex.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 struct ds_regex {
     regex_t re;
@@ -69,4 +71,37 @@ void ds_regex_free(struct ds_regex **re)
 int ds_os_fnmatch(const char *pattern, const char *name)
 {
     return fnmatch(pattern, name, 0) == 0;
+}
+
+struct ds_os_memstream {
+    FILE *f;
+    char *buf;
+    size_t len;
+};
+
+FILE *ds_os_memstream_open(struct ds_os_memstream **ms)
+{
+    struct ds_os_memstream *m = ds_calloc(1, sizeof(*m));
+
+    *ms = m;
+    if (m == NULL) {
+        return NULL;
+    }
+    m->f = open_memstream(&m->buf, &m->len);
+    return m->f;
+}
+
+char *ds_os_memstream_finish(struct ds_os_memstream *ms)
+{
+    char *text;
+
+    if (ms == NULL) {
+        return NULL;
+    }
+    if (ms->f != NULL) {
+        fclose(ms->f);
+    }
+    text = ms->buf;
+    ds_free(ms);
+    return text;
 }

@@ -9,6 +9,9 @@
 #include "agent/core/glob.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <windows.h>
 #include <tre/tre.h>
 
 struct ds_regex {
@@ -70,4 +73,51 @@ void ds_regex_free(struct ds_regex **re)
 int ds_os_fnmatch(const char *pattern, const char *name)
 {
     return ds_glob_match(pattern, name, DS_GLOB_CASEFOLD);
+}
+
+struct ds_os_memstream {
+    FILE *f;
+};
+
+FILE *ds_os_memstream_open(struct ds_os_memstream **ms)
+{
+    struct ds_os_memstream *m = ds_calloc(1, sizeof(*m));
+    wchar_t dir[MAX_PATH + 1];
+    wchar_t name[MAX_PATH + 1];
+    DWORD n = GetTempPathW(MAX_PATH + 1, dir);
+
+    *ms = m;
+    if (m == NULL || n == 0 || n > MAX_PATH || GetTempFileNameW(dir, L"ds", 0, name) == 0) {
+        return NULL;
+    }
+    /* T: kept in memory while it can be; D: deleted when closed. */
+    m->f = _wfopen(name, L"w+bTD");
+    if (m->f == NULL) {
+        DeleteFileW(name);
+    }
+    return m->f;
+}
+
+char *ds_os_memstream_finish(struct ds_os_memstream *ms)
+{
+    char *text = NULL;
+    long len;
+
+    if (ms == NULL) {
+        return NULL;
+    }
+    if (ms->f != NULL && fflush(ms->f) == 0 && fseek(ms->f, 0, SEEK_END) == 0 &&
+        (len = ftell(ms->f)) >= 0 && fseek(ms->f, 0, SEEK_SET) == 0) {
+        text = malloc((size_t)len + 1);
+        if (text != NULL) {
+            size_t got = fread(text, 1, (size_t)len, ms->f);
+
+            text[got] = '\0';
+        }
+    }
+    if (ms->f != NULL) {
+        fclose(ms->f);
+    }
+    ds_free(ms);
+    return text;
 }

@@ -19,6 +19,7 @@
 
 #include "agent/core/buf.h"
 #include "agent/core/fsafe.h"
+#include "agent/os/os_fs.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -37,20 +38,20 @@ enum kind { KIND_CSV, KIND_XLSX, KIND_XLS, KIND_ICS };
 static int read_magic(int fd, unsigned char *p, size_t n)
 {
     size_t got = 0;
-    ssize_t k;
+    size_t k;
 
     while (got < n) {
-        k = pread(fd, p + got, n - got, (off_t)got);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
+        k = 0;
+        if (ds_os_pread(fd, p + got, n - got, (int64_t)got, &k) != 0) {
+            if (errno == EINTR) {
+                continue;
+            }
             return DS_EIO;
         }
         if (k == 0) {
             break;
         }
-        got += (size_t)k;
+        got += k;
     }
     return (int)got;
 }

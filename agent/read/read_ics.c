@@ -56,6 +56,7 @@
  */
 #include "agent/read/read_int.h"
 
+#include "agent/core/ascii.h"
 #include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/hash.h"
@@ -567,12 +568,48 @@ static void remember_override(struct ics_reader *c, icalcomponent *e)
     c->ovr_off[c->novr++] = at;
 }
 
-/* qsort_r's comparator of two key offsets into the buffer arg. */
-static int ovr_cmp(const void *a, const void *b, void *arg)
+/* Moves off[i] down the max-heap of the n first offsets, ordered by the
+ * keys they point at in base. */
+static void ovr_sift(size_t *off, size_t n, size_t i, const char *base)
 {
-    const char *base = arg;
+    for (;;) {
+        size_t big = i;
+        size_t l = 2 * i + 1;
+        size_t r = l + 1;
+        size_t t;
 
-    return strcmp(base + *(const size_t *)a, base + *(const size_t *)b);
+        if (l < n && strcmp(base + off[l], base + off[big]) > 0) {
+            big = l;
+        }
+        if (r < n && strcmp(base + off[r], base + off[big]) > 0) {
+            big = r;
+        }
+        if (big == i) {
+            return;
+        }
+        t = off[i];
+        off[i] = off[big];
+        off[big] = t;
+        i = big;
+    }
+}
+
+/* Sorts n key offsets into base by their keys: a heap sort, in place and
+ * without a comparator context (qsort_r is not in every C library). */
+static void ovr_sort(size_t *off, size_t n, const char *base)
+{
+    size_t t;
+
+    for (size_t i = n / 2; i-- > 0;) {
+        ovr_sift(off, n, i, base);
+    }
+    while (n > 1) {
+        n--;
+        t = off[0];
+        off[0] = off[n];
+        off[n] = t;
+        ovr_sift(off, n, 0, base);
+    }
 }
 
 /* Is the occurrence of the current event at t changed by another VEVENT? */
@@ -993,7 +1030,7 @@ static int next_event(struct ics_reader *c, struct ds_error *err)
             c->cut_ready = 1;
             return 1;
         }
-        if (c->scanning && strcasestr(c->event.data, "RECURRENCE-ID") == NULL) {
+        if (c->scanning && ds_ascii_casestr(c->event.data, "RECURRENCE-ID") == NULL) {
             continue;
         }
         comp = icalparser_parse_string(c->event.data);
@@ -1029,7 +1066,7 @@ static int scan_overrides(struct ics_reader *c, int fd, const char *encoding, st
     c->scanning = 0;
     drop_event(c);
     if (c->novr > 1) {
-        qsort_r(c->ovr_off, c->novr, sizeof(*c->ovr_off), ovr_cmp, c->ovr.data);
+        ovr_sort(c->ovr_off, c->novr, c->ovr.data);
     }
     ds__read_src_close(&c->src);
     c->blen = 0;

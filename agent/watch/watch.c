@@ -16,12 +16,12 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/log.h"
+#include "agent/os/os_fs.h"
 #include "agent/os/os_text.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/vfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,30 +112,6 @@ int ds_watch_wanted(const struct ds_folder_conf *folder, const char *name)
     return folder->exclude == NULL || !matches_any(folder->exclude, name);
 }
 
-/* The kind of network file system path is on, or NULL for a local one. */
-static const char *network_fs(const char *path)
-{
-    struct statfs sf;
-
-    if (statfs(path, &sf) != 0) {
-        return NULL;
-    }
-    switch ((unsigned long)sf.f_type) {
-    case 0xFF534D42UL:
-        return "cifs";
-    case 0xFE534D42UL:
-        return "smb2";
-    case 0x517BUL:
-        return "smb";
-    case 0x6969UL:
-        return "nfs";
-    case 0x65735546UL:
-        return "fuse";
-    default:
-        return NULL;
-    }
-}
-
 static struct candidate *candidate_find(struct ds_watch *w, size_t folder, const char *path)
 {
     for (struct candidate *c = w->candidates; c != NULL; c = c->next) {
@@ -172,12 +148,12 @@ static int opens_for_reading(const char *path)
     return 1;
 }
 
-static void consider(struct ds_watch *w, size_t fi, const char *path, const struct stat *sb)
+static void consider(struct ds_watch *w, size_t fi, const char *path, const struct ds_file_id *seen)
 {
     const struct ds_folder_conf *folder = &w->cfg->folders[fi];
-    int64_t size = (int64_t)sb->st_size;
-    int64_t mtime_ns = (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
-    struct ds_file_id id = {(int64_t)sb->st_dev, (int64_t)sb->st_ino, size, mtime_ns};
+    int64_t size = seen->size;
+    int64_t mtime_ns = seen->mtime_ns;
+    struct ds_file_id id = *seen;
     uint64_t now = uv_now(w->loop);
     uint64_t settle_ms = (uint64_t)(w->cfg->settle_seconds * 1000.0);
     struct candidate *c = candidate_find(w, fi, path);
@@ -226,7 +202,7 @@ static void scan_folder(struct ds_watch *w, size_t fi)
     const struct ds_folder_conf *folder = &w->cfg->folders[fi];
     char path[4096];
     struct dirent *de;
-    struct stat sb;
+    struct ds_file_id id;
     DIR *dir;
 
     dir = opendir(folder->path);
@@ -254,12 +230,12 @@ static void scan_folder(struct ds_watch *w, size_t fi)
         if (n < 0 || (size_t)n >= sizeof(path)) {
             continue;
         }
-        /* lstat: a symbolic link is skipped, never followed, so a link in an
-         * export folder cannot make the agent read a file outside it. */
-        if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        /* Not followed: a symbolic link is skipped, so a link in an export
+         * folder cannot make the agent read a file outside it. */
+        if (ds_os_stat_file(path, &id, NULL) != 0) {
             continue;
         }
-        consider(w, fi, path, &sb);
+        consider(w, fi, path, &id);
     }
     closedir(dir);
     /* Candidates that vanished (renamed, deleted) are forgotten. */
@@ -356,7 +332,7 @@ int ds_watch_new(uv_loop_t *loop, const struct ds_config *cfg, ds_watch_known_cb
     w->open_handles = 2;
     for (size_t i = 0; i < cfg->nfolders; i++) {
         const struct ds_folder_conf *f = &cfg->folders[i];
-        const char *netfs = network_fs(f->path);
+        const char *netfs = ds_os_network_fs(f->path);
 
         if (f->network == DS_NETWORK_YES || (f->network == DS_NETWORK_AUTO && netfs != NULL)) {
             ds_log_info("FOLDER_POLLED",

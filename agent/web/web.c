@@ -22,6 +22,7 @@
 #include "agent/core/alloc.h"
 #include "agent/core/clock.h"
 #include "agent/core/log.h"
+#include "agent/os/os_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -621,7 +622,7 @@ static int read_secret(const char *path, char *buf, size_t size, struct ds_error
 {
     struct stat sb;
     ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = ds_os_open_read(path);
     int rc = 0;
 
     if (fd < 0 || fstat(fd, &sb) != 0) {
@@ -629,7 +630,7 @@ static int read_secret(const char *path, char *buf, size_t size, struct ds_error
                           strerror(errno));
         goto out;
     }
-    if ((sb.st_mode & 077) != 0) {
+    if (ds_os_fd_private(fd) == 0) {
         rc = ds_error_set(err, DS_EINVAL, "[web] secret_file %s is readable by others", path);
         goto out;
     }
@@ -706,7 +707,7 @@ int ds_web_new(uv_loop_t *loop, const struct ds_config *cfg, struct ds_store *st
     }
     if (snprintf(w->upload_dir, sizeof(w->upload_dir), "%s/web-uploads", cfg->state_dir) >=
             (int)sizeof(w->upload_dir) ||
-        (mkdir(w->upload_dir, 0700) != 0 && errno != EEXIST)) {
+        (errno = ds_os_mkdir(w->upload_dir, 0)) != 0) {
         ds_web_auth_free(&w->auth);
         ds_free(w);
         return ds_error_set(err, DS_EIO, "cannot create %s: %s", cfg->state_dir, strerror(errno));

@@ -268,6 +268,36 @@ static void test_private_files(void **state)
     box_drop(&b);
 }
 
+/* The queue: created when absent, an existing file kept, a link or a
+ * directory in its place refused. */
+static void test_shared_file(void **state)
+{
+    struct box b;
+    char path[600];
+    char link[600];
+    char dir[600];
+    char text[16];
+    int why = -1;
+
+    (void)state;
+    box_make(&b);
+    assert_int_equal(ds_os_create_shared(in(&b, "queue.db", path, sizeof(path)), &why), 0);
+    assert_int_equal(why, DS_FSAFE_OK);
+    assert_true(ds_os_exists(-1, path));
+    put(path, "kept");
+    assert_int_equal(ds_os_create_shared(path, &why), 0);
+    get(path, text, sizeof(text));
+    assert_string_equal(text, "kept");
+
+    plant_link(path, in(&b, "link.db", link, sizeof(link)));
+    assert_int_equal(ds_os_create_shared(link, &why), -1);
+    assert_int_equal(why, DS_FSAFE_LINK);
+    assert_int_equal(ds_os_mkdir(in(&b, "dir.db", dir, sizeof(dir)), 0), 0);
+    assert_int_equal(ds_os_create_shared(dir, &why), -1);
+    assert_int_equal(why, DS_FSAFE_NOT_FILE);
+    box_drop(&b);
+}
+
 static void test_lock_is_exclusive(void **state)
 {
     struct box b;
@@ -357,6 +387,7 @@ int main(void)
         cmocka_unit_test(test_create_exclusive),
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_private_files),
+        cmocka_unit_test(test_shared_file),
         cmocka_unit_test(test_lock_is_exclusive),
         cmocka_unit_test(test_pread_keeps_offset),
         cmocka_unit_test(test_default_paths),

@@ -164,8 +164,14 @@ for t in $UNIT; do
         not_ok "$t builds for Windows: $(grep -m 3 'error' "$work/$t.build.log")"
         continue
     fi
-    out=$(DS_TEST_SRCDIR="Z:$top" timeout 300 wine "$WIN_BUILD/tests/$t.exe" 2>&1 | tr -d '\r')
-    rc=${PIPESTATUS[0]}
+    # The exit status is the test binary's (a status taken after out=$(… | tr)
+    # would be tr's); a FAILED line fails the check as well.
+    DS_TEST_SRCDIR="Z:$top" timeout 300 wine "$WIN_BUILD/tests/$t.exe" >"$work/$t.out" 2>&1
+    rc=$?
+    out=$(tr -d '\r' <"$work/$t.out")
+    if [ "$rc" = 0 ] && grep -q '^\[  FAILED  \]' <<<"$out"; then
+        rc=1
+    fi
     sum=$(grep -E '^\[  (PASSED|FAILED)  \]' <<<"$out" | tr '\n' ' ')
     if [ "$rc" = 0 ]; then
         ok "$t under wine: $sum"
