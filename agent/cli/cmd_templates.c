@@ -9,11 +9,19 @@
  * each template to it: a template binds when every required field finds
  * its column. It prints template ids, field and column names — never a value
  * of a data row.
+ *
+ * `new FILE [--type T] [-o FILE.json]` drafts a template for an export no
+ * template reads (agent/map/draft.h): to stdout, or into a new file 0644
+ * that is never an existing one; with -o the template id is the file's
+ * name without .json. The rows it reads only vote on the date order.
  */
 #include "agent/cli/commands.h"
 
 #include "agent/core/alloc.h"
 #include "agent/map/detect.h"
+#include "agent/map/draft.h"
+#include "agent/core/fsafe.h"
+#include "agent/os/os_fs.h"
 #include "agent/map/map.h"
 #include "agent/read/read.h"
 #include "config/config.h"
@@ -22,14 +30,17 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: dentsync templates [-c FILE] [--json] list\n"
                  "       dentsync templates [-c FILE] [--json] show ID\n"
-                 "       dentsync templates [-c FILE] [--json] [--type T] test FILE\n");
+                 "       dentsync templates [-c FILE] [--json] [--type T] test FILE\n"
+                 "       dentsync templates [-c FILE] [--type T] [-o FILE.json] new FILE\n");
 }
 
 /* The config's template_dir, or NULL when there is no readable config
@@ -229,14 +240,116 @@ static int cmd_test(struct ds_template **list, size_t n, const char *path, const
     return binds > 0 ? DS_EXIT_OK : DS_EXIT_RUNTIME;
 }
 
+/* A template id from a file name: its last component without ".json",
+ * characters outside A-Z a-z 0-9 . _ - as '-'; into id. 0, or -1 when
+ * nothing is left. */
+static int id_of(const char *path, const char *prefix, char *id, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    size_t len;
+    size_t o;
+
+    base = base != NULL ? base + 1 : path;
+    len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".json") == 0) {
+        len -= 5;
+    }
+    else if (prefix[0] != '\0' && strrchr(base, '.') != NULL && strrchr(base, '.') != base) {
+        len = (size_t)(strrchr(base, '.') - base);
+    }
+    o = (size_t)snprintf(id, size, "%s", prefix);
+    for (size_t i = 0; i < len && o + 1 < size && o < 64; i++) {
+        char c = base[i];
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+
+        id[o++] = ok ? c : '-';
+    }
+    id[o] = '\0';
+    return o > strlen(prefix) ? 0 : -1;
+}
+
+static int cmd_new(struct ds_template **list, size_t n, const char *path, const char *type,
+                   const char *output)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    json_t *t = NULL;
+    char id[80];
+    char msg[600];
+    int rc;
+
+    if (output != NULL) {
+        const char *base = strrchr(output, '/') != NULL ? strrchr(output, '/') + 1 : output;
+        size_t len = strlen(base);
+
+        /* The file name is the id: the loader wants <id>.json. */
+        if (len <= 5 || strcmp(base + len - 5, ".json") != 0 ||
+            id_of(base, "", id, sizeof(id)) != 0 || strlen(id) != len - 5 ||
+            strncmp(id, base, len - 5) != 0) {
+            fprintf(stderr, "dentsync templates: -o wants ID.json, the template id of 1-64 of A-Z "
+                            "a-z 0-9 . _ -\n");
+            return DS_EXIT_USAGE;
+        }
+    }
+    else if (id_of(path, "draft-", id, sizeof(id)) != 0) {
+        snprintf(id, sizeof(id), "draft");
+    }
+    ds_error_clear(&err);
+    if (ds_read_open(path, NULL, &r, &err) != 0) {
+        fprintf(stderr, "dentsync templates: %s\n", ds_error_format(&err, msg, sizeof(msg)));
+        return DS_EXIT_RUNTIME;
+    }
+    rc = ds_template_draft(r, list, n, type, id, &t, &err);
+    ds_read_close(&r);
+    if (rc != 0) {
+        fprintf(stderr, "dentsync templates: %s\n", ds_error_format(&err, msg, sizeof(msg)));
+        return rc == DS_EINVAL ? DS_EXIT_USAGE : DS_EXIT_RUNTIME;
+    }
+    if (output == NULL) {
+        json_dumpf(t, stdout, JSON_INDENT(2));
+        printf("\n");
+    }
+    else {
+        char dir[PATH_MAX];
+        const char *slash = strrchr(output, '/');
+        int why = 0;
+        int dfd;
+
+        snprintf(dir, sizeof(dir), "%.*s", slash != NULL ? (int)(slash - output) + 1 : 1,
+                 slash != NULL ? output : ".");
+        dfd = ds_os_open_dir(dir, 1, &why);
+        if (dfd < 0) {
+            fprintf(stderr, "dentsync templates: %s: %s\n", dir, ds_fsafe_why_text(why));
+            json_decref(t);
+            return DS_EXIT_RUNTIME;
+        }
+        rc = ds_draft_write_at(dfd, slash != NULL ? slash + 1 : output, t, &err);
+        close(dfd);
+        if (rc != 0) {
+            fprintf(stderr, "dentsync templates: %s\n", ds_error_format(&err, msg, sizeof(msg)));
+            json_decref(t);
+            return DS_EXIT_RUNTIME;
+        }
+        fprintf(stderr,
+                "dentsync templates: wrote %s (template %s): check it, then "
+                "`dentsync preview FILE --template %s`\n",
+                output, id, id);
+    }
+    json_decref(t);
+    return DS_EXIT_OK;
+}
+
 int ds_cmd_templates(const char *config_path, int argc, char **argv)
 {
     static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
                                              {"type", required_argument, NULL, 't'},
+                                             {"output", required_argument, NULL, 'o'},
                                              {NULL, 0, NULL, 0}};
     struct ds_template **list = NULL;
     struct ds_error err;
     const char *type = NULL;
+    const char *output = NULL;
     char *dir = NULL;
     char msg[600];
     size_t n = 0;
@@ -246,7 +359,7 @@ int ds_cmd_templates(const char *config_path, int argc, char **argv)
 
     optind = 1;
     for (;;) {
-        opt = getopt_long(argc, argv, "", longopts, NULL);
+        opt = getopt_long(argc, argv, "o:", longopts, NULL);
         if (opt == -1) {
             break;
         }
@@ -255,6 +368,9 @@ int ds_cmd_templates(const char *config_path, int argc, char **argv)
         }
         else if (opt == 't') {
             type = optarg;
+        }
+        else if (opt == 'o') {
+            output = optarg;
         }
         else {
             usage(stderr);
@@ -266,7 +382,8 @@ int ds_cmd_templates(const char *config_path, int argc, char **argv)
     if (argc < 1 || (strcmp(argv[0], "list") == 0 && argc != 1) ||
         (strcmp(argv[0], "list") != 0 && argc != 2) ||
         (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "show") != 0 &&
-         strcmp(argv[0], "test") != 0)) {
+         strcmp(argv[0], "test") != 0 && strcmp(argv[0], "new") != 0) ||
+        (output != NULL && strcmp(argv[0], "new") != 0)) {
         usage(stderr);
         return DS_EXIT_USAGE;
     }
@@ -282,6 +399,9 @@ int ds_cmd_templates(const char *config_path, int argc, char **argv)
     }
     else if (strcmp(argv[0], "show") == 0) {
         rc = cmd_show(list, n, argv[1], json);
+    }
+    else if (strcmp(argv[0], "new") == 0) {
+        rc = cmd_new(list, n, argv[1], type, output);
     }
     else {
         rc = cmd_test(list, n, argv[1], type, json);

@@ -67,6 +67,12 @@ static inline int ds_fsafe_create(int dirfd, const char *name)
     return ds_os_create_at(dirfd, name);
 }
 
+/* ds_os_create_new_at. */
+static inline int ds_fsafe_create_new(int dirfd, const char *name)
+{
+    return ds_os_create_new_at(dirfd, name);
+}
+
 /* ds_os_exists. */
 static inline int ds_fsafe_exists(int dirfd, const char *name)
 {

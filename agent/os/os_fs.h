@@ -102,6 +102,13 @@ int ds_os_subdir(int dirfd, const char *name, int *why);
  * it points to. Returns the descriptor, or -1. */
 int ds_os_create_at(int dirfd, const char *name);
 
+/* Creates name inside dirfd for writing, readable by all (0644; on
+ * Windows the inherited permissions), exclusively and without following
+ * links: nothing in place is ever removed or replaced (a template a person
+ * saves). Returns the descriptor, or -1 with errno set (EEXIST when the
+ * name is taken). */
+int ds_os_create_new_at(int dirfd, const char *name);
+
 /* Whether name exists inside dirfd, or as a path of its own when dirfd is
  * -1 (a link counts; it is not followed). */
 int ds_os_exists(int dirfd, const char *name);

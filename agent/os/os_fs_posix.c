@@ -200,6 +200,11 @@ int ds_os_create_at(int dirfd, const char *name)
     return openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 }
 
+int ds_os_create_new_at(int dirfd, const char *name)
+{
+    return openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+}
+
 int ds_os_exists(int dirfd, const char *name)
 {
     struct stat sb;

@@ -701,6 +701,19 @@ out:
     return h == INVALID_HANDLE_VALUE ? -1 : fd_of(h, _O_WRONLY);
 }
 
+int ds_os_create_new_at(int dirfd, const char *name)
+{
+    DWORD err = 0;
+    HANDLE h = open_in(dirfd, name, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, CREATE_NEW,
+                       FILE_ATTRIBUTE_NORMAL, NULL, &err);
+
+    if (h == INVALID_HANDLE_VALUE) {
+        errno = errno_of(err);
+        return -1;
+    }
+    return fd_of(h, _O_WRONLY);
+}
+
 int ds_os_exists(int dirfd, const char *name)
 {
     wchar_t *p = dirfd >= 0 ? child_path(dirfd, name) : wide(name);

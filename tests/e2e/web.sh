@@ -55,7 +55,7 @@ umask 022
 practice_id=$(pg_psql "SELECT id FROM practices WHERE name = '$practice'")
 port=$(free_port)
 base=http://127.0.0.1:$port
-mkdir -p "$work/inbox" "$work/auto" "$work/state" "$outdir"
+mkdir -p "$work/inbox" "$work/auto" "$work/state" "$work/templates" "$outdir"
 rm -f "$outdir"/*.png
 # The state directory as the package makes it (0750, setgid, of the
 # service's group), with a group made here and one member, as ops.sh does:
@@ -72,6 +72,7 @@ cookie=dentsync_$port
 cat >"$work/dentsync.conf" <<CONF
 [agent]
 state_dir = $work/state
+template_dir = $work/templates
 log_level = debug
 settle_seconds = 0.5
 rescan_seconds = 0.5
@@ -121,6 +122,28 @@ poll=0.2
 # curl with the options every check uses; -s, a 10 s bound.
 c() { curl -s -m 10 "$@"; }
 status_of() { c -o /dev/null -w '%{http_code}' "$@"; }
+
+# --- 0. a template drafted for an export no template knows --------------------
+printf 'Client Ref,Given,Family,Born,Cell,Fav Colour\nC-1001,Draftfirst,Draftlast,25/12/1980,202-555-0143,blue\nC-1002,Drafttwo,Draftlast,03/06/1975,202-555-0178,green\n' \
+    >"$work/clinic.csv"
+"$agent" templates -c "$work/dentsync.conf" test "$work/clinic.csv" >"$work/clinic.test" 2>&1
+check "no template reads the unknown software's export" test $? -eq 1
+"$agent" templates -c "$work/dentsync.conf" new "$work/clinic.csv" -o "$work/templates/clinic-pms.json" \
+    >"$work/clinic.new" 2>&1
+check "templates new writes the draft 0644" \
+    test "$(stat -c %a "$work/templates/clinic-pms.json" 2>/dev/null)" = 644
+check "… mapping the columns by name and word, one left unmapped, dates DMY" \
+    test "$(jq -r '[.import_type, (.fields | to_entries | map(.key + "=" + .value.columns[0]) | join(" ")), .dialect.date_order, (.description | test("Unmapped columns: Fav Colour"))] | join(" ")' "$work/templates/clinic-pms.json")" \
+    = "patients external_id=Client Ref first_name=Given last_name=Family date_of_birth=Born phone_mobile=Cell DMY true"
+"$agent" templates -c "$work/dentsync.conf" new "$work/clinic.csv" -o "$work/templates/clinic-pms.json" \
+    >"$work/clinic.new2" 2>&1
+check "… and never over an existing file" sh -c "test $? -eq 1 && grep -q 'exists already' '$work/clinic.new2'"
+"$agent" preview -c "$work/dentsync.conf" "$work/clinic.csv" --template clinic-pms --all --json \
+    >"$work/clinic.preview" 2>&1
+check "preview with the draft: 2 valid rows, 0 invalid" \
+    test "$(jq -r 'select(.summary) | "\(.summary.valid) \(.summary.invalid)"' "$work/clinic.preview")" = "2 0"
+"$agent" templates -c "$work/dentsync.conf" new "$work/clinic.csv" --type nonsense >/dev/null 2>&1
+check "templates new with an unknown type is a usage error" test $? -eq 2
 
 # --- 1. binding --------------------------------------------------------------
 sed 's/^secret_file = .*//; s/^port = .*/port = 8765\nlisten = 0.0.0.0/' "$work/dentsync.conf" >"$work/open.conf"
