@@ -21,7 +21,7 @@
 #   make windows-deps       the libraries cross-built for Windows (docs/windows.md)
 #   make windows-linkcheck  one call into each of them, in one .exe under wine
 #   make windows            build-win/dentsync.exe and its installer (.msi)
-#   make windows-test       the Windows build under wine
+#   make windows-test       the Windows build under wine (part of make test)
 #   make SANITIZER=address BUILD=build-asan   a sanitizer build in its own folder
 #   V=1                     show the commands
 #
@@ -338,6 +338,7 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory DEPS=0 lint
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
 	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e
+	$(Q)$(MAKE) --no-print-directory DEPS=0 windows-test
 	$(Q)$(MAKE) --no-print-directory DEPS=0 asan
 	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan alloc-loop
 	$(Q)$(MAKE) --no-print-directory DEPS=0 fuzz-short
