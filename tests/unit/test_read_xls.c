@@ -232,6 +232,7 @@ static void copy_fixture(const char *dst)
  * and a garbage file takes its name. The hinted sheet reaches the child. */
 static void test_opened_file(void **state)
 {
+    static const char garbage[] = "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not a workbook";
     struct ds_read_hints sheet = {.sheet = "patients"};
     struct ds_read_hints other = {.sheet = "p\xc3\xa4tients \"x\" 'y' \\ %s"};
     struct ds_reader *r = NULL;
@@ -250,7 +251,7 @@ static void test_opened_file(void **state)
     fd = open(path, O_RDONLY | O_CLOEXEC);
     assert_true(fd >= 0);
     assert_int_equal(rename(path, moved), 0);
-    write_file(path, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not a workbook", 31);
+    write_file(path, garbage, sizeof(garbage) - 1);
     assert_int_equal(ds_read_open_fd(fd, path, &sheet, &r, &err), 0);
     assert_string_equal(ds_read_dialect(r)->sheet, "patients");
     assert_int_equal(ds_read_next_row(r, &row, &err), 1);
