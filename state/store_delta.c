@@ -98,15 +98,31 @@ out:
     return rc;
 }
 
-/* The keys synced for the scope that no item of the job carries. The
- * items_key index answers the NOT EXISTS per synced key. */
+/* A synced key of an occurrence dated before ?4 (YYYYMMDD; '' for none),
+ * in the three forms of an EVENT-ID's occurrence: it left the window. */
+#define D8 "[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
+#define T6 "T[0-9][0-9][0-9][0-9][0-9][0-9]"
+#define NOT_AGED                                                                                   \
+    "NOT (?4 <> '' AND ("                                                                          \
+    "(s.key GLOB '*/" D8 T6 "Z' AND substr(s.key, -16, 8) < ?4) OR "                               \
+    "(s.key GLOB '*/" D8 T6 "' AND substr(s.key, -15, 8) < ?4) OR "                                \
+    "(s.key GLOB '*/" D8 "' AND substr(s.key, -8) < ?4)))"
+
+/* The keys synced for the scope, less the aged ones. */
+#define SYNCED_WHERE "FROM synced s WHERE s.practice = ?2 AND s.import_type = ?3 AND " NOT_AGED
+
+/* Of them, those that no item of the job carries. The items_key index
+ * answers the NOT EXISTS per synced key. */
 #define MISSING_WHERE                                                                              \
-    "FROM synced s WHERE s.practice = ?2 AND s.import_type = ?3 AND NOT EXISTS ("                  \
-    "SELECT 1 FROM items i INDEXED BY items_key WHERE i.job_id = ?1 AND i.key = s.key)"
+    SYNCED_WHERE                                                                                   \
+        " AND NOT EXISTS ("                                                                        \
+        "SELECT 1 FROM items i INDEXED BY items_key WHERE i.job_id = ?1 AND i.key = s.key)"
 
 int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_rows,
-                          int max_missing_percent, int allow_shrink, struct ds_snapshot_check *out)
+                          int max_missing_percent, int allow_shrink, const char *aged_before,
+                          struct ds_snapshot_check *out)
 {
+    const char *aged = aged_before != NULL ? aged_before : "";
     char practice[128];
     char import_type[32];
     struct ds_snapshot_check c;
@@ -122,15 +138,14 @@ int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_row
     }
     rc = job_scope(st, job_id, practice, import_type);
     if (rc == 0) {
-        rc = ds__store_row(st, DS__Q_ONCE,
-                           "SELECT count(*) FROM synced WHERE practice = ?2 AND import_type = ?3",
-                           "snapshot synced", "-tt", "l", practice, import_type, &c.synced);
+        rc = ds__store_row(st, DS__Q_ONCE, "SELECT count(*) " SYNCED_WHERE, "snapshot synced",
+                           "-ttt", "l", practice, import_type, aged, &c.synced);
     }
     if (rc != 0 || c.synced == 0) {
         goto out;
     }
-    rc = ds__store_row(st, DS__Q_ONCE, "SELECT count(*) " MISSING_WHERE, "snapshot missing", "ttt",
-                       "l", job_id, practice, import_type, &c.missing);
+    rc = ds__store_row(st, DS__Q_ONCE, "SELECT count(*) " MISSING_WHERE, "snapshot missing", "tttt",
+                       "l", job_id, practice, import_type, aged, &c.missing);
     if (rc != 0 || c.missing == 0) {
         goto out;
     }
@@ -141,9 +156,10 @@ int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_row
     }
     rc = ds__store_exec(st, DS__Q_ONCE,
                         "INSERT INTO items (job_id, row, key, fingerprint, status, outbound, op) "
-                        "SELECT ?1, ?4 + row_number() OVER (ORDER BY s.key), s.key, 'delete', "
+                        "SELECT ?1, ?5 + row_number() OVER (ORDER BY s.key), s.key, 'delete', "
                         "'valid', 1, 'delete' " MISSING_WHERE " ORDER BY s.key",
-                        "snapshot deletions", "tttl", job_id, practice, import_type, data_rows);
+                        "snapshot deletions", "ttttl", job_id, practice, import_type, aged,
+                        data_rows);
     if (rc == 0) {
         c.deletions = sqlite3_changes(st->db);
     }

@@ -17,7 +17,13 @@ int ds_store_job_mark_unchanged(struct ds_store *st, const char *job_id, long *u
 /* The full-snapshot check of a staging job whose rows 1..data_rows are all
  * added. synced: keys synced before for the job's practice and import type;
  * missing: those that no item of the job carries (an invalid row's key
- * counts as present). When missing is more than max_missing_percent of
+ * counts as present). aged_before (YYYYMMDD, or NULL or ""): a calendar
+ * read only returns the occurrences of a recurring event inside a window
+ * that moves with the days, so a key ending in "/" and an occurrence dated
+ * before that day (YYYYMMDD, YYYYMMDDTHHMMSS or YYYYMMDDTHHMMSSZ, as
+ * agent/read/read_ics.c writes an EVENT-ID) left the window rather than the
+ * calendar: it counts neither as synced nor as missing, and is never a
+ * deletion. When missing is more than max_missing_percent of
  * synced and allow_shrink is 0, *shrank is 1 and nothing changes (the
  * caller holds the file, DS_HOLD_SNAPSHOT). Otherwise one deletion item per
  * missing key is added, rows data_rows + 1, + 2, ... in key order: status
@@ -29,7 +35,8 @@ struct ds_snapshot_check {
     int shrank;     /* 1: too many keys vanished; nothing was added */
 };
 int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_rows,
-                          int max_missing_percent, int allow_shrink, struct ds_snapshot_check *out);
+                          int max_missing_percent, int allow_shrink, const char *aged_before,
+                          struct ds_snapshot_check *out);
 
 /* Whether key was synced for (practice, import_type): 1 and its
  * fingerprint in fingerprint (may be NULL), 0 if not, negative on error.

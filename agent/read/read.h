@@ -69,6 +69,10 @@ struct ds_read_dialect {
     long ragged_rows;   /* data rows with more or fewer fields than the header */
     char sheet[128];    /* XLSX, XLS: the sheet read */
     int sheet_index;    /* XLSX, XLS: its 1-based position in the workbook */
+    /* ICS: a recurring event's occurrence dated (UTC, YYYYMMDD) before this
+     * day lies outside the window of this read and of every later one,
+     * whatever its time zone; "" for other formats. */
+    char aged_before[9];
 };
 
 /* Kinds of notice. */

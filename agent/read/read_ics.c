@@ -1096,6 +1096,16 @@ static int scan_overrides(struct ics_reader *c, int fd, const char *encoding, st
 /* ------------------------------------------------------------------------ */
 /* The reader's operations                                                  */
 
+/* The UTC day of t as YYYYMMDD, the form an EVENT-ID's occurrence starts
+ * with. */
+static void aged_before(time_t t, char out[9])
+{
+    struct icaltimetype day = icaltime_from_timet_with_zone(t, 1, NULL);
+
+    snprintf(out, 9, "%04u%02u%02u", (unsigned)day.year % 10000u, (unsigned)day.month % 100u,
+             (unsigned)day.day % 100u);
+}
+
 int ds__read_ics_open(int fd, const char *path, const struct ds_read_hints *hints,
                       struct ds_reader *r, struct ds_error *err)
 {
@@ -1136,6 +1146,9 @@ int ds__read_ics_open(int fd, const char *path, const struct ds_read_hints *hint
     }
     c->from = icaltime_from_timet_with_zone(now - (time_t)back * 86400, 1, NULL);
     c->until = icaltime_from_timet_with_zone(now + (time_t)ahead * 86400, 1, NULL);
+    /* The window's first day is compared with an occurrence's own date, in
+     * its own zone: a day earlier in UTC is before it in every zone. */
+    aged_before(now - (time_t)back * 86400 - 86400, r->dialect.aged_before);
     rc = ds__read_src_open(fd, path, hints != NULL ? hints->encoding : NULL, &c->src, err);
     if (rc == 0) {
         rc = scan_overrides(c, fd, hints != NULL ? hints->encoding : NULL, err);

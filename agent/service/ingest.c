@@ -75,9 +75,10 @@ struct pass {
 /* The jobs of one file, and which of them the current pass stages. */
 struct passes {
     struct pass p[DS_INGEST_MAX_JOBS];
-    size_t n;   /* jobs */
-    size_t cur; /* the pass being staged */
-    int sheets; /* 1: each pass reads a sheet of its own (sheet = *), not a route */
+    size_t n;            /* jobs */
+    size_t cur;          /* the pass being staged */
+    int sheets;          /* 1: each pass reads a sheet of its own (sheet = *), not a route */
+    char aged_before[9]; /* the reader's: occurrences before it left the window */
 };
 
 static const char *base_name(const char *path)
@@ -228,10 +229,12 @@ static int practice_options(struct ds_ingest_task *t, struct ds_norm_opts *o, st
  * added for every key synced before and absent now — unless more than
  * max_missing_percent of them vanished at once, which looks like a
  * truncated export: then the file is held for an admin and nothing of it
- * stays staged (an admin's retry lets the next ingest of it through).
+ * stays staged (an admin's retry lets the next ingest of it through). A
+ * calendar's occurrence that fell behind the reader's window (aged_before)
+ * is not a deletion: the appointment took place, it only is not read again.
  */
 static int delta(struct ds_ingest_task *t, struct ds_store *st, const char *job_id,
-                 const char *import_type, long *deletions, int *held)
+                 const char *import_type, const char *aged_before, long *deletions, int *held)
 {
     struct ds_snapshot_check c;
     char reason[256];
@@ -252,7 +255,7 @@ static int delta(struct ds_ingest_task *t, struct ds_store *st, const char *job_
     rc = ds_store_file_admin_retries(st, t->file_id, &retries);
     if (rc == 0) {
         rc = ds_store_job_snapshot(st, job_id, t->rows, t->folder->max_missing_percent, retries > 0,
-                                   &c);
+                                   aged_before, &c);
     }
     if (rc != 0) {
         return rc;
@@ -724,8 +727,8 @@ static int finish_jobs(struct ds_ingest_task *t, struct ds_store *st, struct pas
     int rc = 0;
 
     for (size_t k = 0; k < ps->n && rc == 0 && !*held; k++) {
-        rc = delta(t, st, ps->p[k].job_id, ds_template_import_type(ps->p[k].tpl), &deletions[k],
-                   held);
+        rc = delta(t, st, ps->p[k].job_id, ds_template_import_type(ps->p[k].tpl), ps->aged_before,
+                   &deletions[k], held);
     }
     if (rc != 0 || *held) {
         return rc;
@@ -1001,6 +1004,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
     if (rc != 0 || done) {
         goto out;
     }
+    ds_str_copy(ps.aged_before, sizeof(ps.aged_before), ds_read_dialect(reader)->aged_before);
     rc = finish_jobs(t, st, &ps, &held);
 out:
     if (rc == DS_EFULL) {

@@ -165,7 +165,7 @@ static void test_unchanged_and_deletions(void **state)
     add(f->st, JOB_A, 3, "ext:3", FP1);
     assert_int_equal(ds_store_job_mark_unchanged(f->st, JOB_A, &unchanged), 0);
     assert_int_equal(unchanged, 0);
-    assert_int_equal(ds_store_job_snapshot(f->st, JOB_A, 3, 5, 0, &c), 0);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_A, 3, 5, 0, NULL, &c), 0);
     assert_int_equal(c.synced, 0);
     assert_int_equal(c.deletions, 0);
     assert_int_equal(ds_store_job_staged(f->st, JOB_A, 3, 10), 0);
@@ -188,12 +188,12 @@ static void test_unchanged_and_deletions(void **state)
     assert_int_equal(ds_store_job_mark_unchanged(f->st, JOB_B, &unchanged), 0);
     assert_int_equal(unchanged, 1);
     /* One of three missing is 33%: over 5%, held unless allowed. */
-    assert_int_equal(ds_store_job_snapshot(f->st, JOB_B, 4, 5, 0, &c), 0);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_B, 4, 5, 0, NULL, &c), 0);
     assert_int_equal(c.synced, 3);
     assert_int_equal(c.missing, 1);
     assert_int_equal(c.shrank, 1);
     assert_int_equal(c.deletions, 0);
-    assert_int_equal(ds_store_job_snapshot(f->st, JOB_B, 4, 50, 0, &c), 0);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_B, 4, 50, 0, NULL, &c), 0);
     assert_int_equal(c.shrank, 0);
     assert_int_equal(c.deletions, 1);
     assert_int_equal(ds_store_job_staged(f->st, JOB_B, 5, 10), 0);
@@ -223,11 +223,57 @@ static void test_unchanged_and_deletions(void **state)
      * let it through. */
     begin(f->st, JOB_C, "snap3.csv");
     add(f->st, JOB_C, 1, "ext:1", FP1);
-    assert_int_equal(ds_store_job_snapshot(f->st, JOB_C, 1, 30, 0, &c), 0);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_C, 1, 30, 0, NULL, &c), 0);
     assert_int_equal(c.shrank, 1);
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE job_id = '" JOB_C "'"), 1);
-    assert_int_equal(ds_store_job_snapshot(f->st, JOB_C, 1, 30, 1, &c), 0);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_C, 1, 30, 1, NULL, &c), 0);
     assert_int_equal(c.deletions, 2);
+}
+
+/* A calendar snapshot: occurrences of a recurring event dated before the
+ * reader's window are neither synced nor missing; the same keys without
+ * the window, or dated inside it, are deletions as any other key. */
+static void test_aged_occurrences(void **state)
+{
+    static const char *const keys[] = {
+        "ext:weekly@x/20240102T090000Z", /* aged: UTC time */
+        "ext:weekly@x/20240109T090000",  /* aged: local time */
+        "ext:allday@x/20240110",         /* aged: a date */
+        "ext:weekly@x/20251230T090000Z", /* inside the window */
+        "ext:one-off@x",                 /* no occurrence: never aged */
+        "ext:20240102T090000Z",          /* no "/": not an occurrence */
+    };
+    struct fixture *f = *state;
+    struct ds_snapshot_check c;
+    struct seen seen;
+
+    begin(f->st, JOB_A, "cal1.ics");
+    for (long i = 0; i < 6; i++) {
+        add(f->st, JOB_A, i + 1, keys[i], FP1);
+    }
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_A, 6, 5, 0, "20250101", &c), 0);
+    assert_int_equal(ds_store_job_staged(f->st, JOB_A, 6, 10), 0);
+    send_ack_all(f->st, JOB_A, 6, "created", "deleted", &seen);
+
+    /* The next read returns none of them. */
+    begin(f->st, JOB_B, "cal2.ics");
+    add(f->st, JOB_B, 1, "ext:new@x", FP1);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_B, 1, 100, 0, "20250101", &c), 0);
+    assert_int_equal(c.synced, 3);
+    assert_int_equal(c.missing, 3);
+    assert_int_equal(c.deletions, 3);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items WHERE job_id = '" JOB_B
+                                      "' AND op = 'delete' AND key IN ('ext:weekly@x/"
+                                      "20251230T090000Z', 'ext:one-off@x', "
+                                      "'ext:20240102T090000Z')"),
+                     3);
+
+    /* Without a window every vanished key is a deletion. */
+    begin(f->st, JOB_C, "cal3.csv");
+    add(f->st, JOB_C, 1, "ext:new@x", FP1);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_C, 1, 100, 0, "", &c), 0);
+    assert_int_equal(c.synced, 6);
+    assert_int_equal(c.deletions, 6);
 }
 
 static void test_refused_outside_staging(void **state)
@@ -239,7 +285,7 @@ static void test_refused_outside_staging(void **state)
     begin(f->st, JOB_A, "x.csv");
     assert_int_equal(ds_store_job_staged(f->st, JOB_A, 0, 10), 0);
     assert_int_equal(ds_store_job_mark_unchanged(f->st, JOB_A, NULL), DS_EINVAL);
-    assert_int_equal(ds_store_job_snapshot(f->st, JOB_A, 0, 5, 0, &c), DS_EINVAL);
+    assert_int_equal(ds_store_job_snapshot(f->st, JOB_A, 0, 5, 0, NULL, &c), DS_EINVAL);
     assert_int_equal(
         ds_store_item_add(f->st, JOB_A, 1, NULL, NULL, "bogus", NULL, NULL, NULL, NULL), DS_EINVAL);
 }
@@ -249,6 +295,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_migration_after_0003, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_and_deletions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_aged_occurrences, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_outside_staging, setup, teardown),
     };
 
