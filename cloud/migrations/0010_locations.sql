@@ -11,7 +11,11 @@
 --
 -- dsc_ingest_batch() is 0008's, writing location on insert and update.
 -- A record's fingerprint covers its location, so a row whose location
--- changed arrives as updated.
+-- changed arrives as updated. An operatory is a room of one location: two
+-- clinics' "OP1" are two rooms, so an operatory's scheduling conflict is
+-- with an appointment of the same location (both without one count as
+-- the same). A provider is one person wherever the appointment is: a
+-- provider's overlap is a conflict across locations.
 
 ALTER TABLE patients ADD COLUMN location text;
 ALTER TABLE appointments ADD COLUMN location text;
@@ -415,6 +419,7 @@ BEGIN
                   ORDER BY t.start_at, t.id LIMIT 1),
                 (SELECT t.id FROM appointments t
                   WHERE t.practice_id = $1 AND t.operatory = q.a_operatory
+                    AND t.location IS NOT DISTINCT FROM nullif(q.rec->>'location', '')
                     AND t.deleted_at IS NULL AND t.status <> 'cancelled'
                     AND t.start_at > q.a_lo AND t.start_at < q.a_end
                     AND t.end_at > q.a_start
@@ -429,6 +434,8 @@ BEGIN
                   ORDER BY o.a_start, o.rn LIMIT 1),
                 (SELECT o.record_id FROM dsc_staged o
                   WHERE o.a_operatory = q.a_operatory AND o.a_start > q.a_start - $2
+                    AND nullif(o.rec->>'location', '') IS NOT DISTINCT FROM
+                        nullif(q.rec->>'location', '')
                     AND o.a_start < q.a_end AND o.a_end > q.a_start AND o.rn < q.rn
                     AND o.rn = o.winner AND o.status IS NULL AND o.action IS NOT NULL
                     AND o.a_status <> 'cancelled'

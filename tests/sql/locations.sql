@@ -62,5 +62,26 @@ SELECT is((SELECT (SELECT location FROM patients WHERE external_id = 'L1') || '|
                   (SELECT location FROM payments WHERE external_id = 'P1')),
           'South|3|-|Elm Road', 'the updates write the new location');
 
+-- An operatory is a room of one location: two clinics' OP1 at the same
+-- hour do not conflict, in the database or within one batch; the same
+-- location's OP1 does; a provider conflicts across locations.
+SELECT is(pg_temp.ingest(2, 3, '[
+ {"row":3,"key":"ext:A2","fingerprint":"a2","record":{"external_id":"A2","patient_external_id":"L1","start_at":"2024-05-06T09:00:00Z","duration_minutes":60,"status":"scheduled","operatory":"OP1","location":"North"}},
+ {"row":4,"key":"ext:A3","fingerprint":"a3","record":{"external_id":"A3","patient_external_id":"L2","start_at":"2024-05-06T09:30:00Z","duration_minutes":30,"status":"scheduled","operatory":"OP1","location":"South"}},
+ {"row":5,"key":"ext:A4","fingerprint":"a4","record":{"external_id":"A4","patient_external_id":"L3","start_at":"2024-05-06T09:15:00Z","duration_minutes":30,"status":"scheduled","operatory":"OP1"}}]'),
+          '3:created,4:created,5:created', 'one operatory name in three locations: no conflict in a batch');
+SELECT is(pg_temp.ingest(2, 4, '[
+ {"row":6,"key":"ext:A5","fingerprint":"a5","record":{"external_id":"A5","patient_external_id":"L2","start_at":"2024-05-06T09:40:00Z","duration_minutes":30,"status":"scheduled","operatory":"OP1","location":"East"}},
+ {"row":7,"key":"ext:A6","fingerprint":"a6","record":{"external_id":"A6","patient_external_id":"L2","start_at":"2024-05-06T09:20:00Z","duration_minutes":20,"status":"scheduled","operatory":"OP1","location":"North"}},
+ {"row":8,"key":"ext:A7","fingerprint":"a7","record":{"external_id":"A7","patient_external_id":"L3","start_at":"2024-05-06T09:20:00Z","duration_minutes":20,"status":"scheduled","operatory":"OP1"}},
+ {"row":9,"key":"ext:A8","fingerprint":"a8","record":{"external_id":"A8","patient_external_id":"L3","start_at":"2024-05-06T13:00:00Z","duration_minutes":30,"status":"scheduled","provider":"DR1","operatory":"OP2","location":"North"}},
+ {"row":10,"key":"ext:A9","fingerprint":"a9","record":{"external_id":"A9","patient_external_id":"L2","start_at":"2024-05-06T13:10:00Z","duration_minutes":30,"status":"scheduled","provider":"DR1","operatory":"OP2","location":"South"}}]'),
+          '6:created,7:conflict,8:conflict,9:created,10:conflict',
+          'the same location''s operatory (or both without one) conflicts with the database; a provider across locations');
+SELECT is((SELECT string_agg(a.external_id || '>' || b.external_id, ',' ORDER BY a.external_id)
+             FROM appointments a JOIN appointments b ON b.id = a.conflict_with
+            WHERE a.practice_id = 'bbbbbbbb-0000-4000-8000-000000000001'),
+          'A6>A2,A7>A4,A9>A8', 'each conflict names the appointment of its own location (the provider''s of the other)');
+
 SELECT * FROM finish();
 ROLLBACK;
