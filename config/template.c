@@ -51,7 +51,7 @@ struct ds_template {
     struct ds_template_rule *rules;   /* owned: nrules entries, in document order */
     struct ds_template_dialect dialect;
     const char *time_zone; /* "time_zone": the zone local times are read in, or NULL */
-    void **lists; /* owned: the other string lists, to free */
+    void **lists;          /* owned: the other string lists, to free */
     size_t nlists;
     json_t *kept; /* owned: JSON values the lists point into */
 };
@@ -740,10 +740,9 @@ static int build_rest(struct ds_template *t)
 int ds_template_parse(const char *json, size_t len, const char *origin, struct ds_template **out,
                       struct ds_error *err)
 {
-    static const char *const keys[] = {"id",          "name",        "description",
-                                       "import_type", "recognition", "fields",
-                                       "dialect",     "rules",       "time_zone",
-                                       NULL};
+    static const char *const keys[] = {"id",          "name",   "description", "import_type",
+                                       "recognition", "fields", "dialect",     "rules",
+                                       "time_zone",   NULL};
     struct ds_template *t = NULL;
     const char *const *canon;
     const char *bad = NULL;

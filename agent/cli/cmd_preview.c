@@ -60,13 +60,13 @@
 
 struct preview_opts {
     const char *file;
-    const char *type;     /* --type, or NULL */
-    const char *template; /* --template, or NULL */
+    const char *type;          /* --type, or NULL */
+    const char *template;      /* --template, or NULL */
     const char *template_file; /* --template-file: a template document, or NULL */
-    const char *folder;   /* --folder: read as that folder would, or NULL */
-    const char *sheet;    /* --sheet: a sheet's name or "*", or NULL */
-    int json;             /* --json */
-    int all;              /* --all */
+    const char *folder;        /* --folder: read as that folder would, or NULL */
+    const char *sheet;         /* --sheet: a sheet's name or "*", or NULL */
+    int json;                  /* --json */
+    int all;                   /* --all */
 };
 
 /* One kind of error: "<field>: <problem>", how often, an example. */
@@ -868,9 +868,9 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         p->tpl = p->use;
     }
     else if (p->o.template_file != NULL || p->o.template != NULL) {
-        rc = p->o.template_file != NULL ? ds_template_load(p->o.template_file, &pinned, &err)
-                                        : ds_template_find_in(p->dirs, 2, p->o.template, &pinned,
-                                                              &err);
+        rc = p->o.template_file != NULL
+                 ? ds_template_load(p->o.template_file, &pinned, &err)
+                 : ds_template_find_in(p->dirs, 2, p->o.template, &pinned, &err);
         if (rc != 0) {
             ds_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "dentsync preview: %s\n", msg);
@@ -1082,8 +1082,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
         p.o.type = folder->import_type;
     }
     if (p.o.template == NULL && p.o.template_file == NULL && folder != NULL &&
-        folder->template_id != NULL &&
-        strcmp(folder->template_id, "auto") != 0) {
+        folder->template_id != NULL && strcmp(folder->template_id, "auto") != 0) {
         p.o.template = folder->template_id;
     }
     pc = folder != NULL ? ds_config_practice(cfg, folder->practice)

@@ -304,7 +304,8 @@ static json_t *screen_values(const char *path, struct ds_error *err)
             size_t i;
             int seen = 0;
 
-            while (len > 0 && len < row.lens[j] && ((unsigned char)row.fields[j][len] & 0xC0) == 0x80) {
+            while (len > 0 && len < row.lens[j] &&
+                   ((unsigned char)row.fields[j][len] & 0xC0) == 0x80) {
                 len--; /* not inside a character */
             }
             if (len == 0 || json_array_size(vals) >= SCREEN_VALUES) {

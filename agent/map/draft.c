@@ -463,13 +463,13 @@ const char *const *ds_draft_types(void)
 
 const char *const *ds_draft_statuses(const char *import_type)
 {
-    static const char *const patients[] = {"active", "inactive", "archived", "deceased",
-                                           "prospect", NULL};
-    static const char *const appointments[] = {
-        "scheduled", "confirmed", "completed", "cancelled", "no_show", "unscheduled",
-        "planned",   "tentative", NULL};
-    static const char *const treatments[] = {"planned",  "completed", "existing",
-                                             "referred", "declined",  "cancelled", NULL};
+    static const char *const patients[] = {"active",   "inactive", "archived",
+                                           "deceased", "prospect", NULL};
+    static const char *const appointments[] = {"scheduled", "confirmed", "completed",
+                                               "cancelled", "no_show",   "unscheduled",
+                                               "planned",   "tentative", NULL};
+    static const char *const treatments[] = {"planned",  "completed", "existing", "referred",
+                                             "declined", "cancelled", NULL};
 
     if (import_type == NULL) {
         return NULL;
@@ -495,8 +495,8 @@ json_t *ds_draft_columns(const struct ds_row *h)
     }
     for (size_t j = 0; j < h->nfields; j++) {
         json_t *guesses = json_object();
-        json_t *c = json_pack("{s:s%, s:o}", "column", h->fields[j], h->lens[j], "guesses",
-                              guesses);
+        json_t *c =
+            json_pack("{s:s%, s:o}", "column", h->fields[j], h->lens[j], "guesses", guesses);
 
         if (c == NULL || json_array_append_new(cols, c) != 0) {
             json_decref(cols);
@@ -505,7 +505,8 @@ json_t *ds_draft_columns(const struct ds_row *h)
         for (size_t k = 0; types[k] != NULL; k++) {
             enum ds_syn_role role = DS_SYN_WHOLE;
             int score = 0;
-            const char *f = ds_draft_guess_scored(types[k], h->fields[j], h->lens[j], &role, &score);
+            const char *f =
+                ds_draft_guess_scored(types[k], h->fields[j], h->lens[j], &role, &score);
             char value[80];
             int taken = 0;
 
@@ -589,12 +590,11 @@ static int field_of(const char *type, const char *value, char *f, size_t size, c
 }
 
 int ds_draft_from_choice(const char *body, size_t len, struct ds_template *const *list, size_t n,
-                         const char *default_id, json_t **out, int *overwrite,
-                         struct ds_error *err)
+                         const char *default_id, json_t **out, int *overwrite, struct ds_error *err)
 {
-    static const char *const keys[] = {"import_type", "id",         "name",      "columns",
-                                       "date_order",  "time_zone",  "status_map", "overwrite",
-                                       NULL};
+    static const char *const keys[] = {"import_type", "id",         "name",
+                                       "columns",     "date_order", "time_zone",
+                                       "status_map",  "overwrite",  NULL};
     json_t *doc = NULL, *root = NULL, *fields = NULL, *required = NULL, *optional = NULL;
     json_t *cols, *c, *v;
     struct ds_template *check = NULL;
@@ -630,8 +630,8 @@ int ds_draft_from_choice(const char *body, size_t len, struct ds_template *const
     }
     id = opt_string(doc, "id", DS_DRAFT_ID_MAX, &invalid);
     if (invalid || (id == NULL && default_id == NULL) || (id != NULL && !ds_draft_id_valid(id))) {
-        rc = ds_error_set(err, DS_EINVAL,
-                          "id: 1 to %d of a-z, 0-9 and -, not starting with -", DS_DRAFT_ID_MAX);
+        rc = ds_error_set(err, DS_EINVAL, "id: 1 to %d of a-z, 0-9 and -, not starting with -",
+                          DS_DRAFT_ID_MAX);
         goto out;
     }
     id = id != NULL ? id : default_id;
@@ -692,8 +692,8 @@ int ds_draft_from_choice(const char *body, size_t len, struct ds_template *const
             continue;
         }
         if (!field_of(type, choice, f, sizeof(f), &part)) {
-            rc = ds_error_set(err, DS_EINVAL, "columns[%zu]: %.64s is not a field of %s", i,
-                              choice, type);
+            rc = ds_error_set(err, DS_EINVAL, "columns[%zu]: %.64s is not a field of %s", i, choice,
+                              type);
             goto out;
         }
         fo = json_object_get(fields, f);
@@ -799,8 +799,7 @@ out:
     return 0;
 }
 
-int ds_draft_save_at(int dirfd, const char *id, const json_t *t, int replace,
-                     struct ds_error *err)
+int ds_draft_save_at(int dirfd, const char *id, const json_t *t, int replace, struct ds_error *err)
 {
     char name[DS_DRAFT_ID_MAX + 8];
     char tmp[DS_DRAFT_ID_MAX + 16];

@@ -35,10 +35,10 @@
 #define DS_DRAFT_SCORE_WORD 60
 #define DS_DRAFT_SCORE_HINT 40
 
-#define DS_DRAFT_ID_MAX 64            /* a template id a person types, bytes */
-#define DS_DRAFT_CHOICE_MAX 65536     /* a mapping screen's choice, bytes of JSON */
-#define DS_DRAFT_COLUMNS_MAX 256      /* columns of one choice */
-#define DS_DRAFT_MAP_MAX 64           /* codes of one status map */
+#define DS_DRAFT_ID_MAX 64        /* a template id a person types, bytes */
+#define DS_DRAFT_CHOICE_MAX 65536 /* a mapping screen's choice, bytes of JSON */
+#define DS_DRAFT_COLUMNS_MAX 256  /* columns of one choice */
+#define DS_DRAFT_MAP_MAX 64       /* codes of one status map */
 
 /* The draft for the export r reads (its header; then up to DS_DRAFT_ROWS
  * rows). import_type NULL: the type of the template that scores best, else
@@ -107,7 +107,6 @@ int ds_draft_from_choice(const char *body, size_t len, struct ds_template *const
  * (never through a link), fsynced, renamed over the name, the directory
  * fsynced. replace = 0 refuses an existing <id>.json (DS_EEXIST).
  * DS_EINVAL (id), DS_EIO, DS_ENOMEM. */
-int ds_draft_save_at(int dirfd, const char *id, const json_t *t, int replace,
-                     struct ds_error *err);
+int ds_draft_save_at(int dirfd, const char *id, const json_t *t, int replace, struct ds_error *err);
 
 #endif

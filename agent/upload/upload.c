@@ -1141,11 +1141,12 @@ static void on_pushed(void *ctx, const struct ds_http_response *res)
             ds_os_unlink(p->path);
         }
         free(now);
-        ds_log_info("TEMPLATE_PUSHED", "templates: %s saved in the cloud for practice %s (HTTP %ld)",
-                    p->id, practice, res->status);
+        ds_log_info("TEMPLATE_PUSHED",
+                    "templates: %s saved in the cloud for practice %s (HTTP %ld)", p->id, practice,
+                    res->status);
     }
-    else if (res->curl_code == 0 && res->status >= 400 && res->status < 500 &&
-             res->status != 408 && res->status != 429) {
+    else if (res->curl_code == 0 && res->status >= 400 && res->status < 500 && res->status != 408 &&
+             res->status != 429) {
         char to[4300];
 
         snprintf(to, sizeof(to), "%s.rejected", p->path);
@@ -1197,8 +1198,8 @@ static void push_outbox(struct ds_uploader *up)
             p->body = read_small(p->path, &p->len);
             snprintf(url, sizeof(url), "%s/v1/templates/%s", up->base_url, p->id);
             if (p->body == NULL || !ds_answer_template_id_ok(p->id) ||
-                ds_http_request(up->http, "PUT", url, up->practices[i].token, p->body, p->len,
-                                NULL, NULL, on_pushed, p) != 0) {
+                ds_http_request(up->http, "PUT", url, up->practices[i].token, p->body, p->len, NULL,
+                                NULL, on_pushed, p) != 0) {
                 free(p->body);
                 ds_free(p);
             }

@@ -56,11 +56,11 @@ int ds__web_mapping_route(const struct ds__web_conn *c)
 
 /* The held file the request names (?file=ID). */
 struct held {
-    int64_t id;             /* asked for */
-    int found;              /* it is held */
-    char path[PATH_MAX];    /* where it is */
-    char folder[128];       /* its folder */
-    char reason_code[64];   /* why it is held */
+    int64_t id;           /* asked for */
+    int found;            /* it is held */
+    char path[PATH_MAX];  /* where it is */
+    char folder[128];     /* its folder */
+    char reason_code[64]; /* why it is held */
 };
 
 static int on_held(void *ctx, const struct ds_file_row *f)
@@ -95,7 +95,8 @@ static const struct ds_folder_conf *held_file(struct ds__web_conn *c, struct hel
         ds__web_error(c, 404, "NOT_FOUND", "no such held file");
         return NULL;
     }
-    if (strcmp(h->reason_code, "NO_TEMPLATE") != 0 && strcmp(h->reason_code, "AMBIGUOUS_TYPE") != 0) {
+    if (strcmp(h->reason_code, "NO_TEMPLATE") != 0 &&
+        strcmp(h->reason_code, "AMBIGUOUS_TYPE") != 0) {
         ds__web_error(c, 409, "NOT_UNMAPPED",
                       "the file is held for another reason than a missing template");
         return NULL;
@@ -197,8 +198,8 @@ static void start(struct ds__web_conn *c)
     /* A folder of one type drafts for that type; auto lets the draft tell. */
     fixed = f->import_type != NULL && strcmp(f->import_type, "auto") != 0;
     {
-        const char *typed[] = {"templates", "-c",  c->w->cfg->path, "--json", "--type",
-                               f->import_type, "new", h.path, NULL};
+        const char *typed[] = {"templates",    "-c",  c->w->cfg->path, "--json", "--type",
+                               f->import_type, "new", h.path,          NULL};
         const char *any[] = {"templates", "-c", c->w->cfg->path, "--json", "new", h.path, NULL};
 
         if (ds__web_child_run(c, fixed ? typed : any, DRAFT_MAX_OUT, 60000, on_draft_done) != 0) {
@@ -226,9 +227,10 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
                               : ds_strdup("the preview took too long or grew too large");
 
         json_decref(doc);
-        ds__web_json(c, 422,
-                     json_pack("{s:{s:s, s:s}}", "error", "code", "PREVIEW", "message",
-                               m != NULL && m[0] != '\0' ? m : "the template cannot read the file"));
+        ds__web_json(
+            c, 422,
+            json_pack("{s:{s:s, s:s}}", "error", "code", "PREVIEW", "message",
+                      m != NULL && m[0] != '\0' ? m : "the template cannot read the file"));
         ds_free(m);
         return;
     }
@@ -305,8 +307,8 @@ static void preview(struct ds__web_conn *c)
         return;
     }
     {
-        const char *args[] = {"preview",  "-c",   w->cfg->path, "--folder",        f->name,
-                              "--json", "--template-file", path, h.path, NULL};
+        const char *args[] = {"preview",         "-c", w->cfg->path, "--folder", f->name, "--json",
+                              "--template-file", path, h.path,       NULL};
 
         ds_buf_reset(&c->out);
         ds_buf_append_str(&c->out, path);
@@ -320,8 +322,7 @@ static void preview(struct ds__web_conn *c)
 /* ---- saving ------------------------------------------------------------------ */
 
 int ds__web_mapping_save(const struct ds_config *cfg, const struct ds_folder_conf *f,
-                         const char *body, size_t len, char *id, size_t size,
-                         struct ds_error *err)
+                         const char *body, size_t len, char *id, size_t size, struct ds_error *err)
 {
     struct ds_template **list = NULL;
     struct ds_template *old = NULL;

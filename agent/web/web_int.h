@@ -135,8 +135,7 @@ void ds__web_mapping(struct ds__web_conn *c);
  * cloud. *id: the template's id. DS_EEXIST, DS_EINVAL, DS_EPARSE,
  * DS_ETOOBIG, DS_ECONFIG (no template_dir), DS_EIO with err. */
 int ds__web_mapping_save(const struct ds_config *cfg, const struct ds_folder_conf *f,
-                         const char *body, size_t len, char *id, size_t size,
-                         struct ds_error *err);
+                         const char *body, size_t len, char *id, size_t size, struct ds_error *err);
 
 /* ---- child.c -------------------------------------------------------------- */
 

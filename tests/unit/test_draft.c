@@ -347,8 +347,8 @@ static void test_from_choice(void **state)
             doc = choose(list, n, bad[i].body, NULL, &err, &rc);
             assert_null(doc);
             if (rc != bad[i].rc || strstr(err.msg, bad[i].msg) == NULL) {
-                fail_msg("%s: rc %d, '%s' (expected %d, '%s')", bad[i].body, rc, err.msg,
-                         bad[i].rc, bad[i].msg);
+                fail_msg("%s: rc %d, '%s' (expected %d, '%s')", bad[i].body, rc, err.msg, bad[i].rc,
+                         bad[i].msg);
             }
         }
     }
@@ -455,14 +455,10 @@ static void test_outbox(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_guess),
-        cmocka_unit_test(test_draft_maps_unknown_export),
-        cmocka_unit_test(test_guess_scores),
-        cmocka_unit_test(test_id_valid),
-        cmocka_unit_test(test_columns),
-        cmocka_unit_test(test_from_choice),
-        cmocka_unit_test(test_save_atomic),
-        cmocka_unit_test(test_outbox),
+        cmocka_unit_test(test_guess),        cmocka_unit_test(test_draft_maps_unknown_export),
+        cmocka_unit_test(test_guess_scores), cmocka_unit_test(test_id_valid),
+        cmocka_unit_test(test_columns),      cmocka_unit_test(test_from_choice),
+        cmocka_unit_test(test_save_atomic),  cmocka_unit_test(test_outbox),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -360,9 +360,14 @@ static void test_list_absent_dir_quiet(void **state)
 static void test_time_zone(void **state)
 {
     static const char *const zones[] = {"UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires",
-                                       "Etc/GMT+5", NULL};
-    static const char *const not_zones[] = {"", "../etc/passwd", "/etc/localtime", "Europe//Berlin",
-                                      "Europe/Berlin/", "Europe/Ber lin", NULL};
+                                        "Etc/GMT+5", NULL};
+    static const char *const not_zones[] = {"",
+                                            "../etc/passwd",
+                                            "/etc/localtime",
+                                            "Europe//Berlin",
+                                            "Europe/Berlin/",
+                                            "Europe/Ber lin",
+                                            NULL};
     struct ds_template *t = NULL;
     struct ds_error err;
     char doc[512];
@@ -375,19 +380,21 @@ static void test_time_zone(void **state)
     assert_null(ds_template_time_zone(t)); /* none: the practice's zone */
     ds_template_free(&t);
     for (size_t i = 0; zones[i] != NULL; i++) {
-        snprintf(doc, sizeof(doc),
-                 "{\"id\":\"tz\",\"import_type\":\"patients\",\"time_zone\":\"%s\","
-                 "\"recognition\":{\"required\":[\"A\"]},\"fields\":{\"email\":{\"columns\":[\"A\"]}}}",
-                 zones[i]);
+        snprintf(
+            doc, sizeof(doc),
+            "{\"id\":\"tz\",\"import_type\":\"patients\",\"time_zone\":\"%s\","
+            "\"recognition\":{\"required\":[\"A\"]},\"fields\":{\"email\":{\"columns\":[\"A\"]}}}",
+            zones[i]);
         assert_int_equal(ds_template_parse(doc, strlen(doc), "t", &t, &err), 0);
         assert_string_equal(ds_template_time_zone(t), zones[i]);
         ds_template_free(&t);
     }
     for (size_t i = 0; not_zones[i] != NULL; i++) {
-        snprintf(doc, sizeof(doc),
-                 "{\"id\":\"tz\",\"import_type\":\"patients\",\"time_zone\":\"%s\","
-                 "\"recognition\":{\"required\":[\"A\"]},\"fields\":{\"email\":{\"columns\":[\"A\"]}}}",
-                 not_zones[i]);
+        snprintf(
+            doc, sizeof(doc),
+            "{\"id\":\"tz\",\"import_type\":\"patients\",\"time_zone\":\"%s\","
+            "\"recognition\":{\"required\":[\"A\"]},\"fields\":{\"email\":{\"columns\":[\"A\"]}}}",
+            not_zones[i]);
         assert_int_equal(ds_template_parse(doc, strlen(doc), "t", &t, &err), DS_EINVAL);
         assert_string_equal(err.field, "time_zone");
     }
