@@ -151,6 +151,16 @@ check "preview with the draft: 2 valid rows, 0 invalid" \
 "$agent" templates -c "$work/dentsync.conf" new "$work/clinic.csv" --type nonsense >/dev/null 2>&1
 check "templates new with an unknown type is a usage error" test $? -eq 2
 
+# A template's time_zone: its local times read in that zone, not the
+# practice's (preview --template-file: a template that is not installed).
+printf 'Ref,Pat,When,Mins,Stat\nA1,P1,2027-01-14 09:30,30,Kept\n' >"$work/tz.csv"
+for z in UTC Asia/Tokyo; do
+    printf '{"id":"tz-appt","import_type":"appointments","time_zone":"%s","recognition":{"required":["Ref"]},"fields":{"external_id":{"columns":["Ref"]},"patient_external_id":{"columns":["Pat"]},"start_at":{"columns":["When"],"transform":"datetime"},"duration_minutes":{"columns":["Mins"],"transform":"duration"},"status":{"columns":["Stat"],"transform":"appointment_status"}}}' "$z" >"$work/tz-$(echo "$z" | tr / -).json"
+done
+check "a template's time_zone: 09:30 is 09:30Z in UTC, 00:30Z in Asia/Tokyo" \
+    test "$("$agent" preview -c "$work/dentsync.conf" "$work/tz.csv" --template-file "$work/tz-UTC.json" --json | jq -r 'select(.row) | .record.start_at') $("$agent" preview -c "$work/dentsync.conf" "$work/tz.csv" --template-file "$work/tz-Asia-Tokyo.json" --json | jq -r 'select(.row) | .record.start_at')" \
+    = "2027-01-14T09:30:00Z 2027-01-14T00:30:00Z"
+
 # --- 1. binding --------------------------------------------------------------
 sed 's/^secret_file = .*//; s/^port = .*/port = 8765\nlisten = 0.0.0.0/' "$work/dentsync.conf" >"$work/open.conf"
 "$agent" check-config -c "$work/open.conf" >"$work/open.out" 2>&1
