@@ -1,6 +1,6 @@
 /*
  * mapping.c — the status page's mapping screen: a file held because no
- * template reads it (NO_TEMPLATE, AMBIGUOUS_TYPE) is mapped column by
+ * template reads it (NO_TEMPLATE) is mapped column by
  * column by a person, previewed as they choose, and saved as a template
  * (docs/web.md, "Mapping a file no template reads").
  *
@@ -95,8 +95,9 @@ static const struct ds_folder_conf *held_file(struct ds__web_conn *c, struct hel
         ds__web_error(c, 404, "NOT_FOUND", "no such held file");
         return NULL;
     }
-    if (strcmp(h->reason_code, "NO_TEMPLATE") != 0 &&
-        strcmp(h->reason_code, "AMBIGUOUS_TYPE") != 0) {
+    /* Held as ambiguous, the file has templates already: a new one would
+     * tie with them again. */
+    if (strcmp(h->reason_code, "NO_TEMPLATE") != 0) {
         ds__web_error(c, 409, "NOT_UNMAPPED",
                       "the file is held for another reason than a missing template");
         return NULL;

@@ -339,7 +339,7 @@ function files() {
                 refresh();
               }, failed);
             } }, "Retry") : null,
-            retry && state.write && (f.reason_code === "NO_TEMPLATE" || f.reason_code === "AMBIGUOUS_TYPE") ?
+            retry && state.write && f.reason_code === "NO_TEMPLATE" ?
               [" ", h("a", { class: "map-file", href: "#/map/" + f.id }, "Map columns")] : null));
         })));
     }
