@@ -50,7 +50,8 @@ struct ds_template {
     size_t nrules;                    /* row rules */
     struct ds_template_rule *rules;   /* owned: nrules entries, in document order */
     struct ds_template_dialect dialect;
-    void **lists; /* owned: the other string lists, to free */
+    const char *time_zone; /* "time_zone": the zone local times are read in, or NULL */
+    void **lists;          /* owned: the other string lists, to free */
     size_t nlists;
     json_t *kept; /* owned: JSON values the lists point into */
 };
@@ -93,6 +94,31 @@ static int id_valid(const char *id)
 
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A time zone's name as the template may give it: "UTC" or an IANA name
+ * (letters, digits, `_ + -` and `/` between parts, no part starting with
+ * a dot), at most 64 bytes. Whether the zone exists is known only where it
+ * is loaded (agent/map/tz.c), as for a practice's timezone. */
+static int tz_name_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > 64 || s[0] == '/' || s[n - 1] == '/') {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '+' || c == '-' || c == '/')) {
+            return 0;
+        }
+        if (c == '/' && s[i + 1] == '/') {
             return 0;
         }
     }
@@ -714,9 +740,9 @@ static int build_rest(struct ds_template *t)
 int ds_template_parse(const char *json, size_t len, const char *origin, struct ds_template **out,
                       struct ds_error *err)
 {
-    static const char *const keys[] = {"id",          "name",        "description",
-                                       "import_type", "recognition", "fields",
-                                       "dialect",     "rules",       NULL};
+    static const char *const keys[] = {"id",          "name",   "description", "import_type",
+                                       "recognition", "fields", "dialect",     "rules",
+                                       "time_zone",   NULL};
     struct ds_template *t = NULL;
     const char *const *canon;
     const char *bad = NULL;
@@ -784,6 +810,13 @@ int ds_template_parse(const char *json, size_t len, const char *origin, struct d
         goto out;
     }
     t->import_type = json_string_value(v);
+    v = json_object_get(t->root, "time_zone");
+    if (v != NULL && (!json_is_string(v) || !tz_name_valid(json_string_value(v)))) {
+        rc = tpl_fail(err, DS_EINVAL, origin, "time_zone",
+                      "must be \"UTC\" or an IANA zone name such as \"Europe/Berlin\"");
+        goto out;
+    }
+    t->time_zone = v != NULL ? json_string_value(v) : NULL;
     rc = check_recognition(json_object_get(t->root, "recognition"), origin, err);
     if (rc == 0) {
         rc = check_dialect(json_object_get(t->root, "dialect"), origin, err);
@@ -860,6 +893,24 @@ out:
     if (f != NULL) {
         fclose(f);
     }
+    return rc;
+}
+
+int ds_template_load(const char *path, struct ds_template **out, struct ds_error *err)
+{
+    struct ds_buf buf;
+    int rc;
+
+    *out = NULL;
+    ds_buf_init(&buf, TEMPLATE_MAX_BYTES);
+    rc = read_file(path, &buf, err);
+    if (rc == DS_ENOTFOUND) {
+        tpl_fail(err, rc, path, "", "no such file");
+    }
+    if (rc == 0) {
+        rc = ds_template_parse(buf.data != NULL ? buf.data : "", buf.len, path, out, err);
+    }
+    ds_buf_close(&buf);
     return rc;
 }
 
@@ -1114,6 +1165,11 @@ const char *const *ds_template_header_aliases(const struct ds_template *t, const
 const struct ds_template_dialect *ds_template_dialect(const struct ds_template *t)
 {
     return &t->dialect;
+}
+
+const char *ds_template_time_zone(const struct ds_template *t)
+{
+    return t->time_zone;
 }
 
 size_t ds_template_nrules(const struct ds_template *t)

@@ -76,6 +76,11 @@ struct ds_template_rule {
 int ds_template_parse(const char *json, size_t len, const char *origin, struct ds_template **out,
                       struct ds_error *err);
 
+/* Reads and parses the template file path, whatever its name (a draft
+ * the status page previews). new: free with ds_template_free.
+ * DS_ENOTFOUND, DS_EIO, DS_EPARSE, DS_EINVAL with err. */
+int ds_template_load(const char *path, struct ds_template **out, struct ds_error *err);
+
 /* Finds the template with this id: first a file <id>.json in dir (if dir is
  * not NULL), then the built-in ones. new: free with ds_template_free.
  * DS_ENOTFOUND if there is none. */
@@ -119,6 +124,11 @@ struct ds_template_dialect {
     int decimal_comma;
 };
 const struct ds_template_dialect *ds_template_dialect(const struct ds_template *t);
+
+/* The template's "time_zone" ("UTC" or an IANA name): the zone its local
+ * times are read in instead of the practice's; NULL when it gives none.
+ * borrow. */
+const char *ds_template_time_zone(const struct ds_template *t);
 
 size_t ds_template_nrules(const struct ds_template *t);
 const struct ds_template_rule *ds_template_rule(const struct ds_template *t, size_t i);

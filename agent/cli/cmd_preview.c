@@ -60,12 +60,13 @@
 
 struct preview_opts {
     const char *file;
-    const char *type;     /* --type, or NULL */
-    const char *template; /* --template, or NULL */
-    const char *folder;   /* --folder: read as that folder would, or NULL */
-    const char *sheet;    /* --sheet: a sheet's name or "*", or NULL */
-    int json;             /* --json */
-    int all;              /* --all */
+    const char *type;          /* --type, or NULL */
+    const char *template;      /* --template, or NULL */
+    const char *template_file; /* --template-file: a template document, or NULL */
+    const char *folder;        /* --folder: read as that folder would, or NULL */
+    const char *sheet;         /* --sheet: a sheet's name or "*", or NULL */
+    int json;                  /* --json */
+    int all;                   /* --all */
 };
 
 /* One kind of error: "<field>: <problem>", how often, an example. */
@@ -114,8 +115,8 @@ struct preview {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID] [--folder NAME] "
-                 "[--sheet NAME|*] [--json] [--all]\n");
+    fprintf(out, "usage: dentsync preview FILE [--type T] [--template ID | --template-file PATH] "
+                 "[--folder NAME] [--sheet NAME|*] [--json] [--all]\n");
 }
 
 static int parse_opts(int argc, char **argv, struct preview_opts *o)
@@ -127,6 +128,7 @@ static int parse_opts(int argc, char **argv, struct preview_opts *o)
         {"all", no_argument, NULL, 'a'},
         {"folder", required_argument, NULL, 'F'},
         {"sheet", required_argument, NULL, 's'},
+        {"template-file", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -134,7 +136,7 @@ static int parse_opts(int argc, char **argv, struct preview_opts *o)
     memset(o, 0, sizeof(*o));
     optind = 1;
     for (;;) {
-        opt = getopt_long(argc, argv, "t:T:jaF:s:", longopts, NULL);
+        opt = getopt_long(argc, argv, "t:T:jaF:s:P:", longopts, NULL);
         if (opt == -1) {
             break;
         }
@@ -156,6 +158,9 @@ static int parse_opts(int argc, char **argv, struct preview_opts *o)
             break;
         case 's':
             o->sheet = optarg;
+            break;
+        case 'P':
+            o->template_file = optarg;
             break;
         default:
             return -1;
@@ -707,15 +712,17 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
     printf("\n    row  status     key or reason\n");
 }
 
-/* The practice options, as ingest sets them. */
+/* The practice options, as ingest sets them (the template's time_zone
+ * before the practice's). */
 static int set_options(struct preview *p, const struct ds_practice_conf *pc, struct ds_tz **tz,
                        struct ds_error *err)
 {
+    const char *zone = ds_template_time_zone(p->tpl);
     struct ds_norm_opts o;
     int rc;
 
     memset(&o, 0, sizeof(o));
-    rc = ds_tz_load(pc != NULL ? pc->timezone : NULL, tz, err);
+    rc = ds_tz_load(zone != NULL ? zone : pc != NULL ? pc->timezone : NULL, tz, err);
     if (rc != 0) {
         return rc;
     }
@@ -860,8 +867,10 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     if (p->use != NULL) {
         p->tpl = p->use;
     }
-    else if (p->o.template != NULL) {
-        rc = ds_template_find_in(p->dirs, 2, p->o.template, &pinned, &err);
+    else if (p->o.template_file != NULL || p->o.template != NULL) {
+        rc = p->o.template_file != NULL
+                 ? ds_template_load(p->o.template_file, &pinned, &err)
+                 : ds_template_find_in(p->dirs, 2, p->o.template, &pinned, &err);
         if (rc != 0) {
             ds_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "dentsync preview: %s\n", msg);
@@ -1012,7 +1021,7 @@ static int choose_sheets(struct preview *p, const char *sheet, struct ds_templat
         p->hints.sheet = sheet;
         return DS_EXIT_OK;
     }
-    if (!ds_sheet_all(sheet) && p->o.template != NULL) {
+    if (!ds_sheet_all(sheet) && (p->o.template != NULL || p->o.template_file != NULL)) {
         return DS_EXIT_OK;
     }
     ds_error_clear(&err);
@@ -1072,8 +1081,8 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     if (p.o.type == NULL && folder != NULL) {
         p.o.type = folder->import_type;
     }
-    if (p.o.template == NULL && folder != NULL && folder->template_id != NULL &&
-        strcmp(folder->template_id, "auto") != 0) {
+    if (p.o.template == NULL && p.o.template_file == NULL && folder != NULL &&
+        folder->template_id != NULL && strcmp(folder->template_id, "auto") != 0) {
         p.o.template = folder->template_id;
     }
     pc = folder != NULL ? ds_config_practice(cfg, folder->practice)
@@ -1086,7 +1095,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     }
     p.dirs[1] = cfg != NULL ? cfg->template_dir : NULL;
     sheet = p.o.sheet != NULL ? p.o.sheet : (folder != NULL ? folder->sheet : NULL);
-    if (ds_sheet_all(sheet) && p.o.template != NULL) {
+    if (ds_sheet_all(sheet) && (p.o.template != NULL || p.o.template_file != NULL)) {
         fprintf(stderr, "dentsync preview: --sheet * detects a template for each sheet: it "
                         "cannot be combined with a pinned template\n");
         exit_code = DS_EXIT_USAGE;

@@ -14,6 +14,9 @@
  * template reads (agent/map/draft.h): to stdout, or into a new file 0644
  * that is never an existing one; with -o the template id is the file's
  * name without .json. The rows it reads only vote on the date order.
+ * With --json (and no -o) it prints what the status page's mapping screen
+ * starts from instead (print_screen): the draft, every column's guess per
+ * import type with its score, and the first rows' values per column.
  */
 #include "agent/cli/commands.h"
 
@@ -269,8 +272,101 @@ static int id_of(const char *path, const char *prefix, char *id, size_t size)
     return o > strlen(prefix) ? 0 : -1;
 }
 
+#define SCREEN_VALUES 12    /* distinct values shown per column */
+#define SCREEN_VALUE_MAX 64 /* bytes of one, cut at a character */
+
+/* The values of the file's first rows, per column: up to SCREEN_VALUES
+ * distinct ones each, for the person who maps the columns on the status
+ * page. new: json_decref; NULL when the file cannot be read. */
+static json_t *screen_values(const char *path, struct ds_error *err)
+{
+    struct ds_reader *r = NULL;
+    const struct ds_row *h;
+    json_t *cols = NULL;
+    struct ds_row row;
+
+    if (ds_read_open(path, NULL, &r, err) != 0) {
+        return NULL;
+    }
+    h = ds_read_header(r);
+    cols = json_array();
+    for (size_t j = 0; h != NULL && j < h->nfields; j++) {
+        json_array_append_new(cols, json_array());
+    }
+    for (long k = 0; h != NULL && k < DS_DRAFT_ROWS; k++) {
+        if (ds_read_next_row(r, &row, err) <= 0) {
+            break;
+        }
+        for (size_t j = 0; j < h->nfields && j < row.nfields; j++) {
+            json_t *vals = json_array_get(cols, j);
+            size_t len = row.lens[j] < SCREEN_VALUE_MAX ? row.lens[j] : SCREEN_VALUE_MAX;
+            json_t *v;
+            size_t i;
+            int seen = 0;
+
+            while (len > 0 && len < row.lens[j] &&
+                   ((unsigned char)row.fields[j][len] & 0xC0) == 0x80) {
+                len--; /* not inside a character */
+            }
+            if (len == 0 || json_array_size(vals) >= SCREEN_VALUES) {
+                continue;
+            }
+            json_array_foreach(vals, i, v)
+            {
+                seen |= json_string_length(v) == len &&
+                        memcmp(json_string_value(v), row.fields[j], len) == 0;
+            }
+            if (!seen) {
+                json_array_append_new(vals, json_stringn(row.fields[j], len));
+            }
+        }
+    }
+    ds_read_close(&r);
+    return cols;
+}
+
+/* `templates --json new FILE`: what the status page's mapping screen
+ * starts from: the draft (or null with why), each column's guess in every
+ * import type with its score, and the first rows' distinct values per
+ * column. This prints values from the file, as preview does: for the
+ * authorised local user, never a log. */
+static int print_screen(const char *path, json_t *t, const char *why)
+{
+    struct ds_reader *r = NULL;
+    struct ds_error err;
+    json_t *doc;
+    json_t *cols = NULL;
+    json_t *vals;
+    char msg[600];
+    size_t i;
+    json_t *c;
+
+    ds_error_clear(&err);
+    if (ds_read_open(path, NULL, &r, &err) == 0 && ds_read_header(r) != NULL) {
+        cols = ds_draft_columns(ds_read_header(r));
+    }
+    ds_read_close(&r);
+    vals = cols != NULL ? screen_values(path, &err) : NULL;
+    if (cols == NULL || vals == NULL) {
+        json_decref(cols);
+        json_decref(vals);
+        fprintf(stderr, "dentsync templates: %s\n", ds_error_format(&err, msg, sizeof(msg)));
+        return DS_EXIT_RUNTIME;
+    }
+    json_array_foreach(cols, i, c)
+    {
+        json_object_set(c, "values", json_array_get(vals, i));
+    }
+    doc = json_pack("{s:O?, s:s?, s:o}", "draft", t, "draft_error", why, "columns", cols);
+    json_dumpf(doc, stdout, JSON_COMPACT);
+    printf("\n");
+    json_decref(doc);
+    json_decref(vals);
+    return DS_EXIT_OK;
+}
+
 static int cmd_new(struct ds_template **list, size_t n, const char *path, const char *type,
-                   const char *output)
+                   const char *output, int json)
 {
     struct ds_reader *r = NULL;
     struct ds_error err;
@@ -302,6 +398,12 @@ static int cmd_new(struct ds_template **list, size_t n, const char *path, const 
     }
     rc = ds_template_draft(r, list, n, type, id, &t, &err);
     ds_read_close(&r);
+    if (json && output == NULL && (rc == 0 || rc == DS_EINVAL)) {
+        /* Nothing guessed is still a screen to map by hand. */
+        rc = print_screen(path, t, rc != 0 ? err.msg : NULL);
+        json_decref(t);
+        return rc;
+    }
     if (rc != 0) {
         fprintf(stderr, "dentsync templates: %s\n", ds_error_format(&err, msg, sizeof(msg)));
         return rc == DS_EINVAL ? DS_EXIT_USAGE : DS_EXIT_RUNTIME;
@@ -401,7 +503,7 @@ int ds_cmd_templates(const char *config_path, int argc, char **argv)
         rc = cmd_show(list, n, argv[1], json);
     }
     else if (strcmp(argv[0], "new") == 0) {
-        rc = cmd_new(list, n, argv[1], type, output);
+        rc = cmd_new(list, n, argv[1], type, output, json);
     }
     else {
         rc = cmd_test(list, n, argv[1], type, json);

@@ -201,14 +201,17 @@ static int still_as_hashed(struct ds_ingest_task *t, struct ds_store *st, int fd
 }
 
 /* The normalizer options of the folder's practice: its time zone (the
- * system's when not set), phone region and date order. */
-static int practice_options(struct ds_ingest_task *t, struct ds_norm_opts *o, struct ds_tz **tz)
+ * system's when not set; the template's time_zone wins over both), phone
+ * region and date order. */
+static int practice_options(struct ds_ingest_task *t, const struct ds_template *tpl,
+                            struct ds_norm_opts *o, struct ds_tz **tz)
 {
     const struct ds_practice_conf *p = ds_config_practice(t->cfg, t->folder->practice);
+    const char *zone = tpl != NULL ? ds_template_time_zone(tpl) : NULL;
     int rc;
 
     memset(o, 0, sizeof(*o));
-    rc = ds_tz_load(p != NULL ? p->timezone : NULL, tz, &t->err);
+    rc = ds_tz_load(zone != NULL ? zone : p != NULL ? p->timezone : NULL, tz, &t->err);
     if (rc != 0) {
         return rc;
     }
@@ -958,7 +961,7 @@ int ds_ingest_run(struct ds_ingest_task *t)
             ps.p[k].hints = base;
         }
     }
-    rc = practice_options(t, &opts, &tz);
+    rc = practice_options(t, ps.n > 0 ? ps.p[0].tpl : NULL, &opts, &tz);
     if (rc != 0) {
         rc = quarantine(t, st, "TIMEZONE");
         goto out;

@@ -33,6 +33,16 @@
  * and hourly into state_dir/cloud-templates/<practice>/<id>.json, each one
  * checked as a template first; ingest looks there after the admin's own.
  *
+ * A template saved on this PC (the status page's mapping screen) goes the
+ * other way through an outbox: ds_upload_template_outbox writes the PUT's
+ * body to state_dir/template-outbox/<practice>/<id>.json (0600, atomic)
+ * before anything is sent, and the uploader PUTs /v1/templates/{id} from
+ * there at start, hourly and at every sync-now. Only a 200/201 for the very
+ * body still in the file removes it; a refusal (4xx but 408/429) renames
+ * it to <id>.json.rejected and is logged; anything else leaves it for the
+ * next try. The local template itself is in template_dir, whatever the
+ * cloud answers.
+ *
  * Log lines carry job ids, batch numbers, HTTP statuses and codes: never a
  * record, never the token.
  */
@@ -57,6 +67,7 @@
 #include "proto/proto.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <unistd.h>
@@ -845,6 +856,8 @@ static void on_heartbeat(uv_timer_t *t)
 
 #define TEMPLATE_PULL_MS (3600 * 1000)
 
+static void push_outbox(struct ds_uploader *up);
+
 struct pull {
     struct ds_uploader *up; /* owner */
     size_t practice;        /* whose templates */
@@ -997,6 +1010,7 @@ static void on_templates_timer(uv_timer_t *t)
     struct ds_uploader *up = t->data;
     char url[600];
 
+    push_outbox(up);
     snprintf(url, sizeof(url), "%s/v1/templates", up->base_url);
     for (size_t i = 0; i < up->cfg->npractices; i++) {
         struct pull *p = ds_calloc(1, sizeof(*p));
@@ -1009,6 +1023,189 @@ static void on_templates_timer(uv_timer_t *t)
         if (ds_http_request(up->http, "GET", url, up->practices[i].token, NULL, 0, NULL, NULL,
                             on_templates, p) != 0) {
             ds_free(p);
+        }
+    }
+}
+
+/* ---- templates saved on this PC, pushed to the cloud --------------------- */
+
+#define OUTBOX_MAX ((size_t)1100 * 1024) /* a template (1 MiB) and its envelope */
+
+/* state_dir/template-outbox/<practice, made safe as cloud-templates'>. */
+static int outbox_dir(const struct ds_config *cfg, const char *practice, char *buf, size_t size)
+{
+    char cloud[4096];
+    const char *safe;
+
+    if (ds_config_cloud_templates_dir(cfg, practice, cloud, sizeof(cloud)) != 0) {
+        return DS_ETOOBIG;
+    }
+    safe = strrchr(cloud, '/') + 1;
+    return snprintf(buf, size, "%s/template-outbox/%s", cfg->state_dir, safe) < (int)size
+               ? 0
+               : DS_ETOOBIG;
+}
+
+int ds_upload_template_outbox(const struct ds_config *cfg, const char *practice,
+                              const char *template_json, struct ds_error *err)
+{
+    json_t *t = json_loads(template_json, JSON_REJECT_DUPLICATES, NULL);
+    json_t *body = NULL;
+    const char *id = json_string_value(json_object_get(t, "id"));
+    const char *name = json_string_value(json_object_get(t, "name"));
+    const char *type = json_string_value(json_object_get(t, "import_type"));
+    char dir[4096];
+    char path[4200];
+    char *text = NULL;
+    int rc = 0;
+
+    if (id == NULL || type == NULL || !ds_answer_template_id_ok(id)) {
+        rc = ds_error_set(err, DS_EINVAL, "not a template");
+        goto out;
+    }
+    body = json_pack("{s:s, s:s, s:O}", "name", name != NULL ? name : id, "import_type", type,
+                     "mapping_config", t);
+    text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    if (text == NULL) {
+        rc = ds_error_set(err, DS_ENOMEM, "out of memory");
+        goto out;
+    }
+    if (outbox_dir(cfg, practice, dir, sizeof(dir)) != 0 ||
+        snprintf(path, sizeof(path), "%s/%s.json", dir, id) >= (int)sizeof(path)) {
+        rc = ds_error_set(err, DS_ETOOBIG, "the state directory's path is too long");
+        goto out;
+    }
+    mkdir_parent(dir);
+    ds_os_mkdir(dir, 0);
+    if (write_atomic(path, text) != 0) {
+        rc = ds_error_set(err, DS_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+out:
+    free(text);
+    json_decref(body);
+    json_decref(t);
+    return rc;
+}
+
+/* One PUT of an outbox entry. */
+struct push {
+    struct ds_uploader *up; /* owner */
+    size_t practice;        /* whose */
+    char path[4200];        /* the entry */
+    char id[256];           /* the template's id */
+    char *body;             /* what was sent (owned) */
+    size_t len;
+};
+
+/* The whole of path, NUL-terminated, at most OUTBOX_MAX bytes. new: free. */
+static char *read_small(const char *path, size_t *len)
+{
+    struct ds_buf b;
+    char block[8192];
+    ssize_t n;
+    int fd = ds_os_open_read(path);
+    char *out = NULL;
+
+    *len = 0;
+    if (fd < 0) {
+        return NULL;
+    }
+    ds_buf_init(&b, OUTBOX_MAX);
+    for (;;) {
+        n = read(fd, block, sizeof(block));
+        if (n <= 0 || ds_buf_append(&b, block, (size_t)n) != 0) {
+            break;
+        }
+    }
+    close(fd);
+    if (n == 0 && ds_buf_append(&b, "", 1) == 0) {
+        out = b.data;
+        *len = b.len - 1;
+        b.data = NULL;
+    }
+    ds_buf_close(&b);
+    return out;
+}
+
+static void on_pushed(void *ctx, const struct ds_http_response *res)
+{
+    struct push *p = ctx;
+    const char *practice = p->up->cfg->practices[p->practice].name;
+    size_t len = 0;
+    char *now;
+
+    if (res->curl_code == 0 && (res->status == 200 || res->status == 201)) {
+        /* Saved again meanwhile: that newer body goes at the next push. */
+        now = read_small(p->path, &len);
+        if (now != NULL && len == p->len && memcmp(now, p->body, len) == 0) {
+            ds_os_unlink(p->path);
+        }
+        free(now);
+        ds_log_info("TEMPLATE_PUSHED",
+                    "templates: %s saved in the cloud for practice %s (HTTP %ld)", p->id, practice,
+                    res->status);
+    }
+    else if (res->curl_code == 0 && res->status >= 400 && res->status < 500 && res->status != 408 &&
+             res->status != 429) {
+        char to[4300];
+
+        snprintf(to, sizeof(to), "%s.rejected", p->path);
+        ds_os_rename(p->path, to, 1);
+        ds_log_warn("TEMPLATE_PUSH_REJECTED",
+                    "templates: the cloud refused %s for practice %s (HTTP %ld); it stays in "
+                    "template_dir, the request is kept as %s",
+                    p->id, practice, res->status, to);
+    }
+    else {
+        ds_log_warn("TEMPLATE_PUSH_RETRY",
+                    "templates: %s not saved in the cloud for practice %s yet (curl %d, HTTP "
+                    "%ld); tried again at the next sync",
+                    p->id, practice, res->curl_code, res->status);
+    }
+    free(p->body);
+    ds_free(p);
+}
+
+/* PUTs every outbox entry of every practice. */
+static void push_outbox(struct ds_uploader *up)
+{
+    for (size_t i = 0; i < up->cfg->npractices; i++) {
+        char dir[4096];
+        struct dirent *de;
+        DIR *d;
+
+        if (outbox_dir(up->cfg, up->cfg->practices[i].name, dir, sizeof(dir)) != 0) {
+            continue;
+        }
+        d = opendir(dir);
+        while (d != NULL && (de = readdir(d)) != NULL) {
+            size_t n = strlen(de->d_name);
+            struct push *p;
+            char url[1024];
+
+            if (n < 6 || n - 5 >= sizeof(p->id) || strcmp(de->d_name + n - 5, ".json") != 0 ||
+                de->d_name[0] == '.') {
+                continue;
+            }
+            p = ds_calloc(1, sizeof(*p));
+            if (p == NULL) {
+                break;
+            }
+            p->up = up;
+            p->practice = i;
+            memcpy(p->id, de->d_name, n - 5);
+            snprintf(p->path, sizeof(p->path), "%s/%s", dir, de->d_name);
+            p->body = read_small(p->path, &p->len);
+            snprintf(url, sizeof(url), "%s/v1/templates/%s", up->base_url, p->id);
+            if (p->body == NULL || !ds_answer_template_id_ok(p->id) ||
+                ds_http_request(up->http, "PUT", url, up->practices[i].token, p->body, p->len, NULL,
+                                NULL, on_pushed, p) != 0) {
+                free(p->body);
+                ds_free(p);
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
         }
     }
 }
@@ -1099,6 +1296,7 @@ void ds_upload_sync_now(struct ds_uploader *up)
         }
     }
     ds_store_batches_wake(up->store, &woken);
+    push_outbox(up);
     ds_log_info("SYNC_NOW", "sync now: %d batch(es) waiting for a retry are due", woken);
     ds_upload_kick(up);
 }

@@ -75,4 +75,13 @@ unsigned long ds_upload_retries(const struct ds_uploader *up);
  * safe) and closes handles. Run the loop afterwards. NULL-safe. */
 void ds_upload_free(struct ds_uploader **up);
 
+/* Puts template_json (a checked template document) in the outbox of
+ * practice: state_dir/template-outbox/<practice>/<id>.json, the body of
+ * PUT /v1/templates/{id}, written 0600 and atomically, replacing an
+ * earlier one of the id. The uploader sends it at start, hourly and at
+ * every sync-now (ds_upload_sync_now) until the cloud takes or refuses it.
+ * Needs no running uploader. DS_EINVAL, DS_ETOOBIG, DS_EIO, DS_ENOMEM. */
+int ds_upload_template_outbox(const struct ds_config *cfg, const char *practice,
+                              const char *template_json, struct ds_error *err);
+
 #endif

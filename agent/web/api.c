@@ -52,9 +52,14 @@ static const char *iso(double t, char *buf, size_t size)
     return buf;
 }
 
-static int param(const struct ds__web_conn *c, const char *name, char *out, size_t size)
+int ds__web_param(const struct ds__web_conn *c, const char *name, char *out, size_t size)
 {
     return ds_http_param(c->req.query, c->req.query_len, name, out, size);
+}
+
+static int param(const struct ds__web_conn *c, const char *name, char *out, size_t size)
+{
+    return ds__web_param(c, name, out, size);
 }
 
 /* A field of the POST body, sent as x-www-form-urlencoded. */
@@ -508,7 +513,7 @@ static void files(struct ds__web_conn *c)
 
 /* ---- the errors CSV ------------------------------------------------------ */
 
-static char *child_message(const struct ds_buf *out, const struct ds_buf *err)
+char *ds__web_child_message(const struct ds_buf *out, const struct ds_buf *err)
 {
     const struct ds_buf *b = err->len > 0 ? err : out;
     char *m = ds_strndup(b->data != NULL ? b->data : "", 600);
@@ -517,6 +522,11 @@ static char *child_message(const struct ds_buf *out, const struct ds_buf *err)
         m[strcspn(m, "\n")] = '\0';
     }
     return m;
+}
+
+static char *child_message(const struct ds_buf *out, const struct ds_buf *err)
+{
+    return ds__web_child_message(out, err);
 }
 
 static void on_errors_done(struct ds__web_conn *c, int status, const struct ds_buf *out,
@@ -749,9 +759,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-/* Parses the JSON lines of `dentsync preview --json` into one document:
- * {"head":…, "rows":[…], "summary":…, "errors":[…]}. */
-static json_t *preview_doc(const struct ds_buf *out)
+json_t *ds__web_preview_doc(const struct ds_buf *out)
 {
     json_t *doc = json_pack("{s:n, s:[], s:n, s:[]}", "head", "rows", "summary", "errors");
     const char *p = out->data != NULL ? out->data : "";
@@ -797,7 +805,7 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
         ds__web_error(c, 410, "GONE", "the dropped file is gone; drop it again");
         return;
     }
-    doc = status == 0 ? preview_doc(out) : NULL;
+    doc = status == 0 ? ds__web_preview_doc(out) : NULL;
     if (doc == NULL || json_is_null(json_object_get(doc, "summary"))) {
         char *m = status >= 0 ? child_message(out, err)
                               : ds_strdup("the preview took too long or grew too large");
@@ -1033,7 +1041,8 @@ int ds__web_api_writes(const struct ds__web_conn *c)
      * dentsync group too. A preview keeps the dropped file in the state
      * directory, and leads only to an import. */
     return is(c, "POST", "/api/retry-file") || is(c, "POST", "/api/retry-job") ||
-           is(c, "POST", "/api/preview") || is(c, "POST", "/api/import");
+           is(c, "POST", "/api/preview") || is(c, "POST", "/api/import") ||
+           ds__web_mapping_route(c);
 }
 
 void ds__web_api(struct ds__web_conn *c)
@@ -1070,6 +1079,9 @@ void ds__web_api(struct ds__web_conn *c)
     }
     else if (is(c, "POST", "/api/import")) {
         import(c);
+    }
+    else if (ds__web_mapping_route(c)) {
+        ds__web_mapping(c);
     }
     else {
         ds__web_error(c, 404, "NOT_FOUND", "no such API route");

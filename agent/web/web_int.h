@@ -108,6 +108,35 @@ int ds__web_api_writes(const struct ds__web_conn *c);
  * older than DS_WEB_UPLOAD_TTL. */
 void ds__web_uploads_expire(struct ds_web *w, double now, int all);
 
+/* The query parameter name of c's request, decoded, into out. 0 or -1. */
+int ds__web_param(const struct ds__web_conn *c, const char *name, char *out, size_t size);
+
+/* The first line a failed child wrote (stderr, else stdout), at most 600
+ * bytes. new: ds_free. */
+char *ds__web_child_message(const struct ds_buf *out, const struct ds_buf *err);
+
+/* Parses the JSON lines of `dentsync preview --json` into one document:
+ * {"head":…, "rows":[…], "summary":…, "errors":[…]}. new, or NULL. */
+json_t *ds__web_preview_doc(const struct ds_buf *out);
+
+/* ---- mapping.c ------------------------------------------------------------ */
+
+/* 1 when c's request is one of the mapping screen's routes (all of them
+ * need a DS_WEB_FULL session: they show a held file's values or save). */
+int ds__web_mapping_route(const struct ds__web_conn *c);
+
+/* Answers a mapping screen's request. */
+void ds__web_mapping(struct ds__web_conn *c);
+
+/* Saves the template a person's choice (body, JSON) stands for, for the
+ * held file's folder f: into template_dir (atomically; an id that exists
+ * already, built in, pulled from the cloud or in template_dir, only when
+ * the choice says overwrite) and into the outbox of f's practice for the
+ * cloud. *id: the template's id. DS_EEXIST, DS_EINVAL, DS_EPARSE,
+ * DS_ETOOBIG, DS_ECONFIG (no template_dir), DS_EIO with err. */
+int ds__web_mapping_save(const struct ds_config *cfg, const struct ds_folder_conf *f,
+                         const char *body, size_t len, char *id, size_t size, struct ds_error *err);
+
 /* ---- child.c -------------------------------------------------------------- */
 
 /* When a child ends: its exit status (-1 if killed or timed out) and what

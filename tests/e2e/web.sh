@@ -24,6 +24,12 @@
 #      made here) opens a read-only session: it views, syncs, but its
 #      import, retry and preview answer 403 and nothing reaches the folder
 #      or the queue; root's link imports;
+#   3c. the mapping screen (tests/tools/web_mapping.py): a file no template
+#      knows (tests/data/mapscreen-patients.csv) is held NO_TEMPLATE; the
+#      browser maps its columns, sees the preview follow, saves; the template
+#      is in template_dir and in the cloud's import_templates, and the rows
+#      are in PostgreSQL field by field; the endpoints' gate and refusals
+#      with curl;
 #   4. the dropped files' rows are in PostgreSQL; no patient value reached
 #      the agent's log.
 #
@@ -144,6 +150,16 @@ check "preview with the draft: 2 valid rows, 0 invalid" \
     test "$(jq -r 'select(.summary) | "\(.summary.valid) \(.summary.invalid)"' "$work/clinic.preview")" = "2 0"
 "$agent" templates -c "$work/dentsync.conf" new "$work/clinic.csv" --type nonsense >/dev/null 2>&1
 check "templates new with an unknown type is a usage error" test $? -eq 2
+
+# A template's time_zone: its local times read in that zone, not the
+# practice's (preview --template-file: a template that is not installed).
+printf 'Ref,Pat,When,Mins,Stat\nA1,P1,2027-01-14 09:30,30,Kept\n' >"$work/tz.csv"
+for z in UTC Asia/Tokyo; do
+    printf '{"id":"tz-appt","import_type":"appointments","time_zone":"%s","recognition":{"required":["Ref"]},"fields":{"external_id":{"columns":["Ref"]},"patient_external_id":{"columns":["Pat"]},"start_at":{"columns":["When"],"transform":"datetime"},"duration_minutes":{"columns":["Mins"],"transform":"duration"},"status":{"columns":["Stat"],"transform":"appointment_status"}}}' "$z" >"$work/tz-$(echo "$z" | tr / -).json"
+done
+check "a template's time_zone: 09:30 is 09:30Z in UTC, 00:30Z in Asia/Tokyo" \
+    test "$("$agent" preview -c "$work/dentsync.conf" "$work/tz.csv" --template-file "$work/tz-UTC.json" --json | jq -r 'select(.row) | .record.start_at') $("$agent" preview -c "$work/dentsync.conf" "$work/tz.csv" --template-file "$work/tz-Asia-Tokyo.json" --json | jq -r 'select(.row) | .record.start_at')" \
+    = "2027-01-14T09:30:00Z 2027-01-14T00:30:00Z"
 
 # --- 1. binding --------------------------------------------------------------
 sed 's/^secret_file = .*//; s/^port = .*/port = 8765\nlisten = 0.0.0.0/' "$work/dentsync.conf" >"$work/open.conf"
@@ -391,6 +407,76 @@ code=$(status_of -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" --data "upload=
 check "root's session imports the same upload: $code (200)" test "$code" = 200
 check "... into the folder" test -e "$work/inbox/rights-patients.csv"
 
+# --- 3c. mapping a file no template reads, from the page ---------------------
+cp "$top/tests/data/mapscreen-patients.csv" "$work/auto/mapscreen-patients.csv"
+wait_until 30 sh -c "curl -s -b '$work/jar' '$base/api/files' | jq -e '.held[] | select(.name == \"mapscreen-patients.csv\" and .reason_code == \"NO_TEMPLATE\")' >/dev/null" ||
+    not_ok "the export no template knows was not held NO_TEMPLATE"
+mfid=$(sqlite3 -readonly "$work/state/queue.db" "SELECT id FROM files WHERE path LIKE '%/mapscreen-patients.csv' ORDER BY id DESC LIMIT 1")
+oddid=$(sqlite3 -readonly "$work/state/queue.db" "SELECT id FROM files WHERE path LIKE '%/odd.csv' AND state = 'held' ORDER BY id DESC LIMIT 1")
+code=$(status_of "$base/api/mapping?file=$mfid")
+check "GET /api/mapping without a session: $code (401)" test "$code" = 401
+code=$(status_of -b "$work/mjar" "$base/api/mapping?file=$mfid")
+check "... with a read-only session: $code (403; it shows the file's values)" test "$code" = 403
+code=$(status_of -b "$work/jar" -X POST -H 'Content-Type: application/json' --data '{}' "$base/api/mapping/save?file=$mfid")
+check "POST /api/mapping/save without the CSRF token: $code (403)" test "$code" = 403
+c -o "$work/mapping.json" -b "$work/jar" "$base/api/mapping?file=$mfid"
+check "the mapping screen's draft: each column with its guess and score, the canonical fields" \
+    test "$(jq -r '[.file.reason_code, (.columns | length), .columns[4].guesses.patients.field, .columns[4].guesses.patients.score, (.fields.patients | index("external_id") != null)] | join(" ")' "$work/mapping.json")" \
+    = "NO_TEMPLATE 6 email 80 true"
+mchoice='{"import_type":"patients","columns":[{"column":"Kartei Nr","field":"external_id"},{"column":"Rufname","field":"first_name"},{"column":"Familie","field":"last_name"},{"column":"Geb.","field":"date_of_birth"},{"column":"E-Mail Adresse","field":"email"},{"column":"Lieblingsfarbe","field":"ignore"}],"date_order":"DMY"}'
+c -o "$work/mprev.json" -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+    --data "$mchoice" "$base/api/mapping/preview?file=$mfid"
+check "the preview API maps the held file with the choice in the body" \
+    test "$(jq -r '[.summary.valid, .rows[0].record.external_id, .rows[0].record.date_of_birth] | join(" ")' "$work/mprev.json")" = "3 M-501 1981-12-24"
+code=$(c -o "$work/mbad.json" -w '%{http_code}' -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+    --data '{"import_type":"patients","columns":[{"column":"Rufname","field":"shoe_size"}]}' "$base/api/mapping/preview?file=$mfid")
+check "a field that is not canonical: $code (422, named)" \
+    sh -c "test '$code' = 422 && grep -q 'shoe_size is not a field of patients' '$work/mbad.json'"
+code=$(status_of -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+    --data "${mchoice%\}},\"id\":\"../evil\"}" "$base/api/mapping/save?file=$mfid")
+check "a template id with a path in it: $code (422)" test "$code" = 422
+code=$(status_of -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+    --data "${mchoice%\}},\"id\":\"generic-patients\"}" "$base/api/mapping/save?file=$mfid")
+check "the id of a built-in template, not asked to replace it: $code (409)" test "$code" = 409
+check "... and nothing was written into template_dir" \
+    test -z "$(ls -A "$work/templates" | grep -v '^clinic-pms.json$')"
+link=$("$agent" web-url -c "$work/dentsync.conf")
+secrets="$secrets|${link##*t=}"
+if [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
+    timeout 300 /usr/bin/python3 "$top/tests/tools/web_mapping.py" "$link" mapscreen-patients.csv "$outdir" \
+        >"$work/mapping.out" 2>&1
+    sed 's/^\([0-9]* passed, [0-9]* failed\)$/# mapping browser: \1/' "$work/mapping.out"
+    passed=$((passed + $(grep -c '^ok - ' "$work/mapping.out")))
+    failed=$((failed + $(grep -c '^not ok - ' "$work/mapping.out")))
+    grep -q '^[0-9]* passed, 0 failed$' "$work/mapping.out" || not_ok "the mapping browser test did not finish cleanly"
+else
+    not_ok "chromium-driver or python3-selenium is missing (installer/deps.sh installs them)"
+fi
+check "the template is in template_dir, written atomically (no temporary left), mapping the chosen columns" \
+    test "$(jq -r '[.id, .import_type, .fields.external_id.columns[0], .fields.date_of_birth.columns[0], .dialect.date_order, (.recognition.optional | join(","))] | join(" ")' "$work/templates/kartei-patients.json" 2>/dev/null) $(ls -A "$work/templates" | grep -c tmp)" \
+    = "kartei-patients patients Kartei Nr Geb. DMY Lieblingsfarbe 0"
+wait_until 60 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'M-50%'\")\" -eq 3"
+check "the held file's rows arrived in PostgreSQL, field by field" \
+    test "$(pq "SELECT string_agg(concat_ws('|', external_id, first_name, last_name, date_of_birth, email), ' ' ORDER BY external_id) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'M-50%'")" \
+    = "M-501|Mapfirsta|Maplasta|1981-12-24|mapa@example.com M-502|Mapfirstb|Maplastb|1975-02-03|mapb@example.com M-503|Mapfirstc|Maplastc|1990-08-17|mapc@example.com"
+check "its job names the saved template" \
+    test "$(sqlite3 -readonly "$work/state/queue.db" "SELECT template_id FROM jobs j JOIN files f ON f.id = j.file_id WHERE f.id = $mfid")" = kartei-patients
+wait_until 30 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM import_templates WHERE practice_id = '$practice_id' AND id = 'kartei-patients'\")\" -eq 1"
+check "the template is saved in the cloud for the folder's practice (import_templates)" \
+    test "$(pq "SELECT concat_ws(' ', name, import_type, mapping_config->>'id', mapping_config->'fields'->'external_id'->'columns'->>0) FROM import_templates WHERE practice_id = '$practice_id' AND id = 'kartei-patients'")" \
+    = "kartei-patients patients kartei-patients Kartei Nr"
+wait_until 10 sh -c "test -z \"\$(ls -A '$work/state/template-outbox/main' 2>/dev/null)\""
+check "... and its outbox entry is gone once the cloud took it" \
+    test -z "$(ls -A "$work/state/template-outbox/main" 2>/dev/null)"
+if [ -n "$oddid" ]; then
+    code=$(c -o "$work/mexists.json" -w '%{http_code}' -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/json' \
+        --data '{"import_type":"patients","id":"kartei-patients","columns":[{"column":"Email","field":"email"}]}' "$base/api/mapping/save?file=$oddid")
+    check "saving another file's mapping under the new id, not asked to replace: $code (409)" \
+        sh -c "test '$code' = 409 && grep -q 'exists already' '$work/mexists.json'"
+else
+    not_ok "odd.csv is no longer held (for the existing-id check)"
+fi
+
 # --- 4. PostgreSQL and the log -----------------------------------------------
 wait_until 60 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'W%'\")\" -eq 9"
 check "the 9 rows of the file dropped on the page are in PostgreSQL" \
@@ -405,7 +491,7 @@ check "the imported copy in the folder is 0600" \
 check "no dropped file is left in the state directory" \
     test -z "$(ls -A "$work/state/web-uploads" 2>/dev/null)"
 check "no patient value and no token in the agent's log" \
-    sh -c "! grep -qE 'Webfirst|Weblast|@example.com|31/31/1999|$(cat "$work/token")|$(cat "$work/secret")' '$work/agent.log'"
+    sh -c "! grep -qE 'Webfirst|Weblast|Mapfirst|Maplast|24.12.1981|@example.com|31/31/1999|$(cat "$work/token")|$(cat "$work/secret")' '$work/agent.log'"
 check "no login link, session or CSRF token in the agent's log" \
     sh -c "! grep -qE '$secrets' '$work/agent.log'"
 

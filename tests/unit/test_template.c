@@ -357,11 +357,55 @@ static void test_list_absent_dir_quiet(void **state)
     rmdir(base);
 }
 
+static void test_time_zone(void **state)
+{
+    static const char *const zones[] = {"UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires",
+                                        "Etc/GMT+5", NULL};
+    static const char *const not_zones[] = {"",
+                                            "../etc/passwd",
+                                            "/etc/localtime",
+                                            "Europe//Berlin",
+                                            "Europe/Berlin/",
+                                            "Europe/Ber lin",
+                                            NULL};
+    struct ds_template *t = NULL;
+    struct ds_error err;
+    char doc[512];
+
+    (void)state;
+    snprintf(doc, sizeof(doc),
+             "{\"id\":\"tz\",\"import_type\":\"patients\",\"recognition\":{\"required\":[\"A\"]},"
+             "\"fields\":{\"email\":{\"columns\":[\"A\"]}}}");
+    assert_int_equal(ds_template_parse(doc, strlen(doc), "t", &t, &err), 0);
+    assert_null(ds_template_time_zone(t)); /* none: the practice's zone */
+    ds_template_free(&t);
+    for (size_t i = 0; zones[i] != NULL; i++) {
+        snprintf(
+            doc, sizeof(doc),
+            "{\"id\":\"tz\",\"import_type\":\"patients\",\"time_zone\":\"%s\","
+            "\"recognition\":{\"required\":[\"A\"]},\"fields\":{\"email\":{\"columns\":[\"A\"]}}}",
+            zones[i]);
+        assert_int_equal(ds_template_parse(doc, strlen(doc), "t", &t, &err), 0);
+        assert_string_equal(ds_template_time_zone(t), zones[i]);
+        ds_template_free(&t);
+    }
+    for (size_t i = 0; not_zones[i] != NULL; i++) {
+        snprintf(
+            doc, sizeof(doc),
+            "{\"id\":\"tz\",\"import_type\":\"patients\",\"time_zone\":\"%s\","
+            "\"recognition\":{\"required\":[\"A\"]},\"fields\":{\"email\":{\"columns\":[\"A\"]}}}",
+            not_zones[i]);
+        assert_int_equal(ds_template_parse(doc, strlen(doc), "t", &t, &err), DS_EINVAL);
+        assert_string_equal(err.field, "time_zone");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_generic_patients),
         cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_time_zone),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_find_dir_override),
         cmocka_unit_test(test_find_bad_ids),

@@ -11,6 +11,8 @@
 #include "agent/core/error.h"
 #include "agent/web/auth.h"
 #include "agent/web/http.h"
+#include "agent/web/web_int.h"
+#include "config/config.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int parse(const char *text, struct ds_http_request *req, int *status)
 {
@@ -310,6 +314,97 @@ static void test_guesses_per_client(void **state)
     ds_web_auth_free(&a);
 }
 
+/* The mapping screen's save (agent/web/mapping.c), outside the loop: the
+ * template lands in template_dir and in the cloud outbox of the folder's
+ * practice; an id taken (built in, or saved before) only with overwrite;
+ * a template of another type than the folder's, a bad id or choice, no
+ * template_dir: refused, nothing written. */
+static void test_mapping_save(void **state)
+{
+    static const char choice[] =
+        "{\"import_type\":\"patients\",\"id\":\"kartei-patients\",\"columns\":["
+        "{\"column\":\"Kartei Nr\",\"field\":\"external_id\"},"
+        "{\"column\":\"Farbe\",\"field\":\"ignore\"}]}";
+    char top[64];
+    char tdir[128];
+    char p[256];
+    char id[80];
+    struct ds_config cfg;
+    struct ds_practice_conf pc;
+    struct ds_folder_conf f;
+    struct ds_error err;
+    struct stat sb;
+    const char *body;
+
+    (void)state;
+    snprintf(top, sizeof(top), "/tmp/ds-web-map-XXXXXX");
+    assert_non_null(mkdtemp(top));
+    snprintf(tdir, sizeof(tdir), "%s/templates", top);
+    assert_int_equal(mkdir(tdir, 0755), 0);
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&pc, 0, sizeof(pc));
+    memset(&f, 0, sizeof(f));
+    pc.name = "main";
+    cfg.practices = &pc;
+    cfg.npractices = 1;
+    cfg.state_dir = top;
+    f.name = "auto";
+    f.practice = "main";
+    f.import_type = "patients";
+
+    /* No template_dir: nowhere to save. */
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, choice, strlen(choice), id, sizeof(id), &err),
+                     DS_ECONFIG);
+    cfg.template_dir = tdir;
+
+    ds_error_clear(&err);
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, choice, strlen(choice), id, sizeof(id), &err),
+                     0);
+    assert_string_equal(id, "kartei-patients");
+    snprintf(p, sizeof(p), "%s/kartei-patients.json", tdir);
+    assert_int_equal(stat(p, &sb), 0);
+    snprintf(p, sizeof(p), "%s/template-outbox/main/kartei-patients.json", top);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+
+    /* Taken now: refused, unless the choice says to replace it. */
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, choice, strlen(choice), id, sizeof(id), &err),
+                     DS_EEXIST);
+    body = "{\"import_type\":\"patients\",\"id\":\"kartei-patients\",\"overwrite\":true,"
+           "\"columns\":[{\"column\":\"Kartei Nr\",\"field\":\"external_id\"}]}";
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, body, strlen(body), id, sizeof(id), &err), 0);
+    /* A built-in id is taken too. */
+    body = "{\"import_type\":\"patients\",\"id\":\"generic-patients\","
+           "\"columns\":[{\"column\":\"Kartei Nr\",\"field\":\"external_id\"}]}";
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, body, strlen(body), id, sizeof(id), &err),
+                     DS_EEXIST);
+    /* Another type than the folder's, a path for an id: refused, nothing written. */
+    body = "{\"import_type\":\"financial\",\"id\":\"acme-pay\","
+           "\"columns\":[{\"column\":\"Paid\",\"field\":\"amount_cents\"}]}";
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, body, strlen(body), id, sizeof(id), &err),
+                     DS_EINVAL);
+    snprintf(p, sizeof(p), "%s/acme-pay.json", tdir);
+    assert_int_equal(stat(p, &sb), -1);
+    body = "{\"import_type\":\"patients\",\"id\":\"../../etc/x\","
+           "\"columns\":[{\"column\":\"Kartei Nr\",\"field\":\"external_id\"}]}";
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, body, strlen(body), id, sizeof(id), &err),
+                     DS_EINVAL);
+    body = "{\"import_type\":";
+    assert_int_equal(ds__web_mapping_save(&cfg, &f, body, strlen(body), id, sizeof(id), &err),
+                     DS_EPARSE);
+
+    snprintf(p, sizeof(p), "%s/kartei-patients.json", tdir);
+    unlink(p);
+    rmdir(tdir);
+    snprintf(p, sizeof(p), "%s/template-outbox/main/kartei-patients.json", top);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/template-outbox/main", top);
+    rmdir(p);
+    snprintf(p, sizeof(p), "%s/template-outbox", top);
+    rmdir(p);
+    rmdir(top);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,7 +412,7 @@ int main(void)
         cmocka_unit_test(test_parse_refusals),     cmocka_unit_test(test_parse_http10_and_params),
         cmocka_unit_test(test_link_once),          cmocka_unit_test(test_secret_session_csrf),
         cmocka_unit_test(test_session_eviction),   cmocka_unit_test(test_rights),
-        cmocka_unit_test(test_guesses_per_client),
+        cmocka_unit_test(test_guesses_per_client), cmocka_unit_test(test_mapping_save),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * dentsync status page. No framework, no CDN: the agent serves this file.
  * Every value from the server is put in the page as text (never as HTML).
- * Views follow the hash: #/ overview, #/jobs, #/job/ID, #/files, #/import.
+ * Views follow the hash: #/ overview, #/jobs, #/job/ID, #/files, #/import,
+ * #/map/FILE (the mapping screen of a file no template reads).
  * Views that change on their own are polled: every two seconds while
  * something is on its way, every ten when all is quiet, never while the tab
  * is hidden (each poll reads the queue on the agent's loop).
@@ -337,7 +338,9 @@ function files() {
                 flash("ok", f.name + " is back in line.");
                 refresh();
               }, failed);
-            } }, "Retry") : null));
+            } }, "Retry") : null,
+            retry && state.write && f.reason_code === "NO_TEMPLATE" ?
+              [" ", h("a", { class: "map-file", href: "#/map/" + f.id }, "Map columns")] : null));
         })));
     }
     show([h("h1", null, "Files waiting for you"),
@@ -345,6 +348,211 @@ function files() {
         h("p", { class: "muted" }, "None. A held file waits in its folder for a fix, then Retry."),
       h("h2", null, "Quarantined"), r.quarantined.length ? table(r.quarantined, false) :
         h("p", { class: "muted" }, "None. A quarantined file could not be read; it was moved aside with its reason.")]);
+  });
+}
+
+/* ---- mapping a file no template reads ------------------------------------- */
+
+/* The select's choices for an import type: its canonical fields, and for
+ * appointments the two halves of a start written in two columns. */
+function fieldChoices(d, type) {
+  var list = ["ignore"].concat(d.fields[type] || []);
+  if (type === "appointments") {
+    list.splice(list.indexOf("start_at") + 1, 0, "start_at/date", "start_at/time");
+  }
+  return list;
+}
+
+function templateId(s) {
+  var id = String(s || "").toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+/, "").slice(0, 64);
+  return id || "mapped";
+}
+
+function mappingView(fileId) {
+  if (!state.write) {
+    show(h("p", { id: "read-only" }, "This session may look but not map a file."));
+    return Promise.resolve();
+  }
+  return api("/api/mapping?file=" + encodeURIComponent(fileId)).then(function (d) {
+    var draft = d.draft || {};
+    var type = draft.import_type || (d.folder_type !== "auto" ? d.folder_type : "patients");
+    var seq = 0;
+    var timer = 0;
+    var typeSel = h("select", { id: "map-type", "aria-label": "import type" },
+      Object.keys(d.fields).map(function (t) { return h("option", { value: t }, t); }));
+    var order = h("select", { id: "map-date-order", "aria-label": "date order" },
+      ["auto", "MDY", "DMY", "YMD"].map(function (o) { return h("option", { value: o }, o); }));
+    var zone = h("input", { id: "map-time-zone", type: "text", "aria-label": "time zone",
+      placeholder: d.practice_time_zone ? "the practice's: " + d.practice_time_zone : "the practice's (this PC's)" });
+    var idInput = h("input", { id: "map-id", type: "text", "aria-label": "template id",
+      value: templateId(draft.id ? draft.id.replace(/^draft-/, "") : d.file.name.replace(/\.[^.]*$/, "")) });
+    var overwrite = h("input", { id: "map-overwrite", type: "checkbox" });
+    var cols = h("tbody");
+    var statusBox = h("div", { id: "map-status" });
+    var out = h("div", { id: "map-preview" });
+    var result = h("div", { id: "map-save-result" });
+    var selects = [];
+    var statusSel = {};
+
+    typeSel.value = type;
+    order.value = (draft.dialect && draft.dialect.date_order) || "auto";
+
+    function columnsFor(t) {
+      cols.textContent = "";
+      selects = d.columns.map(function (c, i) {
+        var g = c.guesses[t];
+        var sel = h("select", { id: "map-col-" + i, class: "map-col", "data-column": c.column, "aria-label": c.column },
+          fieldChoices(d, t).map(function (f) { return h("option", { value: f }, f); }));
+        sel.value = g ? g.field : "ignore";
+        sel.addEventListener("change", changed);
+        add(cols, h("tr", null,
+          h("td", null, c.column, h("div", { class: "muted small" }, (c.values || []).slice(0, 3).join(" \u00b7 "))),
+          h("td", null, sel),
+          h("td", { class: "small map-score", id: "map-score-" + i }, g ? g.field + ", score " + g.score : "no guess")));
+        return sel;
+      });
+    }
+
+    /* The status map: each value of the column chosen as status, and the
+     * status it stands for (empty: as written, for the normalizer). */
+    function statusesFor(t) {
+      statusBox.textContent = "";
+      statusSel = {};
+      var st = d.statuses[t] || [];
+      var i = selects.findIndex(function (s) { return s.value === "status"; });
+      if (!st.length || i < 0) {
+        return;
+      }
+      add(statusBox, [h("h2", null, "Status codes"), h("p", { class: "muted" },
+        "What each value of " + d.columns[i].column + " means (empty: read as written).")]);
+      (d.columns[i].values || []).forEach(function (v, k) {
+        var sel = h("select", { id: "map-status-" + k, "aria-label": v },
+          [""].concat(st).map(function (x) { return h("option", { value: x }, x || "(as written)"); }));
+        sel.addEventListener("change", changed);
+        statusSel[v] = sel;
+        add(statusBox, h("div", { class: "actions" }, h("code", null, v), " \u2192 ", sel));
+      });
+    }
+
+    function choice() {
+      var map = {};
+      Object.keys(statusSel).forEach(function (v) {
+        if (statusSel[v].value) {
+          map[v] = statusSel[v].value;
+        }
+      });
+      return {
+        import_type: typeSel.value,
+        columns: selects.map(function (s) { return { column: s.getAttribute("data-column"), field: s.value }; }),
+        date_order: order.value,
+        time_zone: zone.value.trim() || null,
+        status_map: map
+      };
+    }
+
+    function renderRows(p) {
+      var s = p.summary;
+      out.textContent = "";
+      add(out, [
+        h("p", { id: "map-preview-summary" }, s.rows + " row(s) previewed: " + s.valid + " valid, " + s.invalid + " invalid, " +
+          s.duplicate + " duplicate, " + s.skipped + " skipped"),
+        p.errors.length ? h("ul", null, p.errors.map(function (g) {
+          return h("li", null, g.rows + " \u00d7 " + g.error, h("div", { class: "suggestion" }, g.suggestion));
+        })) : null,
+        h("div", { class: "scroll" }, h("table", { id: "map-preview-rows" },
+          h("tr", null, ["row", "status", "record or reason"].map(function (t) { return h("th", null, t); })),
+          p.rows.slice(0, 20).map(function (r) {
+            var rec = r.record ? Object.keys(r.record).map(function (k) { return k + ": " + r.record[k]; }).join(", ") : "";
+            return h("tr", { class: "map-preview-row", "data-status": r.status },
+              h("td", null, String(r.row)),
+              h("td", null, h("span", { class: "tag " + (r.status === "valid" ? "ok" : r.status === "invalid" ? "bad" : "") }, r.status)),
+              h("td", { class: "small" }, r.reason ? h("span", { class: "error" }, r.reason) : rec));
+          })))]);
+    }
+
+    function previewNow() {
+      var mine = ++seq;
+      out.setAttribute("data-busy", "1");
+      api("/api/mapping/preview?file=" + encodeURIComponent(fileId), { method: "POST",
+        body: JSON.stringify(choice()), headers: { "Content-Type": "application/json" } }).then(function (p) {
+        if (mine === seq) {
+          renderRows(p);
+          out.removeAttribute("data-busy");
+        }
+      }, function (err) {
+        if (err instanceof LoginNeeded) {
+          login();
+          return;
+        }
+        if (mine === seq) {
+          out.textContent = "";
+          add(out, h("p", { class: "error", id: "map-preview-error" }, err.message));
+          out.removeAttribute("data-busy");
+        }
+      });
+    }
+
+    function changed(e) {
+      if (e && e.target && e.target.classList.contains("map-col")) {
+        statusesFor(typeSel.value);
+      }
+      clearTimeout(timer);
+      timer = setTimeout(previewNow, 250);
+    }
+
+    typeSel.addEventListener("change", function () {
+      columnsFor(typeSel.value);
+      statusesFor(typeSel.value);
+      changed();
+    });
+    order.addEventListener("change", changed);
+    zone.addEventListener("change", changed);
+    columnsFor(type);
+    statusesFor(type);
+
+    show([
+      h("h1", null, "Map " + d.file.name),
+      h("p", { class: "muted" }, "No template reads this file (", h("code", null, d.file.reason_code), "). Choose the field each column holds; " +
+        "the preview below follows your choices. Saving writes a template that every file of this shape uses from then on."),
+      d.draft_error ? h("p", { class: "muted" }, "No column was recognised: " + d.draft_error) : null,
+      h("div", { class: "card" }, h("dl", { class: "kv" },
+        h("dt", null, "import type"), h("dd", null, typeSel),
+        h("dt", null, "date order"), h("dd", null, order),
+        h("dt", null, "time zone"), h("dd", null, zone))),
+      h("div", { class: "scroll" }, h("table", { id: "map-columns" },
+        h("thead", null, h("tr", null, ["column (first values)", "field", "guess"].map(function (t) { return h("th", null, t); }))),
+        cols)),
+      statusBox,
+      h("h2", null, "Preview"),
+      out,
+      h("h2", null, "Save"),
+      d.template_dir ? h("div", { class: "actions" },
+        h("label", { for: "map-id" }, "template id"), idInput,
+        h("label", null, overwrite, " replace a template of this id"),
+        h("button", { type: "button", class: "primary", id: "map-save", onclick: function (e) {
+          var c = choice();
+          c.id = idInput.value.trim();
+          c.overwrite = overwrite.checked;
+          e.target.disabled = true;
+          result.textContent = "";
+          api("/api/mapping/save?file=" + encodeURIComponent(fileId), { method: "POST",
+            body: JSON.stringify(c), headers: { "Content-Type": "application/json" } }).then(function (r) {
+            add(result, h("p", { id: "map-saved" }, "Saved template ", h("code", null, r.id),
+              r.cloud_queued ? "; it goes to the cloud for the practice's other PCs" : "; it could not be queued for the cloud (see the log)",
+              r.retried ? ". The file is back in line. " : ". ", h("a", { href: "#/jobs" }, "Watch it in Jobs")));
+          }, function (err) {
+            e.target.disabled = false;
+            if (err instanceof LoginNeeded) {
+              login();
+              return;
+            }
+            add(result, h("p", { class: "error", id: "map-save-error" }, err.message));
+          });
+        } }, "Save and import")) :
+        h("p", { class: "error" }, "The configuration has no template_dir: there is nowhere to save a template."),
+      result
+    ]);
+    previewNow();
   });
 }
 
@@ -487,6 +695,10 @@ function route() {
   }
   if (hash === "#/files") {
     return { name: "files", run: files, poll: false };
+  }
+  m = hash.match(/^#\/map\/([0-9]{1,19})$/);
+  if (m) {
+    return { name: "files", run: function () { return mappingView(m[1]); }, poll: false };
   }
   if (hash === "#/import") {
     return { name: "import", run: importView, poll: false };
