@@ -372,13 +372,15 @@ int ds__web_mapping_save(const struct ds_config *cfg, const struct ds_folder_con
         rc = ds_error_set(err, DS_EIO, "template_dir %s: cannot open it", cfg->template_dir);
         goto out;
     }
-    rc = ds_draft_save_at(dfd, id, t, 1, err);
-    if (rc != 0) {
-        goto out;
-    }
+    /* The outbox first: a crash between the two leaves a template on its
+     * way to the cloud, which the next pull brings back to this PC too;
+     * the other order could leave one that never reaches the cloud. */
     text = json_dumps(t, JSON_COMPACT);
     rc = text != NULL ? ds_upload_template_outbox(cfg, f->practice, text, err)
                       : ds_error_set(err, DS_ENOMEM, "out of memory");
+    if (rc == 0) {
+        rc = ds_draft_save_at(dfd, id, t, 1, err);
+    }
 out:
     if (dfd >= 0) {
         close(dfd);
