@@ -283,9 +283,10 @@ windows:
 # The Windows build under wine, in `make test` (tests/win/test.sh): the
 # unit tests of the platform layer and the readers, the service layer
 # against wine's service manager, the installer's tables, the file-sharing
-# helper. A skip, with its reason, when the libraries cannot be built here.
-windows-test:
-	$(Q)WIN_BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) bash tests/win/test.sh
+# helper, and dentsync.exe end to end against the Linux cloud (so the Linux
+# build first). A skip, with its reason, when the libraries cannot be built here.
+windows-test: $(CLOUD_BIN)
+	$(Q)BUILD=$(BUILD) WIN_BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) bash tests/win/test.sh
 
 windows-deps:
 	$(Q)sh installer/deps.sh windows

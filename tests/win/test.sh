@@ -16,7 +16,10 @@
 #      `service status` under wine;
 #   5. the unit tests of the platform layer and the readers, cross-built
 #      with cmocka, each run under wine;
-#   6. the installer's tables (tests/win/msi.sh).
+#   6. the installer's tables (tests/win/msi.sh);
+#   7. dentsync.exe end to end against the Linux cloud and PostgreSQL
+#      (tests/win/e2e.sh: a CSV, an XLSX and an XLS field by field; a kill
+#      -9 in the middle of an upload loses and duplicates nothing).
 #
 # Prints `ok - …` / `not ok - …` / `skip - …` and ends with
 # `N passed, N failed[, N skipped]`.
@@ -199,6 +202,32 @@ if [ "$exe_ok" = 1 ] && $WIN_MAKE windows-msi >"$work/msi.log" 2>&1; then
     check "the installer's tables: $(echo "$out" | tail -n 1)" test "$(echo "$out" | tail -n 1 | cut -d' ' -f3)" = 0
 else
     not_ok "the installer builds: $(tail -n 3 "$work/msi.log" 2>/dev/null || echo 'no dentsync.exe')"
+fi
+
+# --- 7. end to end ---------------------------------------------------------------------------
+# dentsync.exe against the Linux cloud and PostgreSQL (tests/win/e2e.sh), in
+# this prefix and session; its checks count as this suite's.
+if [ "$exe_ok" = 1 ]; then
+    t1=$(date +%s)
+    WIN_BUILD=$WIN_BUILD bash tests/win/e2e.sh >"$work/e2e.out" 2>&1
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$work/e2e.out" | tail -n 1)
+    grep -vE '^[0-9]+ passed, [0-9]+ failed' "$work/e2e.out"
+    if [ -z "$line" ]; then
+        not_ok "tests/win/e2e.sh ended without its summary"
+    else
+        echo "# tests/win/e2e.sh: $line in $(($(date +%s) - t1)) s"
+        passed=$((passed + ${line%% passed*}))
+        f=${line#*passed, }
+        failed=$((failed + ${f%% failed*}))
+        case $line in
+        *skipped*)
+            s=${line#*failed, }
+            skipped=$((skipped + ${s%% skipped*}))
+            ;;
+        esac
+    fi
+else
+    not_ok "the end-to-end run under wine (dentsync.exe does not build)"
 fi
 
 echo "# the Windows suite took $(($(date +%s) - start)) s"
