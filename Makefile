@@ -424,6 +424,11 @@ $(BUILD)/win/holdopen.exe: tests/win/holdopen.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -O2 -static -o $@ $<
 
+$(BUILD)/win/slowwrite.exe: tests/win/slowwrite.c
+	$(say) WINCC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -O2 -static -o $@ $<
+
 $(BUILD)/win/svccheck.exe: tests/win/svccheck.c agent/os/os_service_win.c agent/os/os_service.h
 	$(say) WINCC $@
 	@mkdir -p $(@D)

@@ -13,7 +13,12 @@
 #   2. kill -9 of the Windows process in the middle of a many-batch upload,
 #      then a new start: every row arrives exactly once (rows, distinct
 #      external ids, items, batches), and the queue ends with nothing
-#      unfinished.
+#      unfinished;
+#   3. an export held open by its writer (tests/win/slowwrite.exe: share
+#      mode without FILE_SHARE_READ, half written, waiting) is not taken
+#      while held — no job, no row, at most one warning — and once let go
+#      arrives whole, once. When wine does not enforce another process's
+#      share mode (checked first), that part is a skip saying so.
 #
 # The queue is read with Linux's sqlite3 only once the agent is gone: wine's
 # file locks are not fcntl locks, so a Linux reader beside the running agent
@@ -33,6 +38,9 @@ case $WIN_BUILD in /*) ;; *) WIN_BUILD=$top/$WIN_BUILD ;; esac
 exe=$WIN_BUILD/dentsync.exe
 [ -x "$BUILD/dentsync-cloud" ] || bail "no Linux build of the cloud ($BUILD/dentsync-cloud: make)"
 [ -f "$exe" ] || bail "no $exe (make windows)"
+slowwrite=$WIN_BUILD/win/slowwrite.exe
+make --no-print-directory DEPS=0 WIN=1 BUILD="$WIN_BUILD" WIN_CACHE="${WIN_CACHE:-/var/cache/dentsync-win}" \
+    "$slowwrite" >"$work/slowwrite.build" 2>&1 || bail "slowwrite.exe builds: $(tail -n 3 "$work/slowwrite.build")"
 
 export WINEDEBUG=-all
 unset DISPLAY WAYLAND_DISPLAY
@@ -55,7 +63,7 @@ e2e_practice_migrated "win-csv-$$"
 mv "$work/token" "$work/token.csv"
 e2e_cloud
 csv_practice=$practice_id
-for p in xlsx xls big; do
+for p in xlsx xls big held; do
     e2e_practice "win-$p-$$"
     mv "$work/token" "$work/token.$p"
     eval "${p}_practice=\$practice_id"
@@ -98,7 +106,7 @@ timeout_seconds = 5
 retry_min_seconds = 0.1
 retry_max_seconds = 0.5
 EOF
-    for p in csv xlsx xls big; do
+    for p in csv xlsx xls big held; do
         mkdir -p "$work/in-$p"
         # The workbook's folder detects its template, and so its sheet:
         # the first a template of the folder's type matches (its cover
@@ -155,7 +163,7 @@ same() {
 
 out=$(wine "$exe" check-config -c "$conf_w" 2>&1 | tr -d '\r')
 check "dentsync.exe check-config accepts Windows paths and the loopback http url ($out)" \
-    grep -q 'OK (4 practice(s), 4 folder(s))' <<<"$out"
+    grep -q 'OK (5 practice(s), 5 folder(s))' <<<"$out"
 t0=$(date +%s)
 start_agent
 
@@ -222,12 +230,79 @@ check "every item exactly once, all created" \
               FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id WHERE $big_job")" = "$big_rows/$big_rows/$big_rows"
 check "every batch stored once ($total_batches)" test "$(pq "$batches_sql")" -eq "$total_batches"
 
+# --- 3. an export its writer still holds -------------------------------------------------
+# slowwrite.exe creates it with share mode FILE_SHARE_WRITE only (no
+# FILE_SHARE_READ), writes the first half and waits for $work/go: until
+# then every open for reading fails with a sharing violation, which the
+# watcher takes as "not settled yet", quietly.
+held_rows=200
+awk -v n=$held_rows 'BEGIN {
+    print "Patient ID,First Name,Last Name,Date of Birth";
+    for (i = 1; i <= n; i++)
+        printf "H%05d,Heldfirst%d,Heldlast%d,1990-01-%02d\n", i, i, i, i % 28 + 1;
+}' >"$work/held.csv"
+held_w=$(winpath "$work/in-held/held.csv")
+: >"$work/slowwrite.out"
+wine "$slowwrite" "$(winpath "$work/held.csv")" "$held_w" "$(winpath "$work/go")" >"$work/slowwrite.out" 2>&1 &
+writer=$!
+e2e_on_exit() {
+    kill "$writer" 2>/dev/null
+    [ "$own_prefix" = 1 ] && wineserver -k >/dev/null 2>&1
+}
+if ! wait_until 30 grep -q '^held' "$work/slowwrite.out"; then
+    not_ok "slowwrite.exe holds the export: $(tr -d '\r' <"$work/slowwrite.out")"
+else
+    wine "$slowwrite" --try-read "$held_w" >"$work/try.out" 2>&1
+    rc=$?
+    try=$(tr -d '\r' <"$work/try.out")
+    held_ok=0
+    case $rc in
+    0)
+        ok "another process is refused the held export (sharing violation: $try)"
+        held_ok=1
+        ;;
+    1)
+        skip "the held export: wine let another process open it for reading despite the" \
+            "writer's share mode, so what the agent does with a held file cannot be checked here"
+        ;;
+    *) not_ok "another process is refused the held export: $try (exit $rc)" ;;
+    esac
+    if [ "$held_ok" = 1 ]; then
+        check "the agent sees the held export" wait_until 15 grep -q 'FILE_NEW.*held\.csv' "$work/agent.log"
+        # Six rescans and more (rescan_seconds 0.5, settle_seconds 0.2).
+        sleep 3
+        check "while held: not settled (no FILE_SETTLED in the log)" \
+            eval '! grep -q "FILE_SETTLED.*held\.csv" "$work/agent.log"'
+        jobs=$(wine "$exe" jobs --json -c "$conf_w" 2>&1 | tr -d '\r')
+        check "while held: no job in the queue (dentsync.exe jobs)" \
+            eval '[ -n "$jobs" ] && ! grep -q "held\.csv" <<<"$jobs"'
+        check "while held: no job and no row in the cloud" \
+            test "$(pq "SELECT (SELECT count(*) FROM import_jobs WHERE practice_id = '$held_practice') || '/' ||
+                      (SELECT count(*) FROM patients WHERE practice_id = '$held_practice')")" = 0/0
+        warns=$(grep -c ' \(warn\|error\) .*held\.csv' "$work/agent.log")
+        check "while held: no storm in the log ($warns warnings or errors about it, at most 1)" \
+            test "$warns" -le 1
+    fi
+    touch "$work/go"
+    check "the writer finishes and lets go" wait_until 30 grep -q '^released' "$work/slowwrite.out"
+    if [ "$held_ok" = 1 ]; then
+        check "once let go, its job completes" \
+            wait_for 60 "$(job_done_sql "$held_practice" held.csv)" 1
+        check "… with every row of the whole file, once (rows/distinct external ids)" \
+            test "$(pq "SELECT count(*) || '/' || count(DISTINCT external_id) FROM patients WHERE practice_id = '$held_practice'")" = "$held_rows/$held_rows"
+        check "… and one job for it, not one per half" \
+            test "$(pq "SELECT count(*) FROM import_jobs WHERE practice_id = '$held_practice'")" = 1
+    fi
+fi
+wait "$writer" 2>/dev/null
+
 # --- the queue, once the agent is gone -----------------------------------------------------
 kill -9 "$agent_pid"
 wait "$agent_pid" 2>/dev/null
 agent_pid=
-check "the queue: four files done, nothing unfinished" \
-    test "$(queue_sql "SELECT count(*) FROM files WHERE state = 'done'")/$(queue_sql "$not_final_sql")" = 4/0
+files_done=$((4 + ${held_ok:-0}))
+check "the queue: $files_done files done, nothing unfinished" \
+    test "$(queue_sql "SELECT count(*) FROM files WHERE state = 'done'")/$(queue_sql "$not_final_sql")" = "$files_done/0"
 check "the agent's log names no patient" \
     eval '! grep -q "Okafor\|Haddad\|Ångström\|Killlast\|example\.com" "$work/agent.log"'
 

@@ -19,7 +19,8 @@
 #   6. the installer's tables (tests/win/msi.sh);
 #   7. dentsync.exe end to end against the Linux cloud and PostgreSQL
 #      (tests/win/e2e.sh: a CSV, an XLSX and an XLS field by field; a kill
-#      -9 in the middle of an upload loses and duplicates nothing).
+#      -9 in the middle of an upload loses and duplicates nothing; an
+#      export held open without FILE_SHARE_READ is not taken until let go).
 #
 # Prints `ok - …` / `not ok - …` / `skip - …` and ends with
 # `N passed, N failed[, N skipped]`.
