@@ -1,0 +1,20 @@
+/*
+ * scratch.h — a unit test's scratch directory, on Linux and on Windows (the
+ * tests run under wine by make windows-test). Each platform's half is its
+ * own file, scratch_posix.c or scratch_win.c, picked by the Makefile as
+ * agent/os/ is: the tests themselves never ask which platform they run on.
+ */
+#ifndef DS_TEST_SCRATCH_H
+#define DS_TEST_SCRATCH_H
+
+#include <stddef.h>
+
+/* Makes a new, empty directory named PREFIX and a unique tail under the
+ * system's temporary folder (/tmp; GetTempPathW on Windows), readable by
+ * this user only, and writes its path into buf. 0, or -1 with errno. */
+int ds_test_mkdtemp(const char *prefix, char *buf, size_t size);
+
+/* Removes dir and everything under it, following no link. */
+void ds_test_rmtree(const char *dir);
+
+#endif
