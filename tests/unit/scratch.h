@@ -14,6 +14,11 @@
  * this user only, and writes its path into buf. 0, or -1 with errno. */
 int ds_test_mkdtemp(const char *prefix, char *buf, size_t size);
 
+/* Makes link a symbolic link to target (a file or a directory). 0, or -1
+ * with errno; ENOSYS when the system said it made the link and there is
+ * none (wine's CreateSymbolicLinkW). */
+int ds_test_symlink(const char *target, const char *link);
+
 /* Removes dir and everything under it, following no link. */
 void ds_test_rmtree(const char *dir);
 

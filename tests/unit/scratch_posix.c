@@ -1,6 +1,6 @@
 /*
- * scratch_posix.c — scratch.h on Linux: mkdtemp(3) under /tmp, nftw(3) to
- * remove the tree without following a link.
+ * scratch_posix.c — scratch.h on Linux: mkdtemp(3) under /tmp, symlink(2),
+ * nftw(3) to remove the tree without following a link.
  */
 #include "tests/unit/scratch.h"
 
@@ -19,6 +19,11 @@ int ds_test_mkdtemp(const char *prefix, char *buf, size_t size)
         return -1;
     }
     return mkdtemp(buf) != NULL ? 0 : -1;
+}
+
+int ds_test_symlink(const char *target, const char *link)
+{
+    return symlink(target, link);
 }
 
 static int remove_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

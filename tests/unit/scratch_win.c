@@ -2,7 +2,8 @@
  * scratch_win.c — scratch.h on Windows: a directory under GetTempPathW
  * with a name from the process id, the tick count and a counter (CreateDirectoryW
  * fails on a name taken, so a clash is a retry, never a shared directory);
- * the tree removed with FindFirstFileW, a reparse point (a link) removed
+ * CreateSymbolicLinkW, checked to have made a link; the tree removed with
+ * FindFirstFileW, a reparse point (a link) removed
  * itself, never entered.
  */
 #include "tests/unit/scratch.h"
@@ -41,6 +42,35 @@ int ds_test_mkdtemp(const char *prefix, char *buf, size_t size)
     }
     errno = EEXIST;
     return -1;
+}
+
+int ds_test_symlink(const char *target, const char *link)
+{
+    wchar_t t[MAX_PATH + 1];
+    wchar_t l[MAX_PATH + 1];
+    DWORD attr;
+    DWORD flags = SYMBOLIC_LINK_FLAG_ALLOW_UNPRIVILEGED_CREATE;
+
+    if (MultiByteToWideChar(CP_UTF8, 0, target, -1, t, MAX_PATH + 1) == 0 ||
+        MultiByteToWideChar(CP_UTF8, 0, link, -1, l, MAX_PATH + 1) == 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    attr = GetFileAttributesW(t);
+    if (attr != INVALID_FILE_ATTRIBUTES && (attr & FILE_ATTRIBUTE_DIRECTORY)) {
+        flags |= SYMBOLIC_LINK_FLAG_DIRECTORY;
+    }
+    if (!CreateSymbolicLinkW(l, t, flags)) {
+        errno = GetLastError() == ERROR_PRIVILEGE_NOT_HELD ? EPERM : EIO;
+        return -1;
+    }
+    /* Said and done? */
+    attr = GetFileAttributesW(l);
+    if (attr == INVALID_FILE_ATTRIBUTES || !(attr & FILE_ATTRIBUTE_REPARSE_POINT)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return 0;
 }
 
 static void rmtree_w(const wchar_t *dir)
