@@ -44,6 +44,43 @@ int ds_test_mkdtemp(const char *prefix, char *buf, size_t size)
     return -1;
 }
 
+/* Not tmpfile(): Windows' C runtime makes it in the root of the drive,
+ * which a user may not write. GetTempFileNameW makes a unique empty file;
+ * "D" removes it when it is closed. */
+FILE *ds_test_capture_open(void)
+{
+    wchar_t tmp[MAX_PATH + 1];
+    wchar_t name[MAX_PATH + 1];
+    DWORD n = GetTempPathW(MAX_PATH + 1, tmp);
+
+    if (n == 0 || n > MAX_PATH || GetTempFileNameW(tmp, L"dst", 0, name) == 0) {
+        errno = ENOENT;
+        return NULL;
+    }
+    return _wfopen(name, L"w+bD");
+}
+
+char *ds_test_capture_text(FILE *f)
+{
+    char *text = NULL;
+    long n;
+
+    if (fflush(f) == 0 && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0) {
+        text = malloc((size_t)n + 1);
+        if (text != NULL) {
+            text[fread(text, 1, (size_t)n, f)] = '\0';
+        }
+    }
+    fclose(f);
+    return text;
+}
+
+int ds_test_setenv(const char *name, const char *value)
+{
+    return _putenv_s(name, value != NULL ? value : "") == 0 ? 0 : -1;
+}
+
 int ds_test_symlink(const char *target, const char *link)
 {
     wchar_t t[MAX_PATH + 1];

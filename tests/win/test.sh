@@ -36,11 +36,6 @@ WIN_MAKE="make --no-print-directory DEPS=0 WIN=1 BUILD=$WIN_BUILD WIN_CACHE=$WIN
 # The unit tests that cover the platform layer and the readers.
 UNIT="$(cd tests/unit && ls test_os_*.c 2>/dev/null | sed 's/\.c$//')
 test_read_csv test_read_encoding test_read_ics test_read_xls test_config test_portable"
-# Unit tests whose own scaffolding is still POSIX-only (mkdtemp, mkdir
-# with a mode, open_memstream, chmod): reported as skipped under wine until
-# it goes through tests/unit/scratch.h or the platform layer too
-# (docs/windows.md, "Tests under wine").
-UNIT_POSIX_ONLY=" test_config "
 start=$(date +%s)
 
 # --- 1. the libraries --------------------------------------------------------
@@ -165,12 +160,6 @@ fi
 # --- 5. the unit tests -------------------------------------------------------------------
 for t in $UNIT; do
     [ -e "tests/unit/$t.c" ] || continue
-    case "$UNIT_POSIX_ONLY" in
-    *" $t "*)
-        skip "$t under wine: its test scaffolding is POSIX-only (it runs on Linux in make unit)"
-        continue
-        ;;
-    esac
     if [ "$lib_ok" = 0 ]; then
         not_ok "$t builds for Windows (the agent's library does not)"
         continue
