@@ -87,6 +87,8 @@ EXE        := .exe
 # The other half of the platform layer (agent/os/NAME_posix.c).
 OS_OTHER   := agent/os/%_posix.c
 OS_ENTRY   := agent/os/os_entry_win.c
+# The unit tests' scratch directories (tests/unit/scratch.h), this platform's half.
+TEST_OS    := tests/unit/scratch_win.c
 # Windows 10 and later; the C library's printf as C99 has it (%zu, %lld);
 # MinGW's gmtime_r and localtime_r (over gmtime_s, localtime_s).
 PLATFORM_CFLAGS := -D_WIN32_WINNT=0x0A00 -DWINVER=0x0A00 -D__USE_MINGW_ANSI_STDIO=1 \
@@ -102,6 +104,7 @@ PKG_CONFIG := pkg-config
 EXE        :=
 OS_OTHER   := agent/os/%_win.c
 OS_ENTRY   := agent/os/os_entry_posix.c
+TEST_OS    := tests/unit/scratch_posix.c
 PLATFORM_CFLAGS := -D_GNU_SOURCE
 AGENT_PKGS := libuv libcurl sqlite3 jansson inih libcrypto zlib libzip expat freexl libical
 PLATFORM_LIBS := -lpthread
@@ -200,7 +203,8 @@ $(CLOUD_BIN): $(CLOUD_OBJ)
 	$(say) LINK $@
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CLOUD_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o \
+                  $(TEST_OS:%.c=$(BUILD)/%.o) $(LIB)
 	$(say) LINK $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) $(TEST_LIBS) -lcmocka
@@ -283,9 +287,10 @@ windows:
 # The Windows build under wine, in `make test` (tests/win/test.sh): the
 # unit tests of the platform layer and the readers, the service layer
 # against wine's service manager, the installer's tables, the file-sharing
-# helper. A skip, with its reason, when the libraries cannot be built here.
-windows-test:
-	$(Q)WIN_BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) bash tests/win/test.sh
+# helper, and dentsync.exe end to end against the Linux cloud (so the Linux
+# build first). A skip, with its reason, when the libraries cannot be built here.
+windows-test: $(CLOUD_BIN)
+	$(Q)BUILD=$(BUILD) WIN_BUILD=$(WIN_BUILD) WIN_CACHE=$(WIN_CACHE) bash tests/win/test.sh
 
 windows-deps:
 	$(Q)sh installer/deps.sh windows
@@ -372,12 +377,12 @@ bench-read: all $(BUILD)/tests/bench/read
 
 # --- lint ------------------------------------------------------------------
 
-LINT_SRC := $(filter-out agent/os/%_win.c,$(wildcard agent/*.c agent/*/*.c agent/*.h agent/*/*.h \
+LINT_SRC := $(filter-out agent/os/%_win.c tests/unit/%_win.c,$(wildcard agent/*.c agent/*/*.c agent/*.h agent/*/*.h \
             config/*.[ch] state/*.[ch] cloud/*.[ch] proto/*.[ch] tests/unit/*.[ch] tests/tools/*.c \
             tests/fuzz/*.[ch] tests/bench/*.c))
 # The Windows-only sources: formatted and free of the banned calls too, but
 # not given to clang-tidy, which would need Windows' headers.
-LINT_WIN_SRC := $(wildcard agent/os/*_win.c installer/win/*.[ch] tests/win/*.c)
+LINT_WIN_SRC := $(wildcard agent/os/*_win.c installer/win/*.[ch] tests/win/*.c tests/unit/*_win.c)
 # Only the platform layer (agent/os/) may ask which platform it is built for.
 PLATFORM_TEST := '\b(_WIN32|_WIN64|__MINGW32__|__MINGW64__|__linux__|__APPLE__|__unix__|_MSC_VER)\b'
 BANNED := '\b(strcpy|sprintf|strtok|atoi|gets|strcat)[[:space:]]*\('
@@ -413,12 +418,18 @@ $(WIN_MSI): $(AGENT_BIN) installer/win/dentsync.wxs installer/win/msi-extra.sh
 	$(Q)sh installer/win/msi-extra.sh $@.tmp && mv $@.tmp $@
 
 # The unit tests as .exe, and the helpers of tests/win/.
-$(BUILD)/tests/%.exe: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o $(LIB)
+$(BUILD)/tests/%.exe: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o \
+                      $(TEST_OS:%.c=$(BUILD)/%.o) $(LIB)
 	$(say) LINK $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) -lcmocka
 
 $(BUILD)/win/holdopen.exe: tests/win/holdopen.c
+	$(say) WINCC $@
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -O2 -static -o $@ $<
+
+$(BUILD)/win/slowwrite.exe: tests/win/slowwrite.c
 	$(say) WINCC $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -O2 -static -o $@ $<

@@ -3,7 +3,7 @@
  * line (GetCommandLineW, split by CommandLineToArgvW), each turned into
  * UTF-8 for ds_main; the narrow argv the C runtime gives main is in the
  * ANSI code page and would lose a folder's name it cannot show. The
- * console prints UTF-8 too.
+ * console prints UTF-8 too, and stderr (the log) is unbuffered.
  */
 #include "agent/os/os_entry.h"
 
@@ -67,6 +67,11 @@ int main(int argc, char **argv)
     }
     LocalFree(wargv);
     SetConsoleOutputCP(CP_UTF8);
+    /* The log goes to stderr a line at a time. Windows' C runtime buffers
+     * stderr when it is a file or a pipe (4 KB), so a redirected log would
+     * show an event long after it happened, or lose it at a kill; unbuffered,
+     * as stderr is on POSIX. */
+    setvbuf(stderr, NULL, _IONBF, 0);
     rc = ds_main(wargc, uargv);
     for (int i = 0; i < wargc; i++) {
         free(uargv[i]);

@@ -3,6 +3,8 @@
  * problem is reported with its file and line.
  */
 #include "config/config.h"
+#include "agent/os/os_fs.h"
+#include "tests/unit/scratch.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,33 +15,50 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct fixture {
-    char dir[64];    /* temporary directory */
-    char conf[128];  /* the config file written by the test */
-    char token[128]; /* a token file, 0600 */
-    char exports[128];
+    char dir[256];   /* temporary directory */
+    char conf[300];  /* the config file written by the test */
+    char token[300]; /* a token file, private */
+    char exports[300];
 };
+
+/* Writes the token into f->token: private (0600; on Windows a DACL for its
+ * owner), or made the ordinary way, which others may read (0644 under the
+ * usual umask; on Windows, where the C library's mode bits say nothing of
+ * it, a file of wine's Z: drive or one inheriting a folder's rights). */
+static void write_token(const struct fixture *f, int private_file)
+{
+    static const char token[] = "dsk_test_token\n";
+    FILE *fp;
+    int fd;
+
+    ds_os_unlink(f->token);
+    if (private_file) {
+        fd = ds_os_create_private(f->token, DS_OS_TRUNC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, token, sizeof(token) - 1), (int)(sizeof(token) - 1));
+        close(fd);
+        return;
+    }
+    fp = fopen(f->token, "w");
+    assert_non_null(fp);
+    fputs(token, fp);
+    fclose(fp);
+}
 
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    FILE *fp;
 
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/ds-test-config-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(ds_test_mkdtemp("ds-test-config", f->dir, sizeof(f->dir)), 0);
     snprintf(f->conf, sizeof(f->conf), "%s/dentsync.conf", f->dir);
     snprintf(f->token, sizeof(f->token), "%s/main.token", f->dir);
     snprintf(f->exports, sizeof(f->exports), "%s/exports", f->dir);
-    assert_int_equal(mkdir(f->exports, 0700), 0);
-    fp = fopen(f->token, "w");
-    assert_non_null(fp);
-    fputs("dsk_test_token\n", fp);
-    fclose(fp);
-    assert_int_equal(chmod(f->token, 0600), 0);
+    assert_int_equal(ds_os_mkdir(f->exports, 0), 0);
+    write_token(f, 1);
     *state = f;
     return 0;
 }
@@ -47,10 +66,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[160];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
+    ds_test_rmtree(f->dir);
     free(f);
     return 0;
 }
@@ -70,9 +87,8 @@ static char *load(const struct fixture *f, const char *tmpl, struct ds_config **
 {
     char text[4096];
     size_t n = 0;
-    char *report = NULL;
-    size_t report_len = 0;
-    FILE *errs = open_memstream(&report, &report_len);
+    char *report;
+    FILE *errs = ds_test_capture_open();
 
     assert_non_null(errs);
     for (const char *p = tmpl; *p != '\0' && n < sizeof(text) - 200;) {
@@ -91,7 +107,8 @@ static char *load(const struct fixture *f, const char *tmpl, struct ds_config **
     text[n] = '\0';
     write_conf(f, text);
     *rc = ds_config_load(f->conf, cfg, errs);
-    fclose(errs);
+    report = ds_test_capture_text(errs);
+    assert_non_null(report);
     return report;
 }
 
@@ -303,7 +320,7 @@ static void test_every_error_has_its_line(void **state)
                         "[mystery]\n"                      /* 14 */
                         "x = 1\n",                         /* 15 */
                         &cfg, &rc);
-    char expect[512];
+    char expect[1024];
 
     assert_int_equal(rc, DS_ECONFIG);
     assert_null(cfg);
@@ -332,7 +349,7 @@ static void test_practice_and_snapshot_keys(void **state)
     struct fixture *f = *state;
     struct ds_config *cfg = NULL;
     int rc;
-    char expect[512];
+    char expect[1024];
     char *report = load(f,
                         "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
                         "[practice main]\ntoken_file = @TOKEN@\n" /* 5, 6 */
@@ -376,7 +393,7 @@ static void test_sheet_key(void **state)
     struct fixture *f = *state;
     struct ds_config *cfg = NULL;
     int rc;
-    char expect[512];
+    char expect[1024];
     char *report = load(f,
                         "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
                         "[practice main]\ntoken_file = @TOKEN@\n"
@@ -412,7 +429,7 @@ static void test_location_key(void **state)
     struct fixture *f = *state;
     struct ds_config *cfg = NULL;
     int rc;
-    char expect[512];
+    char expect[1024];
     char conf[1024];
     char *report = load(f,
                         "[agent]\nstate_dir = /tmp/state\n[cloud]\nurl = http://127.0.0.1:1\n"
@@ -500,9 +517,9 @@ static void test_token_file_mode(void **state)
     struct ds_config *cfg = NULL;
     int rc;
     char *report;
-    char expect[512];
+    char expect[1024];
 
-    assert_int_equal(chmod(f->token, 0644), 0);
+    write_token(f, 0);
     report = load(f, good, &cfg, &rc);
     assert_int_equal(rc, DS_ECONFIG);
     snprintf(expect, sizeof(expect), "%s:11: [practice main]: token_file %s is readable by others",
@@ -568,7 +585,7 @@ static void test_web_keys(void **state)
     free(report);
     /* A secret file others may read; and a secret does not make a
      * non-loopback listen safe (plain HTTP). */
-    assert_int_equal(chmod(f->token, 0644), 0);
+    write_token(f, 0);
     snprintf(text, sizeof(text),
              "%s[web]\nlisten = 0.0.0.0\nsecret_file = @EXPORTS@/../main.token\n", good);
     report = load(f, text, &cfg, &rc);
@@ -584,7 +601,7 @@ static void test_unreadable_file(void **state)
 {
     struct fixture *f = *state;
     struct ds_config *cfg = NULL;
-    char path[160];
+    char path[512];
 
     snprintf(path, sizeof(path), "%s/nope.conf", f->dir);
     assert_int_equal(ds_config_load(path, &cfg, NULL), DS_EIO);
@@ -594,26 +611,28 @@ static void test_unreadable_file(void **state)
 static void test_default_path(void **state)
 {
     (void)state;
-    unsetenv(DS_CONFIG_ENV);
-    assert_string_equal(ds_config_default_path(), "/etc/dentsync/dentsync.conf");
-    setenv(DS_CONFIG_ENV, "/tmp/x.conf", 1);
+    ds_test_setenv(DS_CONFIG_ENV, NULL);
+    assert_string_equal(ds_config_default_path(), ds_os_default_path(DS_OS_CONFIG_FILE));
+    assert_non_null(strstr(ds_config_default_path(), "dentsync.conf"));
+    ds_test_setenv(DS_CONFIG_ENV, "/tmp/x.conf");
     assert_string_equal(ds_config_default_path(), "/tmp/x.conf");
-    unsetenv(DS_CONFIG_ENV);
+    ds_test_setenv(DS_CONFIG_ENV, NULL);
 }
 
 static void test_shipped_default_parses(void **state)
 {
     const char *src = getenv("DS_TEST_SRCDIR");
     char path[1024];
-    char *report = NULL;
-    size_t report_len = 0;
+    char *report;
     struct ds_config *cfg = NULL;
-    FILE *errs = open_memstream(&report, &report_len);
+    FILE *errs = ds_test_capture_open();
 
     (void)state;
+    assert_non_null(errs);
     snprintf(path, sizeof(path), "%s/config/dentsync.conf", src != NULL ? src : ".");
     assert_int_equal(ds_config_load(path, &cfg, errs), DS_ECONFIG);
-    fclose(errs);
+    report = ds_test_capture_text(errs);
+    assert_non_null(report);
     /* On a build machine only the environment-specific checks may fail:
      * the token file and the export folder do not exist here. */
     for (char *line = report; *line != '\0';) {

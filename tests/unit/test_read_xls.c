@@ -16,13 +16,15 @@
 
 #include <cmocka.h>
 
+#include "agent/os/os_fs.h"
 #include "agent/os/os_proc.h"
 #include "agent/read/read.h"
+#include "tests/unit/scratch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* A fixture's path (make runs the tests with DS_TEST_SRCDIR set). */
@@ -238,20 +240,36 @@ static void test_opened_file(void **state)
     struct ds_reader *r = NULL;
     struct ds_error err;
     struct ds_row row;
-    char dir[] = "/tmp/ds-test-xls-dir-XXXXXX";
+    char dir[1024];
     char path[4096];
     char moved[4096];
+    char fd_path[4096];
+    struct stat sb;
     int fd;
 
     (void)state;
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(ds_test_mkdtemp("ds-test-xls-dir", dir, sizeof(dir)), 0);
     snprintf(path, sizeof(path), "%s/export.xls", dir);
     snprintf(moved, sizeof(moved), "%s/moved.xls", dir);
     copy_fixture(path);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Opened as the agent opens an export (on Windows sharing delete, so
+     * that it can be moved while open). */
+    fd = ds_os_open_read(path);
     assert_true(fd >= 0);
     assert_int_equal(rename(path, moved), 0);
     write_file(path, garbage, sizeof(garbage) - 1);
+    /* The child opens the path of its descriptor: where that path names the
+     * file by its name at the open (wine's GetFinalPathNameByHandleW does
+     * not follow a rename, Windows' and Linux's /proc/self/fd do), what is
+     * checked here cannot hold, and the test says so instead. */
+    ds_os_fd_path(fd, fd_path, sizeof(fd_path));
+    if (stat(fd_path, &sb) != 0 || sb.st_size == (off_t)(sizeof(garbage) - 1)) {
+        print_message("skipped: the path of an open file (%s) does not follow its rename here\n",
+                      fd_path);
+        close(fd);
+        ds_test_rmtree(dir);
+        skip();
+    }
     assert_int_equal(ds_read_open_fd(fd, path, &sheet, &r, &err), 0);
     assert_string_equal(ds_read_dialect(r)->sheet, "patients");
     assert_int_equal(ds_read_next_row(r, &row, &err), 1);
@@ -262,9 +280,7 @@ static void test_opened_file(void **state)
     assert_string_equal(err.field, "sheet");
     assert_null(r);
     close(fd);
-    unlink(path);
-    unlink(moved);
-    rmdir(dir);
+    ds_test_rmtree(dir);
 }
 
 static void test_damaged(void **state)
@@ -274,14 +290,14 @@ static void test_damaged(void **state)
     struct ds_reader *r = NULL;
     struct ds_error err;
     char path[4096];
-    char tmp[] = "/tmp/ds-test-xls-XXXXXX";
+    char dir[1024];
+    char tmp[4096];
     FILE *f;
     size_t n;
-    int fd = mkstemp(tmp);
 
     (void)state;
-    assert_true(fd >= 0);
-    close(fd);
+    assert_int_equal(ds_test_mkdtemp("ds-test-xls", dir, sizeof(dir)), 0);
+    snprintf(tmp, sizeof(tmp), "%s/damaged.xls", dir);
     fixture(path, sizeof(path));
     f = fopen(path, "rb");
     assert_non_null(f);
@@ -306,7 +322,7 @@ static void test_damaged(void **state)
     write_file(tmp, buf, 1024);
     assert_int_equal(ds_read_open(tmp, NULL, &r, &err), DS_EPARSE);
     assert_non_null(strstr(err.msg, "encrypted"));
-    unlink(tmp);
+    ds_test_rmtree(dir);
 }
 
 int main(int argc, char **argv)
