@@ -36,6 +36,8 @@ DESTDIR   ?=
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 DEPS      ?= 1
+# Read before the Windows and Debian rules name their files with it.
+VERSION   := $(shell sed -n 's/^\#define DS_VERSION "\(.*\)"/\1/p' agent/core/version.h)
 
 # The first pass installs what is missing (installer/deps.sh), then runs the
 # same goals in a make that parses this file afresh: the pkg-config lookups
@@ -453,7 +455,6 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 MANDIR      ?= $(PREFIX)/share/man
 DOCDIR      ?= $(PREFIX)/share/doc/dentsync
-VERSION     := $(shell sed -n 's/^\#define DS_VERSION "\(.*\)"/\1/p' agent/core/version.h)
 MAN_PAGES   := installer/man/dentsync.1 installer/man/dentsync.conf.5 installer/man/dentsync-cloud.8
 DOCS        := README.md $(wildcard docs/*.md)
 

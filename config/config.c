@@ -711,12 +711,7 @@ static int url_ok(const char *url)
     return (n == 9 && strncmp(auth, "localhost", 9) == 0) || loopback_v4(auth, n);
 }
 
-/* Whether the file at path (whose stat is sb) is private, asked as the token's
- * reader asks it (ds_os_fd_private): on Windows the C library's mode bits
- * say nothing of who may read a file (every readable file shows 0644), its
- * DACL does. A file this user cannot open is judged by its mode bits (a
- * check run by an admin who is not the agent's user). */
-static int file_private(const char *path, const struct stat *sb)
+int ds_config_file_private(const char *path, const struct stat *sb)
 {
     int fd = ds_os_open_read(path);
     int priv = fd >= 0 ? ds_os_fd_private(fd) : -1;
@@ -739,7 +734,7 @@ static void check_practice(struct loader *ld, const struct ds_practice_conf *p)
         problem(ld, p->line, "[practice %s]: token_file %s: %s", p->name, p->token_file,
                 strerror(errno));
     }
-    else if (!file_private(p->token_file, &sb)) {
+    else if (!ds_config_file_private(p->token_file, &sb)) {
         problem(ld, p->line, "[practice %s]: token_file %s is readable by others (chmod 600 it)",
                 p->name, p->token_file);
     }
@@ -804,7 +799,7 @@ static void check_web(struct loader *ld)
         if (stat(cfg->web_secret_file, &sb) != 0) {
             problem(ld, 1, "[web] secret_file %s: %s", cfg->web_secret_file, strerror(errno));
         }
-        else if (!file_private(cfg->web_secret_file, &sb)) {
+        else if (!ds_config_file_private(cfg->web_secret_file, &sb)) {
             problem(ld, 1, "[web] secret_file %s is readable by others (chmod 600 it)",
                     cfg->web_secret_file);
         }

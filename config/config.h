@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+struct stat;
+
 #define DS_CONFIG_ENV "DENTSYNC_CONFIG"
 
 struct ds_practice_conf {
@@ -130,6 +132,13 @@ int ds_config_read_token(const struct ds_practice_conf *p, char *buf, size_t siz
 
 /* The directory of a practice's saved templates pulled from the cloud:
  * state_dir/cloud-templates/<practice, made file-name safe>. */
+/* Whether the file at path (whose stat is sb) is private, asked as the
+ * token's reader asks it (ds_os_fd_private): on Windows the C library's
+ * mode bits say nothing of who may read a file (every readable file shows
+ * 0644), its DACL does. A file this user cannot open is judged by its mode
+ * bits (a check run by an admin who is not the agent's user). */
+int ds_config_file_private(const char *path, const struct stat *sb);
+
 int ds_config_cloud_templates_dir(const struct ds_config *cfg, const char *practice, char *buf,
                                   size_t size);
 

@@ -192,9 +192,11 @@ static void check_token_files(struct doctor *d, const struct ds_config *cfg)
             fail(d, "practice %s: token_file %s: %s - fix: write the token there (chmod 600)",
                  p->name, p->token_file, strerror(errno));
         }
-        else if ((sb.st_mode & 0077) != 0) {
-            fail(d, "practice %s: token_file %s has mode %04o - fix: chmod 600 %s", p->name,
-                 p->token_file, (unsigned)(sb.st_mode & 07777), p->token_file);
+        else if (!ds_config_file_private(p->token_file, &sb)) {
+            fail(d,
+                 "practice %s: token_file %s is readable by others - fix: chmod 600 %s (on "
+                 "Windows: dentsync setup writes it owner-only)",
+                 p->name, p->token_file, p->token_file);
         }
         else if (access(p->token_file, R_OK) != 0) {
             fail(d,
@@ -203,8 +205,7 @@ static void check_token_files(struct doctor *d, const struct ds_config *cfg)
                  p->name, p->token_file);
         }
         else {
-            ok(d, "practice %s: token_file %s: mode %04o", p->name, p->token_file,
-               (unsigned)(sb.st_mode & 07777));
+            ok(d, "practice %s: token_file %s: readable by this user only", p->name, p->token_file);
         }
     }
 }

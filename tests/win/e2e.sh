@@ -164,6 +164,10 @@ same() {
 out=$(wine "$exe" check-config -c "$conf_w" 2>&1 | tr -d '\r')
 check "dentsync.exe check-config accepts Windows paths and the loopback http url ($out)" \
     grep -q 'OK (5 practice(s), 5 folder(s))' <<<"$out"
+doc=$(wine "$exe" doctor -c "$conf_w" 2>&1 | tr -d '\r')
+check "dentsync.exe doctor judges the token files by their permissions, not by mode bits" \
+    eval '[ "$(grep -c "^OK .*token_file .*readable by this user only" <<<"$doc")" -eq 5 ] &&
+          ! grep -q "^FAIL .*token_file" <<<"$doc"'
 t0=$(date +%s)
 start_agent
 

@@ -194,7 +194,9 @@ done
 
 # --- 6. the installer ------------------------------------------------------------------------
 if [ "$exe_ok" = 1 ] && $WIN_MAKE windows-msi >"$work/msi.log" 2>&1; then
-    msi=$(ls "$WIN_BUILD"/dentsync-*-x64.msi | head -n 1)
+    version=$(sed -n 's/^#define DS_VERSION "\(.*\)"/\1/p' agent/core/version.h)
+    msi="$WIN_BUILD/dentsync-$version-x64.msi"
+    check "the installer is named for the version (${msi##*/})" test -n "$version" -a -f "$msi"
     out=$(sh tests/win/msi.sh "$msi")
     echo "$out" | grep -v '^ok' | sed 's/^/# /'
     check "the installer's tables: $(echo "$out" | tail -n 1)" test "$(echo "$out" | tail -n 1 | cut -d' ' -f3)" = 0
