@@ -115,8 +115,8 @@ out:
  * answers the NOT EXISTS per synced key. */
 #define MISSING_WHERE                                                                              \
     SYNCED_WHERE                                                                                   \
-        " AND NOT EXISTS ("                                                                        \
-        "SELECT 1 FROM items i INDEXED BY items_key WHERE i.job_id = ?1 AND i.key = s.key)"
+    " AND NOT EXISTS ("                                                                            \
+    "SELECT 1 FROM items i INDEXED BY items_key WHERE i.job_id = ?1 AND i.key = s.key)"
 
 int ds_store_job_snapshot(struct ds_store *st, const char *job_id, long data_rows,
                           int max_missing_percent, int allow_shrink, const char *aged_before,

@@ -83,7 +83,10 @@ int ds_os_stat_follow(const char *path, struct ds_file_id *id);
 int ds_os_reopen(int fd);
 
 /* A path that opens the file fd is open on, for a library that only takes
- * a path; valid while fd is open in this process. */
+ * a path; valid while fd is open in this process. On Windows the file is
+ * pinned under that path until the process ends (no one can rename or
+ * delete it), and "" comes back when the path no longer leads to fd's
+ * file. */
 void ds_os_fd_path(int fd, char *buf, size_t size);
 
 /* Opens the directory path; follow = 0 refuses a link in its last

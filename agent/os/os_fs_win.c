@@ -574,14 +574,37 @@ int ds_os_reopen(int fd)
     return fd_of(h, _O_RDONLY);
 }
 
+/* Windows has no name that leads to an open handle's file whatever
+ * happens to its path, as /proc/self/fd does. So the path is pinned: a
+ * second handle is opened by it, with read access (a handle of attribute
+ * access alone takes no part in sharing) and without FILE_SHARE_DELETE, so
+ * that no one can rename or delete the file while this process lives, and
+ * it must be the same file as fd's. A file swapped in between gives "". The
+ * pin is left open on purpose: the caller (the XLS child) hands the path to
+ * a library that opens it later, and exits when done. */
 void ds_os_fd_path(int fd, char *buf, size_t size)
 {
     wchar_t *w = final_path(handle_of(fd));
+    struct ds_file_id a;
+    struct ds_file_id b;
+    HANDLE pin;
 
     if (size > 0) {
         buf[0] = '\0';
     }
-    if (w != NULL && narrow(w, buf, size) != 0 && size > 0) {
+    if (w == NULL) {
+        return;
+    }
+    pin = CreateFileW(w, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+                      FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (pin == INVALID_HANDLE_VALUE) {
+        ds_free(w);
+        return;
+    }
+    if (id_of(handle_of(fd), &a) != 0 || id_of(pin, &b) != 0 || a.dev != b.dev || a.ino != b.ino) {
+        CloseHandle(pin);
+    }
+    else if (narrow(w, buf, size) != 0 && size > 0) {
         buf[0] = '\0';
     }
     ds_free(w);

@@ -355,6 +355,38 @@ static void test_pread_keeps_offset(void **state)
     box_drop(&b);
 }
 
+/* The path handed to a library that takes only a path (the XLS child's
+ * freexl) leads to the file the descriptor holds, and opens it. On
+ * Windows the file stays pinned under that path until the process ends, so
+ * its scratch directory is removed as far as it can be. */
+static void test_fd_path(void **state)
+{
+    struct ds_file_id a;
+    struct ds_file_id b;
+    char dir[1024];
+    char path[1100];
+    char fd_path[4096];
+    int fd;
+    int again;
+
+    (void)state;
+    assert_int_equal(ds_test_mkdtemp("ds-test-fd-path", dir, sizeof(dir)), 0);
+    snprintf(path, sizeof(path), "%s/book.xls", dir);
+    put(path, "0123456789");
+    fd = ds_os_open_read(path);
+    assert_true(fd >= 0);
+    ds_os_fd_path(fd, fd_path, sizeof(fd_path));
+    assert_true(fd_path[0] != '\0');
+    assert_int_equal(ds_os_fd_id(fd, &a), 0);
+    assert_int_equal(ds_os_stat_follow(fd_path, &b), 0);
+    assert_true(a.dev == b.dev && a.ino == b.ino);
+    again = ds_os_open_read(fd_path);
+    assert_true(again >= 0);
+    close(again);
+    close(fd);
+    ds_test_rmtree(dir);
+}
+
 static void test_default_paths(void **state)
 {
     const char *dir = ds_os_default_path(DS_OS_CONFIG_DIR);
@@ -394,15 +426,11 @@ static void test_disk_and_kind(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_link_is_refused),
-        cmocka_unit_test(test_create_exclusive),
-        cmocka_unit_test(test_rename),
-        cmocka_unit_test(test_private_files),
-        cmocka_unit_test(test_shared_file),
-        cmocka_unit_test(test_lock_is_exclusive),
-        cmocka_unit_test(test_pread_keeps_offset),
-        cmocka_unit_test(test_default_paths),
-        cmocka_unit_test(test_disk_and_kind),
+        cmocka_unit_test(test_link_is_refused),   cmocka_unit_test(test_fd_path),
+        cmocka_unit_test(test_create_exclusive),  cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_private_files),     cmocka_unit_test(test_shared_file),
+        cmocka_unit_test(test_lock_is_exclusive), cmocka_unit_test(test_pread_keeps_offset),
+        cmocka_unit_test(test_default_paths),     cmocka_unit_test(test_disk_and_kind),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -266,7 +266,8 @@ static void test_snapshot_per_type(void **state)
     assert_int_equal(c.missing, 0);
     assert_int_equal(c.deletions, 0);
     assert_int_equal(
-        ds_store_job_snapshot(f->st, "11111111-2222-4333-8444-000000000004", 3, 100, 0, NULL, &c), 0);
+        ds_store_job_snapshot(f->st, "11111111-2222-4333-8444-000000000004", 3, 100, 0, NULL, &c),
+        0);
     assert_int_equal(c.synced, 2);
     assert_int_equal(c.missing, 1);
     assert_int_equal(c.deletions, 1);
