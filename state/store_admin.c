@@ -24,6 +24,18 @@
  * stuck on a rejected batch. Items still to deliver (of a pending, waiting
  * or rejected batch) keep their data for the upload or an admin's retry.
  *
+ * Stripping must give the space back. An UPDATE that shrinks rows in place
+ * leaves each page as sparse as it made it and frees no page: SQLite merges
+ * underfull pages only when cells are deleted (it frees overflow pages, but
+ * an item of about 1 KB has none in 16 KiB pages). So each stripped range
+ * is moved: copied, already stripped, to a temporary table, deleted (which
+ * merges and frees the pages) and inserted again, in the same transaction
+ * as the UPDATE — a crash leaves the range either as it was or stripped and
+ * moved, never lost or doubled. The rows come back packed (with new rowids
+ * in a rowid table: nothing reads an item's rowid). The copy carries no
+ * patient data (record and raw are NULL by then), and `SELECT *` keeps
+ * every other column as it was.
+ *
  * None of this is a hot path: statements are prepared per call.
  */
 #include "state/store_int.h"
@@ -351,11 +363,53 @@ struct purge_key {
     long last;
 };
 
+/* The items a purge strips: of a batch's range (?1-?3), or a job's local
+ * items (?1). */
+#define PURGE_BATCH_ROWS "job_id = ?1 AND row BETWEEN ?2 AND ?3 AND outbound = 1"
+#define PURGE_JOB_ROWS "job_id = ?1 AND outbound = 0"
+
+/* Moves the stripped rows of one range (see the top of this file): the
+ * copy, the delete, the insert back (mv, bound like the strip), then
+ * empties the copy. Inside the chunk's transaction. */
+static int purge_move(struct ds_store *st, sqlite3_stmt *mv[3], int jobs,
+                      const struct purge_key *key)
+{
+    int rc = 0;
+
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        rc = k == 2 ? ds__store_bind(st, mv[k], "purge move", "")
+             : jobs ? ds__store_bind(st, mv[k], "purge move", "t", key->job_id)
+                    : ds__store_bind(st, mv[k], "purge move", "tll", key->job_id, key->first,
+                                     key->last);
+        if (rc == 0) {
+            rc = ds__store_run(st, mv[k], "purge move");
+        }
+    }
+    if (rc == 0) {
+        rc = ds__store_exec(st, DS__Q_ONCE, "DELETE FROM temp.purge_moved", "purge move", "");
+    }
+    return rc;
+}
+
 /* Strips one chunk: up to PURGE_CHUNK acknowledged batches, or when none is
  * left, up to PURGE_CHUNK completed or idle jobs' local items. *more is 1 when the
  * chunk was full. */
 static int purge_chunk(struct ds_store *st, double cutoff, double now, long *purged, int *more)
 {
+    static const char *const strip_sql[2] = {
+        "UPDATE items SET record = NULL, raw = NULL WHERE " PURGE_BATCH_ROWS
+        " AND (record IS NOT NULL OR raw IS NOT NULL)",
+        "UPDATE items SET record = NULL, raw = NULL WHERE " PURGE_JOB_ROWS
+        " AND (record IS NOT NULL OR raw IS NOT NULL)",
+    };
+    static const char *const move_sql[2][3] = {
+        {"INSERT INTO temp.purge_moved SELECT * FROM main.items WHERE " PURGE_BATCH_ROWS,
+         "DELETE FROM main.items WHERE " PURGE_BATCH_ROWS,
+         "INSERT INTO main.items SELECT * FROM temp.purge_moved"},
+        {"INSERT INTO temp.purge_moved SELECT * FROM main.items WHERE " PURGE_JOB_ROWS,
+         "DELETE FROM main.items WHERE " PURGE_JOB_ROWS,
+         "INSERT INTO main.items SELECT * FROM temp.purge_moved"},
+    };
     static const char batches_sql[] =
         "SELECT job_id, seq, first_row, last_row FROM batches INDEXED BY batches_unpurged "
         "WHERE state = 'acked' AND purged_at IS NULL AND updated_at < ?1 "
@@ -372,6 +426,8 @@ static int purge_chunk(struct ds_store *st, double cutoff, double now, long *pur
     sqlite3_stmt *s = NULL;
     sqlite3_stmt *u = NULL;
     sqlite3_stmt *m = NULL;
+    sqlite3_stmt *mv[3] = {NULL, NULL, NULL};
+    long stripped;
     int n = 0;
     int jobs = 0;
     int rc;
@@ -395,14 +451,10 @@ static int purge_chunk(struct ds_store *st, double cutoff, double now, long *pur
     if (rc != 0 || n == 0) {
         goto out;
     }
-    /* The items of a job's local rows (?1), or of a batch's range (?1-?3). */
-    rc = ds__store_prep(st, DS__Q_ONCE,
-                        jobs ? "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
-                               "AND outbound = 0 AND (record IS NOT NULL OR raw IS NOT NULL)"
-                             : "UPDATE items SET record = NULL, raw = NULL WHERE job_id = ?1 "
-                               "AND row BETWEEN ?2 AND ?3 AND outbound = 1 "
-                               "AND (record IS NOT NULL OR raw IS NOT NULL)",
-                        "purge items", &u, "");
+    rc = ds__store_prep(st, DS__Q_ONCE, strip_sql[jobs], "purge items", &u, "");
+    for (int k = 0; k < 3 && rc == 0; k++) {
+        rc = ds__store_prep(st, DS__Q_ONCE, move_sql[jobs][k], "purge move", &mv[k], "");
+    }
     if (rc == 0) {
         rc = ds__store_prep(
             st, DS__Q_ONCE,
@@ -419,8 +471,12 @@ static int purge_chunk(struct ds_store *st, double cutoff, double now, long *pur
         if (rc != 0) {
             break;
         }
-        *purged += sqlite3_changes(st->db);
-        rc = ds__store_bind(st, m, "purge mark", "tld", keys[i].job_id, keys[i].seq, now);
+        stripped = sqlite3_changes(st->db);
+        *purged += stripped;
+        rc = stripped > 0 ? purge_move(st, mv, jobs, &keys[i]) : 0;
+        if (rc == 0) {
+            rc = ds__store_bind(st, m, "purge mark", "tld", keys[i].job_id, keys[i].seq, now);
+        }
         if (rc == 0) {
             rc = ds__store_run(st, m, "purge mark");
         }
@@ -430,6 +486,9 @@ out:
     ds__store_done(DS__Q_ONCE, &s);
     ds__store_done(DS__Q_ONCE, &u);
     ds__store_done(DS__Q_ONCE, &m);
+    for (int k = 0; k < 3; k++) {
+        ds__store_done(DS__Q_ONCE, &mv[k]);
+    }
     return ds__store_end(st, rc);
 }
 
@@ -479,6 +538,12 @@ int ds_store_purge(struct ds_store *st, double now, int retention_days, long *pu
         return DS_EINVAL;
     }
     cutoff = now - retention_days * SECONDS_PER_DAY;
+    /* The copy of purge_move: the columns of items, whatever they are now.
+     * Kept for the connection's life, empty between ranges. */
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "CREATE TEMP TABLE IF NOT EXISTS purge_moved AS "
+                        "SELECT * FROM main.items WHERE 0",
+                        "purge move table", "");
     while (rc == 0 && more) {
         rc = purge_chunk(st, cutoff, now, &items, &more);
     }
