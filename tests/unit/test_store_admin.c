@@ -359,9 +359,9 @@ static void test_disk_budget(void **state)
 
 /* ---- retention ---------------------------------------------------------------- */
 
-/* Every item's columns but record and raw, quoted, in (job, row) order:
- * what a purge must leave as it was. new: free. */
-static char *items_kept(const char *path)
+/* Every item's columns (but record and raw unless with_data), quoted, in
+ * (job, row) order: what a purge must leave as it was. new: free. */
+static char *items_dump(const char *path, int with_data)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
@@ -374,15 +374,22 @@ static char *items_kept(const char *path)
                            "quote(row) || ',' || quote(key) || ',' || quote(fingerprint) || ',' || "
                            "quote(status) || ',' || quote(error_code) || ',' || quote(error) || "
                            "',' || quote(outbound) || ',' || quote(record_id) || ',' || quote(op) "
-                           "|| ',' || quote(errors) AS x FROM items ORDER BY job_id, row)",
+                           "|| ',' || quote(errors) || CASE WHEN ?1 THEN ',' || quote(record) || "
+                           "',' || quote(raw) ELSE '' END AS x FROM items ORDER BY job_id, row)",
                            -1, &s, NULL),
         SQLITE_OK);
+    assert_int_equal(sqlite3_bind_int(s, 1, with_data), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     out = strdup((const char *)sqlite3_column_text(s, 0));
     assert_non_null(out);
     sqlite3_finalize(s);
     sqlite3_close(db);
     return out;
+}
+
+static char *items_kept(const char *path)
+{
+    return items_dump(path, 0);
 }
 
 static void test_purge(void **state)
@@ -451,6 +458,41 @@ static void test_purge(void **state)
     assert_int_equal(purged, 0);
     assert_int_equal(ds_store_purge(NULL, now, 30, &purged), DS_EINVAL);
     assert_int_equal(ds_store_purge(f->st, now, -1, &purged), DS_EINVAL);
+}
+
+/* A purge whose move fails half-way (here: inserting the stripped rows
+ * back, after their delete) changes nothing: the chunk is one transaction,
+ * so no row is lost, stripped or marked. The next purge does it all. */
+static void test_purge_all_or_nothing(void **state)
+{
+    struct fixture *f = *state;
+    char *before = NULL;
+    char *after = NULL;
+    double now;
+    long purged = -1;
+
+    staged_job(f->st, JOB_A, SHA_X, 40, 7, 450);
+    deliver_all(f->st, JOB_A);
+    now = (double)db_long(f->path, "SELECT max(updated_at) FROM batches") + 1;
+    before = items_dump(f->path, 1);
+    db_exec(f->path, "CREATE TRIGGER no_move BEFORE INSERT ON items "
+                     "WHEN NEW.record IS NULL AND NEW.raw IS NULL AND NEW.row = 3 "
+                     "BEGIN SELECT RAISE(ABORT, 'the move fails'); END");
+    assert_true(ds_store_purge(f->st, now + 31 * DAY, 30, &purged) < 0);
+    after = items_dump(f->path, 1);
+    assert_string_equal(after, before);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM batches WHERE purged_at IS NOT NULL"),
+                     0);
+    free(after);
+
+    db_exec(f->path, "DROP TRIGGER no_move");
+    assert_int_equal(ds_store_purge(f->st, now + 31 * DAY, 30, &purged), 0);
+    assert_int_equal(purged, 40);
+    assert_int_equal(db_long(f->path, "SELECT count(*) FROM items"), 40);
+    assert_int_equal(
+        db_long(f->path, "SELECT count(*) FROM items WHERE record IS NOT NULL OR raw IS NOT NULL"),
+        0);
+    free(before);
 }
 
 /* Items of job B with data (record and raw) in the given status. */
@@ -542,6 +584,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_disk_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_purge_stuck_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_all_or_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auto_vacuum_switch, setup, teardown),
     };
 
