@@ -176,9 +176,8 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     m->voff = ds_calloc(cap + 1, sizeof(*m->voff));
     m->vlen = ds_calloc(cap + 1, sizeof(*m->vlen));
     ds_buf_init(&m->vals, (cap + 1) * (MAP_VALUE_MAX + 32));
-    m->sha = ds_sha256_new();
     if (m->header == NULL || m->fields == NULL || m->state == NULL || m->order == NULL ||
-        m->voff == NULL || m->vlen == NULL || m->sha == NULL) {
+        m->voff == NULL || m->vlen == NULL) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");
         goto out;
     }
@@ -237,6 +236,14 @@ out:
     }
     ds_map_free(&m);
     return rc;
+}
+
+int ds__map_sha(struct ds_mapper *m)
+{
+    if (m->sha == NULL) {
+        m->sha = ds_sha256_new();
+    }
+    return m->sha != NULL ? 0 : DS_ENOMEM;
 }
 
 void ds_map_free(struct ds_mapper **m)

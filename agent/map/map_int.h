@@ -143,13 +143,20 @@ struct ds_mapper {
     int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
     int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
     int no_record;         /* 1: record_json and fingerprint are left out */
-    struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest */
+    struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest; made at
+                              the first digest (ds__map_sha) */
     const struct ds_rules_type *rtype; /* borrow (static): the import type's rules, or NULL */
     size_t ntemplate;                  /* fields[0..ntemplate) are the template's */
     struct map_ambig *ambig;           /* owned: fields left unbound as ambiguous */
     size_t nambig;
     char *location; /* owned: the folder's fixed location (ds_map_set_location), or NULL */
 };
+
+/* The digest of keys and fingerprints, made at its first use: the crypto
+ * library's start-up costs as much as mapping a few thousand rows, and a
+ * preview without a queue, whose rows have external ids, never digests.
+ * 0 or DS_ENOMEM (map.c). */
+int ds__map_sha(struct ds_mapper *m);
 
 /* Binding (map_bind.c). */
 
