@@ -1065,6 +1065,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     int exit_code = DS_EXIT_RUNTIME;
 
     memset(&p, 0, sizeof(p));
+    p.hints.no_raw = 1; /* a row's text as read is never shown here */
     if (parse_opts(argc, argv, &p.o) != 0) {
         usage(stderr);
         return DS_EXIT_USAGE;

@@ -109,6 +109,7 @@ struct csv_reader {
     int delim;                            /* the delimiter in use */
     int quote;                            /* the quote in use */
     int keep_trailers;                    /* the hint: never take a trailer */
+    int no_raw;                           /* the hint: data rows without their raw text */
     struct csv_parser parser;             /* libcsv state */
     int parser_live;                      /* parser needs csv_free */
     unsigned char *block;                 /* owned: CSV_BLOCK decoded bytes and a sentinel */
@@ -398,6 +399,9 @@ static void raw_append(struct csv_reader *c, const unsigned char *p, size_t n)
     struct ds_buf *raw = &c->cur->raw;
     size_t room = raw->max - raw->len;
 
+    if (c->no_raw) {
+        return; /* past the header, for a caller that never shows it */
+    }
     /* The raw text is for error reports: past the cap it is cut, which is
      * not an error. Allocation failure leaves it short as well. */
     (void)ds_buf_append(raw, p, n < room ? n : room);
@@ -1058,6 +1062,9 @@ int ds__read_csv_open(int fd, const char *path, const struct ds_read_hints *hint
         goto out;
     }
     c->busy[idx] = 0;
+    /* The records read ahead with the header keep their text; csv_next
+     * hands none over. */
+    c->no_raw = hints != NULL && hints->no_raw;
     snprintf(r->dialect.encoding, sizeof(r->dialect.encoding), "%s",
              ds__read_src_encoding(c->src, &hinted));
     r->dialect.encoding_hint = hinted;
@@ -1148,8 +1155,8 @@ static int csv_next(void *impl, struct ds_row *row, struct ds_error *err)
     row->lens = rec->lens;
     row->row = c->nrows;
     row->line = rec->line;
-    row->raw = rec->raw.data != NULL ? rec->raw.data : "";
-    row->raw_len = rec->raw.len;
+    row->raw = rec->raw.data != NULL && !c->no_raw ? rec->raw.data : "";
+    row->raw_len = c->no_raw ? 0 : rec->raw.len;
     return 1;
 }
 

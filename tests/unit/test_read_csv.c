@@ -119,6 +119,34 @@ static void test_bom_and_crlf(void **state)
     tmp_remove(&t);
 }
 
+/* no_raw: the rows come without their text (the fields unchanged), the
+ * header keeps its own. */
+static void test_no_raw(void **state)
+{
+    static const char *const r1[] = {"7", "Zo\xc3\xab", "multi\nline"};
+    static const char *const r2[] = {"8", "Al", ""};
+    struct ds_read_hints h;
+    struct tmp t;
+    struct ds_reader *r;
+    struct ds_row row;
+
+    (void)state;
+    memset(&h, 0, sizeof(h));
+    h.no_raw = 1;
+    r = open_str(&t, "id,name,note\n7,Zo\xc3\xab,\"multi\nline\"\n8,Al,\n", &h);
+    assert_int_equal(ds_read_header(r)->raw_len, strlen("id,name,note"));
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r1);
+    assert_int_equal(row.raw_len, 0);
+    assert_string_equal(row.raw, "");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r2);
+    assert_int_equal(row.raw_len, 0);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
 static void test_cr_only(void **state)
 {
     struct tmp t;
@@ -1122,6 +1150,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_and_rows),
         cmocka_unit_test(test_bom_and_crlf),
+        cmocka_unit_test(test_no_raw),
         cmocka_unit_test(test_cr_only),
         cmocka_unit_test(test_sniff),
         cmocka_unit_test(test_hints),
