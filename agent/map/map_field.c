@@ -256,7 +256,7 @@ int ds__map_field_value(struct ds_mapper *m, struct map_field *f, const struct d
     else {
         cell(row, f->col, &in, &len);
     }
-    if (len > 0 && !ds_norm_utf8_valid(in, len)) {
+    if (len > 0 && !row->utf8_checked && !ds_norm_utf8_valid(in, len)) {
         *problem = "not valid UTF-8";
         return DS_EINVAL;
     }

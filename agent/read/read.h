@@ -114,6 +114,8 @@ struct ds_row {
                                   fields are then those before the one over the cap */
     size_t error_field;        /* the field (1-based) over the cap, 0 if none in particular */
     const char *error_msg;     /* which cap, without values from the file; "" if none */
+    int utf8_checked;          /* 1: the reader itself checked every field is valid UTF-8
+                                  without NUL, so its consumers need not check again */
 };
 
 struct ds_reader; /* opaque */

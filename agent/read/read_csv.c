@@ -1157,6 +1157,9 @@ static int csv_next(void *impl, struct ds_row *row, struct ds_error *err)
     row->line = rec->line;
     row->raw = rec->raw.data != NULL && !c->no_raw ? rec->raw.data : "";
     row->raw_len = c->no_raw ? 0 : rec->raw.len;
+    /* The fields are pieces of the source's text cut at ASCII bytes, and
+     * a NUL in one stopped the file (read_raw). */
+    row->utf8_checked = ds__read_src_checked(c->src);
     return 1;
 }
 

@@ -147,6 +147,34 @@ static void test_no_raw(void **state)
     tmp_remove(&t);
 }
 
+/* A file the source checked says its fields are checked UTF-8 (the mapper
+ * then does not check them again); one iconv decoded does not. */
+static void test_utf8_checked(void **state)
+{
+    static const unsigned char utf16[] = {0xff, 0xfe, 'a', 0, ',', 0, 'b', 0, '\n', 0,
+                                          '1', 0,    ',', 0, '2', 0, '\n', 0};
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "id,name\n7,Zo\xc3\xab\n8,\"A,l\"\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.utf8_checked, 1);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[1], "A,l");
+    assert_int_equal(row.utf8_checked, 1);
+    ds_read_close(&r);
+    tmp_remove(&t);
+
+    tmp_write(&t, utf16, sizeof(utf16));
+    assert_int_equal(ds_read_open(t.path, NULL, &r, NULL), 0);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[1], "2");
+    assert_int_equal(row.utf8_checked, 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
 static void test_cr_only(void **state)
 {
     struct tmp t;
@@ -1151,6 +1179,7 @@ int main(void)
         cmocka_unit_test(test_header_and_rows),
         cmocka_unit_test(test_bom_and_crlf),
         cmocka_unit_test(test_no_raw),
+        cmocka_unit_test(test_utf8_checked),
         cmocka_unit_test(test_cr_only),
         cmocka_unit_test(test_sniff),
         cmocka_unit_test(test_hints),
