@@ -703,6 +703,13 @@ void ds_norm_date_vote(struct ds_date_votes *v, const char *in, size_t len)
     size_t end = 0;
 
     trim(&in, &len);
+    /* Three digits first (a year: "2024-03-02 09:15") make a first token
+     * too long to vote, whatever follows: tokenizing it would count for
+     * nothing. */
+    if (len >= 3 && is_digit((unsigned char)in[0]) && is_digit((unsigned char)in[1]) &&
+        is_digit((unsigned char)in[2])) {
+        return;
+    }
     /* A date-time votes with its date: "3/2/2024 9:15:00 AM". */
     space = len > 0 ? memchr(in, ' ', len) : NULL;
     if (space != NULL) {

@@ -604,6 +604,7 @@ static void test_date_order_inference(void **state)
     static const char *const mixed[] = {"25/12/1980", "12/25/1980", NULL};
     static const char *const iso[] = {"1980-12-25", "2001-02-01", NULL};
     static const char *const timed[] = {"25/12/1980 9:15:00 AM", "3/4/2024 14:30", NULL};
+    static const char *const edge[] = {"  12/25/1980 ", "123/4/2024", "198/12/25", NULL};
     struct ds_date_votes v;
 
     (void)state;
@@ -624,6 +625,10 @@ static void test_date_order_inference(void **state)
     assert_int_equal(v.dmy_only, 1);
     vote_all(&v, iso);
     assert_int_equal(v.seen, 0);
+    /* Spaces around are trimmed first; three leading digits never vote. */
+    vote_all(&v, edge);
+    assert_int_equal(v.seen, 1);
+    assert_int_equal(v.mdy_only, 1);
 }
 
 static void test_split_name(void **state)
