@@ -955,6 +955,36 @@ static void test_rfc4180(void **state)
     tmp_remove(&t);
 }
 
+/* Line breaks of each kind inside quotes are text; the rows after them
+ * start on the right physical lines, and a row's raw text is all its
+ * lines. */
+static void test_breaks_in_quotes(void **state)
+{
+    static const char *const r1[] = {"1", "x\r\ny"};
+    static const char *const r2[] = {"2", "p\rq\nr"};
+    static const char *const r3[] = {"3", "z"};
+    struct tmp t;
+    struct ds_reader *r =
+        open_str(&t, "a,b\n1,\"x\r\ny\"\n2,\"p\rq\nr\"\r\n3,z\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.raw_len, strlen("1,\"x\r\ny\""));
+    assert_memory_equal(row.raw, "1,\"x\r\ny\"", row.raw_len);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r2);
+    assert_int_equal(row.line, 4);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r3);
+    assert_int_equal(row.line, 7);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
 static void test_header_only_and_garbage(void **state)
 {
     unsigned char junk[4096];
@@ -1202,6 +1232,7 @@ int main(void)
         cmocka_unit_test(test_header_hint),
         cmocka_unit_test(test_sniff_past_title),
         cmocka_unit_test(test_rfc4180),
+        cmocka_unit_test(test_breaks_in_quotes),
         cmocka_unit_test(test_header_only_and_garbage),
         cmocka_unit_test(test_fast_path_matches_libcsv),
         cmocka_unit_test(test_streaming),
