@@ -450,14 +450,17 @@ static int cells_reserve(struct rec *rec, size_t need)
 /* Byte classes for the fast path. */
 enum { B_TEXT = 0, B_DELIM, B_QUOTE, B_CR, B_LF, B_NUL };
 
+#define FAST_DQ_MAX 16 /* fields with doubled quotes the fast path takes in one record */
+
 /* The fast path: parses one whole record that needs nothing of libcsv's
  * state across blocks — every field either unquoted and free of the quote
  * character, or quoted and closed in this block, its line breaks kept as
  * text (the record's physical lines are counted) — with the
  * same results libcsv gives (spaces around unquoted fields and outside
  * quotes dropped, doubled quotes, a line of spaces is no record). One pass
- * over the bytes with a class table; the block ends with an LF sentinel so
- * the inner loops need no bounds check. Returns 1 when it consumed the
+ * over the bytes with a class table finds the fields (the block ends with
+ * an LF sentinel so the inner loops need no bounds check); the record is
+ * then copied with one memcpy and cut in place. Returns 1 when it consumed the
  * line (*got: 1 a record is in c->cur, 0 the line was blank), 0 when the
  * line must go through libcsv (nothing consumed). */
 static int fast_line(struct csv_reader *c, int *got)
@@ -471,21 +474,21 @@ static int fast_line(struct csv_reader *c, int *got)
     size_t n = 0;
     size_t filled = 0;
     size_t width = 0;
-    long breaks = 0; /* line breaks inside quoted fields */
+    long breaks = 0;        /* line breaks inside quoted fields */
+    size_t dq[FAST_DQ_MAX]; /* the fields holding doubled quotes */
+    size_t ndq = 0;
     size_t room = (size_t)(end - p);
-    char *o;
+    char *data;
     unsigned char k;
 
     if (c->prev_cr && *p == '\n') {
         return 0; /* the LF of a CRLF cut by the block edge */
     }
-    if (cells_reserve(rec, room + room / 2 + 16) != 0) {
-        return 0;
-    }
-    o = rec->cells.data;
+    /* First the bytes are only looked at: where each field starts and
+     * ends in the block. Only a record that passes is copied (below). */
     for (;;) {
-        char *start = o;
-        size_t flen;
+        const unsigned char *fs;
+        const unsigned char *fe;
 
         if (n >= DS_READ_MAX_FIELDS) {
             return 0;
@@ -493,15 +496,19 @@ static int fast_line(struct csv_reader *c, int *got)
         while ((*i == ' ' || *i == '\t') && *i != c->delim) {
             i++;
         }
-        rec->offs[n] = (size_t)(o - rec->cells.data);
         if (cls[*i] == B_QUOTE) {
-            i++;
+            fs = ++i;
             for (;;) {
                 while (cls[*i] == B_TEXT || cls[*i] == B_DELIM) {
-                    *o++ = (char)*i++;
+                    i++;
                 }
                 if (*i == c->quote && i[1] == c->quote) {
-                    *o++ = (char)c->quote;
+                    if (ndq == 0 || dq[ndq - 1] != n) {
+                        if (ndq == FAST_DQ_MAX) {
+                            return 0;
+                        }
+                        dq[ndq++] = n;
+                    }
                     i += 2;
                     continue;
                 }
@@ -513,12 +520,12 @@ static int fast_line(struct csv_reader *c, int *got)
                 if (*i == '\n' || i[1] != '\n') {
                     breaks++;
                 }
-                *o++ = (char)*i++;
+                i++;
             }
             if (*i != c->quote) {
                 return 0; /* closed in a later block, or never; or a NUL */
             }
-            i++;
+            fe = i++;
             while ((*i == ' ' || *i == '\t') && *i != c->delim) {
                 i++;
             }
@@ -526,29 +533,28 @@ static int fast_line(struct csv_reader *c, int *got)
             if (k != B_DELIM && k != B_CR && k != B_LF) {
                 return 0; /* text after the closing quote */
             }
-            flen = (size_t)(o - start);
         }
         else {
-            unsigned char b;
-
-            while ((k = cls[b = *i]) == B_TEXT) {
-                *o++ = (char)b;
+            fs = i;
+            while ((k = cls[*i]) == B_TEXT) {
                 i++;
             }
             if (k == B_QUOTE || k == B_NUL) {
                 return 0; /* a stray quote (libcsv keeps it as text), or a NUL */
             }
-            while (o > start && (o[-1] == ' ' || o[-1] == '\t') && o[-1] != c->delim) {
-                o--;
+            fe = i;
+            while (fe > fs && (fe[-1] == ' ' || fe[-1] == '\t') && fe[-1] != c->delim) {
+                fe--;
             }
-            flen = (size_t)(o - start);
         }
-        if (flen > (size_t)DS_READ_MAX_FIELD) {
+        /* With doubled quotes this is more than the value's length: such
+         * a field near the cap goes to libcsv, which says exactly. */
+        if ((size_t)(fe - fs) > (size_t)DS_READ_MAX_FIELD) {
             return 0;
         }
-        *o++ = '\0';
-        rec->lens[n++] = flen;
-        if (flen > 0) {
+        rec->offs[n] = (size_t)(fs - p);
+        rec->lens[n++] = (size_t)(fe - fs);
+        if (fe > fs) {
             filled++;
             width = n;
         }
@@ -576,10 +582,36 @@ static int fast_line(struct csv_reader *c, int *got)
             goto consumed;
         }
     }
+    /* The record's text is copied at once and each field cut in place: a
+     * NUL where it ends (on the delimiter, a space, the closing quote or
+     * the line's end, never inside another field), doubled quotes made
+     * one. */
+    if (cells_reserve(rec, room + 1) != 0) {
+        return 0;
+    }
+    data = rec->cells.data;
+    memcpy(data, p, (size_t)(eol - p));
+    for (size_t f = 0; f < n; f++) {
+        data[rec->offs[f] + rec->lens[f]] = '\0';
+    }
+    for (size_t d = 0; d < ndq; d++) {
+        char *v = data + rec->offs[dq[d]];
+        size_t len = rec->lens[dq[d]];
+        size_t w = 0;
+
+        for (size_t r = 0; r < len; r++) {
+            v[w++] = v[r];
+            if (v[r] == (char)c->quote) {
+                r++; /* inside quotes, every quote is one of a pair */
+            }
+        }
+        v[w] = '\0';
+        rec->lens[dq[d]] = w;
+    }
     rec->n = n;
     rec->filled = filled;
     rec->width = width;
-    rec->cells.len = (size_t)(o - rec->cells.data);
+    rec->cells.len = (size_t)(eol - p) + 1;
     rec->line = c->line;
     ds_buf_reset(&rec->raw);
     raw_append(c, p, (size_t)(eol - p));

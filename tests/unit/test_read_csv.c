@@ -985,6 +985,54 @@ static void test_breaks_in_quotes(void **state)
     tmp_remove(&t);
 }
 
+/* Doubled quotes in many fields of one record, a field of quotes only,
+ * and spaces around quotes: the same values however many such fields. */
+static void test_doubled_quotes(void **state)
+{
+    char text[1024];
+    size_t len = 0;
+    struct tmp t;
+    struct ds_reader *r;
+    struct ds_row row;
+
+    (void)state;
+    for (int f = 0; f < 21; f++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%sh%d", f > 0 ? "," : "", f);
+    }
+    text[len++] = '\n';
+    for (int f = 0; f < 20; f++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s \"a\"\"%d\" ",
+                                f > 0 ? "," : "", f);
+    }
+    len += (size_t)snprintf(text + len, sizeof(text) - len, ",\"\"\"\"\n\"x\"\"\",y");
+    for (int f = 2; f < 21; f++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, ",%d", f);
+    }
+    text[len++] = '\n';
+    text[len] = '\0';
+    assert_true(len < sizeof(text));
+    r = open_str(&t, text, NULL);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.nfields, 21);
+    for (int f = 0; f < 20; f++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "a\"%d", f);
+        assert_string_equal(row.fields[f], want);
+        assert_int_equal(row.lens[f], strlen(want));
+    }
+    assert_string_equal(row.fields[20], "\"");
+    assert_int_equal(row.lens[20], 1);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[0], "x\"");
+    assert_int_equal(row.lens[0], 2);
+    assert_string_equal(row.fields[1], "y");
+    assert_string_equal(row.fields[20], "20");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
 static void test_header_only_and_garbage(void **state)
 {
     unsigned char junk[4096];
@@ -1233,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_sniff_past_title),
         cmocka_unit_test(test_rfc4180),
         cmocka_unit_test(test_breaks_in_quotes),
+        cmocka_unit_test(test_doubled_quotes),
         cmocka_unit_test(test_header_only_and_garbage),
         cmocka_unit_test(test_fast_path_matches_libcsv),
         cmocka_unit_test(test_streaming),
