@@ -680,6 +680,37 @@ static void test_tz_load_errors(void **state)
 /* The digit writer behind the normalizers' output gives printf's bytes for
  * every width and sign, the extremes included, and the date writer the
  * normalized forms. */
+/* Every transform reads an empty value as absent and writes nothing: the
+ * mapper takes an empty cell for absent without calling it. */
+static void test_empty_is_absent(void **state)
+{
+    static const char *const transforms[] = {
+        "text", "upper", "lower", "email", "gender", "date", "datetime", "instant", "time",
+        "phone", "name", "money", "integer", "duration", "slot_pattern", "cdt", "tooth",
+        "surface", "status", "patient_status", "appointment_status", "treatment_status",
+        "financial_kind", "payment_method", "opendental_aptstatus", "opendental_procstatus",
+        "opendental_patstatus", NULL};
+    struct ds_norm_opts o;
+    struct ds_buf out;
+    size_t n = 0;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    ds_buf_init(&out, 1024);
+    for (const char *const *name = transforms; *name != NULL; name++, n++) {
+        ds_norm_opt_fn fn = ds_norm_lookup_opt(*name);
+        const char *problem = NULL;
+
+        assert_non_null(fn);
+        ds_buf_reset(&out);
+        assert_int_equal(fn(&o, "", 0, &out, &problem), DS_NORM_ABSENT);
+        assert_int_equal(out.len, 0);
+    }
+    assert_null(ds_norm_lookup_opt("no_such_transform"));
+    ds_buf_close(&out);
+    assert_int_equal(n, 27);
+}
+
 static void test_fmt_int(void **state)
 {
     static const long long vals[] = {0,
@@ -892,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_statuses),
         cmocka_unit_test(test_genders),
         cmocka_unit_test(test_date_order_inference),
+        cmocka_unit_test(test_empty_is_absent),
         cmocka_unit_test(test_split_name),
         cmocka_unit_test(test_tz_load_errors),
     };
