@@ -493,7 +493,7 @@ static int fast_line(struct csv_reader *c, int *got)
         if (n >= DS_READ_MAX_FIELDS) {
             return 0;
         }
-        while ((*i == ' ' || *i == '\t') && *i != c->delim) {
+        while (*i <= ' ' && (*i == ' ' || *i == '\t') && *i != c->delim) {
             i++;
         }
         if (cls[*i] == B_QUOTE) {
@@ -536,6 +536,12 @@ static int fast_line(struct csv_reader *c, int *got)
         }
         else {
             fs = i;
+            /* Four bytes a step while they are all text: fewer branches
+             * and increments per byte. */
+            while (cls[i[0]] == B_TEXT && cls[i[1]] == B_TEXT && cls[i[2]] == B_TEXT &&
+                   cls[i[3]] == B_TEXT) {
+                i += 4;
+            }
             while ((k = cls[*i]) == B_TEXT) {
                 i++;
             }
@@ -543,7 +549,8 @@ static int fast_line(struct csv_reader *c, int *got)
                 return 0; /* a stray quote (libcsv keeps it as text), or a NUL */
             }
             fe = i;
-            while (fe > fs && (fe[-1] == ' ' || fe[-1] == '\t') && fe[-1] != c->delim) {
+            while (fe > fs && fe[-1] <= ' ' && (fe[-1] == ' ' || fe[-1] == '\t') &&
+                   fe[-1] != c->delim) {
                 fe--;
             }
         }
