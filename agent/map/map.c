@@ -211,6 +211,14 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
         m->fields[i].rule =
             m->rtype != NULL ? ds_rules_field_index(m->rtype, m->fields[i].name) : -1;
     }
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].dated && m->fields[i].col >= 0) {
+            if (m->nvoters < MAP_VOTERS) {
+                m->voters[m->nvoters] = i;
+            }
+            m->nvoters++;
+        }
+    }
     rc = ds__map_record_order(m, err);
     if (rc == 0 && ds__map_raw_keep(m) != 0) {
         rc = ds_error_set(err, DS_ENOMEM, "out of memory");

@@ -108,6 +108,8 @@ struct map_rule {
 
 struct ds_rules_type;
 
+#define MAP_VOTERS 16 /* dated fields ds_map_date_vote keeps a list of */
+
 struct ds_mapper {
     const char *import_type;   /* borrow (static canon): patients, ... */
     int patients;              /* 1 for patients (its own key rules) */
@@ -143,6 +145,8 @@ struct ds_mapper {
     int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
     int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
     int no_record;         /* 1: record_json and fingerprint are left out */
+    size_t voters[MAP_VOTERS]; /* the dated fields with a column (ds_map_date_vote) ... */
+    size_t nvoters;            /* ... how many; more than MAP_VOTERS: every field is looked at */
     struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest; made at
                               the first digest (ds__map_sha) */
     const struct ds_rules_type *rtype; /* borrow (static): the import type's rules, or NULL */
