@@ -17,6 +17,7 @@
 #include "agent/core/error.h"
 #include "agent/map/normalize.h"
 #include "agent/map/tz.h"
+#include "proto/rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -711,6 +712,64 @@ static void test_empty_is_absent(void **state)
     assert_int_equal(n, 27);
 }
 
+/* Whatever the "date" and "email" transforms accept, they write a value
+ * the rule book's date and e-mail tests pass: the mapper tests such
+ * values' length only. Every day from 1799 to 2200 in three orders and
+ * shapes, Excel serials, and addresses at the edges of what is taken. */
+static void test_transforms_pass_the_rules(void **state)
+{
+    static const char *const addresses[] = {
+        "a@b.co", "A.B@C-D.EU", "x+y@mail.example.com", "\xc3\xbc@x.de", " a_b@c.io ",
+        "a@b..c", "a@.b.c", "a@b.c.", "@b.c", "a@b", "a b@c.de", "a@@b.cd", "a@b.c", NULL};
+    const struct ds_rules_type *t = ds_rules_type("patients");
+    const struct ds_rules_field *dob = &t->fields[ds_rules_field_index(t, "date_of_birth")];
+    const struct ds_rules_field *mail = &t->fields[ds_rules_field_index(t, "email")];
+    ds_norm_opt_fn date = ds_norm_lookup_opt("date");
+    ds_norm_opt_fn email = ds_norm_lookup_opt("email");
+    struct ds_norm_opts o;
+    struct ds_buf out;
+    char in[64];
+    char msg[128];
+    long present = 0;
+
+    (void)state;
+    assert_int_equal(dob->kind, DS_RULES_DATE);
+    assert_int_equal(mail->kind, DS_RULES_EMAIL);
+    memset(&o, 0, sizeof(o));
+    ds_buf_init(&out, 1024);
+    for (int y = 1799; y <= 2200; y++) {
+        for (int m = 1; m <= 12; m++) {
+            for (int d = 1; d <= 31; d++) {
+                for (int form = 0; form < 4; form++) {
+                    const char *problem = NULL;
+                    int n = form == 0   ? snprintf(in, sizeof(in), "%d-%02d-%02d", y, m, d)
+                            : form == 1 ? snprintf(in, sizeof(in), "%d/%d/%d", m, d, y)
+                            : form == 2 ? snprintf(in, sizeof(in), "%d%02d%02d", y, m, d)
+                                        : snprintf(in, sizeof(in), "%d", (y - 1800) * 372 + m * 31 + d);
+
+                    o.date_order = form == 1 && d > 12 ? DS_DATE_MDY : DS_DATE_AUTO;
+                    ds_buf_reset(&out);
+                    if (date(&o, in, (size_t)n, &out, &problem) == DS_NORM_PRESENT) {
+                        present++;
+                        assert_int_equal(ds_rules_check_text(dob, out.data, out.len, msg, sizeof(msg)),
+                                         0);
+                    }
+                }
+            }
+        }
+    }
+    assert_true(present > 500000);
+    for (const char *const *e = addresses; *e != NULL; e++) {
+        const char *problem = NULL;
+
+        ds_buf_reset(&out);
+        if (email(&o, *e, strlen(*e), &out, &problem) == DS_NORM_PRESENT) {
+            assert_int_equal(ds_rules_check_text(mail, out.data, out.len, msg, sizeof(msg)), 0);
+        }
+    }
+    ds_buf_close(&out);
+}
+
 static void test_fmt_int(void **state)
 {
     static const long long vals[] = {0,
@@ -924,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_genders),
         cmocka_unit_test(test_date_order_inference),
         cmocka_unit_test(test_empty_is_absent),
+        cmocka_unit_test(test_transforms_pass_the_rules),
         cmocka_unit_test(test_split_name),
         cmocka_unit_test(test_tz_load_errors),
     };
