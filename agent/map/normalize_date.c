@@ -634,6 +634,7 @@ int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, s
 {
     int64_t local;
     int64_t utc;
+    int64_t days;
     int y;
     int m;
     int d;
@@ -650,8 +651,9 @@ int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, s
             return DS_EINVAL;
         }
     }
-    civil_from_days(utc >= 0 ? utc / 86400 : (utc - 86399) / 86400, &y, &m, &d);
-    secs = utc - ds_tz_days_from_civil(y, m, d) * 86400;
+    days = utc >= 0 ? utc / 86400 : (utc - 86399) / 86400;
+    civil_from_days(days, &y, &m, &d);
+    secs = utc - days * 86400; /* days_from_civil of that date is days again */
     {
         const int hms[3] = {(int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60)};
 
