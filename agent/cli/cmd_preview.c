@@ -96,7 +96,7 @@ struct preview {
     const struct ds_template *tpl; /* borrow (list or pinned) */
     struct ds_template **list;     /* borrow: the templates choose_sheets listed, or NULL */
     size_t nlist;
-    const struct ds_row *header;   /* borrow (the reader) */
+    const struct ds_row *header; /* borrow (the reader) */
     struct ds_mapper *m;
     struct route routes[PREVIEW_ROUTES];
     size_t nroutes;
@@ -884,7 +884,8 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
             nfrom = n;
         }
         if (rc == 0 && (p->o.type == NULL || ds_detect_type_is_auto(p->o.type))) {
-            rc = ds_detect_any_type(from, nfrom, p->header, &d); /* as a folder of import_type auto */
+            /* As a folder of import_type auto. */
+            rc = ds_detect_any_type(from, nfrom, p->header, &d);
         }
         else if (rc == 0) {
             rc = ds_detect_template(from, nfrom, p->o.type, p->header, &d);

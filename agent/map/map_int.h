@@ -143,14 +143,14 @@ struct ds_mapper {
     struct ds_buf json;        /* scratch: the record or the raw row being written */
     char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
     size_t *rawkeylen;
-    char *rawkeep;         /* owned: per header column, 1 when a field or rule reads it */
-    int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
-    int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
-    int no_record;         /* 1: record_json and fingerprint are left out */
+    char *rawkeep;             /* owned: per header column, 1 when a field or rule reads it */
+    int raw_fast;              /* 1: raw_json is written from rawkey (no name clash possible) */
+    int no_raw;                /* 1: raw_json is left NULL (ds_map_set_outputs) */
+    int no_record;             /* 1: record_json and fingerprint are left out */
     size_t voters[MAP_VOTERS]; /* the dated fields with a column (ds_map_date_vote) ... */
     size_t nvoters;            /* ... how many; more than MAP_VOTERS: every field is looked at */
-    struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest; made at
-                              the first digest (ds__map_sha) */
+    struct ds_sha256 *sha;     /* owned: keys and fingerprints, reset by each digest; made at
+                                  the first digest (ds__map_sha) */
     const struct ds_rules_type *rtype; /* borrow (static): the import type's rules, or NULL */
     size_t ntemplate;                  /* fields[0..ntemplate) are the template's */
     struct map_ambig *ambig;           /* owned: fields left unbound as ambiguous */

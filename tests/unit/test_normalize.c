@@ -685,12 +685,34 @@ static void test_tz_load_errors(void **state)
  * mapper takes an empty cell for absent without calling it. */
 static void test_empty_is_absent(void **state)
 {
-    static const char *const transforms[] = {
-        "text", "upper", "lower", "email", "gender", "date", "datetime", "instant", "time",
-        "phone", "name", "money", "integer", "duration", "slot_pattern", "cdt", "tooth",
-        "surface", "status", "patient_status", "appointment_status", "treatment_status",
-        "financial_kind", "payment_method", "opendental_aptstatus", "opendental_procstatus",
-        "opendental_patstatus", NULL};
+    static const char *const transforms[] = {"text",
+                                             "upper",
+                                             "lower",
+                                             "email",
+                                             "gender",
+                                             "date",
+                                             "datetime",
+                                             "instant",
+                                             "time",
+                                             "phone",
+                                             "name",
+                                             "money",
+                                             "integer",
+                                             "duration",
+                                             "slot_pattern",
+                                             "cdt",
+                                             "tooth",
+                                             "surface",
+                                             "status",
+                                             "patient_status",
+                                             "appointment_status",
+                                             "treatment_status",
+                                             "financial_kind",
+                                             "payment_method",
+                                             "opendental_aptstatus",
+                                             "opendental_procstatus",
+                                             "opendental_patstatus",
+                                             NULL};
     struct ds_norm_opts o;
     struct ds_buf out;
     size_t n = 0;
@@ -718,9 +740,11 @@ static void test_empty_is_absent(void **state)
  * shapes, Excel serials, and addresses at the edges of what is taken. */
 static void test_transforms_pass_the_rules(void **state)
 {
-    static const char *const addresses[] = {
-        "a@b.co", "A.B@C-D.EU", "x+y@mail.example.com", "\xc3\xbc@x.de", " a_b@c.io ",
-        "a@b..c", "a@.b.c", "a@b.c.", "@b.c", "a@b", "a b@c.de", "a@@b.cd", "a@b.c", NULL};
+    static const char *const addresses[] = {"a@b.co",        "A.B@C-D.EU", "x+y@mail.example.com",
+                                            "\xc3\xbc@x.de", " a_b@c.io ", "a@b..c",
+                                            "a@.b.c",        "a@b.c.",     "@b.c",
+                                            "a@b",           "a b@c.de",   "a@@b.cd",
+                                            "a@b.c",         NULL};
     const struct ds_rules_type *t = ds_rules_type("patients");
     const struct ds_rules_field *dob = &t->fields[ds_rules_field_index(t, "date_of_birth")];
     const struct ds_rules_field *mail = &t->fields[ds_rules_field_index(t, "email")];
@@ -744,15 +768,16 @@ static void test_transforms_pass_the_rules(void **state)
                     const char *problem = NULL;
                     int n = form == 0   ? snprintf(in, sizeof(in), "%d-%02d-%02d", y, m, d)
                             : form == 1 ? snprintf(in, sizeof(in), "%d/%d/%d", m, d, y)
-                            : form == 2 ? snprintf(in, sizeof(in), "%d%02d%02d", y, m, d)
-                                        : snprintf(in, sizeof(in), "%d", (y - 1800) * 372 + m * 31 + d);
+                            : form == 2
+                                ? snprintf(in, sizeof(in), "%d%02d%02d", y, m, d)
+                                : snprintf(in, sizeof(in), "%d", (y - 1800) * 372 + m * 31 + d);
 
                     o.date_order = form == 1 && d > 12 ? DS_DATE_MDY : DS_DATE_AUTO;
                     ds_buf_reset(&out);
                     if (date(&o, in, (size_t)n, &out, &problem) == DS_NORM_PRESENT) {
                         present++;
-                        assert_int_equal(ds_rules_check_text(dob, out.data, out.len, msg, sizeof(msg)),
-                                         0);
+                        assert_int_equal(
+                            ds_rules_check_text(dob, out.data, out.len, msg, sizeof(msg)), 0);
                     }
                 }
             }

@@ -151,8 +151,8 @@ static void test_no_raw(void **state)
  * then does not check them again); one iconv decoded does not. */
 static void test_utf8_checked(void **state)
 {
-    static const unsigned char utf16[] = {0xff, 0xfe, 'a', 0, ',', 0, 'b', 0, '\n', 0,
-                                          '1', 0,    ',', 0, '2', 0, '\n', 0};
+    static const unsigned char utf16[] = {0xff, 0xfe, 'a', 0,   ',', 0,   'b', 0,    '\n',
+                                          0,    '1',  0,   ',', 0,   '2', 0,   '\n', 0};
     struct tmp t;
     struct ds_reader *r = open_str(&t, "id,name\n7,Zo\xc3\xab\n8,\"A,l\"\n", NULL);
     struct ds_row row;
@@ -964,8 +964,7 @@ static void test_breaks_in_quotes(void **state)
     static const char *const r2[] = {"2", "p\rq\nr"};
     static const char *const r3[] = {"3", "z"};
     struct tmp t;
-    struct ds_reader *r =
-        open_str(&t, "a,b\n1,\"x\r\ny\"\n2,\"p\rq\nr\"\r\n3,z\n", NULL);
+    struct ds_reader *r = open_str(&t, "a,b\n1,\"x\r\ny\"\n2,\"p\rq\nr\"\r\n3,z\n", NULL);
     struct ds_row row;
 
     (void)state;
@@ -1001,8 +1000,8 @@ static void test_doubled_quotes(void **state)
     }
     text[len++] = '\n';
     for (int f = 0; f < 20; f++) {
-        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s \"a\"\"%d\" ",
-                                f > 0 ? "," : "", f);
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s \"a\"\"%d\" ", f > 0 ? "," : "",
+                                f);
     }
     len += (size_t)snprintf(text + len, sizeof(text) - len, ",\"\"\"\"\n\"x\"\"\",y");
     for (int f = 2; f < 21; f++) {
