@@ -391,35 +391,46 @@ static _Atomic int rn_index[DS_RULES_NTYPES][RN_SLOTS];
 
 /* The value of field name (slot: its place in rn_index), or NULL when
  * absent. */
-static const char *value_at(const struct ds_rules_type *t, const char *const *v, int slot,
-                            const char *name)
+static const char *value_at(const struct ds_rules_type *t, size_t ti, const char *const *v,
+                            int slot, const char *name)
 {
     int i;
 
-    for (size_t ti = 0; ti < DS_RULES_NTYPES; ti++) {
-        if (t == &ds_rules_types[ti] && slot < RN_SLOTS) {
-            i = atomic_load_explicit(&rn_index[ti][slot], memory_order_relaxed);
-            if (i == 0) {
-                i = ds_rules_field_index(t, name) + 2;
-                atomic_store_explicit(&rn_index[ti][slot], i, memory_order_relaxed);
-            }
-            return i < 2 ? NULL : v[i - 2];
+    if (ti < DS_RULES_NTYPES && slot < RN_SLOTS) {
+        i = atomic_load_explicit(&rn_index[ti][slot], memory_order_relaxed);
+        if (i == 0) {
+            i = ds_rules_field_index(t, name) + 2;
+            atomic_store_explicit(&rn_index[ti][slot], i, memory_order_relaxed);
         }
+        return i < 2 ? NULL : v[i - 2];
     }
     i = ds_rules_field_index(t, name);
     return i < 0 ? NULL : v[i];
 }
 
+/* t's place in ds_rules_types (the row of rn_index), or DS_RULES_NTYPES
+ * for a type of its own. Found once per record, not once per name. */
+static size_t type_index(const struct ds_rules_type *t)
+{
+    for (size_t ti = 0; ti < DS_RULES_NTYPES; ti++) {
+        if (t == &ds_rules_types[ti]) {
+            return ti;
+        }
+    }
+    return DS_RULES_NTYPES;
+}
+
 int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, const char **field,
                           char *msg, size_t msg_size)
 {
+    const size_t ti = type_index(t);
     const char *start;
     const char *end;
     long long span;
     int k;
 
     *field = "record";
-#define HAS(slot, name) (value_at(t, v, (slot), (name)) != NULL)
+#define HAS(slot, name) (value_at(t, ti, v, (slot), (name)) != NULL)
     if (t == &ds_rules_types[0]) {
         if (!HAS(RN_EXTERNAL_ID, "external_id") && !HAS(RN_EMAIL, "email") &&
             !HAS(RN_PHONE_MOBILE, "phone_mobile") && !HAS(RN_PHONE_HOME, "phone_home") &&
@@ -457,8 +468,8 @@ int ds_rules_check_record(const struct ds_rules_type *t, const char *const *v, c
         }
     }
     if (t == &ds_rules_types[1] || strcmp(t->name, "appointments") == 0) {
-        start = value_at(t, v, RN_START_AT, "start_at");
-        end = value_at(t, v, RN_END_AT, "end_at");
+        start = value_at(t, ti, v, RN_START_AT, "start_at");
+        end = value_at(t, ti, v, RN_END_AT, "end_at");
         if (end == NULL && !HAS(RN_DURATION_MINUTES, "duration_minutes")) {
             *field = "end_at";
             snprintf(msg, msg_size, "required when duration_minutes is absent");

@@ -95,7 +95,9 @@ struct preview {
     struct ds_read_hints hints;    /* the sheet read */
     const struct ds_template *use; /* borrow: the sheet's template chosen already, or NULL */
     const struct ds_template *tpl; /* borrow (list or pinned) */
-    const struct ds_row *header;   /* borrow (the reader) */
+    struct ds_template **list;     /* borrow: the templates choose_sheets listed, or NULL */
+    size_t nlist;
+    const struct ds_row *header; /* borrow (the reader) */
     struct ds_mapper *m;
     struct route routes[PREVIEW_ROUTES];
     size_t nroutes;
@@ -879,12 +881,23 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         p->tpl = pinned;
     }
     else {
-        rc = ds_template_list_in(p->dirs, 2, &list, &n, &err);
+        struct ds_template **from = p->list;
+        size_t nfrom = p->nlist;
+
+        /* The sheets were chosen with the same list: parsing every template
+         * again would cost as much as reading thousands of rows. */
+        rc = 0;
+        if (from == NULL) {
+            rc = ds_template_list_in(p->dirs, 2, &list, &n, &err);
+            from = list;
+            nfrom = n;
+        }
         if (rc == 0 && (p->o.type == NULL || ds_detect_type_is_auto(p->o.type))) {
-            rc = ds_detect_any_type(list, n, p->header, &d); /* as a folder of import_type auto */
+            /* As a folder of import_type auto. */
+            rc = ds_detect_any_type(from, nfrom, p->header, &d);
         }
         else if (rc == 0) {
-            rc = ds_detect_template(list, n, p->o.type, p->header, &d);
+            rc = ds_detect_template(from, nfrom, p->o.type, p->header, &d);
         }
         if (rc != 0) {
             fprintf(stderr, "dentsync preview: %s\n", ds_strerror(rc));
@@ -1062,6 +1075,7 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     int exit_code = DS_EXIT_RUNTIME;
 
     memset(&p, 0, sizeof(p));
+    p.hints.no_raw = 1; /* a row's text as read is never shown here */
     if (parse_opts(argc, argv, &p.o) != 0) {
         usage(stderr);
         return DS_EXIT_USAGE;
@@ -1105,6 +1119,8 @@ int ds_cmd_preview(const char *config_path, int argc, char **argv)
     if (exit_code != DS_EXIT_OK || nch == 0) {
         goto out;
     }
+    p.list = list;
+    p.nlist = nlist;
     if (!ds_sheet_all(sheet) || ch[0].index == 0) {
         /* One source: the named sheet, the one the default rule chose, or
          * a file without sheets. */

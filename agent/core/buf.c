@@ -30,14 +30,6 @@ void ds_buf_close(struct ds_buf *b)
     b->cap = 0;
 }
 
-void ds_buf_reset(struct ds_buf *b)
-{
-    b->len = 0;
-    if (b->data != NULL) {
-        b->data[0] = '\0';
-    }
-}
-
 static int buf_reserve(struct ds_buf *b, size_t extra)
 {
     size_t need;

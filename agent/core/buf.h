@@ -26,8 +26,15 @@ void ds_buf_init(struct ds_buf *b, size_t max);
 /* Frees the data; the buffer can be reused after ds_buf_init. NULL-safe. */
 void ds_buf_close(struct ds_buf *b);
 
-/* Empties the buffer, keeping its memory. */
-void ds_buf_reset(struct ds_buf *b);
+/* Empties the buffer, keeping its memory. Inline: the mapper and the
+ * CSV reader empty a few buffers per field and row. */
+static inline void ds_buf_reset(struct ds_buf *b)
+{
+    b->len = 0;
+    if (b->data != NULL) {
+        b->data[0] = '\0';
+    }
+}
 
 /* Makes room for n more bytes (and a terminator) past len, for a writer
  * that fills b->data + b->len itself and then sets len (and the

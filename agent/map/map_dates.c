@@ -26,8 +26,12 @@ int ds_map_wants_date_votes(const struct ds_mapper *m)
 
 void ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row)
 {
-    for (size_t i = 0; i < m->nfields; i++) {
-        struct map_field *f = &m->fields[i];
+    /* Every row of the file comes here: only the few dated fields (listed
+     * by ds_map_new) are looked at, unless there are too many to list. */
+    size_t n = m->nvoters <= MAP_VOTERS ? m->nvoters : m->nfields;
+
+    for (size_t k = 0; k < n; k++) {
+        struct map_field *f = &m->fields[m->nvoters <= MAP_VOTERS ? m->voters[k] : k];
 
         if (f->dated && f->col >= 0 && (size_t)f->col < row->nfields) {
             ds_norm_date_vote(&f->votes, row->fields[f->col], row->lens[f->col]);

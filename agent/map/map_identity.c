@@ -165,6 +165,9 @@ static int hash_key(struct ds_mapper *m, char key[DS_MAP_KEY_MAX], const struct 
                                : ds_buf_append_str(&m->hash, parts[i].text);
         }
     }
+    if (rc == 0) {
+        rc = ds__map_sha(m);
+    }
     if (rc != 0) {
         return rc;
     }

@@ -81,6 +81,8 @@ struct map_field {
     enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
     char hint[160];             /* after a failed date: which order the column reads in */
     int rule;                   /* its index in the rule book's fields (proto/rules.h), or -1 */
+    int rule_sure;              /* 1: its transform only makes values of its rule's kind (a
+                                   date, an address): check_rules tests their length only */
     char *jkey;                 /* owned: "<name>": as written in the record */
     size_t jkeylen;
     int by; /* DS_MAP_BY_*: how its column was found */
@@ -107,6 +109,8 @@ struct map_rule {
 };
 
 struct ds_rules_type;
+
+#define MAP_VOTERS 16 /* dated fields ds_map_date_vote keeps a list of */
 
 struct ds_mapper {
     const char *import_type;   /* borrow (static canon): patients, ... */
@@ -139,17 +143,26 @@ struct ds_mapper {
     struct ds_buf json;        /* scratch: the record or the raw row being written */
     char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
     size_t *rawkeylen;
-    char *rawkeep;         /* owned: per header column, 1 when a field or rule reads it */
-    int raw_fast;          /* 1: raw_json is written from rawkey (no name clash possible) */
-    int no_raw;            /* 1: raw_json is left NULL (ds_map_set_outputs) */
-    int no_record;         /* 1: record_json and fingerprint are left out */
-    struct ds_sha256 *sha; /* owned: keys and fingerprints, reset by each digest */
+    char *rawkeep;             /* owned: per header column, 1 when a field or rule reads it */
+    int raw_fast;              /* 1: raw_json is written from rawkey (no name clash possible) */
+    int no_raw;                /* 1: raw_json is left NULL (ds_map_set_outputs) */
+    int no_record;             /* 1: record_json and fingerprint are left out */
+    size_t voters[MAP_VOTERS]; /* the dated fields with a column (ds_map_date_vote) ... */
+    size_t nvoters;            /* ... how many; more than MAP_VOTERS: every field is looked at */
+    struct ds_sha256 *sha;     /* owned: keys and fingerprints, reset by each digest; made at
+                                  the first digest (ds__map_sha) */
     const struct ds_rules_type *rtype; /* borrow (static): the import type's rules, or NULL */
     size_t ntemplate;                  /* fields[0..ntemplate) are the template's */
     struct map_ambig *ambig;           /* owned: fields left unbound as ambiguous */
     size_t nambig;
     char *location; /* owned: the folder's fixed location (ds_map_set_location), or NULL */
 };
+
+/* The digest of keys and fingerprints, made at its first use: the crypto
+ * library's start-up costs as much as mapping a few thousand rows, and a
+ * preview without a queue, whose rows have external ids, never digests.
+ * 0 or DS_ENOMEM (map.c). */
+int ds__map_sha(struct ds_mapper *m);
 
 /* Binding (map_bind.c). */
 

@@ -321,6 +321,9 @@ int ds__map_put_record(struct ds_mapper *m, struct ds_mapped *out)
     if (rc == DS_EINVAL) {
         rc = DS_ENOMEM; /* what jansson's dump reported for a string it could not write */
     }
+    if (rc == 0) {
+        rc = ds__map_sha(m);
+    }
     if (rc != 0) {
         return rc;
     }

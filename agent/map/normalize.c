@@ -38,16 +38,11 @@ static unsigned char to_upper(unsigned char c)
     return c >= 'a' && c <= 'z' ? (unsigned char)(c - 32) : c;
 }
 
-void ds_norm_trim(const char **p, size_t *len)
+void ds__norm_trim_some(const char **p, size_t *len)
 {
     const unsigned char *s = (const unsigned char *)*p;
     size_t n = *len;
 
-    /* Most values have nothing to trim: a printable first and last byte
-     * (neither a space nor part of a no-break space, 0xc2 0xa0). */
-    if (n == 0 || (s[0] > ' ' && s[0] != 0xc2 && s[n - 1] > ' ' && s[n - 1] != 0xa0)) {
-        return;
-    }
     for (;;) {
         if (n >= 1 && is_space(s[0])) {
             s++;

@@ -32,8 +32,23 @@ typedef int (*ds_norm_fn)(const char *in, size_t len, struct ds_buf *out, const 
  * "phone", "gender", "status", "upper", "lower"), or NULL if unknown. */
 ds_norm_fn ds_norm_lookup(const char *transform);
 
-/* Trims ASCII white space and U+00A0 (no-break space) at both ends. */
-void ds_norm_trim(const char **p, size_t *len);
+/* ds_norm_trim for a value that may have something to trim. */
+void ds__norm_trim_some(const char **p, size_t *len);
+
+/* Trims ASCII white space and U+00A0 (no-break space) at both ends.
+ * Inline: it runs several times on every value, and most values have
+ * nothing to trim — a printable first and last byte (neither a space nor
+ * part of a no-break space, 0xc2 0xa0). */
+static inline void ds_norm_trim(const char **p, size_t *len)
+{
+    const unsigned char *s = (const unsigned char *)*p;
+    size_t n = *len;
+
+    if (n == 0 || (s[0] > ' ' && s[0] != 0xc2 && s[n - 1] > ' ' && s[n - 1] != 0xa0)) {
+        return;
+    }
+    ds__norm_trim_some(p, len);
+}
 
 /* Text as it is, trimmed. */
 int ds_norm_text(const char *in, size_t len, struct ds_buf *out, const char **problem);

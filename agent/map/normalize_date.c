@@ -138,6 +138,38 @@ static int tokenize(const char *s, size_t len, struct token *t, size_t *end)
     int n = 0;
     int seps = 0;
 
+    /* The shape nearly every export writes — three runs of digits, one
+     * separator between them ("03/04/2024", "2024-03-04 09:15") — read
+     * in one go, with the tokens and the end the loop below gives it.
+     * Anything else (letters, longer separators, a run of more than eight
+     * digits) goes to the loop from the start. */
+    for (int k = 0; k < 3 && len >= 5 && is_digit((unsigned char)s[0]); k++) {
+        size_t start = i;
+        long v = 0;
+
+        while (i < len && i - start < 8 && is_digit((unsigned char)s[i])) {
+            v = v * 10 + (s[i] - '0');
+            i++;
+        }
+        if (i == start || (i < len && is_digit((unsigned char)s[i]))) {
+            break;
+        }
+        t[k].p = s + start;
+        t[k].n = i - start;
+        t[k].digits = 1;
+        t[k].v = v;
+        if (k == 2) {
+            *end = i;
+            return 3;
+        }
+        if (i + 1 >= len || !is_date_sep((unsigned char)s[i]) ||
+            !is_digit((unsigned char)s[i + 1])) {
+            break;
+        }
+        i++;
+    }
+    i = 0;
+
     while (i < len && n < 3) {
         size_t start = i;
 
@@ -419,6 +451,7 @@ int ds_norm_parse_date(const struct ds_norm_opts *o, const char *in, size_t len,
 {
     struct token t[DATE_TOKENS_MAX];
     size_t end = 0;
+    size_t sd;
     long y = -1;
     long m = -1;
     long d = -1;
@@ -430,8 +463,9 @@ int ds_norm_parse_date(const struct ds_norm_opts *o, const char *in, size_t len,
     if (len == 0) {
         return DS_NORM_ABSENT;
     }
+    sd = span_digits(in, len);
     /* Pure digits: YYYYMMDD or an Excel serial. */
-    if (len == 8 && span_digits(in, len) == 8) {
+    if (len == 8 && sd == 8) {
         memset(t, 0, sizeof(t));
         for (int k = 0; k < 8; k++) {
             long v = in[k] - '0';
@@ -448,8 +482,7 @@ int ds_norm_parse_date(const struct ds_norm_opts *o, const char *in, size_t len,
         }
         goto check;
     }
-    if (span_digits(in, len) >= 4 && span_digits(in, len) <= 5 &&
-        (span_digits(in, len) == len || in[span_digits(in, len)] == '.')) {
+    if (sd >= 4 && sd <= 5 && (sd == len || in[sd] == '.')) {
         if (from_serial(in, len, dt) != 0) {
             goto bad;
         }
@@ -601,6 +634,7 @@ int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, s
 {
     int64_t local;
     int64_t utc;
+    int64_t days;
     int y;
     int m;
     int d;
@@ -617,8 +651,9 @@ int ds_norm_instant(const struct ds_norm_opts *o, const struct ds_norm_dt *dt, s
             return DS_EINVAL;
         }
     }
-    civil_from_days(utc >= 0 ? utc / 86400 : (utc - 86399) / 86400, &y, &m, &d);
-    secs = utc - ds_tz_days_from_civil(y, m, d) * 86400;
+    days = utc >= 0 ? utc / 86400 : (utc - 86399) / 86400;
+    civil_from_days(days, &y, &m, &d);
+    secs = utc - days * 86400; /* days_from_civil of that date is days again */
     {
         const int hms[3] = {(int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60)};
 
@@ -703,6 +738,13 @@ void ds_norm_date_vote(struct ds_date_votes *v, const char *in, size_t len)
     size_t end = 0;
 
     trim(&in, &len);
+    /* Three digits first (a year: "2024-03-02 09:15") make a first token
+     * too long to vote, whatever follows: tokenizing it would count for
+     * nothing. */
+    if (len >= 3 && is_digit((unsigned char)in[0]) && is_digit((unsigned char)in[1]) &&
+        is_digit((unsigned char)in[2])) {
+        return;
+    }
     /* A date-time votes with its date: "3/2/2024 9:15:00 AM". */
     space = len > 0 ? memchr(in, ' ', len) : NULL;
     if (space != NULL) {

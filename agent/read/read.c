@@ -257,6 +257,7 @@ int ds_read_next_row(struct ds_reader *r, struct ds_row *row, struct ds_error *e
     row->error = DS_READ_ROW_OK;
     row->error_field = 0;
     row->error_msg = "";
+    row->utf8_checked = 0;
     return r->ops->next(r->impl, row, err);
 }
 

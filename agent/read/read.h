@@ -47,6 +47,8 @@ struct ds_read_hints {
     const char *encoding;  /* CSV/ICS: "utf-8", "windows-1252", "utf-16le", any iconv name */
     long header_line;      /* CSV: physical line of the header row (1-based), or 0 */
     int keep_trailers;     /* CSV: 1 = never take end lines for a trailer */
+    int no_raw;            /* CSV: 1 = data rows come without their raw text (raw_len 0):
+                              for a caller that never reports it, the copy is saved */
     const char *sheet;     /* XLSX/XLS: the sheet's name, or NULL for the first */
     int sheet_index;       /* XLSX/XLS: the sheet at this 1-based position in the workbook
                               (wins over sheet; DS_ENOTFOUND past the last), or 0 */
@@ -112,6 +114,8 @@ struct ds_row {
                                   fields are then those before the one over the cap */
     size_t error_field;        /* the field (1-based) over the cap, 0 if none in particular */
     const char *error_msg;     /* which cap, without values from the file; "" if none */
+    int utf8_checked;          /* 1: the reader itself checked every field is valid UTF-8
+                                  without NUL, so its consumers need not check again */
 };
 
 struct ds_reader; /* opaque */

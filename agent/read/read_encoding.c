@@ -437,6 +437,11 @@ const char *ds__read_src_encoding(const struct ds__read_src *s, int *hinted)
     return s->name;
 }
 
+int ds__read_src_checked(const struct ds__read_src *s)
+{
+    return s->kind != SRC_ICONV;
+}
+
 void ds__read_src_close(struct ds__read_src **s)
 {
     if (s == NULL || *s == NULL) {

@@ -131,6 +131,11 @@ long long ds__read_src_offset(const struct ds__read_src *s);
  * while reading. 1 in *hinted when it came from the hint. */
 const char *ds__read_src_encoding(const struct ds__read_src *s, int *hinted);
 
+/* 1 when every byte the source hands over was checked (UTF-8) or made by
+ * its own tables (Windows-1252, Latin-1) — valid UTF-8 past doubt; 0 when
+ * it comes from iconv, whose output the source takes as it is. */
+int ds__read_src_checked(const struct ds__read_src *s);
+
 void ds__read_src_close(struct ds__read_src **s);
 
 /* The length of the longest prefix of p[0..n) that is well-formed UTF-8

@@ -100,7 +100,7 @@ static void test_unknown_header(void **state)
     struct ds_template **list = NULL;
     struct ds_detection d;
     struct ds_error err;
-    struct ds_row h = {4, names, lens, 0, 1, NULL, 0, 0, 0, ""};
+    struct ds_row h = {4, names, lens, 0, 1, NULL, 0, 0, 0, "", 0};
     char msg[768];
     size_t n = 0;
 
@@ -128,7 +128,7 @@ static void test_data_line_is_not_echoed(void **state)
     struct ds_template **list = NULL;
     struct ds_detection d;
     struct ds_error err;
-    struct ds_row h = {5, values, lens, 0, 1, NULL, 0, 0, 0, ""};
+    struct ds_row h = {5, values, lens, 0, 1, NULL, 0, 0, 0, "", 0};
     char msg[768];
     size_t n = 0;
 
@@ -154,7 +154,7 @@ static void test_value_like_column_is_not_echoed(void **state)
     struct ds_template **list = NULL;
     struct ds_detection d;
     struct ds_error err;
-    struct ds_row h = {4, names, lens, 0, 1, NULL, 0, 0, 0, ""};
+    struct ds_row h = {4, names, lens, 0, 1, NULL, 0, 0, 0, "", 0};
     size_t n = 0;
 
     (void)state;

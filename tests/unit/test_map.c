@@ -206,6 +206,7 @@ static void fake_row(struct fake_row *f, const char *const *fields, size_t n)
     f->row.error_msg = "";
     f->row.raw = "";
     f->row.raw_len = 0;
+    f->row.utf8_checked = 0; /* a hand-made row: the mapper checks its UTF-8 */
 }
 
 static const char *const header[] = {
@@ -291,6 +292,21 @@ static void test_record_json_exact(void **state)
     assert_null(out.raw_json);
     ds_mapped_close(&out);
     ds_mapped_close(NULL);
+}
+
+/* A value that is not UTF-8 is the row's error when nothing checked it
+ * before (utf8_checked 0, as every reader but the checked CSV text). */
+static void test_invalid_utf8_value(void **state)
+{
+    static const char *const v[NCOL] = {
+        "1003", "Zo\xc3", "Lee", "", "", "", "", "", "", "", "",
+    };
+    struct ds_mapped out;
+
+    map(state, v, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.error, "first_name: not valid UTF-8");
+    ds_mapped_close(&out);
 }
 
 static void test_unicode_and_newline_values(void **state)
@@ -864,6 +880,7 @@ int main(void)
         cmocka_unit_test(test_normalizers),
         cmocka_unit_test(test_header_key_and_fold),
         cmocka_unit_test_setup_teardown(test_record_json_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_utf8_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unicode_and_newline_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_external_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_errors_of_a_row, setup, teardown),

@@ -17,6 +17,7 @@
 #include "agent/core/error.h"
 #include "agent/map/normalize.h"
 #include "agent/map/tz.h"
+#include "proto/rules.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -604,6 +605,7 @@ static void test_date_order_inference(void **state)
     static const char *const mixed[] = {"25/12/1980", "12/25/1980", NULL};
     static const char *const iso[] = {"1980-12-25", "2001-02-01", NULL};
     static const char *const timed[] = {"25/12/1980 9:15:00 AM", "3/4/2024 14:30", NULL};
+    static const char *const edge[] = {"  12/25/1980 ", "123/4/2024", "198/12/25", NULL};
     struct ds_date_votes v;
 
     (void)state;
@@ -624,6 +626,10 @@ static void test_date_order_inference(void **state)
     assert_int_equal(v.dmy_only, 1);
     vote_all(&v, iso);
     assert_int_equal(v.seen, 0);
+    /* Spaces around are trimmed first; three leading digits never vote. */
+    vote_all(&v, edge);
+    assert_int_equal(v.seen, 1);
+    assert_int_equal(v.mdy_only, 1);
 }
 
 static void test_split_name(void **state)
@@ -675,6 +681,120 @@ static void test_tz_load_errors(void **state)
 /* The digit writer behind the normalizers' output gives printf's bytes for
  * every width and sign, the extremes included, and the date writer the
  * normalized forms. */
+/* Every transform reads an empty value as absent and writes nothing: the
+ * mapper takes an empty cell for absent without calling it. */
+static void test_empty_is_absent(void **state)
+{
+    static const char *const transforms[] = {"text",
+                                             "upper",
+                                             "lower",
+                                             "email",
+                                             "gender",
+                                             "date",
+                                             "datetime",
+                                             "instant",
+                                             "time",
+                                             "phone",
+                                             "name",
+                                             "money",
+                                             "integer",
+                                             "duration",
+                                             "slot_pattern",
+                                             "cdt",
+                                             "tooth",
+                                             "surface",
+                                             "status",
+                                             "patient_status",
+                                             "appointment_status",
+                                             "treatment_status",
+                                             "financial_kind",
+                                             "payment_method",
+                                             "opendental_aptstatus",
+                                             "opendental_procstatus",
+                                             "opendental_patstatus",
+                                             NULL};
+    struct ds_norm_opts o;
+    struct ds_buf out;
+    size_t n = 0;
+
+    (void)state;
+    memset(&o, 0, sizeof(o));
+    ds_buf_init(&out, 1024);
+    for (const char *const *name = transforms; *name != NULL; name++, n++) {
+        ds_norm_opt_fn fn = ds_norm_lookup_opt(*name);
+        const char *problem = NULL;
+
+        assert_non_null(fn);
+        ds_buf_reset(&out);
+        assert_int_equal(fn(&o, "", 0, &out, &problem), DS_NORM_ABSENT);
+        assert_int_equal(out.len, 0);
+    }
+    assert_null(ds_norm_lookup_opt("no_such_transform"));
+    ds_buf_close(&out);
+    assert_int_equal(n, 27);
+}
+
+/* Whatever the "date" and "email" transforms accept, they write a value
+ * the rule book's date and e-mail tests pass: the mapper tests such
+ * values' length only. Every day from 1799 to 2200 in three orders and
+ * shapes, Excel serials, and addresses at the edges of what is taken. */
+static void test_transforms_pass_the_rules(void **state)
+{
+    static const char *const addresses[] = {"a@b.co",        "A.B@C-D.EU", "x+y@mail.example.com",
+                                            "\xc3\xbc@x.de", " a_b@c.io ", "a@b..c",
+                                            "a@.b.c",        "a@b.c.",     "@b.c",
+                                            "a@b",           "a b@c.de",   "a@@b.cd",
+                                            "a@b.c",         NULL};
+    const struct ds_rules_type *t = ds_rules_type("patients");
+    const struct ds_rules_field *dob = &t->fields[ds_rules_field_index(t, "date_of_birth")];
+    const struct ds_rules_field *mail = &t->fields[ds_rules_field_index(t, "email")];
+    ds_norm_opt_fn date = ds_norm_lookup_opt("date");
+    ds_norm_opt_fn email = ds_norm_lookup_opt("email");
+    struct ds_norm_opts o;
+    struct ds_buf out;
+    char in[64];
+    char msg[128];
+    long present = 0;
+
+    (void)state;
+    assert_int_equal(dob->kind, DS_RULES_DATE);
+    assert_int_equal(mail->kind, DS_RULES_EMAIL);
+    memset(&o, 0, sizeof(o));
+    ds_buf_init(&out, 1024);
+    for (int y = 1799; y <= 2200; y++) {
+        for (int m = 1; m <= 12; m++) {
+            for (int d = 1; d <= 31; d++) {
+                for (int form = 0; form < 4; form++) {
+                    const char *problem = NULL;
+                    int n = form == 0   ? snprintf(in, sizeof(in), "%d-%02d-%02d", y, m, d)
+                            : form == 1 ? snprintf(in, sizeof(in), "%d/%d/%d", m, d, y)
+                            : form == 2
+                                ? snprintf(in, sizeof(in), "%d%02d%02d", y, m, d)
+                                : snprintf(in, sizeof(in), "%d", (y - 1800) * 372 + m * 31 + d);
+
+                    o.date_order = form == 1 && d > 12 ? DS_DATE_MDY : DS_DATE_AUTO;
+                    ds_buf_reset(&out);
+                    if (date(&o, in, (size_t)n, &out, &problem) == DS_NORM_PRESENT) {
+                        present++;
+                        assert_int_equal(
+                            ds_rules_check_text(dob, out.data, out.len, msg, sizeof(msg)), 0);
+                    }
+                }
+            }
+        }
+    }
+    assert_true(present > 500000);
+    for (const char *const *e = addresses; *e != NULL; e++) {
+        const char *problem = NULL;
+
+        ds_buf_reset(&out);
+        if (email(&o, *e, strlen(*e), &out, &problem) == DS_NORM_PRESENT) {
+            assert_int_equal(ds_rules_check_text(mail, out.data, out.len, msg, sizeof(msg)), 0);
+        }
+    }
+    ds_buf_close(&out);
+}
+
 static void test_fmt_int(void **state)
 {
     static const long long vals[] = {0,
@@ -887,6 +1007,8 @@ int main(void)
         cmocka_unit_test(test_statuses),
         cmocka_unit_test(test_genders),
         cmocka_unit_test(test_date_order_inference),
+        cmocka_unit_test(test_empty_is_absent),
+        cmocka_unit_test(test_transforms_pass_the_rules),
         cmocka_unit_test(test_split_name),
         cmocka_unit_test(test_tz_load_errors),
     };

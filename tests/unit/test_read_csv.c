@@ -119,6 +119,62 @@ static void test_bom_and_crlf(void **state)
     tmp_remove(&t);
 }
 
+/* no_raw: the rows come without their text (the fields unchanged), the
+ * header keeps its own. */
+static void test_no_raw(void **state)
+{
+    static const char *const r1[] = {"7", "Zo\xc3\xab", "multi\nline"};
+    static const char *const r2[] = {"8", "Al", ""};
+    struct ds_read_hints h;
+    struct tmp t;
+    struct ds_reader *r;
+    struct ds_row row;
+
+    (void)state;
+    memset(&h, 0, sizeof(h));
+    h.no_raw = 1;
+    r = open_str(&t, "id,name,note\n7,Zo\xc3\xab,\"multi\nline\"\n8,Al,\n", &h);
+    assert_int_equal(ds_read_header(r)->raw_len, strlen("id,name,note"));
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r1);
+    assert_int_equal(row.raw_len, 0);
+    assert_string_equal(row.raw, "");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 3, r2);
+    assert_int_equal(row.raw_len, 0);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+/* A file the source checked says its fields are checked UTF-8 (the mapper
+ * then does not check them again); one iconv decoded does not. */
+static void test_utf8_checked(void **state)
+{
+    static const unsigned char utf16[] = {0xff, 0xfe, 'a', 0,   ',', 0,   'b', 0,    '\n',
+                                          0,    '1',  0,   ',', 0,   '2', 0,   '\n', 0};
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "id,name\n7,Zo\xc3\xab\n8,\"A,l\"\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.utf8_checked, 1);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[1], "A,l");
+    assert_int_equal(row.utf8_checked, 1);
+    ds_read_close(&r);
+    tmp_remove(&t);
+
+    tmp_write(&t, utf16, sizeof(utf16));
+    assert_int_equal(ds_read_open(t.path, NULL, &r, NULL), 0);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[1], "2");
+    assert_int_equal(row.utf8_checked, 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
 static void test_cr_only(void **state)
 {
     struct tmp t;
@@ -899,6 +955,83 @@ static void test_rfc4180(void **state)
     tmp_remove(&t);
 }
 
+/* Line breaks of each kind inside quotes are text; the rows after them
+ * start on the right physical lines, and a row's raw text is all its
+ * lines. */
+static void test_breaks_in_quotes(void **state)
+{
+    static const char *const r1[] = {"1", "x\r\ny"};
+    static const char *const r2[] = {"2", "p\rq\nr"};
+    static const char *const r3[] = {"3", "z"};
+    struct tmp t;
+    struct ds_reader *r = open_str(&t, "a,b\n1,\"x\r\ny\"\n2,\"p\rq\nr\"\r\n3,z\n", NULL);
+    struct ds_row row;
+
+    (void)state;
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r1);
+    assert_int_equal(row.line, 2);
+    assert_int_equal(row.raw_len, strlen("1,\"x\r\ny\""));
+    assert_memory_equal(row.raw, "1,\"x\r\ny\"", row.raw_len);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r2);
+    assert_int_equal(row.line, 4);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_fields(&row, 2, r3);
+    assert_int_equal(row.line, 7);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
+/* Doubled quotes in many fields of one record, a field of quotes only,
+ * and spaces around quotes: the same values however many such fields. */
+static void test_doubled_quotes(void **state)
+{
+    char text[1024];
+    size_t len = 0;
+    struct tmp t;
+    struct ds_reader *r;
+    struct ds_row row;
+
+    (void)state;
+    for (int f = 0; f < 21; f++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%sh%d", f > 0 ? "," : "", f);
+    }
+    text[len++] = '\n';
+    for (int f = 0; f < 20; f++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, "%s \"a\"\"%d\" ", f > 0 ? "," : "",
+                                f);
+    }
+    len += (size_t)snprintf(text + len, sizeof(text) - len, ",\"\"\"\"\n\"x\"\"\",y");
+    for (int f = 2; f < 21; f++) {
+        len += (size_t)snprintf(text + len, sizeof(text) - len, ",%d", f);
+    }
+    text[len++] = '\n';
+    text[len] = '\0';
+    assert_true(len < sizeof(text));
+    r = open_str(&t, text, NULL);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_int_equal(row.nfields, 21);
+    for (int f = 0; f < 20; f++) {
+        char want[16];
+
+        snprintf(want, sizeof(want), "a\"%d", f);
+        assert_string_equal(row.fields[f], want);
+        assert_int_equal(row.lens[f], strlen(want));
+    }
+    assert_string_equal(row.fields[20], "\"");
+    assert_int_equal(row.lens[20], 1);
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 1);
+    assert_string_equal(row.fields[0], "x\"");
+    assert_int_equal(row.lens[0], 2);
+    assert_string_equal(row.fields[1], "y");
+    assert_string_equal(row.fields[20], "20");
+    assert_int_equal(ds_read_next_row(r, &row, NULL), 0);
+    ds_read_close(&r);
+    tmp_remove(&t);
+}
+
 static void test_header_only_and_garbage(void **state)
 {
     unsigned char junk[4096];
@@ -1122,6 +1255,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_and_rows),
         cmocka_unit_test(test_bom_and_crlf),
+        cmocka_unit_test(test_no_raw),
+        cmocka_unit_test(test_utf8_checked),
         cmocka_unit_test(test_cr_only),
         cmocka_unit_test(test_sniff),
         cmocka_unit_test(test_hints),
@@ -1144,6 +1279,8 @@ int main(void)
         cmocka_unit_test(test_header_hint),
         cmocka_unit_test(test_sniff_past_title),
         cmocka_unit_test(test_rfc4180),
+        cmocka_unit_test(test_breaks_in_quotes),
+        cmocka_unit_test(test_doubled_quotes),
         cmocka_unit_test(test_header_only_and_garbage),
         cmocka_unit_test(test_fast_path_matches_libcsv),
         cmocka_unit_test(test_streaming),
