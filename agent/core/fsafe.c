@@ -1,9 +1,13 @@
 /*
  * fsafe.c — what the link-proof calls share on every platform (fsafe.h):
- * the words for a refusal and the comparison of two identities. The calls
- * themselves are the platform layer's (agent/os/os_fs_*.c).
+ * the words for a refusal, the comparison of two identities and a write
+ * of a whole buffer. The calls themselves are the platform layer's
+ * (agent/os/os_fs_*.c).
  */
 #include "agent/core/fsafe.h"
+
+#include <errno.h>
+#include <unistd.h>
 
 const char *ds_fsafe_why_text(int why)
 {
@@ -30,4 +34,26 @@ const char *ds_fsafe_why_text(int why)
 int ds_fsafe_same(const struct ds_file_id *a, const struct ds_file_id *b)
 {
     return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns;
+}
+
+int ds_fsafe_write_all(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+
+    while (n > 0) {
+        ssize_t k = write(fd, b, n);
+
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            if (k == 0) {
+                errno = EIO;
+            }
+            return -1;
+        }
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
 }

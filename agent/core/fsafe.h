@@ -19,6 +19,10 @@ const char *ds_fsafe_why_text(int why);
 /* Whether two identities are the same file with the same size and mtime. */
 int ds_fsafe_same(const struct ds_file_id *a, const struct ds_file_id *b);
 
+/* Writes the n bytes at p to fd, again after a short write or EINTR: 0,
+ * or -1 with errno (EIO when the system wrote nothing and said no more). */
+int ds_fsafe_write_all(int fd, const void *p, size_t n);
+
 /* ds_os_open_file. */
 static inline int ds_fsafe_open_file(const char *path, int follow, struct ds_file_id *id, int *why)
 {

@@ -397,7 +397,7 @@ int ds_draft_write_at(int dirfd, const char *name, const json_t *t, struct ds_er
 {
     char *text = json_dumps(t, JSON_INDENT(2));
     size_t len = text != NULL ? strlen(text) : 0;
-    size_t done = 0;
+    int ok;
     int fd;
     int e;
 
@@ -411,25 +411,12 @@ int ds_draft_write_at(int dirfd, const char *name, const json_t *t, struct ds_er
         return ds_error_set(err, e == EEXIST ? DS_EEXIST : DS_EIO, "%s: %s", name,
                             e == EEXIST ? "exists already (choose another name)" : strerror(e));
     }
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            break;
-        }
-        done += (size_t)w;
-    }
+    ok = ds_fsafe_write_all(fd, text, len) == 0 && ds_fsafe_write_all(fd, "\n", 1) == 0 &&
+         ds_os_fsync(fd) == 0;
     e = errno;
-    if (done == len && (write(fd, "\n", 1) != 1 || ds_os_fsync(fd) != 0)) {
-        e = errno;
-        done = 0;
-    }
     close(fd);
     free(text);
-    if (done != len) {
+    if (!ok) {
         ds_fsafe_unlink(dirfd, name);
         return ds_error_set(err, DS_EIO, "%s: %s", name, strerror(e));
     }
@@ -804,7 +791,7 @@ int ds_draft_save_at(int dirfd, const char *id, const json_t *t, int replace, st
     char name[DS_DRAFT_ID_MAX + 8];
     char tmp[DS_DRAFT_ID_MAX + 16];
     char *text = NULL;
-    size_t len, done = 0;
+    size_t len;
     int fd = -1;
     int rc = 0;
     int e;
@@ -829,18 +816,8 @@ int ds_draft_save_at(int dirfd, const char *id, const json_t *t, int replace, st
         rc = ds_error_set(err, DS_EIO, "%s: %s", tmp, strerror(errno));
         goto out;
     }
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w <= 0) {
-            break;
-        }
-        done += (size_t)w;
-    }
-    if (done != len || write(fd, "\n", 1) != 1 || ds_os_fsync(fd) != 0) {
+    if (ds_fsafe_write_all(fd, text, len) != 0 || ds_fsafe_write_all(fd, "\n", 1) != 0 ||
+        ds_os_fsync(fd) != 0) {
         rc = ds_error_set(err, DS_EIO, "%s: %s", tmp, strerror(errno));
         goto out;
     }

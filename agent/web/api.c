@@ -20,6 +20,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/clock.h"
+#include "agent/core/fsafe.h"
 #include "agent/core/log.h"
 #include "agent/map/map.h"
 #include "agent/os/os_fs.h"
@@ -742,23 +743,6 @@ void ds__web_uploads_expire(struct ds_web *w, double now, int all)
     }
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return DS_EIO;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 json_t *ds__web_preview_doc(const struct ds_buf *out)
 {
     json_t *doc = json_pack("{s:n, s:[], s:n, s:[]}", "head", "rows", "summary", "errors");
@@ -889,7 +873,7 @@ static void preview(struct ds__web_conn *c)
         snprintf(u->path, sizeof(u->path), "%s/%s%s", w->upload_dir, u->id, ext != NULL ? ext : "");
     }
     fd = ds_os_create_private(u->path, DS_OS_EXCL);
-    if (fd < 0 || write_all(fd, body, n) != 0 || ds_os_fsync(fd) != 0) {
+    if (fd < 0 || ds_fsafe_write_all(fd, body, n) != 0 || ds_os_fsync(fd) != 0) {
         if (fd >= 0) {
             close(fd);
         }
@@ -942,7 +926,7 @@ static int copy_into(const char *src, const char *dir, const char *name, struct 
         if (n <= 0) {
             break;
         }
-        if (write_all(out, buf, (size_t)n) != 0) {
+        if (ds_fsafe_write_all(out, buf, (size_t)n) != 0) {
             rc = ds_error_set(err, DS_EIO, "cannot write into the folder: %s", strerror(errno));
             goto out;
         }

@@ -23,6 +23,7 @@
 #include "agent/web/web_int.h"
 
 #include "agent/core/alloc.h"
+#include "agent/core/fsafe.h"
 #include "agent/core/log.h"
 #include "agent/map/canon.h"
 #include "agent/map/draft.h"
@@ -238,23 +239,6 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
     ds__web_json(c, 200, doc);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return DS_EIO;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static void preview(struct ds__web_conn *c)
 {
     struct ds_web *w = c->w;
@@ -297,7 +281,7 @@ static void preview(struct ds__web_conn *c)
         return;
     }
     fd = ds_os_create_private(path, DS_OS_EXCL);
-    rc = fd >= 0 ? write_all(fd, text, strlen(text)) : DS_EIO;
+    rc = fd >= 0 && ds_fsafe_write_all(fd, text, strlen(text)) == 0 ? 0 : DS_EIO;
     free(text);
     if (fd >= 0) {
         close(fd);
