@@ -691,11 +691,14 @@ static void safe_name(const char *in, char *out, size_t size)
     }
 }
 
-struct ds__web_upload *ds__web_upload_find(struct ds_web *w, const char *id)
+struct ds__web_upload *ds__web_upload_find(struct ds_web *w, const char *id, const char *sid)
 {
+    /* The upload id is in the mapping screen's URL, so in the browser's
+     * history: the session id is what keeps another session off it. */
     for (size_t i = 0; i < DS_WEB_UPLOADS; i++) {
         if (w->uploads[i].id[0] != '\0' && strcmp(w->uploads[i].id, id) == 0) {
-            return &w->uploads[i];
+            return sid[0] != '\0' && ds_web_auth_same(w->uploads[i].sid, sid) ? &w->uploads[i]
+                                                                              : NULL;
         }
     }
     return NULL;
@@ -786,7 +789,7 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
 
     /* The upload id was stashed in the request's query area by preview(). */
     snprintf(id, sizeof(id), "%s", c->out.data != NULL ? c->out.data : "");
-    u = ds__web_upload_find(c->w, id);
+    u = ds__web_upload_find(c->w, id, c->sid);
     if (u == NULL) {
         ds__web_error(c, 410, "GONE", "the dropped file is gone; drop it again");
         return;
@@ -881,6 +884,7 @@ static void preview(struct ds__web_conn *c)
     }
     safe_name(name, u->name, sizeof(u->name));
     ds_str_copy(u->folder, sizeof(u->folder), f->name);
+    ds_str_copy(u->sid, sizeof(u->sid), c->sid);
     u->at = ds_clock_now();
     {
         const char *ext = strrchr(u->name, '.');
@@ -1040,7 +1044,7 @@ static void import(struct ds__web_conn *c)
     char name[300];
 
     ds_error_clear(&err);
-    u = form(c, "upload", id, sizeof(id)) == 0 ? ds__web_upload_find(w, id) : NULL;
+    u = form(c, "upload", id, sizeof(id)) == 0 ? ds__web_upload_find(w, id, c->sid) : NULL;
     if (u == NULL) {
         ds__web_error(c, 404, "NOT_FOUND", "the dropped file is gone; drop it again");
         return;

@@ -95,7 +95,7 @@ static int on_held(void *ctx, const struct ds_file_row *f)
  * template saved here: refused before the person maps anything. */
 static const struct ds_folder_conf *dropped_file(struct ds__web_conn *c, struct held *h)
 {
-    const struct ds__web_upload *u = ds__web_upload_find(c->w, h->upload);
+    const struct ds__web_upload *u = ds__web_upload_find(c->w, h->upload, c->sid);
     const struct ds_folder_conf *f;
 
     if (u == NULL) {
@@ -426,7 +426,7 @@ out:
 static void imported(struct ds__web_conn *c, const struct ds_folder_conf *f, const struct held *h,
                      const char *id, int cloud_queued)
 {
-    struct ds__web_upload *u = ds__web_upload_find(c->w, h->upload);
+    struct ds__web_upload *u = ds__web_upload_find(c->w, h->upload, c->sid);
     struct ds_error err;
     char name[300];
 

@@ -27,11 +27,12 @@ struct ds__web_child;
 
 /* A file dropped on the page, previewed, waiting for the person's confirm. */
 struct ds__web_upload {
-    char id[DS_UUID_LEN]; /* "" when the slot is free */
-    char path[PATH_MAX];  /* in state_dir/web-uploads, 0600 */
-    char name[256];       /* its original base name, made safe */
-    char folder[128];     /* the folder it was previewed for */
-    double at;            /* when it came */
+    char id[DS_UUID_LEN];       /* "" when the slot is free */
+    char path[PATH_MAX];        /* in state_dir/web-uploads, 0600 */
+    char name[256];             /* its original base name, made safe */
+    char folder[128];           /* the folder it was previewed for */
+    char sid[DS_WEB_TOKEN_HEX]; /* the session that dropped it: the only one that may use it */
+    double at;                  /* when it came */
 };
 
 struct ds_web {
@@ -108,9 +109,10 @@ int ds__web_api_writes(const struct ds__web_conn *c);
  * older than DS_WEB_UPLOAD_TTL. */
 void ds__web_uploads_expire(struct ds_web *w, double now, int all);
 
-/* The dropped file of upload id id (as the Import page names it), or
- * NULL: gone, expired or never there. */
-struct ds__web_upload *ds__web_upload_find(struct ds_web *w, const char *id);
+/* The dropped file of upload id id (as the Import page names it) that
+ * session sid dropped, or NULL: gone, expired, never there or another
+ * session's. */
+struct ds__web_upload *ds__web_upload_find(struct ds_web *w, const char *id, const char *sid);
 
 /* The folder u was dropped for, if it is still configured and takes a file
  * of u's name; else NULL, answered (404, 422). */

@@ -35,7 +35,8 @@
 #      offers "Map columns", the browser maps it on the same screen, saves;
 #      the template is in template_dir and import_templates, the file was
 #      imported into the folder and its rows are in PostgreSQL field by
-#      field; the upload's gate and refusals with curl;
+#      field; the upload's gate and refusals with curl (another full
+#      session may not use an upload it did not drop);
 #   4. the dropped files' rows are in PostgreSQL; no patient value reached
 #      the agent's log.
 #
@@ -504,8 +505,16 @@ code=$(status_of -b "$work/jar" "$base/api/mapping?upload=00000000-0000-4000-800
 check "an upload id the agent does not hold: $code (404)" test "$code" = 404
 code=$(status_of -b "$work/jar" "$base/api/mapping?upload=$fup%2F..")
 check "an upload id with more after it: $code (404)" test "$code" = 404
+# Another full session (the login secret's) may not use this session's upload.
+csrf2=$(c -b "$work/jar2" "$base/api/session" | sed -n 's/.*"csrf":"\([0-9a-f]*\)".*/\1/p')
+secrets="$secrets|$csrf2|$(awk -v n="$cookie" '$6 == n { print $7 }' "$work/jar2")"
+code=$(status_of -b "$work/jar2" "$base/api/mapping?upload=$fup")
+check "another full session maps this session's upload: $code (404)" test "$code" = 404
+code=$(status_of -b "$work/jar2" -X POST -H "X-CSRF-Token: $csrf2" --data "upload=$fup" "$base/api/import")
+check "... or imports it: $code (404)" test "$code" = 404
+check "... and nothing reached the folder" test ! -e "$work/inbox/fixed-patients.csv"
 code=$(status_of -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" --data "upload=$fup" "$base/api/import")
-check "... that upload still imports as before: $code (200)" test "$code" = 200
+check "the session that dropped it imports it as before: $code (200)" test "$code" = 200
 link=$("$agent" web-url -c "$work/dentsync.conf")
 secrets="$secrets|${link##*t=}"
 if [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null; then

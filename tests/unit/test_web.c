@@ -405,7 +405,8 @@ static void test_mapping_save(void **state)
     rmdir(top);
 }
 
-/* A dropped file is found by its whole upload id only, and copied into its
+/* A dropped file is found by its whole upload id, for the session that
+ * dropped it only, and copied into its
  * folder as "Import into FOLDER" does, for the Import page and the mapping
  * screen alike: 0600, never over a file, no .part left. */
 static void test_upload_find_copy(void **state)
@@ -421,6 +422,7 @@ static void test_upload_find_copy(void **state)
     char p[512];
     char name[300];
     char got[64];
+    char sid[DS_WEB_TOKEN_HEX];
     FILE *fp;
 
     (void)state;
@@ -438,10 +440,16 @@ static void test_upload_find_copy(void **state)
     fputs(text, fp);
     fclose(fp);
 
-    assert_ptr_equal(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55"), u);
-    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d5"));
-    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55/.."));
-    assert_null(ds__web_upload_find(w, "")); /* never a free slot */
+    snprintf(u->sid, sizeof(u->sid), "%064d", 1);
+    snprintf(sid, sizeof(sid), "%064d", 1);
+    assert_ptr_equal(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55", sid), u);
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d5", sid));
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55/..", sid));
+    assert_null(ds__web_upload_find(w, "", sid)); /* never a free slot */
+    /* Another session, even a full one, does not get it. */
+    snprintf(sid, sizeof(sid), "%064d", 2);
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55", sid));
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55", ""));
 
     memset(&f, 0, sizeof(f));
     f.name = "auto";
