@@ -691,11 +691,14 @@ static void safe_name(const char *in, char *out, size_t size)
     }
 }
 
-static struct ds__web_upload *upload_find(struct ds_web *w, const char *id)
+struct ds__web_upload *ds__web_upload_find(struct ds_web *w, const char *id, const char *sid)
 {
+    /* The upload id is in the mapping screen's URL, so in the browser's
+     * history: the session id is what keeps another session off it. */
     for (size_t i = 0; i < DS_WEB_UPLOADS; i++) {
         if (w->uploads[i].id[0] != '\0' && strcmp(w->uploads[i].id, id) == 0) {
-            return &w->uploads[i];
+            return sid[0] != '\0' && ds_web_auth_same(w->uploads[i].sid, sid) ? &w->uploads[i]
+                                                                              : NULL;
         }
     }
     return NULL;
@@ -779,12 +782,14 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
                             const struct ds_buf *err)
 {
     struct ds__web_upload *u = NULL;
+    const struct ds_folder_conf *f;
     char id[DS_UUID_LEN];
     json_t *doc;
+    int mappable;
 
     /* The upload id was stashed in the request's query area by preview(). */
     snprintf(id, sizeof(id), "%s", c->out.data != NULL ? c->out.data : "");
-    u = upload_find(c->w, id);
+    u = ds__web_upload_find(c->w, id, c->sid);
     if (u == NULL) {
         ds__web_error(c, 410, "GONE", "the dropped file is gone; drop it again");
         return;
@@ -795,10 +800,23 @@ static void on_preview_done(struct ds__web_conn *c, int status, const struct ds_
                               : ds_strdup("the preview took too long or grew too large");
 
         json_decref(doc);
-        upload_drop(u);
-        ds__web_json(c, 422,
-                     json_pack("{s:{s:s, s:s}}", "error", "code", "PREVIEW", "message",
-                               m != NULL && m[0] != '\0' ? m : "the file cannot be read"));
+        /* No template read it, most likely: in a folder that detects its
+         * templates, the file is kept for the mapping screen (its upload
+         * id in the answer); elsewhere nothing can come of it. */
+        f = ds_config_folder(c->w->cfg, u->folder);
+        mappable = status >= 0 && f != NULL &&
+                   (f->template_id == NULL || strcmp(f->template_id, "auto") == 0);
+        doc = json_pack("{s:{s:s, s:s}}", "error", "code", "PREVIEW", "message",
+                        m != NULL && m[0] != '\0' ? m : "the file cannot be read");
+        if (mappable) {
+            json_object_set_new(doc, "upload", json_string(u->id));
+            json_object_set_new(doc, "name", json_string(u->name));
+            json_object_set_new(doc, "folder", json_string(u->folder));
+        }
+        else {
+            upload_drop(u);
+        }
+        ds__web_json(c, 422, doc);
         ds_free(m);
         return;
     }
@@ -866,6 +884,7 @@ static void preview(struct ds__web_conn *c)
     }
     safe_name(name, u->name, sizeof(u->name));
     ds_str_copy(u->folder, sizeof(u->folder), f->name);
+    ds_str_copy(u->sid, sizeof(u->sid), c->sid);
     u->at = ds_clock_now();
     {
         const char *ext = strrchr(u->name, '.');
@@ -959,6 +978,62 @@ out:
     return rc;
 }
 
+const struct ds_folder_conf *ds__web_upload_folder(struct ds__web_conn *c,
+                                                   const struct ds__web_upload *u)
+{
+    const struct ds_folder_conf *f = ds_config_folder(c->w->cfg, u->folder);
+
+    if (f == NULL) {
+        ds__web_error(c, 404, "NOT_FOUND", "the folder is no longer configured");
+        return NULL;
+    }
+    if (!ds_watch_wanted(f, u->name)) {
+        ds__web_error(c, 422, "NOT_TAKEN",
+                      "the folder does not take a file of this name (its include or exclude "
+                      "patterns); rename the file and drop it again");
+        return NULL;
+    }
+    return f;
+}
+
+int ds__web_upload_copy(const struct ds__web_upload *u, const struct ds_folder_conf *f, char *name,
+                        size_t size, struct ds_error *err)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    int rc = DS_EEXIST;
+
+    /* The dropped name if it is free, else one with the time before it. */
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    for (int i = 0; i < 10 && rc == DS_EEXIST; i++) {
+        if (i == 0) {
+            snprintf(name, size, "%s", u->name);
+        }
+        else {
+            snprintf(name, size, "web-%s-%d-%s", stamp, i, u->name);
+        }
+        rc = copy_into(u->path, f->path, name, err);
+    }
+    return rc;
+}
+
+int ds__web_upload_import(struct ds_web *w, struct ds__web_upload *u,
+                          const struct ds_folder_conf *f, char *name, size_t size,
+                          struct ds_error *err)
+{
+    int rc = ds__web_upload_copy(u, f, name, size, err);
+
+    if (rc != 0) {
+        return rc;
+    }
+    ds_log_info("WEB_ACTION", "web: a dropped file was copied into folder %s", f->name);
+    upload_drop(u);
+    w->ops.sync_now(w->ops.ctx);
+    return 0;
+}
+
 static void import(struct ds__web_conn *c)
 {
     struct ds_web *w = c->w;
@@ -967,47 +1042,21 @@ static void import(struct ds__web_conn *c)
     struct ds_error err;
     char id[DS_UUID_LEN + 8];
     char name[300];
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    int rc = DS_EEXIST;
 
     ds_error_clear(&err);
-    u = form(c, "upload", id, sizeof(id)) == 0 ? upload_find(w, id) : NULL;
+    u = form(c, "upload", id, sizeof(id)) == 0 ? ds__web_upload_find(w, id, c->sid) : NULL;
     if (u == NULL) {
         ds__web_error(c, 404, "NOT_FOUND", "the dropped file is gone; drop it again");
         return;
     }
-    f = ds_config_folder(w->cfg, u->folder);
+    f = ds__web_upload_folder(c, u);
     if (f == NULL) {
-        ds__web_error(c, 404, "NOT_FOUND", "the folder is no longer configured");
         return;
     }
-    if (!ds_watch_wanted(f, u->name)) {
-        ds__web_error(c, 422, "NOT_TAKEN",
-                      "the folder does not take a file of this name (its include or exclude "
-                      "patterns); rename the file and drop it again");
-        return;
-    }
-    /* The dropped name if it is free, else one with the time before it. */
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-    for (int i = 0; i < 10 && rc == DS_EEXIST; i++) {
-        if (i == 0) {
-            snprintf(name, sizeof(name), "%s", u->name);
-        }
-        else {
-            snprintf(name, sizeof(name), "web-%s-%d-%s", stamp, i, u->name);
-        }
-        rc = copy_into(u->path, f->path, name, &err);
-    }
-    if (rc != 0) {
+    if (ds__web_upload_import(w, u, f, name, sizeof(name), &err) != 0) {
         ds__web_error(c, 500, "IMPORT", err.msg[0] != '\0' ? err.msg : "cannot copy the file");
         return;
     }
-    ds_log_info("WEB_ACTION", "web: a dropped file was copied into folder %s", f->name);
-    upload_drop(u);
-    w->ops.sync_now(w->ops.ctx);
     ds__web_json(c, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "folder", f->name, "name", name));
 }
 

@@ -43,6 +43,11 @@ struct ds_web_auth {
 /* Equal strings, in time that depends on the lengths only. */
 static int ct_equal(const char *a, const char *b)
 {
+    return ds_web_auth_same(a, b);
+}
+
+int ds_web_auth_same(const char *a, const char *b)
+{
     size_t la = strlen(a);
     size_t lb = strlen(b);
     unsigned char d = la != lb;

@@ -77,6 +77,10 @@ int ds_web_auth_rights(struct ds_web_auth *a, const char *sid, double now);
  * otherwise (unknown session, missing or wrong token). */
 int ds_web_auth_check_csrf(struct ds_web_auth *a, const char *sid, const char *csrf, double now);
 
+/* 1 when the tokens a and b are the same, compared in time that depends
+ * on their lengths only (a session id or token against another). */
+int ds_web_auth_same(const char *a, const char *b);
+
 /* Ends the session sid (a logout); unknown ids are ignored. */
 void ds_web_auth_end(struct ds_web_auth *a, const char *sid);
 

@@ -15,6 +15,11 @@
  *                                      template saved into template_dir,
  *                                      queued for the cloud, the file retried
  *
+ * Each takes ?upload=ID instead of ?file=ID for a file dropped on the
+ * Import page (the upload id its preview answered, found as its import
+ * finds it): saving then imports the file into the folder it was dropped
+ * for, as "Import into FOLDER" does, instead of a retry.
+ *
  * A choice becomes a template in one place, ds_draft_from_choice
  * (agent/map/draft.c), checked by the template loader. The file is read
  * only by the children, as every dropped file is. Answers hold the file's
@@ -55,13 +60,16 @@ int ds__web_mapping_route(const struct ds__web_conn *c)
            is(c, "POST", "/api/mapping/save");
 }
 
-/* The held file the request names (?file=ID). */
+/* The file the request maps: a held file (?file=ID) or a file dropped on
+ * the Import page (?upload=ID). */
 struct held {
-    int64_t id;           /* asked for */
-    int found;            /* it is held */
-    char path[PATH_MAX];  /* where it is */
-    char folder[128];     /* its folder */
-    char reason_code[64]; /* why it is held */
+    int64_t id;                   /* the held file asked for; 0 for a dropped one */
+    int found;                    /* it is held */
+    char upload[DS_UUID_LEN + 8]; /* the dropped file's upload id, "" for a held file */
+    char path[PATH_MAX];          /* where it is */
+    char name[256];               /* its name, as the page shows it */
+    char folder[128];             /* its folder */
+    char reason_code[64];         /* why it is held ("" for a dropped file) */
 };
 
 static int on_held(void *ctx, const struct ds_file_row *f)
@@ -69,8 +77,11 @@ static int on_held(void *ctx, const struct ds_file_row *f)
     struct held *h = ctx;
 
     if (f->id == h->id) {
+        const char *base = strrchr(f->path, '/');
+
         h->found = 1;
         ds_str_copy(h->path, sizeof(h->path), f->path);
+        ds_str_copy(h->name, sizeof(h->name), base != NULL ? base + 1 : f->path);
         ds_str_copy(h->folder, sizeof(h->folder), f->folder);
         ds_str_copy(h->reason_code, sizeof(h->reason_code),
                     f->reason_code != NULL ? f->reason_code : "");
@@ -78,7 +89,36 @@ static int on_held(void *ctx, const struct ds_file_row *f)
     return 0;
 }
 
-/* The held file of c's request and its folder, or NULL (answered). */
+/* The dropped file of c's request (?upload=ID), found as the Import
+ * page's own import finds it, and its folder, or NULL (answered). A
+ * folder whose files are read with one template only would never use the
+ * template saved here: refused before the person maps anything. */
+static const struct ds_folder_conf *dropped_file(struct ds__web_conn *c, struct held *h)
+{
+    const struct ds__web_upload *u = ds__web_upload_find(c->w, h->upload, c->sid);
+    const struct ds_folder_conf *f;
+
+    if (u == NULL) {
+        ds__web_error(c, 404, "NOT_FOUND", "the dropped file is gone; drop it again");
+        return NULL;
+    }
+    f = ds__web_upload_folder(c, u);
+    if (f == NULL) {
+        return NULL;
+    }
+    if (f->template_id != NULL && strcmp(f->template_id, "auto") != 0) {
+        ds__web_error(c, 409, "FIXED_TEMPLATE",
+                      "the folder reads its files with one template only: drop the file for a "
+                      "folder whose template is auto to map it");
+        return NULL;
+    }
+    ds_str_copy(h->path, sizeof(h->path), u->path);
+    ds_str_copy(h->name, sizeof(h->name), u->name);
+    ds_str_copy(h->folder, sizeof(h->folder), u->folder);
+    return f;
+}
+
+/* The file of c's request and its folder, or NULL (answered). */
 static const struct ds_folder_conf *held_file(struct ds__web_conn *c, struct held *h)
 {
     const struct ds_folder_conf *f;
@@ -86,8 +126,12 @@ static const struct ds_folder_conf *held_file(struct ds__web_conn *c, struct hel
     char *end = NULL;
 
     memset(h, 0, sizeof(*h));
+    if (ds__web_param(c, "upload", h->upload, sizeof(h->upload)) == 0) {
+        return dropped_file(c, h);
+    }
+    h->upload[0] = '\0';
     if (ds__web_param(c, "file", text, sizeof(text)) != 0) {
-        ds__web_error(c, 400, "BAD_REQUEST", "which file? (file)");
+        ds__web_error(c, 400, "BAD_REQUEST", "which file? (file or upload)");
         return NULL;
     }
     h->id = strtoll(text, &end, 10);
@@ -143,7 +187,6 @@ static void on_draft_done(struct ds__web_conn *c, int status, const struct ds_bu
     json_t *doc = NULL;
     json_t *fields = json_object();
     json_t *statuses = json_object();
-    const char *base;
 
     f = held_file(c, &h);
     if (f == NULL) {
@@ -172,11 +215,13 @@ static void on_draft_done(struct ds__web_conn *c, int status, const struct ds_bu
         json_object_set_new(statuses, types[i], string_list(ds_draft_statuses(types[i])));
     }
     pc = ds_config_practice(c->w->cfg, f->practice);
-    base = strrchr(h.path, '/');
+    /* A dropped file is named by its upload id, a held one by its id. */
     json_object_set_new(doc, "file",
-                        json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)h.id, "name",
-                                  base != NULL ? base + 1 : h.path, "folder", f->name,
-                                  "reason_code", h.reason_code));
+                        h.upload[0] != '\0'
+                            ? json_pack("{s:s, s:s, s:s, s:n}", "upload", h.upload, "name", h.name,
+                                        "folder", f->name, "reason_code")
+                            : json_pack("{s:I, s:s, s:s, s:s}", "id", (json_int_t)h.id, "name",
+                                        h.name, "folder", f->name, "reason_code", h.reason_code));
     json_object_set_new(doc, "folder_type", json_string(f->import_type));
     json_object_set_new(doc, "practice_time_zone",
                         pc != NULL && pc->timezone != NULL ? json_string(pc->timezone)
@@ -375,6 +420,30 @@ out:
     return rc;
 }
 
+/* A dropped file whose template was just saved goes into its folder as
+ * "Import into FOLDER" puts it there: the watcher detects it with the
+ * saved template among the others, as every export. */
+static void imported(struct ds__web_conn *c, const struct ds_folder_conf *f, const struct held *h,
+                     const char *id, int cloud_queued)
+{
+    struct ds__web_upload *u = ds__web_upload_find(c->w, h->upload, c->sid);
+    struct ds_error err;
+    char name[300];
+
+    ds_error_clear(&err);
+    if (u == NULL || ds__web_upload_import(c->w, u, f, name, sizeof(name), &err) != 0) {
+        char m[600];
+
+        snprintf(m, sizeof(m), "template %s is saved, but the file was not imported: %s", id,
+                 u == NULL ? "it is gone; drop it again" : err.msg);
+        ds__web_error(c, 500, "IMPORT", m);
+        return;
+    }
+    ds__web_json(c, 200,
+                 json_pack("{s:b, s:s, s:b, s:b, s:s, s:s}", "ok", 1, "id", id, "imported", 1,
+                           "cloud_queued", cloud_queued, "folder", f->name, "name", name));
+}
+
 static void save(struct ds__web_conn *c)
 {
     struct ds_web *w = c->w;
@@ -411,6 +480,10 @@ static void save(struct ds__web_conn *c)
     }
     ds_log_info("WEB_ACTION", "web: template %s saved from the mapping screen for folder %s", id,
                 f->name);
+    if (h.upload[0] != '\0') {
+        imported(c, f, &h, id, err.code == 0);
+        return;
+    }
     rc = ds_store_file_retry(w->store, h.id);
     if (rc == 0) {
         ds_log_info("WEB_ACTION", "web: retry of file %lld with template %s", (long long)h.id, id);

@@ -27,11 +27,12 @@ struct ds__web_child;
 
 /* A file dropped on the page, previewed, waiting for the person's confirm. */
 struct ds__web_upload {
-    char id[DS_UUID_LEN]; /* "" when the slot is free */
-    char path[PATH_MAX];  /* in state_dir/web-uploads, 0600 */
-    char name[256];       /* its original base name, made safe */
-    char folder[128];     /* the folder it was previewed for */
-    double at;            /* when it came */
+    char id[DS_UUID_LEN];       /* "" when the slot is free */
+    char path[PATH_MAX];        /* in state_dir/web-uploads, 0600 */
+    char name[256];             /* its original base name, made safe */
+    char folder[128];           /* the folder it was previewed for */
+    char sid[DS_WEB_TOKEN_HEX]; /* the session that dropped it: the only one that may use it */
+    double at;                  /* when it came */
 };
 
 struct ds_web {
@@ -107,6 +108,29 @@ int ds__web_api_writes(const struct ds__web_conn *c);
 /* Removes the dropped files not imported: all of them (all = 1) or those
  * older than DS_WEB_UPLOAD_TTL. */
 void ds__web_uploads_expire(struct ds_web *w, double now, int all);
+
+/* The dropped file of upload id id (as the Import page names it) that
+ * session sid dropped, or NULL: gone, expired, never there or another
+ * session's. */
+struct ds__web_upload *ds__web_upload_find(struct ds_web *w, const char *id, const char *sid);
+
+/* The folder u was dropped for, if it is still configured and takes a file
+ * of u's name; else NULL, answered (404, 422). */
+const struct ds_folder_conf *ds__web_upload_folder(struct ds__web_conn *c,
+                                                   const struct ds__web_upload *u);
+
+/* Copies u into folder f as "Import into FOLDER" does: 0600, under a
+ * hidden .part name, fsynced, then named (u's name, or one with the time
+ * before it if that is taken; never over a file). name: the name given. */
+int ds__web_upload_copy(const struct ds__web_upload *u, const struct ds_folder_conf *f, char *name,
+                        size_t size, struct ds_error *err);
+
+/* ds__web_upload_copy, then the upload is dropped and a sync asked for:
+ * the import of a dropped file, from the Import page or the mapping
+ * screen. */
+int ds__web_upload_import(struct ds_web *w, struct ds__web_upload *u,
+                          const struct ds_folder_conf *f, char *name, size_t size,
+                          struct ds_error *err);
 
 /* The query parameter name of c's request, decoded, into out. 0 or -1. */
 int ds__web_param(const struct ds__web_conn *c, const char *name, char *out, size_t size);

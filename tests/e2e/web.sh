@@ -30,6 +30,13 @@
 #      is in template_dir and in the cloud's import_templates, and the rows
 #      are in PostgreSQL field by field; the endpoints' gate and refusals
 #      with curl;
+#   3d. a file dropped on the Import page (tests/tools/web_import_map.py):
+#      no template reads tests/data/importmap-patients.csv; the preview
+#      offers "Map columns", the browser maps it on the same screen, saves;
+#      the template is in template_dir and import_templates, the file was
+#      imported into the folder and its rows are in PostgreSQL field by
+#      field; the upload's gate and refusals with curl (another full
+#      session may not use an upload it did not drop);
 #   4. the dropped files' rows are in PostgreSQL; no patient value reached
 #      the agent's log.
 #
@@ -477,6 +484,65 @@ else
     not_ok "odd.csv is no longer held (for the existing-id check)"
 fi
 
+# --- 3d. mapping a file dropped on the Import page ---------------------------
+# The gate with curl, on an upload previewed for inbox (a folder pinned to
+# one template, where a saved template would never be used).
+make_csv F 2 >"$work/fixed.csv"
+fup=$(c -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" -H 'Content-Type: application/octet-stream' \
+    -H 'X-Filename: fixed-patients.csv' --data-binary @"$work/fixed.csv" "$base/api/preview?folder=inbox" |
+    sed -n 's/.*"upload":"\([0-9a-f-]*\)".*/\1/p')
+check "a file previewed for inbox has an upload id" test -n "$fup"
+code=$(status_of "$base/api/mapping?upload=$fup")
+check "GET /api/mapping?upload= without a session: $code (401)" test "$code" = 401
+code=$(status_of -b "$work/mjar" "$base/api/mapping?upload=$fup")
+check "... with a read-only session: $code (403)" test "$code" = 403
+code=$(status_of -b "$work/jar" -X POST -H 'Content-Type: application/json' --data '{}' "$base/api/mapping/save?upload=$fup")
+check "POST /api/mapping/save?upload= without the CSRF token: $code (403)" test "$code" = 403
+code=$(c -o "$work/ufixed.json" -w '%{http_code}' -b "$work/jar" "$base/api/mapping?upload=$fup")
+check "an upload for a folder pinned to one template: $code (409 FIXED_TEMPLATE)" \
+    sh -c "test '$code' = 409 && grep -q '\"code\":\"FIXED_TEMPLATE\"' '$work/ufixed.json'"
+code=$(status_of -b "$work/jar" "$base/api/mapping?upload=00000000-0000-4000-8000-000000000000")
+check "an upload id the agent does not hold: $code (404)" test "$code" = 404
+code=$(status_of -b "$work/jar" "$base/api/mapping?upload=$fup%2F..")
+check "an upload id with more after it: $code (404)" test "$code" = 404
+# Another full session (the login secret's) may not use this session's upload.
+csrf2=$(c -b "$work/jar2" "$base/api/session" | sed -n 's/.*"csrf":"\([0-9a-f]*\)".*/\1/p')
+secrets="$secrets|$csrf2|$(awk -v n="$cookie" '$6 == n { print $7 }' "$work/jar2")"
+code=$(status_of -b "$work/jar2" "$base/api/mapping?upload=$fup")
+check "another full session maps this session's upload: $code (404)" test "$code" = 404
+code=$(status_of -b "$work/jar2" -X POST -H "X-CSRF-Token: $csrf2" --data "upload=$fup" "$base/api/import")
+check "... or imports it: $code (404)" test "$code" = 404
+check "... and nothing reached the folder" test ! -e "$work/inbox/fixed-patients.csv"
+code=$(status_of -b "$work/jar" -X POST -H "X-CSRF-Token: $csrf" --data "upload=$fup" "$base/api/import")
+check "the session that dropped it imports it as before: $code (200)" test "$code" = 200
+link=$("$agent" web-url -c "$work/dentsync.conf")
+secrets="$secrets|${link##*t=}"
+if [ -x /usr/bin/chromedriver ] && /usr/bin/python3 -c 'import selenium' 2>/dev/null; then
+    timeout 300 /usr/bin/python3 "$top/tests/tools/web_import_map.py" "$link" \
+        "$top/tests/data/importmap-patients.csv" auto "$outdir" >"$work/importmap.out" 2>&1
+    sed 's/^\([0-9]* passed, [0-9]* failed\)$/# import-map browser: \1/' "$work/importmap.out"
+    passed=$((passed + $(grep -c '^ok - ' "$work/importmap.out")))
+    failed=$((failed + $(grep -c '^not ok - ' "$work/importmap.out")))
+    grep -q '^[0-9]* passed, 0 failed$' "$work/importmap.out" || not_ok "the import-map browser test did not finish cleanly"
+else
+    not_ok "chromium-driver or python3-selenium is missing (installer/deps.sh installs them)"
+fi
+check "the dropped file's template is in template_dir, mapping the chosen columns" \
+    test "$(jq -r '[.id, .import_type, .fields.external_id.columns[0], .fields.first_name.columns[0], .fields.email.columns[0], .fields.date_of_birth.columns[0], .dialect.date_order] | join("|")' "$work/templates/importmap-patients.json" 2>/dev/null)" \
+    = "importmap-patients|patients|Ref Q7|Ruf Q7|Post Q7|Tag Q7|DMY"
+check "the dropped file was imported into folder auto, 0600" \
+    test "$(stat -c %a "$work/auto/importmap-patients.csv" 2>/dev/null)" = 600
+wait_until 60 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'U-70%'\")\" -eq 2"
+check "the dropped file's rows arrived in PostgreSQL, field by field" \
+    test "$(pq "SELECT string_agg(concat_ws('|', external_id, first_name, last_name, date_of_birth, email), ' ' ORDER BY external_id) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'U-70%'")" \
+    = "U-701|Upfirsta|Uplasta|1984-11-05|upa@example.com U-702|Upfirstb|Uplastb|1969-04-19|upb@example.com"
+check "its job names the saved template" \
+    test "$(sqlite3 -readonly "$work/state/queue.db" "SELECT j.template_id FROM jobs j JOIN files f ON f.id = j.file_id WHERE f.path LIKE '%/auto/importmap-patients.csv' ORDER BY j.created_at DESC LIMIT 1")" = importmap-patients
+wait_until 30 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM import_templates WHERE practice_id = '$practice_id' AND id = 'importmap-patients'\")\" -eq 1"
+check "the template is saved in the cloud for the folder's practice (import_templates)" \
+    test "$(pq "SELECT concat_ws(' ', name, import_type, mapping_config->'fields'->'email'->'columns'->>0) FROM import_templates WHERE practice_id = '$practice_id' AND id = 'importmap-patients'")" \
+    = "importmap-patients patients Post Q7"
+
 # --- 4. PostgreSQL and the log -----------------------------------------------
 wait_until 60 sh -c "test \"\$(psql '$DS_OWNER_DB' -At -X -c \"SELECT count(*) FROM patients WHERE practice_id = '$practice_id' AND external_id LIKE 'W%'\")\" -eq 9"
 check "the 9 rows of the file dropped on the page are in PostgreSQL" \
@@ -491,7 +557,7 @@ check "the imported copy in the folder is 0600" \
 check "no dropped file is left in the state directory" \
     test -z "$(ls -A "$work/state/web-uploads" 2>/dev/null)"
 check "no patient value and no token in the agent's log" \
-    sh -c "! grep -qE 'Webfirst|Weblast|Mapfirst|Maplast|24.12.1981|@example.com|31/31/1999|$(cat "$work/token")|$(cat "$work/secret")' '$work/agent.log'"
+    sh -c "! grep -qE 'Webfirst|Weblast|Mapfirst|Maplast|Upfirst|Uplast|05.11.1984|24.12.1981|@example.com|31/31/1999|$(cat "$work/token")|$(cat "$work/secret")' '$work/agent.log'"
 check "no login link, session or CSRF token in the agent's log" \
     sh -c "! grep -qE '$secrets' '$work/agent.log'"
 

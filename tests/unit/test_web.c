@@ -405,6 +405,87 @@ static void test_mapping_save(void **state)
     rmdir(top);
 }
 
+/* A dropped file is found by its whole upload id, for the session that
+ * dropped it only, and copied into its
+ * folder as "Import into FOLDER" does, for the Import page and the mapping
+ * screen alike: 0600, never over a file, no .part left. */
+static void test_upload_find_copy(void **state)
+{
+    static const char text[] = "Ref Q7,Post Q7\nU-1,u@example.com\n";
+    struct ds_web *w = calloc(1, sizeof(*w));
+    struct ds__web_upload *u;
+    struct ds_folder_conf f;
+    struct ds_error err;
+    struct stat sb;
+    char top[64];
+    char dir[128];
+    char p[512];
+    char name[300];
+    char got[64];
+    char sid[DS_WEB_TOKEN_HEX];
+    FILE *fp;
+
+    (void)state;
+    assert_non_null(w);
+    snprintf(top, sizeof(top), "/tmp/ds-web-up-XXXXXX");
+    assert_non_null(mkdtemp(top));
+    snprintf(dir, sizeof(dir), "%s/folder", top);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    u = &w->uploads[3];
+    snprintf(u->id, sizeof(u->id), "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55");
+    snprintf(u->path, sizeof(u->path), "%s/upload.csv", top);
+    snprintf(u->name, sizeof(u->name), "dropped.csv");
+    fp = fopen(u->path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+
+    snprintf(u->sid, sizeof(u->sid), "%064d", 1);
+    snprintf(sid, sizeof(sid), "%064d", 1);
+    assert_ptr_equal(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55", sid), u);
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d5", sid));
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55/..", sid));
+    assert_null(ds__web_upload_find(w, "", sid)); /* never a free slot */
+    /* Another session, even a full one, does not get it. */
+    snprintf(sid, sizeof(sid), "%064d", 2);
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55", sid));
+    assert_null(ds__web_upload_find(w, "0b7c1e4a-95f2-4c3e-8d6b-2f1a9e0c7d55", ""));
+
+    memset(&f, 0, sizeof(f));
+    f.name = "auto";
+    f.path = dir;
+    ds_error_clear(&err);
+    assert_int_equal(ds__web_upload_copy(u, &f, name, sizeof(name), &err), 0);
+    assert_string_equal(name, "dropped.csv");
+    snprintf(p, sizeof(p), "%s/dropped.csv", dir);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    fp = fopen(p, "r");
+    assert_non_null(fp);
+    assert_non_null(fgets(got, sizeof(got), fp));
+    fclose(fp);
+    assert_string_equal(got, "Ref Q7,Post Q7\n");
+    snprintf(p, sizeof(p), "%s/.dropped.csv.part", dir);
+    assert_int_equal(stat(p, &sb), -1);
+
+    /* The name is taken now: the copy gets another, the first stays. */
+    assert_int_equal(ds__web_upload_copy(u, &f, name, sizeof(name), &err), 0);
+    assert_int_equal(strncmp(name, "web-", 4), 0);
+    assert_non_null(strstr(name, "-1-dropped.csv"));
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_int_equal(unlink(p), 0);
+    snprintf(p, sizeof(p), "%s/dropped.csv", dir);
+    assert_int_equal(unlink(p), 0);
+
+    /* A folder that is gone: an error, nothing half written. */
+    rmdir(dir);
+    assert_int_not_equal(ds__web_upload_copy(u, &f, name, sizeof(name), &err), 0);
+
+    unlink(u->path);
+    rmdir(top);
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -413,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_link_once),          cmocka_unit_test(test_secret_session_csrf),
         cmocka_unit_test(test_session_eviction),   cmocka_unit_test(test_rights),
         cmocka_unit_test(test_guesses_per_client), cmocka_unit_test(test_mapping_save),
+        cmocka_unit_test(test_upload_find_copy),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * dentsync status page. No framework, no CDN: the agent serves this file.
  * Every value from the server is put in the page as text (never as HTML).
  * Views follow the hash: #/ overview, #/jobs, #/job/ID, #/files, #/import,
- * #/map/FILE (the mapping screen of a file no template reads).
+ * #/map/FILE (the mapping screen of a held file no template reads),
+ * #/map/upload/UPLOAD (the same screen for a file dropped on #/import).
  * Views that change on their own are polled: every two seconds while
  * something is on its way, every ten when all is quiet, never while the tab
  * is hidden (each poll reads the queue on the agent's loop).
@@ -93,6 +94,7 @@ function api(path, opts) {
       if (!r.ok) {
         var e = new Error((j.error && j.error.message) || ("HTTP " + r.status));
         e.status = r.status;
+        e.body = j;
         throw e;
       }
       return j;
@@ -368,12 +370,21 @@ function templateId(s) {
   return id || "mapped";
 }
 
-function mappingView(fileId) {
+/* Whether a folder detects the template of each file (template = auto):
+ * only there is a template saved on the mapping screen used. */
+function folderDetects(name) {
+  return state.folders.some(function (f) { return f.name === name && f.template === "auto"; });
+}
+
+/* The mapping screen of a held file (what = "file") or of a file dropped on
+ * the Import page (what = "upload"): the same routes, named by either. */
+function mappingView(what, fileId) {
   if (!state.write) {
     show(h("p", { id: "read-only" }, "This session may look but not map a file."));
     return Promise.resolve();
   }
-  return api("/api/mapping?file=" + encodeURIComponent(fileId)).then(function (d) {
+  var q = what + "=" + encodeURIComponent(fileId);
+  return api("/api/mapping?" + q).then(function (d) {
     var draft = d.draft || {};
     var type = draft.import_type || (d.folder_type !== "auto" ? d.folder_type : "patients");
     var seq = 0;
@@ -473,7 +484,7 @@ function mappingView(fileId) {
     function previewNow() {
       var mine = ++seq;
       out.setAttribute("data-busy", "1");
-      api("/api/mapping/preview?file=" + encodeURIComponent(fileId), { method: "POST",
+      api("/api/mapping/preview?" + q, { method: "POST",
         body: JSON.stringify(choice()), headers: { "Content-Type": "application/json" } }).then(function (p) {
         if (mine === seq) {
           renderRows(p);
@@ -512,8 +523,10 @@ function mappingView(fileId) {
 
     show([
       h("h1", null, "Map " + d.file.name),
-      h("p", { class: "muted" }, "No template reads this file (", h("code", null, d.file.reason_code), "). Choose the field each column holds; " +
-        "the preview below follows your choices. Saving writes a template that every file of this shape uses from then on."),
+      h("p", { class: "muted" }, d.file.upload ? ["Dropped on the Import page for folder " + d.file.folder + ". "] :
+        ["No template reads this file (", h("code", null, d.file.reason_code), "). "], "Choose the field each column holds; " +
+        "the preview below follows your choices. Saving writes a template that every file of this shape uses from then on" +
+        (d.file.upload ? ", then imports the file into " + d.file.folder + "." : ".")),
       d.draft_error ? h("p", { class: "muted" }, "No column was recognised: " + d.draft_error) : null,
       h("div", { class: "card" }, h("dl", { class: "kv" },
         h("dt", null, "import type"), h("dd", null, typeSel),
@@ -535,10 +548,11 @@ function mappingView(fileId) {
           c.overwrite = overwrite.checked;
           e.target.disabled = true;
           result.textContent = "";
-          api("/api/mapping/save?file=" + encodeURIComponent(fileId), { method: "POST",
+          api("/api/mapping/save?" + q, { method: "POST",
             body: JSON.stringify(c), headers: { "Content-Type": "application/json" } }).then(function (r) {
             add(result, h("p", { id: "map-saved" }, "Saved template ", h("code", null, r.id),
               r.cloud_queued ? "; it goes to the cloud for the practice's other PCs" : "; it could not be queued for the cloud (see the log)",
+              r.imported ? [". Imported: ", h("code", null, r.name), " is in folder " + r.folder + ". "] :
               r.retried ? ". The file is back in line. " : ". ", h("a", { href: "#/jobs" }, "Watch it in Jobs")));
           }, function (err) {
             e.target.disabled = false;
@@ -609,6 +623,13 @@ function previewFile(file, folder, out) {
       }
       out.textContent = "";
       add(out, h("p", { class: "error", id: "preview-error" }, err.message));
+      /* No template read it: the agent kept it for the mapping screen. */
+      if (err.body && err.body.upload) {
+        add(out, h("div", { class: "actions" }, h("a", { class: "button primary", id: "map-upload",
+          href: "#/map/upload/" + err.body.upload }, "Map columns"),
+          h("span", { class: "muted" }, " choose the field of each column, save it as a template, and import the file into " +
+            err.body.folder + ".")));
+      }
     });
 }
 
@@ -636,6 +657,7 @@ function renderPreview(p, out) {
           failed(err);
         });
       } }, "Import into " + p.folder),
+      folderDetects(p.folder) ? h("a", { class: "button", id: "map-upload", href: "#/map/upload/" + p.upload }, "Map columns") : null,
       h("button", { type: "button", onclick: function () { out.textContent = ""; } }, "Cancel")),
     p.errors.length ? [h("h2", null, "Most common errors"), h("ul", null, p.errors.map(function (g) {
       return h("li", null, g.rows + " \u00d7 " + g.error + " (first: row " + g.first_row + ")", h("div", { class: "suggestion" }, g.suggestion));
@@ -698,7 +720,11 @@ function route() {
   }
   m = hash.match(/^#\/map\/([0-9]{1,19})$/);
   if (m) {
-    return { name: "files", run: function () { return mappingView(m[1]); }, poll: false };
+    return { name: "files", run: function () { return mappingView("file", m[1]); }, poll: false };
+  }
+  m = hash.match(/^#\/map\/upload\/([0-9a-f-]{36})$/);
+  if (m) {
+    return { name: "import", run: function () { return mappingView("upload", m[1]); }, poll: false };
   }
   if (hash === "#/import") {
     return { name: "import", run: importView, poll: false };
