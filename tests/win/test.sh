@@ -116,6 +116,16 @@ else
     not_ok "service install: $out"
 fi
 out=$(svc start)
+# Now and then wine's service manager answers a first start with
+# ERROR_INTERNAL_ERROR (1359): seen once in five runs of this suite, on an
+# idle machine, while wine's own services of the session were starting;
+# its cause inside wine was not found. The start is asked once more, and
+# the retry is said; a second failure fails the check.
+if grep -q 'error 1359' <<<"$out"; then
+    echo "# service start: wine's service manager answered 1359; asking once more"
+    sleep 2
+    out=$(svc start)
+fi
 check "service start: running ($out)" grep -q 'service running (pid' <<<"$out"
 out=$(svc status)
 check "service status: running" grep -q 'service running' <<<"$out"
