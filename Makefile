@@ -36,6 +36,8 @@ DESTDIR   ?=
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 DEPS      ?= 1
+# Compiles that `make test` and the sanitizer and fuzz builds run at once.
+JOBS      ?= $(shell nproc 2>/dev/null || echo 1)
 # Read before the Windows and Debian rules name their files with it.
 VERSION   := $(shell sed -n 's/^\#define DS_VERSION "\(.*\)"/\1/p' agent/core/version.h)
 
@@ -154,7 +156,7 @@ FUZZ_SECONDS ?= 60
 AGENT_BIN := $(BUILD)/dentsync$(EXE)
 CLOUD_BIN := $(BUILD)/dentsync-cloud
 
-.PHONY: all deps test unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo test-fresh bench bench-read soak lint install clean
+.PHONY: all deps test test-bins unit e2e asan fuzz-replay fuzz fuzz-build fuzz-short demo test-fresh bench bench-read soak lint install clean
 
 # Keep the objects of tests and fuzz targets (chained rules would delete them).
 .SECONDARY:
@@ -260,7 +262,11 @@ fuzz-replay: $(FUZZ_BIN)
 	done; \
 	echo "fuzz-replay: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
+# The binaries a test step runs, built JOBS at a time before it runs them.
+test-bins: $(AGENT_BIN) $(CLOUD_BIN) $(UNIT_BIN) $(FUZZ_BIN) $(TEST_TOOLS)
+
 asan:
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) DEPS=0 SANITIZER=address BUILD=build-asan test-bins
 	$(Q)$(MAKE) --no-print-directory DEPS=0 SANITIZER=address BUILD=build-asan unit fuzz-replay
 
 # The allocation-failure mode over every unit test binary, under ASan+UBSan
@@ -313,9 +319,9 @@ FUZZ_SHORT  ?= 3
 
 fuzz-build:
 	$(Q)sh installer/deps.sh fuzz
-	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang BUILD=build-fuzz \
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) DEPS=0 CC=clang BUILD=build-fuzz \
 	    SANITIZER=fuzzer-no-link,address build-fuzz/libdentsync.a build-fuzz/libdentsync-cloud.a
-	$(Q)$(MAKE) --no-print-directory DEPS=0 CC=clang $(FUZZ_LF_BIN)
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) DEPS=0 CC=clang $(FUZZ_LF_BIN)
 
 build-fuzz/libfuzzer/%: tests/fuzz/%.c build-fuzz/libdentsync.a
 	$(say) FUZZ $@
@@ -342,6 +348,7 @@ fuzz-short: fuzz-build
 	$(Q)sh tests/fuzz/run.sh build-fuzz/libfuzzer $(FUZZ_SHORT)
 
 test: deps
+	$(Q)$(MAKE) --no-print-directory -j$(JOBS) DEPS=0 test-bins
 	$(Q)$(MAKE) --no-print-directory DEPS=0 lint
 	$(Q)$(MAKE) --no-print-directory DEPS=0 unit
 	$(Q)$(MAKE) --no-print-directory DEPS=0 e2e

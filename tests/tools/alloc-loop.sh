@@ -56,12 +56,14 @@ if [ "$(id -u)" = 0 ] && unshare -m sh -c 'mount -t tmpfs -o size=256m tmpfs /tm
     private_tmp=1
 fi
 
-passed=0
-failed=0
-out=$(mktemp /tmp/dentsync-alloc-loop.XXXXXX)
-trap 'rm -f "$out"' EXIT
+# Binaries are looped ALLOC_JOBS at a time (default: the cores), each
+# with its own output file; their lines are printed in the order given.
+jobs_max=${ALLOC_JOBS:-$(nproc 2>/dev/null || echo 1)}
+results=$(mktemp -d /tmp/dentsync-alloc-loop.XXXXXX)
+trap 'rm -rf "$results"' EXIT
 
-# run BIN N: runs BIN with the Nth allocation failing, output in $out.
+# run BIN N: runs BIN with the Nth allocation failing, output in $out (the
+# caller's).
 run() {
     if [ "$private_tmp" = 1 ]; then
         DS_UNIT_FAIL_ALLOC=$2 timeout "$limit" unshare -m sh -c \
@@ -71,11 +73,12 @@ run() {
     fi
 }
 
-for bin in "$@"; do
-    name=${bin##*/}
-    [ "$name" = test_alloc ] && continue
-    [ "$name" = test_control ] && continue
-    [ -x "$bin" ] || { echo "not ok - $name: no such binary"; failed=$((failed + 1)); continue; }
+# loop_one BIN: the loop over one binary; prints its `ok -`/`not ok -` line.
+loop_one() {
+    local bin=$1 name=${1##*/} out="$results/${1##*/}.out"
+    local rc total stride runs absorbed test_failed leaky_failed bad n report
+
+    [ -x "$bin" ] || { echo "not ok - $name: no such binary"; return; }
     # The count of a run without failure sets the stride.
     run "$bin" 0
     rc=$?
@@ -83,8 +86,7 @@ for bin in "$@"; do
     if [ "$rc" != 0 ] || [ -z "$total" ]; then
         echo "not ok - $name: fails without any allocation failing (exit $rc)"
         tail -n 20 "$out"
-        failed=$((failed + 1))
-        continue
+        return
     fi
     stride=1
     if [ "$budget" -gt 0 ] && [ "$total" -gt $((dense + budget)) ]; then
@@ -136,10 +138,31 @@ for bin in "$@"; do
     if [ -n "$bad" ]; then
         echo "not ok - $name: $bad (reproduce: DS_UNIT_FAIL_ALLOC=$n $bin)"
         grep -A 12 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|exception' "$out" | head -n 40
-        failed=$((failed + 1))
     else
         echo "ok - $name: $total allocation(s), $runs run(s) (stride $stride): $absorbed passed, $test_failed failed a test cleanly ($leaky_failed of them left the test's objects behind), none crashed"
+    fi
+}
+
+names=()
+for bin in "$@"; do
+    name=${bin##*/}
+    [ "$name" = test_alloc ] && continue
+    [ "$name" = test_control ] && continue
+    names+=("$name")
+    loop_one "$bin" >"$results/$name.line" 2>&1 &
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do
+        wait -n
+    done
+done
+wait
+passed=0
+failed=0
+for name in ${names[@]+"${names[@]}"}; do
+    cat "$results/$name.line"
+    if head -n 1 "$results/$name.line" | grep -q '^ok - '; then
         passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
     fi
 done
 echo "$passed passed, $failed failed"
