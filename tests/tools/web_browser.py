@@ -24,67 +24,16 @@ import base64
 import os
 import subprocess
 import sys
-import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+
+from webtest import check, click, finish, shot, start, wait
 
 link, path, folder, outdir = sys.argv[1:5]
 resume = sys.argv[5] if len(sys.argv) > 5 else None
-os.makedirs(outdir, exist_ok=True)
-passed = 0
-failed = 0
 
 
-def check(desc, cond):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - " + desc, flush=True)
-    else:
-        failed += 1
-        print("not ok - " + desc, flush=True)
-    return cond
-
-
-def wait(driver, fn, seconds):
-    """Polls fn(driver) until it is truthy; returns its value or None."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            v = fn(driver)
-            if v:
-                return v
-        except Exception:  # the page re-renders while we look
-            pass
-        time.sleep(0.2)
-    return None
-
-
-def click(driver, selector, seconds):
-    """Clicks the first element matching selector, looked up afresh at each
-    try: the page re-renders on its own timer, and an element found a moment
-    before may be gone by the click. True once a click went through."""
-    def go(d):
-        found = d.find_elements(By.CSS_SELECTOR, selector)
-        if not found:
-            return False
-        found[0].click()
-        return True
-    return wait(driver, go, seconds)
-
-
-def shot(driver, name):
-    driver.save_screenshot(os.path.join(outdir, name + ".png"))
-
-
-opts = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--window-size=1200,900", "--no-first-run", "--disable-extensions"):
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+driver = start(outdir, 900)
 try:
     # 1. The one-time link logs in and lands on the overview.
     driver.get(link)
@@ -216,5 +165,4 @@ try:
 finally:
     driver.quit()
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()

@@ -15,59 +15,21 @@ as tests/e2e/web.sh asks:
 A screenshot per step goes to OUTDIR (m1-... .png). Prints `ok - ...` /
 `not ok - ...` per check and a last line `N passed, N failed`.
 """
-import os
 import sys
-import time
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
+from webtest import check, finish, shot, start, wait
+
 link, name, outdir = sys.argv[1:4]
-os.makedirs(outdir, exist_ok=True)
-passed = 0
-failed = 0
-
-
-def check(desc, cond):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - " + desc, flush=True)
-    else:
-        failed += 1
-        print("not ok - " + desc, flush=True)
-    return cond
-
-
-def wait(driver, fn, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            v = fn(driver)
-            if v:
-                return v
-        except Exception:  # the page re-renders while we look
-            pass
-        time.sleep(0.2)
-    return None
-
-
-def shot(driver, step):
-    driver.save_screenshot(os.path.join(outdir, step + ".png"))
 
 
 def rows_text(d):
     return " | ".join(r.text for r in d.find_elements(By.CSS_SELECTOR, ".map-preview-row"))
 
 
-opts = webdriver.ChromeOptions()
-for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-          "--window-size=1200,1000", "--no-first-run", "--disable-extensions"):
-    opts.add_argument(a)
-opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+driver = start(outdir, 1000)
 base = link.split("/login")[0]
 try:
     driver.get(link)
@@ -127,5 +89,4 @@ try:
 finally:
     driver.quit()
 
-print("%d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+finish()
