@@ -92,16 +92,7 @@ cp "$sample" "$work/inbox/patients.csv"
 check "the sample's job completes in the cloud" \
     wait_for 30 "SELECT count(*) FROM import_jobs WHERE $in_practice AND filename = 'patients.csv' AND status = 'completed'" 1
 
-fields="external_id first_name last_name middle_name preferred_name date_of_birth gender
-        email phone_mobile phone_home phone_work address_line1 address_line2 city state
-        postal_code country status provider_external_id first_visit_date last_visit_date notes"
-# One record per line: fields joined by |, absent ones empty, a newline inside
-# a value written as \n (tests/e2e/expected/README).
-select=""
-for f in $fields; do
-    select="$select${select:+, }replace(coalesce($f::text, ''), E'\\n', '\\n')"
-done
-pg_psql "SELECT concat_ws('|', $select) FROM patients WHERE $in_practice" |
+pg_psql "$(patients_tsv_sql "$in_practice")" |
     LC_ALL=C sort >"$work/patients.actual"
 check "PostgreSQL holds one patient per sample row ($sample_rows)" \
     test "$(wc -l <"$work/patients.actual")" -eq "$sample_rows"

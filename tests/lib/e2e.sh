@@ -190,3 +190,16 @@ wait_queue() { # wait_queue DIR SECONDS SQL EXPECTED
     echo "# waited $2s for [$3] = $4, got $(queue_sql "$1" "$3")"
     return 1
 }
+
+# patients_tsv_sql WHERE: the SQL that lists the patients WHERE selects one
+# per line, the fields of tests/e2e/expected/patients.tsv joined by |, absent
+# ones empty, a newline inside a value as \n (tests/e2e/expected/README).
+patients_tsv_sql() {
+    _sel=""
+    for _f in external_id first_name last_name middle_name preferred_name date_of_birth gender \
+        email phone_mobile phone_home phone_work address_line1 address_line2 city state \
+        postal_code country status provider_external_id first_visit_date last_visit_date notes; do
+        _sel="$_sel${_sel:+, }replace(coalesce($_f::text, ''), E'\\n', '\\n')"
+    done
+    echo "SELECT concat_ws('|', $_sel) FROM patients WHERE $1"
+}

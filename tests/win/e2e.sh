@@ -140,16 +140,7 @@ drop() {
 job_done_sql() { # job_done_sql PRACTICE_ID FILENAME
     echo "SELECT count(*) FROM import_jobs WHERE practice_id = '$1' AND filename = '$2' AND status = 'completed'"
 }
-# One patient per line, fields joined by |, absent ones empty, a newline
-# inside a value as \n (as tests/e2e/agent.sh, tests/e2e/expected/README).
-fields="external_id first_name last_name middle_name preferred_name date_of_birth gender
-        email phone_mobile phone_home phone_work address_line1 address_line2 city state
-        postal_code country status provider_external_id first_visit_date last_visit_date notes"
-select=""
-for f in $fields; do
-    select="$select${select:+, }replace(coalesce($f::text, ''), E'\\n', '\\n')"
-done
-patients_of() { pq "SELECT concat_ws('|', $select) FROM patients WHERE practice_id = '$1'" | LC_ALL=C sort; }
+patients_of() { pq "$(patients_tsv_sql "practice_id = '$1'")" | LC_ALL=C sort; }
 # same DESC EXPECTED-FILE PRACTICE_ID
 same() {
     patients_of "$3" >"$work/actual"
