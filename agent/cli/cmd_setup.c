@@ -72,6 +72,30 @@ static int dir_of(const char *path, char *buf, size_t size)
     return 0;
 }
 
+/* The agent's default configuration folder (the installer's data folder
+ * on Windows, which %ProgramData% lets every user add files to until it
+ * is made private) becomes the agent's own before the token goes in. A
+ * folder the admin chose is left as it is. 0, or -1 said on stderr. */
+static int secure_default_dir(const char *dir)
+{
+    char have[4096];
+    char want[4096];
+    int e;
+
+    if (ds_os_realpath(dir, have, sizeof(have)) != 0 ||
+        ds_os_realpath(ds_os_default_path(DS_OS_CONFIG_DIR), want, sizeof(want)) != 0 ||
+        strcmp(have, want) != 0) {
+        return 0;
+    }
+    e = ds_os_secure_dir(dir);
+    if (e != 0) {
+        fprintf(stderr, "dentsync setup: %s: cannot make the folder the agent's own: %s\n", dir,
+                strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
 /* Writes text to path: aside (path.tmp, private, new), flushed, renamed
  * over path (agent/os/os_fs.h: 0600, or an owner-only DACL on Windows). */
 static int write_file(const char *path, const char *text)
@@ -218,6 +242,10 @@ int ds_cmd_setup(const char *config_path, int argc, char **argv)
     }
     token[n] = '\n';
     token[n + 1] = '\0';
+    if (secure_default_dir(dir) != 0) {
+        memset(token, 0, sizeof(token));
+        return DS_EXIT_RUNTIME;
+    }
     n = write_file(token_path, token);
     memset(token, 0, sizeof(token));
     if (n != 0) {

@@ -148,14 +148,16 @@ void ds_os_sync_dir(int dirfd);
 #define DS_OS_APPEND 4 /* every write goes to the end */
 
 /* Opens path for writing, creating it private (0600; on Windows a DACL
- * granting only the owner, SYSTEM and Administrators) when absent. The
+ * granting only the owner, SYSTEM, Administrators and the service
+ * account) when absent. The
  * one way the agent creates a file holding patient data or a token.
  * Returns the descriptor (not inherited by children), or -1 with errno
  * set. */
 int ds_os_create_private(const char *path, int flags);
 
 /* Whether the file fd is open on is private: 1 when no one but its owner
- * (and on Windows SYSTEM and Administrators) may read or write it, 0 when
+ * (and on Windows SYSTEM, Administrators and the service account) may read
+ * or write it, 0 when
  * others may, -1 when it cannot be told. */
 int ds_os_fd_private(int fd);
 
@@ -178,6 +180,16 @@ int ds_os_open_read(const char *path);
  * Windows the inherited permissions). 0 when created or when the name
  * exists already (what it is, its opener finds out), or an errno. */
 int ds_os_mkdir(const char *path, int shared);
+
+/* Makes the existing directory path the agent's own: on Windows its DACL
+ * becomes the private one (SYSTEM, Administrators, the owner and the
+ * service account, inherited by what is made in it), replacing what it
+ * inherited: `dentsync setup` does it to the installer's data folder,
+ * which %ProgramData% would otherwise let every user add files to. On
+ * Linux the package gives /etc/dentsync its modes and nothing is changed.
+ * A link or something else than a directory is refused on both. 0, or an
+ * errno (ELOOP a link, ENOTDIR not a directory). */
+int ds_os_secure_dir(const char *path);
 
 /* Reads up to size bytes at offset off of fd without moving its offset;
  * *got is how many (0 at the end). 0, or -1. */

@@ -362,6 +362,16 @@ int ds_os_mkdir(const char *path, int shared)
     return mkdir(path, shared ? 0750 : 0700) == 0 || errno == EEXIST ? 0 : errno;
 }
 
+int ds_os_secure_dir(const char *path)
+{
+    struct stat sb;
+
+    if (lstat(path, &sb) != 0) {
+        return errno;
+    }
+    return S_ISLNK(sb.st_mode) ? ELOOP : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+}
+
 int ds_os_pread(int fd, void *buf, size_t size, int64_t off, size_t *got)
 {
     ssize_t n = pread(fd, buf, size, (off_t)off);

@@ -31,11 +31,15 @@
  * (tried again later by the after-delivery sweep).
  *
  * Private files and directories get a protected DACL granting full access
- * to SYSTEM, Administrators and the owner (OWNER RIGHTS), nobody else:
- * "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;OW)". A directory the
- * agent uses for its own files must be owned by the agent's account (its
- * token user, or its token's default owner) and grant write access to no
- * one but those.
+ * to SYSTEM, Administrators, the owner (OWNER RIGHTS) and the service's
+ * own account NT SERVICE\dentsync (os_service_sid), nobody else:
+ * "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;OW)(A;OICI;FA;;;S-1-5-80-…)".
+ * The service account is in it because the token and the configuration
+ * are written by `dentsync setup` during the install, as SYSTEM, and read
+ * by the service. A directory the agent uses for its own files must be
+ * owned by one of those (the agent's own account, its token's default
+ * owner, SYSTEM, Administrators, the service account) and grant write
+ * access to no one else.
  *
  * Renames are MoveFileExW with MOVEFILE_WRITE_THROUGH (and
  * MOVEFILE_REPLACE_EXISTING where a rename replaces): NTFS journals the
@@ -48,6 +52,7 @@
 #include "agent/os/os_fs.h"
 
 #include "agent/core/alloc.h"
+#include "agent/os/os_service.h"
 
 #include <windows.h>
 #include <aclapi.h>
@@ -63,7 +68,7 @@
 #include <string.h>
 #include <wchar.h>
 
-#define PRIVATE_SDDL L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;OW)"
+#define PRIVATE_SDDL "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;OW)"
 #define SHARE_ALL (FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
 #define WIDE_MAX 32768 /* the longest path the wide calls take, in characters */
 
@@ -179,16 +184,35 @@ static int fd_of(HANDLE h, int flags)
     return fd;
 }
 
-/* new (LocalFree): the private security descriptor. */
+/* new (LocalFree): the private security descriptor, with the service
+ * account's entry when its identifier could be made. */
 static PSECURITY_DESCRIPTOR private_sd(void)
 {
     PSECURITY_DESCRIPTOR sd = NULL;
+    const char *sid = os_service_sid();
+    char sddl[256];
 
-    if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(PRIVATE_SDDL, SDDL_REVISION_1, &sd,
-                                                              NULL)) {
+    snprintf(sddl, sizeof(sddl), "%s%s%s%s", PRIVATE_SDDL, sid != NULL ? "(A;OICI;FA;;;" : "",
+             sid != NULL ? sid : "", sid != NULL ? ")" : "");
+    if (!ConvertStringSecurityDescriptorToSecurityDescriptorA(sddl, SDDL_REVISION_1, &sd, NULL)) {
         return NULL;
     }
     return sd;
+}
+
+/* Whether sid is the service's own account. */
+static int is_service(PSID sid)
+{
+    const char *text = os_service_sid();
+    PSID svc = NULL;
+    int same;
+
+    if (text == NULL || !ConvertStringSidToSidA(text, &svc)) {
+        return 0;
+    }
+    same = EqualSid(sid, svc) != 0;
+    LocalFree(svc);
+    return same;
 }
 
 /* 100 ns ticks since 1601 to ns since 1970. */
@@ -361,14 +385,15 @@ static int is_self(PSID sid)
     return self;
 }
 
-/* Whether sid may write where the agent keeps its files: itself, SYSTEM,
- * Administrators, or the owner by its placeholders. */
+/* Whether sid may own or write where the agent keeps its files: itself,
+ * SYSTEM, Administrators, the service account, or the owner by its
+ * placeholders. */
 static int may_write(PSID sid)
 {
     return IsWellKnownSid(sid, WinLocalSystemSid) ||
            IsWellKnownSid(sid, WinBuiltinAdministratorsSid) ||
            IsWellKnownSid(sid, WinCreatorOwnerSid) ||
-           IsWellKnownSid(sid, WinCreatorOwnerRightsSid) || is_self(sid);
+           IsWellKnownSid(sid, WinCreatorOwnerRightsSid) || is_self(sid) || is_service(sid);
 }
 
 #define WRITE_RIGHTS                                                                               \
@@ -376,7 +401,9 @@ static int may_write(PSID sid)
      GENERIC_WRITE | GENERIC_ALL)
 
 /* Whether h (opened with READ_CONTROL) is owned by this process's account
- * and, with check_dacl, grants write access to no one else. */
+ * or another the agent trusts (may_write: the folder `dentsync setup`
+ * made as SYSTEM, or the service's, looked at by an administrator's
+ * console) and, with check_dacl, grants write access to no one else. */
 static int owned(HANDLE h, int check_dacl)
 {
     PSECURITY_DESCRIPTOR sd = NULL;
@@ -389,7 +416,7 @@ static int owned(HANDLE h, int check_dacl)
                         &owner, NULL, &dacl, NULL, &sd) != ERROR_SUCCESS) {
         return 0;
     }
-    if (owner == NULL || !is_self(owner)) {
+    if (owner == NULL || !may_write(owner)) {
         goto out;
     }
     if (!check_dacl) {
@@ -911,6 +938,62 @@ int ds_os_mkdir(const char *path, int shared)
     ds_free(w);
     LocalFree(sa.lpSecurityDescriptor);
     return e;
+}
+
+int ds_os_secure_dir(const char *path)
+{
+    PSECURITY_DESCRIPTOR sd = private_sd();
+    wchar_t *w = wide(path);
+    HANDLE h = INVALID_HANDLE_VALUE;
+    PACL dacl = NULL;
+    BOOL present = FALSE;
+    BOOL defaulted = FALSE;
+    DWORD e;
+    int rc = 0;
+
+    if (w == NULL || sd == NULL) {
+        rc = w == NULL ? errno : ENOMEM;
+        goto out;
+    }
+    /* The handle that was checked is the one changed: never the path again. */
+    h = CreateFileW(w, READ_CONTROL | WRITE_DAC | FILE_READ_ATTRIBUTES,
+                    FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+                    FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (h == INVALID_HANDLE_VALUE) {
+        rc = errno_of(GetLastError());
+        goto out;
+    }
+    switch (kind_of(h, 1)) {
+    case DS_FSAFE_OK:
+        break;
+    case DS_FSAFE_LINK:
+        rc = ELOOP;
+        goto out;
+    case DS_FSAFE_NOT_DIR:
+        rc = ENOTDIR;
+        goto out;
+    default:
+        rc = EIO;
+        goto out;
+    }
+    if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) || !present) {
+        rc = EIO;
+        goto out;
+    }
+    /* Protected: the inherited entries (every user may add files) go. */
+    e = SetSecurityInfo(h, SE_FILE_OBJECT,
+                        DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, NULL, NULL,
+                        dacl, NULL);
+    if (e != ERROR_SUCCESS) {
+        rc = errno_of(e);
+    }
+out:
+    if (h != INVALID_HANDLE_VALUE) {
+        CloseHandle(h);
+    }
+    ds_free(w);
+    LocalFree(sd);
+    return rc;
 }
 
 int ds_os_pread(int fd, void *buf, size_t size, int64_t off, size_t *got)

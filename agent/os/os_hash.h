@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #define DS_OS_SHA256_LEN 32 /* digest bytes */
+#define DS_OS_SHA1_LEN 20
 
 struct ds_sha256; /* defined by the platform's half */
 
@@ -24,5 +25,10 @@ void ds_os_sha256_digest(struct ds_sha256 *h, unsigned char md[DS_OS_SHA256_LEN]
 
 /* NULL-safe. */
 void ds_os_sha256_free(struct ds_sha256 *h);
+
+/* The SHA-1 of p[0..n) into md, at once: only for identifiers that
+ * Windows derives with it (os_service_sid), never for integrity. 0, or -1
+ * when the algorithm is not available. */
+int ds_os_sha1(const void *p, size_t n, unsigned char md[DS_OS_SHA1_LEN]);
 
 #endif

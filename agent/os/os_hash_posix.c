@@ -54,3 +54,17 @@ void ds_os_sha256_free(struct ds_sha256 *h)
     EVP_MD_CTX_free(h->ctx);
     ds_free(h);
 }
+
+int ds_os_sha1(const void *p, size_t n, unsigned char md[DS_OS_SHA1_LEN])
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    if (EVP_Digest(p, n, full, &len, EVP_sha1(), NULL) != 1 || len != DS_OS_SHA1_LEN) {
+        return -1;
+    }
+    for (unsigned int i = 0; i < DS_OS_SHA1_LEN; i++) {
+        md[i] = full[i];
+    }
+    return 0;
+}

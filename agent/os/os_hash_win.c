@@ -13,6 +13,8 @@
 #include <windows.h>
 #include <bcrypt.h>
 
+#include <limits.h>
+
 struct ds_sha256 {
     BCRYPT_ALG_HANDLE alg;   /* owned */
     BCRYPT_HASH_HANDLE hash; /* owned, reusable */
@@ -68,4 +70,19 @@ void ds_os_sha256_free(struct ds_sha256 *h)
         BCryptCloseAlgorithmProvider(h->alg, 0);
     }
     ds_free(h);
+}
+
+int ds_os_sha1(const void *p, size_t n, unsigned char md[DS_OS_SHA1_LEN])
+{
+    BCRYPT_ALG_HANDLE alg = NULL;
+    NTSTATUS st;
+
+    if (n > ULONG_MAX ||
+        !BCRYPT_SUCCESS(BCryptOpenAlgorithmProvider(&alg, BCRYPT_SHA1_ALGORITHM, NULL, 0))) {
+        return -1;
+    }
+    /* BCryptHash: the whole input at once, no hash object to keep. */
+    st = BCryptHash(alg, NULL, 0, (PUCHAR)p, (ULONG)n, md, DS_OS_SHA1_LEN);
+    BCryptCloseAlgorithmProvider(alg, 0);
+    return BCRYPT_SUCCESS(st) ? 0 : -1;
 }

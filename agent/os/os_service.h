@@ -11,6 +11,8 @@
 #ifndef DS_OS_SERVICE_H
 #define DS_OS_SERVICE_H
 
+#include <stddef.h>
+
 /* A stop asked by the service manager. It is called on the manager's own
  * thread, so it may only hand the request over to the loop (uv_async_send). */
 typedef void (*os_service_stop_fn)(void *ctx);
@@ -36,5 +38,21 @@ int os_service_dispatch(int (*run)(void *ctx), void *ctx);
  * stdout, an error on stderr. Returns 0 done, 1 failed, 2 no such verb or
  * no such thing on this platform. */
 int os_service_manage(const char *verb, const char *config_path);
+
+/* The security identifier, in text, of the service's own account: on
+ * Windows NT SERVICE\dentsync is S-1-5-80- followed by the SHA-1 of the
+ * upper-case service name (UTF-16LE) as five little-endian 32-bit numbers,
+ * the same on every machine, whether the service is installed or not. The
+ * agent's private files grant it access (agent/os/os_fs_win.c), so the
+ * service reads the token that `dentsync setup` wrote as an administrator.
+ * NULL where services have no such identity (Linux: the account is the
+ * dentsync user), or when the digest cannot be made. Computed once. */
+const char *os_service_sid(void);
+
+/* os_service_sid's derivation for any service name (ASCII), on every
+ * platform (agent/os/os_service_sid.c): writes "S-1-5-80-…" into out. 0,
+ * or -1 (empty or not ASCII, out too small, no SHA-1). The tests check it
+ * against an identifier Windows publishes. */
+int os_service_sid_of(const char *name, char *out, size_t size);
 
 #endif

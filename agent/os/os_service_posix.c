@@ -41,3 +41,8 @@ int os_service_manage(const char *verb, const char *config_path)
     say_systemd();
     return 2;
 }
+
+const char *os_service_sid(void)
+{
+    return NULL;
+}

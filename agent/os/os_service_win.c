@@ -33,6 +33,27 @@
     L"Watches the practice's export folders and uploads their rows to the practice's cloud "       \
     L"account."
 
+/* The service account's identifier, worked out once. */
+static char sid_text[64];
+static INIT_ONCE sid_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK find_sid(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    (void)once;
+    (void)param;
+    (void)ctx;
+    if (os_service_sid_of("dentsync", sid_text, sizeof(sid_text)) != 0) {
+        sid_text[0] = '\0';
+    }
+    return TRUE;
+}
+
+const char *os_service_sid(void)
+{
+    InitOnceExecuteOnce(&sid_once, find_sid, NULL, NULL);
+    return sid_text[0] != '\0' ? sid_text : NULL;
+}
+
 /* The one service of this process, as the dispatcher sees it. */
 static struct {
     int active;                   /* running under the dispatcher */
@@ -232,6 +253,7 @@ static int install(SC_HANDLE scm, const char *config_path)
     SERVICE_FAILURE_ACTIONS_FLAG faf = {0};
     SERVICE_DELAYED_AUTO_START_INFO delayed = {0};
     SERVICE_DESCRIPTIONW desc = {0};
+    SERVICE_SID_INFO sid = {0};
     wchar_t *cmd = service_command(config_path);
     SC_HANDLE s;
     int rc = 0;
@@ -256,6 +278,10 @@ static int install(SC_HANDLE scm, const char *config_path)
     fa.cActions = 3;
     fa.lpsaActions = actions;
     faf.fFailureActionsOnNonCrashFailures = TRUE;
+    /* The service's own identifier in its token whatever account it is
+     * given later (a domain account for a share): the private files grant
+     * that identifier, so they stay readable to the service. */
+    sid.dwServiceSidType = SERVICE_SID_TYPE_UNRESTRICTED;
     if (!ChangeServiceConfig2W(s, SERVICE_CONFIG_DELAYED_AUTO_START_INFO, &delayed)) {
         fail("cannot set the delayed start");
         rc = 1;
@@ -265,10 +291,15 @@ static int install(SC_HANDLE scm, const char *config_path)
         fail("cannot set the recovery actions");
         rc = 1;
     }
+    if (!ChangeServiceConfig2W(s, SERVICE_CONFIG_SERVICE_SID_INFO, &sid)) {
+        fail("cannot give the service its own identifier");
+        rc = 1;
+    }
     ChangeServiceConfig2W(s, SERVICE_CONFIG_DESCRIPTION, &desc);
     CloseServiceHandle(s);
     if (rc == 0) {
-        printf("dentsync: service installed (delayed automatic start, account %ls)\n", SVC_ACCOUNT);
+        printf("dentsync: service installed (delayed automatic start, account %ls, %s)\n",
+               SVC_ACCOUNT, os_service_sid() != NULL ? os_service_sid() : "identifier unknown");
     }
     return rc;
 }

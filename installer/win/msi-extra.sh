@@ -8,6 +8,9 @@
 #     (MsiServiceConfigFailureActions; MsiServiceConfig type 4), applied by
 #     the MsiConfigureServices action between InstallServices and
 #     StartServices (Windows Installer 5);
+#   - the service's own identifier in its token whatever account it runs
+#     as (MsiServiceConfig type 5, SERVICE_SID_TYPE_UNRESTRICTED): the
+#     agent's private files grant NT SERVICE\dentsync;
 #   - HideTarget on the WriteConfig action, whose command line holds the
 #     token (wixl drops the attribute);
 #   - Permanent on the data folder's component (wixl has no attribute for
@@ -26,6 +29,8 @@ msibuild "$msi" -q "CREATE TABLE \`MsiServiceConfig\` (\`MsiServiceConfig\` CHAR
 # 4: SERVICE_CONFIG_FAILURE_ACTIONS_FLAG (a start that fails counts).
 msibuild "$msi" -q "INSERT INTO \`MsiServiceConfig\` (\`MsiServiceConfig\`, \`Name\`, \`Event\`, \`ConfigType\`, \`Argument\`, \`Component_\`) VALUES ('DelayedStart', 'dentsync', 1, 3, '1', 'Agent')"
 msibuild "$msi" -q "INSERT INTO \`MsiServiceConfig\` (\`MsiServiceConfig\`, \`Name\`, \`Event\`, \`ConfigType\`, \`Argument\`, \`Component_\`) VALUES ('FailedStartCounts', 'dentsync', 1, 4, '1', 'Agent')"
+# 5: SERVICE_CONFIG_SERVICE_SID_INFO, 1: SERVICE_SID_TYPE_UNRESTRICTED.
+msibuild "$msi" -q "INSERT INTO \`MsiServiceConfig\` (\`MsiServiceConfig\`, \`Name\`, \`Event\`, \`ConfigType\`, \`Argument\`, \`Component_\`) VALUES ('ServiceSid', 'dentsync', 1, 5, '1', 'Agent')"
 
 msibuild "$msi" -q "CREATE TABLE \`MsiServiceConfigFailureActions\` (\`MsiServiceConfigFailureActions\` CHAR(72) NOT NULL, \`Name\` CHAR(255) NOT NULL, \`Event\` SHORT NOT NULL, \`ResetPeriod\` LONG, \`RebootMessage\` CHAR(255), \`Command\` CHAR(255), \`Actions\` CHAR(0), \`DelayActions\` CHAR(0), \`Component_\` CHAR(72) NOT NULL PRIMARY KEY \`MsiServiceConfigFailureActions\`)"
 # Actions 1: SC_ACTION_RESTART, each after its delay in milliseconds.

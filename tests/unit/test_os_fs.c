@@ -278,6 +278,32 @@ static void test_private_files(void **state)
     box_drop(&b);
 }
 
+/* The configuration folder made the agent's own (`dentsync setup`): the
+ * folder stays usable and private files in it stay private; a file or a
+ * link in its place is refused, never changed. */
+static void test_secure_dir(void **state)
+{
+    struct box b;
+    char path[600];
+    char link[600];
+    int fd;
+
+    (void)state;
+    box_make(&b);
+    assert_int_equal(ds_os_mkdir(in(&b, "conf", path, sizeof(path)), 1), 0);
+    assert_int_equal(ds_os_secure_dir(path), 0);
+    assert_int_equal(ds_os_secure_dir(path), 0); /* again, as a repair does */
+    fd = ds_os_create_private(in(&b, "conf/main.token", path, sizeof(path)), DS_OS_EXCL);
+    assert_true(fd >= 0);
+    assert_int_equal(ds_os_fd_private(fd), 1);
+    close(fd);
+    assert_int_equal(ds_os_secure_dir(path), ENOTDIR);
+    assert_int_equal(ds_os_secure_dir(in(&b, "absent", path, sizeof(path))), ENOENT);
+    plant_link(&b, in(&b, "conf", path, sizeof(path)), in(&b, "elsewhere", link, sizeof(link)));
+    assert_int_equal(ds_os_secure_dir(link), ELOOP);
+    box_drop(&b);
+}
+
 /* The queue: created when absent, an existing file kept, a link or a
  * directory in its place refused. */
 static void test_shared_file(void **state)
@@ -426,11 +452,12 @@ static void test_disk_and_kind(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_link_is_refused),   cmocka_unit_test(test_fd_path),
-        cmocka_unit_test(test_create_exclusive),  cmocka_unit_test(test_rename),
-        cmocka_unit_test(test_private_files),     cmocka_unit_test(test_shared_file),
-        cmocka_unit_test(test_lock_is_exclusive), cmocka_unit_test(test_pread_keeps_offset),
-        cmocka_unit_test(test_default_paths),     cmocka_unit_test(test_disk_and_kind),
+        cmocka_unit_test(test_link_is_refused),    cmocka_unit_test(test_fd_path),
+        cmocka_unit_test(test_create_exclusive),   cmocka_unit_test(test_rename),
+        cmocka_unit_test(test_private_files),      cmocka_unit_test(test_secure_dir),
+        cmocka_unit_test(test_shared_file),        cmocka_unit_test(test_lock_is_exclusive),
+        cmocka_unit_test(test_pread_keeps_offset), cmocka_unit_test(test_default_paths),
+        cmocka_unit_test(test_disk_and_kind),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,6 +50,8 @@ has ServiceControl "ServiceControl: stopped and removed at uninstall" \
     '$2 == "dentsync" && int($3 / 32) % 2 == 1 && int($3 / 128) % 2 == 1'
 has MsiServiceConfig "MsiServiceConfig: delayed automatic start" \
     '$2 == "dentsync" && $4 == 3 && $5 == "1"'
+has MsiServiceConfig "MsiServiceConfig: the service's own identifier in its token (unrestricted)" \
+    '$2 == "dentsync" && $4 == 5 && $5 == "1"'
 has MsiServiceConfigFailureActions "MsiServiceConfigFailureActions: restart after 10, 30, 60 s" \
     '$2 == "dentsync" && $7 == "1[~]1[~]1" && $8 == "10000[~]30000[~]60000"'
 has InstallExecuteSequence "InstallExecuteSequence: MsiConfigureServices between install and start" \

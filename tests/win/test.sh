@@ -108,10 +108,11 @@ check "service install: automatic start (Start 2)" grep -q 'Start.*REG_DWORD.*0x
 check "service install: runs run --service -c CONFIG" \
     grep -q 'ImagePath.*"C:\\svccheck.exe" run --service -c "C:\\stopped.txt"' <<<"$reg"
 if [ "$rc" = 0 ]; then
-    ok "service install: delayed start and recovery actions set"
+    ok "service install: delayed start, recovery actions and service identifier set"
 elif grep -q 'error 124' <<<"$out"; then
-    skip "service install: delayed start and recovery actions: wine's ChangeServiceConfig2W" \
-        "knows neither (ERROR_INVALID_LEVEL); checked in the installer's tables instead"
+    skip "service install: delayed start, recovery actions and service identifier: wine's" \
+        "ChangeServiceConfig2W knows none of them (ERROR_INVALID_LEVEL); checked in the" \
+        "installer's tables instead"
 else
     not_ok "service install: $out"
 fi
@@ -161,6 +162,28 @@ if [ "$lib_ok" = 1 ] && $WIN_MAKE "$WIN_BUILD/dentsync.exe" >"$work/agent.log" 2
     out=$(w "$WIN_BUILD/dentsync.exe" service status)
     check "dentsync service status: not installed, exit 1" \
         test "$?" = 1 -a -n "$(grep 'not installed' <<<"$out")"
+    # The installer's setup step (as the MSI runs it, at the data folder
+    # it makes): the token and the configuration land there, the folder
+    # is made the agent's own, and the token passes the privacy check of
+    # check-config and doctor. Wine keeps no DACL (it derives one from the
+    # mode bits), so which accounts the folder grants is not seen here.
+    mkdir -p "$work/exports" "$drive_c/ProgramData/dentsync"
+    data='C:\ProgramData\dentsync'
+    out=$(w "$WIN_BUILD/dentsync.exe" setup -c "$data\dentsync.conf" --cloud-url https://api.example.com \
+        --practice main --folder "Z:$(tr / '\\' <<<"$work/exports")" --token e2e-setup-token-$$)
+    check "setup at the installer's data folder: exit 0, token and configuration written ($out)" \
+        test "$?" = 0 -a -f "$drive_c/ProgramData/dentsync/main.token" \
+        -a -f "$drive_c/ProgramData/dentsync/dentsync.conf"
+    check "setup: the token is not in its output" test -z "$(grep "e2e-setup-token-$$" <<<"$out")"
+    out=$(w "$WIN_BUILD/dentsync.exe" check-config -c "$data\dentsync.conf")
+    check "setup: check-config accepts what it wrote ($out)" grep -q 'OK (1 practice(s), 1 folder(s))' <<<"$out"
+    out=$(w "$WIN_BUILD/dentsync.exe" doctor -c "$data\dentsync.conf")
+    check "setup: doctor finds the token private" \
+        grep -q '^OK .*token_file .*main.token' <<<"$out"
+    out=$(w "$WIN_BUILD/dentsync.exe" setup -c "$data\dentsync.conf" --cloud-url https://api.example.com \
+        --practice main --folder "Z:$(tr / '\\' <<<"$work/exports")" --token e2e-setup-token2-$$)
+    check "setup again (a repair or an upgrade): exit 0, the new token in place" \
+        test "$?" = 0 -a "$(tr -d '\r\n' <"$drive_c/ProgramData/dentsync/main.token")" = "e2e-setup-token2-$$"
 elif [ "$lib_ok" = 1 ]; then
     not_ok "dentsync.exe builds; the first errors: $(grep -m 5 'error' "$work/agent.log")"
 else
