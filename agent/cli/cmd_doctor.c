@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "agent/os/os_cc.h"
 #include "agent/os/os_fs.h"
+#include "agent/os/os_service.h"
 #include "agent/os/os_text.h"
 
 #include <dirent.h>
@@ -97,10 +98,8 @@ static void check_folders(struct doctor *d, const struct ds_config *cfg)
         struct dirent *e;
 
         if (dir == NULL) {
-            fail(d,
-                 "folder %s: %s cannot be read by this user (%s) - fix: give the service user "
-                 "read access (chmod/chown, or the share's mount options uid=/file_mode=)",
-                 f->name, f->path, strerror(errno));
+            fail(d, "folder %s: %s cannot be read by this user (%s) - fix: %s", f->name, f->path,
+                 strerror(errno), os_service_fix(OS_FIX_FOLDER_READ));
             continue;
         }
         for (e = readdir(dir); e != NULL; e = readdir(dir)) {
@@ -114,8 +113,8 @@ static void check_folders(struct doctor *d, const struct ds_config *cfg)
                  f->name, f->path);
         }
         if (access(f->path, R_OK | X_OK) != 0) {
-            fail(d, "folder %s: %s cannot be read by this user (%s) - fix: chmod/chown it", f->name,
-                 f->path, strerror(errno));
+            fail(d, "folder %s: %s cannot be read by this user (%s) - fix: %s", f->name, f->path,
+                 strerror(errno), os_service_fix(OS_FIX_FOLDER_READ));
         }
         else if (f->after != DS_AFTER_LEAVE && access(f->path, W_OK) != 0) {
             fail(d,
@@ -130,16 +129,31 @@ static void check_folders(struct doctor *d, const struct ds_config *cfg)
     }
 }
 
+/* ", mode 0750" where files have modes (Linux), nothing where they have
+ * access lists (Windows: what ds_os_path_private judged). */
+static void mode_text(unsigned mode, char *buf, size_t size)
+{
+    if (mode != 0) {
+        snprintf(buf, size, ", mode %04o", mode);
+    }
+    else {
+        buf[0] = '\0';
+    }
+}
+
 static void check_state(struct doctor *d, const struct ds_config *cfg)
 {
     unsigned long long free_bytes;
     struct stat sb;
     char queue[4096];
+    char how[32] = "";
     double free_mb;
+    unsigned mode = 0;
+    int priv;
 
     if (stat(cfg->state_dir, &sb) != 0) {
-        fail(d, "state_dir %s: %s - fix: create it (mkdir -m 750) owned by the service user",
-             cfg->state_dir, strerror(errno));
+        fail(d, "state_dir %s: %s - fix: %s", cfg->state_dir, strerror(errno),
+             os_service_fix(OS_FIX_STATE_CREATE));
         return;
     }
     if (!S_ISDIR(sb.st_mode)) {
@@ -147,24 +161,28 @@ static void check_state(struct doctor *d, const struct ds_config *cfg)
              cfg->state_dir);
         return;
     }
+    priv = ds_os_path_private(cfg->state_dir, &mode);
+    mode_text(mode, how, sizeof(how));
     if (access(cfg->state_dir, W_OK | X_OK) != 0) {
-        fail(d, "state_dir %s is not writable by this user - fix: chown it to the service user",
-             cfg->state_dir);
+        fail(d, "state_dir %s is not writable by this user - fix: %s", cfg->state_dir,
+             os_service_fix(OS_FIX_STATE_WRITE));
     }
-    else if ((sb.st_mode & 0027) != 0) {
-        fail(d, "state_dir %s has mode %04o: others may read the queue - fix: chmod 750 %s",
-             cfg->state_dir, (unsigned)(sb.st_mode & 07777), cfg->state_dir);
+    else if (priv != 1) {
+        fail(d, "state_dir %s%s: others may read the queue - fix: %s", cfg->state_dir, how,
+             os_service_fix(OS_FIX_STATE_PRIVATE));
     }
     else {
-        ok(d, "state_dir %s: writable, mode %04o", cfg->state_dir, (unsigned)(sb.st_mode & 07777));
+        ok(d, "state_dir %s: writable%s", cfg->state_dir, how);
     }
     if (ds_config_queue_path(cfg, queue, sizeof(queue)) == 0 && stat(queue, &sb) == 0) {
-        if ((sb.st_mode & 0037) != 0) {
-            fail(d, "queue %s has mode %04o: it holds patient data - fix: chmod 640 %s", queue,
-                 (unsigned)(sb.st_mode & 07777), queue);
+        priv = ds_os_path_private(queue, &mode);
+        mode_text(mode, how, sizeof(how));
+        if (priv != 1) {
+            fail(d, "queue %s%s: it holds patient data and others may read it - fix: %s", queue,
+                 how, os_service_fix(OS_FIX_QUEUE_PRIVATE));
         }
         else {
-            ok(d, "queue %s: mode %04o", queue, (unsigned)(sb.st_mode & 07777));
+            ok(d, "queue %s: private%s", queue, how);
         }
     }
     free_bytes = ds_os_disk_free(cfg->state_dir);
@@ -189,20 +207,16 @@ static void check_token_files(struct doctor *d, const struct ds_config *cfg)
         struct stat sb;
 
         if (stat(p->token_file, &sb) != 0) {
-            fail(d, "practice %s: token_file %s: %s - fix: write the token there (chmod 600)",
-                 p->name, p->token_file, strerror(errno));
+            fail(d, "practice %s: token_file %s: %s - fix: write the token there (%s)", p->name,
+                 p->token_file, strerror(errno), os_service_fix(OS_FIX_TOKEN_PRIVATE));
         }
         else if (!ds_config_file_private(p->token_file, &sb)) {
-            fail(d,
-                 "practice %s: token_file %s is readable by others - fix: chmod 600 %s (on "
-                 "Windows: dentsync setup writes it owner-only)",
-                 p->name, p->token_file, p->token_file);
+            fail(d, "practice %s: token_file %s is readable by others - fix: %s", p->name,
+                 p->token_file, os_service_fix(OS_FIX_TOKEN_PRIVATE));
         }
         else if (access(p->token_file, R_OK) != 0) {
-            fail(d,
-                 "practice %s: token_file %s is not readable by this user - fix: chown it "
-                 "to the service user",
-                 p->name, p->token_file);
+            fail(d, "practice %s: token_file %s is not readable by this user - fix: %s", p->name,
+                 p->token_file, os_service_fix(OS_FIX_TOKEN_READ));
         }
         else {
             ok(d, "practice %s: token_file %s: readable by this user only", p->name, p->token_file);
@@ -274,10 +288,8 @@ static int check_cloud(struct doctor *d, const struct ds_config *cfg)
     if (cfg->proxy == NULL) {
         gai = resolve(host);
         if (gai != 0) {
-            fail(d,
-                 "cloud DNS: %s does not resolve (%s) - fix: check the url, the network and "
-                 "/etc/resolv.conf",
-                 host, uv_strerror(gai));
+            fail(d, "cloud DNS: %s does not resolve (%s) - fix: %s", host, uv_strerror(gai),
+                 os_service_fix(OS_FIX_DNS));
             return DS_ENET;
         }
         ok(d, "cloud DNS: %s resolves", host);
@@ -429,8 +441,12 @@ int ds_cmd_doctor(const char *config_path, int argc, char **argv)
         ds_http_global_cleanup();
     }
     rc = ds_control_ask(cfg->state_dir, "status", 3000, NULL);
-    printf("%s agent: %s\n", rc == 0 ? "INFO " : "WARN ",
-           rc == 0 ? "running" : "not running (start it: systemctl start dentsync)");
+    if (rc == 0) {
+        puts("INFO  agent: running");
+    }
+    else {
+        printf("WARN  agent: not running (start it: %s)\n", os_service_fix(OS_FIX_START));
+    }
     printf("\n%d check(s) passed, %d failed\n", d.passed, d.failed);
     ds_config_free(&cfg);
     return d.failed == 0 ? DS_EXIT_OK : DS_EXIT_RUNTIME;

@@ -16,6 +16,7 @@
 #include "agent/cli/commands.h"
 
 #include "agent/cli/out.h"
+#include "agent/os/os_service.h"
 #include "agent/service/control.h"
 #include "state/store_status.h"
 
@@ -158,8 +159,8 @@ static int practice_paused(json_t *agent, const char *name, char *code, size_t s
 static void print_agent(const json_t *agent, int running)
 {
     if (running == 0) {
-        printf("agent:     NOT RUNNING - nothing is being synced "
-               "(start it: systemctl start dentsync)\n");
+        printf("agent:     NOT RUNNING - nothing is being synced (start it: %s)\n",
+               os_service_fix(OS_FIX_START));
         return;
     }
     if (running < 0) {

@@ -161,6 +161,13 @@ int ds_os_create_private(const char *path, int flags);
  * others may, -1 when it cannot be told. */
 int ds_os_fd_private(int fd);
 
+/* Whether path (the queue's folder, the queue) keeps others out: on
+ * Linux no access for others and no write for the group (the agent's
+ * group may read: 0750, 0640); on Windows a DACL granting no one but the
+ * accounts ds_os_fd_private accepts. 1 yes, 0 no, -1 cannot be told
+ * (errno). *mode gets the mode bits on Linux, 0 on Windows. */
+int ds_os_path_private(const char *path, unsigned *mode);
+
 /* Makes path a regular file the agent's group may read (0640; on Windows
  * the owner-only DACL of ds_os_create_private stays), creating it empty
  * when absent, exclusively and without following a link; an existing

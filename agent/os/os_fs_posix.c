@@ -362,6 +362,18 @@ int ds_os_mkdir(const char *path, int shared)
     return mkdir(path, shared ? 0750 : 0700) == 0 || errno == EEXIST ? 0 : errno;
 }
 
+int ds_os_path_private(const char *path, unsigned *mode)
+{
+    struct stat sb;
+
+    *mode = 0;
+    if (stat(path, &sb) != 0) {
+        return -1;
+    }
+    *mode = (unsigned)(sb.st_mode & 07777);
+    return (sb.st_mode & (S_ISDIR(sb.st_mode) ? 0027 : 0037)) == 0;
+}
+
 int ds_os_secure_dir(const char *path)
 {
     struct stat sb;

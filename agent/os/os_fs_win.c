@@ -501,6 +501,28 @@ int ds_os_fd_private(int fd)
 
 /* ---- link-proof access to folders others can write into ------------------- */
 
+int ds_os_path_private(const char *path, unsigned *mode)
+{
+    wchar_t *w = wide(path);
+    HANDLE h;
+    int others;
+
+    *mode = 0;
+    if (w == NULL) {
+        return -1;
+    }
+    h = CreateFileW(w, READ_CONTROL, SHARE_ALL, NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS,
+                    NULL);
+    ds_free(w);
+    if (h == INVALID_HANDLE_VALUE) {
+        errno = errno_of(GetLastError());
+        return -1;
+    }
+    others = grants_others(h, FILE_READ_DATA | GENERIC_READ | GENERIC_ALL | WRITE_RIGHTS);
+    CloseHandle(h);
+    return others < 0 ? -1 : !others;
+}
+
 int ds_os_fd_id(int fd, struct ds_file_id *id)
 {
     return id_of(handle_of(fd), id);

@@ -39,6 +39,24 @@ int os_service_dispatch(int (*run)(void *ctx), void *ctx);
  * no such thing on this platform. */
 int os_service_manage(const char *verb, const char *config_path);
 
+/* What a person does about a problem `doctor`, `status` or `check-config`
+ * found, in the platform's own terms (chmod and systemctl on Linux; the
+ * service's account and `dentsync service` on Windows). */
+enum os_fix {
+    OS_FIX_START,         /* the agent is not running */
+    OS_FIX_FOLDER_READ,   /* the service's account cannot read an export folder */
+    OS_FIX_STATE_CREATE,  /* state_dir is absent */
+    OS_FIX_STATE_WRITE,   /* the service's account cannot write state_dir */
+    OS_FIX_STATE_PRIVATE, /* others may read the queue's folder */
+    OS_FIX_QUEUE_PRIVATE, /* others may read the queue */
+    OS_FIX_TOKEN_PRIVATE, /* others may read a token file */
+    OS_FIX_TOKEN_READ,    /* the service's account cannot read its token file */
+    OS_FIX_DNS            /* the cloud's host name does not resolve */
+};
+
+/* The fix, one phrase, no trailing period. Never NULL. */
+const char *os_service_fix(enum os_fix what);
+
 /* The security identifier, in text, of the service's own account: on
  * Windows NT SERVICE\dentsync is S-1-5-80- followed by the SHA-1 of the
  * upper-case service name (UTF-16LE) as five little-endian 32-bit numbers,

@@ -46,3 +46,29 @@ const char *os_service_sid(void)
 {
     return NULL;
 }
+
+const char *os_service_fix(enum os_fix what)
+{
+    switch (what) {
+    case OS_FIX_START:
+        return "systemctl start dentsync";
+    case OS_FIX_FOLDER_READ:
+        return "give the service user read access (chmod/chown, or the share's mount options "
+               "uid=/file_mode=)";
+    case OS_FIX_STATE_CREATE:
+        return "create it (mkdir -m 750) owned by the service user";
+    case OS_FIX_STATE_WRITE:
+        return "chown it to the service user";
+    case OS_FIX_STATE_PRIVATE:
+        return "chmod 750 it (group dentsync)";
+    case OS_FIX_QUEUE_PRIVATE:
+        return "chmod 640 it (group dentsync)";
+    case OS_FIX_TOKEN_PRIVATE:
+        return "chmod 600 it";
+    case OS_FIX_TOKEN_READ:
+        return "chown it to the service user";
+    case OS_FIX_DNS:
+    default:
+        return "check the url, the network and /etc/resolv.conf";
+    }
+}

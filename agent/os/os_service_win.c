@@ -54,6 +54,33 @@ const char *os_service_sid(void)
     return sid_text[0] != '\0' ? sid_text : NULL;
 }
 
+const char *os_service_fix(enum os_fix what)
+{
+    switch (what) {
+    case OS_FIX_START:
+        return "dentsync service start";
+    case OS_FIX_FOLDER_READ:
+        return "give NT SERVICE\\dentsync (or the service's account) read access to the folder, "
+               "and to the share for a UNC path";
+    case OS_FIX_STATE_CREATE:
+        return "the service makes it at its first start (dentsync service start) when it may "
+               "write its parent folder (dentsync setup makes the data folder so)";
+    case OS_FIX_STATE_WRITE:
+        return "give NT SERVICE\\dentsync full control of it";
+    case OS_FIX_STATE_PRIVATE:
+    case OS_FIX_QUEUE_PRIVATE:
+        return "leave only SYSTEM, Administrators and NT SERVICE\\dentsync in its permissions "
+               "(dentsync setup does so for the data folder)";
+    case OS_FIX_TOKEN_PRIVATE:
+    case OS_FIX_TOKEN_READ:
+        return "write it again with dentsync setup, which makes it readable by SYSTEM, "
+               "Administrators and NT SERVICE\\dentsync only";
+    case OS_FIX_DNS:
+    default:
+        return "check the url, the network and the DNS settings";
+    }
+}
+
 /* The one service of this process, as the dispatcher sees it. */
 static struct {
     int active;                   /* running under the dispatcher */

@@ -501,6 +501,14 @@ status=$?
 check "doctor with a 0644 token file: exit 3, exactly one FAIL, saying chmod 600" \
     sh -c "[ $status -eq 3 ] && [ \$(grep -c '^FAIL' '$(out doctor-0644.txt)') -eq 1 ] && grep -q '^FAIL .*token_file.*chmod 600' '$(out doctor-0644.txt)'"
 chmod 600 "$nb/token"
+chmod 770 "$nb/state"
+runuser -u nobody -- "$nb/dentsync" doctor -c "$nb/dentsync.conf" >"$(out doctor-0770.txt)" 2>&1
+status=$?
+chmod 700 "$nb/state"
+check "doctor with a group-writable state_dir: exactly one FAIL, its mode and chmod 750" \
+    sh -c "[ $status -ne 0 ] && [ \$(grep -c '^FAIL' '$(out doctor-0770.txt)') -eq 1 ] && grep -q '^FAIL  state_dir .*, mode 0770: others may read the queue - fix: chmod 750' '$(out doctor-0770.txt)'"
+check "doctor on the good state_dir: writable, its mode" \
+    grep -q "^OK    state_dir $nb/state: writable, mode 0700" "$(out doctor-nobody.txt)"
 
 # --- the log file ---------------------------------------------------------------------
 check "the log file was written (0600) and rotated at log_max_kb" \
