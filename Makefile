@@ -443,11 +443,12 @@ $(BUILD)/win/slowwrite.exe: tests/win/slowwrite.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -O2 -static -o $@ $<
 
-$(BUILD)/win/svccheck.exe: tests/win/svccheck.c agent/os/os_service_win.c agent/os/os_service.h
+# The service layer from the agent's library (its service identifier needs
+# the library's SHA-1, which needs its allocator).
+$(BUILD)/win/svccheck.exe: tests/win/svccheck.c $(LIB)
 	$(say) WINCC $@
 	@mkdir -p $(@D)
-	$(Q)$(CC) -std=c11 $(PLATFORM_CFLAGS) $(WARN) -I. -O2 -static -o $@ \
-	    tests/win/svccheck.c agent/os/os_service_win.c -ladvapi32
+	$(Q)$(CC) $(AGENT_CFLAGS) -O2 -o $@ tests/win/svccheck.c $(LIB) $(AGENT_LIBS)
 else
 windows-msi: windows
 endif

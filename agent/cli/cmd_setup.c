@@ -251,7 +251,7 @@ int ds_cmd_setup(const char *config_path, int argc, char **argv)
     if (n != 0) {
         return DS_EXIT_RUNTIME;
     }
-    printf("%s: the practice's token (0600)\n", token_path);
+    printf("%s: the practice's token, private to the agent\n", token_path);
     n = ds_os_open_read(config_path);
     if (n >= 0) {
         close(n);

@@ -74,7 +74,7 @@ w() {
 }
 
 # --- 2. holdopen ---------------------------------------------------------------
-if $WIN_MAKE "$WIN_BUILD/win/holdopen.exe" "$WIN_BUILD/win/svccheck.exe" >"$work/helpers.log" 2>&1; then
+if $WIN_MAKE -j2 "$WIN_BUILD/win/holdopen.exe" "$WIN_BUILD/win/svccheck.exe" >"$work/helpers.log" 2>&1; then
     out=$(w "$WIN_BUILD/win/holdopen.exe" --self-test 'C:\held.txt')
     check "holdopen: $(echo "$out" | tail -n 1)" grep -q '^3 passed, 0 failed' <<<"$out"
 else
