@@ -281,7 +281,7 @@ alloc-loop: $(UNIT_BIN)
 # libraries from Debian's source packages into WIN_CACHE (installer/win-deps.sh;
 # seconds once cached). windows-linkcheck links one call into each of them
 # statically into one .exe and runs it under wine.
-.PHONY: windows windows-deps windows-linkcheck windows-msi windows-test
+.PHONY: windows windows-deps windows-linkcheck windows-msi windows-test windows-zoneinfo
 # dentsync.exe, one static .exe, and its installer dentsync-VERSION-x64.msi
 # (docs/windows.md), built by an inner make that reads this file afresh
 # with WIN=1, once the cache is there.
@@ -289,7 +289,7 @@ WIN_MAKE = $(MAKE) --no-print-directory DEPS=0 WIN=1 BUILD=$(WIN_BUILD) WIN_CACH
 windows:
 	$(Q)sh installer/deps.sh windows
 	$(Q)DS_WIN_CACHE=$(WIN_CACHE) sh installer/win-deps.sh
-	$(Q)$(WIN_MAKE) $(WIN_BUILD)/dentsync.exe
+	$(Q)$(WIN_MAKE) $(WIN_BUILD)/dentsync.exe windows-zoneinfo
 	$(Q)$(WIN_MAKE) windows-msi
 
 # The Windows build under wine, in `make test` (tests/win/test.sh): the
@@ -420,15 +420,33 @@ lint:
 WIN_MSI := $(WIN_BUILD)/dentsync-$(VERSION)-x64.msi
 ifeq ($(WIN),1)
 windows-msi: $(WIN_MSI)
-$(WIN_MSI): $(AGENT_BIN) installer/win/dentsync.wxs installer/win/msi-extra.sh
+# The time zones beside dentsync.exe: one component a file, listed by
+# wixl-heat (msitools) from the copy in $(BUILD)/zoneinfo.
+$(WIN_MSI): $(AGENT_BIN) $(BUILD)/zoneinfo/zones.tab installer/win/dentsync.wxs \
+            installer/win/msi-extra.sh
 	$(say) WIXL $@
+	$(Q)cd $(@D) && find zoneinfo -type f | LC_ALL=C sort | \
+	    wixl-heat -p zoneinfo/ --component-group ZoneInfo --var var.ZoneDir \
+	    --directory-ref ZONEDIR --win64 >zoneinfo.wxs
 	$(Q)rm -f $@.tmp && cd $(@D) && wixl -a x64 -D Version=$(VERSION) -D Exe=dentsync.exe \
-	    -o $(@F).tmp $(CURDIR)/installer/win/dentsync.wxs
+	    -D ZoneDir=zoneinfo -D Win64=yes -o $(@F).tmp $(CURDIR)/installer/win/dentsync.wxs \
+	    zoneinfo.wxs
 	$(Q)sh installer/win/msi-extra.sh $@.tmp && mv $@.tmp $@
+
+# The calendar reader's time zones beside each program that reads files
+# (ds_os_zoneinfo_dir): libical's zoneinfo from the cache, as the installer
+# ships it.
+WIN_ZONEINFO := $(WIN_CACHE)/prefix/share/libical/zoneinfo
+$(BUILD)/zoneinfo/zones.tab $(BUILD)/tests/zoneinfo/zones.tab: $(WIN_ZONEINFO)/zones.tab
+	$(say) COPY $(@D)
+	$(Q)rm -rf $(@D) $(@D).tmp && mkdir -p $(@D:%/zoneinfo=%) && \
+	    cp -R $(WIN_ZONEINFO) $(@D).tmp && mv $(@D).tmp $(@D)
+
+windows-zoneinfo: $(BUILD)/zoneinfo/zones.tab $(BUILD)/tests/zoneinfo/zones.tab
 
 # The unit tests as .exe, and the helpers of tests/win/.
 $(BUILD)/tests/%.exe: $(BUILD)/tests/unit/%.o $(BUILD)/tests/unit/alloc_env.o \
-                      $(TEST_OS:%.c=$(BUILD)/%.o) $(LIB)
+                      $(TEST_OS:%.c=$(BUILD)/%.o) $(LIB) | $(BUILD)/tests/zoneinfo/zones.tab
 	$(say) LINK $@
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(AGENT_LIBS) -lcmocka

@@ -114,6 +114,7 @@ int ds_main(int argc, char **argv)
     int bad = 0;
 
     ds_read_child_dispatch(argc, argv);
+    ds_read_setup();
     if (argc < 2) {
         usage(stderr);
         return DS_EXIT_USAGE;

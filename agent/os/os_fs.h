@@ -261,4 +261,11 @@ enum ds_os_default {
  * storage, the same string on every call. */
 const char *ds_os_default_path(int kind);
 
+/* Where the calendar reader's time zones (libical's zoneinfo: zones.tab
+ * and one VTIMEZONE file per zone) are: on Windows the zoneinfo folder
+ * beside the program, which the installer ships (libical would look
+ * where it was built); NULL on Linux, where libical reads the system's
+ * /usr/share/zoneinfo. Static storage. */
+const char *ds_os_zoneinfo_dir(void);
+
 #endif

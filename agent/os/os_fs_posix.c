@@ -553,3 +553,8 @@ const char *ds_os_default_path(int kind)
         return "/var/lib/dentsync";
     }
 }
+
+const char *ds_os_zoneinfo_dir(void)
+{
+    return NULL;
+}

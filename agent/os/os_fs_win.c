@@ -1305,3 +1305,49 @@ const char *ds_os_default_path(int kind)
         return default_paths[2];
     }
 }
+
+/* The program's folder and zoneinfo, worked out once. libical opens the
+ * files with the C library's narrow fopen, which takes the ANSI code
+ * page: a folder whose name it cannot spell is given in its 8.3 form, as
+ * libical itself does for its own guess. */
+static char zoneinfo[MAX_PATH * 4];
+static INIT_ONCE zoneinfo_once = INIT_ONCE_STATIC_INIT;
+
+static BOOL CALLBACK find_zoneinfo(PINIT_ONCE once, PVOID param, PVOID *ctx)
+{
+    wchar_t exe[MAX_PATH * 2];
+    wchar_t *slash;
+    BOOL lossy = FALSE;
+    DWORD n = GetModuleFileNameW(NULL, exe, MAX_PATH * 2);
+
+    (void)once;
+    (void)param;
+    (void)ctx;
+    zoneinfo[0] = '\0';
+    if (n == 0 || n >= MAX_PATH * 2) {
+        return TRUE;
+    }
+    slash = wcsrchr(exe, L'\\');
+    if (slash == NULL || (size_t)(slash - exe) + 10 >= MAX_PATH * 2) {
+        return TRUE;
+    }
+    wcscpy(slash + 1, L"zoneinfo");
+    if (WideCharToMultiByte(CP_ACP, 0, exe, -1, zoneinfo, sizeof(zoneinfo), NULL, &lossy) == 0 ||
+        lossy) {
+        n = GetShortPathNameW(exe, exe, MAX_PATH * 2);
+        lossy = FALSE;
+        if (n == 0 || n >= MAX_PATH * 2 ||
+            WideCharToMultiByte(CP_ACP, 0, exe, -1, zoneinfo, sizeof(zoneinfo), NULL, &lossy) ==
+                0 ||
+            lossy) {
+            zoneinfo[0] = '\0';
+        }
+    }
+    return TRUE;
+}
+
+const char *ds_os_zoneinfo_dir(void)
+{
+    InitOnceExecuteOnce(&zoneinfo_once, find_zoneinfo, NULL, NULL);
+    return zoneinfo[0] != '\0' ? zoneinfo : NULL;
+}

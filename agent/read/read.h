@@ -128,6 +128,12 @@ struct ds_reader; /* opaque */
  * run itself again. */
 void ds_read_child_dispatch(int argc, char **argv);
 
+/* Process-wide set-up of the readers, once, before any thread reads: the
+ * calendar reader's time zones are made to come from ds_os_zoneinfo_dir
+ * (on Windows the zoneinfo shipped beside the program; libical would look
+ * where it was built). Nothing on Linux. */
+void ds_read_setup(void);
+
 /* Opens path and reads up to and including the header row.
  * new: *out is freed with ds_read_close. hints may be NULL.
  * Errors: DS_EIO (cannot open or read), DS_EPARSE (no header, malformed),

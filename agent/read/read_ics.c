@@ -61,6 +61,7 @@
 #include "agent/core/buf.h"
 #include "agent/core/hash.h"
 #include "agent/os/os_cc.h"
+#include "agent/os/os_fs.h"
 
 #include <libical/ical.h>
 #include <stdarg.h>
@@ -332,6 +333,15 @@ static void iso_time(struct icaltimetype t, char *out, size_t size)
     }
     snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d", t.year, t.month, t.day, t.hour, t.minute,
              t.second);
+}
+
+void ds_read_setup(void)
+{
+    const char *dir = ds_os_zoneinfo_dir();
+
+    if (dir != NULL) {
+        set_zone_directory(dir); /* libical 3.0 names it so */
+    }
 }
 
 /* The property's time with its TZID resolved. *unknown is set when the

@@ -677,5 +677,10 @@ int main(void)
         cmocka_unit_test(test_caps),
     };
 
+    /* As the program does: under wine the time zones then come from the
+     * zoneinfo folder beside this .exe (the Makefile puts it there, as the
+     * installer does beside dentsync.exe), not from where libical was
+     * built; without it America/Chicago would be unknown. */
+    ds_read_setup();
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
 # program, the service (account, start type, delayed start, recovery), its
 # start and removal, the data folder kept on uninstall, the silent
 # install's properties and their hiding, the setup action, the Start-menu
-# link. Prints `ok - …` / `not ok - …` and `N passed, N failed`.
+# link, the calendar reader's time zones. Prints `ok - …` / `not ok - …` and `N passed, N failed`.
 set -u
 msi=$1
 passed=0
@@ -34,6 +34,15 @@ has Directory "Directory: dentsync under ProgramFiles64Folder" \
     '$2 == "ProgramFiles64Folder" && $3 == "dentsync"'
 has Directory "Directory: dentsync under CommonAppDataFolder" \
     '$2 == "CommonAppDataFolder" && $3 == "dentsync"'
+has Directory "Directory: zoneinfo beside dentsync.exe" '$1 == "ZONEDIR" && $2 == "INSTALLDIR" && $3 == "zoneinfo"'
+has File "File: the time zones' index, zones.tab" '$3 == "zones.tab"'
+n=$(msiinfo export "$msi" File 2>/dev/null | tr -d '\r' | awk -F '\t' '$3 ~ /\.ics$/' | wc -l)
+files=$(find "$(dirname "$msi")/zoneinfo" -name '*.ics' 2>/dev/null | wc -l)
+if [ "$n" -gt 300 ] && [ "$n" = "$files" ]; then
+    ok "File: every time zone of libical's zoneinfo ($n)"
+else
+    not_ok "File: every time zone of libical's zoneinfo ($n in the installer, $files built)"
+fi
 has CreateFolder "CreateFolder: the data folder" '$1 == "DATADIR"'
 # msidbComponentAttributesPermanent (16): the data folder is never removed.
 has Component "Component: the data folder is permanent" \

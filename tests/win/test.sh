@@ -154,7 +154,7 @@ else
     not_ok "the agent's library builds for Windows: $(grep -c 'error:' "$work/lib.log") error(s);" \
         "the first: $(grep -m 3 'error:' "$work/lib.log" | tr '\n' ' ')"
 fi
-if [ "$lib_ok" = 1 ] && $WIN_MAKE "$WIN_BUILD/dentsync.exe" >"$work/agent.log" 2>&1; then
+if [ "$lib_ok" = 1 ] && $WIN_MAKE "$WIN_BUILD/dentsync.exe" windows-zoneinfo >"$work/agent.log" 2>&1; then
     ok "dentsync.exe builds ($(stat -c %s "$WIN_BUILD/dentsync.exe") bytes)"
     exe_ok=1
     out=$(w "$WIN_BUILD/dentsync.exe" --version)
