@@ -167,6 +167,12 @@ static void check_state(struct doctor *d, const struct ds_config *cfg)
         fail(d, "state_dir %s is not writable by this user - fix: %s", cfg->state_dir,
              os_service_fix(OS_FIX_STATE_WRITE));
     }
+    else if (priv < 0) {
+        fail(d,
+             "state_dir %s: its permissions cannot be read (%s) - fix: run doctor as the "
+             "service's account or an administrator",
+             cfg->state_dir, strerror(errno));
+    }
     else if (priv != 1) {
         fail(d, "state_dir %s%s: others may read the queue - fix: %s", cfg->state_dir, how,
              os_service_fix(OS_FIX_STATE_PRIVATE));
@@ -177,7 +183,13 @@ static void check_state(struct doctor *d, const struct ds_config *cfg)
     if (ds_config_queue_path(cfg, queue, sizeof(queue)) == 0 && stat(queue, &sb) == 0) {
         priv = ds_os_path_private(queue, &mode);
         mode_text(mode, how, sizeof(how));
-        if (priv != 1) {
+        if (priv < 0) {
+            fail(d,
+                 "queue %s: its permissions cannot be read (%s) - fix: run doctor as the "
+                 "service's account or an administrator",
+                 queue, strerror(errno));
+        }
+        else if (priv != 1) {
             fail(d, "queue %s%s: it holds patient data and others may read it - fix: %s", queue,
                  how, os_service_fix(OS_FIX_QUEUE_PRIVATE));
         }

@@ -88,6 +88,13 @@ static int secure_default_dir(const char *dir)
         return 0;
     }
     e = ds_os_secure_dir(dir);
+    if (e == EPERM) {
+        fprintf(stderr,
+                "dentsync setup: %s holds a file or folder another user owns: remove what the "
+                "installer did not put there, then run setup again\n",
+                dir);
+        return -1;
+    }
     if (e != 0) {
         fprintf(stderr, "dentsync setup: %s: cannot make the folder the agent's own: %s\n", dir,
                 strerror(e));

@@ -188,14 +188,17 @@ int ds_os_open_read(const char *path);
  * exists already (what it is, its opener finds out), or an errno. */
 int ds_os_mkdir(const char *path, int shared);
 
-/* Makes the existing directory path the agent's own: on Windows its DACL
- * becomes the private one (SYSTEM, Administrators, the owner and the
- * service account, inherited by what is made in it), replacing what it
- * inherited: `dentsync setup` does it to the installer's data folder,
- * which %ProgramData% would otherwise let every user add files to. On
- * Linux the package gives /etc/dentsync its modes and nothing is changed.
- * A link or something else than a directory is refused on both. 0, or an
- * errno (ELOOP a link, ENOTDIR not a directory). */
+/* Makes the existing directory path the agent's own: on Windows
+ * Administrators become its owner and its DACL the private one (SYSTEM,
+ * Administrators, the owner and the service account, inherited by what is
+ * made in it), replacing what it inherited: `dentsync setup` does it to
+ * the installer's data folder, which %ProgramData% would otherwise let
+ * every user add files to; a link there is refused (ELOOP), and so is a
+ * folder holding an entry another user owns (EPERM: planted before, its
+ * owner could still change it). On Linux the package gives /etc/dentsync
+ * its modes and nothing is looked at or changed but that path is a
+ * directory (a link to one is followed). 0, or an errno (ENOTDIR not a
+ * directory, ENOENT absent). */
 int ds_os_secure_dir(const char *path);
 
 /* Reads up to size bytes at offset off of fd without moving its offset;

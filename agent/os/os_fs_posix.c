@@ -378,10 +378,10 @@ int ds_os_secure_dir(const char *path)
 {
     struct stat sb;
 
-    if (lstat(path, &sb) != 0) {
+    if (stat(path, &sb) != 0) {
         return errno;
     }
-    return S_ISLNK(sb.st_mode) ? ELOOP : !S_ISDIR(sb.st_mode) ? ENOTDIR : 0;
+    return S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
 }
 
 int ds_os_pread(int fd, void *buf, size_t size, int64_t off, size_t *got)

@@ -400,11 +400,19 @@ static int may_write(PSID sid)
     (FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_DELETE_CHILD | DELETE | WRITE_DAC | WRITE_OWNER |   \
      GENERIC_WRITE | GENERIC_ALL)
 
-/* Whether h (opened with READ_CONTROL) is owned by this process's account
- * or another the agent trusts (may_write: the folder `dentsync setup`
- * made as SYSTEM, or the service's, looked at by an administrator's
- * console) and, with check_dacl, grants write access to no one else. */
-static int owned(HANDLE h, int check_dacl)
+/* Whom owned() accepts as the owner. */
+enum owner_rule {
+    OWNER_AGENT,  /* the agent itself: this process's account or the service's */
+    OWNER_TRUSTED /* that, SYSTEM or Administrators (may_write) */
+};
+
+/* Whether h (opened with READ_CONTROL) has an owner the rule accepts and,
+ * with check_dacl, grants write access to no one else. The agent's own
+ * folders take OWNER_TRUSTED: the folder `dentsync setup` made as SYSTEM,
+ * or the service's looked at by an administrator's console. What the
+ * retention sweep may delete takes OWNER_AGENT: only what the agent
+ * made, never a file SYSTEM or an administrator put there. */
+static int owned(HANDLE h, int check_dacl, enum owner_rule rule)
 {
     PSECURITY_DESCRIPTOR sd = NULL;
     PSID owner = NULL;
@@ -416,7 +424,8 @@ static int owned(HANDLE h, int check_dacl)
                         &owner, NULL, &dacl, NULL, &sd) != ERROR_SUCCESS) {
         return 0;
     }
-    if (owner == NULL || !may_write(owner)) {
+    if (owner == NULL ||
+        !(rule == OWNER_TRUSTED ? may_write(owner) : is_self(owner) || is_service(owner))) {
         goto out;
     }
     if (!check_dacl) {
@@ -447,8 +456,10 @@ out:
     return ok;
 }
 
-/* Whether h's DACL grants rights to anyone but its owner, this process's
- * account, SYSTEM and Administrators. 1 yes, 0 no, -1 cannot be told. */
+/* Whether anyone but this process's account, SYSTEM, Administrators and
+ * the service account has rights on h: an owner outside those (who may
+ * change the DACL at will), or an entry of h's DACL granting another
+ * account any of rights. 1 yes, 0 no, -1 cannot be told. */
 static int grants_others(HANDLE h, DWORD rights)
 {
     PSECURITY_DESCRIPTOR sd = NULL;
@@ -460,6 +471,9 @@ static int grants_others(HANDLE h, DWORD rights)
     if (GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
                         &owner, NULL, &dacl, NULL, &sd) != ERROR_SUCCESS) {
         return -1;
+    }
+    if (owner == NULL || !may_write(owner)) {
+        goto out;
     }
     if (dacl == NULL || !GetAclInformation(dacl, &info, sizeof(info), AclSizeInformation)) {
         goto out; /* no DACL grants everyone everything */
@@ -475,8 +489,8 @@ static int grants_others(HANDLE h, DWORD rights)
             continue;
         }
         sid = (PSID) & ((ACCESS_ALLOWED_ACE *)ace)->SidStart;
-        if ((((ACCESS_ALLOWED_ACE *)ace)->Mask & rights) != 0 &&
-            !(owner != NULL && EqualSid(sid, owner)) && !may_write(sid)) {
+        if ((((ACCESS_ALLOWED_ACE *)ace)->Mask & rights) != 0 && !EqualSid(sid, owner) &&
+            !may_write(sid)) {
             goto out;
         }
     }
@@ -520,6 +534,9 @@ int ds_os_path_private(const char *path, unsigned *mode)
     }
     others = grants_others(h, FILE_READ_DATA | GENERIC_READ | GENERIC_ALL | WRITE_RIGHTS);
     CloseHandle(h);
+    if (others < 0) {
+        errno = EACCES;
+    }
     return others < 0 ? -1 : !others;
 }
 
@@ -727,7 +744,7 @@ int ds_os_subdir(int dirfd, const char *name, int *why)
     if (k == DS_FSAFE_OK && !is_at(h, p)) {
         k = DS_FSAFE_LINK;
     }
-    if (k == DS_FSAFE_OK && !owned(h, 1)) {
+    if (k == DS_FSAFE_OK && !owned(h, 1, OWNER_TRUSTED)) {
         k = DS_FSAFE_NOT_OWNER;
     }
     if (k != DS_FSAFE_OK) {
@@ -828,7 +845,7 @@ int ds_os_each_old(int dirfd, double cutoff, void (*fn)(int dirfd, const char *n
         if (h == INVALID_HANDLE_VALUE) {
             continue;
         }
-        old = kind_of(h, 0) == DS_FSAFE_OK && owned(h, 0);
+        old = kind_of(h, 0) == DS_FSAFE_OK && owned(h, 0, OWNER_AGENT);
         CloseHandle(h);
         if (old) {
             fn(dirfd, name, ctx);
@@ -962,6 +979,59 @@ int ds_os_mkdir(const char *path, int shared)
     return e;
 }
 
+/* EPERM when an entry of the folder w (one level) has an owner the agent
+ * does not trust: something planted before the folder was made the
+ * agent's, which its owner could still change at will. 0 otherwise. */
+static int foreign_children(const wchar_t *w)
+{
+    size_t n = wcslen(w);
+    wchar_t *pattern = ds_malloc((n + 3) * sizeof(*pattern));
+    WIN32_FIND_DATAW fd;
+    HANDLE find;
+    int rc = 0;
+
+    if (pattern == NULL) {
+        return ENOMEM;
+    }
+    swprintf(pattern, n + 3, L"%ls\\*", w);
+    find = FindFirstFileExW(pattern, FindExInfoBasic, &fd, FindExSearchNameMatch, NULL, 0);
+    ds_free(pattern);
+    if (find == INVALID_HANDLE_VALUE) {
+        return 0; /* empty */
+    }
+    do {
+        wchar_t *child;
+        HANDLE h;
+        PSECURITY_DESCRIPTOR csd = NULL;
+        PSID owner = NULL;
+
+        if (wcscmp(fd.cFileName, L".") == 0 || wcscmp(fd.cFileName, L"..") == 0) {
+            continue;
+        }
+        child = ds_malloc((n + wcslen(fd.cFileName) + 2) * sizeof(*child));
+        if (child == NULL) {
+            rc = ENOMEM;
+            break;
+        }
+        swprintf(child, n + wcslen(fd.cFileName) + 2, L"%ls\\%ls", w, fd.cFileName);
+        h = CreateFileW(child, READ_CONTROL, SHARE_ALL, NULL, OPEN_EXISTING,
+                        FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+        ds_free(child);
+        if (h == INVALID_HANDLE_VALUE ||
+            GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION, &owner, NULL, NULL, NULL,
+                            &csd) != ERROR_SUCCESS ||
+            owner == NULL || !may_write(owner)) {
+            rc = EPERM;
+        }
+        LocalFree(csd);
+        if (h != INVALID_HANDLE_VALUE) {
+            CloseHandle(h);
+        }
+    } while (rc == 0 && FindNextFileW(find, &fd));
+    FindClose(find);
+    return rc;
+}
+
 int ds_os_secure_dir(const char *path)
 {
     PSECURITY_DESCRIPTOR sd = private_sd();
@@ -970,6 +1040,8 @@ int ds_os_secure_dir(const char *path)
     PACL dacl = NULL;
     BOOL present = FALSE;
     BOOL defaulted = FALSE;
+    BYTE admins[SECURITY_MAX_SID_SIZE];
+    DWORD admins_len = sizeof(admins);
     DWORD e;
     int rc = 0;
 
@@ -977,8 +1049,11 @@ int ds_os_secure_dir(const char *path)
         rc = w == NULL ? errno : ENOMEM;
         goto out;
     }
-    /* The handle that was checked is the one changed: never the path again. */
-    h = CreateFileW(w, READ_CONTROL | WRITE_DAC | FILE_READ_ATTRIBUTES,
+    /* The handle that was checked is the one changed: never the path again.
+     * Listing and traversing it let the new entries reach its children. */
+    h = CreateFileW(w,
+                    READ_CONTROL | WRITE_DAC | WRITE_OWNER | FILE_READ_ATTRIBUTES |
+                        FILE_LIST_DIRECTORY | FILE_TRAVERSE | SYNCHRONIZE,
                     FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
                     FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
     if (h == INVALID_HANDLE_VALUE) {
@@ -998,17 +1073,24 @@ int ds_os_secure_dir(const char *path)
         rc = EIO;
         goto out;
     }
-    if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) || !present) {
+    if (!GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted) || !present ||
+        !CreateWellKnownSid(WinBuiltinAdministratorsSid, NULL, admins, &admins_len)) {
         rc = EIO;
         goto out;
     }
-    /* Protected: the inherited entries (every user may add files) go. */
+    /* Whoever made the folder before the install (anyone may, in
+     * %ProgramData%) would keep full control as its owner: Administrators
+     * own it from now on. Protected: the inherited entries (every user may
+     * add files) go. */
     e = SetSecurityInfo(h, SE_FILE_OBJECT,
-                        DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, NULL, NULL,
-                        dacl, NULL);
+                        OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION |
+                            PROTECTED_DACL_SECURITY_INFORMATION,
+                        (PSID)admins, NULL, dacl, NULL);
     if (e != ERROR_SUCCESS) {
         rc = errno_of(e);
+        goto out;
     }
+    rc = foreign_children(w);
 out:
     if (h != INVALID_HANDLE_VALUE) {
         CloseHandle(h);

@@ -279,13 +279,12 @@ static void test_private_files(void **state)
 }
 
 /* The configuration folder made the agent's own (`dentsync setup`): the
- * folder stays usable and private files in it stay private; a file or a
- * link in its place is refused, never changed. */
+ * folder stays usable and private files in it stay private; a file in its
+ * place, or nothing, is refused. */
 static void test_secure_dir(void **state)
 {
     struct box b;
     char path[600];
-    char link[600];
     int fd;
 
     (void)state;
@@ -299,8 +298,6 @@ static void test_secure_dir(void **state)
     close(fd);
     assert_int_equal(ds_os_secure_dir(path), ENOTDIR);
     assert_int_equal(ds_os_secure_dir(in(&b, "absent", path, sizeof(path))), ENOENT);
-    plant_link(&b, in(&b, "conf", path, sizeof(path)), in(&b, "elsewhere", link, sizeof(link)));
-    assert_int_equal(ds_os_secure_dir(link), ELOOP);
     box_drop(&b);
 }
 

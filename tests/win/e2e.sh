@@ -98,6 +98,9 @@ log_level = debug
 settle_seconds = 0.2
 rescan_seconds = 0.5
 
+[web]
+port = $(free_port)
+
 [cloud]
 url = $CLOUD_URL
 batch_rows = 25
@@ -193,6 +196,68 @@ check "every item of the three jobs is 'created' exactly once" \
     test "$(pq "SELECT count(*) || '/' || count(DISTINCT (j.id, i.row_number)) || '/' || count(*) FILTER (WHERE i.status = 'created')
               FROM import_job_items i JOIN import_jobs j ON j.id = i.job_id
               WHERE j.practice_id IN ('$csv_practice', '$xlsx_practice', '$xls_practice')")" = "37/37/37"
+
+# --- 1b. the other commands, against the running agent --------------------------------
+# Each as a person at the practice PC would use it: the control pipe to the
+# running agent, the queue read beside it, Windows paths. Output is checked
+# for what each command is for, never for a patient's value.
+ws_n=0
+ws() { # ws ARGS...: dentsync.exe's output in $out (\r taken off, kept as ws.N), its status in $ws_rc
+    ws_n=$((ws_n + 1))
+    wine "$exe" "$@" >"$work/ws.$ws_n" 2>&1
+    ws_rc=$?
+    out=$(tr -d '\r' <"$work/ws.$ws_n")
+}
+ws status -c "$conf_w"
+check "status: exit 0, the agent running, the csv practice listed" \
+    eval '[ "$ws_rc" = 0 ] && grep -q "^agent: *running" <<<"$out" && ! grep -q "NOT RUNNING" <<<"$out" &&
+          grep -q "csv" <<<"$out"'
+ws status --json -c "$conf_w"
+check "status --json: exit 0, JSON naming the agent running" \
+    eval '[ "$ws_rc" = 0 ] && python3 -c "import json,sys; d = json.load(sys.stdin); sys.exit(0 if d.get(\"agent\") else 1)" <<<"$out"'
+ws jobs --json -c "$conf_w"
+job_id=$(python3 -c 'import json,sys
+jobs = [json.loads(l) for l in sys.stdin if l.strip()]
+print(next(j["id"] for j in jobs if j.get("filename") == "patients.csv"))' <<<"$out" 2>/dev/null)
+check "jobs --json: exit 0, one JSON line a job, the CSV's listed" test "$ws_rc" = 0 -a -n "$job_id"
+ws jobs -c "$conf_w"
+check "jobs: exit 0, the three files' jobs" \
+    eval '[ "$ws_rc" = 0 ] && grep -q patients.csv <<<"$out" && grep -q multi-sheet.xlsx <<<"$out" &&
+          grep -q patients.xls <<<"$out"'
+ws job -c "$conf_w" "$job_id"
+check "job ID: exit 0, the job's file and state" \
+    eval '[ "$ws_rc" = 0 ] && grep -q patients.csv <<<"$out" && grep -qi "completed\|uploaded\|done" <<<"$out"'
+ws events -c "$conf_w"
+check "events: exit 0, the audit trail has entries" \
+    eval '[ "$ws_rc" = 0 ] && [ "$(grep -c . <<<"$out")" -ge 3 ]'
+ws sync-now -c "$conf_w"
+check "sync-now: exit 0 through the control pipe ($out)" test "$ws_rc" = 0
+ws reload -c "$conf_w"
+check "reload: exit 0 through the control pipe ($out)" test "$ws_rc" = 0
+sleep 0.5
+ws web-url -c "$conf_w"
+url=$(grep -o 'http://127\.0\.0\.1:[0-9]*/[^ ]*' <<<"$out" | head -n 1)
+check "web-url: exit 0, a one-time loopback link" test "$ws_rc" = 0 -a -n "$url"
+if [ -n "$url" ]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$url")
+    check "web-url: the link answers the page's login (HTTP $code)" \
+        eval '[ "$code" = 200 ] || [ "$code" = 302 ] || [ "$code" = 303 ]'
+fi
+ws templates list -c "$conf_w"
+check "templates list: exit 0, the built-in and the admin's template" \
+    eval '[ "$ws_rc" = 0 ] && grep -q generic-patients <<<"$out" && grep -q xls-patients <<<"$out"'
+ws templates test -c "$conf_w" "$(winpath "$top/samples/patients.csv")"
+check "templates test FILE: exit 0, names the template that reads it" \
+    eval '[ "$ws_rc" = 0 ] && grep -q generic-patients <<<"$out"'
+ws read "$(winpath "$top/samples/patients.csv")"
+check "read FILE: exit 0, the dialect and the rows" \
+    eval '[ "$ws_rc" = 0 ] && grep -qi "delimiter\|dialect" <<<"$out"'
+ws preview -c "$conf_w" --folder csv "$(winpath "$top/samples/patients.csv")"
+check "preview FILE: exit 0, rows mapped by the folder's template" \
+    eval '[ "$ws_rc" = 0 ] && grep -q generic-patients <<<"$out"'
+ws errors -c "$conf_w" "$job_id" --csv "$(winpath "$work/errors.csv")"
+check "errors JOB --csv: exit 0, a CSV with its header only (the job has no failed row)" \
+    eval '[ "$ws_rc" = 0 ] && [ "$(grep -c . "$work/errors.csv")" = 1 ] && grep -q dentsync_suggestion "$work/errors.csv"'
 
 # --- 2. kill -9 in the middle of the upload, and a new start ---------------------------
 big_rows=2500
