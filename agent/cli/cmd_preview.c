@@ -418,21 +418,18 @@ static void out_printf(struct preview *p, const char *fmt, ...)
     }
     n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        p->spilled = 1;
-    }
-    else if ((size_t)n < sizeof(small)) {
+    if (n >= 0 && (size_t)n < sizeof(small)) {
         out_mem(p, small, (size_t)n);
+        return;
     }
-    else if (ds_buf_reserve(&p->out, (size_t)n) != 0) {
+    if (n < 0 || ds_buf_reserve(&p->out, (size_t)n) != 0) {
         p->spilled = 1;
+        return;
     }
-    else {
-        va_start(ap, fmt);
-        vsnprintf(p->out.data + p->out.len, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-        p->out.len += (size_t)n;
-    }
+    va_start(ap, fmt);
+    vsnprintf(p->out.data + p->out.len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    p->out.len += (size_t)n;
 }
 
 /* The row's errors, "; " between them, for the table. */
