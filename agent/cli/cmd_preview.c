@@ -14,6 +14,18 @@
  * the template routes to another import type are mapped and validated with
  * the template they go to, as ingest does in that type's job.
  *
+ * One read of the file when it can, two when it must. Nothing is printed
+ * before the whole file has been read: a file that fails to read (a NUL, a
+ * quote left open at its end) shows only its error, never its first rows.
+ * The first pass maps the rows while they vote, in the orders decided
+ * before any vote (ds_map_date_unchanged), and holds what it prints in
+ * memory (PREVIEW_HOLD). At the end of a file read whole it writes that
+ * out, unless a row's vote changed an order or gave a hint — then from
+ * that row on it only votes — or the output outgrew the memory: then a
+ * second pass previews the rows again, in the orders the whole file voted
+ * for, printing as it goes. Most exports have no value that votes (ISO
+ * dates) or none that changes the order (MM/DD/YYYY): one read.
+ *
  * A workbook's sheet is chosen as ingest chooses it (--sheet, else the
  * folder's `sheet`, else the first sheet whose header a template matches;
  * agent/map/detect_sheet.h): each sheet passed over is shown with why, and
@@ -46,17 +58,19 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define PREVIEW_ROWS 100   /* rows validated without --all */
-#define PREVIEW_GROUPS 64  /* distinct errors kept */
-#define PREVIEW_SHOWN 10   /* errors listed in the summary */
-#define PREVIEW_VALUE 64   /* bytes of an example value kept */
-#define PREVIEW_KEYS 65536 /* first size of the key set (slots); it doubles at half full */
+#define PREVIEW_ROWS 100        /* rows validated without --all */
+#define PREVIEW_GROUPS 64       /* distinct errors kept */
+#define PREVIEW_SHOWN 10        /* errors listed in the summary */
+#define PREVIEW_VALUE 64        /* bytes of an example value kept */
+#define PREVIEW_KEYS 65536      /* first size of the key set (slots); it doubles at half full */
+#define PREVIEW_HOLD (4u << 20) /* bytes of output held until the file is read whole */
 
 struct preview_opts {
     const char *file;
@@ -113,6 +127,9 @@ struct preview {
     size_t nslots;       /* a power of two */
     size_t nkeys;
     long rows, valid, invalid, duplicate, unchanged, skipped, routed;
+    int held;          /* 1: what is printed goes into out, written once the file is read */
+    int spilled;       /* 1: out could not hold it (over PREVIEW_HOLD, or no memory) */
+    struct ds_buf out; /* the output held */
 };
 
 static void usage(FILE *out)
@@ -357,19 +374,77 @@ static void note_error(struct preview *p, const struct ds_template *tpl,
     }
 }
 
+/* What preview prints goes to the terminal, or while p->held into p->out
+ * (see preview_file). A piece out cannot take marks it spilled: the held
+ * output is then dropped and the file previewed again. */
+static void out_mem(struct preview *p, const char *s, size_t n)
+{
+    if (!p->held) {
+        fwrite(s, 1, n, stdout);
+    }
+    else if (ds_buf_append(&p->out, s, n) != 0) {
+        p->spilled = 1;
+    }
+}
+
+static void out_str(struct preview *p, const char *s)
+{
+    out_mem(p, s, strlen(s));
+}
+
+static void out_json(struct preview *p, const char *s)
+{
+    if (!p->held) {
+        ds_jsonw_fputs(stdout, s);
+    }
+    else if (ds_jsonw_str(&p->out, s) != 0) {
+        p->spilled = 1;
+    }
+}
+
+static void out_printf(struct preview *p, const char *fmt, ...) DS_PRINTF(2, 3);
+
+static void out_printf(struct preview *p, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    if (!p->held) {
+        vprintf(fmt, ap);
+        va_end(ap);
+        return;
+    }
+    n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(small)) {
+        out_mem(p, small, (size_t)n);
+        return;
+    }
+    if (n < 0 || ds_buf_reserve(&p->out, (size_t)n) != 0) {
+        p->spilled = 1;
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(p->out.data + p->out.len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    p->out.len += (size_t)n;
+}
+
 /* The row's errors, "; " between them, for the table. */
-static void print_errors_text(const struct ds_mapped *m)
+static void print_errors_text(struct preview *p, const struct ds_mapped *m)
 {
     if (m->nerrors == 0) {
-        fputs(m->error, stdout);
+        out_str(p, m->error);
     }
     for (size_t i = 0; i < m->nerrors; i++) {
-        printf("%s%s", i > 0 ? "; " : "", m->errors[i].message);
+        out_printf(p, "%s%s", i > 0 ? "; " : "", m->errors[i].message);
     }
 }
 
 /* The row's errors as a JSON array of {field, code, message, suggestion}. */
-static void print_errors_json(const struct ds_mapped *m)
+static void print_errors_json(struct preview *p, const struct ds_mapped *m)
 {
     char *json = NULL;
     json_t *a;
@@ -379,7 +454,7 @@ static void print_errors_json(const struct ds_mapped *m)
 
     if (ds_map_errors_json(m, &json) != 0 || (a = json_loads(json, 0, NULL)) == NULL) {
         ds_free(json);
-        printf("[]");
+        out_str(p, "[]");
         return;
     }
     ds_free(json);
@@ -390,7 +465,7 @@ static void print_errors_json(const struct ds_mapped *m)
         json_object_set_new(e, "suggestion", json_string(sug));
     }
     json = json_dumps(a, JSON_COMPACT);
-    fputs(json != NULL ? json : "[]", stdout);
+    out_str(p, json != NULL ? json : "[]");
     free(json);
     json_decref(a);
 }
@@ -448,30 +523,30 @@ static const char *classify(struct preview *p, const struct ds_template *tpl,
     return "valid";
 }
 
-static void print_row(const struct preview *p, const struct ds_row *row, const char *status,
+static void print_row(struct preview *p, const struct ds_row *row, const char *status,
                       const struct ds_mapped *m, const char *routed_to)
 {
     if (p->o.json) {
-        printf("{\"row\":%ld,\"status\":\"%s\",", row->row, status);
+        out_printf(p, "{\"row\":%ld,\"status\":\"%s\",", row->row, status);
         if (routed_to != NULL) {
-            printf("\"import_type\":\"%s\",", routed_to);
+            out_printf(p, "\"import_type\":\"%s\",", routed_to);
         }
-        printf("\"key\":");
-        ds_jsonw_fputs(stdout, m->key);
+        out_str(p, "\"key\":");
+        out_json(p, m->key);
         if (m->record_json != NULL) {
-            printf(",\"record\":%s", m->record_json);
+            out_printf(p, ",\"record\":%s", m->record_json);
         }
         if (!m->valid) {
-            printf(",\"reason\":");
-            ds_jsonw_fputs(stdout, m->skipped ? (m->skip_reason != NULL ? m->skip_reason : "")
-                                   : m->route != NULL ? m->route
-                                                      : m->error);
+            out_str(p, ",\"reason\":");
+            out_json(p, m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "")
+                        : m->route != NULL ? m->route
+                                           : m->error);
         }
         if (!m->valid && !m->skipped && m->route == NULL) {
-            printf(",\"errors\":");
-            print_errors_json(m);
+            out_str(p, ",\"errors\":");
+            print_errors_json(p, m);
         }
-        printf("}\n");
+        out_str(p, "}\n");
         return;
     }
     /* "%7ld  %-9s  " written directly: --all prints a line per row, where
@@ -499,23 +574,22 @@ static void print_row(const struct preview *p, const struct ds_row *row, const c
         }
         head[n++] = ' ';
         head[n++] = ' ';
-        fwrite(head, 1, n, stdout);
+        out_mem(p, head, n);
     }
     if (routed_to != NULL) {
-        fputs("[", stdout);
-        fputs(routed_to, stdout);
-        fputs("] ", stdout);
+        out_str(p, "[");
+        out_str(p, routed_to);
+        out_str(p, "] ");
     }
     if (!m->valid && !m->skipped && m->route == NULL) {
-        print_errors_text(m);
-        fputs("\n", stdout);
+        print_errors_text(p, m);
+        out_str(p, "\n");
         return;
     }
-    fputs(m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "skip rule")
-          : m->route != NULL ? m->route
-                             : m->key,
-          stdout);
-    fputs("\n", stdout);
+    out_str(p, m->skipped         ? (m->skip_reason != NULL ? m->skip_reason : "skip rule")
+               : m->route != NULL ? m->route
+                                  : m->key);
+    out_str(p, "\n");
 }
 
 /* The suggestion for an error group, into buf. */
@@ -584,108 +658,112 @@ static void print_summary(struct preview *p, long total_read, int complete)
 
     qsort(p->groups, p->ngroups, sizeof(p->groups[0]), group_cmp);
     if (p->o.json) {
-        printf("{\"summary\":{\"rows\":%ld,\"complete\":%s,\"valid\":%ld,\"invalid\":%ld,"
-               "\"duplicate\":%ld,\"unchanged\":%ld,\"skipped\":%ld,\"routed\":%ld},"
-               "\"errors\":[",
-               p->rows, complete ? "true" : "false", p->valid, p->invalid, p->duplicate,
-               p->unchanged, p->skipped, p->routed);
+        out_printf(p,
+                   "{\"summary\":{\"rows\":%ld,\"complete\":%s,\"valid\":%ld,\"invalid\":%ld,"
+                   "\"duplicate\":%ld,\"unchanged\":%ld,\"skipped\":%ld,\"routed\":%ld},"
+                   "\"errors\":[",
+                   p->rows, complete ? "true" : "false", p->valid, p->invalid, p->duplicate,
+                   p->unchanged, p->skipped, p->routed);
         for (size_t i = 0; i < p->ngroups && i < PREVIEW_SHOWN; i++) {
             suggest(p, &p->groups[i], sug, sizeof(sug));
-            printf("%s{\"error\":", i > 0 ? "," : "");
-            ds_jsonw_fputs(stdout, p->groups[i].error);
-            printf(",\"rows\":%ld,\"first_row\":%ld,\"suggestion\":", p->groups[i].count,
-                   p->groups[i].first_row);
-            ds_jsonw_fputs(stdout, sug);
-            printf("}");
+            out_printf(p, "%s{\"error\":", i > 0 ? "," : "");
+            out_json(p, p->groups[i].error);
+            out_printf(p, ",\"rows\":%ld,\"first_row\":%ld,\"suggestion\":", p->groups[i].count,
+                       p->groups[i].first_row);
+            out_json(p, sug);
+            out_str(p, "}");
         }
-        printf("]}\n");
+        out_str(p, "]}\n");
         return;
     }
-    printf("\n%ld row(s) previewed%s: %ld valid, %ld invalid, %ld duplicate, %ld unchanged, "
-           "%ld skipped",
-           p->rows,
-           complete ? " (the whole file)" : (total_read > 0 ? " (use --all for the rest)" : ""),
-           p->valid, p->invalid, p->duplicate, p->unchanged, p->skipped);
+    out_printf(p,
+               "\n%ld row(s) previewed%s: %ld valid, %ld invalid, %ld duplicate, %ld unchanged, "
+               "%ld skipped",
+               p->rows,
+               complete ? " (the whole file)" : (total_read > 0 ? " (use --all for the rest)" : ""),
+               p->valid, p->invalid, p->duplicate, p->unchanged, p->skipped);
     if (p->routed > 0) {
-        printf("; %ld of them routed to another import type (its own job)", p->routed);
+        out_printf(p, "; %ld of them routed to another import type (its own job)", p->routed);
     }
-    printf("\n");
+    out_str(p, "\n");
     if (p->ngroups > 0) {
-        printf("\nMost common errors:\n");
+        out_str(p, "\nMost common errors:\n");
     }
     for (size_t i = 0; i < p->ngroups && i < PREVIEW_SHOWN; i++) {
         suggest(p, &p->groups[i], sug, sizeof(sug));
-        printf("  %5ld x %s (first: row %ld)\n          %s\n", p->groups[i].count,
-               p->groups[i].error, p->groups[i].first_row, sug);
+        out_printf(p, "  %5ld x %s (first: row %ld)\n          %s\n", p->groups[i].count,
+                   p->groups[i].error, p->groups[i].first_row, sug);
     }
 }
 
 /* Prints the template choice and the mapping. */
-static void print_head(const struct preview *p, const struct ds_reader *r,
-                       const struct ds_detection *d)
+static void print_head(struct preview *p, const struct ds_reader *r, const struct ds_detection *d)
 {
     const struct ds_read_dialect *dl = ds_read_dialect(r);
     char *binding = NULL;
 
     if (p->o.json) {
-        printf("{\"file\":");
-        ds_jsonw_fputs(stdout, p->o.file);
-        printf(",\"format\":\"%s\",\"encoding\":", dl->format);
-        ds_jsonw_fputs(stdout, dl->encoding);
-        printf(",\"template\":");
-        ds_jsonw_fputs(stdout, ds_template_id(p->tpl));
+        out_str(p, "{\"file\":");
+        out_json(p, p->o.file);
+        out_printf(p, ",\"format\":\"%s\",\"encoding\":", dl->format);
+        out_json(p, dl->encoding);
+        out_str(p, ",\"template\":");
+        out_json(p, ds_template_id(p->tpl));
         if (d != NULL) {
-            printf(",\"score\":%.1f", d->best[0].score);
+            out_printf(p, ",\"score\":%.1f", d->best[0].score);
             if (d->nbest > 1) {
-                printf(",\"runner_up\":");
-                ds_jsonw_fputs(stdout, ds_template_id(d->best[1].t));
-                printf(",\"runner_up_score\":%.1f", d->best[1].score);
+                out_str(p, ",\"runner_up\":");
+                out_json(p, ds_template_id(d->best[1].t));
+                out_printf(p, ",\"runner_up_score\":%.1f", d->best[1].score);
             }
         }
-        printf(",\"mapping\":{");
+        out_str(p, ",\"mapping\":{");
         for (size_t i = 0; i < ds_map_nfields(p->m); i++) {
             long col = ds_map_field_column(p->m, i);
 
-            printf("%s", i > 0 ? "," : "");
-            ds_jsonw_fputs(stdout, ds_map_field_name(p->m, i));
-            printf(":");
+            out_printf(p, "%s", i > 0 ? "," : "");
+            out_json(p, ds_map_field_name(p->m, i));
+            out_str(p, ":");
             if (col >= 0) {
-                ds_jsonw_fputs(stdout, p->header->fields[col]);
+                out_json(p, p->header->fields[col]);
             }
             else {
-                printf("null");
+                out_str(p, "null");
             }
         }
-        printf("}");
+        out_str(p, "}");
         if (ds_map_binding_json(p->m, &binding) == 0) {
-            printf(",\"binding\":%s", binding);
+            out_printf(p, ",\"binding\":%s", binding);
             ds_free(binding);
         }
-        printf("}\n");
+        out_str(p, "}\n");
         return;
     }
-    printf("file:      %s\nformat:    %s, %s", p->o.file, dl->format, dl->encoding);
+    out_printf(p, "file:      %s\nformat:    %s, %s", p->o.file, dl->format, dl->encoding);
     if (dl->delimiter != 0) {
-        printf(", delimiter %s", dl->delimiter == '\t' ? "TAB" : (char[2]){(char)dl->delimiter, 0});
+        out_printf(p, ", delimiter %s",
+                   dl->delimiter == '\t' ? "TAB" : (char[2]){(char)dl->delimiter, 0});
     }
-    printf(", header on line %ld\n", dl->header_line);
+    out_printf(p, ", header on line %ld\n", dl->header_line);
     if (dl->sheet[0] != '\0') {
-        printf("sheet:     %s\n", dl->sheet);
+        out_printf(p, "sheet:     %s\n", dl->sheet);
     }
     if (p->use != NULL) {
-        printf("template:  %s (detected for this sheet)\n", ds_template_id(p->tpl));
+        out_printf(p, "template:  %s (detected for this sheet)\n", ds_template_id(p->tpl));
     }
     else if (d != NULL) {
-        printf("template:  %s (score %.0f)", ds_template_id(p->tpl), d->best[0].score);
+        out_printf(p, "template:  %s (score %.0f)", ds_template_id(p->tpl), d->best[0].score);
         if (d->nbest > 1) {
-            printf("; runner-up %s (score %.0f)", ds_template_id(d->best[1].t), d->best[1].score);
+            out_printf(p, "; runner-up %s (score %.0f)", ds_template_id(d->best[1].t),
+                       d->best[1].score);
         }
-        printf("\n");
+        out_str(p, "\n");
     }
     else {
-        printf("template:  %s (chosen with --template or by the folder)\n", ds_template_id(p->tpl));
+        out_printf(p, "template:  %s (chosen with --template or by the folder)\n",
+                   ds_template_id(p->tpl));
     }
-    printf("\nColumn -> field\n");
+    out_str(p, "\nColumn -> field\n");
     for (size_t i = 0; i < ds_map_nfields(p->m); i++) {
         long col = ds_map_field_column(p->m, i);
         long tcol = ds_map_field_time_column(p->m, i);
@@ -700,18 +778,18 @@ static void print_head(const struct preview *p, const struct ds_reader *r,
             snprintf(name, sizeof(name), "%s",
                      col >= 0 ? p->header->fields[col] : "(not in the file)");
         }
-        printf("  %-28s -> %s%s\n", name, ds_map_field_name(p->m, i),
-               by == DS_MAP_BY_SYNONYM ? " (by synonym)" : "");
+        out_printf(p, "  %-28s -> %s%s\n", name, ds_map_field_name(p->m, i),
+                   by == DS_MAP_BY_SYNONYM ? " (by synonym)" : "");
     }
     for (size_t k = 0; k < ds_map_nambiguous(p->m); k++) {
         long c1 = -1;
         long c2 = -1;
         const char *f = ds_map_ambiguous(p->m, k, &c1, &c2);
 
-        printf("  %-28s -> %s? left unbound: two columns name it (%s, %s)\n", "(ambiguous)", f,
-               p->header->fields[c1], p->header->fields[c2]);
+        out_printf(p, "  %-28s -> %s? left unbound: two columns name it (%s, %s)\n", "(ambiguous)",
+                   f, p->header->fields[c1], p->header->fields[c2]);
     }
-    printf("\n    row  status     key or reason\n");
+    out_str(p, "\n    row  status     key or reason\n");
 }
 
 /* The practice options, as ingest sets them (the template's time_zone
@@ -779,33 +857,37 @@ static void load_routes(struct preview *p)
     }
 }
 
-/* Every row of the file votes for the order of its date columns before
- * any is shown, as ingest does (ds_map_date_decide). */
-static int vote_dates(struct preview *p, struct ds_error *err)
+/* The row's votes on the order of each mapper's date columns; 1 when one
+ * of them was its mapper's first of a kind (ds_map_date_vote): only then
+ * may the votes have changed the orders. */
+static int vote_row(struct preview *p, const struct ds_row *row)
 {
-    struct ds_reader *r = NULL;
-    struct ds_row row;
-    int rc = ds_read_open(p->o.file, &p->hints, &r, err);
+    int decisive = ds_map_date_vote(p->m, row);
 
-    while (rc == 0) {
-        rc = ds_read_next_row(r, &row, err);
-        if (rc <= 0) {
-            break;
-        }
-        rc = 0;
-        ds_map_date_vote(p->m, &row);
-        for (size_t i = 0; i < p->nroutes; i++) {
-            ds_map_date_vote(p->routes[i].m, &row);
-        }
+    for (size_t i = 0; i < p->nroutes; i++) {
+        decisive |= ds_map_date_vote(p->routes[i].m, row);
     }
-    ds_read_close(&r);
-    if (rc == 0) {
-        ds_map_date_decide(p->m);
-        for (size_t i = 0; i < p->nroutes; i++) {
-            ds_map_date_decide(p->routes[i].m);
-        }
+    return decisive;
+}
+
+static void decide_dates(struct preview *p)
+{
+    ds_map_date_decide(p->m);
+    for (size_t i = 0; i < p->nroutes; i++) {
+        ds_map_date_decide(p->routes[i].m);
     }
-    return rc;
+}
+
+/* 1 while the votes leave every mapper's date orders as decided before
+ * them (ds_map_date_unchanged). */
+static int dates_unchanged(const struct preview *p)
+{
+    int same = ds_map_date_unchanged(p->m);
+
+    for (size_t i = 0; i < p->nroutes && same; i++) {
+        same = ds_map_date_unchanged(p->routes[i].m);
+    }
+    return same;
 }
 
 /* Maps one row: with the file's template, or with the one it routes the
@@ -836,6 +918,75 @@ static int preview_row(struct preview *p, const struct ds_row *row, struct ds_ma
     return rc;
 }
 
+/*
+ * The first pass (see the top of the file): every row of r votes, the first
+ * limit rows are mapped with the date orders decided before any vote and
+ * printed into p->out after the head, and r is read to its end. 1 when the
+ * held output is what the file shows: it read without error and no vote
+ * changed an order or gave a hint (p->held). 0 when a row's vote did, the
+ * output spilled or a row could not be mapped: the rest of the file only
+ * votes and the rows are previewed again. A read error (<0, err) drops
+ * the held output. Either way, every vote is in and decided.
+ */
+static int first_pass(struct preview *p, struct ds_reader *r, const struct ds_detection *shown,
+                      long limit, int *complete, struct ds_error *err)
+{
+    struct ds_mapped m;
+    struct ds_row row;
+    int rc;
+
+    memset(&m, 0, sizeof(m));
+    decide_dates(p);
+    ds_buf_init(&p->out, PREVIEW_HOLD);
+    p->held = 1;
+    print_head(p, r, shown);
+    *complete = 1;
+    for (;;) {
+        rc = ds_read_next_row(r, &row, err);
+        if (rc <= 0) {
+            break;
+        }
+        if (vote_row(p, &row) && p->held && !dates_unchanged(p)) {
+            p->held = 0;
+        }
+        if (!p->held) {
+            continue;
+        }
+        if (p->rows >= limit) {
+            *complete = 0;
+            continue;
+        }
+        if (preview_row(p, &row, &m) != 0 || p->spilled) {
+            /* The second pass prints the rows before it, and its error. */
+            p->held = 0;
+        }
+        ds_mapped_close(&m);
+        p->rows++;
+    }
+    if (rc < 0) {
+        p->held = 0;
+        return rc;
+    }
+    decide_dates(p);
+    return p->held;
+}
+
+/* Forgets what the first pass counted, held and saw, for the second. */
+static void forget_rows(struct preview *p)
+{
+    p->rows = p->valid = p->invalid = p->duplicate = p->unchanged = p->skipped = p->routed = 0;
+    p->ngroups = 0;
+    memset(p->keys, 0, p->nslots * sizeof(*p->keys));
+    p->nkeys = 0;
+    ds_map_forget(p->m);
+    for (size_t i = 0; i < p->nroutes; i++) {
+        ds_map_forget(p->routes[i].m);
+    }
+    p->held = 0;
+    p->spilled = 0;
+    ds_buf_close(&p->out);
+}
+
 /* Previews the file (the sheet p->hints names) with p->use, the pinned
  * template or the one detected; frees what it made. An exit code. */
 static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
@@ -843,6 +994,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     struct ds_template **list = NULL;
     struct ds_template *pinned = NULL;
     struct ds_reader *r = NULL;
+    struct ds_reader *again = NULL; /* the second pass's, when there is one */
     struct ds_tz *tz = NULL;
     struct ds_detection d;
     const struct ds_detection *shown = NULL; /* the scores, when detected */
@@ -930,9 +1082,6 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     }
     load_routes(p);
     rc = set_options(p, pc, &tz, &err);
-    if (rc == 0) {
-        rc = vote_dates(p, &err);
-    }
     if (rc != 0) {
         ds_error_format(&err, msg, sizeof(msg));
         fprintf(stderr, "dentsync preview: %s\n", msg);
@@ -956,10 +1105,34 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
      * fingerprint only against a queue's synced rows: what is not used is
      * not written. */
     ds_map_set_outputs(p->m, p->o.json || p->st != NULL ? DS_MAP_RECORD : 0);
-    print_head(p, r, shown);
     limit = p->o.all ? LONG_MAX : PREVIEW_ROWS;
+    rc = first_pass(p, r, shown, limit, &complete, &err);
+    if (rc < 0) {
+        ds_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dentsync preview: %s\n", msg);
+        goto out;
+    }
+    if (rc == 1) {
+        print_summary(p, p->rows, complete);
+    }
+    if (rc == 1 && !p->spilled) {
+        fwrite(p->out.data, 1, p->out.len, stdout);
+        exit_code = DS_EXIT_OK;
+        goto out;
+    }
+    /* The second pass: the rows again from the first, in the orders the
+     * whole file voted for, printed as they come (r keeps the header). */
+    forget_rows(p);
+    complete = 0;
+    rc = ds_read_open(p->o.file, &p->hints, &again, &err);
+    if (rc != 0) {
+        ds_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "dentsync preview: %s\n", msg);
+        goto out;
+    }
+    print_head(p, r, shown);
     while (p->rows < limit) {
-        rc = ds_read_next_row(r, &row, &err);
+        rc = ds_read_next_row(again, &row, &err);
         if (rc == 0) {
             complete = 1;
             break;
@@ -977,12 +1150,14 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         p->rows++;
         ds_mapped_close(&m);
     }
-    if (!complete && ds_read_next_row(r, &row, &err) == 0) {
+    if (!complete && ds_read_next_row(again, &row, &err) == 0) {
         complete = 1;
     }
     print_summary(p, p->rows, complete);
     exit_code = DS_EXIT_OK;
 out:
+    ds_buf_close(&p->out);
+    ds_read_close(&again);
     ds_mapped_close(&m);
     ds_free(p->keys);
     p->keys = NULL;

@@ -581,3 +581,12 @@ void ds_map_set_routing(struct ds_mapper *m, int on)
 {
     m->no_routes = !on;
 }
+
+void ds_map_forget(struct ds_mapper *m)
+{
+    for (size_t i = 0; i < m->nfields; i++) {
+        if (m->fields[i].seen != NULL) {
+            json_object_clear(m->fields[i].seen);
+        }
+    }
+}

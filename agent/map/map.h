@@ -146,6 +146,11 @@ const struct ds_template_rule *ds_map_rule(const struct ds_mapper *m, const stru
  * are not tested; its skip rules still are. */
 void ds_map_set_routing(struct ds_mapper *m, int on);
 
+/* Forgets the values the fields that must be unique in the file have
+ * seen, so the file's rows can be mapped again from its first, as by a
+ * new mapper: preview's second pass. Date orders and votes stay. */
+void ds_map_forget(struct ds_mapper *m);
+
 /*
  * Date order. With date_order auto (neither the template's dialect nor the
  * practice fixes it), a d/d/y date such as 03/04/2024 is read in the order
@@ -158,10 +163,24 @@ void ds_map_set_routing(struct ds_mapper *m, int on);
  * failed date in it says "does not fit MM/DD/YYYY; N rows in this column
  * only read as DD/MM/YYYY — set date_order = DMY". ds_map_date_decide also
  * gives that hint when the order is fixed and the votes contradict it.
+ *
+ * A caller that maps rows while they still vote (preview) calls
+ * ds_map_date_decide before the first vote — each column of an order auto
+ * then reads MM/DD/YYYY, none has a hint — and ds_map_date_unchanged after
+ * the votes: 1 when deciding now would leave every column's order as it
+ * is and give none a hint, so the rows mapped in between read as they
+ * would after the decision. Its answer depends only on whether some value
+ * of the file read only as DD/MM/YYYY, and whether one read only as
+ * MM/DD/YYYY: with the order auto, the first gives its column a hint or
+ * the order DMY, and the second changes nothing; with a fixed order, a
+ * value only the other order reads gives its column a hint. So once 0 it
+ * stays 0, and ds_map_date_vote returns 1 when the row cast the mapper's
+ * first vote of one of these two kinds: only then can the answer change.
  */
 int ds_map_wants_date_votes(const struct ds_mapper *m);
-void ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row);
+int ds_map_date_vote(struct ds_mapper *m, const struct ds_row *row);
 void ds_map_date_decide(struct ds_mapper *m);
+int ds_map_date_unchanged(const struct ds_mapper *m);
 
 /* The order field i's dates are read in (DS_DATE_AUTO for a field that is
  * no date), and its column's votes (NULL for no date). borrow. */

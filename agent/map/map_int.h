@@ -149,6 +149,7 @@ struct ds_mapper {
     int no_record;             /* 1: record_json and fingerprint are left out */
     size_t voters[MAP_VOTERS]; /* the dated fields with a column (ds_map_date_vote) ... */
     size_t nvoters;            /* ... how many; more than MAP_VOTERS: every field is looked at */
+    int vote_kinds;            /* 1: a DD/MM-only vote was cast, 2: an MM/DD-only one */
     struct ds_sha256 *sha;     /* owned: keys and fingerprints, reset by each digest; made at
                                   the first digest (ds__map_sha) */
     const struct ds_rules_type *rtype; /* borrow (static): the import type's rules, or NULL */

@@ -31,6 +31,7 @@ security
 edge
 hostile
 read
+preview
 logscan
 web
 state

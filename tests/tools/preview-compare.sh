@@ -1,0 +1,109 @@
+#!/bin/bash
+# preview-compare.sh — `dentsync preview` of two builds, byte for byte: its
+# standard output, its standard error and its exit status on every file
+# under samples/ and tests/fuzz/, on generated exports (20,000 appointments
+# and patients, one of them printed past the output preview holds) and on
+# made-up files whose later rows change the date order, or that fail to
+# read after some rows; each in four ways (the first rows, --all, --json,
+# --all --json, and --sheet '*' for workbooks), without a configuration
+# and with practices of date_order auto, DMY and MDY.
+#
+#   bash tests/tools/preview-compare.sh OLD_DENTSYNC NEW_DENTSYNC
+#
+# Prints each difference, then `N same, N different` (exit 1 if any).
+set -u
+set -f # MODE holds --sheet *
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+old=$1
+new=$2
+work=$(mktemp -d /tmp/preview-compare.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# --- the made-up files ---------------------------------------------------------
+mk=$work/files
+mkdir -p "$mk"
+{
+    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
+    for i in 1 2 3 4 5; do printf 'P%d,Ann,Isoone,1980-01-0%d,p%d@example.com\n' "$i" "$i" "$i"; done
+    printf 'P6,Bob,Both,03/04/1980,p6@example.com\n'
+    printf 'P7,Cid,Later,13/02/1990,p7@example.com\n'
+} >"$mk/iso-then-dmy.csv"
+{
+    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
+    printf 'P1,Bob,Both,03/04/1980,p1@example.com\n'
+    i=2
+    while [ $i -le 150 ]; do
+        printf 'P%d,Ann,Isorow,1980-01-01,p%d@example.com\n' "$i" "$i"
+        i=$((i + 1))
+    done
+    printf 'P151,Cid,Later,13/02/1990,p151@example.com\n'
+} >"$mk/dmy-after-100.csv"
+sed 's|13/02/1990|02/13/1990|' "$mk/iso-then-dmy.csv" >"$mk/iso-then-mdy.csv"
+{
+    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
+    printf 'P1,Ann,One,1980-01-01,p1@example.com\nP2,Bob,Two,1981-02-02,p2@example.com\n'
+    printf 'P3,Cid,"Three,1982-03-03,p3@example.com\n'
+} >"$mk/open-quote.csv"
+{
+    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
+    printf 'P1,Ann,One,1980-01-01,p1@example.com\nP2,Bob,Two,1981-02-02,p2@example.com\n'
+    printf 'P3,Cid,Th\000ree,1982-03-03,p3@example.com\n'
+} >"$mk/nul.csv"
+sh "$top/samples/generate-bench.sh" -t appointments -n 20000 -m 5000 -o "$mk/appointments.csv"
+sh "$top/samples/generate-bench.sh" -t patients -n 20000 -o "$mk/patients.csv"
+# 20,000 patients whose last row only reads as DD/MM/YYYY.
+{
+    cat "$mk/patients.csv"
+    printf '99999,Zed,Last,,,13/02/1990,,,,,,,,,,,,,,,,\r\n'
+} >"$mk/patients-dmy-last.csv"
+
+# --- the configurations --------------------------------------------------------
+conf() { # FILE [date_order]
+    {
+        printf '[agent]\nstate_dir = %s/state\nlog_level = warn\n\n' "$work"
+        printf '[cloud]\nurl = http://127.0.0.1:9\n\n[practice main]\ntoken_file = %s/token\n' "$work"
+        [ $# -gt 1 ] && printf 'date_order = %s\n' "$2"
+        # A folder the files are not in: a configuration needs one.
+        printf '\n[folder f1]\npath = %s/in\npractice = main\nimport_type = auto\n' "$work"
+    } >"$1"
+}
+mkdir -p "$work/state" "$work/in"
+: >"$work/token"
+chmod 600 "$work/token"
+conf "$work/auto.conf"
+conf "$work/dmy.conf" DMY
+conf "$work/mdy.conf" MDY
+
+same=0
+different=0
+run() { # FILE MODE CONF
+    local f=$1 mode=$2 c=$3 tag
+    tag=$(printf '%s|%s|%s' "$f" "$mode" "$c" | md5sum | cut -c1-12)
+    # shellcheck disable=SC2086 # MODE is several words
+    "$old" preview -c "$c" $mode "$f" >"$work/o.out" 2>"$work/o.err"
+    echo $? >"$work/o.rc"
+    # shellcheck disable=SC2086
+    "$new" preview -c "$c" $mode "$f" >"$work/n.out" 2>"$work/n.err"
+    echo $? >"$work/n.rc"
+    if cmp -s "$work/o.out" "$work/n.out" && cmp -s "$work/o.err" "$work/n.err" &&
+        cmp -s "$work/o.rc" "$work/n.rc"; then
+        same=$((same + 1))
+    else
+        different=$((different + 1))
+        echo "different: preview -c $c $mode $f ($tag)"
+        diff <(cat "$work/o.out" "$work/o.err" "$work/o.rc") \
+            <(cat "$work/n.out" "$work/n.err" "$work/n.rc") | head -10
+    fi
+}
+
+while IFS= read -r f; do
+    for c in "$work/none.conf" "$work/auto.conf" "$work/dmy.conf" "$work/mdy.conf"; do
+        for mode in "" "--all" "--json" "--all --json"; do
+            run "$f" "$mode" "$c"
+        done
+        case $f in *.xls | *.xlsx) run "$f" "--sheet *" "$c" ;; esac
+    done
+done < <(find "$top/samples" "$top/tests/fuzz" "$mk" -type f | sort)
+echo "$same same, $different different"
+[ "$different" -eq 0 ]
