@@ -65,12 +65,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define PREVIEW_ROWS 100        /* rows validated without --all */
-#define PREVIEW_GROUPS 64       /* distinct errors kept */
-#define PREVIEW_SHOWN 10        /* errors listed in the summary */
-#define PREVIEW_VALUE 64        /* bytes of an example value kept */
-#define PREVIEW_KEYS 65536      /* first size of the key set (slots); it doubles at half full */
-#define PREVIEW_HOLD (4u << 20) /* bytes of output held until the file is read whole */
+#define PREVIEW_ROWS 100         /* rows validated without --all */
+#define PREVIEW_GROUPS 64        /* distinct errors kept */
+#define PREVIEW_SHOWN 10         /* errors listed in the summary */
+#define PREVIEW_VALUE 64         /* bytes of an example value kept */
+#define PREVIEW_KEYS 65536       /* first size of the key set (slots); it doubles at half full */
+#define PREVIEW_HOLD (64u << 20) /* bytes of output held until the file is read whole */
 
 struct preview_opts {
     const char *file;
