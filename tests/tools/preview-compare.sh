@@ -59,21 +59,10 @@ sh "$top/samples/generate-bench.sh" -t patients -n 20000 -o "$mk/patients.csv"
 } >"$mk/patients-dmy-last.csv"
 
 # --- the configurations --------------------------------------------------------
-conf() { # FILE [date_order]
-    {
-        printf '[agent]\nstate_dir = %s/state\nlog_level = warn\n\n' "$work"
-        printf '[cloud]\nurl = http://127.0.0.1:9\n\n[practice main]\ntoken_file = %s/token\n' "$work"
-        [ $# -gt 1 ] && printf 'date_order = %s\n' "$2"
-        # A folder the files are not in: a configuration needs one.
-        printf '\n[folder f1]\npath = %s/in\npractice = main\nimport_type = auto\n' "$work"
-    } >"$1"
-}
-mkdir -p "$work/state" "$work/in"
-: >"$work/token"
-chmod 600 "$work/token"
-conf "$work/auto.conf"
-conf "$work/dmy.conf" DMY
-conf "$work/mdy.conf" MDY
+. "$top/tests/lib/preview_conf.sh"
+preview_conf "$work/auto.conf"
+preview_conf "$work/dmy.conf" DMY
+preview_conf "$work/mdy.conf" MDY
 
 same=0
 different=0
