@@ -18,7 +18,10 @@
 #      mode without FILE_SHARE_READ, half written, waiting) is not taken
 #      while held — no job, no row, at most one warning — and once let go
 #      arrives whole, once. When wine does not enforce another process's
-#      share mode (checked first), that part is a skip saying so.
+#      share mode (checked first), that part is a skip saying so;
+#   4. dentsync.exe as the service under wine's service manager: install,
+#      start, a file delivered, stop (exit code 0, nothing unfinished in
+#      the queue), uninstall.
 #
 # The queue is read with Linux's sqlite3 only once the agent is gone: wine's
 # file locks are not fcntl locks, so a Linux reader beside the running agent
@@ -365,6 +368,51 @@ check "the queue: $files_done files done, nothing unfinished" \
     test "$(queue_sql "SELECT count(*) FROM files WHERE state = 'done'")/$(queue_sql "$not_final_sql")" = "$files_done/0"
 check "the agent's log names no patient" \
     eval '! grep -q "Okafor\|Haddad\|Ångström\|Killlast\|example\.com" "$work/agent.log"'
+
+# --- 4. the agent as the service ---------------------------------------------------------
+# dentsync.exe itself under wine's service manager: `service install`
+# registers `"…\dentsync.exe" run --service -c CONF`, `service start` runs
+# the daemon as the manager starts it, a file dropped meanwhile arrives,
+# `service stop` ends it as SIGTERM does on Linux (nothing unfinished left
+# in the queue), `service uninstall` removes it. Wine runs it as its one
+# user, whatever account is registered (docs/windows.md).
+ws service install -c "$conf_w"
+reg=$(wine reg query 'HKLM\System\CurrentControlSet\Services\dentsync' 2>/dev/null | tr -d '\r')
+check "dentsync.exe service install: registered to run itself with this configuration" \
+    grep -qF "run --service -c \"$conf_w\"" <<<"$reg"
+ws service start
+if grep -q 'error 1359' <<<"$out"; then # wine's first start, now and then (tests/win/test.sh)
+    echo "# service start: wine's service manager answered 1359; asking once more"
+    sleep 2
+    ws service start
+fi
+check "dentsync.exe service start: running ($out)" grep -q 'service running (pid' <<<"$out"
+awk 'BEGIN {
+    print "Patient ID,First Name,Last Name,Date of Birth";
+    for (i = 1; i <= 40; i++)
+        printf "S%05d,Svcfirst%d,Svclast%d,1970-02-%02d\n", i, i, i, i % 28 + 1;
+}' >"$work/svc.csv"
+drop "$work/svc.csv" csv svc.csv
+check "a file dropped while the service runs completes in the cloud" \
+    wait_for 60 "$(job_done_sql "$csv_practice" svc.csv)" 1
+check "… every row once" \
+    test "$(pq "SELECT count(*) || '/' || count(DISTINCT external_id) FROM patients WHERE practice_id = '$csv_practice' AND external_id LIKE 'S%'")" = 40/40
+ws status -c "$conf_w"
+check "status reaches the service's agent through the control pipe" \
+    eval '[ "$ws_rc" = 0 ] && grep -q "^agent: *running" <<<"$out"'
+t_stop=$(date +%s)
+ws service stop
+check "dentsync.exe service stop: stopped in $(($(date +%s) - t_stop)) s ($out)" \
+    grep -q 'service stopped' <<<"$out"
+ws service status
+check "… and it ended with exit code 0, not as a failure ($out)" \
+    eval 'grep -q "service stopped" <<<"$out" && ! grep -q "last exit code" <<<"$out"'
+ws status -c "$conf_w"
+check "… the agent is gone (status: NOT RUNNING)" grep -q 'NOT RUNNING' <<<"$out"
+check "… the queue: $((files_done + 1)) files done, nothing unfinished" \
+    test "$(queue_sql "SELECT count(*) FROM files WHERE state = 'done'")/$(queue_sql "$not_final_sql")" = "$((files_done + 1))/0"
+ws service uninstall
+check "dentsync.exe service uninstall: removed ($out)" grep -q 'service removed' <<<"$out"
 
 echo "# the wine end-to-end suite took $(($(date +%s) - start)) s"
 e2e_summary
