@@ -387,11 +387,13 @@ static void check_rules(struct ds_mapper *m, struct ds_mapped *out)
     memset(v, 0, sizeof(v));
     for (size_t i = 0; i < m->nfields; i++) {
         const struct map_field *f = &m->fields[i];
-        const char *text = m->vals.data + m->voff[i];
+        const char *text;
 
         if (m->state[i] != FIELD_OK) {
             continue;
         }
+        /* Only a kept value has a place in vals (empty until one is). */
+        text = m->vals.data + m->voff[i];
         if (f->rule < 0) {
             set_invalid(out, f->name, "not a field of this import type");
             continue;

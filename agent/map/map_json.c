@@ -298,11 +298,12 @@ int ds__map_put_record(struct ds_mapper *m, struct ds_mapped *out)
     rc = ds_buf_append(b, "{", 1);
     for (size_t k = 0; k < m->nfields && rc == 0; k++) {
         size_t i = m->order[k];
-        const char *v = m->vals.data + m->voff[i];
+        const char *v;
 
         if (m->state[i] != FIELD_OK) {
             continue;
         }
+        v = m->vals.data + m->voff[i]; /* vals is empty until a value is kept */
         if (!first) {
             rc = ds_buf_append(b, ",", 1);
         }
