@@ -406,6 +406,34 @@ enum owner_rule {
     OWNER_TRUSTED /* that, SYSTEM or Administrators (may_write) */
 };
 
+/* Whether dacl grants any of rights to an account that may_write does not
+ * accept: 1 yes (no DACL at all grants everyone everything), 0 no. Owners
+ * are judged by their callers, and every owner they accept passes
+ * may_write too. */
+static int dacl_grants_others(PACL dacl, DWORD rights)
+{
+    ACL_SIZE_INFORMATION info;
+
+    if (dacl == NULL || !GetAclInformation(dacl, &info, sizeof(info), AclSizeInformation)) {
+        return 1;
+    }
+    for (DWORD i = 0; i < info.AceCount; i++) {
+        ACE_HEADER *ace = NULL;
+
+        if (!GetAce(dacl, i, (void **)&ace)) {
+            return 1;
+        }
+        if (ace->AceType != ACCESS_ALLOWED_ACE_TYPE || (ace->AceFlags & INHERIT_ONLY_ACE)) {
+            continue;
+        }
+        if ((((ACCESS_ALLOWED_ACE *)ace)->Mask & rights) != 0 &&
+            !may_write((PSID) & ((ACCESS_ALLOWED_ACE *)ace)->SidStart)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Whether h (opened with READ_CONTROL) has an owner the rule accepts and,
  * with check_dacl, grants write access to no one else. The agent's own
  * folders take OWNER_TRUSTED: the folder `dentsync setup` made as SYSTEM,
@@ -417,41 +445,15 @@ static int owned(HANDLE h, int check_dacl, enum owner_rule rule)
     PSECURITY_DESCRIPTOR sd = NULL;
     PSID owner = NULL;
     PACL dacl = NULL;
-    ACL_SIZE_INFORMATION info;
-    int ok = 0;
+    int ok;
 
     if (GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
                         &owner, NULL, &dacl, NULL, &sd) != ERROR_SUCCESS) {
         return 0;
     }
-    if (owner == NULL ||
-        !(rule == OWNER_TRUSTED ? may_write(owner) : is_self(owner) || is_service(owner))) {
-        goto out;
-    }
-    if (!check_dacl) {
-        ok = 1;
-        goto out;
-    }
-    /* No DACL at all grants everyone everything. */
-    if (dacl == NULL || !GetAclInformation(dacl, &info, sizeof(info), AclSizeInformation)) {
-        goto out;
-    }
-    for (DWORD i = 0; i < info.AceCount; i++) {
-        ACE_HEADER *ace = NULL;
-
-        if (!GetAce(dacl, i, (void **)&ace)) {
-            goto out;
-        }
-        if (ace->AceType != ACCESS_ALLOWED_ACE_TYPE || (ace->AceFlags & INHERIT_ONLY_ACE)) {
-            continue;
-        }
-        if ((((ACCESS_ALLOWED_ACE *)ace)->Mask & WRITE_RIGHTS) != 0 &&
-            !may_write((PSID) & ((ACCESS_ALLOWED_ACE *)ace)->SidStart)) {
-            goto out;
-        }
-    }
-    ok = 1;
-out:
+    ok = owner != NULL &&
+         (rule == OWNER_TRUSTED ? may_write(owner) : is_self(owner) || is_service(owner)) &&
+         (!check_dacl || !dacl_grants_others(dacl, WRITE_RIGHTS));
     LocalFree(sd);
     return ok;
 }
@@ -465,37 +467,13 @@ static int grants_others(HANDLE h, DWORD rights)
     PSECURITY_DESCRIPTOR sd = NULL;
     PSID owner = NULL;
     PACL dacl = NULL;
-    ACL_SIZE_INFORMATION info;
-    int others = 1;
+    int others;
 
     if (GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
                         &owner, NULL, &dacl, NULL, &sd) != ERROR_SUCCESS) {
         return -1;
     }
-    if (owner == NULL || !may_write(owner)) {
-        goto out;
-    }
-    if (dacl == NULL || !GetAclInformation(dacl, &info, sizeof(info), AclSizeInformation)) {
-        goto out; /* no DACL grants everyone everything */
-    }
-    for (DWORD i = 0; i < info.AceCount; i++) {
-        ACE_HEADER *ace = NULL;
-        PSID sid;
-
-        if (!GetAce(dacl, i, (void **)&ace)) {
-            goto out;
-        }
-        if (ace->AceType != ACCESS_ALLOWED_ACE_TYPE || (ace->AceFlags & INHERIT_ONLY_ACE)) {
-            continue;
-        }
-        sid = (PSID) & ((ACCESS_ALLOWED_ACE *)ace)->SidStart;
-        if ((((ACCESS_ALLOWED_ACE *)ace)->Mask & rights) != 0 && !EqualSid(sid, owner) &&
-            !may_write(sid)) {
-            goto out;
-        }
-    }
-    others = 0;
-out:
+    others = owner == NULL || !may_write(owner) || dacl_grants_others(dacl, rights);
     LocalFree(sd);
     return others;
 }
