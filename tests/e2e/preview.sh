@@ -36,17 +36,12 @@ PY
 }
 
 # A practice without date_order (auto), and one that says MDY.
-. "$top/tests/lib/preview_conf.sh"
+. "$top/tests/lib/preview.sh"
 preview_conf "$work/auto.conf"
 preview_conf "$work/mdy.conf" MDY
 
 # --- 1. a later row tells the order ----------------------------------------------
-{
-    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
-    for i in 1 2 3 4 5; do printf 'P%d,Ann,Isoone,1980-01-0%d,p%d@example.com\n' "$i" "$i" "$i"; done
-    printf 'P6,Bob,Both,03/04/1980,p6@example.com\n'
-    printf 'P7,Cid,Later,13/02/1990,p7@example.com\n'
-} >"$work/iso-then-dmy.csv"
+preview_vote_files "$work"
 "$agent" preview -c "$work/auto.conf" --all --json "$work/iso-then-dmy.csv" >"$work/dmy.json" 2>"$work/dmy.err"
 check "ISO rows, then 03/04/1980, then 13/02/1990: row 6 is the 3rd of April (DD/MM, as row 7 tells)" \
     json_check "$work/dmy.json" 'rows[6]["record"]["date_of_birth"] == "1980-04-03" and rows[7]["record"]["date_of_birth"] == "1990-02-13"'
@@ -61,22 +56,11 @@ check "under date_order = MDY the last row fails with the hint its own vote give
 check "… and row 6 is the 4th of March, valid" \
     grep -q '^ *6  valid ' "$work/mdy.txt"
 
-{
-    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
-    printf 'P1,Bob,Both,03/04/1980,p1@example.com\n'
-    i=2
-    while [ $i -le 150 ]; do
-        printf 'P%d,Ann,Isorow,1980-01-01,p%d@example.com\n' "$i" "$i"
-        i=$((i + 1))
-    done
-    printf 'P151,Cid,Later,13/02/1990,p151@example.com\n'
-} >"$work/dmy-after-100.csv"
 "$agent" preview -c "$work/auto.conf" --json "$work/dmy-after-100.csv" >"$work/late.json" 2>&1
 check "without --all, row 151 past the 100 rows shown still tells row 1's order (DD/MM)" \
     json_check "$work/late.json" 'rows[1]["record"]["date_of_birth"] == "1980-04-03" and summary["rows"] == 100 and not summary["complete"]'
 
 # --- 2. MM/DD dates ----------------------------------------------------------------
-sed 's|13/02/1990|02/13/1990|' "$work/iso-then-dmy.csv" >"$work/iso-then-mdy.csv"
 "$agent" preview -c "$work/auto.conf" --all --json "$work/iso-then-mdy.csv" >"$work/mdy.json" 2>&1
 check "ISO rows, then 03/04/1980, then 02/13/1990: row 6 is the 4th of March (MM/DD)" \
     json_check "$work/mdy.json" 'rows[6]["record"]["date_of_birth"] == "1980-03-04" and summary["valid"] == 7'

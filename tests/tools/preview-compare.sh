@@ -23,23 +23,8 @@ trap 'rm -rf "$work"' EXIT
 # --- the made-up files ---------------------------------------------------------
 mk=$work/files
 mkdir -p "$mk"
-{
-    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
-    for i in 1 2 3 4 5; do printf 'P%d,Ann,Isoone,1980-01-0%d,p%d@example.com\n' "$i" "$i" "$i"; done
-    printf 'P6,Bob,Both,03/04/1980,p6@example.com\n'
-    printf 'P7,Cid,Later,13/02/1990,p7@example.com\n'
-} >"$mk/iso-then-dmy.csv"
-{
-    printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
-    printf 'P1,Bob,Both,03/04/1980,p1@example.com\n'
-    i=2
-    while [ $i -le 150 ]; do
-        printf 'P%d,Ann,Isorow,1980-01-01,p%d@example.com\n' "$i" "$i"
-        i=$((i + 1))
-    done
-    printf 'P151,Cid,Later,13/02/1990,p151@example.com\n'
-} >"$mk/dmy-after-100.csv"
-sed 's|13/02/1990|02/13/1990|' "$mk/iso-then-dmy.csv" >"$mk/iso-then-mdy.csv"
+. "$top/tests/lib/preview.sh"
+preview_vote_files "$mk"
 {
     printf 'Patient ID,First Name,Last Name,Date of Birth,Email\n'
     printf 'P1,Ann,One,1980-01-01,p1@example.com\nP2,Bob,Two,1981-02-02,p2@example.com\n'
@@ -59,7 +44,6 @@ sh "$top/samples/generate-bench.sh" -t patients -n 20000 -o "$mk/patients.csv"
 } >"$mk/patients-dmy-last.csv"
 
 # --- the configurations --------------------------------------------------------
-. "$top/tests/lib/preview_conf.sh"
 preview_conf "$work/auto.conf"
 preview_conf "$work/dmy.conf" DMY
 preview_conf "$work/mdy.conf" MDY
