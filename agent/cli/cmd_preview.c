@@ -49,6 +49,7 @@
 #include "agent/map/map.h"
 #include "agent/map/tz.h"
 #include "agent/os/os_fs.h"
+#include "agent/os/os_mem.h"
 #include "agent/read/read.h"
 #include "config/config.h"
 #include "config/template.h"
@@ -123,7 +124,8 @@ struct preview {
     const char *location;        /* --folder's fixed location, or NULL */
     struct group groups[PREVIEW_GROUPS];
     size_t ngroups;
-    uint64_t (*keys)[2]; /* the key set: open addressing, 128-bit digests, {0, 0} empty */
+    uint64_t (*keys)[2]; /* the key set: open addressing, 128-bit digests, {0, 0} empty;
+                          * ds_os_table_alloc, for huge pages */
     size_t nslots;       /* a power of two */
     size_t nkeys;
     long rows, valid, invalid, duplicate, unchanged, skipped, routed;
@@ -268,7 +270,7 @@ static uint64_t *key_slot(uint64_t (*t)[2], size_t n, const uint64_t d[2])
 static void keys_grow(struct preview *p)
 {
     size_t n = p->nslots * 2;
-    uint64_t(*t)[2] = ds_calloc(n, sizeof(*t));
+    uint64_t(*t)[2] = ds_os_table_alloc(n * sizeof(*t));
 
     if (t == NULL) {
         return;
@@ -281,7 +283,7 @@ static void keys_grow(struct preview *p)
             slot[1] = p->keys[i][1];
         }
     }
-    ds_free(p->keys);
+    ds_os_table_free(p->keys, p->nslots * sizeof(*p->keys));
     p->keys = t;
     p->nslots = n;
 }
@@ -1087,7 +1089,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         fprintf(stderr, "dentsync preview: %s\n", msg);
         goto out;
     }
-    p->keys = ds_calloc(PREVIEW_KEYS, sizeof(*p->keys));
+    p->keys = ds_os_table_alloc(PREVIEW_KEYS * sizeof(*p->keys));
     p->nslots = PREVIEW_KEYS;
     if (p->keys == NULL) {
         fprintf(stderr, "dentsync preview: out of memory\n");
@@ -1159,7 +1161,7 @@ out:
     ds_buf_close(&p->out);
     ds_read_close(&again);
     ds_mapped_close(&m);
-    ds_free(p->keys);
+    ds_os_table_free(p->keys, p->nslots * sizeof(*p->keys));
     p->keys = NULL;
     ds_store_close(&p->st);
     ds_map_free(&p->m);
