@@ -10,13 +10,13 @@
 # Environment (all optional):
 #   BENCH_CLOUD_ROWS      appointment rows (default 1000000)
 #   BENCH_CLOUD_PATIENTS  patients loaded first (default rows / 4)
-#   BENCH_CLOUD_BATCH     rows per batch (default 1000)
+#   BENCH_CLOUD_BATCH     rows per batch (default 2000, the agent's default)
 #   BENCH_CLOUD_INFLIGHT  requests in flight (default 2, the agent's default)
 #   BENCH_CLOUD_AGENTS    the numbers of agents of the concurrency figure
 #                         (default "1 10 50"; "" skips it)
 #   BENCH_CLOUD_AGENT_ROWS  appointments of each concurrency run, split evenly
 #                         between its agents (default 20000)
-#   BENCH_CLOUD_AGENT_BATCH rows per batch of each agent (default 500, the
+#   BENCH_CLOUD_AGENT_BATCH rows per batch of each agent (default 2000, the
 #                         agent's default)
 #
 # Prints what it does on stderr, then `name value` lines:
@@ -44,7 +44,7 @@ BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$top/$BUILD ;; esac
 ROWS=${BENCH_CLOUD_ROWS:-1000000}
 PATIENTS=${BENCH_CLOUD_PATIENTS:-$((ROWS / 4))}
-BATCH=${BENCH_CLOUD_BATCH:-1000}
+BATCH=${BENCH_CLOUD_BATCH:-2000}
 INFLIGHT=${BENCH_CLOUD_INFLIGHT:-2}
 [ "$PATIENTS" -ge 1 ] || PATIENTS=1
 load=$BUILD/tests/bench/cloudload
@@ -135,7 +135,7 @@ pg_psql "DROP TABLE bench_copy" "DROP TABLE bench_indexed" "DROP TABLE bench_pat
 # --- N agents at once, each its own practice and token ---------------------------
 AGENTS=${BENCH_CLOUD_AGENTS-1 10 50}
 AGENT_ROWS=${BENCH_CLOUD_AGENT_ROWS:-20000}
-AGENT_BATCH=${BENCH_CLOUD_AGENT_BATCH:-500}
+AGENT_BATCH=${BENCH_CLOUD_AGENT_BATCH:-2000}
 agent_lines=
 for n in $AGENTS; do
     per=$((AGENT_ROWS / n))

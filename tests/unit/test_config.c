@@ -619,6 +619,51 @@ static void test_default_path(void **state)
     ds_test_setenv(DS_CONFIG_ENV, NULL);
 }
 
+/* What [cloud] holds when only url is given: the batch size the agent
+ * sends (2,000 rows since the cloud's fixed cost per batch was measured,
+ * docs/performance.md), and the shipped configuration says the same. */
+static void test_cloud_defaults(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_config *cfg = NULL;
+    const char *src = getenv("DS_TEST_SRCDIR");
+    char tmpl[2048];
+    char path[1024];
+    char line[256];
+    const char *cut = strstr(good, "batch_rows = 7\n");
+    char *report;
+    FILE *shipped;
+    int in_cloud = 0;
+    int shipped_rows = -1;
+    int rc;
+
+    assert_non_null(cut);
+    snprintf(tmpl, sizeof(tmpl), "%.*s%s", (int)(cut - good), good,
+             cut + strlen("batch_rows = 7\n"));
+    report = load(f, tmpl, &cfg, &rc);
+    assert_int_equal(rc, 0);
+    assert_string_equal(report, "");
+    assert_int_equal(cfg->batch_rows, 2000);
+    assert_int_equal(cfg->max_in_flight, 2);
+    assert_int_equal(cfg->max_batch_bytes, 8L * 1024 * 1024);
+
+    snprintf(path, sizeof(path), "%s/config/dentsync.conf", src != NULL ? src : ".");
+    shipped = fopen(path, "r");
+    assert_non_null(shipped);
+    while (fgets(line, sizeof(line), shipped) != NULL) {
+        if (line[0] == '[') {
+            in_cloud = strncmp(line, "[cloud]", 7) == 0;
+        }
+        else if (in_cloud) {
+            (void)sscanf(line, "batch_rows = %d", &shipped_rows);
+        }
+    }
+    fclose(shipped);
+    assert_int_equal(shipped_rows, cfg->batch_rows);
+    ds_config_free(&cfg);
+    free(report);
+}
+
 static void test_shipped_default_parses(void **state)
 {
     const char *src = getenv("DS_TEST_SRCDIR");
@@ -663,6 +708,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_web_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_file, setup, teardown),
         cmocka_unit_test(test_default_path),
+        cmocka_unit_test_setup_teardown(test_cloud_defaults, setup, teardown),
         cmocka_unit_test(test_shipped_default_parses),
     };
 
