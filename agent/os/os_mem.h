@@ -7,8 +7,8 @@
  *
  * Measured on preview --all of 200,000 appointments: the key set's growth
  * (65,536 to 524,288 slots) was 15 % of the time, mostly page faults, and
- * its lookups another 10 %; with huge pages the whole run took 0.27 s
- * instead of 0.32 (docs/performance.md).
+ * its lookups another 13 %; with huge pages the whole run took 0.26 s
+ * instead of 0.31-0.32 (docs/performance.md).
  *
  * These blocks do not go through the counting allocator of
  * agent/core/alloc.h: a caller must treat NULL as it would from ds_calloc.
