@@ -1,6 +1,7 @@
 #!/bin/sh
 # run.sh — every end-to-end suite, on one PostgreSQL cluster started here.
 # Each suite prints its own `N passed, N failed[, N skipped]`; this prints
+# the seconds each suite took (the suite's share of the test budget), then
 # the sums last, skips included.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,6 +15,7 @@ export PG_PORT PG_DIR DS_OWNER_DB DS_APP_DB
 total_passed=0
 total_failed=0
 total_skipped=0
+times=
 # One suite per line, so a new suite is a one-line change.
 suites="
 sql
@@ -43,7 +45,9 @@ setup
 for suite in $suites; do
     echo "== tests/e2e/$suite.sh"
     out=$(mktemp)
+    t0=$(date +%s)
     bash "$top/tests/e2e/$suite.sh" 2>&1 | tee "$out"
+    times="$times $suite $(($(date +%s) - t0))s"
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
     rm -f "$out"
     if [ -z "$line" ]; then
@@ -61,5 +65,6 @@ for suite in $suites; do
         ;;
     esac
 done
+echo "# seconds per suite:$times"
 echo "e2e: $total_passed passed, $total_failed failed, $total_skipped skipped"
 [ "$total_failed" -eq 0 ]
