@@ -49,9 +49,9 @@ void *ds_os_table_alloc(size_t n)
     if (at > base) {
         (void)munmap(m, at - base);
     }
-    if (base + HUGE_PAGE > at) {
-        (void)munmap((void *)(at + len), base + HUGE_PAGE - at);
-    }
+    /* The tail: what the lead did not take of the extra huge page (at is
+     * less than a huge page past base, so there is always one). */
+    (void)munmap((void *)(at + len), base + HUGE_PAGE - at);
 #ifdef MADV_HUGEPAGE
     (void)madvise((void *)at, len, MADV_HUGEPAGE);
 #endif
