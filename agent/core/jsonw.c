@@ -147,6 +147,99 @@ int ds_jsonw_str(struct ds_buf *b, const char *s)
     return s == NULL ? ds_buf_append(b, "null", 4) : write_string(b, s, strlen(s), 1);
 }
 
+/* The length of the element at s of a flat array (a string or null), or 0
+ * when it is neither. *is_string: 1 for a string. */
+static size_t array_element(const char *s, int *is_string)
+{
+    size_t i = 1;
+
+    *is_string = s[0] == '"';
+    if (!*is_string) {
+        return strncmp(s, "null", 4) == 0 ? 4 : 0;
+    }
+    while (s[i] != '"') {
+        if (s[i] == '\\' && s[i + 1] != '\0') {
+            i++;
+        }
+        else if ((unsigned char)s[i] < 0x20) {
+            return 0; /* the NUL at the end, or a control character JSON has escaped */
+        }
+        i++;
+    }
+    return i + 1;
+}
+
+/* The next element of the array at *p: its start and length, *p moved past
+ * it and its separator. 1 for an element, 0 at the end, -1 when malformed. */
+static int array_next(const char **p, const char **elem, size_t *len, int *is_string)
+{
+    const char *s = *p;
+
+    if (*s == ']') {
+        return s[1] == '\0' ? 0 : -1;
+    }
+    *len = array_element(s, is_string);
+    if (*len == 0 || (s[*len] != ',' && s[*len] != ']') || (s[*len] == ',' && s[*len + 1] == ']')) {
+        return -1;
+    }
+    *elem = s;
+    *p = s + *len + (s[*len] == ',');
+    return 1;
+}
+
+int ds_jsonw_zip(struct ds_buf *b, const char *names, const char *values)
+{
+    const char *np = names + 1;
+    const char *vp = values + 1;
+    size_t mark = b->len;
+    int rc;
+
+    if (names[0] != '[' || values[0] != '[') {
+        return DS_EPARSE;
+    }
+    rc = ds_buf_append(b, "{", 1);
+    for (int first = 1; rc == 0; first = 0) {
+        const char *n = NULL;
+        const char *v = NULL;
+        size_t nlen = 0;
+        size_t vlen = 0;
+        int nstr = 0;
+        int vstr = 0;
+        int more = array_next(&vp, &v, &vlen, &vstr);
+
+        if (more == 0) {
+            /* the names left over must still be well formed */
+            while ((more = array_next(&np, &n, &nlen, &nstr)) == 1 && nstr) {
+            }
+            rc = more == 0 ? ds_buf_append(b, "}", 1) : DS_EPARSE;
+            break;
+        }
+        if (more < 0 || array_next(&np, &n, &nlen, &nstr) != 1 || !nstr) {
+            rc = DS_EPARSE;
+            break;
+        }
+        if (!first) {
+            rc = ds_buf_append(b, ",", 1);
+        }
+        if (rc == 0) {
+            rc = ds_buf_append(b, n, nlen);
+        }
+        if (rc == 0) {
+            rc = ds_buf_append(b, ":", 1);
+        }
+        if (rc == 0) {
+            rc = ds_buf_append(b, v, vlen);
+        }
+    }
+    if (rc != 0) {
+        b->len = mark;
+        if (b->data != NULL) {
+            b->data[mark] = '\0';
+        }
+    }
+    return rc;
+}
+
 int ds_jsonw_fwrite(FILE *out, const char *s, size_t n)
 {
     struct ds_buf b;
