@@ -1,17 +1,29 @@
 /*
  * store_errors.c — the rows of a job that did not go through, with their
  * original columns, for `dentsync errors` (an authorised local view: this
- * is the one place the raw row leaves the queue, into a 0600 file).
+ * is the one place the raw row leaves the queue, into a 0600 file). A raw
+ * row kept as its values is handed out as the object, with the job's names.
  */
 #include "state/store_int.h"
+
+#include "agent/core/alloc.h"
+
+#include <stdint.h>
 
 int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_failed_row_cb cb,
                              void *ctx)
 {
     sqlite3_stmt *s = NULL;
     struct ds_failed_row r;
+    char *columns = NULL;
+    struct ds_buf raw;
     int rc;
 
+    ds_buf_init(&raw, SIZE_MAX);
+    rc = ds__store_raw_columns(st, job_id, &columns);
+    if (rc != 0) {
+        return rc;
+    }
     rc = ds__store_prep(st, DS__Q_ONCE,
                         "SELECT row, status, error_code, error, raw, errors FROM items "
                         "WHERE job_id = ?1 AND status IN ('invalid', 'rejected', 'conflict', "
@@ -20,8 +32,13 @@ int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_f
     while (rc == 0 &&
            (rc = ds__store_next(st, s, "failed rows", "lsssss", &r.row, &r.status, &r.error_code,
                                 &r.error, &r.raw_json, &r.errors_json)) == 1) {
-        rc = cb(ctx, &r);
+        rc = ds__store_raw_object(job_id, r.row, columns, r.raw_json, &raw, &r.raw_json);
+        if (rc == 0) {
+            rc = cb(ctx, &r);
+        }
     }
     ds__store_done(DS__Q_ONCE, &s);
+    ds_buf_close(&raw);
+    ds_free(columns);
     return rc;
 }

@@ -21,6 +21,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/crash.h"
+#include "agent/core/jsonw.h"
 #include "agent/core/log.h"
 #include "proto/proto.h"
 
@@ -752,6 +753,81 @@ int ds_store_job_set_binding(struct ds_store *st, const char *job_id, const char
         rc = DS_ENOTFOUND;
     }
     return ds__store_end(st, rc);
+}
+
+/* ---- the names of a job's raw rows ---------------------------------------- */
+
+int ds_store_job_set_raw_columns(struct ds_store *st, const char *job_id, const char *columns)
+{
+    int rc;
+
+    rc = ds__store_change(st, st != NULL && job_id != NULL && columns != NULL && columns[0] == '[');
+    if (rc != 0) {
+        return rc;
+    }
+    /* Only before the job's first item: the items already staged would be
+     * read with names they were not written for. */
+    rc = ds__store_exec(st, DS__Q_ONCE,
+                        "UPDATE jobs SET raw_columns = ?2 WHERE id = ?1 AND state = 'staging' "
+                        "AND NOT EXISTS (SELECT 1 FROM items WHERE job_id = ?1)",
+                        "job raw columns", "tt", job_id, columns);
+    if (rc == 0 && sqlite3_changes(st->db) == 0) {
+        ds_log_error("STORE_STATE",
+                     "store: job %s: raw column names are set only on a job staging "
+                     "with no items yet",
+                     job_id);
+        rc = DS_EINVAL;
+    }
+    return ds__store_end(st, rc);
+}
+
+int ds__store_raw_columns(struct ds_store *st, const char *job_id, char **out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+
+    *out = NULL;
+    rc = ds__store_prep(st, DS__Q_ONCE, "SELECT raw_columns FROM jobs WHERE id = ?1",
+                        "job raw columns", &s, "t", job_id);
+    if (rc == 0) {
+        rc = ds__store_step(st, s, "job raw columns");
+    }
+    if (rc == 1) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+
+        rc = 0;
+        if (v != NULL && (*out = ds_strdup(v)) == NULL) {
+            rc = DS_ENOMEM;
+        }
+    }
+    ds__store_done(DS__Q_ONCE, &s);
+    return rc;
+}
+
+int ds__store_raw_object(const char *job_id, long row, const char *columns, const char *raw,
+                         struct ds_buf *b, const char **out)
+{
+    int rc;
+
+    *out = raw;
+    if (raw == NULL || raw[0] != '[') {
+        return 0;
+    }
+    if (columns == NULL) {
+        ds_log_error("STORE_CORRUPT", "store: job %s row %ld: raw values without column names",
+                     job_id, row);
+        return DS_ECORRUPT;
+    }
+    ds_buf_reset(b);
+    rc = ds_jsonw_zip(b, columns, raw);
+    if (rc == DS_EPARSE) {
+        ds_log_error("STORE_CORRUPT",
+                     "store: job %s row %ld: raw values do not pair with the job's columns", job_id,
+                     row);
+        rc = DS_ECORRUPT;
+    }
+    *out = rc == 0 ? b->data : NULL;
+    return rc;
 }
 
 int ds_store_job_binding(struct ds_store *st, const char *job_id, char *buf, size_t size)

@@ -41,6 +41,7 @@
 #ifndef DS_STATE_STORE_INT_H
 #define DS_STATE_STORE_INT_H
 
+#include "agent/core/buf.h"
 #include "state/store.h"
 #include "state/store_admin.h"
 #include "state/store_delta.h"
@@ -115,6 +116,16 @@ struct ds_store {
     int64_t max_bytes;               /* disk budget of ds_store_set_budget, 0: none */
     char path[256];                  /* for messages: the database file */
 };
+
+/* The job's raw column names (jobs.raw_columns): new *out, NULL when the
+ * job has none. */
+int ds__store_raw_columns(struct ds_store *st, const char *job_id, char **out);
+
+/* An item's raw row as the object: raw itself when it is an object or
+ * NULL, else its values paired with columns into b. *out borrows raw or b.
+ * DS_ECORRUPT (logged) when the values have no names or do not pair. */
+int ds__store_raw_object(const char *job_id, long row, const char *columns, const char *raw,
+                         struct ds_buf *b, const char **out);
 
 /* Seconds since the Unix epoch, wall clock. */
 double ds__store_now(void);

@@ -14,9 +14,11 @@
  */
 #include "state/store_int.h"
 
+#include "agent/core/alloc.h"
 #include "agent/core/crash.h"
 #include "agent/core/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,9 +415,16 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     sqlite3_stmt *s = NULL;
     struct ds_batch_row r;
     char digest[DS_SHA256_HEX];
+    char *columns = NULL;
+    struct ds_buf raw;
     long n = 0;
     int rc;
 
+    ds_buf_init(&raw, SIZE_MAX);
+    rc = ds__store_raw_columns(st, job_id, &columns);
+    if (rc != 0) {
+        return rc;
+    }
     rc = ds__store_prep(st, DS__Q_BATCH_ROWS,
                         "SELECT row, key, fingerprint, record, op, raw FROM items "
                         "WHERE job_id = ?1 "
@@ -428,11 +437,16 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
         r.op_delete = sqlite3_column_type(s, 4) != SQLITE_NULL;
         ds__store_digest_row(st->sha, r.row, r.key, r.fingerprint);
         n++;
-        if (cb != NULL) {
+        if (rc == 0 && cb != NULL) {
+            rc = ds__store_raw_object(job_id, r.row, columns, r.raw_json, &raw, &r.raw_json);
+        }
+        if (rc == 0 && cb != NULL) {
             rc = cb(ctx, &r);
         }
     }
     ds__store_done(DS__Q_BATCH_ROWS, &s);
+    ds_buf_close(&raw);
+    ds_free(columns);
     if (rc != 0) {
         return rc;
     }

@@ -124,6 +124,7 @@ void ds_map_set_outputs(struct ds_mapper *m, int outputs)
 {
     m->no_raw = (outputs & DS_MAP_RAW) == 0;
     m->no_record = (outputs & DS_MAP_RECORD) == 0;
+    m->raw_values = !m->no_raw && m->raw_fast && (outputs & DS_MAP_RAW_VALUES) != 0;
 }
 
 long ds_map_field_column(const struct ds_mapper *m, size_t i)

@@ -50,7 +50,8 @@ struct ds_mapped {
     char fingerprint[DS_SHA256_HEX]; /* of record_json; "" when invalid */
     char *record_json;               /* owned: canonical record, compact JSON
                                         (sorted keys); NULL when invalid */
-    char *raw_json;                  /* owned: {"<header>":"<value>",...} */
+    char *raw_json;                  /* owned: {"<header>":"<value>",...}, or with
+                                        DS_MAP_RAW_VALUES ["<value>",...] */
     char error[256];                 /* why invalid: "<field>: <problem>" */
     char error_field[64];            /* the canonical field of error, or "record" */
     int skipped;                     /* 1: a skip rule matched; see skip_reason */
@@ -95,7 +96,21 @@ void ds_map_location_text(const char *column, const char *fixed, char *buf, size
  * stays NULL and fingerprint "". Validity and keys do not change. */
 #define DS_MAP_RAW 1    /* raw_json */
 #define DS_MAP_RECORD 2 /* record_json and fingerprint */
+/* With DS_MAP_RAW: raw_json as the JSON array of the kept columns' values
+ * only, ["<value>",...], the names left to ds_map_raw_columns_json — what
+ * the queue keeps (a third of the bytes). A mapper whose column names could
+ * clash still writes the object; ds_map_raw_columns_json says which. */
+#define DS_MAP_RAW_VALUES 4
 void ds_map_set_outputs(struct ds_mapper *m, int outputs);
+
+/* The names of the values of a DS_MAP_RAW_VALUES raw_json, in their order:
+ * ["<header>",...], each name escaped as in the object form, so that
+ * ds_jsonw_zip (agent/core/jsonw.h) of the two gives back, byte for byte,
+ * the object raw_json would have been. A row shorter than the header has
+ * fewer values than names. *out is NULL when the mapper writes objects
+ * (outputs without DS_MAP_RAW_VALUES, or names that could clash). new:
+ * *out. DS_ENOMEM. */
+int ds_map_raw_columns_json(const struct ds_mapper *m, char **out);
 
 /* The header column bound to field i of the template (-1: none). For
  * preview's column -> field table. */

@@ -146,6 +146,8 @@ struct ds_mapper {
     char *rawkeep;             /* owned: per header column, 1 when a field or rule reads it */
     int raw_fast;              /* 1: raw_json is written from rawkey (no name clash possible) */
     int no_raw;                /* 1: raw_json is left NULL (ds_map_set_outputs) */
+    int raw_values;            /* 1: raw_json is the array of the kept values
+                                  (DS_MAP_RAW_VALUES on a raw_fast mapper) */
     int no_record;             /* 1: record_json and fingerprint are left out */
     size_t voters[MAP_VOTERS]; /* the dated fields with a column (ds_map_date_vote) ... */
     size_t nvoters;            /* ... how many; more than MAP_VOTERS: every field is looked at */

@@ -10,6 +10,9 @@
  * chosen as if every column were there, so a kept column's name does not
  * depend on which others are left out.
  *
+ * The queue keeps raw_json as the array of the values alone
+ * (DS_MAP_RAW_VALUES), with the names once per job (ds_map_raw_columns_json).
+ *
  * Both are written straight into m->json by agent/core/jsonw.h, byte for
  * byte as jansson's dump wrote them from a tree, with every escaped name
  * computed once per file (ds__map_raw_names, the fields' jkey). A file
@@ -256,7 +259,7 @@ int ds__map_put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
         return build_raw(m, row, out);
     }
     ds_buf_reset(b);
-    rc = ds_buf_append(b, "{", 1);
+    rc = ds_buf_append(b, m->raw_values ? "[" : "{", 1);
     for (size_t j = 0, n = 0; j < row->nfields && rc == 0; j++) {
         if (!kept(m, j)) {
             continue;
@@ -264,7 +267,7 @@ int ds__map_put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
         if (n++ > 0) {
             rc = ds_buf_append(b, ",", 1);
         }
-        if (rc == 0) {
+        if (rc == 0 && !m->raw_values) {
             rc = ds_buf_append(b, m->rawkey[j], m->rawkeylen[j]);
         }
         if (rc == 0) {
@@ -277,11 +280,45 @@ int ds__map_put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
         }
     }
     if (rc == 0) {
-        rc = ds_buf_append(b, "}", 1);
+        rc = ds_buf_append(b, m->raw_values ? "]" : "}", 1);
     }
     if (rc == 0) {
         rc = copy_json(m, out);
     }
+    return rc;
+}
+
+int ds_map_raw_columns_json(const struct ds_mapper *m, char **out)
+{
+    struct ds_buf b;
+    int rc;
+
+    *out = NULL;
+    if (!m->raw_values) {
+        return 0;
+    }
+    ds_buf_init(&b, MAP_JSON_MAX);
+    rc = ds_buf_append(&b, "[", 1);
+    for (size_t j = 0, n = 0; j < m->nheader && rc == 0; j++) {
+        if (!kept(m, j)) {
+            continue;
+        }
+        if (n++ > 0) {
+            rc = ds_buf_append(&b, ",", 1);
+        }
+        if (rc == 0) {
+            /* rawkey is the escaped name and its ':' */
+            rc = ds_buf_append(&b, m->rawkey[j], m->rawkeylen[j] - 1);
+        }
+    }
+    if (rc == 0) {
+        rc = ds_buf_append(&b, "]", 1);
+    }
+    if (rc == 0) {
+        *out = ds_buf_steal(&b);
+        rc = *out != NULL ? 0 : DS_ENOMEM;
+    }
+    ds_buf_close(&b);
     return rc;
 }
 

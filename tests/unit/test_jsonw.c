@@ -275,6 +275,28 @@ static void raw_of(const char *const *header, size_t nh, const char *const *valu
     assert_int_equal(ds_map_row(m, &r.row, &out), 0);
     assert_string_equal(out.raw_json, want);
     ds_mapped_close(&out);
+    /* As the queue keeps it: the values, which the job's names pair back
+     * into the same bytes; or, where names could clash, the object. */
+    {
+        struct ds_buf b;
+        char *names = NULL;
+
+        ds_map_set_outputs(m, DS_MAP_RAW | DS_MAP_RECORD | DS_MAP_RAW_VALUES);
+        assert_int_equal(ds_map_raw_columns_json(m, &names), 0);
+        assert_int_equal(ds_map_row(m, &r.row, &out), 0);
+        ds_buf_init(&b, 4096);
+        if (names != NULL) {
+            assert_int_equal(out.raw_json[0], '[');
+            assert_int_equal(ds_jsonw_zip(&b, names, out.raw_json), 0);
+            assert_string_equal(b.data, want);
+        }
+        else {
+            assert_string_equal(out.raw_json, want);
+        }
+        ds_buf_close(&b);
+        ds_mapped_close(&out);
+        free(names);
+    }
     ds_map_free(&m);
     ds_template_free(&t);
 }
@@ -300,6 +322,65 @@ static void test_raw_names(void **state)
     raw_of(past, 3, past_v, 5, "{\"First Name\":\"v\",\"Last Name\":\"x\"}");
     /* A value that is not UTF-8 is null. */
     raw_of(bad, 4, bad_v, 4, "{\"First Name\":null,\"Last Name\":\"\\\"q\\\"\\n\"}");
+}
+
+/* Zipping names and values: each element copied as written, separators
+ * and brackets inside strings left alone, fewer values than names; and
+ * every malformed pair refused with the buffer as it was. */
+static void test_zip(void **state)
+{
+    static const struct {
+        const char *names, *values, *want;
+    } ok[] = {
+        {"[]", "[]", "{}"},
+        {"[\"a\"]", "[]", "{}"},
+        {"[\"a\",\"b\"]", "[\"1\"]", "{\"a\":\"1\"}"},
+        {"[\"a\",\"b\"]", "[\"1\",null]", "{\"a\":\"1\",\"b\":null}"},
+        {"[\"x,\\\"]\",\"\\\\\"]", "[\"],[\\\"\",\"\\u00E9\\\\\"]",
+         "{\"x,\\\"]\":\"],[\\\"\",\"\\\\\":\"\\u00E9\\\\\"}"},
+    };
+    static const struct {
+        const char *names, *values;
+    } bad[] = {
+        {"", "[]"},
+        {"[]", ""},
+        {"{}", "[]"},
+        {"[\"a\"]", "[\"1\",\"2\"]"}, /* more values than names */
+        {"[null]", "[\"1\"]"},        /* a name that is not a string */
+        {"[\"a\"]", "[1]"},           /* a number */
+        {"[\"a\"]", "[\"1\",]"},      /* a trailing comma */
+        {"[\"a\"]", "[\"1\"] "},      /* something after the end */
+        {"[\"a\"]", "[\"1"},          /* an unterminated string */
+        {"[\"a\"]", "[\"1\\"},        /* ... ending in a backslash */
+        {"[\"a\"]", "[\"1\""},        /* no closing bracket */
+        {"[\"a\"]", "[\"\n\"]"},      /* a control character */
+        {"[\"a\",]", "[\"1\"]"},      /* malformed names past the values */
+        {"[\"a\"", "[]"},
+        {"[\"a\"]", "[nul]"},
+    };
+    struct ds_buf b;
+
+    (void)state;
+    ds_buf_init(&b, 4096);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        ds_buf_reset(&b);
+        assert_int_equal(ds_buf_append(&b, "x", 1), 0);
+        assert_int_equal(ds_jsonw_zip(&b, ok[i].names, ok[i].values), 0);
+        assert_string_equal(b.data + 1, ok[i].want);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ds_buf_reset(&b);
+        assert_int_equal(ds_buf_append(&b, "x", 1), 0);
+        assert_int_equal(ds_jsonw_zip(&b, bad[i].names, bad[i].values), DS_EPARSE);
+        assert_int_equal(b.len, 1);
+        assert_string_equal(b.data, "x");
+    }
+    ds_buf_close(&b);
+    /* A cap too small: refused, the buffer as it was. */
+    ds_buf_init(&b, 8);
+    assert_int_equal(ds_jsonw_zip(&b, "[\"name\"]", "[\"value\"]"), DS_ETOOBIG);
+    assert_int_equal(b.len, 0);
+    ds_buf_close(&b);
 }
 
 /* The record of a row with values that need escaping is jansson's sorted
@@ -377,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_cstr_and_stream),
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_raw_names),
+        cmocka_unit_test(test_zip),
         cmocka_unit_test(test_record_is_jansson),
     };
 

@@ -9,6 +9,7 @@
  * not with the store's own hashing.
  */
 #include "state/store_ingest.h"
+#include "state/store_status.h"
 #include "state/store_upload.h"
 
 #include <setjmp.h>
@@ -1032,6 +1033,89 @@ static void test_send_failures(void **state)
     assert_int_equal(ds_store_batch_send(f->st, JOB_A, 7, NULL, NULL, digest, NULL), DS_ENOTFOUND);
 }
 
+/* The raw rows a callback was handed, as text ("-" for none). */
+struct raw_seen {
+    char raw[4][96];
+    int n;
+};
+
+static int collect_raw(void *ctx, const struct ds_batch_row *r)
+{
+    struct raw_seen *seen = ctx;
+
+    assert_true(seen->n < 4);
+    snprintf(seen->raw[seen->n++], sizeof(seen->raw[0]), "%s",
+             r->raw_json != NULL ? r->raw_json : "-");
+    return 0;
+}
+
+static int collect_failed_raw(void *ctx, const struct ds_failed_row *r)
+{
+    struct raw_seen *seen = ctx;
+
+    assert_true(seen->n < 4);
+    snprintf(seen->raw[seen->n++], sizeof(seen->raw[0]), "%s",
+             r->raw_json != NULL ? r->raw_json : "-");
+    return 0;
+}
+
+/* Raw rows kept as their values leave the store as the object again, with
+ * the job's column names, for the batch body and for `dentsync errors`; an
+ * object is handed out as it is; values without names, or more values
+ * than names, are a damaged queue. The names are set only before the
+ * job's first item. */
+static void test_raw_values(void **state)
+{
+    struct fixture *f = *state;
+    struct raw_seen seen = {0};
+    char digest[DS_SHA256_HEX];
+    int64_t file_id = add_file(f->st, "raw.csv", SHA_X);
+
+    assert_int_equal(
+        ds_store_job_begin(f->st, file_id, JOB_A, "smile", "patients", "generic", "raw.csv", SHA_X),
+        0);
+    assert_int_equal(ds_store_job_set_raw_columns(f->st, JOB_A, "{}"), DS_EINVAL);
+    assert_int_equal(
+        ds_store_job_set_raw_columns(f->st, JOB_A, "[\"Patient ID\",\"Name \\\"N\\\"\",\"Notes\"]"),
+        0);
+    assert_int_equal(ds_store_tx_begin(f->st), 0);
+    assert_int_equal(ds_store_item_add(f->st, JOB_A, 1, "ext:1", "fp1", DS_ITEM_VALID, "{}",
+                                       "[\"1\",\"A, \\\"B\\\"]\",\"\"]", NULL, NULL),
+                     0);
+    assert_int_equal(ds_store_item_add(f->st, JOB_A, 2, "ext:2", "fp2", DS_ITEM_VALID, "{}",
+                                       "[\"2\",null]", NULL, NULL),
+                     0);
+    assert_int_equal(ds_store_item_add(f->st, JOB_A, 3, "ext:3", "fp3", DS_ITEM_VALID, "{}",
+                                       "{\"Patient ID\":\"3\"}", NULL, NULL),
+                     0);
+    assert_int_equal(ds_store_item_add(f->st, JOB_A, 4, NULL, NULL, DS_ITEM_INVALID, NULL,
+                                       "[\"4\",\"x\",\"y\"]", "Name: required", NULL),
+                     0);
+    assert_int_equal(ds_store_tx_commit(f->st), 0);
+    assert_int_equal(ds_store_job_set_raw_columns(f->st, JOB_A, "[\"Other\"]"), DS_EINVAL);
+    assert_int_equal(ds_store_job_staged(f->st, JOB_A, 4, 10), 0);
+
+    assert_int_equal(ds_store_batch_send(f->st, JOB_A, 1, collect_raw, &seen, digest, NULL), 0);
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(
+        seen.raw[0], "{\"Patient ID\":\"1\",\"Name \\\"N\\\"\":\"A, \\\"B\\\"]\",\"Notes\":\"\"}");
+    assert_string_equal(seen.raw[1], "{\"Patient ID\":\"2\",\"Name \\\"N\\\"\":null}");
+    assert_string_equal(seen.raw[2], "{\"Patient ID\":\"3\"}");
+
+    seen.n = 0;
+    assert_int_equal(ds_store_job_failed_rows(f->st, JOB_A, collect_failed_raw, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.raw[0],
+                        "{\"Patient ID\":\"4\",\"Name \\\"N\\\"\":\"x\",\"Notes\":\"y\"}");
+
+    db_exec(f->path, "UPDATE items SET raw = '[\"4\",\"x\",\"y\",\"z\"]' WHERE row = 4");
+    assert_int_equal(ds_store_job_failed_rows(f->st, JOB_A, collect_failed_raw, &seen),
+                     DS_ECORRUPT);
+    db_exec(f->path, "UPDATE jobs SET raw_columns = NULL");
+    assert_int_equal(ds_store_job_failed_rows(f->st, JOB_A, collect_failed_raw, &seen),
+                     DS_ECORRUPT);
+}
+
 /* A second connection (the ingest thread's) sees only committed work. */
 static void test_two_connections(void **state)
 {
@@ -1090,6 +1174,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_send_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_values, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

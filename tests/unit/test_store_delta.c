@@ -123,8 +123,8 @@ static void test_migration_after_0003(void **state)
     struct ds_error err;
 
     /* A database made before 0004 (version 2: 0001 and 0003) gets the delta
-     * as version 3, then 0005 (items.errors) as 4 and 0006 (jobs.binding) as
-     * 5; nothing is applied twice. */
+     * as version 3, then 0005 (items.errors) as 4, 0006 (jobs.binding) as 5
+     * and 0007 (jobs.raw_columns) as 6; nothing is applied twice. */
     ds_store_close(&f->st);
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'synced'"),
                      1);
@@ -136,13 +136,14 @@ static void test_migration_after_0003(void **state)
                                       "DROP TABLE synced; ALTER TABLE items DROP COLUMN op; "
                                       "ALTER TABLE items DROP COLUMN errors; "
                                       "ALTER TABLE jobs DROP COLUMN binding; "
+                                      "ALTER TABLE jobs DROP COLUMN raw_columns; "
                                       "PRAGMA user_version = 2",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
     }
     assert_int_equal(ds_store_open(f->path, &f->st, &err), 0);
-    assert_int_equal(ds_store_schema_version(f->st), 5); /* 0004, 0005, then 0006 */
+    assert_int_equal(ds_store_schema_version(f->st), 6); /* 0004, 0005, 0006, then 0007 */
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'synced'"),
                      1);
 }

@@ -1,0 +1,12 @@
+-- 0007_raw_columns.sql — the names of a job's raw rows, kept once.
+--
+-- items.raw was an object per row, {"<header>":"<value>",...}, repeating
+-- every column name in every row. A job staged from this version on keeps
+-- the names once, in jobs.raw_columns (a JSON array of the header names of
+-- the columns the template reads), and each item's raw as the array of its
+-- values in that order; the store pairs them back into the object for the
+-- batch bodies and `dentsync errors` (agent/core/jsonw.h, ds_jsonw_zip).
+-- An item's raw that is an object is read as it is: a job staged before,
+-- and the rows of a file whose column names could clash, keep that form.
+-- Header names only, never a value. NULL: the job's raw rows are objects.
+ALTER TABLE jobs ADD COLUMN raw_columns TEXT;
