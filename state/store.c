@@ -674,7 +674,7 @@ void ds_store_close(struct ds_store **st)
     }
     sqlite3_close(s->db);
     ds_sha256_free(&s->sha);
-    ds_free(s->staged_keys);
+    ds__store_staged_keys_free(s);
     ds_free(s);
     *st = NULL;
 }

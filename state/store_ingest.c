@@ -23,6 +23,7 @@
 #include "agent/core/crash.h"
 #include "agent/core/jsonw.h"
 #include "agent/core/log.h"
+#include "agent/os/os_mem.h"
 #include "proto/proto.h"
 
 #include <stdio.h>
@@ -428,18 +429,23 @@ static int staged_key(struct ds_store *st, uint64_t h, int set)
     return all;
 }
 
+void ds__store_staged_keys_free(struct ds_store *st)
+{
+    ds_os_table_free(st->staged_keys, STAGED_KEY_BITS / 8);
+    st->staged_keys = NULL;
+}
+
 /* A fresh filter for job_id if it has no item yet, else none. */
 static int staged_keys_start(struct ds_store *st, const char *job_id)
 {
     int rc;
 
-    ds_free(st->staged_keys);
-    st->staged_keys = NULL;
+    ds__store_staged_keys_free(st);
     rc = ds__store_row(st, DS__Q_ITEM_ANY, "SELECT 1 FROM items WHERE job_id = ?1 LIMIT 1",
                        "job items", "t", "-", job_id);
     if (rc == DS_ENOTFOUND) {
         /* Out of memory here only costs speed: every key is probed. */
-        st->staged_keys = ds_calloc(STAGED_KEY_BITS / 64, sizeof(uint64_t));
+        st->staged_keys = ds_os_table_alloc(STAGED_KEY_BITS / 8);
         rc = 0;
     }
     return rc;

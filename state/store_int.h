@@ -117,6 +117,9 @@ struct ds_store {
     char path[256];                  /* for messages: the database file */
 };
 
+/* Frees the Bloom filter of the staging job's keys (store_ingest.c). */
+void ds__store_staged_keys_free(struct ds_store *st);
+
 /* The job's raw column names (jobs.raw_columns): new *out, NULL when the
  * job has none. */
 int ds__store_raw_columns(struct ds_store *st, const char *job_id, char **out);
