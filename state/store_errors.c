@@ -8,20 +8,17 @@
 
 #include "agent/core/alloc.h"
 
-#include <stdint.h>
-
 int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_failed_row_cb cb,
                              void *ctx)
 {
     sqlite3_stmt *s = NULL;
     struct ds_failed_row r;
-    char *columns = NULL;
-    struct ds_buf raw;
+    struct ds__store_columns cols;
     int rc;
 
-    ds_buf_init(&raw, SIZE_MAX);
-    rc = ds__store_raw_columns(st, job_id, &columns);
+    rc = ds__store_job_columns(st, job_id, &cols);
     if (rc != 0) {
+        ds__store_job_columns_close(&cols);
         return rc;
     }
     rc = ds__store_prep(st, DS__Q_ONCE,
@@ -32,13 +29,13 @@ int ds_store_job_failed_rows(struct ds_store *st, const char *job_id, ds_store_f
     while (rc == 0 &&
            (rc = ds__store_next(st, s, "failed rows", "lsssss", &r.row, &r.status, &r.error_code,
                                 &r.error, &r.raw_json, &r.errors_json)) == 1) {
-        rc = ds__store_raw_object(job_id, r.row, columns, r.raw_json, &raw, &r.raw_json);
+        rc = ds__store_zip(job_id, r.row, "raw", cols.raw, r.raw_json, 0, &cols.raw_buf,
+                           &r.raw_json);
         if (rc == 0) {
             rc = cb(ctx, &r);
         }
     }
     ds__store_done(DS__Q_ONCE, &s);
-    ds_buf_close(&raw);
-    ds_free(columns);
+    ds__store_job_columns_close(&cols);
     return rc;
 }

@@ -26,6 +26,7 @@
 #include "agent/os/os_mem.h"
 #include "proto/proto.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -761,48 +762,57 @@ int ds_store_job_set_binding(struct ds_store *st, const char *job_id, const char
     return ds__store_end(st, rc);
 }
 
-/* ---- the names of a job's raw rows ---------------------------------------- */
+/* ---- the names of a job's compact rows ------------------------------------ */
 
-int ds_store_job_set_raw_columns(struct ds_store *st, const char *job_id, const char *columns)
+int ds_store_job_set_columns(struct ds_store *st, const char *job_id, const char *raw_columns,
+                             const char *record_fields)
 {
     int rc;
 
-    rc = ds__store_change(st, st != NULL && job_id != NULL && columns != NULL && columns[0] == '[');
+    rc = ds__store_change(st, st != NULL && job_id != NULL &&
+                                  (raw_columns == NULL || raw_columns[0] == '[') &&
+                                  (record_fields == NULL || record_fields[0] == '['));
     if (rc != 0) {
         return rc;
     }
     /* Only before the job's first item: the items already staged would be
      * read with names they were not written for. */
     rc = ds__store_exec(st, DS__Q_ONCE,
-                        "UPDATE jobs SET raw_columns = ?2 WHERE id = ?1 AND state = 'staging' "
+                        "UPDATE jobs SET raw_columns = ?2, record_fields = ?3 "
+                        "WHERE id = ?1 AND state = 'staging' "
                         "AND NOT EXISTS (SELECT 1 FROM items WHERE job_id = ?1)",
-                        "job raw columns", "tt", job_id, columns);
+                        "job columns", "ttt", job_id, raw_columns, record_fields);
     if (rc == 0 && sqlite3_changes(st->db) == 0) {
         ds_log_error("STORE_STATE",
-                     "store: job %s: raw column names are set only on a job staging "
-                     "with no items yet",
+                     "store: job %s: column names are set only on a job staging with no "
+                     "items yet",
                      job_id);
         rc = DS_EINVAL;
     }
     return ds__store_end(st, rc);
 }
 
-int ds__store_raw_columns(struct ds_store *st, const char *job_id, char **out)
+int ds__store_job_columns(struct ds_store *st, const char *job_id, struct ds__store_columns *c)
 {
     sqlite3_stmt *s = NULL;
     int rc;
 
-    *out = NULL;
-    rc = ds__store_prep(st, DS__Q_ONCE, "SELECT raw_columns FROM jobs WHERE id = ?1",
-                        "job raw columns", &s, "t", job_id);
+    c->raw = NULL;
+    c->record = NULL;
+    ds_buf_init(&c->raw_buf, SIZE_MAX);
+    ds_buf_init(&c->record_buf, SIZE_MAX);
+    rc = ds__store_prep(st, DS__Q_ONCE, "SELECT raw_columns, record_fields FROM jobs WHERE id = ?1",
+                        "job columns", &s, "t", job_id);
     if (rc == 0) {
-        rc = ds__store_step(st, s, "job raw columns");
+        rc = ds__store_step(st, s, "job columns");
     }
     if (rc == 1) {
-        const char *v = (const char *)sqlite3_column_text(s, 0);
+        const char *raw = (const char *)sqlite3_column_text(s, 0);
+        const char *rec = (const char *)sqlite3_column_text(s, 1);
 
         rc = 0;
-        if (v != NULL && (*out = ds_strdup(v)) == NULL) {
+        if ((raw != NULL && (c->raw = ds_strdup(raw)) == NULL) ||
+            (rec != NULL && (c->record = ds_strdup(rec)) == NULL)) {
             rc = DS_ENOMEM;
         }
     }
@@ -810,26 +820,36 @@ int ds__store_raw_columns(struct ds_store *st, const char *job_id, char **out)
     return rc;
 }
 
-int ds__store_raw_object(const char *job_id, long row, const char *columns, const char *raw,
-                         struct ds_buf *b, const char **out)
+void ds__store_job_columns_close(struct ds__store_columns *c)
+{
+    ds_free(c->raw);
+    ds_free(c->record);
+    c->raw = NULL;
+    c->record = NULL;
+    ds_buf_close(&c->raw_buf);
+    ds_buf_close(&c->record_buf);
+}
+
+int ds__store_zip(const char *job_id, long row, const char *what, const char *names,
+                  const char *text, int flags, struct ds_buf *b, const char **out)
 {
     int rc;
 
-    *out = raw;
-    if (raw == NULL || raw[0] != '[') {
+    *out = text;
+    if (text == NULL || text[0] != '[') {
         return 0;
     }
-    if (columns == NULL) {
-        ds_log_error("STORE_CORRUPT", "store: job %s row %ld: raw values without column names",
-                     job_id, row);
+    if (names == NULL) {
+        ds_log_error("STORE_CORRUPT", "store: job %s row %ld: %s values without names", job_id, row,
+                     what);
         return DS_ECORRUPT;
     }
     ds_buf_reset(b);
-    rc = ds_jsonw_zip(b, columns, raw);
+    rc = ds_jsonw_zip(b, names, text, flags);
     if (rc == DS_EPARSE) {
         ds_log_error("STORE_CORRUPT",
-                     "store: job %s row %ld: raw values do not pair with the job's columns", job_id,
-                     row);
+                     "store: job %s row %ld: %s values do not pair with the job's names", job_id,
+                     row, what);
         rc = DS_ECORRUPT;
     }
     *out = rc == 0 ? b->data : NULL;

@@ -60,11 +60,14 @@ int ds_store_job_begin(struct ds_store *st, int64_t file_id, const char *job_id,
  * by `dentsync job`. DS_ENOTFOUND when there is no such job. */
 int ds_store_job_set_binding(struct ds_store *st, const char *job_id, const char *binding);
 
-/* Keeps the names of the job's raw rows (ds_map_raw_columns_json), for
- * items whose raw is the array of their values: set before the job's first
- * item, while it is staging. DS_EINVAL otherwise. The store hands such raw
- * rows out as the object again (ds_store_batch_send, ds_store_job_failed_rows). */
-int ds_store_job_set_raw_columns(struct ds_store *st, const char *job_id, const char *columns);
+/* Keeps the names of the job's compact rows: raw_columns for the items
+ * whose raw is the array of their values (ds_map_raw_columns_json),
+ * record_fields for those whose record is (ds_map_record_fields_json);
+ * either may be NULL. Set before the job's first item, while it is
+ * staging; DS_EINVAL otherwise. The store hands such rows out as the
+ * objects again (ds_store_batch_send, ds_store_job_failed_rows). */
+int ds_store_job_set_columns(struct ds_store *st, const char *job_id, const char *raw_columns,
+                             const char *record_fields);
 
 /* The job's binding into buf (size bytes): 0, DS_ENOTFOUND (no such job, or
  * a job staged before bindings were kept: buf is ""), DS_ETOOBIG when cut. */

@@ -16,6 +16,7 @@
 
 #include "agent/core/alloc.h"
 #include "agent/core/crash.h"
+#include "agent/core/jsonw.h"
 #include "agent/core/log.h"
 
 #include <stdint.h>
@@ -415,14 +416,13 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     sqlite3_stmt *s = NULL;
     struct ds_batch_row r;
     char digest[DS_SHA256_HEX];
-    char *columns = NULL;
-    struct ds_buf raw;
+    struct ds__store_columns cols;
     long n = 0;
     int rc;
 
-    ds_buf_init(&raw, SIZE_MAX);
-    rc = ds__store_raw_columns(st, job_id, &columns);
+    rc = ds__store_job_columns(st, job_id, &cols);
     if (rc != 0) {
+        ds__store_job_columns_close(&cols);
         return rc;
     }
     rc = ds__store_prep(st, DS__Q_BATCH_ROWS,
@@ -438,15 +438,19 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
         ds__store_digest_row(st->sha, r.row, r.key, r.fingerprint);
         n++;
         if (rc == 0 && cb != NULL) {
-            rc = ds__store_raw_object(job_id, r.row, columns, r.raw_json, &raw, &r.raw_json);
+            rc = ds__store_zip(job_id, r.row, "record", cols.record, r.record_json,
+                               DS_JSONW_ZIP_PRESENT, &cols.record_buf, &r.record_json);
+        }
+        if (rc == 0 && cb != NULL) {
+            rc = ds__store_zip(job_id, r.row, "raw", cols.raw, r.raw_json, 0, &cols.raw_buf,
+                               &r.raw_json);
         }
         if (rc == 0 && cb != NULL) {
             rc = cb(ctx, &r);
         }
     }
     ds__store_done(DS__Q_BATCH_ROWS, &s);
-    ds_buf_close(&raw);
-    ds_free(columns);
+    ds__store_job_columns_close(&cols);
     if (rc != 0) {
         return rc;
     }

@@ -147,15 +147,53 @@ int ds_jsonw_str(struct ds_buf *b, const char *s)
     return s == NULL ? ds_buf_append(b, "null", 4) : write_string(b, s, strlen(s), 1);
 }
 
-/* The length of the element at s of a flat array (a string or null), or 0
- * when it is neither. *is_string: 1 for a string. */
-static size_t array_element(const char *s, int *is_string)
+/* The length of the JSON number at s (-?digits, then .digits, then an
+ * exponent), or 0. */
+static size_t number_length(const char *s)
+{
+    size_t i = s[0] == '-';
+    size_t d = i;
+
+    while (s[i] >= '0' && s[i] <= '9') {
+        i++;
+    }
+    if (i == d) {
+        return 0;
+    }
+    if (s[i] == '.') {
+        d = ++i;
+        while (s[i] >= '0' && s[i] <= '9') {
+            i++;
+        }
+        if (i == d) {
+            return 0;
+        }
+    }
+    if (s[i] == 'e' || s[i] == 'E') {
+        i += s[i + 1] == '+' || s[i + 1] == '-' ? 2 : 1;
+        d = i;
+        while (s[i] >= '0' && s[i] <= '9') {
+            i++;
+        }
+        if (i == d) {
+            return 0;
+        }
+    }
+    return i;
+}
+
+/* The length of the element at s of a flat array (a string, a number or
+ * null), or 0 when it is none of them. *kind: 's', 'n' (number) or 0 (null). */
+static size_t array_element(const char *s, int *kind)
 {
     size_t i = 1;
 
-    *is_string = s[0] == '"';
-    if (!*is_string) {
+    *kind = s[0] == '"' ? 's' : s[0] == 'n' ? 0 : 'n';
+    if (*kind == 0) {
         return strncmp(s, "null", 4) == 0 ? 4 : 0;
+    }
+    if (*kind == 'n') {
+        return number_length(s);
     }
     while (s[i] != '"') {
         if (s[i] == '\\' && s[i + 1] != '\0') {
@@ -171,14 +209,14 @@ static size_t array_element(const char *s, int *is_string)
 
 /* The next element of the array at *p: its start and length, *p moved past
  * it and its separator. 1 for an element, 0 at the end, -1 when malformed. */
-static int array_next(const char **p, const char **elem, size_t *len, int *is_string)
+static int array_next(const char **p, const char **elem, size_t *len, int *kind)
 {
     const char *s = *p;
 
     if (*s == ']') {
         return s[1] == '\0' ? 0 : -1;
     }
-    *len = array_element(s, is_string);
+    *len = array_element(s, kind);
     if (*len == 0 || (s[*len] != ',' && s[*len] != ']') || (s[*len] == ',' && s[*len + 1] == ']')) {
         return -1;
     }
@@ -187,7 +225,7 @@ static int array_next(const char **p, const char **elem, size_t *len, int *is_st
     return 1;
 }
 
-int ds_jsonw_zip(struct ds_buf *b, const char *names, const char *values)
+int ds_jsonw_zip(struct ds_buf *b, const char *names, const char *values, int flags)
 {
     const char *np = names + 1;
     const char *vp = values + 1;
@@ -198,27 +236,30 @@ int ds_jsonw_zip(struct ds_buf *b, const char *names, const char *values)
         return DS_EPARSE;
     }
     rc = ds_buf_append(b, "{", 1);
-    for (int first = 1; rc == 0; first = 0) {
+    for (size_t written = 0; rc == 0;) {
         const char *n = NULL;
         const char *v = NULL;
         size_t nlen = 0;
         size_t vlen = 0;
-        int nstr = 0;
-        int vstr = 0;
-        int more = array_next(&vp, &v, &vlen, &vstr);
+        int nkind = 0;
+        int vkind = 0;
+        int more = array_next(&vp, &v, &vlen, &vkind);
 
         if (more == 0) {
             /* the names left over must still be well formed */
-            while ((more = array_next(&np, &n, &nlen, &nstr)) == 1 && nstr) {
+            while ((more = array_next(&np, &n, &nlen, &nkind)) == 1 && nkind == 's') {
             }
             rc = more == 0 ? ds_buf_append(b, "}", 1) : DS_EPARSE;
             break;
         }
-        if (more < 0 || array_next(&np, &n, &nlen, &nstr) != 1 || !nstr) {
+        if (more < 0 || array_next(&np, &n, &nlen, &nkind) != 1 || nkind != 's') {
             rc = DS_EPARSE;
             break;
         }
-        if (!first) {
+        if (vkind == 0 && (flags & DS_JSONW_ZIP_PRESENT) != 0) {
+            continue; /* an absent field */
+        }
+        if (written++ > 0) {
             rc = ds_buf_append(b, ",", 1);
         }
         if (rc == 0) {

@@ -37,13 +37,16 @@ int ds_jsonw_str(struct ds_buf *b, const char *s);
 
 /* Appends the object {n1:v1,n2:v2,...} that pairs the elements of two flat
  * JSON arrays as this module writes them: names, of strings, and values, of
- * strings or null, each element copied as it is written (no unescaping). A
- * values array shorter than names pairs its elements with the first names
- * only. The compact raw row of the queue (docs/reliability.md) is zipped
- * back this way, byte for byte the object the mapper would have written.
- * 0; DS_EPARSE when either is not such an array, a name is not a string or
- * values has more elements than names (b as it was); DS_ETOOBIG, DS_ENOMEM. */
-int ds_jsonw_zip(struct ds_buf *b, const char *names, const char *values);
+ * strings, numbers or null, each element copied as it is written (no
+ * unescaping). A values array shorter than names pairs its elements with
+ * the first names only; with DS_JSONW_ZIP_PRESENT a null value leaves its
+ * name out (a record's absent field). The queue's compact rows (raw and
+ * record, docs/states.md "Item") are zipped back this way, byte for byte
+ * the object the mapper would have written. 0; DS_EPARSE when either is
+ * not such an array, a name is not a string or values has more elements
+ * than names (b as it was); DS_ETOOBIG, DS_ENOMEM. */
+#define DS_JSONW_ZIP_PRESENT 1
+int ds_jsonw_zip(struct ds_buf *b, const char *names, const char *values, int flags);
 
 /* Writes s (n bytes) to out as ds_jsonw_text does. 0, DS_EIO, DS_ENOMEM. */
 int ds_jsonw_fwrite(FILE *out, const char *s, size_t n);

@@ -125,6 +125,7 @@ void ds_map_set_outputs(struct ds_mapper *m, int outputs)
     m->no_raw = (outputs & DS_MAP_RAW) == 0;
     m->no_record = (outputs & DS_MAP_RECORD) == 0;
     m->raw_values = !m->no_raw && m->raw_fast && (outputs & DS_MAP_RAW_VALUES) != 0;
+    m->record_values = !m->no_record && (outputs & DS_MAP_RECORD_VALUES) != 0;
 }
 
 long ds_map_field_column(const struct ds_mapper *m, size_t i)
@@ -156,6 +157,7 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
     ds_buf_init(&m->hash, MAP_HASH_INPUT_MAX);
     ds_buf_init(&m->part, MAP_VALUE_MAX);
     ds_buf_init(&m->json, MAP_JSON_MAX);
+    ds_buf_init(&m->jvals, MAP_JSON_MAX);
     m->import_type = ds_map_canonical_fields(ds_template_import_type(t)) != NULL
                          ? ds_template_import_type(t)
                          : "";
@@ -310,6 +312,7 @@ void ds_map_free(struct ds_mapper **m)
     ds_free((*m)->vlen);
     ds_buf_close(&(*m)->vals);
     ds_buf_close(&(*m)->json);
+    ds_buf_close(&(*m)->jvals);
     ds_sha256_free(&(*m)->sha);
     ds_free((*m)->header);
     ds_buf_close(&(*m)->value);

@@ -49,7 +49,8 @@ struct ds_mapped {
                                         and has nothing to key on */
     char fingerprint[DS_SHA256_HEX]; /* of record_json; "" when invalid */
     char *record_json;               /* owned: canonical record, compact JSON
-                                        (sorted keys); NULL when invalid */
+                                        (sorted keys), or with DS_MAP_RECORD_VALUES
+                                        [<value>,...]; NULL when invalid */
     char *raw_json;                  /* owned: {"<header>":"<value>",...}, or with
                                         DS_MAP_RAW_VALUES ["<value>",...] */
     char error[256];                 /* why invalid: "<field>: <problem>" */
@@ -101,7 +102,18 @@ void ds_map_location_text(const char *column, const char *fixed, char *buf, size
  * the queue keeps (a third of the bytes). A mapper whose column names could
  * clash still writes the object; ds_map_raw_columns_json says which. */
 #define DS_MAP_RAW_VALUES 4
+/* With DS_MAP_RECORD: record_json as the JSON array of every field's value
+ * in the record's order (ds_map_record_fields_json), null for a field the
+ * row does not have. The fingerprint is still that of the object. */
+#define DS_MAP_RECORD_VALUES 8
 void ds_map_set_outputs(struct ds_mapper *m, int outputs);
+
+/* The names of the values of a DS_MAP_RECORD_VALUES record_json, in their
+ * order: ["<field>",...]; ds_jsonw_zip of the two with DS_JSONW_ZIP_PRESENT
+ * gives back, byte for byte, the record whose sha256 is the fingerprint.
+ * Call after ds_map_set_location (which may add a field). *out is NULL
+ * without DS_MAP_RECORD_VALUES. new: *out. DS_ENOMEM. */
+int ds_map_record_fields_json(const struct ds_mapper *m, char **out);
 
 /* The names of the values of a DS_MAP_RAW_VALUES raw_json, in their order:
  * ["<header>",...], each name escaped as in the object form, so that

@@ -141,6 +141,7 @@ struct ds_mapper {
     size_t *voff;              /* owned: per field, its value's offset in vals ... */
     size_t *vlen;              /* ... and length, while its state is FIELD_OK */
     struct ds_buf json;        /* scratch: the record or the raw row being written */
+    struct ds_buf jvals;       /* scratch: the record's values (DS_MAP_RECORD_VALUES) */
     char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
     size_t *rawkeylen;
     char *rawkeep;             /* owned: per header column, 1 when a field or rule reads it */
@@ -148,6 +149,8 @@ struct ds_mapper {
     int no_raw;                /* 1: raw_json is left NULL (ds_map_set_outputs) */
     int raw_values;            /* 1: raw_json is the array of the kept values
                                   (DS_MAP_RAW_VALUES on a raw_fast mapper) */
+    int record_values;         /* 1: record_json is the array of every field's value
+                                  in the record's order, null when absent */
     int no_record;             /* 1: record_json and fingerprint are left out */
     size_t voters[MAP_VOTERS]; /* the dated fields with a column (ds_map_date_vote) ... */
     size_t nvoters;            /* ... how many; more than MAP_VOTERS: every field is looked at */

@@ -322,39 +322,91 @@ int ds_map_raw_columns_json(const struct ds_mapper *m, char **out)
     return rc;
 }
 
+int ds_map_record_fields_json(const struct ds_mapper *m, char **out)
+{
+    struct ds_buf b;
+    int rc;
+
+    *out = NULL;
+    if (!m->record_values) {
+        return 0;
+    }
+    ds_buf_init(&b, MAP_JSON_MAX);
+    rc = ds_buf_append(&b, "[", 1);
+    for (size_t k = 0; k < m->nfields && rc == 0; k++) {
+        const struct map_field *f = &m->fields[m->order[k]];
+
+        if (k > 0) {
+            rc = ds_buf_append(&b, ",", 1);
+        }
+        if (rc == 0) {
+            /* jkey is the escaped name and its ':' */
+            rc = ds_buf_append(&b, f->jkey, f->jkeylen - 1);
+        }
+    }
+    if (rc == 0) {
+        rc = ds_buf_append(&b, "]", 1);
+    }
+    if (rc == 0) {
+        *out = ds_buf_steal(&b);
+        rc = *out != NULL ? 0 : DS_ENOMEM;
+    }
+    ds_buf_close(&b);
+    return rc;
+}
+
 /* Writes the record — the present fields in name order, compact, as
  * jansson's JSON_COMPACT | JSON_SORT_KEYS dump wrote it (the fingerprint is
  * its sha256) — and its fingerprint. */
 int ds__map_put_record(struct ds_mapper *m, struct ds_mapped *out)
 {
     struct ds_buf *b = &m->json;
+    struct ds_buf *a = &m->jvals;
     int first = 1;
     int rc;
 
     ds_buf_reset(b);
+    ds_buf_reset(a);
     rc = ds_buf_append(b, "{", 1);
+    if (rc == 0 && m->record_values) {
+        rc = ds_buf_append(a, "[", 1);
+    }
     for (size_t k = 0; k < m->nfields && rc == 0; k++) {
         size_t i = m->order[k];
         const char *v;
+        size_t at;
 
+        if (m->record_values && k > 0) {
+            rc = ds_buf_append(a, ",", 1);
+        }
         if (m->state[i] != FIELD_OK) {
+            if (rc == 0 && m->record_values) {
+                rc = ds_buf_append(a, "null", 4);
+            }
             continue;
         }
         v = m->vals.data + m->voff[i]; /* vals is empty until a value is kept */
-        if (!first) {
+        if (rc == 0 && !first) {
             rc = ds_buf_append(b, ",", 1);
         }
         first = 0;
         if (rc == 0) {
             rc = ds_buf_append(b, m->fields[i].jkey, m->fields[i].jkeylen);
         }
+        at = b->len;
         if (rc == 0) {
             rc = m->fields[i].integer ? ds_buf_append(b, v, m->vlen[i])
                                       : ds_jsonw_string(b, v, m->vlen[i]);
         }
+        if (rc == 0 && m->record_values) {
+            rc = ds_buf_append(a, b->data + at, b->len - at); /* the value as written */
+        }
     }
     if (rc == 0) {
         rc = ds_buf_append(b, "}", 1);
+    }
+    if (rc == 0 && m->record_values) {
+        rc = ds_buf_append(a, "]", 1);
     }
     if (rc == DS_EINVAL) {
         rc = DS_ENOMEM; /* what jansson's dump reported for a string it could not write */
@@ -367,6 +419,10 @@ int ds__map_put_record(struct ds_mapper *m, struct ds_mapped *out)
     }
     ds_sha256_update(m->sha, b->data, b->len);
     ds_sha256_final(m->sha, out->fingerprint);
+    if (m->record_values) {
+        out->record_json = ds__map_dup_n(a->data, a->len);
+        return out->record_json != NULL ? 0 : DS_ENOMEM;
+    }
     return copy_json(m, &out->record_json);
 }
 

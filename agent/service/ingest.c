@@ -633,26 +633,32 @@ static int infer_date_order(struct ds_ingest_task *t, int fd, struct passes *ps)
 
 /* Keeps with the job how its template bound to the header: which column
  * feeds which field, by the template or by synonym (header and field
- * names only); and the names of its raw rows, which the queue then keeps
- * as their values alone (docs/states.md, "Item"). */
+ * names only); and the names of its raw rows and records, which the queue
+ * then keeps as their values alone (docs/states.md, "Item"). */
 static int record_binding(struct ds_store *st, const struct pass *p)
 {
     char *binding = NULL;
     char *columns = NULL;
+    char *fields = NULL;
     int rc = ds_map_binding_json(p->mapper, &binding);
 
     if (rc == 0) {
         rc = ds_store_job_set_binding(st, p->job_id, binding);
     }
     if (rc == 0) {
-        ds_map_set_outputs(p->mapper, DS_MAP_RAW | DS_MAP_RECORD | DS_MAP_RAW_VALUES);
+        ds_map_set_outputs(p->mapper,
+                           DS_MAP_RAW | DS_MAP_RECORD | DS_MAP_RAW_VALUES | DS_MAP_RECORD_VALUES);
         rc = ds_map_raw_columns_json(p->mapper, &columns);
     }
-    if (rc == 0 && columns != NULL) {
-        rc = ds_store_job_set_raw_columns(st, p->job_id, columns);
+    if (rc == 0) {
+        rc = ds_map_record_fields_json(p->mapper, &fields);
+    }
+    if (rc == 0) {
+        rc = ds_store_job_set_columns(st, p->job_id, columns, fields);
     }
     ds_free(binding);
     ds_free(columns);
+    ds_free(fields);
     return rc;
 }
 

@@ -1,11 +1,12 @@
 /*
- * fuzz_raw_zip.c — pairing a job's raw column names with an item's values
- * (ds_jsonw_zip) on arbitrary bytes: both come from the queue, which a
- * damaged disk or a hand edit can leave in any shape, so any pair must end
- * in the object or DS_EPARSE, never a read past either text. The input is
- * the names, a NUL, then the values (without a NUL: the same text as both).
- * On success the object starts with '{', ends with '}', and no value was
- * paired without a name.
+ * fuzz_raw_zip.c — pairing a job's names with an item's values (ds_jsonw_zip,
+ * as for the raw row and, absent fields left out, the record) on arbitrary
+ * bytes: both come from the queue, which a damaged disk or a hand edit can
+ * leave in any shape, so any pair must end in the object or DS_EPARSE,
+ * never a read past either text. The input is the names, a NUL, then the
+ * values (without a NUL: the same text as both), zipped in both modes. On
+ * success the object starts with '{' and ends with '}'; a refusal leaves
+ * the buffer as it was.
  */
 #include "agent/core/buf.h"
 #include "agent/core/error.h"
@@ -30,18 +31,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = '\0';
     values = memchr(text, '\0', size) != NULL ? text + strlen(text) + 1 : text;
-    ds_buf_init(&b, 1u << 20);
-    rc = ds_jsonw_zip(&b, text, values);
-    if (rc == 0 && (b.len < 2 || b.data[0] != '{' || b.data[b.len - 1] != '}')) {
-        abort();
+    for (int flags = 0; flags <= DS_JSONW_ZIP_PRESENT; flags++) {
+        ds_buf_init(&b, 1u << 20);
+        rc = ds_jsonw_zip(&b, text, values, flags);
+        if (rc == 0 && (b.len < 2 || b.data[0] != '{' || b.data[b.len - 1] != '}')) {
+            abort();
+        }
+        if (rc != 0 && rc != DS_EPARSE && rc != DS_ETOOBIG && rc != DS_ENOMEM) {
+            abort();
+        }
+        if (rc != 0 && b.len != 0) {
+            abort(); /* a refusal leaves the buffer as it was */
+        }
+        ds_buf_close(&b);
     }
-    if (rc != 0 && rc != DS_EPARSE && rc != DS_ETOOBIG && rc != DS_ENOMEM) {
-        abort();
-    }
-    if (rc != 0 && b.len != 0) {
-        abort(); /* a refusal leaves the buffer as it was */
-    }
-    ds_buf_close(&b);
     free(text);
     return 0;
 }

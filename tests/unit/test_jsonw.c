@@ -287,7 +287,7 @@ static void raw_of(const char *const *header, size_t nh, const char *const *valu
         ds_buf_init(&b, 4096);
         if (names != NULL) {
             assert_int_equal(out.raw_json[0], '[');
-            assert_int_equal(ds_jsonw_zip(&b, names, out.raw_json), 0);
+            assert_int_equal(ds_jsonw_zip(&b, names, out.raw_json, 0), 0);
             assert_string_equal(b.data, want);
         }
         else {
@@ -347,7 +347,7 @@ static void test_zip(void **state)
         {"{}", "[]"},
         {"[\"a\"]", "[\"1\",\"2\"]"}, /* more values than names */
         {"[null]", "[\"1\"]"},        /* a name that is not a string */
-        {"[\"a\"]", "[1]"},           /* a number */
+        {"[\"a\"]", "[true]"},        /* a literal other than null */
         {"[\"a\"]", "[\"1\",]"},      /* a trailing comma */
         {"[\"a\"]", "[\"1\"] "},      /* something after the end */
         {"[\"a\"]", "[\"1"},          /* an unterminated string */
@@ -365,20 +365,47 @@ static void test_zip(void **state)
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         ds_buf_reset(&b);
         assert_int_equal(ds_buf_append(&b, "x", 1), 0);
-        assert_int_equal(ds_jsonw_zip(&b, ok[i].names, ok[i].values), 0);
+        assert_int_equal(ds_jsonw_zip(&b, ok[i].names, ok[i].values, 0), 0);
         assert_string_equal(b.data + 1, ok[i].want);
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ds_buf_reset(&b);
         assert_int_equal(ds_buf_append(&b, "x", 1), 0);
-        assert_int_equal(ds_jsonw_zip(&b, bad[i].names, bad[i].values), DS_EPARSE);
+        assert_int_equal(ds_jsonw_zip(&b, bad[i].names, bad[i].values, 0), DS_EPARSE);
         assert_int_equal(b.len, 1);
         assert_string_equal(b.data, "x");
+    }
+    /* Numbers are copied as written; with DS_JSONW_ZIP_PRESENT a null
+     * leaves its name out (a record's absent field), without it is kept. */
+    {
+        static const struct {
+            const char *names, *values, *want;
+            int flags;
+        } rec[] = {
+            {"[\"a\",\"b\",\"c\"]", "[null,30,\"x\"]", "{\"b\":30,\"c\":\"x\"}",
+             DS_JSONW_ZIP_PRESENT},
+            {"[\"a\",\"b\",\"c\"]", "[-1.5e+3,null,null]", "{\"a\":-1.5e+3}", DS_JSONW_ZIP_PRESENT},
+            {"[\"a\",\"b\"]", "[null,null]", "{}", DS_JSONW_ZIP_PRESENT},
+            {"[\"a\",\"b\"]", "[null,0]", "{\"a\":null,\"b\":0}", 0},
+        };
+        static const char *const bad_numbers[] = {"[-]", "[1.]", "[1e]", "[.5]", "[1x]", "[--1]"};
+
+        for (size_t i = 0; i < sizeof(rec) / sizeof(rec[0]); i++) {
+            ds_buf_reset(&b);
+            assert_int_equal(ds_jsonw_zip(&b, rec[i].names, rec[i].values, rec[i].flags), 0);
+            assert_string_equal(b.data, rec[i].want);
+        }
+        for (size_t i = 0; i < sizeof(bad_numbers) / sizeof(bad_numbers[0]); i++) {
+            ds_buf_reset(&b);
+            assert_int_equal(ds_jsonw_zip(&b, "[\"a\"]", bad_numbers[i], DS_JSONW_ZIP_PRESENT),
+                             DS_EPARSE);
+            assert_int_equal(b.len, 0);
+        }
     }
     ds_buf_close(&b);
     /* A cap too small: refused, the buffer as it was. */
     ds_buf_init(&b, 8);
-    assert_int_equal(ds_jsonw_zip(&b, "[\"name\"]", "[\"value\"]"), DS_ETOOBIG);
+    assert_int_equal(ds_jsonw_zip(&b, "[\"name\"]", "[\"value\"]", 0), DS_ETOOBIG);
     assert_int_equal(b.len, 0);
     ds_buf_close(&b);
 }
@@ -440,6 +467,31 @@ static void test_record_is_jansson(void **state)
         assert_string_equal(bare.fingerprint, "");
         assert_string_equal(bare.key, out.key);
         ds_mapped_close(&bare);
+    }
+    /* As the queue keeps it: the values in the record's order, which the
+     * job's field names pair back into the same bytes, the same
+     * fingerprint. */
+    {
+        struct ds_mapped vals;
+        struct ds_buf b;
+        char *fields = NULL;
+
+        ds_map_set_outputs(m, DS_MAP_RECORD);
+        assert_int_equal(ds_map_record_fields_json(m, &fields), 0);
+        assert_null(fields);
+        ds_map_set_outputs(m, DS_MAP_RAW | DS_MAP_RECORD | DS_MAP_RECORD_VALUES);
+        assert_int_equal(ds_map_record_fields_json(m, &fields), 0);
+        assert_non_null(fields);
+        assert_int_equal(ds_map_row(m, &r.row, &vals), 0);
+        assert_int_equal(vals.record_json[0], '[');
+        assert_non_null(strstr(vals.record_json, "null")); /* fields the row lacks */
+        assert_string_equal(vals.fingerprint, out.fingerprint);
+        ds_buf_init(&b, 4096);
+        assert_int_equal(ds_jsonw_zip(&b, fields, vals.record_json, DS_JSONW_ZIP_PRESENT), 0);
+        assert_string_equal(b.data, again);
+        ds_buf_close(&b);
+        ds_mapped_close(&vals);
+        free(fields);
     }
     free(again);
     ds_mapped_close(&out);

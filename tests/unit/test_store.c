@@ -1036,6 +1036,7 @@ static void test_send_failures(void **state)
 /* The raw rows a callback was handed, as text ("-" for none). */
 struct raw_seen {
     char raw[4][96];
+    char record[4][96];
     int n;
 };
 
@@ -1044,6 +1045,8 @@ static int collect_raw(void *ctx, const struct ds_batch_row *r)
     struct raw_seen *seen = ctx;
 
     assert_true(seen->n < 4);
+    snprintf(seen->record[seen->n], sizeof(seen->record[0]), "%s",
+             r->record_json != NULL ? r->record_json : "-");
     snprintf(seen->raw[seen->n++], sizeof(seen->raw[0]), "%s",
              r->raw_json != NULL ? r->raw_json : "-");
     return 0;
@@ -1059,11 +1062,11 @@ static int collect_failed_raw(void *ctx, const struct ds_failed_row *r)
     return 0;
 }
 
-/* Raw rows kept as their values leave the store as the object again, with
- * the job's column names, for the batch body and for `dentsync errors`; an
- * object is handed out as it is; values without names, or more values
- * than names, are a damaged queue. The names are set only before the
- * job's first item. */
+/* Raw rows and records kept as their values leave the store as the objects
+ * again, with the job's names (a record without its absent fields), for the
+ * batch body and for `dentsync errors`; an object is handed out as it is;
+ * values without names, or more values than names, are a damaged queue.
+ * The names are set only before the job's first item. */
 static void test_raw_values(void **state)
 {
     struct fixture *f = *state;
@@ -1074,16 +1077,19 @@ static void test_raw_values(void **state)
     assert_int_equal(
         ds_store_job_begin(f->st, file_id, JOB_A, "smile", "patients", "generic", "raw.csv", SHA_X),
         0);
-    assert_int_equal(ds_store_job_set_raw_columns(f->st, JOB_A, "{}"), DS_EINVAL);
-    assert_int_equal(
-        ds_store_job_set_raw_columns(f->st, JOB_A, "[\"Patient ID\",\"Name \\\"N\\\"\",\"Notes\"]"),
-        0);
-    assert_int_equal(ds_store_tx_begin(f->st), 0);
-    assert_int_equal(ds_store_item_add(f->st, JOB_A, 1, "ext:1", "fp1", DS_ITEM_VALID, "{}",
-                                       "[\"1\",\"A, \\\"B\\\"]\",\"\"]", NULL, NULL),
+    assert_int_equal(ds_store_job_set_columns(f->st, JOB_A, "{}", NULL), DS_EINVAL);
+    assert_int_equal(ds_store_job_set_columns(f->st, JOB_A, NULL, "{}"), DS_EINVAL);
+    assert_int_equal(ds_store_job_set_columns(f->st, JOB_A,
+                                              "[\"Patient ID\",\"Name \\\"N\\\"\",\"Notes\"]",
+                                              "[\"age\",\"first_name\",\"last_name\"]"),
                      0);
-    assert_int_equal(ds_store_item_add(f->st, JOB_A, 2, "ext:2", "fp2", DS_ITEM_VALID, "{}",
-                                       "[\"2\",null]", NULL, NULL),
+    assert_int_equal(ds_store_tx_begin(f->st), 0);
+    assert_int_equal(ds_store_item_add(f->st, JOB_A, 1, "ext:1", "fp1", DS_ITEM_VALID,
+                                       "[42,null,\"Lee\"]", "[\"1\",\"A, \\\"B\\\"]\",\"\"]", NULL,
+                                       NULL),
+                     0);
+    assert_int_equal(ds_store_item_add(f->st, JOB_A, 2, "ext:2", "fp2", DS_ITEM_VALID,
+                                       "[null,\"A\",\"B\"]", "[\"2\",null]", NULL, NULL),
                      0);
     assert_int_equal(ds_store_item_add(f->st, JOB_A, 3, "ext:3", "fp3", DS_ITEM_VALID, "{}",
                                        "{\"Patient ID\":\"3\"}", NULL, NULL),
@@ -1092,7 +1098,7 @@ static void test_raw_values(void **state)
                                        "[\"4\",\"x\",\"y\"]", "Name: required", NULL),
                      0);
     assert_int_equal(ds_store_tx_commit(f->st), 0);
-    assert_int_equal(ds_store_job_set_raw_columns(f->st, JOB_A, "[\"Other\"]"), DS_EINVAL);
+    assert_int_equal(ds_store_job_set_columns(f->st, JOB_A, "[\"Other\"]", NULL), DS_EINVAL);
     assert_int_equal(ds_store_job_staged(f->st, JOB_A, 4, 10), 0);
 
     assert_int_equal(ds_store_batch_send(f->st, JOB_A, 1, collect_raw, &seen, digest, NULL), 0);
@@ -1101,6 +1107,9 @@ static void test_raw_values(void **state)
         seen.raw[0], "{\"Patient ID\":\"1\",\"Name \\\"N\\\"\":\"A, \\\"B\\\"]\",\"Notes\":\"\"}");
     assert_string_equal(seen.raw[1], "{\"Patient ID\":\"2\",\"Name \\\"N\\\"\":null}");
     assert_string_equal(seen.raw[2], "{\"Patient ID\":\"3\"}");
+    assert_string_equal(seen.record[0], "{\"age\":42,\"last_name\":\"Lee\"}");
+    assert_string_equal(seen.record[1], "{\"first_name\":\"A\",\"last_name\":\"B\"}");
+    assert_string_equal(seen.record[2], "{}");
 
     seen.n = 0;
     assert_int_equal(ds_store_job_failed_rows(f->st, JOB_A, collect_failed_raw, &seen), 0);
@@ -1113,6 +1122,12 @@ static void test_raw_values(void **state)
                      DS_ECORRUPT);
     db_exec(f->path, "UPDATE jobs SET raw_columns = NULL");
     assert_int_equal(ds_store_job_failed_rows(f->st, JOB_A, collect_failed_raw, &seen),
+                     DS_ECORRUPT);
+    /* A record's values without the job's field names, in a batch. */
+    db_exec(f->path, "UPDATE jobs SET record_fields = NULL");
+    db_exec(f->path, "UPDATE batches SET state = 'pending'");
+    seen.n = 0;
+    assert_int_equal(ds_store_batch_send(f->st, JOB_A, 1, collect_raw, &seen, digest, NULL),
                      DS_ECORRUPT);
 }
 

@@ -123,8 +123,9 @@ static void test_migration_after_0003(void **state)
     struct ds_error err;
 
     /* A database made before 0004 (version 2: 0001 and 0003) gets the delta
-     * as version 3, then 0005 (items.errors) as 4, 0006 (jobs.binding) as 5
-     * and 0007 (jobs.raw_columns) as 6; nothing is applied twice. */
+     * as version 3, then 0005 (items.errors) as 4, 0006 (jobs.binding) as
+     * 5, 0007 (jobs.raw_columns) as 6 and 0008 (jobs.record_fields) as 7;
+     * nothing is applied twice. */
     ds_store_close(&f->st);
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'synced'"),
                      1);
@@ -137,13 +138,14 @@ static void test_migration_after_0003(void **state)
                                       "ALTER TABLE items DROP COLUMN errors; "
                                       "ALTER TABLE jobs DROP COLUMN binding; "
                                       "ALTER TABLE jobs DROP COLUMN raw_columns; "
+                                      "ALTER TABLE jobs DROP COLUMN record_fields; "
                                       "PRAGMA user_version = 2",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
     }
     assert_int_equal(ds_store_open(f->path, &f->st, &err), 0);
-    assert_int_equal(ds_store_schema_version(f->st), 6); /* 0004, 0005, 0006, then 0007 */
+    assert_int_equal(ds_store_schema_version(f->st), 7); /* 0004 to 0008 */
     assert_int_equal(db_long(f->path, "SELECT count(*) FROM sqlite_schema WHERE name = 'synced'"),
                      1);
 }

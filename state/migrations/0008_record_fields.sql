@@ -1,0 +1,11 @@
+-- 0008_record_fields.sql — the names of a job's records, kept once.
+--
+-- As 0007 did for the raw row: a job staged from this version on keeps the
+-- canonical field names of its template once, in jobs.record_fields (a JSON
+-- array, in the record's order), and each item's record as the array of
+-- its values in that order, null for a field the row does not have. The
+-- store pairs them back into the record, byte for byte the text whose
+-- SHA-256 is the item's fingerprint, for the batch bodies. An item whose
+-- record is an object is read as it is (jobs staged before). Field names
+-- only, never a value. NULL: the job's records are objects.
+ALTER TABLE jobs ADD COLUMN record_fields TEXT;
