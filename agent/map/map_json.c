@@ -288,9 +288,35 @@ int ds__map_put_raw(struct ds_mapper *m, const struct ds_row *row, char **out)
     return rc;
 }
 
+/* Appends the name of a key as the fields and columns keep it escaped
+ * ("<name>":) to the array of names being written in b, after a comma
+ * unless it is the first (*n counts them). */
+static int put_name(struct ds_buf *b, size_t *n, const char *jkey, size_t jkeylen)
+{
+    int rc = (*n)++ > 0 ? ds_buf_append(b, ",", 1) : 0;
+
+    return rc == 0 ? ds_buf_append(b, jkey, jkeylen - 1) : rc; /* without its ':' */
+}
+
+/* Closes the array of names in b and hands it over as *out (new); b is
+ * closed either way. */
+static int end_names(struct ds_buf *b, int rc, char **out)
+{
+    if (rc == 0) {
+        rc = ds_buf_append(b, "]", 1);
+    }
+    if (rc == 0) {
+        *out = ds_buf_steal(b);
+        rc = *out != NULL ? 0 : DS_ENOMEM;
+    }
+    ds_buf_close(b);
+    return rc;
+}
+
 int ds_map_raw_columns_json(const struct ds_mapper *m, char **out)
 {
     struct ds_buf b;
+    size_t n = 0;
     int rc;
 
     *out = NULL;
@@ -299,32 +325,18 @@ int ds_map_raw_columns_json(const struct ds_mapper *m, char **out)
     }
     ds_buf_init(&b, MAP_JSON_MAX);
     rc = ds_buf_append(&b, "[", 1);
-    for (size_t j = 0, n = 0; j < m->nheader && rc == 0; j++) {
-        if (!kept(m, j)) {
-            continue;
-        }
-        if (n++ > 0) {
-            rc = ds_buf_append(&b, ",", 1);
-        }
-        if (rc == 0) {
-            /* rawkey is the escaped name and its ':' */
-            rc = ds_buf_append(&b, m->rawkey[j], m->rawkeylen[j] - 1);
+    for (size_t j = 0; j < m->nheader && rc == 0; j++) {
+        if (kept(m, j)) {
+            rc = put_name(&b, &n, m->rawkey[j], m->rawkeylen[j]);
         }
     }
-    if (rc == 0) {
-        rc = ds_buf_append(&b, "]", 1);
-    }
-    if (rc == 0) {
-        *out = ds_buf_steal(&b);
-        rc = *out != NULL ? 0 : DS_ENOMEM;
-    }
-    ds_buf_close(&b);
-    return rc;
+    return end_names(&b, rc, out);
 }
 
 int ds_map_record_fields_json(const struct ds_mapper *m, char **out)
 {
     struct ds_buf b;
+    size_t n = 0;
     int rc;
 
     *out = NULL;
@@ -336,23 +348,9 @@ int ds_map_record_fields_json(const struct ds_mapper *m, char **out)
     for (size_t k = 0; k < m->nfields && rc == 0; k++) {
         const struct map_field *f = &m->fields[m->order[k]];
 
-        if (k > 0) {
-            rc = ds_buf_append(&b, ",", 1);
-        }
-        if (rc == 0) {
-            /* jkey is the escaped name and its ':' */
-            rc = ds_buf_append(&b, f->jkey, f->jkeylen - 1);
-        }
+        rc = put_name(&b, &n, f->jkey, f->jkeylen);
     }
-    if (rc == 0) {
-        rc = ds_buf_append(&b, "]", 1);
-    }
-    if (rc == 0) {
-        *out = ds_buf_steal(&b);
-        rc = *out != NULL ? 0 : DS_ENOMEM;
-    }
-    ds_buf_close(&b);
-    return rc;
+    return end_names(&b, rc, out);
 }
 
 /* Writes the record — the present fields in name order, compact, as
