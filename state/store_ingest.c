@@ -783,11 +783,12 @@ int ds_store_job_set_columns(struct ds_store *st, const char *job_id, const char
                         "AND NOT EXISTS (SELECT 1 FROM items WHERE job_id = ?1)",
                         "job columns", "ttt", job_id, raw_columns, record_fields);
     if (rc == 0 && sqlite3_changes(st->db) == 0) {
-        ds_log_error("STORE_STATE",
-                     "store: job %s: column names are set only on a job staging with no "
-                     "items yet",
-                     job_id);
-        rc = DS_EINVAL;
+        rc = ds__store_job_in(st, job_id, "staging", NULL, "; its column names are set then");
+        if (rc == 0) {
+            ds_log_error("STORE_STATE",
+                         "store: job %s: column names are set only before its first item", job_id);
+            rc = DS_EINVAL;
+        }
     }
     return ds__store_end(st, rc);
 }

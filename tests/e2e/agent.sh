@@ -110,6 +110,14 @@ check "every item of the job is 'created' exactly once" \
               WHERE j.$in_practice AND j.filename = 'patients.csv'")" = "$sample_rows/$sample_rows/$sample_rows"
 check "the agent's file is done and its job completed" \
     test "$(queue_sql "SELECT f.state || ',' || j.state FROM files f JOIN jobs j ON j.file_id = f.id WHERE f.path LIKE '%/patients.csv'")" = "done,completed"
+# The queue kept the rows as their values with the names once per job, and
+# what reached PostgreSQL above is the same field by field.
+check "the queue kept each row's raw columns and record as their values, the names once" \
+    test "$(queue_sql "SELECT json_array_length(j.raw_columns) > 1, json_array_length(j.record_fields) > 1,
+                              count(*) FILTER (WHERE substr(i.raw, 1, 1) = '[' AND substr(i.record, 1, 1) = '['),
+                              count(*)
+                         FROM jobs j JOIN items i ON i.job_id = j.id WHERE j.filename = 'patients.csv'")" = \
+        "1|1|$sample_rows|$sample_rows"
 
 # --- 2. the same file again ----------------------------------------------------
 cp "$sample" "$work/inbox/patients-again.csv"

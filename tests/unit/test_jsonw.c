@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "agent/core/alloc.h"
 #include "agent/core/buf.h"
 #include "agent/core/error.h"
 #include "agent/core/jsonw.h"
@@ -258,9 +259,10 @@ static void make_row(struct row16 *r, const char *const *fields, size_t n, long 
     r->row.line = no + 1;
 }
 
-/* The raw row of `values` under `header`. */
+/* The raw row of `values` under `header`; as_values: whether the queue
+ * keeps it as its values (no name can clash) or as the object. */
 static void raw_of(const char *const *header, size_t nh, const char *const *values, size_t nv,
-                   const char *want)
+                   const char *want, int as_values)
 {
     struct ds_template *t = NULL;
     struct ds_mapper *m = NULL;
@@ -283,6 +285,7 @@ static void raw_of(const char *const *header, size_t nh, const char *const *valu
 
         ds_map_set_outputs(m, DS_MAP_RAW | DS_MAP_RECORD | DS_MAP_RAW_VALUES);
         assert_int_equal(ds_map_raw_columns_json(m, &names), 0);
+        assert_int_equal(names != NULL, as_values);
         assert_int_equal(ds_map_row(m, &r.row, &out), 0);
         ds_buf_init(&b, 4096);
         if (names != NULL) {
@@ -295,7 +298,7 @@ static void raw_of(const char *const *header, size_t nh, const char *const *valu
         }
         ds_buf_close(&b);
         ds_mapped_close(&out);
-        free(names);
+        ds_free(names);
     }
     ds_map_free(&m);
     ds_template_free(&t);
@@ -317,11 +320,14 @@ static void test_raw_names(void **state)
      * first column is read), a generated one, a header named like a column
      * past the header, a name that is not UTF-8 are not; the kept columns
      * are written the same way whether or not names could clash. */
-    raw_of(rep, 4, rep_v, 4, "{\"First Name\":\"0\",\"Last Name\":\"1\"}");
-    raw_of(clash, 4, clash_v, 4, "{\"First Name\":\"a\",\"Last Name\":\"b\"}");
-    raw_of(past, 3, past_v, 5, "{\"First Name\":\"v\",\"Last Name\":\"x\"}");
+    raw_of(rep, 4, rep_v, 4, "{\"First Name\":\"0\",\"Last Name\":\"1\"}", 1);
+    raw_of(clash, 4, clash_v, 4, "{\"First Name\":\"a\",\"Last Name\":\"b\"}", 0);
+    raw_of(past, 3, past_v, 5, "{\"First Name\":\"v\",\"Last Name\":\"x\"}", 0);
     /* A value that is not UTF-8 is null. */
-    raw_of(bad, 4, bad_v, 4, "{\"First Name\":null,\"Last Name\":\"\\\"q\\\"\\n\"}");
+    raw_of(bad, 4, bad_v, 4, "{\"First Name\":null,\"Last Name\":\"\\\"q\\\"\\n\"}", 1);
+    /* A row shorter than the header: the values it has, under the first
+     * names. */
+    raw_of(rep, 4, rep_v, 1, "{\"First Name\":\"0\"}", 1);
 }
 
 /* Zipping names and values: each element copied as written, separators
@@ -491,7 +497,7 @@ static void test_record_is_jansson(void **state)
         assert_string_equal(b.data, again);
         ds_buf_close(&b);
         ds_mapped_close(&vals);
-        free(fields);
+        ds_free(fields);
     }
     free(again);
     ds_mapped_close(&out);

@@ -1079,6 +1079,7 @@ static void test_raw_values(void **state)
         0);
     assert_int_equal(ds_store_job_set_columns(f->st, JOB_A, "{}", NULL), DS_EINVAL);
     assert_int_equal(ds_store_job_set_columns(f->st, JOB_A, NULL, "{}"), DS_EINVAL);
+    assert_int_equal(ds_store_job_set_columns(f->st, JOB_B, "[\"x\"]", NULL), DS_ENOTFOUND);
     assert_int_equal(ds_store_job_set_columns(f->st, JOB_A,
                                               "[\"Patient ID\",\"Name \\\"N\\\"\",\"Notes\"]",
                                               "[\"age\",\"first_name\",\"last_name\"]"),
