@@ -26,7 +26,6 @@
 #include "agent/os/os_mem.h"
 #include "proto/proto.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -791,44 +790,6 @@ int ds_store_job_set_columns(struct ds_store *st, const char *job_id, const char
         }
     }
     return ds__store_end(st, rc);
-}
-
-int ds__store_job_columns(struct ds_store *st, const char *job_id, struct ds__store_columns *c)
-{
-    sqlite3_stmt *s = NULL;
-    int rc;
-
-    c->raw = NULL;
-    c->record = NULL;
-    ds_buf_init(&c->raw_buf, SIZE_MAX);
-    ds_buf_init(&c->record_buf, SIZE_MAX);
-    rc = ds__store_prep(st, DS__Q_ONCE, "SELECT raw_columns, record_fields FROM jobs WHERE id = ?1",
-                        "job columns", &s, "t", job_id);
-    if (rc == 0) {
-        rc = ds__store_step(st, s, "job columns");
-    }
-    if (rc == 1) {
-        const char *raw = (const char *)sqlite3_column_text(s, 0);
-        const char *rec = (const char *)sqlite3_column_text(s, 1);
-
-        rc = 0;
-        if ((raw != NULL && (c->raw = ds_strdup(raw)) == NULL) ||
-            (rec != NULL && (c->record = ds_strdup(rec)) == NULL)) {
-            rc = DS_ENOMEM;
-        }
-    }
-    ds__store_done(DS__Q_ONCE, &s);
-    return rc;
-}
-
-void ds__store_job_columns_close(struct ds__store_columns *c)
-{
-    ds_free(c->raw);
-    ds_free(c->record);
-    c->raw = NULL;
-    c->record = NULL;
-    ds_buf_close(&c->raw_buf);
-    ds_buf_close(&c->record_buf);
 }
 
 int ds__store_zip(const char *job_id, long row, const char *what, const char *names,

@@ -64,8 +64,9 @@ int ds_store_job_set_binding(struct ds_store *st, const char *job_id, const char
  * whose raw is the array of their values (ds_map_raw_columns_json),
  * record_fields for those whose record is (ds_map_record_fields_json);
  * either may be NULL. Set before the job's first item, while it is
- * staging: DS_ENOTFOUND for no such job, DS_EINVAL otherwise. The store hands such rows out as the
- * objects again (ds_store_batch_send, ds_store_job_failed_rows). */
+ * staging: DS_ENOTFOUND for no such job, DS_EINVAL otherwise. The store
+ * hands such rows out as the objects again (ds_store_batch_send,
+ * ds_store_job_failed_rows). */
 int ds_store_job_set_columns(struct ds_store *st, const char *job_id, const char *raw_columns,
                              const char *record_fields);
 

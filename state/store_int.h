@@ -120,21 +120,6 @@ struct ds_store {
 /* Frees the Bloom filter of the staging job's keys (store_ingest.c). */
 void ds__store_staged_keys_free(struct ds_store *st);
 
-/* The names of a job's compact rows (jobs.raw_columns, jobs.record_fields;
- * NULL when the job has none) and the buffers an item's objects are paired
- * into. */
-struct ds__store_columns {
-    char *raw;    /* owned */
-    char *record; /* owned */
-    struct ds_buf raw_buf;
-    struct ds_buf record_buf;
-};
-
-/* Reads the job's names into c; release with ds__store_job_columns_close,
- * whatever this returns. */
-int ds__store_job_columns(struct ds_store *st, const char *job_id, struct ds__store_columns *c);
-void ds__store_job_columns_close(struct ds__store_columns *c);
-
 /* An item's raw row or record as the object: text itself when it is an
  * object or NULL, else its values paired with names (ds_jsonw_zip with
  * flags) into b, emptied first. *out borrows text or b's data. DS_ECORRUPT

@@ -14,7 +14,6 @@
  */
 #include "state/store_int.h"
 
-#include "agent/core/alloc.h"
 #include "agent/core/crash.h"
 #include "agent/core/jsonw.h"
 #include "agent/core/log.h"
@@ -416,41 +415,46 @@ static int send_rows(struct ds_store *st, const char *job_id, long seq, const st
     sqlite3_stmt *s = NULL;
     struct ds_batch_row r;
     char digest[DS_SHA256_HEX];
-    struct ds__store_columns cols;
+    const char *raw_names = NULL;
+    const char *record_names = NULL;
+    struct ds_buf raw;
+    struct ds_buf record;
     long n = 0;
     int rc;
 
-    rc = ds__store_job_columns(st, job_id, &cols);
-    if (rc != 0) {
-        ds__store_job_columns_close(&cols);
-        return rc;
-    }
+    /* The job's names come with its items, from the same statement, as in
+     * ds_store_job_failed_rows. */
+    ds_buf_init(&raw, SIZE_MAX);
+    ds_buf_init(&record, SIZE_MAX);
     rc = ds__store_prep(st, DS__Q_BATCH_ROWS,
-                        "SELECT row, key, fingerprint, record, op, raw FROM items "
+                        "SELECT row, key, fingerprint, record, op, raw, "
+                        "(SELECT raw_columns FROM jobs WHERE id = ?1), "
+                        "(SELECT record_fields FROM jobs WHERE id = ?1) FROM items "
                         "WHERE job_id = ?1 "
                         "AND row BETWEEN ?2 AND ?3 AND outbound = 1 ORDER BY row",
                         "batch rows", &s, "tll", job_id, b->first_row, b->last_row);
     ds_sha256_final(st->sha, digest); /* starts a fresh digest */
     while (rc == 0 && (rc = ds__store_step(st, s, "batch rows")) == 1) {
-        rc = ds__store_cols(s, "lsss-s", &r.row, &r.key, &r.fingerprint, &r.record_json,
-                            &r.raw_json);
+        rc = ds__store_cols(s, "lsss-sss", &r.row, &r.key, &r.fingerprint, &r.record_json,
+                            &r.raw_json, &raw_names, &record_names);
         r.op_delete = sqlite3_column_type(s, 4) != SQLITE_NULL;
         ds__store_digest_row(st->sha, r.row, r.key, r.fingerprint);
         n++;
         if (rc == 0 && cb != NULL) {
-            rc = ds__store_zip(job_id, r.row, "record", cols.record, r.record_json,
-                               DS_JSONW_ZIP_PRESENT, &cols.record_buf, &r.record_json);
-        }
-        if (rc == 0 && cb != NULL) {
-            rc = ds__store_zip(job_id, r.row, "raw", cols.raw, r.raw_json, 0, &cols.raw_buf,
-                               &r.raw_json);
-        }
-        if (rc == 0 && cb != NULL) {
-            rc = cb(ctx, &r);
+            rc = ds__store_zip(job_id, r.row, "record", record_names, r.record_json,
+                               DS_JSONW_ZIP_PRESENT, &record, &r.record_json);
+            if (rc == 0) {
+                rc = ds__store_zip(job_id, r.row, "raw", raw_names, r.raw_json, 0, &raw,
+                                   &r.raw_json);
+            }
+            if (rc == 0) {
+                rc = cb(ctx, &r);
+            }
         }
     }
     ds__store_done(DS__Q_BATCH_ROWS, &s);
-    ds__store_job_columns_close(&cols);
+    ds_buf_close(&raw);
+    ds_buf_close(&record);
     if (rc != 0) {
         return rc;
     }

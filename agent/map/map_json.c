@@ -11,7 +11,8 @@
  * depend on which others are left out.
  *
  * The queue keeps raw_json as the array of the values alone
- * (DS_MAP_RAW_VALUES), with the names once per job (ds_map_raw_columns_json).
+ * (DS_MAP_RAW_VALUES), with the names once per job (ds_map_raw_columns_json),
+ * and the record likewise (DS_MAP_RECORD_VALUES, ds_map_record_fields_json).
  *
  * Both are written straight into m->json by agent/core/jsonw.h, byte for
  * byte as jansson's dump wrote them from a tree, with every escaped name
