@@ -18,8 +18,8 @@
  * body is inflated as it arrives into at most DSC_MAX_BODY bytes, its
  * compressed bytes never kept; past the cap (as received or inflated) the
  * rest of the upload is read and dropped, and the answer is 413 TOO_LARGE,
- * so the client always gets a response it can read. After a large request
- * the freed memory goes back to the system (malloc_trim).
+ * so the client always gets a response it can read. Once large requests
+ * stop for a moment, the freed memory goes back to the system (malloc_trim).
  *
  * The log line carries the method, the path only when it matched a route
  * (ids and numbers, nothing else), the status, the time taken, the
@@ -83,9 +83,28 @@
  * connection opening or of its previous answer (see "slow clients"). */
 #define HEADER_DEADLINE_S 10
 
-/* A request whose body took this much memory gives it back to the system
- * once done (malloc_trim): the allocator would otherwise keep the peak. */
+/* A request whose body took this much memory has its memory given back to
+ * the system (malloc_trim) after it: the allocator would otherwise keep the
+ * peak for good. Not at once: a sync sends batch after batch, and trimming
+ * after each one made the next fault every page of its parse in again
+ * (about 1,900 page faults a 2,000-row batch, half of the server's CPU).
+ * The watchdog trims once no large request has
+ * ended for TRIM_QUIET_S, and at least every TRIM_LATEST_S while they keep
+ * coming.
+ *
+ * What malloc_trim does not give back is a thread arena's top (it trims
+ * only the main arena's), where a request's memory ends once all of it is
+ * freed. The allocator gives such a top back by itself once it reaches its
+ * trim threshold, which glibc raises to twice the largest block it ever
+ * mapped for one allocation (a 30 MB body: 60 MB kept for good). The server
+ * fixes both thresholds instead (TRIM_THRESHOLD, MMAP_THRESHOLD): a batch of
+ * the agent's size keeps its memory for the next, a larger request's goes
+ * back as it is freed, and a block of 4 MiB or more is mapped on its own. */
 #define TRIM_AFTER ((size_t)1024 * 1024)
+#define TRIM_QUIET_S 2.0
+#define TRIM_LATEST_S 30.0
+#define TRIM_THRESHOLD (16 * 1024 * 1024)
+#define MMAP_THRESHOLD (4 * 1024 * 1024)
 
 /* A body is inflated while it arrives, into at most DSC_MAX_BODY bytes:
  * the compressed bytes are never kept, and a bomb stops at the cap. */
@@ -138,6 +157,8 @@ struct watchdog {
     struct watched *head;  /* open connections */
     int stop;              /* the thread ends */
     unsigned long dropped; /* connections shut down for being slow */
+    double trim_first;     /* monotonic seconds: the first large request not yet trimmed, or 0 */
+    double trim_last;      /* monotonic seconds: the last large request's end */
     pthread_t thread;      /* the watchdog */
 };
 
@@ -371,8 +392,9 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 }
 
 /* A request header arrived (waiting = 0) or an answer was sent (waiting =
- * now) on connection c. */
-static void set_waiting(struct MHD_Connection *c, double waiting)
+ * now) on connection c; large: that answer ended a request of TRIM_AFTER
+ * or more, whose memory the watchdog gives back. */
+static void set_waiting(struct MHD_Connection *c, double waiting, int large)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -381,6 +403,12 @@ static void set_waiting(struct MHD_Connection *c, double waiting)
     if (w != NULL) {
         pthread_mutex_lock(&w->dog->lock);
         w->waiting_since = waiting;
+        if (large) {
+            w->dog->trim_last = waiting;
+            if (w->dog->trim_first == 0) {
+                w->dog->trim_first = waiting;
+            }
+        }
         pthread_mutex_unlock(&w->dog->lock);
     }
 }
@@ -408,6 +436,15 @@ static void *watchdog_main(void *arg)
             dsc_log_warn("serve: closed %lu connection(s) that sent no whole request header "
                          "within %d s",
                          dropped, HEADER_DEADLINE_S);
+        }
+        if (dog->trim_first > 0 &&
+            (now - dog->trim_last >= TRIM_QUIET_S || now - dog->trim_first >= TRIM_LATEST_S)) {
+            dog->trim_first = 0;
+            pthread_mutex_unlock(&dog->lock);
+#ifdef __GLIBC__
+            malloc_trim(0);
+#endif
+            pthread_mutex_lock(&dog->lock);
         }
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
@@ -804,7 +841,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
-        set_waiting(c, 0);
+        set_waiting(c, 0, 0);
         dsc_response_init(&resp);
         if (srv->clients.proxy[0] != '\0' && peer_addr(c, peer) &&
             strcmp(peer, srv->clients.proxy) == 0) {
@@ -853,14 +890,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
     state_free(&st);
     *con_cls = NULL;
-#ifdef __GLIBC__
-    /* The body and its parse are freed: give the memory back to the
-     * system rather than keep a large request's peak for good. */
-    if (big) {
-        malloc_trim(0);
-    }
-#endif
-    set_waiting(c, mono_now());
+    /* The body and its parse are freed: their memory goes back later
+     * (TRIM_AFTER). */
+    set_waiting(c, mono_now(), big);
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1109,6 +1141,10 @@ int dsc_http_serve(const struct dsc_http_options *opt)
         goto out;
     }
 
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD); /* see TRIM_AFTER */
+    mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+#endif
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
