@@ -3,8 +3,11 @@
  *
  * Two timers drive everything: `rescan` scans every folder each
  * rescan_seconds; `settle` scans again when the earliest candidate could
- * have settled, or shortly after a file-system event (debounced, so a file
- * being written does not cause a scan per write). A candidate is a file not
+ * have settled, or shortly after a file-system event. The first event of a
+ * burst scans at once, so a file moved in whole starts settling without
+ * delay; the events that follow within EVENT_DEBOUNCE_MS make one scan
+ * after them, so a file being written does not cause a scan per write. A
+ * candidate is a file not
  * yet taken: it remembers the size and mtime it had and since when (loop
  * time) they have not changed.
  *
@@ -54,6 +57,8 @@ struct ds_watch {
     int *event_open;              /* events[i] was started */
     struct candidate *candidates; /* owned list */
     int open_handles;             /* handles not yet closed */
+    uint64_t event_scan;          /* loop time of the last scan an event made at once */
+    int event_scanned;            /* event_scan is set */
 };
 
 int ds_watch_ignored(const char *name)
@@ -291,11 +296,19 @@ static void on_rescan(uv_timer_t *t)
 static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int status)
 {
     struct ds_watch *w = h->data;
+    uint64_t now;
 
     (void)filename;
     (void)events;
     if (status < 0) {
         return; /* the rescan covers what the event would have told */
+    }
+    now = uv_now(w->loop);
+    if (!w->event_scanned || now - w->event_scan >= EVENT_DEBOUNCE_MS) {
+        w->event_scan = now;
+        w->event_scanned = 1;
+        ds_watch_rescan(w); /* arms the settle timer for what it found */
+        return;
     }
     uv_timer_start(&w->settle, on_settle, EVENT_DEBOUNCE_MS, 0);
 }
