@@ -96,7 +96,7 @@
  * only the main arena's), where a request's memory ends once all of it is
  * freed. The allocator gives such a top back by itself once it reaches its
  * trim threshold, which glibc raises to twice the largest block it ever
- * mapped for one allocation (a 30 MB body: 60 MB kept for good). The server
+ * mapped for one allocation (after a 30 MB body, a top of up to 60 MB). The server
  * fixes both thresholds instead (TRIM_THRESHOLD, MMAP_THRESHOLD): a batch of
  * the agent's size keeps its memory for the next, a larger request's goes
  * back as it is freed, and a block of 4 MiB or more is mapped on its own. */
