@@ -98,6 +98,21 @@ out:
     return rc;
 }
 
+int ds_store_snapshot_begin(struct ds_store *st)
+{
+    if (st == NULL || !sqlite3_get_autocommit(st->db)) {
+        return DS_EINVAL;
+    }
+    return ds__store_exec(st, DS__Q_ONCE, "BEGIN DEFERRED", "snapshot", "");
+}
+
+void ds_store_snapshot_end(struct ds_store *st)
+{
+    if (st != NULL && !sqlite3_get_autocommit(st->db)) {
+        sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+    }
+}
+
 int ds_store_folder_status(struct ds_store *st, const char *folder, struct ds_folder_status *out)
 {
     memset(out, 0, sizeof(*out));

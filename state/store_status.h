@@ -16,6 +16,17 @@
  * new: close with ds_store_close. */
 int ds_store_open_readonly(const char *path, struct ds_store **out, struct ds_error *err);
 
+/* The reads that follow see one snapshot of the queue, taken at the first
+ * of them, until ds_store_snapshot_end: one read lock for them all instead
+ * of one taken and released per statement (`preview --all` looks up the
+ * synced fingerprint of every row). While it is held the running agent's
+ * checkpoints cannot pass it: hold it for one command, never longer.
+ * DS_EINVAL when a transaction is open already. */
+int ds_store_snapshot_begin(struct ds_store *st);
+
+/* Ends the snapshot; nothing when none is open. */
+void ds_store_snapshot_end(struct ds_store *st);
+
 /* What a folder has seen and delivered. Copies inside the struct. */
 struct ds_folder_status {
     char last_file[512];   /* path of the newest file seen, "" if none */

@@ -525,6 +525,30 @@ static const char *classify(struct preview *p, const struct ds_template *tpl,
     return "valid";
 }
 
+/* Whether the queue holds a synced row of the practice for the template's
+ * import type or one its rules route to: without one no row can be
+ * unchanged. On a failure to read, as if there were. */
+static int anything_synced(struct preview *p)
+{
+    long n = 0;
+
+    if (p->practice == NULL) {
+        return 0;
+    }
+    if (ds_store_synced_count(p->st, p->practice, ds_template_import_type(p->tpl), &n) != 0 ||
+        n > 0) {
+        return 1;
+    }
+    for (size_t i = 0; i < p->nroutes; i++) {
+        if (ds_store_synced_count(p->st, p->practice, ds_template_import_type(p->routes[i].tpl),
+                                  &n) != 0 ||
+            n > 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void print_row(struct preview *p, const struct ds_row *row, const char *status,
                       const struct ds_mapped *m, const char *routed_to)
 {
@@ -1103,6 +1127,14 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         ds_store_open_readonly(queue, &p->st, NULL) != 0) {
         p->st = NULL;
     }
+    /* One snapshot for every row's lookup, not a read lock per row (eight
+     * times the time of the preview itself on a queue that synced the file
+     * before); and none of it, nor the records, when nothing that could
+     * match was synced. */
+    if (p->st != NULL && (ds_store_snapshot_begin(p->st) != 0 || !anything_synced(p))) {
+        ds_store_snapshot_end(p->st);
+        ds_store_close(&p->st);
+    }
     /* The raw row is never shown here; the record only with --json, and its
      * fingerprint only against a queue's synced rows: what is not used is
      * not written. */
@@ -1163,6 +1195,7 @@ out:
     ds_mapped_close(&m);
     ds_os_table_free(p->keys, p->nslots * sizeof(*p->keys));
     p->keys = NULL;
+    ds_store_snapshot_end(p->st);
     ds_store_close(&p->st);
     ds_map_free(&p->m);
     for (size_t i = 0; i < p->nroutes; i++) {

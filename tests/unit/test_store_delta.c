@@ -10,6 +10,7 @@
 #include "agent/core/hash.h"
 #include "state/store_delta.h"
 #include "state/store_ingest.h"
+#include "state/store_status.h"
 #include "state/store_upload.h"
 
 #include <setjmp.h>
@@ -293,6 +294,43 @@ static void test_refused_outside_staging(void **state)
         ds_store_item_add(f->st, JOB_A, 1, NULL, NULL, "bogus", NULL, NULL, NULL, NULL), DS_EINVAL);
 }
 
+/* A read-only store's snapshot: the reads inside it see the queue as it was
+ * at the first of them, whatever the agent commits meanwhile; after it, the
+ * queue as it is. */
+static void test_readonly_snapshot(void **state)
+{
+    struct fixture *f = *state;
+    struct ds_store *ro = NULL;
+    struct ds_error err;
+    struct seen seen;
+    long count = -1;
+    long forgotten = -1;
+
+    begin(f->st, JOB_A, "snap1.csv");
+    add(f->st, JOB_A, 1, "ext:1", FP1);
+    add(f->st, JOB_A, 2, "ext:2", FP1);
+    assert_int_equal(ds_store_job_staged(f->st, JOB_A, 2, 10), 0);
+    send_ack_all(f->st, JOB_A, 2, "created", "deleted", &seen);
+
+    assert_int_equal(ds_store_open_readonly(f->path, &ro, &err), 0);
+    assert_int_equal(ds_store_snapshot_begin(ro), 0);
+    assert_int_equal(ds_store_snapshot_begin(ro), DS_EINVAL);
+    assert_int_equal(ds_store_synced_count(ro, "main", "patients", &count), 0);
+    assert_int_equal(count, 2);
+    /* The agent forgets what was synced; the snapshot still has it. */
+    assert_int_equal(ds_store_synced_forget(f->st, "main", "patients", &forgotten), 0);
+    assert_int_equal(forgotten, 2);
+    assert_int_equal(ds_store_synced_count(ro, "main", "patients", &count), 0);
+    assert_int_equal(count, 2);
+    assert_int_equal(ds_store_synced_get(ro, "main", "patients", "ext:1", NULL), 1);
+    ds_store_snapshot_end(ro);
+    ds_store_snapshot_end(ro); /* none open: nothing */
+    assert_int_equal(ds_store_synced_count(ro, "main", "patients", &count), 0);
+    assert_int_equal(count, 0);
+    assert_int_equal(ds_store_synced_get(ro, "main", "patients", "ext:1", NULL), 0);
+    ds_store_close(&ro);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -300,6 +338,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unchanged_and_deletions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aged_occurrences, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_outside_staging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readonly_snapshot, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
