@@ -68,8 +68,8 @@ struct seen {
     int settled; /* calls of the settled callback */
 };
 
-static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *path,
-                    int64_t size, int64_t mtime_ns)
+static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *path, int64_t size,
+                    int64_t mtime_ns)
 {
     struct seen *s = ctx;
 
