@@ -88,18 +88,18 @@
  * peak for good. Not at once: a sync sends batch after batch, and trimming
  * after each one made the next fault every page of its parse in again
  * (about 1,900 page faults a 2,000-row batch, half of the server's CPU).
- * The watchdog trims once no large request has
- * ended for TRIM_QUIET_S, and at least every TRIM_LATEST_S while they keep
- * coming.
+ * The watchdog trims once no large request has ended for TRIM_QUIET_S, and
+ * at least every TRIM_LATEST_S while they keep coming.
  *
  * What malloc_trim does not give back is a thread arena's top (it trims
  * only the main arena's), where a request's memory ends once all of it is
  * freed. The allocator gives such a top back by itself once it reaches its
  * trim threshold, which glibc raises to twice the largest block it ever
- * mapped for one allocation (after a 30 MB body, a top of up to 60 MB). The server
- * fixes both thresholds instead (TRIM_THRESHOLD, MMAP_THRESHOLD): a batch of
- * the agent's size keeps its memory for the next, a larger request's goes
- * back as it is freed, and a block of 4 MiB or more is mapped on its own. */
+ * mapped for one allocation (after a 30 MB body, a top of up to 60 MB).
+ * The server fixes both thresholds instead (TRIM_THRESHOLD,
+ * MMAP_THRESHOLD): a batch of the agent's size keeps its memory for the
+ * next, a larger request's goes back as it is freed, and a block of 4 MiB
+ * or more is mapped on its own. */
 #define TRIM_AFTER ((size_t)1024 * 1024)
 #define TRIM_QUIET_S 2.0
 #define TRIM_LATEST_S 30.0
