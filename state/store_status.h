@@ -20,7 +20,9 @@ int ds_store_open_readonly(const char *path, struct ds_store **out, struct ds_er
  * of them, until ds_store_snapshot_end: one read lock for them all instead
  * of one taken and released per statement (`preview --all` looks up the
  * synced fingerprint of every row). While it is held the running agent's
- * checkpoints cannot pass it: hold it for one command, never longer.
+ * checkpoints cannot pass it: hold it for a stretch of reads, never across
+ * a write to the terminal or a pipe, which may wait for as long as a pager
+ * likes.
  * DS_EINVAL when a transaction is open already. */
 int ds_store_snapshot_begin(struct ds_store *st);
 

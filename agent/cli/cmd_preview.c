@@ -1127,10 +1127,10 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         ds_store_open_readonly(queue, &p->st, NULL) != 0) {
         p->st = NULL;
     }
-    /* One snapshot for every row's lookup, not a read lock per row (eight
-     * times the time of the preview itself on a queue that synced the file
-     * before); and none of it, nor the records, when nothing that could
-     * match was synced. */
+    /* One snapshot for every row's lookup of the first pass, not a read
+     * lock per row (eight times the time of the preview itself on a queue
+     * that synced the file before); and none of it, nor the records, when
+     * nothing that could match was synced. */
     if (p->st != NULL && (ds_store_snapshot_begin(p->st) != 0 || !anything_synced(p))) {
         ds_store_snapshot_end(p->st);
         ds_store_close(&p->st);
@@ -1141,6 +1141,11 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     ds_map_set_outputs(p->m, p->o.json || p->st != NULL ? DS_MAP_RECORD : 0);
     limit = p->o.all ? LONG_MAX : PREVIEW_ROWS;
     rc = first_pass(p, r, shown, limit, &complete, &err);
+    /* The first pass printed nothing (it held its output): the snapshot
+     * ends before anything is written, which a pager may hold up for as
+     * long as it likes. The second pass prints as it goes, so it reads a
+     * row at a time again. */
+    ds_store_snapshot_end(p->st);
     if (rc < 0) {
         ds_error_format(&err, msg, sizeof(msg));
         fprintf(stderr, "dentsync preview: %s\n", msg);

@@ -3,13 +3,13 @@
  *
  * Two timers drive everything: `rescan` scans every folder each
  * rescan_seconds; `settle` scans again when the earliest candidate could
- * have settled, or shortly after a file-system event. The first event of a
- * burst scans at once, so a file moved in whole starts settling without
- * delay; the events that follow within EVENT_DEBOUNCE_MS make one scan
- * after them, so a file being written does not cause a scan per write. A
- * candidate is a file not
- * yet taken: it remembers the size and mtime it had and since when (loop
- * time) they have not changed.
+ * have settled, or shortly after a file-system event. An event that comes
+ * after EVENT_DEBOUNCE_MS without one scans at once, so a file moved in
+ * whole starts settling without delay; the events of a burst that follow
+ * it, each within EVENT_DEBOUNCE_MS of the one before, make one scan
+ * EVENT_DEBOUNCE_MS after the last, so a file being written is not scanned
+ * per write. A candidate is a file not yet taken: it remembers the size and
+ * mtime it had and since when (loop time) they have not changed.
  *
  * Scanning reads directories synchronously on the loop: export folders hold
  * few files, and only stat() is done per file. Hashing and reading happen
@@ -57,8 +57,8 @@ struct ds_watch {
     int *event_open;              /* events[i] was started */
     struct candidate *candidates; /* owned list */
     int open_handles;             /* handles not yet closed */
-    uint64_t event_scan;          /* loop time of the last scan an event made at once */
-    int event_scanned;            /* event_scan is set */
+    uint64_t last_event;          /* loop time of the last file-system event */
+    int had_event;                /* last_event is set */
 };
 
 int ds_watch_ignored(const char *name)
@@ -297,6 +297,7 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
 {
     struct ds_watch *w = h->data;
     uint64_t now;
+    int quiet;
 
     (void)filename;
     (void)events;
@@ -304,9 +305,10 @@ static void on_fs_event(uv_fs_event_t *h, const char *filename, int events, int 
         return; /* the rescan covers what the event would have told */
     }
     now = uv_now(w->loop);
-    if (!w->event_scanned || now - w->event_scan >= EVENT_DEBOUNCE_MS) {
-        w->event_scan = now;
-        w->event_scanned = 1;
+    quiet = !w->had_event || now - w->last_event >= EVENT_DEBOUNCE_MS;
+    w->last_event = now;
+    w->had_event = 1;
+    if (quiet) {
         ds_watch_rescan(w); /* arms the settle timer for what it found */
         return;
     }

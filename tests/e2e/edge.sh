@@ -143,11 +143,12 @@ with open(sys.argv[1], "w") as f:
     json.dump({"rows": rows}, f)
 EOF
 before=$(rss_kb "$serve_pid")
-code=$(curl -s -o /dev/null -w '%{http_code}' -m 60 -X PUT -H "Authorization: Bearer $token_a" \
-    -H "Batch-Digest: $(printf %064d 0)" --data-binary @"$work/wide.json" \
-    "$url/v1/jobs/$job/batches/1")
+code=$(curl -s -o "$work/wide.out" -w '%{http_code}' -m 60 -X PUT \
+    -H "Authorization: Bearer $token_a" -H "Batch-Digest: $(printf %064d 0)" \
+    --data-binary @"$work/wide.json" "$url/v1/jobs/$job/batches/1")
 check "a batch of $(($(wc -c <"$work/wide.json") / 1048576)) MiB with a wrong digest is answered 422 (got $code)" \
     test "$code" = 422
+check "... BAD_DIGEST: it was parsed whole" grep -q '"BAD_DIGEST"' "$work/wide.out"
 rss_near() { [ "$(rss_kb "$serve_pid")" -le $((before + 8 * 1024)) ]; }
 wait_until 6 rss_near
 check "... and the server's resident memory comes back within 8 MiB of before ($((before / 1024)) -> $(($(rss_kb "$serve_pid") / 1024)) MiB)" \

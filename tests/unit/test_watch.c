@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static void test_ignored_names(void **state)
 {
@@ -63,21 +64,30 @@ static void test_include_exclude(void **state)
     assert_true(ds_watch_wanted(&f, "empty-patterns.csv"));
 }
 
-struct seen {
-    int known;   /* calls of the known callback */
-    int settled; /* calls of the settled callback */
+/* One watched folder on a loop of its own; nothing settles (600 s) and no
+ * periodic rescan comes (an hour) while a test runs. */
+struct watched {
+    char dir[512];
+    struct ds_folder_conf folder;
+    struct ds_config cfg;
+    const char *name; /* the file whose looks are counted */
+    int known;        /* calls of the known callback for it: the scans that saw it */
+    int settled;      /* calls of the settled callback */
+    struct ds_watch *w;
+    uv_loop_t loop;
+    uv_timer_t guard; /* ends a wait for an event that never comes */
 };
 
 static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *path, int64_t size,
                     int64_t mtime_ns)
 {
-    struct seen *s = ctx;
+    struct watched *t = ctx;
 
     (void)folder;
     (void)size;
     (void)mtime_ns;
-    if (strstr(path, "moved.csv") != NULL) {
-        s->known++;
+    if (strstr(path, t->name) != NULL) {
+        t->known++;
     }
     return 0;
 }
@@ -85,12 +95,12 @@ static int on_known(void *ctx, const struct ds_folder_conf *folder, const char *
 static void on_settled(void *ctx, const struct ds_folder_conf *folder, const char *path,
                        const struct ds_file_id *id)
 {
-    struct seen *s = ctx;
+    struct watched *t = ctx;
 
     (void)folder;
     (void)path;
     (void)id;
-    s->settled++;
+    t->settled++;
 }
 
 static void on_guard(uv_timer_t *t)
@@ -98,59 +108,108 @@ static void on_guard(uv_timer_t *t)
     (void)t; /* only wakes the loop */
 }
 
+static void watched_start(struct watched *t, const char *name)
+{
+    struct ds_error err;
+
+    memset(t, 0, sizeof(*t));
+    assert_int_equal(ds_test_mkdtemp("ds-watch", t->dir, sizeof(t->dir)), 0);
+    t->name = name;
+    t->folder.name = "f";
+    t->folder.path = t->dir;
+    t->cfg.settle_seconds = 600;
+    t->cfg.rescan_seconds = 3600;
+    t->cfg.folders = &t->folder;
+    t->cfg.nfolders = 1;
+    assert_int_equal(uv_loop_init(&t->loop), 0);
+    assert_int_equal(ds_watch_new(&t->loop, &t->cfg, on_known, on_settled, t, &t->w, &err), 0);
+    uv_timer_init(&t->loop, &t->guard);
+    uv_timer_start(&t->guard, on_guard, 10000, 0);
+    uv_run(&t->loop, UV_RUN_NOWAIT); /* the first scan: an empty folder */
+    assert_int_equal(t->known, 0);
+}
+
+static void watched_stop(struct watched *t)
+{
+    uv_close((uv_handle_t *)&t->guard, NULL);
+    ds_watch_free(&t->w);
+    uv_run(&t->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&t->loop), 0);
+    ds_test_rmtree(t->dir);
+}
+
 /* A file moved into the folder is scanned in the loop iteration that
- * delivers its event: the first event of a burst does not wait for the
+ * delivers its event: after a quiet folder an event does not wait for the
  * debounce timer, which has not fired by the time the iteration ends. */
 static void test_event_scans_at_once(void **state)
 {
-    char dir[512], side[512], from[1024], to[1024];
-    struct ds_folder_conf folder;
-    struct ds_config cfg;
-    struct seen seen = {0, 0};
-    struct ds_watch *w = NULL;
-    struct ds_error err;
-    uv_loop_t loop;
-    uv_timer_t guard;
+    char side[512], from[1024], to[1024];
+    struct watched t;
     FILE *f;
 
     (void)state;
-    assert_int_equal(ds_test_mkdtemp("ds-watch", dir, sizeof(dir)), 0);
+    watched_start(&t, "moved.csv");
     assert_int_equal(ds_test_mkdtemp("ds-watch-side", side, sizeof(side)), 0);
-    memset(&folder, 0, sizeof(folder));
-    folder.name = "f";
-    folder.path = dir;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.settle_seconds = 600;
-    cfg.rescan_seconds = 3600;
-    cfg.folders = &folder;
-    cfg.nfolders = 1;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    assert_int_equal(ds_watch_new(&loop, &cfg, on_known, on_settled, &seen, &w, &err), 0);
-    uv_run(&loop, UV_RUN_NOWAIT); /* the first scan: an empty folder */
-    assert_int_equal(seen.known, 0);
-
     snprintf(from, sizeof(from), "%s/moved.csv", side);
-    snprintf(to, sizeof(to), "%s/moved.csv", dir);
+    snprintf(to, sizeof(to), "%s/moved.csv", t.dir);
     f = fopen(from, "wb");
     assert_non_null(f);
     fputs("id,name\n1,x\n", f);
     assert_int_equal(fclose(f), 0);
     assert_int_equal(rename(from, to), 0);
 
-    /* One iteration: it waits for the event (the guard ends a wait for an
-     * event that never comes) and returns after its callbacks. */
-    uv_timer_init(&loop, &guard);
-    uv_timer_start(&guard, on_guard, 10000, 0);
-    uv_run(&loop, UV_RUN_ONCE);
-    assert_int_equal(seen.known, 1);
-    assert_int_equal(seen.settled, 0);
-
-    uv_close((uv_handle_t *)&guard, NULL);
-    ds_watch_free(&w);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    ds_test_rmtree(dir);
+    /* One iteration: it waits for the event and returns after its
+     * callbacks. */
+    uv_run(&t.loop, UV_RUN_ONCE);
+    assert_int_equal(t.known, 1);
+    assert_int_equal(t.settled, 0);
+    watched_stop(&t);
     ds_test_rmtree(side);
+}
+
+/* The debounce of watch.c. */
+#define DEBOUNCE_MS 50
+
+/* A file written in 40 pieces 5 ms apart (about 200 ms) is scanned on its
+ * first event and once after its last, not every DEBOUNCE_MS while it is
+ * written. A pause of DEBOUNCE_MS or more between two loop iterations (a
+ * busy machine) ends a burst, and is allowed one more scan. */
+static void test_burst_scans_twice(void **state)
+{
+    const struct timespec pause = {0, 5 * 1000 * 1000};
+    char path[1024];
+    struct watched t;
+    uint64_t before;
+    int gaps = 0;
+    int seen;
+    FILE *f;
+
+    (void)state;
+    watched_start(&t, "burst.csv");
+    snprintf(path, sizeof(path), "%s/burst.csv", t.dir);
+    before = uv_now(&t.loop);
+    for (int i = 0; i < 40; i++) {
+        f = fopen(path, "ab");
+        assert_non_null(f);
+        fprintf(f, "%d,row %d\n", i, i);
+        assert_int_equal(fclose(f), 0);
+        uv_run(&t.loop, UV_RUN_NOWAIT);
+        if (uv_now(&t.loop) - before >= DEBOUNCE_MS) {
+            gaps++;
+        }
+        before = uv_now(&t.loop);
+        nanosleep(&pause, NULL);
+    }
+    assert_true(t.known >= 1);
+    /* The scan after the last event: the debounce timer fires (the guard
+     * ends the wait if it never does). */
+    seen = t.known;
+    while (t.known == seen && uv_now(&t.loop) - before < 5000) {
+        uv_run(&t.loop, UV_RUN_ONCE);
+    }
+    assert_true(t.known >= 2);
+    assert_true(t.known <= 2 + gaps);
+    watched_stop(&t);
 }
 
 int main(void)
@@ -159,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_ignored_names),
         cmocka_unit_test(test_include_exclude),
         cmocka_unit_test(test_event_scans_at_once),
+        cmocka_unit_test(test_burst_scans_twice),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
