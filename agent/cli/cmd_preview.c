@@ -997,6 +997,21 @@ static int first_pass(struct preview *p, struct ds_reader *r, const struct ds_de
     return p->held;
 }
 
+/* The second pass prints a chunk of rows at a time: the lookups of a chunk
+ * share one snapshot of the queue, which ends before the chunk is written
+ * (a pager may hold a write up for as long as it likes). */
+#define PREVIEW_CHUNK_ROWS 1000
+#define PREVIEW_CHUNK_BYTES (1u << 20)
+
+static void write_chunk(struct preview *p)
+{
+    ds_store_snapshot_end(p->st);
+    if (p->out.len > 0) {
+        fwrite(p->out.data, 1, p->out.len, stdout);
+    }
+    ds_buf_reset(&p->out);
+}
+
 /* Forgets what the first pass counted, held and saw, for the second. */
 static void forget_rows(struct preview *p)
 {
@@ -1143,8 +1158,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     rc = first_pass(p, r, shown, limit, &complete, &err);
     /* The first pass printed nothing (it held its output): the snapshot
      * ends before anything is written, which a pager may hold up for as
-     * long as it likes. The second pass prints as it goes, so it reads a
-     * row at a time again. */
+     * long as it likes. The second pass takes one a chunk at a time. */
     ds_store_snapshot_end(p->st);
     if (rc < 0) {
         ds_error_format(&err, msg, sizeof(msg));
@@ -1160,7 +1174,8 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         goto out;
     }
     /* The second pass: the rows again from the first, in the orders the
-     * whole file voted for, printed as they come (r keeps the header). */
+     * whole file voted for, printed a chunk at a time as they come (r keeps
+     * the header). */
     forget_rows(p);
     complete = 0;
     rc = ds_read_open(p->o.file, &p->hints, &again, &err);
@@ -1170,25 +1185,40 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
         goto out;
     }
     print_head(p, r, shown);
+    ds_buf_init(&p->out, PREVIEW_HOLD);
+    p->held = 1;
     while (p->rows < limit) {
+        if (p->rows % PREVIEW_CHUNK_ROWS == 0 || p->out.len >= PREVIEW_CHUNK_BYTES) {
+            write_chunk(p);
+            if (p->st != NULL) {
+                ds_store_snapshot_begin(p->st); /* else a read lock per row */
+            }
+        }
         rc = ds_read_next_row(again, &row, &err);
         if (rc == 0) {
             complete = 1;
             break;
         }
         if (rc < 0) {
+            write_chunk(p);
             ds_error_format(&err, msg, sizeof(msg));
             fprintf(stderr, "dentsync preview: %s\n", msg);
             goto out;
         }
         rc = preview_row(p, &row, &m);
+        if (rc == 0 && p->spilled) {
+            rc = DS_ENOMEM;
+        }
         if (rc != 0) {
+            write_chunk(p);
             fprintf(stderr, "dentsync preview: row %ld: %s\n", row.row, ds_strerror(rc));
             goto out;
         }
         p->rows++;
         ds_mapped_close(&m);
     }
+    write_chunk(p);
+    p->held = 0;
     if (!complete && ds_read_next_row(again, &row, &err) == 0) {
         complete = 1;
     }
