@@ -525,28 +525,26 @@ static const char *classify(struct preview *p, const struct ds_template *tpl,
     return "valid";
 }
 
-/* Whether the queue holds a synced row of the practice for the template's
- * import type or one its rules route to: without one no row can be
- * unchanged. On a failure to read, as if there were. */
-static int anything_synced(struct preview *p)
+/* Whether the queue holds a synced row of the practice (which the store is
+ * opened for) of tpl's import type. On a failure to read, as if it did. */
+static int synced_for(struct preview *p, const struct ds_template *tpl)
 {
     long n = 0;
 
-    if (p->practice == NULL) {
-        return 0;
+    return ds_store_synced_count(p->st, p->practice, ds_template_import_type(tpl), &n) != 0 ||
+           n > 0;
+}
+
+/* Whether it holds one for the template or a template its rules route to:
+ * without one no row can be unchanged. */
+static int anything_synced(struct preview *p)
+{
+    int any = synced_for(p, p->tpl);
+
+    for (size_t i = 0; i < p->nroutes && !any; i++) {
+        any = synced_for(p, p->routes[i].tpl);
     }
-    if (ds_store_synced_count(p->st, p->practice, ds_template_import_type(p->tpl), &n) != 0 ||
-        n > 0) {
-        return 1;
-    }
-    for (size_t i = 0; i < p->nroutes; i++) {
-        if (ds_store_synced_count(p->st, p->practice, ds_template_import_type(p->routes[i].tpl),
-                                  &n) != 0 ||
-            n > 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return any;
 }
 
 static void print_row(struct preview *p, const struct ds_row *row, const char *status,
