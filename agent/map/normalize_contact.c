@@ -251,7 +251,6 @@ int ds_norm_name(const struct ds_norm_opts *o, const char *in, size_t len, struc
     size_t n;
     int has_upper = 0;
     int has_lower = 0;
-    int space = 0;
     int rc;
 
     (void)o;
@@ -263,29 +262,26 @@ int ds_norm_name(const struct ds_norm_opts *o, const char *in, size_t len, struc
         *problem = "too long for a name";
         return DS_EINVAL;
     }
-    /* Collapse runs of white space into one space. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
+    /* Collapse runs of white space into one space, written before the
+     * next run of other bytes; each such run is appended whole. */
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
 
-        if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            space = 1;
-            continue;
+        while (j < len && (unsigned char)in[j] > ' ' && in[j] != 0x7f) {
+            j++;
         }
-        if (c < 0x20 || c == 0x7f) {
+        if (j < len && in[j] != ' ' && in[j] != '\t' && in[j] != '\r' && in[j] != '\n') {
             *problem = "contains control characters";
             return DS_EINVAL;
         }
-        if (space) {
+        rc = ds_buf_append(out, &in[i], j - i);
+        if (rc == 0 && j + 1 < len && (unsigned char)in[j + 1] > ' ') {
             rc = ds_buf_append(out, " ", 1);
-            if (rc != 0) {
-                return rc;
-            }
-            space = 0;
         }
-        rc = ds_buf_append(out, &in[i], 1);
         if (rc != 0) {
             return rc;
         }
+        i = j + 1;
     }
     s = (unsigned char *)out->data + start;
     n = out->len - start;
