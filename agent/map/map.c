@@ -217,10 +217,12 @@ int ds_map_new(const struct ds_template *t, const struct ds_row *header, struct 
         if (f->rule >= 0 && !f->combined && f->split == 0) {
             enum ds_rules_kind kind = m->rtype->fields[f->rule].kind;
 
-            /* What "date" and "email" accept and write passes the rule
-             * book's date and e-mail tests (test_normalize holds them to
-             * it); a value made any other way is tested in full. */
-            f->rule_sure = (kind == DS_RULES_DATE && f->fn == ds_norm_lookup_opt("date")) ||
+            /* The rule book tests a text field's length only, which the
+             * mapper tests itself. What "date" and "email" accept and
+             * write passes its date and e-mail tests (test_normalize holds
+             * them to it); a value made any other way is tested in full. */
+            f->rule_sure = kind == DS_RULES_TEXT ||
+                           (kind == DS_RULES_DATE && f->fn == ds_norm_lookup_opt("date")) ||
                            (kind == DS_RULES_EMAIL && f->fn == ds_norm_lookup_opt("email"));
         }
     }
