@@ -81,6 +81,12 @@ int ds_buf_append_str(struct ds_buf *b, const char *s)
     return ds_buf_append(b, s, strlen(s));
 }
 
+/* "00" to "99", for ds_fmt_int. */
+static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                            "25262728293031323334353637383940414243444546474849"
+                            "50515253545556575859606162636465666768697071727374"
+                            "75767778798081828384858687888990919293949596979899";
+
 size_t ds_fmt_int(char *dst, long long v, int width)
 {
     char tmp[DS_FMT_INT_MAX];
@@ -92,10 +98,21 @@ size_t ds_fmt_int(char *dst, long long v, int width)
     if (width > 20) {
         width = 20;
     }
-    do {
-        tmp[nd++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    /* Two digits a division, from the end. */
+    while (u >= 100) {
+        const char *d = pairs + 2 * (u % 100);
+
+        tmp[nd++] = d[1];
+        tmp[nd++] = d[0];
+        u /= 100;
+    }
+    if (u >= 10) {
+        tmp[nd++] = pairs[2 * u + 1];
+        tmp[nd++] = pairs[2 * u];
+    }
+    else {
+        tmp[nd++] = (char)('0' + u);
+    }
     if (v < 0) {
         dst[n++] = '-';
     }
