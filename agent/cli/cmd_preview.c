@@ -97,6 +97,18 @@ struct group {
     long fi;                       /* the field's index in tpl, or -1 */
 };
 
+/* A digest of a typed key being computed (key_hash_start). */
+struct key_hash {
+    uint64_t a, b;
+    size_t n;
+};
+
+/* A mapper's key hook (key_made): the preview and the mapper's import type. */
+struct early {
+    struct preview *p;
+    const char *type;
+};
+
 /* A template rows are routed to, with its mapper. */
 struct route {
     struct ds_template *tpl; /* owned */
@@ -128,6 +140,11 @@ struct preview {
                           * ds_os_table_alloc, for huge pages */
     size_t nslots;       /* a power of two */
     size_t nkeys;
+    const char *hashed_type;                /* the import type type_hash has taken in, or NULL */
+    struct key_hash type_hash;              /* the digest of "TYPE\x1f" so far */
+    struct early early[1 + PREVIEW_ROUTES]; /* the mappers' key hooks: p->m's, the routes' */
+    const char *early_type;                 /* the import type of early_d; NULL until the hook */
+    uint64_t early_d[2];                    /* has made the digest of the current row's key */
     long rows, valid, invalid, duplicate, unchanged, skipped, routed;
     int held;          /* 1: what is printed goes into out, written once the file is read */
     int spilled;       /* 1: out could not hold it (over PREVIEW_HOLD, or no memory) */
@@ -231,27 +248,60 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-/* A 128-bit digest of a key, from two independent 64-bit hashes (FNV-1a and
- * a multiply-rotate one): 16 bytes a key instead of a copy, and two keys of
- * a file share one with a chance of about n^2 / 2^129 — none in practice. */
-static void key_digest(const char *k, uint64_t d[2])
+/* A 128-bit digest of a typed key, from two independent 64-bit hashes
+ * (FNV-1a and a multiply-rotate one): 16 bytes a key instead of a copy, and
+ * two keys of a file share one with a chance of about n^2 / 2^129 — none in
+ * practice. Fed in pieces (the import type, a separator, the key) without
+ * joining them first. */
+static void key_hash_start(struct key_hash *h)
 {
-    uint64_t a = 1469598103934665603u;
-    uint64_t b = 0x9e3779b97f4a7c15u;
-    size_t n = 0;
+    h->a = 1469598103934665603u;
+    h->b = 0x9e3779b97f4a7c15u;
+    h->n = 0;
+}
 
-    for (; k[n] != '\0'; n++) {
-        unsigned char c = (unsigned char)k[n];
+static void key_hash_add(struct key_hash *h, const char *p, size_t len)
+{
+    uint64_t a = h->a;
+    uint64_t b = h->b;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
 
         a = (a ^ c) * 1099511628211u;
         b = (b + c) * 0xff51afd7ed558ccdu;
         b = (b << 29) | (b >> 35);
     }
-    d[0] = mix64(a);
-    d[1] = mix64(b ^ n);
+    h->a = a;
+    h->b = b;
+    h->n += len;
+}
+
+static void key_hash_end(const struct key_hash *h, uint64_t d[2])
+{
+    d[0] = mix64(h->a);
+    d[1] = mix64(h->b ^ h->n);
     if (d[0] == 0 && d[1] == 0) {
         d[1] = 1; /* {0, 0} marks an empty slot */
     }
+}
+
+/* The digest of "TYPE\x1fKEY": keys are unique within a job, that is
+ * within an import type. "TYPE\x1f" is taken in once for a run of rows of
+ * one type. */
+static void typed_digest(struct preview *p, const char *type, const char *key, uint64_t d[2])
+{
+    struct key_hash h;
+
+    if (p->hashed_type != type) {
+        key_hash_start(&p->type_hash);
+        key_hash_add(&p->type_hash, type, strlen(type));
+        key_hash_add(&p->type_hash, "\x1f", 1);
+        p->hashed_type = type;
+    }
+    h = p->type_hash;
+    key_hash_add(&h, key, strlen(key));
+    key_hash_end(&h, d);
 }
 
 /* The slot of digest d in a table of n slots: its own or the empty one
@@ -288,16 +338,41 @@ static void keys_grow(struct preview *p)
     p->nslots = n;
 }
 
-/* 1 if key was seen before in the file, else remembers it and returns 0.
- * The set doubles when half full, so each lookup probes a few slots
- * whatever the file's size (only if memory ran out does it stop
- * remembering new keys, at half full). */
-static int key_seen(struct preview *p, const char *key)
+/* The mappers' key hook: the row's key digest, and its slot of the key set
+ * fetched into the cache while the mapper finishes the row. In a large
+ * file the set is larger than the cache and that fetch took most of the
+ * time of the lookup. */
+static void key_made(void *ctx, const char *key)
 {
-    uint64_t d[2];
+    struct early *e = ctx;
+    struct preview *p = e->p;
+
+    typed_digest(p, e->type, key, p->early_d);
+    p->early_type = e->type;
+    __builtin_prefetch(p->keys[(size_t)p->early_d[0] & (p->nslots - 1)]);
+}
+
+/* Sets key_made on the file's mapper and on each route's. */
+static void set_key_hooks(struct preview *p)
+{
+    for (size_t i = 0; i <= p->nroutes; i++) {
+        struct ds_mapper *m = i == 0 ? p->m : p->routes[i - 1].m;
+        const struct ds_template *t = i == 0 ? p->tpl : p->routes[i - 1].tpl;
+
+        p->early[i].p = p;
+        p->early[i].type = ds_template_import_type(t);
+        ds_map_set_key_hook(m, key_made, &p->early[i]);
+    }
+}
+
+/* 1 if the key of that digest was seen before in the file, else
+ * remembers it and returns 0. The set doubles when half full, so each
+ * lookup probes a few slots whatever the file's size (only if memory ran
+ * out does it stop remembering new keys, at half full). */
+static int key_seen(struct preview *p, const uint64_t d[2])
+{
     uint64_t *slot;
 
-    key_digest(key, d);
     slot = key_slot(p->keys, p->nslots, d);
     if (slot[0] != 0 || slot[1] != 0) {
         return 1;
@@ -477,7 +552,7 @@ static const char *classify(struct preview *p, const struct ds_template *tpl,
                             struct ds_mapped *m)
 {
     char fp[DS_SHA256_HEX];
-    char typed[DS_MAP_KEY_MAX + 24];
+    int dup = 0;
 
     if (m->skipped) {
         p->skipped++;
@@ -493,25 +568,22 @@ static const char *classify(struct preview *p, const struct ds_template *tpl,
         note_error(p, tpl, mapper, row, m);
         return "invalid";
     }
-    /* Keys are unique within a job, that is within an import type: "TYPE\x1fKEY",
-     * cut to fit as snprintf would (once per row: no printf). */
-    {
+    if (m->key[0] != '\0') {
         const char *type = ds_template_import_type(tpl);
-        size_t tl = strlen(type);
-        size_t kl = strlen(m->key);
-        size_t n = 0;
+        uint64_t d[2];
 
-        tl = tl < sizeof(typed) - 1 ? tl : sizeof(typed) - 1;
-        memcpy(typed, type, tl);
-        n = tl;
-        if (n < sizeof(typed) - 1) {
-            typed[n++] = '\x1f';
+        /* The hook made the digest of this row's key (preview_row forgets
+         * the one of the row before). */
+        if (p->early_type == type) {
+            d[0] = p->early_d[0];
+            d[1] = p->early_d[1];
         }
-        kl = kl < sizeof(typed) - 1 - n ? kl : sizeof(typed) - 1 - n;
-        memcpy(typed + n, m->key, kl);
-        typed[n + kl] = '\0';
+        else {
+            typed_digest(p, type, m->key, d);
+        }
+        dup = key_seen(p, d);
     }
-    if (m->key[0] != '\0' && key_seen(p, typed)) {
+    if (dup) {
         p->duplicate++;
         return "duplicate";
     }
@@ -921,7 +993,10 @@ static int preview_row(struct preview *p, const struct ds_row *row, struct ds_ma
     const struct ds_template *tpl = p->tpl;
     struct ds_mapper *mapper = p->m;
     const char *routed_to = NULL;
-    int rc = ds_map_row(p->m, row, m);
+    int rc;
+
+    p->early_type = NULL;
+    rc = ds_map_row(p->m, row, m);
 
     if (rc == 0 && m->route != NULL) {
         for (size_t i = 0; i < p->nroutes; i++) {
@@ -930,6 +1005,7 @@ static int preview_row(struct preview *p, const struct ds_row *row, struct ds_ma
                 mapper = p->routes[i].m;
                 routed_to = ds_template_import_type(tpl);
                 ds_mapped_close(m);
+                p->early_type = NULL;
                 rc = ds_map_row(mapper, row, m);
                 p->routed++;
                 break;
@@ -1128,6 +1204,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     }
     p->keys = ds_os_table_alloc(PREVIEW_KEYS * sizeof(*p->keys));
     p->nslots = PREVIEW_KEYS;
+    p->hashed_type = NULL; /* this sheet's templates are new; an address may repeat */
     if (p->keys == NULL) {
         fprintf(stderr, "dentsync preview: out of memory\n");
         goto out;
@@ -1152,6 +1229,7 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
      * fingerprint only against a queue's synced rows: what is not used is
      * not written. */
     ds_map_set_outputs(p->m, p->o.json || p->st != NULL ? DS_MAP_RECORD : 0);
+    set_key_hooks(p);
     limit = p->o.all ? LONG_MAX : PREVIEW_ROWS;
     rc = first_pass(p, r, shown, limit, &complete, &err);
     /* The first pass printed nothing (it held its output): the snapshot

@@ -62,6 +62,8 @@ struct ds_mapped {
     size_t nerrors;                  /* every problem of an invalid row, in canonical field
                                         order (errors[0] is error / error_field) */
     struct ds_map_error errors[DS_MAP_ERRORS_MAX]; /* last: ds_map_row clears only nerrors */
+    /* ds_map_row and ds_mapped_close clear each member above by name (map.c,
+     * mapped_clear): a new one is cleared there. */
 };
 
 /* Binds a template to a file's header row: resolves each canonical field to
@@ -107,6 +109,13 @@ void ds_map_location_text(const char *column, const char *fixed, char *buf, size
  * row does not have. The fingerprint is still that of the object. */
 #define DS_MAP_RECORD_VALUES 8
 void ds_map_set_outputs(struct ds_mapper *m, int outputs);
+
+/* Calls fn(ctx, key) with each row's key as soon as ds_map_row has made
+ * it, before the rule book is applied and the JSON written: a caller that
+ * looks keys up can start the lookup while the row is finished (the row
+ * may still turn out invalid). NULL fn: none (the default). */
+typedef void (*ds_map_key_fn)(void *ctx, const char *key);
+void ds_map_set_key_hook(struct ds_mapper *m, ds_map_key_fn fn, void *ctx);
 
 /* The names of the values of a DS_MAP_RECORD_VALUES record_json, in their
  * order: ["<field>",...]; ds_jsonw_zip of the two with DS_JSONW_ZIP_PRESENT

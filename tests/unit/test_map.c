@@ -449,6 +449,87 @@ static void test_key_email_phone_none(void **state)
     ds_mapped_close(&out);
 }
 
+struct hook_calls {
+    int n;
+    char key[DS_MAP_KEY_MAX];
+};
+
+static void record_key(void *ctx, const char *key)
+{
+    struct hook_calls *c = ctx;
+
+    c->n++;
+    snprintf(c->key, sizeof(c->key), "%s", key);
+}
+
+/* The key hook sees each row's key once, as ds_map_row returns it, before
+ * the row is finished (a row with a key may still be invalid); a row
+ * without one calls nothing; a NULL hook is none. */
+static void test_key_hook(void **state)
+{
+    static const char *const ok[NCOL] = {"A-17", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    static const char *const bad_mail[NCOL] = {"A-18", "Ann", "Lee", "", "", "not-mail",
+                                               "",     "",    "",    "", ""};
+    static const char *const none[NCOL] = {"", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    struct fixture *fx = *state;
+    struct hook_calls c;
+    struct ds_mapped out;
+
+    memset(&c, 0, sizeof(c));
+    ds_map_set_key_hook(fx->m, record_key, &c);
+    map(state, ok, &out);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.key, "ext:A-17");
+    assert_string_equal(out.key, c.key);
+    ds_mapped_close(&out);
+    map(state, bad_mail, &out);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.key, "ext:A-18");
+    assert_false(out.valid);
+    ds_mapped_close(&out);
+    map(state, none, &out);
+    assert_int_equal(c.n, 2);
+    assert_false(out.valid);
+    ds_mapped_close(&out);
+    ds_map_set_key_hook(fx->m, NULL, NULL);
+    map(state, ok, &out);
+    assert_int_equal(c.n, 2);
+    assert_true(out.valid);
+    ds_mapped_close(&out);
+}
+
+/* ds_map_row clears what the row before left in out (after its
+ * ds_mapped_close): a valid row after an invalid one has no error. */
+static void test_mapped_cleared(void **state)
+{
+    static const char *const ok[NCOL] = {"A-17", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    static const char *const none[NCOL] = {"", "Ann", "Lee", "", "", "", "", "", "", "", ""};
+    struct ds_mapped out;
+
+    memset(&out, 0x5a, sizeof(out));
+    out.record_json = NULL;
+    out.raw_json = NULL;
+    map(state, none, &out);
+    assert_false(out.valid);
+    assert_string_equal(out.key, "");
+    assert_string_equal(out.fingerprint, "");
+    assert_false(out.skipped);
+    assert_null(out.route);
+    assert_int_equal(out.nerrors, 1);
+    ds_mapped_close(&out);
+    assert_string_equal(out.error, "");
+    assert_string_equal(out.error_field, "");
+    assert_int_equal(out.nerrors, 0);
+    assert_null(out.record_json);
+    map(state, ok, &out);
+    assert_true(out.valid);
+    assert_string_equal(out.error, "");
+    assert_string_equal(out.error_field, "");
+    assert_int_equal(out.nerrors, 0);
+    assert_null(out.skip_reason);
+    ds_mapped_close(&out);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Fingerprints, errors, binding                                            */
 
@@ -886,6 +967,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_all_errors_of_a_row, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_name_dob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_email_phone_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mapped_cleared, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fingerprint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_never_hold_values, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_error_wins_and_required, setup, teardown),
