@@ -11,6 +11,7 @@
 #include "agent/os/os_cc.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 struct ds_buf {
@@ -44,13 +45,53 @@ int ds_buf_reserve(struct ds_buf *b, size_t n);
 /* ds_buf_append when the room is not there yet. */
 int ds__buf_append_grow(struct ds_buf *b, const void *p, size_t n);
 
+/* Copies n bytes, n at most 16, with moves of a fixed size (two that may
+ * overlap): most pieces the mapper appends are that short, and a call to
+ * memcpy cost more than the copy. */
+static inline void ds__buf_copy_short(char *d, const char *s, size_t n)
+{
+    if (n >= 8) {
+        uint64_t a;
+        uint64_t z;
+
+        memcpy(&a, s, 8);
+        memcpy(&z, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &z, 8);
+    }
+    else if (n >= 4) {
+        uint32_t a;
+        uint32_t z;
+
+        memcpy(&a, s, 4);
+        memcpy(&z, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &z, 4);
+    }
+    else if (n >= 2) {
+        uint16_t a;
+        uint16_t z;
+
+        memcpy(&a, s, 2);
+        memcpy(&z, s + n - 2, 2);
+        memcpy(d, &a, 2);
+        memcpy(d + n - 2, &z, 2);
+    }
+    else if (n == 1) {
+        d[0] = s[0]; /* not a loop: the compiler would make it a call to memcpy */
+    }
+}
+
 /* Appends n bytes. DS_ETOOBIG past the cap, DS_ENOMEM. Inline: the mapper
  * appends a few dozen pieces per row, nearly always into room it has. */
 static inline int ds_buf_append(struct ds_buf *b, const void *p, size_t n)
 {
     /* cap - len is 0 for a buffer never grown. */
     if (n < b->cap - b->len && n <= b->max - b->len) {
-        if (n > 0) {
+        if (n <= 16) {
+            ds__buf_copy_short(b->data + b->len, p, n);
+        }
+        else {
             memcpy(b->data + b->len, p, n);
         }
         b->len += n;
