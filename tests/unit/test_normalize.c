@@ -801,6 +801,33 @@ static void test_transforms_pass_the_rules(void **state)
     ds_buf_close(&out);
 }
 
+/* ds_buf_append copies short pieces with moves of a fixed size: every
+ * length from 0 to 40, at every offset of the buffer, byte for byte. */
+static void test_buf_append_lengths(void **state)
+{
+    char src[64];
+    char want[8192];
+    struct ds_buf b;
+    size_t w = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(src); i++) {
+        src[i] = (char)('A' + i % 26);
+    }
+    ds_buf_init(&b, sizeof(want));
+    for (size_t off = 0; off < 9; off++) {
+        for (size_t n = 0; n <= 40; n++) {
+            assert_int_equal(ds_buf_append(&b, src + off, n), 0);
+            memcpy(want + w, src + off, n);
+            w += n;
+            assert_int_equal(b.len, w);
+            assert_int_equal(b.data[b.len], '\0');
+        }
+    }
+    assert_memory_equal(b.data, want, w);
+    ds_buf_close(&b);
+}
+
 static void test_fmt_int(void **state)
 {
     static const long long vals[] = {0,
@@ -1001,6 +1028,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fmt_int),
+        cmocka_unit_test(test_buf_append_lengths),
         cmocka_unit_test(test_utf8_trim_fast_paths),
         cmocka_unit_test(test_dates),
         cmocka_unit_test(test_times),
