@@ -275,8 +275,9 @@ static int valid_phone(const char *s, size_t n)
 
 static int valid_enum(const char *s, size_t n, const char *const *values)
 {
-    for (; *values != NULL; values++) {
-        if (strlen(*values) == n && memcmp(s, *values, n) == 0) {
+    /* No value is empty; the first byte rules most out without a strlen. */
+    for (; n > 0 && *values != NULL; values++) {
+        if ((*values)[0] == s[0] && strlen(*values) == n && memcmp(s, *values, n) == 0) {
             return 1;
         }
     }
