@@ -9,12 +9,14 @@
  * compression. The server recomputes it from the body and refuses a
  * mismatch (422 BAD_DIGEST).
  *
- *   lock the job row (FOR UPDATE) ............ 404 when not visible
+ *   the job's import type (no lock) .......... 404 when not visible
+ *   per row: validate the record (C, by import type), and the rows
+ *     staged as the JSON dsc_ingest_batch takes — before the lock
+ *   lock the job row (FOR UPDATE)
  *   (job, seq) stored? same digest ........... 200, the stored body
  *                      other digest .......... 409 BATCH_CONFLICT
  *   job no longer open ....................... 409 JOB_CONFLICT
  *   a row already received in another batch .. 409 BATCH_CONFLICT
- *   per row: validate the record (C, by import type)
  *   dsc_ingest_batch(practice, ...): the whole batch in a handful of
  *     set-based statements — matching, duplicates, conflicts, writes,
  *     deletions, items, counters, the stored answer (migrations 0002,
@@ -422,21 +424,17 @@ out:
     return rc;
 }
 
-/* Applies the batch with dsc_ingest_batch() and answers its stored answer. */
+/* Applies the batch, staged as text (dsc_batch_stage), with
+ * dsc_ingest_batch() and answers its stored answer. */
 static int apply(const struct dsc_ctx *ctx, const struct dsc_batch *b, enum dsc_record_type type,
-                 struct dsc_response *resp)
+                 const char *text, struct dsc_response *resp)
 {
     char seq[16];
     const char *params[5];
     struct dsc_rows *rows = NULL;
     json_t *answer = NULL;
-    char *text = NULL;
     int rc;
 
-    rc = dsc_batch_stage(b, type, &text);
-    if (rc != 0) {
-        goto out;
-    }
     snprintf(seq, sizeof(seq), "%d", ctx->seq);
     params[0] = ctx->practice_id;
     params[1] = ctx->job_id;
@@ -467,7 +465,6 @@ static int apply(const struct dsc_ctx *ctx, const struct dsc_batch *b, enum dsc_
 out:
     dsc_rows_free(&rows);
     json_decref(answer);
-    free(text);
     return rc;
 }
 
@@ -513,6 +510,8 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     const char *params[2];
     struct dsc_rows *rows = NULL;
     enum dsc_record_type type;
+    enum dsc_record_type locked;
+    char *staged = NULL;
     const char *v;
     int job_open;
     int rc;
@@ -540,7 +539,31 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
         goto out;
     }
 
+    /* The rows are checked and staged for dsc_ingest_batch before the
+     * job's lock: the lock serializes the batches of a job, and this is a
+     * quarter of the server's own work on a batch. A job's import type
+     * never changes, so it is read without the lock. */
     params[0] = ctx->job_id;
+    rc = dsc_db_exec(ctx->db, "job type", "SELECT import_type FROM import_jobs WHERE id = $1", 1,
+                     params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 0);
+    if (v == NULL) {
+        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
+        goto out;
+    }
+    if (dsc_record_type_parse(v, &type) != 0) {
+        rc = DSC_EDB; /* the table's values are ours: cannot happen */
+        goto out;
+    }
+    dsc_rows_free(&rows);
+    rc = dsc_batch_stage(b, type, &staged);
+    if (rc != 0) {
+        goto out;
+    }
+
     rc = dsc_db_exec(ctx->db, "job lock",
                      "SELECT status, import_type FROM import_jobs WHERE id = $1 FOR UPDATE", 1,
                      params, &rows);
@@ -553,8 +576,8 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
         goto out;
     }
     job_open = strcmp(v, "open") == 0;
-    if (dsc_record_type_parse(dsc_rows_get(rows, 0, 1), &type) != 0) {
-        rc = DSC_EDB; /* the table's values are ours: cannot happen */
+    if (dsc_record_type_parse(dsc_rows_get(rows, 0, 1), &locked) != 0 || locked != type) {
+        rc = DSC_EDB; /* the table's values are ours, and never change: cannot happen */
         goto out;
     }
     resp->import_type = type_names[type];
@@ -587,9 +610,10 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     if (rc != 0 || resp->status != 0) {
         goto out;
     }
-    rc = apply(ctx, b, type, resp);
+    rc = apply(ctx, b, type, staged, resp);
 out:
     dsc_rows_free(&rows);
     dsc_batch_free(&b);
+    free(staged);
     return rc;
 }
