@@ -502,6 +502,35 @@ int dsc_batch_parse(const char *body, size_t len, struct dsc_batch **out, struct
     return 0;
 }
 
+/* Reads the job's status and import type with sql (the job's id is $1):
+ * 0 with *open and *type; 0 with a 404 answer in resp when the job is not
+ * visible; or an error. */
+static int job_row(const struct dsc_ctx *ctx, const char *what, const char *sql, int *open,
+                   enum dsc_record_type *type, struct dsc_response *resp)
+{
+    const char *params[1] = {ctx->job_id};
+    struct dsc_rows *rows = NULL;
+    const char *v;
+    int rc;
+
+    rc = dsc_db_exec(ctx->db, what, sql, 1, params, &rows);
+    if (rc != 0) {
+        goto out;
+    }
+    v = dsc_rows_get(rows, 0, 0);
+    if (v == NULL) {
+        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
+        goto out;
+    }
+    *open = strcmp(v, "open") == 0;
+    if (dsc_record_type_parse(dsc_rows_get(rows, 0, 1), type) != 0) {
+        rc = DSC_EDB; /* the table's values are ours: cannot happen */
+    }
+out:
+    dsc_rows_free(&rows);
+    return rc;
+}
+
 int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
 {
     struct dsc_batch *b = NULL;
@@ -512,7 +541,6 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     enum dsc_record_type type;
     enum dsc_record_type locked;
     char *staged = NULL;
-    const char *v;
     int job_open;
     int rc;
 
@@ -543,47 +571,29 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
      * job's lock: the lock serializes the batches of a job, and this is a
      * quarter of the server's own work on a batch. A job's import type
      * never changes, so it is read without the lock. */
-    params[0] = ctx->job_id;
-    rc = dsc_db_exec(ctx->db, "job type", "SELECT import_type FROM import_jobs WHERE id = $1", 1,
-                     params, &rows);
-    if (rc != 0) {
+    rc = job_row(ctx, "job type", "SELECT status, import_type FROM import_jobs WHERE id = $1",
+                 &job_open, &type, resp);
+    if (rc != 0 || resp->status != 0) {
         goto out;
     }
-    v = dsc_rows_get(rows, 0, 0);
-    if (v == NULL) {
-        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
-        goto out;
-    }
-    if (dsc_record_type_parse(v, &type) != 0) {
-        rc = DSC_EDB; /* the table's values are ours: cannot happen */
-        goto out;
-    }
-    dsc_rows_free(&rows);
     rc = dsc_batch_stage(b, type, &staged);
     if (rc != 0) {
         goto out;
     }
-
-    rc = dsc_db_exec(ctx->db, "job lock",
-                     "SELECT status, import_type FROM import_jobs WHERE id = $1 FOR UPDATE", 1,
-                     params, &rows);
-    if (rc != 0) {
+    rc = job_row(ctx, "job lock",
+                 "SELECT status, import_type FROM import_jobs WHERE id = $1 FOR UPDATE", &job_open,
+                 &locked, resp);
+    if (rc != 0 || resp->status != 0) {
         goto out;
     }
-    v = dsc_rows_get(rows, 0, 0);
-    if (v == NULL) {
-        rc = dsc_api_error(resp, 404, "NOT_FOUND", "no such job");
-        goto out;
-    }
-    job_open = strcmp(v, "open") == 0;
-    if (dsc_record_type_parse(dsc_rows_get(rows, 0, 1), &locked) != 0 || locked != type) {
-        rc = DSC_EDB; /* the table's values are ours, and never change: cannot happen */
+    if (locked != type) {
+        rc = DSC_EDB; /* a job's type never changes: cannot happen */
         goto out;
     }
     resp->import_type = type_names[type];
-    dsc_rows_free(&rows);
 
     snprintf(seq, sizeof(seq), "%d", ctx->seq);
+    params[0] = ctx->job_id;
     params[1] = seq;
     rc = dsc_db_exec(ctx->db, "batch lookup",
                      "SELECT request_digest, response::text FROM import_batches"

@@ -45,40 +45,36 @@ int ds_buf_reserve(struct ds_buf *b, size_t n);
 /* ds_buf_append when the room is not there yet. */
 int ds__buf_append_grow(struct ds_buf *b, const void *p, size_t n);
 
-/* Copies n bytes, n at most 16, with moves of a fixed size (two that may
- * overlap): most pieces the mapper appends are that short, and a call to
- * memcpy cost more than the copy. */
+/* Copies n bytes, w <= n <= 2 * w, as the first w and the last w of them
+ * (which may overlap). Called with w a constant, the moves are of that
+ * fixed size. */
+static inline void ds__buf_copy_ends(char *d, const char *s, size_t n, size_t w)
+{
+    uint64_t a = 0;
+    uint64_t z = 0;
+
+    memcpy(&a, s, w);
+    memcpy(&z, s + n - w, w);
+    memcpy(d, &a, w);
+    memcpy(d + n - w, &z, w);
+}
+
+/* Copies n bytes, n at most 16, with moves of a fixed size: most pieces
+ * the mapper appends are that short, and a call to memcpy cost more than
+ * the copy. No loop: the compiler would make one a call to memcpy. */
 static inline void ds__buf_copy_short(char *d, const char *s, size_t n)
 {
     if (n >= 8) {
-        uint64_t a;
-        uint64_t z;
-
-        memcpy(&a, s, 8);
-        memcpy(&z, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &z, 8);
+        ds__buf_copy_ends(d, s, n, 8);
     }
     else if (n >= 4) {
-        uint32_t a;
-        uint32_t z;
-
-        memcpy(&a, s, 4);
-        memcpy(&z, s + n - 4, 4);
-        memcpy(d, &a, 4);
-        memcpy(d + n - 4, &z, 4);
+        ds__buf_copy_ends(d, s, n, 4);
     }
     else if (n >= 2) {
-        uint16_t a;
-        uint16_t z;
-
-        memcpy(&a, s, 2);
-        memcpy(&z, s + n - 2, 2);
-        memcpy(d, &a, 2);
-        memcpy(d + n - 2, &z, 2);
+        ds__buf_copy_ends(d, s, n, 2);
     }
     else if (n == 1) {
-        d[0] = s[0]; /* not a loop: the compiler would make it a call to memcpy */
+        d[0] = s[0];
     }
 }
 
