@@ -20,7 +20,7 @@
  *   dsc_ingest_batch(practice, ...): the whole batch in a handful of
  *     set-based statements — matching, duplicates, conflicts, writes,
  *     deletions, items, counters, the stored answer (migrations 0002,
- *     0003, 0006, 0008); the practice is the token's, passed as its first
+ *     0003, 0006, 0008, 0010, 0012); the practice is the token's, passed as its first
  *     argument, and row-level security on app.practice_id stays around it
  *
  * The job row lock serializes all batches of a job, so two identical PUTs
@@ -576,6 +576,7 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
     if (rc != 0 || resp->status != 0) {
         goto out;
     }
+    resp->import_type = type_names[type];
     rc = dsc_batch_stage(b, type, &staged);
     if (rc != 0) {
         goto out;
@@ -590,7 +591,6 @@ int dsc_batch_put(const struct dsc_ctx *ctx, struct dsc_response *resp)
         rc = DSC_EDB; /* a job's type never changes: cannot happen */
         goto out;
     }
-    resp->import_type = type_names[type];
 
     snprintf(seq, sizeof(seq), "%d", ctx->seq);
     params[0] = ctx->job_id;

@@ -81,8 +81,9 @@ struct map_field {
     enum ds_date_order order;   /* decided for the column (auto), or 0: the mapper's */
     char hint[160];             /* after a failed date: which order the column reads in */
     int rule;                   /* its index in the rule book's fields (proto/rules.h), or -1 */
-    int rule_sure;              /* 1: its transform only makes values of its rule's kind (a
-                                   date, an address): check_rules tests their length only */
+    int rule_sure;              /* 1: a text field, or its transform only makes values of
+                                   its rule's kind (a date, an address): check_rules
+                                   tests their length only */
     char *jkey;                 /* owned: "<name>": as written in the record */
     size_t jkeylen;
     int by; /* DS_MAP_BY_*: how its column was found */

@@ -10,7 +10,9 @@
 -- Now (practice_id, job_id, row_number) is the primary key and the id is
 -- gone: one index written per item, eight bytes less per row. practice_id
 -- stays first, so the table distributes by practice as before
--- (tests/sql/distribution.sql).
+-- (tests/sql/distribution.sql). The new key's index is built over the
+-- whole table while the migration holds it: on a large table the
+-- migration takes that long.
 --
 -- Runs inside one transaction (dentsync-cloud migrate).
 

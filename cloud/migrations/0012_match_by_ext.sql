@@ -12,9 +12,10 @@
 -- So before the statement, after the practice's lock, one query checks
 -- whether every row that may be matched names an existing, undeleted
 -- patient by patient_external_id. When it does, that first rule decides
--- every row and the statement is built with it alone; the result is the
--- same row for row (tests/sql/match_ext.sql). Otherwise it is built as
--- before. A patients batch always takes the full rules: a new patient is
+-- every row and the statement is built with it alone: each row gets the
+-- candidates the full rules would give it, since they stop at the first
+-- rule with one. Otherwise it is built as before. tests/sql/match_ext.sql
+-- holds both to the same outcomes. A patients batch always takes the full rules: a new patient is
 -- matched by e-mail, phone or name when its id is new.
 --
 -- The statement text is one of two constant texts; values still go in as

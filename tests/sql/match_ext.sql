@@ -77,5 +77,22 @@ INSERT INTO ans SELECT 7, dsc_ingest_batch('cccccccc-0000-4000-8000-000000000001
 ]')::jsonb;
 SELECT is(pg_temp.res(7, 7)->'error'->>'code', 'PATIENT_NOT_FOUND', 'an unknown id alone is PATIENT_NOT_FOUND');
 
+-- Every row by id, with rows the matching passes over: a row the server
+-- rejected, a deletion, a key twice. The first rule alone; each row's
+-- outcome as with every rule.
+INSERT INTO ans SELECT 8, dsc_ingest_batch('cccccccc-0000-4000-8000-000000000001', 'cccccccc-0000-4000-8000-000000000102', 5, repeat('8', 64), '[
+ {"row":8,"key":"ext:A8","fingerprint":"a8","record":{"external_id":"A8","patient_external_id":"X2","start_at":"2030-01-05T08:00:00Z","duration_minutes":30,"status":"scheduled"}},
+ {"row":9,"key":"ext:A8","fingerprint":"a8b","record":{"external_id":"A8","patient_external_id":"X2","start_at":"2030-01-05T08:00:00Z","duration_minutes":45,"status":"scheduled"}},
+ {"row":10,"key":"ext:A10","fingerprint":"a10","error_code":"INVALID_RECORD","error_message":"start_at: required","record":{"external_id":"A10","patient_external_id":"NOBODY"}},
+ {"row":11,"key":"ext:A1","fingerprint":"delete","op":"delete"}
+]')::jsonb;
+SELECT is((SELECT string_agg((r->>'row') || ' ' || (r->>'status'), ',' ORDER BY (r->>'row')::int) FROM ans, jsonb_array_elements(a->'results') r WHERE seq = 8),
+          '8 created,9 updated,10 rejected,11 deleted',
+          'rows by id beside a rejected row, a deletion and a repeated key: each its outcome');
+SELECT is((SELECT duration_minutes || ' ' || (patient_id = pg_temp.pat('X2'))::text FROM appointments WHERE external_id = 'A8'),
+          '45 true', '… the repeated key stored once, from its last row, with the patient of its id');
+SELECT is((SELECT deleted_at IS NOT NULL FROM appointments WHERE external_id = 'A1'), true,
+          '… and the deletion done');
+
 SELECT * FROM finish();
 ROLLBACK;

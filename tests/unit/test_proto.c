@@ -193,9 +193,6 @@ static void test_rules(void **state)
                      -1);
 }
 
-/* The field indexes check_record keeps per type give, call after call and
- * whichever type comes first, the answers of a type outside the table
- * (looked up each time). */
 /* A text field of the rule book is tested for its length only, whatever
  * its bytes: the mapper leaves such a field's test to its own length check
  * (map.c, rule_sure). Every text field of every type, at its limit with
@@ -224,6 +221,9 @@ static void test_rules_text_length_only(void **state)
     assert_true(ntext > 10);
 }
 
+/* The field indexes check_record keeps per type give, call after call and
+ * whichever type comes first, the answers of a type outside the table
+ * (looked up each time). */
 static void test_rules_repeat(void **state)
 {
     static const char *const names[] = {"patients", "appointments", "treatments", "financial"};
