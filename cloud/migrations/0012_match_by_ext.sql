@@ -4,7 +4,7 @@
 -- dsc_ingest_batch() stages a batch with one statement (0003), run with
 -- EXECUTE, so it is planned anew for every batch. Of that planning, the
 -- patient matching — seven subqueries, the first rule with a candidate
--- deciding — was most: 12 to 19 ms of a 400-row appointment batch whose
+-- deciding — was most: 12 to 20 ms of a 400-row appointment batch whose
 -- whole statement ran in 11 ms (EXPLAIN of the statement as the function
 -- builds it; 2.5 to 3 ms with the first rule only). Exports name a row's
 -- patient by its id (PatNum and the like) nearly always.
