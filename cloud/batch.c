@@ -20,8 +20,9 @@
  *   dsc_ingest_batch(practice, ...): the whole batch in a handful of
  *     set-based statements — matching, duplicates, conflicts, writes,
  *     deletions, items, counters, the stored answer (migrations 0002,
- *     0003, 0006, 0008, 0010, 0012); the practice is the token's, passed as its first
- *     argument, and row-level security on app.practice_id stays around it
+ *     0003, 0006, 0008, 0010, 0012); the practice is the token's, passed
+ *     as its first argument, and row-level security on app.practice_id
+ *     stays around it
  *
  * The job row lock serializes all batches of a job, so two identical PUTs
  * racing apply once: the second waits, then finds the stored batch. The

@@ -103,10 +103,12 @@ struct key_hash {
     size_t n;
 };
 
-/* A mapper's key hook (key_made): the preview and the mapper's import type. */
+/* A mapper's key hook (key_made): the preview, the mapper's import type and
+ * the digest of "TYPE\x1f", each row's key digest continuing from it. */
 struct early {
     struct preview *p;
     const char *type;
+    struct key_hash prefix;
 };
 
 /* A template rows are routed to, with its mapper. */
@@ -140,8 +142,6 @@ struct preview {
                           * ds_os_table_alloc, for huge pages */
     size_t nslots;       /* a power of two */
     size_t nkeys;
-    const char *hashed_type;                /* the import type type_hash has taken in, or NULL */
-    struct key_hash type_hash;              /* the digest of "TYPE\x1f" so far */
     struct early early[1 + PREVIEW_ROUTES]; /* the mappers' key hooks: p->m's, the routes' */
     const char *early_type;                 /* the import type of early_d; NULL until the hook */
     uint64_t early_d[2];                    /* has made the digest of the current row's key */
@@ -286,20 +286,20 @@ static void key_hash_end(const struct key_hash *h, uint64_t d[2])
     }
 }
 
-/* The digest of "TYPE\x1fKEY": keys are unique within a job, that is
- * within an import type. "TYPE\x1f" is taken in once for a run of rows of
- * one type. */
-static void typed_digest(struct preview *p, const char *type, const char *key, uint64_t d[2])
+/* The digest of "TYPE\x1f" (keys are unique within a job, that is within
+ * an import type): a typed key's digest continues from it. */
+static void type_prefix(struct key_hash *h, const char *type)
 {
-    struct key_hash h;
+    key_hash_start(h);
+    key_hash_add(h, type, strlen(type));
+    key_hash_add(h, "\x1f", 1);
+}
 
-    if (p->hashed_type != type) {
-        key_hash_start(&p->type_hash);
-        key_hash_add(&p->type_hash, type, strlen(type));
-        key_hash_add(&p->type_hash, "\x1f", 1);
-        p->hashed_type = type;
-    }
-    h = p->type_hash;
+/* The digest of "TYPE\x1fKEY", from the prefix of its type. */
+static void typed_digest(const struct key_hash *prefix, const char *key, uint64_t d[2])
+{
+    struct key_hash h = *prefix;
+
     key_hash_add(&h, key, strlen(key));
     key_hash_end(&h, d);
 }
@@ -347,7 +347,7 @@ static void key_made(void *ctx, const char *key)
     struct early *e = ctx;
     struct preview *p = e->p;
 
-    typed_digest(p, e->type, key, p->early_d);
+    typed_digest(&e->prefix, key, p->early_d);
     p->early_type = e->type;
     __builtin_prefetch(p->keys[(size_t)p->early_d[0] & (p->nslots - 1)]);
 }
@@ -361,6 +361,7 @@ static void set_key_hooks(struct preview *p)
 
         p->early[i].p = p;
         p->early[i].type = ds_template_import_type(t);
+        type_prefix(&p->early[i].prefix, p->early[i].type);
         ds_map_set_key_hook(m, key_made, &p->early[i]);
     }
 }
@@ -579,7 +580,10 @@ static const char *classify(struct preview *p, const struct ds_template *tpl,
             d[1] = p->early_d[1];
         }
         else {
-            typed_digest(p, type, m->key, d);
+            struct key_hash prefix;
+
+            type_prefix(&prefix, type);
+            typed_digest(&prefix, m->key, d);
         }
         dup = key_seen(p, d);
     }
@@ -1204,7 +1208,6 @@ static int preview_file(struct preview *p, const struct ds_practice_conf *pc)
     }
     p->keys = ds_os_table_alloc(PREVIEW_KEYS * sizeof(*p->keys));
     p->nslots = PREVIEW_KEYS;
-    p->hashed_type = NULL; /* this sheet's templates are new; an address may repeat */
     if (p->keys == NULL) {
         fprintf(stderr, "dentsync preview: out of memory\n");
         goto out;

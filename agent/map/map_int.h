@@ -145,18 +145,14 @@ struct ds_mapper {
     struct ds_buf jvals;       /* scratch: the record's values (DS_MAP_RECORD_VALUES) */
     char **rawkey;             /* owned: per header column, its "<name>": in raw_json */
     size_t *rawkeylen;
-    char *rawkeep;     /* owned: per header column, 1 when a field or rule reads it */
-    int raw_fast;      /* 1: raw_json is written from rawkey (no name clash possible) */
-    int no_raw;        /* 1: raw_json is left NULL (ds_map_set_outputs) */
-    int raw_values;    /* 1: raw_json is the array of the kept values
-                          (DS_MAP_RAW_VALUES on a raw_fast mapper) */
-    int record_values; /* 1: record_json is the array of every field's value
-                          in the record's order, null when absent */
-    int no_record;     /* 1: record_json and fingerprint are left out */
-
-    ds_map_key_fn key_hook; /* ds_map_set_key_hook, or NULL */
-    void *key_ctx;
-
+    char *rawkeep;             /* owned: per header column, 1 when a field or rule reads it */
+    int raw_fast;              /* 1: raw_json is written from rawkey (no name clash possible) */
+    int no_raw;                /* 1: raw_json is left NULL (ds_map_set_outputs) */
+    int raw_values;            /* 1: raw_json is the array of the kept values
+                                  (DS_MAP_RAW_VALUES on a raw_fast mapper) */
+    int record_values;         /* 1: record_json is the array of every field's value
+                                  in the record's order, null when absent */
+    int no_record;             /* 1: record_json and fingerprint are left out */
     size_t voters[MAP_VOTERS]; /* the dated fields with a column (ds_map_date_vote) ... */
     size_t nvoters;            /* ... how many; more than MAP_VOTERS: every field is looked at */
     int vote_kinds;            /* 1: a DD/MM-only vote was cast, 2: an MM/DD-only one */
@@ -167,6 +163,9 @@ struct ds_mapper {
     struct map_ambig *ambig;           /* owned: fields left unbound as ambiguous */
     size_t nambig;
     char *location; /* owned: the folder's fixed location (ds_map_set_location), or NULL */
+
+    ds_map_key_fn key_hook; /* ds_map_set_key_hook, or NULL */
+    void *key_ctx;
 };
 
 /* The digest of keys and fingerprints, made at its first use: the crypto
